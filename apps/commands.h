@@ -1,0 +1,9 @@
+// apps/commands.h — the subcommands of the rotor executable; each file adds one to the CLI.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace rotor::app {
+
+void add_generate(CLI::App& app);
+
+}  // namespace rotor::app

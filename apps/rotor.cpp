@@ -1,0 +1,29 @@
+// apps/rotor.cpp — the rotor executable: parses the command line and runs a subcommand.
+// Errors reach the user as one line on stderr and exit status 1.
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "core/check.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rotor: LLM inference server for the Qwen3-MoE family"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+  app.parse_complete_callback([&] { rotor::set_log_level(log_level); });
+  rotor::app::add_generate(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const rotor::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    ROTOR_LOG_DEBUG("raised at {}:{}", e.where().file_name(), e.where().line());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

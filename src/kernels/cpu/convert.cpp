@@ -1,0 +1,65 @@
+// kernels/cpu/convert.cpp — element loads and stores for the float dtypes the CPU ops accept.
+#include <cstring>
+
+#include "core/bf16.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rotor::cpu {
+namespace {
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, u;
+  if (exp == 0) {
+    if (mant == 0) {
+      u = sign;
+    } else {  // subnormal
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400u)) {
+        mant <<= 1;
+        --exp;
+      }
+      u = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | (mant << 13);
+  } else {
+    u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+float load_f32(const void* p, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::F32: return static_cast<const float*>(p)[i];
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: ROTOR_FAIL("CPU ops: dtype {} is not a float type", dtype_name(dtype));
+  }
+}
+
+void store_f32(void* p, DType dtype, int64_t i, float v) {
+  switch (dtype) {
+    case DType::F32: static_cast<float*>(p)[i] = v; return;
+    case DType::BF16: static_cast<uint16_t*>(p)[i] = f32_to_bf16(v); return;
+    default: ROTOR_FAIL("CPU ops: cannot store into dtype {}", dtype_name(dtype));
+  }
+}
+
+void row_to_f32(const void* src, DType dtype, int64_t n, float* dst) {
+  switch (dtype) {
+    case DType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case DType::BF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    default:
+      for (int64_t i = 0; i < n; ++i) dst[i] = load_f32(src, dtype, i);
+  }
+}
+
+}  // namespace rotor::cpu

@@ -1,0 +1,34 @@
+// kernels/cpu/cpu_kernels.h — the CPU reference ops as free functions (cpu_ops.cpp wires
+// them into the Ops interface). Every function checks its arguments and uses OpenMP.
+#pragma once
+#include "core/check.h"
+#include "kernels/ops.h"
+
+namespace rotor::cpu {
+
+// Element conversion helpers for float-like dtypes (F32, BF16, F16).
+float load_f32(const void* p, DType dtype, int64_t i);
+void store_f32(void* p, DType dtype, int64_t i, float v);
+// dst[0, n) = src[0, n) as f32.
+void row_to_f32(const void* src, DType dtype, int64_t n, float* dst);
+
+void embed(const Tensor& ids, const Tensor& table, const Tensor& out);
+void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+              const Tensor& residual);
+void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                  const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+                  const Tensor& q_out);
+// Attention of sequences [seq_begin, seq_end); q/out rows start at that range's first token.
+void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, int seq_begin,
+               int seq_end, float scale, const Tensor& out);
+void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out);
+// One thread's GEMM of contiguous f32 rows (used inside already-parallel loops).
+void gemm_serial(const float* x, int64_t m, const LinearWeight& w, float* out);
+void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+               const Tensor& topk_ids);
+void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+                 const ExpertWeights& experts, const Tensor& out);
+void fill_random(const Tensor& t, uint64_t seed, float mean, float std);
+void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids);
+
+}  // namespace rotor::cpu

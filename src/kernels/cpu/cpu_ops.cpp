@@ -1,0 +1,53 @@
+// kernels/cpu/cpu_ops.cpp — the CPU backend: the Ops interface over the reference kernels.
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rotor {
+namespace {
+
+class CpuOps final : public Ops {
+ public:
+  Device device() const override { return {}; }
+  DType act_dtype() const override { return DType::F32; }
+  Allocator& allocator() override { return cpu_allocator(); }
+  void synchronize() override {}
+
+  void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override { cpu::embed(ids, table, out); }
+  void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                const Tensor& residual) override {
+    cpu::rms_norm(x, w, bias, eps, out, residual);
+  }
+  void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                    const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+                    const Tensor& q_out) override {
+    cpu::qk_norm_rope(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, q_out);
+  }
+  void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                        const Tensor& out) override {
+    cpu::attention(q, cache, batch, 0, batch.num_decode_seqs, scale, out);
+  }
+  void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                         const Tensor& out) override {
+    cpu::attention(q, cache, batch, batch.num_decode_seqs, batch.num_seqs, scale, out);
+  }
+  void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override { cpu::gemm(x, w, out); }
+  void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                 const Tensor& topk_ids) override {
+    cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);
+  }
+  void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+                   const ExpertWeights& experts, const Tensor& out) override {
+    cpu::moe_experts(x, topk_weights, topk_ids, experts, out);
+  }
+  void fill_random(const Tensor& t, uint64_t seed, float mean, float std) override {
+    cpu::fill_random(t, seed, mean, std);
+  }
+  void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override {
+    cpu::sample(logits, params, out_ids);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Ops> make_cpu_ops() { return std::make_unique<CpuOps>(); }
+
+}  // namespace rotor

@@ -1,0 +1,20 @@
+// kernels/cpu/embed.cpp — row gather: out[t] = table[ids[t]].
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rotor::cpu {
+
+void embed(const Tensor& ids, const Tensor& table, const Tensor& out) {
+  const int64_t T = ids.size(0), V = table.size(0), H = table.size(1);
+  ROTOR_CHECK(ids.dtype() == DType::I32 && out.size(0) == T && out.size(1) == H, "embed: bad shapes {} {} {}",
+              ids.str(), table.str(), out.str());
+  const int32_t* id = ids.data<int32_t>();
+  for (int64_t t = 0; t < T; ++t) ROTOR_CHECK(id[t] >= 0 && id[t] < V, "embed: token id {} outside [0, {})", id[t], V);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < T; ++t) {
+    const void* src = table.row_ptr(id[t]);
+    void* dst = out.row_ptr(t);
+    for (int64_t h = 0; h < H; ++h) store_f32(dst, out.dtype(), h, load_f32(src, table.dtype(), h));
+  }
+}
+
+}  // namespace rotor::cpu

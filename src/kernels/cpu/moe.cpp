@@ -1,0 +1,93 @@
+// kernels/cpu/moe.cpp — MoE router (softmax, top-k, renormalise) and the routed experts:
+// tokens grouped by expert so each expert's weights are read once per step.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rotor::cpu {
+
+void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+               const Tensor& topk_ids) {
+  const int64_t T = logits.size(0), E = logits.size(1);
+  ROTOR_CHECK(logits.dtype() == DType::F32 && top_k > 0 && top_k <= E && topk_weights.size(0) == T &&
+                  topk_weights.size(1) == top_k && topk_ids.size(1) == top_k,
+              "moe_route: bad shapes logits {} k {} weights {} ids {}", logits.str(), top_k, topk_weights.str(),
+              topk_ids.str());
+#pragma omp parallel
+  {
+    std::vector<float> p(E);
+    std::vector<int32_t> order(E);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t) {
+      const float* l = static_cast<const float*>(logits.row_ptr(t));
+      const float mx = *std::max_element(l, l + E);
+      double sum = 0;
+      for (int64_t e = 0; e < E; ++e) sum += (p[e] = std::exp(l[e] - mx));
+      for (int64_t e = 0; e < E; ++e) p[e] = static_cast<float>(p[e] / sum);
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
+                        [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+      float ksum = 0;
+      for (int j = 0; j < top_k; ++j) ksum += p[order[j]];
+      float* w = static_cast<float*>(topk_weights.row_ptr(t));
+      int32_t* id = static_cast<int32_t*>(topk_ids.row_ptr(t));
+      for (int j = 0; j < top_k; ++j) {
+        id[j] = order[j];
+        w[j] = renormalize ? p[order[j]] / ksum : p[order[j]];
+      }
+    }
+  }
+}
+
+void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& ex,
+                 const Tensor& out) {
+  const int64_t T = x.size(0), H = x.size(1), K = topk_ids.size(1), I = ex.inter;
+  ROTOR_CHECK(H == ex.hidden && out.size(0) == T && out.size(1) == H && topk_ids.dtype() == DType::I32 &&
+                  topk_weights.dtype() == DType::F32,
+              "moe_experts: bad shapes x {} ids {} out {}", x.str(), topk_ids.str(), out.str());
+  // Token slots (t * K + j) of each expert.
+  std::vector<std::vector<int64_t>> slots(ex.num_experts);
+  const int32_t* ids = topk_ids.data<int32_t>();
+  for (int64_t s = 0; s < T * K; ++s) {
+    ROTOR_CHECK(ids[s] >= 0 && ids[s] < ex.num_experts, "moe_experts: expert id {} out of range", ids[s]);
+    slots[ids[s]].push_back(s);
+  }
+  std::vector<int32_t> active;
+  for (int32_t e = 0; e < ex.num_experts; ++e)
+    if (!slots[e].empty()) active.push_back(e);
+  std::vector<float> y(T * K * H);  // per-slot expert outputs, reduced in slot order below
+#pragma omp parallel
+  {
+    std::vector<float> xs, g, u, d;
+#pragma omp for schedule(dynamic, 1)
+    for (size_t a = 0; a < active.size(); ++a) {
+      const int32_t e = active[a];
+      const int64_t n = static_cast<int64_t>(slots[e].size());
+      xs.resize(n * H);
+      g.resize(n * I);
+      u.resize(n * I);
+      d.resize(n * H);
+      for (int64_t i = 0; i < n; ++i) row_to_f32(x.row_ptr(slots[e][i] / K), x.dtype(), H, &xs[i * H]);
+      gemm_serial(xs.data(), n, ex.gate[e], g.data());
+      gemm_serial(xs.data(), n, ex.up[e], u.data());
+      for (int64_t i = 0; i < n * I; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      gemm_serial(g.data(), n, ex.down[e], d.data());
+      for (int64_t i = 0; i < n; ++i) std::copy(&d[i * H], &d[(i + 1) * H], &y[slots[e][i] * H]);
+    }
+  }
+  const float* w = topk_weights.data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < T; ++t) {
+    void* o = out.row_ptr(t);
+    for (int64_t h = 0; h < H; ++h) {
+      float acc = 0;
+      for (int64_t j = 0; j < K; ++j) acc += w[t * K + j] * y[(t * K + j) * H + h];
+      store_f32(o, out.dtype(), h, acc);
+    }
+  }
+}
+
+}  // namespace rotor::cpu

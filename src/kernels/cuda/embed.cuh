@@ -1,0 +1,13 @@
+// kernels/cuda/embed.cuh — row gather out[t] = table[ids[t]] (embedding lookup), 16-byte copies.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace rotor::cuda {
+
+// ids [T] i32, table [V, row_bytes], out [T, row_bytes]; row_bytes a multiple of 16.
+cudaError_t embed(const int32_t* ids, int64_t T, const void* table, int64_t row_bytes, void* out,
+                  cudaStream_t stream);
+
+}  // namespace rotor::cuda

@@ -1,0 +1,143 @@
+// kernels/ops.h — the backend-neutral op list. The model's forward pass is written once
+// against this interface; kernels/cpu implements it as the reference, kernels/cuda on the GPU.
+// Every tensor passed to an op lives on the backend's device. Activations are act_dtype()
+// (f32 on the CPU, bf16 on the GPU); accumulation is always f32 (i32 for int8 products).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/tensor.h"
+
+namespace rotor {
+
+// Batch metadata of one forward call: many sequences at different positions. Sequences
+// [0, num_decode_seqs) are decodes (one new token each) and come first; the rest are prefill
+// chunks (a cached prefix plus new tokens). Int tensors are i32 on the backend's device.
+struct AttentionBatch {
+  int num_tokens = 0;         // T: new tokens in this step
+  int num_seqs = 0;           // S
+  int num_decode_seqs = 0;    // decodes first; num_decode_tokens == num_decode_seqs
+  int max_query_len = 0;      // longest new-token count of a sequence
+  int max_seq_len = 0;        // longest context (cached + new)
+  int block_size = 16;        // tokens per KV block
+  Tensor positions;           // [T] position of each new token
+  Tensor slot_mapping;        // [T] KV slot (block * block_size + offset) of each new token; <0 = skip
+  Tensor query_start;         // [S + 1] cumulative new-token counts (cu_seqlens_q)
+  Tensor seq_lens;            // [S] context length after this step (cached + new)
+  Tensor block_tables;        // [S, max_blocks_per_seq] KV block ids of each sequence
+};
+
+// The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim].
+struct LayerKVCache {
+  Tensor k;
+  Tensor v;
+};
+
+enum class QuantKind : uint8_t {
+  None,         // weight in bf16/f32
+  W8A8Static,   // int8 weight, per-tensor asymmetric static activation (docs/W8A8.md)
+  W8A8Dynamic,  // int8 weight, per-token symmetric dynamic activation
+};
+
+// The weight of one linear layer y = x W^T (+ bias), W stored [N, K].
+struct LinearWeight {
+  QuantKind kind = QuantKind::None;
+  Tensor weight;          // [N, K] bf16/f32, or i8 when quantized
+  Tensor bias;            // [N] float, optional (undefined = none)
+  // W8A8Static: x_q = clamp(rint(x / input_scale + input_offset), -128, 127);
+  //             y = (x_q . W + quant_bias) * deq_scale
+  float input_scale = 1.0f;
+  float input_offset = 0.0f;
+  Tensor deq_scale;       // [N] f32
+  Tensor quant_bias;      // [N] i32
+  // W8A8Dynamic: s_t = max|x_t| / 127; y = (rint(x / s_t) . W) * weight_scale * s_t
+  Tensor weight_scale;    // [N] f32
+  static LinearWeight dense(const Tensor& w) {
+    LinearWeight l;
+    l.weight = w;
+    return l;
+  }
+  int64_t out_features() const { return weight.size(0); }
+  int64_t in_features() const { return weight.size(1); }
+};
+
+// One layer's routed experts: per-expert projections gate/up [I, H] and down [H, I].
+struct ExpertWeights {
+  int num_experts = 0;
+  int hidden = 0;         // H
+  int inter = 0;          // I (moe_intermediate_size, per rank under TP)
+  std::vector<LinearWeight> gate, up, down;
+};
+
+// Per-sequence sampling parameters of one step (one logits row per sequence).
+struct SamplingBatch {
+  Tensor temperature;     // [S] f32; 0 = greedy (argmax, lowest id on ties)
+  Tensor top_k;           // [S] i32; <= 0 = off
+  Tensor top_p;           // [S] f32; >= 1 = off
+  Tensor min_p;           // [S] f32; <= 0 = off
+  Tensor seed;            // [S] i64 per-request random stream
+  Tensor counter;         // [S] i64 index of the token being drawn in that stream
+};
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+  virtual Device device() const = 0;
+  virtual DType act_dtype() const = 0;
+  virtual Allocator& allocator() = 0;
+  // Waits for all queued work (no-op on the CPU).
+  virtual void synchronize() = 0;
+
+  // out[t, :] = table[ids[t], :]. ids [T] i32, table [V, H], out [T, H] act_dtype.
+  virtual void embed(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
+
+  // With residual: residual += x, then out = rms_norm(residual) * w (+ bias).
+  // Without: out = rms_norm(x) * w (+ bias). x, out, residual [T, H]; w, bias [H].
+  virtual void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                        const Tensor& residual) = 0;
+
+  // qkv [T, (Hq + 2 Hkv) * hd]: per-head RMSNorm of q and k (weights [hd]), NeoX RoPE at
+  // batch.positions with rope_cos_sin [max_pos, hd] (cos in [:hd/2], sin in [hd/2:]),
+  // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping.
+  virtual void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                            const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+                            const Tensor& q_out) = 0;
+
+  // Causal GQA attention over the paged cache (which already holds this step's k and v).
+  // q [T', Hq, hd] and out [T', Hq * hd] hold only the decode tokens (attention_decode:
+  // T' = num_decode_seqs) or only the prefill tokens (attention_prefill: the rest, in order).
+  virtual void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+                                float scale, const Tensor& out) = 0;
+  virtual void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+                                 float scale, const Tensor& out) = 0;
+
+  // out [M, N] = x [M, K] . W^T (+ bias); out may be a column slice (row stride > N) and
+  // f32 or act_dtype. Quantized weights quantize x on the fly as their kind says.
+  virtual void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
+
+  // Router: softmax over experts, top-k, optional renormalisation of the k weights.
+  // logits [T, E] f32 -> topk_weights [T, k] f32, topk_ids [T, k] i32 (ties: lower id first).
+  virtual void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                         const Tensor& topk_ids) = 0;
+
+  // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j].
+  // x, out [T, H]. Experts with no token are not read.
+  virtual void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+                           const ExpertWeights& experts, const Tensor& out) = 0;
+
+  // Fills t (any float dtype) with mean + std * N(0,1)-like noise (sum of four uniforms),
+  // element i from hash(seed, i): the same values on every backend. For dummy weights.
+  virtual void fill_random(const Tensor& t, uint64_t seed, float mean, float std) = 0;
+
+  // Draws one token per row of logits [S, V] f32 into out_ids [S] i32: greedy when
+  // temperature is 0, else top-k / top-p / min-p filtering of softmax(logits / temperature)
+  // and a Gumbel-max draw whose noise is hash(seed, counter, token): reproducible per request.
+  virtual void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) = 0;
+};
+
+// The CPU reference backend (always built).
+std::unique_ptr<Ops> make_cpu_ops();
+
+}  // namespace rotor

@@ -1,0 +1,36 @@
+// model/load_model.cpp — choosing the weight source and placing the weights on the device.
+#include "model/load_model.h"
+#include "core/check.h"
+
+#include "core/log.h"
+
+namespace rotor {
+namespace fs = std::filesystem;
+
+LoadedModel load_model(const LoadOptions& o, Ops& ops) {
+  ROTOR_CHECK(o.load_format == "auto" || o.load_format == "safetensors" || o.load_format == "dummy",
+              "--load-format must be auto, safetensors or dummy (got '{}')", o.load_format);
+  const fs::path config_path = fs::is_directory(o.model) ? o.model / "config.json" : o.model;
+  ROTOR_CHECK(fs::exists(config_path), "no config.json at {}", config_path.string());
+  ROTOR_CHECK(o.load_format == "dummy" || fs::is_directory(o.model),
+              "{} is not a model directory (a bare config.json needs --load-format dummy)", o.model.string());
+  LoadedModel m;
+  m.config = ModelConfig::load(config_path);
+  m.full_parameter_count = m.config.parameter_count();
+  ROTOR_CHECK(o.num_layers >= 0, "--num-layers must be positive");
+  const int full_layers = m.config.num_layers;
+  if (o.num_layers > 0 && o.num_layers < m.config.num_layers) m.config.num_layers = o.num_layers;
+  ROTOR_LOG_INFO("model: {} layers of {}, hidden {}, {} experts (top {}), {:.2f}B parameters in the full model",
+                 m.config.num_layers, full_layers,
+                 m.config.hidden_size, m.config.num_experts, m.config.num_experts_per_tok,
+                 m.full_parameter_count / 1e9);
+  if (o.load_format == "dummy") {
+    m.weights = dummy_weights(m.config, o.seed, ops);
+    return m;
+  }
+  ModelWeights host = load_weights(m.config, o.model);
+  m.weights = ops.device().is_cpu() ? std::move(host) : upload_weights(host, ops.allocator());
+  return m;
+}
+
+}  // namespace rotor

@@ -1,0 +1,29 @@
+// model/load_model.h — from a model directory and the load flags to a config and weights on
+// the backend's device: real checkpoint (zero-copy on the CPU) or `--load-format dummy`.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "kernels/ops.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace rotor {
+
+struct LoadOptions {
+  std::filesystem::path model;     // a model directory, or a config.json (dummy only)
+  std::string load_format = "auto";  // auto | safetensors | dummy
+  int num_layers = 0;              // > 0: keep only the first N layers
+  uint64_t seed = 0;               // dummy weights
+};
+
+struct LoadedModel {
+  ModelConfig config;              // with num_layers overridden
+  int64_t full_parameter_count = 0;  // of the model as configured, all layers
+  ModelWeights weights;
+};
+
+LoadedModel load_model(const LoadOptions& options, Ops& ops);
+
+}  // namespace rotor

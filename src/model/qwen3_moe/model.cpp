@@ -1,0 +1,105 @@
+// model/qwen3_moe/model.cpp — Qwen3-MoE layers: RMSNorm, fused QKV, QK-norm + RoPE into the
+// paged cache, attention (decodes then prefills), o_proj, residual, router, experts.
+#include "model/qwen3_moe/model.h"
+#include "core/check.h"
+
+#include <cmath>
+#include <vector>
+
+namespace rotor {
+namespace {
+
+// NeoX RoPE table [P, hd]: cos(p * f_i) in [:hd/2], sin in [hd/2:], computed in double.
+std::vector<float> rope_table(int positions, int hd, double theta) {
+  std::vector<float> t(static_cast<size_t>(positions) * hd);
+  const int half = hd / 2;
+  for (int i = 0; i < half; ++i) {
+    const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / hd);
+    for (int p = 0; p < positions; ++p) {
+      const double a = p * inv_freq;
+      t[static_cast<size_t>(p) * hd + i] = static_cast<float>(std::cos(a));
+      t[static_cast<size_t>(p) * hd + half + i] = static_cast<float>(std::sin(a));
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& ops, Communicator& comm,
+                             int max_tokens, int max_rows, int max_positions)
+    : config_(c), w_(w), ops_(ops), comm_(comm), max_tokens_(max_tokens), max_rows_(max_rows) {
+  const int tp = comm.world_size();
+  ROTOR_CHECK(c.num_heads % tp == 0, "tensor parallel {} does not divide {} attention heads", tp, c.num_heads);
+  ROTOR_CHECK(c.num_kv_heads % tp == 0 || tp % c.num_kv_heads == 0,
+              "tensor parallel {} and {} KV heads: neither divides the other", tp, c.num_kv_heads);
+  q_heads_ = c.num_heads / tp;
+  kv_heads_ = std::max(1, c.num_kv_heads / tp);
+  ROTOR_CHECK(static_cast<int>(w.layers.size()) == c.num_layers, "weights hold {} layers, config {}", w.layers.size(),
+              c.num_layers);
+
+  Allocator& a = ops.allocator();
+  const DType act = ops.act_dtype();
+  const int64_t T = max_tokens, H = c.hidden_size, hd = c.head_dim;
+  rope_ = OwnedTensor(a, DType::F32, {max_positions, hd});
+  const std::vector<float> table = rope_table(max_positions, static_cast<int>(hd), c.rope_theta);
+  a.copy(rope_.tensor.data(), table.data(), table.size() * sizeof(float));
+  residual_ = OwnedTensor(a, act, {T, H});
+  x_ = OwnedTensor(a, act, {T, H});
+  qkv_ = OwnedTensor(a, act, {T, (q_heads_ + 2 * kv_heads_) * hd});
+  q_ = OwnedTensor(a, act, {T, q_heads_, hd});
+  attn_ = OwnedTensor(a, act, {T, q_heads_ * hd});
+  o_ = OwnedTensor(a, act, {T, H});
+  router_logits_ = OwnedTensor(a, DType::F32, {T, c.num_experts});
+  topk_w_ = OwnedTensor(a, DType::F32, {T, c.num_experts_per_tok});
+  topk_ids_ = OwnedTensor(a, DType::I32, {T, c.num_experts_per_tok});
+  moe_out_ = OwnedTensor(a, act, {T, H});
+}
+
+void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::span<const LayerKVCache> kv,
+                            const Tensor& rows, const Tensor& hidden) {
+  const ModelConfig& c = config_;
+  const int64_t T = b.num_tokens, nd = b.num_decode_seqs;
+  ROTOR_CHECK(T > 0 && T <= max_tokens_, "forward: {} tokens (at most {})", T, max_tokens_);
+  ROTOR_CHECK(rows.numel() <= max_rows_ && hidden.size(0) == rows.numel(), "forward: {} rows (at most {})",
+              rows.numel(), max_rows_);
+  ROTOR_CHECK(static_cast<int>(kv.size()) == c.num_layers, "forward: {} KV caches for {} layers", kv.size(),
+              c.num_layers);
+  const float eps = c.rms_norm_eps, scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const Tensor h = residual_.tensor.rows(0, T), x = x_.tensor.rows(0, T), qkv = qkv_.tensor.rows(0, T),
+               q = q_.tensor.rows(0, T), attn = attn_.tensor.rows(0, T), o = o_.tensor.rows(0, T),
+               router = router_logits_.tensor.rows(0, T), topk_w = topk_w_.tensor.rows(0, T),
+               topk_ids = topk_ids_.tensor.rows(0, T), moe_out = moe_out_.tensor.rows(0, T);
+
+  ops_.embed(ids, w_.embed, h);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& L = w_.layers[l];
+    if (l == 0)
+      ops_.rms_norm(h, L.input_norm, L.input_norm_bias, eps, x, Tensor{});
+    else
+      ops_.rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, x, h);  // h += moe_out; x = norm(h)
+
+    int64_t col = 0;
+    for (const LinearWeight& part : L.qkv) {
+      ops_.gemm(x, part, qkv.narrow(1, col, part.out_features()));
+      col += part.out_features();
+    }
+    ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv[l], q);
+    if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv[l], b, scale, attn.rows(0, nd));
+    if (T > nd) ops_.attention_prefill(q.rows(nd, T), kv[l], b, scale, attn.rows(nd, T));
+    ops_.gemm(attn, L.o_proj, o);
+    comm_.all_reduce_sum(o);
+    ops_.rms_norm(o, L.post_norm, L.post_norm_bias, eps, x, h);  // h += o; x = norm(h)
+
+    ops_.gemm(x, L.router, router);
+    ops_.moe_route(router, c.num_experts_per_tok, c.norm_topk_prob, topk_w, topk_ids);
+    ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);
+    comm_.all_reduce_sum(moe_out);
+  }
+  ops_.rms_norm(moe_out, w_.final_norm, w_.final_norm_bias, eps, x, h);
+  ops_.embed(rows, x, hidden);  // row gather
+}
+
+void Qwen3MoeModel::logits(const Tensor& hidden, const Tensor& logits) { ops_.gemm(hidden, w_.lm_head, logits); }
+
+}  // namespace rotor

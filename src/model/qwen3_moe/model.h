@@ -1,0 +1,44 @@
+// model/qwen3_moe/model.h — the Qwen3-MoE forward pass, written once against kernels/ops.h
+// and comm/communicator.h: batched (many sequences at different positions), through the
+// paged KV cache, on whichever backend `ops` is.
+#pragma once
+#include <span>
+
+#include "comm/communicator.h"
+#include "kernels/ops.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace rotor {
+
+class Qwen3MoeModel {
+ public:
+  // max_tokens: most new tokens in one forward; max_rows: most hidden rows asked back;
+  // max_positions: size of the RoPE table (the longest context served).
+  Qwen3MoeModel(const ModelConfig& config, const ModelWeights& weights, Ops& ops, Communicator& comm, int max_tokens,
+                int max_rows, int max_positions);
+
+  const ModelConfig& config() const { return config_; }
+  int num_kv_heads_local() const { return kv_heads_; }
+
+  // Runs every layer over the batch's new tokens ids [T] i32, writing k/v into `kv` (one
+  // cache per layer), and returns in hidden [N, H] the final-normed rows rows [N] i32.
+  void forward(const Tensor& ids, const AttentionBatch& batch, std::span<const LayerKVCache> kv, const Tensor& rows,
+               const Tensor& hidden);
+  // logits [n, V] f32 of final-normed hidden rows [n, H].
+  void logits(const Tensor& hidden, const Tensor& logits);
+
+ private:
+  ModelConfig config_;
+  const ModelWeights& w_;
+  Ops& ops_;
+  Communicator& comm_;
+  int q_heads_, kv_heads_;       // per rank
+  int max_tokens_, max_rows_;
+  OwnedTensor rope_;              // [max_positions, hd] f32: cos | sin
+  // Activations, [max_tokens, ...] in ops.act_dtype() unless noted.
+  OwnedTensor residual_, x_, qkv_, q_, attn_, o_, router_logits_ /* f32 */, topk_w_ /* f32 */, topk_ids_ /* i32 */,
+      moe_out_;
+};
+
+}  // namespace rotor

@@ -1,0 +1,167 @@
+// model/safetensors.cpp — mmap and header validation of safetensors files and shard sets.
+#include "model/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+
+namespace rotor {
+namespace fs = std::filesystem;
+
+SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
+  const std::string file = path.filename().string();
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ROTOR_CHECK(fd >= 0, "cannot open checkpoint file {}: {}", path.string(), std::strerror(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  ROTOR_CHECK(map_ != MAP_FAILED && map_ != nullptr, "{}: cannot map the file ({} bytes)", file, size_);
+
+  const auto* bytes = static_cast<const uint8_t*>(map_);
+  ROTOR_CHECK(size_ >= 8, "{}: truncated file ({} bytes, no header)", file, size_);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes, 8);
+  ROTOR_CHECK(header_len <= size_ - 8, "{}: corrupt header: header length {} exceeds the file size {}", file,
+              header_len, size_);
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
+  } catch (const nlohmann::json::exception& e) {
+    ROTOR_FAIL("{}: corrupt header: {}", file, e.what());
+  }
+  ROTOR_CHECK(header.is_object(), "{}: corrupt header: not a JSON object", file);
+  const size_t data_start = 8 + header_len;
+  const size_t data_size = size_ - data_start;
+  for (auto& [name, info] : header.items()) {
+    if (name == "__metadata__") {
+      if (info.is_object())
+        for (auto& [k, v] : info.items())
+          if (v.is_string()) metadata_[k] = v.get<std::string>();
+      continue;
+    }
+    ROTOR_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
+                "{}: corrupt header entry for tensor '{}'", file, name);
+    const auto& offs = info["data_offsets"];
+    ROTOR_CHECK(info["dtype"].is_string() && info["shape"].is_array() && offs.is_array() && offs.size() == 2 &&
+                    offs[0].is_number_unsigned() && offs[1].is_number_unsigned(),
+                "{}: corrupt header entry for tensor '{}'", file, name);
+    auto dtype = dtype_from_name(info["dtype"].get<std::string>());
+    ROTOR_CHECK(dtype.has_value(), "{}: tensor '{}' has unsupported dtype {}", file, name, info["dtype"].dump());
+    Shape shape;
+    ROTOR_CHECK(info["shape"].size() <= static_cast<size_t>(kMaxDims), "{}: tensor '{}' has rank {} > {}", file, name,
+                info["shape"].size(), kMaxDims);
+    for (auto& d : info["shape"]) {
+      ROTOR_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has a bad shape {}", file, name, info["shape"].dump());
+      shape.push_back(d.get<int64_t>());
+    }
+    const uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
+    ROTOR_CHECK(begin <= end && end <= data_size,
+                "{}: tensor '{}' lies at bytes [{}, {}) but the file holds only {} data bytes (truncated?)", file, name,
+                begin, end, data_size);
+    ROTOR_CHECK(end - begin == static_cast<uint64_t>(shape.numel()) * dtype_size(*dtype),
+                "{}: tensor '{}' is {} bytes but {}{} needs {}", file, name, end - begin, dtype_name(*dtype),
+                shape.str(), shape.numel() * dtype_size(*dtype));
+    tensors_.emplace(name, Tensor(const_cast<uint8_t*>(bytes) + data_start + begin, *dtype, shape));
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (map_ && map_ != MAP_FAILED) ::munmap(map_, size_);
+}
+
+Tensor SafetensorsFile::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  ROTOR_CHECK(it != tensors_.end(), "{}: no tensor '{}'", path_.filename().string(), name);
+  return it->second;
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> n;
+  for (auto& [k, _] : tensors_) n.push_back(k);
+  return n;
+}
+
+std::shared_ptr<Checkpoint> Checkpoint::open(const fs::path& dir, const std::string& prefix) {
+  auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
+  ck->dir_ = dir;
+  std::vector<fs::path> files;
+  const fs::path index = dir / (prefix + ".safetensors.index.json");
+  if (fs::exists(index)) {
+    std::ifstream f(index);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(f);
+    } catch (const nlohmann::json::exception& e) {
+      ROTOR_FAIL("{}: not valid JSON ({})", index.filename().string(), e.what());
+    }
+    ROTOR_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no weight_map", index.filename().string());
+    std::map<std::string, std::string> wanted;
+    for (auto& [name, file] : j["weight_map"].items()) {
+      ROTOR_CHECK(file.is_string(), "{}: bad entry for '{}'", index.filename().string(), name);
+      wanted[name] = file.get<std::string>();
+    }
+    std::map<std::string, const SafetensorsFile*> opened;
+    for (auto& [name, file] : wanted) {
+      if (!opened.count(file)) {
+        ROTOR_CHECK(fs::exists(dir / file), "{} names shard '{}' (for tensor '{}'), which does not exist",
+                    index.filename().string(), file, name);
+        ck->files_.push_back(std::make_unique<SafetensorsFile>(dir / file));
+        opened[file] = ck->files_.back().get();
+      }
+      ROTOR_CHECK(opened[file]->has(name), "tensor '{}' is missing from shard '{}' (the index names it there)", name,
+                  file);
+      ck->where_[name] = opened[file];
+    }
+    return ck;
+  }
+  ROTOR_CHECK(fs::is_directory(dir), "model directory {} does not exist", dir.string());
+  for (auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0 && e.path().extension() == ".safetensors") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  ROTOR_CHECK(!files.empty(), "no {}*.safetensors file in {}", prefix, dir.string());
+  for (auto& p : files) {
+    ck->files_.push_back(std::make_unique<SafetensorsFile>(p));
+    for (auto& name : ck->files_.back()->names()) {
+      ROTOR_CHECK(!ck->where_.count(name), "tensor '{}' is in two files ({} and {})", name,
+                  ck->where_[name]->path().filename().string(), p.filename().string());
+      ck->where_[name] = ck->files_.back().get();
+    }
+  }
+  return ck;
+}
+
+Tensor Checkpoint::get(const std::string& name) const {
+  auto it = where_.find(name);
+  ROTOR_CHECK(it != where_.end(), "checkpoint {}: tensor '{}' is missing", dir_.filename().string(), name);
+  return it->second->get(name);
+}
+
+Tensor Checkpoint::get(const std::string& name, const Shape& shape) const {
+  Tensor t = get(name);
+  ROTOR_CHECK(t.dtype() == DType::BF16 || t.dtype() == DType::F16 || t.dtype() == DType::F32,
+              "checkpoint: tensor '{}' has dtype {}, expected a float type (BF16, F16 or F32)", name,
+              dtype_name(t.dtype()));
+  ROTOR_CHECK(t.shape() == shape, "checkpoint: tensor '{}' has shape {}, expected {}", name, t.shape().str(),
+              shape.str());
+  return t;
+}
+
+std::vector<std::string> Checkpoint::names() const {
+  std::vector<std::string> n;
+  for (auto& [k, _] : where_) n.push_back(k);
+  return n;
+}
+
+}  // namespace rotor

@@ -1,0 +1,57 @@
+// model/safetensors.h — safetensors checkpoints, memory-mapped: one file (SafetensorsFile)
+// or a set of shards found through model.safetensors.index.json (Checkpoint). Tensors are
+// zero-copy CPU views into the mapping; every header is validated against the file size.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace rotor {
+
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::filesystem::path& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  Tensor get(const std::string& name) const;
+  std::vector<std::string> names() const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+ private:
+  std::filesystem::path path_;
+  void* map_ = nullptr;
+  size_t size_ = 0;
+  std::map<std::string, Tensor> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// All tensors of a checkpoint directory, whatever file holds them.
+class Checkpoint {
+ public:
+  // Opens `dir`: through `<prefix>.safetensors.index.json` when present, else every
+  // `<prefix>*.safetensors` file. prefix is "model" for Hugging Face checkpoints.
+  static std::shared_ptr<Checkpoint> open(const std::filesystem::path& dir, const std::string& prefix = "model");
+
+  bool has(const std::string& name) const { return where_.count(name) != 0; }
+  // The tensor, or an error naming it when it is missing.
+  Tensor get(const std::string& name) const;
+  // The tensor, checked to have this shape and one of the float dtypes, else an error naming it.
+  Tensor get(const std::string& name, const Shape& shape) const;
+  std::vector<std::string> names() const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, const SafetensorsFile*> where_;
+};
+
+}  // namespace rotor
