@@ -54,7 +54,7 @@ class Fixture : public ::testing::TestWithParam<std::string> {
 Ops* Fixture::ops_ = nullptr;
 
 TEST_P(Fixture, MatchesTransformersThroughKvCache) {
-  const auto dir = test::fixtures_dir() / GetParam();
+  const std::filesystem::path dir = GetParam();
   const Reference ref = read_reference(dir);
   auto comm = make_local_comm();
   LoadOptions lo;
@@ -102,7 +102,7 @@ TEST_P(Fixture, MatchesTransformersThroughKvCache) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fixture, ::testing::ValuesIn(test::bf16_fixtures()),
                          [](const auto& info) {
-                           std::string n = info.param;
+                           std::string n = std::filesystem::path(info.param).filename().string();
                            for (char& c : n)
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
