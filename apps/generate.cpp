@@ -119,6 +119,8 @@ void add_generate(CLI::App& app) {
   c->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at end-of-sequence tokens");
   c->add_option("--output", a->output, "text | json")->capture_default_str();
   c->add_option("--load-format", a->load.load_format, "auto | safetensors | dummy")->capture_default_str();
+  c->add_option("--quantization,-q", a->load.quantization,
+                 "ascend | w8a8: the model is a W8A8 checkpoint (detected when not given)");
   c->add_option("--num-layers", a->load.num_layers, "Run only the first N layers");
   c->add_option("--device", a->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   c->callback([a] {

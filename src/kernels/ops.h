@@ -45,13 +45,14 @@ enum class QuantKind : uint8_t {
 struct LinearWeight {
   QuantKind kind = QuantKind::None;
   Tensor weight;          // [N, K] bf16/f32, or i8 when quantized
-  Tensor bias;            // [N] float, optional (undefined = none)
+  Tensor bias;            // [N] float, optional (undefined = none); float layers only
   // W8A8Static: x_q = clamp(rint(x / input_scale + input_offset), -128, 127);
   //             y = (x_q . W + quant_bias) * deq_scale
   float input_scale = 1.0f;
   float input_offset = 0.0f;
   Tensor deq_scale;       // [N] f32
-  Tensor quant_bias;      // [N] i32
+  Tensor quant_bias;      // [N] i32, optional: undefined = 0 (under tensor parallelism only one
+                          // rank of a row-parallel layer keeps it; the partial sums are all-reduced)
   // W8A8Dynamic: s_t = max|x_t| / 127; y = (rint(x / s_t) . W) * weight_scale * s_t
   Tensor weight_scale;    // [N] f32
   static LinearWeight dense(const Tensor& w) {
@@ -59,11 +60,13 @@ struct LinearWeight {
     l.weight = w;
     return l;
   }
+  bool quantized() const { return kind != QuantKind::None; }
   int64_t out_features() const { return weight.size(0); }
   int64_t in_features() const { return weight.size(1); }
 };
 
-// One layer's routed experts: per-expert projections gate/up [I, H] and down [H, I].
+// One layer's routed experts: per-expert projections gate/up [I, H] and down [H, I], each
+// float or quantized (W8A8Dynamic in W8A8 checkpoints).
 struct ExpertWeights {
   int num_experts = 0;
   int hidden = 0;         // H
@@ -113,9 +116,29 @@ class Ops {
   virtual void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
                                  float scale, const Tensor& out) = 0;
 
-  // out [M, N] = x [M, K] . W^T (+ bias); out may be a column slice (row stride > N) and
-  // f32 or act_dtype. Quantized weights quantize x on the fly as their kind says.
+  // out [M, N] = x [M, K] . W^T (+ bias) for a float weight (kind None); out may be a column
+  // slice (row stride > N) and f32 or act_dtype. Quantized weights go through gemm_w8a8.
   virtual void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
+
+  // --- W8A8 (docs: ../shared/docs/W8A8.md). rint rounds half to even; the CPU computes the
+  // quotient x / scale in double, as the reference does.
+  // Static per-tensor asymmetric activation quantisation:
+  // out [T, K] i8 = clamp(rint(x / scale + offset), -128, 127); x [T, K] act_dtype (may be strided).
+  virtual void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) = 0;
+  // Per-token symmetric quantisation: scales [T] f32 = max(max_k |x[t, k]| / 127, 1e-12),
+  // out [T, K] i8 = rint(x[t, k] / scales[t]) (within [-127, 127] by construction).
+  virtual void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) = 0;
+  // rms_norm (same residual semantics) fused with quant_static: out [T, H] i8 is the quantised
+  // norm output; the float output is never written. For the norm before q/k/v, which share
+  // one input_scale / input_offset.
+  virtual void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
+                              float offset, const Tensor& out, const Tensor& residual) = 0;
+  // int8 GEMM, exact i32 sums acc[m, n] = sum_k x_q[m, k] * W[n, k], then the epilogue of w.kind:
+  //   W8A8Static:  out = (acc + quant_bias[n]) * deq_scale[n]          (x_scales unused)
+  //   W8A8Dynamic: out = acc * weight_scale[n] * x_scales[m]            (x_scales [M] f32)
+  // x_q [M, K] i8 contiguous, w.weight [N, K] i8; out [M, N] f32 or act_dtype, may be a column
+  // slice. The CPU evaluates the epilogue in double.
+  virtual void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) = 0;
 
   // Router: softmax over experts, top-k, optional renormalisation of the k weights.
   // logits [T, E] f32 -> topk_weights [T, k] f32, topk_ids [T, k] i32 (ties: lower id first).
@@ -123,7 +146,9 @@ class Ops {
                          const Tensor& topk_ids) = 0;
 
   // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j].
-  // x, out [T, H]. Experts with no token are not read.
+  // x, out [T, H]. Experts with no token are not read. A quantized projection quantises its
+  // input as its kind says: W8A8Dynamic quantises x per token for gate and up, and
+  // silu(gate) * up (f32) per token again for down.
   virtual void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                            const ExpertWeights& experts, const Tensor& out) = 0;
 

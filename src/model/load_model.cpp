@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include "core/log.h"
+#include "model/quant_description.h"
 
 namespace rotor {
 namespace fs = std::filesystem;
@@ -14,6 +15,12 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   ROTOR_CHECK(fs::exists(config_path), "no config.json at {}", config_path.string());
   ROTOR_CHECK(o.load_format == "dummy" || fs::is_directory(o.model),
               "{} is not a model directory (a bare config.json needs --load-format dummy)", o.model.string());
+  ROTOR_CHECK(o.quantization == "auto" || o.quantization == "ascend" || o.quantization == "w8a8",
+              "--quantization must be ascend or w8a8 (got '{}')", o.quantization);
+  const bool want_quant = o.quantization != "auto";
+  ROTOR_CHECK(!want_quant || (o.load_format != "dummy" && QuantDescription::present(o.model)),
+              "--quantization {}: {} holds no {} (not a W8A8 checkpoint)", o.quantization, o.model.string(),
+              QuantDescription::kFileName);
   LoadedModel m;
   m.config = ModelConfig::load(config_path);
   m.full_parameter_count = m.config.parameter_count();
@@ -29,6 +36,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
     return m;
   }
   ModelWeights host = load_weights(m.config, o.model);
+  ROTOR_LOG_INFO("weights: {}", host.quantization.empty() ? "float" : host.quantization);
   m.weights = ops.device().is_cpu() ? std::move(host) : upload_weights(host, ops.allocator());
   return m;
 }

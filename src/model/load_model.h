@@ -1,5 +1,6 @@
 // model/load_model.h — from a model directory and the load flags to a config and weights on
-// the backend's device: real checkpoint (zero-copy on the CPU) or `--load-format dummy`.
+// the backend's device: real checkpoint, bf16 or W8A8 (zero-copy on the CPU), or
+// `--load-format dummy`.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +15,8 @@ namespace rotor {
 struct LoadOptions {
   std::filesystem::path model;     // a model directory, or a config.json (dummy only)
   std::string load_format = "auto";  // auto | safetensors | dummy
+  // auto: W8A8 when the directory holds quant_model_description.json; ascend | w8a8: require it.
+  std::string quantization = "auto";
   int num_layers = 0;              // > 0: keep only the first N layers
   uint64_t seed = 0;               // dummy weights
 };

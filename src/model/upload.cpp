@@ -47,6 +47,7 @@ ModelWeights upload_weights(const ModelWeights& h, Allocator& dev) {
   d.embed = up(h.embed);
   d.final_norm = up(h.final_norm);
   d.final_norm_bias = up(h.final_norm_bias);
+  d.quantization = h.quantization;
   d.lm_head = h.lm_head.weight.data() == h.embed.data() ? LinearWeight::dense(d.embed) : up(h.lm_head);
   for (auto& L : h.layers) {
     LayerWeights D;

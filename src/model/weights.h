@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/buffer.h"
@@ -33,14 +34,17 @@ struct ModelWeights {
   Tensor final_norm_bias;             // [H] optional
   LinearWeight lm_head;               // [V, H] (the embedding when tied)
   std::vector<LayerWeights> layers;
+  std::string quantization;           // "" (float weights) or "w8a8"
 
   // Owners of the memory the views point into.
   std::shared_ptr<Checkpoint> checkpoint;
   std::vector<Buffer> owned;
 };
 
-// Loads a bf16 Hugging Face checkpoint (model*.safetensors, sharded or not). Every tensor
-// is checked for presence, dtype and shape against the config; views are zero-copy.
+// Loads a Hugging Face checkpoint: bf16/f32 (model*.safetensors, sharded or not) or, when the
+// directory holds quant_model_description.json, W8A8 (quant_model_weight_w8a8*.safetensors;
+// ../shared/docs/W8A8.md). Every tensor is checked for presence, dtype and shape against the
+// config; views are zero-copy except scales converted to f32.
 ModelWeights load_weights(const ModelConfig& config, const std::filesystem::path& dir);
 
 // Random bf16 weights of the right shapes, made on ops' device, deterministic for a seed:

@@ -34,4 +34,16 @@ inline std::vector<std::string> bf16_fixtures() {
   return out;
 }
 
+// Every W8A8 fixture (quant_model_description.json and reference.json, as w8a8_ref.py writes).
+inline std::vector<std::string> w8a8_fixtures() {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(fixtures_dir())) return out;
+  for (auto& e : std::filesystem::directory_iterator(fixtures_dir()))
+    if (std::filesystem::exists(e.path() / "reference.json") &&
+        std::filesystem::exists(e.path() / "quant_model_description.json"))
+      out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace rotor::test

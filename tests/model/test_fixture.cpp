@@ -4,47 +4,19 @@
 // whole and in chunks of 1, 3 and 7 tokens, each prompt alone and all of them in one batch.
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <fstream>
-
 #include "engine/runner/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
 #include "tests/model/fixture_util.h"
+#include "tests/model/reference.h"
 
 namespace rotor {
 namespace {
 
-struct Reference {
-  std::vector<std::vector<int32_t>> ids, argmax, greedy;
-  std::vector<std::vector<float>> last_logits;
-};
-
-Reference read_reference(const std::filesystem::path& dir) {
-  Reference r;
-  std::ifstream f(dir / "reference.json");
-  const nlohmann::json j = nlohmann::json::parse(f);
-  SafetensorsFile st(dir / "reference.safetensors");
-  for (size_t i = 0; i < j["prompts"].size(); ++i) {
-    const auto& p = j["prompts"][i];
-    r.ids.push_back(p["ids"].get<std::vector<int32_t>>());
-    r.argmax.push_back(p["argmax"].get<std::vector<int32_t>>());
-    r.greedy.push_back(p.value("greedy", std::vector<int32_t>{}));
-    Tensor t = st.get("prompt" + std::to_string(i) + ".last_logits");
-    r.last_logits.emplace_back(t.data<float>(), t.data<float>() + t.numel());
-  }
-  return r;
-}
-
-double rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    num += double(ref[i] - got[i]) * (ref[i] - got[i]);
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / den);
-}
+using test::read_reference;
+using test::Reference;
+using test::rel_err;
 
 class Fixture : public ::testing::TestWithParam<std::string> {
  protected:

@@ -24,6 +24,16 @@ void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch&
 void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out);
 // One thread's GEMM of contiguous f32 rows (used inside already-parallel loops).
 void gemm_serial(const float* x, int64_t m, const LinearWeight& w, float* out);
+// W8A8 activation quantisation of one f32 row (docs in ops.h); per-token returns the scale.
+void quant_row_static(const float* x, int64_t n, float scale, float offset, int8_t* out);
+float quant_row_per_token(const float* x, int64_t n, int8_t* out);
+void quant_static(const Tensor& x, float scale, float offset, const Tensor& out);
+void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales);
+void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+                    const Tensor& out, const Tensor& residual);
+void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out);
+// One thread's int8 GEMM of contiguous rows x_q [m, K] (x_scales [m] for W8A8Dynamic) into out [m, N].
+void gemm_w8a8_serial(const int8_t* x_q, const float* x_scales, int64_t m, const LinearWeight& w, float* out);
 void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                const Tensor& topk_ids);
 void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,

@@ -30,6 +30,19 @@ class CpuOps final : public Ops {
     cpu::attention(q, cache, batch, batch.num_decode_seqs, batch.num_seqs, scale, out);
   }
   void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override { cpu::gemm(x, w, out); }
+  void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) override {
+    cpu::quant_static(x, scale, offset, out);
+  }
+  void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) override {
+    cpu::quant_per_token(x, out, scales);
+  }
+  void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+                      const Tensor& out, const Tensor& residual) override {
+    cpu::rms_norm_quant(x, w, bias, eps, scale, offset, out, residual);
+  }
+  void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
+    cpu::gemm_w8a8(x_q, x_scales, w, out);
+  }
   void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids) override {
     cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);

@@ -19,7 +19,8 @@ float dot(const float* a, const float* b, int64_t k) {
 }
 
 void check_float_linear(const LinearWeight& w) {
-  ROTOR_CHECK(w.kind == QuantKind::None, "CPU gemm: quantized linear layers are not supported yet");
+  ROTOR_CHECK(!w.quantized(), "gemm: the weight {} is quantized (int8 weights go through gemm_w8a8)",
+              w.weight.str());
 }
 
 // Rows [n0, n1) of W against all M rows of x; results to out (row stride ldo) via store.

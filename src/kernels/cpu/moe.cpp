@@ -1,5 +1,6 @@
 // kernels/cpu/moe.cpp — MoE router (softmax, top-k, renormalise) and the routed experts:
-// tokens grouped by expert so each expert's weights are read once per step.
+// tokens grouped by expert so each expert's weights are read once per step; float or W8A8
+// projections (a quantized one quantises its f32 input rows as its kind says).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,6 +9,25 @@
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor::cpu {
+namespace {
+
+// out [m, N] = one expert projection of m contiguous f32 rows x [m, K] (one thread).
+void expert_linear(const float* x, int64_t m, const LinearWeight& w, float* out, std::vector<int8_t>& xq,
+                   std::vector<float>& xs) {
+  if (!w.quantized()) return gemm_serial(x, m, w, out);
+  const int64_t K = w.in_features();
+  xq.resize(m * K);
+  xs.resize(m);
+  for (int64_t i = 0; i < m; ++i) {
+    if (w.kind == QuantKind::W8A8Dynamic)
+      xs[i] = quant_row_per_token(x + i * K, K, &xq[i * K]);
+    else
+      quant_row_static(x + i * K, K, w.input_scale, w.input_offset, &xq[i * K]);
+  }
+  gemm_w8a8_serial(xq.data(), xs.data(), m, w, out);
+}
+
+}  // namespace
 
 void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                const Tensor& topk_ids) {
@@ -61,7 +81,8 @@ void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk
   std::vector<float> y(T * K * H);  // per-slot expert outputs, reduced in slot order below
 #pragma omp parallel
   {
-    std::vector<float> xs, g, u, d;
+    std::vector<float> xs, g, u, d, scales;
+    std::vector<int8_t> xq;
 #pragma omp for schedule(dynamic, 1)
     for (size_t a = 0; a < active.size(); ++a) {
       const int32_t e = active[a];
@@ -71,10 +92,10 @@ void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk
       u.resize(n * I);
       d.resize(n * H);
       for (int64_t i = 0; i < n; ++i) row_to_f32(x.row_ptr(slots[e][i] / K), x.dtype(), H, &xs[i * H]);
-      gemm_serial(xs.data(), n, ex.gate[e], g.data());
-      gemm_serial(xs.data(), n, ex.up[e], u.data());
+      expert_linear(xs.data(), n, ex.gate[e], g.data(), xq, scales);
+      expert_linear(xs.data(), n, ex.up[e], u.data(), xq, scales);
       for (int64_t i = 0; i < n * I; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-      gemm_serial(g.data(), n, ex.down[e], d.data());
+      expert_linear(g.data(), n, ex.down[e], d.data(), xq, scales);
       for (int64_t i = 0; i < n; ++i) std::copy(&d[i * H], &d[(i + 1) * H], &y[slots[e][i] * H]);
     }
   }

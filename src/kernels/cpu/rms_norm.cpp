@@ -1,16 +1,22 @@
-// kernels/cpu/rms_norm.cpp — RMSNorm (statistics in f32), optionally fused with the residual add.
+// kernels/cpu/rms_norm.cpp — RMSNorm (statistics in f32), optionally fused with the residual
+// add, writing floats (rms_norm) or the W8A8 static quantisation of the result (rms_norm_quant).
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor::cpu {
+namespace {
 
-void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
-              const Tensor& residual) {
+// Normalises each row of x (after residual += x when residual is given) into a f32 row and
+// hands it to emit(t, row).
+template <typename Emit>
+void rms_norm_rows(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                   const Tensor& residual, Emit&& emit) {
   const int64_t T = x.size(0), H = x.size(1);
   ROTOR_CHECK(w.numel() == H && out.size(0) == T && out.size(1) == H, "rms_norm: bad shapes x {} w {} out {}",
               x.str(), w.str(), out.str());
+  ROTOR_CHECK(!bias.defined() || bias.numel() == H, "rms_norm: bias {} does not match x {}", bias.str(), x.str());
   ROTOR_CHECK(!residual.defined() || (residual.size(0) == T && residual.size(1) == H),
               "rms_norm: residual {} does not match x {}", residual.str(), x.str());
   std::vector<float> wf(H), bf(bias.defined() ? H : 0);
@@ -33,14 +39,35 @@ void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, c
       double ss = 0;
       for (int64_t h = 0; h < H; ++h) ss += static_cast<double>(v[h]) * v[h];
       const float inv = 1.0f / std::sqrt(static_cast<float>(ss / H) + eps);
-      void* o = out.row_ptr(t);
       for (int64_t h = 0; h < H; ++h) {
-        float y = v[h] * inv * wf[h];
-        if (!bf.empty()) y += bf[h];
-        store_f32(o, out.dtype(), h, y);
+        v[h] = v[h] * inv * wf[h];
+        if (!bf.empty()) v[h] += bf[h];
       }
+      emit(t, v.data());
     }
   }
+}
+
+}  // namespace
+
+void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+              const Tensor& residual) {
+  const int64_t H = x.size(1);
+  rms_norm_rows(x, w, bias, eps, out, residual, [&](int64_t t, const float* y) {
+    void* o = out.row_ptr(t);
+    for (int64_t h = 0; h < H; ++h) store_f32(o, out.dtype(), h, y[h]);
+  });
+}
+
+void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+                    const Tensor& out, const Tensor& residual) {
+  ROTOR_CHECK(out.dtype() == DType::I8 && out.ndim() == 2 && out.stride(1) == 1,
+              "rms_norm_quant: out {} must be i8 [T, H]", out.str());
+  ROTOR_CHECK(scale > 0.0f && std::isfinite(scale), "rms_norm_quant: scale {} is not a positive number", scale);
+  const int64_t H = x.size(1);
+  rms_norm_rows(x, w, bias, eps, out, residual, [&](int64_t t, const float* y) {
+    quant_row_static(y, H, scale, offset, static_cast<int8_t*>(out.row_ptr(t)));
+  });
 }
 
 }  // namespace rotor::cpu

@@ -1,13 +1,24 @@
 // model/qwen3_moe/model.cpp — Qwen3-MoE layers: RMSNorm, fused QKV, QK-norm + RoPE into the
-// paged cache, attention (decodes then prefills), o_proj, residual, router, experts.
+// paged cache, attention (decodes then prefills), o_proj, residual, router, experts; float or
+// W8A8 linear layers (static int8 activations straight out of the input norm when q/k/v share them).
 #include "model/qwen3_moe/model.h"
 #include "core/check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace rotor {
 namespace {
+
+// True when every part is W8A8 static with the same activation scale and offset.
+bool shared_static_quant(const std::vector<LinearWeight>& parts) {
+  for (const LinearWeight& p : parts)
+    if (p.kind != QuantKind::W8A8Static || p.input_scale != parts[0].input_scale ||
+        p.input_offset != parts[0].input_offset)
+      return false;
+  return !parts.empty();
+}
 
 // NeoX RoPE table [P, hd]: cos(p * f_i) in [:hd/2], sin in [hd/2:], computed in double.
 std::vector<float> rope_table(int positions, int hd, double theta) {
@@ -54,6 +65,38 @@ Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& o
   topk_w_ = OwnedTensor(a, DType::F32, {T, c.num_experts_per_tok});
   topk_ids_ = OwnedTensor(a, DType::I32, {T, c.num_experts_per_tok});
   moe_out_ = OwnedTensor(a, act, {T, H});
+
+  bool quantized = w.lm_head.quantized();
+  for (const LayerWeights& L : w.layers) {
+    qkv_fused_quant_.push_back(shared_static_quant(L.qkv));
+    for (const LinearWeight& p : L.qkv) quantized |= p.quantized();
+    quantized |= L.o_proj.quantized() || L.router.quantized();
+  }
+  if (quantized) {
+    const int64_t rows = std::max(max_tokens, max_rows), k = std::max<int64_t>(H, c.q_size());
+    xq_ = OwnedTensor(a, DType::I8, {rows, k});
+    xq_scales_ = OwnedTensor(a, DType::F32, {rows});
+  }
+}
+
+Tensor Qwen3MoeModel::quant_scratch(int64_t m, int64_t k) const {
+  ROTOR_CHECK(xq_.tensor.defined() && m <= xq_.tensor.size(0) && k <= xq_.tensor.size(1),
+              "model: no int8 scratch for [{}, {}] activations", m, k);
+  return xq_.buffer.as(DType::I8, {m, k});
+}
+
+void Qwen3MoeModel::linear(const Tensor& x, const LinearWeight& w, const Tensor& out) {
+  if (!w.quantized()) return ops_.gemm(x, w, out);
+  const int64_t m = x.size(0);
+  const Tensor xq = quant_scratch(m, x.size(1));
+  if (w.kind == QuantKind::W8A8Static) {
+    ops_.quant_static(x, w.input_scale, w.input_offset, xq);
+    ops_.gemm_w8a8(xq, Tensor{}, w, out);
+  } else {
+    const Tensor scales = xq_scales_.tensor.rows(0, m);
+    ops_.quant_per_token(x, xq, scales);
+    ops_.gemm_w8a8(xq, scales, w, out);
+  }
 }
 
 void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::span<const LayerKVCache> kv,
@@ -74,24 +117,32 @@ void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::spa
   ops_.embed(ids, w_.embed, h);
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = w_.layers[l];
-    if (l == 0)
-      ops_.rms_norm(h, L.input_norm, L.input_norm_bias, eps, x, Tensor{});
-    else
-      ops_.rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, x, h);  // h += moe_out; x = norm(h)
-
+    // Layer 0 normalises the embeddings; later layers first add the previous MoE output: h += moe_out.
+    const Tensor norm_in = l == 0 ? h : moe_out, norm_res = l == 0 ? Tensor{} : h;
     int64_t col = 0;
-    for (const LinearWeight& part : L.qkv) {
-      ops_.gemm(x, part, qkv.narrow(1, col, part.out_features()));
-      col += part.out_features();
+    if (qkv_fused_quant_[l]) {  // W8A8: the norm writes the int8 activation q, k and v share
+      const Tensor xq = quant_scratch(T, c.hidden_size);
+      ops_.rms_norm_quant(norm_in, L.input_norm, L.input_norm_bias, eps, L.qkv[0].input_scale,
+                          L.qkv[0].input_offset, xq, norm_res);
+      for (const LinearWeight& part : L.qkv) {
+        ops_.gemm_w8a8(xq, Tensor{}, part, qkv.narrow(1, col, part.out_features()));
+        col += part.out_features();
+      }
+    } else {
+      ops_.rms_norm(norm_in, L.input_norm, L.input_norm_bias, eps, x, norm_res);
+      for (const LinearWeight& part : L.qkv) {
+        linear(x, part, qkv.narrow(1, col, part.out_features()));
+        col += part.out_features();
+      }
     }
     ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv[l], q);
     if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv[l], b, scale, attn.rows(0, nd));
     if (T > nd) ops_.attention_prefill(q.rows(nd, T), kv[l], b, scale, attn.rows(nd, T));
-    ops_.gemm(attn, L.o_proj, o);
+    linear(attn, L.o_proj, o);
     comm_.all_reduce_sum(o);
     ops_.rms_norm(o, L.post_norm, L.post_norm_bias, eps, x, h);  // h += o; x = norm(h)
 
-    ops_.gemm(x, L.router, router);
+    linear(x, L.router, router);
     ops_.moe_route(router, c.num_experts_per_tok, c.norm_topk_prob, topk_w, topk_ids);
     ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);
     comm_.all_reduce_sum(moe_out);
@@ -100,6 +151,6 @@ void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::spa
   ops_.embed(rows, x, hidden);  // row gather
 }
 
-void Qwen3MoeModel::logits(const Tensor& hidden, const Tensor& logits) { ops_.gemm(hidden, w_.lm_head, logits); }
+void Qwen3MoeModel::logits(const Tensor& hidden, const Tensor& logits) { linear(hidden, w_.lm_head, logits); }
 
 }  // namespace rotor

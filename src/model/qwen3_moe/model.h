@@ -3,6 +3,7 @@
 // paged KV cache, on whichever backend `ops` is.
 #pragma once
 #include <span>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "kernels/ops.h"
@@ -29,6 +30,11 @@ class Qwen3MoeModel {
   void logits(const Tensor& hidden, const Tensor& logits);
 
  private:
+  // out = x W^T for any weight kind: quantized ones quantise x into the scratch first.
+  void linear(const Tensor& x, const LinearWeight& w, const Tensor& out);
+  // A [m, k] i8 view of the quantisation scratch.
+  Tensor quant_scratch(int64_t m, int64_t k) const;
+
   ModelConfig config_;
   const ModelWeights& w_;
   Ops& ops_;
@@ -39,6 +45,11 @@ class Qwen3MoeModel {
   // Activations, [max_tokens, ...] in ops.act_dtype() unless noted.
   OwnedTensor residual_, x_, qkv_, q_, attn_, o_, router_logits_ /* f32 */, topk_w_ /* f32 */, topk_ids_ /* i32 */,
       moe_out_;
+  // W8A8: per layer, whether q/k/v are static-quantized with one shared input scale and offset
+  // (then the input norm writes int8 directly); the int8 activations [rows, max K] and the
+  // per-token scales [rows] f32 of quantized linear layers (allocated only for W8A8 weights).
+  std::vector<bool> qkv_fused_quant_;
+  OwnedTensor xq_, xq_scales_;
 };
 
 }  // namespace rotor
