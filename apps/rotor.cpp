@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
   app.parse_complete_callback([&] { rotor::set_log_level(log_level); });
   rotor::app::add_generate(app);
+  rotor::app::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

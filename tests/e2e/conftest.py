@@ -1,0 +1,15 @@
+"""Shared pytest fixtures for the end-to-end tests: the rotor binary under test."""
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def rotor_binary():
+    path = pathlib.Path(os.environ.get("ROTOR_BINARY", ROOT / "build/cpu/apps/rotor"))
+    if not path.exists():
+        pytest.fail(f"rotor binary not found at {path} (build first or set ROTOR_BINARY)")
+    return str(path)
