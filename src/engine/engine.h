@@ -1,0 +1,97 @@
+// engine/engine.h — the Engine: submit requests (prompt token ids + SamplingParams), read each
+// one's output stream, abort; a step loop on its own thread drives the scheduler and the
+// runner (vLLM v1's EngineCore, in-process). With async scheduling the scheduling and input
+// preparation of step N+1 overlap the execution of step N; only sampled ids are waited for.
+//
+// Thread safety: submit, abort, stats and limits may be called from any thread.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/sampling_params.h"
+#include "engine/engine_stats.h"
+#include "engine/request_handle.h"
+
+namespace rotor {
+
+class Ops;
+class Communicator;
+class StepRunner;
+class Scheduler;
+struct ModelConfig;
+struct ModelWeights;
+class RequestStream;
+
+// The engine's flags (vLLM's names; `rotor generate` and `rotor serve` share them).
+struct EngineConfig {
+  int block_size = 16;                 // --block-size: tokens per KV block
+  int max_num_seqs = 256;              // --max-num-seqs: running requests at most
+  int max_num_batched_tokens = 8192;   // --max-num-batched-tokens: tokens per step
+  int max_model_len = 0;               // --max-model-len: prompt + output; 0 = the model's
+  bool enable_prefix_caching = true;   // --[no-]enable-prefix-caching
+  bool async_scheduling = false;       // --async-scheduling
+  int64_t kv_cache_memory_bytes = 0;   // --kv-cache-memory-bytes: KV cache size; 0 = from the device
+  float gpu_memory_utilization = 0.9f; // --gpu-memory-utilization (GPU sizing, see kv_cache_sizing.h)
+  int max_logprobs = 20;               // --max-logprobs: largest SamplingParams::logprobs
+};
+
+struct EngineRequest {
+  std::vector<int32_t> prompt_token_ids;
+  SamplingParams params;
+  // Debugging aid (`rotor generate --output json`): the argmax after every prompt token.
+  // Such a request never reads the prefix cache, so every prompt position is computed.
+  bool prompt_argmax = false;
+};
+
+// What the engine was built with (for the server's validation and /v1/models).
+struct EngineLimits {
+  int max_model_len = 0;
+  int vocab_size = 0;
+  int max_logprobs = 0;
+  int num_blocks = 0;
+  int block_size = 0;
+  int max_num_seqs = 0;
+  int max_num_batched_tokens = 0;
+  std::vector<int32_t> eos_token_ids;
+};
+
+class Engine {
+ public:
+  // Builds the ModelRunner (KV cache sized by config, see kv_cache_sizing.h) and starts.
+  static std::unique_ptr<Engine> create(const EngineConfig& config, Ops& ops, Communicator& comm,
+                                        const ModelConfig& model, ModelWeights weights);
+  // Over any StepRunner whose KV cache has `num_blocks` blocks of config.block_size tokens;
+  // limits.max_model_len, vocab_size and eos_token_ids describe the model.
+  Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner);
+  ~Engine();  // stops the loop; unfinished requests end with FinishReason::Abort
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates and queues a request. Bad input (empty prompt, unknown token ids, a prompt
+  // that leaves no room within max_model_len, out-of-range sampling parameters) throws
+  // rotor::Error with a one-line message fit for an HTTP 400; so does a failed engine.
+  RequestHandle submit(EngineRequest request);
+  // Cancels a request by id (no-op when it already finished).
+  void abort(uint64_t request_id);
+
+  EngineStats stats() const;
+  const EngineLimits& limits() const { return limits_; }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  void loop();
+  class Loop;
+
+  EngineConfig config_;
+  EngineLimits limits_;
+  std::unique_ptr<StepRunner> runner_;
+  std::shared_ptr<EngineInbox> inbox_;
+  mutable std::mutex stats_mu_;
+  EngineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace rotor

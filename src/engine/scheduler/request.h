@@ -1,0 +1,40 @@
+// engine/scheduler/request.h — a request as the scheduler tracks it: its tokens (prompt, then
+// outputs), how many are in the KV cache, how many were sampled by steps still in flight
+// (placeholders), and its status. No phases: "there is no decoding phase nor prefill phase;
+// each request just has num_computed_tokens and num_tokens" (vLLM v1).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/sampling_params.h"
+#include "engine/scheduler/scheduler_output.h"
+
+namespace rotor {
+
+enum class RequestStatus : uint8_t { Waiting, Running, Preempted, Finished };
+
+struct Request {
+  uint64_t id = 0;
+  std::vector<int32_t> tokens;        // prompt, then the outputs known so far
+  int num_prompt_tokens = 0;
+  SamplingParams params;
+  int max_tokens = 0;                 // resolved (params.max_tokens or up to max_model_len)
+  uint64_t seed = 0;
+  bool prompt_argmax = false;         // never reads the prefix cache
+
+  RequestStatus status = RequestStatus::Waiting;
+  FinishReason finish_reason = FinishReason::None;
+  int num_computed_tokens = 0;        // in the KV cache, or being computed by a scheduled step
+  int num_placeholders = 0;           // tokens sampled by scheduled steps, not reported yet
+  int num_sent_tokens = 0;            // tokens the runner has been given
+  int num_cached_tokens = -1;         // prefix-cache hit at first admission (-1: not admitted)
+  int num_prompt_argmax = 0;          // prompt positions whose argmax was reported
+  int num_preemptions = 0;
+
+  int num_tokens() const { return static_cast<int>(tokens.size()); }
+  int num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+  int num_tokens_with_placeholders() const { return num_tokens() + num_placeholders; }
+  bool finished() const { return status == RequestStatus::Finished; }
+};
+
+}  // namespace rotor

@@ -1,0 +1,264 @@
+// engine/scheduler/scheduler.cpp — schedule(), preemption, stop checks, update_from_output().
+#include "engine/scheduler/scheduler.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace rotor {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Abort: return "abort";
+    case FinishReason::Error: return "error";
+    case FinishReason::None: break;
+  }
+  return "";
+}
+
+Scheduler::Scheduler(SchedulerConfig config)
+    : cfg_(std::move(config)), kv_(cfg_.num_blocks, cfg_.block_size, cfg_.enable_prefix_caching) {
+  ROTOR_CHECK(cfg_.max_num_seqs >= 1 && cfg_.max_num_batched_tokens >= 1 && cfg_.max_model_len >= 2,
+              "scheduler: max_num_seqs {}, max_num_batched_tokens {}, max_model_len {} must be positive",
+              cfg_.max_num_seqs, cfg_.max_num_batched_tokens, cfg_.max_model_len);
+  ROTOR_CHECK(static_cast<int64_t>(cfg_.num_blocks) * cfg_.block_size >= cfg_.max_model_len,
+              "the KV cache holds {} tokens ({} blocks of {}), fewer than max_model_len {}: lower --max-model-len "
+              "or give the KV cache more memory",
+              static_cast<int64_t>(cfg_.num_blocks) * cfg_.block_size, cfg_.num_blocks, cfg_.block_size,
+              cfg_.max_model_len);
+}
+
+void Scheduler::add_request(Request request) {
+  const int n = static_cast<int>(request.tokens.size());
+  ROTOR_CHECK(n > 0, "request {}: empty prompt", request.id);
+  ROTOR_CHECK(n < cfg_.max_model_len, "request {}: the prompt has {} tokens, which leaves no room to generate within "
+              "max_model_len {}", request.id, n, cfg_.max_model_len);
+  ROTOR_CHECK(request.max_tokens >= 1, "request {}: max_tokens must be at least 1", request.id);
+  ROTOR_CHECK(!requests_.contains(request.id), "request {} already exists", request.id);
+  auto r = std::make_unique<Request>(std::move(request));
+  r->num_prompt_tokens = n;
+  r->status = RequestStatus::Waiting;
+  waiting_.push_back(r.get());
+  requests_.emplace(r->id, std::move(r));
+}
+
+const Request* Scheduler::request(uint64_t id) const {
+  auto it = requests_.find(id);
+  return it == requests_.end() ? nullptr : it->second.get();
+}
+
+std::optional<RequestUpdate> Scheduler::abort(uint64_t id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return std::nullopt;
+  RequestUpdate u = make_update(*it->second);
+  u.finish_reason = FinishReason::Abort;
+  finish(it->second.get(), FinishReason::Abort);
+  return u;
+}
+
+void Scheduler::preempt(Request* r, SchedulerOutput& out) {
+  kv_.free(r->id);
+  r->status = RequestStatus::Preempted;
+  r->num_computed_tokens = 0;
+  r->num_sent_tokens = 0;
+  ++r->num_preemptions;
+  ++preemptions_;
+  waiting_.push_front(r);
+  out.preempted_req_ids.push_back(r->id);
+}
+
+void Scheduler::finish(Request* r, FinishReason reason) {
+  if (r->status == RequestStatus::Running) {
+    running_.erase(std::find(running_.begin(), running_.end(), r));
+  } else {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), r));
+  }
+  kv_.free(r->id);
+  r->status = RequestStatus::Finished;
+  r->finish_reason = reason;
+  const uint64_t id = r->id;
+  finished_ids_.push_back(id);
+  requests_.erase(id);
+}
+
+SchedulerOutput Scheduler::schedule() {
+  SchedulerOutput out;
+  out.step = step_++;
+  out.finished_req_ids = std::move(finished_ids_);
+  finished_ids_.clear();
+  int budget = cfg_.max_num_batched_tokens;
+
+  struct Pick {
+    Request* r;
+    int num_tokens;
+    int blocks_before;  // -1: a new request for the runner
+  };
+  std::vector<Pick> picks;
+
+  // Running requests first: decodes and unfinished prefill chunks alike.
+  for (size_t i = 0; i < running_.size() && budget > 0;) {
+    Request* r = running_[i];
+    // Certain to finish with the tokens already in flight: nothing to compute.
+    if (r->num_placeholders > 0 && (r->num_output_tokens() + r->num_placeholders >= r->max_tokens ||
+                                    r->num_tokens_with_placeholders() >= cfg_.max_model_len)) {
+      ++i;
+      continue;
+    }
+    const int n = std::min(r->num_tokens_with_placeholders() - r->num_computed_tokens, budget);
+    if (n <= 0) {
+      ++i;
+      continue;
+    }
+    const int blocks_before = static_cast<int>(kv_.block_table(r->id).size());
+    bool scheduled = true;
+    while (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n)) {
+      Request* victim = running_.back();
+      running_.pop_back();
+      preempt(victim, out);
+      if (victim == r) {
+        scheduled = false;
+        break;
+      }
+    }
+    if (!scheduled) break;
+    picks.push_back({r, n, blocks_before});
+    budget -= n;
+    ++i;
+  }
+
+  // Then waiting ones (new or preempted), unless this step had to preempt.
+  if (out.preempted_req_ids.empty()) {
+    while (!waiting_.empty() && budget > 0 && static_cast<int>(running_.size()) < cfg_.max_num_seqs) {
+      Request* r = waiting_.front();
+      if (r->num_placeholders > 0) break;  // preempted while its last step was in flight
+      PrefixHit hit;
+      if (!r->prompt_argmax) hit = kv_.find_prefix(r->id, r->tokens);
+      const int n = std::min(r->num_tokens() - hit.num_tokens, budget);
+      if (!kv_.allocate(r->id, r->tokens, hit.num_tokens, n, hit)) break;
+      waiting_.pop_front();
+      running_.push_back(r);
+      r->status = RequestStatus::Running;
+      r->num_computed_tokens = hit.num_tokens;
+      if (r->num_cached_tokens < 0) r->num_cached_tokens = hit.num_tokens;
+      picks.push_back({r, n, -1});
+      budget -= n;
+    }
+  }
+
+  for (const Pick& p : picks) {
+    Request* r = p.r;
+    const std::span<const int32_t> table = kv_.block_table(r->id);
+    if (p.blocks_before < 0) {
+      NewRequestData d;
+      d.req_id = r->id;
+      d.token_ids = r->tokens;
+      d.num_prompt_tokens = r->num_prompt_tokens;
+      d.params = r->params;
+      d.seed = r->seed;
+      d.prompt_argmax = r->prompt_argmax;
+      d.block_ids.assign(table.begin(), table.end());
+      d.num_computed_tokens = r->num_computed_tokens;
+      out.new_requests.push_back(std::move(d));
+    } else {
+      CachedRequestData d;
+      d.req_id = r->id;
+      d.new_token_ids.assign(r->tokens.begin() + r->num_sent_tokens, r->tokens.end());
+      d.new_block_ids.assign(table.begin() + p.blocks_before, table.end());
+      d.num_computed_tokens = r->num_computed_tokens;
+      out.cached_requests.push_back(std::move(d));
+    }
+    r->num_sent_tokens = r->num_tokens();
+    const bool sample = r->num_computed_tokens + p.num_tokens == r->num_tokens_with_placeholders();
+    out.scheduled.push_back({r->id, p.num_tokens, sample});
+    out.total_num_tokens += p.num_tokens;
+    r->num_computed_tokens += p.num_tokens;
+    if (sample) ++r->num_placeholders;
+  }
+  return out;
+}
+
+FinishReason Scheduler::check_stop(const Request& r, int32_t token, std::optional<int32_t>& stop_token) const {
+  if (r.num_tokens() >= cfg_.max_model_len || r.num_output_tokens() >= r.max_tokens) return FinishReason::Length;
+  if (r.num_output_tokens() < r.params.min_tokens) return FinishReason::None;
+  const auto& eos = cfg_.eos_token_ids;
+  if (!r.params.ignore_eos && std::find(eos.begin(), eos.end(), token) != eos.end()) return FinishReason::Stop;
+  const auto& stop = r.params.stop_token_ids;
+  if (std::find(stop.begin(), stop.end(), token) != stop.end()) {
+    stop_token = token;
+    return FinishReason::Stop;
+  }
+  return FinishReason::None;
+}
+
+RequestUpdate Scheduler::make_update(const Request& r) const {
+  RequestUpdate u;
+  u.req_id = r.id;
+  u.num_prompt_tokens = r.num_prompt_tokens;
+  u.num_output_tokens = r.num_output_tokens();
+  u.num_cached_tokens = std::max(r.num_cached_tokens, 0);
+  return u;
+}
+
+std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& out, const RunnerOutput& result) {
+  ROTOR_CHECK(result.outputs.size() == out.scheduled.size(), "scheduler: {} runner outputs for {} scheduled requests",
+              result.outputs.size(), out.scheduled.size());
+  std::vector<RequestUpdate> updates;
+  for (size_t k = 0; k < out.scheduled.size(); ++k) {
+    const ScheduledRequest& s = out.scheduled[k];
+    const SampledToken& o = result.outputs[k];
+    auto it = requests_.find(s.req_id);
+    if (it == requests_.end()) continue;  // finished or aborted meanwhile
+    Request* r = it->second.get();
+    std::vector<int32_t> argmax;
+    for (size_t j = 0; j < o.prompt_argmax.size(); ++j) {
+      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_argmax) continue;  // reported before
+      argmax.push_back(o.prompt_argmax[j]);
+      ++r->num_prompt_argmax;
+    }
+    if (!s.sample && argmax.empty()) continue;
+    std::optional<int32_t> stop_token;
+    FinishReason reason = FinishReason::None;
+    if (s.sample) {
+      --r->num_placeholders;
+      r->tokens.push_back(o.token);
+      reason = check_stop(*r, o.token, stop_token);
+    }
+    RequestUpdate u = make_update(*r);
+    u.prompt_argmax = std::move(argmax);
+    if (s.sample) {
+      u.new_token_ids.push_back(o.token);
+      if (o.logprobs) u.logprobs.push_back(*o.logprobs);
+    }
+    u.finish_reason = reason;
+    u.stop_token_id = stop_token;
+    if (reason != FinishReason::None) finish(r, reason);
+    updates.push_back(std::move(u));
+  }
+  return updates;
+}
+
+void Scheduler::check_consistency() const {
+  kv_.check_consistency();
+  const int bs = cfg_.block_size;
+  for (const auto& [id, r] : requests_) {
+    const int blocks = static_cast<int>(kv_.block_table(id).size());
+    ROTOR_CHECK(r->num_placeholders >= 0 && r->num_computed_tokens <= r->num_tokens_with_placeholders(),
+                "scheduler: request {} computed {} of {} tokens, {} placeholders", id, r->num_computed_tokens,
+                r->num_tokens(), r->num_placeholders);
+    if (r->status == RequestStatus::Running) {
+      ROTOR_CHECK(blocks * bs >= r->num_computed_tokens, "scheduler: request {} has {} blocks for {} tokens", id, blocks,
+                  r->num_computed_tokens);
+      ROTOR_CHECK(std::count(running_.begin(), running_.end(), r.get()) == 1, "scheduler: request {} not running once", id);
+    } else {
+      ROTOR_CHECK(blocks == 0 && r->num_computed_tokens == 0, "scheduler: waiting request {} holds blocks", id);
+      ROTOR_CHECK(std::count(waiting_.begin(), waiting_.end(), r.get()) == 1, "scheduler: request {} not waiting once", id);
+    }
+  }
+  ROTOR_CHECK(running_.size() + waiting_.size() == requests_.size(), "scheduler: {} running + {} waiting != {} requests",
+              running_.size(), waiting_.size(), requests_.size());
+  ROTOR_CHECK(static_cast<int>(running_.size()) <= cfg_.max_num_seqs, "scheduler: {} running", running_.size());
+}
+
+}  // namespace rotor
