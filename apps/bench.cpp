@@ -37,6 +37,7 @@ struct BenchArgs {
   std::string dataset_path;
   int random_input_len = 1024;
   int random_output_len = 128;
+  int jsonl_output_len = 0;  // 0: not sent unless the line has max_tokens
   int num_prompts = 1000;
   int max_concurrency = 0;  // 0: all prompts at once
   double request_rate = std::numeric_limits<double>::infinity();
@@ -106,6 +107,7 @@ void run(const BenchArgs& a) {
   ROTOR_CHECK(a.max_concurrency >= 0, "--max-concurrency must be >= 1");
   ROTOR_CHECK(a.request_rate > 0, "--request-rate must be positive (inf: all at once)");
   ROTOR_CHECK(a.timeout > 0, "--timeout must be positive");
+  ROTOR_CHECK(a.jsonl_output_len >= 0, "--jsonl-output-len must be >= 0");
   const Endpoint endpoint = parse_endpoint(a.endpoint);
   const BaseUrl url = parse_base_url(a.base_url);
   const std::string path = endpoint_path(endpoint, url.prefix);
@@ -113,7 +115,7 @@ void run(const BenchArgs& a) {
   RequestOptions ro;
   ro.model = a.model;
   ro.endpoint = endpoint;
-  ro.max_tokens = a.dataset == "random" ? a.random_output_len : 0;
+  ro.max_tokens = a.dataset == "random" ? a.random_output_len : a.jsonl_output_len;
   ro.ignore_eos = a.ignore_eos;
   ro.temperature = a.temperature;
   ro.top_p = a.top_p;
@@ -208,6 +210,8 @@ void add_bench(CLI::App& app) {
   c->add_option("--dataset-path", a->dataset_path, "jsonl file: {\"prompt\": ...} or {\"messages\": [...]} per line");
   c->add_option("--random-input-len", a->random_input_len, "Prompt tokens per request (random)")->capture_default_str();
   c->add_option("--random-output-len", a->random_output_len, "max_tokens per request (random)")->capture_default_str();
+  c->add_option("--jsonl-output-len", a->jsonl_output_len,
+                "max_tokens for jsonl lines without their own (default: not sent)");
   c->add_option("--num-prompts", a->num_prompts, "Measured requests")->capture_default_str();
   c->add_option("--max-concurrency", a->max_concurrency, "Most requests in flight (default: all)");
   c->add_option("--request-rate", a->request_rate, "Poisson arrivals per second (default inf: all at once)");

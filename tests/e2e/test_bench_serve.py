@@ -126,6 +126,11 @@ def test_completions_endpoint_and_messages(tmp_path, server, rotor_binary):
     assert server.bodies[0]["prompt"] == "a b c" and server.bodies[0]["max_tokens"] == 3
     assert server.bodies[0]["ignore_eos"] is True and server.bodies[0]["top_k"] == 1
     assert "Total generated tokens:" in p.stdout
+    plain = write_jsonl(tmp_path / "q.jsonl", [{"prompt": "no length"}, {"prompt": "own length", "max_tokens": 2}])
+    bench(rotor_binary, server, plain, "--num-prompts", "2", "--max-concurrency", "1", "--jsonl-output-len", "5")
+    assert [b["max_tokens"] for b in server.bodies[-2:]] == [5, 2]
+    bench(rotor_binary, server, plain, "--num-prompts", "1")
+    assert "max_tokens" not in server.bodies[-1]
     msgs = write_jsonl(tmp_path / "m.jsonl", [{"messages": [{"role": "system", "content": "s"},
                                                             {"role": "user", "content": "hi there"}]}])
     bench(rotor_binary, server, msgs, "--num-prompts", "1")
