@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { rotor::set_log_level(log_level); });
   rotor::app::add_generate(app);
   rotor::app::add_bench(app);
+  rotor::app::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

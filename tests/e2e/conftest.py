@@ -1,4 +1,5 @@
-"""Shared pytest fixtures for the end-to-end tests: the rotor binary under test."""
+"""Shared pytest fixtures for the end-to-end tests: the rotor binary under test and the
+shared folder (ROTOR_SHARED, else ../shared beside the checkout)."""
 import os
 import pathlib
 
@@ -13,3 +14,12 @@ def rotor_binary():
     if not path.exists():
         pytest.fail(f"rotor binary not found at {path} (build first or set ROTOR_BINARY)")
     return str(path)
+
+
+def shared_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("ROTOR_SHARED", ROOT.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared() -> pathlib.Path:
+    return shared_dir()

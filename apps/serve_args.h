@@ -1,0 +1,76 @@
+// apps/serve_args.h — the flags of `rotor serve` (vLLM's names and meanings) and their
+// resolution into one validated ServeConfig: JSON flags parsed, quantization detected from
+// the checkpoint, the device chosen, and what rotor cannot run yet listed as `unsupported`
+// (a real start fails on the first; `--dry-run` prints them with the rest of the config).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace rotor::app {
+
+// Flag values as given.
+struct ServeArgs {
+  std::string model;                          // MODEL_DIR; empty = the embedded default model
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  std::vector<std::string> served_model_name;
+  std::string api_key;                        // --api-key, else $VLLM_API_KEY
+  int tensor_parallel_size = 1;
+  int data_parallel_size = 1;
+  int pipeline_parallel_size = 1;
+  int max_num_seqs = 256;
+  int max_model_len = 0;                      // 0 = the model's max_position_embeddings
+  int max_num_batched_tokens = 8192;
+  double gpu_memory_utilization = 0.9;
+  int64_t kv_cache_memory_bytes = 0;          // 0 = from the device (GPU) or a default (CPU)
+  int block_size = 16;
+  bool enable_prefix_caching = true;
+  bool async_scheduling = false;
+  int max_logprobs = 20;
+  std::string quantization;                   // ascend | w8a8 | none; empty = detect
+  std::string load_format = "auto";
+  std::string dtype = "auto";
+  int64_t seed = 0;
+  bool trust_remote_code = false;
+  std::string compilation_config;             // JSON object, or an optimization level
+  std::string additional_config;              // JSON object (vllm-ascend's keys)
+  bool enforce_eager = false;
+  std::string chat_template;                  // a Jinja file replacing the tokenizer's
+  std::string tokenizer;                      // a tokenizer directory other than the model's
+  std::string generation_config = "auto";     // auto: defaults from generation_config.json; vllm: none
+  std::string reasoning_parser;               // qwen3
+  bool enable_auto_tool_choice = false;
+  std::string tool_call_parser;               // hermes
+  std::string device = "auto";
+  int num_layers = 0;                         // rotor extra: run only the first N layers
+  bool dry_run = false;
+};
+
+// The resolved configuration.
+struct ServeConfig {
+  ServeArgs args;                             // normalised (model names, quantization, device)
+  bool embedded_default = false;              // no MODEL_DIR: the built-in random-weight model
+  std::string quantization_source;            // "flag", "quant_model_description.json" or ""
+  std::string device;                         // cpu | cuda | cuda:N (auto resolved)
+  int model_max_len = 0;                      // the model's max_position_embeddings
+  std::string cudagraph_mode = "NONE";        // NONE | FULL_DECODE_ONLY
+  std::vector<int> cudagraph_capture_sizes;
+  nlohmann::ordered_json compilation_config = nlohmann::ordered_json::object();
+  nlohmann::ordered_json additional_config = nlohmann::ordered_json::object();
+  bool enable_cpu_binding = false;
+  std::vector<std::string> warnings;          // accepted, with no effect or an adjusted meaning
+  std::vector<std::string> unsupported;       // valid flags rotor cannot run yet
+
+  nlohmann::ordered_json to_json() const;
+};
+
+void add_serve_flags(CLI::App& cmd, ServeArgs& args);
+// Validates; rotor::Error with a one-line message for a bad value.
+ServeConfig resolve_serve_config(const ServeArgs& args);
+
+}  // namespace rotor::app

@@ -1,0 +1,31 @@
+// server/api_error.h — ApiError: a request the server answers with an HTTP error status and
+// OpenAI's error body {"error": {"message", "type", "param", "code"}} (vLLM's type names).
+#pragma once
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "server/json.h"
+
+namespace rotor::server {
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string message, std::optional<std::string> param = std::nullopt)
+      : std::runtime_error(std::move(message)), status_(status), param_(std::move(param)) {}
+  int status() const { return status_; }
+  const std::optional<std::string>& param() const { return param_; }
+  json body() const;
+
+ private:
+  int status_;
+  std::optional<std::string> param_;
+};
+
+// 400 with the offending field named.
+[[noreturn]] void bad_request(std::string message, std::optional<std::string> param = std::nullopt);
+
+// The error body for any status ("BadRequestError", "NotFoundError", ...).
+json error_body(int status, const std::string& message, const std::optional<std::string>& param = std::nullopt);
+
+}  // namespace rotor::server

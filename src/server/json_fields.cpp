@@ -1,0 +1,89 @@
+// server/json_fields.cpp — typed optional fields of request objects.
+#include "server/json_fields.h"
+
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "server/api_error.h"
+
+namespace rotor::server {
+namespace {
+
+[[noreturn]] void wrong_type(std::string_view name, const char* expected, const json& got) {
+  bad_request(fmt::format("'{}' must be {} (got {})", name, expected, got.type_name()), std::string(name));
+}
+
+}  // namespace
+
+const json* find_field(const json& obj, std::string_view name) {
+  const auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<double> opt_number(const json& obj, std::string_view name) {
+  const json* v = find_field(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) wrong_type(name, "a number", *v);
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) bad_request(fmt::format("'{}' must be finite", name), std::string(name));
+  return d;
+}
+
+std::optional<int64_t> opt_int(const json& obj, std::string_view name) {
+  const json* v = find_field(obj, name);
+  if (!v) return std::nullopt;
+  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_number_unsigned()) bad_request(fmt::format("'{}' is out of range", name), std::string(name));
+  if (v->is_number_float()) {
+    const double d = v->get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return static_cast<int64_t>(d);
+  }
+  wrong_type(name, "an integer", *v);
+}
+
+std::optional<bool> opt_bool(const json& obj, std::string_view name) {
+  const json* v = find_field(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) wrong_type(name, "a boolean", *v);
+  return v->get<bool>();
+}
+
+std::optional<std::string> opt_string(const json& obj, std::string_view name) {
+  const json* v = find_field(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) wrong_type(name, "a string", *v);
+  return v->get<std::string>();
+}
+
+const json* opt_object(const json& obj, std::string_view name) {
+  const json* v = find_field(obj, name);
+  if (v && !v->is_object()) wrong_type(name, "an object", *v);
+  return v;
+}
+
+void check_range(std::string_view name, double v, double lo, double hi) {
+  if (!(v >= lo && v <= hi))
+    bad_request(fmt::format("'{}' must be between {} and {} (got {})", name, lo, hi, v), std::string(name));
+}
+
+void check_min(std::string_view name, double v, double lo) {
+  if (!(v >= lo)) bad_request(fmt::format("'{}' must be at least {} (got {})", name, lo, v), std::string(name));
+}
+
+int json_depth(const json& root) {
+  int deepest = 0;
+  std::vector<std::pair<const json*, int>> stack{{&root, 1}};
+  while (!stack.empty()) {
+    const auto [v, d] = stack.back();
+    stack.pop_back();
+    deepest = std::max(deepest, d);
+    if (v->is_structured())
+      for (const json& child : *v) stack.push_back({&child, d + 1});
+  }
+  return deepest;
+}
+
+}  // namespace rotor::server

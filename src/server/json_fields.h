@@ -1,0 +1,32 @@
+// server/json_fields.h — typed reads of optional request fields with OpenAI-style 400s that
+// name the field. A JSON null is the same as an absent field (clients send both).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/json.h"
+
+namespace rotor::server {
+
+
+// The value of obj[name], or nullptr when absent or null.
+const json* find_field(const json& obj, std::string_view name);
+
+std::optional<double> opt_number(const json& obj, std::string_view name);
+// Integers; a float with an integral value (2.0) counts as an integer.
+std::optional<int64_t> opt_int(const json& obj, std::string_view name);
+std::optional<bool> opt_bool(const json& obj, std::string_view name);
+std::optional<std::string> opt_string(const json& obj, std::string_view name);
+// An object (returned as a pointer into obj).
+const json* opt_object(const json& obj, std::string_view name);
+
+// 400 unless lo <= v <= hi (bounds in the message).
+void check_range(std::string_view name, double v, double lo, double hi);
+void check_min(std::string_view name, double v, double lo);
+
+// Nesting depth of a JSON value (iterative; 1 for a scalar).
+int json_depth(const json& v);
+
+}  // namespace rotor::server

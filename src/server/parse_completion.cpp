@@ -1,0 +1,62 @@
+// server/parse_completion.cpp — /v1/completions bodies: the prompt as a string, token ids,
+// or a list of either; echo; logprobs.
+#include <fmt/format.h>
+
+#include "server/api_error.h"
+#include "server/json_fields.h"
+#include "server/request_common.h"
+
+namespace rotor::server {
+namespace {
+
+std::vector<CompletionPrompt> parse_prompts(const json& body, const RequestLimits& limits) {
+  const json* p = find_field(body, "prompt");
+  if (!p) bad_request("'prompt' is required", "prompt");
+  std::vector<CompletionPrompt> out;
+  auto one = [&](const json& v) {
+    CompletionPrompt cp;
+    if (v.is_string()) {
+      cp.text = v.get<std::string>();
+    } else {
+      cp.ids = parse_token_ids(v, "prompt", limits);
+      if (cp.ids.empty()) bad_request("'prompt' must not be empty", "prompt");
+    }
+    out.push_back(std::move(cp));
+  };
+  if (p->is_string()) {
+    one(*p);
+  } else if (!p->is_array()) {
+    bad_request("'prompt' must be a string, a list of token ids, or a list of either", "prompt");
+  } else if (p->empty()) {
+    bad_request("'prompt' must not be empty", "prompt");
+  } else if ((*p)[0].is_number()) {
+    one(*p);
+  } else {
+    for (const json& v : *p) {
+      if (!v.is_string() && !v.is_array())
+        bad_request("'prompt' must be a string, a list of token ids, or a list of either", "prompt");
+      one(v);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+CompletionRequest parse_completion_request(const json& body, const SamplingDefaults& defaults,
+                                           const RequestLimits& limits) {
+  CompletionRequest r;
+  r.model = opt_string(body, "model");
+  r.prompts = parse_prompts(body, limits);
+  r.echo = opt_bool(body, "echo").value_or(false);
+  if (const auto suffix = opt_string(body, "suffix"); suffix && !suffix->empty())
+    bad_request("'suffix' is not supported", "suffix");
+  r.gen = parse_generation_options(body, defaults, limits);
+  if (const auto lp = opt_int(body, "logprobs")) {
+    check_range("logprobs", static_cast<double>(*lp), 0, limits.max_logprobs);
+    r.gen.logprobs = static_cast<int>(*lp);
+  }
+  return r;
+}
+
+}  // namespace rotor::server

@@ -1,0 +1,89 @@
+// server/request.h — the parsed, validated form of /v1/chat/completions and /v1/completions
+// bodies (plain data; the engine request is built from it once the prompt is tokenized).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/json_fields.h"
+
+namespace rotor::server {
+
+// Defaults for fields a request leaves out: OpenAI/vLLM defaults, overridden by the model's
+// generation_config.json as vLLM does (`--generation-config auto`).
+struct SamplingDefaults {
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+
+  static SamplingDefaults from_generation_config(const json& generation_config);
+};
+
+// Fields shared by both endpoints.
+struct GenerationOptions {
+  float temperature = 1.0f;               // 0 = greedy
+  float top_p = 1.0f;                     // (0, 1]
+  int top_k = 0;                          // 0 or -1 = off
+  float min_p = 0.0f;                     // [0, 1]
+  float presence_penalty = 0.0f;          // [-2, 2]
+  float frequency_penalty = 0.0f;         // [-2, 2]
+  float repetition_penalty = 1.0f;        // > 0
+  std::optional<int64_t> seed;
+  std::optional<int> max_tokens;          // absent: up to the context length
+  int min_tokens = 0;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;          // stop strings (matched on text, never emitted)
+  std::vector<int32_t> stop_token_ids;    // vLLM extra
+  bool include_stop_str_in_output = false;  // vLLM extra
+  bool skip_special_tokens = true;        // vLLM extra
+  std::optional<int> logprobs;            // top alternatives per token (0 = the chosen token only)
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;             // stream_options.include_usage
+  bool continuous_usage_stats = false;    // stream_options.continuous_usage_stats (vLLM)
+};
+
+struct ChatRequest {
+  std::optional<std::string> model;
+  json messages;  // normalised: content is always a string
+  json tools;     // null or array of {"type":"function","function":{...}}
+  bool parse_tool_calls = false;          // tools given and tool_choice is not "none"
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
+  json chat_template_kwargs = json::object();
+  GenerationOptions gen;
+};
+
+// One prompt of a completion request: text or token ids.
+struct CompletionPrompt {
+  std::optional<std::string> text;
+  std::vector<int32_t> ids;               // when given as ids
+};
+
+struct CompletionRequest {
+  std::optional<std::string> model;
+  std::vector<CompletionPrompt> prompts;  // a list of prompts gives a choice per prompt
+  bool echo = false;
+  std::string suffix;
+  GenerationOptions gen;
+};
+
+// Limits the parser checks against.
+struct RequestLimits {
+  int max_logprobs = 20;
+  int max_n = 1;                          // n above this is a 400
+  int vocab_size = 0;                     // > 0: token ids are checked against it
+};
+
+// Both throw ApiError (400) for malformed or out-of-range fields. Unknown fields are ignored.
+ChatRequest parse_chat_request(const json& body, const SamplingDefaults& defaults, const RequestLimits& limits);
+CompletionRequest parse_completion_request(const json& body, const SamplingDefaults& defaults,
+                                           const RequestLimits& limits);
+
+// Parses a request body; 400 for malformed JSON, a non-object or a body nested too deeply.
+json parse_body(const std::string& body);
+
+}  // namespace rotor::server

@@ -1,0 +1,17 @@
+// server/request_common.h — parsing of the fields both endpoints share (internal to the
+// request parsers).
+#pragma once
+#include "server/json_fields.h"
+#include "server/request.h"
+
+namespace rotor::server {
+
+// Sampling, limits, stop conditions, n and streaming options. max_tokens_field is
+// "max_tokens" (completions) or "max_completion_tokens" (chat, which also takes max_tokens).
+GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& defaults,
+                                           const RequestLimits& limits);
+
+// A list of token ids (400 on non-integers, negatives and ids outside the vocabulary).
+std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const RequestLimits& limits);
+
+}  // namespace rotor::server

@@ -1,0 +1,203 @@
+// tests/server/test_request_parse.cpp — chat and completion request bodies: defaults, the
+// accepted shapes, and a 400 naming the field for every malformed or out-of-range value.
+#include <gtest/gtest.h>
+
+#include "server/api_error.h"
+#include "server/request.h"
+
+namespace rotor::server {
+namespace {
+
+const SamplingDefaults kDefaults;
+const RequestLimits kLimits{.max_logprobs = 20, .max_n = 4, .vocab_size = 1000};
+
+ChatRequest chat(const std::string& body) { return parse_chat_request(parse_body(body), kDefaults, kLimits); }
+CompletionRequest completion(const std::string& body) {
+  return parse_completion_request(parse_body(body), kDefaults, kLimits);
+}
+
+// The status and param of the ApiError `f` throws.
+template <class F>
+std::pair<int, std::string> error_of(F&& f) {
+  try {
+    f();
+  } catch (const ApiError& e) {
+    return {e.status(), e.param().value_or("")};
+  }
+  return {0, "no error"};
+}
+
+TEST(RequestParse, ChatDefaults) {
+  const ChatRequest r = chat(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}]})");
+  EXPECT_EQ(*r.model, "m");
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0]["content"], "hi");
+  EXPECT_TRUE(r.add_generation_prompt);
+  EXPECT_FALSE(r.parse_tool_calls);
+  EXPECT_EQ(r.gen.temperature, 1.0f);
+  EXPECT_FALSE(r.gen.max_tokens);
+  EXPECT_FALSE(r.gen.stream);
+  EXPECT_FALSE(r.gen.logprobs);
+  EXPECT_EQ(r.gen.n, 1);
+}
+
+TEST(RequestParse, ChatFields) {
+  const ChatRequest r = chat(R"({"messages": [{"role": "system", "content": null},
+      {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "1", "type": "function",
+        "function": {"name": "f", "arguments": "{\"z\": 1, \"a\": 2}"}}]},
+      {"role": "tool", "content": "42", "tool_call_id": "1"}],
+    "temperature": 0, "top_p": 0.5, "top_k": -1, "min_p": 0.1, "seed": 5, "max_completion_tokens": 7,
+    "max_tokens": 99, "stop": "x", "stream": true, "stream_options": {"include_usage": true},
+    "logprobs": true, "top_logprobs": 3, "ignore_eos": true, "min_tokens": 2, "some_unknown_field": {"a": 1},
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    "chat_template_kwargs": {"enable_thinking": false}, "n": 2})");
+  EXPECT_EQ(r.messages[0]["content"], "");
+  EXPECT_EQ(r.messages[1]["content"], "a\nb");
+  EXPECT_EQ(r.messages[2]["tool_calls"][0]["function"]["arguments"].dump(), R"({"z":1,"a":2})");
+  EXPECT_EQ(r.messages[3]["tool_call_id"], "1");
+  EXPECT_EQ(r.gen.temperature, 0.0f);
+  EXPECT_EQ(r.gen.top_k, 0);
+  EXPECT_EQ(*r.gen.seed, 5);
+  EXPECT_EQ(*r.gen.max_tokens, 7);  // max_completion_tokens wins
+  EXPECT_EQ(r.gen.stop, std::vector<std::string>{"x"});
+  EXPECT_TRUE(r.gen.stream && r.gen.include_usage && r.gen.ignore_eos);
+  EXPECT_EQ(*r.gen.logprobs, 3);
+  EXPECT_EQ(r.gen.min_tokens, 2);
+  EXPECT_EQ(r.gen.n, 2);
+  EXPECT_TRUE(r.parse_tool_calls);
+  EXPECT_EQ(r.chat_template_kwargs["enable_thinking"], false);
+}
+
+TEST(RequestParse, ToolChoiceNoneDisablesParsing) {
+  const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "none",
+      "tools": [{"type": "function", "function": {"name": "f"}}]})");
+  EXPECT_FALSE(r.parse_tool_calls);
+}
+
+TEST(RequestParse, GenerationConfigDefaults) {
+  const SamplingDefaults d = SamplingDefaults::from_generation_config(
+      json::parse(R"({"temperature": 0.7, "top_p": 0.8, "top_k": 20, "do_sample": true})"));
+  const ChatRequest r = parse_chat_request(parse_body(R"({"messages": [{"role": "user", "content": "x"}]})"), d, kLimits);
+  EXPECT_FLOAT_EQ(r.gen.temperature, 0.7f);
+  EXPECT_FLOAT_EQ(r.gen.top_p, 0.8f);
+  EXPECT_EQ(r.gen.top_k, 20);
+  const ChatRequest r2 =
+      parse_chat_request(parse_body(R"({"messages": [{"role": "user", "content": "x"}], "temperature": 0})"), d, kLimits);
+  EXPECT_EQ(r2.gen.temperature, 0.0f);
+}
+
+TEST(RequestParse, CompletionPrompts) {
+  EXPECT_EQ(*completion(R"({"prompt": "hello"})").prompts.at(0).text, "hello");
+  EXPECT_EQ(completion(R"({"prompt": [1, 2, 3]})").prompts.at(0).ids, (std::vector<int32_t>{1, 2, 3}));
+  const CompletionRequest many = completion(R"({"prompt": ["a", [5], "b"], "echo": true, "logprobs": 2})");
+  ASSERT_EQ(many.prompts.size(), 3u);
+  EXPECT_EQ(*many.prompts[0].text, "a");
+  EXPECT_EQ(many.prompts[1].ids, std::vector<int32_t>{5});
+  EXPECT_TRUE(many.echo);
+  EXPECT_EQ(*many.gen.logprobs, 2);
+  EXPECT_EQ(*completion(R"({"prompt": "x", "max_tokens": 3.0})").gen.max_tokens, 3);
+}
+
+TEST(RequestParse, BadRequests) {
+  struct Case {
+    const char* body;
+    const char* param;
+  };
+  const std::vector<Case> chat_cases = {
+      {R"({"messages": []})", "messages"},
+      {R"({"messages": "hi"})", "messages"},
+      {R"({})", "messages"},
+      {R"({"messages": [{"content": "x"}]})", "messages"},
+      {R"({"messages": [{"role": "wizard", "content": "x"}]})", "messages"},
+      {R"({"messages": [{"role": "user", "content": 5}]})", "messages[0].content"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})",
+       "messages[0].content"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", "temperature"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": -1})", "temperature"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_p": 0})", "top_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_p": 1.5})", "top_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_k": -2})", "top_k"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "min_p": 2})", "min_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3})", "presence_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "frequency_penalty": -2.5})", "frequency_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0})", "repetition_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": -5})", "max_completion_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5})", "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 99999999999999999999})", "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 4, "min_tokens": 5})", "min_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", "n"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "n": 5})", "n"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}})", "stream_options"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stop": 5})", "stop"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stop": ["a", 1]})", "stop"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", "top_logprobs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "top_logprobs": 21})", "top_logprobs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "seed": "1"})", "seed"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tools": {}})", "tools"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]})", "tools"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required",
+           "tools": [{"type": "function", "function": {"name": "f"}}]})", "tool_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": []})", "chat_template_kwargs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"5": 10}})", "logit_bias"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [-1]})", "stop_token_ids"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "model": 3})", "model"},
+  };
+  for (const Case& c : chat_cases) {
+    const auto [status, param] = error_of([&] { chat(c.body); });
+    EXPECT_EQ(status, 400) << c.body;
+    EXPECT_EQ(param, c.param) << c.body;
+  }
+  const std::vector<Case> completion_cases = {
+      {R"({})", "prompt"},
+      {R"({"prompt": 5})", "prompt"},
+      {R"({"prompt": []})", "prompt"},
+      {R"({"prompt": [[]]})", "prompt"},
+      {R"({"prompt": [1, "a"]})", "prompt"},
+      {R"({"prompt": [1, 2000]})", "prompt"},
+      {R"({"prompt": [-1]})", "prompt"},
+      {R"({"prompt": [1.5]})", "prompt"},
+      {R"({"prompt": [{"a": 1}]})", "prompt"},
+      {R"({"prompt": "x", "logprobs": 21})", "logprobs"},
+      {R"({"prompt": "x", "logprobs": true})", "logprobs"},
+      {R"({"prompt": "x", "echo": 1})", "echo"},
+      {R"({"prompt": "x", "suffix": "y"})", "suffix"},
+  };
+  for (const Case& c : completion_cases) {
+    const auto [status, param] = error_of([&] { completion(c.body); });
+    EXPECT_EQ(status, 400) << c.body;
+    EXPECT_EQ(param, c.param) << c.body;
+  }
+}
+
+TEST(RequestParse, MalformedBodies) {
+  for (const char* body : {"", "{", "[1, 2]", "\"x\"", "{\"a\": }", "{\"a\": \"\xff\"}", "{\"a\": \"\\ud800\"}"}) {
+    const auto [status, param] = error_of([&] { parse_body(body); });
+    EXPECT_EQ(status, 400) << body;
+  }
+  std::string deep(100, '[');
+  deep = "{\"a\": " + deep + std::string(100, ']') + "}";
+  EXPECT_EQ(error_of([&] { parse_body(deep); }).first, 400);
+}
+
+TEST(RequestParse, NullFieldsAreDefaults) {
+  const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "temperature": null, "stop": null,
+      "max_tokens": null, "stream_options": null, "tools": null, "seed": null})");
+  EXPECT_EQ(r.gen.temperature, 1.0f);
+  EXPECT_TRUE(r.gen.stop.empty());
+  EXPECT_FALSE(r.gen.max_tokens);
+}
+
+TEST(ApiError, Shape) {
+  const json b = ApiError(404, "The model `x` does not exist.", "model").body();
+  EXPECT_EQ(b["error"]["message"], "The model `x` does not exist.");
+  EXPECT_EQ(b["error"]["type"], "NotFoundError");
+  EXPECT_EQ(b["error"]["param"], "model");
+  EXPECT_EQ(b["error"]["code"], 404);
+}
+
+}  // namespace
+}  // namespace rotor::server
