@@ -7,5 +7,6 @@ namespace rotor::app {
 void add_generate(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace rotor::app

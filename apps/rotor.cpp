@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   rotor::app::add_generate(app);
   rotor::app::add_bench(app);
   rotor::app::add_serve(app);
+  rotor::app::add_quantize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -106,15 +106,35 @@ void SafetensorsWriter::write(const std::string& name, const Tensor& t) {
               e.shape.str());
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ROTOR_CHECK(!e.written, "safetensors writer: tensor '{}' written twice", name);
-    e.written = true;
+    ROTOR_CHECK(e.bytes_written == 0, "safetensors writer: tensor '{}' written twice", name);
+    e.bytes_written = e.bytes;
   }
   pwrite_all(fds_[e.shard], t.data(), e.bytes, e.offset, files_[e.shard]);
 }
 
+void SafetensorsWriter::write_rows(const std::string& name, int64_t first_row, const Tensor& rows) {
+  ROTOR_CHECK(begun_, "safetensors writer: '{}' written before begin()", name);
+  auto it = entries_.find(name);
+  ROTOR_CHECK(it != entries_.end(), "safetensors writer: tensor '{}' was not planned", name);
+  Entry& e = it->second;
+  const int64_t row_elems = e.shape.ndim() > 1 ? e.shape.numel() / e.shape[0] : 1;
+  ROTOR_CHECK(rows.dtype() == e.dtype && rows.is_contiguous() && rows.numel() % row_elems == 0 &&
+                  first_row >= 0 && first_row + rows.numel() / row_elems <= e.shape[0],
+              "safetensors writer: rows {} at {} do not fit tensor '{}' {}{}", rows.str(), first_row, name,
+              dtype_name(e.dtype), e.shape.str());
+  const size_t row_bytes = static_cast<size_t>(row_elems) * dtype_size(e.dtype);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e.bytes_written += rows.nbytes();
+    ROTOR_CHECK(e.bytes_written <= e.bytes, "safetensors writer: tensor '{}' written twice", name);
+  }
+  pwrite_all(fds_[e.shard], rows.data(), rows.nbytes(), e.offset + first_row * row_bytes, files_[e.shard]);
+}
+
 std::vector<std::string> SafetensorsWriter::finish() {
   for (const std::string& name : order_)
-    ROTOR_CHECK(entries_.at(name).written, "safetensors writer: tensor '{}' was never written", name);
+    ROTOR_CHECK(entries_.at(name).bytes_written == entries_.at(name).bytes,
+                "safetensors writer: tensor '{}' was never (completely) written", name);
   for (int& fd : fds_) {
     ROTOR_CHECK(::close(fd) == 0, "cannot close a file in {}: {}", dir_.string(), std::strerror(errno));
     fd = -1;

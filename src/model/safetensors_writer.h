@@ -28,6 +28,9 @@ class SafetensorsWriter {
   void begin();
   // Writes a planned tensor's bytes (t must be contiguous, of the planned dtype and shape).
   void write(const std::string& name, const Tensor& t);
+  // Writes rows [first_row, first_row + rows.size(0)) of a planned tensor (for tensors streamed
+  // in blocks); the tensor counts as written once all its rows are.
+  void write_rows(const std::string& name, int64_t first_row, const Tensor& rows);
   // Checks that every planned tensor was written, closes the files, writes the index if sharded.
   // Returns the file names written.
   std::vector<std::string> finish();
@@ -39,7 +42,7 @@ class SafetensorsWriter {
     size_t bytes = 0;
     int shard = -1;
     size_t offset = 0;  // in the file (header included)
-    bool written = false;
+    size_t bytes_written = 0;
   };
   std::filesystem::path dir_;
   std::string prefix_;

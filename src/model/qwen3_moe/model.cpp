@@ -20,7 +20,8 @@ bool shared_static_quant(const std::vector<LinearWeight>& parts) {
   return !parts.empty();
 }
 
-// NeoX RoPE table [P, hd]: cos(p * f_i) in [:hd/2], sin in [hd/2:], computed in double.
+}  // namespace
+
 std::vector<float> rope_table(int positions, int hd, double theta) {
   std::vector<float> t(static_cast<size_t>(positions) * hd);
   const int half = hd / 2;
@@ -34,8 +35,6 @@ std::vector<float> rope_table(int positions, int hd, double theta) {
   }
   return t;
 }
-
-}  // namespace
 
 Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& ops, Communicator& comm,
                              int max_tokens, int max_rows, int max_positions)

@@ -12,6 +12,9 @@
 
 namespace rotor {
 
+// NeoX RoPE table [positions, hd] f32: cos(p * f_i) in [:hd/2], sin in [hd/2:], computed in double.
+std::vector<float> rope_table(int positions, int hd, double theta);
+
 class Qwen3MoeModel {
  public:
   // max_tokens: most new tokens in one forward; max_rows: most hidden rows asked back;
