@@ -4,6 +4,8 @@
 #include "model/quantize/quantize_model.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -31,6 +33,16 @@ namespace {
 
 using Mat = std::vector<double>;  // row-major
 
+// Drops the mapped pages of a source tensor once it has been read (they are clean file pages:
+// touching them again reads the file), so the resident set stays at about one layer, not the
+// whole checkpoint.
+void release_pages(const Tensor& t) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(t.data()) + page - 1) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(t.data()) + t.nbytes()) / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 // A float tensor of shape [n, k] (or [k] when n is 0) as doubles.
 Mat load_matrix(const Checkpoint& ck, const std::string& name, int64_t n, int64_t k) {
   const Tensor t = n == 0 ? ck.get(name, {k}).view({1, k}) : ck.get(name, {n, k});
@@ -48,6 +60,7 @@ Mat load_matrix(const Checkpoint& ck, const std::string& name, int64_t n, int64_
     }
     for (int64_t c = 0; c < k; ++c) m[r * k + c] = row[c];
   }
+  release_pages(t);
   return m;
 }
 
@@ -182,10 +195,9 @@ class Quantizer {
     const Tensor t = ck_->get(src, {V, H});
     for (int64_t r0 = 0; r0 < V; r0 += B) {
       const int64_t n = std::min(B, V - r0);
-      Mat m(n * H);
       const Tensor block = t.rows(r0, r0 + n);
-      const Mat rows = load_rows(block, n, H);
-      m = rows;
+      Mat m = load_rows(block, n, H);
+      release_pages(block);
       if (!fold.empty()) scale_columns(m, n, H, fold);
       if (r1_) r1_->right(m.data(), n);
       std::vector<float> f(n * H);
