@@ -99,11 +99,11 @@ class Quantizer {
   }
 
   QuantizeReport run() {
+    if (calibrate_) calib_.emplace(*ops_, c_, o_.calibration);  // checks the token ids before any output
     fs::create_directories(o_.out);
     writer_.emplace(o_.out, o_.quantize ? QuantDescription::kWeightPrefix : "model", o_.shard_bytes);
     plan();
     writer_->begin();
-    if (calibrate_) calib_.emplace(*ops_, c_, o_.calibration);
     QuantizeReport report;
     report.calibration_tokens = calib_ ? calib_->tokens() : 0;
     embeddings();
