@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
+#include "engine/runner/compilation_config.h"
 #include "engine/runner/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
@@ -27,6 +28,8 @@ struct GenerateArgs {
   bool ignore_eos = false;
   std::string output = "text";
   std::string device = "auto";
+  double gpu_memory_utilization = 0.0;
+  std::string compilation_config = R"({"cudagraph_mode": "FULL_DECODE_ONLY"})";
 };
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -52,7 +55,12 @@ void run(const GenerateArgs& a) {
   ROTOR_CHECK(a.max_tokens >= 1, "--max-tokens must be at least 1");
   ROTOR_CHECK(a.output == "json" || a.output == "text", "--output must be json or text");
   ROTOR_CHECK(a.temperature >= 0.0f, "--temperature must be >= 0");
+  ROTOR_CHECK(a.gpu_memory_utilization >= 0.0 && a.gpu_memory_utilization <= 1.0,
+              "--gpu-memory-utilization must be in [0, 1]");
+  const CompilationConfig cc = parse_compilation_config(a.compilation_config);
   std::unique_ptr<Ops> ops = make_ops(a.device);
+  ROTOR_CHECK(a.gpu_memory_utilization == 0.0 || !ops->device().is_cpu(),
+              "--gpu-memory-utilization needs a GPU (--device cuda)");
   std::unique_ptr<Communicator> comm = make_local_comm();
   LoadedModel m = load_model(a.load, *ops);
   std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
@@ -82,6 +90,9 @@ void run(const GenerateArgs& a) {
   ro.max_num_seqs = static_cast<int>(requests.size());
   const int chunk = a.prefill_chunk > 0 ? std::min(a.prefill_chunk, longest_prompt) : longest_prompt;
   ro.max_num_tokens = static_cast<int>(requests.size()) * chunk;
+  ro.gpu_memory_utilization = a.gpu_memory_utilization;
+  ro.cuda_graphs = cc.cuda_graphs && !ops->device().is_cpu();  // graphs exist only on the GPU
+  ro.graph_batch_sizes = cc.capture_sizes;
   ModelRunner runner(*ops, *comm, m.config, std::move(m.weights), ro);
   OfflineStats st;
   const std::vector<OfflineResult> results = generate_offline(runner, requests, a.prefill_chunk, m.config.eos_token_ids, &st);
@@ -123,6 +134,12 @@ void add_generate(CLI::App& app) {
                  "ascend | w8a8: the model is a W8A8 checkpoint (detected when not given)");
   c->add_option("--num-layers", a->load.num_layers, "Run only the first N layers");
   c->add_option("--device", a->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  c->add_option("--gpu-memory-utilization", a->gpu_memory_utilization,
+                "Share of GPU memory for weights, activations and KV cache (0 = a KV cache just for the prompts)")
+      ->capture_default_str();
+  c->add_option("--compilation-config", a->compilation_config,
+                "JSON: {\"cudagraph_mode\": \"FULL_DECODE_ONLY\" | \"NONE\"} (CUDA graphs for decode steps; GPU only)")
+      ->capture_default_str();
   c->callback([a] {
     a->load.seed = static_cast<uint64_t>(a->seed);
     run(*a);

@@ -27,7 +27,7 @@ std::unique_ptr<Ops> make_ops(std::string_view device) {
     if (device.size() > 5 && device[4] == ':') index = std::stoi(std::string(device.substr(5)));
     ROTOR_CHECK(index >= 0 && index < cuda_device_count(), "--device {}: no such GPU ({} present)", device,
                 cuda_device_count());
-    ROTOR_FAIL("--device {}: the CUDA backend does not run the whole model yet; use --device cpu", device);
+    return make_cuda_ops(index);
 #else
     ROTOR_FAIL("--device {}: this rotor was built without CUDA (configure with -DROTOR_CUDA=ON)", device);
 #endif

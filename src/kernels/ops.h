@@ -72,6 +72,9 @@ struct ExpertWeights {
   int hidden = 0;         // H
   int inter = 0;          // I (moe_intermediate_size, per rank under TP)
   std::vector<LinearWeight> gate, up, down;
+  // Optional stacked form of the same bf16 weights (the GPU backend needs it; gate/up/down
+  // are then views into it): w13 [E, 2I, H], gate rows then up rows of each expert; w2 [E, H, I].
+  Tensor w13, w2;
 };
 
 // Per-sequence sampling parameters of one step (one logits row per sequence).
@@ -84,6 +87,20 @@ struct SamplingBatch {
   Tensor counter;         // [S] i64 index of the token being drawn in that stream
 };
 
+// The largest step the ops will be asked for, so a backend can set its scratch memory
+// aside before the first step (the GPU backend allocates nothing inside a step).
+struct OpLimits {
+  int max_tokens = 0;         // new tokens in one forward
+  int max_seqs = 0;           // sequences in one forward
+  int max_model_len = 0;      // longest context
+  int hidden = 0;             // H
+  int q_heads = 0;            // Hq per rank
+  int head_dim = 0;
+  int num_experts = 0;
+  int top_k = 0;
+  int moe_inter = 0;          // I per rank
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -92,6 +109,19 @@ class Ops {
   virtual Allocator& allocator() = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
+  // Host memory for staging copies (page-locked on the GPU, so copies can be asynchronous).
+  virtual Allocator& host_allocator() { return cpu_allocator(); }
+  // Copies bytes between host and device memory (either direction) after the work already
+  // queued, without waiting for it (on the CPU: at once). synchronize() waits for it.
+  virtual void copy_async(void* dst, const void* src, size_t bytes) { allocator().copy(dst, src, bytes); }
+  // Sets scratch memory aside for steps up to `limits` (nothing on the CPU).
+  virtual void reserve(const OpLimits& limits) { (void)limits; }
+  // Free and total bytes of device memory; false where there is no such budget (the CPU).
+  virtual bool memory_info(size_t* free_bytes, size_t* total_bytes) {
+    (void)free_bytes;
+    (void)total_bytes;
+    return false;
+  }
 
   // out[t, :] = table[ids[t], :]. ids [T] i32, table [V, H], out [T, H] act_dtype.
   virtual void embed(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;

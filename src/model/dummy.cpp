@@ -1,5 +1,5 @@
 // model/dummy.cpp — `--load-format dummy`: random bf16 weights of the config's shapes,
-// made directly on the backend's device, deterministic for a seed.
+// made directly on the backend's device, deterministic for a seed (experts stacked).
 #include <cmath>
 #include "core/check.h"
 
@@ -15,13 +15,19 @@ class Filler {
   Filler(Ops& ops, uint64_t seed, int64_t elements)
       : ops_(ops), seed_(seed), buffer_(ops.allocator(), static_cast<size_t>(elements) * 2) {}
 
-  Tensor next(Shape shape, float mean, float std) {
+  // The next `shape` elements of the buffer, unfilled.
+  Tensor take(Shape shape) {
     Tensor t(static_cast<char*>(buffer_.data()) + used_ * 2, DType::BF16, shape, buffer_.device());
     used_ += shape.numel();
     ROTOR_CHECK(used_ * 2 <= static_cast<int64_t>(buffer_.size()), "dummy weights: buffer too small");
+    return t;
+  }
+  // Fills t with the next random stream.
+  Tensor fill(const Tensor& t, float mean, float std) {
     ops_.fill_random(t, mix64(seed_ + ++count_), mean, std);
     return t;
   }
+  Tensor next(Shape shape, float mean, float std) { return fill(take(shape), mean, std); }
   LinearWeight linear(int64_t n, int64_t k) {
     LinearWeight w;
     w.weight = next({n, k}, 0.0f, 1.0f / std::sqrt(static_cast<float>(k)));
@@ -64,10 +70,15 @@ ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops) {
     L.experts.num_experts = static_cast<int>(E);
     L.experts.hidden = static_cast<int>(H);
     L.experts.inter = static_cast<int>(I);
+    // Stacked experts (w13 [E, 2I, H], w2 [E, H, I]); each projection its own stream.
+    L.experts.w13 = f.take({E, 2 * I, H});
+    L.experts.w2 = f.take({E, H, I});
+    const float std_h = 1.0f / std::sqrt(static_cast<float>(H)), std_i = 1.0f / std::sqrt(static_cast<float>(I));
     for (int64_t e = 0; e < E; ++e) {
-      L.experts.gate.push_back(f.linear(I, H));
-      L.experts.up.push_back(f.linear(I, H));
-      L.experts.down.push_back(f.linear(H, I));
+      const Tensor w13 = L.experts.w13.rows(e, e + 1).view({2 * I, H});
+      L.experts.gate.push_back(LinearWeight::dense(f.fill(w13.rows(0, I), 0.0f, std_h)));
+      L.experts.up.push_back(LinearWeight::dense(f.fill(w13.rows(I, 2 * I), 0.0f, std_h)));
+      L.experts.down.push_back(LinearWeight::dense(f.fill(L.experts.w2.rows(e, e + 1).view({H, I}), 0.0f, std_i)));
     }
     w.layers.push_back(std::move(L));
     w.owned.push_back(f.release());

@@ -1,4 +1,5 @@
-// model/upload.cpp — copies host weights (mmap'd or owned) to a device, tensor by tensor.
+// model/upload.cpp — copies host weights (mmap'd or owned) to a device, tensor by tensor;
+// bf16 experts into the stacked layout (ExpertWeights::w13, w2) the GPU kernels read.
 #include "model/safetensors.h"
 #include "core/check.h"
 #include "model/weights.h"
@@ -39,6 +40,46 @@ class Uploader {
   ModelWeights& out_;
 };
 
+// bf16 experts go up stacked (w13 [E, 2I, H], w2 [E, H, I]) with per-expert views into
+// them; quantized experts tensor by tensor.
+ExpertWeights upload_experts(const ExpertWeights& h, Allocator& dev, ModelWeights& out) {
+  ExpertWeights d = h;
+  const int64_t E = h.num_experts, H = h.hidden, I = h.inter;
+  bool stackable = E > 0;
+  for (int64_t e = 0; e < E && stackable; ++e)
+    for (const LinearWeight* w : {&h.gate[e], &h.up[e], &h.down[e]})
+      stackable = stackable && w->kind == QuantKind::None && w->weight.dtype() == DType::BF16 &&
+                  w->weight.is_contiguous() && !w->bias.defined();
+  if (!stackable) {
+    Uploader up(dev, out);
+    d.gate = up(h.gate);
+    d.up = up(h.up);
+    d.down = up(h.down);
+    return d;
+  }
+  Buffer w13(dev, static_cast<size_t>(E * 2 * I * H) * 2), w2(dev, static_cast<size_t>(E * H * I) * 2);
+  d.w13 = w13.as(DType::BF16, {E, 2 * I, H});
+  d.w2 = w2.as(DType::BF16, {E, H, I});
+  if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) {
+    dev.copy(d.w13.data(), h.w13.data(), d.w13.nbytes());
+    dev.copy(d.w2.data(), h.w2.data(), d.w2.nbytes());
+  }
+  for (int64_t e = 0; e < E; ++e) {
+    const Tensor w13e = d.w13.rows(e, e + 1).view({2 * I, H});
+    d.gate[e] = LinearWeight::dense(w13e.rows(0, I));
+    d.up[e] = LinearWeight::dense(w13e.rows(I, 2 * I));
+    d.down[e] = LinearWeight::dense(d.w2.rows(e, e + 1).view({H, I}));
+    if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) continue;
+    for (auto [dst, src] : {std::pair{&d.gate[e], &h.gate[e]}, {&d.up[e], &h.up[e]}, {&d.down[e], &h.down[e]}}) {
+      expect(src->weight, DType::BF16, dst->weight.shape(), "expert weight");
+      dev.copy(dst->weight.data(), src->weight.data(), dst->weight.nbytes());
+    }
+  }
+  out.owned.push_back(std::move(w13));
+  out.owned.push_back(std::move(w2));
+  return d;
+}
+
 }  // namespace
 
 ModelWeights upload_weights(const ModelWeights& h, Allocator& dev) {
@@ -60,10 +101,7 @@ ModelWeights upload_weights(const ModelWeights& h, Allocator& dev) {
     D.qkv = up(L.qkv);
     D.o_proj = up(L.o_proj);
     D.router = up(L.router);
-    D.experts = L.experts;
-    D.experts.gate = up(L.experts.gate);
-    D.experts.up = up(L.experts.up);
-    D.experts.down = up(L.experts.down);
+    D.experts = upload_experts(L.experts, dev, d);
     d.layers.push_back(std::move(D));
   }
   return d;

@@ -1,4 +1,6 @@
-// kernels/cuda/cuda_allocator.cu — device memory through cudaMalloc, one allocator per GPU.
+// kernels/cuda/cuda_allocator.cu — device memory through cudaMalloc and page-locked host
+// memory through cudaHostAlloc, one allocator of each per GPU, and the GPU's work stream
+// (every op and every copy of that GPU is ordered on it).
 #include <map>
 #include <mutex>
 
@@ -17,21 +19,62 @@ class CudaAllocator final : public Allocator {
     ROTOR_CUDA_CHECK(cudaSetDevice(device_));
     void* p = nullptr;
     const cudaError_t err = cudaMalloc(&p, bytes);
-    if (err != cudaSuccess)
-      fail("out of GPU memory on cuda:" + std::to_string(device_) + " allocating " +
-           std::to_string(bytes >> 20) + " MiB (" + cudaGetErrorString(err) + ")");
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      fail("out of GPU memory on cuda:" + std::to_string(device_) + " allocating " + std::to_string(bytes >> 20) +
+           " MiB (" + cudaGetErrorString(err) + ")");
+    }
     return p;
   }
   void deallocate(void* p, size_t) override {
     if (p) cudaFree(p);
   }
+  // Ordered after the queued work of this GPU's stream, and complete on return.
   void copy(void* dst, const void* src, size_t bytes) override {
-    if (bytes) ROTOR_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+    if (!bytes) return;
+    cudaStream_t s = cuda_stream(device_);
+    ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+    ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
  private:
   int device_;
 };
+
+class PinnedAllocator final : public Allocator {
+ public:
+  explicit PinnedAllocator(int device) : device_(device) {}
+  Device device() const override { return {}; }
+  void* allocate(size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    ROTOR_CUDA_CHECK(cudaSetDevice(device_));
+    void* p = nullptr;
+    ROTOR_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+    return p;
+  }
+  void deallocate(void* p, size_t) override {
+    if (p) cudaFreeHost(p);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    cudaStream_t s = cuda_stream(device_);
+    ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+    ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+
+ private:
+  int device_;
+};
+
+template <typename A>
+Allocator& per_device(int device) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<A>> allocators;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& a = allocators[device];
+  if (!a) a = std::make_unique<A>(device);
+  return *a;
+}
 
 }  // namespace
 
@@ -44,13 +87,20 @@ int cuda_device_count() {
   return n;
 }
 
-Allocator& cuda_allocator(int device) {
+Allocator& cuda_allocator(int device) { return per_device<CudaAllocator>(device); }
+Allocator& cuda_host_allocator(int device) { return per_device<PinnedAllocator>(device); }
+
+cudaStream_t cuda_stream(int device) {
   static std::mutex mu;
-  static std::map<int, std::unique_ptr<CudaAllocator>> allocators;
+  static std::map<int, cudaStream_t> streams;
   std::lock_guard<std::mutex> lock(mu);
-  auto& a = allocators[device];
-  if (!a) a = std::make_unique<CudaAllocator>(device);
-  return *a;
+  auto it = streams.find(device);
+  if (it != streams.end()) return it->second;
+  ROTOR_CUDA_CHECK(cudaSetDevice(device));
+  cudaStream_t s = nullptr;
+  ROTOR_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  streams[device] = s;
+  return s;
 }
 
 }  // namespace rotor

@@ -6,8 +6,8 @@
 
 namespace rotor::cuda {
 
-// ids [T] i32, table [V, row_bytes], out [T, row_bytes]; row_bytes a multiple of 16.
-cudaError_t embed(const int32_t* ids, int64_t T, const void* table, int64_t row_bytes, void* out,
+// ids [T] i32, table [rows, row_bytes], out [T, row_bytes]; row_bytes a multiple of 16.
+cudaError_t embed(const int32_t* ids, int64_t T, const void* table, int64_t rows, int64_t row_bytes, void* out,
                   cudaStream_t stream);
 
 }  // namespace rotor::cuda

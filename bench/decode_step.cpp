@@ -1,0 +1,186 @@
+// bench/decode_step.cpp — rotor_bench_decode: decode steps of a dummy-weight model at a
+// given batch and context, timed end to end through ModelRunner::execute (metadata upload,
+// forward, logits, sampling, read-back), with the memory-roofline step time beside it.
+//   fake context (default): the KV cache is filled with random values and each sequence
+//     starts at --context cached tokens, so a 48-layer 16k-context step needs no prefill;
+//   --prefill: the prompts are prefilled for real (--chunk tokens per step), timing prefill.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "comm/communicator.h"
+#include "core/check.h"
+#include "engine/runner/model_runner.h"
+#include "kernels/backend.h"
+#include "model/load_model.h"
+
+namespace rotor {
+namespace {
+
+struct Args {
+  std::string model;
+  std::string device = "auto";
+  int num_layers = 0;
+  int batch = 32;
+  int context = 16384;
+  int steps = 32;
+  int warmup = 3;
+  bool graphs = true;
+  bool prefill = false;
+  int chunk = 16384;
+};
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Device-to-device copy bandwidth (bytes read + written per second) over a few large copies.
+double copy_bandwidth(Ops& ops) {
+  const size_t bytes = size_t(2) << 30;
+  Buffer a(ops.allocator(), bytes), b(ops.allocator(), bytes);
+  ops.fill_random(Tensor(a.data(), DType::BF16, {static_cast<int64_t>(bytes / 2)}, a.device()), 1, 0.0f, 1.0f);
+  ops.allocator().copy(b.data(), a.data(), bytes);
+  std::vector<double> t;
+  for (int i = 0; i < 5; ++i) {
+    const double t0 = now();
+    ops.allocator().copy(b.data(), a.data(), bytes);
+    t.push_back(now() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return 2.0 * bytes / t[t.size() / 2];
+}
+
+int run(const Args& a) {
+  std::unique_ptr<Ops> ops = make_ops(a.device);
+  std::unique_ptr<Communicator> comm = make_local_comm();
+  LoadOptions lo;
+  lo.model = a.model;
+  lo.load_format = "dummy";
+  lo.num_layers = a.num_layers;
+  double t0 = now();
+  LoadedModel m = load_model(lo, *ops);
+  ops->synchronize();
+  const ModelConfig c = m.config;
+  std::printf("model: %d layers, hidden %d, %d experts (top %d), dummy weights made in %.2f s\n", c.num_layers,
+              c.hidden_size, c.num_experts, c.num_experts_per_tok, now() - t0);
+
+  const int B = a.batch, bs = 16;
+  const int max_len = a.context + a.warmup + a.steps + 1;
+  const int blocks_per_seq = (max_len + bs - 1) / bs;
+  RunnerOptions ro;
+  ro.max_num_seqs = B;
+  ro.max_model_len = max_len;
+  ro.max_num_tokens = a.prefill ? std::max(B, std::min(a.chunk, a.context)) : B;
+  ro.num_blocks = B * blocks_per_seq;
+  ro.cuda_graphs = a.graphs && !ops->device().is_cpu();
+  t0 = now();
+  ModelRunner runner(*ops, *comm, c, std::move(m.weights), ro);
+  ops->synchronize();
+  std::printf("runner: %d KV blocks, graphs %s, set up in %.2f s\n", ro.num_blocks, ro.cuda_graphs ? "on" : "off",
+              now() - t0);
+
+  std::mt19937 g(7);
+  std::vector<std::vector<int32_t>> tables(B), tokens(B);
+  for (int s = 0; s < B; ++s) {
+    tables[s].resize(blocks_per_seq);
+    std::iota(tables[s].begin(), tables[s].end(), s * blocks_per_seq);
+    tokens[s].resize(a.context + 1);
+    for (auto& t : tokens[s]) t = static_cast<int32_t>(g() % c.vocab_size);
+  }
+  double prefill_s = 0;
+  if (a.prefill) {
+    t0 = now();
+    for (int s = 0; s < B; ++s)
+      for (int done = 0; done < a.context;) {
+        const int n = std::min(a.chunk, a.context - done);
+        SeqWork w;
+        w.tokens = std::span<const int32_t>(tokens[s]).subspan(done, n);
+        w.num_computed = done;
+        w.block_table = tables[s];
+        w.sample = done + n == a.context;
+        w.params.temperature = 0.0f;
+        runner.execute(std::span(&w, 1));
+        done += n;
+      }
+    prefill_s = now() - t0;
+    std::printf("prefill: %d x %d tokens in %.2f s: %.0f tok/s\n", B, a.context, prefill_s,
+                double(B) * a.context / prefill_s);
+  } else {
+    for (const LayerKVCache& kv : runner.kv_cache()) {
+      ops->fill_random(kv.k, g(), 0.0f, 1.0f);
+      ops->fill_random(kv.v, g(), 0.0f, 1.0f);
+    }
+  }
+
+  std::vector<double> times;
+  for (int step = 0; step < a.warmup + a.steps; ++step) {
+    std::vector<SeqWork> work(B);
+    std::vector<int32_t> next(B);
+    for (int s = 0; s < B; ++s) {
+      next[s] = static_cast<int32_t>(g() % c.vocab_size);
+      work[s].tokens = std::span<const int32_t>(&next[s], 1);
+      work[s].num_computed = a.context + step;
+      work[s].block_table = tables[s];
+      work[s].sample = true;
+      work[s].params.temperature = 0.0f;
+    }
+    const double s0 = now();
+    runner.execute(work);
+    if (step >= a.warmup) times.push_back(now() - s0);
+  }
+  std::sort(times.begin(), times.end());
+  const double step_s = times[times.size() / 2];
+
+  // Roofline: bytes a step must read (weights the batch routes to, KV of every sequence).
+  const double E = c.num_experts, k = c.num_experts_per_tok, L = c.num_layers;
+  const double touched = E * (1.0 - std::pow(1.0 - k / E, B));
+  const double H = c.hidden_size, I = c.moe_intermediate_size, hd = c.head_dim;
+  const double expert_bytes = touched * 3.0 * H * I * 2.0 * L;
+  const double dense_bytes = L * (H * c.qkv_size() + c.q_size() * H + E * H) * 2.0 + c.vocab_size * H * 2.0;
+  const double ctx = a.context + a.warmup + a.steps / 2.0;
+  const double kv_bytes = B * ctx * L * 2.0 * c.num_kv_heads * hd * 2.0;
+  const double bytes = expert_bytes + dense_bytes + kv_bytes;
+  std::printf("decode step (batch %d, context %.0f): median %.3f ms, p10 %.3f ms, p90 %.3f ms over %zu steps\n", B, ctx,
+              step_s * 1e3, times[times.size() / 10] * 1e3, times[times.size() * 9 / 10] * 1e3, times.size());
+  std::printf("  %.1f tok/s per sequence, %.0f tok/s in all\n", 1.0 / step_s, B / step_s);
+  std::printf("  bytes/step %.2f GB (experts %.2f [%.1f of %.0f touched/layer], dense %.2f, KV %.2f): %.2f TB/s "
+              "achieved\n",
+              bytes / 1e9, expert_bytes / 1e9, touched, E, dense_bytes / 1e9, kv_bytes / 1e9, bytes / step_s / 1e12);
+  if (!ops->device().is_cpu()) {
+    const double bw = copy_bandwidth(*ops);
+    std::printf("  copy ceiling %.2f TB/s: roofline step %.3f ms (%.1f tok/s per sequence); achieved %.0f%% of it\n",
+                bw / 1e12, bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);
+  }
+  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d step_ms=%.3f tok_s_per_seq=%.2f prefill_tok_s=%.0f\n",
+              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, step_s * 1e3, 1.0 / step_s,
+              prefill_s > 0 ? double(B) * a.context / prefill_s : 0.0);
+  return 0;
+}
+
+}  // namespace
+}  // namespace rotor
+
+int main(int argc, char** argv) {
+  rotor::Args a;
+  CLI::App app{"rotor_bench_decode: decode-step time of a dummy-weight model"};
+  app.add_option("model", a.model, "config.json (dummy weights)")->required();
+  app.add_option("--device", a.device)->capture_default_str();
+  app.add_option("--num-layers", a.num_layers, "first N layers only (0 = all)");
+  app.add_option("--batch", a.batch)->capture_default_str();
+  app.add_option("--context", a.context, "cached tokens per sequence at the first step")->capture_default_str();
+  app.add_option("--steps", a.steps)->capture_default_str();
+  app.add_option("--warmup", a.warmup)->capture_default_str();
+  app.add_option("--graphs", a.graphs, "CUDA graphs for decode (1/0)")->capture_default_str();
+  app.add_flag("--prefill", a.prefill, "prefill the prompts for real (and time it)");
+  app.add_option("--chunk", a.chunk, "prefill tokens per step")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return rotor::run(a);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

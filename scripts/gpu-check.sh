@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
+# fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
+# and prints a short table last. Logs go to $OUT (or ./gpu-out).
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test bench (default: all)
+# Needs .gpu-deps (scripts/stage-gpu-deps.sh) and .gpu-stage (../shared/scripts/stage-for-gpu.sh)
+# in the checkout when the machine has neither our Debian packages nor ../shared.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=${OUT:-$root/gpu-out}
+mkdir -p "$out"
+deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
+stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
+steps=${*:-env fixtures build test bench}
+jobs=$(nproc)
+export PATH=/usr/local/cuda/bin:$PATH
+if [ -d "$deps" ]; then
+  export PKG_CONFIG_LIBDIR=$deps/usr/lib/x86_64-linux-gnu/pkgconfig:$deps/usr/share/pkgconfig
+  export PKG_CONFIG_SYSROOT_DIR=$deps
+  libs=$deps/usr/lib/x86_64-linux-gnu:$deps/lib/x86_64-linux-gnu
+fi
+run_env() { LD_LIBRARY_PATH=${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ROTOR_FIXTURES=$stage/fixtures "$@"; }
+summary=()
+note() { summary+=("$1"); echo "== $1"; }
+timed() {  # timed NAME LOG CMD...: runs CMD with its output in LOG, notes pass/fail and seconds
+  local name=$1 log=$2; shift 2
+  local t0=$SECONDS
+  if "$@" >"$log" 2>&1; then note "$name: ok ($((SECONDS - t0)) s)"; return 0; fi
+  note "$name: FAILED ($((SECONDS - t0)) s), see $(basename "$log")"
+  tail -n 30 "$log"
+  return 1
+}
+bin=build/gpu
+
+for step in $steps; do
+  case $step in
+    env)
+      { nvidia-smi; nvcc --version; g++ --version | head -1; cmake --version | head -1; ninja --version
+        python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
+      } >"$out/env.log" 2>&1
+      note "env: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+      ;;
+    fixtures)
+      timed "fixture tiny" "$out/fixtures.log" python3 "$stage/reference/gen_fixtures.py" --out "$stage/fixtures" --config tiny
+      timed "fixture small (30B-A3B layer shapes)" "$out/fixtures-small.log" \
+        python3 "$stage/reference/gen_fixtures.py" --out "$stage/fixtures" --config small --skip-ref-check
+      ;;
+    build)
+      timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
+        -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
+      timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
+        test_model_cuda rotor_bench_kernels rotor_bench_decode
+      ;;
+    test)
+      timed "test_cuda_ops" "$out/test_cuda_ops.log" run_env $bin/tests/test_cuda_ops
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops.log" | sed 's/^/   /'
+      timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
+        run_env $bin/tests/test_model_cuda
+      grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
+      timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" run_env $bin/apps/rotor generate \
+        "$stage/fixtures/tiny-qwen3-moe" --device cuda --prompt-ids 785,6722,315 --max-tokens 16 --output json
+      ;;
+    bench)
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      timed "kernel benchmarks (30B-A3B shapes)" "$out/bench-kernels.log" run_env $bin/bench/rotor_bench_kernels "$cfg"
+      grep -E "^\| " "$out/bench-kernels.log"
+      for g in 1 0; do
+        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs $g" "$out/bench-decode-48-g$g.log" \
+          run_env $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g$g.log" | sed 's/^/   /'
+      done
+      timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode" "$out/bench-peer-8.log" \
+        run_env $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 --prefill
+      grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8.log" | sed 's/^/   /'
+      timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
+        run_env $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
+      grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
+      ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
+
+echo
+echo "==================== gpu-check summary (commit ${ROTOR_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}) ===================="
+printf '%s\n' "${summary[@]}"
+grep -h "^RESULT" "$out"/bench-*.log 2>/dev/null
+! printf '%s\n' "${summary[@]}" | grep -q FAILED

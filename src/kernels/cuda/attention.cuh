@@ -1,0 +1,45 @@
+// kernels/cuda/attention.cuh — causal GQA attention over the paged KV cache
+// [num_blocks, Hkv, block_size, hd] (bf16, hd = 128, block_size a multiple of 16).
+//   decode: flash-decoding; each block of threads takes one (sequence, KV head, split of
+//     kPartition tokens) and loads each KV tile once for all query heads of the group
+//     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
+//     The split of a sequence depends only on its own length, so a sequence's result does
+//     not depend on the batch or the grid (decode graphs replay the same numbers).
+//   prefill: FlashAttention-2 tiling, 64 query rows x 64 keys per step, a cached prefix plus
+//     the new chunk, causal.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rotor::cuda {
+
+constexpr int kAttnHeadDim = 128;
+constexpr int kDecodePartition = 512;  // tokens per decode split
+
+struct AttnArgs {
+  const void* q;               // [rows, Hq, hd] bf16 (row stride q_stride elements)
+  int64_t q_stride;
+  const void* k_cache;
+  const void* v_cache;
+  const int32_t* block_tables; // [S, bt_stride]
+  int64_t bt_stride;
+  const int32_t* seq_lens;     // [S] context after this step
+  const int32_t* query_start;  // [S + 1]
+  void* out;                   // [rows, Hq * hd] bf16 (row stride out_stride)
+  int64_t out_stride;
+  float scale;
+  int seq_begin, seq_end;      // sequences handled; decode: [0, nd), one q row each
+  int Hq, Hkv, block_size;
+  int max_seq_len;             // decode grid: splits of the longest context
+  int max_query_len;           // prefill grid
+};
+
+// Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32.
+size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
+
+cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream);
+cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream);
+
+}  // namespace rotor::cuda

@@ -1,0 +1,182 @@
+// kernels/cuda/attention_prefill.cu — FlashAttention-2 style prefill over the paged cache:
+// a block of 4 warps owns 64 query rows of one head (16 per warp, Q in registers) and walks
+// 64-key tiles of K and V (cp.async, double-buffered, swizzled shared memory) up to its
+// causal limit, with an online softmax in f32.
+#include <cfloat>
+
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/common.cuh"
+
+namespace rotor::cuda {
+namespace {
+
+constexpr int HD = kAttnHeadDim;
+constexpr int kCh = HD / 8;
+constexpr int kBM = 64, kBN = 64;
+constexpr int kWarps = 4;
+constexpr int kSmem = (kBM * HD + 2 * 2 * kBN * HD) * 2;  // Q + 2 stages of K and V
+
+__global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArgs a) {
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD]
+  bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD]
+  const int s = a.seq_begin + blockIdx.z;
+  const int q_begin = a.query_start[s], qlen = a.query_start[s + 1] - q_begin;
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * kBM;  // longest (latest) tiles first
+  if (m0 >= qlen) return;
+  const int len = a.seq_lens[s], prefix = len - qlen;
+  const int head = blockIdx.y, kvh = head / (a.Hq / a.Hkv);
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int64_t row0 = q_begin - a.query_start[a.seq_begin] + m0;  // first q/out row of this block
+  const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * HD;
+  const int kv_end = prefix + min(m0 + kBM, qlen);  // keys this block needs
+  const int n_tiles = (kv_end + kBN - 1) / kBN;
+  const int32_t* table = a.block_tables + s * a.bt_stride;
+  const bf16* kc = static_cast<const bf16*>(a.k_cache);
+  const bf16* vc = static_cast<const bf16*>(a.v_cache);
+
+  for (int i = tid; i < kBM * kCh; i += kWarps * 32) {
+    const int r = i / kCh, c = i % kCh;
+    const bool ok = m0 + r < qlen;
+    cp_async16(sq + r * HD + swz(r, c) * 8, ok ? q + r * a.q_stride + c * 8 : q, ok);
+  }
+  auto load_kv = [&](int t, int stage) {
+    bf16* ks = skv + stage * 2 * kBN * HD;
+    bf16* vs = ks + kBN * HD;
+    for (int i = tid; i < kBN * kCh; i += kWarps * 32) {
+      const int r = i / kCh, c = i % kCh, j = t * kBN + r;
+      const bool ok = j < kv_end;
+      int64_t off = 0;
+      if (ok) {
+        const int64_t block = table[j / a.block_size];
+        off = ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * HD + c * 8;
+      }
+      cp_async16(ks + r * HD + swz(r, c) * 8, kc + off, ok);
+      cp_async16(vs + r * HD + swz(r, c) * 8, vc + off, ok);
+    }
+  };
+  load_kv(0, 0);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qa[HD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const int r = warp * 16 + lane % 16;
+    ldmatrix_x4(qa[kk], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
+  }
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int j = 0; j < HD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+  const int qi0 = m0 + warp * 16 + lane / 4;  // this thread's two query rows: qi0, qi0 + 8
+
+  for (int t = 0; t < n_tiles; ++t) {
+    if (t + 1 < n_tiles) load_kv(t + 1, (t + 1) % 2);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    const bf16* ks = skv + (t % 2) * 2 * kBN * HD;
+    const bf16* vs = ks + kBN * HD;
+    float sc[kBN / 8][4];
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; ++kk)
+#pragma unroll
+      for (int np = 0; np < kBN / 16; ++np) {
+        uint32_t b[4];
+        const int r = np * 16 + lane % 8 + (lane / 16) * 8;
+        ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
+        mma_16816(sc[2 * np], qa[kk], b[0], b[1]);
+        mma_16816(sc[2 * np + 1], qa[kk], b[2], b[3]);
+      }
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int j = t * kBN + nt * 8 + (lane % 4) * 2 + (e & 1);
+        const int limit = prefix + qi0 + (e / 2) * 8;  // causal: keys <= this position
+        sc[nt][e] = j <= limit && j < kv_end ? sc[nt][e] * scale_log2 : -INFINITY;
+        mx[e / 2] = fmaxf(mx[e / 2], sc[nt][e]);
+      }
+    float corr[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      const float mn = fmaxf(m[h], mx[h]);
+      // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
+      const float base = mn == -INFINITY ? 0.0f : mn;
+      corr[h] = exp2f(m[h] - base);
+      m[h] = mn;
+      l[h] *= corr[h];
+      mx[h] = base;
+    }
+#pragma unroll
+    for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        sc[nt][e] = exp2f(sc[nt][e] - mx[e / 2]);
+        l[e / 2] += sc[nt][e];
+      }
+#pragma unroll
+    for (int j = 0; j < HD / 8; ++j) {
+      o[j][0] *= corr[0];
+      o[j][1] *= corr[0];
+      o[j][2] *= corr[1];
+      o[j][3] *= corr[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+      const uint32_t pa[4] = {pack_bf16(sc[2 * kk][0], sc[2 * kk][1]), pack_bf16(sc[2 * kk][2], sc[2 * kk][3]),
+                              pack_bf16(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                              pack_bf16(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+#pragma unroll
+      for (int np = 0; np < HD / 16; ++np) {
+        uint32_t b[4];
+        const int r = kk * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+        ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
+        mma_16816(o[2 * np], pa, b[0], b[1]);
+        mma_16816(o[2 * np + 1], pa, b[2], b[3]);
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int qi = qi0 + h * 8;
+    if (qi >= qlen) continue;
+    const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+    bf16* out = static_cast<bf16*>(a.out) + (row0 + qi - m0) * a.out_stride + static_cast<int64_t>(head) * HD;
+#pragma unroll
+    for (int j = 0; j < HD / 8; ++j) {
+      const int c = j * 8 + (lane % 4) * 2;
+      *reinterpret_cast<__nv_bfloat162*>(out + c) = __floats2bfloat162_rn(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+    }
+  }
+}
+
+}  // namespace
+
+cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream) {
+  const int S = a.seq_end - a.seq_begin;
+  if (S <= 0 || a.max_query_len <= 0) return cudaSuccess;
+  if (a.block_size % 16 != 0 || a.Hq % a.Hkv != 0 || a.out_stride % 2 != 0) return cudaErrorInvalidValue;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(attn_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, S);
+  attn_prefill_kernel<<<grid, kWarps * 32, kSmem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+}  // namespace rotor::cuda

@@ -1,0 +1,342 @@
+// kernels/cuda/cuda_ops.cpp — CudaOps: the Ops interface on one GPU in bf16. Checks every
+// argument on the host (one-line errors), then calls the kernel launchers (<op>.cuh) on the
+// GPU's stream. Scratch memory is one grow-only buffer, sized up front by reserve() so that
+// no step allocates (and none may while a CUDA graph is being captured).
+#include <cublas_v2.h>
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/embed.cuh"
+#include "kernels/cuda/fill_random.cuh"
+#include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/moe.cuh"
+#include "kernels/cuda/moe_route.cuh"
+#include "kernels/cuda/qk_norm_rope.cuh"
+#include "kernels/cuda/rms_norm.cuh"
+#include "kernels/cuda/sample.cuh"
+
+namespace rotor {
+namespace {
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) [[unlikely]] {
+    cudaGetLastError();
+    ROTOR_FAIL("CUDA {}: {}", what, cudaGetErrorString(err));
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+void expect_bf16_rows(const Tensor& t, const char* op, const char* name) {
+  ROTOR_CHECK(t.dtype() == DType::BF16 && t.ndim() >= 2 && t.stride(-1) == 1 && t.stride(0) % 8 == 0 &&
+                  aligned16(t.data()),
+              "{}: {} must be bf16 rows, 16-byte aligned (got {})", op, name, t.str());
+}
+
+void expect_device(const Tensor& t, const Device& d, const char* op, const char* name) {
+  ROTOR_CHECK(!t.defined() || t.device() == d, "{}: {} is on {}, the backend on {}", op, name, t.device().str(),
+              d.str());
+}
+
+class CudaOps final : public Ops {
+ public:
+  explicit CudaOps(int device) : dev_(device) {
+    check(cudaSetDevice(dev_), "set device");
+    stream_ = cuda_stream(dev_);
+    check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
+    ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
+    ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
+    cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
+    ROTOR_CHECK(cublasSetWorkspace(cublas_, cublas_ws_.data(), kCublasWorkspace) == CUBLAS_STATUS_SUCCESS,
+                "cuBLAS: cannot set the workspace");
+  }
+  ~CudaOps() override {
+    cudaStreamSynchronize(stream_);
+    cublasDestroy(cublas_);
+  }
+
+  Device device() const override { return {DeviceType::CUDA, dev_}; }
+  DType act_dtype() const override { return DType::BF16; }
+  Allocator& allocator() override { return cuda_allocator(dev_); }
+  Allocator& host_allocator() override { return cuda_host_allocator(dev_); }
+  void synchronize() override { check(cudaStreamSynchronize(stream_), "synchronize"); }
+  void copy_async(void* dst, const void* src, size_t bytes) override {
+    if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_), "copy");
+  }
+  bool memory_info(size_t* free_bytes, size_t* total_bytes) override {
+    check(cudaMemGetInfo(free_bytes, total_bytes), "memory info");
+    return true;
+  }
+  void reserve(const OpLimits& l) override {
+    size_t need = cuda::small_gemm_workspace_max(num_sms_);
+    if (l.max_tokens > 0 && l.num_experts > 0)
+      need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
+    if (l.max_seqs > 0 && l.max_model_len > 0)
+      need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
+    workspace(need);
+  }
+  cudaStream_t stream() const { return stream_; }
+
+  void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override {
+    const Device d = device();
+    expect_device(ids, d, "embed", "ids");
+    expect_device(table, d, "embed", "table");
+    expect_device(out, d, "embed", "out");
+    const int64_t T = ids.numel(), H = table.size(1);
+    ROTOR_CHECK(ids.dtype() == DType::I32 && ids.is_contiguous() && table.dtype() == out.dtype() &&
+                    table.stride(0) == H && table.stride(1) == 1 && out.size(0) == T && out.size(1) == H &&
+                    out.stride(0) == H && out.stride(1) == 1 && (H * dtype_size(table.dtype())) % 16 == 0 &&
+                    aligned16(table.data()) && aligned16(out.data()),
+                "embed: bad shapes ids {} table {} out {}", ids.str(), table.str(), out.str());
+    check(cuda::embed(ids.data<int32_t>(), T, table.data(), table.size(0),
+                      H * static_cast<int64_t>(dtype_size(table.dtype())), out.data(), stream_),
+          "embed");
+  }
+
+  void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                const Tensor& residual) override {
+    const int64_t T = x.size(0), H = x.size(1);
+    expect_bf16_rows(x, "rms_norm", "x");
+    expect_bf16_rows(out, "rms_norm", "out");
+    if (residual.defined()) expect_bf16_rows(residual, "rms_norm", "residual");
+    ROTOR_CHECK(w.dtype() == DType::BF16 && w.numel() == H && aligned16(w.data()) && out.size(0) == T &&
+                    out.size(1) == H && (!residual.defined() || (residual.size(0) == T && residual.size(1) == H)) &&
+                    (!bias.defined() || (bias.dtype() == DType::BF16 && bias.numel() == H && aligned16(bias.data()))),
+                "rms_norm: bad shapes x {} w {} bias {} out {} residual {}", x.str(), w.str(), bias.str(), out.str(),
+                residual.str());
+    check(cuda::rms_norm(x.data(), x.stride(0), w.data(), bias.defined() ? bias.data() : nullptr, eps, out.data(),
+                         out.stride(0), residual.defined() ? residual.data() : nullptr,
+                         residual.defined() ? residual.stride(0) : 0, T, H, stream_),
+          "rms_norm");
+  }
+
+  void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                    const Tensor& rope_cos_sin, const AttentionBatch& b, const LayerKVCache& cache,
+                    const Tensor& q_out) override {
+    const int64_t T = b.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
+    ROTOR_CHECK(qkv.dtype() == DType::BF16 && qkv.size(0) == T && qkv.size(1) == (Hq + 2 * Hkv) * hd &&
+                    qkv.stride(1) == 1 && q_out.dtype() == DType::BF16 && q_out.stride(2) == 1 &&
+                    q_out.stride(1) == hd && cache.k.dtype() == DType::BF16 && cache.v.dtype() == DType::BF16 &&
+                    cache.k.size(3) == hd && cache.k.is_contiguous() && cache.v.is_contiguous() &&
+                    rope_cos_sin.dtype() == DType::F32 && rope_cos_sin.size(1) == hd &&
+                    q_norm_w.dtype() == DType::BF16 && k_norm_w.dtype() == DType::BF16 && hd % 64 == 0 &&
+                    hd <= 256,
+                "qk_norm_rope: bad shapes qkv {} q_out {} k_cache {} rope {}", qkv.str(), q_out.str(),
+                cache.k.str(), rope_cos_sin.str());
+    cuda::QkNormRopeArgs a{};
+    a.qkv = qkv.data();
+    a.qkv_stride = qkv.stride(0);
+    a.q_norm_w = q_norm_w.data();
+    a.k_norm_w = k_norm_w.data();
+    a.eps = eps;
+    a.rope = rope_cos_sin.data<float>();
+    a.max_pos = static_cast<int>(rope_cos_sin.size(0));
+    a.positions = b.positions.data<int32_t>();
+    a.slots = b.slot_mapping.data<int32_t>();
+    a.k_cache = cache.k.data();
+    a.v_cache = cache.v.data();
+    a.num_slots = cache.k.size(0) * cache.k.size(2);
+    a.block_size = static_cast<int>(cache.k.size(2));
+    a.q_out = q_out.data();
+    a.q_stride = q_out.stride(0);
+    a.T = static_cast<int>(T);
+    a.Hq = static_cast<int>(Hq);
+    a.Hkv = static_cast<int>(Hkv);
+    a.hd = static_cast<int>(hd);
+    check(cuda::qk_norm_rope(a, stream_), "qk_norm_rope");
+  }
+
+  void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
+                        const Tensor& out) override {
+    const cuda::AttnArgs a = attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode");
+    void* ws = workspace(cuda::attention_decode_workspace(b.num_decode_seqs, a.Hq, a.max_seq_len));
+    check(cuda::attention_decode(a, ws, stream_), "attention_decode");
+  }
+
+  void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
+                         const Tensor& out) override {
+    const cuda::AttnArgs a = attn_args(q, cache, b, scale, out, b.num_decode_seqs, b.num_seqs, "attention_prefill");
+    check(cuda::attention_prefill(a, stream_), "attention_prefill");
+  }
+
+  void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override {
+    ROTOR_CHECK(w.kind == QuantKind::None, "W8A8 on the GPU is not implemented yet (use --device cpu)");
+    const int64_t M = x.size(0), K = x.size(1), N = w.out_features();
+    expect_bf16_rows(x, "gemm", "x");
+    ROTOR_CHECK(w.weight.dtype() == DType::BF16 && w.weight.is_contiguous() && w.in_features() == K &&
+                    aligned16(w.weight.data()) && out.size(0) == M && out.size(1) == N && out.stride(1) == 1 &&
+                    (out.dtype() == DType::BF16 || out.dtype() == DType::F32) && K % 8 == 0 &&
+                    (!w.bias.defined() ||
+                     ((w.bias.dtype() == DType::F32 || w.bias.dtype() == DType::BF16) && w.bias.numel() == N)),
+                "gemm: x {} weight {} out {} do not fit", x.str(), w.weight.str(), out.str());
+    cuda::DenseGemm g{};
+    g.x = x.data();
+    g.ldx = x.stride(0);
+    g.w = w.weight.data();
+    g.bias = w.bias.defined() ? w.bias.data() : nullptr;
+    g.bias_f32 = w.bias.defined() && w.bias.dtype() == DType::F32;
+    g.out = out.data();
+    g.ldo = out.stride(0);
+    g.out_f32 = out.dtype() == DType::F32;
+    g.M = static_cast<int>(M);
+    g.N = static_cast<int>(N);
+    g.K = static_cast<int>(K);
+    if (M <= cuda::kSmallGemmRows) {
+      void* ws = workspace(cuda::small_gemm_workspace(g.M, g.N, g.K, num_sms_));
+      check(cuda::small_gemm(g, ws, num_sms_, stream_), "gemm");
+    } else {
+      check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
+    }
+  }
+
+  void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                 const Tensor& topk_ids) override {
+    const int64_t T = logits.size(0), E = logits.size(1);
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && top_k > 0 && top_k <= E && E <= 512 &&
+                    topk_weights.dtype() == DType::F32 && topk_ids.dtype() == DType::I32 &&
+                    topk_weights.size(0) == T && topk_weights.size(1) == top_k && topk_ids.size(0) == T &&
+                    topk_ids.size(1) == top_k && topk_weights.is_contiguous() && topk_ids.is_contiguous(),
+                "moe_route: bad shapes logits {} k {} weights {} ids {}", logits.str(), top_k, topk_weights.str(),
+                topk_ids.str());
+    check(cuda::moe_route(logits.data<float>(), logits.stride(0), static_cast<int>(T), static_cast<int>(E), top_k,
+                          renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(), stream_),
+          "moe_route");
+  }
+
+  void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& ex,
+                   const Tensor& out) override {
+    const int64_t T = x.size(0), H = x.size(1), K = topk_ids.size(1);
+    ROTOR_CHECK(ex.w13.defined() && ex.w2.defined(),
+                "moe_experts: the GPU backend needs stacked bf16 expert weights (W8A8 on the GPU is not "
+                "implemented yet)");
+    expect_bf16_rows(x, "moe_experts", "x");
+    expect_bf16_rows(out, "moe_experts", "out");
+    ROTOR_CHECK(H == ex.hidden && out.size(0) == T && out.size(1) == H && topk_ids.dtype() == DType::I32 &&
+                    topk_weights.dtype() == DType::F32 && topk_ids.is_contiguous() && topk_weights.is_contiguous() &&
+                    topk_weights.size(1) == K && ex.w13.dtype() == DType::BF16 && ex.w2.dtype() == DType::BF16 &&
+                    ex.w13.is_contiguous() && ex.w2.is_contiguous() && H % 8 == 0 && ex.inter % 8 == 0,
+                "moe_experts: bad shapes x {} ids {} out {} w13 {}", x.str(), topk_ids.str(), out.str(),
+                ex.w13.str());
+    cuda::MoeArgs a{};
+    a.x = x.data();
+    a.ldx = x.stride(0);
+    a.topk_weights = topk_weights.data<float>();
+    a.topk_ids = topk_ids.data<int32_t>();
+    a.w13 = ex.w13.data();
+    a.w2 = ex.w2.data();
+    a.out = out.data();
+    a.ldo = out.stride(0);
+    a.T = static_cast<int>(T);
+    a.H = static_cast<int>(H);
+    a.I = ex.inter;
+    a.E = ex.num_experts;
+    a.topk = static_cast<int>(K);
+    void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
+    check(cuda::moe_experts(a, ws, stream_), "moe_experts");
+  }
+
+  void fill_random(const Tensor& t, uint64_t seed, float mean, float std) override {
+    ROTOR_CHECK(t.is_contiguous() && (t.dtype() == DType::BF16 || t.dtype() == DType::F32),
+                "fill_random: {} must be contiguous bf16 or f32", t.str());
+    check(cuda::fill_random(t.data(), t.dtype() == DType::BF16, t.numel(), seed, mean, std, stream_), "fill_random");
+  }
+
+  void sample(const Tensor& logits, const SamplingBatch& p, const Tensor& out_ids) override {
+    const int64_t S = logits.size(0);
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && out_ids.numel() == S &&
+                    out_ids.dtype() == DType::I32 && p.temperature.numel() == S && p.top_k.numel() == S &&
+                    p.top_p.numel() == S && p.min_p.numel() == S && p.seed.numel() == S && p.counter.numel() == S,
+                "sample: bad shapes logits {} out {}", logits.str(), out_ids.str());
+    cuda::SampleArgs a{};
+    a.logits = logits.data<float>();
+    a.ld = logits.stride(0);
+    a.S = static_cast<int>(S);
+    a.V = static_cast<int>(logits.size(1));
+    a.temperature = p.temperature.data<float>();
+    a.top_k = p.top_k.data<int32_t>();
+    a.top_p = p.top_p.data<float>();
+    a.min_p = p.min_p.data<float>();
+    a.seed = p.seed.data<int64_t>();
+    a.counter = p.counter.data<int64_t>();
+    a.out = out_ids.data<int32_t>();
+    check(cuda::sample(a, stream_), "sample");
+  }
+
+ private:
+  static constexpr size_t kCublasWorkspace = 32u << 20;
+
+  cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
+                           const Tensor& out, int seq_begin, int seq_end, const char* op) const {
+    const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
+    ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && q.stride(2) == 1 && q.stride(1) == hd &&
+                    out.stride(1) == 1 && out.size(1) == Hq * hd && out.size(0) == q.size(0) &&
+                    hd == cuda::kAttnHeadDim && Hq % Hkv == 0 && cache.k.dtype() == DType::BF16 &&
+                    cache.v.dtype() == DType::BF16 && cache.k.size(3) == hd && cache.k.is_contiguous() &&
+                    cache.v.is_contiguous() && b.block_size % 16 == 0 && cache.k.size(2) == b.block_size &&
+                    b.block_tables.stride(1) == 1,
+                "{}: bad shapes q {} k_cache {} out {} (head_dim must be {}, block size a multiple of 16)", op,
+                q.str(), cache.k.str(), out.str(), cuda::kAttnHeadDim);
+    cuda::AttnArgs a{};
+    a.q = q.data();
+    a.q_stride = q.stride(0);
+    a.k_cache = cache.k.data();
+    a.v_cache = cache.v.data();
+    a.block_tables = b.block_tables.data<int32_t>();
+    a.bt_stride = b.block_tables.stride(0);
+    a.seq_lens = b.seq_lens.data<int32_t>();
+    a.query_start = b.query_start.data<int32_t>();
+    a.out = out.data();
+    a.out_stride = out.stride(0);
+    a.scale = scale;
+    a.seq_begin = seq_begin;
+    a.seq_end = seq_end;
+    a.Hq = static_cast<int>(Hq);
+    a.Hkv = static_cast<int>(Hkv);
+    a.block_size = b.block_size;
+    a.max_seq_len = b.max_seq_len;
+    a.max_query_len = b.max_query_len;
+    return a;
+  }
+
+  // The scratch buffer, grown (outside graph capture) when a call needs more.
+  void* workspace(size_t bytes) {
+    if (bytes == 0) return nullptr;
+    if (bytes > ws_.size()) {
+      cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+      check(cudaStreamIsCapturing(stream_, &status), "capture status");
+      ROTOR_CHECK(status == cudaStreamCaptureStatusNone,
+                  "CUDA ops: a step needs {} MiB of scratch during graph capture (reserve() set aside {} MiB)",
+                  bytes >> 20, ws_.size() >> 20);
+      synchronize();
+      ws_ = Buffer();
+      ws_ = Buffer(allocator(), (bytes + (1u << 20) - 1) / (1u << 20) * (1u << 20));
+    }
+    return ws_.data();
+  }
+
+  int dev_ = 0;
+  int num_sms_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  Buffer cublas_ws_;
+  Buffer ws_;
+};
+
+}  // namespace
+
+std::unique_ptr<Ops> make_cuda_ops(int device) {
+  ROTOR_CHECK(device >= 0 && device < cuda_device_count(), "cuda:{}: no such GPU ({} present)", device,
+              cuda_device_count());
+  return std::make_unique<CudaOps>(device);
+}
+
+cudaStream_t cuda_stream(Ops& ops) {
+  auto* c = dynamic_cast<CudaOps*>(&ops);
+  ROTOR_CHECK(c != nullptr, "not a CUDA backend");
+  return c->stream();
+}
+
+}  // namespace rotor

@@ -1,0 +1,39 @@
+// kernels/cuda/gemm.cuh — dense y = x W^T (+ bias) in bf16 with f32 accumulation: a
+// tensor-core kernel of ours for few rows (decode; batch-invariant, K split by a rule that
+// depends on N and K only) and cuBLAS for many rows (prefill).
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rotor::cuda {
+
+struct DenseGemm {
+  const void* x;       // [M, K] bf16, row stride ldx (elements)
+  int64_t ldx;
+  const void* w;       // [N, K] bf16, contiguous
+  const void* bias;    // [N] or null
+  bool bias_f32;
+  void* out;           // [M, N] bf16 or f32, row stride ldo
+  int64_t ldo;
+  bool out_f32;
+  int M, N, K;
+};
+
+// Rows up to which our kernel runs (above: cuBLAS).
+constexpr int kSmallGemmRows = 256;
+
+// f32 scratch our kernel needs for a problem (0 when K is not split), and the most it can
+// ever need on a device with num_sms multiprocessors.
+size_t small_gemm_workspace(int M, int N, int K, int num_sms);
+size_t small_gemm_workspace_max(int num_sms);
+
+// M <= kSmallGemmRows; K a multiple of 8. workspace: small_gemm_workspace bytes.
+cudaError_t small_gemm(const DenseGemm& g, void* workspace, int num_sms, cudaStream_t stream);
+
+// Any M, through cuBLAS (the handle is bound to the stream); bias added by a second kernel.
+cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream);
+
+}  // namespace rotor::cuda

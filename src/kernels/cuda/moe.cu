@@ -1,0 +1,166 @@
+// kernels/cuda/moe.cu — MoE experts: align (sort slots by expert, pad each expert to whole
+// tiles), gate+up GEMM (SiLU·mul), down GEMM, weighted un-permute. The row order inside an
+// expert's tiles does not matter: every row is computed alone and the un-permute sums each
+// token's k expert outputs in k order, so results are deterministic.
+#include <algorithm>
+
+#include "kernels/cuda/mma_gemm.cuh"
+#include "kernels/cuda/moe.cuh"
+
+namespace rotor::cuda {
+namespace {
+
+constexpr int kAlignThreads = 1024;
+
+// Tile rows: small tiles when experts see few tokens (decode), large ones for prefill.
+int tile_rows(int T, int topk, int E) { return static_cast<int64_t>(T) * topk >= 16LL * E ? 64 : 16; }
+
+int64_t max_padded_rows(int T, int topk, int E, int bm) {
+  const int64_t slots = static_cast<int64_t>(T) * topk;
+  return (slots + bm - 1) / bm * bm + static_cast<int64_t>(std::min<int64_t>(E, slots)) * bm;
+}
+
+struct Scratch {
+  int32_t* sorted;       // [padded]
+  int32_t* tile_expert;  // [padded / bm]
+  int32_t* num_tiles;    // [1]
+  bf16* h;               // [padded, I]
+  bf16* y;               // [T * topk, H]
+};
+
+size_t align_up(size_t v) { return (v + 255) / 256 * 256; }
+
+Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* total) {
+  const int64_t padded = max_padded_rows(T, topk, E, bm);
+  char* p = static_cast<char*>(ws);
+  size_t off = 0;
+  Scratch s{};
+  auto take = [&](size_t bytes) {
+    char* r = p ? p + off : nullptr;
+    off += align_up(bytes);
+    return r;
+  };
+  s.sorted = reinterpret_cast<int32_t*>(take(padded * sizeof(int32_t)));
+  s.tile_expert = reinterpret_cast<int32_t*>(take(padded / bm * sizeof(int32_t)));
+  s.num_tiles = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
+  s.h = reinterpret_cast<bf16*>(take(padded * I * sizeof(bf16)));
+  s.y = reinterpret_cast<bf16*>(take(static_cast<size_t>(T) * topk * H * sizeof(bf16)));
+  if (total) *total = off;
+  return s;
+}
+
+// One block: counts per expert, tile offsets, then every slot placed in its expert's range.
+__global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots, int E,
+                                                                  int bm, int32_t* __restrict__ sorted,
+                                                                  int32_t* __restrict__ tile_expert,
+                                                                  int32_t* __restrict__ num_tiles) {
+  extern __shared__ int32_t sh[];
+  int32_t* count = sh;           // [E]
+  int32_t* offset = sh + E;      // [E + 1]
+  int32_t* cursor = sh + 2 * E + 1;  // [E]
+  for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = cursor[e] = 0;
+  __syncthreads();
+  for (int s = threadIdx.x; s < slots; s += blockDim.x) {
+    const int e = ids[s];
+    if (e >= 0 && e < E) atomicAdd(&count[e], 1);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int off = 0;
+    for (int e = 0; e < E; ++e) {
+      offset[e] = off;
+      off += (count[e] + bm - 1) / bm * bm;
+    }
+    offset[E] = off;
+    *num_tiles = off / bm;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += blockDim.x)
+    for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) tile_expert[t] = e;
+  for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) sorted[p] = -1;
+  __syncthreads();
+  for (int s = threadIdx.x; s < slots; s += blockDim.x) {
+    const int e = ids[s];
+    if (e >= 0 && e < E) sorted[offset[e] + atomicAdd(&cursor[e], 1)] = s;
+  }
+}
+
+// out[t] = sum_j w[t, j] * y[t * topk + j]: one block per token, 8 columns per thread.
+__global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __restrict__ w,
+                                     const int32_t* __restrict__ ids, int topk, int E, int H, bf16* __restrict__ out,
+                                     int64_t ldo) {
+  const int64_t t = blockIdx.x;
+  for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j < topk; ++j) {
+      const int e = ids[t * topk + j];
+      if (e < 0 || e >= E) continue;
+      const float wj = w[t * topk + j];
+      float v[8];
+      load8(y + (t * topk + j) * H + c, v);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[i] += wj * v[i];
+    }
+    store8(out + t * ldo + c, acc);
+  }
+}
+
+}  // namespace
+
+size_t moe_workspace(int T, int H, int I, int E, int topk) {
+  size_t a = 0, b = 0;
+  carve(nullptr, T, H, I, E, topk, 16, &a);
+  carve(nullptr, T, H, I, E, topk, 64, &b);
+  return std::max(a, b);
+}
+
+cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
+  if (a.T == 0) return cudaSuccess;
+  if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > 4096) return cudaErrorInvalidValue;
+  const int bm = tile_rows(a.T, a.topk, a.E);
+  const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
+  const int slots = a.T * a.topk;
+  const unsigned max_tiles = static_cast<unsigned>(max_padded_rows(a.T, a.topk, a.E, bm) / bm);
+  moe_align_kernel<<<1, kAlignThreads, (3 * a.E + 1) * sizeof(int32_t), stream>>>(a.topk_ids, slots, a.E, bm, s.sorted,
+                                                                                 s.tile_expert, s.num_tiles);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return err;
+
+  GemmArgs g{};
+  g.sorted = s.sorted;
+  g.tile_expert = s.tile_expert;
+  g.num_tiles = s.num_tiles;
+  g.topk = a.topk;
+  // gate + up: [rows, H] x [2I, H]^T -> h [rows, I]
+  g.A = static_cast<const bf16*>(a.x);
+  g.lda = a.ldx;
+  g.W = static_cast<const bf16*>(a.w13);
+  g.w_expert_stride = 2LL * a.I * a.H;
+  g.N = a.I;
+  g.K = a.H;
+  g.h = s.h;
+  if (bm == 16)
+    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+  else
+    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+  if (err != cudaSuccess) return err;
+  // down: h [rows, I] x [H, I]^T -> y [slot, H]
+  g.A = s.h;
+  g.lda = a.I;
+  g.W = static_cast<const bf16*>(a.w2);
+  g.w_expert_stride = static_cast<int64_t>(a.H) * a.I;
+  g.N = a.H;
+  g.K = a.I;
+  g.y = s.y;
+  if (bm == 16)
+    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+  else
+    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+  if (err != cudaSuccess) return err;
+  const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
+  moe_unpermute_kernel<<<a.T, threads, 0, stream>>>(s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
+                                                    static_cast<bf16*>(a.out), a.ldo);
+  return cudaGetLastError();
+}
+
+}  // namespace rotor::cuda

@@ -1,0 +1,14 @@
+// kernels/cuda/moe_route.cuh — the MoE router: softmax over experts, top-k (ties: lower id
+// first), optional renormalisation of the k weights.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace rotor::cuda {
+
+// logits [T, E] f32 (row stride ld); weights [T, k] f32; ids [T, k] i32. E <= 512, k <= E.
+cudaError_t moe_route(const float* logits, int64_t ld, int T, int E, int k, bool renormalize, float* weights,
+                      int32_t* ids, cudaStream_t stream);
+
+}  // namespace rotor::cuda
