@@ -20,13 +20,13 @@ if [ -d "$deps" ]; then
   export PKG_CONFIG_SYSROOT_DIR=$deps
   libs=$deps/usr/lib/x86_64-linux-gnu:$deps/lib/x86_64-linux-gnu
 fi
-run_env() { LD_LIBRARY_PATH=${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ROTOR_FIXTURES=$stage/fixtures "$@"; }
+run_env() { env LD_LIBRARY_PATH=${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ROTOR_FIXTURES=$stage/fixtures "$@"; }
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
-timed() {  # timed NAME LOG CMD...: runs CMD with its output in LOG, notes pass/fail and seconds
+timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its output in LOG
   local name=$1 log=$2; shift 2
   local t0=$SECONDS
-  if "$@" >"$log" 2>&1; then note "$name: ok ($((SECONDS - t0)) s)"; return 0; fi
+  if timeout "${STEP_TIMEOUT:-1800}" "$@" >"$log" 2>&1; then note "$name: ok ($((SECONDS - t0)) s)"; return 0; fi
   note "$name: FAILED ($((SECONDS - t0)) s), see $(basename "$log")"
   tail -n 30 "$log"
   return 1
