@@ -20,7 +20,7 @@ if [ -d "$deps" ]; then
   export PKG_CONFIG_SYSROOT_DIR=$deps
   libs=$deps/usr/lib/x86_64-linux-gnu:$deps/lib/x86_64-linux-gnu
 fi
-run_env() { env LD_LIBRARY_PATH=${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ROTOR_FIXTURES=$stage/fixtures "$@"; }
+run_env=(env "LD_LIBRARY_PATH=${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "ROTOR_FIXTURES=$stage/fixtures")
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its output in LOG
@@ -53,28 +53,28 @@ for step in $steps; do
         test_model_cuda rotor_bench_kernels rotor_bench_decode
       ;;
     test)
-      timed "test_cuda_ops" "$out/test_cuda_ops.log" run_env $bin/tests/test_cuda_ops
+      timed "test_cuda_ops" "$out/test_cuda_ops.log" "${run_env[@]}" $bin/tests/test_cuda_ops
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops.log" | sed 's/^/   /'
       timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
-        run_env $bin/tests/test_model_cuda
+        "${run_env[@]}" $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
-      timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" run_env $bin/apps/rotor generate \
+      timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" "${run_env[@]}" $bin/apps/rotor generate \
         "$stage/fixtures/tiny-qwen3-moe" --device cuda --prompt-ids 785,6722,315 --max-tokens 16 --output json
       ;;
     bench)
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      timed "kernel benchmarks (30B-A3B shapes)" "$out/bench-kernels.log" run_env $bin/bench/rotor_bench_kernels "$cfg"
+      timed "kernel benchmarks (30B-A3B shapes)" "$out/bench-kernels.log" "${run_env[@]}" $bin/bench/rotor_bench_kernels "$cfg"
       grep -E "^\| " "$out/bench-kernels.log"
       for g in 1 0; do
         timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs $g" "$out/bench-decode-48-g$g.log" \
-          run_env $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
+          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g$g.log" | sed 's/^/   /'
       done
       timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode" "$out/bench-peer-8.log" \
-        run_env $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 --prefill
+        "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 --prefill
       grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8.log" | sed 's/^/   /'
       timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
-        run_env $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
+        "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
       grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
       ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
