@@ -1,6 +1,7 @@
 // apps/generate.cpp — `rotor generate`: prompts (token ids) through the KV cache on one
 // backend (engine/runner/offline_generate), printing ids as text or one JSON object per prompt.
 #include <cstdio>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -94,6 +95,10 @@ void run(const GenerateArgs& a) {
   ro.cuda_graphs = cc.cuda_graphs && !ops->device().is_cpu();  // graphs exist only on the GPU
   ro.graph_batch_sizes = cc.capture_sizes;
   ModelRunner runner(*ops, *comm, m.config, std::move(m.weights), ro);
+  ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens; CUDA graphs for decode batch sizes: {}", runner.options().num_blocks,
+                 runner.options().block_size,
+                 runner.options().cuda_graphs ? fmt::format("{}", fmt::join(runner.options().graph_batch_sizes, ", "))
+                                              : std::string("off"));
   OfflineStats st;
   const std::vector<OfflineResult> results = generate_offline(runner, requests, a.prefill_chunk, m.config.eos_token_ids, &st);
   ROTOR_LOG_INFO("prefill: {} tokens in {:.3f} s ({:.1f} tok/s); decode: {} tokens in {:.3f} s ({:.1f} tok/s)",

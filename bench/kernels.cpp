@@ -1,7 +1,7 @@
 // bench/kernels.cpp — rotor_bench_kernels: each CUDA op at the decode (batch 32, 16k
-// context) and prefill shapes of a model config, timed with CUDA events (median of many
-// runs after warm-up, weights rotated so repeated runs do not sit in L2), reported as
-// achieved bandwidth or FLOP rate beside the measured device-copy ceiling.
+// context) and prefill shapes of a model config, timed as GPU time (calls captured in a CUDA
+// graph, replays timed with events, median; weights rotated so repeated calls do not sit in
+// L2), reported as achieved bandwidth or FLOP rate beside the measured device-copy ceiling.
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 
@@ -23,26 +23,47 @@ namespace {
 
 struct Timer {
   cudaStream_t stream;
-  // Median milliseconds of fn over `iters` runs after `warm` warm-ups.
-  double median_ms(const std::function<void(int)>& fn, int iters = 20, int warm = 3) {
+  // Median GPU milliseconds of one fn call: after warm-ups (outside capture, so scratch is
+  // grown), `reps` calls are captured in one CUDA graph and the graph's replays are timed,
+  // which leaves out host launch overhead.
+  double median_ms(const std::function<void(int)>& fn, int iters = 10, int warm = 3) {
+    for (int i = 0; i < warm; ++i) fn(i);
     cudaEvent_t a, b;
     cudaEventCreate(&a);
     cudaEventCreate(&b);
-    for (int i = 0; i < warm; ++i) fn(i);
+    cudaEventRecord(a, stream);
+    fn(warm);
+    cudaEventRecord(b, stream);
+    cudaEventSynchronize(b);
+    float once = 0;
+    cudaEventElapsedTime(&once, a, b);
+    const int reps = std::clamp(static_cast<int>(2.0f / std::max(once, 1e-3f)), 1, 50);
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+    for (int i = 0; i < reps; ++i) fn(warm + 1 + i);
+    check(cudaStreamEndCapture(stream, &graph), "end capture");
+    check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+    check(cudaGraphLaunch(exec, stream), "launch");
     std::vector<float> ms;
     for (int i = 0; i < iters; ++i) {
       cudaEventRecord(a, stream);
-      fn(warm + i);
+      cudaGraphLaunch(exec, stream);
       cudaEventRecord(b, stream);
-      cudaEventSynchronize(b);
+      check(cudaEventSynchronize(b), "replay");
       float t = 0;
       cudaEventElapsedTime(&t, a, b);
-      ms.push_back(t);
+      ms.push_back(t / reps);
     }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2];
+  }
+  static void check(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) ROTOR_FAIL("bench: CUDA {}: {}", what, cudaGetErrorString(e));
   }
 };
 
@@ -79,7 +100,7 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     Buffer src(A, bytes), dst(A, bytes);
     ops->fill_random(Tensor(src.data(), DType::BF16, {static_cast<int64_t>(bytes / 2)}, src.device()), 1, 0, 1);
     const double ms = timer.median_ms(
-        [&](int) { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, timer.stream); }, 10, 2);
+        [&](int) { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, timer.stream); }, 5, 2);
     add("copy (ceiling)", "4 GiB d2d", ms, 2.0 * bytes, 0);
   }
   const double ceiling = rows.back().gbps;
@@ -189,7 +210,7 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       OwnedTensor dids = dev_i32(ids, {T, k}), dw(A, DType::F32, {T, k});
       A.copy(dw.tensor.data(), wts.data(), wts.size() * 4);
       OwnedTensor x = bf16({T, H}), out(A, DType::BF16, {T, H});
-      const double ms = timer.median_ms([&](int i) { ops->moe_experts(x, dw, dids, ex[i % layers], out); }, 10, 2);
+      const double ms = timer.median_ms([&](int i) { ops->moe_experts(x, dw, dids, ex[i % layers], out); });
       add("moe_experts", std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts", ms,
           double(touched.size()) * 3 * H * I * 2, 2.0 * 3 * T * k * H * I);
     }
@@ -210,7 +231,7 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     pb.seq_lens = pl;
     pb.block_tables = dtab.tensor.rows(0, 1);
     OwnedTensor q = bf16({P, Hq, hd}), out(A, DType::BF16, {P, Hq * hd});
-    const double ms = timer.median_ms([&](int) { ops->attention_prefill(q, {kc, vc}, pb, 0.088f, out); }, 5, 1);
+    const double ms = timer.median_ms([&](int) { ops->attention_prefill(q, {kc, vc}, pb, 0.088f, out); }, 3, 1);
     const double pairs = double(P) * prefix + double(P) * (P + 1) / 2;
     add("attention_prefill", std::to_string(P) + " new on " + std::to_string(prefix) + " cached", ms,
         double(context) * Hkv * hd * 4, 4.0 * pairs * Hq * hd);

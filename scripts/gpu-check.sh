@@ -60,6 +60,11 @@ for step in $steps; do
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
       timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" "${run_env[@]}" $bin/apps/rotor generate \
         "$stage/fixtures/tiny-qwen3-moe" --device cuda --prompt-ids 785,6722,315 --max-tokens 16 --output json
+      timed "rotor generate, dummy 30B-A3B (4 layers), --gpu-memory-utilization 0.5" "$out/generate-30b.log" \
+        "${run_env[@]}" $bin/apps/rotor generate "$stage/configs/qwen3-30b-a3b/config.json" --load-format dummy \
+        --num-layers 4 --device cuda --gpu-memory-utilization 0.5 --prompt-ids 785,6722,315 --prompt-ids 11,12 \
+        --prompt-ids 7 --max-tokens 8
+      grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
       ;;
     bench)
       cfg=$stage/configs/qwen3-30b-a3b/config.json

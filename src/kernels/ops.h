@@ -99,6 +99,7 @@ struct OpLimits {
   int num_experts = 0;
   int top_k = 0;
   int moe_inter = 0;          // I per rank
+  int vocab = 0;              // logits row length (sampling)
 };
 
 class Ops {

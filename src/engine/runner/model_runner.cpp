@@ -69,6 +69,7 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
   lim.num_experts = config_.num_experts;
   lim.top_k = config_.num_experts_per_tok;
   lim.moe_inter = config_.moe_intermediate_size / comm_.world_size();
+  lim.vocab = config_.vocab_size;
   ops_.reserve(lim);
 
   size_kv_cache();

@@ -50,6 +50,9 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
+    gemm_counters_ = Buffer(allocator(), cuda::kSmallGemmCounters * sizeof(int));
+    check(cudaMemsetAsync(gemm_counters_.data(), 0, gemm_counters_.size(), stream_), "memset");
+    synchronize();
     ROTOR_CHECK(cublasSetWorkspace(cublas_, cublas_ws_.data(), kCublasWorkspace) == CUBLAS_STATUS_SUCCESS,
                 "cuBLAS: cannot set the workspace");
   }
@@ -76,6 +79,7 @@ class CudaOps final : public Ops {
       need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
     if (l.max_seqs > 0 && l.max_model_len > 0)
       need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
+    need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling
     workspace(need);
   }
   cudaStream_t stream() const { return stream_; }
@@ -186,7 +190,7 @@ class CudaOps final : public Ops {
     g.K = static_cast<int>(K);
     if (M <= cuda::kSmallGemmRows) {
       void* ws = workspace(cuda::small_gemm_workspace(g.M, g.N, g.K, num_sms_));
-      check(cuda::small_gemm(g, ws, num_sms_, stream_), "gemm");
+      check(cuda::small_gemm(g, ws, static_cast<int*>(gemm_counters_.data()), num_sms_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
     }
@@ -271,6 +275,7 @@ class CudaOps final : public Ops {
     a.seed = p.seed.data<int64_t>();
     a.counter = p.counter.data<int64_t>();
     a.out = out_ids.data<int32_t>();
+    a.probs = static_cast<float*>(workspace(static_cast<size_t>(S) * a.V * sizeof(float)));
     check(cuda::sample(a, stream_), "sample");
   }
 
@@ -333,6 +338,7 @@ class CudaOps final : public Ops {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
+  Buffer gemm_counters_;  // zeros between calls: split arrivals of small_gemm tiles
   Buffer ws_;
 };
 

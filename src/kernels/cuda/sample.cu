@@ -1,4 +1,5 @@
-// kernels/cuda/sample.cu — one block of 1024 threads per row. The kept set of top-k / top-p
+// kernels/cuda/sample.cu — one block of 1024 threads per row; the row's probabilities are
+// computed once into scratch and every later pass reads them. The kept set of top-k / top-p
 // is "p > tau, or p == tau and id < cut": tau comes from a radix select (four 8-bit digits
 // of the f32 bit pattern, which orders non-negative floats) over counts (top-k) or masses
 // (top-p); cut resolves ties at tau by id, as the CPU's sorted order does.
@@ -88,12 +89,12 @@ __device__ double block_sum_d(Shared& sh, double v) {
   return r;
 }
 
+// A row's probabilities, computed once into scratch by the block (the radix passes read them).
 struct Row {
   const float* l;
+  float* probs;  // [V] scratch
   int V;
-  float mx, t;
-  double sum;
-  __device__ float p(int v) const { return static_cast<float>(static_cast<double>(expf((l[v] - mx) / t)) / sum); }
+  __device__ float p(int v) const { return probs[v]; }
 };
 
 struct Kept {
@@ -189,7 +190,7 @@ __device__ int nth_tie(Shared& sh, const Row& row, uint32_t x, int r) {
 __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
-  Row row{a.logits + s * a.ld, V, 0.0f, 1.0f, 1.0};
+  Row row{a.logits + s * a.ld, a.probs + static_cast<int64_t>(s) * V, V};
   float best = -INFINITY;
   int best_id = V;
   for (int v = threadIdx.x; v < V; v += kThreads)
@@ -205,11 +206,17 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
     if (threadIdx.x == 0) a.out[s] = argmax_id;
     return;
   }
-  row.mx = mx;
-  row.t = temp;
+  // softmax(l / T) with the CPU op's rounding steps: exp in f32, the sum and the division in double.
   double part = 0.0;
-  for (int v = threadIdx.x; v < V; v += kThreads) part += static_cast<double>(expf((row.l[v] - mx) / temp));
-  row.sum = block_sum_d(sh, part);
+  for (int v = threadIdx.x; v < V; v += kThreads) {
+    const float e = expf((row.l[v] - mx) / temp);
+    row.probs[v] = e;
+    part += static_cast<double>(e);
+  }
+  const double sum = block_sum_d(sh, part);
+  for (int v = threadIdx.x; v < V; v += kThreads)
+    row.probs[v] = static_cast<float>(static_cast<double>(row.probs[v]) / sum);
+  __syncthreads();
   const float pmax = row.p(argmax_id);
 
   Kept kept{true, 0u, V};

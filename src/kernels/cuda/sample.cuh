@@ -19,6 +19,7 @@ struct SampleArgs {
   const int64_t* seed;        // [S]
   const int64_t* counter;     // [S]
   int32_t* out;               // [S]
+  float* probs;               // [S, V] f32 scratch (filled for rows that do not decode greedily)
 };
 
 cudaError_t sample(const SampleArgs& a, cudaStream_t stream);
