@@ -50,9 +50,6 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
-    gemm_counters_ = Buffer(allocator(), cuda::kSmallGemmCounters * sizeof(int));
-    check(cudaMemsetAsync(gemm_counters_.data(), 0, gemm_counters_.size(), stream_), "memset");
-    synchronize();
     ROTOR_CHECK(cublasSetWorkspace(cublas_, cublas_ws_.data(), kCublasWorkspace) == CUBLAS_STATUS_SUCCESS,
                 "cuBLAS: cannot set the workspace");
   }
@@ -190,7 +187,7 @@ class CudaOps final : public Ops {
     g.K = static_cast<int>(K);
     if (M <= cuda::kSmallGemmRows) {
       void* ws = workspace(cuda::small_gemm_workspace(g.M, g.N, g.K, num_sms_));
-      check(cuda::small_gemm(g, ws, static_cast<int*>(gemm_counters_.data()), num_sms_, stream_), "gemm");
+      check(cuda::small_gemm(g, ws, num_sms_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
     }
@@ -338,7 +335,6 @@ class CudaOps final : public Ops {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
-  Buffer gemm_counters_;  // zeros between calls: split arrivals of small_gemm tiles
   Buffer ws_;
 };
 

@@ -30,12 +30,8 @@ constexpr int kSmallGemmRows = 256;
 size_t small_gemm_workspace(int M, int N, int K, int num_sms);
 size_t small_gemm_workspace_max(int num_sms);
 
-// Zeroed i32 counters small_gemm needs (it leaves them zero).
-constexpr int kSmallGemmCounters = 8192;
-
-// M <= kSmallGemmRows; K a multiple of 8. workspace: small_gemm_workspace bytes; counters:
-// kSmallGemmCounters zeros, not shared with a concurrent call.
-cudaError_t small_gemm(const DenseGemm& g, void* workspace, int* counters, int num_sms, cudaStream_t stream);
+// M <= kSmallGemmRows; K a multiple of 8. workspace: small_gemm_workspace bytes.
+cudaError_t small_gemm(const DenseGemm& g, void* workspace, int num_sms, cudaStream_t stream);
 
 // Any M, through cuBLAS (the handle is bound to the stream); bias added by a second kernel.
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream);

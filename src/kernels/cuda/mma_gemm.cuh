@@ -27,7 +27,6 @@ struct GemmArgs {
   // Dense
   int k_chunk;                 // K range of one blockIdx.y (a multiple of 64)
   float* partial;              // [gridDim.y, M, N] f32 when K is split, else null
-  int* counters;               // [tiles] zeros: arrivals per output tile when K is split
   void* out;                   // [M, N] bf16 or f32, row stride ldo
   int64_t ldo;
   bool out_f32;
@@ -41,16 +40,6 @@ struct GemmArgs {
   bf16* h;                     // GateUp output [padded rows, N]
   bf16* y;                     // Down output [T * topk, N]
 };
-
-// Dense output element: + bias, then bf16 or f32.
-__device__ __forceinline__ void dense_store(const GemmArgs& a, int m, int n, float v) {
-  if (a.bias)
-    v += a.bias_f32 ? static_cast<const float*>(a.bias)[n] : __bfloat162float(static_cast<const bf16*>(a.bias)[n]);
-  if (a.out_f32)
-    static_cast<float*>(a.out)[m * a.ldo + n] = v;
-  else
-    static_cast<bf16*>(a.out)[m * a.ldo + n] = __float2bfloat16_rn(v);
-}
 
 template <int BM, int BN, int WM, int WN, int STAGES>
 struct GemmTile {
@@ -195,7 +184,7 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
   }
   cp_async_wait<0>();
 
-  // ---- epilogue: Dense rows go out (or to the split partials), GateUp rows to h, Down to y ----
+  // ---- epilogue ----
 #pragma unroll
   for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
@@ -210,11 +199,18 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
           for (int e = 0; e < 2; ++e) {
             const int n = n0 + wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2 + e;
             if (n >= a.N) continue;
-            const float v = acc[mt][nt][half * 2 + e];
-            if (a.partial)
+            float v = acc[mt][nt][half * 2 + e];
+            if (a.partial) {
               a.partial[(static_cast<int64_t>(blockIdx.y) * a.M + m) * a.N + n] = v;
+              continue;
+            }
+            if (a.bias)
+              v += a.bias_f32 ? static_cast<const float*>(a.bias)[n]
+                              : __bfloat162float(static_cast<const bf16*>(a.bias)[n]);
+            if (a.out_f32)
+              static_cast<float*>(a.out)[m * a.ldo + n] = v;
             else
-              dense_store(a, m, n, v);
+              static_cast<bf16*>(a.out)[m * a.ldo + n] = __float2bfloat16_rn(v);
           }
       } else if constexpr (MODE == GemmMode::GateUp) {
         constexpr int kHalf = Tile::kWarpCols / 2;
@@ -240,29 +236,6 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
           }
       }
     }
-  if constexpr (MODE == GemmMode::Dense) {
-    if (!a.partial) return;
-    // The last split to arrive at this output tile sums the partials in split order (the
-    // same sum whichever block is last) and writes the tile.
-    __shared__ int last;
-    __threadfence();
-    __syncthreads();
-    if (tid == 0) {
-      int* counter = a.counters + blockIdx.z * gridDim.x + blockIdx.x;
-      last = atomicAdd(counter, 1) == static_cast<int>(gridDim.y) - 1;
-      if (last) *counter = 0;  // ready for the next call (and graph replay)
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    for (int idx = tid; idx < BM * BN; idx += kThreads) {
-      const int m = m0 + idx / BN, n = n0 + idx % BN;
-      if (m >= a.M || n >= a.N) continue;
-      float v = 0.0f;
-      for (unsigned s = 0; s < gridDim.y; ++s) v += __ldcg(a.partial + (static_cast<int64_t>(s) * a.M + m) * a.N + n);
-      dense_store(a, m, n, v);
-    }
-  }
 }
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
