@@ -8,5 +8,7 @@ void add_generate(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_chat_template(CLI::App& app);
 
 }  // namespace rotor::app

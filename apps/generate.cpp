@@ -1,7 +1,10 @@
-// apps/generate.cpp — `rotor generate`: prompts (token ids) through the KV cache on one
-// backend (engine/runner/offline_generate), printing ids as text or one JSON object per prompt.
+// apps/generate.cpp — `rotor generate`: prompts (token ids, text, or chat messages through the
+// chat template) through the KV cache on one backend (engine/runner/offline_generate), printing
+// the generated text (ids for --prompt-ids) or one JSON object per prompt.
 #include <cstdio>
 #include <fmt/ranges.h>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -13,6 +16,8 @@
 #include "engine/runner/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rotor::app {
 namespace {
@@ -20,6 +25,8 @@ namespace {
 struct GenerateArgs {
   LoadOptions load;
   std::vector<std::string> prompt_ids;
+  std::vector<std::string> prompts;
+  std::vector<std::string> messages_files;
   int max_tokens = 16;
   float temperature = 0.0f;
   float top_p = 1.0f;
@@ -51,8 +58,41 @@ std::vector<int32_t> parse_ids(const std::string& s) {
   return ids;
 }
 
+// The model directory's tokenizer (and chat template), else the embedded Qwen3 one.
+struct TextSide {
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::shared_ptr<const ChatTemplate> chat_template;
+};
+
+TextSide load_text_side(const std::string& model) {
+  const std::filesystem::path dir(model);
+  if (std::filesystem::is_directory(dir) && std::filesystem::exists(dir / "tokenizer.json"))
+    return {Tokenizer::from_file(dir / "tokenizer.json"), ChatTemplate::from_dir(dir)};
+  return {Tokenizer::embedded_qwen3(), ChatTemplate::embedded_qwen3()};
+}
+
+// A --messages file: a list of messages, or {"messages", "tools", "add_generation_prompt",
+// "kwargs"} (add_generation_prompt defaults to true here: the model is to answer).
+std::string render_messages_file(const std::string& path, const ChatTemplate& tmpl) {
+  std::ifstream f(path, std::ios::binary);
+  ROTOR_CHECK(f.good(), "--messages: cannot open {}", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(ss.str());
+  } catch (const nlohmann::json::exception& e) {
+    ROTOR_FAIL("--messages {}: not valid JSON: {}", path, e.what());
+  }
+  nlohmann::ordered_json req = j.is_array() ? nlohmann::ordered_json{{"messages", j}} : j;
+  ROTOR_CHECK(req.is_object(), "--messages {}: expected a list of messages or an object with \"messages\"", path);
+  if (!req.contains("add_generation_prompt")) req["add_generation_prompt"] = true;
+  return tmpl.render_request(req);
+}
+
 void run(const GenerateArgs& a) {
-  ROTOR_CHECK(!a.prompt_ids.empty(), "give at least one --prompt-ids");
+  ROTOR_CHECK(!a.prompt_ids.empty() || !a.prompts.empty() || !a.messages_files.empty(),
+              "give at least one --prompt-ids, --prompt or --messages");
   ROTOR_CHECK(a.max_tokens >= 1, "--max-tokens must be at least 1");
   ROTOR_CHECK(a.output == "json" || a.output == "text", "--output must be json or text");
   ROTOR_CHECK(a.temperature >= 0.0f, "--temperature must be >= 0");
@@ -66,11 +106,29 @@ void run(const GenerateArgs& a) {
   LoadedModel m = load_model(a.load, *ops);
   std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
 
+  // Prompts in order: --prompt-ids, then --prompt texts, then --messages files.
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<bool> from_text;
+  for (const std::string& p : a.prompt_ids) {
+    prompts.push_back(parse_ids(p));
+    from_text.push_back(false);
+  }
+  TextSide text;
+  if (!a.prompts.empty() || !a.messages_files.empty()) {
+    text = load_text_side(a.load.model);
+    for (const std::string& p : a.prompts) prompts.push_back(text.tokenizer->encode(p));
+    for (const std::string& path : a.messages_files) {
+      ROTOR_CHECK(text.chat_template != nullptr, "--messages: the model has no chat template");
+      prompts.push_back(text.tokenizer->encode(render_messages_file(path, *text.chat_template)));
+    }
+    from_text.resize(prompts.size(), true);
+  }
   std::vector<OfflineRequest> requests;
   int longest = 0, longest_prompt = 0;
-  for (size_t i = 0; i < a.prompt_ids.size(); ++i) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
     OfflineRequest r;
-    r.prompt = parse_ids(a.prompt_ids[i]);
+    r.prompt = prompts[i];
+    ROTOR_CHECK(!r.prompt.empty(), "prompt {} is empty", i + 1);
     for (int32_t id : r.prompt)
       ROTOR_CHECK(id < m.config.vocab_size, "--prompt-ids: token {} outside the vocabulary ({})", id,
                   m.config.vocab_size);
@@ -109,7 +167,10 @@ void run(const GenerateArgs& a) {
       nlohmann::json j{{"prompt_ids", requests[i].prompt},
                        {"prompt_argmax", results[i].prompt_argmax},
                        {"output_ids", results[i].output}};
+      if (from_text[i]) j["text"] = text.tokenizer->decode(results[i].output, true);
       std::printf("%s\n", j.dump().c_str());
+    } else if (from_text[i]) {  // the generated text, special tokens left out
+      std::printf("%s\n", text.tokenizer->decode(results[i].output, true).c_str());
     } else {
       std::string s;
       for (size_t k = 0; k < results[i].output.size(); ++k) s += (k ? "," : "") + std::to_string(results[i].output[k]);
@@ -122,9 +183,15 @@ void run(const GenerateArgs& a) {
 
 void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  CLI::App* c = app.add_subcommand("generate", "Generate tokens from prompt token ids through the KV cache");
+  CLI::App* c = app.add_subcommand("generate", "Generate tokens from prompts (ids, text or chat messages) through the KV cache");
   c->add_option("model", a->load.model, "Model directory (or config.json with --load-format dummy)")->required();
   c->add_option("--prompt-ids", a->prompt_ids, "Comma-separated prompt token ids (repeat for several prompts)")
+      ->take_all();
+  c->add_option("--prompt", a->prompts, "Prompt text, tokenized with the model's tokenizer (else the embedded Qwen3 one); "
+                                        "repeat for several prompts")
+      ->take_all();
+  c->add_option("--messages", a->messages_files,
+                "JSON file of chat messages (or {\"messages\", \"tools\", \"kwargs\", ...}) rendered with the chat template")
       ->take_all();
   c->add_option("--max-tokens", a->max_tokens, "Tokens to generate per prompt")->capture_default_str();
   c->add_option("--temperature", a->temperature, "0 = greedy")->capture_default_str();

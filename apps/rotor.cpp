@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   rotor::app::add_bench(app);
   rotor::app::add_serve(app);
   rotor::app::add_quantize(app);
+  rotor::app::add_tokenize(app);
+  rotor::app::add_chat_template(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,124 @@
+// tokenizer/jinja/value.h — the values of the Jinja interpreter, with Python's semantics as
+// Jinja2 inherits them: truthiness, ==, ordering, str() and repr() (what {{ }} prints),
+// json.dumps (the tojson filter), and conversion from JSON request data.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rotor::jinja {
+
+class Value;
+struct CallArgs;
+using List = std::vector<Value>;
+using Function = std::function<Value(CallArgs&)>;
+
+// An insertion-ordered dict with string keys (Python dicts from JSON and template literals).
+struct Dict {
+  std::vector<std::pair<std::string, Value>> items;
+  const Value* find(std::string_view key) const;
+  Value* find(std::string_view key);
+  void set(std::string key, Value v);
+};
+
+class Value {
+ public:
+  enum class Type { Undefined, None, Bool, Int, Float, String, List, Dict, Function };
+
+  Value() = default;  // undefined
+  static Value undefined(std::string message = {});
+  static Value none();
+  Value(bool b);
+  Value(int64_t i);
+  Value(int i) : Value(static_cast<int64_t>(i)) {}
+  Value(double f);
+  Value(std::string s);
+  Value(const char* s) : Value(std::string(s)) {}
+  static Value list(List items, bool tuple = false);
+  static Value dict(Dict d = {});
+  static Value namespace_of(Dict d);  // Jinja's namespace(): a dict whose attributes `set` may assign
+  static Value function(std::string name, Function f);
+  static Value from_json(const nlohmann::ordered_json& j);
+
+  Type type() const { return type_; }
+  bool is_undefined() const { return type_ == Type::Undefined; }
+  bool is_none() const { return type_ == Type::None; }
+  bool is_bool() const { return type_ == Type::Bool; }
+  bool is_int() const { return type_ == Type::Int; }
+  bool is_float() const { return type_ == Type::Float; }
+  bool is_number() const { return type_ == Type::Int || type_ == Type::Float; }  // bool excluded
+  bool is_string() const { return type_ == Type::String; }
+  bool is_list() const { return type_ == Type::List; }
+  bool is_tuple() const { return type_ == Type::List && tuple_; }
+  bool is_dict() const { return type_ == Type::Dict; }
+  bool is_namespace() const { return type_ == Type::Dict && namespace_; }
+  bool is_function() const { return type_ == Type::Function; }
+
+  bool as_bool() const { return b_; }
+  int64_t as_int() const { return i_; }
+  double as_double() const { return type_ == Type::Float ? f_ : static_cast<double>(type_ == Type::Bool ? b_ : i_); }
+  const std::string& as_string() const { return *s_; }
+  const List& as_list() const { return *list_; }
+  const Dict& as_dict() const { return *dict_; }
+  Dict& mutable_dict() const { return *dict_; }  // namespaces only
+  const Function& as_function() const { return *fn_; }
+  // Undefined: the error its use raises ("'x' is undefined"); function: its name.
+  const std::string& name() const { return name_; }
+
+  // Python's bool(x) (Jinja's Undefined is false).
+  bool truthy() const;
+  // Python's str(x) as Jinja prints it ("" for undefined, "None", "True", repr of containers).
+  std::string str() const;
+  // Python's repr(x).
+  std::string repr() const;
+  // json.dumps(x, ensure_ascii=False, indent, separators, sort_keys) as transformers' tojson.
+  std::string to_json(int indent = -1, std::string item_sep = "", std::string key_sep = "", bool sort_keys = false) const;
+  // A short type name for error messages ("str", "int", "list", "dict", "undefined", ...).
+  std::string type_name() const;
+  // Python's len(); nullopt for values without one.
+  std::optional<int64_t> length() const;
+
+ private:
+  Type type_ = Type::Undefined;
+  bool tuple_ = false;
+  bool namespace_ = false;
+  bool b_ = false;
+  int64_t i_ = 0;
+  double f_ = 0;
+  std::shared_ptr<const std::string> s_;
+  std::shared_ptr<const List> list_;
+  std::shared_ptr<Dict> dict_;
+  std::shared_ptr<const Function> fn_;
+  std::string name_;
+};
+
+// Python's ==, and <, <=, >, >= (nullopt: the types cannot be ordered, a TypeError).
+bool equals(const Value& a, const Value& b);
+std::optional<int> compare(const Value& a, const Value& b);
+
+// Jinja's message for a missing attribute: "'dict object' has no attribute 'x'".
+std::string no_attribute(const Value& obj, const std::string& name);
+
+// Python's float repr (shortest round trip: 0.1, 1e-05, 1e+16, 2.0).
+std::string float_repr(double v);
+
+// Positional and keyword arguments of a call.
+struct CallArgs {
+  std::vector<Value> args;
+  std::vector<std::pair<std::string, Value>> kwargs;
+  std::string what;  // "filter 'join'" etc., for error messages
+
+  // The i-th positional argument or the keyword `name`; `fallback` if neither was given.
+  Value get(size_t i, std::string_view name, Value fallback = Value()) const;
+  bool has(size_t i, std::string_view name) const;
+  // Raises when more positional or other keyword arguments were given than `names` allows.
+  void expect(std::initializer_list<std::string_view> names) const;
+};
+
+}  // namespace rotor::jinja
