@@ -5,6 +5,8 @@
 // argmax 87-100% per prompt).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 
 #include "kernels/backend.h"
@@ -109,6 +111,33 @@ TEST_P(Quantize, W8A8ThroughTheCliAgreesLikeTheReference) {
     EXPECT_GE(a, 0.7);
   }
   EXPECT_GE(agree, 0.85);
+}
+
+// --calib FILE.txt: the prompts' text, tokenized by rotor (the fixture's tokenizer, else the
+// embedded Qwen3 one) and cut into sequences; the result agrees with the bf16 model about as
+// well as with id calibration.
+TEST_P(Quantize, CalibratesFromTextThroughTheCli) {
+  const fs::path out = base / "w8a8-text", text = base / "calib.txt";
+  {
+    std::ifstream rj(src / "reference.json");
+    const nlohmann::json j = nlohmann::json::parse(rj);
+    std::ofstream f(text);
+    for (const auto& p : j["prompts"]) f << p["text"].get<std::string>() << "\n\n";  // one document each
+  }
+  const std::string base_cmd = std::string(ROTOR_BINARY) + " --log-level warn quantize --src " + src.string() +
+                               " --out " + out.string() + " --rotate --smooth --calib ";
+  ASSERT_NE(std::system((base_cmd + (base / "missing.txt").string() + " 2>/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system((base_cmd + text.string()).c_str()), 0);
+  const auto got = test::run_prompts(*ops, out, ref.ids);
+  double agree = 0;
+  for (size_t i = 0; i < ref.ids.size(); ++i) {
+    const double err = test::rel_err(ref.last_logits[i], got[i].prompt_logits);
+    const double a = test::agreement(ref.argmax[i], got[i].prompt_argmax);
+    std::printf("W8A8 (text calibration) prompt %zu: rel. error vs bf16 %.4f, argmax agreement %.3f\n", i, err, a);
+    EXPECT_LT(err, 0.06);
+    agree += a / double(ref.ids.size());
+  }
+  EXPECT_GE(agree, 0.8);
 }
 
 TEST_P(Quantize, NeedsCalibrationAndAFloatSource) {
