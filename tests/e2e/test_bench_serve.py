@@ -46,18 +46,22 @@ def nearest_rank(values, p):
     return v[max(0, math.ceil(len(v) * p / 100) - 1)]
 
 
-@pytest.fixture
-def run12(tmp_path, server, rotor_binary):
+@pytest.fixture(scope="module")
+def run12(tmp_path_factory, rotor_binary):
+    """One run shared by the tests that read its outputs: 12 prompts, 4 in flight, 2 warm-ups."""
+    server = SseServer(ttft_s=TTFT_S, itl_s=ITL_S)
+    tmp_path = tmp_path_factory.mktemp("run12")
     data = write_jsonl(tmp_path / "p.jsonl", [{"prompt": f"prompt number {i} with words", "max_tokens": TOKENS}
                                               for i in range(12)])
     out, report = tmp_path / "r.json", tmp_path / "report.html"
-    p = bench(rotor_binary, server, data, "--num-prompts", "12", "--max-concurrency", "4", "--num-warmups", "2", "--result-json", str(out),
-              "--report", str(report))
-    return p, json.loads(out.read_text()), report
+    p = bench(rotor_binary, server, data, "--num-prompts", "12", "--max-concurrency", "4", "--num-warmups", "2",
+              "--result-json", str(out), "--report", str(report))
+    yield p, json.loads(out.read_text()), report, server
+    server.close()
 
 
-def test_figures_match_the_server_schedule(run12, server):
-    p, r, _ = run12
+def test_figures_match_the_server_schedule(run12):
+    p, r, _, server = run12
     assert "Successful requests:" in p.stdout and "Output token throughput" in p.stdout
     assert r["completed"] == 12 and r["failed"] == 0 and r["errors"] == {}
     assert len(server.bodies) == 14  # 2 warm-ups + 12 measured
@@ -78,7 +82,7 @@ def test_figures_match_the_server_schedule(run12, server):
 
 
 def test_figures_recomputed_from_the_records(run12):
-    _, r, _ = run12
+    _, r, _, _ = run12
     reqs = r["requests"]
     ttft = [(q["output_times_s"][0] - q["start_s"]) * 1e3 for q in reqs]
     e2e = [(q["end_s"] - q["start_s"]) * 1e3 for q in reqs]
