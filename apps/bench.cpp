@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "apps/commands.h"
 #include "bench/html_report.h"
@@ -18,8 +19,10 @@
 #include "bench/jsonl_dataset.h"
 #include "bench/load_generator.h"
 #include "bench/progress_line.h"
+#include "bench/random_prompts.h"
 #include "bench/result_json.h"
 #include "bench/summary_table.h"
+#include "bench/tokenizer_adapter.h"
 #include "core/check.h"
 #include "core/log.h"
 
@@ -79,15 +82,44 @@ void write_file(const std::string& path, const std::string& text, const char* wh
   ROTOR_CHECK(f.good(), "{}: writing '{}' failed", what, path);
 }
 
+// Random prompts 0 .. n-1, built on every core (each is encoded once more to check its length).
+std::vector<Prompt> random_prompts(const BenchArgs& a, Endpoint endpoint, const nlohmann::json& extra_body, int n) {
+  ROTOR_CHECK(a.random_input_len >= 1 && a.random_output_len >= 1,
+              "--random-input-len and --random-output-len must be at least 1");
+  if (a.tokenizer.empty()) ROTOR_LOG_INFO("no --tokenizer: counting with the embedded Qwen3 tokenizer");
+  const auto kwargs = extra_body.is_object() && extra_body.contains("chat_template_kwargs")
+                          ? extra_body["chat_template_kwargs"]
+                          : nlohmann::json();
+  const std::unique_ptr<PromptTokenizer> tok = load_prompt_tokenizer(a.tokenizer, kwargs);
+  const RandomPromptBuilder builder(*tok);
+  RandomPromptOptions o;
+  o.input_len = a.random_input_len;
+  o.output_len = a.random_output_len;
+  o.seed = static_cast<uint64_t>(a.seed);
+  o.endpoint = endpoint;
+  std::vector<Prompt> out(static_cast<size_t>(n));
+  std::vector<std::exception_ptr> errors(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < errors.size(); ++t)
+    threads.emplace_back([&, t] {
+      try {
+        for (size_t i = t; i < out.size(); i += errors.size()) out[i] = builder.build(o, i);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
 // The prompts: num_prompts measured ones, then num_warmups more for the warm-up.
-std::vector<Prompt> build_prompts(const BenchArgs& a, Endpoint endpoint) {
+std::vector<Prompt> build_prompts(const BenchArgs& a, Endpoint endpoint, const nlohmann::json& extra_body) {
   const int n = a.num_prompts + a.num_warmups;
   std::vector<Prompt> out;
   if (a.dataset == "random") {
-    ROTOR_CHECK(!a.tokenizer.empty(), "--dataset random needs --tokenizer DIR (the server's tokenizer.json)");
-    ROTOR_CHECK(a.random_input_len >= 1 && a.random_output_len >= 1,
-                "--random-input-len and --random-output-len must be at least 1");
-    ROTOR_FAIL("--dataset random needs the tokenizer module (issue 3), which is not built yet; use --dataset jsonl");
+    out = random_prompts(a, endpoint, extra_body, n);
   } else if (a.dataset == "jsonl") {
     ROTOR_CHECK(!a.dataset_path.empty(), "--dataset jsonl needs --dataset-path FILE");
     const std::vector<Prompt> all = load_jsonl(a.dataset_path, endpoint);
@@ -126,7 +158,7 @@ void run(const BenchArgs& a) {
   }
 
   const auto t_prep = Clock::now();
-  const std::vector<Prompt> prompts = build_prompts(a, endpoint);
+  const std::vector<Prompt> prompts = build_prompts(a, endpoint, ro.extra_body);
   ROTOR_LOG_INFO("{} prompts ready in {:.2f} s", prompts.size(),
                  std::chrono::duration<double>(Clock::now() - t_prep).count());
   std::vector<Job> measured, warmups;
@@ -205,7 +237,9 @@ void add_bench(CLI::App& app) {
   c->add_option("--base-url", a->base_url, "Server URL: http[s]://host:port[/prefix]")->capture_default_str();
   c->add_option("--endpoint", a->endpoint, "chat | completions")->capture_default_str();
   c->add_option("--model", a->model, "Model name sent in requests")->required();
-  c->add_option("--tokenizer", a->tokenizer, "Directory with the server's tokenizer.json (random dataset)");
+  c->add_option("--tokenizer", a->tokenizer,
+                "Directory with the server's tokenizer.json and tokenizer_config.json (random dataset; "
+                "default: the embedded Qwen3 tokenizer)");
   c->add_option("--dataset", a->dataset, "random | jsonl")->capture_default_str();
   c->add_option("--dataset-path", a->dataset_path, "jsonl file: {\"prompt\": ...} or {\"messages\": [...]} per line");
   c->add_option("--random-input-len", a->random_input_len, "Prompt tokens per request (random)")->capture_default_str();

@@ -23,3 +23,13 @@ def shared_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def shared() -> pathlib.Path:
     return shared_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir():
+    """The tiny Qwen3-MoE fixture (its tokenizer is the real Qwen3 one)."""
+    fixtures = os.environ.get("ROTOR_FIXTURES") or shared_dir() / "fixtures"
+    path = pathlib.Path(fixtures) / "tiny-qwen3-moe"
+    if not (path / "tokenizer.json").exists():
+        pytest.fail(f"fixture not found at {path} (set ROTOR_SHARED or ROTOR_FIXTURES)")
+    return str(path)

@@ -108,7 +108,7 @@ def test_figures_recomputed_from_the_records(run12):
 
 
 def test_failures_are_counted_and_reported(tmp_path, server, rotor_binary):
-    prompts = [{"prompt": "FAIL please" if i % 3 == 0 else f"fine {i}", "max_tokens": 4} for i in range(9)]
+    prompts = [{"prompt": "<<FAIL>> please" if i % 3 == 0 else f"fine {i}", "max_tokens": 4} for i in range(9)]
     data = write_jsonl(tmp_path / "p.jsonl", prompts)
     out = tmp_path / "r.json"
     p = bench(rotor_binary, server, data, "--num-prompts", "9", "--max-concurrency", "3", "--result-json", str(out), check=False)
@@ -141,8 +141,48 @@ def test_completions_endpoint_and_messages(tmp_path, server, rotor_binary):
     assert server.bodies[-1]["messages"][1]["content"] == "hi there"
 
 
+@pytest.mark.parametrize("endpoint,extra", [("chat", []), ("completions", []),
+                                           ("chat", ["--extra-body", '{"chat_template_kwargs": {"enable_thinking": false}}'])])
+def test_random_prompts_count_what_the_server_counts(tmp_path, rotor_binary, tiny_model_dir, endpoint, extra):
+    # The server counts with Hugging Face's tokenizers and the chat template rendered by jinja2.
+    s = SseServer(ttft_s=0.01, itl_s=0.002, tokenizer_dir=tiny_model_dir)
+    out = tmp_path / "r.json"
+    try:
+        p = subprocess.run([rotor_binary, "bench", "serve", "--base-url", s.url, "--model", "m", "--dataset", "random",
+                            "--tokenizer", tiny_model_dir, "--random-input-len", "777", "--random-output-len", "3",
+                            "--num-prompts", "6", "--num-warmups", "1", "--max-concurrency", "3", "--endpoint", endpoint,
+                            "--seed", "5", "--result-json", str(out), *extra], capture_output=True, text=True, timeout=120)
+    finally:
+        s.close()
+    assert p.returncode == 0, p.stderr
+    r = json.loads(out.read_text())
+    assert r["total_input_tokens"] == 6 * 777 and r["prompt_token_mismatches"] == 0
+    assert all(q["prompt_tokens"] == q["expected_prompt_tokens"] == 777 for q in r["requests"])
+    assert r["total_output_tokens"] == 6 * 3 and r["random_input_len"] == 777
+    texts = [b["messages"][0]["content"] if endpoint == "chat" else b["prompt"] for b in s.bodies]
+    assert len(set(texts)) == 7  # six measured prompts and a warm-up, all different
+    assert all(b["max_tokens"] == 3 for b in s.bodies)
+
+
+def test_prompt_length_mismatch_is_reported(tmp_path, rotor_binary, tiny_model_dir, server):
+    # This server counts the words of the message, not the tokens of the rendered chat prompt:
+    # 42 words where 50 tokens were built (the template's 8 are missing).
+    out = tmp_path / "r.json"
+    p = subprocess.run([rotor_binary, "bench", "serve", "--base-url", server.url, "--model", "m", "--tokenizer",
+                        tiny_model_dir, "--random-input-len", "50", "--random-output-len", "2", "--num-prompts", "3",
+                        "--result-json", str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "Prompt-length mismatches (server):      3" in p.stdout
+    assert "3 requests: the server counted a different prompt length than the 50 tokens built" in p.stderr
+    r = json.loads(out.read_text())
+    assert r["prompt_token_mismatches"] == 3
+    assert [q["prompt_tokens"] for q in r["requests"]] == [42, 42, 42]
+
+
 @pytest.mark.parametrize("args,message", [
-    (["--dataset", "random"], "--dataset random needs --tokenizer"),
+    (["--tokenizer", "/nonexistent"], "no tokenizer.json in '/nonexistent'"),
+    (["--random-input-len", "8"], "--random-input-len 8 is shorter than the prompt's fixed tokens (8)"),
     (["--dataset", "jsonl"], "--dataset jsonl needs --dataset-path"),
     (["--dataset", "jsonl", "--dataset-path", "/nonexistent.jsonl"], "cannot read"),
     (["--dataset", "sharegpt"], "is not random or jsonl"),
@@ -153,8 +193,9 @@ def test_completions_endpoint_and_messages(tmp_path, server, rotor_binary):
 def test_bad_flags_give_one_line_errors(rotor_binary, args, message):
     p = subprocess.run([rotor_binary, "bench", "serve", "--model", "m", *args], capture_output=True, text=True)
     assert p.returncode == 1
-    assert p.stderr.startswith("error: ") and message in p.stderr, p.stderr
-    assert p.stderr.count("\n") == 1
+    last = p.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and message in last, p.stderr
+    assert p.stderr.count("error") == 1
 
 
 def test_unreachable_server_fails_every_request(tmp_path, rotor_binary):
