@@ -5,6 +5,7 @@
 //
 // Thread safety: submit, abort, stats and limits may be called from any thread.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,7 +24,7 @@ class StepRunner;
 class Scheduler;
 struct ModelConfig;
 struct ModelWeights;
-class RequestStream;
+class EngineInbox;
 
 // The engine's flags (vLLM's names; `rotor generate` and `rotor serve` share them).
 struct EngineConfig {
@@ -36,6 +37,8 @@ struct EngineConfig {
   int64_t kv_cache_memory_bytes = 0;   // --kv-cache-memory-bytes: KV cache size; 0 = from the device
   float gpu_memory_utilization = 0.9f; // --gpu-memory-utilization (GPU sizing, see kv_cache_sizing.h)
   int max_logprobs = 20;               // --max-logprobs: largest SamplingParams::logprobs
+  bool cuda_graphs = false;            // decode steps replay CUDA graphs (GPU; cudagraph_mode FULL_DECODE_ONLY)
+  std::vector<int> cuda_graph_sizes;   // cudagraph_capture_sizes; empty: the runner's default
 };
 
 struct EngineRequest {
@@ -56,6 +59,9 @@ struct EngineLimits {
   int max_num_seqs = 0;
   int max_num_batched_tokens = 0;
   std::vector<int32_t> eos_token_ids;
+  // The backend has the penalty, mask and log-prob ops (the CUDA backend not yet: issue 7);
+  // without them such requests are rejected at submit.
+  bool penalties_and_logprobs = true;
 };
 
 class Engine {
@@ -83,12 +89,14 @@ class Engine {
 
  private:
   void loop();
-  class Loop;
 
   EngineConfig config_;
   EngineLimits limits_;
   std::unique_ptr<StepRunner> runner_;
+  std::unique_ptr<Scheduler> scheduler_;  // the loop thread's after construction
   std::shared_ptr<EngineInbox> inbox_;
+  std::atomic<uint64_t> next_id_{1};
+  uint64_t seed_base_;                    // random streams of unseeded requests
   mutable std::mutex stats_mu_;
   EngineStats stats_;
   std::thread thread_;

@@ -26,7 +26,7 @@ struct AttentionBatch {
   Tensor slot_mapping;        // [T] KV slot (block * block_size + offset) of each new token; <0 = skip
   Tensor query_start;         // [S + 1] cumulative new-token counts (cu_seqlens_q)
   Tensor seq_lens;            // [S] context length after this step (cached + new)
-  Tensor block_tables;        // [S, max_blocks_per_seq] KV block ids of each sequence
+  Tensor block_tables;        // [S, W] KV block ids of each sequence, row stride W (W: the step's longest table)
 };
 
 // The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim].
@@ -100,6 +100,19 @@ struct OpLimits {
   int top_k = 0;
   int moe_inter = 0;          // I per rank
   int vocab = 0;              // logits row length (sampling)
+};
+
+// Per-row penalties of one step (vLLM's apply_penalties), one logits row per sequence. The
+// token lists are ragged: row s's prompt tokens are prompt_tokens[prompt_start[s] ..
+// prompt_start[s + 1]), likewise its output tokens. All on the backend's device.
+struct PenaltyBatch {
+  Tensor repetition;      // [S] f32; 1 = off
+  Tensor presence;        // [S] f32; 0 = off
+  Tensor frequency;       // [S] f32; 0 = off
+  Tensor prompt_tokens;   // [Np] i32
+  Tensor prompt_start;    // [S + 1] i32
+  Tensor output_tokens;   // [No] i32 (tokens generated so far, repeats included)
+  Tensor output_start;    // [S + 1] i32
 };
 
 class Ops {
@@ -191,6 +204,23 @@ class Ops {
   // temperature is 0, else top-k / top-p / min-p filtering of softmax(logits / temperature)
   // and a Gumbel-max draw whose noise is hash(seed, counter, token): reproducible per request.
   virtual void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) = 0;
+
+  // In place on logits [S, V] f32, per row s: each distinct token of the prompt or the output
+  // becomes l > 0 ? l / repetition[s] : l * repetition[s]; then each distinct token with count
+  // c > 0 in the output loses frequency[s] * c + presence[s]. Repeats in the prompt count once.
+  virtual void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) = 0;
+
+  // logits[s, ids[j]] = -inf for j in [start[s], start[s + 1]): tokens a row may not sample
+  // (eos and stop ids before min_tokens). logits [S, V] f32, ids [N] i32, start [S + 1] i32.
+  virtual void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) = 0;
+
+  // From log_softmax(logits) of logits [S, V] f32, per row s: token_logprob[s] and
+  // token_rank[s] (1 + the number of tokens with a strictly larger logit) of token_ids[s],
+  // and the K = top_ids.size(1) most likely tokens, best first (ties: lower id first).
+  // token_ids [S] i32, token_logprob [S] f32, token_rank [S] i32, top_ids [S, K] i32,
+  // top_logprobs [S, K] f32; with K = 0 the top tensors may be undefined.
+  virtual void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
+                        const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) = 0;
 };
 
 // The CPU reference backend (always built).

@@ -1,5 +1,6 @@
-// engine/runner/model_runner.cpp — batch metadata (staged in host memory, copied up
-// asynchronously), forward, logits and sampling of one step; KV cache sizing; decode graphs.
+// engine/runner/model_runner.cpp — a step's host arrays (prepare), batch metadata (staged in
+// host memory, copied up asynchronously), forward, logits, penalties, masks, sampling and
+// log-probs of one step (run); KV cache sizing; decode graphs.
 #include "engine/runner/model_runner.h"
 #include "core/check.h"
 
@@ -11,10 +12,21 @@ namespace {
 
 size_t align16(size_t v) { return (v + 15) / 16 * 16; }
 
+// A device tensor holding at least n values of dtype (grown between steps, never shrunk).
+Tensor fit(Allocator& a, OwnedTensor& t, DType dtype, int64_t n) {
+  if (!t.tensor.defined() || t.tensor.numel() < n) t = OwnedTensor(a, dtype, {std::max<int64_t>(n, 256)});
+  return t.tensor.rows(0, n);
+}
+
 }  // namespace
 
 size_t ModelRunner::kv_block_bytes(const ModelConfig& c, int kv_heads, int block_size, DType kv_dtype) {
   return static_cast<size_t>(c.num_layers) * 2 * kv_heads * block_size * c.head_dim * dtype_size(kv_dtype);
+}
+
+size_t ModelRunner::kv_block_bytes(Ops& ops, Communicator& comm, const ModelConfig& c, int block_size) {
+  // KV heads per rank as Qwen3MoeModel splits them (replicated when fewer than ranks).
+  return kv_block_bytes(c, std::max(1, c.num_kv_heads / comm.world_size()), block_size, ops.act_dtype());
 }
 
 ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights,
@@ -99,8 +111,10 @@ void ModelRunner::size_kv_cache() {
   }
   Allocator& a = ops_.allocator();
   kv_buffer_ = Buffer(a, block_bytes * opt_.num_blocks);
-  // Zeros (mean 0, std 0): padding rows of a decode graph read block 0.
-  ops_.fill_random(Tensor(kv_buffer_.data(), kv_dtype, {static_cast<int64_t>(kv_buffer_.size() / dtype_size(kv_dtype))},
+  // Zeros (mean 0, std 0): padding rows of a decode graph read block 0 (nothing else reads
+  // a slot before writing it, so without graphs the cache is left as allocated).
+  if (opt_.cuda_graphs)
+    ops_.fill_random(Tensor(kv_buffer_.data(), kv_dtype, {static_cast<int64_t>(kv_buffer_.size() / dtype_size(kv_dtype))},
                           a.device()),
                    0, 0.0f, 0.0f);
   const int64_t layer_elems = static_cast<int64_t>(opt_.num_blocks) * hkv * opt_.block_size * config_.head_dim;
@@ -118,7 +132,7 @@ Tensor ModelRunner::device(size_t offset, DType dtype, Shape shape) const {
   return Tensor(static_cast<char*>(meta_dev_.data()) + offset, dtype, shape, meta_dev_.device());
 }
 
-AttentionBatch ModelRunner::batch_view(int T, int S) const {
+AttentionBatch ModelRunner::batch_view(int T, int S, int table_width) const {
   AttentionBatch b;
   b.block_size = opt_.block_size;
   b.num_tokens = T;
@@ -127,7 +141,7 @@ AttentionBatch ModelRunner::batch_view(int T, int S) const {
   b.slot_mapping = device(layout_.slots, DType::I32, {T});
   b.query_start = device(layout_.query_start, DType::I32, {S + 1});
   b.seq_lens = device(layout_.seq_lens, DType::I32, {S});
-  b.block_tables = device(layout_.block_tables, DType::I32, {S, max_blocks_per_seq_});
+  b.block_tables = device(layout_.block_tables, DType::I32, {S, table_width});
   return b;
 }
 
@@ -150,7 +164,7 @@ void ModelRunner::write_padding(int from, int to) {
   }
 }
 
-void ModelRunner::upload_metadata(int T, int S, int R) {
+void ModelRunner::upload_metadata(int T, int S, int R, int table_width) {
   auto up = [&](size_t offset, size_t bytes) {
     ops_.copy_async(static_cast<char*>(meta_dev_.data()) + offset, static_cast<char*>(meta_host_.data()) + offset,
                     bytes);
@@ -160,7 +174,7 @@ void ModelRunner::upload_metadata(int T, int S, int R) {
   up(layout_.slots, T * 4);
   up(layout_.query_start, (S + 1) * 4);
   up(layout_.seq_lens, S * 4);
-  up(layout_.block_tables, static_cast<size_t>(S) * max_blocks_per_seq_ * 4);
+  up(layout_.block_tables, static_cast<size_t>(S) * table_width * 4);
   up(layout_.rows, R * 4);
   up(layout_.temperature, R * 4);
   up(layout_.top_k, R * 4);
@@ -170,16 +184,80 @@ void ModelRunner::upload_metadata(int T, int S, int R) {
   up(layout_.counter, R * 8);
 }
 
-void ModelRunner::device_step(const AttentionBatch& b, int R,
-                              const std::vector<std::pair<int, float*>>& logit_rows) {
+void ModelRunner::upload_extras(const StepInputs& in) {
+  const size_t ns = in.num_sample;
+  size_t off = 0;
+  auto field = [&](size_t bytes) {
+    const size_t at = off;
+    off = align16(off + bytes);
+    return at;
+  };
+  ExtraLayout& e = extra_;
+  e.repetition = field(ns * 4);
+  e.presence = field(ns * 4);
+  e.frequency = field(ns * 4);
+  e.prompt_start = field((ns + 1) * 4);
+  e.output_start = field((ns + 1) * 4);
+  e.mask_start = field((ns + 1) * 4);
+  e.prompt_tokens = field(in.prompt_tokens.size() * 4);
+  e.output_tokens = field(in.output_tokens.size() * 4);
+  e.mask_ids = field(in.mask_ids.size() * 4);
+  e.bytes = off;
+  if (extra_host_.size() < e.bytes) {  // between steps: the device is idle
+    extra_host_ = Buffer(ops_.host_allocator(), e.bytes * 2);
+    extra_dev_ = Buffer(ops_.allocator(), e.bytes * 2);
+  }
+  char* h = static_cast<char*>(extra_host_.data());
+  auto put = [&](size_t offset, const auto& v) { std::copy(v.begin(), v.end(), reinterpret_cast<std::remove_cvref_t<decltype(v[0])>*>(h + offset)); };
+  put(e.repetition, in.repetition);
+  put(e.presence, in.presence);
+  put(e.frequency, in.frequency);
+  put(e.prompt_start, in.prompt_start);
+  put(e.output_start, in.output_start);
+  put(e.mask_start, in.mask_start);
+  put(e.prompt_tokens, in.prompt_tokens);
+  put(e.output_tokens, in.output_tokens);
+  put(e.mask_ids, in.mask_ids);
+  ops_.copy_async(extra_dev_.data(), extra_host_.data(), e.bytes);
+}
+
+void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
+                              const StepInputs* in) {
   const Tensor hidden = hidden_.tensor.rows(0, R);
   model_->forward(device(layout_.ids, DType::I32, {b.num_tokens}), b, kv_, device(layout_.rows, DType::I32, {R}),
                   hidden);
-  // Logits in chunks of up to max_num_seqs rows, each sampled with its rows' parameters.
+  Allocator& a = ops_.allocator();
+  auto extra = [&](size_t offset, DType dtype, int64_t n) {
+    return Tensor(static_cast<char*>(extra_dev_.data()) + offset, dtype, {n}, a.device());
+  };
+  // Logits in chunks of up to max_num_seqs rows, each sampled with its rows' parameters. The
+  // sample rows (at most max_num_seqs) are all in the first chunk: penalties and masks before
+  // the draw, log-probs (of the raw logits) after it.
   for (int r0 = 0; r0 < R; r0 += opt_.max_num_seqs) {
     const int n = std::min(opt_.max_num_seqs, R - r0);
     const Tensor logits = logits_.tensor.rows(0, n);
     model_->logits(hidden.rows(r0, r0 + n), logits);
+    const int ns = in && r0 == 0 ? in->num_sample : 0;
+    const Tensor sample_logits = logits.rows(0, ns);
+    const bool want_logprobs = ns > 0 && in->max_logprobs >= 0;
+    Tensor raw = sample_logits;
+    if (want_logprobs && (in->any_penalty || in->any_mask)) {
+      raw = fit(a, raw_logits_, DType::F32, static_cast<int64_t>(ns) * config_.vocab_size).view({ns, config_.vocab_size});
+      ops_.copy_async(raw.data(), sample_logits.data(), raw.nbytes());
+    }
+    if (ns > 0 && in->any_penalty) {
+      const ExtraLayout& e = extra_;
+      ops_.apply_penalties(sample_logits,
+                           {extra(e.repetition, DType::F32, ns), extra(e.presence, DType::F32, ns),
+                            extra(e.frequency, DType::F32, ns),
+                            extra(e.prompt_tokens, DType::I32, static_cast<int64_t>(in->prompt_tokens.size())),
+                            extra(e.prompt_start, DType::I32, ns + 1),
+                            extra(e.output_tokens, DType::I32, static_cast<int64_t>(in->output_tokens.size())),
+                            extra(e.output_start, DType::I32, ns + 1)});
+    }
+    if (ns > 0 && in->any_mask)
+      ops_.mask_tokens(sample_logits, extra(extra_.mask_ids, DType::I32, static_cast<int64_t>(in->mask_ids.size())),
+                       extra(extra_.mask_start, DType::I32, ns + 1));
     SamplingBatch sb{device(layout_.temperature, DType::F32, {max_rows_}).rows(r0, r0 + n),
                      device(layout_.top_k, DType::I32, {max_rows_}).rows(r0, r0 + n),
                      device(layout_.top_p, DType::F32, {max_rows_}).rows(r0, r0 + n),
@@ -190,6 +268,16 @@ void ModelRunner::device_step(const AttentionBatch& b, int R,
     for (const auto& [row, dst] : logit_rows)
       if (row >= r0 && row < r0 + n)
         ops_.copy_async(dst, logits.row_ptr(row - r0), static_cast<size_t>(config_.vocab_size) * sizeof(float));
+    if (want_logprobs) {
+      const int K = in->max_logprobs;
+      Tensor top_ids, top_lp;
+      if (K > 0) {
+        top_ids = fit(a, top_ids_, DType::I32, static_cast<int64_t>(ns) * K).view({ns, K});
+        top_lp = fit(a, top_logprobs_, DType::F32, static_cast<int64_t>(ns) * K).view({ns, K});
+      }
+      ops_.logprobs(raw, sampled_.tensor.rows(0, ns), fit(a, tok_logprob_, DType::F32, ns),
+                    fit(a, tok_rank_, DType::I32, ns), top_ids, top_lp);
+    }
   }
 }
 
@@ -211,39 +299,143 @@ void ModelRunner::capture_graphs() {
   const int largest = sizes.back();
   host<int32_t>(layout_.query_start)[0] = 0;
   write_padding(0, largest);
-  upload_metadata(largest, largest, largest);
+  upload_metadata(largest, largest, largest, max_blocks_per_seq_);
   for (int B : sizes) {
-    AttentionBatch b = batch_view(B, B);
+    AttentionBatch b = batch_view(B, B, max_blocks_per_seq_);
     b.num_decode_seqs = B;
     b.max_query_len = 1;
     b.max_seq_len = opt_.max_model_len;
-    if (B == largest) device_step(b, B, {});
+    if (B == largest) device_step(b, B, {}, nullptr);
   }
   ops_.synchronize();
   for (int B : sizes) {
-    AttentionBatch b = batch_view(B, B);
+    AttentionBatch b = batch_view(B, B, max_blocks_per_seq_);
     b.num_decode_seqs = B;
     b.max_query_len = 1;
     b.max_seq_len = opt_.max_model_len;
-    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B, {}); }));
+    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B, {}, nullptr); }));
   }
   ops_.synchronize();
 }
 
-std::vector<SeqResult> ModelRunner::execute(std::span<const SeqWork> work) {
+void StepInputs::set_token(int seq, int32_t token) {
+  for (const Placeholder& p : placeholders) {
+    if (p.seq != seq) continue;
+    if (p.ids_index >= 0) ids[p.ids_index] = token;
+    if (p.output_index >= 0) output_tokens[p.output_index] = token;
+  }
+}
+
+StepInputs ModelRunner::prepare(std::span<const SeqWork> work) const {
   const int S = static_cast<int>(work.size());
   ROTOR_CHECK(S > 0 && S <= opt_.max_num_seqs, "runner: {} sequences in a step (at most {})", S, opt_.max_num_seqs);
+  StepInputs in;
+  in.num_seqs = S;
   // Decodes (one new token) first, then prefill chunks; stable so the batch order is kept.
   std::vector<int> order(S);
   std::iota(order.begin(), order.end(), 0);
   std::stable_partition(order.begin(), order.end(), [&](int i) { return work[i].tokens.size() == 1; });
+  // Block tables as wide as the longest of this step (not max_model_len's), row-major.
+  for (const SeqWork& w : work) in.table_width = std::max(in.table_width, static_cast<int>(w.block_table.size()));
+  in.block_tables.assign(static_cast<size_t>(S) * in.table_width, 0);
+  in.query_start.push_back(0);
+  in.decode_only = true;
+  for (int k = 0; k < S; ++k) {
+    const SeqWork& w = work[order[k]];
+    const int n = static_cast<int>(w.tokens.size());
+    const int total = w.num_computed + n;
+    ROTOR_CHECK(n > 0, "runner: a sequence with no new tokens");
+    ROTOR_CHECK(total <= opt_.max_model_len, "runner: context {} exceeds max_model_len {}", total, opt_.max_model_len);
+    ROTOR_CHECK(in.num_tokens + n <= opt_.max_num_tokens, "runner: more than {} tokens in a step", opt_.max_num_tokens);
+    ROTOR_CHECK(static_cast<int64_t>(w.block_table.size()) * opt_.block_size >= total &&
+                    static_cast<int>(w.block_table.size()) <= max_blocks_per_seq_,
+                "runner: {} blocks cannot hold {} tokens", w.block_table.size(), total);
+    if (n == 1) ++in.num_decode;
+    in.decode_only &= n == 1 && w.sample && !w.prompt_argmax && !w.return_logits;
+    for (int i = 0; i < n; ++i) {
+      const int p = w.num_computed + i;
+      const int32_t block = w.block_table[p / opt_.block_size];
+      ROTOR_CHECK(block >= 0 && block < opt_.num_blocks, "runner: KV block {} out of range", block);
+      if (w.tokens[i] == kPlaceholderToken) {
+        in.placeholders.push_back({order[k], static_cast<int>(in.ids.size()), -1});
+      } else {
+        ROTOR_CHECK(w.tokens[i] >= 0 && w.tokens[i] < config_.vocab_size, "runner: token {} outside the vocabulary",
+                    w.tokens[i]);
+      }
+      in.ids.push_back(w.tokens[i]);
+      in.positions.push_back(p);
+      in.slots.push_back(block * opt_.block_size + p % opt_.block_size);
+    }
+    in.num_tokens += n;
+    std::copy(w.block_table.begin(), w.block_table.end(),
+              in.block_tables.begin() + static_cast<size_t>(k) * in.table_width);
+    in.query_start.push_back(in.num_tokens);
+    in.seq_lens.push_back(total);
+    in.max_query_len = std::max(in.max_query_len, n);
+    in.max_seq_len = std::max(in.max_seq_len, total);
+    if (w.sample) {
+      in.rows.push_back(in.num_tokens - 1);
+      in.sample_seq.push_back(order[k]);
+    }
+  }
+  in.num_sample = static_cast<int>(in.rows.size());
+  for (int k = 0; k < S; ++k)
+    if (work[order[k]].prompt_argmax) {
+      in.argmax_seq.push_back(order[k]);
+      in.argmax_count.push_back(in.query_start[k + 1] - in.query_start[k]);
+      for (int r = in.query_start[k]; r < in.query_start[k + 1]; ++r) in.rows.push_back(r);
+    }
 
+  // Sampling parameters, penalty token lists and masks of the sample rows.
+  in.prompt_start.push_back(0);
+  in.output_start.push_back(0);
+  in.mask_start.push_back(0);
+  for (int i = 0; i < in.num_sample; ++i) {
+    const SeqWork& w = work[in.sample_seq[i]];
+    const SamplingParams& p = w.params;
+    in.temperature.push_back(p.temperature);
+    in.top_p.push_back(p.top_p);
+    in.min_p.push_back(p.min_p);
+    in.top_k.push_back(p.top_k);
+    in.seed.push_back(static_cast<int64_t>(w.seed));
+    in.counter.push_back(w.counter);
+    in.return_logits.push_back(w.return_logits);
+    in.repetition.push_back(p.repetition_penalty);
+    in.presence.push_back(p.presence_penalty);
+    in.frequency.push_back(p.frequency_penalty);
+    if (p.has_penalties()) {
+      in.any_penalty = true;
+      in.prompt_tokens.insert(in.prompt_tokens.end(), w.prompt_tokens.begin(), w.prompt_tokens.end());
+      for (int32_t t : w.output_tokens) {
+        if (t == kPlaceholderToken)
+          in.placeholders.push_back({in.sample_seq[i], -1, static_cast<int>(in.output_tokens.size())});
+        in.output_tokens.push_back(t);
+      }
+    }
+    in.prompt_start.push_back(static_cast<int32_t>(in.prompt_tokens.size()));
+    in.output_start.push_back(static_cast<int32_t>(in.output_tokens.size()));
+    in.mask_ids.insert(in.mask_ids.end(), w.masked_tokens.begin(), w.masked_tokens.end());
+    in.any_mask |= !w.masked_tokens.empty();
+    in.mask_start.push_back(static_cast<int32_t>(in.mask_ids.size()));
+    const int nlp = p.logprobs ? *p.logprobs : -1;
+    ROTOR_CHECK(nlp <= config_.vocab_size, "runner: {} logprobs of a {}-token vocabulary", nlp, config_.vocab_size);
+    in.num_logprobs.push_back(nlp);
+    in.max_logprobs = std::max(in.max_logprobs, nlp);
+  }
+  in.decode_only &= !in.any_penalty && !in.any_mask && in.max_logprobs < 0;
+  return in;
+}
+
+std::vector<SeqResult> ModelRunner::run(const StepInputs& in) {
+  for (const StepInputs::Placeholder& p : in.placeholders) {
+    const int32_t t = p.ids_index >= 0 ? in.ids[p.ids_index] : in.output_tokens[p.output_index];
+    ROTOR_CHECK(t >= 0 && t < config_.vocab_size, "runner: the placeholder token of sequence {} is {}", p.seq, t);
+  }
+  const int S = in.num_seqs, T = in.num_tokens, R = static_cast<int>(in.rows.size()), ns = in.num_sample;
   // A graph replays steps where every sequence decodes one sampled token and nothing else.
   CudaGraph* graph = nullptr;
   int padded = S;
-  if (!graphs_.empty() && std::all_of(work.begin(), work.end(), [](const SeqWork& w) {
-        return w.tokens.size() == 1 && w.sample && !w.prompt_argmax && !w.return_logits;
-      })) {
+  if (!graphs_.empty() && in.decode_only) {
     for (auto& [size, g] : graphs_)
       if (size >= S) {
         padded = size;
@@ -251,97 +443,79 @@ std::vector<SeqResult> ModelRunner::execute(std::span<const SeqWork> work) {
         break;
       }
   }
-
-  int32_t* ids = host<int32_t>(layout_.ids);
-  int32_t* pos = host<int32_t>(layout_.positions);
-  int32_t* slots = host<int32_t>(layout_.slots);
-  int32_t* qs = host<int32_t>(layout_.query_start);
-  int32_t* lens = host<int32_t>(layout_.seq_lens);
+  // Graphs were captured with max_model_len-wide block tables.
+  const int width = graph ? max_blocks_per_seq_ : in.table_width;
+  std::copy(in.ids.begin(), in.ids.end(), host<int32_t>(layout_.ids));
+  std::copy(in.positions.begin(), in.positions.end(), host<int32_t>(layout_.positions));
+  std::copy(in.slots.begin(), in.slots.end(), host<int32_t>(layout_.slots));
+  std::copy(in.query_start.begin(), in.query_start.end(), host<int32_t>(layout_.query_start));
+  std::copy(in.seq_lens.begin(), in.seq_lens.end(), host<int32_t>(layout_.seq_lens));
+  std::copy(in.rows.begin(), in.rows.end(), host<int32_t>(layout_.rows));
   int32_t* tables = host<int32_t>(layout_.block_tables);
-  int32_t* rows = host<int32_t>(layout_.rows);
-  AttentionBatch b;
-  int T = 0, num_sample = 0, num_decode = 0, max_query = 0, max_len = 0;
-  std::vector<int> sample_seq;  // work index of each sampling row
-  qs[0] = 0;
-  for (int k = 0; k < S; ++k) {
-    const SeqWork& w = work[order[k]];
-    const int n = static_cast<int>(w.tokens.size());
-    const int total = w.num_computed + n;
-    ROTOR_CHECK(n > 0, "runner: a sequence with no new tokens");
-    ROTOR_CHECK(total <= opt_.max_model_len, "runner: context {} exceeds max_model_len {}", total, opt_.max_model_len);
-    ROTOR_CHECK(T + n <= opt_.max_num_tokens, "runner: more than {} tokens in a step", opt_.max_num_tokens);
-    ROTOR_CHECK(static_cast<int64_t>(w.block_table.size()) * opt_.block_size >= total &&
-                    static_cast<int>(w.block_table.size()) <= max_blocks_per_seq_,
-                "runner: {} blocks cannot hold {} tokens", w.block_table.size(), total);
-    if (n == 1) ++num_decode;
-    for (int i = 0; i < n; ++i) {
-      const int p = w.num_computed + i;
-      const int32_t block = w.block_table[p / opt_.block_size];
-      ROTOR_CHECK(block >= 0 && block < opt_.num_blocks, "runner: KV block {} out of range", block);
-      ROTOR_CHECK(w.tokens[i] >= 0 && w.tokens[i] < config_.vocab_size, "runner: token {} outside the vocabulary",
-                  w.tokens[i]);
-      ids[T] = w.tokens[i];
-      pos[T] = p;
-      slots[T] = block * opt_.block_size + p % opt_.block_size;
-      ++T;
-    }
-    std::copy(w.block_table.begin(), w.block_table.end(), tables + static_cast<size_t>(k) * max_blocks_per_seq_);
-    qs[k + 1] = T;
-    lens[k] = total;
-    max_query = std::max(max_query, n);
-    max_len = std::max(max_len, total);
-    if (w.sample) {
-      rows[num_sample++] = T - 1;
-      sample_seq.push_back(order[k]);
-    }
-  }
-  std::vector<int> argmax_seq;  // work index of each sequence asking for prompt argmax, in row order
-  int R = num_sample;
   for (int k = 0; k < S; ++k)
-    if (work[order[k]].prompt_argmax) {
-      argmax_seq.push_back(order[k]);
-      for (int r = qs[k]; r < qs[k + 1]; ++r) rows[R++] = r;
-    }
-  // Sampling parameters of the sampling rows; argmax rows are greedy.
+    std::copy_n(in.block_tables.begin() + static_cast<size_t>(k) * in.table_width, in.table_width,
+                tables + static_cast<size_t>(k) * width);
+  // Sampling parameters of the sample rows; argmax rows are greedy.
   for (int r = 0; r < R; ++r) {
-    const SeqWork* w = r < num_sample ? &work[sample_seq[r]] : nullptr;
-    host<float>(layout_.temperature)[r] = w ? w->params.temperature : 0.0f;
-    host<int32_t>(layout_.top_k)[r] = w ? w->params.top_k : 0;
-    host<float>(layout_.top_p)[r] = w ? w->params.top_p : 1.0f;
-    host<float>(layout_.min_p)[r] = w ? w->params.min_p : 0.0f;
-    host<int64_t>(layout_.seed)[r] = w ? static_cast<int64_t>(w->seed) : 0;
-    host<int64_t>(layout_.counter)[r] = w ? w->counter : 0;
+    const bool s = r < ns;
+    host<float>(layout_.temperature)[r] = s ? in.temperature[r] : 0.0f;
+    host<int32_t>(layout_.top_k)[r] = s ? in.top_k[r] : 0;
+    host<float>(layout_.top_p)[r] = s ? in.top_p[r] : 1.0f;
+    host<float>(layout_.min_p)[r] = s ? in.min_p[r] : 0.0f;
+    host<int64_t>(layout_.seed)[r] = s ? in.seed[r] : 0;
+    host<int64_t>(layout_.counter)[r] = s ? in.counter[r] : 0;
   }
 
   std::vector<SeqResult> out(S);
   if (graph) {
     write_padding(S, padded);
-    upload_metadata(padded, padded, padded);
+    upload_metadata(padded, padded, padded, width);
     graph->replay();
   } else {
-    upload_metadata(T, S, R);
-    b = batch_view(T, S);
-    b.num_decode_seqs = num_decode;
-    b.max_query_len = max_query;
-    b.max_seq_len = max_len;
+    upload_metadata(T, S, R, width);
+    if (in.any_penalty || in.any_mask) upload_extras(in);
+    AttentionBatch b = batch_view(T, S, width);
+    b.num_decode_seqs = in.num_decode;
+    b.max_query_len = in.max_query_len;
+    b.max_seq_len = in.max_seq_len;
     std::vector<std::pair<int, float*>> logit_rows;
-    for (int i = 0; i < num_sample; ++i)
-      if (work[sample_seq[i]].return_logits) {
-        SeqResult& res = out[sample_seq[i]];
+    for (int i = 0; i < ns; ++i)
+      if (in.return_logits[i]) {
+        SeqResult& res = out[in.sample_seq[i]];
         res.logits.resize(config_.vocab_size);
         logit_rows.emplace_back(i, res.logits.data());
       }
-    device_step(b, R, logit_rows);
+    device_step(b, R, logit_rows, &in);
   }
   ops_.copy_async(sampled_host_.data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
   ops_.synchronize();
   const int32_t* drawn = static_cast<const int32_t*>(sampled_host_.data());
-  for (int i = 0; i < num_sample; ++i) out[sample_seq[i]].token = drawn[i];
-  int r = num_sample;
-  for (int idx : argmax_seq) {
-    const int n = static_cast<int>(work[idx].tokens.size());
-    out[idx].argmax.assign(drawn + r, drawn + r + n);
-    r += n;
+  for (int i = 0; i < ns; ++i) out[in.sample_seq[i]].token = drawn[i];
+  for (size_t j = 0, r = ns; j < in.argmax_seq.size(); r += in.argmax_count[j], ++j)
+    out[in.argmax_seq[j]].argmax.assign(drawn + r, drawn + r + in.argmax_count[j]);
+  if (!graph && ns > 0 && in.max_logprobs >= 0) {
+    // Log-probs back to the host (the device is idle now).
+    Allocator& a = ops_.allocator();
+    const int K = in.max_logprobs;
+    std::vector<float> lp(ns), tlp(static_cast<size_t>(ns) * K);
+    std::vector<int32_t> rank(ns), tid(static_cast<size_t>(ns) * K);
+    a.copy(lp.data(), tok_logprob_.tensor.data(), ns * sizeof(float));
+    a.copy(rank.data(), tok_rank_.tensor.data(), ns * sizeof(int32_t));
+    if (K > 0) {
+      a.copy(tid.data(), top_ids_.tensor.data(), tid.size() * sizeof(int32_t));
+      a.copy(tlp.data(), top_logprobs_.tensor.data(), tlp.size() * sizeof(float));
+    }
+    for (int i = 0; i < ns; ++i) {
+      const int k = in.num_logprobs[i];
+      if (k < 0) continue;
+      TokenLogprobs t;
+      t.token = drawn[i];
+      t.logprob = lp[i];
+      t.rank = rank[i];
+      t.top_ids.assign(tid.begin() + static_cast<size_t>(i) * K, tid.begin() + static_cast<size_t>(i) * K + k);
+      t.top_logprobs.assign(tlp.begin() + static_cast<size_t>(i) * K, tlp.begin() + static_cast<size_t>(i) * K + k);
+      out[in.sample_seq[i]].logprobs = std::move(t);
+    }
   }
   return out;
 }

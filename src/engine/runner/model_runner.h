@@ -1,22 +1,28 @@
 // engine/runner/model_runner.h — ModelRunner: turns one step's plain-data work list into
 // batch metadata on the device, runs the model through the paged KV cache it owns, and
-// samples. One runner per tensor-parallel rank; it knows nothing of requests or scheduling.
-// On a GPU the metadata goes up from page-locked staging in asynchronous copies, decode
+// samples (penalties, masks, log-probs included). One runner per tensor-parallel rank; it
+// knows nothing of requests or scheduling. A step is prepare() (host arrays only, any thread)
+// then run() (device work); a token not known at prepare() time — the one the previous step
+// is still sampling — is a kPlaceholderToken resolved with StepInputs::set_token. On a GPU the metadata goes up from page-locked staging in asynchronous copies, decode
 // steps can replay CUDA graphs captured at start-up, and the step waits for the device only
 // to read the sampled ids back.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "comm/communicator.h"
 #include "core/sampling_params.h"
+#include "core/token_logprobs.h"
 #include "engine/runner/cuda_graph.h"
 #include "kernels/ops.h"
 #include "model/qwen3_moe/model.h"
 
 namespace rotor {
+
+constexpr int32_t kPlaceholderToken = -1;
 
 // One sequence's share of a step.
 struct SeqWork {
@@ -25,16 +31,22 @@ struct SeqWork {
   std::span<const int32_t> block_table;  // KV blocks covering num_computed + tokens.size() tokens
   bool sample = false;                   // draw the next token after the last new token
   bool prompt_argmax = false;            // also return the argmax after every new token
-  bool return_logits = false;            // return the logits of the sampling row (f32 [V])
-  SamplingParams params;
+  bool return_logits = false;            // return the logits of the sampling row (f32 [V], after penalties and masks)
+  SamplingParams params;                 // temperature, top-k/p, min-p, penalties, logprobs
   uint64_t seed = 0;                     // the request's random stream
   int64_t counter = 0;                   // index of the token drawn in that stream
+  // With penalties: the request's prompt and the tokens it generated so far (the last may be
+  // a placeholder: then it is the same token as the placeholder in `tokens`).
+  std::span<const int32_t> prompt_tokens;
+  std::span<const int32_t> output_tokens;
+  std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
 };
 
 struct SeqResult {
   int32_t token = -1;                    // sampled token (when sample)
   std::vector<int32_t> argmax;           // per new token (when prompt_argmax)
   std::vector<float> logits;             // [V] (when return_logits)
+  std::optional<TokenLogprobs> logprobs; // when sample and params.logprobs is set
 };
 
 struct RunnerOptions {
@@ -52,6 +64,38 @@ struct RunnerOptions {
   std::vector<int> graph_batch_sizes;    // empty: 1, 2, 4, 8, then multiples of 8 up to max_num_seqs
 };
 
+// The host-side inputs of one step (plain arrays), built by ModelRunner::prepare().
+struct StepInputs {
+  int num_seqs = 0, num_tokens = 0, num_decode = 0, max_query_len = 0, max_seq_len = 0;
+  std::vector<int32_t> ids, positions, slots, query_start, seq_lens, rows;
+  int table_width = 1;                   // block_tables is [num_seqs, table_width]
+  std::vector<int32_t> block_tables;
+  // Rows asked back: [0, num_sample) sample rows (work index sample_seq[i]), then the new
+  // tokens of each prompt_argmax sequence (work index argmax_seq[i], argmax_count[i] rows).
+  int num_sample = 0;
+  std::vector<int> sample_seq, argmax_seq, argmax_count;
+  std::vector<bool> return_logits;       // per sample row
+  bool decode_only = false;              // every sequence decodes one sampled token, nothing else
+  // Sampling of the sample rows.
+  std::vector<float> temperature, top_p, min_p, repetition, presence, frequency;
+  std::vector<int32_t> top_k;
+  std::vector<int64_t> seed, counter;
+  bool any_penalty = false, any_mask = false;
+  std::vector<int32_t> prompt_tokens, prompt_start, output_tokens, output_start, mask_ids, mask_start;
+  std::vector<int> num_logprobs;         // per sample row, -1 = none
+  int max_logprobs = -1;
+  // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index.
+  struct Placeholder {
+    int seq;
+    int ids_index;
+    int output_index;
+  };
+  std::vector<Placeholder> placeholders;
+
+  // Sets the placeholder token(s) of work[seq].
+  void set_token(int seq, int32_t token);
+};
+
 class ModelRunner {
  public:
   ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights, RunnerOptions options);
@@ -64,9 +108,15 @@ class ModelRunner {
   std::span<const LayerKVCache> kv_cache() const { return kv_; }
   // Bytes of KV cache one block takes over all layers (K and V).
   static size_t kv_block_bytes(const ModelConfig& config, int kv_heads, int block_size, DType kv_dtype);
+  // The same for this model on a backend and tensor-parallel rank.
+  static size_t kv_block_bytes(Ops& ops, Communicator& comm, const ModelConfig& config, int block_size);
 
-  // Runs one step; results in the order of `work`.
-  std::vector<SeqResult> execute(std::span<const SeqWork> work);
+  // Host-side preparation: checks the work and flattens it. Touches no device state.
+  StepInputs prepare(std::span<const SeqWork> work) const;
+  // Runs a prepared step (every placeholder set); results in the order of the work.
+  std::vector<SeqResult> run(const StepInputs& in);
+  // prepare + run.
+  std::vector<SeqResult> execute(std::span<const SeqWork> work) { return run(prepare(work)); }
 
  private:
   // Where each metadata field lives in the staging and device buffers (same layout).
@@ -84,11 +134,15 @@ class ModelRunner {
   // Writes decode rows [from, to) as padding (token 0 at position 0, no KV write, context 1).
   void write_padding(int from, int to);
   // Uploads the used part of each field: T tokens, S sequences, R hidden rows.
-  void upload_metadata(int T, int S, int R);
-  AttentionBatch batch_view(int T, int S) const;
+  void upload_metadata(int T, int S, int R, int table_width);
+  AttentionBatch batch_view(int T, int S, int table_width) const;
   // Forward, logits and sampling of R rows, all queued on the device. logit_rows: (row,
-  // destination) pairs whose logits are copied back.
-  void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows);
+  // destination) pairs whose logits are copied back. With `in`, its sample rows get their
+  // penalties and masks before sampling and their log-probs after (extra_dev_ holds the data).
+  void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
+                   const StepInputs* in);
+  // Stages and uploads the penalty and mask data of `in` (extra_host_ -> extra_dev_).
+  void upload_extras(const StepInputs& in);
   void capture_graphs();
 
   Ops& ops_;
@@ -103,6 +157,14 @@ class ModelRunner {
   Layout layout_{};
   Buffer meta_host_, meta_dev_, sampled_host_;
   OwnedTensor hidden_, logits_, sampled_;
+  // Penalties, masks and log-probs: staging and device copies grown to the largest step seen.
+  struct ExtraLayout {
+    size_t repetition, presence, frequency, prompt_start, output_start, mask_start, prompt_tokens, output_tokens,
+        mask_ids, bytes;
+  };
+  ExtraLayout extra_{};
+  Buffer extra_host_, extra_dev_;
+  OwnedTensor raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };
 

@@ -1,6 +1,6 @@
 // engine/runner/offline_generate.h — a fixed set of prompts generated to completion on one
 // runner (no scheduler): chunked prefill, then a decode step per token, all in one batch.
-// Used by `rotor generate` and the model tests.
+// The model tests use it as the reference of a request run alone.
 #pragma once
 #include <cstdint>
 #include <span>

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/sampling_params.h"
+#include "core/token_logprobs.h"
 
 namespace rotor {
 
@@ -19,16 +20,6 @@ enum class FinishReason : uint8_t {
   Error,   // the engine failed while running it
 };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort", "error", ""
-
-// The log-probability of one sampled token, from the raw logits (log_softmax before
-// penalties, masks or temperature: vLLM's default "raw_logprobs").
-struct TokenLogprobs {
-  int32_t token = -1;
-  float logprob = 0.0f;
-  int rank = 0;                       // 1 = the most likely token
-  std::vector<int32_t> top_ids;       // the N most likely tokens, best first (ties: lower id)
-  std::vector<float> top_logprobs;
-};
 
 // A request the runner does not hold yet: first scheduled, or resumed after preemption.
 struct NewRequestData {

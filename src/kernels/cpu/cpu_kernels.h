@@ -40,5 +40,9 @@ void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk
                  const ExpertWeights& experts, const Tensor& out);
 void fill_random(const Tensor& t, uint64_t seed, float mean, float std);
 void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids);
+void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties);
+void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start);
+void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
+              const Tensor& top_ids, const Tensor& top_logprobs);
 
 }  // namespace rotor::cpu

@@ -57,6 +57,16 @@ class CpuOps final : public Ops {
   void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override {
     cpu::sample(logits, params, out_ids);
   }
+  void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) override {
+    cpu::apply_penalties(logits, penalties);
+  }
+  void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) override {
+    cpu::mask_tokens(logits, ids, start);
+  }
+  void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
+                const Tensor& top_ids, const Tensor& top_logprobs) override {
+    cpu::logprobs(logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs);
+  }
 };
 
 }  // namespace

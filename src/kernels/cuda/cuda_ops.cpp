@@ -276,10 +276,21 @@ class CudaOps final : public Ops {
     check(cuda::sample(a, stream_), "sample");
   }
 
+  // Penalties, masks and log-probs on the GPU come with the CUDA sampling work (issue 7);
+  // until then a request that uses them fails with this message.
+  void apply_penalties(const Tensor&, const PenaltyBatch&) override { not_yet("presence/frequency/repetition penalties"); }
+  void mask_tokens(const Tensor&, const Tensor&, const Tensor&) override { not_yet("min_tokens"); }
+  void logprobs(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) override {
+    not_yet("logprobs");
+  }
+
  private:
   static constexpr size_t kCublasWorkspace = 32u << 20;
 
   [[noreturn]] static void no_w8a8() { ROTOR_FAIL("W8A8 on the GPU is not implemented yet (use --device cpu)"); }
+  [[noreturn]] static void not_yet(const char* what) {
+    ROTOR_FAIL("{} on the GPU: not implemented yet (use --device cpu)", what);
+  }
 
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {

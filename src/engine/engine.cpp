@@ -1,0 +1,306 @@
+// engine/engine.cpp — Engine: request validation, the step loop (schedule → prepare → execute
+// on the worker → update), async scheduling with two steps in flight, output delivery with
+// timestamps and stats, shutdown and failure.
+#include "engine/engine.h"
+
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+#include "core/check.h"
+#include "core/hash_rng.h"
+#include "core/log.h"
+#include "engine/kv_cache_sizing.h"
+#include "engine/model_step_runner.h"
+#include "engine/request_stream.h"
+#include "engine/scheduler/scheduler.h"
+#include "engine/step_worker.h"
+
+namespace rotor {
+namespace {
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+RequestTimes arrived(Clock::time_point t) {
+  RequestTimes r;
+  r.arrival = t;
+  return r;
+}
+
+void validate(const EngineRequest& req, const EngineLimits& lim) {
+  const auto& ids = req.prompt_token_ids;
+  const SamplingParams& p = req.params;
+  ROTOR_CHECK(!ids.empty(), "the prompt is empty");
+  for (int32_t t : ids)
+    ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "prompt token id {} is outside the vocabulary [0, {})", t, lim.vocab_size);
+  ROTOR_CHECK(static_cast<int>(ids.size()) < lim.max_model_len,
+              "the prompt has {} tokens, which leaves no room to generate within the maximum context length of {} "
+              "tokens",
+              ids.size(), lim.max_model_len);
+  ROTOR_CHECK(p.temperature >= 0.0f, "temperature must be >= 0, got {}", p.temperature);
+  ROTOR_CHECK(p.top_p > 0.0f && p.top_p <= 1.0f, "top_p must be in (0, 1], got {}", p.top_p);
+  ROTOR_CHECK(p.top_k >= -1, "top_k must be -1 (off) or at least 0, got {}", p.top_k);
+  ROTOR_CHECK(p.min_p >= 0.0f && p.min_p <= 1.0f, "min_p must be in [0, 1], got {}", p.min_p);
+  ROTOR_CHECK(p.presence_penalty >= -2.0f && p.presence_penalty <= 2.0f, "presence_penalty must be in [-2, 2], got {}",
+              p.presence_penalty);
+  ROTOR_CHECK(p.frequency_penalty >= -2.0f && p.frequency_penalty <= 2.0f,
+              "frequency_penalty must be in [-2, 2], got {}", p.frequency_penalty);
+  ROTOR_CHECK(p.repetition_penalty > 0.0f, "repetition_penalty must be > 0, got {}", p.repetition_penalty);
+  ROTOR_CHECK(!p.max_tokens || *p.max_tokens >= 1, "max_tokens must be at least 1, got {}", p.max_tokens.value_or(0));
+  ROTOR_CHECK(p.min_tokens >= 0 && (!p.max_tokens || p.min_tokens <= *p.max_tokens),
+              "min_tokens must be in [0, max_tokens], got {}", p.min_tokens);
+  for (int32_t t : p.stop_token_ids)
+    ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "stop token id {} is outside the vocabulary [0, {})", t, lim.vocab_size);
+  ROTOR_CHECK(lim.penalties_and_logprobs || (!p.has_penalties() && p.min_tokens == 0 && !p.logprobs),
+              "presence/frequency/repetition penalties, min_tokens and logprobs are not available on this backend yet "
+              "(the CPU backend has them)");
+  ROTOR_CHECK(!p.logprobs || (*p.logprobs >= 0 && *p.logprobs <= lim.max_logprobs),
+              "logprobs must be in [0, {}], got {}", lim.max_logprobs, p.logprobs.value_or(0));
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Communicator& comm,
+                                       const ModelConfig& model, ModelWeights weights) {
+  EngineLimits lim;
+  lim.max_model_len = config.max_model_len > 0 ? config.max_model_len : model.max_position_embeddings;
+  ROTOR_CHECK(lim.max_model_len >= 2, "--max-model-len must be at least 2 (the model says {})",
+              model.max_position_embeddings);
+  ROTOR_CHECK(config.block_size >= 1 && config.max_num_seqs >= 1 && config.max_num_batched_tokens >= 1,
+              "--block-size, --max-num-seqs and --max-num-batched-tokens must be positive");
+  const int64_t block_bytes = static_cast<int64_t>(ModelRunner::kv_block_bytes(ops, comm, model, config.block_size));
+  RunnerOptions ro;
+  ro.max_num_tokens = config.max_num_batched_tokens;
+  ro.max_num_seqs = config.max_num_seqs;
+  ro.max_model_len = lim.max_model_len;
+  ro.block_size = config.block_size;
+  ro.cuda_graphs = config.cuda_graphs;
+  ro.graph_batch_sizes = config.cuda_graph_sizes;
+  if (const int64_t bytes = fixed_kv_cache_bytes(config.kv_cache_memory_bytes, ops.device()); bytes > 0) {
+    ro.num_blocks = kv_cache_num_blocks(bytes, block_bytes, config.block_size, lim.max_model_len);
+  } else {
+    ro.num_blocks = (lim.max_model_len + config.block_size - 1) / config.block_size;  // the least it may get
+    ro.gpu_memory_utilization = config.gpu_memory_utilization;
+  }
+  auto model_runner = std::make_unique<ModelRunner>(ops, comm, model, std::move(weights), ro);
+  lim.num_blocks = model_runner->options().num_blocks;
+  lim.vocab_size = model.vocab_size;
+  lim.penalties_and_logprobs = ops.device().is_cpu();
+  lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
+  ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
+                 config.block_size, static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
+                 static_cast<int64_t>(lim.num_blocks) * config.block_size, lim.max_model_len);
+  auto runner = std::make_unique<ModelStepRunner>(std::move(model_runner), lim.eos_token_ids);
+  return std::make_unique<Engine>(config, std::move(lim), std::move(runner));
+}
+
+Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner)
+    : config_(config), limits_(std::move(limits)), runner_(std::move(runner)), inbox_(std::make_shared<EngineInbox>()),
+      seed_base_(std::random_device{}()) {
+  limits_.max_logprobs = config_.max_logprobs;
+  limits_.block_size = config_.block_size;
+  limits_.max_num_seqs = config_.max_num_seqs;
+  limits_.max_num_batched_tokens = config_.max_num_batched_tokens;
+  SchedulerConfig sc;
+  sc.max_num_seqs = config_.max_num_seqs;
+  sc.max_num_batched_tokens = config_.max_num_batched_tokens;
+  sc.max_model_len = limits_.max_model_len;
+  sc.block_size = config_.block_size;
+  sc.num_blocks = limits_.num_blocks;
+  sc.enable_prefix_caching = config_.enable_prefix_caching;
+  sc.eos_token_ids = limits_.eos_token_ids;
+  scheduler_ = std::make_unique<Scheduler>(sc);
+  stats_.num_blocks = limits_.num_blocks;
+  stats_.block_size = limits_.block_size;
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lk(inbox_->mu);
+    inbox_->closed = true;
+  }
+  inbox_->cv.notify_all();
+  thread_.join();
+}
+
+RequestHandle Engine::submit(EngineRequest req) {
+  validate(req, limits_);
+  Request r;
+  r.id = next_id_++;
+  r.tokens = std::move(req.prompt_token_ids);
+  r.params = std::move(req.params);
+  r.max_tokens = r.params.max_tokens.value_or(limits_.max_model_len - static_cast<int>(r.tokens.size()));
+  r.seed = r.params.seed ? static_cast<uint64_t>(*r.params.seed) : hash3(seed_base_, r.id, 0);
+  r.prompt_argmax = req.prompt_argmax;
+  const Clock::time_point arrival = Clock::now();
+  auto stream = std::make_shared<RequestStream>(r.id, static_cast<int>(r.tokens.size()), arrival);
+  {
+    std::lock_guard lk(inbox_->mu);
+    ROTOR_CHECK(!inbox_->closed, "{}", inbox_->error.empty() ? "the engine is shut down" : "the engine failed: " + inbox_->error);
+    inbox_->submissions.push_back({std::move(r), stream, arrival});
+  }
+  inbox_->cv.notify_all();
+  return RequestHandle(stream, inbox_);
+}
+
+void Engine::abort(uint64_t request_id) { inbox_->abort(request_id); }
+
+EngineStats Engine::stats() const {
+  std::lock_guard lk(stats_mu_);
+  return stats_;
+}
+
+void Engine::loop() {
+  Scheduler& sched = *scheduler_;
+  struct Live {
+    std::shared_ptr<RequestStream> stream;
+    RequestTimes times;
+  };
+  std::unordered_map<uint64_t, Live> live;
+  struct InFlight {
+    SchedulerOutput out;
+    std::future<RunnerOutput> result;
+  };
+  std::deque<InFlight> in_flight;
+  const size_t depth = config_.async_scheduling ? 2 : 1;
+  StepWorker worker(*runner_);
+  uint64_t prompt_tokens = 0, generation_tokens = 0, steps = 0, step_tokens = 0;
+  uint64_t finished[5] = {};
+
+  // Times and stats of an update; then (after publish()) push() hands it to the reader, so a
+  // reader that sees an output also sees it counted in stats().
+  const auto account = [&](const RequestUpdate& u) {
+    auto it = live.find(u.req_id);
+    if (it == live.end()) return;
+    RequestTimes& t = it->second.times;
+    const Clock::time_point now = Clock::now();
+    {
+      std::lock_guard lk(stats_mu_);
+      if (!u.new_token_ids.empty()) {
+        if (!t.first_token) {
+          t.first_token = now;
+          stats_.ttft.observe(seconds(now - t.arrival));
+        } else {
+          stats_.inter_token.observe(seconds(now - *t.last_token));
+        }
+        t.last_token = now;
+        generation_tokens += u.new_token_ids.size();
+      }
+      if (u.finish_reason != FinishReason::None) {
+        t.finished = now;
+        stats_.e2e.observe(seconds(now - t.arrival));
+        ++finished[static_cast<int>(u.finish_reason)];
+      }
+    }
+  };
+  const auto push = [&](const RequestUpdate& u) {
+    auto it = live.find(u.req_id);
+    if (it == live.end()) return;
+    it->second.stream->push(u, it->second.times);
+    if (u.finish_reason != FinishReason::None) live.erase(it);
+  };
+  const auto publish = [&] {
+    std::lock_guard lk(stats_mu_);
+    stats_.num_running = sched.num_running();
+    stats_.num_waiting = sched.num_waiting();
+    stats_.kv_cache_usage = sched.kv_cache().usage();
+    stats_.prefix_cache_queries = sched.kv_cache().prefix_queries();
+    stats_.prefix_cache_hits = sched.kv_cache().prefix_hits();
+    stats_.num_preemptions = sched.num_preemptions();
+    stats_.prompt_tokens = prompt_tokens;
+    stats_.generation_tokens = generation_tokens;
+    stats_.requests_stop = finished[static_cast<int>(FinishReason::Stop)];
+    stats_.requests_length = finished[static_cast<int>(FinishReason::Length)];
+    stats_.requests_abort = finished[static_cast<int>(FinishReason::Abort)];
+    stats_.requests_error = finished[static_cast<int>(FinishReason::Error)];
+    stats_.num_steps = steps;
+    stats_.scheduled_tokens = step_tokens;
+  };
+
+  std::string failure;
+  try {
+    for (;;) {
+      std::vector<EngineInbox::Submission> submissions;
+      std::vector<uint64_t> aborts;
+      {
+        std::unique_lock lk(inbox_->mu);
+        if (in_flight.empty() && !sched.has_work())
+          inbox_->cv.wait(lk, [&] { return inbox_->closed || !inbox_->submissions.empty() || !inbox_->aborts.empty(); });
+        if (inbox_->closed) break;
+        submissions.swap(inbox_->submissions);
+        aborts.swap(inbox_->aborts);
+      }
+      for (EngineInbox::Submission& s : submissions) {
+        live[s.request.id] = {s.stream, arrived(s.arrival)};
+        sched.add_request(std::move(s.request));
+      }
+      std::vector<RequestUpdate> updates;
+      for (uint64_t id : aborts)
+        if (auto u = sched.abort(id)) updates.push_back(std::move(*u));
+
+      if (in_flight.size() < depth && sched.has_work()) {
+        SchedulerOutput out = sched.schedule();
+        if (!out.empty()) {
+          const Clock::time_point now = Clock::now();
+          for (const NewRequestData& d : out.new_requests) {
+            RequestTimes& t = live.at(d.req_id).times;
+            if (t.first_scheduled) continue;
+            t.first_scheduled = now;
+            prompt_tokens += d.num_prompt_tokens;
+            std::lock_guard lk(stats_mu_);
+            stats_.queue.observe(seconds(now - t.arrival));
+          }
+          ++steps;
+          step_tokens += out.total_num_tokens;
+          std::future<RunnerOutput> f = worker.submit(runner_->prepare(out));
+          in_flight.push_back({std::move(out), std::move(f)});
+          if (in_flight.size() < depth) {
+            for (const RequestUpdate& u : updates) account(u);
+            publish();
+            for (const RequestUpdate& u : updates) push(u);
+            continue;
+          }
+        } else {
+          ROTOR_CHECK(!in_flight.empty(), "engine: {} running and {} waiting requests but nothing to schedule",
+                      sched.num_running(), sched.num_waiting());
+        }
+      }
+      if (!in_flight.empty()) {
+        const RunnerOutput res = in_flight.front().result.get();
+        for (RequestUpdate& u : sched.update_from_output(in_flight.front().out, res)) updates.push_back(std::move(u));
+        in_flight.pop_front();
+      }
+      for (const RequestUpdate& u : updates) account(u);
+      publish();
+      for (const RequestUpdate& u : updates) push(u);
+    }
+  } catch (const std::exception& e) {
+    failure = e.what();
+    ROTOR_LOG_ERROR("engine failed: {}", failure);
+  }
+  // Shut down or failed: no more submissions; wait for the steps in flight; end every stream.
+  {
+    std::lock_guard lk(inbox_->mu);
+    inbox_->closed = true;
+    inbox_->error = failure;
+    for (EngineInbox::Submission& s : inbox_->submissions) live[s.request.id] = {s.stream, arrived(s.arrival)};
+    inbox_->submissions.clear();
+  }
+  for (InFlight& f : in_flight) {
+    try {
+      f.result.get();
+    } catch (const std::exception&) {
+    }
+  }
+  const FinishReason reason = failure.empty() ? FinishReason::Abort : FinishReason::Error;
+  for (auto& [id, l] : live) {
+    l.times.finished = Clock::now();
+    l.stream->end(reason, failure, l.times);
+    ++finished[static_cast<int>(reason)];
+  }
+  live.clear();
+  publish();
+}
+
+}  // namespace rotor

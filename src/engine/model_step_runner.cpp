@@ -1,0 +1,125 @@
+// engine/model_step_runner.cpp — request state from SchedulerOutput deltas, SeqWork, placeholders.
+#include "engine/model_step_runner.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace rotor {
+namespace {
+
+struct ModelStep final : PreparedStep {
+  StepInputs inputs;
+  std::vector<uint64_t> dropped;       // requests to forget
+  std::vector<uint64_t> req;           // per scheduled entry
+  std::vector<bool> sample;
+  std::vector<bool> placeholder;       // its input token is the previous step's sample
+  std::vector<int> prompt_position;    // first prompt position of its chunk
+  std::vector<int> prompt_argmax_len;  // prompt positions of its chunk (prompt_argmax requests)
+};
+
+}  // namespace
+
+ModelStepRunner::ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vector<int32_t> eos_token_ids)
+    : runner_(std::move(runner)), eos_(std::move(eos_token_ids)) {}
+
+std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& out) {
+  auto step = std::make_unique<ModelStep>();
+  for (const auto* ids : {&out.finished_req_ids, &out.preempted_req_ids})
+    for (uint64_t id : *ids) {
+      reqs_.erase(id);
+      step->dropped.push_back(id);
+    }
+  std::unordered_map<uint64_t, int> computed;
+  for (const NewRequestData& d : out.new_requests) {
+    Req& r = reqs_[d.req_id];
+    r.tokens = d.token_ids;
+    r.num_prompt = d.num_prompt_tokens;
+    r.params = d.params;
+    r.seed = d.seed;
+    r.prompt_argmax = d.prompt_argmax;
+    r.blocks = d.block_ids;
+    r.stop_ids = d.params.stop_token_ids;
+    if (!d.params.ignore_eos) r.stop_ids.insert(r.stop_ids.end(), eos_.begin(), eos_.end());
+    computed[d.req_id] = d.num_computed_tokens;
+  }
+  for (const CachedRequestData& d : out.cached_requests) {
+    Req& r = reqs_.at(d.req_id);
+    r.tokens.insert(r.tokens.end(), d.new_token_ids.begin(), d.new_token_ids.end());
+    r.blocks.insert(r.blocks.end(), d.new_block_ids.begin(), d.new_block_ids.end());
+    computed[d.req_id] = d.num_computed_tokens;
+  }
+  if (out.scheduled.empty()) return step;
+
+  // Token storage for chunks and output lists that end in a placeholder (stable addresses).
+  const size_t S = out.scheduled.size();
+  std::vector<std::vector<int32_t>> chunk(S), outputs(S);
+  std::vector<SeqWork> work(S);
+  for (size_t k = 0; k < S; ++k) {
+    const ScheduledRequest& s = out.scheduled[k];
+    const Req& r = reqs_.at(s.req_id);
+    const int c = computed.at(s.req_id), n = s.num_tokens, known = static_cast<int>(r.tokens.size());
+    ROTOR_CHECK(c + n <= known + 1, "step runner: request {} schedules {} tokens past {} known", s.req_id,
+                c + n - known, known);
+    const bool placeholder = c + n == known + 1;
+    SeqWork& w = work[k];
+    if (placeholder) {
+      chunk[k].assign(r.tokens.begin() + c, r.tokens.end());
+      chunk[k].push_back(kPlaceholderToken);
+      w.tokens = chunk[k];
+    } else {
+      w.tokens = std::span<const int32_t>(r.tokens).subspan(c, n);
+    }
+    w.num_computed = c;
+    w.block_table = r.blocks;
+    w.sample = s.sample;
+    w.prompt_argmax = r.prompt_argmax && c < r.num_prompt;
+    w.params = r.params;
+    w.seed = r.seed;
+    w.counter = c + n - r.num_prompt;  // index of the output token drawn
+    if (s.sample && r.params.has_penalties()) {
+      w.prompt_tokens = std::span<const int32_t>(r.tokens).first(r.num_prompt);
+      outputs[k].assign(r.tokens.begin() + r.num_prompt, r.tokens.end());
+      if (placeholder) outputs[k].push_back(kPlaceholderToken);
+      w.output_tokens = outputs[k];
+    }
+    if (s.sample && w.counter < r.params.min_tokens) w.masked_tokens = r.stop_ids;
+    step->req.push_back(s.req_id);
+    step->sample.push_back(s.sample);
+    step->placeholder.push_back(placeholder);
+    step->prompt_position.push_back(c);
+    step->prompt_argmax_len.push_back(w.prompt_argmax ? std::min(n, r.num_prompt - c) : 0);
+  }
+  step->inputs = runner_->prepare(work);
+  return step;
+}
+
+RunnerOutput ModelStepRunner::execute(PreparedStep& prepared) {
+  ModelStep& step = static_cast<ModelStep&>(prepared);
+  for (uint64_t id : step.dropped) last_sampled_.erase(id);
+  RunnerOutput out;
+  if (step.req.empty()) return out;
+  for (size_t k = 0; k < step.req.size(); ++k) {
+    if (!step.placeholder[k]) continue;
+    auto it = last_sampled_.find(step.req[k]);
+    ROTOR_CHECK(it != last_sampled_.end(), "step runner: request {} has no sampled token for its placeholder",
+                step.req[k]);
+    step.inputs.set_token(static_cast<int>(k), it->second);
+  }
+  std::vector<SeqResult> res = runner_->run(step.inputs);
+  for (size_t k = 0; k < step.req.size(); ++k) {
+    SampledToken t;
+    t.req_id = step.req[k];
+    if (step.sample[k]) {
+      t.token = res[k].token;
+      t.logprobs = std::move(res[k].logprobs);
+      last_sampled_[t.req_id] = t.token;
+    }
+    t.prompt_position = step.prompt_position[k];
+    t.prompt_argmax.assign(res[k].argmax.begin(), res[k].argmax.begin() + step.prompt_argmax_len[k]);
+    out.outputs.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace rotor

@@ -1,0 +1,40 @@
+// engine/model_step_runner.h — the StepRunner over a ModelRunner: keeps each request's tokens,
+// block table and sampling state as the SchedulerOutput deltas describe them (engine
+// thread), turns a step into SeqWork (placeholders for tokens still being sampled, min_tokens
+// masks, penalty token lists), and on the worker thread fills the placeholders from the
+// tokens it sampled in the previous step, runs the model and reports the sampled ids.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/runner/model_runner.h"
+#include "engine/step_runner.h"
+
+namespace rotor {
+
+class ModelStepRunner final : public StepRunner {
+ public:
+  ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vector<int32_t> eos_token_ids);
+
+  std::unique_ptr<PreparedStep> prepare(const SchedulerOutput& out) override;
+  RunnerOutput execute(PreparedStep& step) override;
+
+ private:
+  struct Req {
+    std::vector<int32_t> tokens;     // known tokens (the scheduler's, sent as deltas)
+    int num_prompt = 0;
+    SamplingParams params;
+    uint64_t seed = 0;
+    bool prompt_argmax = false;
+    std::vector<int32_t> blocks;
+    std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
+  };
+  std::unique_ptr<ModelRunner> runner_;
+  std::vector<int32_t> eos_;
+  std::unordered_map<uint64_t, Req> reqs_;              // engine thread
+  std::unordered_map<uint64_t, int32_t> last_sampled_;  // worker thread: each request's latest sample
+};
+
+}  // namespace rotor
