@@ -1,19 +1,20 @@
 // apps/generate.cpp — `rotor generate`: prompts (token ids, text, or chat messages through the
-// chat template) through the KV cache on one backend (engine/runner/offline_generate), printing
-// the generated text (ids for --prompt-ids) or one JSON object per prompt.
+// chat template) submitted together to an Engine (scheduler, KV block manager, the engine
+// flags), printing the generated text (ids for --prompt-ids) or one JSON object per prompt.
 #include <cstdio>
-#include <fmt/ranges.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/engine_args.h"
+#include "comm/communicator.h"
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
 #include "engine/runner/compilation_config.h"
-#include "engine/runner/offline_generate.h"
+#include "engine/runner/model_runner.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "tokenizer/chat_template.h"
@@ -24,6 +25,7 @@ namespace {
 
 struct GenerateArgs {
   LoadOptions load;
+  EngineConfig engine;
   std::vector<std::string> prompt_ids;
   std::vector<std::string> prompts;
   std::vector<std::string> messages_files;
@@ -31,12 +33,19 @@ struct GenerateArgs {
   float temperature = 0.0f;
   float top_p = 1.0f;
   int top_k = 0;
+  float min_p = 0.0f;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  float repetition_penalty = 1.0f;
   int64_t seed = 0;
-  int prefill_chunk = 0;
   bool ignore_eos = false;
   std::string output = "text";
   std::string device = "auto";
-  double gpu_memory_utilization = 0.0;
+  bool max_model_len_given = false;
+  bool max_num_seqs_given = false;
+  bool budget_given = false;
+  bool kv_bytes_given = false;
+  bool utilization_given = false;
   std::string compilation_config = R"({"cudagraph_mode": "FULL_DECODE_ONLY"})";
 };
 
@@ -90,22 +99,11 @@ std::string render_messages_file(const std::string& path, const ChatTemplate& tm
   return tmpl.render_request(req);
 }
 
-void run(const GenerateArgs& a) {
+void run(GenerateArgs a) {
   ROTOR_CHECK(!a.prompt_ids.empty() || !a.prompts.empty() || !a.messages_files.empty(),
               "give at least one --prompt-ids, --prompt or --messages");
   ROTOR_CHECK(a.max_tokens >= 1, "--max-tokens must be at least 1");
   ROTOR_CHECK(a.output == "json" || a.output == "text", "--output must be json or text");
-  ROTOR_CHECK(a.temperature >= 0.0f, "--temperature must be >= 0");
-  ROTOR_CHECK(a.gpu_memory_utilization >= 0.0 && a.gpu_memory_utilization <= 1.0,
-              "--gpu-memory-utilization must be in [0, 1]");
-  const CompilationConfig cc = parse_compilation_config(a.compilation_config);
-  std::unique_ptr<Ops> ops = make_ops(a.device);
-  ROTOR_CHECK(a.gpu_memory_utilization == 0.0 || !ops->device().is_cpu(),
-              "--gpu-memory-utilization needs a GPU (--device cuda)");
-  std::unique_ptr<Communicator> comm = make_local_comm();
-  LoadedModel m = load_model(a.load, *ops);
-  std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
-
   // Prompts in order: --prompt-ids, then --prompt texts, then --messages files.
   std::vector<std::vector<int32_t>> prompts;
   std::vector<bool> from_text;
@@ -123,57 +121,91 @@ void run(const GenerateArgs& a) {
     }
     from_text.resize(prompts.size(), true);
   }
-  std::vector<OfflineRequest> requests;
-  int longest = 0, longest_prompt = 0;
+  int longest = 0, total = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    OfflineRequest r;
-    r.prompt = prompts[i];
-    ROTOR_CHECK(!r.prompt.empty(), "prompt {} is empty", i + 1);
-    for (int32_t id : r.prompt)
-      ROTOR_CHECK(id < m.config.vocab_size, "--prompt-ids: token {} outside the vocabulary ({})", id,
-                  m.config.vocab_size);
-    r.params.temperature = a.temperature;
-    r.params.top_p = a.top_p;
-    r.params.top_k = a.top_k;
-    r.seed = hash3(static_cast<uint64_t>(a.seed), i, 0);
-    r.max_tokens = a.max_tokens;
-    r.ignore_eos = a.ignore_eos;
-    r.prompt_argmax = a.output == "json";
-    longest = std::max(longest, static_cast<int>(r.prompt.size()) + a.max_tokens);
-    longest_prompt = std::max(longest_prompt, static_cast<int>(r.prompt.size()));
-    requests.push_back(std::move(r));
+    ROTOR_CHECK(!prompts[i].empty(), "prompt {} is empty", i + 1);
+    longest = std::max(longest, static_cast<int>(prompts[i].size()));
+    total += static_cast<int>(prompts[i].size());
   }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(requests, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = static_cast<int>(requests.size());
-  const int chunk = a.prefill_chunk > 0 ? std::min(a.prefill_chunk, longest_prompt) : longest_prompt;
-  ro.max_num_tokens = static_cast<int>(requests.size()) * chunk;
-  ro.gpu_memory_utilization = a.gpu_memory_utilization;
-  ro.cuda_graphs = cc.cuda_graphs && !ops->device().is_cpu();  // graphs exist only on the GPU
-  ro.graph_batch_sizes = cc.capture_sizes;
-  ModelRunner runner(*ops, *comm, m.config, std::move(m.weights), ro);
-  ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens; CUDA graphs for decode batch sizes: {}", runner.options().num_blocks,
-                 runner.options().block_size,
-                 runner.options().cuda_graphs ? fmt::format("{}", fmt::join(runner.options().graph_batch_sizes, ", "))
-                                              : std::string("off"));
-  OfflineStats st;
-  const std::vector<OfflineResult> results = generate_offline(runner, requests, a.prefill_chunk, m.config.eos_token_ids, &st);
-  ROTOR_LOG_INFO("prefill: {} tokens in {:.3f} s ({:.1f} tok/s); decode: {} tokens in {:.3f} s ({:.1f} tok/s)",
-                 st.prefill_tokens, st.prefill_seconds, st.prefill_tokens / std::max(st.prefill_seconds, 1e-9),
-                 st.decode_tokens, st.decode_seconds, st.decode_tokens / std::max(st.decode_seconds, 1e-9));
+  const CompilationConfig cc = parse_compilation_config(a.compilation_config);
+  std::unique_ptr<Ops> ops = make_ops(a.device);
+  ROTOR_CHECK(!a.utilization_given || !ops->device().is_cpu(), "--gpu-memory-utilization needs a GPU (--device cuda)");
+  a.engine.cuda_graphs = cc.cuda_graphs && !ops->device().is_cpu();  // graphs exist only on the GPU
+  a.engine.cuda_graph_sizes = cc.capture_sizes;
+  std::unique_ptr<Communicator> comm = make_local_comm();
+  LoadedModel m = load_model(a.load, *ops);
+  std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
+  // Unless given, size the engine and its KV cache for these prompts (the same results,
+  // smaller buffers); --gpu-memory-utilization sizes the KV cache from the GPU's memory.
+  if (!a.max_model_len_given) a.engine.max_model_len = std::min(m.config.max_position_embeddings, longest + a.max_tokens);
+  if (!a.max_num_seqs_given) a.engine.max_num_seqs = std::min<int>(a.engine.max_num_seqs, prompts.size());
+  if (!a.budget_given) a.engine.max_num_batched_tokens = std::min(a.engine.max_num_batched_tokens, total);
+  if (!a.kv_bytes_given && !a.utilization_given) {
+    // Blocks for every prompt at full length at once (at least one max_model_len).
+    const int bs = a.engine.block_size;
+    ROTOR_CHECK(bs >= 1, "--block-size must be at least 1");
+    int64_t blocks = 0;
+    for (const auto& p : prompts) blocks += (static_cast<int64_t>(p.size()) + a.max_tokens + bs - 1) / bs;
+    const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_position_embeddings;
+    blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
+    a.engine.kv_cache_memory_bytes =
+        blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(*ops, *comm, m.config, bs));
+  }
+  std::unique_ptr<Engine> engine = Engine::create(a.engine, *ops, *comm, m.config, std::move(m.weights));
+
+  const auto t0 = Clock::now();
+  std::vector<RequestHandle> handles;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EngineRequest r;
+    r.prompt_token_ids = prompts[i];
+    SamplingParams& p = r.params;
+    p.temperature = a.temperature;
+    p.top_p = a.top_p;
+    p.top_k = a.top_k;
+    p.min_p = a.min_p;
+    p.presence_penalty = a.presence_penalty;
+    p.frequency_penalty = a.frequency_penalty;
+    p.repetition_penalty = a.repetition_penalty;
+    p.seed = static_cast<int64_t>(hash3(static_cast<uint64_t>(a.seed), i, 0));
+    p.max_tokens = a.max_tokens;
+    p.ignore_eos = a.ignore_eos;
+    r.prompt_argmax = a.output == "json";
+    handles.push_back(engine->submit(std::move(r)));
+  }
+  std::vector<RequestOutput> results;
+  for (RequestHandle& h : handles) results.push_back(h.wait());
+  const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+  const EngineStats st = engine->stats();
+  // Decode: the tokens after each first one, over the time from the first first token on.
+  Clock::time_point first = Clock::time_point::max(), last = t0;
+  int64_t decode_tokens = 0;
+  for (const RequestOutput& o : results) {
+    if (!o.times.first_token || !o.times.finished) continue;
+    first = std::min(first, *o.times.first_token);
+    last = std::max(last, *o.times.finished);
+    decode_tokens += std::max(o.num_output_tokens - 1, 0);
+  }
+  const double decode_s = first < last ? std::chrono::duration<double>(last - first).count() : 0.0;
+  ROTOR_LOG_INFO("{} prompts: {} prompt + {} generated tokens in {:.3f} s, {} steps; prefill: mean TTFT {:.3f} s; "
+                 "decode: {} tokens in {:.3f} s ({:.1f} tok/s)",
+                 prompts.size(), st.prompt_tokens, st.generation_tokens, dt, st.num_steps,
+                 st.ttft.sum / std::max<uint64_t>(st.ttft.count, 1), decode_tokens, decode_s,
+                 decode_tokens / std::max(decode_s, 1e-9));
   for (size_t i = 0; i < results.size(); ++i) {
+    const RequestOutput& o = results[i];
+    ROTOR_CHECK(o.finish_reason != FinishReason::Error, "generate: {}", o.error);
     if (a.output == "json") {
-      nlohmann::json j{{"prompt_ids", requests[i].prompt},
-                       {"prompt_argmax", results[i].prompt_argmax},
-                       {"output_ids", results[i].output}};
-      if (from_text[i]) j["text"] = text.tokenizer->decode(results[i].output, true);
+      nlohmann::json j{{"prompt_ids", prompts[i]},
+                       {"prompt_argmax", o.prompt_argmax},
+                       {"output_ids", o.token_ids},
+                       {"finish_reason", finish_reason_name(o.finish_reason)}};
+      if (from_text[i]) j["text"] = text.tokenizer->decode(o.token_ids, true);
       std::printf("%s\n", j.dump().c_str());
     } else if (from_text[i]) {  // the generated text, special tokens left out
-      std::printf("%s\n", text.tokenizer->decode(results[i].output, true).c_str());
+      std::printf("%s\n", text.tokenizer->decode(o.token_ids, true).c_str());
     } else {
       std::string s;
-      for (size_t k = 0; k < results[i].output.size(); ++k) s += (k ? "," : "") + std::to_string(results[i].output[k]);
+      for (size_t k = 0; k < o.token_ids.size(); ++k) s += (k ? "," : "") + std::to_string(o.token_ids[k]);
       std::printf("%s\n", s.c_str());
     }
   }
@@ -183,7 +215,8 @@ void run(const GenerateArgs& a) {
 
 void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  CLI::App* c = app.add_subcommand("generate", "Generate tokens from prompts (ids, text or chat messages) through the KV cache");
+  CLI::App* c =
+      app.add_subcommand("generate", "Generate tokens from prompts (ids, text or chat messages) through the engine");
   c->add_option("model", a->load.model, "Model directory (or config.json with --load-format dummy)")->required();
   c->add_option("--prompt-ids", a->prompt_ids, "Comma-separated prompt token ids (repeat for several prompts)")
       ->take_all();
@@ -197,23 +230,30 @@ void add_generate(CLI::App& app) {
   c->add_option("--temperature", a->temperature, "0 = greedy")->capture_default_str();
   c->add_option("--top-p", a->top_p)->capture_default_str();
   c->add_option("--top-k", a->top_k)->capture_default_str();
+  c->add_option("--min-p", a->min_p)->capture_default_str();
+  c->add_option("--presence-penalty", a->presence_penalty)->capture_default_str();
+  c->add_option("--frequency-penalty", a->frequency_penalty)->capture_default_str();
+  c->add_option("--repetition-penalty", a->repetition_penalty)->capture_default_str();
   c->add_option("--seed", a->seed, "Seed of sampling and of dummy weights")->capture_default_str();
-  c->add_option("--prefill-chunk", a->prefill_chunk, "Prefill at most N prompt tokens per step (0 = all)");
   c->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at end-of-sequence tokens");
-  c->add_option("--output", a->output, "text | json")->capture_default_str();
+  c->add_option("--output", a->output, "text | json (json adds the argmax after every prompt token)")
+      ->capture_default_str();
   c->add_option("--load-format", a->load.load_format, "auto | safetensors | dummy")->capture_default_str();
   c->add_option("--quantization,-q", a->load.quantization,
-                 "ascend | w8a8: the model is a W8A8 checkpoint (detected when not given)");
+                "ascend | w8a8: the model is a W8A8 checkpoint (detected when not given)");
   c->add_option("--num-layers", a->load.num_layers, "Run only the first N layers");
   c->add_option("--device", a->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
-  c->add_option("--gpu-memory-utilization", a->gpu_memory_utilization,
-                "Share of GPU memory for weights, activations and KV cache (0 = a KV cache just for the prompts)")
-      ->capture_default_str();
   c->add_option("--compilation-config", a->compilation_config,
                 "JSON: {\"cudagraph_mode\": \"FULL_DECODE_ONLY\" | \"NONE\"} (CUDA graphs for decode steps; GPU only)")
       ->capture_default_str();
-  c->callback([a] {
+  add_engine_options(c, a->engine);
+  c->callback([a, c] {
     a->load.seed = static_cast<uint64_t>(a->seed);
+    a->max_model_len_given = c->count("--max-model-len") > 0;
+    a->max_num_seqs_given = c->count("--max-num-seqs") > 0;
+    a->budget_given = c->count("--max-num-batched-tokens") > 0;
+    a->kv_bytes_given = c->count("--kv-cache-memory-bytes") > 0;
+    a->utilization_given = c->count("--gpu-memory-utilization") > 0;
     run(*a);
   });
 }
