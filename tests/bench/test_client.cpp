@@ -284,15 +284,15 @@ TEST(BenchLoad, RequestsStartAtTheirArrivalTimes) {
   std::vector<Job> jobs(8, Job{"{}", 0, -1});
   LoadOptions o;
   o.max_concurrency = 8;
-  o.request_rate = 20;
+  o.request_rate = 5;  // mean gap 200 ms: a late start of 100 ms is a bug, not scheduler noise on a busy CI
   o.seed = 3;
   LiveCounters live;
   const auto rec = run_load(parse_base_url(server.url()), {}, "/v1/completions", jobs, o, Clock::now(), live);
-  const std::vector<double> arr = poisson_arrivals(8, 20, 3);
+  const std::vector<double> arr = poisson_arrivals(8, 5, 3);
   for (size_t i = 0; i < rec.size(); ++i) {
     EXPECT_TRUE(rec[i].success) << rec[i].error;
     EXPECT_GE(rec[i].start, arr[i]);
-    EXPECT_LT(rec[i].start, arr[i] + 0.05);
+    EXPECT_LT(rec[i].start, arr[i] + 0.1);
   }
 }
 
