@@ -1,5 +1,5 @@
 // apps/engine_args.h — the engine's command-line flags (vLLM's names), shared by the
-// subcommands that run an Engine (`rotor generate`, later `rotor serve`).
+// subcommands that run an Engine (`rotor generate`, `rotor serve`).
 #pragma once
 #include <CLI/CLI.hpp>
 

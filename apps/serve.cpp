@@ -1,14 +1,160 @@
-// apps/serve.cpp — `rotor serve [MODEL_DIR]`: vLLM's command line; resolves the flags
-// (apps/serve_args.h) and, with --dry-run, prints the resolved configuration as JSON.
+// apps/serve.cpp — `rotor serve [MODEL_DIR]`: vLLM's command line (apps/serve_args.h); loads
+// the model (or builds the embedded default), the tokenizer and chat template, starts the
+// Engine and the OpenAI server, and stops cleanly on SIGINT/SIGTERM. --dry-run prints the
+// resolved configuration as JSON instead.
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
 
 #include "apps/commands.h"
+#include "apps/default_model.h"
 #include "apps/serve_args.h"
+#include "comm/communicator.h"
 #include "core/check.h"
 #include "core/log.h"
+#include "engine/engine.h"
+#include "kernels/backend.h"
+#include "model/load_model.h"
+#include "server/server.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/embedded.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rotor::app {
 namespace {
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  ROTOR_CHECK(f, "cannot read {}", p.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The directory whose tokenizer.json to use ("" = the embedded Qwen3 tokenizer).
+fs::path tokenizer_dir(const ServeConfig& c) {
+  if (!c.args.tokenizer.empty()) {
+    ROTOR_CHECK(fs::exists(fs::path(c.args.tokenizer) / "tokenizer.json"), "--tokenizer: no tokenizer.json in {}",
+                c.args.tokenizer);
+    return c.args.tokenizer;
+  }
+  if (!c.embedded_default && fs::is_directory(c.args.model) && fs::exists(fs::path(c.args.model) / "tokenizer.json"))
+    return c.args.model;
+  if (!c.embedded_default)
+    ROTOR_LOG_WARN("no tokenizer.json in {}: using the embedded Qwen3 tokenizer", c.args.model);
+  return {};
+}
+
+// --chat-template FILE, else the tokenizer directory's (or the embedded Qwen3) template.
+std::shared_ptr<const ChatTemplate> load_chat_template(const ServeConfig& c, const fs::path& tok_dir) {
+  std::shared_ptr<const ChatTemplate> t;
+  if (!c.args.chat_template.empty()) {
+    const std::string config_json = tok_dir.empty() ? std::string(embedded::qwen3_tokenizer_config_json())
+                                    : fs::exists(tok_dir / "tokenizer_config.json") ? read_file(tok_dir / "tokenizer_config.json")
+                                                                                    : std::string("{}");
+    t = ChatTemplate::from_tokenizer_config(config_json, read_file(c.args.chat_template));
+  } else {
+    t = tok_dir.empty() ? ChatTemplate::embedded_qwen3() : ChatTemplate::from_dir(tok_dir);
+  }
+  if (!t) ROTOR_LOG_WARN("no chat template: /v1/chat/completions answers 400 (give --chat-template FILE)");
+  return t;
+}
+
+server::SamplingDefaults sampling_defaults(const ServeConfig& c) {
+  fs::path dir;
+  if (c.args.generation_config == "auto" && !c.embedded_default && fs::is_directory(c.args.model)) dir = c.args.model;
+  else if (c.args.generation_config != "auto" && c.args.generation_config != "vllm") dir = c.args.generation_config;
+  if (dir.empty() || !fs::exists(dir / "generation_config.json")) return {};
+  const auto j = server::json::parse(read_file(dir / "generation_config.json"), nullptr, false);
+  ROTOR_CHECK(!j.is_discarded(), "{}: not valid JSON", (dir / "generation_config.json").string());
+  return server::SamplingDefaults::from_generation_config(j);
+}
+
+LoadedModel load(const ServeConfig& c, Ops& ops) {
+  if (!c.embedded_default) {
+    LoadOptions o;
+    o.model = c.args.model;
+    o.load_format = c.args.load_format;
+    o.quantization = c.args.quantization == "none" ? "auto" : c.args.quantization;
+    o.num_layers = c.args.num_layers;
+    o.seed = static_cast<uint64_t>(c.args.seed);
+    return load_model(o, ops);
+  }
+  ROTOR_LOG_INFO("no MODEL_DIR: serving the embedded default model (random weights, Qwen3 tokenizer)");
+  LoadedModel m;
+  m.config = ModelConfig::from_json(default_model_config_json());
+  m.full_parameter_count = m.config.parameter_count();
+  m.weights = dummy_weights(m.config, kDefaultModelSeed, ops);
+  return m;
+}
+
+// SIGINT and SIGTERM go to one thread that stops the server (or, while the model is still
+// loading, ends the process: there is nothing to drain yet). Blocks both signals in the
+// calling thread, so construct it before any other thread starts.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);  // a client that went away is seen as a failed write
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~SignalWatcher() {
+    watch(nullptr);
+    done_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+  // From now on a signal stops `s` (nullptr: `s` is going away).
+  void watch(server::Server* s) {
+    std::lock_guard lock(mu_);
+    server_ = s;
+    started_ = started_ || s;
+  }
+
+ private:
+  void loop() {
+    int sig = 0;
+    sigwait(&set_, &sig);
+    if (done_) return;
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    {
+      std::lock_guard lock(mu_);
+      if (!started_) {
+        ROTOR_LOG_INFO("{} while starting: exiting", name);
+        std::_Exit(1);
+      }
+    }
+    ROTOR_LOG_INFO("{}: shutting down", name);
+    // A stop() that comes before run() starts listening is lost: repeat until serving ends.
+    while (!done_) {
+      {
+        std::lock_guard lock(mu_);
+        if (!server_) return;
+        server_->stop();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  sigset_t set_;
+  std::mutex mu_;
+  server::Server* server_ = nullptr;
+  bool started_ = false;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 void run(const ServeArgs& args) {
   const ServeConfig config = resolve_serve_config(args);
@@ -22,8 +168,43 @@ void run(const ServeArgs& args) {
     for (const std::string& u : config.unsupported) all += (all.empty() ? "" : "; ") + u;
     ROTOR_FAIL("cannot serve this configuration yet: {}", all);
   }
-  ROTOR_FAIL("rotor serve: the HTTP server is not merged yet (issue 5 waits for the engine, issue 4, and the "
-             "tokenizer, issue 3); --dry-run shows the resolved configuration");
+  SignalWatcher signals;  // before any other thread starts
+
+  const ServeArgs& a = config.args;
+  std::unique_ptr<Ops> ops = make_ops(config.device);
+  std::unique_ptr<Communicator> comm = make_local_comm();
+  LoadedModel model = load(config, *ops);
+  const fs::path tok_dir = tokenizer_dir(config);
+  std::shared_ptr<const Tokenizer> tokenizer =
+      tok_dir.empty() ? Tokenizer::embedded_qwen3() : Tokenizer::from_file(tok_dir / "tokenizer.json");
+  if (tokenizer->vocab_size() > model.config.vocab_size)
+    ROTOR_LOG_WARN("the tokenizer has {} ids, the model's vocabulary {}", tokenizer->vocab_size(),
+                   model.config.vocab_size);
+  std::shared_ptr<const ChatTemplate> chat_template = load_chat_template(config, tok_dir);
+
+  EngineConfig engine_config = a.engine;
+  engine_config.cuda_graphs = config.cudagraph_mode == "FULL_DECODE_ONLY" && !ops->device().is_cpu();
+  engine_config.cuda_graph_sizes = config.cudagraph_capture_sizes;
+  std::unique_ptr<Engine> engine = Engine::create(engine_config, *ops, *comm, model.config, std::move(model.weights));
+  server::ServerOptions so;
+  so.host = a.host;
+  so.port = a.port;
+  so.model_names = a.served_model_name;
+  so.model_root = config.embedded_default ? std::string(kDefaultModelName) : a.model;
+  so.api_key = a.api_key;
+  so.reasoning_parser = a.reasoning_parser == "qwen3";
+  so.sampling_defaults = sampling_defaults(config);
+  so.version = ROTOR_VERSION;
+  server::Server server(*engine, tokenizer, chat_template, so);
+  server.bind();
+  ROTOR_LOG_INFO("serving {} on http://{}:{} (max_model_len {}, {} KV blocks of {} tokens)", a.served_model_name.front(),
+                 a.host, server.port(), engine->limits().max_model_len, engine->limits().num_blocks,
+                 engine->limits().block_size);
+
+  signals.watch(&server);
+  server.run();
+  signals.watch(nullptr);
+  ROTOR_LOG_INFO("stopped");
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // apps/serve_args.cpp — `rotor serve` flags: registration (CLI11) and resolution.
 #include "apps/serve_args.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
 #include "apps/default_model.h"
+#include "apps/engine_args.h"
 #include "core/check.h"
 #include "kernels/backend.h"
 #include "model/config.h"
@@ -55,7 +57,7 @@ void parse_compilation_config(const ServeArgs& a, ServeConfig& c) {
     }
   }
   if (a.enforce_eager) c.cudagraph_mode = "NONE";
-  if (c.cudagraph_mode != "NONE" && c.device == "cpu")
+  if (c.compilation_config.contains("cudagraph_mode") && c.cudagraph_mode != "NONE" && c.device == "cpu")
     c.warnings.push_back(fmt::format("--compilation-config cudagraph_mode {}: no CUDA graphs on the CPU backend (ignored)",
                                      c.cudagraph_mode));
 }
@@ -137,9 +139,9 @@ void resolve_model(ServeArgs& a, ServeConfig& c) {
                 "--quantization ascend needs a W8A8 MODEL_DIR (the embedded default model is bf16)");
   }
 
-  if (a.max_model_len == 0) a.max_model_len = c.model_max_len;
-  ROTOR_CHECK(a.max_model_len <= c.model_max_len,
-              "--max-model-len {} is longer than the model's max_position_embeddings ({})", a.max_model_len,
+  if (a.engine.max_model_len == 0) a.engine.max_model_len = c.model_max_len;
+  ROTOR_CHECK(a.engine.max_model_len <= c.model_max_len,
+              "--max-model-len {} is longer than the model's max_position_embeddings ({})", a.engine.max_model_len,
               c.model_max_len);
   if (a.served_model_name.empty())
     a.served_model_name.push_back(c.embedded_default ? kDefaultModelName : a.model);
@@ -156,19 +158,7 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--tensor-parallel-size", a.tensor_parallel_size, "GPUs per model replica")->capture_default_str();
   cmd.add_option("--data-parallel-size", a.data_parallel_size, "Model replicas")->capture_default_str();
   cmd.add_option("--pipeline-parallel-size", a.pipeline_parallel_size, "Pipeline stages")->capture_default_str();
-  cmd.add_option("--max-num-seqs", a.max_num_seqs, "Requests running at once")->capture_default_str();
-  cmd.add_option("--max-model-len", a.max_model_len, "Longest prompt + output (default: the model's)");
-  cmd.add_option("--max-num-batched-tokens", a.max_num_batched_tokens, "Tokens per step")->capture_default_str();
-  cmd.add_option("--gpu-memory-utilization", a.gpu_memory_utilization, "Fraction of GPU memory for weights + KV cache")
-      ->capture_default_str();
-  cmd.add_option("--kv-cache-memory-bytes", a.kv_cache_memory_bytes,
-                 "KV cache size in bytes (the CPU backend's budget; overrides --gpu-memory-utilization)");
-  cmd.add_option("--block-size", a.block_size, "Tokens per KV cache block")->capture_default_str();
-  cmd.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", a.enable_prefix_caching,
-               "Reuse the KV cache of shared prompt prefixes (default on)");
-  cmd.add_flag("--async-scheduling", a.async_scheduling, "Schedule step N+1 while step N runs");
-  cmd.add_option("--max-logprobs", a.max_logprobs, "Largest logprobs / top_logprobs a request may ask for")
-      ->capture_default_str();
+  add_engine_options(&cmd, a.engine);
   cmd.add_option("--quantization,-q", a.quantization,
                  "ascend (= w8a8: msmodelslim W8A8) or none; default: detected from quant_model_description.json");
   cmd.add_option("--load-format", a.load_format, "auto | safetensors | dummy (random weights)")->capture_default_str();
@@ -213,18 +203,18 @@ ServeConfig resolve_serve_config(const ServeArgs& given) {
   ROTOR_CHECK(a.tensor_parallel_size >= 1, "--tensor-parallel-size must be at least 1");
   ROTOR_CHECK(a.data_parallel_size >= 1, "--data-parallel-size must be at least 1");
   ROTOR_CHECK(a.pipeline_parallel_size >= 1, "--pipeline-parallel-size must be at least 1");
-  ROTOR_CHECK(a.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
-  ROTOR_CHECK(a.max_model_len >= 0, "--max-model-len must be positive");
-  ROTOR_CHECK(a.max_num_batched_tokens >= a.max_num_seqs,
-              "--max-num-batched-tokens ({}) must be at least --max-num-seqs ({})", a.max_num_batched_tokens,
-              a.max_num_seqs);
-  ROTOR_CHECK(a.gpu_memory_utilization > 0.0 && a.gpu_memory_utilization <= 1.0,
-              "--gpu-memory-utilization must be in (0, 1] (got {})", a.gpu_memory_utilization);
-  ROTOR_CHECK(a.kv_cache_memory_bytes >= 0, "--kv-cache-memory-bytes must be positive");
+  ROTOR_CHECK(a.engine.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
+  ROTOR_CHECK(a.engine.max_model_len >= 0, "--max-model-len must be positive");
+  ROTOR_CHECK(a.engine.max_num_batched_tokens >= a.engine.max_num_seqs,
+              "--max-num-batched-tokens ({}) must be at least --max-num-seqs ({})", a.engine.max_num_batched_tokens,
+              a.engine.max_num_seqs);
+  ROTOR_CHECK(a.engine.gpu_memory_utilization > 0.0f && a.engine.gpu_memory_utilization <= 1.0f,
+              "--gpu-memory-utilization must be in (0, 1] (got {})", a.engine.gpu_memory_utilization);
+  ROTOR_CHECK(a.engine.kv_cache_memory_bytes >= 0, "--kv-cache-memory-bytes must be positive");
   static const std::vector<int> kBlockSizes = {1, 8, 16, 32, 64, 128};
-  ROTOR_CHECK(std::find(kBlockSizes.begin(), kBlockSizes.end(), a.block_size) != kBlockSizes.end(),
-              "--block-size must be 1, 8, 16, 32, 64 or 128 (got {})", a.block_size);
-  ROTOR_CHECK(a.max_logprobs >= 0, "--max-logprobs must be at least 0");
+  ROTOR_CHECK(std::find(kBlockSizes.begin(), kBlockSizes.end(), a.engine.block_size) != kBlockSizes.end(),
+              "--block-size must be 1, 8, 16, 32, 64 or 128 (got {})", a.engine.block_size);
+  ROTOR_CHECK(a.engine.max_logprobs >= 0, "--max-logprobs must be at least 0");
   ROTOR_CHECK(a.load_format == "auto" || a.load_format == "safetensors" || a.load_format == "dummy",
               "--load-format must be auto, safetensors or dummy (got '{}')", a.load_format);
   ROTOR_CHECK(a.num_layers >= 0, "--num-layers must be positive");
@@ -276,16 +266,16 @@ json ServeConfig::to_json() const {
       {"parallel", {{"tensor_parallel_size", a.tensor_parallel_size},
                     {"data_parallel_size", a.data_parallel_size},
                     {"pipeline_parallel_size", a.pipeline_parallel_size}}},
-      {"engine", {{"max_num_seqs", a.max_num_seqs},
-                  {"max_model_len", a.max_model_len},
+      {"engine", {{"max_num_seqs", a.engine.max_num_seqs},
+                  {"max_model_len", a.engine.max_model_len},
                   {"model_max_position_embeddings", model_max_len},
-                  {"max_num_batched_tokens", a.max_num_batched_tokens},
-                  {"block_size", a.block_size},
-                  {"enable_prefix_caching", a.enable_prefix_caching},
-                  {"async_scheduling", a.async_scheduling},
-                  {"gpu_memory_utilization", a.gpu_memory_utilization},
-                  {"kv_cache_memory_bytes", a.kv_cache_memory_bytes},
-                  {"max_logprobs", a.max_logprobs},
+                  {"max_num_batched_tokens", a.engine.max_num_batched_tokens},
+                  {"block_size", a.engine.block_size},
+                  {"enable_prefix_caching", a.engine.enable_prefix_caching},
+                  {"async_scheduling", a.engine.async_scheduling},
+                  {"gpu_memory_utilization", std::round(a.engine.gpu_memory_utilization * 1e6) / 1e6},
+                  {"kv_cache_memory_bytes", a.engine.kv_cache_memory_bytes},
+                  {"max_logprobs", a.engine.max_logprobs},
                   {"seed", a.seed}}},
       {"load", {{"load_format", a.load_format},
                 {"dtype", a.dtype},

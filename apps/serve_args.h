@@ -11,6 +11,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/engine.h"
+
 namespace rotor::app {
 
 // Flag values as given.
@@ -23,15 +25,7 @@ struct ServeArgs {
   int tensor_parallel_size = 1;
   int data_parallel_size = 1;
   int pipeline_parallel_size = 1;
-  int max_num_seqs = 256;
-  int max_model_len = 0;                      // 0 = the model's max_position_embeddings
-  int max_num_batched_tokens = 8192;
-  double gpu_memory_utilization = 0.9;
-  int64_t kv_cache_memory_bytes = 0;          // 0 = from the device (GPU) or a default (CPU)
-  int block_size = 16;
-  bool enable_prefix_caching = true;
-  bool async_scheduling = false;
-  int max_logprobs = 20;
+  EngineConfig engine;                        // the engine flags (apps/engine_args.h)
   std::string quantization;                   // ascend | w8a8 | none; empty = detect
   std::string load_format = "auto";
   std::string dtype = "auto";
@@ -58,7 +52,7 @@ struct ServeConfig {
   std::string quantization_source;            // "flag", "quant_model_description.json" or ""
   std::string device;                         // cpu | cuda | cuda:N (auto resolved)
   int model_max_len = 0;                      // the model's max_position_embeddings
-  std::string cudagraph_mode = "NONE";        // NONE | FULL_DECODE_ONLY
+  std::string cudagraph_mode = "FULL_DECODE_ONLY";  // NONE | FULL_DECODE_ONLY (GPU only)
   std::vector<int> cudagraph_capture_sizes;
   nlohmann::ordered_json compilation_config = nlohmann::ordered_json::object();
   nlohmann::ordered_json additional_config = nlohmann::ordered_json::object();

@@ -40,6 +40,7 @@ struct GenerationOptions {
   bool include_stop_str_in_output = false;  // vLLM extra
   bool skip_special_tokens = true;        // vLLM extra
   std::optional<int> logprobs;            // top alternatives per token (0 = the chosen token only)
+  bool return_tokens_as_token_ids = false;  // vLLM extra: logprob tokens as "token_id:N"
   int n = 1;
   bool stream = false;
   bool include_usage = false;             // stream_options.include_usage

@@ -54,19 +54,19 @@ TEST(ServeArgs, SeedCommandLine) {
   EXPECT_EQ(a.served_model_name, std::vector<std::string>{"Qwen3-235B-A22B-Instruct-2507--w8a8-QuaRot-vllm-ZJ"});
   EXPECT_EQ(a.host, "127.0.0.1");
   EXPECT_EQ(a.port, 8000);
-  EXPECT_TRUE(a.async_scheduling);
+  EXPECT_TRUE(a.engine.async_scheduling);
   EXPECT_EQ(a.tensor_parallel_size, 8);
   EXPECT_EQ(a.data_parallel_size, 1);
-  EXPECT_EQ(a.max_num_seqs, 200);
-  EXPECT_EQ(a.max_model_len, 36384);
-  EXPECT_EQ(a.max_num_batched_tokens, 16384);
-  EXPECT_DOUBLE_EQ(a.gpu_memory_utilization, 0.9);
+  EXPECT_EQ(a.engine.max_num_seqs, 200);
+  EXPECT_EQ(a.engine.max_model_len, 36384);
+  EXPECT_EQ(a.engine.max_num_batched_tokens, 16384);
+  EXPECT_FLOAT_EQ(a.engine.gpu_memory_utilization, 0.9f);
   EXPECT_EQ(a.quantization, "ascend");
   EXPECT_EQ(c.quantization_source, "flag");
   EXPECT_TRUE(a.trust_remote_code);
   EXPECT_EQ(c.cudagraph_mode, "FULL_DECODE_ONLY");
   EXPECT_TRUE(c.enable_cpu_binding);
-  EXPECT_TRUE(a.enable_prefix_caching);
+  EXPECT_TRUE(a.engine.enable_prefix_caching);
   EXPECT_EQ(c.model_max_len, 262144);
   EXPECT_TRUE(contains(c.unsupported, "--tensor-parallel-size 8"));
   EXPECT_FALSE(contains(c.unsupported, "data-parallel"));
@@ -84,7 +84,7 @@ TEST(ServeArgs, EmbeddedDefault) {
   EXPECT_EQ(c.args.load_format, "dummy");
   EXPECT_EQ(c.args.quantization, "none");
   EXPECT_EQ(c.args.served_model_name, std::vector<std::string>{"rotor-default-qwen3-moe"});
-  EXPECT_GT(c.args.max_model_len, 0);
+  EXPECT_GT(c.args.engine.max_model_len, 0);
   EXPECT_TRUE(c.unsupported.empty());
   EXPECT_EQ(c.args.host, "0.0.0.0");
 }
@@ -92,9 +92,9 @@ TEST(ServeArgs, EmbeddedDefault) {
 TEST(ServeArgs, FixtureDefaultsAndDetection) {
   const ServeConfig c = resolve({kTiny, "--no-enable-prefix-caching", "--port", "0", "--block-size", "32"});
   EXPECT_EQ(c.args.served_model_name, std::vector<std::string>{kTiny});
-  EXPECT_FALSE(c.args.enable_prefix_caching);
-  EXPECT_EQ(c.args.max_model_len, 4096);
-  EXPECT_EQ(c.args.block_size, 32);
+  EXPECT_FALSE(c.args.engine.enable_prefix_caching);
+  EXPECT_EQ(c.args.engine.max_model_len, 4096);
+  EXPECT_EQ(c.args.engine.block_size, 32);
   EXPECT_EQ(c.args.quantization, "none");
   const ServeConfig q = resolve({kTinyW8A8});
   EXPECT_EQ(q.args.quantization, "ascend");
@@ -115,6 +115,8 @@ TEST(ServeArgs, FeaturesNotThereYetAreListed) {
   EXPECT_TRUE(contains(resolve({"--compilation-config", R"({"cudagraph_mode": "PIECEWISE"})"}).unsupported,
                        "PIECEWISE"));
   EXPECT_TRUE(contains(resolve({"--dtype", "float16"}).unsupported, "--dtype float16"));
+  EXPECT_EQ(resolve({}).cudagraph_mode, "FULL_DECODE_ONLY");  // the runner's default
+  EXPECT_EQ(resolve({"--compilation-config", R"({"cudagraph_mode": "NONE"})"}).cudagraph_mode, "NONE");
   EXPECT_EQ(resolve({"--enforce-eager", "--compilation-config", R"({"cudagraph_mode": "FULL_DECODE_ONLY"})"})
                 .cudagraph_mode,
             "NONE");
