@@ -58,9 +58,9 @@ fs::path tokenizer_dir(const ServeConfig& c) {
 std::shared_ptr<const ChatTemplate> load_chat_template(const ServeConfig& c, const fs::path& tok_dir) {
   std::shared_ptr<const ChatTemplate> t;
   if (!c.args.chat_template.empty()) {
-    const std::string config_json = tok_dir.empty() ? std::string(embedded::qwen3_tokenizer_config_json())
-                                    : fs::exists(tok_dir / "tokenizer_config.json") ? read_file(tok_dir / "tokenizer_config.json")
-                                                                                    : std::string("{}");
+    std::string config_json = "{}";
+    if (tok_dir.empty()) config_json = embedded::qwen3_tokenizer_config_json();
+    else if (fs::exists(tok_dir / "tokenizer_config.json")) config_json = read_file(tok_dir / "tokenizer_config.json");
     t = ChatTemplate::from_tokenizer_config(config_json, read_file(c.args.chat_template));
   } else {
     t = tok_dir.empty() ? ChatTemplate::embedded_qwen3() : ChatTemplate::from_dir(tok_dir);

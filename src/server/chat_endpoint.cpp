@@ -69,7 +69,8 @@ void stream_response(std::shared_ptr<StreamState> st, const Server& s, httplib::
       json choice = {{"index", i}, {"delta", delta_json(d, tool_index[i])}};
       tool_index[i] += static_cast<int>(d.tool_calls.size());
       choice["logprobs"] = gen_opts.logprobs && !d.logprobs.empty()
-                               ? chat_logprobs_json(s.tokenizer(), d.logprobs, *gen_opts.logprobs, gen_opts.return_tokens_as_token_ids)
+                               ? chat_logprobs_json(s.tokenizer(), d.logprobs, *gen_opts.logprobs,
+                                                    gen_opts.return_tokens_as_token_ids)
                                : json(nullptr);
       choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
       if (d.finished) choice["stop_reason"] = d.stop_reason;

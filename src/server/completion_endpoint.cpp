@@ -46,7 +46,8 @@ void stream_response(std::shared_ptr<CompletionState> st, const Server& s, httpl
         if (st->request.echo) text = st->prompt_texts[i / g.n] + text;
       }
       json choice = {{"index", i}, {"text", text}};
-      choice["logprobs"] = g.logprobs ? completion_logprobs_json(s.tokenizer(), d.logprobs, *g.logprobs, g.return_tokens_as_token_ids, &offset[i])
+      choice["logprobs"] = g.logprobs ? completion_logprobs_json(s.tokenizer(), d.logprobs, *g.logprobs,
+                                                                 g.return_tokens_as_token_ids, &offset[i])
                                       : json(nullptr);
       choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
       choice["stop_reason"] = d.finished ? d.stop_reason : json(nullptr);
@@ -111,7 +112,8 @@ void completions(Server& s, const httplib::Request& req, httplib::Response& res)
   while (st->gen->poll([&](int i, ChoiceDelta& d) {
     text[i] += d.content;
     if (r.gen.logprobs) {
-      const json lp = completion_logprobs_json(s.tokenizer(), d.logprobs, *r.gen.logprobs, r.gen.return_tokens_as_token_ids, &offset[i]);
+      const json lp = completion_logprobs_json(s.tokenizer(), d.logprobs, *r.gen.logprobs,
+                                               r.gen.return_tokens_as_token_ids, &offset[i]);
       if (logprobs[i].is_null()) logprobs[i] = lp;
       else append_completion_logprobs(logprobs[i], lp);
     }

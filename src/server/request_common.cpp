@@ -58,7 +58,8 @@ json parse_body(const std::string& body) {
     bad_request(fmt::format("malformed JSON: {}", e.what()));
   }
   if (!j.is_object()) bad_request(fmt::format("the request body must be a JSON object (got {})", j.type_name()));
-  if (json_depth(j) > kMaxJsonDepth) bad_request(fmt::format("the request body is nested deeper than {} levels", kMaxJsonDepth));
+  if (json_depth(j) > kMaxJsonDepth)
+    bad_request(fmt::format("the request body is nested deeper than {} levels", kMaxJsonDepth));
   return j;
 }
 
@@ -124,7 +125,8 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   g.min_tokens = static_cast<int>(min_tokens);
   g.ignore_eos = opt_bool(body, "ignore_eos").value_or(false);
   g.stop = parse_stop(body);
-  if (const json* ids = find_field(body, "stop_token_ids")) g.stop_token_ids = parse_token_ids(*ids, "stop_token_ids", limits);
+  if (const json* ids = find_field(body, "stop_token_ids"))
+    g.stop_token_ids = parse_token_ids(*ids, "stop_token_ids", limits);
   g.include_stop_str_in_output = opt_bool(body, "include_stop_str_in_output").value_or(false);
   g.skip_special_tokens = opt_bool(body, "skip_special_tokens").value_or(true);
   g.return_tokens_as_token_ids = opt_bool(body, "return_tokens_as_token_ids").value_or(false);
