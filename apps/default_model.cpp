@@ -12,7 +12,7 @@ nlohmann::json default_model_config_json() {
       {"num_hidden_layers", 4},
       {"num_attention_heads", 8},
       {"num_key_value_heads", 2},
-      {"head_dim", 64},
+      {"head_dim", 128},  // as every Qwen3-MoE (the CUDA attention kernels are built for 128)
       {"num_experts", 16},
       {"num_experts_per_tok", 4},
       {"moe_intermediate_size", 128},
