@@ -2,7 +2,8 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test bench (default: all)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test bench e2e serve
+#                                       (default: env fixtures build test bench)
 # Needs .gpu-deps (scripts/stage-gpu-deps.sh) and .gpu-stage (../shared/scripts/stage-for-gpu.sh)
 # in the checkout when the machine has neither our Debian packages nor ../shared.
 set -uo pipefail
@@ -81,6 +82,48 @@ for step in $steps; do
       timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
         "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
       grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
+      ;;
+    e2e)
+      # The server's pytest end-to-end suite against a GPU server (tiny fixture, --device auto
+      # picks the GPU). Python packages the image lacks travel as wheels in .whl (README of the
+      # device tool). Greedy-vs-transformers is a CPU-exactness test (24 tokens of a random
+      # model in bf16 can diverge): it is deselected here and reported.
+      if [ -d "$root/.whl" ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$root"/.whl/*.whl >"$out/pip.log" 2>&1
+        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+      fi
+      timed "pytest tests/e2e against a GPU server" "$out/e2e.log" "${run_env[@]}" ROTOR_SHARED="$stage" \
+        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider tests/e2e \
+        -k "not greedy_matches_transformers"
+      tail -n 3 "$out/e2e.log" | sed 's/^/   /'
+      ;;
+    serve)
+      # The seed workload on Qwen3-30B-A3B bf16 (dummy weights): rotor serve with the seed's
+      # flags, rotor bench serve with 16,384-token prompts, 32 in flight.
+      port=18765
+      out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
+      "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy \
+        --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
+        --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \
+        --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_mode": "FULL_DECODE_ONLY"}' \
+        >"$out/serve-30b.log" 2>&1 &
+      server=$!
+      t0=$SECONDS
+      until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do
+        if ! kill -0 $server 2>/dev/null || [ $((SECONDS - t0)) -gt 300 ]; then
+          note "rotor serve 30B-A3B: FAILED to start, see serve-30b.log"; tail -n 30 "$out/serve-30b.log"; break
+        fi
+        sleep 1
+      done
+      note "rotor serve 30B-A3B dummy: healthy after $((SECONDS - t0)) s"
+      timed "bench serve 30B-A3B: 32 x 16384 in / $out_len out, 32 in flight" "$out/bench-serve-30b.log" \
+        "${run_env[@]}" $bin/apps/rotor bench serve --base-url "http://127.0.0.1:$port" --model qwen3-30b-a3b-dummy \
+        --tokenizer "$stage/tokenizers/qwen3" --endpoint completions --dataset random --random-input-len 16384 \
+        --random-output-len "$out_len" --num-prompts 32 --max-concurrency 32 --ignore-eos \
+        --result-json "$out/bench-serve-30b.json" --report "$out/bench-serve-30b.html"
+      tail -n 40 "$out/bench-serve-30b.log"
+      curl -s "http://127.0.0.1:$port/metrics" >"$out/serve-30b-metrics.txt"
+      kill -TERM $server; wait $server; note "rotor serve exit status after SIGTERM: $?"
       ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
