@@ -2,8 +2,8 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test bench e2e serve
-#                                       (default: env fixtures build test bench)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test engine bench e2e serve
+#                                       (default: env fixtures build test engine bench)
 # Needs .gpu-deps (scripts/stage-gpu-deps.sh) and .gpu-stage (../shared/scripts/stage-for-gpu.sh)
 # in the checkout when the machine has neither our Debian packages nor ../shared.
 set -uo pipefail
@@ -13,7 +13,7 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
 stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
-steps=${*:-env fixtures build test bench}
+steps=${*:-env fixtures build test engine bench}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
 if [ -d "$deps" ]; then
@@ -66,6 +66,34 @@ for step in $steps; do
         --num-layers 4 --device cuda --gpu-memory-utilization 0.5 --prompt-ids 785,6722,315 --prompt-ids 11,12 \
         --prompt-ids 7 --max-tokens 8
       grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
+      ;;
+    engine)
+      # The engine on the GPU: decode rate with async scheduling off and on (8 layers of
+      # 30B-A3B, dummy weights, graphs on), then outputs with penalties identical across
+      # async on/off and graphs on/off.
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      gen=("${run_env[@]}" $bin/apps/rotor generate "$cfg" --load-format dummy --num-layers 8 --device cuda
+           --max-num-seqs 32 --ignore-eos)
+      prompts=()
+      for i in $(seq 1 32); do prompts+=(--prompt-ids "$((i * 37)),$((i * 101)),$((i * 7 + 3)),11,12,13,14,15"); done
+      for b in 32 1; do
+        for mode in sync async; do
+          flag=(); [ $mode = async ] && flag=(--async-scheduling)
+          timed "generate batch $b, 256 tokens, $mode" "$out/engine-b$b-$mode.log" "${gen[@]}" \
+            "${prompts[@]:0:$((2 * b))}" --max-tokens 256 "${flag[@]}"
+          grep -o "decode: .*" "$out/engine-b$b-$mode.log" | sed "s/^/   b$b $mode /"
+        done
+      done
+      same=ok
+      for mode in "sync graphs" "async graphs" "sync eager" "async eager"; do
+        flag=(); [[ $mode == async* ]] && flag+=(--async-scheduling)
+        [[ $mode == *eager ]] && flag+=(--compilation-config '{"cudagraph_mode": "NONE"}')
+        "${gen[@]}" "${prompts[@]:0:16}" --max-tokens 32 --temperature 0.7 --repetition-penalty 1.2 \
+          --presence-penalty 0.5 --frequency-penalty 0.3 --output json "${flag[@]}" \
+          >"$out/engine-${mode// /-}.json" 2>>"$out/engine-outputs.log" || same=FAILED
+        cmp -s "$out/engine-sync-graphs.json" "$out/engine-${mode// /-}.json" || same=FAILED
+      done
+      note "engine outputs (penalties, sampling) async on/off x graphs on/off identical: $same"
       ;;
     bench)
       cfg=$stage/configs/qwen3-30b-a3b/config.json

@@ -51,9 +51,6 @@ void validate(const EngineRequest& req, const EngineLimits& lim) {
               "min_tokens must be in [0, max_tokens], got {}", p.min_tokens);
   for (int32_t t : p.stop_token_ids)
     ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "stop token id {} is outside the vocabulary [0, {})", t, lim.vocab_size);
-  ROTOR_CHECK(lim.penalties_and_logprobs || (!p.has_penalties() && p.min_tokens == 0 && !p.logprobs),
-              "presence/frequency/repetition penalties, min_tokens and logprobs are not available on this backend yet "
-              "(the CPU backend has them)");
   ROTOR_CHECK(!p.logprobs || (*p.logprobs >= 0 && *p.logprobs <= lim.max_logprobs),
               "logprobs must be in [0, {}], got {}", lim.max_logprobs, p.logprobs.value_or(0));
 }
@@ -68,6 +65,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Com
               model.max_position_embeddings);
   ROTOR_CHECK(config.block_size >= 1 && config.max_num_seqs >= 1 && config.max_num_batched_tokens >= 1,
               "--block-size, --max-num-seqs and --max-num-batched-tokens must be positive");
+  ROTOR_CHECK(config.max_logprobs <= ops.max_top_logprobs(),
+              "--max-logprobs {}: the {} backend gives at most {} log-probs per token", config.max_logprobs,
+              ops.device().str(), ops.max_top_logprobs());
   const int64_t block_bytes = static_cast<int64_t>(ModelRunner::kv_block_bytes(ops, comm, model, config.block_size));
   RunnerOptions ro;
   ro.max_num_tokens = config.max_num_batched_tokens;
@@ -85,7 +85,6 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Com
   auto model_runner = std::make_unique<ModelRunner>(ops, comm, model, std::move(weights), ro);
   lim.num_blocks = model_runner->options().num_blocks;
   lim.vocab_size = model.vocab_size;
-  lim.penalties_and_logprobs = ops.device().is_cpu();
   lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
   ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
                  config.block_size, static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,

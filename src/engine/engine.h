@@ -59,9 +59,6 @@ struct EngineLimits {
   int max_num_seqs = 0;
   int max_num_batched_tokens = 0;
   std::vector<int32_t> eos_token_ids;
-  // The backend has the penalty, mask and log-prob ops (the CUDA backend not yet: issue 7);
-  // without them such requests are rejected at submit.
-  bool penalties_and_logprobs = true;
 };
 
 class Engine {

@@ -10,7 +10,7 @@ namespace {
 
 struct ModelStep final : PreparedStep {
   StepInputs inputs;
-  std::vector<uint64_t> dropped;       // requests to forget
+  LaunchedStep launched;
   std::vector<uint64_t> req;           // per scheduled entry
   std::vector<bool> sample;
   std::vector<bool> placeholder;       // its input token is the previous step's sample
@@ -26,10 +26,7 @@ ModelStepRunner::ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vecto
 std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& out) {
   auto step = std::make_unique<ModelStep>();
   for (const auto* ids : {&out.finished_req_ids, &out.preempted_req_ids})
-    for (uint64_t id : *ids) {
-      reqs_.erase(id);
-      step->dropped.push_back(id);
-    }
+    for (uint64_t id : *ids) reqs_.erase(id);
   std::unordered_map<uint64_t, int> computed;
   for (const NewRequestData& d : out.new_requests) {
     Req& r = reqs_[d.req_id];
@@ -94,26 +91,34 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
   return step;
 }
 
-RunnerOutput ModelStepRunner::execute(PreparedStep& prepared) {
+void ModelStepRunner::launch(PreparedStep& prepared) {
   ModelStep& step = static_cast<ModelStep&>(prepared);
-  for (uint64_t id : step.dropped) last_sampled_.erase(id);
-  RunnerOutput out;
-  if (step.req.empty()) return out;
+  if (step.req.empty()) return;
+  // A placeholder is the token its request draws in the step launched just before this one
+  // (the engine keeps at most two steps in flight and schedules from the older one's output).
   for (size_t k = 0; k < step.req.size(); ++k) {
     if (!step.placeholder[k]) continue;
-    auto it = last_sampled_.find(step.req[k]);
-    ROTOR_CHECK(it != last_sampled_.end(), "step runner: request {} has no sampled token for its placeholder",
+    auto it = last_rows_.find(step.req[k]);
+    ROTOR_CHECK(it != last_rows_.end(), "step runner: request {} has no token being sampled for its placeholder",
                 step.req[k]);
-    step.inputs.set_token(static_cast<int>(k), it->second);
+    step.inputs.set_previous_row(static_cast<int>(k), it->second);
   }
-  std::vector<SeqResult> res = runner_->run(step.inputs);
+  step.launched = runner_->launch(step.inputs);
+  last_rows_.clear();
+  for (int i = 0; i < step.inputs.num_sample; ++i) last_rows_[step.req[step.inputs.sample_seq[i]]] = i;
+}
+
+RunnerOutput ModelStepRunner::execute(PreparedStep& prepared) {
+  ModelStep& step = static_cast<ModelStep&>(prepared);
+  RunnerOutput out;
+  if (step.req.empty()) return out;
+  std::vector<SeqResult> res = runner_->wait(step.launched);
   for (size_t k = 0; k < step.req.size(); ++k) {
     SampledToken t;
     t.req_id = step.req[k];
     if (step.sample[k]) {
       t.token = res[k].token;
       t.logprobs = std::move(res[k].logprobs);
-      last_sampled_[t.req_id] = t.token;
     }
     t.prompt_position = step.prompt_position[k];
     t.prompt_argmax.assign(res[k].argmax.begin(), res[k].argmax.begin() + step.prompt_argmax_len[k]);

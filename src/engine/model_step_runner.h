@@ -1,8 +1,9 @@
 // engine/model_step_runner.h — the StepRunner over a ModelRunner: keeps each request's tokens,
 // block table and sampling state as the SchedulerOutput deltas describe them (engine
 // thread), turns a step into SeqWork (placeholders for tokens still being sampled, min_tokens
-// masks, penalty token lists), and on the worker thread fills the placeholders from the
-// tokens it sampled in the previous step, runs the model and reports the sampled ids.
+// masks, penalty token lists); launch() points each placeholder at the sample row of the
+// previous launched step that draws it (filled on the device, no wait) and queues the step;
+// execute() waits for its sampled ids and reports them.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@ class ModelStepRunner final : public StepRunner {
   ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vector<int32_t> eos_token_ids);
 
   std::unique_ptr<PreparedStep> prepare(const SchedulerOutput& out) override;
+  void launch(PreparedStep& step) override;
   RunnerOutput execute(PreparedStep& step) override;
 
  private:
@@ -34,7 +36,8 @@ class ModelStepRunner final : public StepRunner {
   std::unique_ptr<ModelRunner> runner_;
   std::vector<int32_t> eos_;
   std::unordered_map<uint64_t, Req> reqs_;              // engine thread
-  std::unordered_map<uint64_t, int32_t> last_sampled_;  // worker thread: each request's latest sample
+  std::unordered_map<uint64_t, int> last_rows_;         // launching thread: sample row of each request
+                                                        // in the last launched step
 };
 
 }  // namespace rotor

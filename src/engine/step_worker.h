@@ -1,5 +1,9 @@
-// engine/step_worker.h — the thread that executes prepared steps in order (the "device" side
-// of the engine loop); each submit returns a future for that step's sampled ids.
+// engine/step_worker.h — the threads that run prepared steps in order (the "device" side of
+// the engine loop): one launches each step as soon as it is submitted (StepRunner::launch,
+// which does not wait for the steps before it), the other completes them in the same order
+// (StepRunner::execute, which waits for the step's sampled ids). So with async scheduling
+// step N+1 is queued on the device while step N still runs. Each submit returns a future
+// for that step's output.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -19,17 +23,19 @@ class StepWorker {
   std::future<RunnerOutput> submit(std::unique_ptr<PreparedStep> step);
 
  private:
-  void loop();
   struct Job {
     std::unique_ptr<PreparedStep> step;
     std::promise<RunnerOutput> result;
   };
+  void launch_loop();
+  void complete_loop();
   StepRunner& runner_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::deque<Job> submitted_, launched_;
+  bool stop_ = false;       // no more submissions
+  bool launcher_done_ = false;
+  std::thread launcher_, completer_;
 };
 
 }  // namespace rotor

@@ -4,6 +4,7 @@
 // (f32 on the CPU, bf16 on the GPU); accumulation is always f32 (i32 for int8 products).
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -115,6 +116,17 @@ struct PenaltyBatch {
   Tensor output_start;    // [S + 1] i32
 };
 
+// A point in a backend's queue of device work. The CPU backend's ops are done when they
+// return, so there its events are always passed.
+class DeviceEvent {
+ public:
+  virtual ~DeviceEvent() = default;
+  // Marks the point after the work queued so far (on the GPU: on the backend's stream).
+  virtual void record() {}
+  // Blocks until the device has passed the last recorded point.
+  virtual void wait() {}
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -130,6 +142,10 @@ class Ops {
   virtual void copy_async(void* dst, const void* src, size_t bytes) { allocator().copy(dst, src, bytes); }
   // Sets scratch memory aside for steps up to `limits` (nothing on the CPU).
   virtual void reserve(const OpLimits& limits) { (void)limits; }
+  // An event on this backend's queue of work (see DeviceEvent).
+  virtual std::unique_ptr<DeviceEvent> make_event() { return std::make_unique<DeviceEvent>(); }
+  // The most top log-probs per row that logprobs() gives.
+  virtual int max_top_logprobs() const { return std::numeric_limits<int>::max(); }
   // Free and total bytes of device memory; false where there is no such budget (the CPU).
   virtual bool memory_info(size_t* free_bytes, size_t* total_bytes) {
     (void)free_bytes;
@@ -221,6 +237,11 @@ class Ops {
   // top_logprobs [S, K] f32; with K = 0 the top tensors may be undefined.
   virtual void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
                         const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) = 0;
+
+  // dst[dst_index[i]] = src[src_index[i]] for i < src_index.numel() (= dst_index.numel()); all
+  // i32. Fills the tokens of a step that the host does not know yet (async scheduling's
+  // placeholders) from the ids the previous step sampled, without waiting for them.
+  virtual void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) = 0;
 };
 
 // The CPU reference backend (always built).

@@ -1,6 +1,7 @@
 // tests/kernels/test_cpu_sampling_ops.cpp — the logits ops around sampling (apply_penalties,
 // mask_tokens, logprobs) against plain references written from their definitions, on random
-// shapes, random logits and random token lists (with repeats and shared ids).
+// shapes, random logits and random token lists (with repeats and shared ids); copy_tokens
+// (async scheduling's placeholder fill).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -151,6 +152,15 @@ TEST_F(SamplingOps, LogprobsMatchReference) {
       }
     }
   }
+}
+
+TEST_F(SamplingOps, CopyTokensCopiesIndexedIds) {
+  const std::vector<int32_t> src{7, 8, 9};
+  OwnedTensor dst = i32({-1, -1, -1, -1, -1});
+  ops->copy_tokens(i32(src).tensor, i32({2, 0, 2}).tensor, dst.tensor, i32({4, 1, 0}).tensor);
+  const int32_t* d = dst.tensor.data<int32_t>();
+  EXPECT_EQ(std::vector<int32_t>(d, d + 5), (std::vector<int32_t>{9, 7, -1, -1, 9}));
+  EXPECT_THROW(ops->copy_tokens(i32(src).tensor, i32({3}).tensor, dst.tensor, i32({0}).tensor), Error);
 }
 
 }  // namespace

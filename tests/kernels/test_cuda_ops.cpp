@@ -1,8 +1,10 @@
 // tests/kernels/test_cuda_ops.cpp — every CUDA op against its CPU op (the oracle) on random
 // shapes and fresh random data, including the per-layer shapes of Qwen3-30B-A3B and
 // Qwen3-235B-A22B: bf16 outputs within relative error 1e-2, integer outputs exact (top-k
-// ids allowing ties). Also: the decode-path kernels give a row the same bits whatever the
-// batch around it (what makes CUDA-graph padding invisible). Skipped without a GPU.
+// ids allowing ties); the f32 logits ops around sampling (penalties, masks, log-probs)
+// within 1e-6, their ids and ranks exact. Also: the decode-path kernels give a row the same
+// bits whatever the batch around it (what makes CUDA-graph padding invisible). Skipped
+// without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -470,6 +472,141 @@ TEST_F(CudaOpsTest, SampleDrawsLikeTheCpu) {
     // a draw may flip only where two candidates' scores agree to ~1e-7.
     EXPECT_GE(same, S - 1) << "V " << V;
   }
+}
+
+// Random ragged token lists: ids drawn from a small pool per row (so repeats happen), some
+// rows empty, some long.
+std::vector<std::vector<int32_t>> token_lists(Rand& r, int S, int V, int max_len) {
+  std::vector<std::vector<int32_t>> out(S);
+  for (auto& l : out) {
+    const int pool = r.uniform(1, 64);
+    const int len = r.uniform(0, 7) == 0 ? 0 : r.uniform(1, max_len);
+    std::vector<int32_t> ids(pool);
+    for (auto& id : ids) id = r.uniform(0, V - 1);
+    l.resize(len);
+    for (auto& t : l) t = ids[r.uniform(0, pool - 1)];
+  }
+  return out;
+}
+
+std::pair<std::vector<int32_t>, std::vector<int32_t>> flatten(const std::vector<std::vector<int32_t>>& lists) {
+  std::vector<int32_t> flat, start{0};
+  for (const auto& l : lists) {
+    flat.insert(flat.end(), l.begin(), l.end());
+    start.push_back(static_cast<int32_t>(flat.size()));
+  }
+  return {flat, start};
+}
+
+// Largest |got - ref| / max(1, |ref|) over two host f32 tensors of the same shape (inf == inf).
+double max_rel_diff(const Tensor& ref, const Tensor& got) {
+  double worst = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const float a = ref.data<float>()[i], b = got.data<float>()[i];
+    if (a == b) continue;
+    if (std::isnan(b) || std::isinf(a) || std::isinf(b)) return INFINITY;
+    worst = std::max(worst, std::abs(double(a) - b) / std::max(1.0, std::abs(double(a))));
+  }
+  return worst;
+}
+
+TEST_F(CudaOpsTest, PenaltiesMatchCpu) {
+  struct Case {
+    int S, V, max_len;
+  };
+  for (const Case c : {Case{1, 1000, 40}, Case{r.uniform(2, 40), r.uniform(2, 5000), 300}, Case{256, 151936, 600},
+                       Case{r.uniform(1, 256), 151936, 3000}}) {
+    SCOPED_TRACE(::testing::Message() << "S " << c.S << " V " << c.V);
+    OwnedTensor logits = host_f32({c.S, c.V}, 3.0f);
+    std::vector<float> rep(c.S), pres(c.S), freq(c.S);
+    for (int s = 0; s < c.S; ++s) {
+      rep[s] = r.uniform(0, 3) == 0 ? 1.0f : 0.5f + 0.1f * r.uniform(0, 20);
+      pres[s] = r.uniform(0, 3) == 0 ? 0.0f : 0.5f * r.normal();
+      freq[s] = r.uniform(0, 3) == 0 ? 0.0f : 0.5f * r.normal();
+    }
+    const auto [prompt, prompt_start] = flatten(token_lists(r, c.S, c.V, c.max_len));
+    const auto [output, output_start] = flatten(token_lists(r, c.S, c.V, c.max_len));
+    auto f32 = [&](const std::vector<float>& v) {
+      OwnedTensor t(cpu_allocator(), DType::F32, {static_cast<int64_t>(v.size())});
+      std::copy(v.begin(), v.end(), t.tensor.data<float>());
+      return t;
+    };
+    auto i32 = [&](const std::vector<int32_t>& v) { return host_i32(v, {static_cast<int64_t>(v.size())}); };
+    OwnedTensor hrep = f32(rep), hpres = f32(pres), hfreq = f32(freq), hp = i32(prompt), hps = i32(prompt_start),
+                ho = i32(output), hos = i32(output_start);
+    OwnedTensor drep = to_gpu(hrep), dpres = to_gpu(hpres), dfreq = to_gpu(hfreq), dp = to_gpu(hp), dps = to_gpu(hps),
+                dout = to_gpu(ho), dos = to_gpu(hos), dl = to_gpu(logits);
+    gpu->apply_penalties(dl, {drep, dpres, dfreq, dp, dps, dout, dos});
+    cpu->apply_penalties(logits, {hrep, hpres, hfreq, hp, hps, ho, hos});
+    // The same float operations in the same order; only the host compiler may fuse the
+    // frequency term's multiply-add.
+    EXPECT_LE(max_rel_diff(logits, to_host(dl)), 1e-6);
+  }
+}
+
+TEST_F(CudaOpsTest, MaskTokensMatchesCpu) {
+  for (int V : {r.uniform(2, 3000), 151936}) {
+    const int S = r.uniform(1, 256);
+    OwnedTensor logits = host_f32({S, V});
+    const auto [ids, start] = flatten(token_lists(r, S, V, 20));
+    OwnedTensor hids = host_i32(ids, {static_cast<int64_t>(ids.size())}), hst = host_i32(start, {S + 1});
+    OwnedTensor dl = to_gpu(logits), dids = to_gpu(hids), dst = to_gpu(hst);
+    gpu->mask_tokens(dl, dids, dst);
+    cpu->mask_tokens(logits, hids, hst);
+    EXPECT_TRUE(same_bits(logits, to_host(dl))) << "S " << S << " V " << V;
+  }
+}
+
+TEST_F(CudaOpsTest, LogprobsMatchCpu) {
+  struct Case {
+    int S, V, K;
+    bool ties;
+  };
+  for (const Case c : {Case{1, 1000, 0, false}, Case{r.uniform(2, 64), r.uniform(20, 5000), r.uniform(1, 20), true},
+                       Case{256, 151936, 20, false}, Case{r.uniform(1, 256), 151936, r.uniform(1, 5), true},
+                       Case{7, 151936, 1024, true}, Case{5, 33, 33, true}}) {
+    SCOPED_TRACE(::testing::Message() << "S " << c.S << " V " << c.V << " K " << c.K << " ties " << c.ties);
+    OwnedTensor logits = host_f32({c.S, c.V}, 3.0f);
+    if (c.ties)  // coarse values: many exact ties, at the top and at the K-th place
+      for (int64_t i = 0; i < logits.tensor.numel(); ++i)
+        logits.tensor.data<float>()[i] = std::round(logits.tensor.data<float>()[i] * 2.0f) * 0.5f;
+    std::vector<int32_t> tok(c.S);
+    for (auto& t : tok) t = r.uniform(0, c.V - 1);
+    OwnedTensor htok = host_i32(tok, {c.S});
+    OwnedTensor clp(cpu_allocator(), DType::F32, {c.S}), crank(cpu_allocator(), DType::I32, {c.S});
+    OwnedTensor dl = to_gpu(logits), dtok = to_gpu(htok), dlp(gpu->allocator(), DType::F32, {c.S}),
+                drank(gpu->allocator(), DType::I32, {c.S});
+    OwnedTensor cids, clps, dids, dlps;
+    if (c.K > 0) {
+      cids = OwnedTensor(cpu_allocator(), DType::I32, {c.S, c.K});
+      clps = OwnedTensor(cpu_allocator(), DType::F32, {c.S, c.K});
+      dids = OwnedTensor(gpu->allocator(), DType::I32, {c.S, c.K});
+      dlps = OwnedTensor(gpu->allocator(), DType::F32, {c.S, c.K});
+    }
+    gpu->logprobs(dl, dtok, dlp, drank, dids.tensor, dlps.tensor);
+    cpu->logprobs(logits, htok, clp, crank, cids.tensor, clps.tensor);
+    EXPECT_LE(max_rel_diff(clp, to_host(dlp)), 1e-6);
+    EXPECT_TRUE(same_bits(crank, to_host(drank)));
+    if (c.K > 0) {
+      EXPECT_TRUE(same_bits(cids, to_host(dids)));
+      EXPECT_LE(max_rel_diff(clps, to_host(dlps)), 1e-6);
+    }
+  }
+}
+
+TEST_F(CudaOpsTest, CopyTokensMatchesCpu) {
+  const int n_src = r.uniform(1, 300), n_dst = r.uniform(1, 3000), n = r.uniform(0, std::min(256, n_dst));
+  std::vector<int32_t> src(n_src), dst(n_dst, -1), from(n), to(n_dst);
+  for (auto& v : src) v = r.uniform(0, 151935);
+  for (auto& v : from) v = r.uniform(0, n_src - 1);
+  std::iota(to.begin(), to.end(), 0);
+  std::shuffle(to.begin(), to.end(), r.g);
+  to.resize(n);  // distinct destinations
+  OwnedTensor hs = host_i32(src, {n_src}), hd = host_i32(dst, {n_dst}), hf = host_i32(from, {n}), ht = host_i32(to, {n});
+  OwnedTensor ds = to_gpu(hs), dd = to_gpu(hd), df = to_gpu(hf), dt = to_gpu(ht);
+  gpu->copy_tokens(ds, df, dd, dt);
+  cpu->copy_tokens(hs, hf, hd, ht);
+  EXPECT_TRUE(same_bits(hd, to_host(dd)));
 }
 
 TEST_F(CudaOpsTest, FillRandomIsBitIdenticalToCpu) {

@@ -1,6 +1,7 @@
 // engine/runner/model_runner.cpp — a step's host arrays (prepare), batch metadata (staged in
-// host memory, copied up asynchronously), forward, logits, penalties, masks, sampling and
-// log-probs of one step (run); KV cache sizing; decode graphs.
+// one of two page-locked sets, copied up asynchronously), placeholder fills on the device,
+// forward, logits, penalties, masks, sampling and log-probs of one step (launch), the wait for
+// its sampled ids (wait); KV cache sizing; decode graphs.
 #include "engine/runner/model_runner.h"
 #include "core/check.h"
 
@@ -12,11 +13,6 @@ namespace {
 
 size_t align16(size_t v) { return (v + 15) / 16 * 16; }
 
-// A device tensor holding at least n values of dtype (grown between steps, never shrunk).
-Tensor fit(Allocator& a, OwnedTensor& t, DType dtype, int64_t n) {
-  if (!t.tensor.defined() || t.tensor.numel() < n) t = OwnedTensor(a, dtype, {std::max<int64_t>(n, 256)});
-  return t.tensor.rows(0, n);
-}
 
 }  // namespace
 
@@ -62,11 +58,18 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
   layout_.min_p = field(R * 4);
   layout_.seed = field(R * 8);
   layout_.counter = field(R * 8);
+  layout_.fill_ids_src = field(S * 4);
+  layout_.fill_ids_dst = field(S * 4);
+  layout_.fill_out_src = field(S * 4);
+  layout_.fill_out_dst = field(S * 4);
   layout_.bytes = off;
   Allocator& a = ops_.allocator();
-  meta_host_ = Buffer(ops_.host_allocator(), layout_.bytes);
+  for (Slot& sl : slots_) {
+    sl.meta = Buffer(ops_.host_allocator(), layout_.bytes);
+    sl.sampled = Buffer(ops_.host_allocator(), R * 4);
+    sl.done = ops_.make_event();
+  }
   meta_dev_ = Buffer(a, layout_.bytes);
-  sampled_host_ = Buffer(ops_.host_allocator(), R * 4);
   hidden_ = OwnedTensor(a, ops_.act_dtype(), {max_rows_, config_.hidden_size});
   logits_ = OwnedTensor(a, DType::F32, {opt_.max_num_seqs, config_.vocab_size});
   sampled_ = OwnedTensor(a, DType::I32, {max_rows_});
@@ -145,29 +148,40 @@ AttentionBatch ModelRunner::batch_view(int T, int S, int table_width) const {
   return b;
 }
 
-void ModelRunner::write_padding(int from, int to) {
-  int32_t* qs = host<int32_t>(layout_.query_start);
+Tensor ModelRunner::fit(OwnedTensor& t, DType dtype, int64_t n) {
+  if (!t.tensor.defined() || t.tensor.numel() < n) {
+    ops_.synchronize();  // earlier steps may still use the old buffer
+    t = OwnedTensor(ops_.allocator(), dtype, {std::max<int64_t>(n, 256)});
+  }
+  return t.tensor.rows(0, n);
+}
+
+void ModelRunner::write_padding(const Buffer& meta, int from, int to) {
+  int32_t* qs = at<int32_t>(meta, layout_.query_start);
   for (int k = from; k < to; ++k) {
-    host<int32_t>(layout_.ids)[k] = 0;
-    host<int32_t>(layout_.positions)[k] = 0;
-    host<int32_t>(layout_.slots)[k] = -1;
+    at<int32_t>(meta, layout_.ids)[k] = 0;
+    at<int32_t>(meta, layout_.positions)[k] = 0;
+    at<int32_t>(meta, layout_.slots)[k] = -1;
     qs[k + 1] = qs[k] + 1;
-    host<int32_t>(layout_.seq_lens)[k] = 1;
-    host<int32_t>(layout_.block_tables)[static_cast<size_t>(k) * max_blocks_per_seq_] = 0;
-    host<int32_t>(layout_.rows)[k] = k;
-    host<float>(layout_.temperature)[k] = 0.0f;
-    host<int32_t>(layout_.top_k)[k] = 0;
-    host<float>(layout_.top_p)[k] = 1.0f;
-    host<float>(layout_.min_p)[k] = 0.0f;
-    host<int64_t>(layout_.seed)[k] = 0;
-    host<int64_t>(layout_.counter)[k] = 0;
+    at<int32_t>(meta, layout_.seq_lens)[k] = 1;
+    at<int32_t>(meta, layout_.block_tables)[static_cast<size_t>(k) * max_blocks_per_seq_] = 0;
+    at<int32_t>(meta, layout_.rows)[k] = k;
+    at<float>(meta, layout_.temperature)[k] = 0.0f;
+    at<int32_t>(meta, layout_.top_k)[k] = 0;
+    at<float>(meta, layout_.top_p)[k] = 1.0f;
+    at<float>(meta, layout_.min_p)[k] = 0.0f;
+    at<int64_t>(meta, layout_.seed)[k] = 0;
+    at<int64_t>(meta, layout_.counter)[k] = 0;
   }
 }
 
-void ModelRunner::upload_metadata(int T, int S, int R, int table_width) {
+void ModelRunner::upload_metadata(const Buffer& meta, int T, int S, int R, int table_width, const Fills& fills) {
   auto up = [&](size_t offset, size_t bytes) {
-    ops_.copy_async(static_cast<char*>(meta_dev_.data()) + offset, static_cast<char*>(meta_host_.data()) + offset,
-                    bytes);
+    ops_.copy_async(static_cast<char*>(meta_dev_.data()) + offset, static_cast<char*>(meta.data()) + offset, bytes);
+  };
+  auto put = [&](size_t offset, const std::vector<int32_t>& v) {
+    std::copy(v.begin(), v.end(), at<int32_t>(meta, offset));
+    up(offset, v.size() * 4);
   };
   up(layout_.ids, T * 4);
   up(layout_.positions, T * 4);
@@ -182,9 +196,13 @@ void ModelRunner::upload_metadata(int T, int S, int R, int table_width) {
   up(layout_.min_p, R * 4);
   up(layout_.seed, R * 8);
   up(layout_.counter, R * 8);
+  put(layout_.fill_ids_src, fills.ids_src);
+  put(layout_.fill_ids_dst, fills.ids_dst);
+  put(layout_.fill_out_src, fills.out_src);
+  put(layout_.fill_out_dst, fills.out_dst);
 }
 
-void ModelRunner::upload_extras(const StepInputs& in) {
+void ModelRunner::upload_extras(const StepInputs& in, Slot& slot) {
   const size_t ns = in.num_sample;
   size_t off = 0;
   auto field = [&](size_t bytes) {
@@ -203,11 +221,14 @@ void ModelRunner::upload_extras(const StepInputs& in) {
   e.output_tokens = field(in.output_tokens.size() * 4);
   e.mask_ids = field(in.mask_ids.size() * 4);
   e.bytes = off;
-  if (extra_host_.size() < e.bytes) {  // between steps: the device is idle
-    extra_host_ = Buffer(ops_.host_allocator(), e.bytes * 2);
+  // The slot's staging is free (its last step was waited for); the device copy may still be
+  // read by the step in flight, so it is replaced only after the queued work.
+  if (slot.extra.size() < e.bytes) slot.extra = Buffer(ops_.host_allocator(), e.bytes * 2);
+  if (extra_dev_.size() < e.bytes) {
+    ops_.synchronize();
     extra_dev_ = Buffer(ops_.allocator(), e.bytes * 2);
   }
-  char* h = static_cast<char*>(extra_host_.data());
+  char* h = static_cast<char*>(slot.extra.data());
   auto put = [&](size_t offset, const auto& v) { std::copy(v.begin(), v.end(), reinterpret_cast<std::remove_cvref_t<decltype(v[0])>*>(h + offset)); };
   put(e.repetition, in.repetition);
   put(e.presence, in.presence);
@@ -218,7 +239,20 @@ void ModelRunner::upload_extras(const StepInputs& in) {
   put(e.prompt_tokens, in.prompt_tokens);
   put(e.output_tokens, in.output_tokens);
   put(e.mask_ids, in.mask_ids);
-  ops_.copy_async(extra_dev_.data(), extra_host_.data(), e.bytes);
+  ops_.copy_async(extra_dev_.data(), slot.extra.data(), e.bytes);
+}
+
+void ModelRunner::fill_placeholders(const Fills& f, int num_tokens, int num_output_tokens) {
+  const Tensor sampled = sampled_.tensor.rows(0, std::max(prev_num_sample_, 1));
+  auto index = [&](size_t offset, size_t n) { return device(offset, DType::I32, {static_cast<int64_t>(n)}); };
+  if (!f.ids_src.empty())
+    ops_.copy_tokens(sampled, index(layout_.fill_ids_src, f.ids_src.size()), device(layout_.ids, DType::I32, {num_tokens}),
+                     index(layout_.fill_ids_dst, f.ids_dst.size()));
+  if (!f.out_src.empty())
+    ops_.copy_tokens(sampled, index(layout_.fill_out_src, f.out_src.size()),
+                     Tensor(static_cast<char*>(extra_dev_.data()) + extra_.output_tokens, DType::I32,
+                            {num_output_tokens}, extra_dev_.device()),
+                     index(layout_.fill_out_dst, f.out_dst.size()));
 }
 
 void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
@@ -242,7 +276,7 @@ void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<
     const bool want_logprobs = ns > 0 && in->max_logprobs >= 0;
     Tensor raw = sample_logits;
     if (want_logprobs && (in->any_penalty || in->any_mask)) {
-      raw = fit(a, raw_logits_, DType::F32, static_cast<int64_t>(ns) * config_.vocab_size).view({ns, config_.vocab_size});
+      raw = fit(raw_logits_, DType::F32, static_cast<int64_t>(ns) * config_.vocab_size).view({ns, config_.vocab_size});
       ops_.copy_async(raw.data(), sample_logits.data(), raw.nbytes());
     }
     if (ns > 0 && in->any_penalty) {
@@ -272,11 +306,11 @@ void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<
       const int K = in->max_logprobs;
       Tensor top_ids, top_lp;
       if (K > 0) {
-        top_ids = fit(a, top_ids_, DType::I32, static_cast<int64_t>(ns) * K).view({ns, K});
-        top_lp = fit(a, top_logprobs_, DType::F32, static_cast<int64_t>(ns) * K).view({ns, K});
+        top_ids = fit(top_ids_, DType::I32, static_cast<int64_t>(ns) * K).view({ns, K});
+        top_lp = fit(top_logprobs_, DType::F32, static_cast<int64_t>(ns) * K).view({ns, K});
       }
-      ops_.logprobs(raw, sampled_.tensor.rows(0, ns), fit(a, tok_logprob_, DType::F32, ns),
-                    fit(a, tok_rank_, DType::I32, ns), top_ids, top_lp);
+      ops_.logprobs(raw, sampled_.tensor.rows(0, ns), fit(tok_logprob_, DType::F32, ns),
+                    fit(tok_rank_, DType::I32, ns), top_ids, top_lp);
     }
   }
 }
@@ -297,9 +331,10 @@ void ModelRunner::capture_graphs() {
   // Padding rows for the largest size stand in for every captured batch; one eager run first
   // (module loading, library handles) outside capture.
   const int largest = sizes.back();
-  host<int32_t>(layout_.query_start)[0] = 0;
-  write_padding(0, largest);
-  upload_metadata(largest, largest, largest, max_blocks_per_seq_);
+  const Buffer& meta = slots_[0].meta;
+  at<int32_t>(meta, layout_.query_start)[0] = 0;
+  write_padding(meta, 0, largest);
+  upload_metadata(meta, largest, largest, largest, max_blocks_per_seq_, {});
   for (int B : sizes) {
     AttentionBatch b = batch_view(B, B, max_blocks_per_seq_);
     b.num_decode_seqs = B;
@@ -324,6 +359,11 @@ void StepInputs::set_token(int seq, int32_t token) {
     if (p.ids_index >= 0) ids[p.ids_index] = token;
     if (p.output_index >= 0) output_tokens[p.output_index] = token;
   }
+}
+
+void StepInputs::set_previous_row(int seq, int row) {
+  for (Placeholder& p : placeholders)
+    if (p.seq == seq) p.source_row = row;
 }
 
 StepInputs ModelRunner::prepare(std::span<const SeqWork> work) const {
@@ -426,11 +466,35 @@ StepInputs ModelRunner::prepare(std::span<const SeqWork> work) const {
   return in;
 }
 
-std::vector<SeqResult> ModelRunner::run(const StepInputs& in) {
+LaunchedStep ModelRunner::launch(const StepInputs& in) {
+  // Placeholders: a token set on the host, or a fill from the previous step's sampled ids.
+  Fills fills;
   for (const StepInputs::Placeholder& p : in.placeholders) {
+    if (p.source_row >= 0) {
+      ROTOR_CHECK(p.source_row < prev_num_sample_,
+                  "runner: the placeholder of sequence {} reads sample row {} of a step that sampled {}", p.seq,
+                  p.source_row, prev_num_sample_);
+      if (p.ids_index >= 0) {
+        fills.ids_src.push_back(p.source_row);
+        fills.ids_dst.push_back(p.ids_index);
+      }
+      if (p.output_index >= 0) {
+        fills.out_src.push_back(p.source_row);
+        fills.out_dst.push_back(p.output_index);
+      }
+      continue;
+    }
     const int32_t t = p.ids_index >= 0 ? in.ids[p.ids_index] : in.output_tokens[p.output_index];
     ROTOR_CHECK(t >= 0 && t < config_.vocab_size, "runner: the placeholder token of sequence {} is {}", p.seq, t);
   }
+  const int slot_index = next_slot_;
+  Slot& slot = slots_[slot_index];
+  ROTOR_CHECK(!slot.busy.load(std::memory_order_acquire),
+              "runner: a step launched while two earlier ones still await wait()");
+  slot.busy.store(true, std::memory_order_relaxed);
+  next_slot_ = (next_slot_ + 1) % kSlots;
+  const Buffer& meta = slot.meta;
+
   const int S = in.num_seqs, T = in.num_tokens, R = static_cast<int>(in.rows.size()), ns = in.num_sample;
   // A graph replays steps where every sequence decodes one sampled token and nothing else.
   CudaGraph* graph = nullptr;
@@ -445,35 +509,46 @@ std::vector<SeqResult> ModelRunner::run(const StepInputs& in) {
   }
   // Graphs were captured with max_model_len-wide block tables.
   const int width = graph ? max_blocks_per_seq_ : in.table_width;
-  std::copy(in.ids.begin(), in.ids.end(), host<int32_t>(layout_.ids));
-  std::copy(in.positions.begin(), in.positions.end(), host<int32_t>(layout_.positions));
-  std::copy(in.slots.begin(), in.slots.end(), host<int32_t>(layout_.slots));
-  std::copy(in.query_start.begin(), in.query_start.end(), host<int32_t>(layout_.query_start));
-  std::copy(in.seq_lens.begin(), in.seq_lens.end(), host<int32_t>(layout_.seq_lens));
-  std::copy(in.rows.begin(), in.rows.end(), host<int32_t>(layout_.rows));
-  int32_t* tables = host<int32_t>(layout_.block_tables);
+  std::copy(in.ids.begin(), in.ids.end(), at<int32_t>(meta, layout_.ids));
+  std::copy(in.positions.begin(), in.positions.end(), at<int32_t>(meta, layout_.positions));
+  std::copy(in.slots.begin(), in.slots.end(), at<int32_t>(meta, layout_.slots));
+  std::copy(in.query_start.begin(), in.query_start.end(), at<int32_t>(meta, layout_.query_start));
+  std::copy(in.seq_lens.begin(), in.seq_lens.end(), at<int32_t>(meta, layout_.seq_lens));
+  std::copy(in.rows.begin(), in.rows.end(), at<int32_t>(meta, layout_.rows));
+  int32_t* tables = at<int32_t>(meta, layout_.block_tables);
   for (int k = 0; k < S; ++k)
     std::copy_n(in.block_tables.begin() + static_cast<size_t>(k) * in.table_width, in.table_width,
                 tables + static_cast<size_t>(k) * width);
   // Sampling parameters of the sample rows; argmax rows are greedy.
   for (int r = 0; r < R; ++r) {
     const bool s = r < ns;
-    host<float>(layout_.temperature)[r] = s ? in.temperature[r] : 0.0f;
-    host<int32_t>(layout_.top_k)[r] = s ? in.top_k[r] : 0;
-    host<float>(layout_.top_p)[r] = s ? in.top_p[r] : 1.0f;
-    host<float>(layout_.min_p)[r] = s ? in.min_p[r] : 0.0f;
-    host<int64_t>(layout_.seed)[r] = s ? in.seed[r] : 0;
-    host<int64_t>(layout_.counter)[r] = s ? in.counter[r] : 0;
+    at<float>(meta, layout_.temperature)[r] = s ? in.temperature[r] : 0.0f;
+    at<int32_t>(meta, layout_.top_k)[r] = s ? in.top_k[r] : 0;
+    at<float>(meta, layout_.top_p)[r] = s ? in.top_p[r] : 1.0f;
+    at<float>(meta, layout_.min_p)[r] = s ? in.min_p[r] : 0.0f;
+    at<int64_t>(meta, layout_.seed)[r] = s ? in.seed[r] : 0;
+    at<int64_t>(meta, layout_.counter)[r] = s ? in.counter[r] : 0;
   }
 
-  std::vector<SeqResult> out(S);
+  LaunchedStep st;
+  st.slot = slot_index;
+  st.num_sample = ns;
+  st.num_rows = R;
+  st.sample_seq = in.sample_seq;
+  st.argmax_seq = in.argmax_seq;
+  st.argmax_count = in.argmax_count;
+  st.num_logprobs = in.num_logprobs;
+  st.max_logprobs = in.max_logprobs;
+  st.out.resize(S);
   if (graph) {
-    write_padding(S, padded);
-    upload_metadata(padded, padded, padded, width);
+    write_padding(meta, S, padded);
+    upload_metadata(meta, padded, padded, padded, width, fills);
+    fill_placeholders(fills, padded, 0);
     graph->replay();
   } else {
-    upload_metadata(T, S, R, width);
-    if (in.any_penalty || in.any_mask) upload_extras(in);
+    upload_metadata(meta, T, S, R, width, fills);
+    if (in.any_penalty || in.any_mask) upload_extras(in, slot);
+    fill_placeholders(fills, T, static_cast<int>(in.output_tokens.size()));
     AttentionBatch b = batch_view(T, S, width);
     b.num_decode_seqs = in.num_decode;
     b.max_query_len = in.max_query_len;
@@ -481,42 +556,59 @@ std::vector<SeqResult> ModelRunner::run(const StepInputs& in) {
     std::vector<std::pair<int, float*>> logit_rows;
     for (int i = 0; i < ns; ++i)
       if (in.return_logits[i]) {
-        SeqResult& res = out[in.sample_seq[i]];
+        SeqResult& res = st.out[in.sample_seq[i]];
         res.logits.resize(config_.vocab_size);
         logit_rows.emplace_back(i, res.logits.data());
       }
     device_step(b, R, logit_rows, &in);
   }
-  ops_.copy_async(sampled_host_.data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
-  ops_.synchronize();
-  const int32_t* drawn = static_cast<const int32_t*>(sampled_host_.data());
-  for (int i = 0; i < ns; ++i) out[in.sample_seq[i]].token = drawn[i];
-  for (size_t j = 0, r = ns; j < in.argmax_seq.size(); r += in.argmax_count[j], ++j)
-    out[in.argmax_seq[j]].argmax.assign(drawn + r, drawn + r + in.argmax_count[j]);
+  prev_num_sample_ = ns;
+  ops_.copy_async(slot.sampled.data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
   if (!graph && ns > 0 && in.max_logprobs >= 0) {
-    // Log-probs back to the host (the device is idle now).
-    Allocator& a = ops_.allocator();
-    const int K = in.max_logprobs;
-    std::vector<float> lp(ns), tlp(static_cast<size_t>(ns) * K);
-    std::vector<int32_t> rank(ns), tid(static_cast<size_t>(ns) * K);
-    a.copy(lp.data(), tok_logprob_.tensor.data(), ns * sizeof(float));
-    a.copy(rank.data(), tok_rank_.tensor.data(), ns * sizeof(int32_t));
+    // Log-probs down into the slot: [ns] f32, [ns] i32, [ns, K] i32, [ns, K] f32.
+    const size_t K = in.max_logprobs, bytes = ns * 8 + ns * K * 8;
+    if (slot.results.size() < bytes) slot.results = Buffer(ops_.host_allocator(), bytes);
+    char* h = static_cast<char*>(slot.results.data());
+    ops_.copy_async(h, tok_logprob_.tensor.data(), ns * 4);
+    ops_.copy_async(h + ns * 4, tok_rank_.tensor.data(), ns * 4);
     if (K > 0) {
-      a.copy(tid.data(), top_ids_.tensor.data(), tid.size() * sizeof(int32_t));
-      a.copy(tlp.data(), top_logprobs_.tensor.data(), tlp.size() * sizeof(float));
+      ops_.copy_async(h + ns * 8, top_ids_.tensor.data(), ns * K * 4);
+      ops_.copy_async(h + ns * 8 + ns * K * 4, top_logprobs_.tensor.data(), ns * K * 4);
     }
+  }
+  slot.done->record();
+  return st;
+}
+
+std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
+  Slot& slot = slots_[st.slot];
+  slot.done->wait();
+  std::vector<SeqResult> out = std::move(st.out);
+  const int ns = st.num_sample;
+  const int32_t* drawn = static_cast<const int32_t*>(slot.sampled.data());
+  for (int i = 0; i < ns; ++i) out[st.sample_seq[i]].token = drawn[i];
+  for (size_t j = 0, r = ns; j < st.argmax_seq.size(); r += st.argmax_count[j], ++j)
+    out[st.argmax_seq[j]].argmax.assign(drawn + r, drawn + r + st.argmax_count[j]);
+  if (ns > 0 && st.max_logprobs >= 0) {
+    const size_t K = st.max_logprobs;
+    const char* h = static_cast<const char*>(slot.results.data());
+    const float* lp = reinterpret_cast<const float*>(h);
+    const int32_t* rank = reinterpret_cast<const int32_t*>(h + ns * 4);
+    const int32_t* tid = reinterpret_cast<const int32_t*>(h + ns * 8);
+    const float* tlp = reinterpret_cast<const float*>(h + ns * 8 + ns * K * 4);
     for (int i = 0; i < ns; ++i) {
-      const int k = in.num_logprobs[i];
+      const int k = st.num_logprobs[i];
       if (k < 0) continue;
       TokenLogprobs t;
       t.token = drawn[i];
       t.logprob = lp[i];
       t.rank = rank[i];
-      t.top_ids.assign(tid.begin() + static_cast<size_t>(i) * K, tid.begin() + static_cast<size_t>(i) * K + k);
-      t.top_logprobs.assign(tlp.begin() + static_cast<size_t>(i) * K, tlp.begin() + static_cast<size_t>(i) * K + k);
-      out[in.sample_seq[i]].logprobs = std::move(t);
+      t.top_ids.assign(tid + i * K, tid + i * K + k);
+      t.top_logprobs.assign(tlp + i * K, tlp + i * K + k);
+      out[st.sample_seq[i]].logprobs = std::move(t);
     }
   }
+  slot.busy.store(false, std::memory_order_release);
   return out;
 }
 

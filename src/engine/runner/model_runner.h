@@ -1,12 +1,17 @@
 // engine/runner/model_runner.h — ModelRunner: turns one step's plain-data work list into
 // batch metadata on the device, runs the model through the paged KV cache it owns, and
 // samples (penalties, masks, log-probs included). One runner per tensor-parallel rank; it
-// knows nothing of requests or scheduling. A step is prepare() (host arrays only, any thread)
-// then run() (device work); a token not known at prepare() time — the one the previous step
-// is still sampling — is a kPlaceholderToken resolved with StepInputs::set_token. On a GPU the metadata goes up from page-locked staging in asynchronous copies, decode
-// steps can replay CUDA graphs captured at start-up, and the step waits for the device only
-// to read the sampled ids back.
+// knows nothing of requests or scheduling. A step is prepare() (host arrays only, any thread),
+// launch() (device work queued, no wait) and wait() (the sampled ids back). A token not known
+// at prepare() time — the one the previous step is still sampling — is a kPlaceholderToken:
+// set on the host (StepInputs::set_token) or, without waiting, filled on the device from the
+// previous launched step's sampled ids (StepInputs::set_previous_row). On a GPU the metadata
+// goes up from page-locked staging (two sets, so step N+1 is staged while step N runs) in
+// asynchronous copies, decode steps can replay CUDA graphs captured at start-up, and a step
+// waits for the device only to read its sampled ids back.
 #pragma once
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -84,16 +89,30 @@ struct StepInputs {
   std::vector<int32_t> prompt_tokens, prompt_start, output_tokens, output_start, mask_ids, mask_start;
   std::vector<int> num_logprobs;         // per sample row, -1 = none
   int max_logprobs = -1;
-  // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index.
+  // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index;
+  // source_row >= 0: filled on the device from that sample row of the previous launched step.
   struct Placeholder {
     int seq;
     int ids_index;
     int output_index;
+    int source_row = -1;
   };
   std::vector<Placeholder> placeholders;
 
   // Sets the placeholder token(s) of work[seq].
   void set_token(int seq, int32_t token);
+  // The placeholder token(s) of work[seq] are what the previous launch() sampled in its
+  // sample row `row` (its i-th sampling sequence in work order); copied on the device.
+  void set_previous_row(int seq, int row);
+};
+
+// A step whose device work is queued (ModelRunner::launch); ModelRunner::wait gives its results.
+struct LaunchedStep {
+  int slot = -1;                         // staging set in use
+  int num_sample = 0, num_rows = 0;
+  std::vector<int> sample_seq, argmax_seq, argmax_count, num_logprobs;
+  int max_logprobs = -1;
+  std::vector<SeqResult> out;            // by work index; logits rows already copied
 };
 
 class ModelRunner {
@@ -113,36 +132,67 @@ class ModelRunner {
 
   // Host-side preparation: checks the work and flattens it. Touches no device state.
   StepInputs prepare(std::span<const SeqWork> work) const;
-  // Runs a prepared step (every placeholder set); results in the order of the work.
-  std::vector<SeqResult> run(const StepInputs& in);
+  // Queues a prepared step on the device (every placeholder set or given a previous row)
+  // without waiting for earlier steps. At most two launched steps may await wait(); launch
+  // and wait may run on different threads (one launching, one waiting, each in step order).
+  LaunchedStep launch(const StepInputs& in);
+  // Waits for a launched step's sampled ids; results in the order of the work.
+  std::vector<SeqResult> wait(LaunchedStep& step);
+  // launch + wait.
+  std::vector<SeqResult> run(const StepInputs& in) {
+    LaunchedStep s = launch(in);
+    return wait(s);
+  }
   // prepare + run.
   std::vector<SeqResult> execute(std::span<const SeqWork> work) { return run(prepare(work)); }
 
  private:
+  static constexpr int kSlots = 2;
   // Where each metadata field lives in the staging and device buffers (same layout).
   struct Layout {
     size_t ids, positions, slots, query_start, seq_lens, block_tables, rows, temperature, top_k, top_p, min_p, seed,
-        counter, bytes;
+        counter, fill_ids_src, fill_ids_dst, fill_out_src, fill_out_dst, bytes;
   };
-  // Typed views of the host staging buffer.
+  // Penalties, masks and log-probs: where the step's lists live in extra staging / device memory.
+  struct ExtraLayout {
+    size_t repetition, presence, frequency, prompt_start, output_start, mask_start, prompt_tokens, output_tokens,
+        mask_ids, bytes;
+  };
+  // One set of page-locked host buffers for a step in flight.
+  struct Slot {
+    Buffer meta, sampled, extra, results;  // staging up; sampled ids and log-probs down
+    std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
+    std::atomic<bool> busy{false};         // launched and not yet waited for
+  };
+  // Placeholder fills of a step: (sampled row of the previous step, destination index).
+  struct Fills {
+    std::vector<int32_t> ids_src, ids_dst, out_src, out_dst;
+  };
+  // A typed view of a staging buffer at a layout offset.
   template <typename T>
-  T* host(size_t offset) const {
-    return reinterpret_cast<T*>(static_cast<char*>(meta_host_.data()) + offset);
+  static T* at(const Buffer& b, size_t offset) {
+    return reinterpret_cast<T*>(static_cast<char*>(b.data()) + offset);
   }
   Tensor device(size_t offset, DType dtype, Shape shape) const;
   void size_kv_cache();
-  // Writes decode rows [from, to) as padding (token 0 at position 0, no KV write, context 1).
-  void write_padding(int from, int to);
-  // Uploads the used part of each field: T tokens, S sequences, R hidden rows.
-  void upload_metadata(int T, int S, int R, int table_width);
+  // Writes decode rows [from, to) of staging `meta` as padding (token 0 at position 0, no KV
+  // write, context 1).
+  void write_padding(const Buffer& meta, int from, int to);
+  // Uploads the used part of each field of `meta`: T tokens, S sequences, R hidden rows, and
+  // the placeholder fills.
+  void upload_metadata(const Buffer& meta, int T, int S, int R, int table_width, const Fills& fills);
   AttentionBatch batch_view(int T, int S, int table_width) const;
   // Forward, logits and sampling of R rows, all queued on the device. logit_rows: (row,
   // destination) pairs whose logits are copied back. With `in`, its sample rows get their
   // penalties and masks before sampling and their log-probs after (extra_dev_ holds the data).
   void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
                    const StepInputs* in);
-  // Stages and uploads the penalty and mask data of `in` (extra_host_ -> extra_dev_).
-  void upload_extras(const StepInputs& in);
+  // Stages (in `slot`) and uploads the penalty and mask data of `in` into extra_dev_.
+  void upload_extras(const StepInputs& in, Slot& slot);
+  // Copies the previous step's sampled ids into this step's placeholders (ids, output lists).
+  void fill_placeholders(const Fills& fills, int num_tokens, int num_output_tokens);
+  // A device tensor of at least n values, grown (after the queued work) when too small.
+  Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
   void capture_graphs();
 
   Ops& ops_;
@@ -155,15 +205,13 @@ class ModelRunner {
   std::vector<LayerKVCache> kv_;
   int max_blocks_per_seq_ = 0, max_rows_ = 0;
   Layout layout_{};
-  Buffer meta_host_, meta_dev_, sampled_host_;
+  Buffer meta_dev_;
   OwnedTensor hidden_, logits_, sampled_;
-  // Penalties, masks and log-probs: staging and device copies grown to the largest step seen.
-  struct ExtraLayout {
-    size_t repetition, presence, frequency, prompt_start, output_start, mask_start, prompt_tokens, output_tokens,
-        mask_ids, bytes;
-  };
+  std::array<Slot, kSlots> slots_;
+  int next_slot_ = 0;                    // launching thread
+  int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
   ExtraLayout extra_{};
-  Buffer extra_host_, extra_dev_;
+  Buffer extra_dev_;
   OwnedTensor raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };

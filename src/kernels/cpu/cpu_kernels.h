@@ -44,5 +44,6 @@ void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties);
 void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start);
 void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
               const Tensor& top_ids, const Tensor& top_logprobs);
+void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index);
 
 }  // namespace rotor::cpu

@@ -67,6 +67,9 @@ class CpuOps final : public Ops {
                 const Tensor& top_ids, const Tensor& top_logprobs) override {
     cpu::logprobs(logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs);
   }
+  void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override {
+    cpu::copy_tokens(src, src_index, dst, dst_index);
+  }
 };
 
 }  // namespace

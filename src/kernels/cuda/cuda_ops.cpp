@@ -8,12 +8,16 @@
 
 #include "core/check.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/copy_tokens.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/embed.cuh"
 #include "kernels/cuda/fill_random.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/logprobs.cuh"
+#include "kernels/cuda/mask_tokens.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_route.cuh"
+#include "kernels/cuda/penalties.cuh"
 #include "kernels/cuda/qk_norm_rope.cuh"
 #include "kernels/cuda/rms_norm.cuh"
 #include "kernels/cuda/sample.cuh"
@@ -41,6 +45,22 @@ void expect_device(const Tensor& t, const Device& d, const char* op, const char*
               d.str());
 }
 
+// An event on the GPU's stream; wait() spins like a stream synchronisation does.
+class CudaEvent final : public DeviceEvent {
+ public:
+  CudaEvent(int device, cudaStream_t stream) : stream_(stream) {
+    check(cudaSetDevice(device), "set device");
+    check(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "create event");
+  }
+  ~CudaEvent() override { cudaEventDestroy(event_); }
+  void record() override { check(cudaEventRecord(event_, stream_), "record event"); }
+  void wait() override { check(cudaEventSynchronize(event_), "wait for event"); }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t event_ = nullptr;
+};
+
 class CudaOps final : public Ops {
  public:
   explicit CudaOps(int device) : dev_(device) {
@@ -66,6 +86,8 @@ class CudaOps final : public Ops {
   void copy_async(void* dst, const void* src, size_t bytes) override {
     if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_), "copy");
   }
+  std::unique_ptr<DeviceEvent> make_event() override { return std::make_unique<CudaEvent>(dev_, stream_); }
+  int max_top_logprobs() const override { return cuda::kMaxTopLogprobs; }
   bool memory_info(size_t* free_bytes, size_t* total_bytes) override {
     check(cudaMemGetInfo(free_bytes, total_bytes), "memory info");
     return true;
@@ -76,7 +98,7 @@ class CudaOps final : public Ops {
       need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
     if (l.max_seqs > 0 && l.max_model_len > 0)
       need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
-    need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling
+    need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling, penalties
     workspace(need);
   }
   cudaStream_t stream() const { return stream_; }
@@ -276,21 +298,96 @@ class CudaOps final : public Ops {
     check(cuda::sample(a, stream_), "sample");
   }
 
-  // Penalties, masks and log-probs on the GPU come with the CUDA sampling work (issue 7);
-  // until then a request that uses them fails with this message.
-  void apply_penalties(const Tensor&, const PenaltyBatch&) override { not_yet("presence/frequency/repetition penalties"); }
-  void mask_tokens(const Tensor&, const Tensor&, const Tensor&) override { not_yet("min_tokens"); }
-  void logprobs(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) override {
-    not_yet("logprobs");
+  void apply_penalties(const Tensor& logits, const PenaltyBatch& p) override {
+    const int64_t S = logits.size(0), V = logits.size(1);
+    const Device d = device();
+    for (const Tensor* t : {&logits, &p.repetition, &p.presence, &p.frequency, &p.prompt_tokens, &p.prompt_start,
+                            &p.output_tokens, &p.output_start})
+      expect_device(*t, d, "apply_penalties", "an argument");
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && p.repetition.numel() == S &&
+                    p.presence.numel() == S && p.frequency.numel() == S && p.prompt_start.numel() == S + 1 &&
+                    p.output_start.numel() == S + 1 && p.repetition.dtype() == DType::F32 &&
+                    p.presence.dtype() == DType::F32 && p.frequency.dtype() == DType::F32 &&
+                    p.prompt_start.dtype() == DType::I32 && p.output_start.dtype() == DType::I32 &&
+                    (p.prompt_tokens.numel() == 0 || p.prompt_tokens.dtype() == DType::I32) &&
+                    (p.output_tokens.numel() == 0 || p.output_tokens.dtype() == DType::I32),
+                "apply_penalties: logits {} and {} rows of penalties do not fit", logits.str(), p.repetition.numel());
+    cuda::PenaltyArgs a{};
+    a.logits = logits.data<float>();
+    a.ld = logits.stride(0);
+    a.S = static_cast<int>(S);
+    a.V = static_cast<int>(V);
+    a.repetition = p.repetition.data<float>();
+    a.presence = p.presence.data<float>();
+    a.frequency = p.frequency.data<float>();
+    a.prompt_tokens = p.prompt_tokens.numel() ? p.prompt_tokens.data<int32_t>() : nullptr;
+    a.prompt_start = p.prompt_start.data<int32_t>();
+    a.output_tokens = p.output_tokens.numel() ? p.output_tokens.data<int32_t>() : nullptr;
+    a.output_start = p.output_start.data<int32_t>();
+    a.counts = static_cast<int32_t*>(workspace(static_cast<size_t>(S) * V * sizeof(int32_t)));
+    check(cuda::apply_penalties(a, stream_), "apply_penalties");
+  }
+
+  void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) override {
+    const int64_t S = logits.size(0);
+    expect_device(logits, device(), "mask_tokens", "logits");
+    expect_device(ids, device(), "mask_tokens", "ids");
+    expect_device(start, device(), "mask_tokens", "start");
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && start.numel() == S + 1 &&
+                    start.dtype() == DType::I32 && (ids.numel() == 0 || ids.dtype() == DType::I32),
+                "mask_tokens: logits {} with {} starts", logits.str(), start.numel());
+    check(cuda::mask_tokens(logits.data<float>(), logits.stride(0), static_cast<int>(S),
+                            static_cast<int>(logits.size(1)), ids.numel() ? ids.data<int32_t>() : nullptr,
+                            start.data<int32_t>(), stream_),
+          "mask_tokens");
+  }
+
+  void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
+                const Tensor& top_ids, const Tensor& top_logprobs) override {
+    const int64_t S = logits.size(0), V = logits.size(1);
+    const int64_t K = top_ids.defined() ? top_ids.size(1) : 0;
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && token_ids.numel() == S &&
+                    token_ids.dtype() == DType::I32 && token_logprob.numel() == S &&
+                    token_logprob.dtype() == DType::F32 && token_rank.numel() == S &&
+                    token_rank.dtype() == DType::I32 &&
+                    (K == 0 || (top_ids.size(0) == S && top_ids.dtype() == DType::I32 && top_ids.is_contiguous() &&
+                                top_logprobs.size(0) == S && top_logprobs.size(1) == K &&
+                                top_logprobs.dtype() == DType::F32 && top_logprobs.is_contiguous())) &&
+                    K <= V,
+                "logprobs: logits {} tokens {} top {}", logits.str(), token_ids.str(), top_ids.str());
+    ROTOR_CHECK(K <= cuda::kMaxTopLogprobs, "logprobs: {} top log-probs per token; the GPU backend gives at most {}", K,
+                cuda::kMaxTopLogprobs);
+    cuda::LogprobArgs a{};
+    a.logits = logits.data<float>();
+    a.ld = logits.stride(0);
+    a.S = static_cast<int>(S);
+    a.V = static_cast<int>(V);
+    a.token_ids = token_ids.data<int32_t>();
+    a.token_logprob = token_logprob.data<float>();
+    a.token_rank = token_rank.data<int32_t>();
+    a.K = static_cast<int>(K);
+    a.top_ids = K ? top_ids.data<int32_t>() : nullptr;
+    a.top_logprobs = K ? top_logprobs.data<float>() : nullptr;
+    check(cuda::logprobs(a, stream_), "logprobs");
+  }
+
+  void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override {
+    const int64_t n = src_index.numel();
+    ROTOR_CHECK(src.dtype() == DType::I32 && dst.dtype() == DType::I32 && src_index.dtype() == DType::I32 &&
+                    dst_index.dtype() == DType::I32 && dst_index.numel() == n && src.is_contiguous() &&
+                    dst.is_contiguous() && src_index.is_contiguous() && dst_index.is_contiguous(),
+                "copy_tokens: src {} index {} dst {} index {}", src.str(), src_index.str(), dst.str(),
+                dst_index.str());
+    if (n == 0) return;
+    check(cuda::copy_tokens(src.data<int32_t>(), src.numel(), src_index.data<int32_t>(), dst.data<int32_t>(),
+                            dst.numel(), dst_index.data<int32_t>(), static_cast<int>(n), stream_),
+          "copy_tokens");
   }
 
  private:
   static constexpr size_t kCublasWorkspace = 32u << 20;
 
   [[noreturn]] static void no_w8a8() { ROTOR_FAIL("W8A8 on the GPU is not implemented yet (use --device cpu)"); }
-  [[noreturn]] static void not_yet(const char* what) {
-    ROTOR_FAIL("{} on the GPU: not implemented yet (use --device cpu)", what);
-  }
 
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {

@@ -1,0 +1,215 @@
+// tests/model/test_engine_cuda.cpp — the Engine on the GPU, on the Qwen3-30B-A3B layer shapes
+// (2 layers, dummy weights): penalties and min_tokens give the tokens a host reference
+// computes from the raw logits of the runner alone (prompt, then decode steps); log-probs are those of the raw logits;
+// and a mixed batch (greedy, seeded sampling, penalties, min_tokens, log-probs, prompts of
+// fresh random tokens, chunked prefill) gives identical tokens and log-probs with async
+// scheduling on and off and CUDA graphs on and off. Skipped without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <span>
+
+#include "comm/communicator.h"
+#include "engine/engine.h"
+#include "engine/runner/offline_generate.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "model/load_model.h"
+
+namespace rotor {
+namespace {
+
+class GpuEngine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (cuda_device_count() == 0) return;
+    ops_ = make_cuda_ops(0).release();
+    comm_ = make_local_comm().release();
+    LoadOptions lo;
+    lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
+    lo.load_format = "dummy";
+    lo.num_layers = 2;
+    lo.seed = 11;
+    model_ = new LoadedModel(load_model(lo, *ops_));
+  }
+  void SetUp() override {
+    if (!ops_) GTEST_SKIP() << "no GPU";
+  }
+  // Views of the weights uploaded once.
+  static ModelWeights weights() {
+    const ModelWeights& m = model_->weights;
+    ModelWeights w;
+    w.embed = m.embed;
+    w.final_norm = m.final_norm;
+    w.final_norm_bias = m.final_norm_bias;
+    w.lm_head = m.lm_head;
+    w.layers = m.layers;
+    w.quantization = m.quantization;
+    return w;
+  }
+  static std::unique_ptr<Engine> engine(bool async, bool graphs) {
+    EngineConfig c;
+    c.max_model_len = 512;
+    c.max_num_seqs = 16;
+    c.max_num_batched_tokens = 256;  // longer prompts are prefilled in chunks
+    c.async_scheduling = async;
+    c.cuda_graphs = graphs;
+    c.kv_cache_memory_bytes = int64_t{256} << 20;
+    return Engine::create(c, *ops_, *comm_, model_->config, weights());
+  }
+  // A runner alone for one sequence of up to 64 tokens (the references).
+  static std::unique_ptr<ModelRunner> single_runner() {
+    RunnerOptions ro;
+    ro.max_num_seqs = 1;
+    ro.max_model_len = ro.max_num_tokens = 64;
+    ro.num_blocks = 4;
+    return std::make_unique<ModelRunner>(*ops_, *comm_, model_->config, weights(), ro);
+  }
+  // The raw logits after `tokens` are appended to the runner's cached `computed` tokens:
+  // the prompt in one chunk, then one decode step per token, as the engine runs them.
+  static std::vector<float> logits_after(ModelRunner& runner, std::span<const int32_t> tokens, int computed) {
+    static const std::vector<int32_t> blocks{0, 1, 2, 3};
+    SeqWork w;
+    w.tokens = tokens;
+    w.num_computed = computed;
+    w.block_table = std::span(blocks).first((computed + tokens.size() + 15) / 16);
+    w.sample = true;
+    w.return_logits = true;
+    w.params.temperature = 0.0f;
+    return runner.execute(std::span(&w, 1))[0].logits;
+  }
+  static int32_t argmax(const std::vector<float>& l) {
+    return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+  }
+  static inline Ops* ops_ = nullptr;
+  static inline Communicator* comm_ = nullptr;
+  static inline LoadedModel* model_ = nullptr;
+};
+
+TEST_F(GpuEngine, PenaltiesMatchHostReference) {
+  const std::vector<int32_t> p{785, 6722, 315, 6722, 785};
+  SamplingParams sp;
+  sp.temperature = 0.0f;
+  sp.repetition_penalty = 1.7f;
+  sp.frequency_penalty = 0.8f;
+  sp.presence_penalty = 0.4f;
+  sp.max_tokens = 8;
+  sp.ignore_eos = true;
+  auto runner = single_runner();
+  std::vector<int32_t> ctx = p, want;
+  for (int i = 0; i < sp.max_tokens.value(); ++i) {
+    std::vector<float> l = i == 0 ? logits_after(*runner, p, 0)
+                                  : logits_after(*runner, std::span(ctx).last(1), static_cast<int>(ctx.size()) - 1);
+    std::set<int32_t> seen(ctx.begin(), ctx.end());
+    std::map<int32_t, int> count;
+    for (int32_t t : want) ++count[t];
+    for (int32_t t : seen) l[t] = l[t] > 0 ? l[t] / sp.repetition_penalty : l[t] * sp.repetition_penalty;
+    for (auto [t, c] : count) l[t] -= sp.frequency_penalty * c + sp.presence_penalty;
+    want.push_back(argmax(l));
+    ctx.push_back(want.back());
+  }
+  for (bool async : {false, true}) {
+    auto e = engine(async, true);
+    EngineRequest r;
+    r.prompt_token_ids = p;
+    r.params = sp;
+    EXPECT_EQ(e->submit(r).wait().token_ids, want) << "async " << async;
+  }
+}
+
+TEST_F(GpuEngine, MinTokensMasksStopIdsAndLogprobsAreRaw) {
+  const std::vector<int32_t> p{1000, 2000, 3000, 4000, 5000, 6000, 7000};
+  const std::vector<float> l = logits_after(*single_runner(), p, 0);
+  const int32_t best = argmax(l);
+  std::vector<float> masked = l;
+  masked[best] = -INFINITY;
+  const int32_t second = argmax(masked);
+  auto e = engine(true, true);
+  EngineRequest r;
+  r.prompt_token_ids = p;
+  r.params.temperature = 0.0f;
+  r.params.max_tokens = 3;
+  r.params.stop_token_ids = {best};
+  RequestOutput o = e->submit(r).wait();  // stops at once on the stop id
+  EXPECT_EQ(o.token_ids, std::vector<int32_t>{best});
+  EXPECT_EQ(o.finish_reason, FinishReason::Stop);
+
+  r.params.min_tokens = 1;  // the stop id may not be drawn first
+  r.params.max_tokens = 1;
+  r.params.logprobs = 5;
+  o = e->submit(r).wait();
+  ASSERT_EQ(o.token_ids, std::vector<int32_t>{second});
+  ASSERT_EQ(o.logprobs.size(), 1u);
+  double sum = 0;
+  for (float x : l) sum += std::exp(static_cast<double>(x) - l[best]);
+  const double lse = l[best] + std::log(sum);
+  const TokenLogprobs& lp = o.logprobs[0];
+  EXPECT_EQ(lp.token, second);
+  EXPECT_EQ(lp.rank, 2);
+  EXPECT_NEAR(lp.logprob, l[second] - lse, 1e-4);
+  ASSERT_EQ(lp.top_ids.size(), 5u);
+  EXPECT_EQ(lp.top_ids[0], best);
+  EXPECT_EQ(lp.top_ids[1], second);
+  EXPECT_NEAR(lp.top_logprobs[0], l[best] - lse, 1e-4);
+}
+
+TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {
+  std::mt19937 g{std::random_device{}()};
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  std::vector<EngineRequest> reqs(14);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EngineRequest& r = reqs[i];
+    r.prompt_token_ids.resize(uniform(1, 300));
+    for (auto& t : r.prompt_token_ids) t = uniform(0, 151935);
+    SamplingParams& sp = r.params;
+    sp.max_tokens = uniform(8, 40);
+    sp.ignore_eos = true;
+    switch (i % 7) {
+      case 0: sp.temperature = 0.0f; break;
+      case 1: sp.temperature = 0.8f; sp.top_p = 0.9f; sp.seed = 100 + static_cast<int64_t>(i); break;
+      case 2: sp.temperature = 0.0f; sp.repetition_penalty = 1.3f; sp.presence_penalty = 0.5f; sp.frequency_penalty = 0.3f; break;
+      case 3: sp.temperature = 0.0f; sp.min_tokens = 6; sp.stop_token_ids = {uniform(0, 151935), r.prompt_token_ids[0]}; break;
+      case 4: sp.temperature = 0.0f; sp.logprobs = 5; break;
+      case 5: sp.temperature = 1.0f; sp.top_k = 50; sp.seed = 7; sp.logprobs = 0; sp.frequency_penalty = 1.0f; break;
+      default: sp.temperature = 0.6f; sp.min_p = 0.05f; sp.seed = 9; sp.logprobs = 2; break;
+    }
+  }
+  std::vector<std::vector<RequestOutput>> runs;
+  for (bool async : {false, true})
+    for (bool graphs : {false, true}) {
+      auto e = engine(async, graphs);
+      std::vector<RequestHandle> h;
+      for (const EngineRequest& r : reqs) h.push_back(e->submit(r));
+      std::vector<RequestOutput> outs;
+      for (auto& x : h) outs.push_back(x.wait());
+      runs.push_back(std::move(outs));
+      const EngineStats st = e->stats();
+      std::printf("async %d graphs %d: %llu steps\n", async, graphs, static_cast<unsigned long long>(st.num_steps));
+    }
+  for (size_t run = 1; run < runs.size(); ++run)
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      SCOPED_TRACE(::testing::Message() << "run " << run << " request " << i);
+      const RequestOutput &a = runs[0][i], &b = runs[run][i];
+      EXPECT_NE(a.finish_reason, FinishReason::Error) << a.error;
+      EXPECT_EQ(a.finish_reason, b.finish_reason);
+      EXPECT_EQ(a.token_ids, b.token_ids);
+      ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
+      for (size_t k = 0; k < a.logprobs.size(); ++k) {
+        EXPECT_EQ(a.logprobs[k].token, b.logprobs[k].token);
+        EXPECT_EQ(a.logprobs[k].rank, b.logprobs[k].rank);
+        EXPECT_EQ(a.logprobs[k].top_ids, b.logprobs[k].top_ids);
+        EXPECT_NEAR(a.logprobs[k].logprob, b.logprobs[k].logprob, 1e-5);
+      }
+    }
+  // min_tokens: no stop id among the first 6 tokens of the request that lists them.
+  const RequestOutput& m = runs[0][3];
+  for (int k = 0; k < 6; ++k)
+    for (int32_t stop : reqs[3].params.stop_token_ids) EXPECT_NE(m.token_ids[k], stop);
+}
+
+}  // namespace
+}  // namespace rotor
