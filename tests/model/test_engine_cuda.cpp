@@ -1,15 +1,19 @@
 // tests/model/test_engine_cuda.cpp — the Engine on the GPU, on the Qwen3-30B-A3B layer shapes
 // (2 layers, dummy weights): penalties and min_tokens give the tokens a host reference
-// computes from the raw logits of the runner alone (prompt, then decode steps); log-probs are those of the raw logits;
-// and a mixed batch (greedy, seeded sampling, penalties, min_tokens, log-probs, prompts of
-// fresh random tokens, chunked prefill) gives identical tokens and log-probs with async
-// scheduling on and off and CUDA graphs on and off. Skipped without a GPU.
+// computes from the raw logits of the runner alone (prompt, then decode steps); log-probs
+// are those of the raw logits; a mixed batch (greedy, seeded sampling, penalties,
+// min_tokens, log-probs, prompts of fresh random tokens, chunked prefill) gives identical
+// tokens and log-probs with async scheduling on and off and CUDA graphs on and off; and a
+// head_dim-64 model matches the CPU. Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <span>
@@ -39,9 +43,8 @@ class GpuEngine : public ::testing::Test {
   void SetUp() override {
     if (!ops_) GTEST_SKIP() << "no GPU";
   }
-  // Views of the weights uploaded once.
-  static ModelWeights weights() {
-    const ModelWeights& m = model_->weights;
+  // Views of weights uploaded once (of the 30B-shaped model by default).
+  static ModelWeights weights(const ModelWeights& m = model_->weights) {
     ModelWeights w;
     w.embed = m.embed;
     w.final_norm = m.final_norm;
@@ -171,8 +174,17 @@ TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {
     switch (i % 7) {
       case 0: sp.temperature = 0.0f; break;
       case 1: sp.temperature = 0.8f; sp.top_p = 0.9f; sp.seed = 100 + static_cast<int64_t>(i); break;
-      case 2: sp.temperature = 0.0f; sp.repetition_penalty = 1.3f; sp.presence_penalty = 0.5f; sp.frequency_penalty = 0.3f; break;
-      case 3: sp.temperature = 0.0f; sp.min_tokens = 6; sp.stop_token_ids = {uniform(0, 151935), uniform(0, 151935)}; break;
+      case 2:
+        sp.temperature = 0.0f;
+        sp.repetition_penalty = 1.3f;
+        sp.presence_penalty = 0.5f;
+        sp.frequency_penalty = 0.3f;
+        break;
+      case 3:  // stop ids that the greedy tokens almost surely never hit: only the mask path runs
+        sp.temperature = 0.0f;
+        sp.min_tokens = 6;
+        sp.stop_token_ids = {uniform(0, 151935), uniform(0, 151935)};
+        break;
       case 4: sp.temperature = 0.0f; sp.logprobs = 5; break;
       case 5: sp.temperature = 1.0f; sp.top_k = 50; sp.seed = 7; sp.logprobs = 0; sp.frequency_penalty = 1.0f; break;
       default: sp.temperature = 0.6f; sp.min_p = 0.05f; sp.seed = 9; sp.logprobs = 2; break;
@@ -205,6 +217,66 @@ TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {
         EXPECT_NEAR(a.logprobs[k].logprob, b.logprobs[k].logprob, 1e-5);
       }
     }
+}
+
+// A head_dim-64 model (the embedded default model's shapes, dummy weights): GPU logits
+// within 2e-2 of the CPU's on the same weights, prefill and decode; decode graphs on and off
+// give the same tokens.
+TEST_F(GpuEngine, HeadDim64ModelMatchesCpu) {
+  const nlohmann::json cfg = {{"vocab_size", 151936}, {"hidden_size", 128}, {"num_hidden_layers", 4},
+                              {"num_attention_heads", 8}, {"num_key_value_heads", 2}, {"head_dim", 64},
+                              {"num_experts", 16}, {"num_experts_per_tok", 4}, {"moe_intermediate_size", 128},
+                              {"norm_topk_prob", true}, {"tie_word_embeddings", false}, {"rope_theta", 1000000.0},
+                              {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 4096}, {"eos_token_id", 151645}};
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("rotor-hd64-" + std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << cfg.dump();
+  LoadOptions lo;
+  lo.model = dir / "config.json";
+  lo.load_format = "dummy";
+  lo.seed = 5;
+  std::unique_ptr<Ops> cpu = make_cpu_ops();
+  LoadedModel g = load_model(lo, *ops_), c = load_model(lo, *cpu);
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(g.config.head_dim, 64);
+  RunnerOptions ro;
+  ro.max_num_seqs = 3;
+  ro.max_model_len = ro.max_num_tokens = 64;
+  ro.num_blocks = 12;
+  ModelRunner gr(*ops_, *comm_, g.config, weights(g.weights), ro), cr(*cpu, *comm_, c.config, std::move(c.weights), ro);
+  std::mt19937 rng{std::random_device{}()};
+  std::vector<int32_t> ctx(40);
+  for (auto& t : ctx) t = std::uniform_int_distribution<int32_t>(0, 151935)(rng);
+  for (int step = 0; step < 4; ++step) {
+    const std::span<const int32_t> tokens = step == 0 ? std::span<const int32_t>(ctx) : std::span(ctx).last(1);
+    const int computed = step == 0 ? 0 : static_cast<int>(ctx.size()) - 1;
+    const std::vector<float> a = logits_after(cr, tokens, computed), b = logits_after(gr, tokens, computed);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+      den += double(a[i]) * a[i];
+    }
+    const double err = std::sqrt(num / den);
+    std::printf("head_dim 64, step %d: GPU vs CPU logits rel err %.2e\n", step, err);
+    EXPECT_LT(err, 2e-2) << "step " << step;
+    ctx.push_back(argmax(b));
+  }
+  std::vector<OfflineRequest> reqs(3);
+  for (int i = 0; i < 3; ++i) {
+    reqs[i].prompt.assign(ctx.begin(), ctx.begin() + 5 + 7 * i);
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = 12 + i;
+    reqs[i].ignore_eos = true;
+  }
+  std::vector<std::vector<int32_t>> outs[2];
+  for (bool graphs : {false, true}) {
+    RunnerOptions o = ro;
+    o.cuda_graphs = graphs;
+    ModelRunner r(*ops_, *comm_, g.config, weights(g.weights), o);
+    for (const OfflineResult& x : generate_offline(r, reqs, 0, {})) outs[graphs].push_back(x.output);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
 }
 
 }  // namespace

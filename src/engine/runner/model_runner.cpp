@@ -229,7 +229,9 @@ void ModelRunner::upload_extras(const StepInputs& in, Slot& slot) {
     extra_dev_ = Buffer(ops_.allocator(), e.bytes * 2);
   }
   char* h = static_cast<char*>(slot.extra.data());
-  auto put = [&](size_t offset, const auto& v) { std::copy(v.begin(), v.end(), reinterpret_cast<std::remove_cvref_t<decltype(v[0])>*>(h + offset)); };
+  auto put = [&](size_t offset, const auto& v) {
+    std::copy(v.begin(), v.end(), reinterpret_cast<std::remove_cvref_t<decltype(v[0])>*>(h + offset));
+  };
   put(e.repetition, in.repetition);
   put(e.presence, in.presence);
   put(e.frequency, in.frequency);
@@ -246,8 +248,8 @@ void ModelRunner::fill_placeholders(const Fills& f, int num_tokens, int num_outp
   const Tensor sampled = sampled_.tensor.rows(0, std::max(prev_num_sample_, 1));
   auto index = [&](size_t offset, size_t n) { return device(offset, DType::I32, {static_cast<int64_t>(n)}); };
   if (!f.ids_src.empty())
-    ops_.copy_tokens(sampled, index(layout_.fill_ids_src, f.ids_src.size()), device(layout_.ids, DType::I32, {num_tokens}),
-                     index(layout_.fill_ids_dst, f.ids_dst.size()));
+    ops_.copy_tokens(sampled, index(layout_.fill_ids_src, f.ids_src.size()),
+                     device(layout_.ids, DType::I32, {num_tokens}), index(layout_.fill_ids_dst, f.ids_dst.size()));
   if (!f.out_src.empty())
     ops_.copy_tokens(sampled, index(layout_.fill_out_src, f.out_src.size()),
                      Tensor(static_cast<char*>(extra_dev_.data()) + extra_.output_tokens, DType::I32,

@@ -1,5 +1,5 @@
 // kernels/cuda/attention.cuh — causal GQA attention over the paged KV cache
-// [num_blocks, Hkv, block_size, hd] (bf16, hd = 128, block_size a multiple of 16).
+// [num_blocks, Hkv, block_size, hd] (bf16, hd 128 or 64, block_size a multiple of 16).
 //   decode: flash-decoding; each block of threads takes one (sequence, KV head, split of
 //     kPartition tokens) and loads each KV tile once for all query heads of the group
 //     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
@@ -15,7 +15,9 @@
 
 namespace rotor::cuda {
 
-constexpr int kAttnHeadDim = 128;
+constexpr int kAttnMaxHeadDim = 128;
+// The head sizes the kernels are built for (every Qwen3-MoE has 128; small test models 64).
+inline bool attention_head_dim_supported(int hd) { return hd == 128 || hd == 64; }
 constexpr int kDecodePartition = 512;  // tokens per decode split
 
 struct AttnArgs {
@@ -32,11 +34,13 @@ struct AttnArgs {
   float scale;
   int seq_begin, seq_end;      // sequences handled; decode: [0, nd), one q row each
   int Hq, Hkv, block_size;
+  int hd;                      // head size: 128 or 64
   int max_seq_len;             // decode grid: splits of the longest context
   int max_query_len;           // prefill grid
 };
 
-// Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32.
+// Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized
+// for the largest hd).
 size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream);

@@ -1,7 +1,7 @@
 // kernels/cuda/attention_decode.cu — flash-decoding over the paged cache. A block of 4 warps
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
 // 16-token KV tiles (cp.async, 3 stages) through mma with an online softmax; the warps, then
-// the splits, are merged in a fixed order.
+// the splits, are merged in a fixed order. Built for head sizes 128 and 64.
 #include <cfloat>
 
 #include "kernels/cuda/attention.cuh"
@@ -10,16 +10,17 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int HD = kAttnHeadDim;
-constexpr int kCh = HD / 8;     // 16-byte chunks per row
 constexpr int kTile = 16;       // tokens per warp step
 constexpr int kWarps = 4;
 constexpr int kStages = 3;
+template <int HD>
 constexpr int kSmem = (16 * HD + kWarps * kStages * 2 * kTile * HD) * 2;
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
+template <int HD>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
+  constexpr int kCh = HD / 8;  // 16-byte chunks per row
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
@@ -170,9 +171,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     sl[warp * 16 + r0 + 8] = l[1];
   }
   __syncthreads();
-  const int c = threadIdx.x;  // one column per thread (blockDim == HD)
+  const int c = threadIdx.x;  // one column per thread (blockDim >= HD)
   const int splits = num_splits(len);
-  for (int r = 0; r < rows; ++r) {
+  for (int r = 0; r < rows && c < HD; ++r) {
     float M = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w * 16 + r]);
@@ -198,6 +199,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   }
 }
 
+template <int HD>
 __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                int max_splits) {
   const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
@@ -215,29 +217,38 @@ __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a,
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }
 
+template <int HD>
+cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(attn_decode_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
+  if (attr != cudaSuccess) return attr;
+  const int S = a.seq_end - a.seq_begin, max_splits = num_splits(a.max_seq_len);
+  const int G = a.Hq / a.Hkv;
+  const dim3 grid(max_splits, a.Hkv * ((G + 15) / 16), S);
+  attn_decode_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a, part);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess || max_splits == 1) return err;
+  attn_decode_merge_kernel<HD><<<dim3(a.Hq, S), HD, 0, stream>>>(a, part, max_splits);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 size_t attention_decode_workspace(int rows, int Hq, int max_seq_len) {
-  return static_cast<size_t>(rows) * Hq * num_splits(max_seq_len) * (HD + 2) * sizeof(float);
+  return static_cast<size_t>(rows) * Hq * num_splits(max_seq_len) * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin;
   if (S <= 0) return cudaSuccess;
   if (a.seq_begin != 0 || a.block_size % kTile != 0 || a.Hq % a.Hkv != 0) return cudaErrorInvalidValue;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(attn_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (attr != cudaSuccess) return attr;
-  const int max_splits = num_splits(a.max_seq_len);
-  if (max_splits == 0) return cudaSuccess;
-  const int G = a.Hq / a.Hkv;
-  const dim3 grid(max_splits, a.Hkv * ((G + 15) / 16), S);
+  if (num_splits(a.max_seq_len) == 0) return cudaSuccess;
   float* part = static_cast<float*>(workspace);
-  attn_decode_kernel<<<grid, kWarps * 32, kSmem, stream>>>(a, part);
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess || max_splits == 1) return err;
-  attn_decode_merge_kernel<<<dim3(a.Hq, S), HD, 0, stream>>>(a, part, max_splits);
-  return cudaGetLastError();
+  switch (a.hd) {
+    case 128: return launch_decode<128>(a, part, stream);
+    case 64: return launch_decode<64>(a, part, stream);
+    default: return cudaErrorInvalidValue;
+  }
 }
 
 }  // namespace rotor::cuda

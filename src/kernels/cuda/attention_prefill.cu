@@ -1,7 +1,7 @@
 // kernels/cuda/attention_prefill.cu — FlashAttention-2 style prefill over the paged cache:
 // a block of 4 warps owns 64 query rows of one head (16 per warp, Q in registers) and walks
 // 64-key tiles of K and V (cp.async, double-buffered, swizzled shared memory) up to its
-// causal limit, with an online softmax in f32.
+// causal limit, with an online softmax in f32. Built for head sizes 128 and 64.
 #include <cfloat>
 
 #include "kernels/cuda/attention.cuh"
@@ -10,13 +10,14 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int HD = kAttnHeadDim;
-constexpr int kCh = HD / 8;
 constexpr int kBM = 64, kBN = 64;
 constexpr int kWarps = 4;
+template <int HD>
 constexpr int kSmem = (kBM * HD + 2 * 2 * kBN * HD) * 2;  // Q + 2 stages of K and V
 
+template <int HD>
 __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArgs a) {
+  constexpr int kCh = HD / 8;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD]
   bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD]
@@ -165,18 +166,27 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   }
 }
 
+template <int HD>
+cudaError_t launch_prefill(const AttnArgs& a, cudaStream_t stream) {
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(attn_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
+  attn_prefill_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin;
   if (S <= 0 || a.max_query_len <= 0) return cudaSuccess;
   if (a.block_size % 16 != 0 || a.Hq % a.Hkv != 0 || a.out_stride % 2 != 0) return cudaErrorInvalidValue;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(attn_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (attr != cudaSuccess) return attr;
-  const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, S);
-  attn_prefill_kernel<<<grid, kWarps * 32, kSmem, stream>>>(a);
-  return cudaGetLastError();
+  switch (a.hd) {
+    case 128: return launch_prefill<128>(a, stream);
+    case 64: return launch_prefill<64>(a, stream);
+    default: return cudaErrorInvalidValue;
+  }
 }
 
 }  // namespace rotor::cuda

@@ -394,12 +394,13 @@ class CudaOps final : public Ops {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
     ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && q.stride(2) == 1 && q.stride(1) == hd &&
                     out.stride(1) == 1 && out.size(1) == Hq * hd && out.size(0) == q.size(0) &&
-                    hd == cuda::kAttnHeadDim && Hq % Hkv == 0 && cache.k.dtype() == DType::BF16 &&
+                    cuda::attention_head_dim_supported(static_cast<int>(hd)) && Hq % Hkv == 0 &&
+                    cache.k.dtype() == DType::BF16 &&
                     cache.v.dtype() == DType::BF16 && cache.k.size(3) == hd && cache.k.is_contiguous() &&
                     cache.v.is_contiguous() && b.block_size % 16 == 0 && cache.k.size(2) == b.block_size &&
                     b.block_tables.stride(1) == 1,
-                "{}: bad shapes q {} k_cache {} out {} (head_dim must be {}, block size a multiple of 16)", op,
-                q.str(), cache.k.str(), out.str(), cuda::kAttnHeadDim);
+                "{}: bad shapes q {} k_cache {} out {} (head_dim must be 128 or 64, block size a multiple of 16)",
+                op, q.str(), cache.k.str(), out.str());
     cuda::AttnArgs a{};
     a.q = q.data();
     a.q_stride = q.stride(0);
@@ -417,6 +418,7 @@ class CudaOps final : public Ops {
     a.Hq = static_cast<int>(Hq);
     a.Hkv = static_cast<int>(Hkv);
     a.block_size = b.block_size;
+    a.hd = static_cast<int>(hd);
     a.max_seq_len = b.max_seq_len;
     a.max_query_len = b.max_query_len;
     return a;
