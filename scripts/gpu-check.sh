@@ -73,8 +73,8 @@ for step in $steps; do
       # scheduling off and on (graphs on), greedy tokens identical async/sync/eager; then
       # sampled outputs with penalties identical across async on/off and graphs on/off.
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      gen=("${run_env[@]}" $bin/apps/rotor generate "$cfg" --load-format dummy --num-layers 8 --device cuda
-           --max-num-seqs 32 --ignore-eos)
+      gen=(timeout 120 "${run_env[@]}" $bin/apps/rotor generate "$cfg" --load-format dummy --num-layers 8
+           --device cuda --max-num-seqs 32 --ignore-eos)
       eager=(--compilation-config '{"cudagraph_mode": "NONE"}')
       prompts=()
       for i in $(seq 1 32); do prompts+=(--prompt-ids "$((i * 37)),$((i * 101)),$((i * 7 + 3)),11,12,13,14,15"); done
