@@ -223,7 +223,7 @@ TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {
 // within 2e-2 of the CPU's on the same weights, prefill and decode; decode graphs on and off
 // give the same tokens.
 TEST_F(GpuEngine, HeadDim64ModelMatchesCpu) {
-  const nlohmann::json cfg = {{"vocab_size", 151936}, {"hidden_size", 128}, {"num_hidden_layers", 4},
+  const nlohmann::json cfg = {{"model_type", "qwen3_moe"}, {"vocab_size", 151936}, {"hidden_size", 128}, {"num_hidden_layers", 4},
                               {"num_attention_heads", 8}, {"num_key_value_heads", 2}, {"head_dim", 64},
                               {"num_experts", 16}, {"num_experts_per_tok", 4}, {"moe_intermediate_size", 128},
                               {"norm_topk_prob", true}, {"tie_word_embeddings", false}, {"rope_theta", 1000000.0},

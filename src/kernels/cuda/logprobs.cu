@@ -14,9 +14,9 @@ constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 constexpr int kCopies = 8;  // histogram copies (warp % kCopies) to spread atomics
 
-// Larger float -> larger key (NaN aside).
+// Larger float -> larger key (NaN aside); -0 and +0 are the same key, as they compare equal.
 __device__ __forceinline__ uint32_t order_key(float f) {
-  const uint32_t u = __float_as_uint(f);
+  const uint32_t u = f == 0.0f ? 0u : __float_as_uint(f);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
