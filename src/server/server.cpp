@@ -42,6 +42,7 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http_->set_keep_alive_max_count(100000);
   http_->set_keep_alive_timeout(5);
+  http_->set_tcp_nodelay(true);  // every SSE chunk leaves at once (no Nagle / delayed-ACK stalls)
   http_->set_read_timeout(60);
   http_->set_write_timeout(60);
   http_->set_payload_max_length(size_t{64} << 20);
