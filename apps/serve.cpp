@@ -157,6 +157,9 @@ class SignalWatcher {
 };
 
 void run(const ServeArgs& args) {
+  // Before anything starts a thread: resolving --device initialises the CUDA runtime, whose
+  // threads would otherwise take SIGTERM with its default action.
+  SignalWatcher signals;
   const ServeConfig config = resolve_serve_config(args);
   if (args.dry_run) {
     std::printf("%s\n", config.to_json().dump(2).c_str());
@@ -168,7 +171,6 @@ void run(const ServeArgs& args) {
     for (const std::string& u : config.unsupported) all += (all.empty() ? "" : "; ") + u;
     ROTOR_FAIL("cannot serve this configuration yet: {}", all);
   }
-  SignalWatcher signals;  // before any other thread starts
 
   const ServeArgs& a = config.args;
   std::unique_ptr<Ops> ops = make_ops(config.device);
