@@ -2,6 +2,8 @@
 // bodies, the connection thread pool, and a clean stop.
 #include "server/server.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 
 #include <httplib.h>
@@ -43,6 +45,10 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
   http_->set_keep_alive_max_count(100000);
   http_->set_keep_alive_timeout(5);
   http_->set_tcp_nodelay(true);  // every SSE chunk leaves at once (no Nagle / delayed-ACK stalls)
+  http_->set_socket_options([this](int sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;  // the listening socket: bind() widens its backlog
+  });
   http_->set_read_timeout(60);
   http_->set_write_timeout(60);
   http_->set_payload_max_length(size_t{64} << 20);
@@ -138,6 +144,10 @@ void Server::bind() {
                 opt_.host, opt_.port);
     bound_port_ = opt_.port;
   }
+  // cpp-httplib listens with a backlog of 5: a burst of new connections (a benchmark opening
+  // 32 at once) overflows it and some fail. A second listen() only changes the backlog.
+  ROTOR_CHECK(listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) == 0, "cannot widen the listen backlog on {}:{}",
+              opt_.host, bound_port_);
 }
 
 void Server::run() {

@@ -76,6 +76,7 @@ class Server {
   RequestLimits limits_;
   std::unique_ptr<httplib::Server> http_;
   int bound_port_ = 0;
+  int listen_fd_ = -1;  // owned by http_
   std::mutex mu_;
   bool stopping_ = false;
   std::set<uint64_t> active_;              // engine request ids being served

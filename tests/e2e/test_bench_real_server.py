@@ -54,3 +54,18 @@ def test_short_run_against_rotor_serve(rotor_binary, tiny_model, bench_server, e
 
     assert delta("vllm:prompt_tokens_total") == (N + 1) * IN_LEN
     assert delta("vllm:generation_tokens_total") == (N + 1) * OUT_LEN
+
+
+def test_burst_of_new_connections_all_served(rotor_binary, tiny_model, bench_server, tmp_path):
+    """128 clients connecting at the same instant: none is refused or reset (cpp-httplib's own
+    listen backlog of 5 dropped some of them; the server widens it)."""
+    out = tmp_path / "burst.json"
+    cmd = [rotor_binary, "bench", "serve", "--base-url", bench_server.url, "--model", "tiny",
+           "--tokenizer", str(tiny_model), "--endpoint", "completions", "--dataset", "random",
+           "--random-input-len", "16", "--random-output-len", "2", "--num-prompts", "128",
+           "--max-concurrency", "128", "--ignore-eos", "--result-json", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    r = json.loads(out.read_text())
+    assert r["failed"] == 0 and r["completed"] == 128, r.get("errors")
+    assert run.returncode == 0, run.stdout + run.stderr
