@@ -264,6 +264,7 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
   cases.push_back({8, 2, {5, 300, 90}, {1, 200, 90}});
   cases.push_back({c30.num_heads, c30.num_kv_heads, {1500, 33, 400, 130}, {1, 1, 150, 130}});
   cases.push_back({c235.num_heads, c235.num_kv_heads, {2600, 700, 200}, {1, 1, 77}});
+  cases.push_back({c30.num_heads, c30.num_kv_heads, {1500, 1000}, {1000, 1000}});  // many query tiles
   {
     PagedCase rc{4 * r.uniform(1, 4), 4, {}, {}};
     for (int s = 0; s < 5; ++s) {

@@ -5,8 +5,8 @@
 //     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
 //     The split of a sequence depends only on its own length, so a sequence's result does
 //     not depend on the batch or the grid (decode graphs replay the same numbers).
-//   prefill: FlashAttention-2 tiling, 64 query rows x 64 keys per step, a cached prefix plus
-//     the new chunk, causal.
+//   prefill: FlashAttention-2 tiling, 128 query rows (32 per warp) x 64 keys per step, a
+//     cached prefix plus the new chunk, causal.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,7 +1,9 @@
 // kernels/cuda/attention_prefill.cu — FlashAttention-2 style prefill over the paged cache:
-// a block of 4 warps owns 64 query rows of one head (16 per warp, Q in registers) and walks
-// 64-key tiles of K and V (cp.async, double-buffered, swizzled shared memory) up to its
-// causal limit, with an online softmax in f32. Built for head sizes 128 and 64.
+// a block of 4 warps owns 128 query rows of one head (32 per warp: two 16-row MMA tiles that
+// share every K and V fragment read from shared memory; Q fragments are re-read from shared
+// memory each tile to keep registers for the accumulators) and walks 64-key tiles of K and V
+// (cp.async, double-buffered, swizzled shared memory) up to its causal limit, with an online
+// softmax in f32. Tiles wholly below the diagonal skip the mask. Built for head sizes 128, 64.
 #include <cfloat>
 
 #include "kernels/cuda/attention.cuh"
@@ -10,8 +12,9 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int kBM = 64, kBN = 64;
+constexpr int kMT = 2;  // 16-row MMA tiles per warp
 constexpr int kWarps = 4;
+constexpr int kBM = kWarps * kMT * 16, kBN = 64;
 template <int HD>
 constexpr int kSmem = (kBM * HD + 2 * 2 * kBN * HD) * 2;  // Q + 2 stages of K and V
 
@@ -32,6 +35,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * HD;
   const int kv_end = prefix + min(m0 + kBM, qlen);  // keys this block needs
   const int n_tiles = (kv_end + kBN - 1) / kBN;
+  // Tiles [0, n_full) hold only keys every row of the block sees: no mask.
+  const int n_full = min(prefix + m0 + 1, kv_end) / kBN;
   const int32_t* table = a.block_tables + s * a.bt_stride;
   const bf16* kc = static_cast<const bf16*>(a.k_cache);
   const bf16* vc = static_cast<const bf16*>(a.v_cache);
@@ -58,21 +63,18 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   };
   load_kv(0, 0);
   cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
-  uint32_t qa[HD / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < HD / 16; ++kk) {
-    const int r = warp * 16 + lane % 16;
-    ldmatrix_x4(qa[kk], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
-  }
 
-  float o[HD / 8][4];
+  float o[kMT][HD / 8][4];
 #pragma unroll
-  for (int j = 0; j < HD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+    for (int j = 0; j < HD / 8; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.0f;
+  float m[kMT][2], l[kMT][2];
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
   const float scale_log2 = a.scale * 1.4426950408889634f;
-  const int qi0 = m0 + warp * 16 + lane / 4;  // this thread's two query rows: qi0, qi0 + 8
+  // This thread's query rows: qi0 + mt * 16 and qi0 + mt * 16 + 8.
+  const int qi0 = m0 + warp * kMT * 16 + lane / 4;
 
   for (int t = 0; t < n_tiles; ++t) {
     if (t + 1 < n_tiles) load_kv(t + 1, (t + 1) % 2);
@@ -81,89 +83,118 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
     __syncthreads();
     const bf16* ks = skv + (t % 2) * 2 * kBN * HD;
     const bf16* vs = ks + kBN * HD;
-    float sc[kBN / 8][4];
+    float sc[kMT][kBN / 8][4];
 #pragma unroll
-    for (int j = 0; j < kBN / 8; ++j) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.0f;
+    for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk)
+      for (int j = 0; j < kBN / 8; ++j) sc[mt][j][0] = sc[mt][j][1] = sc[mt][j][2] = sc[mt][j][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; ++kk) {
+      uint32_t qa[kMT][4];
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        const int r = (warp * kMT + mt) * 16 + lane % 16;
+        ldmatrix_x4(qa[mt], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
+      }
 #pragma unroll
       for (int np = 0; np < kBN / 16; ++np) {
         uint32_t b[4];
         const int r = np * 16 + lane % 8 + (lane / 16) * 8;
         ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
-        mma_16816(sc[2 * np], qa[kk], b[0], b[1]);
-        mma_16816(sc[2 * np + 1], qa[kk], b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma_16816(sc[mt][2 * np], qa[mt], b[0], b[1]);
+          mma_16816(sc[mt][2 * np + 1], qa[mt], b[2], b[3]);
+        }
       }
-    float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int nt = 0; nt < kBN / 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int j = t * kBN + nt * 8 + (lane % 4) * 2 + (e & 1);
-        const int limit = prefix + qi0 + (e / 2) * 8;  // causal: keys <= this position
-        sc[nt][e] = j <= limit && j < kv_end ? sc[nt][e] * scale_log2 : -INFINITY;
-        mx[e / 2] = fmaxf(mx[e / 2], sc[nt][e]);
-      }
-    float corr[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      const float mn = fmaxf(m[h], mx[h]);
-      // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
-      const float base = mn == -INFINITY ? 0.0f : mn;
-      corr[h] = exp2f(m[h] - base);
-      m[h] = mn;
-      l[h] *= corr[h];
-      mx[h] = base;
     }
+    const bool full = t < n_full;
 #pragma unroll
-    for (int nt = 0; nt < kBN / 8; ++nt)
+    for (int mt = 0; mt < kMT; ++mt) {
+      float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        sc[nt][e] = exp2f(sc[nt][e] - mx[e / 2]);
-        l[e / 2] += sc[nt][e];
+      for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if (full) {
+            sc[mt][nt][e] *= scale_log2;
+          } else {
+            const int j = t * kBN + nt * 8 + (lane % 4) * 2 + (e & 1);
+            const int limit = prefix + qi0 + mt * 16 + (e / 2) * 8;  // causal: keys <= this position
+            sc[mt][nt][e] = j <= limit && j < kv_end ? sc[mt][nt][e] * scale_log2 : -INFINITY;
+          }
+          mx[e / 2] = fmaxf(mx[e / 2], sc[mt][nt][e]);
+        }
+      float corr[2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+        const float mn = fmaxf(m[mt][h], mx[h]);
+        // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
+        const float base = mn == -INFINITY ? 0.0f : mn;
+        corr[h] = exp2f(m[mt][h] - base);
+        m[mt][h] = mn;
+        l[mt][h] *= corr[h];
+        mx[h] = base;
       }
 #pragma unroll
-    for (int j = 0; j < HD / 8; ++j) {
-      o[j][0] *= corr[0];
-      o[j][1] *= corr[0];
-      o[j][2] *= corr[1];
-      o[j][3] *= corr[1];
+      for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          sc[mt][nt][e] = exp2f(sc[mt][nt][e] - mx[e / 2]);
+          l[mt][e / 2] += sc[mt][nt][e];
+        }
+#pragma unroll
+      for (int j = 0; j < HD / 8; ++j) {
+        o[mt][j][0] *= corr[0];
+        o[mt][j][1] *= corr[0];
+        o[mt][j][2] *= corr[1];
+        o[mt][j][3] *= corr[1];
+      }
     }
 #pragma unroll
     for (int kk = 0; kk < kBN / 16; ++kk) {
-      const uint32_t pa[4] = {pack_bf16(sc[2 * kk][0], sc[2 * kk][1]), pack_bf16(sc[2 * kk][2], sc[2 * kk][3]),
-                              pack_bf16(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
-                              pack_bf16(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+      uint32_t pa[kMT][4];
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        pa[mt][0] = pack_bf16(sc[mt][2 * kk][0], sc[mt][2 * kk][1]);
+        pa[mt][1] = pack_bf16(sc[mt][2 * kk][2], sc[mt][2 * kk][3]);
+        pa[mt][2] = pack_bf16(sc[mt][2 * kk + 1][0], sc[mt][2 * kk + 1][1]);
+        pa[mt][3] = pack_bf16(sc[mt][2 * kk + 1][2], sc[mt][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int np = 0; np < HD / 16; ++np) {
         uint32_t b[4];
         const int r = kk * 16 + lane % 8 + ((lane / 8) % 2) * 8;
         ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
-        mma_16816(o[2 * np], pa, b[0], b[1]);
-        mma_16816(o[2 * np + 1], pa, b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma_16816(o[mt][2 * np], pa[mt], b[0], b[1]);
+          mma_16816(o[mt][2 * np + 1], pa[mt], b[2], b[3]);
+        }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-  }
+  for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int qi = qi0 + h * 8;
-    if (qi >= qlen) continue;
-    const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-    bf16* out = static_cast<bf16*>(a.out) + (row0 + qi - m0) * a.out_stride + static_cast<int64_t>(head) * HD;
+    for (int h = 0; h < 2; ++h) {
+      float sum = l[mt][h];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int qi = qi0 + mt * 16 + h * 8;
+      if (qi >= qlen) continue;
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      bf16* out = static_cast<bf16*>(a.out) + (row0 + qi - m0) * a.out_stride + static_cast<int64_t>(head) * HD;
 #pragma unroll
-    for (int j = 0; j < HD / 8; ++j) {
-      const int c = j * 8 + (lane % 4) * 2;
-      *reinterpret_cast<__nv_bfloat162*>(out + c) = __floats2bfloat162_rn(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+      for (int j = 0; j < HD / 8; ++j) {
+        const int c = j * 8 + (lane % 4) * 2;
+        *reinterpret_cast<__nv_bfloat162*>(out + c) =
+            __floats2bfloat162_rn(o[mt][j][2 * h] * inv, o[mt][j][2 * h + 1] * inv);
+      }
     }
-  }
 }
 
 template <int HD>
