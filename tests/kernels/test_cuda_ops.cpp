@@ -384,10 +384,11 @@ TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
     int H, I, E, k;
     std::vector<int> tokens;
   };
-  std::vector<Case> cases = {{64, 64, 16, 4, {1, 5, 300}},
-                             {8 * r.uniform(1, 40), 8 * r.uniform(1, 40), 32, 4, {r.uniform(1, 40), 600}},
+  // Token counts cover the three tile heights (16, 64 and 128 rows per expert tile).
+  std::vector<Case> cases = {{64, 64, 16, 4, {1, 5, 300, 700}},
+                             {8 * r.uniform(1, 40), 8 * r.uniform(1, 40), 32, 4, {r.uniform(1, 40), 600, 1100}},
                              {c30.hidden_size, c30.moe_intermediate_size, c30.num_experts, c30.num_experts_per_tok,
-                              {32, 600}},
+                              {32, 600, 2100}},
                              {c235.hidden_size, c235.moe_intermediate_size, c235.num_experts,
                               c235.num_experts_per_tok, {32, 300}}};
   for (const Case& cs : cases) {

@@ -12,8 +12,12 @@ namespace {
 
 constexpr int kAlignThreads = 1024;
 
-// Tile rows: small tiles when experts see few tokens (decode), large ones for prefill.
-int tile_rows(int T, int topk, int E) { return static_cast<int64_t>(T) * topk >= 16LL * E ? 64 : 16; }
+// Tile rows: small tiles when experts see few tokens (decode), large ones for prefill, the
+// largest (64 x 64 per warp) once an expert's padding to them wastes little.
+int tile_rows(int T, int topk, int E) {
+  const int64_t slots = static_cast<int64_t>(T) * topk;
+  return slots >= 128LL * E ? 128 : slots >= 16LL * E ? 64 : 16;
+}
 
 int64_t max_padded_rows(int T, int topk, int E, int bm) {
   const int64_t slots = static_cast<int64_t>(T) * topk;
@@ -108,10 +112,13 @@ __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __
 }  // namespace
 
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
-  size_t a = 0, b = 0;
-  carve(nullptr, T, H, I, E, topk, 16, &a);
-  carve(nullptr, T, H, I, E, topk, 64, &b);
-  return std::max(a, b);
+  size_t most = 0;
+  for (const int bm : {16, 64, 128}) {
+    size_t bytes = 0;
+    carve(nullptr, T, H, I, E, topk, bm, &bytes);
+    most = std::max(most, bytes);
+  }
+  return most;
 }
 
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
@@ -141,8 +148,10 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.h = s.h;
   if (bm == 16)
     err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
-  else
+  else if (bm == 64)
     err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+  else
+    err = launch_mma_gemm<128, 128, 2, 2, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   if (err != cudaSuccess) return err;
   // down: h [rows, I] x [H, I]^T -> y [slot, H]
   g.A = s.h;
@@ -154,8 +163,10 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.y = s.y;
   if (bm == 16)
     err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
-  else
+  else if (bm == 64)
     err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+  else
+    err = launch_mma_gemm<128, 128, 2, 2, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   if (err != cudaSuccess) return err;
   const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
   moe_unpermute_kernel<<<a.T, threads, 0, stream>>>(s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
