@@ -79,19 +79,8 @@ void stream_response(std::shared_ptr<StreamState> st, const Server& s, httplib::
       out += sse_event(c);
       return write(out);
     };
-    while (st->gen->poll(emit)) {
-      if (!failure.empty()) break;
-    }
-    if (st->gen->aborted()) return false;  // the client went away
-    if (!failure.empty()) {
-      st->gen->abort();
-      if (!write(sse_event(error_body(500, failure)))) return false;
-    } else if (gen_opts.include_usage) {
-      json c = chunk(*st, json::array());
-      c["usage"] = usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens());
-      if (!write(sse_event(c))) return false;
-    }
-    write(std::string(kSseDone));
+    auto empty_chunk = [&] { return chunk(*st, json::array()); };
+    if (!stream_to_end(*st->gen, emit, failure, gen_opts.include_usage, empty_chunk, write)) return false;
     sink.done();
     return true;
   });

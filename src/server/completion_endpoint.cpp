@@ -55,19 +55,8 @@ void stream_response(std::shared_ptr<CompletionState> st, const Server& s, httpl
       if (g.continuous_usage_stats) c["usage"] = usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens());
       return write(sse_event(c));
     };
-    while (st->gen->poll(emit)) {
-      if (!failure.empty()) break;
-    }
-    if (st->gen->aborted()) return false;  // the client went away
-    if (!failure.empty()) {
-      st->gen->abort();
-      if (!write(sse_event(error_body(500, failure)))) return false;
-    } else if (g.include_usage) {
-      json c = chunk(*st, json::array());
-      c["usage"] = usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens());
-      if (!write(sse_event(c))) return false;
-    }
-    write(std::string(kSseDone));
+    auto empty_chunk = [&] { return chunk(*st, json::array()); };
+    if (!stream_to_end(*st->gen, emit, failure, g.include_usage, empty_chunk, write)) return false;
     sink.done();
     return true;
   });

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "server/api_error.h"
+#include "server/responses.h"
 #include "server/server.h"
 
 namespace rotor::server {
@@ -128,6 +129,25 @@ int Generation::completion_tokens() const {
   int sum = 0;
   for (const Choice& c : choices_) sum += c.stream.num_output_tokens();
   return sum;
+}
+
+bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>& emit, const std::string& failure,
+                   bool include_usage, const std::function<json()>& empty_chunk,
+                   const std::function<bool(const std::string&)>& write) {
+  while (gen.poll(emit)) {
+    if (!failure.empty()) break;
+  }
+  if (gen.aborted()) return false;  // the client went away
+  if (!failure.empty()) {
+    gen.abort();
+    if (!write(sse_event(error_body(500, failure)))) return false;
+  } else if (include_usage) {
+    json c = empty_chunk();
+    c["usage"] = usage_json(gen.prompt_tokens(), gen.completion_tokens());
+    if (!write(sse_event(c))) return false;
+  }
+  write(std::string(kSseDone));
+  return true;
 }
 
 }  // namespace rotor::server

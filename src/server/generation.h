@@ -9,6 +9,7 @@
 
 #include "engine/request_handle.h"
 #include "server/choice_stream.h"
+#include "server/json.h"
 #include "server/request.h"
 
 namespace rotor::server {
@@ -54,5 +55,13 @@ class Generation {
   std::vector<Choice> choices_;
   bool aborted_ = false;
 };
+
+// The end of a streamed response, shared by the endpoints: polls `gen` with emit until every
+// choice finished (or emit recorded a `failure`), then writes an error event on a failure,
+// else the usage chunk when asked (`empty_chunk`: a chunk with no choices), then [DONE].
+// False if the client went away.
+bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>& emit, const std::string& failure,
+                   bool include_usage, const std::function<json()>& empty_chunk,
+                   const std::function<bool(const std::string&)>& write);
 
 }  // namespace rotor::server
