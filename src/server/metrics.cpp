@@ -10,8 +10,11 @@ void header(std::string& out, const char* name, const char* type, const char* he
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// A gauge or counter with one sample.
 template <class T>
-void sample(std::string& out, const char* name, const std::string& labels, T value) {
+void metric(std::string& out, const char* name, const char* type, const char* help, const std::string& labels,
+            T value) {
+  header(out, name, type, help);
   out += fmt::format("{}{{{}}} {}\n", name, labels, value);
 }
 
@@ -43,27 +46,27 @@ std::string escape_label(const std::string& v) {
 std::string render_metrics(const EngineStats& s, const std::string& model_name) {
   const std::string L = fmt::format("model_name=\"{}\"", escape_label(model_name));
   std::string out;
-  header(out, "vllm:num_requests_running", "gauge", "Number of requests in model execution batches.");
-  sample(out, "vllm:num_requests_running", L, s.num_running);
-  header(out, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
-  sample(out, "vllm:num_requests_waiting", L, s.num_waiting);
-  header(out, "vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
-  sample(out, "vllm:kv_cache_usage_perc", L, s.kv_cache_usage);
-  header(out, "vllm:gpu_cache_usage_perc", "gauge", "KV-cache usage (vLLM's name before 0.10). 1 means 100 percent usage.");
-  sample(out, "vllm:gpu_cache_usage_perc", L, s.kv_cache_usage);
+  metric(out, "vllm:num_requests_running", "gauge",
+         "Number of requests in model execution batches.", L, s.num_running);
+  metric(out, "vllm:num_requests_waiting", "gauge",
+         "Number of requests waiting to be processed.", L, s.num_waiting);
+  metric(out, "vllm:kv_cache_usage_perc", "gauge",
+         "KV-cache usage. 1 means 100 percent usage.", L, s.kv_cache_usage);
+  metric(out, "vllm:gpu_cache_usage_perc", "gauge",
+         "KV-cache usage (vLLM's name before 0.10). 1 means 100 percent usage.", L, s.kv_cache_usage);
   header(out, "vllm:cache_config_info", "gauge", "Information of the KV cache configuration.");
   out += fmt::format("vllm:cache_config_info{{block_size=\"{}\",num_gpu_blocks=\"{}\",{}}} 1\n", s.block_size,
                      s.num_blocks, L);
-  header(out, "vllm:num_preemptions_total", "counter", "Cumulative number of preemptions from the engine.");
-  sample(out, "vllm:num_preemptions_total", L, s.num_preemptions);
-  header(out, "vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.");
-  sample(out, "vllm:prefix_cache_queries_total", L, s.prefix_cache_queries);
-  header(out, "vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.");
-  sample(out, "vllm:prefix_cache_hits_total", L, s.prefix_cache_hits);
-  header(out, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
-  sample(out, "vllm:prompt_tokens_total", L, s.prompt_tokens);
-  header(out, "vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
-  sample(out, "vllm:generation_tokens_total", L, s.generation_tokens);
+  metric(out, "vllm:num_preemptions_total", "counter",
+         "Cumulative number of preemptions from the engine.", L, s.num_preemptions);
+  metric(out, "vllm:prefix_cache_queries_total", "counter",
+         "Prefix cache queries, in terms of number of queried tokens.", L, s.prefix_cache_queries);
+  metric(out, "vllm:prefix_cache_hits_total", "counter",
+         "Prefix cache hits, in terms of number of cached tokens.", L, s.prefix_cache_hits);
+  metric(out, "vllm:prompt_tokens_total", "counter",
+         "Number of prefill tokens processed.", L, s.prompt_tokens);
+  metric(out, "vllm:generation_tokens_total", "counter",
+         "Number of generation tokens processed.", L, s.generation_tokens);
   header(out, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
   for (const auto& [reason, n] : {std::pair{"stop", s.requests_stop}, std::pair{"length", s.requests_length},
                                   std::pair{"abort", s.requests_abort}, std::pair{"error", s.requests_error}})
