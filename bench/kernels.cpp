@@ -231,9 +231,10 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     }
   }
 
-  // Prefill attention: one chunk of prefill_tokens at the end of a `context` prompt.
-  {
-    const int P = std::min(prefill_tokens, context), prefix = context - P;
+  // Prefill attention: one chunk of prefill_tokens at the end of a `context` prompt, then the
+  // whole `context` prompt as one fresh chunk (causal, no prefix).
+  for (const int P : {std::min(prefill_tokens, context), context}) {
+    const int prefix = context - P;
     std::vector<int32_t> pqs{0, P}, plen{context};
     OwnedTensor pq = dev_i32(pqs, {2}), pl = dev_i32(plen, {1});
     AttentionBatch pb = b;

@@ -5,8 +5,9 @@
 //     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
 //     The split of a sequence depends only on its own length, so a sequence's result does
 //     not depend on the batch or the grid (decode graphs replay the same numbers).
-//   prefill: FlashAttention-2 tiling, 128 query rows (32 per warp) x 64 keys per step, a
-//     cached prefix plus the new chunk, causal.
+//   prefill: a cached prefix plus the new chunk, causal; head size 128 on Hopper warpgroup
+//     MMA (128 query rows x 128 keys per step, attention_prefill_hopper.cu), head size 64 with
+//     FlashAttention-2 tiling on mma.sync (128 query rows, 32 per warp, x 64 keys per step).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -45,5 +46,7 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream);
 cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream);
+// The head-size-128 prefill kernel (wgmma; sm_90a), called by attention_prefill.
+cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t stream);
 
 }  // namespace rotor::cuda

@@ -3,7 +3,8 @@
 // share every K and V fragment read from shared memory; Q fragments are re-read from shared
 // memory each tile to keep registers for the accumulators) and walks 64-key tiles of K and V
 // (cp.async, double-buffered, swizzled shared memory) up to its causal limit, with an online
-// softmax in f32. Tiles wholly below the diagonal skip the mask. Built for head sizes 128, 64.
+// softmax in f32. Tiles wholly below the diagonal skip the mask. Built for head size 64; head
+// size 128 goes to the Hopper warpgroup kernel (attention_prefill_hopper.cu).
 #include <cfloat>
 
 #include "kernels/cuda/attention.cuh"
@@ -214,7 +215,7 @@ cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream) {
   if (S <= 0 || a.max_query_len <= 0) return cudaSuccess;
   if (a.block_size % 16 != 0 || a.Hq % a.Hkv != 0 || a.out_stride % 2 != 0) return cudaErrorInvalidValue;
   switch (a.hd) {
-    case 128: return launch_prefill<128>(a, stream);
+    case 128: return attention_prefill_hd128_hopper(a, stream);
     case 64: return launch_prefill<64>(a, stream);
     default: return cudaErrorInvalidValue;
   }

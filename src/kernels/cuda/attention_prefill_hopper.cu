@@ -1,0 +1,197 @@
+// kernels/cuda/attention_prefill_hopper.cu — prefill attention for head size 128 on Hopper
+// warpgroup MMA (wgmma): a block of two warpgroups owns 128 query rows of one head (64 per
+// warpgroup) and walks 128-key tiles of K and V (cp.async, double-buffered, 128-byte-swizzled
+// panels) up to its causal limit. Per tile each warpgroup computes S = Q K^T [64 x 128] with Q
+// and K in shared memory, an online softmax in f32 on the accumulators, and O += P V with P
+// taken from registers (the accumulators of S, rounded to bf16) and V in shared memory read
+// MN-major. Tiles wholly below the diagonal skip the mask.
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace rotor::cuda {
+namespace {
+
+constexpr int kHD = 128;
+constexpr int kBM = 128, kBN = 128;             // query rows per block, keys per tile
+constexpr int kThreads = 256;                   // two warpgroups
+constexpr int kPanel = 128 * 128;               // bytes of one 64-column panel of a 128-row tile
+constexpr int kTile = 2 * kPanel;               // a 128 x 128 bf16 tile: two panels
+constexpr int kSmem = 5 * kTile + 1024;         // Q, 2 stages of K and V, alignment slack
+
+// Copies rows [0, 128) x 128 columns of a bf16 tile into the two swizzled panels at dst, 16
+// bytes per cp.async; src(r) gives row r's address or null for a zero row (any: a valid
+// address for the zero-filling copies).
+template <typename RowSrc>
+__device__ __forceinline__ void load_tile(uint8_t* dst, RowSrc src, const bf16* any, int tid) {
+#pragma unroll
+  for (int i = tid; i < 128 * 16; i += kThreads) {
+    const int r = i / 16, c = i % 16;
+    const bf16* row = src(r);
+    cp_async16(dst + (c / 8) * kPanel + swz128(r, c % 8), row ? row + c * 8 : any, row != nullptr);
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
+  uint8_t* sq = smem;                          // [2 panels][128 rows][128 B]
+  uint8_t* skv = smem + kTile;                 // [stage][K | V] tiles
+  const int s = a.seq_begin + blockIdx.z;
+  const int q_begin = a.query_start[s], qlen = a.query_start[s + 1] - q_begin;
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * kBM;  // longest (latest) tiles first
+  if (m0 >= qlen) return;
+  const int len = a.seq_lens[s], prefix = len - qlen;
+  const int head = blockIdx.y, kvh = head / (a.Hq / a.Hkv);
+  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int64_t row0 = q_begin - a.query_start[a.seq_begin] + m0;  // first q/out row of this block
+  const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * kHD;
+  const int kv_end = prefix + min(m0 + kBM, qlen);  // keys this block needs
+  const int n_tiles = (kv_end + kBN - 1) / kBN;
+  // Tiles [0, n_full) hold only keys every row of the block sees: no mask.
+  const int n_full = min(prefix + m0 + 1, kv_end) / kBN;
+  const int32_t* table = a.block_tables + s * a.bt_stride;
+  const bf16* kc = static_cast<const bf16*>(a.k_cache);
+  const bf16* vc = static_cast<const bf16*>(a.v_cache);
+
+  load_tile(sq, [&](int r) { return m0 + r < qlen ? q + r * a.q_stride : nullptr; }, q, tid);
+  auto load_kv = [&](int t, int stage) {
+    uint8_t* ks = skv + stage * 2 * kTile;
+    const int j0 = t * kBN;
+    auto key_row = [&](const bf16* cache, int r) -> const bf16* {
+      const int j = j0 + r;
+      if (j >= kv_end) return nullptr;
+      const int64_t block = table[j / a.block_size];
+      return cache + ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * kHD;
+    };
+    load_tile(ks, [&](int r) { return key_row(kc, r); }, kc, tid);
+    load_tile(ks + kTile, [&](int r) { return key_row(vc, r); }, vc, tid);
+  };
+  load_kv(0, 0);
+  cp_async_commit();
+
+  float o[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+  // This thread's query rows (in the chunk): qi0 and qi0 + 8.
+  const int qi0 = m0 + wg * 64 + warp * 16 + lane / 4;
+  const uint8_t* sq_wg = sq + wg * 64 * 128;
+
+  for (int t = 0; t < n_tiles; ++t) {
+    if (t + 1 < n_tiles) load_kv(t + 1, (t + 1) % 2);
+    cp_async_commit();
+    cp_async_wait<1>();
+    fence_proxy_async();
+    __syncthreads();
+    const uint8_t* ks = skv + (t % 2) * 2 * kTile;
+    const uint8_t* vs = ks + kTile;
+
+    // S [64 x 128] = Q [64 x 128] . K^T, eight k-steps of 16 over the head dimension.
+    float sc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) sc[i] = 0.0f;
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kHD / 16; ++kk) {
+      const int off = (kk / 4) * kPanel + (kk % 4) * 32;
+      wgmma_m64n128k16_ss(sc, wgmma_desc(sq_wg + off, 16, 1024), wgmma_desc(ks + off, 16, 1024), kk > 0);
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(sc);
+
+    // Online softmax over this tile's keys: column 8j + 2(lane % 4) + (e % 2) of sc[4j + e].
+    const bool full = t < n_full;
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float& v = sc[4 * j + e];
+        if (full) {
+          v *= scale_log2;
+        } else {
+          const int key = t * kBN + j * 8 + (lane % 4) * 2 + (e & 1);
+          const int limit = prefix + qi0 + (e / 2) * 8;  // causal: keys <= this position
+          v = key <= limit && key < kv_end ? v * scale_log2 : -INFINITY;
+        }
+        mx[e / 2] = fmaxf(mx[e / 2], v);
+      }
+    float corr[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      const float mn = fmaxf(m[h], mx[h]);
+      // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
+      const float base = mn == -INFINITY ? 0.0f : mn;
+      corr[h] = exp2f(m[h] - base);
+      m[h] = mn;
+      l[h] *= corr[h];
+      mx[h] = base;
+    }
+    uint32_t p[kBN / 16][4];
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j) {
+      float e4[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        e4[e] = exp2f(sc[4 * j + e] - mx[e / 2]);
+        l[e / 2] += e4[e];
+      }
+      p[j / 2][(j % 2) * 2] = pack_bf16(e4[0], e4[1]);
+      p[j / 2][(j % 2) * 2 + 1] = pack_bf16(e4[2], e4[3]);
+    }
+#pragma unroll
+    for (int j = 0; j < kHD / 8; ++j) {
+      o[4 * j] *= corr[0];
+      o[4 * j + 1] *= corr[0];
+      o[4 * j + 2] *= corr[1];
+      o[4 * j + 3] *= corr[1];
+    }
+
+    // O [64 x 128] += P [64 x 128 keys] . V [128 keys x 128], eight k-steps of 16 keys.
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs_mn(o, p[kk], wgmma_desc(vs + kk * 16 * 128, kPanel, 1024));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(o);
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) fence_reg(p[kk][i]);
+    __syncthreads();  // both warpgroups are done with this stage before it is refilled
+  }
+
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float sum = l[h];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int qi = qi0 + h * 8;
+    if (qi >= qlen) continue;
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    bf16* out = static_cast<bf16*>(a.out) + (row0 + qi - m0) * a.out_stride + static_cast<int64_t>(head) * kHD;
+#pragma unroll
+    for (int j = 0; j < kHD / 8; ++j) {
+      const int c = j * 8 + (lane % 4) * 2;
+      *reinterpret_cast<__nv_bfloat162*>(out + c) =
+          __floats2bfloat162_rn(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+    }
+  }
+}
+
+}  // namespace
+
+cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t stream) {
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(attn_prefill_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
+  attn_prefill_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+}  // namespace rotor::cuda
