@@ -1,10 +1,12 @@
 // kernels/cuda/attention_prefill_hopper.cu — prefill attention for head size 128 on Hopper
-// warpgroup MMA (wgmma): a block of two warpgroups owns 128 query rows of one head (64 per
-// warpgroup) and walks 128-key tiles of K and V (cp.async, double-buffered, 128-byte-swizzled
-// panels) up to its causal limit. Per tile each warpgroup computes S = Q K^T [64 x 128] with Q
-// and K in shared memory, an online softmax in f32 on the accumulators, and O += P V with P
-// taken from registers (the accumulators of S, rounded to bf16) and V in shared memory read
-// MN-major. Tiles wholly below the diagonal skip the mask.
+// warpgroup MMA (wgmma). A block owns 128 query rows of one head and has three warpgroups:
+// a producer that copies 128-key tiles of K and V from the paged cache into a 3-stage ring of
+// 128-byte-swizzled shared panels (cp.async; full/empty barriers per stage), and two
+// consumers of 64 rows each that, per tile, compute S = Q K^T [64 x 128] (Q and K in shared
+// memory), an online softmax in f32 on the accumulators, and O += P V with P taken from
+// registers (S rounded to bf16) and V read MN-major. The consumers run unsynchronised, so one
+// warpgroup's softmax overlaps the other's products. Tiles wholly below the diagonal skip the
+// mask.
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
@@ -13,26 +15,16 @@ namespace {
 
 constexpr int kHD = 128;
 constexpr int kBM = 128, kBN = 128;             // query rows per block, keys per tile
-constexpr int kThreads = 256;                   // two warpgroups
+constexpr int kStages = 3;
+constexpr int kThreads = 384;                   // producer + two consumer warpgroups
 constexpr int kPanel = 128 * 128;               // bytes of one 64-column panel of a 128-row tile
 constexpr int kTile = 2 * kPanel;               // a 128 x 128 bf16 tile: two panels
-constexpr int kSmem = 5 * kTile + 1024;         // Q, 2 stages of K and V, alignment slack
-
-// Copies rows [0, 128) x 128 columns of a bf16 tile into the two swizzled panels at dst, 16
-// bytes per cp.async; src(r) gives row r's address or null for a zero row (any: a valid
-// address for the zero-filling copies).
-template <typename RowSrc>
-__device__ __forceinline__ void load_tile(uint8_t* dst, RowSrc src, const bf16* any, int tid) {
-#pragma unroll
-  for (int i = tid; i < 128 * 16; i += kThreads) {
-    const int r = i / 16, c = i % 16;
-    const bf16* row = src(r);
-    cp_async16(dst + (c / 8) * kPanel + swz128(r, c % 8), row ? row + c * 8 : any, row != nullptr);
-  }
-}
+constexpr int kSmem = (1 + 2 * kStages) * kTile + 1024;  // Q, the K/V ring, alignment slack
+constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 
 __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
   extern __shared__ uint8_t smem_raw[];
+  __shared__ uint64_t full[kStages], empty[kStages];
   uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
   uint8_t* sq = smem;                          // [2 panels][128 rows][128 B]
   uint8_t* skv = smem + kTile;                 // [stage][K | V] tiles
@@ -49,26 +41,57 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   const int n_tiles = (kv_end + kBN - 1) / kBN;
   // Tiles [0, n_full) hold only keys every row of the block sees: no mask.
   const int n_full = min(prefix + m0 + 1, kv_end) / kBN;
-  const int32_t* table = a.block_tables + s * a.bt_stride;
-  const bf16* kc = static_cast<const bf16*>(a.k_cache);
-  const bf16* vc = static_cast<const bf16*>(a.v_cache);
 
-  load_tile(sq, [&](int r) { return m0 + r < qlen ? q + r * a.q_stride : nullptr; }, q, tid);
-  auto load_kv = [&](int t, int stage) {
-    uint8_t* ks = skv + stage * 2 * kTile;
-    const int j0 = t * kBN;
-    auto key_row = [&](const bf16* cache, int r) -> const bf16* {
-      const int j = j0 + r;
-      if (j >= kv_end) return nullptr;
-      const int64_t block = table[j / a.block_size];
-      return cache + ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * kHD;
-    };
-    load_tile(ks, [&](int r) { return key_row(kc, r); }, kc, tid);
-    load_tile(ks + kTile, [&](int r) { return key_row(vc, r); }, vc, tid);
-  };
-  load_kv(0, 0);
+  // Q by every thread; barriers by one. Row r, 16-byte unit c of a tile goes to panel c / 8.
+  for (int i = tid; i < kBM * 16; i += kThreads) {
+    const int r = i / 16, c = i % 16;
+    const bool ok = m0 + r < qlen;
+    cp_async16(sq + (c / 8) * kPanel + swz128(r, c % 8), ok ? q + r * a.q_stride + c * 8 : q, ok);
+  }
   cp_async_commit();
+  if (tid == 0)
+    for (int st = 0; st < kStages; ++st) {
+      mbar_init(&full[st], 128);
+      mbar_init(&empty[st], 256);
+    }
+  cp_async_wait<0>();
+  fence_proxy_async();
+  __syncthreads();
 
+  if (wg == 2) {
+    // Producer: thread p copies 16-byte unit c = p % 16 of rows p / 16 + 8 i of each tile.
+    setmaxnreg_dec<kProducerRegs>();
+    const int p = tid - 256, c = p % 16;
+    const int32_t* table = a.block_tables + s * a.bt_stride;
+    const bf16* kc = static_cast<const bf16*>(a.k_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
+    const bf16* vc = static_cast<const bf16*>(a.v_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
+    const int64_t block_elems = static_cast<int64_t>(a.Hkv) * a.block_size * kHD;
+    for (int t = 0; t < n_tiles; ++t) {
+      const int st = t % kStages;
+      if (t >= kStages) mbar_wait(&empty[st], (t / kStages + 1) & 1);
+      uint8_t* ks = skv + st * 2 * kTile;
+      for (int i = 0; i < kBN / 8; ++i) {
+        const int r = p / 16 + 8 * i, j = t * kBN + r;
+        const bool ok = j < kv_end;
+        const int64_t off = ok ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : 0;
+        const int dst = (c / 8) * kPanel + swz128(r, c % 8);
+        cp_async16(ks + dst, kc + off, ok);
+        cp_async16(ks + kTile + dst, vc + off, ok);
+      }
+      cp_async_commit();
+      if (t > 0) {
+        cp_async_wait<1>();
+        fence_proxy_async();
+        mbar_arrive(&full[(t - 1) % kStages]);
+      }
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    mbar_arrive(&full[(n_tiles - 1) % kStages]);
+    return;
+  }
+
+  setmaxnreg_inc<kConsumerRegs>();
   float o[64];
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] = 0.0f;
@@ -79,12 +102,9 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   const uint8_t* sq_wg = sq + wg * 64 * 128;
 
   for (int t = 0; t < n_tiles; ++t) {
-    if (t + 1 < n_tiles) load_kv(t + 1, (t + 1) % 2);
-    cp_async_commit();
-    cp_async_wait<1>();
-    fence_proxy_async();
-    __syncthreads();
-    const uint8_t* ks = skv + (t % 2) * 2 * kTile;
+    const int st = t % kStages;
+    mbar_wait(&full[st], (t / kStages) & 1);
+    const uint8_t* ks = skv + st * 2 * kTile;
     const uint8_t* vs = ks + kTile;
 
     // S [64 x 128] = Q [64 x 128] . K^T, eight k-steps of 16 over the head dimension.
@@ -162,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     for (int kk = 0; kk < kBN / 16; ++kk)
 #pragma unroll
       for (int i = 0; i < 4; ++i) fence_reg(p[kk][i]);
-    __syncthreads();  // both warpgroups are done with this stage before it is refilled
+    mbar_arrive(&empty[st]);  // this thread is done reading the stage
   }
 
 #pragma unroll

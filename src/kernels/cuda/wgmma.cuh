@@ -1,8 +1,9 @@
 // kernels/cuda/wgmma.cuh — Hopper (sm_90a) warpgroup tensor-core products: shared-memory
 // matrix descriptors for the 128-byte-swizzled layout, wgmma.mma_async m64n128k16 (bf16 in,
 // f32 accumulate) with both operands in shared memory or A in registers, and the fences
-// around them. A warpgroup is 4 consecutive warps (128 threads); every thread of it must
-// execute each of these together.
+// around them; plus the shared-memory barriers (mbarrier) and register reallocation
+// (setmaxnreg) that let warpgroups of one block take different roles. A warpgroup is 4
+// consecutive warps (128 threads); every thread of it must execute the products together.
 //
 // Shared-memory layout (both K-major and MN-major operands): a tile is stored as column
 // panels of 64 bf16 (128 bytes); a panel is [rows][128 B] with 16-byte unit u of row r at
@@ -57,6 +58,36 @@ template <int N>
 __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) fence_reg(r[i]);
+}
+
+// ---- shared-memory barriers: a phase completes when `count` arrivals have happened; waiters
+// name the phase by its parity (0, 1, 0, ...). ----
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+// Release: this thread's earlier shared-memory writes are visible to the phase's waiters.
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
+  asm volatile(
+      "{\n.reg .pred p;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@!p bra WAIT;\n}\n" ::"r"(smem_addr(bar)),
+      "r"(parity)
+      : "memory");
+}
+// Gives registers back to (dec) or takes them from (inc) the block's pool, per warpgroup.
+template <int N>
+__device__ __forceinline__ void setmaxnreg_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+}
+template <int N>
+__device__ __forceinline__ void setmaxnreg_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
 }
 
 // d (+)= A . B^T, A [64 x 16] and B [128 x 16] both K-major in shared memory; scale_d = 0
