@@ -4,9 +4,9 @@
 // 128-byte-swizzled shared panels (cp.async; full/empty barriers per stage), and two
 // consumers of 64 rows each that, per tile, compute S = Q K^T [64 x 128] (Q and K in shared
 // memory), an online softmax in f32 on the accumulators, and O += P V with P taken from
-// registers (S rounded to bf16) and V read MN-major. The consumers run unsynchronised, so one
-// warpgroup's softmax overlaps the other's products. Tiles wholly below the diagonal skip the
-// mask.
+// registers (S rounded to bf16) and V read MN-major. The consumers take turns on the tensor
+// cores (named barriers, FlashAttention-3's ping-pong): one issues its products while the
+// other runs its softmax. Tiles wholly below the diagonal skip the mask.
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
@@ -20,7 +20,7 @@ constexpr int kThreads = 384;                   // producer + two consumer warpg
 constexpr int kPanel = 128 * 128;               // bytes of one 64-column panel of a 128-row tile
 constexpr int kTile = 2 * kPanel;               // a 128 x 128 bf16 tile: two panels
 constexpr int kSmem = (1 + 2 * kStages) * kTile + 1024;  // Q, the K/V ring, alignment slack
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+constexpr int kProducerRegs = 64, kConsumerRegs = 224;
 
 __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
   extern __shared__ uint8_t smem_raw[];
@@ -68,15 +68,20 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     const int64_t block_elems = static_cast<int64_t>(a.Hkv) * a.block_size * kHD;
     for (int t = 0; t < n_tiles; ++t) {
       const int st = t % kStages;
+      // Rows p / 16 + 8 i of the tile: their cache offsets first (independent loads), then the copies.
+      int64_t off[kBN / 8];
+#pragma unroll
+      for (int i = 0; i < kBN / 8; ++i) {
+        const int j = t * kBN + p / 16 + 8 * i;
+        off[i] = j < kv_end ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : -1;
+      }
       if (t >= kStages) mbar_wait(&empty[st], (t / kStages + 1) & 1);
       uint8_t* ks = skv + st * 2 * kTile;
+#pragma unroll
       for (int i = 0; i < kBN / 8; ++i) {
-        const int r = p / 16 + 8 * i, j = t * kBN + r;
-        const bool ok = j < kv_end;
-        const int64_t off = ok ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : 0;
-        const int dst = (c / 8) * kPanel + swz128(r, c % 8);
-        cp_async16(ks + dst, kc + off, ok);
-        cp_async16(ks + kTile + dst, vc + off, ok);
+        const int dst = (c / 8) * kPanel + swz128(p / 16 + 8 * i, c % 8);
+        cp_async16(ks + dst, kc + max(off[i], int64_t{0}), off[i] >= 0);
+        cp_async16(ks + kTile + dst, vc + max(off[i], int64_t{0}), off[i] >= 0);
       }
       cp_async_commit();
       if (t > 0) {
@@ -92,6 +97,21 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   }
 
   setmaxnreg_inc<kConsumerRegs>();
+  // Turns: warpgroup w issues after bar.sync on barrier 1 + w, then hands the turn to the
+  // other with bar.arrive on its barrier. Warpgroup 0 goes first.
+  auto my_turn = [&] {
+    if (wg == 0)
+      asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    else
+      asm volatile("bar.sync 2, 256;\n" ::: "memory");
+  };
+  auto pass_turn = [&] {
+    if (wg == 0)
+      asm volatile("bar.arrive 2, 256;\n" ::: "memory");
+    else
+      asm volatile("bar.arrive 1, 256;\n" ::: "memory");
+  };
+  if (wg == 1) pass_turn();
   float o[64];
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] = 0.0f;
@@ -111,6 +131,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     float sc[64];
 #pragma unroll
     for (int i = 0; i < 64; ++i) sc[i] = 0.0f;
+    my_turn();
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kHD / 16; ++kk) {
@@ -118,6 +139,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
       wgmma_m64n128k16_ss(sc, wgmma_desc(sq_wg + off, 16, 1024), wgmma_desc(ks + off, 16, 1024), kk > 0);
     }
     wgmma_commit();
+    pass_turn();
     wgmma_wait<0>();
     fence_regs(sc);
 
@@ -172,10 +194,13 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     }
 
     // O [64 x 128] += P [64 x 128 keys] . V [128 keys x 128], eight k-steps of 16 keys.
+    my_turn();
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs_mn(o, p[kk], wgmma_desc(vs + kk * 16 * 128, kPanel, 1024));
     wgmma_commit();
+    // Warpgroup 1's last turn is not passed: warpgroup 0 has no turn left to take.
+    if (wg == 0 || t + 1 < n_tiles) pass_turn();
     wgmma_wait<0>();
     fence_regs(o);
 #pragma unroll
