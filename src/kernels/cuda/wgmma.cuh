@@ -59,6 +59,13 @@ __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) fence_reg(r[i]);
 }
+template <int N>
+__device__ __forceinline__ void fence_frags(uint32_t (&r)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) fence_reg(r[i][j]);
+}
 
 // ---- shared-memory barriers: a phase completes when `count` arrivals have happened; waiters
 // name the phase by its parity (0, 1, 0, ...). ----
