@@ -21,7 +21,7 @@ constexpr int kThreads = 384;                   // producer + two consumer warpg
 constexpr int kPanel = 128 * 128;               // bytes of one 64-column panel of a 128-row tile
 constexpr int kTile = 2 * kPanel;               // a 128 x 128 bf16 tile: two panels
 constexpr int kSmem = (1 + 2 * kStages) * kTile + 1024;  // Q, the K/V ring, alignment slack
-constexpr int kProducerRegs = 64, kConsumerRegs = 224;
+constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168 (launch)
 
 __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
   extern __shared__ uint8_t smem_raw[];
@@ -69,20 +69,24 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     const int64_t block_elems = static_cast<int64_t>(a.Hkv) * a.block_size * kHD;
     for (int t = 0; t < n_tiles; ++t) {
       const int st = t % kStages;
-      // Rows p / 16 + 8 i of the tile: their cache offsets first (independent loads), then the copies.
-      int64_t off[kBN / 8];
-#pragma unroll
-      for (int i = 0; i < kBN / 8; ++i) {
-        const int j = t * kBN + p / 16 + 8 * i;
-        off[i] = j < kv_end ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : -1;
-      }
       if (t >= kStages) mbar_wait(&empty[st], (t / kStages + 1) & 1);
       uint8_t* ks = skv + st * 2 * kTile;
+      // Rows p / 16 + 8 i of the tile, eight at a time: their cache offsets first (independent
+      // loads), then the copies.
 #pragma unroll
-      for (int i = 0; i < kBN / 8; ++i) {
-        const int dst = (c / 8) * kPanel + swz128(p / 16 + 8 * i, c % 8);
-        cp_async16(ks + dst, kc + max(off[i], int64_t{0}), off[i] >= 0);
-        cp_async16(ks + kTile + dst, vc + max(off[i], int64_t{0}), off[i] >= 0);
+      for (int h = 0; h < kBN / 64; ++h) {
+        int64_t off[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const int j = t * kBN + p / 16 + 8 * (8 * h + i);
+          off[i] = j < kv_end ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : -1;
+        }
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const int dst = (c / 8) * kPanel + swz128(p / 16 + 8 * (8 * h + i), c % 8);
+          cp_async16(ks + dst, kc + max(off[i], int64_t{0}), off[i] >= 0);
+          cp_async16(ks + kTile + dst, vc + max(off[i], int64_t{0}), off[i] >= 0);
+        }
       }
       cp_async_commit();
       if (t > 0) {
