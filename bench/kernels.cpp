@@ -212,7 +212,9 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       ex[l].w13 = w13.back();
       ex[l].w2 = w2.back();
     }
-    for (int T : {B, prefill_tokens}) {
+    // Half the prefill chunk too: the least that still takes moe_wgmma's 128-row tiles at
+    // top-8 of 128 experts, where padding to them wastes the most.
+    for (int T : {B, std::max(1, prefill_tokens / 2), prefill_tokens}) {
       std::vector<int32_t> ids(static_cast<size_t>(T) * k);
       std::set<int32_t> touched;
       for (int t = 0; t < T; ++t) {

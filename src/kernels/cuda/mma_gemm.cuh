@@ -1,5 +1,6 @@
 // kernels/cuda/mma_gemm.cuh — the tensor-core GEMM core behind the dense small-M path
-// (gemm.cu) and the MoE expert GEMMs (moe.cu): out = A . W^T with W [N, K] K-contiguous,
+// (gemm.cu) and the MoE expert GEMMs of 16- and 64-row tiles (moe.cu; 128-row tiles run on
+// wgmma, moe_wgmma.cu, with the same arguments): out = A . W^T with W [N, K] K-contiguous,
 // bf16 in, f32 accumulators, mma.m16n8k16 fed by ldmatrix from swizzled shared memory,
 // a STAGES-deep cp.async pipeline over K in steps of 64.
 //

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/moe.cuh"
+#include "kernels/cuda/moe_wgmma.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -13,10 +14,10 @@ namespace {
 constexpr int kAlignThreads = 1024;
 
 // Tile rows: small tiles when experts see few tokens (decode), large ones for prefill, the
-// largest (64 x 64 per warp) once an expert's padding to them wastes little.
+// largest (wgmma, moe_wgmma.cu) once an expert's padding to them wastes little.
 int tile_rows(int T, int topk, int E) {
   const int64_t slots = static_cast<int64_t>(T) * topk;
-  return slots >= 128LL * E ? 128 : slots >= 16LL * E ? 64 : 16;
+  return slots >= int64_t{kMoeWgmmaRows} * E ? kMoeWgmmaRows : slots >= 16LL * E ? 64 : 16;
 }
 
 int64_t max_padded_rows(int T, int topk, int E, int bm) {
@@ -113,7 +114,7 @@ __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __
 
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
   size_t most = 0;
-  for (const int bm : {16, 64, 128}) {
+  for (const int bm : {16, 64, kMoeWgmmaRows}) {
     size_t bytes = 0;
     carve(nullptr, T, H, I, E, topk, bm, &bytes);
     most = std::max(most, bytes);
@@ -151,7 +152,7 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   else if (bm == 64)
     err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   else
-    err = launch_mma_gemm<128, 128, 2, 2, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = moe_wgmma_gate_up(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
   // down: h [rows, I] x [H, I]^T -> y [slot, H]
   g.A = s.h;
@@ -166,7 +167,7 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   else if (bm == 64)
     err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else
-    err = launch_mma_gemm<128, 128, 2, 2, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
   const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
   moe_unpermute_kernel<<<a.T, threads, 0, stream>>>(s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
