@@ -216,6 +216,7 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
     cases.push_back({32, c->num_experts, c->hidden_size, true});
   }
   cases.push_back({4, c30.vocab_size, c30.hidden_size, true});
+  cases.push_back({130, c30.hidden_size, c30.q_size(), false});  // 8 K splits, 3 row tiles
   for (const Case& cs : cases) {
     const int pad = r.uniform(0, 3) * 8;
     const bool bias = r.uniform(0, 3) == 0;

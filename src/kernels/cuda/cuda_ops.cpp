@@ -93,7 +93,7 @@ class CudaOps final : public Ops {
     return true;
   }
   void reserve(const OpLimits& l) override {
-    size_t need = cuda::small_gemm_workspace_max(num_sms_);
+    size_t need = 0;
     if (l.max_tokens > 0 && l.num_experts > 0)
       need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
     if (l.max_seqs > 0 && l.max_model_len > 0)
@@ -208,8 +208,7 @@ class CudaOps final : public Ops {
     g.N = static_cast<int>(N);
     g.K = static_cast<int>(K);
     if (M <= cuda::kSmallGemmRows) {
-      void* ws = workspace(cuda::small_gemm_workspace(g.M, g.N, g.K, num_sms_));
-      check(cuda::small_gemm(g, ws, num_sms_, stream_), "gemm");
+      check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
     }

@@ -1,5 +1,5 @@
-// kernels/cuda/gemm.cu — dense GEMM launchers: our mma kernel with split-K for few rows,
-// cuBLAS (f32 compute) for many.
+// kernels/cuda/gemm.cu — dense GEMM launchers: our mma kernel for few rows (K split over a
+// thread-block cluster that sums the splits in shared memory), cuBLAS (f32 compute) for many.
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/mma_gemm.cuh"
 
@@ -8,31 +8,17 @@ namespace {
 
 constexpr int kBN = 64;
 
-// Splits of K: doubled while the grid is under two waves and each split keeps >= 256 of K.
-// A function of N, K and the device only, so a row's sum is the same at any M.
+// Splits of K: doubled while the grid is under two waves and each split keeps >= 256 of K,
+// up to the portable cluster size (the splits of a tile are one cluster). A function of N,
+// K and the device only, so a row's sum is the same at any M.
 int k_splits(int N, int K, int num_sms) {
   const int n_blocks = (N + kBN - 1) / kBN;
   int ks = 1;
-  while (ks < 16 && n_blocks * ks < 2 * num_sms && K / (ks * 2) >= 256) ks *= 2;
+  while (ks < kMaxClusterSplits && n_blocks * ks < 2 * num_sms && K / (ks * 2) >= 256) ks *= 2;
   return ks;
 }
 
 int k_chunk(int K, int ks) { return ((K + ks - 1) / ks + 63) / 64 * 64; }
-
-__global__ void reduce_splits_kernel(const float* __restrict__ partial, int splits, int M, int N,
-                                     const void* __restrict__ bias, bool bias_f32, void* __restrict__ out,
-                                     int64_t ldo, bool out_f32) {
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<int64_t>(M) * N) return;
-  const int m = static_cast<int>(idx / N), n = static_cast<int>(idx % N);
-  float v = 0.0f;
-  for (int s = 0; s < splits; ++s) v += partial[static_cast<int64_t>(s) * M * N + idx];
-  if (bias) v += bias_f32 ? static_cast<const float*>(bias)[n] : __bfloat162float(static_cast<const bf16*>(bias)[n]);
-  if (out_f32)
-    static_cast<float*>(out)[m * ldo + n] = v;
-  else
-    static_cast<bf16*>(out)[m * ldo + n] = __float2bfloat16_rn(v);
-}
 
 __global__ void add_bias_kernel(void* __restrict__ out, int64_t ldo, bool out_f32, const void* __restrict__ bias,
                                 bool bias_f32, int M, int N) {
@@ -52,18 +38,7 @@ unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + 
 
 }  // namespace
 
-size_t small_gemm_workspace(int M, int N, int K, int num_sms) {
-  const int ks = k_splits(N, K, num_sms);
-  const int splits = (K + k_chunk(K, ks) - 1) / k_chunk(K, ks);
-  return splits > 1 ? static_cast<size_t>(splits) * M * N * sizeof(float) : 0;
-}
-
-size_t small_gemm_workspace_max(int num_sms) {
-  // splits * N < 2 * (2 num_sms) * kBN whenever K is split.
-  return static_cast<size_t>(kSmallGemmRows) * 4 * num_sms * kBN * sizeof(float);
-}
-
-cudaError_t small_gemm(const DenseGemm& g, void* workspace, int num_sms, cudaStream_t stream) {
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.M > kSmallGemmRows || g.K % 8 != 0) return cudaErrorInvalidValue;
   const int ks = k_splits(g.N, g.K, num_sms), chunk = k_chunk(g.K, ks);
@@ -76,25 +51,15 @@ cudaError_t small_gemm(const DenseGemm& g, void* workspace, int num_sms, cudaStr
   a.N = g.N;
   a.K = g.K;
   a.k_chunk = chunk;
-  a.partial = splits > 1 ? static_cast<float*>(workspace) : nullptr;
   a.out = g.out;
   a.ldo = g.ldo;
   a.out_f32 = g.out_f32;
   a.bias = g.bias;
   a.bias_f32 = g.bias_f32;
   const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);
-  cudaError_t err;
-  if (g.M <= 16) {
-    err = launch_mma_gemm<16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
-  } else {
-    err = launch_mma_gemm<64, kBN, 1, 4, 4, GemmMode::Dense>(
-        a, dim3(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64)), stream);
-  }
-  if (err != cudaSuccess || splits == 1) return err;
-  const int64_t n = static_cast<int64_t>(g.M) * g.N;
-  reduce_splits_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(a.partial, splits, g.M, g.N, g.bias, g.bias_f32,
-                                                                g.out, g.ldo, g.out_f32);
-  return cudaGetLastError();
+  if (g.M <= 16) return launch_mma_gemm<16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+  return launch_mma_gemm<64, kBN, 1, 4, 4, GemmMode::Dense>(
+      a, dim3(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64)), stream);
 }
 
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream) {

@@ -1,6 +1,7 @@
 // kernels/cuda/gemm.cuh — dense y = x W^T (+ bias) in bf16 with f32 accumulation: a
 // tensor-core kernel of ours for few rows (decode; batch-invariant, K split by a rule that
-// depends on N and K only) and cuBLAS for many rows (prefill).
+// depends on N, K and the SM count only, the splits summed within a thread-block cluster)
+// and cuBLAS for many rows (prefill).
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -25,13 +26,8 @@ struct DenseGemm {
 // Rows up to which our kernel runs (above: cuBLAS).
 constexpr int kSmallGemmRows = 256;
 
-// f32 scratch our kernel needs for a problem (0 when K is not split), and the most it can
-// ever need on a device with num_sms multiprocessors.
-size_t small_gemm_workspace(int M, int N, int K, int num_sms);
-size_t small_gemm_workspace_max(int num_sms);
-
-// M <= kSmallGemmRows; K a multiple of 8. workspace: small_gemm_workspace bytes.
-cudaError_t small_gemm(const DenseGemm& g, void* workspace, int num_sms, cudaStream_t stream);
+// M <= kSmallGemmRows; K a multiple of 8. No scratch memory (capturable in a CUDA graph).
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream);
 
 // Any M, through cuBLAS (the handle is bound to the stream); bias added by a second kernel.
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream);

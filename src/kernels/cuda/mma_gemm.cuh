@@ -2,18 +2,22 @@
 // (gemm.cu) and the MoE expert GEMMs of 16- and 64-row tiles (moe.cu; 128-row tiles run on
 // wgmma, moe_wgmma.cu, with the same arguments): out = A . W^T with W [N, K] K-contiguous,
 // bf16 in, f32 accumulators, mma.m16n8k16 fed by ldmatrix from swizzled shared memory,
-// a STAGES-deep cp.async pipeline over K in steps of 64.
+// a STAGES-deep cp.async pipeline over K in steps of 64. A dense GEMM with K split runs
+// each output tile's splits as one thread-block cluster and sums them in shared memory
+// (split_k_cluster.cuh).
 //
 // Every output element is the same sequence of mma k-steps (k = 0, 16, 32, ... over its K
 // range) whatever the tile shape, the number of rows or the other rows in its tile, so a
 // token's result does not depend on the batch it is in (decode graphs on and off agree).
 #pragma once
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/split_k_cluster.cuh"
 
 namespace rotor::cuda {
 
 enum class GemmMode {
-  Dense,   // rows m of A; W one matrix; K split over blockIdx.y; out or f32 partials
+  Dense,   // rows m of A; W one matrix; K split over blockIdx.y, the splits of a tile one
+           // cluster (gridDim.y <= kMaxClusterSplits); out
   GateUp,  // MoE: rows are slots of the expert-sorted list (token = slot / topk); W = [gate; up]
            // of the tile's expert [2N, K]; out h[row] = silu(gate) * up, N = inter
   Down,    // MoE: rows of h; W = down of the tile's expert [N, K]; out y[slot]
@@ -27,7 +31,6 @@ struct GemmArgs {
   int M, N, K;                 // K a multiple of 8
   // Dense
   int k_chunk;                 // K range of one blockIdx.y (a multiple of 64)
-  float* partial;              // [gridDim.y, M, N] f32 when K is split, else null
   void* out;                   // [M, N] bf16 or f32, row stride ldo
   int64_t ldo;
   bool out_f32;
@@ -186,6 +189,28 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
   cp_async_wait<0>();
 
   // ---- epilogue ----
+  const DenseOut o{a.out, a.ldo, a.out_f32, a.bias, a.bias_f32, a.M, a.N};  // Dense
+  if constexpr (MODE == GemmMode::Dense) {
+    if (gridDim.y > 1) {  // K split: the partial tile to shared memory, summed over the cluster
+      constexpr int kLd = split_tile_ld<BN>();
+      static_assert(BM * kLd * 4 <= Tile::kSmemBytes, "the partial tile must fit the pipeline's shared memory");
+      __syncthreads();  // every warp is done reading the pipeline's stages
+      float* part = reinterpret_cast<float*>(smem_raw);
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int nt = 0; nt < kNT; ++nt) {
+            const int r = wm * Tile::kWarpRows + mt * 16 + lane / 4 + half * 8;
+            const int c = wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2;
+            *reinterpret_cast<float2*>(part + r * kLd + c) =
+                make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+          }
+      cluster_reduce_store<BM, BN, kThreads>(part, o, m0, n0);
+      return;
+    }
+  }
 #pragma unroll
   for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
@@ -200,18 +225,7 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
           for (int e = 0; e < 2; ++e) {
             const int n = n0 + wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2 + e;
             if (n >= a.N) continue;
-            float v = acc[mt][nt][half * 2 + e];
-            if (a.partial) {
-              a.partial[(static_cast<int64_t>(blockIdx.y) * a.M + m) * a.N + n] = v;
-              continue;
-            }
-            if (a.bias)
-              v += a.bias_f32 ? static_cast<const float*>(a.bias)[n]
-                              : __bfloat162float(static_cast<const bf16*>(a.bias)[n]);
-            if (a.out_f32)
-              static_cast<float*>(a.out)[m * a.ldo + n] = v;
-            else
-              static_cast<bf16*>(a.out)[m * a.ldo + n] = __float2bfloat16_rn(v);
+            o.store(m, n, acc[mt][nt][half * 2 + e]);
           }
       } else if constexpr (MODE == GemmMode::GateUp) {
         constexpr int kHalf = Tile::kWarpCols / 2;
@@ -240,7 +254,8 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
 }
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
-// happens outside graph capture) and launches it.
+// happens outside graph capture) and launches it; a dense GEMM with K split (grid.y > 1)
+// as clusters of the grid.y splits of each output tile.
 template <int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 cudaError_t launch_mma_gemm(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
   using Tile = GemmTile<BM, BN, WM, WN, STAGES>;
@@ -249,8 +264,24 @@ cudaError_t launch_mma_gemm(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tile::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return cudaSuccess;
-  kernel<<<grid, Tile::kThreads, Tile::kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  if (MODE != GemmMode::Dense || grid.y == 1) {
+    kernel<<<grid, Tile::kThreads, Tile::kSmemBytes, stream>>>(a);
+    return cudaGetLastError();
+  }
+  if (grid.y > kMaxClusterSplits) return cudaErrorInvalidValue;
+  cudaLaunchAttribute cluster[1];
+  cluster[0].id = cudaLaunchAttributeClusterDimension;
+  cluster[0].val.clusterDim.x = 1;
+  cluster[0].val.clusterDim.y = grid.y;
+  cluster[0].val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(Tile::kThreads);
+  cfg.dynamicSmemBytes = Tile::kSmemBytes;
+  cfg.stream = stream;
+  cfg.attrs = cluster;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kernel, a);
 }
 
 }  // namespace rotor::cuda
