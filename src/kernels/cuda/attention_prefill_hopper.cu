@@ -5,10 +5,9 @@
 // full barrier as they land; consumers free a stage on its empty barrier), and two
 // consumers of 64 rows each that, per tile, compute S = Q K^T [64 x 128] (Q and K in shared
 // memory), an online softmax in f32 on the accumulators, and O += P V with P taken from
-// registers (S rounded to bf16) and V read MN-major. The consumers take turns on the tensor
-// cores (named barriers, FlashAttention-3's ping-pong): one issues its products while the
-// other runs its softmax; within a warpgroup the softmax of tile t + 1 runs while P V of tile
-// t is in flight. Tiles wholly below the diagonal skip the mask.
+// registers (S rounded to bf16) and V read MN-major. The consumers run unsynchronised, so one
+// warpgroup's softmax overlaps the other's products. Tiles wholly below the diagonal skip the
+// mask.
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
@@ -94,21 +93,6 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   }
 
   setmaxnreg_inc<kConsumerRegs>();
-  // Turns: warpgroup w issues after bar.sync on barrier 1 + w, then hands the turn to the
-  // other with bar.arrive on its barrier. Warpgroup 0 goes first.
-  auto my_turn = [&] {
-    if (wg == 0)
-      asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    else
-      asm volatile("bar.sync 2, 256;\n" ::: "memory");
-  };
-  auto pass_turn = [&] {
-    if (wg == 0)
-      asm volatile("bar.arrive 2, 256;\n" ::: "memory");
-    else
-      asm volatile("bar.arrive 1, 256;\n" ::: "memory");
-  };
-  if (wg == 1) pass_turn();
   float o[64];
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] = 0.0f;
@@ -118,36 +102,36 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   const int qi0 = m0 + wg * 64 + warp * 16 + lane / 4;
   const uint8_t* sq_wg = sq + wg * 64 * 128;
 
-  // S [64 x 128] = Q [64 x 128] . K_t^T, eight k-steps of 16 over the head dimension (issued,
-  // not waited for).
-  auto issue_s = [&](int t, float(&sc)[64]) {
-    const uint8_t* ks = skv + (t % kStages) * 2 * kTile;
+  for (int t = 0; t < n_tiles; ++t) {
+    const int st = t % kStages;
+    mbar_wait(&full[st], (t / kStages) & 1);
+    fence_proxy_async();  // the producer's copies, seen by this thread's products
+    const uint8_t* ks = skv + st * 2 * kTile;
+    const uint8_t* vs = ks + kTile;
+
+    // S [64 x 128] = Q [64 x 128] . K^T, eight k-steps of 16 over the head dimension.
+    float sc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) sc[i] = 0.0f;
+    wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kHD / 16; ++kk) {
       const int off = (kk / 4) * kPanel + (kk % 4) * 32;
       wgmma_m64n128k16_ss(sc, wgmma_desc(sq_wg + off, 16, 1024), wgmma_desc(ks + off, 16, 1024), kk > 0);
     }
     wgmma_commit();
-  };
-  // O [64 x 128] += P [64 x 128 keys] . V_t [128 keys x 128], eight k-steps of 16 keys.
-  auto issue_pv = [&](int t, const uint32_t(&p)[kBN / 16][4]) {
-    const uint8_t* vs = skv + (t % kStages) * 2 * kTile + kTile;
-#pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs_mn(o, p[kk], wgmma_desc(vs + kk * 16 * 128, kPanel, 1024));
-    wgmma_commit();
-  };
-  // Online softmax over tile t's keys (column 8j + 2(lane % 4) + (e % 2) of sc[4j + e]): the
-  // new row maxima and sums, P in bf16 A fragments, and corr, the factor O must take once the
-  // products of the previous tile are in.
-  auto softmax = [&](int t, float(&sc)[64], uint32_t(&p)[kBN / 16][4], float(&corr)[2]) {
-    const bool full_tile = t < n_full;
+    wgmma_wait<0>();
+    fence_regs(sc);
+
+    // Online softmax over this tile's keys: column 8j + 2(lane % 4) + (e % 2) of sc[4j + e].
+    const bool full = t < n_full;
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < kBN / 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         float& v = sc[4 * j + e];
-        if (full_tile) {
+        if (full) {
           v *= scale_log2;
         } else {
           const int key = t * kBN + j * 8 + (lane % 4) * 2 + (e & 1);
@@ -156,6 +140,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
         }
         mx[e / 2] = fmaxf(mx[e / 2], v);
       }
+    float corr[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
@@ -168,6 +153,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
       l[h] *= corr[h];
       mx[h] = base;
     }
+    uint32_t p[kBN / 16][4];
 #pragma unroll
     for (int j = 0; j < kBN / 8; ++j) {
       float e4[4];
@@ -179,40 +165,6 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
       p[j / 2][(j % 2) * 2] = pack_bf16(e4[0], e4[1]);
       p[j / 2][(j % 2) * 2 + 1] = pack_bf16(e4[2], e4[3]);
     }
-  };
-
-  // Per turn, S of the next tile and P V of this one go to the tensor cores together; the
-  // next tile's softmax runs while P V is in flight (FlashAttention-3's intra-warpgroup
-  // overlap). O is rescaled only after P V has landed.
-  float sc[64];
-  uint32_t p[kBN / 16][4], p_next[kBN / 16][4];
-  float corr[2];
-  mbar_wait(&full[0], 0);
-  fence_proxy_async();  // the producer's copies, seen by this thread's products
-  my_turn();
-  wgmma_fence();
-  issue_s(0, sc);
-  pass_turn();
-  wgmma_wait<0>();
-  fence_regs(sc);
-  softmax(0, sc, p, corr);
-  for (int t = 0; t + 1 < n_tiles; ++t) {
-    mbar_wait(&full[(t + 1) % kStages], ((t + 1) / kStages) & 1);
-    fence_proxy_async();
-    fence_frags(p);
-    fence_regs(o);
-    my_turn();
-    wgmma_fence();
-    issue_s(t + 1, sc);
-    issue_pv(t, p);
-    pass_turn();
-    wgmma_wait<1>();
-    fence_regs(sc);
-    softmax(t + 1, sc, p_next, corr);
-    wgmma_wait<0>();
-    fence_regs(o);
-    fence_frags(p);  // P stays in its registers until P V has read it
-    mbar_arrive(&empty[t % kStages]);  // this thread is done reading tile t's stage
 #pragma unroll
     for (int j = 0; j < kHD / 8; ++j) {
       o[4 * j] *= corr[0];
@@ -220,20 +172,20 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
       o[4 * j + 2] *= corr[1];
       o[4 * j + 3] *= corr[1];
     }
+
+    // O [64 x 128] += P [64 x 128 keys] . V [128 keys x 128], eight k-steps of 16 keys.
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs_mn(o, p[kk], wgmma_desc(vs + kk * 16 * 128, kPanel, 1024));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(o);
 #pragma unroll
     for (int kk = 0; kk < kBN / 16; ++kk)
 #pragma unroll
-      for (int i = 0; i < 4; ++i) p[kk][i] = p_next[kk][i];
+      for (int i = 0; i < 4; ++i) fence_reg(p[kk][i]);
+    mbar_arrive(&empty[st]);  // this thread is done reading the stage
   }
-  fence_frags(p);
-  fence_regs(o);
-  my_turn();
-  wgmma_fence();
-  issue_pv(n_tiles - 1, p);
-  if (wg == 0) pass_turn();  // warpgroup 1's last turn is not passed: warpgroup 0 has none left
-  wgmma_wait<0>();
-  fence_regs(o);
-  fence_frags(p);
 
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
