@@ -60,13 +60,6 @@ __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) fence_reg(r[i]);
 }
-template <int N>
-__device__ __forceinline__ void fence_frags(uint32_t (&r)[N][4]) {
-#pragma unroll
-  for (int i = 0; i < N; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) fence_reg(r[i][j]);
-}
 
 // ---- shared-memory barriers: a phase completes when `count` arrivals have happened; waiters
 // name the phase by its parity (0, 1, 0, ...). ----
@@ -79,11 +72,6 @@ __device__ __forceinline__ void mbar_init(uint64_t* bar, int count) {
 // Release: this thread's earlier shared-memory writes are visible to the phase's waiters.
 __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
-}
-// Arrives on bar when all of this thread's earlier cp.async copies have completed (counts as
-// one of the phase's arrivals).
-__device__ __forceinline__ void cp_async_mbar_arrive(uint64_t* bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(smem_addr(bar)) : "memory");
 }
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
   asm volatile(
