@@ -7,7 +7,7 @@
 // size 128 goes to the Hopper warpgroup kernel (attention_prefill_hopper.cu).
 #include <cfloat>
 
-#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_prefill_block.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace rotor::cuda {
@@ -25,19 +25,13 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD]
   bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD]
-  const int s = a.seq_begin + blockIdx.z;
-  const int q_begin = a.query_start[s], qlen = a.query_start[s + 1] - q_begin;
-  const int m0 = (gridDim.x - 1 - blockIdx.x) * kBM;  // longest (latest) tiles first
-  if (m0 >= qlen) return;
-  const int len = a.seq_lens[s], prefix = len - qlen;
-  const int head = blockIdx.y, kvh = head / (a.Hq / a.Hkv);
+  PrefillBlock b;
+  if (!prefill_block<kBM, kBN>(a, b)) return;
+  const int s = b.s, qlen = b.qlen, m0 = b.m0, prefix = b.prefix, head = b.head, kvh = b.kvh;
+  const int kv_end = b.kv_end, n_tiles = b.n_tiles, n_full = b.n_full;
+  const int64_t row0 = b.row0;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int64_t row0 = q_begin - a.query_start[a.seq_begin] + m0;  // first q/out row of this block
   const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * HD;
-  const int kv_end = prefix + min(m0 + kBM, qlen);  // keys this block needs
-  const int n_tiles = (kv_end + kBN - 1) / kBN;
-  // Tiles [0, n_full) hold only keys every row of the block sees: no mask.
-  const int n_full = min(prefix + m0 + 1, kv_end) / kBN;
   const int32_t* table = a.block_tables + s * a.bt_stride;
   const bf16* kc = static_cast<const bf16*>(a.k_cache);
   const bf16* vc = static_cast<const bf16*>(a.v_cache);
@@ -127,18 +121,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
           mx[e / 2] = fmaxf(mx[e / 2], sc[mt][nt][e]);
         }
       float corr[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-        const float mn = fmaxf(m[mt][h], mx[h]);
-        // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
-        const float base = mn == -INFINITY ? 0.0f : mn;
-        corr[h] = exp2f(m[mt][h] - base);
-        m[mt][h] = mn;
-        l[mt][h] *= corr[h];
-        mx[h] = base;
-      }
+      online_softmax_step(m[mt], l[mt], mx, corr);
 #pragma unroll
       for (int nt = 0; nt < kBN / 8; ++nt)
 #pragma unroll

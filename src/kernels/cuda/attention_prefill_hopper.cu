@@ -7,7 +7,7 @@
 // registers (S rounded to bf16) and V read MN-major. The consumers take turns issuing their
 // products, so one warpgroup's softmax overlaps the other's products. Tiles wholly below the
 // diagonal skip the mask.
-#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_prefill_block.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace rotor::cuda {
@@ -30,19 +30,13 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
   uint8_t* sq = smem;                          // [2 panels][128 rows][128 B]
   uint8_t* skv = smem + kTile;                 // [stage][K | V] tiles
-  const int s = a.seq_begin + blockIdx.z;
-  const int q_begin = a.query_start[s], qlen = a.query_start[s + 1] - q_begin;
-  const int m0 = (gridDim.x - 1 - blockIdx.x) * kBM;  // longest (latest) tiles first
-  if (m0 >= qlen) return;
-  const int len = a.seq_lens[s], prefix = len - qlen;
-  const int head = blockIdx.y, kvh = head / (a.Hq / a.Hkv);
+  PrefillBlock b;
+  if (!prefill_block<kBM, kBN>(a, b)) return;
+  const int s = b.s, qlen = b.qlen, m0 = b.m0, prefix = b.prefix, head = b.head, kvh = b.kvh;
+  const int kv_end = b.kv_end, n_tiles = b.n_tiles, n_full = b.n_full;
+  const int64_t row0 = b.row0;
   const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
-  const int64_t row0 = q_begin - a.query_start[a.seq_begin] + m0;  // first q/out row of this block
   const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * kHD;
-  const int kv_end = prefix + min(m0 + kBM, qlen);  // keys this block needs
-  const int n_tiles = (kv_end + kBN - 1) / kBN;
-  // Tiles [0, n_full) hold only keys every row of the block sees: no mask.
-  const int n_full = min(prefix + m0 + 1, kv_end) / kBN;
 
   // Q by every thread; barriers by one. Row r, 16-byte unit c of a tile goes to panel c / 8.
   for (int i = tid; i < kBM * 16; i += kThreads) {
@@ -159,18 +153,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
         mx[e / 2] = fmaxf(mx[e / 2], v);
       }
     float corr[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      const float mn = fmaxf(m[h], mx[h]);
-      // A row with no key yet (mn = -inf) keeps zeros: subtract 0 instead of -inf.
-      const float base = mn == -INFINITY ? 0.0f : mn;
-      corr[h] = exp2f(m[h] - base);
-      m[h] = mn;
-      l[h] *= corr[h];
-      mx[h] = base;
-    }
+    online_softmax_step(m, l, mx, corr);
     uint32_t p[kBN / 16][4];
 #pragma unroll
     for (int j = 0; j < kBN / 8; ++j) {
