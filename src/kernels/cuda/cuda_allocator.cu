@@ -10,6 +10,14 @@
 namespace rotor {
 namespace {
 
+// A copy on the stream of GPU device: ordered after its queued work, and complete on return.
+void copy_on_stream(int device, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  cudaStream_t s = cuda_stream(device);
+  ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+  ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
 class CudaAllocator final : public Allocator {
  public:
   explicit CudaAllocator(int device) : device_(device) {}
@@ -29,13 +37,7 @@ class CudaAllocator final : public Allocator {
   void deallocate(void* p, size_t) override {
     if (p) cudaFree(p);
   }
-  // Ordered after the queued work of this GPU's stream, and complete on return.
-  void copy(void* dst, const void* src, size_t bytes) override {
-    if (!bytes) return;
-    cudaStream_t s = cuda_stream(device_);
-    ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
-    ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
-  }
+  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, dst, src, bytes); }
 
  private:
   int device_;
@@ -55,12 +57,7 @@ class PinnedAllocator final : public Allocator {
   void deallocate(void* p, size_t) override {
     if (p) cudaFreeHost(p);
   }
-  void copy(void* dst, const void* src, size_t bytes) override {
-    if (!bytes) return;
-    cudaStream_t s = cuda_stream(device_);
-    ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
-    ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
-  }
+  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, dst, src, bytes); }
 
  private:
   int device_;

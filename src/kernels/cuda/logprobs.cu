@@ -6,13 +6,13 @@
 #include <cfloat>
 
 #include "kernels/cuda/logprobs.cuh"
+#include "kernels/cuda/radix_select.cuh"
 
 namespace rotor::cuda {
 namespace {
 
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
-constexpr int kCopies = 8;  // histogram copies (warp % kCopies) to spread atomics
 
 // Larger float -> larger key (NaN aside); -0 and +0 are the same key, as they compare equal.
 __device__ __forceinline__ uint32_t order_key(float f) {
@@ -21,7 +21,7 @@ __device__ __forceinline__ uint32_t order_key(float f) {
 }
 
 struct Shared {
-  int count[kCopies][256];
+  int count[kRadixCopies][256];
   double red_d[kWarps];
   float red_f[kWarps];
   int red_i[kWarps];
@@ -69,73 +69,6 @@ __device__ T block_sum(Shared& sh, T v, T* red) {
   return r;
 }
 
-// The K-th largest key of the row; leaves in sh: above = keys > it, eq_count = keys == it.
-__device__ uint32_t radix_select(Shared& sh, const float* row, int V, int K) {
-  const int warp = threadIdx.x / 32;
-  if (threadIdx.x == 0) {
-    sh.prefix = 0;
-    sh.above = 0;
-  }
-  for (int level = 0; level < 4; ++level) {
-    const int shift = 24 - 8 * level;
-    for (int i = threadIdx.x; i < kCopies * 256; i += kThreads) (&sh.count[0][0])[i] = 0;
-    __syncthreads();
-    const uint32_t prefix = sh.prefix;
-    const uint32_t high_mask = level == 0 ? 0u : ~((1u << (shift + 8)) - 1u);
-    for (int v = threadIdx.x; v < V; v += kThreads) {
-      const uint32_t key = order_key(row[v]);
-      if ((key & high_mask) == prefix) atomicAdd(&sh.count[warp % kCopies][(key >> shift) & 255], 1);
-    }
-    __syncthreads();
-    if (threadIdx.x < 256)
-      for (int c = 1; c < kCopies; ++c) sh.count[0][threadIdx.x] += sh.count[c][threadIdx.x];
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      int above = sh.above, pick = 0;
-      for (int d = 255; d >= 0; --d) {
-        if (above + sh.count[0][d] >= K) {
-          pick = d;
-          break;
-        }
-        above += sh.count[0][d];
-      }
-      sh.above = above;
-      sh.prefix = prefix | (static_cast<uint32_t>(pick) << shift);
-      sh.eq_count = sh.count[0][pick];
-    }
-    __syncthreads();
-  }
-  return sh.prefix;
-}
-
-// The id of the r-th (0-based) token, in id order, whose key equals x.
-__device__ int nth_tie(Shared& sh, const float* row, int V, uint32_t x, int r) {
-  const int chunk = (V + kThreads - 1) / kThreads;
-  const int b = threadIdx.x * chunk, e = min(V, b + chunk);
-  int n = 0;
-  for (int v = b; v < e; ++v) n += order_key(row[v]) == x;
-  sh.chunk_count[threadIdx.x] = n;
-  if (threadIdx.x == 0) sh.found = V;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    int acc = 0;
-    for (int i = 0; i < kThreads; ++i) {
-      const int c = sh.chunk_count[i];
-      sh.chunk_count[i] = acc;
-      acc += c;
-    }
-  }
-  __syncthreads();
-  int seen = sh.chunk_count[threadIdx.x];
-  if (r >= seen && r < seen + n)
-    for (int v = b; v < e; ++v)
-      if (order_key(row[v]) == x && seen++ == r) sh.found = v;
-  __syncthreads();
-  const int id = sh.found;
-  __syncthreads();
-  return id;
-}
-
 __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a) {
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
@@ -162,9 +95,13 @@ __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a)
   const int K = a.K;
   if (K == 0) return;
 
-  const uint32_t tau = radix_select(sh, row, V, K);
+  // tau: the K-th largest key of the row; ties at it are cut by id.
+  const auto logit = [row](int v) { return row[v]; };
+  const auto key_of = [](float l) { return order_key(l); };
+  const auto all = [](uint32_t, int) { return true; };
+  const uint32_t tau = radix_select<kThreads, false>(sh, V, logit, key_of, all, false, K);
   const int need = K - sh.above, eq = sh.eq_count;
-  const int cut = need < eq ? nth_tie(sh, row, V, tau, need) : V;
+  const int cut = need < eq ? nth_tie<kThreads>(sh, V, logit, key_of, tau, need) : V;
   if (threadIdx.x == 0) sh.filled = 0;
   __syncthreads();
   for (int v = threadIdx.x; v < V; v += kThreads) {

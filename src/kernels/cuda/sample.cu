@@ -7,6 +7,7 @@
 
 #include "core/hash_rng.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/radix_select.cuh"
 #include "kernels/cuda/sample.cuh"
 
 namespace rotor::cuda {
@@ -14,11 +15,10 @@ namespace {
 
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
-constexpr int kCopies = 8;  // histogram copies (warp % kCopies) to spread atomics
 
 struct Shared {
-  double mass[kCopies][256];
-  int count[kCopies][256];
+  double mass[kRadixCopies][256];
+  int count[kRadixCopies][256];
   double red_d[kWarps];
   float red_f[kWarps];
   int red_i[kWarps];
@@ -30,9 +30,8 @@ struct Shared {
   int found;
 };
 
-// Block-wide arg-max of (value, id): larger value, then lower id. Returns the id.
-__device__ int block_argmax(Shared& sh, float v, int id, float* value_out) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+// Warp-wide arg-max of (value, id): larger value, then lower id; every lane gets it.
+__device__ __forceinline__ void warp_argmax(float& v, int& id) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const float ov = __shfl_xor_sync(0xffffffffu, v, o);
@@ -42,6 +41,12 @@ __device__ int block_argmax(Shared& sh, float v, int id, float* value_out) {
       id = oi;
     }
   }
+}
+
+// Block-wide arg-max of (value, id): larger value, then lower id. Returns the id.
+__device__ int block_argmax(Shared& sh, float v, int id, float* value_out) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  warp_argmax(v, id);
   if (lane == 0) {
     sh.red_f[warp] = v;
     sh.red_i[warp] = id;
@@ -50,15 +55,7 @@ __device__ int block_argmax(Shared& sh, float v, int id, float* value_out) {
   if (warp == 0) {
     v = sh.red_f[lane];
     id = sh.red_i[lane];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-      const int oi = __shfl_xor_sync(0xffffffffu, id, o);
-      if (ov > v || (ov == v && oi < id)) {
-        v = ov;
-        id = oi;
-      }
-    }
+    warp_argmax(v, id);
     if (lane == 0) {
       sh.red_f[0] = v;
       sh.red_i[0] = id;
@@ -93,7 +90,6 @@ __device__ double block_sum_d(Shared& sh, double v) {
 struct Row {
   const float* l;
   float* probs;  // [V] scratch
-  int V;
   __device__ float p(int v) const { return probs[v]; }
 };
 
@@ -104,93 +100,10 @@ struct Kept {
   __device__ bool operator()(uint32_t key, int v) const { return all || key > tau || (key == tau && v < cut); }
 };
 
-// Largest key x with sum over kept keys >= x of weight >= target (weight: 1, or p when
-// by_mass). Leaves in sh: above = weight of kept keys > x, eq_count / eq_mass at x.
-__device__ uint32_t radix_select(Shared& sh, const Row& row, const Kept& kept, bool by_mass, double target) {
-  const int warp = threadIdx.x / 32;
-  if (threadIdx.x == 0) {
-    sh.prefix = 0;
-    sh.above = 0.0;
-  }
-  for (int level = 0; level < 4; ++level) {
-    const int shift = 24 - 8 * level;
-    for (int i = threadIdx.x; i < kCopies * 256; i += kThreads) {
-      (&sh.mass[0][0])[i] = 0.0;
-      (&sh.count[0][0])[i] = 0;
-    }
-    __syncthreads();
-    const uint32_t prefix = sh.prefix;
-    const uint32_t high_mask = level == 0 ? 0u : ~((1u << (shift + 8)) - 1u);
-    for (int v = threadIdx.x; v < row.V; v += kThreads) {
-      const float p = row.p(v);
-      const uint32_t key = __float_as_uint(p);
-      if (!kept(key, v) || (key & high_mask) != prefix) continue;
-      const int d = (key >> shift) & 255;
-      atomicAdd(&sh.count[warp % kCopies][d], 1);
-      if (by_mass) atomicAdd(&sh.mass[warp % kCopies][d], static_cast<double>(p));
-    }
-    __syncthreads();
-    if (threadIdx.x < 256) {
-      const int d = threadIdx.x;
-      for (int c = 1; c < kCopies; ++c) {
-        sh.count[0][d] += sh.count[c][d];
-        sh.mass[0][d] += sh.mass[c][d];
-      }
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      double above = sh.above;
-      int pick = 0;
-      for (int d = 255; d >= 0; --d) {
-        const double w = by_mass ? sh.mass[0][d] : static_cast<double>(sh.count[0][d]);
-        if (above + w >= target) {
-          pick = d;
-          break;
-        }
-        above += w;
-      }
-      sh.above = above;
-      sh.prefix = prefix | (static_cast<uint32_t>(pick) << shift);
-      sh.eq_count = sh.count[0][pick];
-      sh.eq_mass = sh.mass[0][pick];
-    }
-    __syncthreads();
-  }
-  return sh.prefix;
-}
-
-// The id of the r-th (0-based) token, in id order, whose key equals x.
-__device__ int nth_tie(Shared& sh, const Row& row, uint32_t x, int r) {
-  const int chunk = (row.V + kThreads - 1) / kThreads;
-  const int b = threadIdx.x * chunk, e = min(row.V, b + chunk);
-  int n = 0;
-  for (int v = b; v < e; ++v) n += __float_as_uint(row.p(v)) == x;
-  sh.chunk_count[threadIdx.x] = n;
-  if (threadIdx.x == 0) sh.found = row.V;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    int acc = 0;
-    for (int i = 0; i < kThreads; ++i) {
-      const int c = sh.chunk_count[i];
-      sh.chunk_count[i] = acc;
-      acc += c;
-    }
-  }
-  __syncthreads();
-  int seen = sh.chunk_count[threadIdx.x];
-  if (r >= seen && r < seen + n)
-    for (int v = b; v < e; ++v)
-      if (__float_as_uint(row.p(v)) == x && seen++ == r) sh.found = v;
-  __syncthreads();
-  const int id = sh.found;
-  __syncthreads();
-  return id;
-}
-
 __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
-  Row row{a.logits + s * a.ld, a.probs + static_cast<int64_t>(s) * V, V};
+  Row row{a.logits + s * a.ld, a.probs + static_cast<int64_t>(s) * V};
   float best = -INFINITY;
   int best_id = V;
   for (int v = threadIdx.x; v < V; v += kThreads)
@@ -219,13 +132,16 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
   __syncthreads();
   const float pmax = row.p(argmax_id);
 
+  // The radix passes key a probability by its f32 bits.
+  const auto prob = [&row](int v) { return row.p(v); };
+  const auto bits = [](float p) { return __float_as_uint(p); };
   Kept kept{true, 0u, V};
   const int k = a.top_k[s];
   if (k > 0 && k < V) {
-    const uint32_t x = radix_select(sh, row, kept, false, static_cast<double>(k));
+    const uint32_t x = radix_select<kThreads, true>(sh, V, prob, bits, kept, false, static_cast<double>(k));
     const int allowed = k - static_cast<int>(sh.above);
     const int eq = sh.eq_count;
-    kept = Kept{false, x, allowed < eq ? nth_tie(sh, row, x, allowed) : V};
+    kept = Kept{false, x, allowed < eq ? nth_tie<kThreads>(sh, V, prob, bits, x, allowed) : V};
   }
   const float top_p = a.top_p[s];
   if (top_p < 1.0f) {
@@ -238,7 +154,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
     uint32_t x = __float_as_uint(pmax);
     int m = 1, eq = 1;
     if (target > 0.0) {
-      x = radix_select(sh, row, kept, true, target);
+      x = radix_select<kThreads, true>(sh, V, prob, bits, kept, true, target);
       eq = sh.eq_count;
       const double need = (target - sh.above) / static_cast<double>(__uint_as_float(x));
       m = static_cast<int>(ceil(need));
@@ -248,9 +164,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
     }
     int cut;
     if (target <= 0.0)
-      cut = nth_tie(sh, row, x, 0) + 1;
+      cut = nth_tie<kThreads>(sh, V, prob, bits, x, 0) + 1;
     else if (m < eq)
-      cut = nth_tie(sh, row, x, m);
+      cut = nth_tie<kThreads>(sh, V, prob, bits, x, m);
     else
       cut = (!kept.all && x == kept.tau) ? kept.cut : V;
     kept = Kept{false, x, cut};
