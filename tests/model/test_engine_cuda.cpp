@@ -12,10 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 #include <span>
 
 #include "comm/communicator.h"
@@ -23,6 +21,7 @@
 #include "engine/runner/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
+#include "tests/model/sampling_checks.h"
 
 namespace rotor {
 namespace {
@@ -85,9 +84,6 @@ class GpuEngine : public ::testing::Test {
     w.params.temperature = 0.0f;
     return runner.execute(std::span(&w, 1))[0].logits;
   }
-  static int32_t argmax(const std::vector<float>& l) {
-    return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
-  }
   static inline Ops* ops_ = nullptr;
   static inline Communicator* comm_ = nullptr;
   static inline LoadedModel* model_ = nullptr;
@@ -95,26 +91,12 @@ class GpuEngine : public ::testing::Test {
 
 TEST_F(GpuEngine, PenaltiesMatchHostReference) {
   const std::vector<int32_t> p{785, 6722, 315, 6722, 785};
-  SamplingParams sp;
-  sp.temperature = 0.0f;
-  sp.repetition_penalty = 1.7f;
-  sp.frequency_penalty = 0.8f;
-  sp.presence_penalty = 0.4f;
-  sp.max_tokens = 8;
-  sp.ignore_eos = true;
+  const SamplingParams sp = test::penalized_greedy_params(8);
   auto runner = single_runner();
-  std::vector<int32_t> ctx = p, want;
-  for (int i = 0; i < sp.max_tokens.value(); ++i) {
-    std::vector<float> l = i == 0 ? logits_after(*runner, p, 0)
-                                  : logits_after(*runner, std::span(ctx).last(1), static_cast<int>(ctx.size()) - 1);
-    std::set<int32_t> seen(ctx.begin(), ctx.end());
-    std::map<int32_t, int> count;
-    for (int32_t t : want) ++count[t];
-    for (int32_t t : seen) l[t] = l[t] > 0 ? l[t] / sp.repetition_penalty : l[t] * sp.repetition_penalty;
-    for (auto [t, c] : count) l[t] -= sp.frequency_penalty * c + sp.presence_penalty;
-    want.push_back(argmax(l));
-    ctx.push_back(want.back());
-  }
+  const std::vector<int32_t> want = test::penalized_greedy(p, sp, [&](const std::vector<int32_t>& ctx, int i) {
+    return i == 0 ? logits_after(*runner, p, 0)
+                  : logits_after(*runner, std::span(ctx).last(1), static_cast<int>(ctx.size()) - 1);
+  });
   for (bool async : {false, true}) {
     auto e = engine(async, true);
     EngineRequest r;
@@ -127,16 +109,9 @@ TEST_F(GpuEngine, PenaltiesMatchHostReference) {
 TEST_F(GpuEngine, MinTokensMasksStopIdsAndLogprobsAreRaw) {
   const std::vector<int32_t> p{1000, 2000, 3000, 4000, 5000, 6000, 7000};
   const std::vector<float> l = logits_after(*single_runner(), p, 0);
-  const int32_t best = argmax(l);
-  std::vector<float> masked = l;
-  masked[best] = -INFINITY;
-  const int32_t second = argmax(masked);
+  const auto [best, second] = test::best_two(l);
   auto e = engine(true, true);
-  EngineRequest r;
-  r.prompt_token_ids = p;
-  r.params.temperature = 0.0f;
-  r.params.max_tokens = 3;
-  r.params.stop_token_ids = {best};
+  EngineRequest r = test::greedy_stop_request(p, best);
   RequestOutput o = e->submit(r).wait();  // stops at once on the stop id
   EXPECT_EQ(o.token_ids, std::vector<int32_t>{best});
   EXPECT_EQ(o.finish_reason, FinishReason::Stop);
@@ -145,19 +120,7 @@ TEST_F(GpuEngine, MinTokensMasksStopIdsAndLogprobsAreRaw) {
   r.params.max_tokens = 1;
   r.params.logprobs = 5;
   o = e->submit(r).wait();
-  ASSERT_EQ(o.token_ids, std::vector<int32_t>{second});
-  ASSERT_EQ(o.logprobs.size(), 1u);
-  double sum = 0;
-  for (float x : l) sum += std::exp(static_cast<double>(x) - l[best]);
-  const double lse = l[best] + std::log(sum);
-  const TokenLogprobs& lp = o.logprobs[0];
-  EXPECT_EQ(lp.token, second);
-  EXPECT_EQ(lp.rank, 2);
-  EXPECT_NEAR(lp.logprob, l[second] - lse, 1e-4);
-  ASSERT_EQ(lp.top_ids.size(), 5u);
-  EXPECT_EQ(lp.top_ids[0], best);
-  EXPECT_EQ(lp.top_ids[1], second);
-  EXPECT_NEAR(lp.top_logprobs[0], l[best] - lse, 1e-4);
+  test::expect_min_tokens_output(o, l, best, second);
 }
 
 TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {
@@ -268,7 +231,7 @@ TEST_F(GpuEngine, HeadDim64ModelMatchesCpu) {
       }
       errs.push_back(std::sqrt(num / den));
       std::printf("head_dim 64, prompt %d step %d: GPU vs CPU logits rel err %.2e\n", prompt, step, errs.back());
-      ctx.push_back(argmax(b));
+      ctx.push_back(test::argmax(b));
     }
   }
   std::nth_element(errs.begin(), errs.begin() + errs.size() / 2, errs.end());

@@ -4,12 +4,8 @@
 // logits of the runner alone; log-probs are those of the raw logits.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
-#include <map>
-#include <set>
-
 #include "tests/model/engine_util.h"
+#include "tests/model/sampling_checks.h"
 
 namespace rotor {
 namespace {
@@ -29,9 +25,6 @@ class EngineSampling : public test::TinyModel {
     std::vector<int32_t> p(n);
     for (int i = 0; i < n; ++i) p[i] = (salt * 7919 + i * 104729) % 151936;
     return p;
-  }
-  static int32_t argmax(const std::vector<float>& l) {
-    return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
   }
 };
 
@@ -82,26 +75,11 @@ TEST_F(EngineSampling, SeededRequestIsReproducibleInAnyBatch) {
 TEST_F(EngineSampling, PenaltiesMatchHostReference) {
   // A prompt whose greedy continuation repeats itself (56517 149814 8341 41386 8341 41386 ...).
   const std::vector<int32_t> p{785, 6722, 315};
-  SamplingParams sp;
-  sp.temperature = 0.0f;
-  sp.repetition_penalty = 1.7f;
-  sp.frequency_penalty = 0.8f;
-  sp.presence_penalty = 0.4f;
-  sp.max_tokens = 7;
-  sp.ignore_eos = true;
+  const SamplingParams sp = test::penalized_greedy_params(7);
   // Reference: raw logits of each context from the runner alone, penalties on the host.
   auto runner = single_runner(32);
-  std::vector<int32_t> ctx = p, want;
-  for (int i = 0; i < 7; ++i) {
-    std::vector<float> l = test::logits_after(*runner, ctx);
-    std::set<int32_t> seen(ctx.begin(), ctx.end());
-    std::map<int32_t, int> count;
-    for (int32_t t : want) ++count[t];
-    for (int32_t t : seen) l[t] = l[t] > 0 ? l[t] / sp.repetition_penalty : l[t] * sp.repetition_penalty;
-    for (auto [t, c] : count) l[t] -= sp.frequency_penalty * c + sp.presence_penalty;
-    want.push_back(argmax(l));
-    ctx.push_back(want.back());
-  }
+  const std::vector<int32_t> want =
+      test::penalized_greedy(p, sp, [&](const std::vector<int32_t>& ctx, int) { return test::logits_after(*runner, ctx); });
   auto e = engine(config(true));
   EngineRequest r;
   r.prompt_token_ids = p;
@@ -119,17 +97,10 @@ TEST_F(EngineSampling, MinTokensMasksStopIdsAndLogprobsAreRaw) {
   const std::vector<int32_t> p = prompt(9, 5);
   auto runner = single_runner(32);
   const std::vector<float> l = test::logits_after(*runner, p);
-  const int32_t best = argmax(l);
-  std::vector<float> masked = l;
-  masked[best] = -INFINITY;
-  const int32_t second = argmax(masked);
+  const auto [best, second] = test::best_two(l);
   auto e = engine(config(false));
 
-  EngineRequest r;
-  r.prompt_token_ids = p;
-  r.params.temperature = 0.0f;
-  r.params.max_tokens = 3;
-  r.params.stop_token_ids = {best};
+  EngineRequest r = test::greedy_stop_request(p, best);
   RequestOutput o = e->submit(r).wait();  // stops at once on the stop id
   EXPECT_EQ(o.token_ids, std::vector<int32_t>{best});
   EXPECT_EQ(o.finish_reason, FinishReason::Stop);
@@ -139,20 +110,8 @@ TEST_F(EngineSampling, MinTokensMasksStopIdsAndLogprobsAreRaw) {
   r.params.max_tokens = 1;
   r.params.logprobs = 5;
   o = e->submit(r).wait();
-  ASSERT_EQ(o.token_ids, std::vector<int32_t>{second});
-  ASSERT_EQ(o.logprobs.size(), 1u);
   // Log-probs of the raw logits: the masked best token is still rank 1 there.
-  double sum = 0;
-  for (float x : l) sum += std::exp(static_cast<double>(x) - l[best]);
-  const double lse = l[best] + std::log(sum);
-  const TokenLogprobs& lp = o.logprobs[0];
-  EXPECT_EQ(lp.token, second);
-  EXPECT_EQ(lp.rank, 2);
-  EXPECT_NEAR(lp.logprob, l[second] - lse, 1e-4);
-  ASSERT_EQ(lp.top_ids.size(), 5u);
-  EXPECT_EQ(lp.top_ids[0], best);
-  EXPECT_EQ(lp.top_ids[1], second);
-  EXPECT_NEAR(lp.top_logprobs[0], l[best] - lse, 1e-4);
+  ASSERT_NO_FATAL_FAILURE(test::expect_min_tokens_output(o, l, best, second));
   EXPECT_EQ(o.finish_reason, FinishReason::Length);
 }
 
