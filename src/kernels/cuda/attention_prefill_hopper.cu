@@ -55,24 +55,39 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   __syncthreads();
 
   if (wg == 2) {
-    // Producer: thread p copies 16-byte unit c = p % 16 of rows p / 16 + 8 i of each tile.
+    // Producer: thread p copies 16-byte unit c = p % 16 of rows p / 16 + 8 i of each tile. The
+    // block size is a multiple of 16, so each 16-row group of a tile lies in one cache block:
+    // lane g < 8 of each warp looks up group g's offset once per tile (one division), and the
+    // rows take it by shuffle. The lookup for the next tile is issued before this one's copies.
     setmaxnreg_dec<kProducerRegs>();
     const int p = tid - 256, c = p % 16;
     const int32_t* table = a.block_tables + s * a.bt_stride;
     const bf16* kc = static_cast<const bf16*>(a.k_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
     const bf16* vc = static_cast<const bf16*>(a.v_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
     const int64_t block_elems = static_cast<int64_t>(a.Hkv) * a.block_size * kHD;
+    auto group_offset = [&](int t) -> int64_t {  // elements from kc / vc to row 0 of group lane % 8
+      const int j0 = t * kBN + 16 * (lane % 8);
+      return j0 < kv_end ? table[j0 / a.block_size] * block_elems + (j0 % a.block_size) * kHD : 0;
+    };
+    int64_t next = group_offset(0);
     for (int t = 0; t < n_tiles; ++t) {
       const int st = t % kStages;
+      const int64_t goff = next;
+      if (t + 1 < n_tiles) next = group_offset(t + 1);
       if (t >= kStages) mbar_wait(&empty[st], (t / kStages + 1) & 1);
       uint8_t* ks = skv + st * 2 * kTile;
-      for (int i = 0; i < kBN / 8; ++i) {
-        const int r = p / 16 + 8 * i, j = t * kBN + r;
-        const bool ok = j < kv_end;
-        const int64_t off = ok ? table[j / a.block_size] * block_elems + (j % a.block_size) * kHD : 0;
-        const int dst = (c / 8) * kPanel + swz128(r, c % 8);
-        cp_async16(ks + dst, kc + off, ok);
-        cp_async16(ks + kTile + dst, vc + off, ok);
+#pragma unroll
+      for (int g = 0; g < kBN / 16; ++g) {
+        const int64_t base = __shfl_sync(0xffffffffu, goff, g);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int r = 16 * g + 8 * h + p / 16;
+          const bool ok = t * kBN + r < kv_end;
+          const int64_t off = ok ? base + (8 * h + p / 16) * kHD : 0;
+          const int dst = (c / 8) * kPanel + swz128(r, c % 8);
+          cp_async16(ks + dst, kc + off, ok);
+          cp_async16(ks + kTile + dst, vc + off, ok);
+        }
       }
       cp_async_commit();
       if (t > 0) {
@@ -135,23 +150,26 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     wgmma_wait<0>();
     fence_regs(sc);
 
-    // Online softmax over this tile's keys: column 8j + 2(lane % 4) + (e % 2) of sc[4j + e].
-    const bool full = t < n_full;
+    // Online softmax over this tile's keys: column 8j + 2(lane % 4) + (e % 2) of sc[4j + e]. Only
+    // tiles on the diagonal or past kv_end mask; the maxima are taken on the raw scores and
+    // scaled once (the scale is positive), and exp2 takes score * scale - max in one FMA.
+    if (t >= n_full) {
+#pragma unroll
+      for (int j = 0; j < kBN / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = t * kBN + j * 8 + (lane % 4) * 2 + (e & 1);
+          const int limit = prefix + qi0 + (e / 2) * 8;  // causal: keys <= this position
+          if (key > limit || key >= kv_end) sc[4 * j + e] = -INFINITY;
+        }
+    }
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < kBN / 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float& v = sc[4 * j + e];
-        if (full) {
-          v *= scale_log2;
-        } else {
-          const int key = t * kBN + j * 8 + (lane % 4) * 2 + (e & 1);
-          const int limit = prefix + qi0 + (e / 2) * 8;  // causal: keys <= this position
-          v = key <= limit && key < kv_end ? v * scale_log2 : -INFINITY;
-        }
-        mx[e / 2] = fmaxf(mx[e / 2], v);
-      }
+      for (int e = 0; e < 4; ++e) mx[e / 2] = fmaxf(mx[e / 2], sc[4 * j + e]);
+    mx[0] *= scale_log2;
+    mx[1] *= scale_log2;
     float corr[2];
     online_softmax_step(m, l, mx, corr);
     uint32_t p[kBN / 16][4];
@@ -160,7 +178,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
       float e4[4];
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        e4[e] = exp2f(sc[4 * j + e] - mx[e / 2]);
+        e4[e] = exp2_approx(fmaf(sc[4 * j + e], scale_log2, -mx[e / 2]));
         l[e / 2] += e4[e];
       }
       p[j / 2][(j % 2) * 2] = pack_bf16(e4[0], e4[1]);

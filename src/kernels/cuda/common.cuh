@@ -110,6 +110,14 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// 2^x in one MUFU.EX2 (denormal results flush to zero: softmax weights below 2^-126 of the
+// row's largest are zero either way).
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Shared-memory tiles whose rows are `chunks` 16-byte chunks: chunk c of row r lives at
 // c ^ (r % 8), so the 8 rows an ldmatrix reads at one column fall in distinct banks.
 __device__ __forceinline__ int swz(int row, int chunk) { return chunk ^ (row & 7); }
