@@ -276,80 +276,81 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
     }
     cases.push_back(rc);
   }
-  const int bs = 16;
-  for (const int hd : {128, 64}) {
-    for (const PagedCase& pc : cases) {
-      const int S = static_cast<int>(pc.ctx.size());
-      int nd = 0, T = 0, max_q = 0, max_len = 0, maxb = 0, total_blocks = 0;
-      std::vector<int32_t> qs{0}, lens;
-      for (int s = 0; s < S; ++s) {
-        nd += pc.qlen[s] == 1 && nd == s;
-        T += pc.qlen[s];
-        qs.push_back(T);
-        lens.push_back(pc.ctx[s]);
-        max_q = std::max(max_q, pc.qlen[s]);
-        max_len = std::max(max_len, pc.ctx[s]);
-        maxb = std::max(maxb, (pc.ctx[s] + bs - 1) / bs);
-        total_blocks += (pc.ctx[s] + bs - 1) / bs;
-      }
-      SCOPED_TRACE(::testing::Message() << "hd " << hd << " Hq " << pc.Hq << " Hkv " << pc.Hkv << " S " << S
-                                        << " decodes " << nd);
-      const int nb = total_blocks + 3;
-      std::vector<int32_t> free_blocks(nb), tables(S * maxb, 0);
-      std::iota(free_blocks.begin(), free_blocks.end(), 0);
-      std::shuffle(free_blocks.begin(), free_blocks.end(), r.g);
-      for (int s = 0, f = 0; s < S; ++s)
-        for (int b = 0; b < (pc.ctx[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = free_blocks[f++];
-      OwnedTensor dk(gpu->allocator(), DType::BF16, {nb, pc.Hkv, bs, hd}), dv(gpu->allocator(), DType::BF16,
-                                                                                {nb, pc.Hkv, bs, hd});
-      gpu->fill_random(dk, r.g(), 0.0f, 1.0f);
-      gpu->fill_random(dv, r.g(), 0.0f, 1.0f);
-      OwnedTensor hk = to_host(dk), hv = to_host(dv);
-      OwnedTensor q = host_bf16({T, pc.Hq, hd}), dq = to_gpu(q);
-      OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb});
-      OwnedTensor dqs = to_gpu(hqs), dlens = to_gpu(hlens), dtab = to_gpu(htab);
-      AttentionBatch gb, cb;
-      for (AttentionBatch* b : {&gb, &cb}) {
-        b->num_tokens = T;
-        b->num_seqs = S;
-        b->num_decode_seqs = nd;
-        b->max_query_len = max_q;
-        b->max_seq_len = max_len;
-        b->block_size = bs;
-      }
-      gb.query_start = dqs;
-      gb.seq_lens = dlens;
-      gb.block_tables = dtab;
-      cb.query_start = hqs;
-      cb.seq_lens = hlens;
-      cb.block_tables = htab;
-      const float scale = 1.0f / std::sqrt(float(hd));
-      OwnedTensor dout(gpu->allocator(), DType::BF16, {T, pc.Hq * hd});
-      OwnedTensor cout(cpu_allocator(), DType::F32, {T, pc.Hq * hd});
-      if (nd > 0) {
-        gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, gb, scale, dout.tensor.rows(0, nd));
-        cpu->attention_decode(q.tensor.rows(0, nd), {hk, hv}, cb, scale, cout.tensor.rows(0, nd));
-      }
-      if (T > nd) {
-        gpu->attention_prefill(dq.tensor.rows(nd, T), {dk, dv}, gb, scale, dout.tensor.rows(nd, T));
-        cpu->attention_prefill(q.tensor.rows(nd, T), {hk, hv}, cb, scale, cout.tensor.rows(nd, T));
-      }
-      OwnedTensor got = to_host(dout);
-      if (nd > 0) {
-        EXPECT_LT(rel_err(cout.tensor.rows(0, nd), got.tensor.rows(0, nd)), 1e-2) << "decode";
-      }
-      if (T > nd) {
-        EXPECT_LT(rel_err(cout.tensor.rows(nd, T), got.tensor.rows(nd, T)), 1e-2) << "prefill";
-      }
+  for (const int bs : {16, 48}) {  // 48: a block size that is not a power of two
+    for (const int hd : {128, 64}) {
+      for (const PagedCase& pc : cases) {
+        const int S = static_cast<int>(pc.ctx.size());
+        int nd = 0, T = 0, max_q = 0, max_len = 0, maxb = 0, total_blocks = 0;
+        std::vector<int32_t> qs{0}, lens;
+        for (int s = 0; s < S; ++s) {
+          nd += pc.qlen[s] == 1 && nd == s;
+          T += pc.qlen[s];
+          qs.push_back(T);
+          lens.push_back(pc.ctx[s]);
+          max_q = std::max(max_q, pc.qlen[s]);
+          max_len = std::max(max_len, pc.ctx[s]);
+          maxb = std::max(maxb, (pc.ctx[s] + bs - 1) / bs);
+          total_blocks += (pc.ctx[s] + bs - 1) / bs;
+        }
+        SCOPED_TRACE(::testing::Message() << "bs " << bs << " hd " << hd << " Hq " << pc.Hq << " Hkv " << pc.Hkv
+                                          << " S " << S << " decodes " << nd);
+        const int nb = total_blocks + 3;
+        std::vector<int32_t> free_blocks(nb), tables(S * maxb, 0);
+        std::iota(free_blocks.begin(), free_blocks.end(), 0);
+        std::shuffle(free_blocks.begin(), free_blocks.end(), r.g);
+        for (int s = 0, f = 0; s < S; ++s)
+          for (int b = 0; b < (pc.ctx[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = free_blocks[f++];
+        OwnedTensor dk(gpu->allocator(), DType::BF16, {nb, pc.Hkv, bs, hd}), dv(gpu->allocator(), DType::BF16,
+                                                                                  {nb, pc.Hkv, bs, hd});
+        gpu->fill_random(dk, r.g(), 0.0f, 1.0f);
+        gpu->fill_random(dv, r.g(), 0.0f, 1.0f);
+        OwnedTensor hk = to_host(dk), hv = to_host(dv);
+        OwnedTensor q = host_bf16({T, pc.Hq, hd}), dq = to_gpu(q);
+        OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb});
+        OwnedTensor dqs = to_gpu(hqs), dlens = to_gpu(hlens), dtab = to_gpu(htab);
+        AttentionBatch gb, cb;
+        for (AttentionBatch* b : {&gb, &cb}) {
+          b->num_tokens = T;
+          b->num_seqs = S;
+          b->num_decode_seqs = nd;
+          b->max_query_len = max_q;
+          b->max_seq_len = max_len;
+          b->block_size = bs;
+        }
+        gb.query_start = dqs;
+        gb.seq_lens = dlens;
+        gb.block_tables = dtab;
+        cb.query_start = hqs;
+        cb.seq_lens = hlens;
+        cb.block_tables = htab;
+        const float scale = 1.0f / std::sqrt(float(hd));
+        OwnedTensor dout(gpu->allocator(), DType::BF16, {T, pc.Hq * hd});
+        OwnedTensor cout(cpu_allocator(), DType::F32, {T, pc.Hq * hd});
+        if (nd > 0) {
+          gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, gb, scale, dout.tensor.rows(0, nd));
+          cpu->attention_decode(q.tensor.rows(0, nd), {hk, hv}, cb, scale, cout.tensor.rows(0, nd));
+        }
+        if (T > nd) {
+          gpu->attention_prefill(dq.tensor.rows(nd, T), {dk, dv}, gb, scale, dout.tensor.rows(nd, T));
+          cpu->attention_prefill(q.tensor.rows(nd, T), {hk, hv}, cb, scale, cout.tensor.rows(nd, T));
+        }
+        OwnedTensor got = to_host(dout);
+        if (nd > 0) {
+          EXPECT_LT(rel_err(cout.tensor.rows(0, nd), got.tensor.rows(0, nd)), 1e-2) << "decode";
+        }
+        if (T > nd) {
+          EXPECT_LT(rel_err(cout.tensor.rows(nd, T), got.tensor.rows(nd, T)), 1e-2) << "prefill";
+        }
 
-      // Decode rows again with a longer grid (as a graph captured for max_model_len runs them):
-      // the same bits.
-      if (nd > 0) {
-        OwnedTensor again(gpu->allocator(), DType::BF16, {nd, pc.Hq * hd});
-        AttentionBatch wide = gb;
-        wide.max_seq_len = max_len + 5000;
-        gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, wide, scale, again);
-        EXPECT_TRUE(same_bits(got.tensor.rows(0, nd), to_host(again).tensor));
+        // Decode rows again with a longer grid (as a graph captured for max_model_len runs them):
+        // the same bits.
+        if (nd > 0) {
+          OwnedTensor again(gpu->allocator(), DType::BF16, {nd, pc.Hq * hd});
+          AttentionBatch wide = gb;
+          wide.max_seq_len = max_len + 5000;
+          gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, wide, scale, again);
+          EXPECT_TRUE(same_bits(got.tensor.rows(0, nd), to_host(again).tensor));
+        }
       }
     }
   }
