@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -20,6 +21,8 @@ __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1
 
 template <int HD>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int kCh = HD / 8;  // 16-byte chunks per row
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
@@ -202,6 +205,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 template <int HD>
 __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                int max_splits) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
   const int splits = num_splits(a.seq_lens[s]);
   if (splits <= 1) return;

@@ -1,11 +1,14 @@
 // kernels/cuda/embed.cu — embedding lookup / row gather (ids clamped to the table).
 #include "kernels/cuda/embed.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
 
 __global__ void embed_kernel(const int32_t* __restrict__ ids, const uint4* __restrict__ table, int64_t rows,
                              int64_t row_vecs, uint4* __restrict__ out) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   const int64_t id = ids[t];
   const uint4* src = table + (id < 0 ? 0 : (id >= rows ? rows - 1 : id)) * row_vecs;  // ids are checked upstream

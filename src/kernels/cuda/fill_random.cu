@@ -5,12 +5,15 @@
 #include "core/hash_rng.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fill_random.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
 
 template <typename T>
 __global__ void fill_random_kernel(T* __restrict__ data, int64_t n, uint64_t seed, float mean, float std) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float v = fmaf(std, approx_normal(mix64(seed ^ mix64(static_cast<uint64_t>(i)))), mean);

@@ -6,6 +6,7 @@
 #include <cfloat>
 
 #include "kernels/cuda/logprobs.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/radix_select.cuh"
 
 namespace rotor::cuda {
@@ -70,6 +71,8 @@ __device__ T block_sum(Shared& sh, T v, T* red) {
 }
 
 __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
   const float* row = a.logits + s * a.ld;

@@ -11,6 +11,7 @@
 // token's result does not depend on the batch it is in (decode graphs on and off agree).
 #pragma once
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/split_k_cluster.cuh"
 
 namespace rotor::cuda {
@@ -60,6 +61,8 @@ struct GemmTile {
 
 template <int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   using Tile = GemmTile<BM, BN, WM, WN, STAGES>;
   constexpr int kThreads = Tile::kThreads, kBK = Tile::kBK, kMT = Tile::kMT, kNT = Tile::kNT;
   extern __shared__ __align__(128) uint8_t smem_raw[];

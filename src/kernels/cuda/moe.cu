@@ -7,6 +7,7 @@
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_wgmma.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -59,6 +60,8 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
                                                                   int bm, int32_t* __restrict__ sorted,
                                                                   int32_t* __restrict__ tile_expert,
                                                                   int32_t* __restrict__ num_tiles) {
+  pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ int32_t sh[];
   int32_t* count = sh;           // [E]
   int32_t* offset = sh + E;      // [E + 1]
@@ -94,6 +97,8 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
 __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __restrict__ w,
                                      const int32_t* __restrict__ ids, int topk, int E, int H, bf16* __restrict__ out,
                                      int64_t ldo) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/moe_route.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -15,6 +16,8 @@ __global__ void __launch_bounds__(kWarps * 32) moe_route_kernel(const float* __r
                                                                 int E, int k, bool renormalize,
                                                                 float* __restrict__ weights,
                                                                 int32_t* __restrict__ ids) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int t = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (t >= T) return;
   const float* l = logits + t * ld;
