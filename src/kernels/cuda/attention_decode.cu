@@ -230,11 +230,9 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, max_splits = num_splits(a.max_seq_len);
   const int G = a.Hq / a.Hkv;
   const dim3 grid(max_splits, a.Hkv * ((G + 15) / 16), S);
-  attn_decode_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a, part);
-  cudaError_t err = cudaGetLastError();
+  const cudaError_t err = launch(attn_decode_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  attn_decode_merge_kernel<HD><<<dim3(a.Hq, S), HD, 0, stream>>>(a, part, max_splits);
-  return cudaGetLastError();
+  return launch(attn_decode_merge_kernel<HD>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
 }  // namespace

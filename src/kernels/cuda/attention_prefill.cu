@@ -190,8 +190,7 @@ cudaError_t launch_prefill(const AttnArgs& a, cudaStream_t stream) {
       cudaFuncSetAttribute(attn_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
-  attn_prefill_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a);
-  return cudaGetLastError();
+  return launch(attn_prefill_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a);
 }
 
 }  // namespace

@@ -216,8 +216,7 @@ cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t strea
       cudaFuncSetAttribute(attn_prefill_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
-  attn_prefill_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(a);
-  return cudaGetLastError();
+  return launch(attn_prefill_wgmma_kernel, grid, kThreads, kSmem, stream, a);
 }
 
 }  // namespace rotor::cuda

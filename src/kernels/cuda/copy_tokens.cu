@@ -21,9 +21,8 @@ cudaError_t copy_tokens(const int32_t* src, int64_t src_len, const int32_t* src_
                         const int32_t* dst_index, int n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   const int threads = n < 256 ? (n + 31) / 32 * 32 : 256;
-  copy_tokens_kernel<<<(n + threads - 1) / threads, threads, 0, stream>>>(src, src_len, src_index, dst, dst_len,
-                                                                          dst_index, n);
-  return cudaGetLastError();
+  return launch(copy_tokens_kernel, (n + threads - 1) / threads, threads, 0, stream, src, src_len, src_index, dst,
+                dst_len, dst_index, n);
 }
 
 }  // namespace rotor::cuda

@@ -24,9 +24,8 @@ cudaError_t embed(const int32_t* ids, int64_t T, const void* table, int64_t rows
   if (row_bytes % 16 != 0) return cudaErrorInvalidValue;
   const int64_t vecs = row_bytes / 16;
   const int threads = vecs >= 256 ? 256 : static_cast<int>((vecs + 31) / 32 * 32);
-  embed_kernel<<<static_cast<unsigned>(T), threads, 0, stream>>>(ids, static_cast<const uint4*>(table), rows, vecs,
-                                                                  static_cast<uint4*>(out));
-  return cudaGetLastError();
+  return launch(embed_kernel, static_cast<unsigned>(T), threads, 0, stream, ids, static_cast<const uint4*>(table), rows,
+                vecs, static_cast<uint4*>(out));
 }
 
 }  // namespace rotor::cuda

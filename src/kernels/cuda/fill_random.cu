@@ -32,10 +32,8 @@ cudaError_t fill_random(void* data, bool is_bf16, int64_t n, uint64_t seed, floa
   const int threads = 256;
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((n + threads - 1) / threads, 132 * 32));
   if (is_bf16)
-    fill_random_kernel<<<blocks, threads, 0, stream>>>(static_cast<bf16*>(data), n, seed, mean, std);
-  else
-    fill_random_kernel<<<blocks, threads, 0, stream>>>(static_cast<float*>(data), n, seed, mean, std);
-  return cudaGetLastError();
+    return launch(fill_random_kernel<bf16>, blocks, threads, 0, stream, static_cast<bf16*>(data), n, seed, mean, std);
+  return launch(fill_random_kernel<float>, blocks, threads, 0, stream, static_cast<float*>(data), n, seed, mean, std);
 }
 
 }  // namespace rotor::cuda

@@ -76,8 +76,8 @@ cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t 
   if (st != CUBLAS_STATUS_SUCCESS) return cudaErrorUnknown;
   if (!g.bias) return cudaSuccess;
   const int64_t n = static_cast<int64_t>(g.M) * g.N;
-  add_bias_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N);
-  return cudaGetLastError();
+  return launch(add_bias_kernel, blocks_for(n, 256), 256, 0, stream, g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M,
+                g.N);
 }
 
 }  // namespace rotor::cuda

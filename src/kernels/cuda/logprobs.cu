@@ -134,8 +134,7 @@ __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a)
 cudaError_t logprobs(const LogprobArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
   if (a.K < 0 || a.K > kMaxTopLogprobs || a.K > a.V) return cudaErrorInvalidValue;
-  logprobs_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(logprobs_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

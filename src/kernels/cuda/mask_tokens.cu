@@ -21,8 +21,7 @@ __global__ void mask_kernel(float* logits, int64_t ld, int V, const int32_t* ids
 cudaError_t mask_tokens(float* logits, int64_t ld, int S, int V, const int32_t* ids, const int32_t* start,
                         cudaStream_t stream) {
   if (S == 0) return cudaSuccess;
-  mask_kernel<<<S, 128, 0, stream>>>(logits, ld, V, ids, start);
-  return cudaGetLastError();
+  return launch(mask_kernel, S, 128, 0, stream, logits, ld, V, ids, start);
 }
 
 }  // namespace rotor::cuda

@@ -134,9 +134,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
   const int slots = a.T * a.topk;
   const unsigned max_tiles = static_cast<unsigned>(max_padded_rows(a.T, a.topk, a.E, bm) / bm);
-  moe_align_kernel<<<1, kAlignThreads, (3 * a.E + 1) * sizeof(int32_t), stream>>>(a.topk_ids, slots, a.E, bm, s.sorted,
-                                                                                 s.tile_expert, s.num_tiles);
-  cudaError_t err = cudaGetLastError();
+  const size_t align_smem = (3 * a.E + 1) * sizeof(int32_t);
+  cudaError_t err = launch(moe_align_kernel, 1, kAlignThreads, align_smem, stream, a.topk_ids, slots, a.E, bm, s.sorted,
+                           s.tile_expert, s.num_tiles);
   if (err != cudaSuccess) return err;
 
   GemmArgs g{};
@@ -175,9 +175,8 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
   const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
-  moe_unpermute_kernel<<<a.T, threads, 0, stream>>>(s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
-                                                    static_cast<bf16*>(a.out), a.ldo);
-  return cudaGetLastError();
+  return launch(moe_unpermute_kernel, a.T, threads, 0, stream, s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
+                static_cast<bf16*>(a.out), a.ldo);
 }
 
 }  // namespace rotor::cuda

@@ -92,9 +92,8 @@ cudaError_t moe_route(const float* logits, int64_t ld, int T, int E, int k, bool
                       int32_t* ids, cudaStream_t stream) {
   if (T == 0) return cudaSuccess;
   if (E > 32 * kPerLane || k < 1 || k > E) return cudaErrorInvalidValue;
-  moe_route_kernel<<<(T + kWarps - 1) / kWarps, kWarps * 32, 0, stream>>>(logits, ld, T, E, k, renormalize, weights,
-                                                                          ids);
-  return cudaGetLastError();
+  return launch(moe_route_kernel, (T + kWarps - 1) / kWarps, kWarps * 32, 0, stream, logits, ld, T, E, k, renormalize,
+                weights, ids);
 }
 
 }  // namespace rotor::cuda

@@ -180,8 +180,7 @@ cudaError_t launch(const GemmArgs& a, unsigned max_tiles, cudaStream_t stream) {
   const int cols = MODE == GemmMode::GateUp ? kBN / 2 : kBN;  // output columns per block
   const dim3 grid((a.N + cols - 1) / cols, max_tiles);
   if (grid.x == 0 || grid.y == 0) return cudaSuccess;
-  kernel<<<grid, kThreads, kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  return launch(kernel, grid, kThreads, kSmemBytes, stream, a);
 }
 
 }  // namespace

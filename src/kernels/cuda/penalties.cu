@@ -57,8 +57,7 @@ __global__ void __launch_bounds__(kThreads) penalties_kernel(const PenaltyArgs a
 
 cudaError_t apply_penalties(const PenaltyArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
-  penalties_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(penalties_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

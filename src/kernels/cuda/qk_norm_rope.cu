@@ -78,8 +78,7 @@ cudaError_t qk_norm_rope(const QkNormRopeArgs& a, cudaStream_t stream) {
   if (a.hd % 64 != 0 || a.hd > 64 * kMaxPairs) return cudaErrorInvalidValue;
   const int64_t items = static_cast<int64_t>(a.T) * (a.Hq + 2 * a.Hkv);
   const unsigned blocks = static_cast<unsigned>((items + kWarps - 1) / kWarps);
-  qk_norm_rope_kernel<<<blocks, kWarps * 32, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(qk_norm_rope_kernel, blocks, kWarps * 32, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

@@ -67,10 +67,9 @@ cudaError_t rms_norm(const void* x, int64_t x_stride, const void* w, const void*
                      cudaStream_t stream) {
   if (T == 0) return cudaSuccess;
   if (H % 8 != 0 || H > 8 * kThreads * kMaxVecs) return cudaErrorInvalidValue;
-  rms_norm_kernel<<<static_cast<unsigned>(T), kThreads, 0, stream>>>(
-      static_cast<const bf16*>(x), x_stride, static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps,
-      static_cast<bf16*>(out), out_stride, static_cast<bf16*>(residual), res_stride, static_cast<int>(H));
-  return cudaGetLastError();
+  return launch(rms_norm_kernel, static_cast<unsigned>(T), kThreads, 0, stream, static_cast<const bf16*>(x), x_stride,
+                static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps, static_cast<bf16*>(out), out_stride,
+                static_cast<bf16*>(residual), res_stride, static_cast<int>(H));
 }
 
 }  // namespace rotor::cuda

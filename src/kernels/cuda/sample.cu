@@ -196,8 +196,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
 
 cudaError_t sample(const SampleArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
-  sample_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(sample_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda
