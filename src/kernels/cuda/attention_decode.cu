@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -20,6 +21,8 @@ __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1
 
 template <int HD>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int kCh = HD / 8;  // 16-byte chunks per row
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
@@ -202,6 +205,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 template <int HD>
 __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                int max_splits) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
   const int splits = num_splits(a.seq_lens[s]);
   if (splits <= 1) return;
@@ -225,11 +230,9 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, max_splits = num_splits(a.max_seq_len);
   const int G = a.Hq / a.Hkv;
   const dim3 grid(max_splits, a.Hkv * ((G + 15) / 16), S);
-  attn_decode_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a, part);
-  cudaError_t err = cudaGetLastError();
+  const cudaError_t err = launch(attn_decode_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  attn_decode_merge_kernel<HD><<<dim3(a.Hq, S), HD, 0, stream>>>(a, part, max_splits);
-  return cudaGetLastError();
+  return launch(attn_decode_merge_kernel<HD>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
 }  // namespace

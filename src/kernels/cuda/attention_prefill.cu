@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/attention_prefill_block.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -21,6 +22,8 @@ constexpr int kSmem = (kBM * HD + 2 * 2 * kBN * HD) * 2;  // Q + 2 stages of K a
 
 template <int HD>
 __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int kCh = HD / 8;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD]
@@ -187,8 +190,7 @@ cudaError_t launch_prefill(const AttnArgs& a, cudaStream_t stream) {
       cudaFuncSetAttribute(attn_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
-  attn_prefill_kernel<HD><<<grid, kWarps * 32, kSmem<HD>, stream>>>(a);
-  return cudaGetLastError();
+  return launch(attn_prefill_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a);
 }
 
 }  // namespace

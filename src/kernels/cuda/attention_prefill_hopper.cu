@@ -8,6 +8,7 @@
 // warpgroup's softmax overlaps the other's products (taking turns, FlashAttention-3's
 // ping-pong, measured slower here). Tiles wholly below the diagonal skip the mask.
 #include "kernels/cuda/attention_prefill_block.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace rotor::cuda {
@@ -25,6 +26,8 @@ constexpr int kSmem = (1 + 2 * kStages) * kTile + 1024;  // Q, the K/V ring, ali
 constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 
 __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ uint8_t smem_raw[];
   __shared__ uint64_t full[kStages], empty[kStages];
   uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
@@ -213,8 +216,7 @@ cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t strea
       cudaFuncSetAttribute(attn_prefill_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
-  attn_prefill_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(a);
-  return cudaGetLastError();
+  return launch(attn_prefill_wgmma_kernel, grid, kThreads, kSmem, stream, a);
 }
 
 }  // namespace rotor::cuda

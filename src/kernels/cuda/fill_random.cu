@@ -5,12 +5,15 @@
 #include "core/hash_rng.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fill_random.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
 
 template <typename T>
 __global__ void fill_random_kernel(T* __restrict__ data, int64_t n, uint64_t seed, float mean, float std) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float v = fmaf(std, approx_normal(mix64(seed ^ mix64(static_cast<uint64_t>(i)))), mean);
@@ -29,10 +32,8 @@ cudaError_t fill_random(void* data, bool is_bf16, int64_t n, uint64_t seed, floa
   const int threads = 256;
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((n + threads - 1) / threads, 132 * 32));
   if (is_bf16)
-    fill_random_kernel<<<blocks, threads, 0, stream>>>(static_cast<bf16*>(data), n, seed, mean, std);
-  else
-    fill_random_kernel<<<blocks, threads, 0, stream>>>(static_cast<float*>(data), n, seed, mean, std);
-  return cudaGetLastError();
+    return launch(fill_random_kernel<bf16>, blocks, threads, 0, stream, static_cast<bf16*>(data), n, seed, mean, std);
+  return launch(fill_random_kernel<float>, blocks, threads, 0, stream, static_cast<float*>(data), n, seed, mean, std);
 }
 
 }  // namespace rotor::cuda

@@ -2,6 +2,7 @@
 // thread-block cluster that sums the splits in shared memory), cuBLAS (f32 compute) for many.
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/mma_gemm.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -22,6 +23,8 @@ int k_chunk(int K, int ks) { return ((K + ks - 1) / ks + 63) / 64 * 64; }
 
 __global__ void add_bias_kernel(void* __restrict__ out, int64_t ldo, bool out_f32, const void* __restrict__ bias,
                                 bool bias_f32, int M, int N) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(M) * N) return;
   const int m = static_cast<int>(idx / N), n = static_cast<int>(idx % N);
@@ -73,8 +76,8 @@ cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t 
   if (st != CUBLAS_STATUS_SUCCESS) return cudaErrorUnknown;
   if (!g.bias) return cudaSuccess;
   const int64_t n = static_cast<int64_t>(g.M) * g.N;
-  add_bias_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N);
-  return cudaGetLastError();
+  return launch(add_bias_kernel, blocks_for(n, 256), 256, 0, stream, g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M,
+                g.N);
 }
 
 }  // namespace rotor::cuda

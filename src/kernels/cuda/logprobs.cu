@@ -6,6 +6,7 @@
 #include <cfloat>
 
 #include "kernels/cuda/logprobs.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/radix_select.cuh"
 
 namespace rotor::cuda {
@@ -70,6 +71,8 @@ __device__ T block_sum(Shared& sh, T v, T* red) {
 }
 
 __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
   const float* row = a.logits + s * a.ld;
@@ -131,8 +134,7 @@ __global__ void __launch_bounds__(kThreads) logprobs_kernel(const LogprobArgs a)
 cudaError_t logprobs(const LogprobArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
   if (a.K < 0 || a.K > kMaxTopLogprobs || a.K > a.V) return cudaErrorInvalidValue;
-  logprobs_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(logprobs_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

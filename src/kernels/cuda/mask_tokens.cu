@@ -1,10 +1,13 @@
 // kernels/cuda/mask_tokens.cu — one block per row writes -inf at the row's listed ids.
 #include "kernels/cuda/mask_tokens.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
 
 __global__ void mask_kernel(float* logits, int64_t ld, int V, const int32_t* ids, const int32_t* start) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int s = blockIdx.x;
   float* row = logits + s * ld;
   for (int j = start[s] + threadIdx.x; j < start[s + 1]; j += blockDim.x) {
@@ -18,8 +21,7 @@ __global__ void mask_kernel(float* logits, int64_t ld, int V, const int32_t* ids
 cudaError_t mask_tokens(float* logits, int64_t ld, int S, int V, const int32_t* ids, const int32_t* start,
                         cudaStream_t stream) {
   if (S == 0) return cudaSuccess;
-  mask_kernel<<<S, 128, 0, stream>>>(logits, ld, V, ids, start);
-  return cudaGetLastError();
+  return launch(mask_kernel, S, 128, 0, stream, logits, ld, V, ids, start);
 }
 
 }  // namespace rotor::cuda

@@ -11,6 +11,7 @@
 // token's result does not depend on the batch it is in (decode graphs on and off agree).
 #pragma once
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/split_k_cluster.cuh"
 
 namespace rotor::cuda {
@@ -60,6 +61,8 @@ struct GemmTile {
 
 template <int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   using Tile = GemmTile<BM, BN, WM, WN, STAGES>;
   constexpr int kThreads = Tile::kThreads, kBK = Tile::kBK, kMT = Tile::kMT, kNT = Tile::kNT;
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -255,7 +258,8 @@ __global__ void __launch_bounds__(WM * WN * 32) mma_gemm_kernel(const GemmArgs a
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
 // happens outside graph capture) and launches it; a dense GEMM with K split (grid.y > 1)
-// as clusters of the grid.y splits of each output tile.
+// as clusters of the grid.y splits of each output tile (with the PDL attribute too, as
+// CUTLASS's cluster launcher does).
 template <int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 cudaError_t launch_mma_gemm(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
   using Tile = GemmTile<BM, BN, WM, WN, STAGES>;
@@ -264,24 +268,9 @@ cudaError_t launch_mma_gemm(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tile::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return cudaSuccess;
-  if (MODE != GemmMode::Dense || grid.y == 1) {
-    kernel<<<grid, Tile::kThreads, Tile::kSmemBytes, stream>>>(a);
-    return cudaGetLastError();
-  }
+  if (MODE != GemmMode::Dense || grid.y == 1) return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
   if (grid.y > kMaxClusterSplits) return cudaErrorInvalidValue;
-  cudaLaunchAttribute cluster[1];
-  cluster[0].id = cudaLaunchAttributeClusterDimension;
-  cluster[0].val.clusterDim.x = 1;
-  cluster[0].val.clusterDim.y = grid.y;
-  cluster[0].val.clusterDim.z = 1;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(Tile::kThreads);
-  cfg.dynamicSmemBytes = Tile::kSmemBytes;
-  cfg.stream = stream;
-  cfg.attrs = cluster;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, kernel, a);
+  return launch_cluster(dim3(1, grid.y, 1), kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
 }
 
 }  // namespace rotor::cuda

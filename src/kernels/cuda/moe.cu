@@ -7,6 +7,7 @@
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_wgmma.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -59,6 +60,8 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
                                                                   int bm, int32_t* __restrict__ sorted,
                                                                   int32_t* __restrict__ tile_expert,
                                                                   int32_t* __restrict__ num_tiles) {
+  pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ int32_t sh[];
   int32_t* count = sh;           // [E]
   int32_t* offset = sh + E;      // [E + 1]
@@ -94,6 +97,8 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
 __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __restrict__ w,
                                      const int32_t* __restrict__ ids, int topk, int E, int H, bf16* __restrict__ out,
                                      int64_t ldo) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -129,9 +134,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
   const int slots = a.T * a.topk;
   const unsigned max_tiles = static_cast<unsigned>(max_padded_rows(a.T, a.topk, a.E, bm) / bm);
-  moe_align_kernel<<<1, kAlignThreads, (3 * a.E + 1) * sizeof(int32_t), stream>>>(a.topk_ids, slots, a.E, bm, s.sorted,
-                                                                                 s.tile_expert, s.num_tiles);
-  cudaError_t err = cudaGetLastError();
+  const size_t align_smem = (3 * a.E + 1) * sizeof(int32_t);
+  cudaError_t err = launch(moe_align_kernel, 1, kAlignThreads, align_smem, stream, a.topk_ids, slots, a.E, bm, s.sorted,
+                           s.tile_expert, s.num_tiles);
   if (err != cudaSuccess) return err;
 
   GemmArgs g{};
@@ -170,9 +175,8 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
   const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
-  moe_unpermute_kernel<<<a.T, threads, 0, stream>>>(s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
-                                                    static_cast<bf16*>(a.out), a.ldo);
-  return cudaGetLastError();
+  return launch(moe_unpermute_kernel, a.T, threads, 0, stream, s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
+                static_cast<bf16*>(a.out), a.ldo);
 }
 
 }  // namespace rotor::cuda

@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/moe_route.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -15,6 +16,8 @@ __global__ void __launch_bounds__(kWarps * 32) moe_route_kernel(const float* __r
                                                                 int E, int k, bool renormalize,
                                                                 float* __restrict__ weights,
                                                                 int32_t* __restrict__ ids) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int t = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (t >= T) return;
   const float* l = logits + t * ld;
@@ -89,9 +92,8 @@ cudaError_t moe_route(const float* logits, int64_t ld, int T, int E, int k, bool
                       int32_t* ids, cudaStream_t stream) {
   if (T == 0) return cudaSuccess;
   if (E > 32 * kPerLane || k < 1 || k > E) return cudaErrorInvalidValue;
-  moe_route_kernel<<<(T + kWarps - 1) / kWarps, kWarps * 32, 0, stream>>>(logits, ld, T, E, k, renormalize, weights,
-                                                                          ids);
-  return cudaGetLastError();
+  return launch(moe_route_kernel, (T + kWarps - 1) / kWarps, kWarps * 32, 0, stream, logits, ld, T, E, k, renormalize,
+                weights, ids);
 }
 
 }  // namespace rotor::cuda

@@ -10,6 +10,7 @@
 // cores), and padding rows are never written. Every output element is the f32 sum of its K
 // products in k16 steps k = 0, 16, 32, ..., then rounded to bf16 once, as in mma_gemm.
 #include "kernels/cuda/moe_wgmma.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace rotor::cuda {
@@ -29,6 +30,8 @@ static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 a
 
 template <GemmMode MODE>
 __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(const GemmArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   static_assert(MODE == GemmMode::GateUp || MODE == GemmMode::Down);
   extern __shared__ __align__(16) uint8_t smem_raw[];  // aligned to 1024 below
   const int tile = blockIdx.y;
@@ -177,8 +180,7 @@ cudaError_t launch(const GemmArgs& a, unsigned max_tiles, cudaStream_t stream) {
   const int cols = MODE == GemmMode::GateUp ? kBN / 2 : kBN;  // output columns per block
   const dim3 grid((a.N + cols - 1) / cols, max_tiles);
   if (grid.x == 0 || grid.y == 0) return cudaSuccess;
-  kernel<<<grid, kThreads, kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  return launch(kernel, grid, kThreads, kSmemBytes, stream, a);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // (output: +1; prompt: the top bit, when repetition is on), then every occurrence swaps its
 // entry back to 0 — exactly one occurrence per distinct token sees a non-zero value, and that
 // thread applies the token's penalties. The result does not depend on the order of atomics.
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/penalties.cuh"
 
 namespace rotor::cuda {
@@ -13,6 +14,8 @@ constexpr int kThreads = 512;
 constexpr uint32_t kInPrompt = 0x80000000u;
 
 __global__ void __launch_bounds__(kThreads) penalties_kernel(const PenaltyArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int s = blockIdx.x, V = a.V;
   const float rep = a.repetition[s], pres = a.presence[s], freq = a.frequency[s];
   const bool use_rep = rep != 1.0f, use_count = freq != 0.0f || pres != 0.0f;
@@ -54,8 +57,7 @@ __global__ void __launch_bounds__(kThreads) penalties_kernel(const PenaltyArgs a
 
 cudaError_t apply_penalties(const PenaltyArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
-  penalties_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(penalties_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

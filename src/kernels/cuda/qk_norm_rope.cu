@@ -1,6 +1,7 @@
 // kernels/cuda/qk_norm_rope.cu — one warp per (token, head): q and k heads are normed and
 // rotated (lane i holds the rotation pairs (i + 32 j, i + 32 j + hd/2)), v heads are copied.
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/qk_norm_rope.cuh"
 
 namespace rotor::cuda {
@@ -10,6 +11,8 @@ constexpr int kWarps = 4;
 constexpr int kMaxPairs = 4;  // hd <= 2 * 32 * kMaxPairs
 
 __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kernel(const QkNormRopeArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int heads = a.Hq + 2 * a.Hkv;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   if (item >= static_cast<int64_t>(a.T) * heads) return;
@@ -75,8 +78,7 @@ cudaError_t qk_norm_rope(const QkNormRopeArgs& a, cudaStream_t stream) {
   if (a.hd % 64 != 0 || a.hd > 64 * kMaxPairs) return cudaErrorInvalidValue;
   const int64_t items = static_cast<int64_t>(a.T) * (a.Hq + 2 * a.Hkv);
   const unsigned blocks = static_cast<unsigned>((items + kWarps - 1) / kWarps);
-  qk_norm_rope_kernel<<<blocks, kWarps * 32, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(qk_norm_rope_kernel, blocks, kWarps * 32, 0, stream, a);
 }
 
 }  // namespace rotor::cuda

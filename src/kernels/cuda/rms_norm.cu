@@ -1,6 +1,7 @@
 // kernels/cuda/rms_norm.cu — one block per row; 16-byte loads; the residual sum is rounded
 // to bf16 before the statistics, as the CPU op does with its (f32) residual dtype.
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rms_norm.cuh"
 
 namespace rotor::cuda {
@@ -13,6 +14,8 @@ __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const bf16* __restri
                                                             const bf16* __restrict__ w, const bf16* __restrict__ bias,
                                                             float eps, bf16* __restrict__ out, int64_t out_stride,
                                                             bf16* __restrict__ residual, int64_t res_stride, int H) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   const bf16* xr = x + t * x_stride;
   bf16* rr = residual ? residual + t * res_stride : nullptr;
@@ -64,10 +67,9 @@ cudaError_t rms_norm(const void* x, int64_t x_stride, const void* w, const void*
                      cudaStream_t stream) {
   if (T == 0) return cudaSuccess;
   if (H % 8 != 0 || H > 8 * kThreads * kMaxVecs) return cudaErrorInvalidValue;
-  rms_norm_kernel<<<static_cast<unsigned>(T), kThreads, 0, stream>>>(
-      static_cast<const bf16*>(x), x_stride, static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps,
-      static_cast<bf16*>(out), out_stride, static_cast<bf16*>(residual), res_stride, static_cast<int>(H));
-  return cudaGetLastError();
+  return launch(rms_norm_kernel, static_cast<unsigned>(T), kThreads, 0, stream, static_cast<const bf16*>(x), x_stride,
+                static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps, static_cast<bf16*>(out), out_stride,
+                static_cast<bf16*>(residual), res_stride, static_cast<int>(H));
 }
 
 }  // namespace rotor::cuda

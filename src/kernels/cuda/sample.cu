@@ -7,6 +7,7 @@
 
 #include "core/hash_rng.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/radix_select.cuh"
 #include "kernels/cuda/sample.cuh"
 
@@ -101,6 +102,8 @@ struct Kept {
 };
 
 __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ Shared sh;
   const int s = blockIdx.x, V = a.V;
   Row row{a.logits + s * a.ld, a.probs + static_cast<int64_t>(s) * V};
@@ -193,8 +196,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const SampleArgs a) {
 
 cudaError_t sample(const SampleArgs& a, cudaStream_t stream) {
   if (a.S == 0) return cudaSuccess;
-  sample_kernel<<<a.S, kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch(sample_kernel, a.S, kThreads, 0, stream, a);
 }
 
 }  // namespace rotor::cuda
