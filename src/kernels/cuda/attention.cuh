@@ -19,8 +19,9 @@ namespace rotor::cuda {
 constexpr int kAttnMaxHeadDim = 128;
 // The head sizes the kernels are built for (every Qwen3-MoE has 128; small test models 64).
 inline bool attention_head_dim_supported(int hd) { return hd == 128 || hd == 64; }
-// Tokens per decode split (1024: 268 us against 283 us for 512 at 32 x 16k on the H200).
-constexpr int kDecodePartition = 1024;
+// Tokens per decode split: 2048, the best of 512 / 1024 / 2048 for the 48-layer decode step
+// at 32 x 16k on the H200 (docs/perf-log.md).
+constexpr int kDecodePartition = 2048;
 
 struct AttnArgs {
   const void* q;               // [rows, Hq, hd] bf16 (row stride q_stride elements)
