@@ -4,8 +4,9 @@
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test engine bench e2e serve
 #                                       (default: env fixtures build test engine bench)
-# Needs .gpu-deps (scripts/stage-gpu-deps.sh) and .gpu-stage (../shared/scripts/stage-for-gpu.sh)
-# in the checkout when the machine has neither our Debian packages nor ../shared.
+# Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
+# (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
+# packages nor ../shared.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,6 +17,9 @@ stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
 steps=${*:-env fixtures build test engine bench}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
+if [ ! -d "$deps" ] && [ -d "$root/.gpu-debs" ] && [ -z "${ROTOR_GPU_DEPS:-}" ]; then
+  scripts/stage-gpu-deps.sh --unpack >/dev/null
+fi
 if [ -d "$deps" ]; then
   export PKG_CONFIG_LIBDIR=$deps/usr/lib/x86_64-linux-gnu/pkgconfig:$deps/usr/share/pkgconfig
   export PKG_CONFIG_SYSROOT_DIR=$deps
@@ -44,6 +48,8 @@ for step in $steps; do
       ;;
     fixtures)  # ROTOR_GPU_FIXTURES=tiny makes only the tiny one
       timed "fixture tiny" "$out/fixtures.log" python3 "$stage/reference/gen_fixtures.py" --out "$stage/fixtures" --config tiny
+      timed "fixture tiny W8A8" "$out/fixtures-w8a8.log" python3 "$stage/reference/w8a8_ref.py" \
+        --src "$stage/fixtures/tiny-qwen3-moe" --out "$stage/fixtures/tiny-qwen3-moe-w8a8"
       [[ ${ROTOR_GPU_FIXTURES:-tiny small} == *small* ]] && timed "fixture small (30B-A3B layer shapes)" \
         "$out/fixtures-small.log" python3 "$stage/reference/gen_fixtures.py" --out "$stage/fixtures" --config small \
         --skip-ref-check
