@@ -27,7 +27,21 @@ if [ "${1:-}" != --unpack ]; then
   exit 0
 fi
 rm -rf "$dest" && mkdir -p "$dest"
-for f in "$debs"/*.deb; do dpkg -x "$f" "$dest"; done
+unpack_deb() {  # dpkg -x, or (where there is no dpkg) the deb's ar members by hand
+  if command -v dpkg >/dev/null; then dpkg -x "$1" "$2"; return; fi
+  python3 - "$1" "$2" <<'PY'
+import io, sys, tarfile
+data = open(sys.argv[1], "rb").read()
+pos = 8  # "!<arch>\n", then 60-byte member headers
+while pos < len(data):
+    name, size = data[pos:pos + 16].decode().strip().rstrip("/"), int(data[pos + 48:pos + 58])
+    body = data[pos + 60:pos + 60 + size]
+    if name.startswith("data.tar"):
+        tarfile.open(fileobj=io.BytesIO(body)).extractall(sys.argv[2])
+    pos += 60 + size + (size & 1)
+PY
+}
+for f in "$debs"/*.deb; do unpack_deb "$f" "$dest"; done
 rm -rf "$dest/usr/share/doc" "$dest/usr/share/man" "$dest/usr/share/lintian" "$dest/usr/bin" "$dest/usr/sbin" \
   "$dest/etc" "$dest/usr/lib/ssl" "$dest/usr/src"
 find "$dest" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' -delete  # shared libraries suffice
