@@ -80,10 +80,11 @@ cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem
 
 // Sets `kernel`'s dynamic shared-memory limit to `bytes` on the current device (the device of
 // the stream it will be launched on) the first time it is asked for that kernel and device:
-// the attribute belongs to a device's context, and one process may drive several GPUs. The
-// first call per device must come before graph capture (warm-up steps make it).
+// the attribute belongs to a device's context, and one process may drive several GPUs. Up to
+// the default 48 KiB nothing needs setting.
 template <typename... Params>
 cudaError_t raise_smem_limit(void (*kernel)(Params...), int bytes) {
+  if (bytes <= 48 * 1024) return cudaSuccess;
   static std::mutex mu;
   static std::set<std::pair<const void*, int>> done;  // (kernel, device)
   int dev = 0;
