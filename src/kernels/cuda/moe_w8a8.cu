@@ -22,6 +22,8 @@ using Large = Gemm8Tile<128, 128, 2, 4, 3>;  // prefill without wgmma
 
 constexpr int kRequantRows = 8;  // rows (warps) per requantisation block
 
+// h and y share their memory: h is dead once requantised, before down writes y (each kernel
+// waits for the previous one to finish before touching memory).
 struct Scratch {
   int32_t* sorted;       // [padded]
   int32_t* tile_expert;  // [padded / bm]
@@ -32,7 +34,7 @@ struct Scratch {
   float* h_amax;         // [padded, parts]
   int8_t* hq;            // [padded, I]
   float* hs;             // [padded]
-  bf16* y;               // [T * topk, H]
+  bf16* y;               // [T * topk, H], over h
 };
 
 size_t align_up(size_t v) { return (v + 255) / 256 * 256; }
@@ -59,11 +61,13 @@ Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* to
   s.num_tiles = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
   s.xq = reinterpret_cast<int8_t*>(take(static_cast<size_t>(T) * H));
   s.xs = reinterpret_cast<float*>(take(static_cast<size_t>(T) * sizeof(float)));
-  s.h = reinterpret_cast<float*>(take(padded * I * sizeof(float)));
+  const size_t h_bytes = padded * I * sizeof(float), y_bytes = static_cast<size_t>(T) * topk * H * sizeof(bf16);
+  char* hy = take(std::max(h_bytes, y_bytes));
+  s.h = reinterpret_cast<float*>(hy);
+  s.y = reinterpret_cast<bf16*>(hy);
   s.h_amax = reinterpret_cast<float*>(take(padded * amax_parts(bm, I) * sizeof(float)));
   s.hq = reinterpret_cast<int8_t*>(take(padded * I));
   s.hs = reinterpret_cast<float*>(take(padded * sizeof(float)));
-  s.y = reinterpret_cast<bf16*>(take(static_cast<size_t>(T) * topk * H * sizeof(bf16)));
   if (total) *total = off;
   return s;
 }
