@@ -1,7 +1,8 @@
 // bench/kernels.cpp — rotor_bench_kernels: each CUDA op at the decode (batch 32, 16k
-// context) and prefill shapes of a model config, timed as GPU time (calls captured in a CUDA
-// graph, replays timed with events, median; weights rotated so repeated calls do not sit in
-// L2), reported as achieved bandwidth or FLOP rate beside the measured device-copy ceiling.
+// context) and prefill shapes of a model config, timed as GPU time (kernel_timer.h; weights
+// rotated so repeated calls do not sit in L2), reported as achieved bandwidth or FLOP rate
+// beside the measured device-copy ceiling; the W8A8 ops' rows come from kernels_w8a8.cpp
+// (--w8a8-only: those rows alone).
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 
@@ -14,6 +15,8 @@
 #include <set>
 #include <string>
 
+#include "bench/kernel_timer.h"
+#include "bench/kernels_w8a8.h"
 #include "core/check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/config.h"
@@ -21,69 +24,15 @@
 namespace rotor {
 namespace {
 
-struct Timer {
-  cudaStream_t stream;
-  // Median GPU milliseconds of one fn call: after warm-ups (outside capture, so scratch is
-  // grown), `reps` calls are captured in one CUDA graph and the graph's replays are timed,
-  // which leaves out host launch overhead.
-  double median_ms(const std::function<void(int)>& fn, int iters = 10, int warm = 3) {
-    for (int i = 0; i < warm; ++i) fn(i);
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    cudaEventRecord(a, stream);
-    fn(warm);
-    cudaEventRecord(b, stream);
-    cudaEventSynchronize(b);
-    float once = 0;
-    cudaEventElapsedTime(&once, a, b);
-    const int reps = std::clamp(static_cast<int>(2.0f / std::max(once, 1e-3f)), 1, 50);
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
-    for (int i = 0; i < reps; ++i) fn(warm + 1 + i);
-    check(cudaStreamEndCapture(stream, &graph), "end capture");
-    check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-    check(cudaGraphLaunch(exec, stream), "launch");
-    std::vector<float> ms;
-    for (int i = 0; i < iters; ++i) {
-      cudaEventRecord(a, stream);
-      cudaGraphLaunch(exec, stream);
-      cudaEventRecord(b, stream);
-      check(cudaEventSynchronize(b), "replay");
-      float t = 0;
-      cudaEventElapsedTime(&t, a, b);
-      ms.push_back(t / reps);
-    }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
-  }
-  static void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess) ROTOR_FAIL("bench: CUDA {}: {}", what, cudaGetErrorString(e));
-  }
-};
-
-struct Row {
-  std::string name, shape;
-  double ms, gbps, tflops;
-};
-
-int run(const std::string& config_path, int batch, int context, int prefill_tokens) {
+int run(const std::string& config_path, int batch, int context, int prefill_tokens, bool w8a8_only) {
   const ModelConfig c = ModelConfig::load(config_path);
   std::unique_ptr<Ops> ops = make_cuda_ops(0);
   Allocator& A = ops->allocator();
   Timer timer{cuda_stream(*ops)};
   std::mt19937_64 g(11);
-  std::vector<Row> rows;
+  KernelTable table;
   auto add = [&](std::string name, std::string shape, double ms, double bytes, double flops) {
-    rows.push_back({std::move(name), std::move(shape), ms, bytes / ms / 1e6, flops / ms / 1e9});
-    std::printf("%-22s %-34s %9.1f us %8.0f GB/s %7.1f TFLOP/s\n", rows.back().name.c_str(), rows.back().shape.c_str(),
-                ms * 1e3, rows.back().gbps, rows.back().tflops);
-    std::fflush(stdout);
+    table.add(std::move(name), std::move(shape), ms, bytes, flops);
   };
   auto bf16 = [&](Shape s, float std = 1.0f) {
     OwnedTensor t(A, DType::BF16, s);
@@ -118,7 +67,12 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     std::sort(ms.begin(), ms.end());
     add("copy (ceiling)", "4 GiB d2d", ms[ms.size() / 2], 2.0 * bytes, 0);
   }
-  const double ceiling = rows.back().gbps;
+  const double ceiling = table.rows.back().gbps;
+  if (w8a8_only) {
+    w8a8_kernel_rows(*ops, timer, table, c, batch, prefill_tokens);
+    table.print(ceiling);
+    return 0;
+  }
 
   // Dense projections at decode and prefill sizes; enough weight copies to defeat L2.
   struct Proj {
@@ -275,10 +229,8 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     }
   }
 
-  std::printf("\n| kernel | shape | time (us) | GB/s | TFLOP/s | of copy ceiling |\n| --- | --- | --- | --- | --- | --- |\n");
-  for (const Row& r : rows)
-    std::printf("| %s | %s | %.1f | %.0f | %.1f | %.0f%% |\n", r.name.c_str(), r.shape.c_str(), r.ms * 1e3, r.gbps,
-                r.tflops, 100.0 * r.gbps / ceiling);
+  w8a8_kernel_rows(*ops, timer, table, c, batch, prefill_tokens);
+  table.print(ceiling);
   return 0;
 }
 
@@ -288,14 +240,16 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
 int main(int argc, char** argv) {
   std::string config;
   int batch = 32, context = 16384, prefill = 4096;
+  bool w8a8_only = false;
   CLI::App app{"rotor_bench_kernels: CUDA op timings at a model's decode and prefill shapes"};
   app.add_option("config", config, "config.json of the model")->required();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--context", context)->capture_default_str();
   app.add_option("--prefill-tokens", prefill)->capture_default_str();
+  app.add_flag("--w8a8-only", w8a8_only, "only the copy ceiling and the W8A8 ops' rows");
   CLI11_PARSE(app, argc, argv);
   try {
-    return rotor::run(config, batch, context, prefill);
+    return rotor::run(config, batch, context, prefill, w8a8_only);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -58,11 +58,14 @@ for step in $steps; do
       timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
       timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
-        test_model_cuda rotor_bench_kernels rotor_bench_decode
+        test_cuda_w8a8 test_model_cuda rotor_bench_kernels rotor_bench_decode
       ;;
     test)
       timed "test_cuda_ops" "$out/test_cuda_ops.log" "${run_env[@]}" $bin/tests/test_cuda_ops
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops.log" | sed 's/^/   /'
+      # W8A8 ops against the CPU (bit-exact quantisation and GEMMs; experts within bf16 rounding)
+      timed "test_cuda_w8a8" "$out/test_cuda_w8a8.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8.log" | sed 's/^/   /'
       timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
@@ -111,6 +114,9 @@ for step in $steps; do
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       timed "kernel benchmarks (30B-A3B shapes)" "$out/bench-kernels.log" "${run_env[@]}" $bin/bench/rotor_bench_kernels "$cfg"
       grep -E "^\| " "$out/bench-kernels.log"
+      timed "W8A8 kernel benchmarks (235B-A22B shapes)" "$out/bench-kernels-w8a8-235b.log" "${run_env[@]}" \
+        $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-235b-a22b-instruct-2507/config.json" --w8a8-only
+      grep -E "^\| " "$out/bench-kernels-w8a8-235b.log"
       for g in 1 0; do
         timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs $g" "$out/bench-decode-48-g$g.log" \
           "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g

@@ -73,9 +73,12 @@ struct ExpertWeights {
   int hidden = 0;         // H
   int inter = 0;          // I (moe_intermediate_size, per rank under TP)
   std::vector<LinearWeight> gate, up, down;
-  // Optional stacked form of the same bf16 weights (the GPU backend needs it; gate/up/down
-  // are then views into it): w13 [E, 2I, H], gate rows then up rows of each expert; w2 [E, H, I].
+  // Optional stacked form of the same weights (the GPU backend needs it; gate/up/down are
+  // then views into it): w13 [E, 2I, H], gate rows then up rows of each expert; w2 [E, H, I].
+  // bf16, or i8 for W8A8Dynamic experts, whose weight_scale is stacked the same way:
+  // w13_scale [E, 2I] and w2_scale [E, H] f32 (undefined for float experts).
   Tensor w13, w2;
+  Tensor w13_scale, w2_scale;
 };
 
 // Per-sequence sampling parameters of one step (one logits row per sequence).

@@ -1,10 +1,15 @@
-// kernels/cuda/cuda_ops.cpp — CudaOps: the Ops interface on one GPU in bf16. Checks every
-// argument on the host (one-line errors), then calls the kernel launchers (<op>.cuh) on the
-// GPU's stream. Scratch memory is one grow-only buffer, sized up front by reserve() so that
-// no step allocates (and none may while a CUDA graph is being captured).
+// kernels/cuda/cuda_ops.cpp — CudaOps: the Ops interface on one GPU in bf16 (and int8 for
+// W8A8 weights). Checks every argument on the host (one-line errors), then calls the kernel
+// launchers (<op>.cuh) on the GPU's stream. Scratch memory is one grow-only buffer, sized up
+// front by reserve() so that no step allocates (and none may while a CUDA graph is being
+// captured). ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
+// W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results).
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/check.h"
 #include "kernels/cuda/attention.cuh"
@@ -13,12 +18,15 @@
 #include "kernels/cuda/embed.cuh"
 #include "kernels/cuda/fill_random.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/gemm_w8a8.cuh"
 #include "kernels/cuda/logprobs.cuh"
 #include "kernels/cuda/mask_tokens.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_route.cuh"
+#include "kernels/cuda/moe_w8a8.cuh"
 #include "kernels/cuda/penalties.cuh"
 #include "kernels/cuda/qk_norm_rope.cuh"
+#include "kernels/cuda/quantize.cuh"
 #include "kernels/cuda/rms_norm.cuh"
 #include "kernels/cuda/sample.cuh"
 
@@ -33,6 +41,26 @@ void check(cudaError_t err, const char* what) {
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+bool aligned8(const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; }
+
+// int8 rows [T, K] for a quantised activation: K and the row stride multiples of 8 bytes.
+void expect_i8_rows(const Tensor& t, int64_t T, int64_t K, const char* op, const char* name) {
+  ROTOR_CHECK(t.dtype() == DType::I8 && t.ndim() == 2 && t.size(0) == T && t.size(1) == K && t.stride(1) == 1 &&
+                  t.stride(0) % 8 == 0 && K % 8 == 0 && aligned8(t.data()),
+              "{}: {} must be i8 [{}, {}] with 8-byte aligned rows (got {})", op, name, T, K, t.str());
+}
+
+void expect_f32_vector(const Tensor& t, int64_t n, const char* op, const char* name) {
+  ROTOR_CHECK(t.dtype() == DType::F32 && t.numel() == n && t.is_contiguous(), "{}: {} must be f32 [{}] (got {})", op,
+              name, n, t.str());
+}
+
+void expect_scale(float scale, const char* op) {
+  ROTOR_CHECK(scale > 0.0f && std::isfinite(scale), "{}: scale {} is not a positive number", op, scale);
+}
+
+// |x_q| <= 128 and |W| <= 127: a K-long i32 sum cannot overflow while K * 128 * 127 < 2^31.
+constexpr int64_t kMaxW8A8K = (int64_t{1} << 31) / (128 * 127);
 
 void expect_bf16_rows(const Tensor& t, const char* op, const char* name) {
   ROTOR_CHECK(t.dtype() == DType::BF16 && t.ndim() >= 2 && t.stride(-1) == 1 && t.stride(0) % 8 == 0 &&
@@ -64,6 +92,8 @@ class CudaEvent final : public DeviceEvent {
 class CudaOps final : public Ops {
  public:
   explicit CudaOps(int device) : dev_(device) {
+    const char* wg = std::getenv("ROTOR_W8A8_WGMMA");
+    w8a8_wgmma_ = wg == nullptr || std::strcmp(wg, "0") != 0;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -94,8 +124,10 @@ class CudaOps final : public Ops {
   }
   void reserve(const OpLimits& l) override {
     size_t need = 0;
-    if (l.max_tokens > 0 && l.num_experts > 0)
+    if (l.max_tokens > 0 && l.num_experts > 0) {  // bf16 or W8A8 experts: whichever needs more
       need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
+      need = std::max(need, cuda::moe_w8a8_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
+    }
     if (l.max_seqs > 0 && l.max_model_len > 0)
       need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
     need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling, penalties
@@ -186,7 +218,8 @@ class CudaOps final : public Ops {
   }
 
   void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override {
-    if (w.quantized()) no_w8a8();
+    ROTOR_CHECK(!w.quantized(), "gemm: the weight {} is quantized (W8A8 layers go through gemm_w8a8)",
+                w.weight.str());
     const int64_t M = x.size(0), K = x.size(1), N = w.out_features();
     expect_bf16_rows(x, "gemm", "x");
     ROTOR_CHECK(w.weight.dtype() == DType::BF16 && w.weight.is_contiguous() && w.in_features() == K &&
@@ -214,14 +247,90 @@ class CudaOps final : public Ops {
     }
   }
 
-  // W8A8 on the GPU (int8 kernels) is a later issue; the CPU backend runs W8A8 checkpoints.
-  void quant_static(const Tensor&, float, float, const Tensor&) override { no_w8a8(); }
-  void quant_per_token(const Tensor&, const Tensor&, const Tensor&) override { no_w8a8(); }
-  void rms_norm_quant(const Tensor&, const Tensor&, const Tensor&, float, float, float, const Tensor&,
-                      const Tensor&) override {
-    no_w8a8();
+  void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) override {
+    const int64_t T = x.size(0), K = x.size(1);
+    expect_bf16_rows(x, "quant_static", "x");
+    expect_i8_rows(out, T, K, "quant_static", "out");
+    expect_scale(scale, "quant_static");
+    ROTOR_CHECK(std::isfinite(offset), "quant_static: offset {} is not finite", offset);
+    check(cuda::quant_static(x.data(), x.stride(0), scale, offset, out.data<int8_t>(), out.stride(0), T, K, stream_),
+          "quant_static");
   }
-  void gemm_w8a8(const Tensor&, const Tensor&, const LinearWeight&, const Tensor&) override { no_w8a8(); }
+
+  void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) override {
+    const int64_t T = x.size(0), K = x.size(1);
+    expect_bf16_rows(x, "quant_per_token", "x");
+    expect_i8_rows(out, T, K, "quant_per_token", "out");
+    expect_f32_vector(scales, T, "quant_per_token", "scales");
+    check(cuda::quant_per_token(x.data(), x.stride(0), out.data<int8_t>(), out.stride(0), scales.data<float>(), T, K,
+                                stream_),
+          "quant_per_token");
+  }
+
+  void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+                      const Tensor& out, const Tensor& residual) override {
+    const int64_t T = x.size(0), H = x.size(1);
+    expect_bf16_rows(x, "rms_norm_quant", "x");
+    expect_i8_rows(out, T, H, "rms_norm_quant", "out");
+    if (residual.defined()) expect_bf16_rows(residual, "rms_norm_quant", "residual");
+    expect_scale(scale, "rms_norm_quant");
+    ROTOR_CHECK(std::isfinite(offset), "rms_norm_quant: offset {} is not finite", offset);
+    ROTOR_CHECK(w.dtype() == DType::BF16 && w.numel() == H && aligned16(w.data()) &&
+                    (!residual.defined() || (residual.size(0) == T && residual.size(1) == H)) &&
+                    (!bias.defined() || (bias.dtype() == DType::BF16 && bias.numel() == H && aligned16(bias.data()))),
+                "rms_norm_quant: bad shapes x {} w {} bias {} out {} residual {}", x.str(), w.str(), bias.str(),
+                out.str(), residual.str());
+    check(cuda::rms_norm_quant(x.data(), x.stride(0), w.data(), bias.defined() ? bias.data() : nullptr, eps, scale,
+                               offset, out.data<int8_t>(), out.stride(0), residual.defined() ? residual.data() : nullptr,
+                               residual.defined() ? residual.stride(0) : 0, T, H, stream_),
+          "rms_norm_quant");
+  }
+
+  void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
+    const int64_t M = x_q.size(0), K = x_q.size(1), N = w.out_features();
+    const Device d = device();
+    for (const Tensor* t : {&x_q, &x_scales, &w.weight, &w.deq_scale, &w.quant_bias, &w.weight_scale, &out})
+      expect_device(*t, d, "gemm_w8a8", "an argument");
+    ROTOR_CHECK(w.quantized(), "gemm_w8a8: the weight {} is not quantized (use gemm)", w.weight.str());
+    ROTOR_CHECK(x_q.dtype() == DType::I8 && x_q.ndim() == 2 && x_q.is_contiguous() && aligned16(x_q.data()) &&
+                    K % 16 == 0 && K < kMaxW8A8K && w.weight.dtype() == DType::I8 && w.weight.is_contiguous() &&
+                    aligned16(w.weight.data()) && w.in_features() == K && out.ndim() == 2 && out.size(0) == M &&
+                    out.size(1) == N && out.stride(1) == 1 &&
+                    (out.dtype() == DType::BF16 || out.dtype() == DType::F32) && M < (int64_t{1} << 31) &&
+                    N < (int64_t{1} << 31),
+                "gemm_w8a8: x_q {} weight {} out {} do not fit (i8 rows, K a multiple of 16 below {})", x_q.str(),
+                w.weight.str(), out.str(), kMaxW8A8K);
+    cuda::W8A8Gemm g{};
+    g.x = x_q.data<int8_t>();
+    g.w = w.weight.data<int8_t>();
+    g.M = static_cast<int>(M);
+    g.N = static_cast<int>(N);
+    g.K = static_cast<int>(K);
+    cuda::W8A8Out& o = g.out;
+    o.out = out.data();
+    o.ldo = out.stride(0);
+    o.out_f32 = out.dtype() == DType::F32;
+    const size_t esize = o.out_f32 ? 4 : 2;
+    o.pairs = o.ldo % 2 == 0 && reinterpret_cast<uintptr_t>(out.data()) % (2 * esize) == 0;
+    o.M = g.M;
+    o.N = g.N;
+    o.dynamic = w.kind == QuantKind::W8A8Dynamic;
+    if (o.dynamic) {
+      expect_f32_vector(w.weight_scale, N, "gemm_w8a8", "weight_scale");
+      ROTOR_CHECK(x_scales.defined(), "gemm_w8a8: a W8A8Dynamic weight needs the per-token scales");
+      expect_f32_vector(x_scales, M, "gemm_w8a8", "x_scales");
+      o.weight_scale = w.weight_scale.data<float>();
+      o.x_scales = x_scales.data<float>();
+    } else {
+      expect_f32_vector(w.deq_scale, N, "gemm_w8a8", "deq_scale");
+      ROTOR_CHECK(!w.quant_bias.defined() ||
+                      (w.quant_bias.dtype() == DType::I32 && w.quant_bias.numel() == N && w.quant_bias.is_contiguous()),
+                  "gemm_w8a8: quant_bias {} must be i32 [{}]", w.quant_bias.str(), N);
+      o.deq_scale = w.deq_scale.data<float>();
+      o.quant_bias = w.quant_bias.defined() ? w.quant_bias.data<int32_t>() : nullptr;
+    }
+    check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, stream_), "gemm_w8a8");
+  }
 
   void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids) override {
@@ -241,16 +350,21 @@ class CudaOps final : public Ops {
                    const Tensor& out) override {
     const int64_t T = x.size(0), H = x.size(1), K = topk_ids.size(1);
     ROTOR_CHECK(ex.w13.defined() && ex.w2.defined(),
-                "moe_experts: the GPU backend needs stacked bf16 expert weights (W8A8 on the GPU is not "
-                "implemented yet)");
+                "moe_experts: the GPU backend needs stacked expert weights (ExpertWeights::w13, w2)");
     expect_bf16_rows(x, "moe_experts", "x");
     expect_bf16_rows(out, "moe_experts", "out");
+    const bool int8 = ex.w13.dtype() == DType::I8;
+    const DType wdt = int8 ? DType::I8 : DType::BF16;
     ROTOR_CHECK(H == ex.hidden && out.size(0) == T && out.size(1) == H && topk_ids.dtype() == DType::I32 &&
                     topk_weights.dtype() == DType::F32 && topk_ids.is_contiguous() && topk_weights.is_contiguous() &&
-                    topk_weights.size(1) == K && ex.w13.dtype() == DType::BF16 && ex.w2.dtype() == DType::BF16 &&
-                    ex.w13.is_contiguous() && ex.w2.is_contiguous() && H % 8 == 0 && ex.inter % 8 == 0,
-                "moe_experts: bad shapes x {} ids {} out {} w13 {}", x.str(), topk_ids.str(), out.str(),
-                ex.w13.str());
+                    topk_weights.size(0) == T && topk_ids.size(0) == T && topk_weights.size(1) == K &&
+                    ex.w13.dtype() == wdt && ex.w2.dtype() == wdt && ex.w13.is_contiguous() && ex.w2.is_contiguous() &&
+                    ex.w13.numel() == int64_t{2} * ex.num_experts * ex.inter * H &&
+                    ex.w2.numel() == int64_t{1} * ex.num_experts * H * ex.inter && aligned16(ex.w13.data()) &&
+                    aligned16(ex.w2.data()) && H % (int8 ? 16 : 8) == 0 && ex.inter % (int8 ? 16 : 8) == 0,
+                "moe_experts: bad shapes x {} ids {} out {} w13 {} w2 {} (H and I multiples of {})", x.str(),
+                topk_ids.str(), out.str(), ex.w13.str(), ex.w2.str(), int8 ? 16 : 8);
+    if (int8) return moe_experts_w8a8(x, topk_weights, topk_ids, ex, out);
     cuda::MoeArgs a{};
     a.x = x.data();
     a.ldx = x.stride(0);
@@ -386,7 +500,38 @@ class CudaOps final : public Ops {
  private:
   static constexpr size_t kCublasWorkspace = 32u << 20;
 
-  [[noreturn]] static void no_w8a8() { ROTOR_FAIL("W8A8 on the GPU is not implemented yet (use --device cpu)"); }
+  // moe_experts for int8 stacked weights (shapes checked by the caller): W8A8Dynamic experts.
+  void moe_experts_w8a8(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& ex,
+                        const Tensor& out) {
+    const int64_t E = ex.num_experts, H = ex.hidden, I = ex.inter;
+    for (const std::vector<LinearWeight>* p : {&ex.gate, &ex.up, &ex.down})
+      for (const LinearWeight& lw : *p)
+        ROTOR_CHECK(lw.kind == QuantKind::W8A8Dynamic,
+                    "moe_experts: int8 experts on the GPU must be W8A8Dynamic (expert weight {})", lw.weight.str());
+    ROTOR_CHECK(ex.w13_scale.dtype() == DType::F32 && ex.w13_scale.is_contiguous() &&
+                    ex.w13_scale.numel() == 2 * E * I && ex.w2_scale.dtype() == DType::F32 &&
+                    ex.w2_scale.is_contiguous() && ex.w2_scale.numel() == E * H,
+                "moe_experts: int8 experts need w13_scale f32 [{}, {}] and w2_scale f32 [{}, {}] (got {} and {})", E,
+                2 * I, E, H, ex.w13_scale.str(), ex.w2_scale.str());
+    cuda::MoeW8A8Args a{};
+    a.x = x.data();
+    a.ldx = x.stride(0);
+    a.topk_weights = topk_weights.data<float>();
+    a.topk_ids = topk_ids.data<int32_t>();
+    a.w13 = ex.w13.data<int8_t>();
+    a.w13_scale = ex.w13_scale.data<float>();
+    a.w2 = ex.w2.data<int8_t>();
+    a.w2_scale = ex.w2_scale.data<float>();
+    a.out = out.data();
+    a.ldo = out.stride(0);
+    a.T = static_cast<int>(x.size(0));
+    a.H = static_cast<int>(H);
+    a.I = static_cast<int>(I);
+    a.E = static_cast<int>(E);
+    a.topk = static_cast<int>(topk_ids.size(1));
+    void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
+    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, ws, stream_), "moe_experts (W8A8)");
+  }
 
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
@@ -441,6 +586,7 @@ class CudaOps final : public Ops {
 
   int dev_ = 0;
   int num_sms_ = 0;
+  bool w8a8_wgmma_ = true;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;

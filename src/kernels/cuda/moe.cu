@@ -14,18 +14,6 @@ namespace {
 
 constexpr int kAlignThreads = 1024;
 
-// Tile rows: small tiles when experts see few tokens (decode), large ones for prefill, the
-// largest (wgmma, moe_wgmma.cu) once an expert's padding to them wastes little.
-int tile_rows(int T, int topk, int E) {
-  const int64_t slots = static_cast<int64_t>(T) * topk;
-  return slots >= int64_t{kMoeWgmmaRows} * E ? kMoeWgmmaRows : slots >= 16LL * E ? 64 : 16;
-}
-
-int64_t max_padded_rows(int T, int topk, int E, int bm) {
-  const int64_t slots = static_cast<int64_t>(T) * topk;
-  return (slots + bm - 1) / bm * bm + static_cast<int64_t>(std::min<int64_t>(E, slots)) * bm;
-}
-
 struct Scratch {
   int32_t* sorted;       // [padded]
   int32_t* tile_expert;  // [padded / bm]
@@ -37,7 +25,7 @@ struct Scratch {
 size_t align_up(size_t v) { return (v + 255) / 256 * 256; }
 
 Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* total) {
-  const int64_t padded = max_padded_rows(T, topk, E, bm);
+  const int64_t padded = moe_max_padded_rows(T, topk, E, bm);
   char* p = static_cast<char*>(ws);
   size_t off = 0;
   Scratch s{};
@@ -117,6 +105,29 @@ __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __
 
 }  // namespace
 
+int moe_tile_rows(int T, int topk, int E) {
+  const int64_t slots = static_cast<int64_t>(T) * topk;
+  return slots >= int64_t{kMoeWgmmaRows} * E ? kMoeWgmmaRows : slots >= 16LL * E ? 64 : 16;
+}
+
+int64_t moe_max_padded_rows(int T, int topk, int E, int bm) {
+  const int64_t slots = static_cast<int64_t>(T) * topk;
+  return (slots + bm - 1) / bm * bm + static_cast<int64_t>(std::min<int64_t>(E, slots)) * bm;
+}
+
+cudaError_t moe_align(const int32_t* ids, int slots, int E, int bm, int32_t* sorted, int32_t* tile_expert,
+                      int32_t* num_tiles, cudaStream_t stream) {
+  const size_t smem = (3 * E + 1) * sizeof(int32_t);
+  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, E, bm, sorted, tile_expert, num_tiles);
+}
+
+cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int E, int H,
+                          void* out, int64_t ldo, cudaStream_t stream) {
+  const int threads = std::min(256, std::max(32, (H / 8 + 31) / 32 * 32));
+  return launch(moe_unpermute_kernel, T, threads, 0, stream, static_cast<const bf16*>(y), topk_weights, ids, topk, E,
+                H, static_cast<bf16*>(out), ldo);
+}
+
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
   size_t most = 0;
   for (const int bm : {16, 64, kMoeWgmmaRows}) {
@@ -130,13 +141,11 @@ size_t moe_workspace(int T, int H, int I, int E, int topk) {
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > 4096) return cudaErrorInvalidValue;
-  const int bm = tile_rows(a.T, a.topk, a.E);
+  const int bm = moe_tile_rows(a.T, a.topk, a.E);
   const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
   const int slots = a.T * a.topk;
-  const unsigned max_tiles = static_cast<unsigned>(max_padded_rows(a.T, a.topk, a.E, bm) / bm);
-  const size_t align_smem = (3 * a.E + 1) * sizeof(int32_t);
-  cudaError_t err = launch(moe_align_kernel, 1, kAlignThreads, align_smem, stream, a.topk_ids, slots, a.E, bm, s.sorted,
-                           s.tile_expert, s.num_tiles);
+  const unsigned max_tiles = static_cast<unsigned>(moe_max_padded_rows(a.T, a.topk, a.E, bm) / bm);
+  cudaError_t err = moe_align(a.topk_ids, slots, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
   if (err != cudaSuccess) return err;
 
   GemmArgs g{};
@@ -174,9 +183,7 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   else
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
-  const int threads = std::min(256, std::max(32, (a.H / 8 + 31) / 32 * 32));
-  return launch(moe_unpermute_kernel, a.T, threads, 0, stream, s.y, a.topk_weights, a.topk_ids, a.topk, a.E, a.H,
-                static_cast<bf16*>(a.out), a.ldo);
+  return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.E, a.H, a.out, a.ldo, stream);
 }
 
 }  // namespace rotor::cuda

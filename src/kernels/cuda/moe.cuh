@@ -27,4 +27,19 @@ size_t moe_workspace(int T, int H, int I, int E, int topk);
 
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
 
+// ---- the expert-sorted layout both expert paths (bf16 here, W8A8 in moe_w8a8.cu) share ----
+// Tile rows for T tokens: 16 when experts see few tokens (decode), 64, or 128 (the wgmma
+// tiles) once padding every expert to them wastes little.
+int moe_tile_rows(int T, int topk, int E);
+// Rows of the sorted list at most (each expert padded to whole bm-row tiles).
+int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
+// Sorts the slots t * topk + j of ids [T * topk] by expert into bm-row tiles: sorted
+// [max padded rows] (-1 = padding), tile_expert [tiles], num_tiles [1]. One block.
+cudaError_t moe_align(const int32_t* ids, int slots, int E, int bm, int32_t* sorted, int32_t* tile_expert,
+                      int32_t* num_tiles, cudaStream_t stream);
+// out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in [0, E),
+// in j order; y [T * topk, H] bf16.
+cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int E, int H,
+                          void* out, int64_t ldo, cudaStream_t stream);
+
 }  // namespace rotor::cuda

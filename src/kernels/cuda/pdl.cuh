@@ -2,11 +2,14 @@
 // launched with `launch` may start while the previous kernel in the stream drains; it calls
 // pdl_wait() before touching global memory, then pdl_launch_dependents() to let the next start.
 // ROTOR_PDL=0 in the environment launches without the attribute (plain stream order).
+// Also: raising a kernel's dynamic shared-memory limit once per device (raise_smem_limit).
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <utility>
 
 namespace rotor::cuda {
@@ -73,6 +76,26 @@ template <typename... Params, typename... Args>
 cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                    Args&&... args) {
   return launch_cluster(dim3(1, 1, 1), kernel, grid, block, smem, stream, std::forward<Args>(args)...);
+}
+
+// Sets `kernel`'s dynamic shared-memory limit to `bytes` on the current device (the device of
+// the stream it will be launched on) the first time it is asked for that kernel and device:
+// the attribute belongs to a device's context, and one process may drive several GPUs. Up to
+// the default 48 KiB nothing needs setting.
+template <typename... Params>
+cudaError_t raise_smem_limit(void (*kernel)(Params...), int bytes) {
+  if (bytes <= 48 * 1024) return cudaSuccess;
+  static std::mutex mu;
+  static std::set<std::pair<const void*, int>> done;  // (kernel, device)
+  int dev = 0;
+  cudaError_t err = cudaGetDevice(&dev);
+  if (err != cudaSuccess) return err;
+  const std::pair<const void*, int> key{reinterpret_cast<const void*>(kernel), dev};
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count(key)) return cudaSuccess;
+  err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err == cudaSuccess) done.insert(key);
+  return err;
 }
 
 }  // namespace rotor::cuda

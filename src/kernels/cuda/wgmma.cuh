@@ -1,7 +1,8 @@
 // kernels/cuda/wgmma.cuh — Hopper (sm_90a) warpgroup tensor-core products: shared-memory
 // matrix descriptors for the 128-byte-swizzled layout, wgmma.mma_async m64n128k16 and
 // m64n256k16 (bf16 in, f32 accumulate) with both operands in shared memory, m64n128k16 with A
-// in registers, and the fences around them; plus the shared-memory barriers (mbarrier) and
+// in registers, m64n256k32 (s8 in, s32 accumulate, both K-major in shared memory: a panel row
+// of 128 int8 is laid out as one of 64 bf16), and the fences around them; plus the shared-memory barriers (mbarrier) and
 // register reallocation (setmaxnreg) that let warpgroups of one block take different roles.
 // A warpgroup is 4 consecutive warps (128 threads); every thread of it must execute the
 // products together.
@@ -55,8 +56,14 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
 // it across (used around a product's issue and wait, which it cannot see through).
 __device__ __forceinline__ void fence_reg(float& r) { asm volatile("" : "+f"(r)::"memory"); }
 __device__ __forceinline__ void fence_reg(uint32_t& r) { asm volatile("" : "+r"(r)::"memory"); }
+__device__ __forceinline__ void fence_reg(int& r) { asm volatile("" : "+r"(r)::"memory"); }
 template <int N>
 __device__ __forceinline__ void fence_regs(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) fence_reg(r[i]);
+}
+template <int N>
+__device__ __forceinline__ void fence_regs(int (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) fence_reg(r[i]);
 }
@@ -115,6 +122,17 @@ __device__ __forceinline__ void setmaxnreg_inc() {
       ROTOR_WGMMA_ACC8(d, 88), ROTOR_WGMMA_ACC8(d, 96), ROTOR_WGMMA_ACC8(d, 104), ROTOR_WGMMA_ACC8(d, 112), \
       ROTOR_WGMMA_ACC8(d, 120)
 
+#define ROTOR_WGMMA_IACC8(d, i)                                                                       \
+  "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), \
+      "+r"(d[i + 6]), "+r"(d[i + 7])
+#define ROTOR_WGMMA_IACC64(d)                                                                           \
+  ROTOR_WGMMA_IACC8(d, 0), ROTOR_WGMMA_IACC8(d, 8), ROTOR_WGMMA_IACC8(d, 16), ROTOR_WGMMA_IACC8(d, 24), \
+      ROTOR_WGMMA_IACC8(d, 32), ROTOR_WGMMA_IACC8(d, 40), ROTOR_WGMMA_IACC8(d, 48), ROTOR_WGMMA_IACC8(d, 56)
+#define ROTOR_WGMMA_IACC128(d)                                                                            \
+  ROTOR_WGMMA_IACC64(d), ROTOR_WGMMA_IACC8(d, 64), ROTOR_WGMMA_IACC8(d, 72), ROTOR_WGMMA_IACC8(d, 80),     \
+      ROTOR_WGMMA_IACC8(d, 88), ROTOR_WGMMA_IACC8(d, 96), ROTOR_WGMMA_IACC8(d, 104), ROTOR_WGMMA_IACC8(d, 112), \
+      ROTOR_WGMMA_IACC8(d, 120)
+
 // d (+)= A . B^T, A [64 x 16] and B [128 x 16] both K-major in shared memory; scale_d = 0
 // overwrites d.
 __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int scale_d) {
@@ -147,6 +165,19 @@ __device__ __forceinline__ void wgmma_m64n128k16_rs_mn(float (&d)[64], const uin
       "}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
       : ROTOR_WGMMA_ACC64(d)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+}
+
+// d (+)= A . B^T in int8 (exact s32 sums), A [64 x 32] and B [256 x 32] both K-major in shared
+// memory (32 bytes of each row, as the bf16 k16 form); scale_d = 0 overwrites d. The s32
+// accumulator fragment is the f32 one above.
+__device__ __forceinline__ void wgmma_m64n256k32_s8_ss(int (&d)[128], uint64_t desc_a, uint64_t desc_b, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {"
+      ROTOR_WGMMA_REGS128
+      "}, %128, %129, p;\n}\n"
+      : ROTOR_WGMMA_IACC128(d)
+      : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
 }  // namespace rotor::cuda

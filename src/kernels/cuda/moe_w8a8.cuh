@@ -1,0 +1,37 @@
+// kernels/cuda/moe_w8a8.cuh — the routed experts of one MoE layer in W8A8 (int8 expert
+// weights, per-token dynamic activations; ops.h's moe_experts for W8A8Dynamic experts): x
+// quantised per token once, slots sorted by expert (moe.cuh's align), one grouped int8 GEMM
+// for gate and up with the dequantisation and SiLU·mul fused (f32 out, per-row max |h| parts),
+// h requantised per row, one grouped int8 GEMM for down with its dequantisation, and the
+// weighted sum back to tokens. Each touched expert's weights are read once per tile of its
+// tokens (decode: once per step). Every value is the CPU op's arithmetic (w8a8_math.cuh), so a
+// token's output does not depend on the other tokens or on the tile shapes.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rotor::cuda {
+
+struct MoeW8A8Args {
+  const void* x;               // [T, H] bf16, row stride ldx (a multiple of 8)
+  int64_t ldx;
+  const float* topk_weights;   // [T, topk]
+  const int32_t* topk_ids;     // [T, topk]; ids outside [0, E) contribute nothing
+  const int8_t* w13;           // [E, 2I, H]: rows [0, I) gate, [I, 2I) up of each expert
+  const float* w13_scale;      // [E, 2I] weight_scale per output channel
+  const int8_t* w2;            // [E, H, I]
+  const float* w2_scale;       // [E, H]
+  void* out;                   // [T, H] bf16, row stride ldo
+  int64_t ldo;
+  int T, H, I, E, topk;        // H and I multiples of 16
+};
+
+// Scratch bytes for T tokens (the same for every T' <= T, with wgmma on or off).
+size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
+
+// wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, cudaStream_t stream);
+
+}  // namespace rotor::cuda

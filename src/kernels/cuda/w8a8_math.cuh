@@ -1,0 +1,67 @@
+// kernels/cuda/w8a8_math.cuh — the W8A8 arithmetic of the int8 kernels, written to give the
+// CPU reference's bits (kernels/cpu/quantize.cpp, gemm_w8a8.cpp, ../shared/docs/W8A8.md):
+// activation quantisation with the quotient in double and rint half to even, the
+// dequantisation epilogues in double (every operation an IEEE one, nothing contracted); the
+// int8 tensor-core product mma.m16n8k32 (s8 x s8 -> s32) and int8 packing.
+#pragma once
+#include <cstdint>
+
+#include "kernels/cuda/common.cuh"
+
+namespace rotor::cuda {
+
+// Static per-tensor activation quantisation of one value: clamp(rint(x / scale + offset),
+// -128, 127), as quant_row_static.
+__device__ __forceinline__ int quant_static_value(float x, double scale, double offset) {
+  const double q = rint(__dadd_rn(__ddiv_rn(static_cast<double>(x), scale), offset));
+  return static_cast<int>(fmin(fmax(q, -128.0), 127.0));
+}
+
+// The per-token scale of a row whose largest |x| is amax: max(amax / 127, 1e-12) in double,
+// rounded to f32, as quant_row_per_token.
+__device__ __forceinline__ float per_token_scale(float amax) {
+  return __double2float_rn(fmax(__ddiv_rn(static_cast<double>(amax), 127.0), 1e-12));
+}
+
+// Per-token symmetric quantisation of one value with its row's scale: rint(x / scale).
+__device__ __forceinline__ int quant_dynamic_value(float x, double scale) {
+  const double q = rint(__ddiv_rn(static_cast<double>(x), scale));
+  return static_cast<int>(fmin(fmax(q, -127.0), 127.0));
+}
+
+// W8A8Static epilogue: (acc + quant_bias) * deq_scale.
+__device__ __forceinline__ float dequant_static(int acc, int32_t quant_bias, float deq_scale) {
+  const long long s = static_cast<long long>(acc) + quant_bias;
+  return __double2float_rn(__dmul_rn(static_cast<double>(s), static_cast<double>(deq_scale)));
+}
+
+// W8A8Dynamic epilogue: acc * weight_scale * x_scale (left to right).
+__device__ __forceinline__ float dequant_dynamic(int acc, float weight_scale, float x_scale) {
+  return __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc), static_cast<double>(weight_scale)),
+                                     static_cast<double>(x_scale)));
+}
+
+// silu(g) * u as the CPU experts compute it.
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+// Four int8 values (low byte first) in one word.
+__device__ __forceinline__ uint32_t pack_i8x4(int a, int b, int c, int d) {
+  return (static_cast<uint32_t>(a) & 0xffu) | ((static_cast<uint32_t>(b) & 0xffu) << 8) |
+         ((static_cast<uint32_t>(c) & 0xffu) << 16) | (static_cast<uint32_t>(d) << 24);
+}
+
+// ---- tensor cores: mma.sync m16n8k32, s8 inputs, s32 accumulators. ----
+// Fragments have mma.m16n8k16's bf16 layout byte for byte (common.cuh): a register holds 4
+// consecutive k where the bf16 form holds 2, so the same ldmatrix addressing of a tile whose
+// rows are 16-byte chunks feeds both. A (16x32, row) a[0..3]: (r, 4c..4c+3), (r+8, 4c..),
+// (r, 16+4c..), (r+8, 16+4c..) with r = lane/4, c = lane%4. B (32x8, col) b[0..1]: (k 4c..4c+3,
+// n), (k 16+4c.., n) with n = lane/4. C (16x8) c[0..3]: (r, 2c), (r, 2c+1), (r+8, 2c), (r+8, 2c+1).
+__device__ __forceinline__ void mma_16832_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+}  // namespace rotor::cuda
