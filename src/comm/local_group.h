@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -49,6 +50,16 @@ class LocalGroup {
   bool aborted() const;
   // The first abort's reason ("" while not aborted).
   std::string abort_reason() const;
+  // The group's one object under `key`, made by the first rank that asks: setup state that
+  // every rank's communicator shares (device buffers of all ranks), freed with the last owner.
+  template <typename T, typename Make>
+  std::shared_ptr<T> shared_state(const std::string& key, Make&& make) {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<void>& s = state_[key];
+    if (!s) s = make();
+    return std::static_pointer_cast<T>(s);
+  }
+
   // A hook that makes device-side waits give up (GPU communicators register theirs).
   int add_abort_hook(std::function<void()> hook);
   void remove_abort_hook(int id);
@@ -65,6 +76,7 @@ class LocalGroup {
   std::vector<std::string> result_;  // the last completed exchange's values
   bool aborted_ = false;
   std::string reason_;
+  std::map<std::string, std::shared_ptr<void>> state_;
   std::mutex hooks_mu_;  // guards hooks_ and their runs
   std::map<int, std::function<void()>> hooks_;
   int next_hook_ = 0;
