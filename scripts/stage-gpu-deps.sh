@@ -11,7 +11,7 @@ PACKAGES=(
   libfmt-dev libfmt9 libspdlog-dev libspdlog1.10 nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev libbrotli1 zlib1g-dev zlib1g
   libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3
-  libutf8proc-dev libutf8proc2 libzstd-dev libzstd1 libgtest-dev libgmock-dev
+  libutf8proc-dev libutf8proc2 libzstd-dev libzstd1 libgtest-dev libgmock-dev libhwloc-dev libhwloc15 libudev1
 )
 debs=$(mktemp -d)
 trap 'rm -rf "$debs"' EXIT
