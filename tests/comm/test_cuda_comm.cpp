@@ -126,6 +126,26 @@ struct GpuRanks {
   }
 };
 
+// One buffer per rank on its GPU, allocated (and later freed) from the test's thread while no
+// collective is in flight: cudaFree synchronises the device, and on a shared GPU that would wait
+// for another rank's collective that waits for this one.
+using RankBufs = std::vector<std::unique_ptr<DeviceBuf>>;
+RankBufs alloc(const GpuRanks& g, size_t bytes) {
+  RankBufs b;
+  for (int d : g.devices) b.push_back(std::make_unique<DeviceBuf>(d, bytes));
+  return b;
+}
+
+// Host <-> device copies on the rank's stream (the legacy stream is left alone).
+void upload(GpuRanks& g, int r, void* dst, const void* src, size_t bytes) {
+  cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g.streams[r]), "upload");
+  cuda_ok(cudaStreamSynchronize(g.streams[r]), "upload");
+}
+void download(GpuRanks& g, int r, void* dst, const void* src, size_t bytes) {
+  cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g.streams[r]), "download");
+  cuda_ok(cudaStreamSynchronize(g.streams[r]), "download");
+}
+
 // Runs `collective` (queued on the rank's stream) eagerly once, or captured in a CUDA graph
 // together with `prepare` and replayed three times; `verify` runs after each execution.
 void run_mode(GpuRanks& g, int r, bool graph, const std::function<void()>& prepare,
@@ -191,16 +211,18 @@ TEST_P(SameDevice, AllReduceEqualsTheHostSum) {
       for (CommAlgo algo : {CommAlgo::OneShot, CommAlgo::TwoShot}) {
         for (bool graph : {false, true}) {
           std::vector<std::string> bad(n);
+          const RankBufs src = alloc(g, bytes), t = alloc(g, bytes);
           g.each([&](int r) {
-            DeviceBuf src(0, bytes), t(0, bytes);
             std::vector<uint16_t> got(numel);
-            cuda_ok(cudaMemcpy(src.p, in[r].data(), bytes, cudaMemcpyHostToDevice), "upload");
+            upload(g, r, src[r]->p, in[r].data(), bytes);
             run_mode(
                 g, r, graph,
-                [&] { cuda_ok(cudaMemcpyAsync(t.p, src.p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy"); },
-                [&] { g.comms[r]->all_reduce_sum(t.tensor(DType::BF16, {static_cast<int64_t>(numel)}), algo); },
                 [&] {
-                  cuda_ok(cudaMemcpy(got.data(), t.p, bytes, cudaMemcpyDeviceToHost), "download");
+                  cuda_ok(cudaMemcpyAsync(t[r]->p, src[r]->p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy");
+                },
+                [&] { g.comms[r]->all_reduce_sum(t[r]->tensor(DType::BF16, {static_cast<int64_t>(numel)}), algo); },
+                [&] {
+                  download(g, r, got.data(), t[r]->p, bytes);
                   if (bad[r].empty()) bad[r] = describe_mismatch(got, want);
                 });
           });
@@ -245,26 +267,28 @@ TEST_P(SameDevice, FusedNormMatchesAllReduceThenRmsNorm) {
           for (bool graph : {false, true}) {
             std::vector<std::vector<uint16_t>> outs(n, std::vector<uint16_t>(numel));
             std::vector<std::string> bad(n);
+            const RankBufs xs = alloc(g, bytes), rs = alloc(g, bytes), xt = alloc(g, bytes), rt = alloc(g, bytes),
+                           ot = alloc(g, bytes);
             g.each([&](int r) {
-              DeviceBuf xs(0, bytes), rs(0, bytes), xt(0, bytes), rt(0, bytes), ot(0, bytes);
               std::vector<uint16_t> res(numel);
-              cudaMemcpy(xs.p, x[r].data(), bytes, cudaMemcpyHostToDevice);
-              cudaMemcpy(rs.p, res0.data(), bytes, cudaMemcpyHostToDevice);
-              const AllReduceNorm a{xt.tensor(DType::BF16, {T, H}), rt.tensor(DType::BF16, {T, H}),
-                                    dw.tensor(DType::BF16, {H}), b_t, 1e-6f, ot.tensor(DType::BF16, {T, H}), {}};
+              upload(g, r, xs[r]->p, x[r].data(), bytes);
+              upload(g, r, rs[r]->p, res0.data(), bytes);
+              const AllReduceNorm a{xt[r]->tensor(DType::BF16, {T, H}), rt[r]->tensor(DType::BF16, {T, H}),
+                                    dw.tensor(DType::BF16, {H}), b_t, 1e-6f, ot[r]->tensor(DType::BF16, {T, H}), {}};
               run_mode(
                   g, r, graph,
                   [&] {
-                    cuda_ok(cudaMemcpyAsync(xt.p, xs.p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy x");
-                    cuda_ok(cudaMemcpyAsync(rt.p, rs.p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]),
+                    cuda_ok(cudaMemcpyAsync(xt[r]->p, xs[r]->p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]),
+                            "copy x");
+                    cuda_ok(cudaMemcpyAsync(rt[r]->p, rs[r]->p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]),
                             "copy residual");
                   },
                   [&] {
                     if (!g.comms[r]->all_reduce_rms_norm(a, algo)) throw std::runtime_error("fused form refused");
                   },
                   [&] {
-                    cuda_ok(cudaMemcpy(outs[r].data(), ot.p, bytes, cudaMemcpyDeviceToHost), "download out");
-                    cuda_ok(cudaMemcpy(res.data(), rt.p, bytes, cudaMemcpyDeviceToHost), "download residual");
+                    download(g, r, outs[r].data(), ot[r]->p, bytes);
+                    download(g, r, res.data(), rt[r]->p, bytes);
                     if (bad[r].empty() && !describe_mismatch(res, want_res).empty())
                       bad[r] = "residual: " + describe_mismatch(res, want_res);
                     for (size_t i = 0; i < numel && bad[r].empty(); ++i) {
@@ -313,20 +337,22 @@ TEST_F(SameDeviceGpu, AllGatherAndBroadcastOverPeerKernels) {
       for (int64_t i = 0; i < count; ++i) in[r][i] = static_cast<int32_t>(XorShift(r * 1000003 + i).next());
     for (bool graph : {false, true}) {
       std::vector<std::string> bad(n);
+      const RankBufs src = alloc(g, bytes), out = alloc(g, bytes * n), bt = alloc(g, bytes);
       g.each([&](int r) {
-        DeviceBuf src(0, bytes), out(0, bytes * n), bt(0, bytes);
         std::vector<int32_t> got(count * n), got_b(count);
-        cudaMemcpy(src.p, in[r].data(), bytes, cudaMemcpyHostToDevice);
+        upload(g, r, src[r]->p, in[r].data(), bytes);
         run_mode(
             g, r, graph,
-            [&] { cuda_ok(cudaMemcpyAsync(bt.p, src.p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy"); },
             [&] {
-              g.comms[r]->all_gather(src.tensor(DType::I32, {count}), out.tensor(DType::I32, {n * count}));
-              g.comms[r]->broadcast(bt.tensor(DType::I32, {count}), 2);
+              cuda_ok(cudaMemcpyAsync(bt[r]->p, src[r]->p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy");
             },
             [&] {
-              cudaMemcpy(got.data(), out.p, bytes * n, cudaMemcpyDeviceToHost);
-              cudaMemcpy(got_b.data(), bt.p, bytes, cudaMemcpyDeviceToHost);
+              g.comms[r]->all_gather(src[r]->tensor(DType::I32, {count}), out[r]->tensor(DType::I32, {n * count}));
+              g.comms[r]->broadcast(bt[r]->tensor(DType::I32, {count}), 2);
+            },
+            [&] {
+              download(g, r, got.data(), out[r]->p, bytes * n);
+              download(g, r, got_b.data(), bt[r]->p, bytes);
               for (int q = 0; q < n; ++q)
                 if (std::memcmp(got.data() + q * count, in[q].data(), bytes) != 0) bad[r] = "gather part " + std::to_string(q);
               if (got_b != in[2]) bad[r] += " broadcast";
@@ -348,13 +374,13 @@ TEST_F(SameDeviceGpu, MessagesLargerThanTheStagingGoInPieces) {
   for (int r = 0; r < n; ++r) in[r] = random_bf16(numel, 5 + r, true);
   const std::vector<uint16_t> want = rank_order_sum(in);
   std::vector<std::string> bad(n);
+  const RankBufs t = alloc(g, bytes);
   g.each([&](int r) {
-    DeviceBuf t(0, bytes);
     std::vector<uint16_t> got(numel);
-    cudaMemcpy(t.p, in[r].data(), bytes, cudaMemcpyHostToDevice);
-    g.comms[r]->all_reduce_sum(t.tensor(DType::BF16, {static_cast<int64_t>(numel)}));
+    upload(g, r, t[r]->p, in[r].data(), bytes);
+    g.comms[r]->all_reduce_sum(t[r]->tensor(DType::BF16, {static_cast<int64_t>(numel)}));
     g.sync(r);
-    cudaMemcpy(got.data(), t.p, bytes, cudaMemcpyDeviceToHost);
+    download(g, r, got.data(), t[r]->p, bytes);
     bad[r] = describe_mismatch(got, want);
   });
   for (int r = 0; r < n; ++r) EXPECT_EQ(bad[r], "") << "rank " << r;
@@ -413,16 +439,16 @@ TEST(MultiGpu, NcclAndPeerCollectives) {
   if (g.comms[0]->has_peer()) algos.insert(algos.end(), {CommAlgo::OneShot, CommAlgo::TwoShot});
   for (CommAlgo algo : algos) {
     std::vector<std::string> bad(n);
+    const RankBufs t = alloc(g, bytes), all = alloc(g, bytes * n);
     g.each([&](int r) {
-      DeviceBuf t(devs[r], bytes), all(devs[r], bytes * n);
       std::vector<uint16_t> got(numel), gathered(numel * n);
-      cudaMemcpy(t.p, in[r].data(), bytes, cudaMemcpyHostToDevice);
-      g.comms[r]->all_gather(t.tensor(DType::BF16, {static_cast<int64_t>(numel)}),
-                             all.tensor(DType::BF16, {static_cast<int64_t>(numel) * n}));
-      g.comms[r]->all_reduce_sum(t.tensor(DType::BF16, {static_cast<int64_t>(numel)}), algo);
+      upload(g, r, t[r]->p, in[r].data(), bytes);
+      g.comms[r]->all_gather(t[r]->tensor(DType::BF16, {static_cast<int64_t>(numel)}),
+                             all[r]->tensor(DType::BF16, {static_cast<int64_t>(numel) * n}));
+      g.comms[r]->all_reduce_sum(t[r]->tensor(DType::BF16, {static_cast<int64_t>(numel)}), algo);
       g.sync(r);
-      cudaMemcpy(got.data(), t.p, bytes, cudaMemcpyDeviceToHost);
-      cudaMemcpy(gathered.data(), all.p, bytes * n, cudaMemcpyDeviceToHost);
+      download(g, r, got.data(), t[r]->p, bytes);
+      download(g, r, gathered.data(), all[r]->p, bytes * n);
       bad[r] = describe_mismatch(got, want);
       for (int q = 0; q < n; ++q)
         if (std::memcmp(gathered.data() + q * numel, in[q].data(), bytes) != 0) bad[r] += " gather part " + std::to_string(q);
