@@ -18,6 +18,7 @@
 #include "apps/default_model.h"
 #include "apps/serve_args.h"
 #include "comm/communicator.h"
+#include "comm/cpu_binding.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "engine/engine.h"
@@ -174,6 +175,12 @@ void run(const ServeArgs& args) {
 
   const ServeArgs& a = config.args;
   std::unique_ptr<Ops> ops = make_ops(config.device);
+  // enable_cpu_binding: this thread, and every thread started from here on (loading, the
+  // engine's loop and workers, the HTTP pool), runs on the cores nearest the GPU.
+  if (config.enable_cpu_binding) {
+    if (ops->device().is_cpu()) ROTOR_LOG_INFO("enable_cpu_binding: the CPU backend uses every core: nothing bound");
+    else bind_thread_near_gpu(ops->device().index);
+  }
   std::unique_ptr<Communicator> comm = make_local_comm();
   LoadedModel model = load(config, *ops);
   const fs::path tok_dir = tokenizer_dir(config);

@@ -75,10 +75,7 @@ void parse_additional_config(const ServeArgs& a, ServeConfig& c) {
   for (const auto& [key, v] : j.items()) {
     if (key == "enable_cpu_binding") {
       ROTOR_CHECK(v.is_boolean(), "--additional-config: enable_cpu_binding must be a boolean");
-      c.enable_cpu_binding = v.get<bool>();
-      if (c.enable_cpu_binding)
-        c.warnings.push_back("--additional-config enable_cpu_binding: accepted; rotor does not pin its threads to "
-                             "cores yet");
+      c.enable_cpu_binding = v.get<bool>();  // apps/serve.cpp binds (comm/cpu_binding.h)
     } else if (key == "weight_prefetch_config") {
       ROTOR_CHECK(v.is_object(), "--additional-config: weight_prefetch_config must be an object");
       check_enabled_flag(v, "weight_prefetch_config");

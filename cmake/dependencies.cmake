@@ -1,4 +1,4 @@
-# Third-party libraries, all from Debian 12 packages (scripts/install-deps.sh installs them;
+# Third-party libraries, from Debian 12 packages (NCCL: the CUDA toolkit's or PyPI's) (scripts/install-deps.sh installs them;
 # scripts/stage-gpu-deps.sh unpacks the same packages into .gpu-deps/ for the GPU machine).
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
@@ -10,6 +10,16 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
+if(ROTOR_CUDA)
+  # NCCL comes with the CUDA toolkit or PyPI's nvidia-nccl-cu13 wheel, not from Debian.
+  list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
+  find_package(NCCL 2.18)
+  if(NOT NCCL_FOUND)
+    message(FATAL_ERROR "NCCL not found: install the CUDA toolkit's NCCL or `pip install nvidia-nccl-cu13`, "
+                        "or point NCCL_ROOT at a folder with include/nccl.h and lib/libnccl.so*")
+  endif()
+endif()
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
 find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
 add_library(rotor_httplib INTERFACE)

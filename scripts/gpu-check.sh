@@ -2,8 +2,8 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test engine bench e2e serve
-#                                       (default: env fixtures build test engine bench)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm engine bench e2e serve
+#                                       (default: env fixtures build test comm engine bench)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
@@ -14,7 +14,7 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
 stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
-steps=${*:-env fixtures build test engine bench}
+steps=${*:-env fixtures build test comm engine bench}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
 if [ ! -d "$deps" ] && [ -d "$root/.gpu-debs" ] && [ -z "${ROTOR_GPU_DEPS:-}" ]; then
@@ -58,7 +58,8 @@ for step in $steps; do
       timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
       timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
-        test_cuda_w8a8 test_model_cuda rotor_bench_kernels rotor_bench_decode
+        test_cuda_w8a8 test_model_cuda test_comm_cuda rotor_bench_kernels rotor_bench_decode rotor_bench_allreduce
+      grep -E "Found NCCL" "$out/configure.log" | sed 's/^/   /'
       ;;
     test)
       timed "test_cuda_ops" "$out/test_cuda_ops.log" "${run_env[@]}" $bin/tests/test_cuda_ops
@@ -76,6 +77,17 @@ for step in $steps; do
         --num-layers 4 --device cuda --gpu-memory-utilization 0.5 --prompt-ids 785,6722,315 --prompt-ids 11,12 \
         --prompt-ids 7 --max-tokens 8
       grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
+      ;;
+    comm)
+      # Tensor-parallel collectives with ranks as threads: on one GPU the ranks share it (no
+      # NCCL); the NCCL test runs only with 2 or more GPUs. Then the all-reduce latency per
+      # message size (docs/perf-log.md, and the thresholds in src/comm/cuda_comm.h).
+      timed "test_comm_cuda (peer all-reduce 2/4/8 ranks, 2 KiB-16 MiB, fused norm, NCCL if >= 2 GPUs)" \
+        "$out/test_comm_cuda.log" "${run_env[@]}" $bin/tests/test_comm_cuda
+      grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_comm_cuda.log" | sed 's/^/   /'
+      timed "all-reduce latency (rotor_bench_allreduce)" "$out/bench-allreduce.log" \
+        "${run_env[@]}" $bin/bench/rotor_bench_allreduce
+      grep -E "^\||ranks on" "$out/bench-allreduce.log"
       ;;
     engine)
       # The engine on the GPU (8 layers of 30B-A3B, dummy weights): the decode rate with async

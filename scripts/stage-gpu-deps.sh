@@ -15,7 +15,7 @@ PACKAGES=(
   libutf8proc-dev libutf8proc2 libzstd-dev libzstd1 libgtest-dev libgmock-dev
   libboost1.74-dev libhwloc-dev libhwloc15 libcurl4-openssl-dev libcurl4 libnghttp2-14 librtmp1 libssh2-1
   libpsl5 libldap-2.5-0 libsasl2-2 libbrotli1 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0
-  libkeyutils1 libidn2-0 libunistring2
+  libkeyutils1 libidn2-0 libunistring2 libudev1
 )
 if [ "${1:-}" != --unpack ]; then
   rm -rf "$debs" && mkdir -p "$debs"

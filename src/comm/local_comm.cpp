@@ -17,6 +17,7 @@ class LocalComm final : public Communicator {
     ROTOR_CHECK(in.device().is_cpu(), "local all_gather of device tensors is the backend's copy");
     if (in.data() != out.data()) std::memcpy(out.data(), in.data(), in.nbytes());
   }
+  void broadcast(const Tensor&, int root) override { ROTOR_CHECK(root == 0, "broadcast: root {} of 1 rank", root); }
 };
 
 }  // namespace

@@ -116,19 +116,21 @@ void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::spa
   ops_.embed(ids, w_.embed, h);
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = w_.layers[l];
-    // Layer 0 normalises the embeddings; later layers first add the previous MoE output: h += moe_out.
-    const Tensor norm_in = l == 0 ? h : moe_out, norm_res = l == 0 ? Tensor{} : h;
+    // Layer 0 normalises the embeddings; later layers first add the previous MoE output (summed
+    // over ranks): h += moe_out.
     int64_t col = 0;
     if (qkv_fused_quant_[l]) {  // W8A8: the norm writes the int8 activation q, k and v share
       const Tensor xq = quant_scratch(T, c.hidden_size);
-      ops_.rms_norm_quant(norm_in, L.input_norm, L.input_norm_bias, eps, L.qkv[0].input_scale,
-                          L.qkv[0].input_offset, xq, norm_res);
+      const StaticQuant q{L.qkv[0].input_scale, L.qkv[0].input_offset};
+      if (l == 0) ops_.rms_norm_quant(h, L.input_norm, L.input_norm_bias, eps, q.scale, q.offset, xq, Tensor{});
+      else reduce_norm(moe_out, L.input_norm, L.input_norm_bias, xq, h, q);
       for (const LinearWeight& part : L.qkv) {
         ops_.gemm_w8a8(xq, Tensor{}, part, qkv.narrow(1, col, part.out_features()));
         col += part.out_features();
       }
     } else {
-      ops_.rms_norm(norm_in, L.input_norm, L.input_norm_bias, eps, x, norm_res);
+      if (l == 0) ops_.rms_norm(h, L.input_norm, L.input_norm_bias, eps, x, Tensor{});
+      else reduce_norm(moe_out, L.input_norm, L.input_norm_bias, x, h);
       for (const LinearWeight& part : L.qkv) {
         linear(x, part, qkv.narrow(1, col, part.out_features()));
         col += part.out_features();
@@ -138,16 +140,23 @@ void Qwen3MoeModel::forward(const Tensor& ids, const AttentionBatch& b, std::spa
     if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv[l], b, scale, attn.rows(0, nd));
     if (T > nd) ops_.attention_prefill(q.rows(nd, T), kv[l], b, scale, attn.rows(nd, T));
     linear(attn, L.o_proj, o);
-    comm_.all_reduce_sum(o);
-    ops_.rms_norm(o, L.post_norm, L.post_norm_bias, eps, x, h);  // h += o; x = norm(h)
+    reduce_norm(o, L.post_norm, L.post_norm_bias, x, h);  // h += sum of o; x = norm(h)
 
     linear(x, L.router, router);
     ops_.moe_route(router, c.num_experts_per_tok, c.norm_topk_prob, topk_w, topk_ids);
-    ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);
-    comm_.all_reduce_sum(moe_out);
+    ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);  // summed over ranks by the next norm
   }
-  ops_.rms_norm(moe_out, w_.final_norm, w_.final_norm_bias, eps, x, h);
+  reduce_norm(moe_out, w_.final_norm, w_.final_norm_bias, x, h);
   ops_.embed(rows, x, hidden);  // row gather
+}
+
+void Qwen3MoeModel::reduce_norm(const Tensor& partial, const Tensor& w, const Tensor& bias, const Tensor& out,
+                                const Tensor& residual, std::optional<StaticQuant> quant) {
+  const float eps = config_.rms_norm_eps;
+  if (comm_.world_size() > 1 && comm_.all_reduce_rms_norm({partial, residual, w, bias, eps, out, quant})) return;
+  comm_.all_reduce_sum(partial);
+  if (quant) ops_.rms_norm_quant(partial, w, bias, eps, quant->scale, quant->offset, out, residual);
+  else ops_.rms_norm(partial, w, bias, eps, out, residual);
 }
 
 void Qwen3MoeModel::logits(const Tensor& hidden, const Tensor& logits) { linear(hidden, w_.lm_head, logits); }

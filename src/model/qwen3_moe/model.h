@@ -2,6 +2,7 @@
 // and comm/communicator.h: batched (many sequences at different positions), through the
 // paged KV cache, on whichever backend `ops` is.
 #pragma once
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -35,6 +36,11 @@ class Qwen3MoeModel {
  private:
   // out = x W^T for any weight kind: quantized ones quantise x into the scratch first.
   void linear(const Tensor& x, const LinearWeight& w, const Tensor& out);
+  // A reduction point: residual += sum over ranks of `partial`, then out = the norm of the
+  // residual (int8 with quant): the communicator's fused form where it has one, else
+  // all_reduce_sum + the norm op.
+  void reduce_norm(const Tensor& partial, const Tensor& w, const Tensor& bias, const Tensor& out,
+                   const Tensor& residual, std::optional<StaticQuant> quant = std::nullopt);
   // A [m, k] i8 view of the quantisation scratch.
   Tensor quant_scratch(int64_t m, int64_t k) const;
 
