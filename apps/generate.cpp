@@ -137,7 +137,7 @@ void run(GenerateArgs a) {
   std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
   // Unless given, size the engine and its KV cache for these prompts (the same results,
   // smaller buffers); --gpu-memory-utilization sizes the KV cache from the GPU's memory.
-  if (!a.max_model_len_given) a.engine.max_model_len = std::min(m.config.max_position_embeddings, longest + a.max_tokens);
+  if (!a.max_model_len_given) a.engine.max_model_len = std::min(m.config.max_context_len(), longest + a.max_tokens);
   if (!a.max_num_seqs_given) a.engine.max_num_seqs = std::min<int>(a.engine.max_num_seqs, prompts.size());
   if (!a.budget_given) a.engine.max_num_batched_tokens = std::min(a.engine.max_num_batched_tokens, total);
   if (!a.kv_bytes_given && !a.utilization_given) {
@@ -146,7 +146,7 @@ void run(GenerateArgs a) {
     ROTOR_CHECK(bs >= 1, "--block-size must be at least 1");
     int64_t blocks = 0;
     for (const auto& p : prompts) blocks += (static_cast<int64_t>(p.size()) + a.max_tokens + bs - 1) / bs;
-    const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_position_embeddings;
+    const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_context_len();
     blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
     a.engine.kv_cache_memory_bytes =
         blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(*ops, *comm, m.config, bs));
