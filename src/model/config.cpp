@@ -124,7 +124,22 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-ModelConfig ModelConfig::load(const std::filesystem::path& path) {
+namespace {
+
+void merge_into(nlohmann::json& dst, const nlohmann::json& src) {
+  for (const auto& [key, value] : src.items()) {
+    if (value.is_object() && dst.contains(key) && dst[key].is_object())
+      merge_into(dst[key], value);
+    else
+      dst[key] = value;
+  }
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::load(const std::filesystem::path& path) { return load(path, ""); }
+
+ModelConfig ModelConfig::load(const std::filesystem::path& path, const std::string& overrides) {
   std::ifstream f(path);
   ROTOR_CHECK(f.good(), "cannot open {}", path.string());
   nlohmann::json j;
@@ -132,6 +147,11 @@ ModelConfig ModelConfig::load(const std::filesystem::path& path) {
     j = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
     ROTOR_FAIL("{}: not valid JSON ({})", path.string(), e.what());
+  }
+  if (!overrides.empty()) {
+    const auto o = nlohmann::json::parse(overrides, nullptr, false);
+    ROTOR_CHECK(o.is_object(), "--hf-overrides must be a JSON object (got {})", overrides);
+    merge_into(j, o);
   }
   return from_json(j);
 }

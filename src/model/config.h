@@ -56,6 +56,9 @@ struct ModelConfig {
 
   static ModelConfig from_json(const nlohmann::json& j);
   static ModelConfig load(const std::filesystem::path& config_json);
+  // config.json with `overrides` (a JSON object's text, as --hf-overrides; "" = none) merged
+  // in: objects key by key, recursively; any other value replaces.
+  static ModelConfig load(const std::filesystem::path& config_json, const std::string& overrides);
 };
 
 }  // namespace rotor

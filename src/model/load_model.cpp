@@ -22,7 +22,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
               "--quantization {}: {} holds no {} (not a W8A8 checkpoint)", o.quantization, o.model.string(),
               QuantDescription::kFileName);
   LoadedModel m;
-  m.config = ModelConfig::load(config_path);
+  m.config = ModelConfig::load(config_path, o.hf_overrides);
   m.full_parameter_count = m.config.parameter_count();
   ROTOR_CHECK(o.num_layers >= 0, "--num-layers must be positive");
   const int full_layers = m.config.num_layers;
