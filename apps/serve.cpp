@@ -17,6 +17,7 @@
 #include "apps/commands.h"
 #include "apps/default_model.h"
 #include "apps/serve_args.h"
+#include "apps/stats_logger.h"
 #include "comm/communicator.h"
 #include "core/check.h"
 #include "core/log.h"
@@ -197,6 +198,10 @@ void run(const ServeArgs& args) {
   so.api_key = a.api_key;
   so.reasoning_parser = a.reasoning_parser == "qwen3";
   so.sampling_defaults = sampling_defaults(config);
+  so.sampling_defaults.return_tokens_as_token_ids = a.frontend.return_tokens_as_token_ids;
+  so.log_requests = a.frontend.enable_log_requests;
+  so.max_log_len = a.frontend.max_log_len;
+  so.prompt_tokens_details = a.frontend.enable_prompt_tokens_details;
   so.version = ROTOR_VERSION;
   server::Server server(*engine, tokenizer, chat_template, so);
   server.bind();
@@ -204,9 +209,12 @@ void run(const ServeArgs& args) {
                  a.host, server.port(), engine->limits().max_model_len, engine->limits().num_blocks,
                  engine->limits().block_size);
 
+  std::unique_ptr<StatsLogger> stats;
+  if (!a.frontend.disable_log_stats) stats = std::make_unique<StatsLogger>(*engine, stats_interval_seconds());
   signals.watch(&server);
   server.run();
   signals.watch(nullptr);
+  stats.reset();
   ROTOR_LOG_INFO("stopped");
 }
 
