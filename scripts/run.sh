@@ -7,12 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/cuda/bin:$PATH"
-scripts/install-deps.sh
+# Setup output goes to stderr: stdout is rotor's (--dry-run prints JSON there).
+scripts/install-deps.sh >&2
 preset=cpu
 if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
   preset=cuda
 fi
-scripts/build.sh "$preset"
+scripts/build.sh "$preset" >&2
 # Passive OpenMP waits keep the CPU backend fast beside the HTTP threads (docs/perf-log.md).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 # Defaults only for what the arguments leave out (CLI11 refuses a flag given twice).
