@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "engine/runner/compilation_config.h"
 #include "engine/runner/model_runner.h"
+#include "hub/resolve.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "tokenizer/chat_template.h"
@@ -24,6 +25,8 @@ namespace rotor::app {
 namespace {
 
 struct GenerateArgs {
+  std::string model;  // a directory, a config.json (dummy) or a hub id Org/Name
+  hub::HubOptions hub;
   LoadOptions load;
   EngineConfig engine;
   std::vector<std::string> prompt_ids;
@@ -100,6 +103,8 @@ std::string render_messages_file(const std::string& path, const ChatTemplate& tm
 }
 
 void run(GenerateArgs a) {
+  a.hub.weights = a.load.load_format != "dummy";
+  a.load.model = hub::resolve_model(a.model, a.hub);
   ROTOR_CHECK(!a.prompt_ids.empty() || !a.prompts.empty() || !a.messages_files.empty(),
               "give at least one --prompt-ids, --prompt or --messages");
   ROTOR_CHECK(a.max_tokens >= 1, "--max-tokens must be at least 1");
@@ -137,7 +142,7 @@ void run(GenerateArgs a) {
   std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
   // Unless given, size the engine and its KV cache for these prompts (the same results,
   // smaller buffers); --gpu-memory-utilization sizes the KV cache from the GPU's memory.
-  if (!a.max_model_len_given) a.engine.max_model_len = std::min(m.config.max_position_embeddings, longest + a.max_tokens);
+  if (!a.max_model_len_given) a.engine.max_model_len = std::min(m.config.max_context_len(), longest + a.max_tokens);
   if (!a.max_num_seqs_given) a.engine.max_num_seqs = std::min<int>(a.engine.max_num_seqs, prompts.size());
   if (!a.budget_given) a.engine.max_num_batched_tokens = std::min(a.engine.max_num_batched_tokens, total);
   if (!a.kv_bytes_given && !a.utilization_given) {
@@ -146,7 +151,7 @@ void run(GenerateArgs a) {
     ROTOR_CHECK(bs >= 1, "--block-size must be at least 1");
     int64_t blocks = 0;
     for (const auto& p : prompts) blocks += (static_cast<int64_t>(p.size()) + a.max_tokens + bs - 1) / bs;
-    const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_position_embeddings;
+    const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_context_len();
     blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
     a.engine.kv_cache_memory_bytes =
         blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(*ops, *comm, m.config, bs));
@@ -217,7 +222,14 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* c =
       app.add_subcommand("generate", "Generate tokens from prompts (ids, text or chat messages) through the engine");
-  c->add_option("model", a->load.model, "Model directory (or config.json with --load-format dummy)")->required();
+  c->add_option("model", a->model,
+                "Model directory, hub id Org/Name (through the Hugging Face cache), or config.json with "
+                "--load-format dummy")
+      ->required();
+  c->add_option("--revision", a->hub.revision, "Hub model: branch, tag or commit (default main)");
+  c->add_option("--download-dir", a->hub.download_dir, "Hub model: the Hugging Face cache directory to use");
+  c->add_option("--hf-token", a->hub.token, "Hub model: access token (default: $HF_TOKEN)");
+  c->add_option("--hf-overrides", a->load.hf_overrides, "JSON object merged into config.json");
   c->add_option("--prompt-ids", a->prompt_ids, "Comma-separated prompt token ids (repeat for several prompts)")
       ->take_all();
   c->add_option("--prompt", a->prompts, "Prompt text, tokenized with the model's tokenizer (else the embedded Qwen3 one); "

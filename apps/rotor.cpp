@@ -1,8 +1,10 @@
 // apps/rotor.cpp — the rotor executable: parses the command line and runs a subcommand.
 // Errors reach the user as one line on stderr and exit status 1.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/vllm_flags.h"
 #include "core/check.h"
 #include "core/log.h"
 
@@ -19,7 +21,12 @@ int main(int argc, char** argv) {
   rotor::app::add_tokenize(app);
   rotor::app::add_chat_template(app);
   try {
-    app.parse(argc, argv);
+    // vLLM's multi-letter aliases (-tp 8) become long flags CLI11 knows; CLI11 takes the
+    // arguments reversed.
+    std::vector<std::string> args = rotor::app::expand_vllm_aliases({argv + 1, argv + argc});
+    std::reverse(args.begin(), args.end());
+    app.name(argv[0]);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const rotor::Error& e) {

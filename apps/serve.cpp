@@ -17,6 +17,7 @@
 #include "apps/commands.h"
 #include "apps/default_model.h"
 #include "apps/serve_args.h"
+#include "apps/stats_logger.h"
 #include "comm/communicator.h"
 #include "comm/cpu_binding.h"
 #include "core/check.h"
@@ -48,8 +49,8 @@ fs::path tokenizer_dir(const ServeConfig& c) {
                 c.args.tokenizer);
     return c.args.tokenizer;
   }
-  if (!c.embedded_default && fs::is_directory(c.args.model) && fs::exists(fs::path(c.args.model) / "tokenizer.json"))
-    return c.args.model;
+  if (!c.embedded_default && fs::is_directory(c.model_dir) && fs::exists(fs::path(c.model_dir) / "tokenizer.json"))
+    return c.model_dir;
   if (!c.embedded_default)
     ROTOR_LOG_WARN("no tokenizer.json in {}: using the embedded Qwen3 tokenizer", c.args.model);
   return {};
@@ -72,7 +73,7 @@ std::shared_ptr<const ChatTemplate> load_chat_template(const ServeConfig& c, con
 
 server::SamplingDefaults sampling_defaults(const ServeConfig& c) {
   fs::path dir;
-  if (c.args.generation_config == "auto" && !c.embedded_default && fs::is_directory(c.args.model)) dir = c.args.model;
+  if (c.args.generation_config == "auto" && !c.embedded_default && fs::is_directory(c.model_dir)) dir = c.model_dir;
   else if (c.args.generation_config != "auto" && c.args.generation_config != "vllm") dir = c.args.generation_config;
   if (dir.empty() || !fs::exists(dir / "generation_config.json")) return {};
   const auto j = server::json::parse(read_file(dir / "generation_config.json"), nullptr, false);
@@ -83,7 +84,8 @@ server::SamplingDefaults sampling_defaults(const ServeConfig& c) {
 LoadedModel load(const ServeConfig& c, Ops& ops) {
   if (!c.embedded_default) {
     LoadOptions o;
-    o.model = c.args.model;
+    o.model = c.model_dir;
+    o.hf_overrides = c.hf_overrides.empty() ? "" : c.hf_overrides.dump();
     o.load_format = c.args.load_format;
     o.quantization = c.args.quantization == "none" ? "auto" : c.args.quantization;
     o.num_layers = c.args.num_layers;
@@ -161,7 +163,7 @@ void run(const ServeArgs& args) {
   // Before anything starts a thread: resolving --device initialises the CUDA runtime, whose
   // threads would otherwise take SIGTERM with its default action.
   SignalWatcher signals;
-  const ServeConfig config = resolve_serve_config(args);
+  const ServeConfig config = resolve_serve_config(args, /*allow_download=*/!args.dry_run);
   if (args.dry_run) {
     std::printf("%s\n", config.to_json().dump(2).c_str());
     return;
@@ -203,6 +205,10 @@ void run(const ServeArgs& args) {
   so.api_key = a.api_key;
   so.reasoning_parser = a.reasoning_parser == "qwen3";
   so.sampling_defaults = sampling_defaults(config);
+  so.sampling_defaults.return_tokens_as_token_ids = a.frontend.return_tokens_as_token_ids;
+  so.log_requests = a.frontend.enable_log_requests;
+  so.max_log_len = a.frontend.max_log_len;
+  so.prompt_tokens_details = a.frontend.enable_prompt_tokens_details;
   so.version = ROTOR_VERSION;
   server::Server server(*engine, tokenizer, chat_template, so);
   server.bind();
@@ -210,9 +216,12 @@ void run(const ServeArgs& args) {
                  a.host, server.port(), engine->limits().max_model_len, engine->limits().num_blocks,
                  engine->limits().block_size);
 
+  std::unique_ptr<StatsLogger> stats;
+  if (!a.frontend.disable_log_stats) stats = std::make_unique<StatsLogger>(*engine, stats_interval_seconds());
   signals.watch(&server);
   server.run();
   signals.watch(nullptr);
+  stats.reset();
   ROTOR_LOG_INFO("stopped");
 }
 

@@ -7,7 +7,9 @@
 
 #include "apps/default_model.h"
 #include "apps/engine_args.h"
+#include "apps/vllm_flags.h"
 #include "core/check.h"
+#include "hub/resolve.h"
 #include "kernels/backend.h"
 #include "model/config.h"
 
@@ -97,27 +99,53 @@ void parse_additional_config(const ServeArgs& a, ServeConfig& c) {
   }
 }
 
-void resolve_model(ServeArgs& a, ServeConfig& c) {
+// --hf-overrides (and the older --rope-scaling) as one JSON object merged into config.json.
+void parse_overrides(const ServeArgs& a, ServeConfig& c) {
+  if (!a.hf_overrides.empty()) {
+    c.hf_overrides = parse_json_flag("--hf-overrides", a.hf_overrides);
+    ROTOR_CHECK(c.hf_overrides.is_object(), "--hf-overrides must be a JSON object (got {})", a.hf_overrides);
+  }
+  if (!a.rope_scaling.empty()) {
+    const json r = parse_json_flag("--rope-scaling", a.rope_scaling);
+    ROTOR_CHECK(r.is_object(), "--rope-scaling must be a JSON object (got {})", a.rope_scaling);
+    c.hf_overrides["rope_scaling"] = r;
+  }
+}
+
+void resolve_model(ServeArgs& a, ServeConfig& c, bool allow_download) {
   ModelConfig model;
   bool quant_file = false;
+  if (!a.model_flag.empty()) {
+    ROTOR_CHECK(a.model.empty() || a.model == a.model_flag, "the model is given twice ({} and --model {})", a.model,
+                a.model_flag);
+    a.model = a.model_flag;
+  }
   if (a.model.empty()) {
     c.embedded_default = true;
     ROTOR_CHECK(a.load_format != "safetensors",
                 "--load-format safetensors needs a MODEL_DIR (without one rotor serves its embedded random-weight model)");
+    ROTOR_CHECK(c.hf_overrides.empty(), "--hf-overrides needs a MODEL_DIR (the embedded default model has fixed "
+                "settings)");
     a.load_format = "dummy";
     model = ModelConfig::from_json(default_model_config_json());
   } else {
-    const fs::path p(a.model);
-    ROTOR_CHECK(fs::exists(p), "MODEL_DIR {} does not exist", a.model);
+    hub::HubOptions h;
+    h.revision = a.revision;
+    h.download_dir = a.download_dir;
+    h.token = a.hf_token;
+    h.weights = a.load_format != "dummy";
+    h.allow_download = allow_download;
+    const fs::path p = hub::resolve_model(a.model, h);
+    c.model_dir = p.string();
     const bool dir = fs::is_directory(p);
     ROTOR_CHECK(dir || a.load_format == "dummy",
                 "MODEL_DIR {} is not a directory (a bare config.json needs --load-format dummy)", a.model);
     const fs::path config = dir ? p / "config.json" : p;
     ROTOR_CHECK(fs::exists(config), "no config.json in {}", a.model);
-    model = ModelConfig::load(config);
+    model = ModelConfig::load(config, c.hf_overrides.empty() ? "" : c.hf_overrides.dump());
     quant_file = dir && fs::exists(p / "quant_model_description.json");
   }
-  c.model_max_len = model.max_position_embeddings;
+  c.model_max_len = model.max_context_len();
 
   if (a.quantization == "w8a8") a.quantization = "ascend";
   ROTOR_CHECK(a.quantization.empty() || a.quantization == "ascend" || a.quantization == "none",
@@ -138,8 +166,9 @@ void resolve_model(ServeArgs& a, ServeConfig& c) {
 
   if (a.engine.max_model_len == 0) a.engine.max_model_len = c.model_max_len;
   ROTOR_CHECK(a.engine.max_model_len <= c.model_max_len,
-              "--max-model-len {} is longer than the model's max_position_embeddings ({})", a.engine.max_model_len,
-              c.model_max_len);
+              "--max-model-len {} is longer than the model's context ({}: max_position_embeddings, or "
+              "original_max_position_embeddings x factor with YaRN; extend it with --hf-overrides rope_scaling)",
+              a.engine.max_model_len, c.model_max_len);
   if (a.served_model_name.empty())
     a.served_model_name.push_back(c.embedded_default ? kDefaultModelName : a.model);
 }
@@ -147,12 +176,19 @@ void resolve_model(ServeArgs& a, ServeConfig& c) {
 }  // namespace
 
 void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
-  cmd.add_option("model", a.model, "Model directory (Hugging Face layout); none = the embedded random-weight model");
+  cmd.add_option("model", a.model,
+                 "Model directory (Hugging Face layout) or hub id Org/Name (through the Hugging Face cache, "
+                 "downloaded if missing); none = the embedded random-weight model");
+  cmd.add_option("--model", a.model_flag, "The model, as a flag (vLLM's older spelling)");
+  cmd.add_option("--revision", a.revision, "Hub model: branch, tag or commit (default main)");
+  cmd.add_option("--download-dir", a.download_dir, "Hub model: the Hugging Face cache directory to use");
+  cmd.add_option("--hf-token", a.hf_token, "Hub model: access token (default: $HF_TOKEN)");
   cmd.add_option("--host", a.host, "Address to listen on")->capture_default_str();
   cmd.add_option("--port", a.port, "Port to listen on")->capture_default_str();
   cmd.add_option("--served-model-name", a.served_model_name, "Name(s) the API accepts as `model` (first one is reported)");
   cmd.add_option("--api-key", a.api_key, "Require this bearer token (default: $VLLM_API_KEY)");
-  cmd.add_option("--tensor-parallel-size", a.tensor_parallel_size, "GPUs per model replica")->capture_default_str();
+  cmd.add_option("--tensor-parallel-size", a.tensor_parallel_size, "GPUs per model replica (also -tp)")
+      ->capture_default_str();
   cmd.add_option("--data-parallel-size", a.data_parallel_size, "Model replicas")->capture_default_str();
   cmd.add_option("--pipeline-parallel-size", a.pipeline_parallel_size, "Pipeline stages")->capture_default_str();
   add_engine_options(&cmd, a.engine);
@@ -169,6 +205,14 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_flag("--enforce-eager", a.enforce_eager, "No CUDA graphs (cudagraph_mode NONE)");
   cmd.add_option("--chat-template", a.chat_template, "Jinja chat template file replacing the tokenizer's");
   cmd.add_option("--tokenizer", a.tokenizer, "Tokenizer directory (default: MODEL_DIR, else the embedded Qwen3 one)");
+  cmd.add_option("--tokenizer-mode", a.tokenizer_mode,
+                 "auto | slow | hf: the model's tokenizer.json (rotor has one implementation); mistral: refused")
+      ->capture_default_str();
+  cmd.add_option("--hf-overrides", a.hf_overrides,
+                 "JSON object merged into config.json, e.g. '{\"rope_scaling\": {\"rope_type\": \"yarn\", ...}}'");
+  cmd.add_option("--rope-scaling", a.rope_scaling, "JSON: the same as --hf-overrides '{\"rope_scaling\": JSON}'");
+  cmd.add_option("--scheduling-policy", a.scheduling_policy, "fcfs (first come, first served)")->capture_default_str();
+  cmd.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 (the model's dtype)")->capture_default_str();
   cmd.add_option("--generation-config", a.generation_config,
                  "auto: sampling defaults from MODEL_DIR/generation_config.json; vllm: none; or a directory")
       ->capture_default_str();
@@ -179,19 +223,21 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--device", a.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   cmd.add_option("--num-layers", a.num_layers, "Run only the first N layers (for testing large configs)");
   cmd.add_flag("--dry-run", a.dry_run, "Validate the flags, print the resolved configuration as JSON and exit");
-  // vLLM flags that change nothing here.
-  cmd.add_flag("--disable-log-requests")->description("Accepted (rotor does not log requests)");
-  cmd.add_flag("--enable-log-requests")->description("Accepted (rotor does not log requests)");
-  cmd.add_flag("--disable-log-stats")->description("Accepted");
-  cmd.add_flag("--enable-chunked-prefill")->description("Accepted (chunked prefill is always on)");
-  cmd.add_flag("--disable-uvicorn-access-log")->description("Accepted");
+  add_frontend_flags(cmd, a.frontend);
+  // vLLM flags that ask for what rotor does anyway.
+  for (const char* flag : {"--enable-chunked-prefill", "--disable-uvicorn-access-log", "--disable-sliding-window",
+                           "--disable-cascade-attn", "--disable-custom-all-reduce", "--disable-fastapi-docs",
+                           "--disable-frontend-multiprocessing", "--use-tqdm-on-load"})
+    cmd.add_flag_callback(flag, [&a, flag] { a.no_effect.push_back(flag); }, "Accepted: rotor does this anyway");
   cmd.add_option("--uvicorn-log-level")->description("Accepted (use --log-level)");
+  add_rejected_vllm_flags(cmd, a.rejected);
 }
 
-ServeConfig resolve_serve_config(const ServeArgs& given) {
+ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ServeConfig c;
   c.args = given;
   ServeArgs& a = c.args;
+  if (!a.rejected.empty()) ROTOR_FAIL("{}", a.rejected.front());
   if (a.api_key.empty())
     if (const char* env = std::getenv("VLLM_API_KEY")) a.api_key = env;
   ROTOR_CHECK(a.port >= 0 && a.port <= 65535, "--port must be between 0 and 65535 (got {})", a.port);
@@ -233,8 +279,23 @@ ServeConfig resolve_serve_config(const ServeArgs& given) {
   ROTOR_CHECK(a.device == "auto" || a.device == "cpu" || a.device.starts_with("cuda"),
               "--device must be cpu, cuda, cuda:N or auto (got '{}')", a.device);
   c.device = a.device == "auto" ? (cuda_available() ? "cuda" : "cpu") : a.device;
+  if (a.tokenizer_mode == "slow" || a.tokenizer_mode == "hf") a.tokenizer_mode = "auto";
+  ROTOR_CHECK(a.tokenizer_mode != "mistral", "--tokenizer-mode mistral: rotor reads Hugging Face tokenizer.json "
+              "files only (no mistral_common tokenizer)");
+  ROTOR_CHECK(a.tokenizer_mode == "auto", "--tokenizer-mode must be auto, slow or hf (got '{}')", a.tokenizer_mode);
+  ROTOR_CHECK(a.scheduling_policy == "fcfs" || a.scheduling_policy == "priority",
+              "--scheduling-policy must be fcfs or priority (got '{}')", a.scheduling_policy);
+  if (a.scheduling_policy == "priority")
+    c.unsupported.push_back("--scheduling-policy priority: not implemented yet (rotor schedules first come, first "
+                            "served)");
+  if (a.kv_cache_dtype == "bf16") a.kv_cache_dtype = "bfloat16";
+  ROTOR_CHECK(a.kv_cache_dtype == "auto" || a.kv_cache_dtype == "bfloat16",
+              "--kv-cache-dtype {}: rotor's KV cache is bf16 (auto or bfloat16)", a.kv_cache_dtype);
+  for (const std::string& f : a.no_effect) c.warnings.push_back(f + ": accepted; rotor does this anyway");
+  c.frontend = resolve_frontend(a.frontend, c.unsupported);
 
-  resolve_model(a, c);
+  parse_overrides(a, c);
+  resolve_model(a, c, allow_download);
   parse_compilation_config(a, c);
   parse_additional_config(a, c);
   if (a.tensor_parallel_size > 1)
@@ -254,6 +315,8 @@ json ServeConfig::to_json() const {
   const ServeArgs& a = args;
   return {
       {"model", a.model.empty() ? json(nullptr) : json(a.model)},
+      {"model_dir", model_dir.empty() ? json(nullptr) : json(model_dir)},
+      {"revision", a.revision.empty() ? json(nullptr) : json(a.revision)},
       {"embedded_default_model", embedded_default},
       {"served_model_names", a.served_model_name},
       {"host", a.host},
@@ -279,6 +342,7 @@ json ServeConfig::to_json() const {
                 {"quantization", a.quantization},
                 {"quantization_source", quantization_source},
                 {"num_layers", a.num_layers},
+                {"hf_overrides", hf_overrides},
                 {"trust_remote_code", a.trust_remote_code}}},
       {"compilation_config", {{"cudagraph_mode", cudagraph_mode},
                               {"cudagraph_capture_sizes", cudagraph_capture_sizes},
@@ -286,9 +350,11 @@ json ServeConfig::to_json() const {
       {"additional_config", {{"enable_cpu_binding", enable_cpu_binding}, {"given", additional_config}}},
       {"api", {{"chat_template", a.chat_template.empty() ? json(nullptr) : json(a.chat_template)},
                {"tokenizer", a.tokenizer.empty() ? json(nullptr) : json(a.tokenizer)},
+               {"tokenizer_mode", a.tokenizer_mode},
                {"generation_config", a.generation_config},
                {"reasoning_parser", a.reasoning_parser.empty() ? json(nullptr) : json(a.reasoning_parser)},
                {"tool_call_parser", "hermes"}}},
+      {"frontend", frontend},
       {"warnings", warnings},
       {"unsupported", unsupported},
   };

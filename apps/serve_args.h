@@ -11,13 +11,18 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/frontend_args.h"
 #include "engine/engine.h"
 
 namespace rotor::app {
 
 // Flag values as given.
 struct ServeArgs {
-  std::string model;                          // MODEL_DIR; empty = the embedded default model
+  std::string model;                          // MODEL_DIR or Org/Name; empty = the embedded default model
+  std::string model_flag;                     // --model (vLLM's older spelling of the positional)
+  std::string revision;                       // --revision of a hub model
+  std::string download_dir;                   // --download-dir: the Hugging Face cache root to use
+  std::string hf_token;                       // --hf-token (else $HF_TOKEN)
   std::string host = "0.0.0.0";
   int port = 8000;
   std::vector<std::string> served_model_name;
@@ -36,6 +41,11 @@ struct ServeArgs {
   bool enforce_eager = false;
   std::string chat_template;                  // a Jinja file replacing the tokenizer's
   std::string tokenizer;                      // a tokenizer directory other than the model's
+  std::string tokenizer_mode = "auto";        // auto | slow | hf: the same tokenizer.json; mistral: refused
+  std::string hf_overrides;                   // JSON object merged into config.json
+  std::string rope_scaling;                   // older vLLM: JSON, = --hf-overrides '{"rope_scaling": ...}'
+  std::string scheduling_policy = "fcfs";     // fcfs (priority: not yet)
+  std::string kv_cache_dtype = "auto";        // auto | bfloat16
   std::string generation_config = "auto";     // auto: defaults from generation_config.json; vllm: none
   std::string reasoning_parser;               // qwen3
   bool enable_auto_tool_choice = false;
@@ -43,15 +53,21 @@ struct ServeArgs {
   std::string device = "auto";
   int num_layers = 0;                         // rotor extra: run only the first N layers
   bool dry_run = false;
+  FrontendArgs frontend;                      // logging, response defaults, CORS / TLS / root path
+  std::vector<std::string> no_effect;         // vLLM flags that ask for what rotor does anyway
+  std::vector<std::string> rejected;          // vLLM flags rotor does not implement: "--flag: instead ..."
 };
 
 // The resolved configuration.
 struct ServeConfig {
   ServeArgs args;                             // normalised (model names, quantization, device)
   bool embedded_default = false;              // no MODEL_DIR: the built-in random-weight model
+  std::string model_dir;                      // the local directory (a hub id resolved through the cache)
+  nlohmann::ordered_json hf_overrides = nlohmann::ordered_json::object();
+  nlohmann::ordered_json frontend = nlohmann::ordered_json::object();
   std::string quantization_source;            // "flag", "quant_model_description.json" or ""
   std::string device;                         // cpu | cuda | cuda:N (auto resolved)
-  int model_max_len = 0;                      // the model's max_position_embeddings
+  int model_max_len = 0;                      // the model's context (max_position_embeddings, or YaRN's)
   std::string cudagraph_mode = "FULL_DECODE_ONLY";  // NONE | FULL_DECODE_ONLY (GPU only)
   std::vector<int> cudagraph_capture_sizes;
   nlohmann::ordered_json compilation_config = nlohmann::ordered_json::object();
@@ -64,7 +80,8 @@ struct ServeConfig {
 };
 
 void add_serve_flags(CLI::App& cmd, ServeArgs& args);
-// Validates; rotor::Error with a one-line message for a bad value.
-ServeConfig resolve_serve_config(const ServeArgs& args);
+// Validates; rotor::Error with a one-line message for a bad value or a rejected vLLM flag. A
+// hub model id is resolved through the Hugging Face cache, downloading when allow_download.
+ServeConfig resolve_serve_config(const ServeArgs& args, bool allow_download = false);
 
 }  // namespace rotor::app

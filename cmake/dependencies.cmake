@@ -20,6 +20,8 @@ if(ROTOR_CUDA)
                         "or point NCCL_ROOT at a folder with include/nccl.h and lib/libnccl.so*")
   endif()
 endif()
+find_package(CURL REQUIRED)       # hub downloads (libcurl4-openssl-dev)
+find_package(OpenSSL REQUIRED)    # their checksums
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
 find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
 add_library(rotor_httplib INTERFACE)

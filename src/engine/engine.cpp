@@ -60,9 +60,9 @@ void validate(const EngineRequest& req, const EngineLimits& lim) {
 std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Communicator& comm,
                                        const ModelConfig& model, ModelWeights weights) {
   EngineLimits lim;
-  lim.max_model_len = config.max_model_len > 0 ? config.max_model_len : model.max_position_embeddings;
+  lim.max_model_len = config.max_model_len > 0 ? config.max_model_len : model.max_context_len();
   ROTOR_CHECK(lim.max_model_len >= 2, "--max-model-len must be at least 2 (the model says {})",
-              model.max_position_embeddings);
+              model.max_context_len());
   ROTOR_CHECK(config.block_size >= 1 && config.max_num_seqs >= 1 && config.max_num_batched_tokens >= 1,
               "--block-size, --max-num-seqs and --max-num-batched-tokens must be positive");
   ROTOR_CHECK(config.max_logprobs <= ops.max_top_logprobs(),

@@ -26,6 +26,44 @@ T require(const nlohmann::json& j, const char* key) {
   return get_or<T>(j, key, T{});
 }
 
+// transformers 5 reads `rope_scaling` when set (older configs, --hf-overrides) and else
+// `rope_parameters`; both hold {"rope_type" (or "type"), "factor", ...}.
+RopeScaling parse_rope_scaling(const nlohmann::json& j, int max_position_embeddings) {
+  RopeScaling s;
+  const nlohmann::json* d = nullptr;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null() || (it->is_object() && it->empty())) continue;
+    ROTOR_CHECK(it->is_object(), "config.json: {} must be an object (got {})", key, it->dump());
+    d = &*it;
+    break;
+  }
+  if (!d) return s;
+  s.type = get_or<std::string>(*d, "rope_type", get_or<std::string>(*d, "type", "default"));
+  if (s.type == "default") return s;
+  ROTOR_CHECK(s.type == "yarn", "config.json: RoPE scaling of type '{}' is not supported (default and yarn are)",
+              s.type);
+  // A top-level original_max_position_embeddings wins over the dict's (transformers 5).
+  s.original_max_position_embeddings =
+      get_or<int>(j, "original_max_position_embeddings",
+                  get_or<int>(*d, "original_max_position_embeddings", max_position_embeddings));
+  ROTOR_CHECK(s.original_max_position_embeddings > 0, "config.json: yarn original_max_position_embeddings must be "
+              "positive (got {})", s.original_max_position_embeddings);
+  s.factor = get_or<double>(*d, "factor", static_cast<double>(max_position_embeddings) /
+                                              s.original_max_position_embeddings);
+  ROTOR_CHECK(s.factor > 0.0, "config.json: yarn factor must be positive (got {})", s.factor);
+  // transformers: `get("beta_fast") or 32`, so 0 also means the default.
+  if (const double v = get_or<double>(*d, "beta_fast", 0.0); v != 0.0) s.beta_fast = v;
+  if (const double v = get_or<double>(*d, "beta_slow", 0.0); v != 0.0) s.beta_slow = v;
+  s.attention_factor = get_or<double>(*d, "attention_factor", 0.0);
+  ROTOR_CHECK(s.attention_factor >= 0.0, "config.json: yarn attention_factor must be positive (got {})",
+              s.attention_factor);
+  s.mscale = get_or<double>(*d, "mscale", 0.0);
+  s.mscale_all_dim = get_or<double>(*d, "mscale_all_dim", 0.0);
+  s.truncate = get_or<bool>(*d, "truncate", true);
+  return s;
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -53,17 +91,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.eos_token_ids = {eos};
 
   c.rope_theta = get_or<double>(j, "rope_theta", 10000.0);
-  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
-    const auto& rp = j["rope_parameters"];
-    c.rope_theta = get_or<double>(rp, "rope_theta", c.rope_theta);
-    const std::string type = get_or<std::string>(rp, "rope_type", "default");
-    ROTOR_CHECK(type == "default", "config.json: rope_type '{}' is not supported (only default RoPE)", type);
-  }
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const std::string type = get_or<std::string>(j["rope_scaling"], "rope_type",
-                                                 get_or<std::string>(j["rope_scaling"], "type", "?"));
-    ROTOR_CHECK(type == "default", "config.json: rope_scaling of type '{}' is not supported yet", type);
-  }
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object())
+    c.rope_theta = get_or<double>(j["rope_parameters"], "rope_theta", c.rope_theta);
+  c.rope_scaling = parse_rope_scaling(j, c.max_position_embeddings);
 
   const std::string dt = get_or<std::string>(j, "torch_dtype", get_or<std::string>(j, "dtype", "bfloat16"));
   if (dt == "bfloat16") c.dtype = DType::BF16;
@@ -94,7 +124,22 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-ModelConfig ModelConfig::load(const std::filesystem::path& path) {
+namespace {
+
+void merge_into(nlohmann::json& dst, const nlohmann::json& src) {
+  for (const auto& [key, value] : src.items()) {
+    if (value.is_object() && dst.contains(key) && dst[key].is_object())
+      merge_into(dst[key], value);
+    else
+      dst[key] = value;
+  }
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::load(const std::filesystem::path& path) { return load(path, ""); }
+
+ModelConfig ModelConfig::load(const std::filesystem::path& path, const std::string& overrides) {
   std::ifstream f(path);
   ROTOR_CHECK(f.good(), "cannot open {}", path.string());
   nlohmann::json j;
@@ -103,7 +148,17 @@ ModelConfig ModelConfig::load(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     ROTOR_FAIL("{}: not valid JSON ({})", path.string(), e.what());
   }
+  if (!overrides.empty()) {
+    const auto o = nlohmann::json::parse(overrides, nullptr, false);
+    ROTOR_CHECK(o.is_object(), "--hf-overrides must be a JSON object (got {})", overrides);
+    merge_into(j, o);
+  }
   return from_json(j);
+}
+
+int ModelConfig::max_context_len() const {
+  if (rope_scaling.type != "yarn") return max_position_embeddings;
+  return static_cast<int>(rope_scaling.original_max_position_embeddings * rope_scaling.factor);
 }
 
 int64_t ModelConfig::parameter_count() const {

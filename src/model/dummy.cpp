@@ -1,9 +1,12 @@
 // model/dummy.cpp — `--load-format dummy`: random bf16 weights of the config's shapes,
 // made directly on the backend's device, deterministic for a seed (experts stacked).
+#include <fmt/format.h>
+
 #include <cmath>
 #include "core/check.h"
 
 #include "core/hash_rng.h"
+#include "core/progress.h"
 #include "model/weights.h"
 
 namespace rotor {
@@ -49,14 +52,17 @@ ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops) {
   const int64_t H = c.hidden_size, V = c.vocab_size, hd = c.head_dim, I = c.moe_intermediate_size,
                 E = c.num_experts;
   ModelWeights w;
+  const int64_t outer = V * H * (c.tie_word_embeddings ? 1 : 2) + H;
+  const int64_t per_layer = 2 * H + 2 * hd + H * c.qkv_size() + c.q_size() * H + E * H + E * 3 * H * I;
+  ProgressMeter progress("making dummy weights", static_cast<uint64_t>(outer + per_layer * c.num_layers) * 2);
   {
-    Filler f(ops, mix64(seed), V * H * (c.tie_word_embeddings ? 1 : 2) + H);
+    Filler f(ops, mix64(seed), outer);
     w.embed = f.next({V, H}, 0.0f, 1.0f);
     w.final_norm = f.next({H}, 1.0f, 0.1f);
     w.lm_head = c.tie_word_embeddings ? LinearWeight::dense(w.embed) : f.linear(V, H);
     w.owned.push_back(f.release());
+    progress.add(outer * 2, "embeddings");
   }
-  const int64_t per_layer = 2 * H + 2 * hd + H * c.qkv_size() + c.q_size() * H + E * H + E * 3 * H * I;
   for (int i = 0; i < c.num_layers; ++i) {
     Filler f(ops, mix64(seed + 1 + i), per_layer);
     LayerWeights L;
@@ -82,7 +88,9 @@ ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops) {
     }
     w.layers.push_back(std::move(L));
     w.owned.push_back(f.release());
+    progress.add(per_layer * 2, fmt::format("layer {} of {}", i + 1, c.num_layers));
   }
+  progress.finish();
   return w;
 }
 

@@ -3,7 +3,9 @@
 #include "core/check.h"
 
 #include "core/log.h"
+#include "core/progress.h"
 #include "model/quant_description.h"
+#include "model/safetensors.h"
 
 namespace rotor {
 namespace fs = std::filesystem;
@@ -22,7 +24,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
               "--quantization {}: {} holds no {} (not a W8A8 checkpoint)", o.quantization, o.model.string(),
               QuantDescription::kFileName);
   LoadedModel m;
-  m.config = ModelConfig::load(config_path);
+  m.config = ModelConfig::load(config_path, o.hf_overrides);
   m.full_parameter_count = m.config.parameter_count();
   ROTOR_CHECK(o.num_layers >= 0, "--num-layers must be positive");
   const int full_layers = m.config.num_layers;
@@ -36,7 +38,9 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
     return m;
   }
   ModelWeights host = load_weights(m.config, o.model);
-  ROTOR_LOG_INFO("weights: {}", host.quantization.empty() ? "float" : host.quantization);
+  ROTOR_LOG_INFO("weights: {}, {} in {} safetensors file(s){}", host.quantization.empty() ? "float" : host.quantization,
+                 ProgressMeter::bytes_str(host.checkpoint->total_bytes()), host.checkpoint->num_files(),
+                 ops.device().is_cpu() ? ", memory-mapped (the CPU reads each page on first use)" : "");
   m.weights = ops.device().is_cpu() ? std::move(host) : upload_weights(host, ops.allocator());
   return m;
 }

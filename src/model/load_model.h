@@ -19,6 +19,7 @@ struct LoadOptions {
   std::string quantization = "auto";
   int num_layers = 0;              // > 0: keep only the first N layers
   uint64_t seed = 0;               // dummy weights
+  std::string hf_overrides;        // JSON object merged into config.json ("" = none)
 };
 
 struct LoadedModel {

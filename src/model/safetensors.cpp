@@ -158,6 +158,18 @@ Tensor Checkpoint::get(const std::string& name, const Shape& shape) const {
   return t;
 }
 
+std::string Checkpoint::file_of(const void* p) const {
+  for (const auto& f : files_)
+    if (f->contains(p)) return f->path().filename().string();
+  return "";
+}
+
+uint64_t Checkpoint::total_bytes() const {
+  uint64_t n = 0;
+  for (const auto& f : files_) n += f->size();
+  return n;
+}
+
 std::vector<std::string> Checkpoint::names() const {
   std::vector<std::string> n;
   for (auto& [k, _] : where_) n.push_back(k);

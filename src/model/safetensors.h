@@ -24,6 +24,11 @@ class SafetensorsFile {
   Tensor get(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  size_t size() const { return size_; }
+  // Whether p points into this file's mapping.
+  bool contains(const void* p) const {
+    return p >= map_ && static_cast<const char*>(p) < static_cast<const char*>(map_) + size_;
+  }
 
  private:
   std::filesystem::path path_;
@@ -47,6 +52,10 @@ class Checkpoint {
   Tensor get(const std::string& name, const Shape& shape) const;
   std::vector<std::string> names() const;
   const std::filesystem::path& dir() const { return dir_; }
+  // The file name whose mapping holds p ("" when none does); every file's size in bytes.
+  std::string file_of(const void* p) const;
+  uint64_t total_bytes() const;
+  size_t num_files() const { return files_.size(); }
 
  private:
   std::filesystem::path dir_;

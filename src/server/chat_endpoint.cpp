@@ -75,7 +75,7 @@ void stream_response(std::shared_ptr<StreamState> st, const Server& s, httplib::
       choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
       if (d.finished) choice["stop_reason"] = d.stop_reason;
       json c = chunk(*st, json::array({std::move(choice)}));
-      if (gen_opts.continuous_usage_stats) c["usage"] = usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens());
+      if (gen_opts.continuous_usage_stats) c["usage"] = st->gen->usage();
       out += sse_event(c);
       return write(out);
     };
@@ -146,7 +146,7 @@ void chat_completions(Server& s, const httplib::Request& req, httplib::Response&
                      {"created", st->created},
                      {"model", st->model},
                      {"choices", std::move(out_choices)},
-                     {"usage", usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens())}};
+                     {"usage", st->gen->usage()}};
   res.set_content(dump_json(body), "application/json");
 }
 

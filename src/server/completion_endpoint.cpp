@@ -52,7 +52,7 @@ void stream_response(std::shared_ptr<CompletionState> st, const Server& s, httpl
       choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
       choice["stop_reason"] = d.finished ? d.stop_reason : json(nullptr);
       json c = chunk(*st, json::array({std::move(choice)}));
-      if (g.continuous_usage_stats) c["usage"] = usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens());
+      if (g.continuous_usage_stats) c["usage"] = st->gen->usage();
       return write(sse_event(c));
     };
     auto empty_chunk = [&] { return chunk(*st, json::array()); };
@@ -130,7 +130,7 @@ void completions(Server& s, const httplib::Request& req, httplib::Response& res)
                      {"created", st->created},
                      {"model", st->model},
                      {"choices", std::move(choices)},
-                     {"usage", usage_json(st->gen->prompt_tokens(), st->gen->completion_tokens())}};
+                     {"usage", st->gen->usage()}};
   res.set_content(dump_json(body), "application/json");
 }
 

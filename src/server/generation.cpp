@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/log.h"
 #include "server/api_error.h"
 #include "server/responses.h"
 #include "server/server.h"
@@ -33,6 +34,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
   choices_.reserve(prompts.size() * n_);
   try {
     submit_all(server, prompts, gen, choice_options);
+    if (server.options().log_requests) log_request(prompts, gen);
   } catch (...) {
     abort();  // what was submitted before the failure
     throw;
@@ -125,6 +127,51 @@ int Generation::prompt_tokens() const {
   return sum;
 }
 
+int Generation::cached_tokens() const {
+  int sum = 0;
+  for (size_t i = 0; i < choices_.size(); i += n_) sum += choices_[i].stream.num_cached_tokens();
+  return sum;
+}
+
+json Generation::usage() const {
+  json u = usage_json(prompt_tokens(), completion_tokens());
+  if (server_.options().prompt_tokens_details) u["prompt_tokens_details"] = {{"cached_tokens", cached_tokens()}};
+  return u;
+}
+
+void Generation::log_request(const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& g) const {
+  const int cut = server_.options().max_log_len;  // < 0: whole prompts
+  for (size_t pi = 0; pi < prompts.size() && pi * n_ < choices_.size(); ++pi) {
+    const std::vector<int32_t>& ids = prompts[pi];
+    std::string text = server_.tokenizer().decode(ids, false);
+    if (cut >= 0 && static_cast<int>(text.size()) > cut) {
+      size_t end = static_cast<size_t>(cut);
+      while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // whole UTF-8 characters
+      text.resize(end);
+    }
+    const size_t shown = cut >= 0 ? std::min(ids.size(), static_cast<size_t>(cut)) : ids.size();
+    const std::vector<int32_t> head(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(shown));
+    const json params = {{"n", n_},
+                         {"temperature", g.temperature},
+                         {"top_p", g.top_p},
+                         {"top_k", g.top_k},
+                         {"min_p", g.min_p},
+                         {"presence_penalty", g.presence_penalty},
+                         {"frequency_penalty", g.frequency_penalty},
+                         {"repetition_penalty", g.repetition_penalty},
+                         {"seed", g.seed ? json(*g.seed) : json(nullptr)},
+                         {"max_tokens", g.max_tokens ? json(*g.max_tokens) : json(nullptr)},
+                         {"min_tokens", g.min_tokens},
+                         {"stop", g.stop},
+                         {"stop_token_ids", g.stop_token_ids},
+                         {"ignore_eos", g.ignore_eos},
+                         {"logprobs", g.logprobs ? json(*g.logprobs) : json(nullptr)}};
+    ROTOR_LOG_INFO("request {}: {} prompt tokens, params: {}, prompt: {}, prompt_token_ids: {}{}",
+                   choices_[pi * n_].handle.id(), ids.size(), params.dump(), json(text).dump(), json(head).dump(),
+                   shown < ids.size() ? fmt::format(" (first {} of {})", shown, ids.size()) : "");
+  }
+}
+
 int Generation::completion_tokens() const {
   int sum = 0;
   for (const Choice& c : choices_) sum += c.stream.num_output_tokens();
@@ -143,7 +190,7 @@ bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>
     if (!write(sse_event(error_body(500, failure)))) return false;
   } else if (include_usage) {
     json c = empty_chunk();
-    c["usage"] = usage_json(gen.prompt_tokens(), gen.completion_tokens());
+    c["usage"] = gen.usage();
     if (!write(sse_event(c))) return false;
   }
   write(std::string(kSseDone));

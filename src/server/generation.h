@@ -36,6 +36,9 @@ class Generation {
 
   int prompt_tokens() const;      // over all prompts, counted once per prompt
   int completion_tokens() const;  // over all choices
+  int cached_tokens() const;      // prompt tokens served by the prefix cache, once per prompt
+  // The response's usage object (prompt_tokens_details with --enable-prompt-tokens-details).
+  json usage() const;
 
  private:
   struct Choice {
@@ -46,6 +49,8 @@ class Generation {
   };
   void submit_all(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
                   const ChoiceOptions& choice_options);
+  // --enable-log-requests: one line per API request.
+  void log_request(const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen) const;
   // Feeds one engine output to choice i; false if emit refused.
   bool feed(int i, const RequestOutput& out, const std::function<bool(int, ChoiceDelta&)>& emit);
 

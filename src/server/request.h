@@ -18,6 +18,7 @@ struct SamplingDefaults {
   int top_k = 0;
   float min_p = 0.0f;
   float repetition_penalty = 1.0f;
+  bool return_tokens_as_token_ids = false;  // --return-tokens-as-token-ids (a request may say otherwise)
 
   static SamplingDefaults from_generation_config(const json& generation_config);
 };

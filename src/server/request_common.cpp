@@ -129,7 +129,8 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     g.stop_token_ids = parse_token_ids(*ids, "stop_token_ids", limits);
   g.include_stop_str_in_output = opt_bool(body, "include_stop_str_in_output").value_or(false);
   g.skip_special_tokens = opt_bool(body, "skip_special_tokens").value_or(true);
-  g.return_tokens_as_token_ids = opt_bool(body, "return_tokens_as_token_ids").value_or(false);
+  g.return_tokens_as_token_ids =
+      opt_bool(body, "return_tokens_as_token_ids").value_or(d.return_tokens_as_token_ids);
 
   const int64_t n = opt_int(body, "n").value_or(1);
   if (n < 1) bad_request(fmt::format("'n' must be at least 1 (got {})", n), "n");

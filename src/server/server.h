@@ -35,6 +35,9 @@ struct ServerOptions {
   int max_n = 16;                         // choices per request
   int num_threads = 0;                    // 0: from the engine's max_num_seqs
   std::string version;                    // GET /version
+  bool log_requests = false;              // --enable-log-requests: one log line per request
+  int max_log_len = -1;                   // --max-log-len: prompt characters / ids logged; -1 = all
+  bool prompt_tokens_details = false;     // --enable-prompt-tokens-details: usage.prompt_tokens_details
 };
 
 class Server {

@@ -2,6 +2,7 @@
 resolves under --dry-run without weights or GPUs; features rotor lacks fail with one clear
 line; bad flags fail without a crash."""
 import json
+import os
 import shlex
 import subprocess
 
@@ -59,3 +60,87 @@ def test_bad_flags_fail_with_a_message(rotor_binary):
         r = run([rotor_binary, "serve", *extra])
         assert r.returncode != 0 and part in r.stderr, (extra, r.stderr)
         assert "Traceback" not in r.stderr and r.returncode < 128
+
+
+# Command lines for this model family as vLLM's and Qwen's docs give them (vLLM's recipes:
+# `vllm serve MODEL --tensor-parallel-size 8 --max-model-len 262144 --reasoning-parser qwen3`,
+# and with `--speculative-config '{"method": "mtp", ...}'`; Qwen's guide to contexts past 32k
+# with YaRN through --rope-scaling (vLLM < 0.10) or --hf-overrides). The model id goes through a
+# Hugging Face cache holding the real config.json, offline.
+DOC_COMMANDS = {
+    "recipe": r"""vllm serve Qwen/Qwen3-235B-A22B-Instruct-2507 --tensor-parallel-size 8 --max-model-len 262144 \
+        --reasoning-parser qwen3""",
+    "recipe_mtp": r"""vllm serve Qwen/Qwen3-235B-A22B-Instruct-2507 --tensor-parallel-size 8 --max-model-len 262144 \
+        --reasoning-parser qwen3 --speculative-config '{"method": "mtp", "num_speculative_tokens": 2}'""",
+    "yarn_rope_scaling": r"""vllm serve Qwen/Qwen3-30B-A3B --rope-scaling \
+        '{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}' --max-model-len 131072""",
+    "yarn_hf_overrides": r"""vllm serve Qwen/Qwen3-30B-A3B --hf-overrides \
+        '{"rope_scaling": {"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}}' \
+        --max-model-len 128k -tp 1 --enable-prefix-caching""",
+}
+
+
+def doc_argv(binary, name, extra=()):
+    argv = shlex.split(DOC_COMMANDS[name].replace("\\\n", " "))
+    assert argv[:2] == ["vllm", "serve"]
+    return [binary, "serve", *argv[2:], *extra]
+
+
+def hf_cache(tmp_path, shared, repo, config_dir):
+    """A Hugging Face cache holding `repo`'s config.json at a commit that refs/main names."""
+    commit = "f" * 40
+    d = tmp_path / ("models--" + repo.replace("/", "--"))
+    (d / "refs").mkdir(parents=True)
+    (d / "refs" / "main").write_text(commit)
+    snap = d / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_bytes((shared / "configs" / config_dir / "config.json").read_bytes())
+    return str(tmp_path)
+
+
+def run_env(argv, **env):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    e.update(env)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=e)
+
+
+def test_vllm_doc_command_lines(rotor_binary, shared, tmp_path):
+    hf_cache(tmp_path, shared, "Qwen/Qwen3-235B-A22B-Instruct-2507", "qwen3-235b-a22b-instruct-2507")
+    hf_cache(tmp_path, shared, "Qwen/Qwen3-30B-A3B", "qwen3-30b-a3b")
+    env = {"HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+
+    # The recipe resolves (dry run: no weights needed); serving it fails on the one flag rotor lacks.
+    r = run_env(doc_argv(rotor_binary, "recipe", ["--dry-run", "--load-format", "dummy"]), **env)
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)
+    assert c["engine"]["max_model_len"] == 262144 and c["api"]["reasoning_parser"] == "qwen3"
+    assert c["served_model_names"] == ["Qwen/Qwen3-235B-A22B-Instruct-2507"]
+    r = run_env(doc_argv(rotor_binary, "recipe", ["--load-format", "dummy"]), **env)
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert r.returncode == 1 and len(errors) == 1 and "--tensor-parallel-size 8" in errors[0], r.stderr
+
+    r = run_env(doc_argv(rotor_binary, "recipe_mtp", ["--dry-run"]), **env)
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert r.returncode == 1 and errors == [l for l in r.stderr.splitlines() if l.strip()], r.stderr
+    assert len(errors) == 1 and "--speculative-config" in errors[0] and "speculative decoding" in errors[0]
+
+    # YaRN past 32k: the context becomes 32768 x 4 = 131072, as vLLM derives it.
+    for name, want in (("yarn_rope_scaling", 131072), ("yarn_hf_overrides", 128000)):
+        r = run_env(doc_argv(rotor_binary, name, ["--dry-run", "--load-format", "dummy"]), **env)
+        assert r.returncode == 0, (name, r.stderr)
+        c = json.loads(r.stdout)
+        assert c["engine"]["model_max_position_embeddings"] == 131072, name
+        assert c["engine"]["max_model_len"] == want, name
+        assert c["load"]["hf_overrides"]["rope_scaling"]["rope_type"] == "yarn", name
+        assert c["unsupported"] == [], name
+
+
+def test_vllm_flags_rotor_lacks_name_themselves(rotor_binary):
+    for extra, part in [(["--swap-space", "4"], "--swap-space"), (["-ep"], "--enable-expert-parallel"),
+                        (["--enable-lora", "--max-loras", "4"], "--enable-lora"),
+                        (["--kv-cache-dtype", "fp8"], "--kv-cache-dtype fp8"),
+                        (["--tokenizer-mode", "mistral"], "mistral"),
+                        (["--ssl-keyfile", "/etc/hostname", "--ssl-certfile", "/etc/hostname"], "TLS")]:
+        r = run([rotor_binary, "serve", *extra])
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        assert r.returncode == 1 and len(lines) == 1 and part in lines[0], (extra, r.stderr)

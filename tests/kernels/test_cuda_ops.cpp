@@ -17,6 +17,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/ops.h"
 #include "model/config.h"
+#include "model/rope.h"
 
 namespace rotor {
 namespace {
@@ -150,6 +151,7 @@ TEST_F(CudaOpsTest, QkNormRopeWritesQAndCache) {
   struct Heads {
     int hq, hkv, hd;
   };
+  int shape = 0;
   for (Heads h : {Heads{8, 2, 64}, Heads{r.uniform(1, 6) * 4, 4, 128}, Heads{c30.num_heads, c30.num_kv_heads, 128},
                   Heads{c235.num_heads, c235.num_kv_heads, 128}}) {
     const int T = r.uniform(1, 60), hd = h.hd, bs = 16, nb = 8, max_pos = 4096;
@@ -160,13 +162,17 @@ TEST_F(CudaOpsTest, QkNormRopeWritesQAndCache) {
       qw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(qw.tensor, i));
       kw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(kw.tensor, i));
     }
+    // Every other shape a YaRN table (Qwen3's long-context settings): its cos and sin carry
+    // the attention factor (|cos| up to 1.14), which the kernel must take as it comes.
+    RopeScaling yarn;
+    yarn.type = "yarn";
+    yarn.factor = 4.0;
+    yarn.original_max_position_embeddings = 1024;
+    const bool use_yarn = shape++ % 2 == 1;
+    SCOPED_TRACE(use_yarn ? "yarn RoPE table" : "default RoPE table");
+    const std::vector<float> table = rope_table(max_pos, hd, 1e6, use_yarn ? yarn : RopeScaling{});
     OwnedTensor rope(cpu_allocator(), DType::F32, {max_pos, hd});
-    for (int p = 0; p < max_pos; ++p)
-      for (int i = 0; i < hd / 2; ++i) {
-        const double a = p / std::pow(1e6, 2.0 * i / hd);
-        rope.tensor.data<float>()[p * hd + i] = static_cast<float>(std::cos(a));
-        rope.tensor.data<float>()[p * hd + hd / 2 + i] = static_cast<float>(std::sin(a));
-      }
+    std::copy(table.begin(), table.end(), rope.tensor.data<float>());
     std::vector<int32_t> pos(T), slots(nb * bs);
     std::iota(slots.begin(), slots.end(), 0);
     std::shuffle(slots.begin(), slots.end(), r.g);

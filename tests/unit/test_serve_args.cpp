@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "apps/serve_args.h"
+#include "apps/vllm_flags.h"
 #include "core/error.h"
 
 namespace rotor::app {
@@ -18,6 +19,7 @@ ServeArgs parse(std::vector<std::string> argv) {
   ServeArgs args;
   CLI::App* serve = app.add_subcommand("serve");
   add_serve_flags(*serve, args);
+  argv = expand_vllm_aliases(std::move(argv));
   argv.insert(argv.begin(), {"rotor", "serve"});
   std::vector<const char*> c;
   for (const auto& s : argv) c.push_back(s.c_str());
@@ -146,11 +148,103 @@ TEST(ServeArgs, BadValuesFailClearly) {
       {{"/no/such/model"}, "does not exist"},
       {{kTiny, "--max-model-len", "5000"}, "max_position_embeddings"},
       {{"--device", "tpu"}, "--device"},
+      {{"--max-model-len", "1.5K"}, "decimals are not allowed"},
+      {{"--max-model-len", "lots"}, "--max-model-len"},
+      {{"--tokenizer-mode", "mistral"}, "mistral_common"},
+      {{"--tokenizer-mode", "custom"}, "--tokenizer-mode"},
+      {{kTiny, "--hf-overrides", "[1]"}, "--hf-overrides"},
+      {{"--hf-overrides", R"({"rope_theta": 5})"}, "needs a MODEL_DIR"},
+      {{kTiny, "--hf-overrides", R"({"rope_scaling": {"rope_type": "longrope"}})"}, "longrope"},
+      {{"--kv-cache-dtype", "fp8"}, "bf16"},
+      {{"--scheduling-policy", "lifo"}, "--scheduling-policy"},
+      {{"--max-log-len", "-5"}, "--max-log-len"},
+      {{"--allowed-origins", "*"}, "JSON list"},
+      {{"--ssl-keyfile", "/no/such/key.pem", "--ssl-certfile", "/no/such/cert.pem"}, "--ssl-keyfile"},
+      {{"--root-path", "api"}, "--root-path"},
+      {{"--model", "/a", "/b"}, "given twice"},
   };
   for (const auto& [argv, part] : cases) {
     const std::string e = error_of(argv);
     EXPECT_NE(e.find(part), std::string::npos) << argv[0] << " -> " << e;
   }
+}
+
+TEST(ServeArgs, HumanReadableIntegersAsVllm) {
+  EXPECT_EQ(parse_human_int("f", "32768"), 32768);
+  EXPECT_EQ(parse_human_int("f", "32k"), 32000);
+  EXPECT_EQ(parse_human_int("f", "32K"), 32768);
+  EXPECT_EQ(parse_human_int("f", "25.6k"), 25600);
+  EXPECT_EQ(parse_human_int("f", "1m"), 1000000);
+  EXPECT_EQ(parse_human_int("f", "2M"), 2097152);
+  EXPECT_EQ(parse_human_int("f", "4G"), int64_t{4} << 30);
+  EXPECT_EQ(parse_human_int("f", "1t"), 1000000000000);
+  const ServeConfig c = resolve({kTiny, "--max-model-len", "2k", "--max-num-batched-tokens", "4K",
+                                 "--kv-cache-memory-bytes", "1G"});
+  EXPECT_EQ(c.args.engine.max_model_len, 2000);
+  EXPECT_EQ(c.args.engine.max_num_batched_tokens, 4096);
+  EXPECT_EQ(c.args.engine.kv_cache_memory_bytes, int64_t{1} << 30);
+}
+
+TEST(ServeArgs, VllmAliasesAndHonouredFlags) {
+  EXPECT_EQ(resolve({"-tp", "4"}).args.tensor_parallel_size, 4);
+  EXPECT_EQ(resolve({"-tp=2", "-dp", "3", "-pp", "1"}).args.data_parallel_size, 3);
+  EXPECT_EQ(resolve({"-cc", R"({"cudagraph_mode": "NONE"})"}).cudagraph_mode, "NONE");
+  const ServeConfig c = resolve({"--model", kTiny, "--tokenizer-mode", "slow", "--enable-log-requests", "--max-log-len",
+                                 "40", "--return-tokens-as-token-ids", "--enable-prompt-tokens-details",
+                                 "--disable-log-stats", "--kv-cache-dtype", "auto", "--scheduling-policy", "fcfs",
+                                 "--disable-sliding-window", "--config-format", "hf"});
+  EXPECT_EQ(c.model_dir, kTiny);
+  EXPECT_EQ(c.args.tokenizer_mode, "auto");
+  EXPECT_TRUE(c.args.frontend.enable_log_requests);
+  EXPECT_EQ(c.frontend["max_log_len"], 40);
+  EXPECT_EQ(c.frontend["log_stats"], false);
+  EXPECT_EQ(c.frontend["return_tokens_as_token_ids"], true);
+  EXPECT_EQ(c.frontend["enable_prompt_tokens_details"], true);
+  EXPECT_TRUE(contains(c.warnings, "--disable-sliding-window"));
+  EXPECT_TRUE(c.unsupported.empty());
+  EXPECT_FALSE(resolve({"--enable-log-requests", "--disable-log-requests"}).args.frontend.enable_log_requests);
+}
+
+TEST(ServeArgs, HfOverridesReachTheConfig) {
+  // Qwen3's documented way past 32k: YaRN through the config (vLLM: --hf-overrides, older --rope-scaling).
+  const std::string yarn = R"({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4096})";
+  EXPECT_TRUE(contains({error_of({kTiny, "--max-model-len", "16k"})}, "model's context (4096"));
+  ServeConfig c = resolve({kTiny, "--hf-overrides", R"({"rope_scaling": )" + yarn + "}", "--max-model-len", "16K"});
+  EXPECT_EQ(c.model_max_len, 16384);
+  EXPECT_EQ(c.args.engine.max_model_len, 16384);
+  EXPECT_EQ(c.hf_overrides["rope_scaling"]["rope_type"], "yarn");
+  c = resolve({kTiny, "--rope-scaling", yarn});
+  EXPECT_EQ(c.model_max_len, 16384);
+  EXPECT_EQ(c.to_json()["load"]["hf_overrides"]["rope_scaling"]["factor"], 4.0);
+}
+
+TEST(ServeArgs, TransportFlagsValidatedAndListedAsNotYet) {
+  const ServeConfig c = resolve({"--allowed-origins", R"(["https://a.example"])", "--allow-credentials",
+                                 "--root-path", "/v1-proxy"});
+  EXPECT_TRUE(contains(c.unsupported, "CORS"));
+  EXPECT_TRUE(contains(c.unsupported, "--root-path /v1-proxy"));
+  EXPECT_EQ(c.frontend["cors"]["allowed_origins"][0], "https://a.example");
+  EXPECT_TRUE(contains(resolve({"--scheduling-policy", "priority"}).unsupported, "priority"));
+}
+
+TEST(ServeArgs, VllmFlagsRotorLacksFailWithOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--speculative-config", R"({"method": "mtp"})"}, "--speculative-config: rotor has no speculative decoding"},
+      {{"--swap-space", "16"}, "--swap-space: rotor preempts by recomputation"},
+      {{"--enable-expert-parallel"}, "--enable-expert-parallel: rotor runs every expert on one GPU"},
+      {{"-ep"}, "--enable-expert-parallel"},
+      {{"--no-enable-lora"}, "--enable-lora: rotor serves the base model only"},
+      {{"--lora-modules", "a=/x", "b=/y"}, "--lora-modules"},
+      {{"--model-impl", "transformers"}, "--model-impl transformers"},
+      {{"--num-scheduler-steps", "8"}, "--num-scheduler-steps 8"},
+  };
+  for (const auto& [argv, part] : cases) {
+    const std::string e = error_of(argv);
+    EXPECT_NE(e.find(part), std::string::npos) << argv[0] << " -> " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  // Values that ask for what rotor does are accepted.
+  EXPECT_NO_THROW(resolve({"--model-impl", "auto", "--num-scheduler-steps", "1", "--api-server-count", "1"}));
 }
 
 TEST(ServeArgs, UnknownFlagIsAParseError) {

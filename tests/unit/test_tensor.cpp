@@ -1,10 +1,11 @@
-// tests/unit/test_tensor.cpp — Tensor views, shapes, dtypes, bf16 conversion, errors.
+// tests/unit/test_tensor.cpp — Tensor views, shapes, dtypes, bf16 conversion, errors; ProgressMeter lines.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/bf16.h"
 #include "core/buffer.h"
+#include "core/progress.h"
 #include "core/tensor.h"
 
 namespace rotor {
@@ -50,6 +51,28 @@ TEST(BF16, RoundsToNearestEven) {
   EXPECT_EQ(f32_to_bf16(1.0f + 1.0f / 256), 0x3f80);
   EXPECT_EQ(f32_to_bf16(1.0f + 3.0f / 256), 0x3f82);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
+}
+
+}  // namespace
+}  // namespace rotor
+
+namespace rotor {
+namespace {
+
+// core/progress.h: the numbers of a progress line.
+TEST(ProgressMeter, LineShowsBytesRateAndEta) {
+  EXPECT_EQ(ProgressMeter::bytes_str(512), "512 B");
+  EXPECT_EQ(ProgressMeter::bytes_str(1536), "1.5 KiB");
+  EXPECT_EQ(ProgressMeter::bytes_str(3.0 * (1 << 20)), "3.0 MiB");
+  EXPECT_EQ(ProgressMeter::bytes_str(1.5 * (1 << 30)), "1.50 GiB");
+  const uint64_t gib = uint64_t{1} << 30;
+  EXPECT_EQ(ProgressMeter::line(gib, 4 * gib, 10.0), "1.00 GiB / 4.00 GiB (25.0%), 102.4 MiB/s, ETA 30 s");
+  EXPECT_EQ(ProgressMeter::line(4 * gib, 4 * gib, 10.0), "4.00 GiB / 4.00 GiB (100.0%), 409.6 MiB/s");
+  EXPECT_EQ(ProgressMeter::line(1 << 20, 0, 1.0), "1.0 MiB, 1.0 MiB/s");
+  ProgressMeter m("test", 100, 3600.0);
+  m.add(40, "a");
+  m.add(60);
+  EXPECT_EQ(m.done(), 100u);
 }
 
 }  // namespace

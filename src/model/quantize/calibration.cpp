@@ -79,7 +79,7 @@ CalibrationForward::CalibrationForward(Ops& ops, const ModelConfig& c, std::vect
   std::fill_n(moe_.tensor.data<float>(), T_ * H, 0.0f);
   k_cache_ = OwnedTensor(a, DType::F32, {blocks, c.num_kv_heads, kBlock, hd});
   v_cache_ = OwnedTensor(a, DType::F32, {blocks, c.num_kv_heads, kBlock, hd});
-  const std::vector<float> rope = rope_table(max_len, static_cast<int>(hd), c.rope_theta);
+  const std::vector<float> rope = rope_table(max_len, static_cast<int>(hd), c.rope_theta, c.rope_scaling);
   rope_ = OwnedTensor(a, DType::F32, {max_len, hd});
   std::copy(rope.begin(), rope.end(), rope_.tensor.data<float>());
   expert_tokens_.resize(c.num_experts);

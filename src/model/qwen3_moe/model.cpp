@@ -22,20 +22,6 @@ bool shared_static_quant(const std::vector<LinearWeight>& parts) {
 
 }  // namespace
 
-std::vector<float> rope_table(int positions, int hd, double theta) {
-  std::vector<float> t(static_cast<size_t>(positions) * hd);
-  const int half = hd / 2;
-  for (int i = 0; i < half; ++i) {
-    const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / hd);
-    for (int p = 0; p < positions; ++p) {
-      const double a = p * inv_freq;
-      t[static_cast<size_t>(p) * hd + i] = static_cast<float>(std::cos(a));
-      t[static_cast<size_t>(p) * hd + half + i] = static_cast<float>(std::sin(a));
-    }
-  }
-  return t;
-}
-
 Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& ops, Communicator& comm,
                              int max_tokens, int max_rows, int max_positions)
     : config_(c), w_(w), ops_(ops), comm_(comm), max_tokens_(max_tokens), max_rows_(max_rows) {
@@ -52,7 +38,7 @@ Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& o
   const DType act = ops.act_dtype();
   const int64_t T = max_tokens, H = c.hidden_size, hd = c.head_dim;
   rope_ = OwnedTensor(a, DType::F32, {max_positions, hd});
-  const std::vector<float> table = rope_table(max_positions, static_cast<int>(hd), c.rope_theta);
+  const std::vector<float> table = rope_table(max_positions, static_cast<int>(hd), c.rope_theta, c.rope_scaling);
   a.copy(rope_.tensor.data(), table.data(), table.size() * sizeof(float));
   residual_ = OwnedTensor(a, act, {T, H});
   x_ = OwnedTensor(a, act, {T, H});

@@ -9,12 +9,10 @@
 #include "comm/communicator.h"
 #include "kernels/ops.h"
 #include "model/config.h"
+#include "model/rope.h"
 #include "model/weights.h"
 
 namespace rotor {
-
-// NeoX RoPE table [positions, hd] f32: cos(p * f_i) in [:hd/2], sin in [hd/2:], computed in double.
-std::vector<float> rope_table(int positions, int hd, double theta);
 
 class Qwen3MoeModel {
  public:
