@@ -73,9 +73,12 @@ struct ExpertWeights {
   int hidden = 0;         // H
   int inter = 0;          // I (moe_intermediate_size, per rank under TP)
   std::vector<LinearWeight> gate, up, down;
-  // Optional stacked form of the same bf16 weights (the GPU backend needs it; gate/up/down
-  // are then views into it): w13 [E, 2I, H], gate rows then up rows of each expert; w2 [E, H, I].
+  // Optional stacked form of the same weights (the GPU backend needs it; gate/up/down are then
+  // views into it): w13 [E, 2I, H], gate rows then up rows of each expert; w2 [E, H, I]; bf16,
+  // or i8 for W8A8Dynamic experts, whose per-output-channel weight_scale is stacked alike:
+  // w13_scale [E, 2I] f32, w2_scale [E, H] f32.
   Tensor w13, w2;
+  Tensor w13_scale, w2_scale;
 };
 
 // Per-sequence sampling parameters of one step (one logits row per sequence).
@@ -155,6 +158,11 @@ class Ops {
 
   // out[t, :] = table[ids[t], :]. ids [T] i32, table [V, H], out [T, H] act_dtype.
   virtual void embed(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
+
+  // A vocabulary-parallel embedding's share: out[t, :] = table[ids[t] - first, :] for ids in
+  // [first, first + V), zeros for the others (rows another rank holds); summed over the ranks,
+  // the shares are embed() of the whole table. ids [T] i32, table [V, H], out [T, H] act_dtype.
+  virtual void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) = 0;
 
   // With residual: residual += x, then out = rms_norm(residual) * w (+ bias).
   // Without: out = rms_norm(x) * w (+ bias). x, out, residual [T, H]; w, bias [H].

@@ -1,7 +1,7 @@
-// model/dummy.cpp — `--load-format dummy`: random bf16 weights of the config's shapes,
-// made directly on the backend's device, deterministic for a seed (experts stacked).
+// model/dummy.cpp — `--load-format dummy`: random bf16 weights of the config's shapes for one
+// rank, made directly on the backend's device as the architecture walks them, deterministic
+// for a seed (a stream per tensor, numbered within its layer; experts stacked).
 #include <cmath>
-#include "core/check.h"
 
 #include "core/hash_rng.h"
 #include "model/weights.h"
@@ -9,80 +9,79 @@
 namespace rotor {
 namespace {
 
-// Carves tensors out of one buffer and fills each with its own random stream.
-class Filler {
+class DummyMaker final : public WeightVisitor {
  public:
-  Filler(Ops& ops, uint64_t seed, int64_t elements)
-      : ops_(ops), seed_(seed), buffer_(ops.allocator(), static_cast<size_t>(elements) * 2) {}
+  DummyMaker(Ops& ops, uint64_t seed, ModelWeights& w) : ops_(ops), seed_(seed), w_(w) {}
 
-  // The next `shape` elements of the buffer, unfilled.
-  Tensor take(Shape shape) {
-    Tensor t(static_cast<char*>(buffer_.data()) + used_ * 2, DType::BF16, shape, buffer_.device());
-    used_ += shape.numel();
-    ROTOR_CHECK(used_ * 2 <= static_cast<int64_t>(buffer_.size()), "dummy weights: buffer too small");
-    return t;
+  void begin_group(int layer) override {
+    group_seed_ = mix64(seed_ + 1 + layer);  // the model's own tensors (layer -1): mix64(seed)
+    count_ = 0;
   }
-  // Fills t with the next random stream.
-  Tensor fill(const Tensor& t, float mean, float std) {
-    ops_.fill_random(t, mix64(seed_ + ++count_), mean, std);
-    return t;
+  // 1-D tensors are norm weights ~ 1 + N(0, 0.01); optional ones (biases) are left out;
+  // 2-D ones are embeddings ~ N(0, 1).
+  void tensor(Tensor& t, const TensorSpec& s) override {
+    if (s.optional) {
+      t = Tensor{};
+      return;
+    }
+    Shape shape = s.shape;
+    shape[0] = s.rows.size;
+    const bool norm = shape.ndim() == 1;
+    t = fill(take(shape), norm ? 1.0f : 0.0f, norm ? 0.1f : 1.0f, s.rows.size != s.shape[0]);
   }
-  Tensor next(Shape shape, float mean, float std) { return fill(take(shape), mean, std); }
-  LinearWeight linear(int64_t n, int64_t k) {
-    LinearWeight w;
-    w.weight = next({n, k}, 0.0f, 1.0f / std::sqrt(static_cast<float>(k)));
-    return w;
+  void linear(LinearWeight& w, const LinearSpec& s) override {
+    if (s.tied_to) {
+      w = LinearWeight::dense(*s.tied_to);
+      return;
+    }
+    w = LinearWeight::dense(fill(take({s.rows.size, s.cols.size}), 0.0f, in_std(s.in), s.split()));
   }
-  Buffer release() { return std::move(buffer_); }
+  // Stacked (w13 [E, 2I, H], w2 [E, H, I]); each projection its own stream.
+  void experts(ExpertWeights& ex, const ExpertsSpec& s) override {
+    const int64_t E = s.experts.size, H = s.hidden, I = s.inter_slice.size;
+    const bool split = E != s.num_experts || I != s.inter;
+    ex = ExpertWeights{};
+    ex.num_experts = static_cast<int>(E);
+    ex.hidden = static_cast<int>(H);
+    ex.inter = static_cast<int>(I);
+    ex.w13 = take({E, 2 * I, H});
+    ex.w2 = take({E, H, I});
+    for (int64_t e = 0; e < E; ++e) {
+      const Tensor w13 = ex.w13.rows(e, e + 1).view({2 * I, H});
+      ex.gate.push_back(LinearWeight::dense(fill(w13.rows(0, I), 0.0f, in_std(H), split)));
+      ex.up.push_back(LinearWeight::dense(fill(w13.rows(I, 2 * I), 0.0f, in_std(H), split)));
+      ex.down.push_back(LinearWeight::dense(fill(ex.w2.rows(e, e + 1).view({H, I}), 0.0f, in_std(s.inter), split)));
+    }
+  }
 
  private:
+  static float in_std(int64_t in_features) { return 1.0f / std::sqrt(static_cast<float>(in_features)); }
+  Tensor take(Shape shape) {
+    Buffer b(ops_.allocator(), static_cast<size_t>(shape.numel()) * 2);
+    Tensor t = b.as(DType::BF16, shape);
+    w_.owned.push_back(std::move(b));
+    return t;
+  }
+  // Fills t with the group's next stream; a rank's slice of a split tensor draws its own.
+  Tensor fill(const Tensor& t, float mean, float std, bool split) {
+    uint64_t stream = mix64(group_seed_ + ++count_);
+    if (split) stream = mix64(stream ^ mix64(0x5107ull + static_cast<uint64_t>(w_.shard.rank)));
+    ops_.fill_random(t, stream, mean, std);
+    return t;
+  }
+
   Ops& ops_;
-  uint64_t seed_;
-  Buffer buffer_;
-  int64_t used_ = 0;
-  uint64_t count_ = 0;
+  uint64_t seed_, group_seed_ = 0, count_ = 0;
+  ModelWeights& w_;
 };
 
 }  // namespace
 
-ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops) {
-  const int64_t H = c.hidden_size, V = c.vocab_size, hd = c.head_dim, I = c.moe_intermediate_size,
-                E = c.num_experts;
+ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops, const ShardSpec& shard) {
   ModelWeights w;
-  {
-    Filler f(ops, mix64(seed), V * H * (c.tie_word_embeddings ? 1 : 2) + H);
-    w.embed = f.next({V, H}, 0.0f, 1.0f);
-    w.final_norm = f.next({H}, 1.0f, 0.1f);
-    w.lm_head = c.tie_word_embeddings ? LinearWeight::dense(w.embed) : f.linear(V, H);
-    w.owned.push_back(f.release());
-  }
-  const int64_t per_layer = 2 * H + 2 * hd + H * c.qkv_size() + c.q_size() * H + E * H + E * 3 * H * I;
-  for (int i = 0; i < c.num_layers; ++i) {
-    Filler f(ops, mix64(seed + 1 + i), per_layer);
-    LayerWeights L;
-    L.input_norm = f.next({H}, 1.0f, 0.1f);
-    L.post_norm = f.next({H}, 1.0f, 0.1f);
-    L.q_norm = f.next({hd}, 1.0f, 0.1f);
-    L.k_norm = f.next({hd}, 1.0f, 0.1f);
-    L.qkv = {f.linear(c.q_size(), H), f.linear(c.kv_size(), H), f.linear(c.kv_size(), H)};
-    L.o_proj = f.linear(H, c.q_size());
-    L.router = f.linear(E, H);
-    L.experts.num_experts = static_cast<int>(E);
-    L.experts.hidden = static_cast<int>(H);
-    L.experts.inter = static_cast<int>(I);
-    // Stacked experts (w13 [E, 2I, H], w2 [E, H, I]); each projection its own stream.
-    L.experts.w13 = f.take({E, 2 * I, H});
-    L.experts.w2 = f.take({E, H, I});
-    const float std_h = 1.0f / std::sqrt(static_cast<float>(H)), std_i = 1.0f / std::sqrt(static_cast<float>(I));
-    for (int64_t e = 0; e < E; ++e) {
-      const Tensor w13 = L.experts.w13.rows(e, e + 1).view({2 * I, H});
-      L.experts.gate.push_back(LinearWeight::dense(f.fill(w13.rows(0, I), 0.0f, std_h)));
-      L.experts.up.push_back(LinearWeight::dense(f.fill(w13.rows(I, 2 * I), 0.0f, std_h)));
-      L.experts.down.push_back(LinearWeight::dense(f.fill(L.experts.w2.rows(e, e + 1).view({H, I}), 0.0f, std_i)));
-    }
-    w.layers.push_back(std::move(L));
-    w.owned.push_back(f.release());
-  }
+  w.shard = shard;
+  DummyMaker maker(ops, seed, w);
+  visit_weights(c, w, maker);
   return w;
 }
 

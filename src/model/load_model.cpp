@@ -31,13 +31,18 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
                  m.config.num_layers, full_layers,
                  m.config.hidden_size, m.config.num_experts, m.config.num_experts_per_tok,
                  m.full_parameter_count / 1e9);
+  const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size);
+  if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {
-    m.weights = dummy_weights(m.config, o.seed, ops);
+    m.weights = dummy_weights(m.config, o.seed, ops, shard);
     return m;
   }
-  ModelWeights host = load_weights(m.config, o.model);
+  ModelWeights host = load_weights(m.config, o.model, shard);
   ROTOR_LOG_INFO("weights: {}", host.quantization.empty() ? "float" : host.quantization);
-  m.weights = ops.device().is_cpu() ? std::move(host) : upload_weights(host, ops.allocator());
+  if (!ops.device().is_cpu())
+    m.weights = upload_weights(m.config, host, ops.allocator());
+  else
+    m.weights = shard.sharded() ? pack_weights(m.config, std::move(host)) : std::move(host);
   return m;
 }
 

@@ -1,110 +1,134 @@
-// model/upload.cpp — copies host weights (mmap'd or owned) to a device, tensor by tensor;
-// bf16 experts into the stacked layout (ExpertWeights::w13, w2) the GPU kernels read.
-#include "model/safetensors.h"
+// model/upload.cpp — copies host weights (mmap'd views, strided slices of a shard, or owned)
+// to a device tensor by tensor as the architecture walks them, experts into the stacked layout
+// the GPU kernels read (bf16, or i8 with stacked per-channel scales); and the CPU's packing of
+// strided slices.
+#include <cstring>
+#include <map>
+#include <utility>
+
 #include "core/check.h"
 #include "model/weights.h"
 
 namespace rotor {
 namespace {
 
-class Uploader {
- public:
-  Uploader(Allocator& dev, ModelWeights& out) : dev_(dev), out_(out) {}
+// Copies src (contiguous, or 2-D with contiguous rows) into the contiguous dst on `dev`.
+void copy_packed(Allocator& dev, const Tensor& dst, const Tensor& src) {
+  ROTOR_CHECK(src.dtype() == dst.dtype() && src.numel() == dst.numel(), "upload: {} into {}", src.str(), dst.str());
+  if (src.is_contiguous()) return dev.copy(dst.data(), src.data(), src.nbytes());
+  ROTOR_CHECK(src.ndim() == 2 && src.stride(1) == 1, "upload: {} is neither contiguous nor a column slice", src.str());
+  const size_t row = static_cast<size_t>(src.size(1)) * dtype_size(src.dtype());
+  std::vector<char> staging(row * src.size(0));
+  for (int64_t r = 0; r < src.size(0); ++r) std::memcpy(staging.data() + r * row, src.row_ptr(r), row);
+  dev.copy(dst.data(), staging.data(), staging.size());
+}
 
-  Tensor operator()(const Tensor& t) {
-    if (!t.defined()) return t;
-    ROTOR_CHECK(t.is_contiguous(), "upload: {} is not contiguous", t.str());
-    Buffer b(dev_, t.nbytes());
-    dev_.copy(b.data(), t.data(), t.nbytes());
-    Tensor d = b.as(t.dtype(), t.shape());
-    out_.owned.push_back(std::move(b));
-    return d;
+// Replaces tensors by contiguous copies on an allocator's device: every one (upload), or only
+// the strided ones (packing for the CPU). A tensor seen before (tied embeddings) is reused.
+class Copier final : public WeightVisitor {
+ public:
+  Copier(Allocator& dev, ModelWeights& out, bool strided_only) : dev_(dev), out_(out), strided_only_(strided_only) {}
+
+  void tensor(Tensor& t, const TensorSpec&) override { t = copy(t); }
+  void linear(LinearWeight& w, const LinearSpec&) override {
+    for_each_tensor(w, [&](Tensor& t, const char*, bool) { t = copy(t); });
   }
-  LinearWeight operator()(const LinearWeight& w) {
-    LinearWeight d = w;
-    d.weight = (*this)(w.weight);
-    d.bias = (*this)(w.bias);
-    d.deq_scale = (*this)(w.deq_scale);
-    d.quant_bias = (*this)(w.quant_bias);
-    d.weight_scale = (*this)(w.weight_scale);
-    return d;
-  }
-  std::vector<LinearWeight> operator()(const std::vector<LinearWeight>& ws) {
-    std::vector<LinearWeight> d;
-    for (auto& w : ws) d.push_back((*this)(w));
-    return d;
+  void experts(ExpertWeights& e, const ExpertsSpec&) override {
+    if (!strided_only_) {
+      if (stack(e)) return;
+      e.w13 = e.w2 = e.w13_scale = e.w2_scale = Tensor{};  // host stacks: no device copy
+    }
+    for (auto* list : {&e.gate, &e.up, &e.down})
+      for (LinearWeight& w : *list) linear(w, {});
   }
 
  private:
+  Tensor copy(const Tensor& t) {
+    if (!t.defined() || (strided_only_ && t.is_contiguous())) return t;
+    const auto key = std::pair{t.data(), t.str()};
+    if (auto it = seen_.find(key); it != seen_.end()) return it->second;
+    Buffer b(dev_, t.nbytes());
+    Tensor d = b.as(t.dtype(), t.shape());
+    copy_packed(dev_, d, t);
+    out_.owned.push_back(std::move(b));
+    return seen_[key] = d;
+  }
+  Tensor allocate(DType dtype, Shape shape) {
+    Buffer b(dev_, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+    Tensor t = b.as(dtype, shape);
+    out_.owned.push_back(std::move(b));
+    return t;
+  }
+
+  // Stacks experts that are all bf16 or all W8A8Dynamic int8 (no biases): w13 [E, 2I, H], w2
+  // [E, H, I], with w13_scale [E, 2I], w2_scale [E, H] f32 for int8; per-expert views into
+  // them. False (nothing done) for any other mix.
+  bool stack(ExpertWeights& e) {
+    const int64_t E = e.num_experts, H = e.hidden, I = e.inter;
+    if (E == 0) return false;
+    const LinearWeight& first = e.gate[0];
+    const bool int8 = first.kind == QuantKind::W8A8Dynamic;
+    const DType dtype = int8 ? DType::I8 : DType::BF16;
+    for (const auto* list : {&e.gate, &e.up, &e.down})
+      for (const LinearWeight& w : *list)
+        if (w.kind != first.kind || w.weight.dtype() != dtype || w.bias.defined() ||
+            (!int8 && w.kind != QuantKind::None) || (int8 && w.weight_scale.dtype() != DType::F32))
+          return false;
+    const ExpertWeights h = e;
+    e.w13 = allocate(dtype, {E, 2 * I, H});
+    e.w2 = allocate(dtype, {E, H, I});
+    if (int8) {
+      e.w13_scale = allocate(DType::F32, {E, 2 * I});
+      e.w2_scale = allocate(DType::F32, {E, H});
+    }
+    const bool whole = h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous() &&
+                       (!int8 || (h.w13_scale.defined() && h.w2_scale.defined()));
+    if (whole)
+      for (auto [dst, src] : {std::pair{&e.w13, &h.w13}, {&e.w2, &h.w2}, {&e.w13_scale, &h.w13_scale},
+                              {&e.w2_scale, &h.w2_scale}})
+        if (dst->defined()) copy_packed(dev_, *dst, *src);
+    for (int64_t x = 0; x < E; ++x) {
+      const Tensor w13 = e.w13.rows(x, x + 1).view({2 * I, H});
+      e.gate[x] = expert_view(first.kind, w13.rows(0, I), int8 ? e.w13_scale.rows(x, x + 1).view({2 * I}) : Tensor{}, 0);
+      e.up[x] = expert_view(first.kind, w13.rows(I, 2 * I), int8 ? e.w13_scale.rows(x, x + 1).view({2 * I}) : Tensor{}, I);
+      e.down[x] = expert_view(first.kind, e.w2.rows(x, x + 1).view({H, I}),
+                              int8 ? e.w2_scale.rows(x, x + 1).view({H}) : Tensor{}, 0);
+      if (whole) continue;
+      for (auto [dst, src] : {std::pair{&e.gate[x], &h.gate[x]}, {&e.up[x], &h.up[x]}, {&e.down[x], &h.down[x]}}) {
+        expect(src->weight, dtype, dst->weight.shape(), "expert weight");
+        copy_packed(dev_, dst->weight, src->weight);
+        if (int8) copy_packed(dev_, dst->weight_scale, src->weight_scale);
+      }
+    }
+    return true;
+  }
+  // A per-expert weight viewing a stack; scales (int8) the rows [first, first + N) of `scales`.
+  static LinearWeight expert_view(QuantKind kind, const Tensor& w, const Tensor& scales, int64_t first) {
+    LinearWeight l = LinearWeight::dense(w);
+    l.kind = kind;
+    if (scales.defined()) l.weight_scale = scales.rows(first, first + w.size(0));
+    return l;
+  }
+
   Allocator& dev_;
   ModelWeights& out_;
+  bool strided_only_;
+  std::map<std::pair<void*, std::string>, Tensor> seen_;
 };
-
-// bf16 experts go up stacked (w13 [E, 2I, H], w2 [E, H, I]) with per-expert views into
-// them; quantized experts tensor by tensor.
-ExpertWeights upload_experts(const ExpertWeights& h, Allocator& dev, ModelWeights& out) {
-  ExpertWeights d = h;
-  const int64_t E = h.num_experts, H = h.hidden, I = h.inter;
-  bool stackable = E > 0;
-  for (int64_t e = 0; e < E && stackable; ++e)
-    for (const LinearWeight* w : {&h.gate[e], &h.up[e], &h.down[e]})
-      stackable = stackable && w->kind == QuantKind::None && w->weight.dtype() == DType::BF16 &&
-                  w->weight.is_contiguous() && !w->bias.defined();
-  if (!stackable) {
-    Uploader up(dev, out);
-    d.gate = up(h.gate);
-    d.up = up(h.up);
-    d.down = up(h.down);
-    return d;
-  }
-  Buffer w13(dev, static_cast<size_t>(E * 2 * I * H) * 2), w2(dev, static_cast<size_t>(E * H * I) * 2);
-  d.w13 = w13.as(DType::BF16, {E, 2 * I, H});
-  d.w2 = w2.as(DType::BF16, {E, H, I});
-  if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) {
-    dev.copy(d.w13.data(), h.w13.data(), d.w13.nbytes());
-    dev.copy(d.w2.data(), h.w2.data(), d.w2.nbytes());
-  }
-  for (int64_t e = 0; e < E; ++e) {
-    const Tensor w13e = d.w13.rows(e, e + 1).view({2 * I, H});
-    d.gate[e] = LinearWeight::dense(w13e.rows(0, I));
-    d.up[e] = LinearWeight::dense(w13e.rows(I, 2 * I));
-    d.down[e] = LinearWeight::dense(d.w2.rows(e, e + 1).view({H, I}));
-    if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) continue;
-    for (auto [dst, src] : {std::pair{&d.gate[e], &h.gate[e]}, {&d.up[e], &h.up[e]}, {&d.down[e], &h.down[e]}}) {
-      expect(src->weight, DType::BF16, dst->weight.shape(), "expert weight");
-      dev.copy(dst->weight.data(), src->weight.data(), dst->weight.nbytes());
-    }
-  }
-  out.owned.push_back(std::move(w13));
-  out.owned.push_back(std::move(w2));
-  return d;
-}
 
 }  // namespace
 
-ModelWeights upload_weights(const ModelWeights& h, Allocator& dev) {
-  ModelWeights d;
-  Uploader up(dev, d);
-  d.embed = up(h.embed);
-  d.final_norm = up(h.final_norm);
-  d.final_norm_bias = up(h.final_norm_bias);
-  d.quantization = h.quantization;
-  d.lm_head = h.lm_head.weight.data() == h.embed.data() ? LinearWeight::dense(d.embed) : up(h.lm_head);
-  for (auto& L : h.layers) {
-    LayerWeights D;
-    D.input_norm = up(L.input_norm);
-    D.input_norm_bias = up(L.input_norm_bias);
-    D.post_norm = up(L.post_norm);
-    D.post_norm_bias = up(L.post_norm_bias);
-    D.q_norm = up(L.q_norm);
-    D.k_norm = up(L.k_norm);
-    D.qkv = up(L.qkv);
-    D.o_proj = up(L.o_proj);
-    D.router = up(L.router);
-    D.experts = upload_experts(L.experts, dev, d);
-    d.layers.push_back(std::move(D));
-  }
+ModelWeights upload_weights(const ModelConfig& config, const ModelWeights& host, Allocator& dev) {
+  ModelWeights d = host.views();
+  Copier copier(dev, d, false);
+  visit_weights(config, d, copier);
   return d;
+}
+
+ModelWeights pack_weights(const ModelConfig& config, ModelWeights host) {
+  Copier copier(cpu_allocator(), host, true);
+  visit_weights(config, host, copier);
+  return host;
 }
 
 }  // namespace rotor

@@ -231,7 +231,8 @@ TEST(Config, DefaultsAndParameterCount) {
 TEST(Dummy, DeterministicForASeed) {
   auto ops = make_cpu_ops();
   ModelConfig c = ModelConfig::from_json(tiny_config());
-  ModelWeights a = dummy_weights(c, 5, *ops), b = dummy_weights(c, 5, *ops), d = dummy_weights(c, 6, *ops);
+  const ShardSpec one = ShardSpec::make(c, 0, 1);
+  ModelWeights a = dummy_weights(c, 5, *ops, one), b = dummy_weights(c, 5, *ops, one), d = dummy_weights(c, 6, *ops, one);
   const Tensor& ta = a.layers[1].experts.down[3].weight;
   EXPECT_EQ(std::memcmp(ta.data(), b.layers[1].experts.down[3].weight.data(), ta.nbytes()), 0);
   EXPECT_NE(std::memcmp(ta.data(), d.layers[1].experts.down[3].weight.data(), ta.nbytes()), 0);
