@@ -40,14 +40,8 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
     ro.max_num_seqs = static_cast<int>(reqs.size());
     ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
     ro.cuda_graphs = graphs;
-    ModelWeights w;  // views: every runner shares the uploaded weights
-    w.embed = model_.weights.embed;
-    w.final_norm = model_.weights.final_norm;
-    w.final_norm_bias = model_.weights.final_norm_bias;
-    w.lm_head = model_.weights.lm_head;
-    w.layers = model_.weights.layers;
-    w.quantization = model_.weights.quantization;
-    return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, std::move(w), ro);
+    // views: every runner shares the uploaded weights
+    return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, model_.weights.views(), ro);
   }
 
   std::string name() const { return std::filesystem::path(GetParam()).filename().string(); }
