@@ -37,7 +37,8 @@ KVCacheShape kv_cache_shape(const ModelConfig& config, const ShardSpec& shard);
 
 // Named intermediates, as llama.cpp's cb(cur, name, il): the tensor (on the backend's device,
 // valid during the call), its name and its layer (-1 outside the layers). Names an
-// architecture reports: "attn_norm" (the attention's input, when it is float), "attn_out"
+// architecture reports: "attn_in" (the residual stream entering the layer's attention norm),
+// "attn_norm" (the attention's input, when it is float), "attn_out"
 // (o_proj's input), "ffn_norm" (the router's and experts' input), "ffn_out" (the experts'
 // output, all-reduced), "result_norm" (the final-normed rows asked back).
 using ActivationCallback = std::function<void(const Tensor& t, const char* name, int layer)>;

@@ -55,6 +55,7 @@ struct TensorSpec {
   Shape shape;                        // in the checkpoint
   Slice rows;                         // of dimension 0 (all of them unless split)
   bool optional = false;              // may be absent: then left undefined
+  const char* output = nullptr;       // a norm's: the named intermediate (model.h) it writes
 };
 
 // A linear layer y = x W^T, W [out, in] in the checkpoint, and this rank's part of it.
@@ -67,6 +68,7 @@ struct LinearSpec {
   // undefined there, since the partial sums are all-reduced.
   bool adds_bias = true;
   bool quantizable = true;            // the quantizer may make it int8 (not the router, not lm_head)
+  const char* input = nullptr;        // the named intermediate (model.h) it reads
   const Tensor* tied_to = nullptr;    // when the checkpoint lacks it: this tensor (tied embeddings)
   bool split() const { return rows.size != out || cols.size != in; }
 };

@@ -81,6 +81,7 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
   // Layer 0 normalises the embeddings; later layers first add the previous MoE output: h += moe_out.
   const Tensor norm_in = l == 0 ? h : moe_out, norm_res = l == 0 ? Tensor{} : h;
   const LinearInput xin = linear_.rms_norm(norm_in, L.input_norm, L.input_norm_bias, eps, norm_res, L.qkv, x);
+  report(h, "attn_in", l);
   report(xin.x, "attn_norm", l);
   int64_t col = 0;
   for (const LinearWeight& part : L.qkv) {
