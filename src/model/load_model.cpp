@@ -18,7 +18,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   ROTOR_CHECK(o.quantization == "auto" || o.quantization == "ascend" || o.quantization == "w8a8",
               "--quantization must be ascend or w8a8 (got '{}')", o.quantization);
   const bool want_quant = o.quantization != "auto";
-  ROTOR_CHECK(!want_quant || (o.load_format != "dummy" && QuantDescription::present(o.model)),
+  ROTOR_CHECK(!want_quant || o.load_format == "dummy" || QuantDescription::present(o.model),
               "--quantization {}: {} holds no {} (not a W8A8 checkpoint)", o.quantization, o.model.string(),
               QuantDescription::kFileName);
   LoadedModel m;
@@ -34,7 +34,9 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size);
   if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {
-    m.weights = dummy_weights(m.config, o.seed, ops, shard);
+    const bool w8a8 = want_quant || (fs::is_directory(o.model) && QuantDescription::present(o.model));
+    m.weights = dummy_weights(m.config, o.seed, ops, shard, w8a8);
+    ROTOR_LOG_INFO("weights: dummy, {}", w8a8 ? "w8a8" : "bf16");
     return m;
   }
   ModelWeights host = load_weights(m.config, o.model, shard);

@@ -15,7 +15,8 @@ namespace rotor {
 struct LoadOptions {
   std::filesystem::path model;     // a model directory, or a config.json (dummy only)
   std::string load_format = "auto";  // auto | safetensors | dummy
-  // auto: W8A8 when the directory holds quant_model_description.json; ascend | w8a8: require it.
+  // auto: W8A8 when the directory holds quant_model_description.json; ascend | w8a8: require it
+  // (dummy: W8A8 dummy weights, dummy_weights).
   std::string quantization = "auto";
   int num_layers = 0;              // > 0: keep only the first N layers
   uint64_t seed = 0;               // dummy weights

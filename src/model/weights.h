@@ -124,11 +124,14 @@ bool has_quantized_linear(const ModelConfig& config, const ModelWeights& w);
 ModelWeights load_weights(const ModelConfig& config, const std::filesystem::path& dir,
                           const ShardSpec& shard);
 
-// Random bf16 weights of the right shapes for `shard`, made on ops' device, deterministic for
-// a seed: linears ~ N(0, 1/in_features), embeddings ~ N(0, 1), norms ~ 1 + N(0, 0.01); experts
-// stacked. Replicated tensors are the same on every rank; split ones are each rank's own draw
-// (not slices of the unsharded model's).
-ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, Ops& ops, const ShardSpec& shard);
+// Random weights of the right shapes for `shard`, made on ops' device, deterministic for a
+// seed: linears ~ N(0, 1/in_features), embeddings ~ N(0, 1), norms ~ 1 + N(0, 0.01); experts
+// stacked. bf16; with w8a8 the layers a W8A8 checkpoint quantises are int8 (q/k/v/o static
+// with input scale 4/127, experts dynamic with stacked scales), quantised from such random
+// float weights. Replicated tensors are the same on every rank; split ones are each rank's
+// own draw (not slices of the unsharded model's).
+ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, Ops& ops, const ShardSpec& shard,
+                           bool w8a8 = false);
 
 // Copies every tensor to the allocator's device (strided slices packed), experts stacked
 // (ExpertWeights::w13 / w2, plus w13_scale / w2_scale for int8 experts).
