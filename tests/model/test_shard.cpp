@@ -16,10 +16,15 @@
 #include "tests/model/fixture_util.h"
 #include "tests/model/reference.h"
 #include "tests/model/thread_comm.h"
+#include "tests/model/weight_pieces.h"
 
 namespace rotor {
 namespace {
 namespace fs = std::filesystem;
+using test::at;
+using test::collect;
+using test::Pieces;
+using test::Piece;
 
 ModelConfig config_of(const fs::path& dir) { return ModelConfig::load(dir / "config.json"); }
 
@@ -74,54 +79,6 @@ TEST(ShardSpec, SplitsHeadsExpertsAndVocabulary) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("3 KV heads"), std::string::npos) << e.what();
   }
-}
-
-// Every leaf tensor of some weights by name, with the part of the full tensor it holds.
-struct Piece {
-  Tensor t;
-  Slice rows, cols;
-  bool expected = true;  // false: a row-parallel bias this rank must not hold
-};
-using Pieces = std::map<std::string, Piece>;
-
-class Collector final : public WeightVisitor {
- public:
-  Pieces pieces;
-  void tensor(Tensor& t, const TensorSpec& s) override {
-    if (t.defined()) pieces[s.name] = {t, s.rows, {0, t.ndim() == 2 ? s.shape[1] : 1}};
-  }
-  void linear(LinearWeight& w, const LinearSpec& s) override {
-    if (s.tied_to && w.weight.data() == s.tied_to->data()) return;
-    for_each_tensor(w, [&](Tensor& t, const char* suffix, bool per_channel) {
-      const std::string name = s.prefix + "." + suffix;
-      const bool bias = std::strcmp(suffix, "bias") == 0 || std::strcmp(suffix, "quant_bias") == 0;
-      if (per_channel)
-        pieces[name] = {t, s.rows, {0, 1}, !bias || s.adds_bias};
-      else
-        pieces[name] = {t, s.rows, s.cols};
-    });
-  }
-  void experts(ExpertWeights& e, const ExpertsSpec& s) override {
-    for (int64_t x = 0; x < e.num_experts; ++x) {
-      linear(e.gate[x], s.gate_spec(s.experts.begin + x));
-      linear(e.up[x], s.up_spec(s.experts.begin + x));
-      linear(e.down[x], s.down_spec(s.experts.begin + x));
-    }
-  }
-};
-
-Pieces collect(const ModelConfig& c, const ModelWeights& w) {
-  ModelWeights v = w.views();
-  Collector col;
-  visit_weights(c, v, col);
-  return col.pieces;
-}
-
-// Bytes of element (i, j) of a 1-D ([n] as [n, 1]) or 2-D tensor.
-const char* at(const Tensor& t, int64_t i, int64_t j) {
-  const size_t e = dtype_size(t.dtype());
-  if (t.ndim() == 1) return static_cast<const char*>(t.data()) + i * e;
-  return static_cast<const char*>(t.row_ptr(i)) + j * e;
 }
 
 // Puts the ranks' pieces together and compares with the unsharded tensors; counts the tensors
