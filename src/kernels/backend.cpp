@@ -10,11 +10,22 @@
 
 namespace rotor {
 
-bool cuda_available() {
+bool cuda_available() { return cuda_gpu_count() > 0; }
+
+int cuda_gpu_count() {
 #ifdef ROTOR_HAVE_CUDA
-  return cuda_device_count() > 0;
+  return cuda_device_count();
 #else
-  return false;
+  return 0;
+#endif
+}
+
+std::unique_ptr<Ops> make_gpu_ops(int device, int lane) {
+#ifdef ROTOR_HAVE_CUDA
+  return make_cuda_ops(device, lane);
+#else
+  (void)lane;
+  ROTOR_FAIL("cuda:{}: this rotor was built without CUDA (configure with -DROTOR_CUDA=ON)", device);
 #endif
 }
 

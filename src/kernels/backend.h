@@ -10,5 +10,10 @@ namespace rotor {
 
 std::unique_ptr<Ops> make_ops(std::string_view device);
 bool cuda_available();
+// GPUs this process sees (0 without CUDA).
+int cuda_gpu_count();
+// The CUDA backend of GPU `device`'s lane `lane` (its own stream; tensor-parallel ranks that
+// share a GPU take one lane each, kernels/cuda/cuda_ops.h); throws without CUDA.
+std::unique_ptr<Ops> make_gpu_ops(int device, int lane);
 
 }  // namespace rotor

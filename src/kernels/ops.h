@@ -69,7 +69,10 @@ struct LinearWeight {
 // One layer's routed experts: per-expert projections gate/up [I, H] and down [H, I], each
 // float or quantized (W8A8Dynamic in W8A8 checkpoints).
 struct ExpertWeights {
-  int num_experts = 0;
+  int num_experts = 0;    // E: the experts held here
+  // The router's id of expert 0 here: under expert parallelism a rank holds the experts
+  // [first_expert, first_expert + E) of every layer; 0 otherwise.
+  int first_expert = 0;
   int hidden = 0;         // H
   int inter = 0;          // I (moe_intermediate_size, per rank under TP)
   std::vector<LinearWeight> gate, up, down;
@@ -138,6 +141,9 @@ class Ops {
   virtual Allocator& allocator() = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
+  // Makes this backend's device the calling thread's current one (CUDA: cudaSetDevice), as a
+  // thread that launches its work must before it does (a tensor-parallel rank's thread).
+  virtual void make_current() {}
   // Host memory for staging copies (page-locked on the GPU, so copies can be asynchronous).
   virtual Allocator& host_allocator() { return cpu_allocator(); }
   // Copies bytes between host and device memory (either direction) after the work already
@@ -213,8 +219,10 @@ class Ops {
   virtual void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                          const Tensor& topk_ids) = 0;
 
-  // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j].
-  // x, out [T, H]. Experts with no token are not read. A quantized projection quantises its
+  // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j],
+  // over the ids held here (e - experts.first_expert in [0, num_experts)): the others add
+  // nothing (expert parallelism sums the ranks' outputs). x, out [T, H]. Experts with no
+  // token are not read. A quantized projection quantises its
   // input as its kind says: W8A8Dynamic quantises x per token for gate and up, and
   // silu(gate) * up (f32) per token again for down.
   virtual void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
@@ -252,7 +260,9 @@ class Ops {
   virtual void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) = 0;
 };
 
-// The CPU reference backend (always built).
-std::unique_ptr<Ops> make_cpu_ops();
+// The CPU reference backend (always built). num_threads > 0: the OpenMP threads of each op
+// run on a thread that called make_current() (CPU ranks split the cores between them); 0:
+// OpenMP's default.
+std::unique_ptr<Ops> make_cpu_ops(int num_threads = 0);
 
 }  // namespace rotor

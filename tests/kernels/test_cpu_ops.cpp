@@ -268,6 +268,55 @@ TEST_F(CpuOps, MoeRouteAndExpertsMatchNaive) {
   EXPECT_LT(rel_err(ref, out.tensor.data<float>()), 1e-5);
 }
 
+// Expert parallelism: each slice of whole experts (first_expert, num_experts) adds only the
+// routed ids it holds; the slices' outputs sum to the output of all experts at once, and a
+// slice no token is routed to outputs zeros.
+TEST_F(CpuOps, MoeExpertSlicesSumToAllExperts) {
+  const int T = 11, H = 32, I = 24, E = 8, K = 3;
+  OwnedTensor logits = r.f32({T, E}, 2.0f), x = r.f32({T, H});
+  OwnedTensor tw(cpu_allocator(), DType::F32, {T, K}), ti(cpu_allocator(), DType::I32, {T, K});
+  ops->moe_route(logits.tensor, K, true, tw.tensor, ti.tensor);
+  std::vector<OwnedTensor> store;
+  std::vector<LinearWeight> gate, up, down;
+  for (int e = 0; e < E; ++e) {
+    store.push_back(r.bf16({I, H}, 0.3f));
+    gate.push_back(LinearWeight::dense(store.back().tensor));
+    store.push_back(r.bf16({I, H}, 0.3f));
+    up.push_back(LinearWeight::dense(store.back().tensor));
+    store.push_back(r.bf16({H, I}, 0.3f));
+    down.push_back(LinearWeight::dense(store.back().tensor));
+  }
+  auto slice = [&](int first, int n) {
+    ExpertWeights ex;
+    ex.num_experts = n;
+    ex.first_expert = first;
+    ex.hidden = H;
+    ex.inter = I;
+    ex.gate.assign(gate.begin() + first, gate.begin() + first + n);
+    ex.up.assign(up.begin() + first, up.begin() + first + n);
+    ex.down.assign(down.begin() + first, down.begin() + first + n);
+    return ex;
+  };
+  OwnedTensor all = r.f32({T, H});
+  ops->moe_experts(x.tensor, tw.tensor, ti.tensor, slice(0, E), all.tensor);
+  for (int parts : {2, 4, 8}) {
+    SCOPED_TRACE(::testing::Message() << parts << " slices");
+    std::vector<double> sum(T * H, 0.0);
+    for (int p = 0; p < parts; ++p) {
+      OwnedTensor out = r.f32({T, H});  // random: every element must be written
+      ops->moe_experts(x.tensor, tw.tensor, ti.tensor, slice(p * E / parts, E / parts), out.tensor);
+      for (int i = 0; i < T * H; ++i) sum[i] += out.tensor.data<float>()[i];
+    }
+    EXPECT_LT(rel_err(sum, all.tensor.data<float>()), 1e-6);
+  }
+  // Every token routed to experts 0..K-1: the slice [K, E) adds nothing.
+  for (int t = 0; t < T; ++t)
+    for (int j = 0; j < K; ++j) ti.tensor.data<int32_t>()[t * K + j] = j;
+  OwnedTensor none = r.f32({T, H});
+  ops->moe_experts(x.tensor, tw.tensor, ti.tensor, slice(K, E - K), none.tensor);
+  for (int i = 0; i < T * H; ++i) ASSERT_EQ(none.tensor.data<float>()[i], 0.0f) << i;
+}
+
 struct SampleSetup {
   OwnedTensor temp, top_k, top_p, min_p, seed, counter;
   SamplingBatch batch;

@@ -442,6 +442,73 @@ TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
   }
 }
 
+// Expert parallelism: a slice of whole experts (first_expert, num_experts) on the GPU against
+// the same slice on the CPU; ids outside it add nothing, so the slices sum to all experts.
+TEST_F(CudaOpsTest, MoeExpertSlicesMatchCpu) {
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b");
+  struct Case {
+    int H, I, E, k;
+  };
+  for (const Case& cs : {Case{64, 64, 16, 4}, Case{c30.hidden_size, c30.moe_intermediate_size, c30.num_experts,
+                                                     c30.num_experts_per_tok}}) {
+    auto [d13, h13] = random_pair({cs.E, 2 * cs.I, cs.H}, 1.0f / std::sqrt(float(cs.H)), r.g());
+    auto [d2, h2] = random_pair({cs.E, cs.H, cs.I}, 1.0f / std::sqrt(float(cs.I)), r.g());
+    for (int T : {1, 32, 600}) {
+      OwnedTensor x = host_bf16({T, cs.H});
+      OwnedTensor logits = host_f32({T, cs.E}, 2.0f);
+      OwnedTensor tw(cpu_allocator(), DType::F32, {T, cs.k}), ti(cpu_allocator(), DType::I32, {T, cs.k});
+      cpu->moe_route(logits, cs.k, true, tw, ti);
+      OwnedTensor dx = to_gpu(x), dtw = to_gpu(tw), dti = to_gpu(ti);
+      for (int parts : {2, 4}) {
+        std::vector<float> sum(static_cast<size_t>(T) * cs.H, 0.0f);
+        for (int p = 0; p < parts; ++p) {
+          const int n = cs.E / parts, first = p * n;
+          SCOPED_TRACE(::testing::Message() << "H " << cs.H << " E " << cs.E << " T " << T << " experts [" << first
+                                            << ", " << first + n << ")");
+          ExpertWeights ge, ce;
+          for (ExpertWeights* e : {&ge, &ce}) {
+            e->num_experts = n;
+            e->first_expert = first;
+            e->hidden = cs.H;
+            e->inter = cs.I;
+          }
+          ge.w13 = d13.tensor.rows(first, first + n);
+          ge.w2 = d2.tensor.rows(first, first + n);
+          for (int e = first; e < first + n; ++e) {
+            const Tensor w13 = h13.tensor.rows(e, e + 1).view({2 * cs.I, cs.H});
+            ce.gate.push_back(LinearWeight::dense(w13.rows(0, cs.I)));
+            ce.up.push_back(LinearWeight::dense(w13.rows(cs.I, 2 * cs.I)));
+            ce.down.push_back(LinearWeight::dense(h2.tensor.rows(e, e + 1).view({cs.H, cs.I})));
+          }
+          OwnedTensor dout(gpu->allocator(), DType::BF16, {T, cs.H}), cout(cpu_allocator(), DType::F32, {T, cs.H});
+          gpu->fill_random(dout, 7, 0.0f, 1.0f);  // every row must be written, zeros included
+          gpu->moe_experts(dx, dtw, dti, ge, dout);
+          cpu->moe_experts(x, tw, ti, ce, cout);
+          OwnedTensor got = to_host(dout);
+          EXPECT_LT(rel_err(cout, got), 1e-2);
+          for (int64_t i = 0; i < T * cs.H; ++i) sum[i] += bf16_to_f32(got.tensor.data<uint16_t>()[i]);
+        }
+        ExpertWeights all;
+        all.num_experts = cs.E;
+        all.hidden = cs.H;
+        all.inter = cs.I;
+        all.w13 = d13;
+        all.w2 = d2;
+        OwnedTensor dall(gpu->allocator(), DType::BF16, {T, cs.H});
+        gpu->moe_experts(dx, dtw, dti, all, dall);
+        OwnedTensor whole = to_host(dall);
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < T * cs.H; ++i) {
+          const double ref = bf16_to_f32(whole.tensor.data<uint16_t>()[i]);
+          num += (sum[i] - ref) * (sum[i] - ref);
+          den += ref * ref;
+        }
+        EXPECT_LT(std::sqrt(num / std::max(den, 1e-30)), 1e-2) << parts << " slices summed";
+      }
+    }
+  }
+}
+
 TEST_F(CudaOpsTest, SampleDrawsLikeTheCpu) {
   for (int V : {1000, 151936}) {
     const int S = 64;

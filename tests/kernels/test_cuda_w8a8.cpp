@@ -336,6 +336,21 @@ struct Experts {
   ExpertWeights host, dev;
 };
 
+// Experts [first, first + n) of `e` (expert parallelism's slice of a rank).
+ExpertWeights expert_slice(const ExpertWeights& e, int first, int n) {
+  ExpertWeights s = e;
+  s.num_experts = n;
+  s.first_expert = first;
+  s.w13 = e.w13.rows(first, first + n);
+  s.w2 = e.w2.rows(first, first + n);
+  s.w13_scale = e.w13_scale.rows(first, first + n);
+  s.w2_scale = e.w2_scale.rows(first, first + n);
+  s.gate.assign(e.gate.begin() + first, e.gate.begin() + first + n);
+  s.up.assign(e.up.begin() + first, e.up.begin() + first + n);
+  s.down.assign(e.down.begin() + first, e.down.begin() + first + n);
+  return s;
+}
+
 TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
   const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507"),
                     tp4 = shared_config("qwen3-235b-a22b-tp4-rank"), tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
@@ -410,6 +425,13 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);
         EXPECT_EQ(rows_differing(got.tensor.rows(T - 1, T), to_host(one)), 0) << "a token alone";
       }
+      // Expert parallelism: the second half of the experts alone (the others' ids add nothing).
+      const int n = cs.E / 2;
+      OwnedTensor chalf = host(DType::F32, {T, cs.H});
+      cpu->moe_experts(x, tw, ti, expert_slice(ex.host, n, n), chalf);
+      auto [dhalf, p4] = poisoned(DType::BF16, {T, cs.H});
+      gpu->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf);
+      EXPECT_LT(rel_err(chalf, to_host(dhalf)), 1e-2) << "experts [" << n << ", " << cs.E << ")";
     }
   }
 }

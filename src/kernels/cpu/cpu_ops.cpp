@@ -1,4 +1,6 @@
 // kernels/cpu/cpu_ops.cpp — the CPU backend: the Ops interface over the reference kernels.
+#include <omp.h>
+
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor {
@@ -6,10 +8,15 @@ namespace {
 
 class CpuOps final : public Ops {
  public:
+  explicit CpuOps(int num_threads) : num_threads_(num_threads) {}
   Device device() const override { return {}; }
   DType act_dtype() const override { return DType::F32; }
   Allocator& allocator() override { return cpu_allocator(); }
   void synchronize() override {}
+  // OpenMP's thread count is a setting of the calling thread (its parallel regions).
+  void make_current() override {
+    if (num_threads_ > 0) omp_set_num_threads(num_threads_);
+  }
 
   void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override { cpu::embed(ids, table, out); }
   void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override {
@@ -73,10 +80,13 @@ class CpuOps final : public Ops {
   void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override {
     cpu::copy_tokens(src, src_index, dst, dst_index);
   }
+
+ private:
+  int num_threads_;
 };
 
 }  // namespace
 
-std::unique_ptr<Ops> make_cpu_ops() { return std::make_unique<CpuOps>(); }
+std::unique_ptr<Ops> make_cpu_ops(int num_threads) { return std::make_unique<CpuOps>(num_threads); }
 
 }  // namespace rotor

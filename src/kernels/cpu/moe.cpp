@@ -68,17 +68,17 @@ void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk
   ROTOR_CHECK(H == ex.hidden && out.size(0) == T && out.size(1) == H && topk_ids.dtype() == DType::I32 &&
                   topk_weights.dtype() == DType::F32,
               "moe_experts: bad shapes x {} ids {} out {}", x.str(), topk_ids.str(), out.str());
-  // Token slots (t * K + j) of each expert.
+  // Token slots (t * K + j) of each expert held here; the others' slots stay zero.
   std::vector<std::vector<int64_t>> slots(ex.num_experts);
   const int32_t* ids = topk_ids.data<int32_t>();
   for (int64_t s = 0; s < T * K; ++s) {
-    ROTOR_CHECK(ids[s] >= 0 && ids[s] < ex.num_experts, "moe_experts: expert id {} out of range", ids[s]);
-    slots[ids[s]].push_back(s);
+    const int64_t e = static_cast<int64_t>(ids[s]) - ex.first_expert;
+    if (e >= 0 && e < ex.num_experts) slots[e].push_back(s);
   }
   std::vector<int32_t> active;
   for (int32_t e = 0; e < ex.num_experts; ++e)
     if (!slots[e].empty()) active.push_back(e);
-  std::vector<float> y(T * K * H);  // per-slot expert outputs, reduced in slot order below
+  std::vector<float> y(T * K * H, 0.0f);  // per-slot expert outputs, reduced in slot order below
 #pragma omp parallel
   {
     std::vector<float> xs, g, u, d, scales;

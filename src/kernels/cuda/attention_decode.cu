@@ -224,8 +224,7 @@ __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a,
 
 template <int HD>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(attn_decode_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
+  const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD>, kSmem<HD>);
   if (attr != cudaSuccess) return attr;
   const int S = a.seq_end - a.seq_begin, max_splits = num_splits(a.max_seq_len);
   const int G = a.Hq / a.Hkv;

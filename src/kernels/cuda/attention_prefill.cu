@@ -186,8 +186,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
 
 template <int HD>
 cudaError_t launch_prefill(const AttnArgs& a, cudaStream_t stream) {
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(attn_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem<HD>);
+  const cudaError_t attr = raise_smem_limit(attn_prefill_kernel<HD>, kSmem<HD>);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
   return launch(attn_prefill_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a);

@@ -212,8 +212,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
 }  // namespace
 
 cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t stream) {
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(attn_prefill_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  const cudaError_t attr = raise_smem_limit(attn_prefill_wgmma_kernel, kSmem);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
   return launch(attn_prefill_wgmma_kernel, grid, kThreads, kSmem, stream, a);

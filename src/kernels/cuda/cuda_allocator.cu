@@ -1,6 +1,7 @@
 // kernels/cuda/cuda_allocator.cu — device memory through cudaMalloc and page-locked host
-// memory through cudaHostAlloc, one allocator of each per GPU, and the GPU's work stream
-// (every op and every copy of that GPU is ordered on it).
+// memory through cudaHostAlloc, one allocator of each per GPU and lane, and the lanes' work
+// streams (every op and every copy of a backend is ordered on its lane's stream).
+#include <utility>
 #include <map>
 #include <mutex>
 
@@ -10,17 +11,17 @@
 namespace rotor {
 namespace {
 
-// A copy on the stream of GPU device: ordered after its queued work, and complete on return.
-void copy_on_stream(int device, void* dst, const void* src, size_t bytes) {
+// A copy on the stream of a GPU's lane: ordered after its queued work, and complete on return.
+void copy_on_stream(int device, int lane, void* dst, const void* src, size_t bytes) {
   if (!bytes) return;
-  cudaStream_t s = cuda_stream(device);
+  cudaStream_t s = cuda_stream(device, lane);
   ROTOR_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
   ROTOR_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 class CudaAllocator final : public Allocator {
  public:
-  explicit CudaAllocator(int device) : device_(device) {}
+  CudaAllocator(int device, int lane) : device_(device), lane_(lane) {}
   Device device() const override { return {DeviceType::CUDA, device_}; }
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
@@ -37,15 +38,15 @@ class CudaAllocator final : public Allocator {
   void deallocate(void* p, size_t) override {
     if (p) cudaFree(p);
   }
-  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, lane_, dst, src, bytes); }
 
  private:
-  int device_;
+  int device_, lane_;
 };
 
 class PinnedAllocator final : public Allocator {
  public:
-  explicit PinnedAllocator(int device) : device_(device) {}
+  PinnedAllocator(int device, int lane) : device_(device), lane_(lane) {}
   Device device() const override { return {}; }
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
@@ -57,19 +58,21 @@ class PinnedAllocator final : public Allocator {
   void deallocate(void* p, size_t) override {
     if (p) cudaFreeHost(p);
   }
-  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { copy_on_stream(device_, lane_, dst, src, bytes); }
 
  private:
-  int device_;
+  int device_, lane_;
 };
 
+// One allocator per (device, lane), made on first use and kept for the process (buffers may
+// outlive the backend that made them).
 template <typename A>
-Allocator& per_device(int device) {
+Allocator& per_lane(int device, int lane) {
   static std::mutex mu;
-  static std::map<int, std::unique_ptr<A>> allocators;
+  static std::map<std::pair<int, int>, std::unique_ptr<A>> allocators;
   std::lock_guard<std::mutex> lock(mu);
-  auto& a = allocators[device];
-  if (!a) a = std::make_unique<A>(device);
+  auto& a = allocators[{device, lane}];
+  if (!a) a = std::make_unique<A>(device, lane);
   return *a;
 }
 
@@ -84,19 +87,22 @@ int cuda_device_count() {
   return n;
 }
 
-Allocator& cuda_allocator(int device) { return per_device<CudaAllocator>(device); }
-Allocator& cuda_host_allocator(int device) { return per_device<PinnedAllocator>(device); }
+Allocator& cuda_allocator(int device, int lane) { return per_lane<CudaAllocator>(device, lane); }
+Allocator& cuda_host_allocator(int device, int lane) { return per_lane<PinnedAllocator>(device, lane); }
 
-cudaStream_t cuda_stream(int device) {
+cudaStream_t cuda_stream(int device, int lane) {
   static std::mutex mu;
-  static std::map<int, cudaStream_t> streams;
+  static std::map<std::pair<int, int>, cudaStream_t> streams;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = streams.find(device);
+  auto it = streams.find({device, lane});
   if (it != streams.end()) return it->second;
+  int current = 0;
+  ROTOR_CUDA_CHECK(cudaGetDevice(&current));
   ROTOR_CUDA_CHECK(cudaSetDevice(device));
   cudaStream_t s = nullptr;
   ROTOR_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  streams[device] = s;
+  ROTOR_CUDA_CHECK(cudaSetDevice(current));
+  streams[{device, lane}] = s;
   return s;
 }
 

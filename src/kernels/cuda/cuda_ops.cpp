@@ -91,11 +91,11 @@ class CudaEvent final : public DeviceEvent {
 
 class CudaOps final : public Ops {
  public:
-  explicit CudaOps(int device) : dev_(device) {
+  CudaOps(int device, int lane) : dev_(device), lane_(lane) {
     const char* wg = std::getenv("ROTOR_W8A8_WGMMA");
     w8a8_wgmma_ = wg == nullptr || std::strcmp(wg, "0") != 0;
     check(cudaSetDevice(dev_), "set device");
-    stream_ = cuda_stream(dev_);
+    stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
@@ -110,8 +110,9 @@ class CudaOps final : public Ops {
 
   Device device() const override { return {DeviceType::CUDA, dev_}; }
   DType act_dtype() const override { return DType::BF16; }
-  Allocator& allocator() override { return cuda_allocator(dev_); }
-  Allocator& host_allocator() override { return cuda_host_allocator(dev_); }
+  Allocator& allocator() override { return cuda_allocator(dev_, lane_); }
+  Allocator& host_allocator() override { return cuda_host_allocator(dev_, lane_); }
+  void make_current() override { check(cudaSetDevice(dev_), "set device"); }
   void synchronize() override { check(cudaStreamSynchronize(stream_), "synchronize"); }
   void copy_async(void* dst, const void* src, size_t bytes) override {
     if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_), "copy");
@@ -395,6 +396,7 @@ class CudaOps final : public Ops {
     a.I = ex.inter;
     a.E = ex.num_experts;
     a.topk = static_cast<int>(K);
+    a.first = ex.first_expert;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, ws, stream_), "moe_experts");
   }
@@ -545,6 +547,7 @@ class CudaOps final : public Ops {
     a.I = static_cast<int>(I);
     a.E = static_cast<int>(E);
     a.topk = static_cast<int>(topk_ids.size(1));
+    a.first = ex.first_expert;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -601,6 +604,7 @@ class CudaOps final : public Ops {
   }
 
   int dev_ = 0;
+  int lane_ = 0;
   int num_sms_ = 0;
   bool w8a8_wgmma_ = true;
   cudaStream_t stream_ = nullptr;
@@ -611,10 +615,11 @@ class CudaOps final : public Ops {
 
 }  // namespace
 
-std::unique_ptr<Ops> make_cuda_ops(int device) {
+std::unique_ptr<Ops> make_cuda_ops(int device, int lane) {
   ROTOR_CHECK(device >= 0 && device < cuda_device_count(), "cuda:{}: no such GPU ({} present)", device,
               cuda_device_count());
-  return std::make_unique<CudaOps>(device);
+  ROTOR_CHECK(lane >= 0, "cuda:{}: lane {}", device, lane);
+  return std::make_unique<CudaOps>(device, lane);
 }
 
 cudaStream_t cuda_stream(Ops& ops) {

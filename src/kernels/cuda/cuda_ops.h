@@ -1,5 +1,9 @@
 // kernels/cuda/cuda_ops.h — the CUDA backend's public face: device discovery, the device and
-// pinned-host allocators, each GPU's work stream, and the Ops implementation (cuda_ops.cpp).
+// pinned-host allocators, the work streams, and the Ops implementation (cuda_ops.cpp).
+//
+// A GPU has lanes, each with its own stream (and allocators whose copies are ordered on it):
+// lane 0 is the GPU's stream; tensor-parallel ranks that share one GPU (ROTOR_SAME_DEVICE_RANKS)
+// take one lane each, so each rank has its own stream, scratch and cuBLAS handle.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -13,16 +17,18 @@ namespace rotor {
 // Number of CUDA devices (0 when there is no driver or GPU).
 int cuda_device_count();
 
-// cudaMalloc'd memory on one GPU; copy() moves bytes in any direction, ordered on the GPU's
+// cudaMalloc'd memory on one GPU; copy() moves bytes in any direction, ordered on the lane's
 // stream and complete when it returns.
-Allocator& cuda_allocator(int device);
-// Page-locked host memory (for asynchronous copies to and from that GPU).
-Allocator& cuda_host_allocator(int device);
-// The stream every op and copy of that GPU runs on (non-blocking; created on first use).
-cudaStream_t cuda_stream(int device);
+Allocator& cuda_allocator(int device, int lane = 0);
+// Page-locked host memory (for asynchronous copies to and from that GPU, on the lane's stream).
+Allocator& cuda_host_allocator(int device, int lane = 0);
+// The stream every op and copy of that GPU's lane runs on (non-blocking; created on first use,
+// kept for the process).
+cudaStream_t cuda_stream(int device, int lane = 0);
 
-// The bf16 CUDA backend on one GPU.
-std::unique_ptr<Ops> make_cuda_ops(int device);
+// The bf16 (and W8A8) CUDA backend on one GPU's lane: its stream, its own scratch and cuBLAS
+// handle. One-time kernel settings (shared-memory limits) are made per device.
+std::unique_ptr<Ops> make_cuda_ops(int device, int lane = 0);
 // The stream of a CUDA backend (throws for other backends).
 cudaStream_t cuda_stream(Ops& ops);
 

@@ -264,8 +264,7 @@ template <int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 cudaError_t launch_mma_gemm(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
   using Tile = GemmTile<BM, BN, WM, WN, STAGES>;
   auto kernel = mma_gemm_kernel<BM, BN, WM, WN, STAGES, MODE>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tile::kSmemBytes);
+  const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return cudaSuccess;
   if (MODE != GemmMode::Dense || grid.y == 1) return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);

@@ -44,8 +44,8 @@ Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* to
 }
 
 // One block: counts per expert, tile offsets, then every slot placed in its expert's range.
-__global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots, int E,
-                                                                  int bm, int32_t* __restrict__ sorted,
+__global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots,
+                                                                  int first, int E, int bm, int32_t* __restrict__ sorted,
                                                                   int32_t* __restrict__ tile_expert,
                                                                   int32_t* __restrict__ num_tiles) {
   pdl_wait();
@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
   for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = cursor[e] = 0;
   __syncthreads();
   for (int s = threadIdx.x; s < slots; s += blockDim.x) {
-    const int e = ids[s];
+    const int e = ids[s] - first;
     if (e >= 0 && e < E) atomicAdd(&count[e], 1);
   }
   __syncthreads();
@@ -76,22 +76,22 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
   for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) sorted[p] = -1;
   __syncthreads();
   for (int s = threadIdx.x; s < slots; s += blockDim.x) {
-    const int e = ids[s];
+    const int e = ids[s] - first;
     if (e >= 0 && e < E) sorted[offset[e] + atomicAdd(&cursor[e], 1)] = s;
   }
 }
 
 // out[t] = sum_j w[t, j] * y[t * topk + j]: one block per token, 8 columns per thread.
 __global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __restrict__ w,
-                                     const int32_t* __restrict__ ids, int topk, int E, int H, bf16* __restrict__ out,
-                                     int64_t ldo) {
+                                     const int32_t* __restrict__ ids, int topk, int first, int E, int H,
+                                     bf16* __restrict__ out, int64_t ldo) {
   pdl_wait();
   pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int j = 0; j < topk; ++j) {
-      const int e = ids[t * topk + j];
+      const int e = ids[t * topk + j] - first;
       if (e < 0 || e >= E) continue;
       const float wj = w[t * topk + j];
       float v[8];
@@ -115,17 +115,18 @@ int64_t moe_max_padded_rows(int T, int topk, int E, int bm) {
   return (slots + bm - 1) / bm * bm + static_cast<int64_t>(std::min<int64_t>(E, slots)) * bm;
 }
 
-cudaError_t moe_align(const int32_t* ids, int slots, int E, int bm, int32_t* sorted, int32_t* tile_expert,
+cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, int32_t* sorted, int32_t* tile_expert,
                       int32_t* num_tiles, cudaStream_t stream) {
   const size_t smem = (3 * E + 1) * sizeof(int32_t);
-  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, E, bm, sorted, tile_expert, num_tiles);
+  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, first, E, bm, sorted, tile_expert,
+                num_tiles);
 }
 
-cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int E, int H,
-                          void* out, int64_t ldo, cudaStream_t stream) {
+cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,
+                          int E, int H, void* out, int64_t ldo, cudaStream_t stream) {
   const int threads = std::min(256, std::max(32, (H / 8 + 31) / 32 * 32));
-  return launch(moe_unpermute_kernel, T, threads, 0, stream, static_cast<const bf16*>(y), topk_weights, ids, topk, E,
-                H, static_cast<bf16*>(out), ldo);
+  return launch(moe_unpermute_kernel, T, threads, 0, stream, static_cast<const bf16*>(y), topk_weights, ids, topk,
+                first, E, H, static_cast<bf16*>(out), ldo);
 }
 
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
@@ -145,7 +146,7 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
   const int slots = a.T * a.topk;
   const unsigned max_tiles = static_cast<unsigned>(moe_max_padded_rows(a.T, a.topk, a.E, bm) / bm);
-  cudaError_t err = moe_align(a.topk_ids, slots, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
+  cudaError_t err = moe_align(a.topk_ids, slots, a.first, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
   if (err != cudaSuccess) return err;
 
   GemmArgs g{};
@@ -183,7 +184,7 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   else
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
-  return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.E, a.H, a.out, a.ldo, stream);
+  return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.first, a.E, a.H, a.out, a.ldo, stream);
 }
 
 }  // namespace rotor::cuda

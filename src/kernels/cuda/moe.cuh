@@ -14,12 +14,14 @@ struct MoeArgs {
   const void* x;               // [T, H] bf16, row stride ldx
   int64_t ldx;
   const float* topk_weights;   // [T, topk]
-  const int32_t* topk_ids;     // [T, topk]; ids outside [0, E) contribute nothing
+  const int32_t* topk_ids;     // [T, topk] router ids; expert e here is id first + e, ids
+                               // outside [first, first + E) contribute nothing
   const void* w13;             // [E, 2I, H] bf16: rows [0, I) gate, [I, 2I) up of each expert
   const void* w2;              // [E, H, I] bf16
   void* out;                   // [T, H] bf16, row stride ldo
   int64_t ldo;
   int T, H, I, E, topk;        // H and I multiples of 8
+  int first = 0;               // the router id of expert 0 (expert parallelism)
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T).
@@ -33,13 +35,14 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
 int moe_tile_rows(int T, int topk, int E);
 // Rows of the sorted list at most (each expert padded to whole bm-row tiles).
 int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
-// Sorts the slots t * topk + j of ids [T * topk] by expert into bm-row tiles: sorted
-// [max padded rows] (-1 = padding), tile_expert [tiles], num_tiles [1]. One block.
-cudaError_t moe_align(const int32_t* ids, int slots, int E, int bm, int32_t* sorted, int32_t* tile_expert,
+// Sorts the slots t * topk + j of ids [T * topk] by expert (id - first, those in [0, E)) into
+// bm-row tiles: sorted [max padded rows] (-1 = padding), tile_expert [tiles], num_tiles [1].
+// One block.
+cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, int32_t* sorted, int32_t* tile_expert,
                       int32_t* num_tiles, cudaStream_t stream);
-// out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in [0, E),
-// in j order; y [T * topk, H] bf16.
-cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int E, int H,
-                          void* out, int64_t ldo, cudaStream_t stream);
+// out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in
+// [first, first + E), in j order (0 when there is none); y [T * topk, H] bf16.
+cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,
+                          int E, int H, void* out, int64_t ldo, cudaStream_t stream);
 
 }  // namespace rotor::cuda

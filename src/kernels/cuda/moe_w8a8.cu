@@ -117,7 +117,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
   cudaError_t err = quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
   if (err != cudaSuccess) return err;
-  err = moe_align(a.topk_ids, a.T * a.topk, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
+  err = moe_align(a.topk_ids, a.T * a.topk, a.first, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
   if (err != cudaSuccess) return err;
 
   Gemm8Args g{};
@@ -176,7 +176,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   else
     err = launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   if (err != cudaSuccess) return err;
-  return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.E, a.H, a.out, a.ldo, stream);
+  return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.first, a.E, a.H, a.out, a.ldo, stream);
 }
 
 }  // namespace rotor::cuda

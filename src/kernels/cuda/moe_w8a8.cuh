@@ -18,7 +18,8 @@ struct MoeW8A8Args {
   const void* x;               // [T, H] bf16, row stride ldx (a multiple of 8)
   int64_t ldx;
   const float* topk_weights;   // [T, topk]
-  const int32_t* topk_ids;     // [T, topk]; ids outside [0, E) contribute nothing
+  const int32_t* topk_ids;     // [T, topk] router ids; expert e here is id first + e, ids
+                               // outside [first, first + E) contribute nothing
   const int8_t* w13;           // [E, 2I, H]: rows [0, I) gate, [I, 2I) up of each expert
   const float* w13_scale;      // [E, 2I] weight_scale per output channel
   const int8_t* w2;            // [E, H, I]
@@ -26,6 +27,7 @@ struct MoeW8A8Args {
   void* out;                   // [T, H] bf16, row stride ldo
   int64_t ldo;
   int T, H, I, E, topk;        // H and I multiples of 16
+  int first = 0;               // the router id of expert 0 (expert parallelism)
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma on or off).

@@ -174,8 +174,7 @@ __global__ void __launch_bounds__(kThreads, 1) moe_wgmma_kernel(const GemmArgs a
 template <GemmMode MODE>
 cudaError_t launch(const GemmArgs& a, unsigned max_tiles, cudaStream_t stream) {
   auto kernel = moe_wgmma_kernel<MODE>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+  const cudaError_t attr = raise_smem_limit(kernel, kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const int cols = MODE == GemmMode::GateUp ? kBN / 2 : kBN;  // output columns per block
   const dim3 grid((a.N + cols - 1) / cols, max_tiles);
