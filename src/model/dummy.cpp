@@ -87,6 +87,7 @@ class DummyMaker final : public WeightVisitor {
     const bool split = E != s.num_experts || I != s.inter;
     ex = ExpertWeights{};
     ex.num_experts = static_cast<int>(E);
+    ex.first_expert = static_cast<int>(s.experts.begin);
     ex.hidden = static_cast<int>(H);
     ex.inter = static_cast<int>(I);
     ex.w13 = take({E, 2 * I, H}, int8_ ? DType::I8 : DType::BF16);

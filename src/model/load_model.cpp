@@ -33,7 +33,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
                  m.config.num_layers, full_layers,
                  m.config.hidden_size, m.config.num_experts, m.config.num_experts_per_tok,
                  m.full_parameter_count / 1e9);
-  const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size);
+  const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size, o.expert_parallel);
   if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {
     const bool w8a8 = want_quant || (fs::is_directory(o.model) && QuantDescription::present(o.model));

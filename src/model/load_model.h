@@ -23,6 +23,7 @@ struct LoadOptions {
   std::string hf_overrides;        // JSON object merged into config.json ("" = none)
   int rank = 0;                    // tensor-parallel rank of world_size: ShardSpec::make
   int world_size = 1;
+  bool expert_parallel = false;    // whole experts per rank (--enable-expert-parallel)
 };
 
 struct LoadedModel {

@@ -31,6 +31,7 @@ class CheckpointReader final : public WeightVisitor {
   void experts(ExpertWeights& e, const ExpertsSpec& s) override {
     e = ExpertWeights{};
     e.num_experts = static_cast<int>(s.experts.size);
+    e.first_expert = static_cast<int>(s.experts.begin);
     e.hidden = static_cast<int>(s.hidden);
     e.inter = static_cast<int>(s.inter_slice.size);
     for (int64_t x = s.experts.begin; x < s.experts.end(); ++x) {

@@ -9,13 +9,16 @@
 
 namespace rotor {
 
-ShardSpec ShardSpec::make(const ModelConfig& c, int rank, int world) {
+ShardSpec ShardSpec::make(const ModelConfig& c, int rank, int world, bool expert_parallel) {
   ROTOR_CHECK(world >= 1 && rank >= 0 && rank < world, "rank {} of a tensor-parallel world of {}", rank, world);
   ROTOR_CHECK(c.num_heads % world == 0, "tensor parallel {} does not divide {} attention heads", world, c.num_heads);
   ROTOR_CHECK(c.num_kv_heads % world == 0 || world % c.num_kv_heads == 0,
               "tensor parallel {} and {} KV heads: neither divides the other", world, c.num_kv_heads);
-  ROTOR_CHECK(c.moe_intermediate_size % world == 0, "tensor parallel {} does not divide moe_intermediate_size {}",
-              world, c.moe_intermediate_size);
+  if (expert_parallel)
+    ROTOR_CHECK(c.num_experts % world == 0, "expert parallel {} does not divide {} experts", world, c.num_experts);
+  else
+    ROTOR_CHECK(c.moe_intermediate_size % world == 0, "tensor parallel {} does not divide moe_intermediate_size {}",
+                world, c.moe_intermediate_size);
   ROTOR_CHECK(c.vocab_size >= world, "tensor parallel {} over a vocabulary of {}", world, c.vocab_size);
   ShardSpec s;
   s.rank = rank;
@@ -29,9 +32,16 @@ ShardSpec ShardSpec::make(const ModelConfig& c, int rank, int world) {
     s.kv_replicas = world / c.num_kv_heads;
     s.kv_heads = {rank / s.kv_replicas, 1};
   }
-  s.experts = {0, c.num_experts};
-  const int64_t inter = c.moe_intermediate_size / world;
-  s.expert_inter = {rank * inter, inter};
+  s.expert_parallel = expert_parallel;
+  if (expert_parallel) {
+    const int64_t n = c.num_experts / world;
+    s.experts = {rank * n, n};
+    s.expert_inter = {0, c.moe_intermediate_size};
+  } else {
+    s.experts = {0, c.num_experts};
+    const int64_t inter = c.moe_intermediate_size / world;
+    s.expert_inter = {rank * inter, inter};
+  }
   const int64_t per = (int64_t{c.vocab_size} + world - 1) / world;
   const int64_t v0 = std::min<int64_t>(rank * per, c.vocab_size);
   s.vocab = {v0, std::min<int64_t>(per, c.vocab_size - v0)};
@@ -41,10 +51,11 @@ ShardSpec ShardSpec::make(const ModelConfig& c, int rank, int world) {
 }
 
 std::string ShardSpec::str() const {
-  return fmt::format("rank {} of {}: q heads [{}, {}), KV heads [{}, {}) (x{} replicas), experts [{}, {}), "
+  return fmt::format("rank {} of {}: q heads [{}, {}), KV heads [{}, {}) (x{} replicas), experts [{}, {}){}, "
                      "expert intermediate [{}, {}), vocab [{}, {})",
                      rank, world_size, q_heads.begin, q_heads.end(), kv_heads.begin, kv_heads.end(), kv_replicas,
-                     experts.begin, experts.end(), expert_inter.begin, expert_inter.end(), vocab.begin, vocab.end());
+                     experts.begin, experts.end(), expert_parallel ? " (expert parallel)" : "", expert_inter.begin,
+                     expert_inter.end(), vocab.begin, vocab.end());
 }
 
 }  // namespace rotor

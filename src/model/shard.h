@@ -27,8 +27,10 @@ struct ShardSpec {
   Slice kv_heads;
   int kv_replicas = 1;
   // Routed experts: tensor parallelism holds every expert (experts = all) and a slice of each
-  // one's intermediate dimension (expert_inter: rows of gate/up, columns of down). Expert
-  // parallelism would hold whole experts (experts a slice, expert_inter all).
+  // one's intermediate dimension (expert_inter: rows of gate/up, columns of down); expert
+  // parallelism holds whole experts (experts: num_experts / world_size consecutive ones,
+  // expert_inter all). Either way the ranks' expert outputs are summed by the all-reduce.
+  bool expert_parallel = false;
   Slice experts;
   Slice expert_inter;
   // Vocabulary rows of the embedding and of lm_head: ceil(V / world_size) per rank, the last
@@ -36,7 +38,7 @@ struct ShardSpec {
   Slice vocab;
 
   // Throws rotor::Error naming the sizes when the model cannot be split this way.
-  static ShardSpec make(const ModelConfig& config, int rank, int world_size);
+  static ShardSpec make(const ModelConfig& config, int rank, int world_size, bool expert_parallel = false);
   bool sharded() const { return world_size > 1; }
   // A row-parallel layer (o_proj, expert down) adds its bias (and W8A8 quant_bias) on this
   // rank only; the others' partial sums are all-reduced onto it.
