@@ -12,6 +12,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "core/tensor.h"
 
@@ -60,6 +61,10 @@ class Communicator {
   // that aborted the group). GPU collectives report such failures asynchronously: call this
   // after waiting for the stream (the runner does, once per step).
   virtual void check() {}
+  // Stops the group for good, from any thread: every rank waiting in a collective now (on the
+  // host or on the device) or calling one later fails with an error naming `reason`, so a rank
+  // that failed never leaves the others waiting. No-op for one rank.
+  virtual void abort(const std::string& reason) { (void)reason; }
 };
 
 // The communicator of a single rank: collectives are identities.

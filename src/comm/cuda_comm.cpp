@@ -216,6 +216,7 @@ class PeerComm final : public CudaComm {
     check_abort();
     if (nccl_) nccl_->check();
   }
+  void abort(const std::string& reason) override { group_->abort(reason); }
 
  private:
   static bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

@@ -75,6 +75,10 @@ class ThreadComm final : public Communicator {
   }
   int rank() const override { return rank_; }
   int world_size() const override { return group_->world_size(); }
+  void abort(const std::string& reason) override { group_->abort(reason); }
+  void check() override {
+    if (group_->aborted()) ROTOR_FAIL("rank {}: the group was aborted: {}", rank_, group_->abort_reason());
+  }
 
   void all_reduce_sum(const Tensor& t) override {
     check_host(t, "all_reduce_sum");

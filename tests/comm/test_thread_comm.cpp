@@ -216,6 +216,31 @@ TEST(ThreadComm, AbortWakesARankWaitingInACollective) {
   EXPECT_THROW(comm->all_reduce_sum(t.tensor), std::exception);  // and stays aborted
 }
 
+// The communicator's own abort (what a failing rank's runner calls): the other rank's
+// collective ends with the reason, and check() reports it from then on.
+TEST(ThreadComm, CommunicatorAbortEndsTheOthersCollectives) {
+  auto comms = make_thread_comms(2);
+  OwnedTensor t(cpu_allocator(), DType::F32, {4});
+  EXPECT_NO_THROW(comms[0]->check());
+  const auto errors = run_ranks(2, [&](int r) {
+    if (r == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      comms[1]->abort("rank 1 of 2: out of memory");
+      return;
+    }
+    comms[0]->all_reduce_sum(t.tensor);
+  });
+  EXPECT_NE(errors[0].find("rank 1 of 2: out of memory"), std::string::npos) << errors[0];
+  for (int r = 0; r < 2; ++r) {
+    try {
+      comms[r]->check();
+      ADD_FAILURE() << "check() passed on an aborted group";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ThreadComm, ARankThatNeverComesTimesOut) {
   auto group = std::make_shared<LocalGroup>(3, std::chrono::milliseconds(100));
   auto c0 = make_thread_comm(group, 0), c1 = make_thread_comm(group, 1);
