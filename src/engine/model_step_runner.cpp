@@ -1,16 +1,20 @@
-// engine/model_step_runner.cpp — request state from SchedulerOutput deltas, SeqWork, placeholders.
+// engine/model_step_runner.cpp — request state from SchedulerOutput deltas, SeqWork,
+// placeholders; the ranks' launches, waits and the check that they sampled alike.
 #include "engine/model_step_runner.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/log.h"
 
 namespace rotor {
 namespace {
 
 struct ModelStep final : PreparedStep {
   StepInputs inputs;
-  LaunchedStep launched;
+  std::vector<LaunchedStep> launched;  // per rank
   std::vector<uint64_t> req;           // per scheduled entry
   std::vector<bool> sample;
   std::vector<bool> placeholder;       // its input token is the previous step's sample
@@ -20,8 +24,30 @@ struct ModelStep final : PreparedStep {
 
 }  // namespace
 
-ModelStepRunner::ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vector<int32_t> eos_token_ids)
-    : runner_(std::move(runner)), eos_(std::move(eos_token_ids)) {}
+ModelStepRunner::ModelStepRunner(std::vector<std::unique_ptr<ModelRunner>> runners, RankThreads* threads,
+                                 std::vector<int32_t> eos_token_ids)
+    : runners_(std::move(runners)), threads_(threads), eos_(std::move(eos_token_ids)) {
+  ROTOR_CHECK(!runners_.empty(), "a step runner without runners");
+  ROTOR_CHECK(runners_.size() == 1 || (threads_ && threads_->world_size() == static_cast<int>(runners_.size())),
+              "{} ranks' runners need {} rank threads", runners_.size(), runners_.size());
+}
+
+ModelStepRunner::~ModelStepRunner() {
+  if (runners_.size() == 1) return;
+  // Every rank's device work ends before any rank frees memory (a free waits for the whole GPU,
+  // which ranks on one GPU share); then each rank frees its own on its thread.
+  try {
+    threads_->run([&](int r) { runners_[r]->synchronize(); });
+    threads_->run([&](int r) { runners_[r].reset(); });
+  } catch (const std::exception& e) {
+    ROTOR_LOG_ERROR("tensor parallel: shutting the ranks down: {}", e.what());
+  }
+}
+
+void ModelStepRunner::fail(const std::string& what) {
+  if (runners_.size() > 1) runners_[0]->abort_group(what);
+  ROTOR_FAIL("{}", what);
+}
 
 std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& out) {
   auto step = std::make_unique<ModelStep>();
@@ -87,7 +113,7 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
     step->prompt_position.push_back(c);
     step->prompt_argmax_len.push_back(w.prompt_argmax ? std::min(n, r.num_prompt - c) : 0);
   }
-  step->inputs = runner_->prepare(work);
+  step->inputs = runners_[0]->prepare(work);  // the same inputs for every rank
   return step;
 }
 
@@ -103,7 +129,10 @@ void ModelStepRunner::launch(PreparedStep& prepared) {
                 step.req[k]);
     step.inputs.set_previous_row(static_cast<int>(k), it->second);
   }
-  step.launched = runner_->launch(step.inputs);
+  const int n = static_cast<int>(runners_.size());
+  step.launched.resize(n);
+  if (n == 1) step.launched[0] = runners_[0]->launch(step.inputs);
+  else threads_->run([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
   last_rows_.clear();
   for (int i = 0; i < step.inputs.num_sample; ++i) last_rows_[step.req[step.inputs.sample_seq[i]]] = i;
 }
@@ -112,7 +141,26 @@ RunnerOutput ModelStepRunner::execute(PreparedStep& prepared) {
   ModelStep& step = static_cast<ModelStep&>(prepared);
   RunnerOutput out;
   if (step.req.empty()) return out;
-  std::vector<SeqResult> res = runner_->wait(step.launched);
+  const int n = static_cast<int>(runners_.size());
+  if (static_cast<int>(step.launched.size()) != n) ROTOR_FAIL("step runner: a step executed before it was launched");
+  // Every rank's results (each rank's slot is free again only once waited for).
+  std::vector<std::vector<SeqResult>> all(n);
+  for (int r = 0; r < n; ++r) {
+    try {
+      all[r] = runners_[r]->wait(step.launched[r]);
+    } catch (const std::exception& e) {
+      if (n == 1) throw;
+      const std::string group = threads_->group_failure();
+      fail(group.empty() ? fmt::format("rank {} of {}: {}", r, n, e.what()) : group);
+    }
+  }
+  std::vector<SeqResult>& res = all[0];
+  for (int r = 1; r < n; ++r)
+    for (size_t k = 0; k < step.req.size(); ++k)
+      if ((step.sample[k] && all[r][k].token != res[k].token) || all[r][k].argmax != res[k].argmax)
+        fail(fmt::format("tensor parallel: rank {} of {} sampled token {} for request {} where rank 0 sampled {} "
+                         "(the ranks' logits differ)",
+                         r, n, all[r][k].token, step.req[k], res[k].token));
   for (size_t k = 0; k < step.req.size(); ++k) {
     SampledToken t;
     t.req_id = step.req[k];

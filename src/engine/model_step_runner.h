@@ -1,9 +1,13 @@
-// engine/model_step_runner.h — the StepRunner over a ModelRunner: keeps each request's tokens,
-// block table and sampling state as the SchedulerOutput deltas describe them (engine
-// thread), turns a step into SeqWork (placeholders for tokens still being sampled, min_tokens
-// masks, penalty token lists); launch() points each placeholder at the sample row of the
-// previous launched step that draws it (filled on the device, no wait) and queues the step;
-// execute() waits for its sampled ids and reports them.
+// engine/model_step_runner.h — the StepRunner over the ModelRunners of every tensor-parallel
+// rank (one, or N on their own threads): keeps each request's tokens, block table and sampling
+// state as the SchedulerOutput deltas describe them (engine thread), turns a step into SeqWork
+// (placeholders for tokens still being sampled, min_tokens masks, penalty token lists) and
+// prepares it once, the inputs being the same for every rank; launch() points each placeholder
+// at the sample row of the previous launched step that draws it (filled on each rank's device,
+// no wait) and queues the step on every rank's thread; execute() waits for every rank's
+// sampled ids, checks that they agree (the logits are all-reduced, so every rank draws the
+// same tokens) and reports rank 0's. A failure on one rank aborts the group and fails the step
+// with that rank's message.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,13 +15,18 @@
 #include <vector>
 
 #include "engine/runner/model_runner.h"
+#include "engine/runner/rank_threads.h"
 #include "engine/step_runner.h"
 
 namespace rotor {
 
 class ModelStepRunner final : public StepRunner {
  public:
-  ModelStepRunner(std::unique_ptr<ModelRunner> runner, std::vector<int32_t> eos_token_ids);
+  // runners[r] is rank r's; with more than one, `threads` runs each rank's launches (and its
+  // runner's destruction) on that rank's thread and must outlive this object.
+  ModelStepRunner(std::vector<std::unique_ptr<ModelRunner>> runners, RankThreads* threads,
+                  std::vector<int32_t> eos_token_ids);
+  ~ModelStepRunner() override;
 
   std::unique_ptr<PreparedStep> prepare(const SchedulerOutput& out) override;
   void launch(PreparedStep& step) override;
@@ -33,7 +42,11 @@ class ModelStepRunner final : public StepRunner {
     std::vector<int32_t> blocks;
     std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
   };
-  std::unique_ptr<ModelRunner> runner_;
+  // Fails the step with `what`, aborting the group first so that no rank waits on.
+  [[noreturn]] void fail(const std::string& what);
+
+  std::vector<std::unique_ptr<ModelRunner>> runners_;
+  RankThreads* threads_;
   std::vector<int32_t> eos_;
   std::unordered_map<uint64_t, Req> reqs_;              // engine thread
   std::unordered_map<uint64_t, int> last_rows_;         // launching thread: sample row of each request

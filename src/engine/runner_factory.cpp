@@ -8,9 +8,11 @@
 
 namespace rotor {
 
-RunnerFactory::RunnerFactory(ModelConfig model, std::vector<RankResources> ranks)
-    : model_(std::move(model)), ranks_(std::move(ranks)) {
+RunnerFactory::RunnerFactory(ModelConfig model, std::vector<RankResources> ranks, RankThreads* threads)
+    : model_(std::move(model)), ranks_(std::move(ranks)), threads_(threads) {
   ROTOR_CHECK(!ranks_.empty(), "a runner factory with no ranks");
+  ROTOR_CHECK(ranks_.size() == 1 || (threads_ && threads_->world_size() == static_cast<int>(ranks_.size())),
+              "tensor parallel {}: the ranks need a thread each", ranks_.size());
   ops_ = ranks_[0].ops;
   for (const RankResources& r : ranks_) shards_.push_back(r.weights.shard);
 }
@@ -24,15 +26,17 @@ int64_t RunnerFactory::kv_block_bytes(int block_size) const {
 
 std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, int* num_blocks) {
   ROTOR_CHECK(!built_, "the runner factory has built its runners already");
-  ROTOR_CHECK(ranks_.size() == 1,
-              "tensor parallel {}: serving over several ranks needs a worker thread per rank (issue 16); the "
-              "ranks' runners can be built with build_rank_runners",
-              ranks_.size());
-  std::vector<std::unique_ptr<ModelRunner>> runners = build_rank_runners(model_, std::move(ranks_), options);
   built_ = true;
+  std::vector<std::unique_ptr<ModelRunner>> runners;
+  if (threads_) {
+    runners = build_rank_runners(model_, std::move(ranks_), options, *threads_);
+  } else {
+    RankThreads here(1);  // one rank: built on this thread
+    runners = build_rank_runners(model_, std::move(ranks_), options, here);
+  }
   *num_blocks = runners[0]->options().num_blocks;
   return std::make_unique<ModelStepRunner>(
-      std::move(runners[0]), std::vector<int32_t>(model_.eos_token_ids.begin(), model_.eos_token_ids.end()));
+      std::move(runners), threads_, std::vector<int32_t>(model_.eos_token_ids.begin(), model_.eos_token_ids.end()));
 }
 
 }  // namespace rotor

@@ -1,7 +1,8 @@
 // engine/runner_factory.h — RunnerFactory: where an Engine's StepRunner comes from. It holds
-// every tensor-parallel rank's backend, communicator and weights (each of its ShardSpec) and,
-// once the engine knows its runner options, builds the ranks' ModelRunners concurrently with
-// one agreed number of KV blocks (engine/runner/rank_runners.h) and the StepRunner over them.
+// every tensor-parallel rank's backend, communicator and weights (each of its ShardSpec) and
+// the ranks' threads, and once the engine knows its runner options builds the ranks'
+// ModelRunners on those threads with one agreed number of KV blocks
+// (engine/runner/rank_runners.h) and the StepRunner over them (engine/model_step_runner.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,8 +15,9 @@ namespace rotor {
 
 class RunnerFactory {
  public:
-  // ranks[r] is rank r of ranks.size().
-  RunnerFactory(ModelConfig model, std::vector<RankResources> ranks);
+  // ranks[r] is rank r of ranks.size(); with more than one, `threads` (one per rank, outliving
+  // the StepRunner built) runs each rank's work.
+  RunnerFactory(ModelConfig model, std::vector<RankResources> ranks, RankThreads* threads = nullptr);
 
   const ModelConfig& model() const { return model_; }
   int world_size() const { return static_cast<int>(shards_.size()); }
@@ -30,6 +32,7 @@ class RunnerFactory {
  private:
   ModelConfig model_;
   std::vector<RankResources> ranks_;   // until build()
+  RankThreads* threads_;
   Ops* ops_;
   std::vector<ShardSpec> shards_;
   bool built_ = false;

@@ -28,12 +28,13 @@ using test::Piece;
 
 ModelConfig config_of(const fs::path& dir) { return ModelConfig::load(dir / "config.json"); }
 
-// The worlds a fixture splits into (heads, KV heads and experts divide).
-std::vector<int> worlds(const ModelConfig& c) {
+// The worlds a fixture splits into (heads, KV heads and experts divide: each expert's
+// intermediate dimension, or with expert parallelism the number of experts).
+std::vector<int> worlds(const ModelConfig& c, bool expert_parallel = false) {
   std::vector<int> w;
   for (int n = 2; n <= 8; ++n)
     if (c.num_heads % n == 0 && (c.num_kv_heads % n == 0 || n % c.num_kv_heads == 0) &&
-        c.moe_intermediate_size % n == 0)
+        (expert_parallel ? c.num_experts : c.moe_intermediate_size) % n == 0)
       w.push_back(n);
   return w;
 }
@@ -70,6 +71,20 @@ TEST(ShardSpec, SplitsHeadsExpertsAndVocabulary) {
     EXPECT_EQ(s.kv_replicas, 2);
     EXPECT_EQ(s.vocab, (Slice{3 * r, r < 3 ? 3 : 1}));
     EXPECT_EQ(s.adds_row_parallel_bias(), r == 0);
+  }
+  // Expert parallelism: whole experts, consecutive, per rank.
+  for (int r = 0; r < 2; ++r) {
+    const ShardSpec s = ShardSpec::make(c, r, 2, true);
+    EXPECT_TRUE(s.expert_parallel);
+    EXPECT_EQ(s.experts, (Slice{2 * r, 2}));
+    EXPECT_EQ(s.expert_inter, (Slice{0, 12}));
+    EXPECT_EQ(s.q_heads, (Slice{4 * r, 4}));
+  }
+  try {
+    ShardSpec::make(c, 0, 8, true);
+    FAIL() << "8 ranks over 4 experts";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("4 experts"), std::string::npos) << e.what();
   }
   c.num_kv_heads = 3;
   c.num_heads = 6;
@@ -112,11 +127,12 @@ void expect_reassembles(const Pieces& full, const std::vector<Pieces>& ranks, in
 
 class Sharded : public ::testing::TestWithParam<fs::path> {
  protected:
-  static ModelWeights load(const fs::path& dir, int rank, int world, Ops& ops) {
+  static ModelWeights load(const fs::path& dir, int rank, int world, Ops& ops, bool expert_parallel = false) {
     LoadOptions o;
     o.model = dir;
     o.rank = rank;
     o.world_size = world;
+    o.expert_parallel = expert_parallel;
     return load_model(o, ops).weights;
   }
   std::unique_ptr<Ops> ops = make_cpu_ops();
@@ -126,20 +142,22 @@ TEST_P(Sharded, SlicesPutBackTogetherEqualTheModel) {
   const ModelConfig c = config_of(GetParam());
   const Pieces full = collect(c, load(GetParam(), 0, 1, *ops));
   ASSERT_FALSE(worlds(c).empty());
-  for (int world : worlds(c)) {
-    SCOPED_TRACE(::testing::Message() << "world " << world);
-    std::vector<ModelWeights> ranks;
-    std::vector<Pieces> pieces;
-    for (int r = 0; r < world; ++r) {
-      ranks.push_back(load(GetParam(), r, world, *ops));
-      pieces.push_back(collect(c, ranks.back()));
+  for (const bool ep : {false, true})
+    for (int world : worlds(c, ep)) {
+      SCOPED_TRACE(::testing::Message() << "world " << world << (ep ? " expert parallel" : ""));
+      std::vector<ModelWeights> ranks;
+      std::vector<Pieces> pieces;
+      for (int r = 0; r < world; ++r) {
+        ranks.push_back(load(GetParam(), r, world, *ops, ep));
+        pieces.push_back(collect(c, ranks.back()));
+      }
+      int checked = 0;
+      expect_reassembles(full, pieces, &checked);
+      std::printf("%s world %d%s (%s): %d tensors put back together\n", GetParam().filename().c_str(), world,
+                  ep ? " expert parallel" : "",
+                  ShardSpec::make(c, 0, world).kv_replicas > 1 ? "KV heads replicated" : "KV heads split", checked);
+      EXPECT_GT(checked, 10 * c.num_layers);
     }
-    int checked = 0;
-    expect_reassembles(full, pieces, &checked);
-    std::printf("%s world %d (%s): %d tensors put back together\n", GetParam().filename().c_str(), world,
-                ShardSpec::make(c, 0, world).kv_replicas > 1 ? "KV heads replicated" : "KV heads split", checked);
-    EXPECT_GT(checked, 10 * c.num_layers);
-  }
 }
 
 TEST_P(Sharded, UploadStacksExpertsOfEveryRank) {
@@ -183,9 +201,9 @@ TEST_P(Sharded, UploadStacksExpertsOfEveryRank) {
   }
 }
 
-// The sharded model on `world` threads (ranks built concurrently, an in-test communicator):
-// every rank samples the same tokens, and they are the unsharded model's, prompts whole and in
-// chunks of 3 tokens. bf16 sums split over ranks differ only in rounding; W8A8 experts
+// The sharded model on `world` threads (ranks built concurrently, the thread communicator),
+// split by tensor and by expert parallelism: every rank samples the same tokens, and they are
+// the unsharded model's, prompts whole and in chunks of 3 tokens. bf16 sums split over ranks differ only in rounding; W8A8 experts
 // quantise their down input per token over each rank's slice of the intermediate dimension
 // (as vLLM-Ascend does), so there the logits are close rather than equal.
 TEST_P(Sharded, RunsLikeTheUnshardedModel) {
@@ -215,17 +233,21 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
   const std::vector<int> chunks{0, 3};
   std::vector<std::vector<OfflineResult>> unsharded;
   for (int chunk : chunks) unsharded.push_back(generate_offline(single, reqs, chunk, c.eos_token_ids));
-  for (int world : worlds(c)) {
-    if (world > 4 && c.num_kv_heads < world / 2) continue;  // one replicated case per fixture is enough
-    SCOPED_TRACE(::testing::Message() << "world " << world);
+  std::vector<std::pair<int, bool>> splits;  // (world, expert parallel)
+  for (const bool ep : {false, true})
+    for (int world : worlds(c, ep))
+      if (world <= 4 || c.num_kv_heads >= world / 2) splits.emplace_back(world, ep);  // one replicated case is enough
+  for (const auto& [world, ep] : splits) {
+    SCOPED_TRACE(::testing::Message() << "world " << world << (ep ? " expert parallel" : ""));
     std::vector<std::unique_ptr<Ops>> rank_ops;
     std::vector<std::unique_ptr<Communicator>> comms = make_thread_comms(world);
     std::vector<RankResources> ranks;
     for (int r = 0; r < world; ++r) {
       rank_ops.push_back(make_cpu_ops());
-      ranks.push_back({rank_ops.back().get(), comms[r].get(), load(dir, r, world, *rank_ops.back())});
+      ranks.push_back({rank_ops.back().get(), comms[r].get(), load(dir, r, world, *rank_ops.back(), ep)});
     }
-    std::vector<std::unique_ptr<ModelRunner>> runners = build_rank_runners(c, std::move(ranks), ro);
+    RankThreads threads(world);
+    std::vector<std::unique_ptr<ModelRunner>> runners = build_rank_runners(c, std::move(ranks), ro, threads);
     for (size_t ci = 0; ci < chunks.size(); ++ci) {
       const int chunk = chunks[ci];
       const std::vector<OfflineResult>& want = unsharded[ci];
@@ -242,8 +264,8 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
           EXPECT_EQ(got[r][i].prompt_logits, got[0][i].prompt_logits) << "rank " << r;
         }
         const double err = test::rel_err(want[i].prompt_logits, got[0][i].prompt_logits);
-        std::printf("%s world %d chunk %d prompt %d: last-logits rel err %.2e vs unsharded\n",
-                    dir.filename().c_str(), world, chunk, i, err);
+        std::printf("%s world %d%s chunk %d prompt %d: last-logits rel err %.2e vs unsharded\n",
+                    dir.filename().c_str(), world, ep ? " (EP)" : "", chunk, i, err);
         EXPECT_LT(err, w8a8 ? 5e-2 : 1e-5);
         if (!w8a8) {
           EXPECT_EQ(got[0][i].output, want[i].output);

@@ -2,24 +2,29 @@
 // the per-layer views.
 #include "engine/runner/kv_cache.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/check.h"
 
 namespace rotor {
 
-int KvCache::blocks_that_fit(Ops& ops, const KVCacheShape& shape, int block_size, double utilization, int at_least) {
+int KvCache::blocks_that_fit(Ops& ops, const KVCacheShape& shape, int block_size, double utilization, int at_least,
+                             int sharers) {
   ROTOR_CHECK(utilization > 0 && utilization <= 1.0, "--gpu-memory-utilization must be in (0, 1], got {}",
               utilization);
   size_t free_b = 0, total_b = 0;
   ROTOR_CHECK(ops.memory_info(&free_b, &total_b), "--gpu-memory-utilization needs a GPU backend");
   const size_t block_bytes = shape.block_bytes(block_size, ops.act_dtype());
-  const double budget = utilization * static_cast<double>(total_b) - static_cast<double>(total_b - free_b);
+  const double budget = (utilization * static_cast<double>(total_b) - static_cast<double>(total_b - free_b)) /
+                        std::max(sharers, 1);
   const int fit = budget > 0 ? static_cast<int>(budget / static_cast<double>(block_bytes)) : 0;
   ROTOR_CHECK(fit >= std::max(at_least, 1),
               "--gpu-memory-utilization {}: {:.2f} GiB of {:.1f} GiB are in use, leaving room for {} KV blocks "
-              "({} needed)",
-              utilization, (total_b - free_b) / 1073741824.0, total_b / 1073741824.0, fit, std::max(at_least, 1));
+              "({} needed){}",
+              utilization, (total_b - free_b) / 1073741824.0, total_b / 1073741824.0, fit, std::max(at_least, 1),
+              sharers > 1 ? fmt::format(" for each of the {} ranks on this GPU", sharers) : "");
   return fit;
 }
 

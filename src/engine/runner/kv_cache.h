@@ -21,9 +21,12 @@ class KvCache {
   int num_blocks() const { return num_blocks_; }
 
   // The blocks that fit what is left of `utilization` of the device's memory once everything
-  // already allocated is counted (vLLM's --gpu-memory-utilization); throws rotor::Error when
-  // that is fewer than `at_least` or the backend has no memory budget.
-  static int blocks_that_fit(Ops& ops, const KVCacheShape& shape, int block_size, double utilization, int at_least);
+  // already allocated is counted (vLLM's --gpu-memory-utilization), split evenly between the
+  // `sharers` ranks whose caches go on this device (same-device ranks, each counting after all
+  // of them placed their weights); throws rotor::Error when that is fewer than `at_least` or
+  // the backend has no memory budget.
+  static int blocks_that_fit(Ops& ops, const KVCacheShape& shape, int block_size, double utilization, int at_least,
+                             int sharers = 1);
 
  private:
   Buffer buffer_;

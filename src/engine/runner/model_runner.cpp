@@ -17,6 +17,7 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
                          RunnerOptions opt)
     : ModelRunner(Unsized{}, ops, comm, config, std::move(weights), std::move(opt)) {
   allocate_kv_cache(kv_blocks_fit());
+  capture_graphs();
 }
 
 ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights,
@@ -52,17 +53,16 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
 
 ModelRunner::~ModelRunner() = default;
 
-int ModelRunner::kv_blocks_fit() {
+int ModelRunner::kv_blocks_fit(int sharers) {
   if (opt_.gpu_memory_utilization <= 0) return opt_.num_blocks;
   return KvCache::blocks_that_fit(ops_, kv_cache_shape(config_, weights_.shard), opt_.block_size,
-                                  opt_.gpu_memory_utilization, opt_.num_blocks);
+                                  opt_.gpu_memory_utilization, opt_.num_blocks, sharers);
 }
 
 void ModelRunner::allocate_kv_cache(int num_blocks) {
   ROTOR_CHECK(num_blocks > 0 && kv_.num_blocks() == 0, "runner: KV cache of {} blocks", num_blocks);
   opt_.num_blocks = num_blocks;
   kv_ = KvCache(ops_, kv_cache_shape(config_, weights_.shard), opt_.block_size, num_blocks, opt_.cuda_graphs);
-  if (opt_.cuda_graphs) capture_graphs();
 }
 
 void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
@@ -81,6 +81,8 @@ AttentionBatch ModelRunner::graph_batch(int B) const {
 }
 
 void ModelRunner::capture_graphs() {
+  if (!opt_.cuda_graphs) return;
+  ROTOR_CHECK(kv_.num_blocks() > 0 && graphs_.empty(), "runner: graphs captured before the KV cache, or twice");
   ROTOR_CHECK(!ops_.device().is_cpu(), "CUDA graphs (cudagraph_mode FULL_DECODE_ONLY) need a GPU backend");
   std::vector<int> sizes = opt_.graph_batch_sizes;
   if (sizes.empty()) {
@@ -204,6 +206,7 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
 std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
   Slot& slot = slots_[st.slot];
   slot.done->wait();
+  comm_.check();
   std::vector<SeqResult> out = std::move(st.out);
   sampler_->read(st.slot, st, out);
   slot.busy.store(false, std::memory_order_release);

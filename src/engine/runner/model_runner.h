@@ -33,15 +33,23 @@ class ModelRunner {
   // A runner with its KV cache: options.num_blocks blocks, or what fits gpu_memory_utilization.
   ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights, RunnerOptions options);
   // Without its KV cache yet, for ranks that first agree on its size: kv_blocks_fit(), then
-  // allocate_kv_cache() (which also captures the CUDA graphs).
+  // allocate_kv_cache(), then capture_graphs().
   struct Unsized {};
   ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights,
               RunnerOptions options);
   ~ModelRunner();
 
-  // The KV blocks this rank can hold: options.num_blocks, or what fits gpu_memory_utilization.
-  int kv_blocks_fit();
+  // The KV blocks this rank can hold: options.num_blocks, or what fits gpu_memory_utilization
+  // (its share of it when `sharers` ranks place their caches on this GPU).
+  int kv_blocks_fit(int sharers = 1);
   void allocate_kv_cache(int num_blocks);
+  // With options.cuda_graphs: one eager decode step (every rank of the group at once: it runs
+  // the collectives), then the decode graphs captured (nothing runs on the device meanwhile).
+  void capture_graphs();
+  // Waits for everything queued on this rank's device stream.
+  void synchronize() { ops_.synchronize(); }
+  // Aborts this rank's communicator group (Communicator::abort): after a failure on one rank.
+  void abort_group(const std::string& reason) { comm_.abort(reason); }
 
   // The options in force (num_blocks as sized; graph_batch_sizes as captured).
   const RunnerOptions& options() const { return opt_; }
@@ -57,7 +65,8 @@ class ModelRunner {
   // without waiting for earlier steps. At most two launched steps may await wait(); launch
   // and wait may run on different threads (one launching, one waiting, each in step order).
   LaunchedStep launch(const StepInputs& in);
-  // Waits for a launched step's sampled ids; results in the order of the work.
+  // Waits for a launched step's sampled ids; results in the order of the work. Throws when a
+  // collective of the step failed on the device (Communicator::check).
   std::vector<SeqResult> wait(LaunchedStep& step);
   // launch + wait.
   std::vector<SeqResult> run(const StepInputs& in) {
@@ -78,7 +87,6 @@ class ModelRunner {
                    const StepInputs* in);
   // The view of a decode graph's batch of B padded rows.
   AttentionBatch graph_batch(int B) const;
-  void capture_graphs();
 
   Ops& ops_;
   Communicator& comm_;

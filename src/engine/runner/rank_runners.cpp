@@ -1,56 +1,48 @@
-// engine/runner/rank_runners.cpp — building every rank's runner concurrently and agreeing on
-// the KV cache size.
+// engine/runner/rank_runners.cpp — building every rank's runner in phases on the ranks'
+// threads and agreeing on the KV cache size.
 #include "engine/runner/rank_runners.h"
 
 #include <algorithm>
-#include <exception>
-#include <functional>
-#include <thread>
 
 #include "core/check.h"
 
 namespace rotor {
-namespace {
-
-// Runs f(r) for every rank on a thread each (one rank: on this thread); rethrows the lowest
-// rank's error.
-void on_every_rank(int n, const std::function<void(int)>& f) {
-  if (n == 1) return f(0);
-  std::vector<std::exception_ptr> errors(n);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        f(r);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  for (std::thread& t : threads) t.join();
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
-}  // namespace
 
 std::vector<std::unique_ptr<ModelRunner>> build_rank_runners(const ModelConfig& config,
                                                              std::vector<RankResources> ranks,
-                                                             const RunnerOptions& options) {
+                                                             const RunnerOptions& options, RankThreads& threads) {
   const int n = static_cast<int>(ranks.size());
-  ROTOR_CHECK(n >= 1, "no ranks to build");
+  ROTOR_CHECK(n >= 1 && n == threads.world_size(), "{} ranks to build on {} rank threads", n, threads.world_size());
   for (int r = 0; r < n; ++r)
     ROTOR_CHECK(ranks[r].comm->rank() == r && ranks[r].comm->world_size() == n,
                 "rank {} of {} has the communicator of rank {} of {}", r, n, ranks[r].comm->rank(),
                 ranks[r].comm->world_size());
+  // Ranks whose KV caches share one GPU's memory.
+  std::vector<int> sharers(n, 0);
+  for (int r = 0; r < n; ++r)
+    for (int q = 0; q < n; ++q) sharers[r] += ranks[q].ops->device() == ranks[r].ops->device();
   std::vector<std::unique_ptr<ModelRunner>> runners(n);
   std::vector<int> fit(n);
-  on_every_rank(n, [&](int r) {
-    runners[r] = std::make_unique<ModelRunner>(ModelRunner::Unsized{}, *ranks[r].ops, *ranks[r].comm, config,
-                                               std::move(ranks[r].weights), options);
-    fit[r] = runners[r]->kv_blocks_fit();
-  });
-  const int blocks = *std::min_element(fit.begin(), fit.end());
-  on_every_rank(n, [&](int r) { runners[r]->allocate_kv_cache(blocks); });
+  try {
+    threads.run([&](int r) {
+      runners[r] = std::make_unique<ModelRunner>(ModelRunner::Unsized{}, *ranks[r].ops, *ranks[r].comm, config,
+                                                 std::move(ranks[r].weights), options);
+    });
+    threads.run([&](int r) { fit[r] = runners[r]->kv_blocks_fit(sharers[r]); });
+    const int blocks = *std::min_element(fit.begin(), fit.end());
+    threads.run([&](int r) { runners[r]->allocate_kv_cache(blocks); });
+    threads.run([&](int r) { runners[r]->capture_graphs(); });
+  } catch (...) {
+    // Every rank's device work ends (the group is aborted), then each frees its own.
+    try {
+      threads.run([&](int r) {
+        if (runners[r]) runners[r]->synchronize();
+      });
+      threads.run([&](int r) { runners[r].reset(); });
+    } catch (...) {
+    }
+    throw;
+  }
   return runners;
 }
 
