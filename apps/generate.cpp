@@ -9,14 +9,14 @@
 
 #include "apps/commands.h"
 #include "apps/engine_args.h"
-#include "comm/communicator.h"
+#include "apps/parallel_args.h"
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
+#include "engine/rank_set.h"
 #include "engine/runner/compilation_config.h"
 #include "engine/runner/model_runner.h"
 #include "hub/resolve.h"
-#include "kernels/backend.h"
 #include "model/load_model.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +29,7 @@ struct GenerateArgs {
   hub::HubOptions hub;
   LoadOptions load;
   EngineConfig engine;
+  ParallelArgs parallel;
   std::vector<std::string> prompt_ids;
   std::vector<std::string> prompts;
   std::vector<std::string> messages_files;
@@ -133,12 +134,14 @@ void run(GenerateArgs a) {
     total += static_cast<int>(prompts[i].size());
   }
   const CompilationConfig cc = parse_compilation_config(a.compilation_config);
-  std::unique_ptr<Ops> ops = make_ops(a.device);
-  ROTOR_CHECK(!a.utilization_given || !ops->device().is_cpu(), "--gpu-memory-utilization needs a GPU (--device cuda)");
-  a.engine.cuda_graphs = cc.cuda_graphs && !ops->device().is_cpu();  // graphs exist only on the GPU
+  const std::vector<std::string> unsupported = check_parallel(a.parallel);
+  if (!unsupported.empty()) ROTOR_FAIL("{}", unsupported.front());
+  RankSet ranks({a.device, a.parallel.tensor_parallel_size, a.parallel.enable_expert_parallel, false});
+  const bool cpu = ranks.ops(0).device().is_cpu();
+  ROTOR_CHECK(!a.utilization_given || !cpu, "--gpu-memory-utilization needs a GPU (--device cuda)");
+  a.engine.cuda_graphs = cc.cuda_graphs && !cpu;  // graphs exist only on the GPU
   a.engine.cuda_graph_sizes = cc.capture_sizes;
-  std::unique_ptr<Communicator> comm = make_local_comm();
-  LoadedModel m = load_model(a.load, *ops);
+  RankSet::Loaded m = ranks.load(a.load);
   std::fprintf(stderr, "parameters: %lld (full model)\n", static_cast<long long>(m.full_parameter_count));
   // Unless given, size the engine and its KV cache for these prompts (the same results,
   // smaller buffers); --gpu-memory-utilization sizes the KV cache from the GPU's memory.
@@ -154,9 +157,11 @@ void run(GenerateArgs a) {
     const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_context_len();
     blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
     a.engine.kv_cache_memory_bytes =
-        blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(m.config, m.weights.shard, bs, ops->act_dtype()));
+        blocks *
+        static_cast<int64_t>(ModelRunner::kv_block_bytes(m.config, m.weights[0].shard, bs, ranks.ops(0).act_dtype()));
   }
-  std::unique_ptr<Engine> engine = Engine::create(a.engine, *ops, *comm, m.config, std::move(m.weights));
+  RunnerFactory factory = ranks.factory(m.config, std::move(m.weights));
+  std::unique_ptr<Engine> engine = Engine::create(a.engine, factory);
 
   const auto t0 = Clock::now();
   std::vector<RequestHandle> handles;
@@ -259,6 +264,7 @@ void add_generate(CLI::App& app) {
                 "JSON: {\"cudagraph_mode\": \"FULL_DECODE_ONLY\" | \"NONE\"} (CUDA graphs for decode steps; GPU only)")
       ->capture_default_str();
   add_engine_options(c, a->engine);
+  add_parallel_flags(*c, a->parallel);
   c->callback([a, c] {
     a->load.seed = static_cast<uint64_t>(a->seed);
     a->max_model_len_given = c->count("--max-model-len") > 0;

@@ -18,12 +18,10 @@
 #include "apps/default_model.h"
 #include "apps/serve_args.h"
 #include "apps/stats_logger.h"
-#include "comm/communicator.h"
-#include "comm/cpu_binding.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "engine/engine.h"
-#include "kernels/backend.h"
+#include "engine/rank_set.h"
 #include "model/load_model.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
@@ -81,7 +79,8 @@ server::SamplingDefaults sampling_defaults(const ServeConfig& c) {
   return server::SamplingDefaults::from_generation_config(j);
 }
 
-LoadedModel load(const ServeConfig& c, Ops& ops) {
+// Every rank's shard of the model, each made on its rank's thread.
+RankSet::Loaded load(const ServeConfig& c, RankSet& ranks) {
   if (!c.embedded_default) {
     LoadOptions o;
     o.model = c.model_dir;
@@ -90,13 +89,16 @@ LoadedModel load(const ServeConfig& c, Ops& ops) {
     o.quantization = c.args.quantization == "none" ? "auto" : c.args.quantization;
     o.num_layers = c.args.num_layers;
     o.seed = static_cast<uint64_t>(c.args.seed);
-    return load_model(o, ops);
+    return ranks.load(o);
   }
   ROTOR_LOG_INFO("no MODEL_DIR: serving the embedded default model (random weights, Qwen3 tokenizer)");
-  LoadedModel m;
+  RankSet::Loaded m;
   m.config = ModelConfig::from_json(default_model_config_json());
   m.full_parameter_count = m.config.parameter_count();
-  m.weights = dummy_weights(m.config, kDefaultModelSeed, ops, ShardSpec::make(m.config, 0, 1));
+  const int n = ranks.world_size();
+  m.weights = ranks.make_weights([&](int r, Ops& ops) {
+    return dummy_weights(m.config, kDefaultModelSeed, ops, ShardSpec::make(m.config, r, n, ranks.expert_parallel()));
+  });
   return m;
 }
 
@@ -176,15 +178,12 @@ void run(const ServeArgs& args) {
   }
 
   const ServeArgs& a = config.args;
-  std::unique_ptr<Ops> ops = make_ops(config.device);
-  // enable_cpu_binding: this thread, and every thread started from here on (loading, the
-  // engine's loop and workers, the HTTP pool), runs on the cores nearest the GPU.
-  if (config.enable_cpu_binding) {
-    if (ops->device().is_cpu()) ROTOR_LOG_INFO("enable_cpu_binding: the CPU backend uses every core: nothing bound");
-    else bind_thread_near_gpu(ops->device().index);
-  }
-  std::unique_ptr<Communicator> comm = make_local_comm();
-  LoadedModel model = load(config, *ops);
+  // A thread, a backend and a communicator per tensor-parallel rank (one rank: this thread).
+  // enable_cpu_binding: each rank's thread, and this one with every thread started from here
+  // on (the engine's loop and workers, the HTTP pool), run on the cores nearest their GPU.
+  RankSet ranks({config.device, a.parallel.tensor_parallel_size, a.parallel.enable_expert_parallel,
+                 config.enable_cpu_binding});
+  RankSet::Loaded model = load(config, ranks);
   const fs::path tok_dir = tokenizer_dir(config);
   std::shared_ptr<const Tokenizer> tokenizer =
       tok_dir.empty() ? Tokenizer::embedded_qwen3() : Tokenizer::from_file(tok_dir / "tokenizer.json");
@@ -194,9 +193,10 @@ void run(const ServeArgs& args) {
   std::shared_ptr<const ChatTemplate> chat_template = load_chat_template(config, tok_dir);
 
   EngineConfig engine_config = a.engine;
-  engine_config.cuda_graphs = config.cudagraph_mode == "FULL_DECODE_ONLY" && !ops->device().is_cpu();
+  engine_config.cuda_graphs = config.cudagraph_mode == "FULL_DECODE_ONLY" && !ranks.ops(0).device().is_cpu();
   engine_config.cuda_graph_sizes = config.cudagraph_capture_sizes;
-  std::unique_ptr<Engine> engine = Engine::create(engine_config, *ops, *comm, model.config, std::move(model.weights));
+  RunnerFactory factory = ranks.factory(model.config, std::move(model.weights));
+  std::unique_ptr<Engine> engine = Engine::create(engine_config, factory);
   server::ServerOptions so;
   so.host = a.host;
   so.port = a.port;

@@ -187,10 +187,8 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--port", a.port, "Port to listen on")->capture_default_str();
   cmd.add_option("--served-model-name", a.served_model_name, "Name(s) the API accepts as `model` (first one is reported)");
   cmd.add_option("--api-key", a.api_key, "Require this bearer token (default: $VLLM_API_KEY)");
-  cmd.add_option("--tensor-parallel-size", a.tensor_parallel_size, "GPUs per model replica (also -tp)")
-      ->capture_default_str();
+  add_parallel_flags(cmd, a.parallel);
   cmd.add_option("--data-parallel-size", a.data_parallel_size, "Model replicas")->capture_default_str();
-  cmd.add_option("--pipeline-parallel-size", a.pipeline_parallel_size, "Pipeline stages")->capture_default_str();
   add_engine_options(&cmd, a.engine);
   cmd.add_option("--quantization,-q", a.quantization,
                  "ascend (= w8a8: msmodelslim W8A8) or none; default: detected from quant_model_description.json");
@@ -243,9 +241,8 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.port >= 0 && a.port <= 65535, "--port must be between 0 and 65535 (got {})", a.port);
   ROTOR_CHECK(!a.host.empty(), "--host must not be empty");
   for (const auto& n : a.served_model_name) ROTOR_CHECK(!n.empty(), "--served-model-name: empty name");
-  ROTOR_CHECK(a.tensor_parallel_size >= 1, "--tensor-parallel-size must be at least 1");
+  for (std::string& no : check_parallel(a.parallel)) c.unsupported.push_back(std::move(no));
   ROTOR_CHECK(a.data_parallel_size >= 1, "--data-parallel-size must be at least 1");
-  ROTOR_CHECK(a.pipeline_parallel_size >= 1, "--pipeline-parallel-size must be at least 1");
   ROTOR_CHECK(a.engine.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
   ROTOR_CHECK(a.engine.max_model_len >= 0, "--max-model-len must be positive");
   ROTOR_CHECK(a.engine.max_num_batched_tokens >= a.engine.max_num_seqs,
@@ -298,15 +295,10 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   resolve_model(a, c, allow_download);
   parse_compilation_config(a, c);
   parse_additional_config(a, c);
-  if (a.tensor_parallel_size > 1)
-    c.unsupported.push_back(fmt::format("--tensor-parallel-size {}: tensor parallelism is not implemented yet "
-                                        "(one GPU or the CPU)", a.tensor_parallel_size));
   if (a.data_parallel_size > 1)
-    c.unsupported.push_back(fmt::format("--data-parallel-size {}: data parallelism is not implemented yet",
+    c.unsupported.push_back(fmt::format("--data-parallel-size {}: data parallelism is not implemented yet (run one "
+                                        "server per replica behind a load balancer)",
                                         a.data_parallel_size));
-  if (a.pipeline_parallel_size > 1)
-    c.unsupported.push_back(fmt::format("--pipeline-parallel-size {}: pipeline parallelism is not implemented",
-                                        a.pipeline_parallel_size));
   if (a.trust_remote_code) c.warnings.push_back("--trust-remote-code: accepted; rotor runs no remote code");
   return c;
 }
@@ -323,9 +315,11 @@ json ServeConfig::to_json() const {
       {"port", a.port},
       {"api_key", a.api_key.empty() ? "none" : "set"},
       {"device", device},
-      {"parallel", {{"tensor_parallel_size", a.tensor_parallel_size},
-                    {"data_parallel_size", a.data_parallel_size},
-                    {"pipeline_parallel_size", a.pipeline_parallel_size}}},
+      {"parallel", [&] {
+         json p = parallel_json(a.parallel);
+         p["data_parallel_size"] = a.data_parallel_size;
+         return p;
+       }()},
       {"engine", {{"max_num_seqs", a.engine.max_num_seqs},
                   {"max_model_len", a.engine.max_model_len},
                   {"model_max_position_embeddings", model_max_len},

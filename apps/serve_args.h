@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/frontend_args.h"
+#include "apps/parallel_args.h"
 #include "engine/engine.h"
 
 namespace rotor::app {
@@ -27,9 +28,8 @@ struct ServeArgs {
   int port = 8000;
   std::vector<std::string> served_model_name;
   std::string api_key;                        // --api-key, else $VLLM_API_KEY
-  int tensor_parallel_size = 1;
+  ParallelArgs parallel;                      // --tensor-parallel-size, --enable-expert-parallel, ...
   int data_parallel_size = 1;
-  int pipeline_parallel_size = 1;
   EngineConfig engine;                        // the engine flags (apps/engine_args.h)
   std::string quantization;                   // ascend | w8a8 | none; empty = detect
   std::string load_format = "auto";

@@ -19,9 +19,11 @@ struct Rejected {
   const char* instead;
 };
 
-constexpr const char* kParallel = "rotor runs one model replica on one GPU or the CPU (tensor parallel is not there "
-                                  "yet; run one server per GPU behind a load balancer)";
-constexpr const char* kExperts = "rotor runs every expert on one GPU (no expert parallelism)";
+constexpr const char* kParallel = "rotor runs one model replica per server (--tensor-parallel-size splits it over "
+                                  "GPUs; for data parallelism run one server per replica behind a load balancer)";
+constexpr const char* kExperts = "rotor's expert parallelism (--enable-expert-parallel) holds whole experts per rank "
+                                 "and sums their outputs in the all-reduce (no all-to-all, micro-batches or expert "
+                                 "load balancing)";
 constexpr const char* kMedia = "rotor serves a text-only model (no images, audio or video)";
 constexpr const char* kLora = "rotor serves the base model only (no LoRA adapters)";
 constexpr const char* kTracing = "rotor exports Prometheus metrics at /metrics and logs a stats line every 10 s "
@@ -77,11 +79,6 @@ const Rejected kRejected[] = {
     {"--attention-backend", Kind::Value, nullptr, "rotor has one attention implementation per device"},
     {"--reasoning-parser-plugin", Kind::Value, nullptr, kPlugins},
     // ParallelConfig
-    {"--distributed-executor-backend", Kind::Value, nullptr, kOneProcess},
-    {"--master-addr", Kind::Value, nullptr, kParallel},
-    {"--master-port", Kind::Value, nullptr, kParallel},
-    {"--nnodes,-n", Kind::Value, nullptr, kParallel},
-    {"--node-rank,-r", Kind::Value, nullptr, kParallel},
     {"--decode-context-parallel-size", Kind::Value, "1", "rotor has no context parallelism"},
     {"--dcp-kv-cache-interleave-size", Kind::Value, nullptr, "rotor has no context parallelism"},
     {"--cp-kv-cache-interleave-size", Kind::Value, nullptr, "rotor has no context parallelism"},
@@ -94,7 +91,6 @@ const Rejected kRejected[] = {
     {"--data-parallel-backend", Kind::Value, nullptr, kParallel},
     {"--data-parallel-hybrid-lb", Kind::Flag, nullptr, kParallel},
     {"--data-parallel-external-lb", Kind::Flag, nullptr, kParallel},
-    {"--enable-expert-parallel", Kind::Flag, nullptr, kExperts},
     {"--all2all-backend", Kind::Value, nullptr, kExperts},
     {"--enable-dbo", Kind::Flag, nullptr, kExperts},
     {"--ubatch-size", Kind::Value, nullptr, kExperts},

@@ -76,6 +76,8 @@ RankSet::RankSet(const RankSetOptions& o) : options_(o) {
     }
   };
   threads_ = std::make_unique<RankThreads>(n, setup);
+  // The engine's and the server's threads (started from this one) run near rank 0's GPU.
+  if (o.cpu_binding && n > 1 && gpu) bind_thread_near_gpu(devices_[0].index);
   if (group_) {
     threads_->set_error_hook([group = group_](int, const std::string& what) { group->abort(what); });
     threads_->set_group_failure([group = group_] { return group->abort_reason(); });
@@ -128,6 +130,9 @@ RankSet::Loaded RankSet::load(LoadOptions o) {
   const int n = world_size();
   o.world_size = n;
   o.expert_parallel = options_.expert_parallel;
+  // Bad options and splits fail here, once, before any rank reads a weight.
+  const LoadedModel head = load_model_config(o);
+  for (int r = 0; r < n; ++r) ShardSpec::make(head.config, r, n, o.expert_parallel);
   std::vector<LoadedModel> m(n);
   threads_->run([&](int r) {
     LoadOptions mine = o;

@@ -2,7 +2,7 @@
 // node, one rank per GPU; or CPU ranks, or several ranks on one GPU for testing). It decides
 // where each rank runs (the CPU, or a GPU and a lane of it: comm/placement.h, kernels/cuda),
 // starts each rank's thread (RankThreads: its device current, and with enable_cpu_binding its
-// cores bound near its GPU), makes each rank's backend and communicator (the thread
+// cores bound near its GPU, the calling thread near rank 0's), makes each rank's backend and communicator (the thread
 // communicator for CPU ranks; peer access and NCCL for GPU ranks, all in one LocalGroup),
 // and aborts that group as soon as any rank fails. It loads each rank's shard of the model
 // on that rank's thread and hands the RunnerFactory the ranks' resources. It must outlive the

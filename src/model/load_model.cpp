@@ -10,7 +10,7 @@
 namespace rotor {
 namespace fs = std::filesystem;
 
-LoadedModel load_model(const LoadOptions& o, Ops& ops) {
+LoadedModel load_model_config(const LoadOptions& o) {
   ROTOR_CHECK(o.load_format == "auto" || o.load_format == "safetensors" || o.load_format == "dummy",
               "--load-format must be auto, safetensors or dummy (got '{}')", o.load_format);
   const fs::path config_path = fs::is_directory(o.model) ? o.model / "config.json" : o.model;
@@ -27,12 +27,18 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   m.config = ModelConfig::load(config_path, o.hf_overrides);
   m.full_parameter_count = m.config.parameter_count();
   ROTOR_CHECK(o.num_layers >= 0, "--num-layers must be positive");
-  const int full_layers = m.config.num_layers;
+  m.full_layers = m.config.num_layers;
   if (o.num_layers > 0 && o.num_layers < m.config.num_layers) m.config.num_layers = o.num_layers;
-  ROTOR_LOG_INFO("model: {} layers of {}, hidden {}, {} experts (top {}), {:.2f}B parameters in the full model",
-                 m.config.num_layers, full_layers,
-                 m.config.hidden_size, m.config.num_experts, m.config.num_experts_per_tok,
-                 m.full_parameter_count / 1e9);
+  return m;
+}
+
+LoadedModel load_model(const LoadOptions& o, Ops& ops) {
+  LoadedModel m = load_model_config(o);
+  const bool want_quant = o.quantization != "auto";
+  if (o.rank == 0)
+    ROTOR_LOG_INFO("model: {} layers of {}, hidden {}, {} experts (top {}), {:.2f}B parameters in the full model",
+                   m.config.num_layers, m.full_layers, m.config.hidden_size, m.config.num_experts,
+                   m.config.num_experts_per_tok, m.full_parameter_count / 1e9);
   const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size, o.expert_parallel);
   if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {

@@ -29,9 +29,13 @@ struct LoadOptions {
 struct LoadedModel {
   ModelConfig config;              // with num_layers overridden
   int64_t full_parameter_count = 0;  // of the model as configured, all layers
+  int full_layers = 0;             // layers in config.json
   ModelWeights weights;            // weights.shard: what this rank holds
 };
 
 LoadedModel load_model(const LoadOptions& options, Ops& ops);
+// What load_model does before it reads any weight: the options checked (one-line errors) and
+// the config loaded (num_layers applied); weights left empty.
+LoadedModel load_model_config(const LoadOptions& options);
 
 }  // namespace rotor

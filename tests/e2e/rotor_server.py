@@ -1,6 +1,9 @@
 """Starts `rotor serve` as a child process on a free local port and stops it with SIGTERM,
-checking that it shuts down cleanly (exit status 0)."""
+checking that it shuts down cleanly (exit status 0). ROTOR_E2E_ARGS (environment) adds
+flags to every server the tests start, e.g. "--tensor-parallel-size 2" runs the suite against
+a tensor-parallel server."""
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,7 +22,8 @@ class RotorServer:
     def __init__(self, binary, *args, api_key=None, startup_timeout=120):
         self.port = free_port()
         self.api_key = api_key
-        cmd = [binary, "serve", *args, "--host", "127.0.0.1", "--port", str(self.port)]
+        extra = shlex.split(os.environ.get("ROTOR_E2E_ARGS", ""))
+        cmd = [binary, "serve", *args, *extra, "--host", "127.0.0.1", "--port", str(self.port)]
         if api_key:
             cmd += ["--api-key", api_key]
         # Passive OpenMP waits: far faster on a shared or small machine (docs/perf-log.md).

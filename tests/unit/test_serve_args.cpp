@@ -57,7 +57,7 @@ TEST(ServeArgs, SeedCommandLine) {
   EXPECT_EQ(a.host, "127.0.0.1");
   EXPECT_EQ(a.port, 8000);
   EXPECT_TRUE(a.engine.async_scheduling);
-  EXPECT_EQ(a.tensor_parallel_size, 8);
+  EXPECT_EQ(a.parallel.tensor_parallel_size, 8);
   EXPECT_EQ(a.data_parallel_size, 1);
   EXPECT_EQ(a.engine.max_num_seqs, 200);
   EXPECT_EQ(a.engine.max_model_len, 36384);
@@ -70,12 +70,13 @@ TEST(ServeArgs, SeedCommandLine) {
   EXPECT_TRUE(c.enable_cpu_binding);
   EXPECT_TRUE(a.engine.enable_prefix_caching);
   EXPECT_EQ(c.model_max_len, 262144);
-  EXPECT_TRUE(contains(c.unsupported, "--tensor-parallel-size 8"));
-  EXPECT_FALSE(contains(c.unsupported, "data-parallel"));
+  EXPECT_TRUE(c.unsupported.empty()) << c.unsupported.front();
   EXPECT_TRUE(contains(c.warnings, "weight_prefetch_config"));
   EXPECT_FALSE(contains(c.warnings, "ascend_scheduler_config"));  // enabled: false asks for nothing
   const auto j = c.to_json();
   EXPECT_EQ(j["parallel"]["tensor_parallel_size"], 8);
+  EXPECT_EQ(j["parallel"]["enable_expert_parallel"], false);
+  EXPECT_EQ(j["parallel"]["distributed_executor_backend"], "mp");
   EXPECT_EQ(j["engine"]["max_model_len"], 36384);
   EXPECT_EQ(j["compilation_config"]["cudagraph_mode"], "FULL_DECODE_ONLY");
 }
@@ -186,7 +187,8 @@ TEST(ServeArgs, HumanReadableIntegersAsVllm) {
 }
 
 TEST(ServeArgs, VllmAliasesAndHonouredFlags) {
-  EXPECT_EQ(resolve({"-tp", "4"}).args.tensor_parallel_size, 4);
+  EXPECT_EQ(resolve({"-tp", "4"}).args.parallel.tensor_parallel_size, 4);
+  EXPECT_TRUE(resolve({"-ep"}).args.parallel.enable_expert_parallel);
   EXPECT_EQ(resolve({"-tp=2", "-dp", "3", "-pp", "1"}).args.data_parallel_size, 3);
   EXPECT_EQ(resolve({"-cc", R"({"cudagraph_mode": "NONE"})"}).cudagraph_mode, "NONE");
   const ServeConfig c = resolve({"--model", kTiny, "--tokenizer-mode", "slow", "--enable-log-requests", "--max-log-len",
@@ -203,6 +205,30 @@ TEST(ServeArgs, VllmAliasesAndHonouredFlags) {
   EXPECT_TRUE(contains(c.warnings, "--disable-sliding-window"));
   EXPECT_TRUE(c.unsupported.empty());
   EXPECT_FALSE(resolve({"--enable-log-requests", "--disable-log-requests"}).args.frontend.enable_log_requests);
+}
+
+// vLLM's parallelism flags: tensor and expert parallel on one node are served; more than one
+// node, pipeline stages and Ray are listed as what rotor cannot run (a start fails with the
+// line); nonsense values fail at once.
+TEST(ServeArgs, ParallelFlags) {
+  ServeConfig c = resolve({"--tensor-parallel-size", "4", "--enable-expert-parallel", "--distributed-executor-backend",
+                           "mp", "--nnodes", "1", "--node-rank", "0", "--master-addr", "127.0.0.1", "--master-port",
+                           "29500"});
+  EXPECT_TRUE(c.unsupported.empty()) << c.unsupported.front();
+  EXPECT_EQ(c.args.parallel.tensor_parallel_size, 4);
+  EXPECT_TRUE(c.args.parallel.enable_expert_parallel);
+  EXPECT_EQ(c.to_json()["parallel"]["enable_expert_parallel"], true);
+  EXPECT_TRUE(contains(resolve({"--pipeline-parallel-size", "2"}).unsupported,
+                       "--pipeline-parallel-size 2: rotor has no pipeline parallelism"));
+  EXPECT_TRUE(contains(resolve({"-pp", "2"}).unsupported, "--pipeline-parallel-size 2"));
+  EXPECT_TRUE(contains(resolve({"--nnodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.1"}).unsupported,
+                       "--nnodes 2: rotor runs on one node"));
+  EXPECT_TRUE(contains(resolve({"--distributed-executor-backend", "ray"}).unsupported,
+                       "--distributed-executor-backend ray: rotor runs one process per node"));
+  EXPECT_TRUE(contains(resolve({"-tp", "2", "--distributed-executor-backend", "uni"}).unsupported, "uni runs one rank"));
+  EXPECT_TRUE(contains({error_of({"--node-rank", "1"})}, "--node-rank 1 of --nnodes 1"));
+  EXPECT_TRUE(contains({error_of({"--distributed-executor-backend", "threads"})}, "--distributed-executor-backend"));
+  EXPECT_TRUE(contains({error_of({"--pipeline-parallel-size", "0"})}, "--pipeline-parallel-size"));
 }
 
 TEST(ServeArgs, HfOverridesReachTheConfig) {
@@ -231,8 +257,7 @@ TEST(ServeArgs, VllmFlagsRotorLacksFailWithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--speculative-config", R"({"method": "mtp"})"}, "--speculative-config: rotor has no speculative decoding"},
       {{"--swap-space", "16"}, "--swap-space: rotor preempts by recomputation"},
-      {{"--enable-expert-parallel"}, "--enable-expert-parallel: rotor runs every expert on one GPU"},
-      {{"-ep"}, "--enable-expert-parallel"},
+      {{"--enable-eplb"}, "--enable-eplb: rotor's expert parallelism (--enable-expert-parallel) holds whole experts"},
       {{"--no-enable-lora"}, "--enable-lora: rotor serves the base model only"},
       {{"--lora-modules", "a=/x", "b=/y"}, "--lora-modules"},
       {{"--model-impl", "transformers"}, "--model-impl transformers"},
