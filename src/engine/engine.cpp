@@ -152,6 +152,11 @@ RequestHandle Engine::submit(EngineRequest req) {
 
 void Engine::abort(uint64_t request_id) { inbox_->abort(request_id); }
 
+std::string Engine::failure() const {
+  std::lock_guard lk(inbox_->mu);
+  return inbox_->error;
+}
+
 EngineStats Engine::stats() const {
   std::lock_guard lk(stats_mu_);
   return stats_;

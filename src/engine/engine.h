@@ -85,6 +85,9 @@ class Engine {
   void abort(uint64_t request_id);
 
   EngineStats stats() const;
+  // Why the engine failed ("" while it runs): a step's error (under tensor parallelism, the
+  // first failing rank's). A failed engine has ended every request and takes no more.
+  std::string failure() const;
   const EngineLimits& limits() const { return limits_; }
   const EngineConfig& config() const { return config_; }
 

@@ -97,7 +97,13 @@ void Server::register_routes() {
   http_->Get("/v1/models", wrap(list_models));
   http_->Post("/tokenize", wrap(tokenize));
   http_->Post("/detokenize", wrap(detokenize));
-  http_->Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+  // 200 while the engine runs; once it failed (a step's error, a tensor-parallel rank's), 500
+  // with the reason, as vLLM answers when its engine is dead.
+  http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const std::string failure = engine_.failure();
+    if (failure.empty()) res.status = 200;
+    else send_json(res, 500, error_body(500, "the engine failed: " + failure));
+  });
   http_->Get("/version", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, {{"version", opt_.version}});
   });
@@ -118,6 +124,8 @@ RequestHandle Server::submit(EngineRequest request) {
     std::lock_guard lock(mu_);
     if (stopping_) throw ApiError(503, "the server is shutting down");
   }
+  if (const std::string failure = engine_.failure(); !failure.empty())
+    throw ApiError(500, "the engine failed: " + failure);
   RequestHandle h = engine_.submit(std::move(request));
   std::lock_guard lock(mu_);
   if (stopping_) {

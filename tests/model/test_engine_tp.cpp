@@ -129,6 +129,7 @@ TEST(TensorParallelFailure, ARankFailureFailsTheRequestsWithItsMessage) {
     EXPECT_NE(o.error.find("injected failure"), std::string::npos) << o.error;
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(s.engine->failure(), "rank 1 of 2: injected failure");  // what the server's /health reports
   EngineRequest late;
   late.prompt_token_ids = {1, 2, 3};
   try {
