@@ -1,6 +1,8 @@
 // bench/decode_step.cpp — rotor_bench_decode: decode steps of a dummy-weight model at a
 // given batch and context, timed end to end through ModelRunner::execute (metadata upload,
-// forward, logits, sampling, read-back), with the memory-roofline step time beside it.
+// forward, logits, sampling, read-back), with the memory-roofline step time beside it. With
+// --tensor-parallel-size N the model is split over N ranks (engine/rank_set.h: GPUs 0..N-1, or
+// all on GPU 0 with ROTOR_SAME_DEVICE_RANKS=1), each step run on every rank's thread.
 //   fake context (default): the KV cache is filled with random values and each sequence
 //     starts at --context cached tokens, so a 48-layer 16k-context step needs no prefill;
 //   --prefill: the prompts are prefilled for real (--chunk tokens per step), timing prefill.
@@ -13,10 +15,10 @@
 #include <numeric>
 #include <random>
 
-#include "comm/communicator.h"
 #include "core/check.h"
+#include "engine/rank_set.h"
 #include "engine/runner/model_runner.h"
-#include "kernels/backend.h"
+#include "engine/runner/rank_runners.h"
 #include "model/load_model.h"
 
 namespace rotor {
@@ -33,6 +35,8 @@ struct Args {
   bool graphs = true;
   bool prefill = false;
   int chunk = 16384;
+  int tp = 1;
+  bool ep = false;
 };
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -54,18 +58,27 @@ double copy_bandwidth(Ops& ops) {
 }
 
 int run(const Args& a) {
-  std::unique_ptr<Ops> ops = make_ops(a.device);
-  std::unique_ptr<Communicator> comm = make_local_comm();
+  RankSet ranks({a.device, a.tp, a.ep, false});
+  const int world = ranks.world_size();
+  Ops* ops = &ranks.ops(0);
   LoadOptions lo;
   lo.model = a.model;
   lo.load_format = "dummy";
   lo.num_layers = a.num_layers;
   double t0 = now();
-  LoadedModel m = load_model(lo, *ops);
-  ops->synchronize();
+  RankSet::Loaded m = ranks.load(lo);
+  ranks.threads().run([&](int r) { ranks.ops(r).synchronize(); });
   const ModelConfig c = m.config;
   std::printf("model: %d layers, hidden %d, %d experts (top %d), dummy weights made in %.2f s\n", c.num_layers,
               c.hidden_size, c.num_experts, c.num_experts_per_tok, now() - t0);
+  int gpus = 0;  // distinct GPUs the ranks run on
+  if (world > 1) {
+    std::string where;
+    for (int r = 0; r < world; ++r) where += (r ? ", " : "") + ranks.where(r);
+    std::printf("tensor parallel %d%s: ranks on %s\n", world, a.ep ? " (expert parallel)" : "", where.c_str());
+  }
+  for (int r = 0; r < world; ++r)
+    if (!ranks.ops(r).device().is_cpu() && ranks.lane(r) == 0) ++gpus;
 
   const int B = a.batch, bs = 16;
   const int max_len = a.context + a.warmup + a.steps + 1;
@@ -77,8 +90,13 @@ int run(const Args& a) {
   ro.num_blocks = B * blocks_per_seq;
   ro.cuda_graphs = a.graphs && !ops->device().is_cpu();
   t0 = now();
-  ModelRunner runner(*ops, *comm, c, std::move(m.weights), ro);
-  ops->synchronize();
+  std::vector<std::unique_ptr<ModelRunner>> runners =
+      build_rank_runners(c, ranks.resources(std::move(m.weights)), ro, ranks.threads());
+  // One step (or a fill) on every rank at once.
+  const auto each_rank = [&](const std::function<void(ModelRunner&, Ops&)>& f) {
+    ranks.threads().run([&](int r) { f(*runners[r], ranks.ops(r)); });
+  };
+  each_rank([](ModelRunner&, Ops& o) { o.synchronize(); });
   std::printf("runner: %d KV blocks, graphs %s, set up in %.2f s\n", ro.num_blocks, ro.cuda_graphs ? "on" : "off",
               now() - t0);
 
@@ -102,17 +120,21 @@ int run(const Args& a) {
         w.block_table = tables[s];
         w.sample = done + n == a.context;
         w.params.temperature = 0.0f;
-        runner.execute(std::span(&w, 1));
+        each_rank([&](ModelRunner& runner, Ops&) { runner.execute(std::span(&w, 1)); });
         done += n;
       }
     prefill_s = now() - t0;
     std::printf("prefill: %d x %d tokens in %.2f s: %.0f tok/s\n", B, a.context, prefill_s,
                 double(B) * a.context / prefill_s);
   } else {
-    for (const LayerKVCache& kv : runner.kv_cache()) {
-      ops->fill_random(kv.k, g(), 0.0f, 1.0f);
-      ops->fill_random(kv.v, g(), 0.0f, 1.0f);
-    }
+    const uint64_t seed = g();
+    each_rank([&](ModelRunner& runner, Ops& o) {
+      uint64_t s = seed;
+      for (const LayerKVCache& kv : runner.kv_cache()) {
+        o.fill_random(kv.k, ++s, 0.0f, 1.0f);
+        o.fill_random(kv.v, ++s, 0.0f, 1.0f);
+      }
+    });
   }
 
   std::vector<double> times;
@@ -128,20 +150,24 @@ int run(const Args& a) {
       work[s].params.temperature = 0.0f;
     }
     const double s0 = now();
-    runner.execute(work);
+    each_rank([&](ModelRunner& runner, Ops&) { runner.execute(work); });
     if (step >= a.warmup) times.push_back(now() - s0);
   }
   std::sort(times.begin(), times.end());
   const double step_s = times[times.size() / 2];
 
-  // Roofline: bytes a step must read (weights the batch routes to, KV of every sequence).
+  // Roofline: bytes a step must read over all ranks (weights the batch routes to, KV of every
+  // sequence; ranks past the KV heads read replicas, every rank reads the router), spread over
+  // the distinct GPUs the ranks run on.
   const double E = c.num_experts, k = c.num_experts_per_tok, L = c.num_layers;
   const double touched = E * (1.0 - std::pow(1.0 - k / E, B));
   const double H = c.hidden_size, I = c.moe_intermediate_size, hd = c.head_dim;
   const double expert_bytes = touched * 3.0 * H * I * 2.0 * L;
-  const double dense_bytes = L * (H * c.qkv_size() + c.q_size() * H + E * H) * 2.0 + c.vocab_size * H * 2.0;
+  const double kv_heads = std::max(c.num_kv_heads, world);
+  const double dense_bytes =
+      L * (H * (c.q_size() + 2.0 * kv_heads * hd) + c.q_size() * H + world * E * H) * 2.0 + c.vocab_size * H * 2.0;
   const double ctx = a.context + a.warmup + a.steps / 2.0;
-  const double kv_bytes = B * ctx * L * 2.0 * c.num_kv_heads * hd * 2.0;
+  const double kv_bytes = B * ctx * L * 2.0 * kv_heads * hd * 2.0;
   const double bytes = expert_bytes + dense_bytes + kv_bytes;
   std::printf("decode step (batch %d, context %.0f): median %.3f ms, p10 %.3f ms, p90 %.3f ms over %zu steps\n", B, ctx,
               step_s * 1e3, times[times.size() / 10] * 1e3, times[times.size() * 9 / 10] * 1e3, times.size());
@@ -150,12 +176,18 @@ int run(const Args& a) {
               "achieved\n",
               bytes / 1e9, expert_bytes / 1e9, touched, E, dense_bytes / 1e9, kv_bytes / 1e9, bytes / step_s / 1e12);
   if (!ops->device().is_cpu()) {
-    const double bw = copy_bandwidth(*ops);
-    std::printf("  copy ceiling %.2f TB/s: roofline step %.3f ms (%.1f tok/s per sequence); achieved %.0f%% of it\n",
-                bw / 1e12, bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);
+    double one = 0;  // on rank 0's thread (its device current)
+    ranks.threads().run([&](int r) {
+      if (r == 0) one = copy_bandwidth(*ops);
+    });
+    const double bw = one * gpus;
+    std::printf("  copy ceiling %.2f TB/s (%d GPU%s): roofline step %.3f ms (%.1f tok/s per sequence); achieved %.0f%% "
+                "of it\n",
+                bw / 1e12, gpus, gpus > 1 ? "s" : "", bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);
   }
-  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d step_ms=%.3f tok_s_per_seq=%.2f prefill_tok_s=%.0f\n",
-              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, step_s * 1e3, 1.0 / step_s,
+  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d step_ms=%.3f tok_s_per_seq=%.2f "
+              "prefill_tok_s=%.0f\n",
+              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, step_s * 1e3, 1.0 / step_s,
               prefill_s > 0 ? double(B) * a.context / prefill_s : 0.0);
   return 0;
 }
@@ -176,6 +208,10 @@ int main(int argc, char** argv) {
   app.add_option("--graphs", a.graphs, "CUDA graphs for decode (1/0)")->capture_default_str();
   app.add_flag("--prefill", a.prefill, "prefill the prompts for real (and time it)");
   app.add_option("--chunk", a.chunk, "prefill tokens per step")->capture_default_str();
+  app.add_option("--tensor-parallel-size,--tp", a.tp,
+                 "ranks (GPUs 0..N-1; ROTOR_SAME_DEVICE_RANKS=1: all on GPU 0, a stream each)")
+      ->capture_default_str();
+  app.add_flag("--enable-expert-parallel", a.ep, "whole experts per rank");
   CLI11_PARSE(app, argc, argv);
   try {
     return rotor::run(a);

@@ -146,12 +146,16 @@ RankSet::Loaded RankSet::load(LoadOptions o) {
   return out;
 }
 
-RunnerFactory RankSet::factory(const ModelConfig& config, std::vector<ModelWeights> weights) {
+std::vector<RankResources> RankSet::resources(std::vector<ModelWeights> weights) {
   const int n = world_size();
   ROTOR_CHECK(static_cast<int>(weights.size()) == n, "{} ranks' weights for {} ranks", weights.size(), n);
   std::vector<RankResources> ranks;
   for (int r = 0; r < n; ++r) ranks.push_back({ops_[r].get(), comms_[r].get(), std::move(weights[r])});
-  return RunnerFactory(config, std::move(ranks), n > 1 ? threads_.get() : nullptr);
+  return ranks;
+}
+
+RunnerFactory RankSet::factory(const ModelConfig& config, std::vector<ModelWeights> weights) {
+  return RunnerFactory(config, resources(std::move(weights)), world_size() > 1 ? threads_.get() : nullptr);
 }
 
 }  // namespace rotor

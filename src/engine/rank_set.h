@@ -43,6 +43,8 @@ class RankSet {
   RankThreads& threads() { return *threads_; }
   // Where rank r runs, for the log: "cpu", "cuda:0", "cuda:0 lane 1".
   std::string where(int rank) const;
+  // Rank r's lane of its GPU: 0 for the first rank there (kernels/cuda/cuda_ops.h).
+  int lane(int rank) const { return lanes_[rank]; }
 
   // make(rank, ops) on every rank's thread at once (a rank's weights, on its device).
   std::vector<ModelWeights> make_weights(const std::function<ModelWeights(int rank, Ops& ops)>& make);
@@ -54,6 +56,8 @@ class RankSet {
     std::vector<ModelWeights> weights;   // by rank
   };
   Loaded load(LoadOptions options);
+  // Every rank's backend, communicator and weights (by rank), for build_rank_runners.
+  std::vector<RankResources> resources(std::vector<ModelWeights> weights);
   // The factory over every rank's weights (by rank), building on the ranks' threads.
   RunnerFactory factory(const ModelConfig& config, std::vector<ModelWeights> weights);
 
