@@ -2,8 +2,8 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm engine bench e2e serve
-#                                       (default: env fixtures build test comm engine bench)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench e2e e2e-tp serve
+#                                       (default: env fixtures build test comm tp engine bench)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
@@ -14,7 +14,7 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
 stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
-steps=${*:-env fixtures build test comm engine bench}
+steps=${*:-env fixtures build test comm tp engine bench}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
 if [ ! -d "$deps" ] && [ -d "$root/.gpu-debs" ] && [ -z "${ROTOR_GPU_DEPS:-}" ]; then
@@ -66,7 +66,8 @@ for step in $steps; do
       timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
       timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
-        test_cuda_w8a8 test_model_cuda test_comm_cuda rotor_bench_kernels rotor_bench_decode rotor_bench_allreduce
+        test_cuda_w8a8 test_model_cuda test_comm_cuda test_tp_cuda rotor_bench_kernels rotor_bench_decode \
+        rotor_bench_allreduce
       grep -E "Found NCCL" "$out/configure.log" | sed 's/^/   /'
       ;;
     test)
@@ -96,6 +97,29 @@ for step in $steps; do
       timed "all-reduce latency (rotor_bench_allreduce)" "$out/bench-allreduce.log" \
         "${run_env[@]}" $bin/bench/rotor_bench_allreduce
       grep -E "^\||ranks on" "$out/bench-allreduce.log"
+      ;;
+    tp)
+      # Tensor and expert parallelism with every rank on GPU 0 where there are fewer GPUs than
+      # ranks (test_tp_cuda sets ROTOR_SAME_DEVICE_RANKS itself): the small fixture split 2 and
+      # 4 ways against one rank (logits rel err < 1e-2, argmax >= 98%), graphs on/off and async
+      # on/off identical; then the 30B-A3B decode step with TP 2 (and TP 2 EP) on one GPU beside
+      # TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
+      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off)" "$out/test_tp_cuda.log" \
+        "${run_env[@]}" $bin/tests/test_tp_cuda
+      grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda.log" | sed 's/^/   /'
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for tp in "1" "2" "2 --enable-expert-parallel"; do
+        name=tp${tp// --enable-expert-parallel/-ep}
+        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs, TP $tp (one GPU)" \
+          "$out/bench-decode-$name.log" "${run_env[@]}" ROTOR_SAME_DEVICE_RANKS=1 $bin/bench/rotor_bench_decode "$cfg" \
+          --batch 32 --context 16384 --steps 20 --graphs 1 --tensor-parallel-size $tp
+        grep -E "^RESULT|roofline" "$out/bench-decode-$name.log" | sed 's/^/   /'
+      done
+      timed "rotor generate, tiny fixture, TP 2 on one GPU (async)" "$out/generate-tp2.log" "${run_env[@]}" \
+        ROTOR_SAME_DEVICE_RANKS=1 $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
+        --tensor-parallel-size 2 --async-scheduling --prompt-ids 785,6722,315 --prompt-ids 1,2,3,4 --max-tokens 16 \
+        --output json
+      grep -E "output_ids" "$out/generate-tp2.log" | sed 's/^/   /'
       ;;
     engine)
       # The engine on the GPU (8 layers of 30B-A3B, dummy weights): the decode rate with async
@@ -162,6 +186,18 @@ for step in $steps; do
         ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider tests/e2e \
         -k "not greedy_matches_transformers"
       tail -n 3 "$out/e2e.log" | sed 's/^/   /'
+      ;;
+    e2e-tp)
+      # The same suite against `rotor serve --tensor-parallel-size 2`, both ranks on GPU 0.
+      if [ -d "$root/.whl" ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$root"/.whl/*.whl >"$out/pip.log" 2>&1
+        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+      fi
+      timed "pytest tests/e2e against a GPU server, TP 2 on one GPU" "$out/e2e-tp.log" "${run_env[@]}" \
+        ROTOR_SHARED="$stage" ROTOR_SAME_DEVICE_RANKS=1 ROTOR_E2E_ARGS="--tensor-parallel-size 2" \
+        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider tests/e2e \
+        -k "not greedy_matches_transformers"
+      tail -n 3 "$out/e2e-tp.log" | sed 's/^/   /'
       ;;
     serve)
       # The seed workload on Qwen3-30B-A3B bf16 (dummy weights): rotor serve with the seed's
