@@ -13,7 +13,8 @@
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
+#include "engine/runner_factory.h"
 #include "engine/runner/compilation_config.h"
 #include "engine/runner/model_runner.h"
 #include "hub/resolve.h"
@@ -160,7 +161,7 @@ void run(GenerateArgs a) {
         blocks *
         static_cast<int64_t>(ModelRunner::kv_block_bytes(m.config, m.weights[0].shard, bs, ranks.ops(0).act_dtype()));
   }
-  RunnerFactory factory = ranks.factory(m.config, std::move(m.weights));
+  RunnerFactory factory(m.config, ranks, std::move(m.weights));
   std::unique_ptr<Engine> engine = Engine::create(a.engine, factory);
 
   const auto t0 = Clock::now();

@@ -21,7 +21,8 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "engine/engine.h"
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
+#include "engine/runner_factory.h"
 #include "model/load_model.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
@@ -195,7 +196,7 @@ void run(const ServeArgs& args) {
   EngineConfig engine_config = a.engine;
   engine_config.cuda_graphs = config.cudagraph_mode == "FULL_DECODE_ONLY" && !ranks.ops(0).device().is_cpu();
   engine_config.cuda_graph_sizes = config.cudagraph_capture_sizes;
-  RunnerFactory factory = ranks.factory(model.config, std::move(model.weights));
+  RunnerFactory factory(model.config, ranks, std::move(model.weights));
   std::unique_ptr<Engine> engine = Engine::create(engine_config, factory);
   server::ServerOptions so;
   so.host = a.host;

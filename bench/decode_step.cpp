@@ -1,7 +1,7 @@
 // bench/decode_step.cpp — rotor_bench_decode: decode steps of a dummy-weight model at a
 // given batch and context, timed end to end through ModelRunner::execute (metadata upload,
 // forward, logits, sampling, read-back), with the memory-roofline step time beside it. With
-// --tensor-parallel-size N the model is split over N ranks (engine/rank_set.h: GPUs 0..N-1, or
+// --tensor-parallel-size N the model is split over N ranks (engine/runner/rank_set.h: GPUs 0..N-1, or
 // all on GPU 0 with ROTOR_SAME_DEVICE_RANKS=1), each step run on every rank's thread.
 //   fake context (default): the KV cache is filled with random values and each sequence
 //     starts at --context cached tokens, so a 48-layer 16k-context step needs no prefill;
@@ -16,7 +16,7 @@
 #include <random>
 
 #include "core/check.h"
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
 #include "engine/runner/model_runner.h"
 #include "engine/runner/rank_runners.h"
 #include "model/load_model.h"

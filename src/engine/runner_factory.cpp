@@ -17,6 +17,10 @@ RunnerFactory::RunnerFactory(ModelConfig model, std::vector<RankResources> ranks
   for (const RankResources& r : ranks_) shards_.push_back(r.weights.shard);
 }
 
+RunnerFactory::RunnerFactory(ModelConfig model, RankSet& ranks, std::vector<ModelWeights> weights)
+    : RunnerFactory(std::move(model), ranks.resources(std::move(weights)),
+                    ranks.world_size() > 1 ? &ranks.threads() : nullptr) {}
+
 int64_t RunnerFactory::kv_block_bytes(int block_size) const {
   size_t most = 0;
   for (const ShardSpec& s : shards_)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/runner/rank_runners.h"
+#include "engine/runner/rank_set.h"
 #include "engine/step_runner.h"
 
 namespace rotor {
@@ -18,6 +19,8 @@ class RunnerFactory {
   // ranks[r] is rank r of ranks.size(); with more than one, `threads` (one per rank, outliving
   // the StepRunner built) runs each rank's work.
   RunnerFactory(ModelConfig model, std::vector<RankResources> ranks, RankThreads* threads = nullptr);
+  // Over the ranks of `ranks` (which must outlive the StepRunner built) and their weights.
+  RunnerFactory(ModelConfig model, RankSet& ranks, std::vector<ModelWeights> weights);
 
   const ModelConfig& model() const { return model_; }
   int world_size() const { return static_cast<int>(shards_.size()); }

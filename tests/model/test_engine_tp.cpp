@@ -10,7 +10,8 @@
 #include <thread>
 
 #include "engine/engine.h"
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
+#include "engine/runner_factory.h"
 #include "tests/model/fixture_util.h"
 #include "tests/model/reference.h"
 
@@ -40,7 +41,7 @@ Served serve(const fs::path& dir, int world, bool ep, const EngineConfig& cfg) {
   LoadOptions lo;
   lo.model = dir;
   RankSet::Loaded m = s.ranks->load(lo);
-  RunnerFactory factory = s.ranks->factory(m.config, std::move(m.weights));
+  RunnerFactory factory(m.config, *s.ranks, std::move(m.weights));
   s.engine = Engine::create(cfg, factory);
   return s;
 }

@@ -14,7 +14,8 @@
 #include <filesystem>
 
 #include "engine/engine.h"
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
+#include "engine/runner_factory.h"
 #include "engine/runner/offline_generate.h"
 #include "engine/runner/rank_runners.h"
 #include "kernels/backend.h"
@@ -180,7 +181,7 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
       place_ranks(2);
       RankSet ranks(RankSetOptions{"cuda", 2, false, false});
       RankSet::Loaded m = ranks.load(lo);
-      RunnerFactory factory = ranks.factory(m.config, std::move(m.weights));
+      RunnerFactory factory(m.config, ranks, std::move(m.weights));
       EngineConfig c;
       c.max_model_len = 512;
       c.max_num_seqs = 8;

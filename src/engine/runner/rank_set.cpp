@@ -1,6 +1,6 @@
-// engine/rank_set.cpp — placing the ranks, their threads, backends and communicators; loading
+// engine/runner/rank_set.cpp — placing the ranks, their threads, backends and communicators; loading
 // their shards; shutting them down in order.
-#include "engine/rank_set.h"
+#include "engine/runner/rank_set.h"
 
 #include <fmt/format.h>
 #include <sched.h>
@@ -154,8 +154,5 @@ std::vector<RankResources> RankSet::resources(std::vector<ModelWeights> weights)
   return ranks;
 }
 
-RunnerFactory RankSet::factory(const ModelConfig& config, std::vector<ModelWeights> weights) {
-  return RunnerFactory(config, resources(std::move(weights)), world_size() > 1 ? threads_.get() : nullptr);
-}
 
 }  // namespace rotor

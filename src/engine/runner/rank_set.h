@@ -1,12 +1,12 @@
-// engine/rank_set.h — RankSet: the tensor-parallel ranks of this process (one process per
+// engine/runner/rank_set.h — RankSet: the tensor-parallel ranks of this process (one process per
 // node, one rank per GPU; or CPU ranks, or several ranks on one GPU for testing). It decides
 // where each rank runs (the CPU, or a GPU and a lane of it: comm/placement.h, kernels/cuda),
 // starts each rank's thread (RankThreads: its device current, and with enable_cpu_binding its
 // cores bound near its GPU, the calling thread near rank 0's), makes each rank's backend and communicator (the thread
 // communicator for CPU ranks; peer access and NCCL for GPU ranks, all in one LocalGroup),
 // and aborts that group as soon as any rank fails. It loads each rank's shard of the model
-// on that rank's thread and hands the RunnerFactory the ranks' resources. It must outlive the
-// Engine built from that factory.
+// on that rank's thread and hands out the ranks' resources (build_rank_runners, and the
+// engine's RunnerFactory). It must outlive the runners built from them.
 #pragma once
 #include <functional>
 #include <memory>
@@ -15,8 +15,8 @@
 
 #include "comm/communicator.h"
 #include "comm/local_group.h"
+#include "engine/runner/rank_runners.h"
 #include "engine/runner/rank_threads.h"
-#include "engine/runner_factory.h"
 #include "kernels/ops.h"
 #include "model/load_model.h"
 
@@ -58,8 +58,6 @@ class RankSet {
   Loaded load(LoadOptions options);
   // Every rank's backend, communicator and weights (by rank), for build_rank_runners.
   std::vector<RankResources> resources(std::vector<ModelWeights> weights);
-  // The factory over every rank's weights (by rank), building on the ranks' threads.
-  RunnerFactory factory(const ModelConfig& config, std::vector<ModelWeights> weights);
 
  private:
   RankSetOptions options_;
