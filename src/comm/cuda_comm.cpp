@@ -136,21 +136,26 @@ class PeerComm final : public CudaComm {
   void all_reduce_sum(const Tensor& t, CommAlgo algo) override {
     check_tensor(t, "all_reduce_sum");
     if (world_size() == 1) return;
-    const bool peer_ok = has_peer_ && t.dtype() == DType::BF16 && t.numel() % 8 == 0 && aligned16(t.data());
+    // bf16 (activations) or f32 (the vocabulary-parallel logits): 16-byte vectors of 8 or 4.
+    const bool f32 = t.dtype() == DType::F32;
+    const int64_t per_vec = f32 ? 4 : 8, size = f32 ? 4 : 2;
+    const bool peer_ok = has_peer_ && (f32 || t.dtype() == DType::BF16) && t.numel() % per_vec == 0 &&
+                         aligned16(t.data());
     if (algo == CommAlgo::Auto) algo = peer_ok ? pick(t.nbytes()) : CommAlgo::Nccl;
     if (algo == CommAlgo::Nccl) {
-      ROTOR_CHECK(nccl_, "all_reduce_sum of {}: {} (bf16, 16-byte aligned, a multiple of 8 elements, for the peer "
-                  "kernels)", t.str(), nccl_unavailable());
+      ROTOR_CHECK(nccl_, "all_reduce_sum of {}: {} (bf16 or f32, 16-byte aligned, whole 16-byte vectors, for the "
+                  "peer kernels)", t.str(), nccl_unavailable());
       return nccl_->all_reduce_sum(t);
     }
-    ROTOR_CHECK(peer_ok, "all_reduce_sum {}: the peer kernels take bf16, 16-byte aligned, a multiple of 8 elements",
+    ROTOR_CHECK(peer_ok, "all_reduce_sum {}: the peer kernels take bf16 or f32, 16-byte aligned, whole 16-byte vectors",
                 t.str());
     check_abort();
-    const int64_t piece = static_cast<int64_t>(peer_.capacity / 2) / 8 * 8;  // elements
+    const int64_t piece = static_cast<int64_t>(peer_.capacity) / size / per_vec * per_vec;  // elements
     char* p = static_cast<char*>(t.data());
     for (int64_t at = 0; at < t.numel(); at += piece) {
       const int64_t n = std::min(piece, t.numel() - at);
-      launched(cuda::peer_all_reduce(peer_, peer_algo(algo), p + at * 2, p + at * 2, n, stream_), "all_reduce_sum");
+      launched(cuda::peer_all_reduce(peer_, peer_algo(algo), p + at * size, p + at * size, n, stream_, f32),
+               "all_reduce_sum");
     }
   }
 

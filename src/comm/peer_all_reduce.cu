@@ -110,26 +110,52 @@ __device__ __forceinline__ uint4 to_bf16(const float (&v)[8]) {
   return *reinterpret_cast<const uint4*>(&x);
 }
 
+// A 16-byte vector of the flat all-reduce's elements: 8 bf16 or 4 f32, summed in f32.
+template <typename T>
+struct Vec16;
+template <>
+struct Vec16<bf16> {
+  static constexpr int kN = 8;
+  static __device__ __forceinline__ void load(const uint4& u, float (&v)[8]) { to_f32(u, v); }
+  static __device__ __forceinline__ uint4 store(const float (&v)[8]) { return to_bf16(v); }
+};
+template <>
+struct Vec16<float> {
+  static constexpr int kN = 4;
+  static __device__ __forceinline__ void load(const uint4& u, float (&v)[4]) {
+    v[0] = __uint_as_float(u.x);
+    v[1] = __uint_as_float(u.y);
+    v[2] = __uint_as_float(u.z);
+    v[3] = __uint_as_float(u.w);
+  }
+  static __device__ __forceinline__ uint4 store(const float (&v)[4]) {
+    return make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+  }
+};
+
 // Sum over ranks, in rank order, of vector v of every rank's staging half: all loads are
 // issued before the adds, so world loads are in flight at once.
-__device__ __forceinline__ void sum_ranks(const PeerSet& p, uint32_t call, int64_t v, float (&acc)[8]) {
+template <typename T = bf16>
+__device__ __forceinline__ void sum_ranks(const PeerSet& p, uint32_t call, int64_t v, float (&acc)[Vec16<T>::kN]) {
+  constexpr int kN = Vec16<T>::kN;
   uint4 x[kPeerMaxRanks];
 #pragma unroll
   for (int r = 0; r < kPeerMaxRanks; ++r)
     if (r < p.world) x[r] = __ldcg(reinterpret_cast<const uint4*>(staging(p, r, call)) + v);
-  to_f32(x[0], acc);
+  Vec16<T>::load(x[0], acc);
 #pragma unroll
   for (int r = 1; r < kPeerMaxRanks; ++r) {
     if (r >= p.world) break;
-    float y[8];
-    to_f32(x[r], y);
+    float y[kN];
+    Vec16<T>::load(x[r], y);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) acc[e] += y[e];
+    for (int e = 0; e < kN; ++e) acc[e] += y[e];
   }
 }
 
-// ---- flat all-reduce: units of kPeerThreads vectors ----
+// ---- flat all-reduce: units of kPeerThreads vectors of T (bf16 or f32) ----
 
+template <typename T>
 __global__ void __launch_bounds__(kPeerThreads)
     all_reduce_one_shot(const __grid_constant__ PeerSet p, const uint4* in, uint4* out, int64_t nvec) {
   pdl_wait();
@@ -144,13 +170,14 @@ __global__ void __launch_bounds__(kPeerThreads)
   for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
     const int64_t v = u * kPeerThreads + threadIdx.x;
     if (v >= nvec) continue;
-    float acc[8];
-    sum_ranks(p, call, v, acc);
-    out[v] = to_bf16(acc);
+    float acc[Vec16<T>::kN];
+    sum_ranks<T>(p, call, v, acc);
+    out[v] = Vec16<T>::store(acc);
   }
   end_call(p, call);
 }
 
+template <typename T>
 __global__ void __launch_bounds__(kPeerThreads)
     all_reduce_two_shot(const __grid_constant__ PeerSet p, const uint4* in, uint4* out, int64_t nvec) {
   pdl_wait();
@@ -166,9 +193,9 @@ __global__ void __launch_bounds__(kPeerThreads)
   for (int64_t g = blockIdx.x; g < groups; g += gridDim.x) {  // this rank's share: the sums
     const int64_t v = (g * p.world + p.rank) * kPeerThreads + threadIdx.x;
     if (v >= nvec) continue;
-    float acc[8];
-    sum_ranks(p, call, v, acc);
-    __stcg(mine + v, to_bf16(acc));
+    float acc[Vec16<T>::kN];
+    sum_ranks<T>(p, call, v, acc);
+    __stcg(mine + v, Vec16<T>::store(acc));
   }
   meet(p, 1, call);
   for (int64_t g = blockIdx.x; g < groups; g += gridDim.x)
@@ -355,14 +382,16 @@ cudaError_t launch_gather(const PeerSet& p, const void* in, void* out, int64_t b
 }  // namespace
 
 cudaError_t peer_all_reduce(const PeerSet& p, PeerAlgo algo, const void* in, void* out, int64_t n,
-                            cudaStream_t stream) {
-  if (!valid(p) || n < 0 || n % 8 != 0 || static_cast<uint64_t>(n) * 2 > p.capacity || !aligned16(in) ||
+                            cudaStream_t stream, bool f32) {
+  const int64_t per_vec = f32 ? 4 : 8, size = f32 ? 4 : 2;
+  if (!valid(p) || n < 0 || n % per_vec != 0 || static_cast<uint64_t>(n * size) > p.capacity || !aligned16(in) ||
       !aligned16(out))
     return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
-  auto kernel = algo == PeerAlgo::OneShot ? all_reduce_one_shot : all_reduce_two_shot;
+  auto kernel = f32 ? (algo == PeerAlgo::OneShot ? all_reduce_one_shot<float> : all_reduce_two_shot<float>)
+                    : (algo == PeerAlgo::OneShot ? all_reduce_one_shot<bf16> : all_reduce_two_shot<bf16>);
   return launch(kernel, p.blocks, kPeerThreads, 0, stream, p, static_cast<const uint4*>(in), static_cast<uint4*>(out),
-                n / 8);
+                n / per_vec);
 }
 
 cudaError_t peer_all_reduce_norm(const PeerSet& p, PeerAlgo algo, const void* x, int64_t x_stride, void* residual,

@@ -1,6 +1,6 @@
 // comm/peer_all_reduce.cuh — collectives over CUDA peer access between the ranks of one
 // process (one thread per GPU, or several ranks on one GPU for testing): all-reduce of bf16
-// (one-shot and two-shot), the all-reduce fused with the residual add and RMSNorm that follow
+// or f32 (one-shot and two-shot), the all-reduce fused with the residual add and RMSNorm that follow
 // it, all-gather and broadcast of bytes. Launchers take pointers, sizes and a stream; they
 // never synchronise with the host, so they replay inside CUDA graphs.
 //
@@ -58,10 +58,11 @@ enum class PeerAlgo {
   TwoShot,  // each rank sums 1/world of it (reduce-scatter), then every rank reads the sums
 };
 
-// out[i] = sum over ranks of in[i] in rank order (f32, rounded once); bf16, n % 8 == 0,
-// in and out 16-byte aligned (in == out allowed), 2 n <= capacity.
+// out[i] = sum over ranks of in[i] in rank order (f32, rounded once); n elements of bf16
+// (n % 8 == 0) or, with f32, of f32 (n % 4 == 0: the vocabulary-parallel logits); in and out
+// 16-byte aligned (in == out allowed), n elements <= capacity bytes.
 cudaError_t peer_all_reduce(const PeerSet& p, PeerAlgo algo, const void* in, void* out, int64_t n,
-                            cudaStream_t stream);
+                            cudaStream_t stream, bool f32 = false);
 
 // The fused reduction point (comm/communicator.h AllReduceNorm, bf16): s = sum over ranks of
 // x (rounded to bf16), residual += s, out = rms_norm(residual) * w (+ bias), the arithmetic

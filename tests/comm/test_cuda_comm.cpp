@@ -386,6 +386,54 @@ TEST_F(SameDeviceGpu, MessagesLargerThanTheStagingGoInPieces) {
   for (int r = 0; r < n; ++r) EXPECT_EQ(bad[r], "") << "rank " << r;
 }
 
+// f32 all-reduce over the peer kernels (the vocabulary-parallel logits: each rank's columns of
+// zeroed rows, summed): random f32 data summed in rank order bit for bit, one-shot and
+// two-shot, eager and in a graph, one [32, 151936] message (19 MiB: in pieces) and small ones.
+TEST_P(SameDevice, F32AllReduceEqualsTheHostSum) {
+  const int n = GetParam();
+  GpuRanks g(std::vector<int>(n, 0));
+  for (const int64_t numel : {int64_t{1024}, int64_t{4} * 151936, int64_t{32} * 151936}) {
+    const size_t bytes = numel * 4;
+    std::vector<std::vector<float>> in(n, std::vector<float>(numel));
+    for (int r = 0; r < n; ++r) {
+      XorShift x(numel * 31 + r);
+      for (int64_t i = 0; i < numel; ++i)  // logits-like: a rank's own columns, zeros elsewhere, some mixed
+        in[r][i] = i % n == r || i % 7 == 0 ? static_cast<float>(x.next() % 20001) / 1000.0f - 10.0f : 0.0f;
+    }
+    std::vector<float> want(numel);
+    for (int64_t i = 0; i < numel; ++i) {
+      float sum = in[0][i];
+      for (int r = 1; r < n; ++r) sum += in[r][i];
+      want[i] = sum;
+    }
+    for (CommAlgo algo : {CommAlgo::OneShot, CommAlgo::TwoShot})
+      for (bool graph : {false, true}) {
+        std::vector<std::string> bad(n);
+        const RankBufs src = alloc(g, bytes), t = alloc(g, bytes);
+        g.each([&](int r) {
+          std::vector<float> got(numel);
+          upload(g, r, src[r]->p, in[r].data(), bytes);
+          run_mode(
+              g, r, graph,
+              [&] { cuda_ok(cudaMemcpyAsync(t[r]->p, src[r]->p, bytes, cudaMemcpyDeviceToDevice, g.streams[r]), "copy"); },
+              [&] { g.comms[r]->all_reduce_sum(t[r]->tensor(DType::F32, {numel}), algo); },
+              [&] {
+                download(g, r, got.data(), t[r]->p, bytes);
+                if (bad[r].empty() && std::memcmp(got.data(), want.data(), bytes) != 0) {
+                  size_t i = 0;
+                  while (got[i] == want[i]) ++i;
+                  bad[r] = "element " + std::to_string(i) + ": got " + std::to_string(got[i]) + " want " +
+                           std::to_string(want[i]);
+                }
+              });
+        });
+        for (int r = 0; r < n; ++r)
+          ASSERT_EQ(bad[r], "") << n << " ranks, " << numel << " f32, " << comm_algo_name(algo)
+                                << (graph ? ", graph" : ", eager") << ", rank " << r;
+      }
+  }
+}
+
 // A rank that never comes: the other's kernel gives up after the group's timeout, and the
 // next check says who waited for whom; the group is aborted and later calls fail at once.
 TEST_F(SameDeviceGpu, ARankThatNeverComesEndsInAClearError) {
