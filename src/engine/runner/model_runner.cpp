@@ -17,6 +17,7 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
                          RunnerOptions opt)
     : ModelRunner(Unsized{}, ops, comm, config, std::move(weights), std::move(opt)) {
   allocate_kv_cache(kv_blocks_fit());
+  warm_up_graphs();
   capture_graphs();
 }
 
@@ -80,9 +81,10 @@ AttentionBatch ModelRunner::graph_batch(int B) const {
   return b;
 }
 
-void ModelRunner::capture_graphs() {
+void ModelRunner::warm_up_graphs() {
   if (!opt_.cuda_graphs) return;
-  ROTOR_CHECK(kv_.num_blocks() > 0 && graphs_.empty(), "runner: graphs captured before the KV cache, or twice");
+  ROTOR_CHECK(kv_.num_blocks() > 0 && graphs_.empty() && !warmed_up_,
+              "runner: graphs warmed up before the KV cache, or twice");
   ROTOR_CHECK(!ops_.device().is_cpu(), "CUDA graphs (cudagraph_mode FULL_DECODE_ONLY) need a GPU backend");
   std::vector<int> sizes = opt_.graph_batch_sizes;
   if (sizes.empty()) {
@@ -107,7 +109,13 @@ void ModelRunner::capture_graphs() {
   sampler_->upload(0, largest);
   device_step(graph_batch(largest), largest, {}, nullptr);
   ops_.synchronize();
-  for (int B : sizes) {
+  warmed_up_ = true;
+}
+
+void ModelRunner::capture_graphs() {
+  if (!opt_.cuda_graphs) return;
+  ROTOR_CHECK(warmed_up_ && graphs_.empty(), "runner: graphs captured before the warm-up step, or twice");
+  for (int B : opt_.graph_batch_sizes) {
     const AttentionBatch b = graph_batch(B);
     graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B, {}, nullptr); }));
   }

@@ -33,7 +33,7 @@ class ModelRunner {
   // A runner with its KV cache: options.num_blocks blocks, or what fits gpu_memory_utilization.
   ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights, RunnerOptions options);
   // Without its KV cache yet, for ranks that first agree on its size: kv_blocks_fit(), then
-  // allocate_kv_cache(), then capture_graphs().
+  // allocate_kv_cache(), then warm_up_graphs() and capture_graphs().
   struct Unsized {};
   ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfig& config, ModelWeights weights,
               RunnerOptions options);
@@ -43,8 +43,10 @@ class ModelRunner {
   // (its share of it when `sharers` ranks place their caches on this GPU).
   int kv_blocks_fit(int sharers = 1);
   void allocate_kv_cache(int num_blocks);
-  // With options.cuda_graphs: one eager decode step (every rank of the group at once: it runs
-  // the collectives), then the decode graphs captured (nothing runs on the device meanwhile).
+  // With options.cuda_graphs: the graph batch sizes and one eager decode step at the largest
+  // (every rank of a group at once: it runs the collectives), then, once every rank is done
+  // with it, the decode graphs captured (nothing runs on the device meanwhile).
+  void warm_up_graphs();
   void capture_graphs();
   // Waits for everything queued on this rank's device stream.
   void synchronize() { ops_.synchronize(); }
@@ -102,6 +104,7 @@ class ModelRunner {
   std::array<Slot, kStagingSlots> slots_;
   int next_slot_ = 0;                    // launching thread
   int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
+  bool warmed_up_ = false;
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };
 

@@ -31,6 +31,7 @@ std::vector<std::unique_ptr<ModelRunner>> build_rank_runners(const ModelConfig& 
     threads.run([&](int r) { fit[r] = runners[r]->kv_blocks_fit(sharers[r]); });
     const int blocks = *std::min_element(fit.begin(), fit.end());
     threads.run([&](int r) { runners[r]->allocate_kv_cache(blocks); });
+    threads.run([&](int r) { runners[r]->warm_up_graphs(); });
     threads.run([&](int r) { runners[r]->capture_graphs(); });
   } catch (...) {
     // Every rank's device work ends (the group is aborted), then each frees its own.

@@ -1,7 +1,8 @@
 // engine/runner/rank_runners.h — the ModelRunners of every tensor-parallel rank, built at once
 // on the ranks' threads (so the collectives of the warm-up step meet): each rank places its
 // buffers, then every rank measures the KV blocks its memory allows (ranks on one GPU split
-// it), then all of them allocate the least of those, then capture their decode graphs.
+// it), then all of them allocate the least of those, run the warm-up decode step, and capture
+// their decode graphs.
 #pragma once
 #include <memory>
 #include <vector>
