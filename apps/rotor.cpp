@@ -5,10 +5,12 @@
 
 #include "apps/commands.h"
 #include "apps/vllm_flags.h"
+#include "comm/placement.h"
 #include "core/check.h"
 #include "core/log.h"
 
 int main(int argc, char** argv) {
+  rotor::load_kernels_eagerly_for_shared_gpus();  // before anything starts CUDA
   CLI::App app{"rotor: LLM inference server for the Qwen3-MoE family"};
   app.require_subcommand(1);
   std::string log_level = "info";

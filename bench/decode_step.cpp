@@ -15,6 +15,7 @@
 #include <numeric>
 #include <random>
 
+#include "comm/placement.h"
 #include "core/check.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner/model_runner.h"
@@ -196,6 +197,7 @@ int run(const Args& a) {
 }  // namespace rotor
 
 int main(int argc, char** argv) {
+  rotor::load_kernels_eagerly_for_shared_gpus();  // before anything starts CUDA
   rotor::Args a;
   CLI::App app{"rotor_bench_decode: decode-step time of a dummy-weight model"};
   app.add_option("model", a.model, "config.json (dummy weights)")->required();

@@ -13,6 +13,10 @@ bool same_device_ranks() {
   return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
+void load_kernels_eagerly_for_shared_gpus() {
+  if (same_device_ranks()) setenv("CUDA_MODULE_LOADING", "EAGER", /*overwrite=*/0);
+}
+
 std::vector<int> rank_devices(int world_size, int device_count) {
   ROTOR_CHECK(world_size >= 1, "tensor parallel size {}", world_size);
   ROTOR_CHECK(device_count >= 1, "tensor parallel {} needs GPUs; this machine has none", world_size);

@@ -26,6 +26,10 @@ namespace rotor {
 namespace {
 namespace fs = std::filesystem;
 
+// Ranks that share a GPU need every kernel loaded before the first collective
+// (comm/placement.h): set before CUDA starts, at static initialisation.
+[[maybe_unused]] const bool kEagerKernels = setenv("CUDA_MODULE_LOADING", "EAGER", 0) == 0;
+
 // Ranks on distinct GPUs where there are enough, else all on GPU 0.
 void place_ranks(int world) {
   if (cuda_gpu_count() < world) setenv("ROTOR_SAME_DEVICE_RANKS", "1", 1);
