@@ -76,6 +76,7 @@ struct CompletionRequest {
 struct RequestLimits {
   int max_logprobs = 20;
   int max_n = 1;                          // n above this is a 400
+  int max_prompts = 256;                  // prompts (times n) in one completions request
   int vocab_size = 0;                     // > 0: token ids are checked against it
 };
 
