@@ -11,7 +11,7 @@ PACKAGES=(
   libfmt-dev libfmt9 libspdlog-dev libspdlog1.10 nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev libbrotli1 zlib1g-dev zlib1g
   libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3
-  libutf8proc-dev libutf8proc2 libzstd-dev libzstd1 libgtest-dev libgmock-dev
+  libutf8proc-dev libutf8proc2 libzstd-dev libzstd1 libgtest-dev libgmock-dev libboost1.74-dev
 )
 debs=$(mktemp -d)
 trap 'rm -rf "$debs"' EXIT
@@ -23,6 +23,22 @@ for f in "$debs"/*.deb; do dpkg -x "$f" "$dest"; done
 rm -rf "$dest/usr/share/doc" "$dest/usr/share/man" "$dest/usr/share/lintian" "$dest/usr/bin" "$dest/usr/sbin" \
   "$dest/etc" "$dest/usr/lib/ssl" "$dest/usr/src"
 find "$dest" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' -delete  # shared libraries suffice
+# Boost (160 MB of headers): keep the ones the HTTP server includes (Asio, Beast; as g++ sees
+# them here) and boost/config (compiler detection), and Boost's CMake package files.
+probe=$debs/probe.cpp
+printf '#include <utility>\n#include <boost/asio.hpp>\n#include <boost/beast/core.hpp>\n#include <boost/beast/http.hpp>\n' >"$probe"
+boost_deps() {
+  g++ -std=c++20 -DBOOST_BEAST_USE_STD_STRING_VIEW -DBOOST_ASIO_NO_DEPRECATED -I"$dest/usr/include" -M "$probe" |
+    tr ' \\' '\n\n' | grep '/boost/' | xargs -r realpath -m
+}
+boost_deps | sort -u >"$debs/keep"
+find "$dest/usr/include/boost" -type f ! -path '*/boost/config/*' | xargs realpath -m | sort >"$debs/all"
+comm -23 "$debs/all" "$debs/keep" | xargs -r rm -f
+find "$dest/usr/include/boost" -type d -empty -delete
+find "$dest/usr/lib/x86_64-linux-gnu/cmake" -maxdepth 1 -name 'boost_*' ! -name 'boost_headers-*' -exec rm -rf {} +
+if boost_deps | grep -v "^$(realpath "$dest")/" | grep -q .; then
+  echo "stage-gpu-deps: a Boost header the server needs was pruned" >&2; exit 1
+fi
 # Absolute symlinks would point outside the folder on the other machine: make them relative.
 find "$dest" -type l | while read -r link; do
   target=$(readlink "$link")
