@@ -25,10 +25,10 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
                               "tokens. Please reduce the length of the input.",
                               max_len, p));
     if (gen.max_tokens && p + int64_t{*gen.max_tokens} > max_len)
-      bad_request(fmt::format("'max_tokens' is too large: {}. This model's maximum context length is {} tokens and "
+      bad_request(fmt::format("'{}' is too large: {}. This model's maximum context length is {} tokens and "
                               "your request has {} input tokens ({} > {} - {}).",
-                              *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
-                  "max_tokens");
+                              gen.max_tokens_field, *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
+                  gen.max_tokens_field);
     prompt_lengths_.push_back(static_cast<int>(p));
     for (int k = 0; k < gen.n; ++k) {
       EngineRequest r;

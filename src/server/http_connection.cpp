@@ -1,6 +1,10 @@
 // server/http_connection.cpp — one connection's coroutine: read a request (deadlines, limits,
 // decoding), answer it (on this strand or the worker pool), write the reply (whole, or as the
 // engine produces it), then the next request.
+//
+// g++ 12 miscompiles some coroutine code (a co_await in an if condition with a temporary
+// argument traps; lambda captures handed to co_spawn are destroyed twice): here every
+// co_await is a statement or initialises a local, and spawned coroutines are functions.
 #include "server/http_connection.h"
 
 #include <strings.h>
@@ -67,8 +71,6 @@ void Connection::start(const std::shared_ptr<Connection>& c) {
   net::co_spawn(c->sock_.get_executor(), serve(c), net::detached);
 }
 
-// (Coroutines handed to co_spawn are functions with by-value parameters, never lambdas with
-// captures: g++ 12 with Boost 1.74 destroys such captures twice.)
 net::awaitable<void> Connection::serve(std::shared_ptr<Connection> c) {
   try {
     co_await c->run();
@@ -124,9 +126,12 @@ net::awaitable<void> Connection::run() {
     HttpRequest req;
     bool keep_alive = false;
     std::optional<Reply> early;
-    if (!co_await read_request(req, keep_alive, early)) break;
+    const bool got = co_await read_request(req, keep_alive, early);
+    if (!got) break;
     if (early) {
-      if (!co_await write_reply(std::move(*early), keep_alive)) break;
+      Reply reply = std::move(*early);
+      const bool written = co_await write_reply(std::move(reply), keep_alive);
+      if (!written) break;
     } else {
       co_await answer(std::move(req), keep_alive);
     }
@@ -177,7 +182,8 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
                                                  "retry later",
                                                  o.max_connections));
     if (r.status == 503) r.retry_after_s = 1;
-    if (co_await write_reply(std::move(r), false)) co_await linger();
+    const bool written = co_await write_reply(std::move(r), false);
+    if (written) co_await linger();
     co_return false;
   }
   if (const auto len = parser.content_length(); len && *len > static_cast<uint64_t>(o.max_body_bytes)) {
@@ -187,7 +193,8 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
   }
   if (iequals(h[http::field::expect], "100-continue") && version_ >= 11 && !parser.is_done()) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (!co_await write_bytes(net::buffer(kContinue.data(), kContinue.size()))) co_return false;
+    const bool written = co_await write_bytes(net::buffer(kContinue.data(), kContinue.size()));
+    if (!written) co_return false;
     arm(o.timeout_read_s);
   }
   co_await http::async_read(sock_, buffer_, parser, redirect_error(use_awaitable, ec));
@@ -211,7 +218,8 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
 
 net::awaitable<void> Connection::answer(HttpRequest req, bool keep_alive) {
   if (ctx_.handler.is_light(req)) {
-    co_await write_reply(ctx_.handler.handle(req), keep_alive);
+    Reply reply = ctx_.handler.handle(req);
+    co_await write_reply(std::move(reply), keep_alive);
     co_return;
   }
   start_watch();
@@ -224,8 +232,9 @@ net::awaitable<void> Connection::answer(HttpRequest req, bool keep_alive) {
         if (auto c = weak.lock()) c->wake_.notify();
       });
     });
-    const bool ok = s->event_stream() ? co_await write_event_stream(*s, keep_alive)
-                                      : co_await write_when_complete(*s, keep_alive);
+    bool ok = false;
+    if (s->event_stream()) ok = co_await write_event_stream(*s, keep_alive);
+    else ok = co_await write_when_complete(*s, keep_alive);
     if (!ok) closed_ = true;
   } else if (client_gone_) {
     closed_ = true;
@@ -289,7 +298,8 @@ net::awaitable<bool> Connection::write_when_complete(ReplyStream& s, bool keep_a
   Reply r;
   r.status = s.status();
   r.body = std::move(out);
-  co_return co_await write_reply(std::move(r), keep_alive);
+  const bool written = co_await write_reply(std::move(r), keep_alive);
+  co_return written;
 }
 
 net::awaitable<bool> Connection::write_reply(Reply reply, bool keep_alive) {
@@ -316,8 +326,10 @@ net::awaitable<bool> Connection::write_bytes(net::const_buffer b) {
   co_return !ec;
 }
 
-net::awaitable<void> Connection::fail(int status, const std::string& message) {
-  if (co_await write_reply(error_reply(status, message), false)) co_await linger();
+net::awaitable<void> Connection::fail(int status, std::string message) {
+  Reply r = error_reply(status, message);
+  const bool written = co_await write_reply(std::move(r), false);
+  if (written) co_await linger();
 }
 
 net::awaitable<void> Connection::linger() {
@@ -325,7 +337,9 @@ net::awaitable<void> Connection::linger() {
   sock_.shutdown(tcp::socket::shutdown_send, ec);
   arm(kLingerSeconds);
   char scratch[kReadChunk];
-  while (!ec) co_await sock_.async_read_some(net::buffer(scratch), redirect_error(use_awaitable, ec));
+  while (!ec) {
+    co_await sock_.async_read_some(net::buffer(scratch), redirect_error(use_awaitable, ec));
+  }
   disarm();
 }
 

@@ -91,7 +91,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> write_event_stream(ReplyStream& s, bool keep_alive);
   net::awaitable<bool> write_when_complete(ReplyStream& s, bool keep_alive);
   // An error reply, then linger().
-  net::awaitable<void> fail(int status, const std::string& message);
+  net::awaitable<void> fail(int status, std::string message);
   // A lingering close: the unread rest of a request is drained for a moment, so the client
   // sees the reply rather than a reset.
   net::awaitable<void> linger();

@@ -33,6 +33,7 @@ struct GenerationOptions {
   float repetition_penalty = 1.0f;        // > 0
   std::optional<int64_t> seed;
   std::optional<int> max_tokens;          // absent: up to the context length
+  std::string max_tokens_field = "max_tokens";  // the field it came from (max_completion_tokens on chat)
   int min_tokens = 0;
   bool ignore_eos = false;
   std::vector<std::string> stop;          // stop strings (matched on text, never emitted)

@@ -113,8 +113,9 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   }
   if (max_tokens) {
     if (*max_tokens < 1 || *max_tokens > INT32_MAX)
-      bad_request(fmt::format("'{}' must be at least 1 (got {})", max_name, *max_tokens), max_name);
+      bad_request(fmt::format("'{}' must be between 1 and {} (got {})", max_name, INT32_MAX, *max_tokens), max_name);
     g.max_tokens = static_cast<int>(*max_tokens);
+    g.max_tokens_field = max_name;
   }
   const int64_t min_tokens = opt_int(body, "min_tokens").value_or(0);
   if (min_tokens < 0 || min_tokens > INT32_MAX)
