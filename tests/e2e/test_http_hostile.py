@@ -164,3 +164,32 @@ def test_a_reader_that_stops_reading_holds_up_nobody(server):
             assert requests.get(server.url + "/health", timeout=1).status_code == 200
     finally:
         s.close()
+
+
+def test_200_streams_on_a_few_threads(server):
+    """200 streaming requests at once, all answered in full, by a server of a few threads
+    (the engine's, OpenMP's, 2 I/O and 2 workers on a small machine; no thread per connection)."""
+    import selectors
+
+    body = {"model": "tiny", "prompt": "Count:", "max_tokens": 2, "ignore_eos": True, "stream": True}
+    sel = selectors.DefaultSelector()
+    got = {}
+    for _ in range(200):
+        s = connect(server.port)
+        s.sendall(request_bytes("POST", "/v1/completions", body, {"Authorization": f"Bearer {server.api_key}"}))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        got[s] = b""
+    peak_threads, deadline = 0, time.time() + 120
+    while any(not v.endswith(b"\r\n0\r\n\r\n") for v in got.values()) and time.time() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            data = key.fileobj.recv(65536)
+            got[key.fileobj] += data
+            if not data:
+                sel.unregister(key.fileobj)
+        peak_threads = max(peak_threads, proc_status(server.proc.pid)["Threads"])
+    for s in got:
+        s.close()
+    done = [v for v in got.values() if v.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in v]
+    assert len(done) == 200, f"{len(done)} of 200 streams complete"
+    assert peak_threads <= 24, peak_threads
