@@ -3,6 +3,7 @@
 // Engine and the OpenAI server, and stops cleanly on SIGINT/SIGTERM. --dry-run prints the
 // resolved configuration as JSON instead.
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -98,6 +99,24 @@ LoadedModel load(const ServeConfig& c, Ops& ops) {
   m.full_parameter_count = m.config.parameter_count();
   m.weights = dummy_weights(m.config, kDefaultModelSeed, ops);
   return m;
+}
+
+// Raises the soft limit on open files to the hard one and returns the connection cap that
+// fits in it (a listening server needs one descriptor per connection, and some to spare).
+int connection_cap(int wanted) {
+  constexpr rlim_t kSpare = 256;  // model files, pipes, the listening socket, ...
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return wanted;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  const rlim_t room = lim.rlim_cur > 2 * kSpare ? lim.rlim_cur - kSpare : lim.rlim_cur / 2;
+  if (static_cast<rlim_t>(wanted) <= room) return wanted;
+  ROTOR_LOG_WARN("--max-connections {}: only {} open files are allowed (ulimit -n); at most {} connections", wanted,
+                 static_cast<uint64_t>(lim.rlim_cur), static_cast<uint64_t>(room));
+  return static_cast<int>(room);
 }
 
 // SIGINT and SIGTERM go to one thread that stops the server (or, while the model is still
@@ -198,11 +217,16 @@ void run(const ServeArgs& args) {
   engine_config.cuda_graph_sizes = config.cudagraph_capture_sizes;
   std::unique_ptr<Engine> engine = Engine::create(engine_config, *ops, *comm, model.config, std::move(model.weights));
   server::ServerOptions so;
-  so.host = a.host;
-  so.port = a.port;
+  so.http.host = a.host;
+  so.http.port = a.port;
+  so.http.max_connections = connection_cap(a.max_connections);
+  so.http.max_body_bytes = a.max_request_body_bytes;
+  so.http.timeout_keep_alive_s = a.timeout_keep_alive;
+  so.http.timeout_read_s = a.timeout_read;
+  so.max_waiting_requests = a.max_waiting_requests;
   so.model_names = a.served_model_name;
   so.model_root = config.embedded_default ? std::string(kDefaultModelName) : a.model;
-  so.api_key = a.api_key;
+  so.api_keys = a.api_key;
   so.reasoning_parser = a.reasoning_parser == "qwen3";
   so.sampling_defaults = sampling_defaults(config);
   so.sampling_defaults.return_tokens_as_token_ids = a.frontend.return_tokens_as_token_ids;

@@ -186,7 +186,8 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--host", a.host, "Address to listen on")->capture_default_str();
   cmd.add_option("--port", a.port, "Port to listen on")->capture_default_str();
   cmd.add_option("--served-model-name", a.served_model_name, "Name(s) the API accepts as `model` (first one is reported)");
-  cmd.add_option("--api-key", a.api_key, "Require this bearer token (default: $VLLM_API_KEY)");
+  cmd.add_option("--api-key", a.api_key,
+                 "Require one of these bearer tokens on /v1 routes (default: $VLLM_API_KEY)");
   cmd.add_option("--tensor-parallel-size", a.tensor_parallel_size, "GPUs per model replica (also -tp)")
       ->capture_default_str();
   cmd.add_option("--data-parallel-size", a.data_parallel_size, "Model replicas")->capture_default_str();
@@ -222,6 +223,21 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--tool-call-parser", a.tool_call_parser, "hermes (Qwen3's <tool_call> format)");
   cmd.add_option("--device", a.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   cmd.add_option("--num-layers", a.num_layers, "Run only the first N layers (for testing large configs)");
+  cmd.add_option("--max-waiting-requests", a.max_waiting_requests,
+                 "Requests that may wait for a running slot; past it 503 with Retry-After (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--max-connections", a.max_connections,
+                 "Open HTTP connections; past it 503 (/health and /metrics still answered) (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--max-request-body-bytes", a.max_request_body_bytes,
+                 "Largest request body after chunked / gzip / deflate decoding; past it 413 (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--timeout-keep-alive", a.timeout_keep_alive,
+                 "Seconds an idle keep-alive connection stays open (uvicorn's name)")
+      ->capture_default_str();
+  cmd.add_option("--timeout-read", a.timeout_read,
+                 "Seconds a request's headers and body may take to arrive (rotor extra)")
+      ->capture_default_str();
   cmd.add_flag("--dry-run", a.dry_run, "Validate the flags, print the resolved configuration as JSON and exit");
   add_frontend_flags(cmd, a.frontend);
   // vLLM flags that ask for what rotor does anyway.
@@ -239,7 +255,13 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ServeArgs& a = c.args;
   if (!a.rejected.empty()) ROTOR_FAIL("{}", a.rejected.front());
   if (a.api_key.empty())
-    if (const char* env = std::getenv("VLLM_API_KEY")) a.api_key = env;
+    if (const char* env = std::getenv("VLLM_API_KEY"); env && *env) a.api_key.push_back(env);
+  for (const auto& k : a.api_key) ROTOR_CHECK(!k.empty(), "--api-key: empty key");
+  ROTOR_CHECK(a.max_waiting_requests >= 0, "--max-waiting-requests must be at least 0");
+  ROTOR_CHECK(a.max_connections >= 1, "--max-connections must be at least 1");
+  ROTOR_CHECK(a.max_request_body_bytes >= 1024, "--max-request-body-bytes must be at least 1024");
+  ROTOR_CHECK(a.timeout_keep_alive > 0 && a.timeout_keep_alive <= 86400, "--timeout-keep-alive must be in (0, 86400]");
+  ROTOR_CHECK(a.timeout_read > 0 && a.timeout_read <= 86400, "--timeout-read must be in (0, 86400]");
   ROTOR_CHECK(a.port >= 0 && a.port <= 65535, "--port must be between 0 and 65535 (got {})", a.port);
   ROTOR_CHECK(!a.host.empty(), "--host must not be empty");
   for (const auto& n : a.served_model_name) ROTOR_CHECK(!n.empty(), "--served-model-name: empty name");
@@ -322,6 +344,11 @@ json ServeConfig::to_json() const {
       {"host", a.host},
       {"port", a.port},
       {"api_key", a.api_key.empty() ? "none" : "set"},
+      {"http", {{"max_waiting_requests", a.max_waiting_requests},
+                {"max_connections", a.max_connections},
+                {"max_request_body_bytes", a.max_request_body_bytes},
+                {"timeout_keep_alive", a.timeout_keep_alive},
+                {"timeout_read", a.timeout_read}}},
       {"device", device},
       {"parallel", {{"tensor_parallel_size", a.tensor_parallel_size},
                     {"data_parallel_size", a.data_parallel_size},

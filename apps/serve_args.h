@@ -26,7 +26,7 @@ struct ServeArgs {
   std::string host = "0.0.0.0";
   int port = 8000;
   std::vector<std::string> served_model_name;
-  std::string api_key;                        // --api-key, else $VLLM_API_KEY
+  std::vector<std::string> api_key;           // --api-key KEY [KEY ...] (any one is accepted), else $VLLM_API_KEY
   int tensor_parallel_size = 1;
   int data_parallel_size = 1;
   int pipeline_parallel_size = 1;
@@ -52,6 +52,12 @@ struct ServeArgs {
   std::string tool_call_parser;               // hermes
   std::string device = "auto";
   int num_layers = 0;                         // rotor extra: run only the first N layers
+  // The HTTP front end (rotor extras; vLLM has none of these).
+  int max_waiting_requests = 2048;            // past it: 503 + Retry-After
+  int max_connections = 4096;                 // open connections; past it: 503 (health, metrics answered)
+  int64_t max_request_body_bytes = int64_t{8} << 20;  // decoded (chunked, gzip, deflate)
+  double timeout_keep_alive = 5;              // seconds an idle connection is kept
+  double timeout_read = 30;                   // seconds for a request's headers and body
   bool dry_run = false;
   FrontendArgs frontend;                      // logging, response defaults, CORS / TLS / root path
   std::vector<std::string> no_effect;         // vLLM flags that ask for what rotor does anyway

@@ -31,6 +31,7 @@ void RequestStream::push(const RequestUpdate& u, const RequestTimes& times) {
       ended_ = true;
     }
     has_pending_ = true;
+    if (notify_) notify_();
   }
   cv_.notify_all();
 }
@@ -45,6 +46,7 @@ void RequestStream::end(FinishReason reason, const std::string& error, const Req
     pending_.times = times;
     ended_ = true;
     has_pending_ = true;
+    if (notify_) notify_();
   }
   cv_.notify_all();
 }
@@ -70,6 +72,12 @@ std::optional<RequestOutput> RequestStream::take(std::optional<std::chrono::mill
   return out;
 }
 
+void RequestStream::set_notify(std::function<void()> fn) {
+  std::lock_guard lk(mu_);
+  notify_ = std::move(fn);
+  if (notify_ && has_pending_) notify_();
+}
+
 bool RequestStream::final_taken() const {
   std::lock_guard lk(mu_);
   return final_taken_;
@@ -89,6 +97,7 @@ RequestHandle::RequestHandle(std::shared_ptr<RequestStream> stream, std::shared_
 RequestHandle::RequestHandle(RequestHandle&&) noexcept = default;
 RequestHandle& RequestHandle::operator=(RequestHandle&& o) noexcept {
   if (this != &o) {
+    if (stream_) stream_->set_notify(nullptr);
     if (stream_ && !stream_->final_taken()) inbox_->abort(stream_->id());
     stream_ = std::move(o.stream_);
     inbox_ = std::move(o.inbox_);
@@ -96,6 +105,7 @@ RequestHandle& RequestHandle::operator=(RequestHandle&& o) noexcept {
   return *this;
 }
 RequestHandle::~RequestHandle() {
+  if (stream_) stream_->set_notify(nullptr);
   if (stream_ && !stream_->final_taken()) inbox_->abort(stream_->id());
 }
 
@@ -105,6 +115,7 @@ std::optional<RequestOutput> RequestHandle::next_for(std::chrono::milliseconds t
   return stream_->take(timeout);
 }
 bool RequestHandle::finished() const { return stream_->final_taken(); }
+void RequestHandle::on_output(std::function<void()> fn) { stream_->set_notify(std::move(fn)); }
 void RequestHandle::abort() { inbox_->abort(stream_->id()); }
 
 RequestOutput RequestHandle::wait() {

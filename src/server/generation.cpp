@@ -16,38 +16,24 @@ namespace rotor::server {
 Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
                        const ChoiceOptions& choice_options)
     : server_(server), n_(gen.n) {
-  const int max_len = server.engine().limits().max_model_len;
+  const int64_t max_len = server.engine().limits().max_model_len;
+  std::vector<EngineRequest> requests;
   for (const auto& ids : prompts) {
-    const int p = static_cast<int>(ids.size());
+    const int64_t p = static_cast<int64_t>(ids.size());
     if (p == 0) bad_request("the prompt is empty", "prompt");
     if (p >= max_len)
       bad_request(fmt::format("This model's maximum context length is {} tokens. However, your request has {} input "
                               "tokens. Please reduce the length of the input.",
                               max_len, p));
-    if (gen.max_tokens && p + *gen.max_tokens > max_len)
-      bad_request(fmt::format("'max_tokens' is too large: {}. This model's maximum context length is {} tokens and "
+    if (gen.max_tokens && p + int64_t{*gen.max_tokens} > max_len)
+      bad_request(fmt::format("'{}' is too large: {}. This model's maximum context length is {} tokens and "
                               "your request has {} input tokens ({} > {} - {}).",
-                              *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
-                  "max_tokens");
-    prompt_lengths_.push_back(p);
-  }
-  choices_.reserve(prompts.size() * n_);
-  try {
-    submit_all(server, prompts, gen, choice_options);
-    if (server.options().log_requests) log_request(prompts, gen);
-  } catch (...) {
-    abort();  // what was submitted before the failure
-    throw;
-  }
-}
-
-void Generation::submit_all(Server& server, const std::vector<std::vector<int32_t>>& prompts,
-                            const GenerationOptions& gen, const ChoiceOptions& choice_options) {
-  const int max_len = server.engine().limits().max_model_len;
-  for (size_t pi = 0; pi < prompts.size(); ++pi) {
-    for (int k = 0; k < n_; ++k) {
+                              gen.max_tokens_field, *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
+                  gen.max_tokens_field);
+    prompt_lengths_.push_back(static_cast<int>(p));
+    for (int k = 0; k < gen.n; ++k) {
       EngineRequest r;
-      r.prompt_token_ids = prompts[pi];
+      r.prompt_token_ids = ids;
       SamplingParams& s = r.params;
       s.temperature = gen.temperature;
       s.top_p = gen.top_p;
@@ -57,25 +43,34 @@ void Generation::submit_all(Server& server, const std::vector<std::vector<int32_
       s.presence_penalty = gen.presence_penalty;
       s.frequency_penalty = gen.frequency_penalty;
       s.repetition_penalty = gen.repetition_penalty;
-      s.max_tokens = gen.max_tokens.value_or(max_len - prompt_lengths_[pi]);
+      s.max_tokens = gen.max_tokens.value_or(static_cast<int>(max_len - p));
       s.min_tokens = gen.min_tokens;
       s.stop_token_ids = gen.stop_token_ids;
       s.ignore_eos = gen.ignore_eos;
       s.logprobs = gen.logprobs;
-      choices_.push_back(Choice{server.submit(std::move(r)), ChoiceStream(server.tokenizer(), choice_options),
-                                static_cast<int>(pi)});
+      requests.push_back(std::move(r));
     }
   }
+  std::vector<RequestHandle> handles = server.submit(std::move(requests));
+  choices_.reserve(handles.size());
+  for (RequestHandle& h : handles)
+    choices_.push_back(Choice{std::move(h), ChoiceStream(server.tokenizer(), choice_options)});
+  if (server.options().log_requests) log_request(prompts, gen);
 }
 
 Generation::~Generation() { abort(); }
 
+void Generation::finish(Choice& c) {
+  c.done = true;
+  server_.release(c.handle.id());
+}
+
 void Generation::abort() {
   for (Choice& c : choices_) {
-    if (!c.done) c.handle.abort();
-    server_.release(c.handle.id());
+    if (c.done) continue;
+    c.handle.abort();
+    finish(c);
   }
-  choices_.clear();
   aborted_ = true;
 }
 
@@ -85,38 +80,23 @@ bool Generation::finished() const {
   return true;
 }
 
-bool Generation::feed(int i, const RequestOutput& out, const std::function<bool(int, ChoiceDelta&)>& emit) {
-  Choice& c = choices_[static_cast<size_t>(i)];
-  ChoiceDelta d = c.stream.push(out);
-  if (c.stream.finished()) {
-    c.done = true;
-    if (!out.finished) c.handle.abort();  // a stop string ended it before the engine did
-  }
-  if (d.empty()) return true;
-  if (emit(i, d)) return true;
-  abort();
-  return false;
+void Generation::on_output(const std::function<void()>& fn) {
+  for (Choice& c : choices_) c.handle.on_output(fn);
 }
 
-bool Generation::poll(const std::function<bool(int, ChoiceDelta&)>& emit) {
+bool Generation::poll(const std::function<void(int, ChoiceDelta&)>& emit) {
   if (aborted_) return false;
-  using std::chrono::milliseconds;
-  int unfinished = 0, last = -1;
-  for (int i = 0; i < num_choices(); ++i)
-    if (!choices_[i].done) ++unfinished, last = i;
-  if (unfinished == 0) return false;
-  if (unfinished == 1) {
-    if (!feed(last, choices_[last].handle.next(), emit)) return false;
-    return !finished();
-  }
-  // Several choices: take what is ready, else wait a little on each in turn.
-  bool any = false;
   for (int i = 0; i < num_choices(); ++i) {
-    if (choices_[i].done) continue;
-    if (auto out = choices_[i].handle.next_for(milliseconds(any ? 0 : 2))) {
-      any = true;
-      if (!feed(i, *out, emit)) return false;
+    Choice& c = choices_[static_cast<size_t>(i)];
+    if (c.done) continue;
+    const std::optional<RequestOutput> out = c.handle.next_for(std::chrono::milliseconds(0));
+    if (!out) continue;
+    ChoiceDelta d = c.stream.push(*out);
+    if (c.stream.finished()) {
+      if (!out->finished) c.handle.abort();  // a stop string ended it before the engine did
+      finish(c);
     }
+    if (!d.empty()) emit(i, d);
   }
   return !finished();
 }
@@ -129,7 +109,7 @@ int Generation::prompt_tokens() const {
 
 int Generation::cached_tokens() const {
   int sum = 0;
-  for (size_t i = 0; i < choices_.size(); i += n_) sum += choices_[i].stream.num_cached_tokens();
+  for (size_t i = 0; i < choices_.size(); i += static_cast<size_t>(n_)) sum += choices_[i].stream.num_cached_tokens();
   return sum;
 }
 
@@ -178,23 +158,15 @@ int Generation::completion_tokens() const {
   return sum;
 }
 
-bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>& emit, const std::string& failure,
-                   bool include_usage, const std::function<json()>& empty_chunk,
-                   const std::function<bool(const std::string&)>& write) {
-  while (gen.poll(emit)) {
-    if (!failure.empty()) break;
-  }
-  if (gen.aborted()) return false;  // the client went away
+void end_event_stream(const Generation& gen, const std::string& failure, bool include_usage, json empty_chunk,
+                      std::string& out) {
   if (!failure.empty()) {
-    gen.abort();
-    if (!write(sse_event(error_body(500, failure)))) return false;
+    out += sse_event(error_body(500, failure));
   } else if (include_usage) {
-    json c = empty_chunk();
-    c["usage"] = gen.usage();
-    if (!write(sse_event(c))) return false;
+    empty_chunk["usage"] = gen.usage();
+    out += sse_event(empty_chunk);
   }
-  write(std::string(kSseDone));
-  return true;
+  out += kSseDone;
 }
 
 }  // namespace rotor::server

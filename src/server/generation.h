@@ -1,6 +1,7 @@
 // server/generation.h — the engine side of one API request: the prompts checked against the
-// context length, n engine requests per prompt (seed + i when seeded, as vLLM does), one
-// ChoiceStream each, and a poll loop that hands out text deltas as they arrive. Dropping a
+// context length (64-bit arithmetic), n engine requests per prompt (seed + i when seeded, as
+// vLLM does) submitted all or none, one ChoiceStream each, and a poll that never waits and
+// hands out the text deltas that are ready (the connection is woken by on_output). Dropping a
 // Generation aborts whatever has not finished (a client that went away frees its KV blocks).
 #pragma once
 #include <functional>
@@ -18,7 +19,8 @@ class Server;
 
 class Generation {
  public:
-  // prompts: token ids of each prompt (400 if one does not fit the context with max_tokens).
+  // prompts: token ids of each prompt (400 if one does not fit the context with max_tokens;
+  // 503 from Server::submit when overloaded).
   Generation(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
              const ChoiceOptions& choice_options);
   ~Generation();
@@ -27,11 +29,13 @@ class Generation {
 
   int num_choices() const { return static_cast<int>(choices_.size()); }
   bool finished() const;
-  bool aborted() const { return aborted_; }  // by abort() or a refused emit
-  // Waits for output and calls emit(choice index, delta) for each non-empty delta; emit
-  // returning false (the client is gone) aborts everything. False once all choices finished
-  // or after an abort.
-  bool poll(const std::function<bool(int, ChoiceDelta&)>& emit);
+  bool aborted() const { return aborted_; }
+  // fn is called from the engine's thread whenever a choice has new output (see
+  // RequestHandle::on_output); it must not block.
+  void on_output(const std::function<void()>& fn);
+  // Takes what is ready without waiting and calls emit(choice index, delta) for each
+  // non-empty delta. False once every choice has finished, or after abort().
+  bool poll(const std::function<void(int, ChoiceDelta&)>& emit);
   void abort();
 
   int prompt_tokens() const;      // over all prompts, counted once per prompt
@@ -44,15 +48,11 @@ class Generation {
   struct Choice {
     RequestHandle handle;
     ChoiceStream stream;
-    int prompt_index = 0;
     bool done = false;
   };
-  void submit_all(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
-                  const ChoiceOptions& choice_options);
+  void finish(Choice& c);
   // --enable-log-requests: one line per API request.
   void log_request(const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen) const;
-  // Feeds one engine output to choice i; false if emit refused.
-  bool feed(int i, const RequestOutput& out, const std::function<bool(int, ChoiceDelta&)>& emit);
 
   Server& server_;
   int n_ = 1;
@@ -61,12 +61,9 @@ class Generation {
   bool aborted_ = false;
 };
 
-// The end of a streamed response, shared by the endpoints: polls `gen` with emit until every
-// choice finished (or emit recorded a `failure`), then writes an error event on a failure,
+// The end of an event stream, shared by the endpoints: an error event when `failure` is set,
 // else the usage chunk when asked (`empty_chunk`: a chunk with no choices), then [DONE].
-// False if the client went away.
-bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>& emit, const std::string& failure,
-                   bool include_usage, const std::function<json()>& empty_chunk,
-                   const std::function<bool(const std::string&)>& write);
+void end_event_stream(const Generation& gen, const std::string& failure, bool include_usage, json empty_chunk,
+                      std::string& out);
 
 }  // namespace rotor::server

@@ -32,6 +32,9 @@ std::vector<CompletionPrompt> parse_prompts(const json& body, const RequestLimit
   } else if ((*p)[0].is_number()) {
     one(*p);
   } else {
+    if (p->size() > static_cast<size_t>(limits.max_prompts))
+      bad_request(fmt::format("'prompt' is a list of {} prompts; at most {} per request", p->size(), limits.max_prompts),
+                  "prompt");
     for (const json& v : *p) {
       if (!v.is_string() && !v.is_array())
         bad_request("'prompt' must be a string, a list of token ids, or a list of either", "prompt");
@@ -52,6 +55,11 @@ CompletionRequest parse_completion_request(const json& body, const SamplingDefau
   if (const auto suffix = opt_string(body, "suffix"); suffix && !suffix->empty())
     bad_request("'suffix' is not supported", "suffix");
   r.gen = parse_generation_options(body, defaults, limits);
+  const int64_t choices = static_cast<int64_t>(r.prompts.size()) * r.gen.n;
+  if (choices > limits.max_prompts)
+    bad_request(fmt::format("{} prompts with n = {} make {} choices; at most {} per request", r.prompts.size(), r.gen.n,
+                            choices, limits.max_prompts),
+                "prompt");
   if (const auto lp = opt_int(body, "logprobs")) {
     check_range("logprobs", static_cast<double>(*lp), 0, limits.max_logprobs);
     r.gen.logprobs = static_cast<int>(*lp);

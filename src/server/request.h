@@ -34,6 +34,7 @@ struct GenerationOptions {
   float repetition_penalty = 1.0f;        // > 0
   std::optional<int64_t> seed;
   std::optional<int> max_tokens;          // absent: up to the context length
+  std::string max_tokens_field = "max_tokens";  // the field it came from (max_completion_tokens on chat)
   int min_tokens = 0;
   bool ignore_eos = false;
   std::vector<std::string> stop;          // stop strings (matched on text, never emitted)
@@ -77,6 +78,7 @@ struct CompletionRequest {
 struct RequestLimits {
   int max_logprobs = 20;
   int max_n = 1;                          // n above this is a 400
+  int max_prompts = 256;                  // prompts (times n) in one completions request
   int vocab_size = 0;                     // > 0: token ids are checked against it
 };
 

@@ -83,22 +83,22 @@ std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const
 
 GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& d, const RequestLimits& limits) {
   GenerationOptions g;
-  g.temperature = static_cast<float>(opt_number(body, "temperature").value_or(d.temperature));
+  g.temperature = opt_float(body, "temperature").value_or(d.temperature);
   check_min("temperature", g.temperature, 0.0);
-  g.top_p = static_cast<float>(opt_number(body, "top_p").value_or(d.top_p));
+  g.top_p = opt_float(body, "top_p").value_or(d.top_p);
   if (!(g.top_p > 0.0f && g.top_p <= 1.0f))
     bad_request(fmt::format("'top_p' must be in (0, 1] (got {})", g.top_p), "top_p");
   const int64_t top_k = opt_int(body, "top_k").value_or(d.top_k);
   if (top_k < -1 || top_k > INT32_MAX)
     bad_request(fmt::format("'top_k' must be -1 or 0 (off) or a positive integer (got {})", top_k), "top_k");
   g.top_k = top_k < 0 ? 0 : static_cast<int>(top_k);
-  g.min_p = static_cast<float>(opt_number(body, "min_p").value_or(d.min_p));
+  g.min_p = opt_float(body, "min_p").value_or(d.min_p);
   check_range("min_p", g.min_p, 0.0, 1.0);
-  g.presence_penalty = static_cast<float>(opt_number(body, "presence_penalty").value_or(0.0));
+  g.presence_penalty = opt_float(body, "presence_penalty").value_or(0.0f);
   check_range("presence_penalty", g.presence_penalty, -2.0, 2.0);
-  g.frequency_penalty = static_cast<float>(opt_number(body, "frequency_penalty").value_or(0.0));
+  g.frequency_penalty = opt_float(body, "frequency_penalty").value_or(0.0f);
   check_range("frequency_penalty", g.frequency_penalty, -2.0, 2.0);
-  g.repetition_penalty = static_cast<float>(opt_number(body, "repetition_penalty").value_or(d.repetition_penalty));
+  g.repetition_penalty = opt_float(body, "repetition_penalty").value_or(d.repetition_penalty);
   if (!(g.repetition_penalty > 0.0f))
     bad_request(fmt::format("'repetition_penalty' must be greater than 0 (got {})", g.repetition_penalty),
                 "repetition_penalty");
@@ -113,8 +113,9 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   }
   if (max_tokens) {
     if (*max_tokens < 1 || *max_tokens > INT32_MAX)
-      bad_request(fmt::format("'{}' must be at least 1 (got {})", max_name, *max_tokens), max_name);
+      bad_request(fmt::format("'{}' must be between 1 and {} (got {})", max_name, INT32_MAX, *max_tokens), max_name);
     g.max_tokens = static_cast<int>(*max_tokens);
+    g.max_tokens_field = max_name;
   }
   const int64_t min_tokens = opt_int(body, "min_tokens").value_or(0);
   if (min_tokens < 0 || min_tokens > INT32_MAX)

@@ -1,12 +1,10 @@
-// server/server.cpp — the HTTP server: routes, API-key check, exceptions → OpenAI error
-// bodies, the connection thread pool, and a clean stop.
+// server/server.cpp — routes, the API-key check, exceptions → OpenAI error bodies,
+// admission of engine requests (the waiting-queue bound) and a clean stop.
 #include "server/server.h"
 
-#include <sys/socket.h>
+#include <algorithm>
 
-#include <chrono>
-
-#include <httplib.h>
+#include <fmt/format.h>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -18,14 +16,54 @@
 namespace rotor::server {
 namespace {
 
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(dump_json(body), "application/json");
+Reply json_reply(int status, const json& body) {
+  Reply r;
+  r.status = status;
+  r.body = dump_json(body);
+  return r;
 }
 
-using Handler = void (*)(Server&, const httplib::Request&, httplib::Response&);
+Reply health(Server&, const HttpRequest&) {
+  Reply r;
+  r.content_type = "text/plain";
+  return r;
+}
+
+Reply version(Server& s, const HttpRequest&) { return json_reply(200, {{"version", s.options().version}}); }
+
+Reply metrics(Server& s, const HttpRequest&) {
+  Reply r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = s.metrics_page();
+  return r;
+}
+
+struct Route {
+  std::string_view path, method;
+  Reply (*fn)(Server&, const HttpRequest&);
+  bool light;  // answered on the I/O threads
+};
+
+constexpr Route kRoutes[] = {
+    {"/v1/chat/completions", "POST", chat_completions, false},
+    {"/v1/completions", "POST", completions, false},
+    {"/v1/models", "GET", list_models, true},
+    {"/tokenize", "POST", tokenize, false},
+    {"/detokenize", "POST", detokenize, false},
+    {"/health", "GET", health, true},
+    {"/version", "GET", version, true},
+    {"/metrics", "GET", metrics, true},
+};
+
+const Route* find_route(std::string_view path) {
+  for (const Route& r : kRoutes)
+    if (r.path == path) return &r;
+  return nullptr;
+}
 
 }  // namespace
+
+Reply error_reply(int status, const std::string& message) { return json_reply(status, error_body(status, message)); }
 
 Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
                std::shared_ptr<const ChatTemplate> chat_template, ServerOptions options)
@@ -33,77 +71,50 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
       tokenizer_(std::move(tokenizer)),
       chat_template_(std::move(chat_template)),
       opt_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()) {
+      api_keys_(opt_.api_keys),
+      http_(std::make_unique<HttpServer>(*this, opt_.http)) {
   ROTOR_CHECK(!opt_.model_names.empty(), "the server needs a model name");
   limits_.max_logprobs = engine.limits().max_logprobs;
   limits_.vocab_size = engine.limits().vocab_size;
   limits_.max_n = opt_.max_n;
-  // One thread per open connection: every running request plus room for queued ones,
-  // health checks and metrics scrapes.
-  const int threads = opt_.num_threads > 0 ? opt_.num_threads : std::max(64, engine.config().max_num_seqs) + 64;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http_->set_keep_alive_max_count(100000);
-  http_->set_keep_alive_timeout(5);
-  http_->set_tcp_nodelay(true);  // every SSE chunk leaves at once (no Nagle / delayed-ACK stalls)
-  http_->set_socket_options([this](int sock) {
-    httplib::default_socket_options(sock);
-    listen_fd_ = sock;  // the listening socket: bind() widens its backlog
-  });
-  http_->set_read_timeout(60);
-  http_->set_write_timeout(60);
-  http_->set_payload_max_length(size_t{64} << 20);
-  register_routes();
+  limits_.max_prompts = opt_.max_prompts;
 }
 
 Server::~Server() = default;
 
-void Server::register_routes() {
-  auto wrap = [this](Handler fn) {
-    return [this, fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        fn(*this, req, res);
-      } catch (const ApiError& e) {
-        send_json(res, e.status(), e.body());
-      } catch (const json::exception& e) {
-        send_json(res, 400, error_body(400, e.what()));
-      } catch (const rotor::Error& e) {
-        send_json(res, 400, error_body(400, e.what()));
-      } catch (const std::exception& e) {
-        ROTOR_LOG_ERROR("{} {}: {}", req.method, req.path, e.what());
-        send_json(res, 500, error_body(500, e.what()));
-      }
-    };
-  };
-  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (opt_.api_key.empty() || !req.path.starts_with("/v1")) return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + opt_.api_key)
-      return httplib::Server::HandlerResponse::Unhandled;
-    send_json(res, 401, error_body(401, "Unauthorized: a missing or wrong API key (Authorization: Bearer ...)"));
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string message = res.status == 404   ? "Not Found: " + req.method + " " + req.path
-                                : res.status == 413 ? "the request body is too large"
-                                                    : "HTTP error " + std::to_string(res.status);
-    send_json(res, res.status, error_body(res.status, message));
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    ROTOR_LOG_DEBUG("{} {} -> {}", req.method, req.path, res.status);
-  });
-  http_->Post("/v1/chat/completions", wrap(chat_completions));
-  http_->Post("/v1/completions", wrap(completions));
-  http_->Get("/v1/models", wrap(list_models));
-  http_->Post("/tokenize", wrap(tokenize));
-  http_->Post("/detokenize", wrap(detokenize));
-  http_->Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
-  http_->Get("/version", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"version", opt_.version}});
-  });
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_page(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+bool Server::is_light(const HttpRequest& r) const {
+  const Route* route = find_route(r.path);
+  return !route || route->light || route->method != r.method;
+}
+
+Reply Server::handle(const HttpRequest& r) {
+  try {
+    return route(r);
+  } catch (const ApiError& e) {
+    Reply rep = json_reply(e.status(), e.body());
+    rep.retry_after_s = e.retry_after_s();
+    return rep;
+  } catch (const json::exception& e) {
+    return error_reply(400, e.what());
+  } catch (const rotor::Error& e) {
+    return error_reply(400, e.what());
+  } catch (const std::exception& e) {
+    ROTOR_LOG_ERROR("{} {}: {}", r.method, r.path, e.what());
+    return error_reply(500, e.what());
+  }
+}
+
+Reply Server::route(const HttpRequest& r) {
+  if (r.path.starts_with("/v1") && !api_keys_.accepts(r.authorization))
+    throw ApiError(401, "Unauthorized: a missing or wrong API key (Authorization: Bearer ...)");
+  const Route* route = find_route(r.path);
+  if (!route) throw ApiError(404, "Not Found: " + r.method + " " + r.path);
+  if (route->method != r.method) {
+    Reply rep = error_reply(405, fmt::format("Method Not Allowed: {} {} (use {})", r.method, r.path, route->method));
+    rep.allow = std::string(route->method);
+    return rep;
+  }
+  return route->fn(*this, r);
 }
 
 void Server::check_model(const std::optional<std::string>& model) const {
@@ -113,19 +124,36 @@ void Server::check_model(const std::optional<std::string>& model) const {
   throw ApiError(404, "The model `" + *model + "` does not exist.", "model");
 }
 
-RequestHandle Server::submit(EngineRequest request) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) throw ApiError(503, "the server is shutting down");
-  }
-  RequestHandle h = engine_.submit(std::move(request));
+std::vector<RequestHandle> Server::submit(std::vector<EngineRequest> requests) {
+  const EngineStats stats = engine_.stats();
+  std::vector<RequestHandle> handles;
   std::lock_guard lock(mu_);
-  if (stopping_) {
-    h.abort();
-    throw ApiError(503, "the server is shutting down");
+  if (stopping_) throw ApiError(503, "the server is shutting down");
+  // Requests past --max-num-seqs wait; so do those the KV cache has no room for yet (the
+  // engine's own count).
+  const int64_t k = static_cast<int64_t>(requests.size());
+  const int64_t waiting = std::max<int64_t>(static_cast<int64_t>(active_.size()) + k - engine_.config().max_num_seqs,
+                                            stats.num_waiting);
+  if (waiting > opt_.max_waiting_requests) {
+    ApiError e(503, fmt::format("the server is overloaded: more than {} requests would be waiting "
+                                "(--max-waiting-requests); retry later",
+                                opt_.max_waiting_requests));
+    e.set_retry_after(1);
+    throw e;
   }
-  active_.insert(h.id());
-  return h;
+  try {
+    for (EngineRequest& r : requests) {
+      handles.push_back(engine_.submit(std::move(r)));
+      active_.insert(handles.back().id());
+    }
+  } catch (...) {
+    for (RequestHandle& h : handles) {
+      h.abort();
+      active_.erase(h.id());
+    }
+    throw;
+  }
+  return handles;
 }
 
 void Server::release(uint64_t request_id) {
@@ -135,27 +163,16 @@ void Server::release(uint64_t request_id) {
 
 std::string Server::metrics_page() const { return render_metrics(engine_.stats(), opt_.model_names.front()); }
 
-void Server::bind() {
-  if (opt_.port == 0) {
-    bound_port_ = http_->bind_to_any_port(opt_.host);
-    ROTOR_CHECK(bound_port_ > 0, "cannot listen on {} (any port)", opt_.host);
-  } else {
-    ROTOR_CHECK(http_->bind_to_port(opt_.host, opt_.port), "cannot listen on {}:{} (address in use or not local?)",
-                opt_.host, opt_.port);
-    bound_port_ = opt_.port;
-  }
-  // cpp-httplib listens with a backlog of 5: a burst of new connections (a benchmark opening
-  // 32 at once) overflows it and some fail. A second listen() only changes the backlog.
-  ROTOR_CHECK(listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) == 0, "cannot widen the listen backlog on {}:{}",
-              opt_.host, bound_port_);
-}
+void Server::bind() { http_->bind(); }
+
+int Server::port() const { return http_->port(); }
 
 void Server::run() {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
   }
-  http_->listen_after_bind();
+  http_->run();
 }
 
 void Server::stop() {
@@ -168,7 +185,5 @@ void Server::stop() {
   for (uint64_t id : ids) engine_.abort(id);
   http_->stop();
 }
-
-bool Server::running() const { return http_->is_running(); }
 
 }  // namespace rotor::server

@@ -9,7 +9,7 @@ namespace rotor::server {
 namespace {
 
 const SamplingDefaults kDefaults;
-const RequestLimits kLimits{.max_logprobs = 20, .max_n = 4, .vocab_size = 1000};
+const RequestLimits kLimits{.max_logprobs = 20, .max_n = 4, .max_prompts = 6, .vocab_size = 1000};
 
 ChatRequest chat(const std::string& body) { return parse_chat_request(parse_body(body), kDefaults, kLimits); }
 CompletionRequest completion(const std::string& body) {
@@ -122,6 +122,10 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3})", "presence_penalty"},
       {R"({"messages": [{"role": "user", "content": "x"}], "frequency_penalty": -2.5})", "frequency_penalty"},
       {R"({"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0})", "repetition_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": 1e300})", "temperature"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 1e39})", "repetition_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_p": -1e300})", "top_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 2147483648})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": -5})", "max_completion_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5})", "max_tokens"},
@@ -165,12 +169,29 @@ TEST(RequestParse, BadRequests) {
       {R"({"prompt": "x", "logprobs": true})", "logprobs"},
       {R"({"prompt": "x", "echo": 1})", "echo"},
       {R"({"prompt": "x", "suffix": "y"})", "suffix"},
+      {R"({"prompt": ["a", "b", "c", "d", "e", "f", "g"]})", "prompt"},          // 7 prompts, at most 6
+      {R"({"prompt": ["a", "b"], "n": 4})", "prompt"},                            // 8 choices
   };
   for (const Case& c : completion_cases) {
     const auto [status, param] = error_of([&] { completion(c.body); });
     EXPECT_EQ(status, 400) << c.body;
     EXPECT_EQ(param, c.param) << c.body;
   }
+}
+
+TEST(RequestParse, PromptsAndChoicesWithinTheLimit) {
+  EXPECT_EQ(completion(R"({"prompt": ["a", "b", "c", "d", "e", "f"]})").prompts.size(), 6u);
+  const CompletionRequest r = completion(R"({"prompt": ["a", "b", "c"], "n": 2})");
+  EXPECT_EQ(r.prompts.size() * r.gen.n, 6u);
+}
+
+TEST(RequestParse, MaxTokensFieldIsRemembered) {
+  EXPECT_EQ(chat(R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 5})").gen.max_tokens_field,
+            "max_completion_tokens");
+  EXPECT_EQ(chat(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 5})").gen.max_tokens_field,
+            "max_tokens");
+  const ChatRequest big = chat(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 2147483647})");
+  EXPECT_EQ(*big.gen.max_tokens, 2147483647);  // accepted here; the context check refuses it (64-bit)
 }
 
 TEST(RequestParse, MalformedBodies) {
