@@ -223,6 +223,13 @@ void run(const ServeArgs& args) {
   so.http.max_body_bytes = a.max_request_body_bytes;
   so.http.timeout_keep_alive_s = a.timeout_keep_alive;
   so.http.timeout_read_s = a.timeout_read;
+  const auto& cors = config.frontend["cors"];
+  so.http.cors.allowed_origins = cors["allowed_origins"].get<std::vector<std::string>>();
+  so.http.cors.allowed_methods = cors["allowed_methods"].get<std::vector<std::string>>();
+  so.http.cors.allowed_headers = cors["allowed_headers"].get<std::vector<std::string>>();
+  so.http.cors.allow_credentials = a.frontend.allow_credentials;
+  so.http.tls = {a.frontend.ssl_keyfile, a.frontend.ssl_certfile, a.frontend.ssl_ca_certs, a.frontend.ssl_cert_reqs};
+  so.http.root_path = config.frontend["root_path"].get<std::string>();
   so.max_waiting_requests = a.max_waiting_requests;
   so.model_names = a.served_model_name;
   so.model_root = config.embedded_default ? std::string(kDefaultModelName) : a.model;
@@ -236,8 +243,9 @@ void run(const ServeArgs& args) {
   so.version = ROTOR_VERSION;
   server::Server server(*engine, tokenizer, chat_template, so);
   server.bind();
-  ROTOR_LOG_INFO("serving {} on http://{}:{} (max_model_len {}, {} KV blocks of {} tokens)", a.served_model_name.front(),
-                 a.host, server.port(), engine->limits().max_model_len, engine->limits().num_blocks,
+  ROTOR_LOG_INFO("serving {} on {}://{}:{}{} (max_model_len {}, {} KV blocks of {} tokens)",
+                 a.served_model_name.front(), so.http.tls.enabled() ? "https" : "http", a.host, server.port(),
+                 so.http.root_path, engine->limits().max_model_len, engine->limits().num_blocks,
                  engine->limits().block_size);
 
   std::unique_ptr<StatsLogger> stats;

@@ -314,7 +314,7 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.kv_cache_dtype == "auto" || a.kv_cache_dtype == "bfloat16",
               "--kv-cache-dtype {}: rotor's KV cache is bf16 (auto or bfloat16)", a.kv_cache_dtype);
   for (const std::string& f : a.no_effect) c.warnings.push_back(f + ": accepted; rotor does this anyway");
-  c.frontend = resolve_frontend(a.frontend, c.unsupported);
+  c.frontend = resolve_frontend(a.frontend);
 
   parse_overrides(a, c);
   resolve_model(a, c, allow_download);

@@ -31,6 +31,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// --root-path: a proxy may pass the prefix it serves rotor under; routes are matched
+// without it (and paths without it still work, as Starlette's root_path does).
+std::string without_root_path(std::string_view path, std::string_view root) {
+  if (root.empty() || !path.starts_with(root)) return std::string(path);
+  const std::string_view rest = path.substr(root.size());
+  if (rest.empty()) return "/";
+  return rest.front() == '/' ? std::string(rest) : std::string(path);
+}
+
 }  // namespace
 
 net::awaitable<void> Wakeup::wait() {
@@ -44,10 +53,10 @@ net::awaitable<void> Wakeup::wait() {
 
 Connection::Connection(ConnectionContext& ctx, tcp::socket socket, bool over_cap)
     : ctx_(ctx),
-      sock_(std::move(socket)),
+      stream_(std::move(socket), ctx.tls),
       over_cap_(over_cap),
-      deadline_(sock_.get_executor()),
-      wake_(sock_.get_executor()) {
+      deadline_(stream_.get_executor()),
+      wake_(stream_.get_executor()) {
   (over_cap_ ? ctx_.over_cap : ctx_.open).fetch_add(1);
 }
 
@@ -68,7 +77,7 @@ void Connection::start(const std::shared_ptr<Connection>& c) {
     c->id_ = c->ctx_.next_id++;
     c->ctx_.live[c->id_] = c;
   }
-  net::co_spawn(c->sock_.get_executor(), serve(c), net::detached);
+  net::co_spawn(c->stream_.get_executor(), serve(c), net::detached);
 }
 
 net::awaitable<void> Connection::serve(std::shared_ptr<Connection> c) {
@@ -78,28 +87,28 @@ net::awaitable<void> Connection::serve(std::shared_ptr<Connection> c) {
     ROTOR_LOG_WARN("connection {}: {}", c->id_, e.what());
   }
   error_code ec;
-  c->sock_.shutdown(tcp::socket::shutdown_both, ec);
-  c->sock_.close(ec);
+  c->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  c->stream_.socket().close(ec);
   c->disarm();
 }
 
 net::awaitable<Reply> Connection::handle_on_worker(HttpRequest req) { co_return ctx_.handler.handle(req); }
 
 void Connection::shutdown() {
-  net::post(sock_.get_executor(), [self = shared_from_this()] {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
     if (self->idle_) {
       error_code ec;
-      self->sock_.close(ec);
+      self->stream_.socket().close(ec);
     }
   });
 }
 
 void Connection::force_close() {
-  net::post(sock_.get_executor(), [self = shared_from_this()] {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->closing_ = self->closed_ = true;
     error_code ec;
-    self->sock_.close(ec);
+    self->stream_.socket().close(ec);
     self->wake_.notify();
   });
 }
@@ -111,7 +120,7 @@ void Connection::arm(double seconds) {
     if (ec || mine != self->armed_) return;
     self->closed_ = true;
     error_code ignored;
-    self->sock_.close(ignored);
+    self->stream_.socket().close(ignored);
     self->wake_.notify();
   });
 }
@@ -122,6 +131,13 @@ void Connection::disarm() {
 }
 
 net::awaitable<void> Connection::run() {
+  if (stream_.tls()) {
+    error_code ec;
+    arm(over_cap_ ? kOverCapReadSeconds : ctx_.options.timeout_read_s);
+    co_await stream_.async_handshake(redirect_error(use_awaitable, ec));
+    disarm();
+    if (ec) co_return;  // not TLS, a certificate refused, or too slow
+  }
   while (!closing_ && !closed_) {
     HttpRequest req;
     bool keep_alive = false;
@@ -142,11 +158,12 @@ net::awaitable<void> Connection::run() {
 net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive, std::optional<Reply>& early) {
   const HttpOptions& o = ctx_.options;
   error_code ec;
+  cors_headers_.clear();
   // Between requests: the keep-alive deadline runs until the next request's first byte.
   if (buffer_.size() == 0) {
     idle_ = true;
     arm(over_cap_ ? kOverCapReadSeconds : o.timeout_keep_alive_s);
-    const size_t n = co_await sock_.async_read_some(buffer_.prepare(kReadChunk), redirect_error(use_awaitable, ec));
+    const size_t n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), redirect_error(use_awaitable, ec));
     buffer_.commit(n);
     idle_ = false;
     if (ec || closing_) co_return false;
@@ -155,7 +172,7 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<uint32_t>(o.max_header_bytes));
   parser.body_limit(static_cast<uint64_t>(o.max_body_bytes));
-  co_await http::async_read_header(sock_, buffer_, parser, redirect_error(use_awaitable, ec));
+  co_await http::async_read_header(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
   if (ec) {
     if (closed_ || ec == http::error::partial_message || ec == http::error::end_of_stream || ec == net::error::eof)
       co_return false;
@@ -169,9 +186,15 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
   version_ = h.version();
   req.method = std::string(h.method_string());
   const std::string_view target = h.target();
-  req.path = std::string(target.substr(0, target.find('?')));
+  req.path = without_root_path(target.substr(0, target.find('?')), o.root_path);
   req.authorization = std::string(h[http::field::authorization]);
   keep_alive = h.keep_alive() && !over_cap_ && !closing_;
+  const CorsRequest cors{h[http::field::origin], h[http::field::access_control_request_method],
+                         h[http::field::access_control_request_headers],
+                         h.find(http::field::access_control_request_headers) != h.end(),
+                         h.find(http::field::cookie) != h.end()};
+  const bool preflight = CorsPolicy::is_preflight(req.method, cors);
+  cors_headers_ = preflight ? HeaderList() : ctx_.cors.reply_headers(cors);
 
   if (over_cap_) {
     // Past --max-connections: health and metrics are still answered, the rest refused.
@@ -197,7 +220,7 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
     if (!written) co_return false;
     arm(o.timeout_read_s);
   }
-  co_await http::async_read(sock_, buffer_, parser, redirect_error(use_awaitable, ec));
+  co_await http::async_read(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
   if (ec) {
     if (ec == http::error::body_limit)
       co_await fail(413, fmt::format("the request body is larger than the limit of {} bytes", o.max_body_bytes));
@@ -211,6 +234,13 @@ net::awaitable<bool> Connection::read_request(HttpRequest& req, bool& keep_alive
   if (d.status != DecodeStatus::Ok) {
     const int status = d.status == DecodeStatus::TooLarge ? 413 : d.status == DecodeStatus::Unsupported ? 415 : 400;
     early = error_reply(status, d.message);
+  } else if (preflight) {
+    PreflightReply p = ctx_.cors.preflight(cors);
+    early.emplace();
+    early->status = p.status;
+    early->content_type = "text/plain; charset=utf-8";
+    early->body = std::move(p.body);
+    early->headers = std::move(p.headers);
   }
   req.body = std::move(d.body);
   co_return true;
@@ -227,7 +257,7 @@ net::awaitable<void> Connection::answer(HttpRequest req, bool keep_alive) {
   if (reply.stream) {
     std::unique_ptr<ReplyStream> s = std::move(reply.stream);
     std::weak_ptr<Connection> weak = weak_from_this();
-    s->on_output([gate = ctx_.gate, ex = sock_.get_executor(), weak] {
+    s->on_output([gate = ctx_.gate, ex = stream_.get_executor(), weak] {
       gate->post(ex, [weak] {
         if (auto c = weak.lock()) c->wake_.notify();
       });
@@ -250,12 +280,13 @@ net::awaitable<bool> Connection::write_event_stream(ReplyStream& s, bool keep_al
   res.set(http::field::server, "rotor");
   res.set(http::field::content_type, "text/event-stream");
   res.set(http::field::cache_control, "no-cache");
+  for (const auto& [name, value] : cors_headers_) res.insert(name, value);
   res.keep_alive(keep_alive && chunked);
   if (chunked) res.chunked(true);
   http::response_serializer<http::empty_body> sr{res};
   error_code ec;
   arm(ctx_.options.timeout_write_s);
-  co_await http::async_write_header(sock_, sr, redirect_error(use_awaitable, ec));
+  co_await http::async_write_header(stream_, sr, redirect_error(use_awaitable, ec));
   disarm();
   std::string out;
   bool done = false;
@@ -265,9 +296,9 @@ net::awaitable<bool> Connection::write_event_stream(ReplyStream& s, bool keep_al
     if (!out.empty()) {
       arm(ctx_.options.timeout_write_s);
       if (chunked)
-        co_await net::async_write(sock_, http::make_chunk(net::buffer(out)), redirect_error(use_awaitable, ec));
+        co_await net::async_write(stream_, http::make_chunk(net::buffer(out)), redirect_error(use_awaitable, ec));
       else
-        co_await net::async_write(sock_, net::buffer(out), redirect_error(use_awaitable, ec));
+        co_await net::async_write(stream_, net::buffer(out), redirect_error(use_awaitable, ec));
       disarm();
       out.clear();
     }
@@ -280,7 +311,7 @@ net::awaitable<bool> Connection::write_event_stream(ReplyStream& s, bool keep_al
   }
   if (!chunked) co_return false;  // the end of the body is the end of the connection
   arm(ctx_.options.timeout_write_s);
-  co_await net::async_write(sock_, http::make_chunk_last(), redirect_error(use_awaitable, ec));
+  co_await net::async_write(stream_, http::make_chunk_last(), redirect_error(use_awaitable, ec));
   disarm();
   co_return !ec;
 }
@@ -308,12 +339,14 @@ net::awaitable<bool> Connection::write_reply(Reply reply, bool keep_alive) {
   res.set(http::field::content_type, reply.content_type);
   if (reply.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(reply.retry_after_s));
   if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
+  for (const auto& [name, value] : reply.headers) res.insert(name, value);
+  for (const auto& [name, value] : cors_headers_) res.insert(name, value);
   res.keep_alive(keep_alive);
   res.body() = std::move(reply.body);
   res.prepare_payload();
   error_code ec;
   arm(ctx_.options.timeout_write_s);
-  co_await http::async_write(sock_, res, redirect_error(use_awaitable, ec));
+  co_await http::async_write(stream_, res, redirect_error(use_awaitable, ec));
   disarm();
   co_return !ec;
 }
@@ -321,7 +354,7 @@ net::awaitable<bool> Connection::write_reply(Reply reply, bool keep_alive) {
 net::awaitable<bool> Connection::write_bytes(net::const_buffer b) {
   error_code ec;
   arm(ctx_.options.timeout_write_s);
-  co_await net::async_write(sock_, b, redirect_error(use_awaitable, ec));
+  co_await net::async_write(stream_, b, redirect_error(use_awaitable, ec));
   disarm();
   co_return !ec;
 }
@@ -334,11 +367,11 @@ net::awaitable<void> Connection::fail(int status, std::string message) {
 
 net::awaitable<void> Connection::linger() {
   error_code ec;
-  sock_.shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   arm(kLingerSeconds);
   char scratch[kReadChunk];
   while (!ec) {
-    co_await sock_.async_read_some(net::buffer(scratch), redirect_error(use_awaitable, ec));
+    co_await stream_.socket().async_read_some(net::buffer(scratch), redirect_error(use_awaitable, ec));
   }
   disarm();
 }
@@ -356,7 +389,7 @@ void Connection::watch_more() {
     wake_.notify();
     return;
   }
-  sock_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](const error_code& ec, size_t n) {
+  stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](const error_code& ec, size_t n) {
     self->buffer_.commit(n);
     if (ec) {
       // The end of the connection (or a reset) while a request is processed: the client is
@@ -374,7 +407,7 @@ net::awaitable<void> Connection::stop_watch() {
   watch_stop_ = true;
   if (watching_) {
     error_code ec;
-    sock_.cancel(ec);
+    stream_.socket().cancel(ec);
     while (watching_) co_await wake_.wait();
   }
 }

@@ -1,8 +1,8 @@
 // server/http_connection.h — one client connection of the HTTP front end: a coroutine on
 // the connection's strand that reads requests one after another (pipelined ones wait in the
 // buffer), enforces the deadlines and body limits, hands API requests to the worker pool,
-// and writes replies, driving a ReplyStream as engine output arrives. Internal to
-// http_server.cpp.
+// and writes replies, driving a ReplyStream as engine output arrives; the TLS handshake,
+// CORS preflights and headers, the --root-path prefix. Internal to http_server.cpp.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -12,7 +12,9 @@
 #include <unordered_map>
 
 #include "server/asio.h"
+#include "server/cors.h"
 #include "server/http_server.h"
+#include "server/http_stream.h"
 
 namespace rotor::server {
 
@@ -38,10 +40,13 @@ class PostGate {
 
 // What the connections of one server share.
 struct ConnectionContext {
-  ConnectionContext(HttpHandler& h, const HttpOptions& o, net::thread_pool& w) : handler(h), options(o), workers(w) {}
+  ConnectionContext(HttpHandler& h, const HttpOptions& o, net::thread_pool& w, net::ssl::context* t)
+      : handler(h), options(o), workers(w), tls(t), cors(o.cors) {}
   HttpHandler& handler;
   const HttpOptions& options;
   net::thread_pool& workers;
+  net::ssl::context* tls;        // null: plain HTTP
+  const CorsPolicy cors;
   std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
   std::atomic<int> open{0};      // connections under the cap
   std::atomic<int> over_cap{0};  // connections past it, being refused
@@ -84,7 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<void> run();
   net::awaitable<Reply> handle_on_worker(HttpRequest req);  // runs on the worker pool
   // Reads the next request into `req`, or sets `early` to the reply it gets without being
-  // handled (an undecodable body). False: the connection is to be closed.
+  // handled (an undecodable body, a CORS preflight). False: the connection is to be closed.
   net::awaitable<bool> read_request(HttpRequest& req, bool& keep_alive, std::optional<Reply>& early);
   net::awaitable<void> answer(HttpRequest req, bool keep_alive);
   net::awaitable<bool> write_reply(Reply reply, bool keep_alive);
@@ -107,7 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<void> stop_watch();
 
   ConnectionContext& ctx_;
-  tcp::socket sock_;
+  HttpStream stream_;
   const bool over_cap_;
   uint64_t id_ = 0;
   beast::flat_buffer buffer_;
@@ -121,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool watching_ = false;     // a background read is pending
   bool watch_stop_ = false;
   bool client_gone_ = false;  // the background read saw the end of the connection
+  HeaderList cors_headers_;   // added to the reply of the request being answered
 };
 
 }  // namespace rotor::server

@@ -1,5 +1,6 @@
 // server/http_server.cpp — the listening socket, the accept loop (with the connection cap),
-// the I/O threads and worker pool, and a stop that lets replies in progress end.
+// the I/O threads and worker pool, the TLS context, and a stop that lets replies in progress
+// end.
 #include "server/http_server.h"
 
 #include <algorithm>
@@ -30,8 +31,27 @@ int worker_thread_count(const HttpOptions& o) {
 
 }  // namespace
 
+std::unique_ptr<net::ssl::context> make_tls_context(const TlsOptions& o) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  error_code ec;
+  ctx->use_certificate_chain_file(o.certfile, ec);
+  ROTOR_CHECK(!ec, "--ssl-certfile {}: {}", o.certfile, ec.message());
+  ctx->use_private_key_file(o.keyfile, net::ssl::context::pem, ec);
+  ROTOR_CHECK(!ec, "--ssl-keyfile {}: {} (is it the key of --ssl-certfile?)", o.keyfile, ec.message());
+  if (!o.ca_certs.empty()) {
+    ctx->load_verify_file(o.ca_certs, ec);
+    ROTOR_CHECK(!ec, "--ssl-ca-certs {}: {}", o.ca_certs, ec.message());
+  }
+  if (o.cert_reqs > 0)
+    ctx->set_verify_mode(net::ssl::verify_peer | (o.cert_reqs == 2 ? net::ssl::verify_fail_if_no_peer_cert : 0));
+  return ctx;
+}
+
 struct HttpServer::Impl {
   HttpOptions options;
+  std::unique_ptr<net::ssl::context> tls;  // before ctx, which points at it
   net::thread_pool workers;
   ConnectionContext ctx;  // before ioc: connections left in ioc's queues use it when destroyed
   net::io_context ioc;
@@ -43,8 +63,9 @@ struct HttpServer::Impl {
 
   Impl(HttpHandler& handler, HttpOptions o)
       : options(std::move(o)),
+        tls(options.tls.enabled() ? make_tls_context(options.tls) : nullptr),
         workers(static_cast<size_t>(worker_thread_count(options))),
-        ctx(handler, options, workers),
+        ctx(handler, options, workers, tls.get()),
         ioc(io_thread_count(options)) {
     ctx.on_last_closed = [this] { ioc.stop(); };
   }

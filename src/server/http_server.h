@@ -6,14 +6,24 @@
 // connections (past it a 503, though health and metrics are still answered), body limits on
 // the decoded body, pipelined requests answered in order, streamed replies that wait for a
 // slow reader without holding anyone else up, and a client that goes away aborts its request.
+// CORS (preflights answered here, headers on every cross-origin reply), TLS, --root-path.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "server/cors.h"
 #include "server/http_types.h"
 
 namespace rotor::server {
+
+// --ssl-keyfile / --ssl-certfile / --ssl-ca-certs / --ssl-cert-reqs (Python's ssl.CERT_*).
+struct TlsOptions {
+  std::string keyfile, certfile;  // both set: serve HTTPS
+  std::string ca_certs;           // client certificates are checked against these
+  int cert_reqs = 0;              // 0 none, 1 optional, 2 required
+  bool enabled() const { return !certfile.empty(); }
+};
 
 struct HttpOptions {
   std::string host = "0.0.0.0";
@@ -26,6 +36,9 @@ struct HttpOptions {
   double timeout_write_s = 60;              // a write the client does not take
   int io_threads = 0;                       // 0: from the number of cores
   int worker_threads = 0;                   // 0: from the number of cores
+  CorsOptions cors;                         // cross-origin requests and preflights
+  TlsOptions tls;                           // HTTPS when set
+  std::string root_path;                    // --root-path: a prefix a proxy may leave on the path
 };
 
 class HttpServer {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rotor::server {
 
@@ -41,6 +43,7 @@ struct Reply {
   std::string body;
   int retry_after_s = 0;                // > 0: a Retry-After header
   std::string allow;                    // 405: the Allow header
+  std::vector<std::pair<std::string, std::string>> headers;  // any others
   std::unique_ptr<ReplyStream> stream;  // set: the body comes from it, not `body`
 };
 

@@ -1,7 +1,7 @@
 // tests/server/test_http_pieces.cpp — the parts of the HTTP front end that need no socket:
 // bounded decoding of gzip / deflate bodies (exact output, the limit stops inflation early,
-// corrupt and unknown encodings), API keys (any of several, nothing else), and the engine's
-// output wake-up that the front end waits on (RequestHandle::on_output).
+// corrupt and unknown encodings), API keys (any of several, nothing else), CORS answers, and
+// the engine's output wake-up that the front end waits on (RequestHandle::on_output).
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -13,6 +13,7 @@
 #include "engine/step_runner.h"
 #include "server/api_keys.h"
 #include "server/body_decoding.h"
+#include "server/cors.h"
 #include "tests/unit/sim_runner.h"
 
 namespace rotor::server {
@@ -190,6 +191,47 @@ TEST(OutputWakeUp, ADroppedHandleIsNeverCalledAgain) {
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(calls.load(), at_drop);
   EXPECT_EQ(engine->stats().requests_abort, 1u);
+}
+
+
+std::string header(const HeaderList& h, const std::string& name) {
+  for (const auto& [k, v] : h)
+    if (k == name) return v;
+  return "(none)";
+}
+
+TEST(Cors, AnyOriginByDefault) {
+  const CorsPolicy any{CorsOptions{}};
+  CorsRequest r{"http://a.example", "POST", "X-Custom, Authorization", true, false};
+  EXPECT_TRUE(CorsPolicy::is_preflight("OPTIONS", r));
+  EXPECT_FALSE(CorsPolicy::is_preflight("GET", r));
+  const PreflightReply p = any.preflight(r);
+  EXPECT_EQ(p.status, 200);
+  EXPECT_EQ(header(p.headers, "Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(header(p.headers, "Access-Control-Allow-Headers"), "X-Custom, Authorization");  // echoed
+  EXPECT_EQ(header(any.reply_headers(r), "Access-Control-Allow-Origin"), "*");
+  r.has_cookie = true;  // a credentialed request gets its origin named
+  EXPECT_EQ(header(any.reply_headers(r), "Access-Control-Allow-Origin"), "http://a.example");
+  EXPECT_TRUE(any.reply_headers(CorsRequest{}).empty());
+}
+
+TEST(Cors, ListsAndCredentials) {
+  CorsOptions o;
+  o.allowed_origins = {"http://a.example"};
+  o.allowed_methods = {"POST"};
+  o.allowed_headers = {"authorization"};
+  o.allow_credentials = true;
+  const CorsPolicy c{o};
+  const PreflightReply ok = c.preflight({"http://a.example", "POST", "Content-Type,AUTHORIZATION", true, false});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(header(ok.headers, "Access-Control-Allow-Origin"), "http://a.example");
+  EXPECT_EQ(header(ok.headers, "Access-Control-Allow-Credentials"), "true");
+  EXPECT_EQ(header(ok.headers, "Access-Control-Allow-Headers"),
+            "Accept, Accept-Language, Content-Language, Content-Type, authorization");
+  EXPECT_EQ(c.preflight({"http://b.example", "GET", "x-y", true, false}).body,
+            "Disallowed CORS origin, method, headers");
+  EXPECT_EQ(c.preflight({"http://a.example", "POST", "", false, false}).status, 200);
+  EXPECT_EQ(header(c.reply_headers({"http://b.example", "", "", false, false}), "Access-Control-Allow-Origin"), "(none)");
 }
 
 }  // namespace

@@ -223,12 +223,15 @@ TEST(ServeArgs, HfOverridesReachTheConfig) {
   EXPECT_EQ(c.to_json()["load"]["hf_overrides"]["rope_scaling"]["factor"], 4.0);
 }
 
-TEST(ServeArgs, TransportFlagsValidatedAndListedAsNotYet) {
+TEST(ServeArgs, TransportFlagsResolved) {
   const ServeConfig c = resolve({"--allowed-origins", R"(["https://a.example"])", "--allow-credentials",
-                                 "--root-path", "/v1-proxy"});
-  EXPECT_TRUE(contains(c.unsupported, "CORS"));
-  EXPECT_TRUE(contains(c.unsupported, "--root-path /v1-proxy"));
+                                 "--root-path", "/v1-proxy/"});
+  EXPECT_TRUE(c.unsupported.empty());
   EXPECT_EQ(c.frontend["cors"]["allowed_origins"][0], "https://a.example");
+  EXPECT_EQ(c.frontend["cors"]["allowed_methods"][0], "*");
+  EXPECT_EQ(c.frontend["cors"]["allow_credentials"], true);
+  EXPECT_EQ(c.frontend["root_path"], "/v1-proxy");
+  EXPECT_TRUE(contains({error_of({"--ssl-ca-certs", "/etc/hostname"})}, "needs --ssl-certfile"));
   EXPECT_TRUE(contains(resolve({"--scheduling-policy", "priority"}).unsupported, "priority"));
 }
 
