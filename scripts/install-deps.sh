@@ -10,7 +10,7 @@ APT_PACKAGES=(
   libpcre2-dev libutf8proc-dev libhwloc-dev libzstd-dev libssl-dev libcurl4-openssl-dev
   libboost-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pip
+  python3 python3-pip openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
