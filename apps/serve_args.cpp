@@ -212,7 +212,9 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--hf-overrides", a.hf_overrides,
                  "JSON object merged into config.json, e.g. '{\"rope_scaling\": {\"rope_type\": \"yarn\", ...}}'");
   cmd.add_option("--rope-scaling", a.rope_scaling, "JSON: the same as --hf-overrides '{\"rope_scaling\": JSON}'");
-  cmd.add_option("--scheduling-policy", a.scheduling_policy, "fcfs (first come, first served)")->capture_default_str();
+  cmd.add_option("--scheduling-policy", a.scheduling_policy,
+                 "fcfs (first come, first served) or priority (by the requests' priority field, lower first)")
+      ->capture_default_str();
   cmd.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 (the model's dtype)")->capture_default_str();
   cmd.add_option("--generation-config", a.generation_config,
                  "auto: sampling defaults from MODEL_DIR/generation_config.json; vllm: none; or a directory")
@@ -307,9 +309,7 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.tokenizer_mode == "auto", "--tokenizer-mode must be auto, slow or hf (got '{}')", a.tokenizer_mode);
   ROTOR_CHECK(a.scheduling_policy == "fcfs" || a.scheduling_policy == "priority",
               "--scheduling-policy must be fcfs or priority (got '{}')", a.scheduling_policy);
-  if (a.scheduling_policy == "priority")
-    c.unsupported.push_back("--scheduling-policy priority: not implemented yet (rotor schedules first come, first "
-                            "served)");
+  a.engine.priority_scheduling = a.scheduling_policy == "priority";
   if (a.kv_cache_dtype == "bf16") a.kv_cache_dtype = "bfloat16";
   ROTOR_CHECK(a.kv_cache_dtype == "auto" || a.kv_cache_dtype == "bfloat16",
               "--kv-cache-dtype {}: rotor's KV cache is bf16 (auto or bfloat16)", a.kv_cache_dtype);
@@ -360,6 +360,7 @@ json ServeConfig::to_json() const {
                   {"block_size", a.engine.block_size},
                   {"enable_prefix_caching", a.engine.enable_prefix_caching},
                   {"async_scheduling", a.engine.async_scheduling},
+                  {"scheduling_policy", a.scheduling_policy},
                   {"gpu_memory_utilization", std::round(a.engine.gpu_memory_utilization * 1e6) / 1e6},
                   {"kv_cache_memory_bytes", a.engine.kv_cache_memory_bytes},
                   {"max_logprobs", a.engine.max_logprobs},

@@ -44,7 +44,7 @@ struct ServeArgs {
   std::string tokenizer_mode = "auto";        // auto | slow | hf: the same tokenizer.json; mistral: refused
   std::string hf_overrides;                   // JSON object merged into config.json
   std::string rope_scaling;                   // older vLLM: JSON, = --hf-overrides '{"rope_scaling": ...}'
-  std::string scheduling_policy = "fcfs";     // fcfs (priority: not yet)
+  std::string scheduling_policy = "fcfs";     // fcfs or priority
   std::string kv_cache_dtype = "auto";        // auto | bfloat16
   std::string generation_config = "auto";     // auto: defaults from generation_config.json; vllm: none
   std::string reasoning_parser;               // qwen3

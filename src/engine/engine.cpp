@@ -53,6 +53,20 @@ void validate(const EngineRequest& req, const EngineLimits& lim) {
     ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "stop token id {} is outside the vocabulary [0, {})", t, lim.vocab_size);
   ROTOR_CHECK(!p.logprobs || (*p.logprobs >= 0 && *p.logprobs <= lim.max_logprobs),
               "logprobs must be in [0, {}], got {}", lim.max_logprobs, p.logprobs.value_or(0));
+  ROTOR_CHECK(!p.prompt_logprobs || (*p.prompt_logprobs >= 0 && *p.prompt_logprobs <= lim.max_logprobs),
+              "prompt_logprobs must be in [0, {}], got {}", lim.max_logprobs, p.prompt_logprobs.value_or(0));
+  for (int32_t t : p.allowed_token_ids)
+    ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "allowed token id {} is outside the vocabulary [0, {})", t,
+                lim.vocab_size);
+  for (const auto& w : p.bad_words) {
+    ROTOR_CHECK(!w.empty(), "a bad word has no tokens");
+    for (int32_t t : w)
+      ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "bad word token id {} is outside the vocabulary [0, {})", t,
+                  lim.vocab_size);
+  }
+  ROTOR_CHECK(req.priority == 0 || lim.priority_scheduling,
+              "priority {} needs --scheduling-policy priority (this server schedules first come, first served)",
+              req.priority);
 }
 
 }  // namespace
@@ -100,6 +114,7 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   limits_.block_size = config_.block_size;
   limits_.max_num_seqs = config_.max_num_seqs;
   limits_.max_num_batched_tokens = config_.max_num_batched_tokens;
+  limits_.priority_scheduling = config_.priority_scheduling;
   SchedulerConfig sc;
   sc.max_num_seqs = config_.max_num_seqs;
   sc.max_num_batched_tokens = config_.max_num_batched_tokens;
@@ -107,6 +122,7 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.block_size = config_.block_size;
   sc.num_blocks = limits_.num_blocks;
   sc.enable_prefix_caching = config_.enable_prefix_caching;
+  sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
   scheduler_ = std::make_unique<Scheduler>(sc);
   stats_.num_blocks = limits_.num_blocks;
@@ -132,6 +148,7 @@ RequestHandle Engine::submit(EngineRequest req) {
   r.max_tokens = r.params.max_tokens.value_or(limits_.max_model_len - static_cast<int>(r.tokens.size()));
   r.seed = r.params.seed ? static_cast<uint64_t>(*r.params.seed) : hash3(seed_base_, r.id, 0);
   r.prompt_argmax = req.prompt_argmax;
+  r.priority = req.priority;
   const Clock::time_point arrival = Clock::now();
   auto stream = std::make_shared<RequestStream>(r.id, static_cast<int>(r.tokens.size()), arrival);
   {

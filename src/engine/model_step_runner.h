@@ -1,7 +1,8 @@
 // engine/model_step_runner.h — the StepRunner over a ModelRunner: keeps each request's tokens,
 // block table and sampling state as the SchedulerOutput deltas describe them (engine
-// thread), turns a step into SeqWork (placeholders for tokens still being sampled, min_tokens
-// masks, penalty token lists); launch() points each placeholder at the sample row of the
+// thread), turns a step into SeqWork (placeholders for tokens still being sampled, masks for
+// min_tokens, allowed_token_ids and bad_words, penalty token lists, the prompt for prompt
+// log-probs); launch() points each placeholder at the sample row of the
 // previous launched step that draws it (filled on the device, no wait) and queues the step;
 // execute() waits for its sampled ids and reports them.
 #pragma once
@@ -32,7 +33,11 @@ class ModelStepRunner final : public StepRunner {
     bool prompt_argmax = false;
     std::vector<int32_t> blocks;
     std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
+    std::vector<int32_t> disallowed; // with allowed_token_ids: every other id (masked at every draw)
   };
+  // The ids request r may not draw next: stop ids before min_tokens, ids outside its
+  // allowed_token_ids, and the last token of every bad word whose other tokens end the output.
+  static std::vector<int32_t> masked_ids(const Req& r, int64_t counter);
   std::unique_ptr<ModelRunner> runner_;
   std::vector<int32_t> eos_;
   std::unordered_map<uint64_t, Req> reqs_;              // engine thread

@@ -20,6 +20,7 @@ void RequestStream::push(const RequestUpdate& u, const RequestTimes& times) {
     p.token_ids.insert(p.token_ids.end(), u.new_token_ids.begin(), u.new_token_ids.end());
     p.logprobs.insert(p.logprobs.end(), u.logprobs.begin(), u.logprobs.end());
     p.prompt_argmax.insert(p.prompt_argmax.end(), u.prompt_argmax.begin(), u.prompt_argmax.end());
+    p.prompt_logprobs.insert(p.prompt_logprobs.end(), u.prompt_logprobs.begin(), u.prompt_logprobs.end());
     p.num_prompt_tokens = u.num_prompt_tokens;
     p.num_output_tokens = u.num_output_tokens;
     p.num_cached_tokens = u.num_cached_tokens;
@@ -125,9 +126,11 @@ RequestOutput RequestHandle::wait() {
     all.token_ids.insert(all.token_ids.end(), o.token_ids.begin(), o.token_ids.end());
     all.logprobs.insert(all.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
     all.prompt_argmax.insert(all.prompt_argmax.end(), o.prompt_argmax.begin(), o.prompt_argmax.end());
+    all.prompt_logprobs.insert(all.prompt_logprobs.end(), o.prompt_logprobs.begin(), o.prompt_logprobs.end());
     o.token_ids = std::move(all.token_ids);
     o.logprobs = std::move(all.logprobs);
     o.prompt_argmax = std::move(all.prompt_argmax);
+    o.prompt_logprobs = std::move(all.prompt_logprobs);
     all = std::move(o);
   }
   return all;

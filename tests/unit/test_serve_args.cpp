@@ -232,7 +232,8 @@ TEST(ServeArgs, TransportFlagsResolved) {
   EXPECT_EQ(c.frontend["cors"]["allow_credentials"], true);
   EXPECT_EQ(c.frontend["root_path"], "/v1-proxy");
   EXPECT_TRUE(contains({error_of({"--ssl-ca-certs", "/etc/hostname"})}, "needs --ssl-certfile"));
-  EXPECT_TRUE(contains(resolve({"--scheduling-policy", "priority"}).unsupported, "priority"));
+  EXPECT_TRUE(resolve({"--scheduling-policy", "priority"}).args.engine.priority_scheduling);
+  EXPECT_FALSE(resolve({}).args.engine.priority_scheduling);
 }
 
 TEST(ServeArgs, VllmFlagsRotorLacksFailWithOneLine) {

@@ -58,6 +58,7 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
   layout_.min_p = field(R * 4);
   layout_.seed = field(R * 8);
   layout_.counter = field(R * 8);
+  layout_.targets = field(R * 4);
   layout_.fill_ids_src = field(S * 4);
   layout_.fill_ids_dst = field(S * 4);
   layout_.fill_out_src = field(S * 4);
@@ -266,9 +267,17 @@ void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<
   auto extra = [&](size_t offset, DType dtype, int64_t n) {
     return Tensor(static_cast<char*>(extra_dev_.data()) + offset, dtype, {n}, a.device());
   };
+  // Prompt rows' log-prob outputs, sized before any work is queued (fit may wait for the device).
+  const int prompt_rows = in && in->prompt_top_k >= 0 ? R - in->num_sample : 0;
+  if (prompt_rows > 0) {
+    fit(prompt_logprob_, DType::F32, prompt_rows);
+    fit(prompt_rank_, DType::I32, prompt_rows);
+    fit(prompt_top_ids_, DType::I32, static_cast<int64_t>(prompt_rows) * std::max(in->prompt_top_k, 1));
+    fit(prompt_top_logprobs_, DType::F32, static_cast<int64_t>(prompt_rows) * std::max(in->prompt_top_k, 1));
+  }
   // Logits in chunks of up to max_num_seqs rows, each sampled with its rows' parameters. The
   // sample rows (at most max_num_seqs) are all in the first chunk: penalties and masks before
-  // the draw, log-probs (of the raw logits) after it.
+  // the draw, log-probs (of the raw logits) after it; prompt rows' log-probs after the draw.
   for (int r0 = 0; r0 < R; r0 += opt_.max_num_seqs) {
     const int n = std::min(opt_.max_num_seqs, R - r0);
     const Tensor logits = logits_.tensor.rows(0, n);
@@ -313,6 +322,18 @@ void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<
       }
       ops_.logprobs(raw, sampled_.tensor.rows(0, ns), fit(tok_logprob_, DType::F32, ns),
                     fit(tok_rank_, DType::I32, ns), top_ids, top_lp);
+    }
+    // Prompt rows of this chunk (they follow the sample rows): the log-probs of their targets.
+    const int a = in && in->prompt_top_k >= 0 ? std::max(r0, in->num_sample) : r0 + n;
+    if (a < r0 + n) {
+      const int K = in->prompt_top_k, p0 = a - in->num_sample, p1 = r0 + n - in->num_sample;
+      Tensor top_ids, top_lp;
+      if (K > 0) {
+        top_ids = prompt_top_ids_.tensor.rows(0, static_cast<int64_t>(prompt_rows) * K).view({prompt_rows, K}).rows(p0, p1);
+        top_lp = prompt_top_logprobs_.tensor.rows(0, static_cast<int64_t>(prompt_rows) * K).view({prompt_rows, K}).rows(p0, p1);
+      }
+      ops_.logprobs(logits.rows(a - r0, n), device(layout_.targets, DType::I32, {max_rows_}).rows(a, r0 + n),
+                    prompt_logprob_.tensor.rows(p0, p1), prompt_rank_.tensor.rows(p0, p1), top_ids, top_lp);
     }
   }
 }
@@ -421,12 +442,30 @@ StepInputs ModelRunner::prepare(std::span<const SeqWork> work) const {
     }
   }
   in.num_sample = static_cast<int>(in.rows.size());
-  for (int k = 0; k < S; ++k)
-    if (work[order[k]].prompt_argmax) {
-      in.argmax_seq.push_back(order[k]);
-      in.argmax_count.push_back(in.query_start[k + 1] - in.query_start[k]);
-      for (int r = in.query_start[k]; r < in.query_start[k + 1]; ++r) in.rows.push_back(r);
+  in.targets.assign(in.rows.size(), 0);
+  for (int k = 0; k < S; ++k) {
+    const SeqWork& w = work[order[k]];
+    const int P = static_cast<int>(w.prompt_tokens.size());
+    const bool lp = w.params.prompt_logprobs && w.num_computed < P;
+    if (!w.prompt_argmax && !lp) continue;
+    const int n = in.query_start[k + 1] - in.query_start[k];
+    // Positions p of the chunk with a prompt token after them (p + 1 < P) come first.
+    const int with_target = lp ? std::clamp(P - 1 - w.num_computed, 0, n) : 0;
+    in.argmax_seq.push_back(order[k]);
+    in.argmax_count.push_back(n);
+    in.prompt_lp_count.push_back(with_target);
+    in.prompt_lp_k.push_back(lp ? *w.params.prompt_logprobs : -1);
+    if (lp) {
+      ROTOR_CHECK(*w.params.prompt_logprobs <= config_.vocab_size, "runner: {} prompt logprobs of a {}-token vocabulary",
+                  *w.params.prompt_logprobs, config_.vocab_size);
+      in.prompt_top_k = std::max(in.prompt_top_k, *w.params.prompt_logprobs);
     }
+    for (int i = 0; i < n; ++i) {
+      in.rows.push_back(in.query_start[k] + i);
+      in.targets.push_back(i < with_target ? w.prompt_tokens[w.num_computed + i + 1] : 0);
+    }
+  }
+  if (!in.argmax_seq.empty()) in.decode_only = false;
 
   // Sampling parameters, penalty token lists and masks of the sample rows.
   in.prompt_start.push_back(0);
@@ -541,6 +580,10 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
   st.argmax_count = in.argmax_count;
   st.num_logprobs = in.num_logprobs;
   st.max_logprobs = in.max_logprobs;
+  st.prompt_lp_count = in.prompt_lp_count;
+  st.prompt_lp_k = in.prompt_lp_k;
+  st.prompt_top_k = in.prompt_top_k;
+  if (in.prompt_top_k >= 0) st.targets = in.targets;
   st.out.resize(S);
   if (graph) {
     write_padding(meta, S, padded);
@@ -549,6 +592,11 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
     graph->replay();
   } else {
     upload_metadata(meta, T, S, R, width, fills);
+    if (in.prompt_top_k >= 0) {
+      std::copy(in.targets.begin(), in.targets.end(), at<int32_t>(meta, layout_.targets));
+      ops_.copy_async(static_cast<char*>(meta_dev_.data()) + layout_.targets,
+                      static_cast<char*>(meta.data()) + layout_.targets, static_cast<size_t>(R) * 4);
+    }
     if (in.any_penalty || in.any_mask) upload_extras(in, slot);
     fill_placeholders(fills, T, static_cast<int>(in.output_tokens.size()));
     AttentionBatch b = batch_view(T, S, width);
@@ -576,6 +624,18 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
     if (K > 0) {
       ops_.copy_async(h + ns * 8, top_ids_.tensor.data(), ns * K * 4);
       ops_.copy_async(h + ns * 8 + ns * K * 4, top_logprobs_.tensor.data(), ns * K * 4);
+    }
+  }
+  if (!graph && in.prompt_top_k >= 0) {
+    // Prompt rows' log-probs down: [P] f32, [P] i32, [P, K] i32, [P, K] f32 (P = R - ns).
+    const size_t P = R - ns, K = in.prompt_top_k, bytes = P * 8 + P * K * 8;
+    if (slot.prompt_results.size() < bytes) slot.prompt_results = Buffer(ops_.host_allocator(), bytes);
+    char* h = static_cast<char*>(slot.prompt_results.data());
+    ops_.copy_async(h, prompt_logprob_.tensor.data(), P * 4);
+    ops_.copy_async(h + P * 4, prompt_rank_.tensor.data(), P * 4);
+    if (K > 0) {
+      ops_.copy_async(h + P * 8, prompt_top_ids_.tensor.data(), P * K * 4);
+      ops_.copy_async(h + P * 8 + P * K * 4, prompt_top_logprobs_.tensor.data(), P * K * 4);
     }
   }
   slot.done->record();
@@ -608,6 +668,27 @@ std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
       t.top_ids.assign(tid + i * K, tid + i * K + k);
       t.top_logprobs.assign(tlp + i * K, tlp + i * K + k);
       out[st.sample_seq[i]].logprobs = std::move(t);
+    }
+  }
+  if (st.prompt_top_k >= 0) {
+    const size_t P = st.num_rows - ns, K = st.prompt_top_k;
+    const char* h = static_cast<const char*>(slot.prompt_results.data());
+    const float* lp = reinterpret_cast<const float*>(h);
+    const int32_t* rank = reinterpret_cast<const int32_t*>(h + P * 4);
+    const int32_t* tid = reinterpret_cast<const int32_t*>(h + P * 8);
+    const float* tlp = reinterpret_cast<const float*>(h + P * 8 + P * K * 4);
+    for (size_t j = 0, row = 0; j < st.argmax_seq.size(); row += st.argmax_count[j], ++j) {
+      std::vector<TokenLogprobs>& lps = out[st.argmax_seq[j]].prompt_logprobs;
+      for (int i = 0; i < st.prompt_lp_count[j]; ++i) {
+        const size_t r = row + i;
+        TokenLogprobs t;
+        t.token = st.targets[static_cast<size_t>(ns) + r];
+        t.logprob = lp[r];
+        t.rank = rank[r];
+        t.top_ids.assign(tid + r * K, tid + r * K + st.prompt_lp_k[j]);
+        t.top_logprobs.assign(tlp + r * K, tlp + r * K + st.prompt_lp_k[j]);
+        lps.push_back(std::move(t));
+      }
     }
   }
   slot.busy.store(false, std::memory_order_release);

@@ -1,7 +1,8 @@
 // engine/runner/model_runner.h — ModelRunner: turns one step's plain-data work list into
 // batch metadata on the device, runs the model through the paged KV cache it owns, and
 // samples (penalties, masks, log-probs included). One runner per tensor-parallel rank; it
-// knows nothing of requests or scheduling. A step is prepare() (host arrays only, any thread),
+// knows nothing of requests or scheduling (prompt log-probs included: a prompt row's target is
+// the prompt token after it). A step is prepare() (host arrays only, any thread),
 // launch() (device work queued, no wait) and wait() (the sampled ids back). A token not known
 // at prepare() time — the one the previous step is still sampling — is a kPlaceholderToken:
 // set on the host (StepInputs::set_token) or, without waiting, filled on the device from the
@@ -37,11 +38,13 @@ struct SeqWork {
   bool sample = false;                   // draw the next token after the last new token
   bool prompt_argmax = false;            // also return the argmax after every new token
   bool return_logits = false;            // return the logits of the sampling row (f32 [V], after penalties and masks)
-  SamplingParams params;                 // temperature, top-k/p, min-p, penalties, logprobs
+  SamplingParams params;                 // temperature, top-k/p, min-p, penalties, logprobs, prompt_logprobs
   uint64_t seed = 0;                     // the request's random stream
   int64_t counter = 0;                   // index of the token drawn in that stream
   // With penalties: the request's prompt and the tokens it generated so far (the last may be
-  // a placeholder: then it is the same token as the placeholder in `tokens`).
+  // a placeholder: then it is the same token as the placeholder in `tokens`). With
+  // params.prompt_logprobs, the prompt too: each new prompt token's row gives the log-prob of
+  // the prompt token after it.
   std::span<const int32_t> prompt_tokens;
   std::span<const int32_t> output_tokens;
   std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
@@ -49,9 +52,12 @@ struct SeqWork {
 
 struct SeqResult {
   int32_t token = -1;                    // sampled token (when sample)
-  std::vector<int32_t> argmax;           // per new token (when prompt_argmax)
+  std::vector<int32_t> argmax;           // per new token (prompt_argmax, or prompt log-probs asked)
   std::vector<float> logits;             // [V] (when return_logits)
   std::optional<TokenLogprobs> logprobs; // when sample and params.logprobs is set
+  // params.prompt_logprobs: for each new token followed by a prompt token, in order, that
+  // token's log-prob and the params.prompt_logprobs best at its position.
+  std::vector<TokenLogprobs> prompt_logprobs;
 };
 
 struct RunnerOptions {
@@ -76,9 +82,12 @@ struct StepInputs {
   int table_width = 1;                   // block_tables is [num_seqs, table_width]
   std::vector<int32_t> block_tables;
   // Rows asked back: [0, num_sample) sample rows (work index sample_seq[i]), then the new
-  // tokens of each prompt_argmax sequence (work index argmax_seq[i], argmax_count[i] rows).
+  // tokens of each sequence with prompt_argmax or prompt log-probs (work index argmax_seq[i],
+  // argmax_count[i] rows, of which the first prompt_lp_count[i] have a next prompt token).
   int num_sample = 0;
-  std::vector<int> sample_seq, argmax_seq, argmax_count;
+  std::vector<int> sample_seq, argmax_seq, argmax_count, prompt_lp_count, prompt_lp_k;  // prompt_lp_k: -1 none
+  std::vector<int32_t> targets;          // [R] per row: the prompt token after it (0 where none)
+  int prompt_top_k = -1;                 // most top log-probs a prompt row asks for; -1: none asked
   std::vector<bool> return_logits;       // per sample row
   bool decode_only = false;              // every sequence decodes one sampled token, nothing else
   // Sampling of the sample rows.
@@ -110,8 +119,9 @@ struct StepInputs {
 struct LaunchedStep {
   int slot = -1;                         // staging set in use
   int num_sample = 0, num_rows = 0;
-  std::vector<int> sample_seq, argmax_seq, argmax_count, num_logprobs;
-  int max_logprobs = -1;
+  std::vector<int> sample_seq, argmax_seq, argmax_count, num_logprobs, prompt_lp_count, prompt_lp_k;
+  int max_logprobs = -1, prompt_top_k = -1;
+  std::vector<int32_t> targets;          // of the prompt rows' log-probs (when prompt_top_k >= 0)
   std::vector<SeqResult> out;            // by work index; logits rows already copied
 };
 
@@ -151,7 +161,7 @@ class ModelRunner {
   // Where each metadata field lives in the staging and device buffers (same layout).
   struct Layout {
     size_t ids, positions, slots, query_start, seq_lens, block_tables, rows, temperature, top_k, top_p, min_p, seed,
-        counter, fill_ids_src, fill_ids_dst, fill_out_src, fill_out_dst, bytes;
+        counter, targets, fill_ids_src, fill_ids_dst, fill_out_src, fill_out_dst, bytes;
   };
   // Penalties, masks and log-probs: where the step's lists live in extra staging / device memory.
   struct ExtraLayout {
@@ -160,7 +170,7 @@ class ModelRunner {
   };
   // One set of page-locked host buffers for a step in flight.
   struct Slot {
-    Buffer meta, sampled, extra, results;  // staging up; sampled ids and log-probs down
+    Buffer meta, sampled, extra, results, prompt_results;  // staging up; sampled ids and log-probs down
     std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
     std::atomic<bool> busy{false};         // launched and not yet waited for
   };
@@ -184,7 +194,8 @@ class ModelRunner {
   AttentionBatch batch_view(int T, int S, int table_width) const;
   // Forward, logits and sampling of R rows, all queued on the device. logit_rows: (row,
   // destination) pairs whose logits are copied back. With `in`, its sample rows get their
-  // penalties and masks before sampling and their log-probs after (extra_dev_ holds the data).
+  // penalties and masks before sampling and their log-probs after (extra_dev_ holds the data),
+  // and its prompt rows the log-probs of their targets.
   void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
                    const StepInputs* in);
   // Stages (in `slot`) and uploads the penalty and mask data of `in` into extra_dev_.
@@ -213,6 +224,7 @@ class ModelRunner {
   ExtraLayout extra_{};
   Buffer extra_dev_;
   OwnedTensor raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
+  OwnedTensor prompt_logprob_, prompt_rank_, prompt_top_ids_, prompt_top_logprobs_;  // of prompt rows
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };
 
