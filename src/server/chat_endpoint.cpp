@@ -1,6 +1,7 @@
 // server/chat_endpoint.cpp — POST /v1/chat/completions: messages through the chat template,
 // generation, and the reply as one JSON body or as SSE chunks (reasoning_content and
-// tool_calls split out of the text when asked), made as the engine's output arrives.
+// tool_calls split out of the text when asked; vLLM's echo, include_reasoning,
+// prompt_logprobs), made as the engine's output arrives.
 #include "server/api_error.h"
 #include "server/endpoints.h"
 #include "server/generation.h"
@@ -14,7 +15,7 @@ namespace {
 struct ChatChoice {
   std::string content, reasoning;
   std::vector<ToolCall> tool_calls;
-  std::vector<TokenLogprobs> logprobs;
+  std::vector<TokenLogprobs> logprobs, prompt_logprobs;
   std::string finish_reason, error;
   json stop_reason;
 };
@@ -29,8 +30,13 @@ json delta_json(const ChoiceDelta& d, int first_tool_index) {
 
 class ChatReply final : public ReplyStream {
  public:
-  ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> gen, bool reasoning)
-      : s_(s), r_(std::move(request)), gen_(std::move(gen)), reasoning_(reasoning) {
+  ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> gen, bool reasoning, std::string echo)
+      : s_(s),
+        r_(std::move(request)),
+        gen_(std::move(gen)),
+        reasoning_(reasoning),
+        echo_(std::move(echo)),
+        id_("chatcmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
     const int n = gen_->num_choices();
     started_.assign(n, false);
     tool_index_.assign(n, 0);
@@ -69,12 +75,17 @@ class ChatReply final : public ReplyStream {
   const std::string& model() const { return s_.options().model_names.front(); }
 
   void emit(int i, ChoiceDelta& d, std::string& out) {
+    if (!r_.include_reasoning) d.reasoning.clear();
+    if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty() && d.logprobs.empty() && !d.finished) return;
     if (!started_[i]) {
       started_[i] = true;
       out += sse_event(chunk(json::array({{{"index", i},
                                            {"delta", {{"role", "assistant"}, {"content", ""}}},
                                            {"logprobs", nullptr},
                                            {"finish_reason", nullptr}}})));
+      if (!echo_.empty())
+        out += sse_event(chunk(json::array(
+            {{{"index", i}, {"delta", {{"content", echo_}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
     }
     if (d.finish_reason == "error") {
       failure_ = d.error;
@@ -99,6 +110,7 @@ class ChatReply final : public ReplyStream {
     c.reasoning += d.reasoning;
     for (auto& t : d.tool_calls) c.tool_calls.push_back(std::move(t));
     for (auto& lp : d.logprobs) c.logprobs.push_back(std::move(lp));
+    for (auto& lp : d.prompt_logprobs) c.prompt_logprobs.push_back(std::move(lp));
     if (d.finished) {
       c.finish_reason = d.finish_reason;
       c.stop_reason = d.stop_reason;
@@ -116,8 +128,10 @@ class ChatReply final : public ReplyStream {
         return dump_json(error_body(500, "the engine failed: " + c.error));
       }
       json message = {{"role", "assistant"}};
-      message["content"] = c.content.empty() && !c.tool_calls.empty() ? json(nullptr) : json(c.content);
-      if (reasoning_) message["reasoning_content"] = c.reasoning.empty() ? json(nullptr) : json(c.reasoning);
+      const std::string content = echo_ + c.content;
+      message["content"] = content.empty() && !c.tool_calls.empty() ? json(nullptr) : json(content);
+      if (reasoning_)
+        message["reasoning_content"] = c.reasoning.empty() || !r_.include_reasoning ? json(nullptr) : json(c.reasoning);
       message["tool_calls"] = tool_calls_json(c.tool_calls, 0);
       for (json& t : message["tool_calls"]) t.erase("index");
       const auto& g = r_.gen;
@@ -130,19 +144,23 @@ class ChatReply final : public ReplyStream {
            {"finish_reason", c.finish_reason},
            {"stop_reason", c.stop_reason}});
     }
-    return dump_json({{"id", id_},
-                      {"object", "chat.completion"},
-                      {"created", created_},
-                      {"model", model()},
-                      {"choices", std::move(out_choices)},
-                      {"usage", gen_->usage()}});
+    json body = {{"id", id_},
+                 {"object", "chat.completion"},
+                 {"created", created_},
+                 {"model", model()},
+                 {"choices", std::move(out_choices)},
+                 {"usage", gen_->usage()}};
+    body["prompt_logprobs"] =
+        r_.gen.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), choices_.front().prompt_logprobs) : json(nullptr);
+    return dump_json(body);
   }
 
   const Server& s_;
   const ChatRequest r_;
   std::unique_ptr<Generation> gen_;
-  const bool reasoning_;
-  const std::string id_ = random_id("chatcmpl-");
+  const bool reasoning_;                // --reasoning-parser: reasoning_content in the reply
+  const std::string echo_;              // echo: the last (assistant) message the reply starts with
+  const std::string id_;
   const int64_t created_ = unix_seconds();
   std::vector<bool> started_;
   std::vector<int> tool_index_;
@@ -166,11 +184,15 @@ Reply chat_completions(Server& s, const HttpRequest& req) {
   co.parse_reasoning = s.options().reasoning_parser;
   co.prompt_opened_think = co.parse_reasoning && ReasoningParser::prompt_opens_think(prompt);
   co.parse_tool_calls = r.parse_tool_calls;
+  co.single_tool_call = !r.parallel_tool_calls;
   auto gen = std::make_unique<Generation>(s, std::vector<std::vector<int32_t>>{s.tokenizer().encode(prompt)}, r.gen, co);
+  // vLLM's echo: the reply starts with the last message when it is the assistant's.
+  const json& last = r.messages.back();
+  std::string echo = r.echo && last["role"] == "assistant" ? last["content"].get<std::string>() : std::string();
   r.messages = nullptr;  // rendered and tokenized: the reply does not need them
   r.tools = nullptr;
   Reply reply;
-  reply.stream = std::make_unique<ChatReply>(s, std::move(r), std::move(gen), co.parse_reasoning);
+  reply.stream = std::make_unique<ChatReply>(s, std::move(r), std::move(gen), co.parse_reasoning, std::move(echo));
   return reply;
 }
 

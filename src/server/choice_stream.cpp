@@ -32,7 +32,11 @@ void ChoiceStream::route(std::string text, ChoiceDelta& d, bool final) {
       for (auto& c : rest.calls) t.calls.push_back(std::move(c));
     }
     d.content += t.content;
-    for (auto& c : t.calls) d.tool_calls.push_back(std::move(c));
+    for (auto& c : t.calls) {
+      if (opt_.single_tool_call && num_calls_kept_ > 0) continue;
+      ++num_calls_kept_;
+      d.tool_calls.push_back(std::move(c));
+    }
   } else {
     d.content += content;
   }
@@ -43,6 +47,15 @@ ChoiceDelta ChoiceStream::push(const RequestOutput& out) {
   if (finished_) return d;
   num_prompt_tokens_ = out.num_prompt_tokens;
   num_cached_tokens_ = out.num_cached_tokens;
+  d.prompt_logprobs = out.prompt_logprobs;
+  if (opt_.echo_only) {  // the one token drawn is not part of the answer
+    if (out.finished) {
+      finished_ = d.finished = true;
+      d.finish_reason = finish_reason_name(out.finish_reason);
+      d.error = out.error;
+    }
+    return d;
+  }
   std::string text;
   for (size_t i = 0; i < out.token_ids.size() && !stop_.stopped(); ++i) {
     ++num_output_tokens_;

@@ -13,12 +13,41 @@
 
 namespace rotor::server {
 
-Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
+std::vector<std::vector<int32_t>> bad_words_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& words) {
+  std::vector<std::vector<int32_t>> out;
+  for (const std::string& word : words) {
+    const std::string bare = word.substr(std::min(word.size(), word.find_first_not_of(" \t\n")));
+    std::vector<int32_t> ids = tokenizer.encode(bare);
+    if (ids.empty()) continue;
+    // As vLLM: also the word after a space, when that is a different token sequence of the same length.
+    std::vector<int32_t> spaced = tokenizer.encode(" " + bare);
+    out.push_back(std::move(ids));
+    if (spaced.size() == out.back().size() && spaced.front() != out.back().front()) out.push_back(std::move(spaced));
+  }
+  return out;
+}
+
+Generation::Generation(Server& server, std::vector<std::vector<int32_t>> prompts, const GenerationOptions& gen,
                        const ChoiceOptions& choice_options)
-    : server_(server), n_(gen.n) {
+    : server_(server), n_(gen.n), prompts_(std::move(prompts)) {
   const int64_t max_len = server.engine().limits().max_model_len;
+  if (gen.priority != 0 && !server.engine().limits().priority_scheduling)
+    bad_request(fmt::format("priority {}: this server schedules first come, first served (start it with "
+                            "--scheduling-policy priority)",
+                            gen.priority),
+                "priority");
+  if (gen.truncate_prompt_tokens && *gen.truncate_prompt_tokens > max_len)
+    bad_request(fmt::format("'truncate_prompt_tokens' ({}) is larger than this model's maximum context length ({})",
+                            *gen.truncate_prompt_tokens, max_len),
+                "truncate_prompt_tokens");
+  const std::vector<std::vector<int32_t>> bad_words = bad_words_token_ids(server.tokenizer(), gen.bad_words);
   std::vector<EngineRequest> requests;
-  for (const auto& ids : prompts) {
+  for (std::vector<int32_t>& ids : prompts_) {
+    if (gen.truncate_prompt_tokens) {  // keep the last N tokens, as vLLM truncates on the left
+      const size_t keep = *gen.truncate_prompt_tokens < 0 ? static_cast<size_t>(max_len)
+                                                          : static_cast<size_t>(*gen.truncate_prompt_tokens);
+      if (ids.size() > keep) ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
+    }
     const int64_t p = static_cast<int64_t>(ids.size());
     if (p == 0) bad_request("the prompt is empty", "prompt");
     if (p >= max_len)
@@ -34,6 +63,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
     for (int k = 0; k < gen.n; ++k) {
       EngineRequest r;
       r.prompt_token_ids = ids;
+      r.priority = gen.priority;
       SamplingParams& s = r.params;
       s.temperature = gen.temperature;
       s.top_p = gen.top_p;
@@ -43,11 +73,14 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
       s.presence_penalty = gen.presence_penalty;
       s.frequency_penalty = gen.frequency_penalty;
       s.repetition_penalty = gen.repetition_penalty;
-      s.max_tokens = gen.max_tokens.value_or(static_cast<int>(max_len - p));
+      s.max_tokens = std::max(1, gen.max_tokens.value_or(static_cast<int>(max_len - p)));  // 0: echo only, one drawn
       s.min_tokens = gen.min_tokens;
       s.stop_token_ids = gen.stop_token_ids;
       s.ignore_eos = gen.ignore_eos;
       s.logprobs = gen.logprobs;
+      s.prompt_logprobs = gen.prompt_logprobs;
+      s.allowed_token_ids = gen.allowed_token_ids;
+      s.bad_words = bad_words;
       requests.push_back(std::move(r));
     }
   }
@@ -55,7 +88,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
   choices_.reserve(handles.size());
   for (RequestHandle& h : handles)
     choices_.push_back(Choice{std::move(h), ChoiceStream(server.tokenizer(), choice_options)});
-  if (server.options().log_requests) log_request(prompts, gen);
+  if (server.options().log_requests) log_request(prompts_, gen);
 }
 
 Generation::~Generation() { abort(); }

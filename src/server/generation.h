@@ -1,8 +1,9 @@
-// server/generation.h — the engine side of one API request: the prompts checked against the
-// context length (64-bit arithmetic), n engine requests per prompt (seed + i when seeded, as
-// vLLM does) submitted all or none, one ChoiceStream each, and a poll that never waits and
-// hands out the text deltas that are ready (the connection is woken by on_output). Dropping a
-// Generation aborts whatever has not finished (a client that went away frees its KV blocks).
+// server/generation.h — the engine side of one API request: the prompts cut to
+// truncate_prompt_tokens and checked against the context length (64-bit arithmetic), n engine
+// requests per prompt (seed + i when seeded, as vLLM does) submitted all or none, one
+// ChoiceStream each, and a poll that never waits and hands out the text deltas that are ready
+// (the connection is woken by on_output). Dropping a Generation aborts whatever has not
+// finished (a client that went away frees its KV blocks).
 #pragma once
 #include <functional>
 #include <string>
@@ -19,15 +20,18 @@ class Server;
 
 class Generation {
  public:
-  // prompts: token ids of each prompt (400 if one does not fit the context with max_tokens;
-  // 503 from Server::submit when overloaded).
-  Generation(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
+  // prompts: token ids of each prompt, cut to truncate_prompt_tokens (400 if one does not fit
+  // the context with max_tokens; 503 from Server::submit when overloaded).
+  Generation(Server& server, std::vector<std::vector<int32_t>> prompts, const GenerationOptions& gen,
              const ChoiceOptions& choice_options);
   ~Generation();
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
 
   int num_choices() const { return static_cast<int>(choices_.size()); }
+  int n() const { return n_; }
+  // The prompt of choice i as submitted (after truncate_prompt_tokens).
+  const std::vector<int32_t>& prompt_of(int choice) const { return prompts_[static_cast<size_t>(choice / n_)]; }
   bool finished() const;
   bool aborted() const { return aborted_; }
   // fn is called from the engine's thread whenever a choice has new output (see
@@ -56,10 +60,15 @@ class Generation {
 
   Server& server_;
   int n_ = 1;
+  std::vector<std::vector<int32_t>> prompts_;
   std::vector<int> prompt_lengths_;
   std::vector<Choice> choices_;
   bool aborted_ = false;
 };
+
+// vLLM's bad_words as token sequences: each word (leading spaces dropped), and the word after
+// a space when that is a different sequence of the same length.
+std::vector<std::vector<int32_t>> bad_words_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& words);
 
 // The end of an event stream, shared by the endpoints: an error event when `failure` is set,
 // else the usage chunk when asked (`empty_chunk`: a chunk with no choices), then [DONE].

@@ -13,10 +13,6 @@ namespace {
 
 constexpr int kMaxJsonDepth = 64;
 
-void reject_present(const json& body, std::string_view name, std::string_view why) {
-  if (find_field(body, name)) bad_request(fmt::format("'{}' is not supported: {}", name, why), std::string(name));
-}
-
 std::vector<std::string> parse_stop(const json& body) {
   const json* v = find_field(body, "stop");
   std::vector<std::string> out;
@@ -81,7 +77,8 @@ std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const
   return ids;
 }
 
-GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& d, const RequestLimits& limits) {
+GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& d, const RequestLimits& limits,
+                                           bool zero_max_tokens) {
   GenerationOptions g;
   g.temperature = opt_float(body, "temperature").value_or(d.temperature);
   check_min("temperature", g.temperature, 0.0);
@@ -112,8 +109,11 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     max_name = "max_tokens";
   }
   if (max_tokens) {
-    if (*max_tokens < 1 || *max_tokens > INT32_MAX)
-      bad_request(fmt::format("'{}' must be between 1 and {} (got {})", max_name, INT32_MAX, *max_tokens), max_name);
+    const int64_t least = zero_max_tokens ? 0 : 1;
+    if (*max_tokens < least || *max_tokens > INT32_MAX)
+      bad_request(fmt::format("'{}' must be between 1 and {} (got {}){}", max_name, INT32_MAX, *max_tokens,
+                              *max_tokens == 0 ? "; 0 only with echo, on /v1/completions" : ""),
+                  max_name);
     g.max_tokens = static_cast<int>(*max_tokens);
     g.max_tokens_field = max_name;
   }
@@ -140,8 +140,6 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   g.n = static_cast<int>(n);
   if (const auto best_of = opt_int(body, "best_of"); best_of && *best_of != g.n)
     bad_request("'best_of' is not supported (it must equal n)", "best_of");
-  if (opt_bool(body, "use_beam_search").value_or(false))
-    bad_request("'use_beam_search' is not supported", "use_beam_search");
 
   g.stream = opt_bool(body, "stream").value_or(false);
   if (const json* so = opt_object(body, "stream_options")) {
@@ -150,14 +148,33 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     g.continuous_usage_stats = opt_bool(*so, "continuous_usage_stats").value_or(false);
   }
 
-  if (const json* lb = find_field(body, "logit_bias"); lb && !(lb->is_object() && lb->empty()))
-    bad_request("'logit_bias' is not supported", "logit_bias");
-  reject_present(body, "prompt_logprobs", "prompt log-probabilities are not computed");
-  reject_present(body, "guided_json", "no guided decoding");
-  reject_present(body, "guided_regex", "no guided decoding");
-  reject_present(body, "guided_choice", "no guided decoding");
-  reject_present(body, "guided_grammar", "no guided decoding");
-  reject_present(body, "structured_outputs", "no guided decoding");
+  if (const auto n = opt_int(body, "prompt_logprobs")) {
+    check_range("prompt_logprobs", static_cast<double>(*n), 0, limits.max_logprobs);
+    if (g.stream) bad_request("'prompt_logprobs' are not available when 'stream' is true", "prompt_logprobs");
+    g.prompt_logprobs = static_cast<int>(*n);
+  }
+  if (const json* ids = find_field(body, "allowed_token_ids")) {
+    g.allowed_token_ids = parse_token_ids(*ids, "allowed_token_ids", limits);
+    if (g.allowed_token_ids.empty()) bad_request("'allowed_token_ids' must not be empty", "allowed_token_ids");
+  }
+  if (const json* words = find_field(body, "bad_words")) {
+    if (!words->is_array()) bad_request("'bad_words' must be a list of strings", "bad_words");
+    for (const json& w : *words) {
+      if (!w.is_string()) bad_request("'bad_words' must be a list of strings", "bad_words");
+      g.bad_words.push_back(w.get<std::string>());
+    }
+  }
+  if (const auto t = opt_int(body, "truncate_prompt_tokens")) {
+    if (*t < -1 || *t == 0)
+      bad_request(fmt::format("'truncate_prompt_tokens' must be -1 (the model's context) or at least 1 (got {})", *t),
+                  "truncate_prompt_tokens");
+    g.truncate_prompt_tokens = *t;
+  }
+  if (const auto prio = opt_int(body, "priority")) {
+    if (*prio < INT32_MIN || *prio > INT32_MAX) bad_request("'priority' must fit a 32-bit integer", "priority");
+    g.priority = static_cast<int>(*prio);
+  }
+  g.request_id = opt_string(body, "request_id").value_or("");
   if (const json* rf = opt_object(body, "response_format")) {
     const std::string type = opt_string(*rf, "type").value_or("text");
     if (type != "text")
