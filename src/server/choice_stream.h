@@ -58,11 +58,14 @@ class ChoiceStream {
   int num_prompt_tokens() const { return num_prompt_tokens_; }
   int num_output_tokens() const { return num_output_tokens_; }
   int num_cached_tokens() const { return num_cached_tokens_; }
+  // Output tokens inside the think block (<think> and </think> included; parse_reasoning only).
+  int num_reasoning_tokens() const { return num_reasoning_tokens_; }
   int num_tool_calls() const { return tools_.num_calls(); }
 
  private:
   // Runs emitted text through the reasoning and tool parsers into d.
   void route(std::string text, ChoiceDelta& d, bool final);
+  void count_reasoning(int32_t token);
 
   ChoiceOptions opt_;
   IncrementalDetokenizer detok_;
@@ -72,6 +75,9 @@ class ChoiceStream {
   bool finished_ = false;
   int num_prompt_tokens_ = 0, num_output_tokens_ = 0, num_cached_tokens_ = 0;
   int num_calls_kept_ = 0;
+  int num_reasoning_tokens_ = 0;
+  bool in_think_ = false;                 // the output so far is inside <think>
+  std::optional<int32_t> think_start_, think_end_;
 };
 
 }  // namespace rotor::server

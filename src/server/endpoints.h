@@ -13,6 +13,7 @@ class Server;
 
 Reply chat_completions(Server& s, const HttpRequest& req);
 Reply completions(Server& s, const HttpRequest& req);
+Reply create_response(Server& s, const HttpRequest& req);  // /v1/responses
 Reply list_models(Server& s, const HttpRequest& req);
 Reply tokenize(Server& s, const HttpRequest& req);
 Reply detokenize(Server& s, const HttpRequest& req);

@@ -146,6 +146,12 @@ int Generation::cached_tokens() const {
   return sum;
 }
 
+int Generation::reasoning_tokens() const {
+  int sum = 0;
+  for (const Choice& c : choices_) sum += c.stream.num_reasoning_tokens();
+  return sum;
+}
+
 json Generation::usage() const {
   json u = usage_json(prompt_tokens(), completion_tokens());
   if (server_.options().prompt_tokens_details) u["prompt_tokens_details"] = {{"cached_tokens", cached_tokens()}};

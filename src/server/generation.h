@@ -45,6 +45,7 @@ class Generation {
   int prompt_tokens() const;      // over all prompts, counted once per prompt
   int completion_tokens() const;  // over all choices
   int cached_tokens() const;      // prompt tokens served by the prefix cache, once per prompt
+  int reasoning_tokens() const;   // output tokens inside think blocks, over all choices
   // The response's usage object (prompt_tokens_details with --enable-prompt-tokens-details).
   json usage() const;
 

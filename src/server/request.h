@@ -1,5 +1,6 @@
-// server/request.h — the parsed, validated form of /v1/chat/completions and /v1/completions
-// bodies (plain data; the engine request is built from it once the prompt is tokenized).
+// server/request.h — the parsed, validated form of /v1/chat/completions, /v1/completions and
+// /v1/responses bodies (plain data; the engine request is built from it once the prompt is
+// tokenized).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -84,6 +85,14 @@ struct CompletionRequest {
   GenerationOptions gen;
 };
 
+// A /v1/responses body (OpenAI's Responses API): the chat request it amounts to (messages from
+// instructions and input items, function tools), and what the response object repeats back.
+struct ResponsesRequest {
+  ChatRequest chat;
+  bool include_logprobs = false;          // include: ["message.output_text.logprobs"]
+  json echo = json::object();             // instructions, tools, tool_choice, metadata, ... as given
+};
+
 // Limits the parser checks against.
 struct RequestLimits {
   int max_logprobs = 20;
@@ -97,6 +106,8 @@ struct RequestLimits {
 ChatRequest parse_chat_request(const json& body, const SamplingDefaults& defaults, const RequestLimits& limits);
 CompletionRequest parse_completion_request(const json& body, const SamplingDefaults& defaults,
                                            const RequestLimits& limits);
+ResponsesRequest parse_responses_request(const json& body, const SamplingDefaults& defaults,
+                                         const RequestLimits& limits);
 
 // Parses a request body; 400 for malformed JSON, a non-object or a body nested too deeply.
 json parse_body(const std::string& body);

@@ -47,18 +47,37 @@ struct Route {
 constexpr Route kRoutes[] = {
     {"/v1/chat/completions", "POST", chat_completions, false},
     {"/v1/completions", "POST", completions, false},
+    {"/v1/responses", "POST", create_response, false},
     {"/v1/models", "GET", list_models, true},
     {"/tokenize", "POST", tokenize, false},
     {"/detokenize", "POST", detokenize, false},
     {"/health", "GET", health, true},
+    {"/ping", "GET", health, true},  // SageMaker's health check, as vLLM serves it
+    {"/ping", "POST", health, true},
     {"/version", "GET", version, true},
     {"/metrics", "GET", metrics, true},
 };
 
-const Route* find_route(std::string_view path) {
+// The route for path and method; else (method_allowed false) any route of the path, or null.
+const Route* find_route(std::string_view path, std::string_view method, bool* method_allowed = nullptr) {
+  const Route* same_path = nullptr;
+  for (const Route& r : kRoutes) {
+    if (r.path != path) continue;
+    if (r.method == method) {
+      if (method_allowed) *method_allowed = true;
+      return &r;
+    }
+    same_path = same_path ? same_path : &r;
+  }
+  if (method_allowed) *method_allowed = false;
+  return same_path;
+}
+
+std::string allowed_methods(std::string_view path) {
+  std::string out;
   for (const Route& r : kRoutes)
-    if (r.path == path) return &r;
-  return nullptr;
+    if (r.path == path) out += (out.empty() ? "" : ", ") + std::string(r.method);
+  return out;
 }
 
 }  // namespace
@@ -83,8 +102,9 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
 Server::~Server() = default;
 
 bool Server::is_light(const HttpRequest& r) const {
-  const Route* route = find_route(r.path);
-  return !route || route->light || route->method != r.method;
+  bool method_allowed = false;
+  const Route* route = find_route(r.path, r.method, &method_allowed);
+  return !route || route->light || !method_allowed;
 }
 
 Reply Server::handle(const HttpRequest& r) {
@@ -107,11 +127,13 @@ Reply Server::handle(const HttpRequest& r) {
 Reply Server::route(const HttpRequest& r) {
   if (r.path.starts_with("/v1") && !api_keys_.accepts(r.authorization))
     throw ApiError(401, "Unauthorized: a missing or wrong API key (Authorization: Bearer ...)");
-  const Route* route = find_route(r.path);
+  bool method_allowed = false;
+  const Route* route = find_route(r.path, r.method, &method_allowed);
   if (!route) throw ApiError(404, "Not Found: " + r.method + " " + r.path);
-  if (route->method != r.method) {
-    Reply rep = error_reply(405, fmt::format("Method Not Allowed: {} {} (use {})", r.method, r.path, route->method));
-    rep.allow = std::string(route->method);
+  if (!method_allowed) {
+    const std::string allow = allowed_methods(r.path);
+    Reply rep = error_reply(405, fmt::format("Method Not Allowed: {} {} (use {})", r.method, r.path, allow));
+    rep.allow = allow;
     return rep;
   }
   return route->fn(*this, r);

@@ -1,6 +1,6 @@
 // server/server.h — the OpenAI-compatible API over an Engine and a tokenizer:
-// /v1/chat/completions, /v1/completions, /v1/models, /health, /version, /tokenize,
-// /detokenize, /metrics; routing, API keys, exceptions → OpenAI errors, admission (the
+// /v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /health, /ping, /version,
+// /tokenize, /detokenize, /metrics; routing, API keys, exceptions → OpenAI errors, admission (the
 // waiting-queue bound) and a clean stop. The HTTP side is http_server.h.
 #pragma once
 #include <memory>

@@ -56,7 +56,6 @@ constexpr Unsupported kFields[] = {
     {"previous_response_id", kResponses, When::Present, "responses are not stored: send the conversation as input"},
     {"conversation", kResponses, When::Present, "responses are not stored: send the conversation as input"},
     {"prompt", kResponses, When::Present, "no prompt templates"},
-    {"include", kResponses, When::NotEmpty, "nothing more to include"},
     {"max_tool_calls", kResponses, When::Present, "no built-in tools"},
 };
 
