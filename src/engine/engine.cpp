@@ -127,6 +127,9 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   scheduler_ = std::make_unique<Scheduler>(sc);
   stats_.num_blocks = limits_.num_blocks;
   stats_.block_size = limits_.block_size;
+  stats_.prompt_tokens_per_request = Histogram::tokens(limits_.max_model_len);
+  stats_.generation_tokens_per_request = Histogram::tokens(limits_.max_model_len);
+  stats_.max_tokens_param = Histogram::tokens(limits_.max_model_len);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -172,6 +175,7 @@ void Engine::loop() {
   struct Live {
     std::shared_ptr<RequestStream> stream;
     RequestTimes times;
+    int max_tokens = 0;  // as resolved (vllm:request_params_max_tokens)
   };
   std::unordered_map<uint64_t, Live> live;
   struct InFlight {
@@ -206,6 +210,12 @@ void Engine::loop() {
       if (u.finish_reason != FinishReason::None) {
         t.finished = now;
         stats_.e2e.observe(seconds(now - t.arrival));
+        if (t.first_scheduled) stats_.inference_time.observe(seconds(t.last_token.value_or(now) - *t.first_scheduled));
+        if (t.first_scheduled && t.first_token) stats_.prefill_time.observe(seconds(*t.first_token - *t.first_scheduled));
+        if (t.first_token) stats_.decode_time.observe(seconds(*t.last_token - *t.first_token));
+        stats_.prompt_tokens_per_request.observe(u.num_prompt_tokens);
+        stats_.generation_tokens_per_request.observe(u.num_output_tokens);
+        stats_.max_tokens_param.observe(it->second.max_tokens);
         ++finished[static_cast<int>(u.finish_reason)];
       }
     }
@@ -248,7 +258,7 @@ void Engine::loop() {
         aborts.swap(inbox_->aborts);
       }
       for (EngineInbox::Submission& s : submissions) {
-        live[s.request.id] = {s.stream, arrived(s.arrival)};
+        live[s.request.id] = {s.stream, arrived(s.arrival), s.request.max_tokens};
         sched.add_request(std::move(s.request));
       }
       std::vector<RequestUpdate> updates;
@@ -269,6 +279,10 @@ void Engine::loop() {
           }
           ++steps;
           step_tokens += out.total_num_tokens;
+          if (out.total_num_tokens > 0) {
+            std::lock_guard lk(stats_mu_);
+            stats_.iteration_tokens.observe(out.total_num_tokens);
+          }
           std::future<RunnerOutput> f = worker.submit(runner_->prepare(out));
           in_flight.push_back({std::move(out), std::move(f)});
           if (in_flight.size() < depth) {

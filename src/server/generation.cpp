@@ -131,7 +131,16 @@ bool Generation::poll(const std::function<void(int, ChoiceDelta&)>& emit) {
     }
     if (!d.empty()) emit(i, d);
   }
-  return !finished();
+  if (!finished()) return true;
+  if (!recorded_) {  // /metrics: n and the longest of each prompt's choices
+    recorded_ = true;
+    for (size_t p = 0; p < choices_.size(); p += static_cast<size_t>(n_)) {
+      int most = 0;
+      for (size_t k = p; k < p + static_cast<size_t>(n_); ++k) most = std::max(most, choices_[k].stream.num_output_tokens());
+      server_.record_finished_group(n_, most);
+    }
+  }
+  return false;
 }
 
 int Generation::prompt_tokens() const {

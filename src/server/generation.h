@@ -65,6 +65,7 @@ class Generation {
   std::vector<int> prompt_lengths_;
   std::vector<Choice> choices_;
   bool aborted_ = false;
+  bool recorded_ = false;  // counted in the server's per-request stats
 };
 
 // vLLM's bad_words as token sequences: each word (leading spaces dropped), and the word after

@@ -11,7 +11,6 @@
 #include "server/api_error.h"
 #include "server/endpoints.h"
 #include "server/json.h"
-#include "server/metrics.h"
 
 namespace rotor::server {
 namespace {
@@ -97,6 +96,7 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
   limits_.vocab_size = engine.limits().vocab_size;
   limits_.max_n = opt_.max_n;
   limits_.max_prompts = opt_.max_prompts;
+  stats_.max_num_generation_tokens = Histogram::tokens(engine.limits().max_model_len);
 }
 
 Server::~Server() = default;
@@ -183,7 +183,20 @@ void Server::release(uint64_t request_id) {
   active_.erase(request_id);
 }
 
-std::string Server::metrics_page() const { return render_metrics(engine_.stats(), opt_.model_names.front()); }
+std::string Server::metrics_page() const {
+  FrontendStats f;
+  {
+    std::lock_guard lock(stats_mu_);
+    f = stats_;
+  }
+  return render_metrics(engine_.stats(), f, opt_.model_names.front());
+}
+
+void Server::record_finished_group(int n, int max_generation_tokens) {
+  std::lock_guard lock(stats_mu_);
+  stats_.params_n.observe(n);
+  stats_.max_num_generation_tokens.observe(max_generation_tokens);
+}
 
 void Server::bind() { http_->bind(); }
 

@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "server/api_keys.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
 #include "server/request.h"
 #include "tokenizer/tokenizer.h"
 
@@ -71,6 +72,8 @@ class Server final : public HttpHandler {
   std::vector<RequestHandle> submit(std::vector<EngineRequest> requests);
   void release(uint64_t request_id);  // an engine request's reply no longer needs it
   std::string metrics_page() const;
+  // One prompt's choices are done: n and the most tokens one of them generated.
+  void record_finished_group(int n, int max_generation_tokens);
 
  private:
   Reply route(const HttpRequest& r);
@@ -84,6 +87,8 @@ class Server final : public HttpHandler {
   std::mutex mu_;
   bool stopping_ = false;
   std::set<uint64_t> active_;              // engine request ids being served
+  mutable std::mutex stats_mu_;
+  FrontendStats stats_;
   std::unique_ptr<HttpServer> http_;       // last: goes first, while the rest is still here
 };
 
