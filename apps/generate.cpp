@@ -154,7 +154,7 @@ void run(GenerateArgs a) {
     const int len = a.engine.max_model_len > 0 ? a.engine.max_model_len : m.config.max_context_len();
     blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
     a.engine.kv_cache_memory_bytes =
-        blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(*ops, *comm, m.config, bs));
+        blocks * static_cast<int64_t>(ModelRunner::kv_block_bytes(m.config, m.weights.shard, bs, ops->act_dtype()));
   }
   std::unique_ptr<Engine> engine = Engine::create(a.engine, *ops, *comm, m.config, std::move(m.weights));
 

@@ -97,7 +97,7 @@ LoadedModel load(const ServeConfig& c, Ops& ops) {
   LoadedModel m;
   m.config = ModelConfig::from_json(default_model_config_json());
   m.full_parameter_count = m.config.parameter_count();
-  m.weights = dummy_weights(m.config, kDefaultModelSeed, ops);
+  m.weights = dummy_weights(m.config, kDefaultModelSeed, ops, ShardSpec::make(m.config, 0, 1));
   return m;
 }
 

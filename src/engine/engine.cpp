@@ -11,7 +11,7 @@
 #include "core/hash_rng.h"
 #include "core/log.h"
 #include "engine/kv_cache_sizing.h"
-#include "engine/model_step_runner.h"
+#include "engine/runner_factory.h"
 #include "engine/request_stream.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/step_worker.h"
@@ -73,6 +73,15 @@ void validate(const EngineRequest& req, const EngineLimits& lim) {
 
 std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Communicator& comm,
                                        const ModelConfig& model, ModelWeights weights) {
+  std::vector<RankResources> ranks(1);
+  ranks[0] = {&ops, &comm, std::move(weights)};
+  RunnerFactory factory(model, std::move(ranks));
+  return create(config, factory);
+}
+
+std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory& factory) {
+  const ModelConfig& model = factory.model();
+  Ops& ops = factory.ops();
   EngineLimits lim;
   lim.max_model_len = config.max_model_len > 0 ? config.max_model_len : model.max_context_len();
   ROTOR_CHECK(lim.max_model_len >= 2, "--max-model-len must be at least 2 (the model says {})",
@@ -82,7 +91,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Com
   ROTOR_CHECK(config.max_logprobs <= ops.max_top_logprobs(),
               "--max-logprobs {}: the {} backend gives at most {} log-probs per token", config.max_logprobs,
               ops.device().str(), ops.max_top_logprobs());
-  const int64_t block_bytes = static_cast<int64_t>(ModelRunner::kv_block_bytes(ops, comm, model, config.block_size));
+  const int64_t block_bytes = factory.kv_block_bytes(config.block_size);
   RunnerOptions ro;
   ro.max_num_tokens = config.max_num_batched_tokens;
   ro.max_num_seqs = config.max_num_seqs;
@@ -96,14 +105,12 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, Ops& ops, Com
     ro.num_blocks = (lim.max_model_len + config.block_size - 1) / config.block_size;  // the least it may get
     ro.gpu_memory_utilization = config.gpu_memory_utilization;
   }
-  auto model_runner = std::make_unique<ModelRunner>(ops, comm, model, std::move(weights), ro);
-  lim.num_blocks = model_runner->options().num_blocks;
+  std::unique_ptr<StepRunner> runner = factory.build(ro, &lim.num_blocks);
   lim.vocab_size = model.vocab_size;
   lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
   ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
                  config.block_size, static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
                  static_cast<int64_t>(lim.num_blocks) * config.block_size, lim.max_model_len);
-  auto runner = std::make_unique<ModelStepRunner>(std::move(model_runner), lim.eos_token_ids);
   return std::make_unique<Engine>(config, std::move(lim), std::move(runner));
 }
 

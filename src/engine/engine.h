@@ -25,6 +25,7 @@ class Scheduler;
 struct ModelConfig;
 struct ModelWeights;
 class EngineInbox;
+class RunnerFactory;
 
 // The engine's flags (vLLM's names; `rotor generate` and `rotor serve` share them).
 struct EngineConfig {
@@ -66,7 +67,10 @@ struct EngineLimits {
 
 class Engine {
  public:
-  // Builds the ModelRunner (KV cache sized by config, see kv_cache_sizing.h) and starts.
+  // Builds the step runner from the factory (every rank's ModelRunner, the KV cache sized by
+  // config, see kv_cache_sizing.h, to the least any rank can hold) and starts.
+  static std::unique_ptr<Engine> create(const EngineConfig& config, RunnerFactory& factory);
+  // The same over one rank.
   static std::unique_ptr<Engine> create(const EngineConfig& config, Ops& ops, Communicator& comm,
                                         const ModelConfig& model, ModelWeights weights);
   // Over any StepRunner whose KV cache has `num_blocks` blocks of config.block_size tokens;

@@ -102,7 +102,8 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
       if (placeholder) outputs[k].push_back(kPlaceholderToken);
       w.output_tokens = outputs[k];
     }
-    if (r.params.prompt_logprobs && c < r.num_prompt) w.prompt_tokens = std::span<const int32_t>(r.tokens).first(r.num_prompt);
+    if (r.params.prompt_logprobs && c < r.num_prompt)
+      w.prompt_tokens = std::span<const int32_t>(r.tokens).first(r.num_prompt);
     if (s.sample) {
       // A bad word of several tokens needs the output up to the token drawn here (the
       // scheduler holds such a request back while its previous token is in flight).

@@ -159,6 +159,11 @@ class Ops {
   // out[t, :] = table[ids[t], :]. ids [T] i32, table [V, H], out [T, H] act_dtype.
   virtual void embed(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
 
+  // A vocabulary-parallel embedding's share: out[t, :] = table[ids[t] - first, :] for ids in
+  // [first, first + V), zeros for the others (rows another rank holds); summed over the ranks,
+  // the shares are embed() of the whole table. ids [T] i32, table [V, H], out [T, H] act_dtype.
+  virtual void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) = 0;
+
   // With residual: residual += x, then out = rms_norm(residual) * w (+ bias).
   // Without: out = rms_norm(x) * w (+ bias). x, out, residual [T, H]; w, bias [H].
   virtual void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,

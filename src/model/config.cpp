@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
+#include "model/architecture.h"
 
 namespace rotor {
 namespace {
@@ -70,7 +71,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   ROTOR_CHECK(j.is_object(), "config.json: not a JSON object");
   ModelConfig c;
   c.model_type = get_or<std::string>(j, "model_type", "");
-  ROTOR_CHECK(c.model_type == "qwen3_moe", "unsupported model_type '{}' (rotor serves qwen3_moe)", c.model_type);
+  find_architecture(c.model_type);  // throws for a model_type rotor has no architecture for
   c.vocab_size = require<int>(j, "vocab_size");
   c.hidden_size = require<int>(j, "hidden_size");
   c.num_layers = require<int>(j, "num_hidden_layers");

@@ -1,9 +1,11 @@
-// model/dummy.cpp — `--load-format dummy`: random bf16 weights of the config's shapes,
-// made directly on the backend's device, deterministic for a seed (experts stacked).
+// model/dummy.cpp — `--load-format dummy`: random weights of the config's shapes for one rank,
+// made directly on the backend's device as the architecture walks them, deterministic for a
+// seed (a stream per tensor, numbered within its layer; experts stacked): bf16, or W8A8 with
+// the int8 weights and scales of random float ones quantised per output channel on the device;
+// a progress line every ~2 s by layer.
 #include <fmt/format.h>
 
 #include <cmath>
-#include "core/check.h"
 
 #include "core/hash_rng.h"
 #include "core/progress.h"
@@ -12,83 +14,156 @@
 namespace rotor {
 namespace {
 
-// Carves tensors out of one buffer and fills each with its own random stream.
-class Filler {
- public:
-  Filler(Ops& ops, uint64_t seed, int64_t elements)
-      : ops_(ops), seed_(seed), buffer_(ops.allocator(), static_cast<size_t>(elements) * 2) {}
+// The static activation scale of dummy W8A8 layers: inputs within about +-4 (offset 0).
+constexpr float kInputScale = 4.0f / 127.0f;
 
-  // The next `shape` elements of the buffer, unfilled.
-  Tensor take(Shape shape) {
-    Tensor t(static_cast<char*>(buffer_.data()) + used_ * 2, DType::BF16, shape, buffer_.device());
-    used_ += shape.numel();
-    ROTOR_CHECK(used_ * 2 <= static_cast<int64_t>(buffer_.size()), "dummy weights: buffer too small");
-    return t;
+// The bytes DummyMaker makes (each tensor's elements at its stored size).
+class ByteCounter final : public WeightVisitor {
+ public:
+  explicit ByteCounter(bool int8) : int8_(int8) {}
+  uint64_t bytes = 0;
+
+  void tensor(Tensor&, const TensorSpec& s) override {
+    if (!s.optional) bytes += static_cast<uint64_t>(s.shape.numel() / s.shape[0] * s.rows.size) * 2;
   }
-  // Fills t with the next random stream.
-  Tensor fill(const Tensor& t, float mean, float std) {
-    ops_.fill_random(t, mix64(seed_ + ++count_), mean, std);
-    return t;
+  void linear(LinearWeight&, const LinearSpec& s) override {
+    if (s.tied_to) return;
+    const bool q = int8_ && s.quantizable;
+    bytes += static_cast<uint64_t>(s.rows.size * s.cols.size) * (q ? 1 : 2) + (q ? s.rows.size * 4 : 0);
   }
-  Tensor next(Shape shape, float mean, float std) { return fill(take(shape), mean, std); }
-  LinearWeight linear(int64_t n, int64_t k) {
-    LinearWeight w;
-    w.weight = next({n, k}, 0.0f, 1.0f / std::sqrt(static_cast<float>(k)));
-    return w;
+  void experts(ExpertWeights&, const ExpertsSpec& s) override {
+    const uint64_t E = s.experts.size, H = s.hidden, I = s.inter_slice.size;
+    bytes += E * 3 * H * I * (int8_ ? 1 : 2) + (int8_ ? E * (2 * I + H) * 4 : 0);
   }
-  Buffer release() { return std::move(buffer_); }
 
  private:
+  bool int8_;
+};
+
+class DummyMaker final : public WeightVisitor {
+ public:
+  DummyMaker(Ops& ops, uint64_t seed, ModelWeights& w, bool int8, ProgressMeter& progress, int num_layers)
+      : ops_(ops), seed_(seed), w_(w), int8_(int8), progress_(progress), num_layers_(num_layers) {}
+  ~DummyMaker() override { ops_.synchronize(); }  // the quantisation scratch is read until then
+
+  void begin_group(int layer) override {
+    group_seed_ = mix64(seed_ + 1 + layer);  // the model's own tensors (layer -1): mix64(seed)
+    count_ = 0;
+    detail_ = layer < 0 ? "embeddings" : fmt::format("layer {} of {}", layer + 1, num_layers_);
+  }
+  // 1-D tensors are norm weights ~ 1 + N(0, 0.01); optional ones (biases) are left out;
+  // 2-D ones are embeddings ~ N(0, 1).
+  void tensor(Tensor& t, const TensorSpec& s) override {
+    if (s.optional) {
+      t = Tensor{};
+      return;
+    }
+    Shape shape = s.shape;
+    shape[0] = s.rows.size;
+    const bool norm = shape.ndim() == 1;
+    t = fill(take(shape), norm ? 1.0f : 0.0f, norm ? 0.1f : 1.0f, s.rows.size != s.shape[0]);
+  }
+  void linear(LinearWeight& w, const LinearSpec& s) override {
+    if (s.tied_to) {
+      w = LinearWeight::dense(*s.tied_to);
+      return;
+    }
+    if (!int8_ || !s.quantizable) {
+      w = LinearWeight::dense(fill(take({s.rows.size, s.cols.size}), 0.0f, in_std(s.in), s.split()));
+      return;
+    }
+    // W8A8Static: weights drawn kInputScale times larger quantise to the same int8 values, with
+    // per-channel scales that are the dequantisation scale (input_scale * weight scale).
+    w = LinearWeight{};
+    w.kind = QuantKind::W8A8Static;
+    w.input_scale = kInputScale;
+    w.weight = take({s.rows.size, s.cols.size}, DType::I8);
+    w.deq_scale = take({s.rows.size}, DType::F32);
+    quantize(w.weight, w.deq_scale, in_std(s.in) * kInputScale, s.split());
+  }
+  // Stacked (w13 [E, 2I, H], w2 [E, H, I]); each projection its own stream.
+  void experts(ExpertWeights& ex, const ExpertsSpec& s) override {
+    const int64_t E = s.experts.size, H = s.hidden, I = s.inter_slice.size;
+    const bool split = E != s.num_experts || I != s.inter;
+    ex = ExpertWeights{};
+    ex.num_experts = static_cast<int>(E);
+    ex.hidden = static_cast<int>(H);
+    ex.inter = static_cast<int>(I);
+    ex.w13 = take({E, 2 * I, H}, int8_ ? DType::I8 : DType::BF16);
+    ex.w2 = take({E, H, I}, int8_ ? DType::I8 : DType::BF16);
+    if (int8_) {
+      ex.w13_scale = take({E, 2 * I}, DType::F32);
+      ex.w2_scale = take({E, H}, DType::F32);
+    }
+    // A projection's rows [first, first + n) of a stack: bf16 filled, or int8 (W8A8Dynamic)
+    // quantised with their per-channel scales.
+    auto make = [&](const Tensor& stack, const Tensor& scales, int64_t e, int64_t first, int64_t n, float std) {
+      const Tensor w = stack.rows(e, e + 1).view({stack.size(1), stack.size(2)}).rows(first, first + n);
+      if (!int8_) return LinearWeight::dense(fill(w, 0.0f, std, split));
+      LinearWeight l = LinearWeight::dense(w);
+      l.kind = QuantKind::W8A8Dynamic;
+      l.weight_scale = scales.rows(e, e + 1).view({scales.size(1)}).rows(first, first + n);
+      quantize(l.weight, l.weight_scale, std, split);
+      return l;
+    };
+    for (int64_t e = 0; e < E; ++e) {
+      ex.gate.push_back(make(ex.w13, ex.w13_scale, e, 0, I, in_std(H)));
+      ex.up.push_back(make(ex.w13, ex.w13_scale, e, I, I, in_std(H)));
+      ex.down.push_back(make(ex.w2, ex.w2_scale, e, 0, H, in_std(s.inter)));
+    }
+  }
+
+ private:
+  static float in_std(int64_t in_features) { return 1.0f / std::sqrt(static_cast<float>(in_features)); }
+  Tensor take(Shape shape, DType dtype = DType::BF16) {
+    Buffer b(ops_.allocator(), static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+    Tensor t = b.as(dtype, shape);
+    w_.owned.push_back(std::move(b));
+    progress_.add(t.nbytes(), detail_);
+    return t;
+  }
+  // Random float rows ~ N(0, std^2) quantised per row into weight [n, k] i8 and scales [n] f32.
+  void quantize(const Tensor& weight, const Tensor& scales, float std, bool split) {
+    const int64_t n = weight.size(0), k = weight.size(1);
+    const size_t bytes = static_cast<size_t>(n * k) * dtype_size(ops_.act_dtype());
+    if (scratch_.size() < bytes) {
+      ops_.synchronize();
+      scratch_ = Buffer(ops_.allocator(), bytes);
+    }
+    ops_.quant_per_token(fill(scratch_.as(ops_.act_dtype(), {n, k}), 0.0f, std, split), weight, scales);
+  }
+  // Fills t with the group's next stream; a rank's slice of a split tensor draws its own.
+  Tensor fill(const Tensor& t, float mean, float std, bool split) {
+    uint64_t stream = mix64(group_seed_ + ++count_);
+    if (split) stream = mix64(stream ^ mix64(0x5107ull + static_cast<uint64_t>(w_.shard.rank)));
+    ops_.fill_random(t, stream, mean, std);
+    return t;
+  }
+
   Ops& ops_;
-  uint64_t seed_;
-  Buffer buffer_;
-  int64_t used_ = 0;
-  uint64_t count_ = 0;
+  uint64_t seed_, group_seed_ = 0, count_ = 0;
+  ModelWeights& w_;
+  bool int8_;
+  ProgressMeter& progress_;
+  int num_layers_;
+  std::string detail_;  // the group being made
+  Buffer scratch_;  // float weights being quantised
 };
 
 }  // namespace
 
-ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops) {
-  const int64_t H = c.hidden_size, V = c.vocab_size, hd = c.head_dim, I = c.moe_intermediate_size,
-                E = c.num_experts;
+ModelWeights dummy_weights(const ModelConfig& c, uint64_t seed, Ops& ops, const ShardSpec& shard, bool w8a8) {
   ModelWeights w;
-  const int64_t outer = V * H * (c.tie_word_embeddings ? 1 : 2) + H;
-  const int64_t per_layer = 2 * H + 2 * hd + H * c.qkv_size() + c.q_size() * H + E * H + E * 3 * H * I;
-  ProgressMeter progress("making dummy weights", static_cast<uint64_t>(outer + per_layer * c.num_layers) * 2);
+  w.shard = shard;
+  w.quantization = w8a8 ? "w8a8" : "";
+  ByteCounter counter(w8a8);
+  ModelWeights sizes;
+  sizes.shard = shard;
+  visit_weights(c, sizes, counter);
+  ProgressMeter progress("making dummy weights", counter.bytes);
   {
-    Filler f(ops, mix64(seed), outer);
-    w.embed = f.next({V, H}, 0.0f, 1.0f);
-    w.final_norm = f.next({H}, 1.0f, 0.1f);
-    w.lm_head = c.tie_word_embeddings ? LinearWeight::dense(w.embed) : f.linear(V, H);
-    w.owned.push_back(f.release());
-    progress.add(outer * 2, "embeddings");
-  }
-  for (int i = 0; i < c.num_layers; ++i) {
-    Filler f(ops, mix64(seed + 1 + i), per_layer);
-    LayerWeights L;
-    L.input_norm = f.next({H}, 1.0f, 0.1f);
-    L.post_norm = f.next({H}, 1.0f, 0.1f);
-    L.q_norm = f.next({hd}, 1.0f, 0.1f);
-    L.k_norm = f.next({hd}, 1.0f, 0.1f);
-    L.qkv = {f.linear(c.q_size(), H), f.linear(c.kv_size(), H), f.linear(c.kv_size(), H)};
-    L.o_proj = f.linear(H, c.q_size());
-    L.router = f.linear(E, H);
-    L.experts.num_experts = static_cast<int>(E);
-    L.experts.hidden = static_cast<int>(H);
-    L.experts.inter = static_cast<int>(I);
-    // Stacked experts (w13 [E, 2I, H], w2 [E, H, I]); each projection its own stream.
-    L.experts.w13 = f.take({E, 2 * I, H});
-    L.experts.w2 = f.take({E, H, I});
-    const float std_h = 1.0f / std::sqrt(static_cast<float>(H)), std_i = 1.0f / std::sqrt(static_cast<float>(I));
-    for (int64_t e = 0; e < E; ++e) {
-      const Tensor w13 = L.experts.w13.rows(e, e + 1).view({2 * I, H});
-      L.experts.gate.push_back(LinearWeight::dense(f.fill(w13.rows(0, I), 0.0f, std_h)));
-      L.experts.up.push_back(LinearWeight::dense(f.fill(w13.rows(I, 2 * I), 0.0f, std_h)));
-      L.experts.down.push_back(LinearWeight::dense(f.fill(L.experts.w2.rows(e, e + 1).view({H, I}), 0.0f, std_i)));
-    }
-    w.layers.push_back(std::move(L));
-    w.owned.push_back(f.release());
-    progress.add(per_layer * 2, fmt::format("layer {} of {}", i + 1, c.num_layers));
+    DummyMaker maker(ops, seed, w, w8a8, progress, c.num_layers);
+    visit_weights(c, w, maker);
   }
   progress.finish();
   return w;

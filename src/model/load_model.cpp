@@ -20,7 +20,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   ROTOR_CHECK(o.quantization == "auto" || o.quantization == "ascend" || o.quantization == "w8a8",
               "--quantization must be ascend or w8a8 (got '{}')", o.quantization);
   const bool want_quant = o.quantization != "auto";
-  ROTOR_CHECK(!want_quant || (o.load_format != "dummy" && QuantDescription::present(o.model)),
+  ROTOR_CHECK(!want_quant || o.load_format == "dummy" || QuantDescription::present(o.model),
               "--quantization {}: {} holds no {} (not a W8A8 checkpoint)", o.quantization, o.model.string(),
               QuantDescription::kFileName);
   LoadedModel m;
@@ -33,15 +33,23 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
                  m.config.num_layers, full_layers,
                  m.config.hidden_size, m.config.num_experts, m.config.num_experts_per_tok,
                  m.full_parameter_count / 1e9);
+  const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size);
+  if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {
-    m.weights = dummy_weights(m.config, o.seed, ops);
+    const bool w8a8 = want_quant || (fs::is_directory(o.model) && QuantDescription::present(o.model));
+    m.weights = dummy_weights(m.config, o.seed, ops, shard, w8a8);
+    ROTOR_LOG_INFO("weights: dummy, {}", w8a8 ? "w8a8" : "bf16");
     return m;
   }
-  ModelWeights host = load_weights(m.config, o.model);
+  ModelWeights host = load_weights(m.config, o.model, shard);
+  const bool cpu = ops.device().is_cpu();
   ROTOR_LOG_INFO("weights: {}, {} in {} safetensors file(s){}", host.quantization.empty() ? "float" : host.quantization,
                  ProgressMeter::bytes_str(host.checkpoint->total_bytes()), host.checkpoint->num_files(),
-                 ops.device().is_cpu() ? ", memory-mapped (the CPU reads each page on first use)" : "");
-  m.weights = ops.device().is_cpu() ? std::move(host) : upload_weights(host, ops.allocator());
+                 cpu ? ", memory-mapped (the CPU reads each page on first use)" : "");
+  if (!cpu)
+    m.weights = upload_weights(m.config, host, ops.allocator());
+  else
+    m.weights = shard.sharded() ? pack_weights(m.config, std::move(host)) : std::move(host);
   return m;
 }
 

@@ -1,5 +1,6 @@
-// model/loader.h — the layout of a Qwen3-MoE checkpoint (every tensor name and shape), shared
-// by the bf16 and the W8A8 loaders, which differ only in how they read a linear layer.
+// model/loader.h — checkpoint loading shared by the weight formats: the architecture's weight
+// walk (model/architecture.h) reads norms and embeddings here and each linear layer through
+// the format's reader (bf16/f32 here, W8A8 in w8a8_loader.cpp), keeping one rank's slices.
 #pragma once
 #include <functional>
 #include <memory>
@@ -11,19 +12,22 @@
 
 namespace rotor {
 
-// Reads the linear layer under `prefix` (e.g. "model.layers.0.self_attn.q_proj", tensors
-// prefix + ".weight" etc.) with weight [n, k]; buffers for converted tensors go to `owned`.
-using LinearLoader =
-    std::function<LinearWeight(const std::string& prefix, int64_t n, int64_t k, std::vector<Buffer>& owned)>;
+// Reads this rank's part of the linear layer `spec` (tensors spec.prefix + ".weight" etc.);
+// buffers for converted tensors go to `owned`.
+using LinearReader = std::function<LinearWeight(const LinearSpec& spec, std::vector<Buffer>& owned)>;
 
-// Every tensor of the model from `ck`: norms (optional biases), embeddings, q/k norms as float;
-// linear layers through `linear`.
-ModelWeights assemble_weights(const ModelConfig& config, std::shared_ptr<Checkpoint> ck, const LinearLoader& linear);
+// Every tensor of the model from `ck` for `shard`: norms (optional biases), embeddings and q/k
+// norms as float views; linear layers and experts through `linear`.
+ModelWeights assemble_weights(const ModelConfig& config, const ShardSpec& shard, std::shared_ptr<Checkpoint> ck,
+                              const LinearReader& linear);
 
-// The float linear layer: prefix.weight [n, k] and an optional prefix.bias [n].
-LinearWeight float_linear(const Checkpoint& ck, const std::string& prefix, int64_t n, int64_t k);
+// The float linear layer: prefix.weight [out, in] and an optional prefix.bias [out], sliced.
+LinearWeight float_linear(const Checkpoint& ck, const LinearSpec& spec);
+
+// Rows, then columns, of a [n, k] tensor (a strided view when the columns are split).
+Tensor slice_2d(const Tensor& t, Slice rows, Slice cols);
 
 // W8A8 checkpoints (w8a8_loader.cpp).
-ModelWeights load_w8a8_weights(const ModelConfig& config, const std::filesystem::path& dir);
+ModelWeights load_w8a8_weights(const ModelConfig& config, const std::filesystem::path& dir, const ShardSpec& shard);
 
 }  // namespace rotor

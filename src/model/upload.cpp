@@ -1,10 +1,15 @@
-// model/upload.cpp — copies host weights (mmap'd or owned) to a device, tensor by tensor;
-// bf16 experts into the stacked layout (ExpertWeights::w13, w2) the GPU kernels read. Reading
-// the mmap'd checkpoint is where the time goes: a progress line every ~2 s (bytes, rate, ETA,
-// the shard being read) and one as each shard is left behind.
-#include "model/safetensors.h"
+// model/upload.cpp — copies host weights (mmap'd views, strided slices of a shard, or owned)
+// to a device tensor by tensor as the architecture walks them, experts into the stacked layout
+// the GPU kernels read (bf16, or i8 with stacked per-channel scales); and the CPU's packing of
+// strided slices. Reading the mmap'd checkpoint is where an upload's time goes: a progress line
+// every ~2 s (bytes, rate, ETA, the shard being read) and one as each shard is left behind.
+#include <cstring>
+#include <map>
+#include <utility>
+
 #include "core/check.h"
 #include "core/progress.h"
+#include "model/safetensors.h"
 #include "model/weights.h"
 
 namespace rotor {
@@ -17,7 +22,7 @@ size_t bytes_of(const LinearWeight& w) {
          bytes_of(w.weight_scale);
 }
 
-// Every byte upload_weights copies (tied lm_head once).
+// Every byte upload_weights copies (a tied lm_head once).
 uint64_t upload_bytes(const ModelWeights& h) {
   uint64_t n = bytes_of(h.embed) + bytes_of(h.final_norm) + bytes_of(h.final_norm_bias);
   if (h.lm_head.weight.data() != h.embed.data()) n += bytes_of(h.lm_head);
@@ -31,120 +36,142 @@ uint64_t upload_bytes(const ModelWeights& h) {
   return n;
 }
 
-class Uploader {
+// Replaces tensors by contiguous copies on an allocator's device: every one (upload), or only
+// the strided ones (packing for the CPU). A tensor seen before (tied embeddings) is reused.
+// An upload counts its bytes on `progress` and names the checkpoint file being read.
+class Copier final : public WeightVisitor {
  public:
-  Uploader(Allocator& dev, ModelWeights& out, ProgressMeter& progress, const Checkpoint* ck)
-      : dev_(dev), out_(out), progress_(progress), ck_(ck) {}
+  Copier(Allocator& dev, ModelWeights& out, bool strided_only, ProgressMeter* progress = nullptr,
+         const Checkpoint* checkpoint = nullptr)
+      : dev_(dev), out_(out), strided_only_(strided_only), progress_(progress), ck_(checkpoint) {}
 
-  // dev_.copy, counted, with a note when the source moves on to another shard.
-  void copy(void* dst, const void* src, size_t n) {
-    dev_.copy(dst, src, n);
-    const std::string shard = ck_ ? ck_->file_of(src) : "";
-    if (!shard.empty() && shard != shard_) {
-      if (!shard_.empty() && ck_->num_files() > 1) progress_.note("read " + shard_);
-      shard_ = shard;
+  void tensor(Tensor& t, const TensorSpec&) override { t = copy(t); }
+  void linear(LinearWeight& w, const LinearSpec&) override {
+    for_each_tensor(w, [&](Tensor& t, const char*, bool) { t = copy(t); });
+  }
+  void experts(ExpertWeights& e, const ExpertsSpec&) override {
+    if (!strided_only_) {
+      if (stack(e)) return;
+      e.w13 = e.w2 = e.w13_scale = e.w2_scale = Tensor{};  // host stacks: no device copy
     }
-    progress_.add(n, shard_);
-  }
-
-  Tensor operator()(const Tensor& t) {
-    if (!t.defined()) return t;
-    ROTOR_CHECK(t.is_contiguous(), "upload: {} is not contiguous", t.str());
-    Buffer b(dev_, t.nbytes());
-    copy(b.data(), t.data(), t.nbytes());
-    Tensor d = b.as(t.dtype(), t.shape());
-    out_.owned.push_back(std::move(b));
-    return d;
-  }
-  LinearWeight operator()(const LinearWeight& w) {
-    LinearWeight d = w;
-    d.weight = (*this)(w.weight);
-    d.bias = (*this)(w.bias);
-    d.deq_scale = (*this)(w.deq_scale);
-    d.quant_bias = (*this)(w.quant_bias);
-    d.weight_scale = (*this)(w.weight_scale);
-    return d;
-  }
-  std::vector<LinearWeight> operator()(const std::vector<LinearWeight>& ws) {
-    std::vector<LinearWeight> d;
-    for (auto& w : ws) d.push_back((*this)(w));
-    return d;
+    for (auto* list : {&e.gate, &e.up, &e.down})
+      for (LinearWeight& w : *list) linear(w, {});
   }
 
  private:
+  Tensor copy(const Tensor& t) {
+    if (!t.defined() || (strided_only_ && t.is_contiguous())) return t;
+    const auto key = std::pair{t.data(), t.str()};
+    if (auto it = seen_.find(key); it != seen_.end()) return it->second;
+    Buffer b(dev_, t.nbytes());
+    Tensor d = b.as(t.dtype(), t.shape());
+    copy_packed(d, t);
+    out_.owned.push_back(std::move(b));
+    return seen_[key] = d;
+  }
+  Tensor allocate(DType dtype, Shape shape) {
+    Buffer b(dev_, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+    Tensor t = b.as(dtype, shape);
+    out_.owned.push_back(std::move(b));
+    return t;
+  }
+
+  // Stacks experts that are all bf16 or all W8A8Dynamic int8 (no biases): w13 [E, 2I, H], w2
+  // [E, H, I], with w13_scale [E, 2I], w2_scale [E, H] f32 for int8; per-expert views into
+  // them. False (nothing done) for any other mix.
+  bool stack(ExpertWeights& e) {
+    const int64_t E = e.num_experts, H = e.hidden, I = e.inter;
+    if (E == 0) return false;
+    const LinearWeight& first = e.gate[0];
+    const bool int8 = first.kind == QuantKind::W8A8Dynamic;
+    const DType dtype = int8 ? DType::I8 : DType::BF16;
+    for (const auto* list : {&e.gate, &e.up, &e.down})
+      for (const LinearWeight& w : *list)
+        if (w.kind != first.kind || w.weight.dtype() != dtype || w.bias.defined() ||
+            (!int8 && w.kind != QuantKind::None) || (int8 && w.weight_scale.dtype() != DType::F32))
+          return false;
+    const ExpertWeights h = e;
+    e.w13 = allocate(dtype, {E, 2 * I, H});
+    e.w2 = allocate(dtype, {E, H, I});
+    if (int8) {
+      e.w13_scale = allocate(DType::F32, {E, 2 * I});
+      e.w2_scale = allocate(DType::F32, {E, H});
+    }
+    const bool whole = h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous() &&
+                       (!int8 || (h.w13_scale.defined() && h.w2_scale.defined()));
+    if (whole)
+      for (auto [dst, src] : {std::pair{&e.w13, &h.w13}, {&e.w2, &h.w2}, {&e.w13_scale, &h.w13_scale},
+                              {&e.w2_scale, &h.w2_scale}})
+        if (dst->defined()) copy_packed(*dst, *src);
+    for (int64_t x = 0; x < E; ++x) {
+      const Tensor w13 = e.w13.rows(x, x + 1).view({2 * I, H});
+      e.gate[x] = expert_view(first.kind, w13.rows(0, I), int8 ? e.w13_scale.rows(x, x + 1).view({2 * I}) : Tensor{}, 0);
+      e.up[x] = expert_view(first.kind, w13.rows(I, 2 * I), int8 ? e.w13_scale.rows(x, x + 1).view({2 * I}) : Tensor{}, I);
+      e.down[x] = expert_view(first.kind, e.w2.rows(x, x + 1).view({H, I}),
+                              int8 ? e.w2_scale.rows(x, x + 1).view({H}) : Tensor{}, 0);
+      if (whole) continue;
+      for (auto [dst, src] : {std::pair{&e.gate[x], &h.gate[x]}, {&e.up[x], &h.up[x]}, {&e.down[x], &h.down[x]}}) {
+        expect(src->weight, dtype, dst->weight.shape(), "expert weight");
+        copy_packed(dst->weight, src->weight);
+        if (int8) copy_packed(dst->weight_scale, src->weight_scale);
+      }
+    }
+    return true;
+  }
+  // Copies src (contiguous, or 2-D with contiguous rows) into the contiguous dst on the device,
+  // counted, with a note when the source moves on to another checkpoint file.
+  void copy_packed(const Tensor& dst, const Tensor& src) {
+    ROTOR_CHECK(src.dtype() == dst.dtype() && src.numel() == dst.numel(), "upload: {} into {}", src.str(), dst.str());
+    if (src.is_contiguous()) {
+      dev_.copy(dst.data(), src.data(), src.nbytes());
+    } else {
+      ROTOR_CHECK(src.ndim() == 2 && src.stride(1) == 1, "upload: {} is neither contiguous nor a column slice",
+                  src.str());
+      const size_t row = static_cast<size_t>(src.size(1)) * dtype_size(src.dtype());
+      std::vector<char> staging(row * src.size(0));
+      for (int64_t r = 0; r < src.size(0); ++r) std::memcpy(staging.data() + r * row, src.row_ptr(r), row);
+      dev_.copy(dst.data(), staging.data(), staging.size());
+    }
+    if (!progress_) return;
+    const std::string file = ck_ ? ck_->file_of(src.data()) : "";
+    if (!file.empty() && file != file_) {
+      if (!file_.empty() && ck_->num_files() > 1) progress_->note("read " + file_);
+      file_ = file;
+    }
+    progress_->add(src.nbytes(), file_);
+  }
+  // A per-expert weight viewing a stack; scales (int8) the rows [first, first + N) of `scales`.
+  static LinearWeight expert_view(QuantKind kind, const Tensor& w, const Tensor& scales, int64_t first) {
+    LinearWeight l = LinearWeight::dense(w);
+    l.kind = kind;
+    if (scales.defined()) l.weight_scale = scales.rows(first, first + w.size(0));
+    return l;
+  }
+
   Allocator& dev_;
   ModelWeights& out_;
-  ProgressMeter& progress_;
+  bool strided_only_;
+  ProgressMeter* progress_;
   const Checkpoint* ck_;
-  std::string shard_;
+  std::string file_;  // the checkpoint file being read
+  std::map<std::pair<void*, std::string>, Tensor> seen_;
 };
-
-// bf16 experts go up stacked (w13 [E, 2I, H], w2 [E, H, I]) with per-expert views into
-// them; quantized experts tensor by tensor.
-ExpertWeights upload_experts(const ExpertWeights& h, Allocator& dev, ModelWeights& out, Uploader& up) {
-  ExpertWeights d = h;
-  const int64_t E = h.num_experts, H = h.hidden, I = h.inter;
-  bool stackable = E > 0;
-  for (int64_t e = 0; e < E && stackable; ++e)
-    for (const LinearWeight* w : {&h.gate[e], &h.up[e], &h.down[e]})
-      stackable = stackable && w->kind == QuantKind::None && w->weight.dtype() == DType::BF16 &&
-                  w->weight.is_contiguous() && !w->bias.defined();
-  if (!stackable) {
-    d.gate = up(h.gate);
-    d.up = up(h.up);
-    d.down = up(h.down);
-    return d;
-  }
-  Buffer w13(dev, static_cast<size_t>(E * 2 * I * H) * 2), w2(dev, static_cast<size_t>(E * H * I) * 2);
-  d.w13 = w13.as(DType::BF16, {E, 2 * I, H});
-  d.w2 = w2.as(DType::BF16, {E, H, I});
-  if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) {
-    up.copy(d.w13.data(), h.w13.data(), d.w13.nbytes());
-    up.copy(d.w2.data(), h.w2.data(), d.w2.nbytes());
-  }
-  for (int64_t e = 0; e < E; ++e) {
-    const Tensor w13e = d.w13.rows(e, e + 1).view({2 * I, H});
-    d.gate[e] = LinearWeight::dense(w13e.rows(0, I));
-    d.up[e] = LinearWeight::dense(w13e.rows(I, 2 * I));
-    d.down[e] = LinearWeight::dense(d.w2.rows(e, e + 1).view({H, I}));
-    if (h.w13.defined() && h.w2.defined() && h.w13.is_contiguous() && h.w2.is_contiguous()) continue;
-    for (auto [dst, src] : {std::pair{&d.gate[e], &h.gate[e]}, {&d.up[e], &h.up[e]}, {&d.down[e], &h.down[e]}}) {
-      expect(src->weight, DType::BF16, dst->weight.shape(), "expert weight");
-      up.copy(dst->weight.data(), src->weight.data(), dst->weight.nbytes());
-    }
-  }
-  out.owned.push_back(std::move(w13));
-  out.owned.push_back(std::move(w2));
-  return d;
-}
 
 }  // namespace
 
-ModelWeights upload_weights(const ModelWeights& h, Allocator& dev) {
-  ModelWeights d;
-  ProgressMeter progress("loading weights to the device", upload_bytes(h));
-  Uploader up(dev, d, progress, h.checkpoint.get());
-  d.embed = up(h.embed);
-  d.final_norm = up(h.final_norm);
-  d.final_norm_bias = up(h.final_norm_bias);
-  d.quantization = h.quantization;
-  d.lm_head = h.lm_head.weight.data() == h.embed.data() ? LinearWeight::dense(d.embed) : up(h.lm_head);
-  for (auto& L : h.layers) {
-    LayerWeights D;
-    D.input_norm = up(L.input_norm);
-    D.input_norm_bias = up(L.input_norm_bias);
-    D.post_norm = up(L.post_norm);
-    D.post_norm_bias = up(L.post_norm_bias);
-    D.q_norm = up(L.q_norm);
-    D.k_norm = up(L.k_norm);
-    D.qkv = up(L.qkv);
-    D.o_proj = up(L.o_proj);
-    D.router = up(L.router);
-    D.experts = upload_experts(L.experts, dev, d, up);
-    d.layers.push_back(std::move(D));
-  }
+ModelWeights upload_weights(const ModelConfig& config, const ModelWeights& host, Allocator& dev) {
+  ModelWeights d = host.views();
+  ProgressMeter progress("loading weights to the device", upload_bytes(host));
+  Copier copier(dev, d, false, &progress, host.checkpoint.get());
+  visit_weights(config, d, copier);
   progress.finish();
   return d;
+}
+
+ModelWeights pack_weights(const ModelConfig& config, ModelWeights host) {
+  Copier copier(cpu_allocator(), host, true);
+  visit_weights(config, host, copier);
+  return host;
 }
 
 }  // namespace rotor

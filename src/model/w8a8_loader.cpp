@@ -45,15 +45,18 @@ class W8A8Reader {
  public:
   W8A8Reader(const Checkpoint& ck, const QuantDescription& d) : ck_(ck), desc_(d) {}
 
-  LinearWeight operator()(const std::string& p, int64_t n, int64_t k, std::vector<Buffer>& owned) const {
+  LinearWeight operator()(const LinearSpec& s, std::vector<Buffer>& owned) const {
+    const std::string& p = s.prefix;
+    const int64_t n = s.out, k = s.in;
     const QuantType type = desc_.type_of(p + ".weight");
-    if (type == QuantType::Float) return float_linear(ck_, p, n, k);
+    if (type == QuantType::Float) return float_linear(ck_, s);
     LinearWeight w;
-    w.weight = ck_.get(p + ".weight");
-    ROTOR_CHECK(w.weight.dtype() == DType::I8, "checkpoint: tensor '{}.weight' ({}) has dtype {}, expected I8", p,
-                quant_type_name(type), dtype_name(w.weight.dtype()));
-    ROTOR_CHECK(w.weight.shape() == Shape({n, k}), "checkpoint: tensor '{}.weight' has shape {}, expected {}", p,
-                w.weight.shape().str(), Shape({n, k}).str());
+    const Tensor full = ck_.get(p + ".weight");
+    ROTOR_CHECK(full.dtype() == DType::I8, "checkpoint: tensor '{}.weight' ({}) has dtype {}, expected I8", p,
+                quant_type_name(type), dtype_name(full.dtype()));
+    ROTOR_CHECK(full.shape() == Shape({n, k}), "checkpoint: tensor '{}.weight' has shape {}, expected {}", p,
+                full.shape().str(), Shape({n, k}).str());
+    w.weight = slice_2d(full, s.rows, s.cols);
     if (type == QuantType::W8A8) {
       w.kind = QuantKind::W8A8Static;
       w.input_scale = scalar(p + ".input_scale");
@@ -64,11 +67,11 @@ class W8A8Reader {
                       w.input_offset <= 127.0f,
                   "checkpoint: tensor '{}.input_offset' is {}, expected an integer in [-128, 127]", p,
                   w.input_offset);
-      w.deq_scale = vector_f32(p + ".deq_scale", n, owned);
-      w.quant_bias = quant_bias(p + ".quant_bias", n, owned);
+      w.deq_scale = vector_f32(p + ".deq_scale", n, s.rows, owned);
+      if (s.adds_bias) w.quant_bias = quant_bias(p + ".quant_bias", n, s.rows, owned);
     } else {
       w.kind = QuantKind::W8A8Dynamic;
-      w.weight_scale = vector_f32(p + ".weight_scale", n, owned);
+      w.weight_scale = vector_f32(p + ".weight_scale", n, s.rows, owned);
       if (ck_.has(p + ".weight_offset")) {
         const Tensor off = per_channel(p + ".weight_offset", n);
         for (int64_t i = 0; i < n; ++i)
@@ -101,29 +104,31 @@ class W8A8Reader {
     return scale_at(t, 0);
   }
 
-  // f32 [n]: the mapped tensor itself when it is f32, else converted into an owned buffer.
-  Tensor vector_f32(const std::string& name, int64_t n, std::vector<Buffer>& owned) const {
+  // f32 [rows.size]: rows of an [n] per-channel vector, the mapped tensor itself when it is
+  // f32, else converted into an owned buffer.
+  Tensor vector_f32(const std::string& name, int64_t n, Slice rows, std::vector<Buffer>& owned) const {
     const Tensor t = per_channel(name, n);
-    if (t.dtype() == DType::F32 && reinterpret_cast<uintptr_t>(t.data()) % alignof(float) == 0) return t.view({n});
-    Buffer b(cpu_allocator(), n * sizeof(float));
-    Tensor f = b.as(DType::F32, {n});
-    for (int64_t i = 0; i < n; ++i) f.data<float>()[i] = scale_at(t, i);
+    if (t.dtype() == DType::F32 && reinterpret_cast<uintptr_t>(t.data()) % alignof(float) == 0)
+      return t.view({n}).rows(rows.begin, rows.end());
+    Buffer b(cpu_allocator(), rows.size * sizeof(float));
+    Tensor f = b.as(DType::F32, {rows.size});
+    for (int64_t i = 0; i < rows.size; ++i) f.data<float>()[i] = scale_at(t, rows.begin + i);
     owned.push_back(std::move(b));
     return f;
   }
 
-  // i32 [n] (an I64 tensor is narrowed, checked).
-  Tensor quant_bias(const std::string& name, int64_t n, std::vector<Buffer>& owned) const {
+  // i32 [rows.size] of an [n] vector (an I64 tensor is narrowed, checked).
+  Tensor quant_bias(const std::string& name, int64_t n, Slice rows, std::vector<Buffer>& owned) const {
     const Tensor t = ck_.get(name);
     ROTOR_CHECK(t.shape() == Shape({n}) || t.shape() == Shape({n, 1}),
                 "checkpoint: tensor '{}' has shape {}, expected [{}]", name, t.shape().str(), n);
     ROTOR_CHECK(t.dtype() == DType::I32 || t.dtype() == DType::I64,
                 "checkpoint: tensor '{}' has dtype {}, expected I32", name, dtype_name(t.dtype()));
-    if (t.dtype() == DType::I32) return t.view({n});
-    Buffer b(cpu_allocator(), n * sizeof(int32_t));
-    Tensor q = b.as(DType::I32, {n});
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = t.data<int64_t>()[i];
+    if (t.dtype() == DType::I32) return t.view({n}).rows(rows.begin, rows.end());
+    Buffer b(cpu_allocator(), rows.size * sizeof(int32_t));
+    Tensor q = b.as(DType::I32, {rows.size});
+    for (int64_t i = 0; i < rows.size; ++i) {
+      const int64_t v = t.data<int64_t>()[rows.begin + i];
       ROTOR_CHECK(v >= INT32_MIN && v <= INT32_MAX, "checkpoint: tensor '{}' holds {}, outside the i32 range", name, v);
       q.data<int32_t>()[i] = static_cast<int32_t>(v);
     }
@@ -137,7 +142,7 @@ class W8A8Reader {
 
 }  // namespace
 
-ModelWeights load_w8a8_weights(const ModelConfig& c, const std::filesystem::path& dir) {
+ModelWeights load_w8a8_weights(const ModelConfig& c, const std::filesystem::path& dir, const ShardSpec& shard) {
   const QuantDescription desc = QuantDescription::load(dir);
   std::shared_ptr<Checkpoint> ck = Checkpoint::open(dir, QuantDescription::kWeightPrefix);
   for (const auto& [name, type] : desc.tensors)
@@ -148,7 +153,7 @@ ModelWeights load_w8a8_weights(const ModelConfig& c, const std::filesystem::path
     if (type != QuantType::Float && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0) ++quantized;
   ROTOR_LOG_INFO("W8A8 checkpoint ({}): {} quantized linear layers in the description",
                  desc.model_quant_type.empty() ? "no model_quant_type" : desc.model_quant_type, quantized);
-  ModelWeights w = assemble_weights(c, ck, W8A8Reader(*ck, desc));
+  ModelWeights w = assemble_weights(c, shard, ck, W8A8Reader(*ck, desc));
   w.quantization = "w8a8";
   return w;
 }

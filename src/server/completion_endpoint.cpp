@@ -122,7 +122,8 @@ class CompletionReply final : public ReplyStream {
                      {"logprobs", g.logprobs ? logprobs_json(i, logprobs_[i], true) : json(nullptr)},
                      {"finish_reason", finish_[i]},
                      {"stop_reason", stop_reason_[i]}};
-      choice["prompt_logprobs"] = g.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), prompt_lps_[i]) : json(nullptr);
+      choice["prompt_logprobs"] =
+          g.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), prompt_lps_[i]) : json(nullptr);
       choices.push_back(std::move(choice));
     }
     return dump_json({{"id", id_},

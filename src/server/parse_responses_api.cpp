@@ -116,8 +116,10 @@ ResponsesRequest parse_responses_request(const json& body, const SamplingDefault
   if (const auto model = find_field(body, "model")) chat["model"] = *model;
   if (const json* tools = find_field(body, "tools"); tools && !tools->empty()) chat["tools"] = chat_tools(*tools);
   if (const json* tc = find_field(body, "tool_choice")) {
-    if (tc->is_object()) chat["tool_choice"] = {{"type", "function"}, {"function", {{"name", opt_string(*tc, "name").value_or("")}}}};
-    else chat["tool_choice"] = *tc;
+    if (tc->is_object())
+      chat["tool_choice"] = {{"type", "function"}, {"function", {{"name", opt_string(*tc, "name").value_or("")}}}};
+    else
+      chat["tool_choice"] = *tc;
   }
   if (const auto m = opt_int(body, "max_output_tokens")) {
     if (*m < 1 || *m > INT32_MAX)

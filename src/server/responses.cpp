@@ -103,7 +103,9 @@ json prompt_logprobs_json(const Tokenizer& tokenizer, const std::vector<TokenLog
     auto add = [&](int32_t id, float logprob, int rank) {
       const std::string key = std::to_string(id);
       if (entry.contains(key)) return;
-      entry[key] = {{"logprob", finite_logprob(logprob)}, {"rank", rank}, {"decoded_token", token_text(tokenizer, id, false)}};
+      entry[key] = {{"logprob", finite_logprob(logprob)},
+                    {"rank", rank},
+                    {"decoded_token", token_text(tokenizer, id, false)}};
     };
     add(lp.token, lp.logprob, lp.rank);
     for (size_t k = 0; k < lp.top_ids.size(); ++k) add(lp.top_ids[k], lp.top_logprobs[k], static_cast<int>(k) + 1);

@@ -55,8 +55,10 @@ class ResponsesReply final : public ReplyStream {
     const std::string status = finish_reason_ == "length" ? "incomplete" : finish_reason_ == "abort" ? "cancelled"
                                                                                                        : "completed";
     json final_response = response(status);
-    if (out_) event(status == "incomplete" ? "response.incomplete" : "response.completed", {{"response", final_response}});
-    else out += dump_json(final_response);
+    if (out_)
+      event(status == "incomplete" ? "response.incomplete" : "response.completed", {{"response", final_response}});
+    else
+      out += dump_json(final_response);
     return true;
   }
 
@@ -113,7 +115,8 @@ class ResponsesReply final : public ReplyStream {
 
   json text_logprobs(const std::vector<TokenLogprobs>& lps) const {
     if (!r_.include_logprobs) return json::array();
-    return chat_logprobs_json(s_.tokenizer(), lps, *r_.chat.gen.logprobs, r_.chat.gen.return_tokens_as_token_ids)["content"];
+    const GenerationOptions& g = r_.chat.gen;
+    return chat_logprobs_json(s_.tokenizer(), lps, *g.logprobs, g.return_tokens_as_token_ids)["content"];
   }
 
   // Opens an item of `kind` (closing another open one first).
@@ -137,7 +140,8 @@ class ResponsesReply final : public ReplyStream {
                        {"content", json::array()}}}});
       event("response.content_part.added",
             {{"item_id", item_id_}, {"output_index", index}, {"content_index", 0},
-             {"part", {{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
+             {"part",
+              {{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
     }
   }
 
@@ -171,7 +175,8 @@ class ResponsesReply final : public ReplyStream {
     json item = {{"id", id},        {"type", "function_call"}, {"call_id", call.id},
                  {"name", call.name}, {"arguments", ""},        {"status", "in_progress"}};
     event("response.output_item.added", {{"output_index", index}, {"item", item}});
-    event("response.function_call_arguments.delta", {{"item_id", id}, {"output_index", index}, {"delta", call.arguments}});
+    event("response.function_call_arguments.delta",
+          {{"item_id", id}, {"output_index", index}, {"delta", call.arguments}});
     event("response.function_call_arguments.done",
           {{"item_id", id}, {"output_index", index}, {"name", call.name}, {"arguments", call.arguments}});
     item["arguments"] = call.arguments;

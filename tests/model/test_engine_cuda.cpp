@@ -45,14 +45,7 @@ class GpuEngine : public ::testing::Test {
   }
   // Views of weights uploaded once (of the 30B-shaped model by default).
   static ModelWeights weights(const ModelWeights& m = model_->weights) {
-    ModelWeights w;
-    w.embed = m.embed;
-    w.final_norm = m.final_norm;
-    w.final_norm_bias = m.final_norm_bias;
-    w.lm_head = m.lm_head;
-    w.layers = m.layers;
-    w.quantization = m.quantization;
-    return w;
+    return m.views();
   }
   static std::unique_ptr<Engine> engine(bool async, bool graphs) {
     EngineConfig c;

@@ -4,10 +4,12 @@
 // least 95% argmax agreement over every prompt position, prefilled whole and in chunks; and
 // decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling,
 // batches that need padding). Skipped without a GPU, and for fixtures whose head_dim the
-// CUDA attention does not take.
+// CUDA attention does not take. Also: upload of every fixture (bf16, W8A8), whole and as a
+// tensor-parallel rank, puts the same values on the GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "engine/runner/offline_generate.h"
@@ -15,6 +17,7 @@
 #include "model/load_model.h"
 #include "tests/model/fixture_util.h"
 #include "tests/model/reference.h"
+#include "tests/model/weight_pieces.h"
 
 namespace rotor {
 namespace {
@@ -40,14 +43,8 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
     ro.max_num_seqs = static_cast<int>(reqs.size());
     ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
     ro.cuda_graphs = graphs;
-    ModelWeights w;  // views: every runner shares the uploaded weights
-    w.embed = model_.weights.embed;
-    w.final_norm = model_.weights.final_norm;
-    w.final_norm_bias = model_.weights.final_norm_bias;
-    w.lm_head = model_.weights.lm_head;
-    w.layers = model_.weights.layers;
-    w.quantization = model_.weights.quantization;
-    return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, std::move(w), ro);
+    // views: every runner shares the uploaded weights
+    return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, model_.weights.views(), ro);
   }
 
   std::string name() const { return std::filesystem::path(GetParam()).filename().string(); }
@@ -105,6 +102,45 @@ TEST_P(GpuFixture, GraphsOnAndOffGiveIdenticalTokens) {
       const auto b = generate_offline(*graphs, reqs, 0, model_.config.eos_token_ids);
       for (int i = 0; i < batch; ++i)
         EXPECT_EQ(a[i].output, b[i].output) << "batch " << batch << " temperature " << temperature << " seq " << i;
+    }
+  }
+}
+
+// Every fixture's weights uploaded, whole and as the last rank of 2: each device tensor, copied
+// back, equals the host tensor it came from (row-parallel slices packed from strided views;
+// experts through the bf16 or int8 stacks, int8 ones with their stacked scales).
+TEST(GpuUpload, DeviceTensorsEqualTheHostOnes) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
+  auto gpu = make_cuda_ops(0);
+  std::vector<std::filesystem::path> dirs;
+  for (const std::string& d : test::bf16_fixtures()) dirs.emplace_back(d);
+  for (const std::string& d : test::w8a8_fixtures()) dirs.push_back(test::fixtures_dir() / d);
+  for (const auto& dir : dirs) {
+    const ModelConfig c = ModelConfig::load(dir / "config.json");
+    for (int world : {1, 2}) {
+      if (c.num_kv_heads % world != 0 || c.num_heads % world != 0) continue;
+      SCOPED_TRACE(::testing::Message() << dir.filename().string() << " world " << world);
+      const ModelWeights host = load_weights(c, dir, ShardSpec::make(c, world - 1, world));
+      const ModelWeights dev = upload_weights(c, host, gpu->allocator());
+      const ExpertWeights& e = dev.layers[0].experts;
+      ASSERT_TRUE(e.w13.defined() && e.w2.defined());
+      EXPECT_EQ(e.w13_scale.defined(), e.w13.dtype() == DType::I8);
+      const test::Pieces want = test::collect(c, host), got = test::collect(c, dev);
+      ASSERT_EQ(want.size(), got.size());
+      for (const auto& [name, p] : want) {
+        SCOPED_TRACE(name);
+        const Tensor& d = got.at(name).t;
+        ASSERT_EQ(p.t.defined(), d.defined());
+        if (!d.defined()) continue;
+        ASSERT_EQ(d.shape(), p.t.shape());
+        ASSERT_TRUE(d.is_contiguous() && !d.device().is_cpu());
+        std::vector<char> back(d.nbytes());
+        gpu->allocator().copy(back.data(), d.data(), d.nbytes());
+        const Tensor h(back.data(), d.dtype(), d.shape());
+        const int64_t cols = d.ndim() == 2 ? d.size(1) : 1;
+        for (int64_t i = 0; i < d.size(0); ++i)
+          ASSERT_EQ(std::memcmp(test::at(h, i, 0), test::at(p.t, i, 0), cols * dtype_size(d.dtype())), 0) << i;
+      }
     }
   }
 }

@@ -231,10 +231,56 @@ TEST(Config, DefaultsAndParameterCount) {
 TEST(Dummy, DeterministicForASeed) {
   auto ops = make_cpu_ops();
   ModelConfig c = ModelConfig::from_json(tiny_config());
-  ModelWeights a = dummy_weights(c, 5, *ops), b = dummy_weights(c, 5, *ops), d = dummy_weights(c, 6, *ops);
+  const ShardSpec one = ShardSpec::make(c, 0, 1);
+  ModelWeights a = dummy_weights(c, 5, *ops, one), b = dummy_weights(c, 5, *ops, one), d = dummy_weights(c, 6, *ops, one);
   const Tensor& ta = a.layers[1].experts.down[3].weight;
   EXPECT_EQ(std::memcmp(ta.data(), b.layers[1].experts.down[3].weight.data(), ta.nbytes()), 0);
   EXPECT_NE(std::memcmp(ta.data(), d.layers[1].experts.down[3].weight.data(), ta.nbytes()), 0);
+}
+
+// W8A8 dummy weights: int8 where a W8A8 checkpoint has them (q/k/v/o static, experts dynamic
+// and stacked with their scales), float router and lm_head; the scales are the int8 weights'
+// (every row has a +-127); deterministic; and the model runs on them.
+TEST(Dummy, W8A8LayoutRunsOnTheCpu) {
+  auto ops = make_cpu_ops();
+  auto comm = make_local_comm();
+  ModelConfig c = ModelConfig::from_json(tiny_config());
+  const ShardSpec one = ShardSpec::make(c, 0, 1);
+  ModelWeights a = dummy_weights(c, 5, *ops, one, true), b = dummy_weights(c, 5, *ops, one, true);
+  EXPECT_EQ(a.quantization, "w8a8");
+  const LayerWeights& L = a.layers[1];
+  for (const LinearWeight* w : {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o_proj}) {
+    EXPECT_EQ(w->kind, QuantKind::W8A8Static);
+    EXPECT_EQ(w->weight.dtype(), DType::I8);
+    EXPECT_EQ(w->deq_scale.numel(), w->out_features());
+    EXPECT_GT(w->deq_scale.data<float>()[0], 0.0f);
+  }
+  EXPECT_FALSE(L.router.quantized());
+  EXPECT_FALSE(a.lm_head.quantized());
+  const ExpertWeights& e = L.experts;
+  EXPECT_EQ(e.w13.dtype(), DType::I8);
+  EXPECT_EQ(e.w13_scale.shape(), Shape({4, 12}));
+  EXPECT_EQ(e.w2_scale.shape(), Shape({4, 8}));
+  EXPECT_EQ(e.down[3].kind, QuantKind::W8A8Dynamic);
+  EXPECT_EQ(e.down[3].weight_scale.data(), e.w2_scale.row_ptr(3));
+  EXPECT_EQ(e.up[2].weight.data(), static_cast<const char*>(e.w13.row_ptr(2)) + 6 * 8);
+  for (int64_t r = 0; r < e.up[2].out_features(); ++r) {
+    int m = 0;
+    for (int64_t k = 0; k < 8; ++k) m = std::max(m, std::abs(int{e.up[2].weight.data<int8_t>()[r * 8 + k]}));
+    EXPECT_EQ(m, 127) << r;
+  }
+  EXPECT_EQ(std::memcmp(e.w2.data(), b.layers[1].experts.w2.data(), e.w2.nbytes()), 0);
+  std::vector<OfflineRequest> reqs(1);
+  reqs[0].prompt = {1, 2, 3};
+  reqs[0].max_tokens = 4;
+  reqs[0].ignore_eos = true;
+  RunnerOptions ro;
+  ro.num_blocks = 1;
+  ro.max_model_len = 7;
+  ro.max_num_seqs = 1;
+  ro.max_num_tokens = 7;
+  ModelRunner runner(*ops, *comm, c, std::move(a), ro);
+  EXPECT_EQ(generate_offline(runner, reqs, 0, {})[0].output.size(), 4u);
 }
 
 // `rotor generate --load-format dummy` on the real Qwen3-30B-A3B config, 2 layers.

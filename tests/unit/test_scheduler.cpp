@@ -41,7 +41,7 @@ Request request(uint64_t id, int prompt_len, int max_tokens, int32_t first = 100
 // A runner answer with the given token for every sampling entry.
 RunnerOutput answer(const SchedulerOutput& out, int32_t token) {
   RunnerOutput r;
-  for (const ScheduledRequest& s : out.scheduled) r.outputs.push_back({s.req_id, s.sample ? token : -1, {}, 0, {}});
+  for (const ScheduledRequest& s : out.scheduled) r.outputs.push_back({s.req_id, s.sample ? token : -1, {}, 0, {}, {}});
   return r;
 }
 

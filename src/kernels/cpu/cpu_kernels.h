@@ -13,6 +13,7 @@ void store_f32(void* p, DType dtype, int64_t i, float v);
 void row_to_f32(const void* src, DType dtype, int64_t n, float* dst);
 
 void embed(const Tensor& ids, const Tensor& table, const Tensor& out);
+void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out);
 void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
               const Tensor& residual);
 void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,

@@ -12,6 +12,9 @@ class CpuOps final : public Ops {
   void synchronize() override {}
 
   void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override { cpu::embed(ids, table, out); }
+  void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override {
+    cpu::embed_shard(ids, table, first, out);
+  }
   void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
                 const Tensor& residual) override {
     cpu::rms_norm(x, w, bias, eps, out, residual);

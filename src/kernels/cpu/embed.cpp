@@ -1,4 +1,5 @@
-// kernels/cpu/embed.cpp — row gather: out[t] = table[ids[t]].
+// kernels/cpu/embed.cpp — row gather: out[t] = table[ids[t]]; and a vocabulary-parallel
+// embedding's share (rows outside the table's slice are zeros).
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor::cpu {
@@ -14,6 +15,20 @@ void embed(const Tensor& ids, const Tensor& table, const Tensor& out) {
     const void* src = table.row_ptr(id[t]);
     void* dst = out.row_ptr(t);
     for (int64_t h = 0; h < H; ++h) store_f32(dst, out.dtype(), h, load_f32(src, table.dtype(), h));
+  }
+}
+
+void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) {
+  const int64_t T = ids.size(0), V = table.size(0), H = table.size(1);
+  ROTOR_CHECK(ids.dtype() == DType::I32 && out.size(0) == T && out.size(1) == H && first >= 0,
+              "embed_shard: bad shapes {} {} (first {}) {}", ids.str(), table.str(), first, out.str());
+  const int32_t* id = ids.data<int32_t>();
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t row = id[t] - first;
+    const bool mine = row >= 0 && row < V;
+    void* dst = out.row_ptr(t);
+    for (int64_t h = 0; h < H; ++h) store_f32(dst, out.dtype(), h, mine ? load_f32(table.row_ptr(row), table.dtype(), h) : 0.0f);
   }
 }
 

@@ -151,6 +151,22 @@ class CudaOps final : public Ops {
           "embed");
   }
 
+  void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override {
+    const Device d = device();
+    expect_device(ids, d, "embed_shard", "ids");
+    expect_device(table, d, "embed_shard", "table");
+    expect_device(out, d, "embed_shard", "out");
+    const int64_t T = ids.numel(), H = table.size(1);
+    ROTOR_CHECK(ids.dtype() == DType::I32 && ids.is_contiguous() && table.dtype() == out.dtype() &&
+                    table.stride(0) == H && table.stride(1) == 1 && out.size(0) == T && out.size(1) == H &&
+                    out.stride(0) == H && out.stride(1) == 1 && (H * dtype_size(table.dtype())) % 16 == 0 &&
+                    aligned16(table.data()) && aligned16(out.data()) && first >= 0,
+                "embed_shard: bad shapes ids {} table {} (first {}) out {}", ids.str(), table.str(), first, out.str());
+    check(cuda::embed_shard(ids.data<int32_t>(), T, table.data(), table.size(0), first,
+                            H * static_cast<int64_t>(dtype_size(table.dtype())), out.data(), stream_),
+          "embed_shard");
+  }
+
   void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
                 const Tensor& residual) override {
     const int64_t T = x.size(0), H = x.size(1);

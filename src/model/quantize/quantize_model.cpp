@@ -1,11 +1,10 @@
-// model/quantize/quantize_model.cpp — the quantizer's driver: plans every output tensor, then
-// walks the model once (embeddings, each layer's attention, router and experts one by one,
-// final norm and lm_head) transforming, calibrating, quantising and writing as it goes.
+// model/quantize/quantize_model.cpp — the quantizer's driver: plans every output tensor (the
+// architecture's weight walk), then goes through the model once (embeddings, each layer's
+// attention, router and experts, final norm and lm_head) transforming, calibrating through
+// the model's forward pass, quantising and writing as it goes.
 #include "model/quantize/quantize_model.h"
 
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +22,7 @@
 #include "model/quantize/calibration.h"
 #include "model/quantize/quantize_linear.h"
 #include "model/quantize/rotation.h"
+#include "model/quantize/source_tensors.h"
 #include "model/safetensors.h"
 #include "model/safetensors_writer.h"
 
@@ -30,50 +30,6 @@ namespace rotor {
 namespace fs = std::filesystem;
 
 namespace {
-
-using Mat = std::vector<double>;  // row-major
-
-// Drops the mapped pages of a source tensor once it has been read (they are clean file pages:
-// touching them again reads the file), so the resident set stays at about one layer, not the
-// whole checkpoint.
-void release_pages(const Tensor& t) {
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t b = (reinterpret_cast<uintptr_t>(t.data()) + page - 1) / page * page;
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(t.data()) + t.nbytes()) / page * page;
-  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-}
-
-// A float tensor of shape [n, k] (or [k] when n is 0) as doubles.
-Mat load_matrix(const Checkpoint& ck, const std::string& name, int64_t n, int64_t k) {
-  const Tensor t = n == 0 ? ck.get(name, {k}).view({1, k}) : ck.get(name, {n, k});
-  n = std::max<int64_t>(n, 1);
-  Mat m(n * k);
-  std::vector<float> row;
-#pragma omp parallel for schedule(static) firstprivate(row)
-  for (int64_t r = 0; r < n; ++r) {
-    row.resize(k);
-    for (int64_t c = 0; c < k; ++c) {
-      const void* p = t.row_ptr(r);
-      row[c] = t.dtype() == DType::F32 ? static_cast<const float*>(p)[c]
-               : t.dtype() == DType::BF16 ? bf16_to_f32(static_cast<const uint16_t*>(p)[c])
-                                          : f16_to_f32(static_cast<const uint16_t*>(p)[c]);
-    }
-    for (int64_t c = 0; c < k; ++c) m[r * k + c] = row[c];
-  }
-  release_pages(t);
-  return m;
-}
-
-std::vector<double> load_vector(const Checkpoint& ck, const std::string& name, int64_t n) {
-  return load_matrix(ck, name, 0, n);
-}
-
-// Columns c of w [n, k] scaled by s[c].
-void scale_columns(Mat& w, int64_t n, int64_t k, const std::vector<double>& s) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < k; ++c) w[r * k + c] *= s[c];
-}
 
 class Quantizer {
  public:
@@ -108,8 +64,7 @@ class Quantizer {
     report.calibration_tokens = calib_ ? calib_->tokens() : 0;
     embeddings();
     for (int l = 0; l < c_.num_layers; ++l) {
-      attention_layer(l);
-      moe_layer(l);
+      decoder_layer(l);
       ROTOR_LOG_INFO("quantize: layer {} of {} done", l + 1, c_.num_layers);
     }
     head(report);
@@ -140,30 +95,35 @@ class Quantizer {
     if (bias) plan_float(prefix + ".bias", {n});
   }
 
-  void plan() {
-    const int64_t H = c_.hidden_size, V = c_.vocab_size, hd = c_.head_dim, I = c_.moe_intermediate_size;
-    plan_float("model.embed_tokens.weight", {V, H});
-    for (int l = 0; l < c_.num_layers; ++l) {
-      const std::string p = layer(l);
-      plan_float(p + "input_layernorm.weight", {H});
-      if (o_.smooth) plan_float(p + "input_layernorm.bias", {H});
-      plan_float(p + "post_attention_layernorm.weight", {H});
-      plan_float(p + "self_attn.q_norm.weight", {hd});
-      plan_float(p + "self_attn.k_norm.weight", {hd});
-      plan_linear(p + "self_attn.q_proj", QuantType::W8A8, c_.q_size(), H, o_.smooth);
-      plan_linear(p + "self_attn.k_proj", QuantType::W8A8, c_.kv_size(), H, o_.smooth);
-      plan_linear(p + "self_attn.v_proj", QuantType::W8A8, c_.kv_size(), H, o_.smooth);
-      plan_linear(p + "self_attn.o_proj", QuantType::W8A8, H, c_.q_size(), false);
-      plan_float(p + "mlp.gate.weight", {c_.num_experts, H});
-      for (int e = 0; e < c_.num_experts; ++e) {
-        const std::string q = fmt::format("{}mlp.experts.{}.", p, e);
-        plan_linear(q + "gate_proj", QuantType::W8A8Dynamic, I, H, false);
-        plan_linear(q + "up_proj", QuantType::W8A8Dynamic, I, H, false);
-        plan_linear(q + "down_proj", QuantType::W8A8Dynamic, H, I, false);
-      }
+  // Every output tensor, as the architecture walks the model: norms and embeddings float (the
+  // smoothing shift of the norm before q/k/v too), linear layers int8 (static per tensor,
+  // experts per token) unless not quantizable, q/k/v with the float bias that undoes the shift.
+  class Planner final : public WeightVisitor {
+   public:
+    explicit Planner(Quantizer& q) : q_(q) {}
+    void tensor(Tensor&, const TensorSpec& s) override {
+      if (!s.optional || (q_.o_.smooth && smoothed(s.output))) q_.plan_float(s.name, s.shape);
     }
-    plan_float("model.norm.weight", {H});
-    plan_float("lm_head.weight", {V, H});
+    void linear(LinearWeight&, const LinearSpec& s) override {
+      if (!s.quantizable) return q_.plan_float(s.prefix + ".weight", {s.out, s.in});
+      q_.plan_linear(s.prefix, QuantType::W8A8, s.out, s.in, q_.o_.smooth && smoothed(s.input));
+    }
+    void experts(ExpertWeights&, const ExpertsSpec& s) override {
+      for (int64_t e = 0; e < s.num_experts; ++e)
+        for (const LinearSpec& p : {s.gate_spec(e), s.up_spec(e), s.down_spec(e)})
+          q_.plan_linear(p.prefix, QuantType::W8A8Dynamic, p.out, p.in, false);
+    }
+
+   private:
+    static bool smoothed(const char* activation) { return activation && std::string(activation) == "attn_norm"; }
+    Quantizer& q_;
+  };
+
+  void plan() {
+    ModelWeights layout;
+    layout.shard = ShardSpec::make(c_, 0, 1);
+    Planner planner(*this);
+    visit_weights(c_, layout, planner);
   }
 
   void write_float(const std::string& name, const std::vector<double>& v, const Shape& shape) {
@@ -212,83 +172,118 @@ class Quantizer {
       use(r0, f);
     }
   }
-  static Mat load_rows(const Tensor& t, int64_t n, int64_t k) {
-    Mat m(n * k);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t c = 0; c < k; ++c) {
-        const void* p = t.row_ptr(r);
-        m[r * k + c] = t.dtype() == DType::F32    ? static_cast<const float*>(p)[c]
-                       : t.dtype() == DType::BF16 ? bf16_to_f32(static_cast<const uint16_t*>(p)[c])
-                                                  : f16_to_f32(static_cast<const uint16_t*>(p)[c]);
-      }
-    return m;
-  }
-
   void embeddings() {
     const int64_t H = c_.hidden_size;
-    std::multimap<int32_t, int64_t> where;  // token id -> calibration rows
-    if (calib_)
-      for (int64_t t = 0; t < calib_->tokens(); ++t) where.emplace(calib_->ids()[t], t);
     stream_rows("model.embed_tokens.weight", "model.embed_tokens.weight", {}, [&](int64_t r0, const std::vector<float>& f) {
       if (!calib_) return;
       const int64_t n = static_cast<int64_t>(f.size()) / H;
-      for (auto it = where.lower_bound(static_cast<int32_t>(r0)); it != where.end() && it->first < r0 + n; ++it)
-        std::copy_n(&f[(it->first - r0) * H], H, calib_->residual().data<float>() + it->second * H);
+      for (int64_t r = 0; r < n; ++r)
+        if (float* row = calib_->embedding_row(static_cast<int32_t>(r0 + r))) std::copy_n(&f[r * H], H, row);
+    });
+    if (calib_) calib_->embed();
+  }
+
+  // One layer's attention weights as the quantizer transforms them.
+  struct Attention {
+    Mat q, k, v, o;
+    std::vector<double> g, beta, bq, bk, bv;  // input norm weight, its smoothing shift, q/k/v biases
+    std::pair<double, double> x_range, o_range;
+  };
+  // One layer's float MoE weights for the calibration's forward pass.
+  struct Moe {
+    std::vector<double> g;
+    std::optional<FloatLinear> router;
+    std::vector<FloatLinear> experts;  // gate, up, down of each expert
+  };
+
+  void decoder_layer(int l) {
+    Attention a = attention_weights(l);
+    Moe m = moe_layer(l);
+    if (calib_) calibrate(l, a, m);
+    write_attention(l, a);
+  }
+
+  // q/k/v/o and the input norm, rotated, the norm folded in (rounded to the output dtype).
+  Attention attention_weights(int l) {
+    const std::string p = layer(l);
+    const int64_t H = c_.hidden_size, Q = c_.q_size(), KV = c_.kv_size();
+    Attention a;
+    a.q = load_matrix(*ck_, p + "self_attn.q_proj.weight", Q, H);
+    a.k = load_matrix(*ck_, p + "self_attn.k_proj.weight", KV, H);
+    a.v = load_matrix(*ck_, p + "self_attn.v_proj.weight", KV, H);
+    a.o = load_matrix(*ck_, p + "self_attn.o_proj.weight", H, Q);
+    a.g = load_vector(*ck_, p + "input_layernorm.weight", H);
+    if (r1_) {
+      for (Mat* w : {&a.q, &a.k, &a.v}) scale_columns(*w, w == &a.q ? Q : KV, H, a.g);
+      std::fill(a.g.begin(), a.g.end(), 1.0);
+      r1_->right(a.q.data(), Q);
+      r1_->right(a.k.data(), KV);
+      r1_->right(a.v.data(), KV);
+      r1_->left_transpose(a.o.data(), Q);
+      r2_->right_per_head(a.o.data(), H, c_.num_heads);
+      r2_->left_transpose_per_head(a.v.data(), c_.num_kv_heads, H);
+    }
+    for (double& x : a.g) x = out_value(x);
+    return a;
+  }
+
+  // Runs layer l of the float model over the calibration tokens: the attention's input gives
+  // the smoothing (then the range of the smoothed input, through the same norm op), o_proj's
+  // input its range. The model runs the unsmoothed float weights, which smoothing leaves exact.
+  void calibrate(int l, Attention& a, Moe& m) {
+    const std::string p = layer(l);
+    const int64_t H = c_.hidden_size, hd = c_.head_dim, Q = c_.q_size(), KV = c_.kv_size();
+    const FloatLinear fq(a.q, Q, H), fk(a.k, KV, H), fv(a.v, KV, H), fo(a.o, H, Q);
+    const OwnedTensor g = float_vector(a.g), g2 = float_vector(m.g),
+                      qn = float_vector(load_vector(*ck_, p + "self_attn.q_norm.weight", hd)),
+                      kn = float_vector(load_vector(*ck_, p + "self_attn.k_norm.weight", hd));
+    LayerWeights L;
+    L.input_norm = g.tensor;
+    L.q_norm = qn.tensor;
+    L.k_norm = kn.tensor;
+    L.qkv = {fq.lw, fk.lw, fv.lw};
+    L.o_proj = fo.lw;
+    L.post_norm = g2.tensor;
+    L.router = m.router->lw;
+    L.experts.num_experts = c_.num_experts;
+    L.experts.hidden = c_.hidden_size;
+    L.experts.inter = c_.moe_intermediate_size;
+    for (size_t e = 0; e < m.experts.size(); e += 3) {
+      L.experts.gate.push_back(m.experts[e].lw);
+      L.experts.up.push_back(m.experts[e + 1].lw);
+      L.experts.down.push_back(m.experts[e + 2].lw);
+    }
+    Tensor h;
+    calib_->layer(l, std::move(L), [&](const Tensor& t, const char* name, int) {
+      const std::string n = name;
+      if (n == "attn_in") h = t;
+      if (n == "attn_out") a.o_range = min_max(t);
+      if (n != "attn_norm") return;
+      if (!o_.smooth) {
+        a.x_range = min_max(t);
+        return;
+      }
+      smooth(t, a.q, a.k, a.v, a.g, a.beta);
+      for (auto [w, rows, b] : {std::tuple{&a.q, Q, &a.bq}, std::tuple{&a.k, KV, &a.bk}, std::tuple{&a.v, KV, &a.bv}}) {
+        b->assign(rows, 0.0);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < H; ++c) (*b)[r] -= (*w)[r * H + c] * a.beta[c];
+      }
+      a.x_range = min_max(calib_->norm(h, a.g, a.beta));
     });
   }
 
-  void attention_layer(int l) {
+  void write_attention(int l, const Attention& a) {
     const std::string p = layer(l);
     const int64_t H = c_.hidden_size, hd = c_.head_dim, Q = c_.q_size(), KV = c_.kv_size();
-    Mat q = load_matrix(*ck_, p + "self_attn.q_proj.weight", Q, H);
-    Mat k = load_matrix(*ck_, p + "self_attn.k_proj.weight", KV, H);
-    Mat v = load_matrix(*ck_, p + "self_attn.v_proj.weight", KV, H);
-    Mat o = load_matrix(*ck_, p + "self_attn.o_proj.weight", H, Q);
-    std::vector<double> g = load_vector(*ck_, p + "input_layernorm.weight", H);
-    if (r1_) {
-      for (Mat* w : {&q, &k, &v}) scale_columns(*w, w == &q ? Q : KV, H, g);
-      std::fill(g.begin(), g.end(), 1.0);
-      r1_->right(q.data(), Q);
-      r1_->right(k.data(), KV);
-      r1_->right(v.data(), KV);
-      r1_->left_transpose(o.data(), Q);
-      r2_->right_per_head(o.data(), H, c_.num_heads);
-      r2_->left_transpose_per_head(v.data(), c_.num_kv_heads, H);
-    }
-    for (double& x : g) x = out_value(x);
-    std::vector<double> beta;  // input norm bias (smoothing shift)
-    std::vector<double> bq, bk, bv;
-    std::pair<double, double> x_range, o_range;
-    const Tensor q_norm = ck_->get(p + "self_attn.q_norm.weight", {hd});
-    const Tensor k_norm = ck_->get(p + "self_attn.k_norm.weight", {hd});
-    if (calib_) {
-      const std::vector<float> gf(g.begin(), g.end());
-      const Tensor& x = calib_->norm(gf, {});
-      if (o_.smooth) {
-        smooth(x, q, k, v, g, beta);
-        for (auto [w, n, b] : {std::tuple{&q, Q, &bq}, std::tuple{&k, KV, &bk}, std::tuple{&v, KV, &bv}}) {
-          b->assign(n, 0.0);
-          for (int64_t r = 0; r < n; ++r)
-            for (int64_t c = 0; c < H; ++c) (*b)[r] -= (*w)[r * H + c] * beta[c];
-        }
-      }
-      const std::vector<float> gs(g.begin(), g.end()), bs(beta.begin(), beta.end());
-      const Tensor& xs = calib_->norm(gs, bs);
-      x_range = min_max(xs);
-      const FloatLinear fq(q, Q, H, bq), fk(k, KV, H, bk), fv(v, KV, H, bv), fo(o, H, Q);
-      const Tensor& attn = calib_->attention(xs, fq.lw, fk.lw, fv.lw, q_norm, k_norm);
-      o_range = min_max(attn);
-      calib_->add_to_residual(calib_->linear(attn, fo.lw));
-    }
-    write_float(p + "input_layernorm.weight", g, {H});
-    if (o_.smooth) write_float(p + "input_layernorm.bias", beta, {H});
+    write_float(p + "input_layernorm.weight", a.g, {H});
+    if (o_.smooth) write_float(p + "input_layernorm.bias", a.beta, {H});
     write_float(p + "self_attn.q_norm.weight", load_vector(*ck_, p + "self_attn.q_norm.weight", hd), {hd});
     write_float(p + "self_attn.k_norm.weight", load_vector(*ck_, p + "self_attn.k_norm.weight", hd), {hd});
-    write_linear(p + "self_attn.q_proj", QuantType::W8A8, q, Q, H, x_range, bq);
-    write_linear(p + "self_attn.k_proj", QuantType::W8A8, k, KV, H, x_range, bk);
-    write_linear(p + "self_attn.v_proj", QuantType::W8A8, v, KV, H, x_range, bv);
-    write_linear(p + "self_attn.o_proj", QuantType::W8A8, o, H, Q, o_range);
+    write_linear(p + "self_attn.q_proj", QuantType::W8A8, a.q, Q, H, a.x_range, a.bq);
+    write_linear(p + "self_attn.k_proj", QuantType::W8A8, a.k, KV, H, a.x_range, a.bk);
+    write_linear(p + "self_attn.v_proj", QuantType::W8A8, a.v, KV, H, a.x_range, a.bv);
+    write_linear(p + "self_attn.o_proj", QuantType::W8A8, a.o, H, Q, a.o_range);
   }
 
   // SmoothQuant on the attention input x = norm(h) * g (as w8a8_ref.py's smooth): per channel
@@ -331,28 +326,25 @@ class Quantizer {
     return {*lo, *hi};
   }
 
-  void moe_layer(int l) {
+  // The post-attention norm, router and experts: rotated (norm folded in), written; kept as
+  // float weights for the calibration's forward pass when there is one.
+  Moe moe_layer(int l) {
     const std::string p = layer(l);
     const int64_t H = c_.hidden_size, I = c_.moe_intermediate_size, E = c_.num_experts;
-    std::vector<double> g = load_vector(*ck_, p + "post_attention_layernorm.weight", H);
+    Moe m;
+    m.g = load_vector(*ck_, p + "post_attention_layernorm.weight", H);
     Mat router = load_matrix(*ck_, p + "mlp.gate.weight", E, H);
     std::vector<double> fold;
     if (r1_) {
-      fold = g;
-      std::fill(g.begin(), g.end(), 1.0);
+      fold = m.g;
+      std::fill(m.g.begin(), m.g.end(), 1.0);
       scale_columns(router, E, H, fold);
       r1_->right(router.data(), E);
     }
     for (double& x : router) x = out_value(x);  // the router the model will run
-    write_float(p + "post_attention_layernorm.weight", g, {H});
+    write_float(p + "post_attention_layernorm.weight", m.g, {H});
     write_float(p + "mlp.gate.weight", router, {E, H});
-    std::optional<Tensor> x;
-    if (calib_) {
-      const std::vector<float> gf(g.begin(), g.end());
-      x = calib_->norm(gf, {});
-      const FloatLinear fr(router, E, H);
-      calib_->route(calib_->linear(*x, fr.lw));
-    }
+    if (calib_) m.router.emplace(router, E, H);
     for (int e = 0; e < E; ++e) {
       const std::string q = fmt::format("{}mlp.experts.{}.", p, e);
       Mat gate = load_matrix(*ck_, q + "gate_proj.weight", I, H);
@@ -365,15 +357,16 @@ class Quantizer {
         r1_->right(up.data(), I);
         r1_->left_transpose(down.data(), I);
       }
-      if (calib_ && !calib_->expert_tokens(e).empty()) {
-        const FloatLinear fg(gate, I, H), fu(up, I, H), fd(down, H, I);
-        calib_->expert(*x, e, fg.lw, fu.lw, fd.lw);
+      if (calib_) {
+        m.experts.emplace_back(gate, I, H);
+        m.experts.emplace_back(up, I, H);
+        m.experts.emplace_back(down, H, I);
       }
       write_linear(q + "gate_proj", QuantType::W8A8Dynamic, gate, I, H);
       write_linear(q + "up_proj", QuantType::W8A8Dynamic, up, I, H);
       write_linear(q + "down_proj", QuantType::W8A8Dynamic, down, H, I);
     }
-    if (calib_) calib_->finish_moe();
+    return m;
   }
 
   void head(QuantizeReport& report) {
@@ -384,19 +377,16 @@ class Quantizer {
       std::fill(g.begin(), g.end(), 1.0);
     }
     write_float("model.norm.weight", g, {H});
-    std::vector<int64_t> last;
     if (calib_) {
-      last = calib_->last_rows();
       const std::vector<float> gf = out_values(g);
-      const Tensor& x = calib_->norm(gf, {});
-      hidden_last_.resize(last.size() * H);
-      for (size_t i = 0; i < last.size(); ++i) std::copy_n(x.data<float>() + last[i] * H, H, &hidden_last_[i * H]);
-      report.last_logits.assign(last.size(), std::vector<float>(V));
+      hidden_last_ = calib_->last_hidden(std::vector<double>(gf.begin(), gf.end()));
+      report.last_logits.assign(hidden_last_.size() / H, std::vector<float>(V));
     }
+    const size_t last = report.last_logits.size();
     const std::string src = tied_source_ ? "model.embed_tokens.weight" : "lm_head.weight";
     stream_rows(src, "lm_head.weight", fold, [&](int64_t r0, const std::vector<float>& f) {
       const int64_t n = static_cast<int64_t>(f.size()) / H;
-      for (size_t i = 0; i < last.size(); ++i)
+      for (size_t i = 0; i < last; ++i)
         for (int64_t r = 0; r < n; ++r) {
           float acc = 0;
           for (int64_t c = 0; c < H; ++c) acc += hidden_last_[i * H + c] * f[r * H + c];

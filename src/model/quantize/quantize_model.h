@@ -3,9 +3,10 @@
 // f32, the check that rotation and smoothing are exact). Steps: fold norms into the linears
 // that read them, rotate (QuaRot R1 on the residual stream, R2 on each v/o head), smooth and
 // shift the attention input (norm weight and bias, q/k/v float bias), calibrate activation
-// ranges with the float model on calibration sequences, quantise per output channel. Streams:
-// one layer's attention weights and one expert at a time, embeddings in row blocks, every
-// tensor written to its place in the output as soon as it is made.
+// ranges with the float model on calibration sequences (the architecture's own Model, one
+// layer at a time, read through its activation callback), quantise per output channel.
+// Streams: one layer's weights at a time (as f32 for the calibration's forward pass),
+// embeddings in row blocks, every tensor written to its place in the output once it is made.
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -1,62 +1,46 @@
-// model/qwen3_moe/model.h — the Qwen3-MoE forward pass, written once against kernels/ops.h
-// and comm/communicator.h: batched (many sequences at different positions), through the
-// paged KV cache, on whichever backend `ops` is.
+// model/qwen3_moe/model.h — the Qwen3-MoE architecture: its checkpoint layout (weights.cpp)
+// and its forward pass on one tensor-parallel rank (model.cpp), batched over the paged KV cache.
 #pragma once
-#include <optional>
-#include <span>
+#include <memory>
 #include <vector>
 
-#include "comm/communicator.h"
-#include "kernels/ops.h"
-#include "model/config.h"
-#include "model/rope.h"
-#include "model/weights.h"
+#include "model/linear.h"
+#include "model/model.h"
 
 namespace rotor {
+namespace qwen3_moe {
 
-class Qwen3MoeModel {
+void visit_weights(const ModelConfig& config, ModelWeights& w, WeightVisitor& visitor);
+std::unique_ptr<Model> make_model(const ModelConfig& config, const ModelWeights& weights, Ops& ops,
+                                  Communicator& comm, const ModelLimits& limits);
+
+class Qwen3MoeModel final : public Model {
  public:
-  // max_tokens: most new tokens in one forward; max_rows: most hidden rows asked back;
-  // max_positions: size of the RoPE table (the longest context served).
-  Qwen3MoeModel(const ModelConfig& config, const ModelWeights& weights, Ops& ops, Communicator& comm, int max_tokens,
-                int max_rows, int max_positions);
+  Qwen3MoeModel(const ModelConfig& config, const ModelWeights& weights, Ops& ops, Communicator& comm,
+                const ModelLimits& limits);
 
-  const ModelConfig& config() const { return config_; }
-  int num_kv_heads_local() const { return kv_heads_; }
-
-  // Runs every layer over the batch's new tokens ids [T] i32, writing k/v into `kv` (one
-  // cache per layer), and returns in hidden [N, H] the final-normed rows rows [N] i32.
-  void forward(const Tensor& ids, const AttentionBatch& batch, std::span<const LayerKVCache> kv, const Tensor& rows,
-               const Tensor& hidden);
-  // logits [n, V] f32 of final-normed hidden rows [n, H].
-  void logits(const Tensor& hidden, const Tensor& logits);
+  const ModelConfig& config() const override { return config_; }
+  void embed(const Tensor& ids, const AttentionBatch& batch) override;
+  void layer(int l, const AttentionBatch& batch, const LayerKVCache& kv) override;
+  void finish(const AttentionBatch& batch, const Tensor& rows, const Tensor& hidden) override;
+  void logits(const Tensor& hidden, const Tensor& logits) override;
 
  private:
-  // out = x W^T for any weight kind: quantized ones quantise x into the scratch first.
-  void linear(const Tensor& x, const LinearWeight& w, const Tensor& out);
-  // A reduction point: residual += sum over ranks of `partial`, then out = the norm of the
-  // residual (int8 with quant): the communicator's fused form where it has one, else
-  // all_reduce_sum + the norm op.
-  void reduce_norm(const Tensor& partial, const Tensor& w, const Tensor& bias, const Tensor& out,
-                   const Tensor& residual, std::optional<StaticQuant> quant = std::nullopt);
-  // A [m, k] i8 view of the quantisation scratch.
-  Tensor quant_scratch(int64_t m, int64_t k) const;
-
   ModelConfig config_;
   const ModelWeights& w_;
   Ops& ops_;
   Communicator& comm_;
-  int q_heads_, kv_heads_;       // per rank
-  int max_tokens_, max_rows_;
-  OwnedTensor rope_;              // [max_positions, hd] f32: cos | sin
-  // Activations, [max_tokens, ...] in ops.act_dtype() unless noted.
+  int64_t q_heads_, kv_heads_;   // this rank's (w_.shard)
+  ModelLimits limits_;
+  LinearFront linear_;
+  OwnedTensor rope_;             // [max_positions, hd] f32: cos | sin (model/rope.h, YaRN included)
+  // Activations, [max_tokens, ...] in ops.act_dtype() unless noted. Between layers the
+  // residual stream is residual_ plus the sum over ranks of moe_out_ (this rank's partial sum
+  // of the experts), which the next norm adds in one reduction (LinearFront::reduce_rms_norm),
+  // except before layer 0.
   OwnedTensor residual_, x_, qkv_, q_, attn_, o_, router_logits_ /* f32 */, topk_w_ /* f32 */, topk_ids_ /* i32 */,
       moe_out_;
-  // W8A8: per layer, whether q/k/v are static-quantized with one shared input scale and offset
-  // (then the input norm writes int8 directly); the int8 activations [rows, max K] and the
-  // per-token scales [rows] f32 of quantized linear layers (allocated only for W8A8 weights).
-  std::vector<bool> qkv_fused_quant_;
-  OwnedTensor xq_, xq_scales_;
 };
 
+}  // namespace qwen3_moe
 }  // namespace rotor
