@@ -184,21 +184,32 @@ def prio(rotor_binary, tiny_model):
 def test_priority_policy_serves_urgent_requests_first(prio, server):
     # One request runs at a time: a long one holds the slot while two wait; the one with the
     # lower priority value goes first although it came second.
-    done = {}
+    done, submitted, running = {}, {}, threading.Event()
 
     def run(name, priority, max_tokens):
-        r = post(prio, "/v1/completions", {"model": "tiny", "prompt": PROMPT, "max_tokens": max_tokens,
-                                           "ignore_eos": True, "priority": priority})
-        assert r.status_code == 200, r.text
+        body = {"model": "tiny", "prompt": PROMPT, "max_tokens": max_tokens, "ignore_eos": True, "priority": priority,
+                "stream": True}
+        with requests.post(prio.url + "/v1/completions", json=body, headers=prio.headers, stream=True,
+                           timeout=120) as r:
+            assert r.status_code == 200, r.text
+            for line in r.iter_lines():
+                running.set()
+                if line == b"data: [DONE]":
+                    break
         done[name] = time.monotonic()
 
-    threads = [threading.Thread(target=run, args=("long", 0, 450))]
+    threads = [threading.Thread(target=run, args=("long", 0, 480))]
+    submitted["long"] = time.monotonic()
     threads[0].start()
-    time.sleep(0.3)
+    assert running.wait(60)  # the long request holds the only slot
     for name, priority in (("later", 5), ("urgent", -5)):
         threads.append(threading.Thread(target=run, args=(name, priority, 4)))
+        submitted[name] = time.monotonic()
         threads[-1].start()
-        time.sleep(0.2)
+        waiting = 1 if name == "later" else 2
+        while prio.metric("vllm:num_requests_waiting") < waiting and time.monotonic() - submitted[name] < 30:
+            time.sleep(0.005)  # "later" waits in the queue before "urgent" arrives
+        assert "long" not in done, "the long request ended before both others waited: lengthen it"
     for t in threads:
         t.join()
     assert done["long"] < done["urgent"] < done["later"], done
