@@ -50,7 +50,8 @@ def test_prompt_logprobs_agree_with_generation(client, server):
         assert best == sorted(best, reverse=True)
     last = plp[-1][str(nxt)]
     assert last["rank"] == 1
-    assert math.isclose(last["logprob"], g.choices[0].logprobs.token_logprobs[0], abs_tol=1e-3)
+    # (Two computations of the same position: equal up to the kernels' rounding on a GPU.)
+    assert math.isclose(last["logprob"], g.choices[0].logprobs.token_logprobs[0], abs_tol=2e-2)
     # In chat the prompt's log-probs come at the top level.
     c = post(server, "/v1/chat/completions", {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}],
                                               "max_tokens": 2, "prompt_logprobs": 0})
@@ -74,17 +75,17 @@ def test_echo_logprobs_give_the_prompts_log_likelihood(client, server):
     assert lp.text_offset == [len("".join(lp.tokens[:i])) for i in range(len(ids))]
     # The same numbers as prompt_logprobs, and as the continuation scored after a context.
     plp = c.model_extra["prompt_logprobs"]
-    assert [v[str(t)]["logprob"] for v, t in zip(plp[1:], ids[1:])] == pytest.approx(lp.token_logprobs[1:], abs=1e-6)
+    assert [v[str(t)]["logprob"] for v, t in zip(plp[1:], ids[1:])] == pytest.approx(lp.token_logprobs[1:], abs=1e-4)
     one = client.completions.create(model="tiny", prompt=PROMPT, max_tokens=1, echo=True, logprobs=1, temperature=0)
     o = one.choices[0]
     assert len(o.logprobs.tokens) == len(ids) + 1 and o.text.startswith(PROMPT)
-    assert o.logprobs.token_logprobs[:-1] == pytest.approx(lp.token_logprobs, abs=1e-6)
+    assert o.logprobs.token_logprobs[:-1] == pytest.approx(lp.token_logprobs, abs=1e-4)
     # Streamed, the prompt and its log-probs come in the first chunk.
     chunks = list(client.completions.create(model="tiny", prompt=PROMPT, max_tokens=3, echo=True, logprobs=1,
                                             temperature=0, stream=True))
     first = chunks[0].choices[0]
     assert first.text.startswith(PROMPT) and first.logprobs.token_logprobs[0] is None
-    assert first.logprobs.token_logprobs[1:len(ids)] == pytest.approx(lp.token_logprobs[1:], abs=1e-6)
+    assert first.logprobs.token_logprobs[1:len(ids)] == pytest.approx(lp.token_logprobs[1:], abs=1e-4)
     streamed = [t for ch in chunks if ch.choices for t in ch.choices[0].logprobs.tokens]
     assert len(streamed) == len(ids) + 3
     r = post(server, "/v1/completions", {"model": "tiny", "prompt": "x", "max_tokens": 0})
