@@ -31,7 +31,7 @@ void add_frontend_flags(CLI::App& cmd, FrontendArgs& a) {
                "Log-prob tokens as \"token_id:N\" unless a request says otherwise");
   cmd.add_flag("--enable-prompt-tokens-details", a.enable_prompt_tokens_details,
                "usage.prompt_tokens_details.cached_tokens: prompt tokens served by the prefix cache");
-  cmd.add_option("--allowed-origins", a.allowed_origins, "CORS: JSON list of origins (the next phase serves CORS)");
+  cmd.add_option("--allowed-origins", a.allowed_origins, "CORS: JSON list of origins (default [\"*\"])");
   cmd.add_option("--allowed-methods", a.allowed_methods, "CORS: JSON list of methods");
   cmd.add_option("--allowed-headers", a.allowed_headers, "CORS: JSON list of headers");
   cmd.add_flag("--allow-credentials", a.allow_credentials, "CORS: allow credentials");
@@ -42,14 +42,11 @@ void add_frontend_flags(CLI::App& cmd, FrontendArgs& a) {
   cmd.add_option("--root-path", a.root_path, "Path prefix the server is reached under behind a proxy");
 }
 
-json resolve_frontend(const FrontendArgs& a, std::vector<std::string>& unsupported) {
+json resolve_frontend(const FrontendArgs& a) {
   ROTOR_CHECK(a.max_log_len >= -1, "--max-log-len must be at least 0 (got {})", a.max_log_len);
   const json origins = string_list("--allowed-origins", a.allowed_origins);
   const json methods = string_list("--allowed-methods", a.allowed_methods);
   const json headers = string_list("--allowed-headers", a.allowed_headers);
-  if (!a.allowed_origins.empty() || !a.allowed_methods.empty() || !a.allowed_headers.empty() || a.allow_credentials)
-    unsupported.push_back("--allowed-origins / --allowed-methods / --allowed-headers / --allow-credentials: CORS is "
-                          "not implemented yet (rotor answers no preflight)");
 
   for (const auto& [flag, path] : {std::pair{"--ssl-keyfile", &a.ssl_keyfile}, {"--ssl-certfile", &a.ssl_certfile},
                                    {"--ssl-ca-certs", &a.ssl_ca_certs}})
@@ -59,15 +56,10 @@ json resolve_frontend(const FrontendArgs& a, std::vector<std::string>& unsupport
               a.ssl_cert_reqs);
   ROTOR_CHECK(a.ssl_cert_reqs == 0 || !a.ssl_ca_certs.empty(), "--ssl-cert-reqs {} needs --ssl-ca-certs",
               a.ssl_cert_reqs);
-  if (!a.ssl_keyfile.empty() || !a.ssl_ca_certs.empty())
-    unsupported.push_back("--ssl-keyfile / --ssl-certfile / --ssl-ca-certs: TLS is not implemented yet (rotor serves "
-                          "plain HTTP; put a TLS proxy in front)");
 
+  ROTOR_CHECK(a.ssl_ca_certs.empty() || !a.ssl_certfile.empty(), "--ssl-ca-certs needs --ssl-certfile and --ssl-keyfile");
   ROTOR_CHECK(a.root_path.empty() || a.root_path.front() == '/', "--root-path must start with '/' (got '{}')",
               a.root_path);
-  if (!a.root_path.empty())
-    unsupported.push_back(fmt::format("--root-path {}: not implemented yet (rotor serves its routes at /)",
-                                      a.root_path));
   return {
       {"enable_log_requests", a.enable_log_requests},
       {"max_log_len", a.max_log_len < 0 ? json(nullptr) : json(a.max_log_len)},
@@ -78,7 +70,8 @@ json resolve_frontend(const FrontendArgs& a, std::vector<std::string>& unsupport
                 {"allow_credentials", a.allow_credentials}}},
       {"tls", {{"keyfile", a.ssl_keyfile}, {"certfile", a.ssl_certfile}, {"ca_certs", a.ssl_ca_certs},
                {"cert_reqs", a.ssl_cert_reqs}}},
-      {"root_path", a.root_path},
+      {"root_path", a.root_path.size() > 1 && a.root_path.back() == '/' ? a.root_path.substr(0, a.root_path.size() - 1)
+                                                                           : a.root_path},
   };
 }
 

@@ -1,8 +1,7 @@
 // apps/frontend_args.h — `rotor serve`'s flags for the OpenAI front end that are not the
 // engine's: request logging (--enable-log-requests, --max-log-len), the periodic stats line
 // (--disable-log-stats), response defaults (--return-tokens-as-token-ids,
-// --enable-prompt-tokens-details), and the HTTP transport's CORS / TLS / --root-path, which
-// are parsed and validated here and listed as not implemented until the transport has them.
+// --enable-prompt-tokens-details), and the HTTP transport's CORS / TLS / --root-path.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,7 +17,7 @@ struct FrontendArgs {
   bool disable_log_stats = false;
   bool return_tokens_as_token_ids = false;
   bool enable_prompt_tokens_details = false;
-  // The HTTP transport's (validated; not implemented yet).
+  // The HTTP transport's.
   std::string allowed_origins, allowed_methods, allowed_headers;  // JSON lists, as vLLM takes them
   bool allow_credentials = false;
   std::string ssl_keyfile, ssl_certfile, ssl_ca_certs;
@@ -28,8 +27,8 @@ struct FrontendArgs {
 
 void add_frontend_flags(CLI::App& cmd, FrontendArgs& args);
 
-// Validates; appends to `unsupported` one line per transport feature asked for (CORS, TLS,
-// root path) and returns the resolved values as JSON for --dry-run.
-nlohmann::ordered_json resolve_frontend(const FrontendArgs& args, std::vector<std::string>& unsupported);
+// Validates and returns the resolved values as JSON (--dry-run; `rotor serve` reads the CORS
+// lists from it).
+nlohmann::ordered_json resolve_frontend(const FrontendArgs& args);
 
 }  // namespace rotor::app

@@ -3,6 +3,7 @@
 // Engine and the OpenAI server, and stops cleanly on SIGINT/SIGTERM. --dry-run prints the
 // resolved configuration as JSON instead.
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -103,6 +104,24 @@ RankSet::Loaded load(const ServeConfig& c, RankSet& ranks) {
   return m;
 }
 
+// Raises the soft limit on open files to the hard one and returns the connection cap that
+// fits in it (a listening server needs one descriptor per connection, and some to spare).
+int connection_cap(int wanted) {
+  constexpr rlim_t kSpare = 256;  // model files, pipes, the listening socket, ...
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return wanted;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  const rlim_t room = lim.rlim_cur > 2 * kSpare ? lim.rlim_cur - kSpare : lim.rlim_cur / 2;
+  if (static_cast<rlim_t>(wanted) <= room) return wanted;
+  ROTOR_LOG_WARN("--max-connections {}: only {} open files are allowed (ulimit -n); at most {} connections", wanted,
+                 static_cast<uint64_t>(lim.rlim_cur), static_cast<uint64_t>(room));
+  return static_cast<int>(room);
+}
+
 // SIGINT and SIGTERM go to one thread that stops the server (or, while the model is still
 // loading, ends the process: there is nothing to drain yet). Blocks both signals in the
 // calling thread, so construct it before any other thread starts.
@@ -199,11 +218,23 @@ void run(const ServeArgs& args) {
   RunnerFactory factory(model.config, ranks, std::move(model.weights));
   std::unique_ptr<Engine> engine = Engine::create(engine_config, factory);
   server::ServerOptions so;
-  so.host = a.host;
-  so.port = a.port;
+  so.http.host = a.host;
+  so.http.port = a.port;
+  so.http.max_connections = connection_cap(a.max_connections);
+  so.http.max_body_bytes = a.max_request_body_bytes;
+  so.http.timeout_keep_alive_s = a.timeout_keep_alive;
+  so.http.timeout_read_s = a.timeout_read;
+  const auto& cors = config.frontend["cors"];
+  so.http.cors.allowed_origins = cors["allowed_origins"].get<std::vector<std::string>>();
+  so.http.cors.allowed_methods = cors["allowed_methods"].get<std::vector<std::string>>();
+  so.http.cors.allowed_headers = cors["allowed_headers"].get<std::vector<std::string>>();
+  so.http.cors.allow_credentials = a.frontend.allow_credentials;
+  so.http.tls = {a.frontend.ssl_keyfile, a.frontend.ssl_certfile, a.frontend.ssl_ca_certs, a.frontend.ssl_cert_reqs};
+  so.http.root_path = config.frontend["root_path"].get<std::string>();
+  so.max_waiting_requests = a.max_waiting_requests;
   so.model_names = a.served_model_name;
   so.model_root = config.embedded_default ? std::string(kDefaultModelName) : a.model;
-  so.api_key = a.api_key;
+  so.api_keys = a.api_key;
   so.reasoning_parser = a.reasoning_parser == "qwen3";
   so.sampling_defaults = sampling_defaults(config);
   so.sampling_defaults.return_tokens_as_token_ids = a.frontend.return_tokens_as_token_ids;
@@ -213,8 +244,9 @@ void run(const ServeArgs& args) {
   so.version = ROTOR_VERSION;
   server::Server server(*engine, tokenizer, chat_template, so);
   server.bind();
-  ROTOR_LOG_INFO("serving {} on http://{}:{} (max_model_len {}, {} KV blocks of {} tokens)", a.served_model_name.front(),
-                 a.host, server.port(), engine->limits().max_model_len, engine->limits().num_blocks,
+  ROTOR_LOG_INFO("serving {} on {}://{}:{}{} (max_model_len {}, {} KV blocks of {} tokens)",
+                 a.served_model_name.front(), so.http.tls.enabled() ? "https" : "http", a.host, server.port(),
+                 so.http.root_path, engine->limits().max_model_len, engine->limits().num_blocks,
                  engine->limits().block_size);
 
   std::unique_ptr<StatsLogger> stats;

@@ -186,7 +186,8 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--host", a.host, "Address to listen on")->capture_default_str();
   cmd.add_option("--port", a.port, "Port to listen on")->capture_default_str();
   cmd.add_option("--served-model-name", a.served_model_name, "Name(s) the API accepts as `model` (first one is reported)");
-  cmd.add_option("--api-key", a.api_key, "Require this bearer token (default: $VLLM_API_KEY)");
+  cmd.add_option("--api-key", a.api_key,
+                 "Require one of these bearer tokens on /v1 routes (default: $VLLM_API_KEY)");
   add_parallel_flags(cmd, a.parallel);
   cmd.add_option("--data-parallel-size", a.data_parallel_size, "Model replicas")->capture_default_str();
   add_engine_options(&cmd, a.engine);
@@ -209,7 +210,9 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--hf-overrides", a.hf_overrides,
                  "JSON object merged into config.json, e.g. '{\"rope_scaling\": {\"rope_type\": \"yarn\", ...}}'");
   cmd.add_option("--rope-scaling", a.rope_scaling, "JSON: the same as --hf-overrides '{\"rope_scaling\": JSON}'");
-  cmd.add_option("--scheduling-policy", a.scheduling_policy, "fcfs (first come, first served)")->capture_default_str();
+  cmd.add_option("--scheduling-policy", a.scheduling_policy,
+                 "fcfs (first come, first served) or priority (by the requests' priority field, lower first)")
+      ->capture_default_str();
   cmd.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 (the model's dtype)")->capture_default_str();
   cmd.add_option("--generation-config", a.generation_config,
                  "auto: sampling defaults from MODEL_DIR/generation_config.json; vllm: none; or a directory")
@@ -220,6 +223,21 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--tool-call-parser", a.tool_call_parser, "hermes (Qwen3's <tool_call> format)");
   cmd.add_option("--device", a.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   cmd.add_option("--num-layers", a.num_layers, "Run only the first N layers (for testing large configs)");
+  cmd.add_option("--max-waiting-requests", a.max_waiting_requests,
+                 "Requests that may wait for a running slot; past it 503 with Retry-After (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--max-connections", a.max_connections,
+                 "Open HTTP connections; past it 503 (/health and /metrics still answered) (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--max-request-body-bytes", a.max_request_body_bytes,
+                 "Largest request body after chunked / gzip / deflate decoding; past it 413 (rotor extra)")
+      ->capture_default_str();
+  cmd.add_option("--timeout-keep-alive", a.timeout_keep_alive,
+                 "Seconds an idle keep-alive connection stays open (uvicorn's name)")
+      ->capture_default_str();
+  cmd.add_option("--timeout-read", a.timeout_read,
+                 "Seconds a request's headers and body may take to arrive (rotor extra)")
+      ->capture_default_str();
   cmd.add_flag("--dry-run", a.dry_run, "Validate the flags, print the resolved configuration as JSON and exit");
   add_frontend_flags(cmd, a.frontend);
   // vLLM flags that ask for what rotor does anyway.
@@ -237,7 +255,13 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ServeArgs& a = c.args;
   if (!a.rejected.empty()) ROTOR_FAIL("{}", a.rejected.front());
   if (a.api_key.empty())
-    if (const char* env = std::getenv("VLLM_API_KEY")) a.api_key = env;
+    if (const char* env = std::getenv("VLLM_API_KEY"); env && *env) a.api_key.push_back(env);
+  for (const auto& k : a.api_key) ROTOR_CHECK(!k.empty(), "--api-key: empty key");
+  ROTOR_CHECK(a.max_waiting_requests >= 0, "--max-waiting-requests must be at least 0");
+  ROTOR_CHECK(a.max_connections >= 1, "--max-connections must be at least 1");
+  ROTOR_CHECK(a.max_request_body_bytes >= 1024, "--max-request-body-bytes must be at least 1024");
+  ROTOR_CHECK(a.timeout_keep_alive > 0 && a.timeout_keep_alive <= 86400, "--timeout-keep-alive must be in (0, 86400]");
+  ROTOR_CHECK(a.timeout_read > 0 && a.timeout_read <= 86400, "--timeout-read must be in (0, 86400]");
   ROTOR_CHECK(a.port >= 0 && a.port <= 65535, "--port must be between 0 and 65535 (got {})", a.port);
   ROTOR_CHECK(!a.host.empty(), "--host must not be empty");
   for (const auto& n : a.served_model_name) ROTOR_CHECK(!n.empty(), "--served-model-name: empty name");
@@ -282,14 +306,12 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.tokenizer_mode == "auto", "--tokenizer-mode must be auto, slow or hf (got '{}')", a.tokenizer_mode);
   ROTOR_CHECK(a.scheduling_policy == "fcfs" || a.scheduling_policy == "priority",
               "--scheduling-policy must be fcfs or priority (got '{}')", a.scheduling_policy);
-  if (a.scheduling_policy == "priority")
-    c.unsupported.push_back("--scheduling-policy priority: not implemented yet (rotor schedules first come, first "
-                            "served)");
+  a.engine.priority_scheduling = a.scheduling_policy == "priority";
   if (a.kv_cache_dtype == "bf16") a.kv_cache_dtype = "bfloat16";
   ROTOR_CHECK(a.kv_cache_dtype == "auto" || a.kv_cache_dtype == "bfloat16",
               "--kv-cache-dtype {}: rotor's KV cache is bf16 (auto or bfloat16)", a.kv_cache_dtype);
   for (const std::string& f : a.no_effect) c.warnings.push_back(f + ": accepted; rotor does this anyway");
-  c.frontend = resolve_frontend(a.frontend, c.unsupported);
+  c.frontend = resolve_frontend(a.frontend);
 
   parse_overrides(a, c);
   resolve_model(a, c, allow_download);
@@ -314,6 +336,11 @@ json ServeConfig::to_json() const {
       {"host", a.host},
       {"port", a.port},
       {"api_key", a.api_key.empty() ? "none" : "set"},
+      {"http", {{"max_waiting_requests", a.max_waiting_requests},
+                {"max_connections", a.max_connections},
+                {"max_request_body_bytes", a.max_request_body_bytes},
+                {"timeout_keep_alive", a.timeout_keep_alive},
+                {"timeout_read", a.timeout_read}}},
       {"device", device},
       {"parallel", [&] {
          json p = parallel_json(a.parallel);
@@ -327,6 +354,7 @@ json ServeConfig::to_json() const {
                   {"block_size", a.engine.block_size},
                   {"enable_prefix_caching", a.engine.enable_prefix_caching},
                   {"async_scheduling", a.engine.async_scheduling},
+                  {"scheduling_policy", a.scheduling_policy},
                   {"gpu_memory_utilization", std::round(a.engine.gpu_memory_utilization * 1e6) / 1e6},
                   {"kv_cache_memory_bytes", a.engine.kv_cache_memory_bytes},
                   {"max_logprobs", a.engine.max_logprobs},

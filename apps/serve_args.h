@@ -27,7 +27,7 @@ struct ServeArgs {
   std::string host = "0.0.0.0";
   int port = 8000;
   std::vector<std::string> served_model_name;
-  std::string api_key;                        // --api-key, else $VLLM_API_KEY
+  std::vector<std::string> api_key;           // --api-key KEY [KEY ...] (any one is accepted), else $VLLM_API_KEY
   ParallelArgs parallel;                      // --tensor-parallel-size, --enable-expert-parallel, ...
   int data_parallel_size = 1;
   EngineConfig engine;                        // the engine flags (apps/engine_args.h)
@@ -44,7 +44,7 @@ struct ServeArgs {
   std::string tokenizer_mode = "auto";        // auto | slow | hf: the same tokenizer.json; mistral: refused
   std::string hf_overrides;                   // JSON object merged into config.json
   std::string rope_scaling;                   // older vLLM: JSON, = --hf-overrides '{"rope_scaling": ...}'
-  std::string scheduling_policy = "fcfs";     // fcfs (priority: not yet)
+  std::string scheduling_policy = "fcfs";     // fcfs or priority
   std::string kv_cache_dtype = "auto";        // auto | bfloat16
   std::string generation_config = "auto";     // auto: defaults from generation_config.json; vllm: none
   std::string reasoning_parser;               // qwen3
@@ -52,6 +52,12 @@ struct ServeArgs {
   std::string tool_call_parser;               // hermes
   std::string device = "auto";
   int num_layers = 0;                         // rotor extra: run only the first N layers
+  // The HTTP front end (rotor extras; vLLM has none of these).
+  int max_waiting_requests = 2048;            // past it: 503 + Retry-After
+  int max_connections = 4096;                 // open connections; past it: 503 (health, metrics answered)
+  int64_t max_request_body_bytes = int64_t{8} << 20;  // decoded (chunked, gzip, deflate)
+  double timeout_keep_alive = 5;              // seconds an idle connection is kept
+  double timeout_read = 30;                   // seconds for a request's headers and body
   bool dry_run = false;
   FrontendArgs frontend;                      // logging, response defaults, CORS / TLS / root path
   std::vector<std::string> no_effect;         // vLLM flags that ask for what rotor does anyway

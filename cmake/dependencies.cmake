@@ -20,8 +20,10 @@ if(ROTOR_CUDA)
                         "or point NCCL_ROOT at a folder with include/nccl.h and lib/libnccl.so*")
   endif()
 endif()
-find_package(CURL REQUIRED)       # hub downloads (libcurl4-openssl-dev)
-find_package(OpenSSL REQUIRED)    # their checksums
+find_package(CURL REQUIRED)        # hub downloads (libcurl4-openssl-dev)
+find_package(Boost 1.74 REQUIRED)  # header-only: Asio and Beast (the HTTP server)
+find_package(ZLIB REQUIRED)        # gzip / deflate request bodies
+find_package(OpenSSL REQUIRED)     # SHA-256 (hub checksums, API keys) and CRYPTO_memcmp
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
 find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
 add_library(rotor_httplib INTERFACE)

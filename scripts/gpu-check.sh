@@ -53,14 +53,6 @@ for step in $steps; do
       [[ ${ROTOR_GPU_FIXTURES:-tiny small} == *small* ]] && timed "fixture small (30B-A3B layer shapes)" \
         "$out/fixtures-small.log" python3 "$stage/reference/gen_fixtures.py" --out "$stage/fixtures" --config small \
         --skip-ref-check
-      # The repository's YaRN fixtures (tests/fixtures/README.md), into $out/repo-fixtures to commit;
-      # used here at once (the fixture tests read tests/fixtures).
-      mkdir -p "$out/repo-fixtures"
-      timed "fixture yarn (rope_scaling yarn)" "$out/fixtures-yarn.log" python3 "$stage/reference/gen_fixtures.py" \
-        --out "$out/repo-fixtures" --config tests/fixtures/yarn.config.json --seed 5 --skip-ref-check &&
-        rm -f "$out/repo-fixtures/yarn-qwen3-moe/"tokenizer*.json && cp -r "$out/repo-fixtures/yarn-qwen3-moe" tests/fixtures/
-      timed "transformers' YaRN RoPE (yarn_rope.json)" "$out/fixtures-yarn-rope.log" python3 tests/fixtures/gen_yarn_rope.py \
-        --out "$out/repo-fixtures/yarn_rope.json" && cp "$out/repo-fixtures/yarn_rope.json" tests/fixtures/
       ;;
     build)
       timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \

@@ -8,8 +8,9 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git zstd
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libfmt-dev
   libpcre2-dev libutf8proc-dev libhwloc-dev libzstd-dev libssl-dev libcurl4-openssl-dev
+  libboost-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pip
+  python3 python3-pip openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -26,7 +26,20 @@ struct SamplingParams {
   bool ignore_eos = false;          // do not finish on the model's eos ids
   // Log-probabilities of each sampled token (from the raw logits) and of the N best tokens.
   std::optional<int> logprobs;      // unset: none; N >= 0: the sampled token's plus top-N
+  // Log-probabilities of the prompt: each prompt token's after the tokens before it, with the
+  // N best tokens at that position (vLLM's prompt_logprobs; the prefix cache is not read).
+  std::optional<int> prompt_logprobs;
+  // What may be sampled (vLLM's allowed_token_ids and bad_words).
+  std::vector<int32_t> allowed_token_ids;       // non-empty: nothing else may be sampled
+  std::vector<std::vector<int32_t>> bad_words;  // token sequences the output may not complete
 
+  // A bad word of several tokens: whether its last token is banned depends on the tokens
+  // sampled just before, so such a request waits for them (no overlapped step).
+  bool needs_previous_tokens() const {
+    for (const auto& w : bad_words)
+      if (w.size() > 1) return true;
+    return false;
+  }
   bool has_penalties() const {
     return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;
   }

@@ -53,6 +53,20 @@ void validate(const EngineRequest& req, const EngineLimits& lim) {
     ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "stop token id {} is outside the vocabulary [0, {})", t, lim.vocab_size);
   ROTOR_CHECK(!p.logprobs || (*p.logprobs >= 0 && *p.logprobs <= lim.max_logprobs),
               "logprobs must be in [0, {}], got {}", lim.max_logprobs, p.logprobs.value_or(0));
+  ROTOR_CHECK(!p.prompt_logprobs || (*p.prompt_logprobs >= 0 && *p.prompt_logprobs <= lim.max_logprobs),
+              "prompt_logprobs must be in [0, {}], got {}", lim.max_logprobs, p.prompt_logprobs.value_or(0));
+  for (int32_t t : p.allowed_token_ids)
+    ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "allowed token id {} is outside the vocabulary [0, {})", t,
+                lim.vocab_size);
+  for (const auto& w : p.bad_words) {
+    ROTOR_CHECK(!w.empty(), "a bad word has no tokens");
+    for (int32_t t : w)
+      ROTOR_CHECK(t >= 0 && t < lim.vocab_size, "bad word token id {} is outside the vocabulary [0, {})", t,
+                  lim.vocab_size);
+  }
+  ROTOR_CHECK(req.priority == 0 || lim.priority_scheduling,
+              "priority {} needs --scheduling-policy priority (this server schedules first come, first served)",
+              req.priority);
 }
 
 }  // namespace
@@ -107,6 +121,7 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   limits_.block_size = config_.block_size;
   limits_.max_num_seqs = config_.max_num_seqs;
   limits_.max_num_batched_tokens = config_.max_num_batched_tokens;
+  limits_.priority_scheduling = config_.priority_scheduling;
   SchedulerConfig sc;
   sc.max_num_seqs = config_.max_num_seqs;
   sc.max_num_batched_tokens = config_.max_num_batched_tokens;
@@ -114,10 +129,14 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.block_size = config_.block_size;
   sc.num_blocks = limits_.num_blocks;
   sc.enable_prefix_caching = config_.enable_prefix_caching;
+  sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
   scheduler_ = std::make_unique<Scheduler>(sc);
   stats_.num_blocks = limits_.num_blocks;
   stats_.block_size = limits_.block_size;
+  stats_.prompt_tokens_per_request = Histogram::tokens(limits_.max_model_len);
+  stats_.generation_tokens_per_request = Histogram::tokens(limits_.max_model_len);
+  stats_.max_tokens_param = Histogram::tokens(limits_.max_model_len);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -139,6 +158,7 @@ RequestHandle Engine::submit(EngineRequest req) {
   r.max_tokens = r.params.max_tokens.value_or(limits_.max_model_len - static_cast<int>(r.tokens.size()));
   r.seed = r.params.seed ? static_cast<uint64_t>(*r.params.seed) : hash3(seed_base_, r.id, 0);
   r.prompt_argmax = req.prompt_argmax;
+  r.priority = req.priority;
   const Clock::time_point arrival = Clock::now();
   auto stream = std::make_shared<RequestStream>(r.id, static_cast<int>(r.tokens.size()), arrival);
   {
@@ -167,6 +187,7 @@ void Engine::loop() {
   struct Live {
     std::shared_ptr<RequestStream> stream;
     RequestTimes times;
+    int max_tokens = 0;  // as resolved (vllm:request_params_max_tokens)
   };
   std::unordered_map<uint64_t, Live> live;
   struct InFlight {
@@ -201,6 +222,12 @@ void Engine::loop() {
       if (u.finish_reason != FinishReason::None) {
         t.finished = now;
         stats_.e2e.observe(seconds(now - t.arrival));
+        if (t.first_scheduled) stats_.inference_time.observe(seconds(t.last_token.value_or(now) - *t.first_scheduled));
+        if (t.first_scheduled && t.first_token) stats_.prefill_time.observe(seconds(*t.first_token - *t.first_scheduled));
+        if (t.first_token) stats_.decode_time.observe(seconds(*t.last_token - *t.first_token));
+        stats_.prompt_tokens_per_request.observe(u.num_prompt_tokens);
+        stats_.generation_tokens_per_request.observe(u.num_output_tokens);
+        stats_.max_tokens_param.observe(it->second.max_tokens);
         ++finished[static_cast<int>(u.finish_reason)];
       }
     }
@@ -243,7 +270,7 @@ void Engine::loop() {
         aborts.swap(inbox_->aborts);
       }
       for (EngineInbox::Submission& s : submissions) {
-        live[s.request.id] = {s.stream, arrived(s.arrival)};
+        live[s.request.id] = {s.stream, arrived(s.arrival), s.request.max_tokens};
         sched.add_request(std::move(s.request));
       }
       std::vector<RequestUpdate> updates;
@@ -264,6 +291,10 @@ void Engine::loop() {
           }
           ++steps;
           step_tokens += out.total_num_tokens;
+          if (out.total_num_tokens > 0) {
+            std::lock_guard lk(stats_mu_);
+            stats_.iteration_tokens.observe(out.total_num_tokens);
+          }
           std::future<RunnerOutput> f = worker.submit(runner_->prepare(out));
           in_flight.push_back({std::move(out), std::move(f)});
           if (in_flight.size() < depth) {

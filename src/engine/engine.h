@@ -37,7 +37,8 @@ struct EngineConfig {
   bool async_scheduling = false;       // --async-scheduling
   int64_t kv_cache_memory_bytes = 0;   // --kv-cache-memory-bytes: KV cache size; 0 = from the device
   float gpu_memory_utilization = 0.9f; // --gpu-memory-utilization (GPU sizing, see kv_cache_sizing.h)
-  int max_logprobs = 20;               // --max-logprobs: largest SamplingParams::logprobs
+  int max_logprobs = 20;               // --max-logprobs: largest SamplingParams::logprobs (and prompt_logprobs)
+  bool priority_scheduling = false;    // --scheduling-policy priority (else fcfs)
   bool cuda_graphs = false;            // decode steps replay CUDA graphs (GPU; cudagraph_mode FULL_DECODE_ONLY)
   std::vector<int> cuda_graph_sizes;   // cudagraph_capture_sizes; empty: the runner's default
 };
@@ -48,6 +49,7 @@ struct EngineRequest {
   // Debugging aid (`rotor generate --output json`): the argmax after every prompt token.
   // Such a request never reads the prefix cache, so every prompt position is computed.
   bool prompt_argmax = false;
+  int priority = 0;                    // lower is served first; non-zero needs priority_scheduling
 };
 
 // What the engine was built with (for the server's validation and /v1/models).
@@ -59,6 +61,7 @@ struct EngineLimits {
   int block_size = 0;
   int max_num_seqs = 0;
   int max_num_batched_tokens = 0;
+  bool priority_scheduling = false;
   std::vector<int32_t> eos_token_ids;
 };
 

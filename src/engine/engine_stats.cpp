@@ -1,4 +1,4 @@
-// engine/engine_stats.cpp — histogram buckets (vLLM's) and observation.
+// engine/engine_stats.cpp — histogram buckets (vLLM's, 1-2-5 steps for token counts) and observation.
 #include "engine/engine_stats.h"
 
 #include <algorithm>
@@ -29,5 +29,17 @@ Histogram Histogram::e2e() {
 }
 
 Histogram Histogram::queue() { return e2e(); }
+
+Histogram Histogram::tokens(int max_value) {
+  std::vector<double> b;
+  for (int64_t scale = 1; scale <= max_value; scale *= 10)
+    for (int64_t m : {1, 2, 5})
+      if (m * scale <= max_value) b.push_back(static_cast<double>(m * scale));
+  return Histogram(std::move(b));
+}
+
+Histogram Histogram::iteration_tokens() {
+  return Histogram({1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384});
+}
 
 }  // namespace rotor

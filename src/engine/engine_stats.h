@@ -19,7 +19,9 @@ struct Histogram {
   static Histogram ttft();          // vllm:time_to_first_token_seconds buckets
   static Histogram inter_token();   // vllm:inter_token_latency_seconds
   static Histogram e2e();           // vllm:e2e_request_latency_seconds
-  static Histogram queue();         // vllm:request_queue_time_seconds
+  static Histogram queue();         // vllm:request_queue_time_seconds (and the other request phases)
+  static Histogram tokens(int max_value);  // 1, 2, 5, 10, 20, 50, ... up to max_value (token counts)
+  static Histogram iteration_tokens();     // vllm:iteration_tokens_total
 };
 
 struct EngineStats {
@@ -39,7 +41,15 @@ struct EngineStats {
   Histogram ttft = Histogram::ttft();
   Histogram inter_token = Histogram::inter_token();
   Histogram e2e = Histogram::e2e();
-  Histogram queue = Histogram::queue();
+  Histogram queue = Histogram::queue();                // first scheduled - arrival
+  // Per finished request (vLLM's phases; unset phases are not observed).
+  Histogram prefill_time = Histogram::queue();         // first token - first scheduled
+  Histogram decode_time = Histogram::queue();          // last token - first token
+  Histogram inference_time = Histogram::queue();       // last token (or the end) - first scheduled
+  Histogram prompt_tokens_per_request;                 // vllm:request_prompt_tokens (buckets set by the engine)
+  Histogram generation_tokens_per_request;             // vllm:request_generation_tokens
+  Histogram max_tokens_param;                          // vllm:request_params_max_tokens (as resolved)
+  Histogram iteration_tokens = Histogram::iteration_tokens();  // tokens computed per step
 };
 
 }  // namespace rotor

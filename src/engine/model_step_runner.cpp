@@ -20,6 +20,7 @@ struct ModelStep final : PreparedStep {
   std::vector<bool> placeholder;       // its input token is the previous step's sample
   std::vector<int> prompt_position;    // first prompt position of its chunk
   std::vector<int> prompt_argmax_len;  // prompt positions of its chunk (prompt_argmax requests)
+  std::vector<int> prompt_lp_len;      // positions of its chunk followed by a prompt token (prompt_logprobs)
 };
 
 }  // namespace
@@ -49,6 +50,20 @@ void ModelStepRunner::fail(const std::string& what) {
   ROTOR_FAIL("{}", what);
 }
 
+std::vector<int32_t> ModelStepRunner::masked_ids(const Req& r, int64_t counter) {
+  std::vector<int32_t> ids;
+  if (counter < r.params.min_tokens) ids = r.stop_ids;
+  ids.insert(ids.end(), r.disallowed.begin(), r.disallowed.end());
+  const std::span<const int32_t> output = std::span<const int32_t>(r.tokens).subspan(r.num_prompt);
+  for (const std::vector<int32_t>& word : r.params.bad_words) {
+    const size_t before = word.size() - 1;  // tokens that must end the output
+    if (before > output.size()) continue;
+    if (std::equal(word.begin(), word.end() - 1, output.end() - static_cast<std::ptrdiff_t>(before)))
+      ids.push_back(word.back());
+  }
+  return ids;
+}
+
 std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& out) {
   auto step = std::make_unique<ModelStep>();
   for (const auto* ids : {&out.finished_req_ids, &out.preempted_req_ids})
@@ -64,6 +79,13 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
     r.blocks = d.block_ids;
     r.stop_ids = d.params.stop_token_ids;
     if (!d.params.ignore_eos) r.stop_ids.insert(r.stop_ids.end(), eos_.begin(), eos_.end());
+    if (!d.params.allowed_token_ids.empty()) {
+      std::vector<bool> allowed(static_cast<size_t>(runners_[0]->config().vocab_size), false);
+      for (int32_t t : d.params.allowed_token_ids) allowed[static_cast<size_t>(t)] = true;
+      r.disallowed.clear();
+      for (int32_t t = 0; t < static_cast<int32_t>(allowed.size()); ++t)
+        if (!allowed[static_cast<size_t>(t)]) r.disallowed.push_back(t);
+    }
     computed[d.req_id] = d.num_computed_tokens;
   }
   for (const CachedRequestData& d : out.cached_requests) {
@@ -76,7 +98,7 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
 
   // Token storage for chunks and output lists that end in a placeholder (stable addresses).
   const size_t S = out.scheduled.size();
-  std::vector<std::vector<int32_t>> chunk(S), outputs(S);
+  std::vector<std::vector<int32_t>> chunk(S), outputs(S), masks(S);
   std::vector<SeqWork> work(S);
   for (size_t k = 0; k < S; ++k) {
     const ScheduledRequest& s = out.scheduled[k];
@@ -106,12 +128,22 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
       if (placeholder) outputs[k].push_back(kPlaceholderToken);
       w.output_tokens = outputs[k];
     }
-    if (s.sample && w.counter < r.params.min_tokens) w.masked_tokens = r.stop_ids;
+    if (r.params.prompt_logprobs && c < r.num_prompt)
+      w.prompt_tokens = std::span<const int32_t>(r.tokens).first(r.num_prompt);
+    if (s.sample) {
+      // A bad word of several tokens needs the output up to the token drawn here (the
+      // scheduler holds such a request back while its previous token is in flight).
+      ROTOR_CHECK(!placeholder || !r.params.needs_previous_tokens(),
+                  "step runner: request {} has a bad word of several tokens and a token in flight", s.req_id);
+      masks[k] = masked_ids(r, w.counter);
+      w.masked_tokens = masks[k];
+    }
     step->req.push_back(s.req_id);
     step->sample.push_back(s.sample);
     step->placeholder.push_back(placeholder);
     step->prompt_position.push_back(c);
     step->prompt_argmax_len.push_back(w.prompt_argmax ? std::min(n, r.num_prompt - c) : 0);
+    step->prompt_lp_len.push_back(r.params.prompt_logprobs ? std::clamp(r.num_prompt - 1 - c, 0, n) : 0);
   }
   step->inputs = runners_[0]->prepare(work);  // the same inputs for every rank
   return step;
@@ -170,6 +202,10 @@ RunnerOutput ModelStepRunner::execute(PreparedStep& prepared) {
     }
     t.prompt_position = step.prompt_position[k];
     t.prompt_argmax.assign(res[k].argmax.begin(), res[k].argmax.begin() + step.prompt_argmax_len[k]);
+    ROTOR_CHECK(static_cast<int>(res[k].prompt_logprobs.size()) == step.prompt_lp_len[k],
+                "step runner: {} prompt log-probs for {} positions", res[k].prompt_logprobs.size(),
+                step.prompt_lp_len[k]);
+    t.prompt_logprobs = std::move(res[k].prompt_logprobs);
     out.outputs.push_back(std::move(t));
   }
   return out;

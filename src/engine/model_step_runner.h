@@ -1,13 +1,13 @@
 // engine/model_step_runner.h — the StepRunner over the ModelRunners of every tensor-parallel
 // rank (one, or N on their own threads): keeps each request's tokens, block table and sampling
 // state as the SchedulerOutput deltas describe them (engine thread), turns a step into SeqWork
-// (placeholders for tokens still being sampled, min_tokens masks, penalty token lists) and
-// prepares it once, the inputs being the same for every rank; launch() points each placeholder
-// at the sample row of the previous launched step that draws it (filled on each rank's device,
-// no wait) and queues the step on every rank's thread; execute() waits for every rank's
-// sampled ids, checks that they agree (the logits are all-reduced, so every rank draws the
-// same tokens) and reports rank 0's. A failure on one rank aborts the group and fails the step
-// with that rank's message.
+// (placeholders for tokens still being sampled, masks for min_tokens, allowed_token_ids and
+// bad_words, penalty token lists, the prompt for prompt log-probs) and prepares it once, the
+// inputs being the same for every rank; launch() points each placeholder at the sample row of
+// the previous launched step that draws it (filled on each rank's device, no wait) and queues
+// the step on every rank's thread; execute() waits for every rank's sampled ids, checks that
+// they agree (the logits are all-reduced, so every rank draws the same tokens) and reports
+// rank 0's. A failure on one rank aborts the group and fails the step with that rank's message.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -41,7 +41,11 @@ class ModelStepRunner final : public StepRunner {
     bool prompt_argmax = false;
     std::vector<int32_t> blocks;
     std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
+    std::vector<int32_t> disallowed; // with allowed_token_ids: every other id (masked at every draw)
   };
+  // The ids request r may not draw next: stop ids before min_tokens, ids outside its
+  // allowed_token_ids, and the last token of every bad word whose other tokens end the output.
+  static std::vector<int32_t> masked_ids(const Req& r, int64_t counter);
   // Fails the step with `what`, aborting the group first so that no rank waits on.
   [[noreturn]] void fail(const std::string& what);
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -37,6 +38,11 @@ class RequestHandle {
   bool finished() const;
   // Cancels the request; its stream ends with FinishReason::Abort (unless it finished first).
   void abort();
+  // For readers that must not block (an event loop): fn is called on the engine's thread
+  // each time new output is ready to read (and at once if some is), to wake the reader, who
+  // then reads with next_for(0). fn must be quick, must not block and must not call back
+  // into this handle. Replaced by the next call; removed when the handle goes away.
+  void on_output(std::function<void()> fn);
 
  private:
   std::shared_ptr<RequestStream> stream_;

@@ -28,6 +28,8 @@ struct RequestOutput {
   std::vector<int32_t> token_ids;           // new tokens since the previous read (eos/stop id included)
   std::vector<TokenLogprobs> logprobs;      // one per new token when params.logprobs is set
   std::vector<int32_t> prompt_argmax;       // EngineRequest::prompt_argmax: new positions, in order
+  // params.prompt_logprobs: of prompt tokens from the second on (the first has none), new ones in order.
+  std::vector<TokenLogprobs> prompt_logprobs;
   bool finished = false;                    // the last output of the stream
   FinishReason finish_reason = FinishReason::None;
   std::optional<int32_t> stop_token_id;     // the stop_token_ids entry that ended it

@@ -20,6 +20,7 @@ void RequestStream::push(const RequestUpdate& u, const RequestTimes& times) {
     p.token_ids.insert(p.token_ids.end(), u.new_token_ids.begin(), u.new_token_ids.end());
     p.logprobs.insert(p.logprobs.end(), u.logprobs.begin(), u.logprobs.end());
     p.prompt_argmax.insert(p.prompt_argmax.end(), u.prompt_argmax.begin(), u.prompt_argmax.end());
+    p.prompt_logprobs.insert(p.prompt_logprobs.end(), u.prompt_logprobs.begin(), u.prompt_logprobs.end());
     p.num_prompt_tokens = u.num_prompt_tokens;
     p.num_output_tokens = u.num_output_tokens;
     p.num_cached_tokens = u.num_cached_tokens;
@@ -31,6 +32,7 @@ void RequestStream::push(const RequestUpdate& u, const RequestTimes& times) {
       ended_ = true;
     }
     has_pending_ = true;
+    if (notify_) notify_();
   }
   cv_.notify_all();
 }
@@ -45,6 +47,7 @@ void RequestStream::end(FinishReason reason, const std::string& error, const Req
     pending_.times = times;
     ended_ = true;
     has_pending_ = true;
+    if (notify_) notify_();
   }
   cv_.notify_all();
 }
@@ -70,6 +73,12 @@ std::optional<RequestOutput> RequestStream::take(std::optional<std::chrono::mill
   return out;
 }
 
+void RequestStream::set_notify(std::function<void()> fn) {
+  std::lock_guard lk(mu_);
+  notify_ = std::move(fn);
+  if (notify_ && has_pending_) notify_();
+}
+
 bool RequestStream::final_taken() const {
   std::lock_guard lk(mu_);
   return final_taken_;
@@ -89,6 +98,7 @@ RequestHandle::RequestHandle(std::shared_ptr<RequestStream> stream, std::shared_
 RequestHandle::RequestHandle(RequestHandle&&) noexcept = default;
 RequestHandle& RequestHandle::operator=(RequestHandle&& o) noexcept {
   if (this != &o) {
+    if (stream_) stream_->set_notify(nullptr);
     if (stream_ && !stream_->final_taken()) inbox_->abort(stream_->id());
     stream_ = std::move(o.stream_);
     inbox_ = std::move(o.inbox_);
@@ -96,6 +106,7 @@ RequestHandle& RequestHandle::operator=(RequestHandle&& o) noexcept {
   return *this;
 }
 RequestHandle::~RequestHandle() {
+  if (stream_) stream_->set_notify(nullptr);
   if (stream_ && !stream_->final_taken()) inbox_->abort(stream_->id());
 }
 
@@ -105,6 +116,7 @@ std::optional<RequestOutput> RequestHandle::next_for(std::chrono::milliseconds t
   return stream_->take(timeout);
 }
 bool RequestHandle::finished() const { return stream_->final_taken(); }
+void RequestHandle::on_output(std::function<void()> fn) { stream_->set_notify(std::move(fn)); }
 void RequestHandle::abort() { inbox_->abort(stream_->id()); }
 
 RequestOutput RequestHandle::wait() {
@@ -114,9 +126,11 @@ RequestOutput RequestHandle::wait() {
     all.token_ids.insert(all.token_ids.end(), o.token_ids.begin(), o.token_ids.end());
     all.logprobs.insert(all.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
     all.prompt_argmax.insert(all.prompt_argmax.end(), o.prompt_argmax.begin(), o.prompt_argmax.end());
+    all.prompt_logprobs.insert(all.prompt_logprobs.end(), o.prompt_logprobs.begin(), o.prompt_logprobs.end());
     o.token_ids = std::move(all.token_ids);
     o.logprobs = std::move(all.logprobs);
     o.prompt_argmax = std::move(all.prompt_argmax);
+    o.prompt_logprobs = std::move(all.prompt_logprobs);
     all = std::move(o);
   }
   return all;

@@ -4,6 +4,7 @@
 // rotor_engine; the server sees RequestHandle.
 #pragma once
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,11 +29,16 @@ class RequestStream {
   // Reader: waits for pending output (timeout unset: forever); nullopt on timeout.
   std::optional<RequestOutput> take(std::optional<std::chrono::milliseconds> timeout);
   bool final_taken() const;
+  // Reader: fn runs (under the stream's lock, on the pushing thread) whenever output becomes
+  // pending, and at once if some already is; nullptr removes it. Returns after any call of
+  // the previous fn has ended.
+  void set_notify(std::function<void()> fn);
 
  private:
   const uint64_t id_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::function<void()> notify_;
   RequestOutput pending_;
   bool has_pending_ = false;
   bool ended_ = false;        // the final output was pushed

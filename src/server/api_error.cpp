@@ -11,6 +11,8 @@ const char* error_type(int status) {
     case 404: return "NotFoundError";
     case 405: return "MethodNotAllowedError";
     case 413: return "RequestTooLargeError";
+    case 415: return "UnsupportedMediaTypeError";
+    case 431: return "RequestHeaderFieldsTooLargeError";
     case 503: return "ServiceUnavailableError";
     default: return status >= 500 ? "InternalServerError" : "BadRequestError";
   }

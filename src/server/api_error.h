@@ -16,10 +16,14 @@ class ApiError : public std::runtime_error {
   int status() const { return status_; }
   const std::optional<std::string>& param() const { return param_; }
   json body() const;
+  // Seconds a client should wait before retrying (a Retry-After header); 0: none.
+  int retry_after_s() const { return retry_after_s_; }
+  void set_retry_after(int seconds) { retry_after_s_ = seconds; }
 
  private:
   int status_;
   std::optional<std::string> param_;
+  int retry_after_s_ = 0;
 };
 
 // 400 with the offending field named.

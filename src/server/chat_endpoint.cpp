@@ -1,8 +1,7 @@
 // server/chat_endpoint.cpp — POST /v1/chat/completions: messages through the chat template,
-// generation, and the response as one JSON body or as SSE chunks (reasoning_content and
-// tool_calls split out of the text when asked).
-#include <httplib.h>
-
+// generation, and the reply as one JSON body or as SSE chunks (reasoning_content and
+// tool_calls split out of the text when asked; vLLM's echo, include_reasoning,
+// prompt_logprobs), made as the engine's output arrives.
 #include "server/api_error.h"
 #include "server/endpoints.h"
 #include "server/generation.h"
@@ -16,25 +15,10 @@ namespace {
 struct ChatChoice {
   std::string content, reasoning;
   std::vector<ToolCall> tool_calls;
-  std::vector<TokenLogprobs> logprobs;
+  std::vector<TokenLogprobs> logprobs, prompt_logprobs;
   std::string finish_reason, error;
   json stop_reason;
 };
-
-struct StreamState {
-  std::unique_ptr<Generation> gen;
-  ChatRequest request;
-  std::string id, model;
-  int64_t created = 0;
-  bool reasoning = false;
-};
-
-json chunk(const StreamState& st, json choices) {
-  json c = {{"id", st.id}, {"object", "chat.completion.chunk"}, {"created", st.created}, {"model", st.model},
-            {"choices", std::move(choices)}};
-  if (st.request.gen.include_usage) c["usage"] = nullptr;
-  return c;
-}
 
 json delta_json(const ChoiceDelta& d, int first_tool_index) {
   json delta = json::object();
@@ -44,54 +28,152 @@ json delta_json(const ChoiceDelta& d, int first_tool_index) {
   return delta;
 }
 
-void stream_response(std::shared_ptr<StreamState> st, const Server& s, httplib::Response& res) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [st, &s](size_t, httplib::DataSink& sink) {
-    auto write = [&](const std::string& text) { return sink.write(text.data(), text.size()); };
-    const int n = st->gen->num_choices();
-    std::vector<bool> started(n, false);
-    std::vector<int> tool_index(n, 0);
-    std::string failure;
-    const auto& gen_opts = st->request.gen;
-    auto emit = [&](int i, ChoiceDelta& d) {
-      std::string out;
-      if (!started[i]) {
-        started[i] = true;
-        out += sse_event(chunk(*st, json::array({{{"index", i},
-                                                   {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                                   {"logprobs", nullptr},
-                                                   {"finish_reason", nullptr}}})));
-      }
-      if (d.finish_reason == "error") {
-        failure = d.error;
-        return write(out);
-      }
-      json choice = {{"index", i}, {"delta", delta_json(d, tool_index[i])}};
-      tool_index[i] += static_cast<int>(d.tool_calls.size());
-      choice["logprobs"] = gen_opts.logprobs && !d.logprobs.empty()
-                               ? chat_logprobs_json(s.tokenizer(), d.logprobs, *gen_opts.logprobs,
-                                                    gen_opts.return_tokens_as_token_ids)
-                               : json(nullptr);
-      choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
-      if (d.finished) choice["stop_reason"] = d.stop_reason;
-      json c = chunk(*st, json::array({std::move(choice)}));
-      if (gen_opts.continuous_usage_stats) c["usage"] = st->gen->usage();
-      out += sse_event(c);
-      return write(out);
-    };
-    auto empty_chunk = [&] { return chunk(*st, json::array()); };
-    if (!stream_to_end(*st->gen, emit, failure, gen_opts.include_usage, empty_chunk, write)) return false;
-    sink.done();
+class ChatReply final : public ReplyStream {
+ public:
+  ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> gen, bool reasoning, std::string echo)
+      : s_(s),
+        r_(std::move(request)),
+        gen_(std::move(gen)),
+        reasoning_(reasoning),
+        echo_(std::move(echo)),
+        id_("chatcmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
+    const int n = gen_->num_choices();
+    started_.assign(n, false);
+    tool_index_.assign(n, 0);
+    choices_.resize(n);
+  }
+
+  bool event_stream() const override { return r_.gen.stream; }
+  void on_output(std::function<void()> fn) override { gen_->on_output(fn); }
+  void abort() override { gen_->abort(); }
+  int status() const override { return status_; }
+
+  bool pump(std::string& out) override {
+    if (done_) return true;
+    const bool more = gen_->poll([&](int i, ChoiceDelta& d) {
+      if (r_.gen.stream) emit(i, d, out);
+      else collect(i, d);
+    });
+    if (more && failure_.empty()) return false;
+    done_ = true;
+    if (!r_.gen.stream) {
+      out += body();
+    } else {
+      if (!failure_.empty()) gen_->abort();
+      end_event_stream(*gen_, failure_, r_.gen.include_usage, chunk(json::array()), out);
+    }
     return true;
-  });
-}
+  }
+
+ private:
+  json chunk(json choices) const {
+    json c = {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model()},
+              {"choices", std::move(choices)}};
+    if (r_.gen.include_usage) c["usage"] = nullptr;
+    return c;
+  }
+  const std::string& model() const { return s_.options().model_names.front(); }
+
+  void emit(int i, ChoiceDelta& d, std::string& out) {
+    if (!r_.include_reasoning) d.reasoning.clear();
+    if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty() && d.logprobs.empty() && !d.finished) return;
+    if (!started_[i]) {
+      started_[i] = true;
+      out += sse_event(chunk(json::array({{{"index", i},
+                                           {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                           {"logprobs", nullptr},
+                                           {"finish_reason", nullptr}}})));
+      if (!echo_.empty())
+        out += sse_event(chunk(json::array(
+            {{{"index", i}, {"delta", {{"content", echo_}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
+    }
+    if (d.finish_reason == "error") {
+      failure_ = d.error;
+      return;
+    }
+    const auto& g = r_.gen;
+    json choice = {{"index", i}, {"delta", delta_json(d, tool_index_[i])}};
+    tool_index_[i] += static_cast<int>(d.tool_calls.size());
+    choice["logprobs"] = g.logprobs && !d.logprobs.empty()
+                             ? chat_logprobs_json(s_.tokenizer(), d.logprobs, *g.logprobs, g.return_tokens_as_token_ids)
+                             : json(nullptr);
+    choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
+    if (d.finished) choice["stop_reason"] = d.stop_reason;
+    json c = chunk(json::array({std::move(choice)}));
+    if (g.continuous_usage_stats) c["usage"] = gen_->usage();
+    out += sse_event(c);
+  }
+
+  void collect(int i, ChoiceDelta& d) {
+    ChatChoice& c = choices_[i];
+    c.content += d.content;
+    c.reasoning += d.reasoning;
+    for (auto& t : d.tool_calls) c.tool_calls.push_back(std::move(t));
+    for (auto& lp : d.logprobs) c.logprobs.push_back(std::move(lp));
+    for (auto& lp : d.prompt_logprobs) c.prompt_logprobs.push_back(std::move(lp));
+    if (d.finished) {
+      c.finish_reason = d.finish_reason;
+      c.stop_reason = d.stop_reason;
+      c.error = d.error;
+    }
+  }
+
+  // The non-streamed body (or the error body when the engine failed).
+  std::string body() {
+    json out_choices = json::array();
+    for (size_t i = 0; i < choices_.size(); ++i) {
+      const ChatChoice& c = choices_[i];
+      if (c.finish_reason == "error") {
+        status_ = 500;
+        return dump_json(error_body(500, "the engine failed: " + c.error));
+      }
+      json message = {{"role", "assistant"}};
+      const std::string content = echo_ + c.content;
+      message["content"] = content.empty() && !c.tool_calls.empty() ? json(nullptr) : json(content);
+      if (reasoning_)
+        message["reasoning_content"] = c.reasoning.empty() || !r_.include_reasoning ? json(nullptr) : json(c.reasoning);
+      message["tool_calls"] = tool_calls_json(c.tool_calls, 0);
+      for (json& t : message["tool_calls"]) t.erase("index");
+      const auto& g = r_.gen;
+      out_choices.push_back(
+          {{"index", i},
+           {"message", std::move(message)},
+           {"logprobs", g.logprobs ? chat_logprobs_json(s_.tokenizer(), c.logprobs, *g.logprobs,
+                                                        g.return_tokens_as_token_ids)
+                                   : json(nullptr)},
+           {"finish_reason", c.finish_reason},
+           {"stop_reason", c.stop_reason}});
+    }
+    json body = {{"id", id_},
+                 {"object", "chat.completion"},
+                 {"created", created_},
+                 {"model", model()},
+                 {"choices", std::move(out_choices)},
+                 {"usage", gen_->usage()}};
+    body["prompt_logprobs"] =
+        r_.gen.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), choices_.front().prompt_logprobs) : json(nullptr);
+    return dump_json(body);
+  }
+
+  const Server& s_;
+  const ChatRequest r_;
+  std::unique_ptr<Generation> gen_;
+  const bool reasoning_;                // --reasoning-parser: reasoning_content in the reply
+  const std::string echo_;              // echo: the last (assistant) message the reply starts with
+  const std::string id_;
+  const int64_t created_ = unix_seconds();
+  std::vector<bool> started_;
+  std::vector<int> tool_index_;
+  std::vector<ChatChoice> choices_;
+  std::string failure_;
+  int status_ = 200;
+  bool done_ = false;
+};
 
 }  // namespace
 
-void chat_completions(Server& s, const httplib::Request& req, httplib::Response& res) {
-  auto st = std::make_shared<StreamState>();
-  st->request = parse_chat_request(parse_body(req.body), s.options().sampling_defaults, s.limits());
-  const ChatRequest& r = st->request;
+Reply chat_completions(Server& s, const HttpRequest& req) {
+  ChatRequest r = parse_chat_request(parse_body(req.body), s.options().sampling_defaults, s.limits());
   s.check_model(r.model);
   const std::string prompt = render_chat_prompt(s, r);
   ChoiceOptions co;
@@ -102,52 +184,16 @@ void chat_completions(Server& s, const httplib::Request& req, httplib::Response&
   co.parse_reasoning = s.options().reasoning_parser;
   co.prompt_opened_think = co.parse_reasoning && ReasoningParser::prompt_opens_think(prompt);
   co.parse_tool_calls = r.parse_tool_calls;
-  st->gen = std::make_unique<Generation>(s, std::vector<std::vector<int32_t>>{s.tokenizer().encode(prompt)}, r.gen, co);
-  st->id = random_id("chatcmpl-");
-  st->model = s.options().model_names.front();
-  st->created = unix_seconds();
-  st->reasoning = co.parse_reasoning;
-  if (r.gen.stream) return stream_response(st, s, res);
-
-  std::vector<ChatChoice> choices(st->gen->num_choices());
-  while (st->gen->poll([&](int i, ChoiceDelta& d) {
-    ChatChoice& c = choices[i];
-    c.content += d.content;
-    c.reasoning += d.reasoning;
-    for (auto& t : d.tool_calls) c.tool_calls.push_back(std::move(t));
-    for (auto& lp : d.logprobs) c.logprobs.push_back(std::move(lp));
-    if (d.finished) {
-      c.finish_reason = d.finish_reason;
-      c.stop_reason = d.stop_reason;
-      c.error = d.error;
-    }
-    return true;
-  })) {
-  }
-  json out_choices = json::array();
-  for (size_t i = 0; i < choices.size(); ++i) {
-    const ChatChoice& c = choices[i];
-    if (c.finish_reason == "error") throw ApiError(500, "the engine failed: " + c.error);
-    json message = {{"role", "assistant"}};
-    message["content"] = c.content.empty() && !c.tool_calls.empty() ? json(nullptr) : json(c.content);
-    if (st->reasoning) message["reasoning_content"] = c.reasoning.empty() ? json(nullptr) : json(c.reasoning);
-    message["tool_calls"] = tool_calls_json(c.tool_calls, 0);
-    for (json& t : message["tool_calls"]) t.erase("index");
-    out_choices.push_back({{"index", i},
-                           {"message", std::move(message)},
-                           {"logprobs", r.gen.logprobs ? chat_logprobs_json(s.tokenizer(), c.logprobs, *r.gen.logprobs,
-                                                                            r.gen.return_tokens_as_token_ids)
-                                                       : json(nullptr)},
-                           {"finish_reason", c.finish_reason},
-                           {"stop_reason", c.stop_reason}});
-  }
-  const json body = {{"id", st->id},
-                     {"object", "chat.completion"},
-                     {"created", st->created},
-                     {"model", st->model},
-                     {"choices", std::move(out_choices)},
-                     {"usage", st->gen->usage()}};
-  res.set_content(dump_json(body), "application/json");
+  co.single_tool_call = !r.parallel_tool_calls;
+  auto gen = std::make_unique<Generation>(s, std::vector<std::vector<int32_t>>{s.tokenizer().encode(prompt)}, r.gen, co);
+  // vLLM's echo: the reply starts with the last message when it is the assistant's.
+  const json& last = r.messages.back();
+  std::string echo = r.echo && last["role"] == "assistant" ? last["content"].get<std::string>() : std::string();
+  r.messages = nullptr;  // rendered and tokenized: the reply does not need them
+  r.tools = nullptr;
+  Reply reply;
+  reply.stream = std::make_unique<ChatReply>(s, std::move(r), std::move(gen), co.parse_reasoning, std::move(echo));
+  return reply;
 }
 
 }  // namespace rotor::server

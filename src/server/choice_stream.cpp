@@ -7,7 +7,21 @@ ChoiceStream::ChoiceStream(const Tokenizer& tokenizer, ChoiceOptions options)
     : opt_(std::move(options)),
       detok_(tokenizer, opt_.skip_special_tokens),
       stop_(opt_.stop, opt_.include_stop_str_in_output) {
-  if (opt_.parse_reasoning) reasoning_.emplace(opt_.prompt_opened_think);
+  if (opt_.parse_reasoning) {
+    reasoning_.emplace(opt_.prompt_opened_think);
+    in_think_ = opt_.prompt_opened_think;
+    think_start_ = tokenizer.token_to_id("<think>");
+    think_end_ = tokenizer.token_to_id("</think>");
+  }
+}
+
+void ChoiceStream::count_reasoning(int32_t token) {
+  // As the reasoning parser reads the text: a think block opened by the prompt or by the first
+  // output token, up to its </think>.
+  if (num_output_tokens_ == 1 && token == think_start_) in_think_ = true;
+  if (!in_think_) return;
+  ++num_reasoning_tokens_;
+  if (token == think_end_) in_think_ = false;
 }
 
 void ChoiceStream::route(std::string text, ChoiceDelta& d, bool final) {
@@ -32,7 +46,11 @@ void ChoiceStream::route(std::string text, ChoiceDelta& d, bool final) {
       for (auto& c : rest.calls) t.calls.push_back(std::move(c));
     }
     d.content += t.content;
-    for (auto& c : t.calls) d.tool_calls.push_back(std::move(c));
+    for (auto& c : t.calls) {
+      if (opt_.single_tool_call && num_calls_kept_ > 0) continue;
+      ++num_calls_kept_;
+      d.tool_calls.push_back(std::move(c));
+    }
   } else {
     d.content += content;
   }
@@ -43,9 +61,19 @@ ChoiceDelta ChoiceStream::push(const RequestOutput& out) {
   if (finished_) return d;
   num_prompt_tokens_ = out.num_prompt_tokens;
   num_cached_tokens_ = out.num_cached_tokens;
+  d.prompt_logprobs = out.prompt_logprobs;
+  if (opt_.echo_only) {  // the one token drawn is not part of the answer
+    if (out.finished) {
+      finished_ = d.finished = true;
+      d.finish_reason = finish_reason_name(out.finish_reason);
+      d.error = out.error;
+    }
+    return d;
+  }
   std::string text;
   for (size_t i = 0; i < out.token_ids.size() && !stop_.stopped(); ++i) {
     ++num_output_tokens_;
+    if (reasoning_) count_reasoning(out.token_ids[i]);
     text += stop_.push(detok_.push(out.token_ids[i]), num_output_tokens_ >= opt_.min_tokens);
     if (i < out.logprobs.size()) d.logprobs.push_back(out.logprobs[i]);
   }

@@ -1,8 +1,8 @@
 // server/choice_stream.h — one choice of a response, from the engine's token deltas to text
 // deltas: each token through the incremental detokenizer and the stop strings (a stop string
 // ends the choice at the token that completes it; later tokens are neither emitted nor
-// counted), then for chat the Qwen3 reasoning and tool-call parsers. Streaming and
-// non-streaming responses are both built from these deltas.
+// counted), then for chat the Qwen3 reasoning and tool-call parsers; the prompt's log-probs
+// pass through. Streaming and non-streaming responses are both built from these deltas.
 #pragma once
 #include <optional>
 #include <string>
@@ -25,6 +25,8 @@ struct ChoiceOptions {
   bool parse_reasoning = false;       // --reasoning-parser qwen3
   bool prompt_opened_think = false;   // the prompt ends inside <think>
   bool parse_tool_calls = false;      // the request has tools (tool_choice auto)
+  bool single_tool_call = false;      // parallel_tool_calls false: calls after the first are dropped
+  bool echo_only = false;             // completions' echo with max_tokens 0: the output is dropped
 };
 
 struct ChoiceDelta {
@@ -32,12 +34,16 @@ struct ChoiceDelta {
   std::string reasoning;              // chat reasoning_content
   std::vector<ToolCall> tool_calls;
   std::vector<TokenLogprobs> logprobs;  // of the tokens this delta counted
+  std::vector<TokenLogprobs> prompt_logprobs;  // of prompt tokens from the second (prompt_logprobs asked)
   bool finished = false;
   std::string finish_reason;          // stop | length | tool_calls | abort | error (when finished)
   json stop_reason;                   // the stop string or stop token id, else null
   std::string error;                  // finish_reason error: what failed
 
-  bool empty() const { return content.empty() && reasoning.empty() && tool_calls.empty() && logprobs.empty() && !finished; }
+  bool empty() const {
+    return content.empty() && reasoning.empty() && tool_calls.empty() && logprobs.empty() && prompt_logprobs.empty() &&
+           !finished;
+  }
 };
 
 class ChoiceStream {
@@ -52,11 +58,14 @@ class ChoiceStream {
   int num_prompt_tokens() const { return num_prompt_tokens_; }
   int num_output_tokens() const { return num_output_tokens_; }
   int num_cached_tokens() const { return num_cached_tokens_; }
+  // Output tokens inside the think block (<think> and </think> included; parse_reasoning only).
+  int num_reasoning_tokens() const { return num_reasoning_tokens_; }
   int num_tool_calls() const { return tools_.num_calls(); }
 
  private:
   // Runs emitted text through the reasoning and tool parsers into d.
   void route(std::string text, ChoiceDelta& d, bool final);
+  void count_reasoning(int32_t token);
 
   ChoiceOptions opt_;
   IncrementalDetokenizer detok_;
@@ -65,6 +74,10 @@ class ChoiceStream {
   ToolCallParser tools_;
   bool finished_ = false;
   int num_prompt_tokens_ = 0, num_output_tokens_ = 0, num_cached_tokens_ = 0;
+  int num_calls_kept_ = 0;
+  int num_reasoning_tokens_ = 0;
+  bool in_think_ = false;                 // the output so far is inside <think>
+  std::optional<int32_t> think_start_, think_end_;
 };
 
 }  // namespace rotor::server

@@ -1,7 +1,7 @@
 // server/completion_endpoint.cpp — POST /v1/completions: prompts as text or token ids (one
-// choice per prompt and n), echo, logprobs; one JSON body or SSE chunks.
-#include <httplib.h>
-
+// choice per prompt and n), echo (with the prompt's log-probs when logprobs are asked; alone
+// with max_tokens 0), logprobs, vLLM's prompt_logprobs; one JSON body or SSE chunks, made as
+// the engine's output arrives.
 #include "server/api_error.h"
 #include "server/endpoints.h"
 #include "server/generation.h"
@@ -11,127 +11,176 @@
 namespace rotor::server {
 namespace {
 
-struct CompletionState {
-  std::unique_ptr<Generation> gen;
-  CompletionRequest request;
-  std::vector<std::string> prompt_texts;  // per prompt, for echo
-  std::string id, model;
-  int64_t created = 0;
-};
+class CompletionReply final : public ReplyStream {
+ public:
+  CompletionReply(const Server& s, CompletionRequest request, std::vector<std::string> prompt_texts,
+                  std::unique_ptr<Generation> gen)
+      : s_(s),
+        r_(std::move(request)),
+        prompt_texts_(std::move(prompt_texts)),
+        gen_(std::move(gen)),
+        id_("cmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
+    const size_t n = static_cast<size_t>(gen_->num_choices());
+    started_.assign(n, false);
+    offset_.assign(n, 0);
+    text_.resize(n);
+    logprobs_.resize(n);
+    prompt_lps_.resize(n);
+    finish_.resize(n);
+    error_.resize(n);
+    stop_reason_.resize(n);
+  }
 
-json chunk(const CompletionState& st, json choices) {
-  json c = {{"id", st.id}, {"object", "text_completion"}, {"created", st.created}, {"model", st.model},
-            {"choices", std::move(choices)}};
-  if (st.request.gen.include_usage) c["usage"] = nullptr;
-  return c;
-}
+  bool event_stream() const override { return r_.gen.stream; }
+  void on_output(std::function<void()> fn) override { gen_->on_output(fn); }
+  void abort() override { gen_->abort(); }
+  int status() const override { return status_; }
 
-void stream_response(std::shared_ptr<CompletionState> st, const Server& s, httplib::Response& res) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [st, &s](size_t, httplib::DataSink& sink) {
-    auto write = [&](const std::string& text) { return sink.write(text.data(), text.size()); };
-    const auto& g = st->request.gen;
-    const int n = st->gen->num_choices();
-    std::vector<bool> started(n, false);
-    std::vector<int> offset(n, 0);
-    std::string failure;
-    auto emit = [&](int i, ChoiceDelta& d) {
-      if (d.finish_reason == "error") {
-        failure = d.error;
-        return true;
-      }
-      std::string text = std::move(d.content);
-      if (!started[i]) {
-        started[i] = true;
-        if (st->request.echo) text = st->prompt_texts[i / g.n] + text;
-      }
-      json choice = {{"index", i}, {"text", text}};
-      choice["logprobs"] = g.logprobs ? completion_logprobs_json(s.tokenizer(), d.logprobs, *g.logprobs,
-                                                                 g.return_tokens_as_token_ids, &offset[i])
-                                      : json(nullptr);
-      choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
-      choice["stop_reason"] = d.finished ? d.stop_reason : json(nullptr);
-      json c = chunk(*st, json::array({std::move(choice)}));
-      if (g.continuous_usage_stats) c["usage"] = st->gen->usage();
-      return write(sse_event(c));
-    };
-    auto empty_chunk = [&] { return chunk(*st, json::array()); };
-    if (!stream_to_end(*st->gen, emit, failure, g.include_usage, empty_chunk, write)) return false;
-    sink.done();
+  bool pump(std::string& out) override {
+    if (done_) return true;
+    const bool more = gen_->poll([&](int i, ChoiceDelta& d) {
+      if (r_.gen.stream) emit(i, d, out);
+      else collect(i, d);
+    });
+    if (more && failure_.empty()) return false;
+    done_ = true;
+    if (!r_.gen.stream) {
+      out += body();
+    } else {
+      if (!failure_.empty()) gen_->abort();
+      end_event_stream(*gen_, failure_, r_.gen.include_usage, chunk(json::array()), out);
+    }
     return true;
-  });
-}
+  }
+
+ private:
+  json chunk(json choices) const {
+    json c = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model()},
+              {"choices", std::move(choices)}};
+    if (r_.gen.include_usage) c["usage"] = nullptr;
+    return c;
+  }
+  const std::string& model() const { return s_.options().model_names.front(); }
+  const std::string& echo_text(int i) const { return prompt_texts_[static_cast<size_t>(i / r_.gen.n)]; }
+
+  // Choice i's logprobs object for `lps`: with echo, the first call covers the prompt first.
+  json logprobs_json(int i, const std::vector<TokenLogprobs>& lps, bool first) {
+    const auto& g = r_.gen;
+    const bool as_ids = g.return_tokens_as_token_ids;
+    json out = first && r_.echo ? echo_logprobs_json(s_.tokenizer(), gen_->prompt_of(i), prompt_lps_[i], *g.logprobs,
+                                                      as_ids, &offset_[i])
+                                : completion_logprobs_json(s_.tokenizer(), {}, *g.logprobs, as_ids, &offset_[i]);
+    append_completion_logprobs(out, completion_logprobs_json(s_.tokenizer(), lps, *g.logprobs, as_ids, &offset_[i]));
+    return out;
+  }
+
+  void emit(int i, ChoiceDelta& d, std::string& out) {
+    if (d.finish_reason == "error") {
+      failure_ = d.error;
+      return;
+    }
+    for (auto& lp : d.prompt_logprobs) prompt_lps_[i].push_back(std::move(lp));
+    if (d.content.empty() && d.logprobs.empty() && !d.finished) return;  // only prompt log-probs so far
+    const auto& g = r_.gen;
+    std::string text = std::move(d.content);
+    const bool first = !started_[i];
+    if (first) {
+      started_[i] = true;
+      if (r_.echo) text = echo_text(i) + text;
+    }
+    json choice = {{"index", i}, {"text", text}};
+    choice["logprobs"] = g.logprobs ? logprobs_json(i, d.logprobs, first) : json(nullptr);
+    choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
+    choice["stop_reason"] = d.finished ? d.stop_reason : json(nullptr);
+    json c = chunk(json::array({std::move(choice)}));
+    if (g.continuous_usage_stats) c["usage"] = gen_->usage();
+    out += sse_event(c);
+  }
+
+  void collect(int i, ChoiceDelta& d) {
+    text_[i] += d.content;
+    for (auto& lp : d.logprobs) logprobs_[i].push_back(std::move(lp));
+    for (auto& lp : d.prompt_logprobs) prompt_lps_[i].push_back(std::move(lp));
+    if (d.finished) {
+      finish_[i] = d.finish_reason;
+      stop_reason_[i] = d.stop_reason;
+      error_[i] = d.error;
+    }
+  }
+
+  // The non-streamed body (or the error body when the engine failed).
+  std::string body() {
+    const auto& g = r_.gen;
+    json choices = json::array();
+    for (int i = 0; i < gen_->num_choices(); ++i) {
+      if (finish_[i] == "error") {
+        status_ = 500;
+        return dump_json(error_body(500, "the engine failed: " + error_[i]));
+      }
+      json choice = {{"index", i},
+                     {"text", (r_.echo ? echo_text(i) : std::string()) + text_[i]},
+                     {"logprobs", g.logprobs ? logprobs_json(i, logprobs_[i], true) : json(nullptr)},
+                     {"finish_reason", finish_[i]},
+                     {"stop_reason", stop_reason_[i]}};
+      choice["prompt_logprobs"] =
+          g.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), prompt_lps_[i]) : json(nullptr);
+      choices.push_back(std::move(choice));
+    }
+    return dump_json({{"id", id_},
+                      {"object", "text_completion"},
+                      {"created", created_},
+                      {"model", model()},
+                      {"choices", std::move(choices)},
+                      {"usage", gen_->usage()}});
+  }
+
+  const Server& s_;
+  const CompletionRequest r_;
+  const std::vector<std::string> prompt_texts_;  // per prompt, for echo
+  std::unique_ptr<Generation> gen_;
+  const std::string id_;
+  const int64_t created_ = unix_seconds();
+  std::vector<bool> started_;
+  std::vector<int> offset_;                      // text offset of the next logprobs token
+  std::vector<std::string> text_, finish_, error_;
+  std::vector<std::vector<TokenLogprobs>> logprobs_, prompt_lps_;
+  std::vector<json> stop_reason_;
+  std::string failure_;
+  int status_ = 200;
+  bool done_ = false;
+};
 
 }  // namespace
 
-void completions(Server& s, const httplib::Request& req, httplib::Response& res) {
-  auto st = std::make_shared<CompletionState>();
-  st->request = parse_completion_request(parse_body(req.body), s.options().sampling_defaults, s.limits());
-  const CompletionRequest& r = st->request;
+Reply completions(Server& s, const HttpRequest& req) {
+  CompletionRequest r = parse_completion_request(parse_body(req.body), s.options().sampling_defaults, s.limits());
   s.check_model(r.model);
-  if (r.echo && r.gen.logprobs)
-    bad_request("'echo' with 'logprobs' needs prompt log-probabilities, which rotor does not compute", "echo");
+  if (r.echo_only && r.gen.stream)
+    bad_request("'echo' with 'max_tokens' 0 cannot be streamed (there is nothing to stream)", "max_tokens");
   std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::string> prompt_texts;
   for (const CompletionPrompt& p : r.prompts) {
-    if (p.text) {
-      prompts.push_back(s.tokenizer().encode(*p.text));
-      st->prompt_texts.push_back(*p.text);
-    } else {
-      prompts.push_back(p.ids);
-      st->prompt_texts.push_back(r.echo ? s.tokenizer().decode(p.ids, false) : std::string());
-    }
+    prompts.push_back(p.text ? s.tokenizer().encode(*p.text) : p.ids);
+    prompt_texts.push_back(r.echo ? p.text.value_or(s.tokenizer().decode(p.ids, false)) : std::string());
   }
+  std::vector<size_t> lengths;
+  for (const auto& p : prompts) lengths.push_back(p.size());
   ChoiceOptions co;
   co.stop = r.gen.stop;
   co.include_stop_str_in_output = r.gen.include_stop_str_in_output;
   co.skip_special_tokens = r.gen.skip_special_tokens;
   co.min_tokens = r.gen.min_tokens;
-  st->gen = std::make_unique<Generation>(s, prompts, r.gen, co);
-  st->id = random_id("cmpl-");
-  st->model = s.options().model_names.front();
-  st->created = unix_seconds();
-  if (r.gen.stream) return stream_response(st, s, res);
-
-  const int n = st->gen->num_choices();
-  std::vector<std::string> text(n);
-  std::vector<json> logprobs(n);
-  std::vector<int> offset(n, 0);
-  std::vector<std::string> finish(n), error(n);
-  std::vector<json> stop_reason(n);
-  while (st->gen->poll([&](int i, ChoiceDelta& d) {
-    text[i] += d.content;
-    if (r.gen.logprobs) {
-      const json lp = completion_logprobs_json(s.tokenizer(), d.logprobs, *r.gen.logprobs,
-                                               r.gen.return_tokens_as_token_ids, &offset[i]);
-      if (logprobs[i].is_null()) logprobs[i] = lp;
-      else append_completion_logprobs(logprobs[i], lp);
-    }
-    if (d.finished) {
-      finish[i] = d.finish_reason;
-      stop_reason[i] = d.stop_reason;
-      error[i] = d.error;
-    }
-    return true;
-  })) {
+  co.echo_only = r.echo_only;
+  auto gen = std::make_unique<Generation>(s, std::move(prompts), r.gen, co);
+  // An echoed prompt cut by truncate_prompt_tokens is echoed as the model saw it.
+  for (size_t pi = 0; r.echo && pi < lengths.size(); ++pi) {
+    const std::vector<int32_t>& ids = gen->prompt_of(static_cast<int>(pi) * gen->n());
+    if (ids.size() != lengths[pi]) prompt_texts[pi] = s.tokenizer().decode(ids, false);
   }
-  json choices = json::array();
-  for (int i = 0; i < n; ++i) {
-    if (finish[i] == "error") throw ApiError(500, "the engine failed: " + error[i]);
-    if (r.gen.logprobs && logprobs[i].is_null())
-      logprobs[i] = completion_logprobs_json(s.tokenizer(), {}, *r.gen.logprobs, false, &offset[i]);
-    choices.push_back({{"index", i},
-                       {"text", (r.echo ? st->prompt_texts[i / r.gen.n] : std::string()) + text[i]},
-                       {"logprobs", logprobs[i]},
-                       {"finish_reason", finish[i]},
-                       {"stop_reason", stop_reason[i]}});
-  }
-  const json body = {{"id", st->id},
-                     {"object", "text_completion"},
-                     {"created", st->created},
-                     {"model", st->model},
-                     {"choices", std::move(choices)},
-                     {"usage", st->gen->usage()}};
-  res.set_content(dump_json(body), "application/json");
+  r.prompts = {};  // tokenized: the reply does not need the text
+  Reply reply;
+  reply.stream = std::make_unique<CompletionReply>(s, std::move(r), std::move(prompt_texts), std::move(gen));
+  return reply;
 }
 
 }  // namespace rotor::server

@@ -1,23 +1,22 @@
 // server/endpoints.h — the request handlers, one function per route (registered by
-// server.cpp). They throw ApiError for bad requests; server.cpp turns exceptions into
-// OpenAI error bodies.
+// server.cpp), run on the worker threads (models on the I/O threads). They throw ApiError for
+// bad requests; server.cpp turns exceptions into OpenAI error replies. The generation
+// endpoints return a Reply whose ReplyStream the connection drives as output arrives.
 #pragma once
 #include <string>
 
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "server/http_types.h"
 
 namespace rotor::server {
 
 class Server;
 
-void chat_completions(Server& s, const httplib::Request& req, httplib::Response& res);
-void completions(Server& s, const httplib::Request& req, httplib::Response& res);
-void list_models(Server& s, const httplib::Request& req, httplib::Response& res);
-void tokenize(Server& s, const httplib::Request& req, httplib::Response& res);
-void detokenize(Server& s, const httplib::Request& req, httplib::Response& res);
+Reply chat_completions(Server& s, const HttpRequest& req);
+Reply completions(Server& s, const HttpRequest& req);
+Reply create_response(Server& s, const HttpRequest& req);  // /v1/responses
+Reply list_models(Server& s, const HttpRequest& req);
+Reply tokenize(Server& s, const HttpRequest& req);
+Reply detokenize(Server& s, const HttpRequest& req);
 
 // The prompt of a chat request, rendered by the chat template (400 if rendering fails).
 struct ChatRequest;

@@ -13,41 +13,57 @@
 
 namespace rotor::server {
 
-Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& prompts, const GenerationOptions& gen,
+std::vector<std::vector<int32_t>> bad_words_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& words) {
+  std::vector<std::vector<int32_t>> out;
+  for (const std::string& word : words) {
+    const std::string bare = word.substr(std::min(word.size(), word.find_first_not_of(" \t\n")));
+    std::vector<int32_t> ids = tokenizer.encode(bare);
+    if (ids.empty()) continue;
+    // As vLLM: also the word after a space, when that is a different token sequence of the same length.
+    std::vector<int32_t> spaced = tokenizer.encode(" " + bare);
+    out.push_back(std::move(ids));
+    if (spaced.size() == out.back().size() && spaced.front() != out.back().front()) out.push_back(std::move(spaced));
+  }
+  return out;
+}
+
+Generation::Generation(Server& server, std::vector<std::vector<int32_t>> prompts, const GenerationOptions& gen,
                        const ChoiceOptions& choice_options)
-    : server_(server), n_(gen.n) {
-  const int max_len = server.engine().limits().max_model_len;
-  for (const auto& ids : prompts) {
-    const int p = static_cast<int>(ids.size());
+    : server_(server), n_(gen.n), prompts_(std::move(prompts)) {
+  const int64_t max_len = server.engine().limits().max_model_len;
+  if (gen.priority != 0 && !server.engine().limits().priority_scheduling)
+    bad_request(fmt::format("priority {}: this server schedules first come, first served (start it with "
+                            "--scheduling-policy priority)",
+                            gen.priority),
+                "priority");
+  if (gen.truncate_prompt_tokens && *gen.truncate_prompt_tokens > max_len)
+    bad_request(fmt::format("'truncate_prompt_tokens' ({}) is larger than this model's maximum context length ({})",
+                            *gen.truncate_prompt_tokens, max_len),
+                "truncate_prompt_tokens");
+  const std::vector<std::vector<int32_t>> bad_words = bad_words_token_ids(server.tokenizer(), gen.bad_words);
+  std::vector<EngineRequest> requests;
+  for (std::vector<int32_t>& ids : prompts_) {
+    if (gen.truncate_prompt_tokens) {  // keep the last N tokens, as vLLM truncates on the left
+      const size_t keep = *gen.truncate_prompt_tokens < 0 ? static_cast<size_t>(max_len)
+                                                          : static_cast<size_t>(*gen.truncate_prompt_tokens);
+      if (ids.size() > keep) ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
+    }
+    const int64_t p = static_cast<int64_t>(ids.size());
     if (p == 0) bad_request("the prompt is empty", "prompt");
     if (p >= max_len)
       bad_request(fmt::format("This model's maximum context length is {} tokens. However, your request has {} input "
                               "tokens. Please reduce the length of the input.",
                               max_len, p));
-    if (gen.max_tokens && p + *gen.max_tokens > max_len)
-      bad_request(fmt::format("'max_tokens' is too large: {}. This model's maximum context length is {} tokens and "
+    if (gen.max_tokens && p + int64_t{*gen.max_tokens} > max_len)
+      bad_request(fmt::format("'{}' is too large: {}. This model's maximum context length is {} tokens and "
                               "your request has {} input tokens ({} > {} - {}).",
-                              *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
-                  "max_tokens");
-    prompt_lengths_.push_back(p);
-  }
-  choices_.reserve(prompts.size() * n_);
-  try {
-    submit_all(server, prompts, gen, choice_options);
-    if (server.options().log_requests) log_request(prompts, gen);
-  } catch (...) {
-    abort();  // what was submitted before the failure
-    throw;
-  }
-}
-
-void Generation::submit_all(Server& server, const std::vector<std::vector<int32_t>>& prompts,
-                            const GenerationOptions& gen, const ChoiceOptions& choice_options) {
-  const int max_len = server.engine().limits().max_model_len;
-  for (size_t pi = 0; pi < prompts.size(); ++pi) {
-    for (int k = 0; k < n_; ++k) {
+                              gen.max_tokens_field, *gen.max_tokens, max_len, p, *gen.max_tokens, max_len, p),
+                  gen.max_tokens_field);
+    prompt_lengths_.push_back(static_cast<int>(p));
+    for (int k = 0; k < gen.n; ++k) {
       EngineRequest r;
-      r.prompt_token_ids = prompts[pi];
+      r.prompt_token_ids = ids;
+      r.priority = gen.priority;
       SamplingParams& s = r.params;
       s.temperature = gen.temperature;
       s.top_p = gen.top_p;
@@ -57,25 +73,37 @@ void Generation::submit_all(Server& server, const std::vector<std::vector<int32_
       s.presence_penalty = gen.presence_penalty;
       s.frequency_penalty = gen.frequency_penalty;
       s.repetition_penalty = gen.repetition_penalty;
-      s.max_tokens = gen.max_tokens.value_or(max_len - prompt_lengths_[pi]);
+      s.max_tokens = std::max(1, gen.max_tokens.value_or(static_cast<int>(max_len - p)));  // 0: echo only, one drawn
       s.min_tokens = gen.min_tokens;
       s.stop_token_ids = gen.stop_token_ids;
       s.ignore_eos = gen.ignore_eos;
       s.logprobs = gen.logprobs;
-      choices_.push_back(Choice{server.submit(std::move(r)), ChoiceStream(server.tokenizer(), choice_options),
-                                static_cast<int>(pi)});
+      s.prompt_logprobs = gen.prompt_logprobs;
+      s.allowed_token_ids = gen.allowed_token_ids;
+      s.bad_words = bad_words;
+      requests.push_back(std::move(r));
     }
   }
+  std::vector<RequestHandle> handles = server.submit(std::move(requests));
+  choices_.reserve(handles.size());
+  for (RequestHandle& h : handles)
+    choices_.push_back(Choice{std::move(h), ChoiceStream(server.tokenizer(), choice_options)});
+  if (server.options().log_requests) log_request(prompts_, gen);
 }
 
 Generation::~Generation() { abort(); }
 
+void Generation::finish(Choice& c) {
+  c.done = true;
+  server_.release(c.handle.id());
+}
+
 void Generation::abort() {
   for (Choice& c : choices_) {
-    if (!c.done) c.handle.abort();
-    server_.release(c.handle.id());
+    if (c.done) continue;
+    c.handle.abort();
+    finish(c);
   }
-  choices_.clear();
   aborted_ = true;
 }
 
@@ -85,40 +113,34 @@ bool Generation::finished() const {
   return true;
 }
 
-bool Generation::feed(int i, const RequestOutput& out, const std::function<bool(int, ChoiceDelta&)>& emit) {
-  Choice& c = choices_[static_cast<size_t>(i)];
-  ChoiceDelta d = c.stream.push(out);
-  if (c.stream.finished()) {
-    c.done = true;
-    if (!out.finished) c.handle.abort();  // a stop string ended it before the engine did
-  }
-  if (d.empty()) return true;
-  if (emit(i, d)) return true;
-  abort();
-  return false;
+void Generation::on_output(const std::function<void()>& fn) {
+  for (Choice& c : choices_) c.handle.on_output(fn);
 }
 
-bool Generation::poll(const std::function<bool(int, ChoiceDelta&)>& emit) {
+bool Generation::poll(const std::function<void(int, ChoiceDelta&)>& emit) {
   if (aborted_) return false;
-  using std::chrono::milliseconds;
-  int unfinished = 0, last = -1;
-  for (int i = 0; i < num_choices(); ++i)
-    if (!choices_[i].done) ++unfinished, last = i;
-  if (unfinished == 0) return false;
-  if (unfinished == 1) {
-    if (!feed(last, choices_[last].handle.next(), emit)) return false;
-    return !finished();
-  }
-  // Several choices: take what is ready, else wait a little on each in turn.
-  bool any = false;
   for (int i = 0; i < num_choices(); ++i) {
-    if (choices_[i].done) continue;
-    if (auto out = choices_[i].handle.next_for(milliseconds(any ? 0 : 2))) {
-      any = true;
-      if (!feed(i, *out, emit)) return false;
+    Choice& c = choices_[static_cast<size_t>(i)];
+    if (c.done) continue;
+    const std::optional<RequestOutput> out = c.handle.next_for(std::chrono::milliseconds(0));
+    if (!out) continue;
+    ChoiceDelta d = c.stream.push(*out);
+    if (c.stream.finished()) {
+      if (!out->finished) c.handle.abort();  // a stop string ended it before the engine did
+      finish(c);
+    }
+    if (!d.empty()) emit(i, d);
+  }
+  if (!finished()) return true;
+  if (!recorded_) {  // /metrics: n and the longest of each prompt's choices
+    recorded_ = true;
+    for (size_t p = 0; p < choices_.size(); p += static_cast<size_t>(n_)) {
+      int most = 0;
+      for (size_t k = p; k < p + static_cast<size_t>(n_); ++k) most = std::max(most, choices_[k].stream.num_output_tokens());
+      server_.record_finished_group(n_, most);
     }
   }
-  return !finished();
+  return false;
 }
 
 int Generation::prompt_tokens() const {
@@ -129,7 +151,13 @@ int Generation::prompt_tokens() const {
 
 int Generation::cached_tokens() const {
   int sum = 0;
-  for (size_t i = 0; i < choices_.size(); i += n_) sum += choices_[i].stream.num_cached_tokens();
+  for (size_t i = 0; i < choices_.size(); i += static_cast<size_t>(n_)) sum += choices_[i].stream.num_cached_tokens();
+  return sum;
+}
+
+int Generation::reasoning_tokens() const {
+  int sum = 0;
+  for (const Choice& c : choices_) sum += c.stream.num_reasoning_tokens();
   return sum;
 }
 
@@ -178,23 +206,15 @@ int Generation::completion_tokens() const {
   return sum;
 }
 
-bool stream_to_end(Generation& gen, const std::function<bool(int, ChoiceDelta&)>& emit, const std::string& failure,
-                   bool include_usage, const std::function<json()>& empty_chunk,
-                   const std::function<bool(const std::string&)>& write) {
-  while (gen.poll(emit)) {
-    if (!failure.empty()) break;
-  }
-  if (gen.aborted()) return false;  // the client went away
+void end_event_stream(const Generation& gen, const std::string& failure, bool include_usage, json empty_chunk,
+                      std::string& out) {
   if (!failure.empty()) {
-    gen.abort();
-    if (!write(sse_event(error_body(500, failure)))) return false;
+    out += sse_event(error_body(500, failure));
   } else if (include_usage) {
-    json c = empty_chunk();
-    c["usage"] = gen.usage();
-    if (!write(sse_event(c))) return false;
+    empty_chunk["usage"] = gen.usage();
+    out += sse_event(empty_chunk);
   }
-  write(std::string(kSseDone));
-  return true;
+  out += kSseDone;
 }
 
 }  // namespace rotor::server

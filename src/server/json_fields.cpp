@@ -1,6 +1,7 @@
 // server/json_fields.cpp — typed optional fields of request objects.
 #include "server/json_fields.h"
 
+#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -30,6 +31,15 @@ std::optional<double> opt_number(const json& obj, std::string_view name) {
   const double d = v->get<double>();
   if (!std::isfinite(d)) bad_request(fmt::format("'{}' must be finite", name), std::string(name));
   return d;
+}
+
+std::optional<float> opt_float(const json& obj, std::string_view name) {
+  const std::optional<double> d = opt_number(obj, name);
+  if (!d) return std::nullopt;
+  if (std::fabs(*d) > FLT_MAX)
+    bad_request(fmt::format("'{}' is out of range (got {}; a finite 32-bit float is needed)", name, *d),
+                std::string(name));
+  return static_cast<float>(*d);
 }
 
 std::optional<int64_t> opt_int(const json& obj, std::string_view name) {

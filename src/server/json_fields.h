@@ -10,11 +10,12 @@
 
 namespace rotor::server {
 
-
 // The value of obj[name], or nullptr when absent or null.
 const json* find_field(const json& obj, std::string_view name);
 
 std::optional<double> opt_number(const json& obj, std::string_view name);
+// A number that must fit a float (1e300 would become inf): 400 naming the field otherwise.
+std::optional<float> opt_float(const json& obj, std::string_view name);
 // Integers; a float with an integral value (2.0) counts as an integer.
 std::optional<int64_t> opt_int(const json& obj, std::string_view name);
 std::optional<bool> opt_bool(const json& obj, std::string_view name);

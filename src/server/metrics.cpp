@@ -43,8 +43,8 @@ std::string escape_label(const std::string& v) {
   return out;
 }
 
-std::string render_metrics(const EngineStats& s, const std::string& model_name) {
-  const std::string L = fmt::format("model_name=\"{}\"", escape_label(model_name));
+std::string render_metrics(const EngineStats& s, const FrontendStats& f, const std::string& model_name) {
+  const std::string L = fmt::format("model_name=\"{}\",engine=\"0\"", escape_label(model_name));
   std::string out;
   metric(out, "vllm:num_requests_running", "gauge",
          "Number of requests in model execution batches.", L, s.num_running);
@@ -55,8 +55,8 @@ std::string render_metrics(const EngineStats& s, const std::string& model_name) 
   metric(out, "vllm:gpu_cache_usage_perc", "gauge",
          "KV-cache usage (vLLM's name before 0.10). 1 means 100 percent usage.", L, s.kv_cache_usage);
   header(out, "vllm:cache_config_info", "gauge", "Information of the KV cache configuration.");
-  out += fmt::format("vllm:cache_config_info{{block_size=\"{}\",num_gpu_blocks=\"{}\",{}}} 1\n", s.block_size,
-                     s.num_blocks, L);
+  out += fmt::format("vllm:cache_config_info{{block_size=\"{}\",cache_dtype=\"auto\",num_gpu_blocks=\"{}\",{}}} 1\n",
+                     s.block_size, s.num_blocks, L);
   metric(out, "vllm:num_preemptions_total", "counter",
          "Cumulative number of preemptions from the engine.", L, s.num_preemptions);
   metric(out, "vllm:prefix_cache_queries_total", "counter",
@@ -71,12 +71,29 @@ std::string render_metrics(const EngineStats& s, const std::string& model_name) 
   for (const auto& [reason, n] : {std::pair{"stop", s.requests_stop}, std::pair{"length", s.requests_length},
                                   std::pair{"abort", s.requests_abort}, std::pair{"error", s.requests_error}})
     out += fmt::format("vllm:request_success_total{{finished_reason=\"{}\",{}}} {}\n", reason, L, n);
+  histogram(out, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", L,
+            s.prompt_tokens_per_request);
+  histogram(out, "vllm:request_generation_tokens", "Number of generation tokens processed.", L,
+            s.generation_tokens_per_request);
+  histogram(out, "vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", L,
+            s.iteration_tokens);
+  histogram(out, "vllm:request_max_num_generation_tokens",
+            "Histogram of maximum number of requested generation tokens.", L, f.max_num_generation_tokens);
+  histogram(out, "vllm:request_params_n", "Histogram of the n request parameter.", L, f.params_n);
+  histogram(out, "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", L,
+            s.max_tokens_param);
   histogram(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", L, s.ttft);
   histogram(out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", L, s.inter_token);
   histogram(out, "vllm:time_per_output_token_seconds",
             "Histogram of time per output token in seconds (vLLM's name before 0.11; the same data).", L, s.inter_token);
   histogram(out, "vllm:e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", L, s.e2e);
   histogram(out, "vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", L, s.queue);
+  histogram(out, "vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", L,
+            s.inference_time);
+  histogram(out, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", L,
+            s.prefill_time);
+  histogram(out, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", L,
+            s.decode_time);
   return out;
 }
 

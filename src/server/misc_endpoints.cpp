@@ -1,6 +1,6 @@
 // server/misc_endpoints.cpp — GET /v1/models, POST /tokenize, POST /detokenize (vLLM's
-// shapes).
-#include <httplib.h>
+// shapes). /tokenize answers at most max_model_len tokens (a 400 giving the count past it).
+#include <fmt/format.h>
 
 #include "server/api_error.h"
 #include "server/endpoints.h"
@@ -10,8 +10,17 @@
 #include "server/server.h"
 
 namespace rotor::server {
+namespace {
 
-void list_models(Server& s, const httplib::Request&, httplib::Response& res) {
+Reply json_ok(const json& body) {
+  Reply r;
+  r.body = dump_json(body);
+  return r;
+}
+
+}  // namespace
+
+Reply list_models(Server& s, const HttpRequest&) {
   json data = json::array();
   const int64_t created = unix_seconds();
   for (const std::string& name : s.options().model_names)
@@ -23,21 +32,29 @@ void list_models(Server& s, const httplib::Request&, httplib::Response& res) {
                     {"parent", nullptr},
                     {"max_model_len", s.engine().limits().max_model_len},
                     {"permission", json::array()}});
-  res.set_content(dump_json({{"object", "list"}, {"data", std::move(data)}}), "application/json");
+  return json_ok({{"object", "list"}, {"data", std::move(data)}});
 }
 
-void tokenize(Server& s, const httplib::Request& req, httplib::Response& res) {
+Reply tokenize(Server& s, const HttpRequest& req) {
   const json body = parse_body(req.body);
   s.check_model(opt_string(body, "model"));
   std::vector<int32_t> ids;
+  const char* field = "prompt";
   if (find_field(body, "messages")) {
+    field = "messages";
     ids = s.tokenizer().encode(render_chat_prompt(s, parse_chat_request(body, s.options().sampling_defaults, s.limits())));
   } else {
     const auto prompt = opt_string(body, "prompt");
     if (!prompt) bad_request("give 'prompt' (a string) or 'messages'", "prompt");
     ids = s.tokenizer().encode(*prompt);
   }
-  json out = {{"count", ids.size()}, {"max_model_len", s.engine().limits().max_model_len}, {"tokens", ids}};
+  const int max_len = s.engine().limits().max_model_len;
+  if (static_cast<int64_t>(ids.size()) > max_len)
+    bad_request(fmt::format("the text has {} tokens, more than this model's maximum context length of {} "
+                            "(/tokenize answers at most that many)",
+                            ids.size(), max_len),
+                field);
+  json out = {{"count", ids.size()}, {"max_model_len", max_len}, {"tokens", ids}};
   if (opt_bool(body, "return_token_strs").value_or(false)) {
     json strs = json::array();
     for (int32_t id : ids) strs.push_back(s.tokenizer().id_to_token(id));
@@ -45,16 +62,16 @@ void tokenize(Server& s, const httplib::Request& req, httplib::Response& res) {
   } else {
     out["token_strs"] = nullptr;
   }
-  res.set_content(dump_json(out), "application/json");
+  return json_ok(out);
 }
 
-void detokenize(Server& s, const httplib::Request& req, httplib::Response& res) {
+Reply detokenize(Server& s, const HttpRequest& req) {
   const json body = parse_body(req.body);
   s.check_model(opt_string(body, "model"));
   const json* tokens = find_field(body, "tokens");
   if (!tokens) bad_request("'tokens' is required", "tokens");
   const std::vector<int32_t> ids = parse_token_ids(*tokens, "tokens", s.limits());
-  res.set_content(dump_json({{"prompt", s.tokenizer().decode(ids, false)}}), "application/json");
+  return json_ok({{"prompt", s.tokenizer().decode(ids, false)}});
 }
 
 }  // namespace rotor::server

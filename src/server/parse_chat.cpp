@@ -1,5 +1,6 @@
 // server/parse_chat.cpp — /v1/chat/completions bodies: messages (content normalised to a
-// string, as the chat template expects), tools and tool_choice, template options, logprobs.
+// string, as the chat template expects), tools and tool_choice, template options (documents,
+// chat_template_kwargs), include_reasoning, parallel_tool_calls, echo, logprobs.
 #include <fmt/format.h>
 
 #include "server/api_error.h"
@@ -97,6 +98,7 @@ json parse_tools(const json& body) {
 }  // namespace
 
 ChatRequest parse_chat_request(const json& body, const SamplingDefaults& defaults, const RequestLimits& limits) {
+  reject_unsupported_fields(body, RequestApi::Chat);
   ChatRequest r;
   r.model = opt_string(body, "model");
   r.messages = parse_messages(body);
@@ -124,7 +126,17 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
     bad_request("'add_generation_prompt' and 'continue_final_message' cannot both be true", "continue_final_message");
   if (r.continue_final_message && r.messages.back()["role"] != "assistant")
     bad_request("'continue_final_message' needs the last message to be the assistant's", "continue_final_message");
-  if (const json* kw = opt_object(body, "chat_template_kwargs")) r.chat_template_kwargs = *kw;
+  if (const json* docs = find_field(body, "documents")) {
+    if (!docs->is_array()) bad_request("'documents' must be a list of objects", "documents");
+    for (const json& d : *docs)
+      if (!d.is_object()) bad_request("'documents' must be a list of objects", "documents");
+    r.chat_template_kwargs["documents"] = *docs;  // the template's `documents` (RAG templates use it)
+  }
+  if (const json* kw = opt_object(body, "chat_template_kwargs"))
+    for (const auto& [k, v] : kw->items()) r.chat_template_kwargs[k] = v;
+  r.include_reasoning = opt_bool(body, "include_reasoning").value_or(true);
+  r.parallel_tool_calls = opt_bool(body, "parallel_tool_calls").value_or(true);
+  r.echo = opt_bool(body, "echo").value_or(false);
   if (find_field(body, "chat_template"))
     bad_request("a per-request 'chat_template' is not supported (start the server with --chat-template)",
                 "chat_template");

@@ -13,10 +13,6 @@ namespace {
 
 constexpr int kMaxJsonDepth = 64;
 
-void reject_present(const json& body, std::string_view name, std::string_view why) {
-  if (find_field(body, name)) bad_request(fmt::format("'{}' is not supported: {}", name, why), std::string(name));
-}
-
 std::vector<std::string> parse_stop(const json& body) {
   const json* v = find_field(body, "stop");
   std::vector<std::string> out;
@@ -81,24 +77,25 @@ std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const
   return ids;
 }
 
-GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& d, const RequestLimits& limits) {
+GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& d, const RequestLimits& limits,
+                                           bool zero_max_tokens) {
   GenerationOptions g;
-  g.temperature = static_cast<float>(opt_number(body, "temperature").value_or(d.temperature));
+  g.temperature = opt_float(body, "temperature").value_or(d.temperature);
   check_min("temperature", g.temperature, 0.0);
-  g.top_p = static_cast<float>(opt_number(body, "top_p").value_or(d.top_p));
+  g.top_p = opt_float(body, "top_p").value_or(d.top_p);
   if (!(g.top_p > 0.0f && g.top_p <= 1.0f))
     bad_request(fmt::format("'top_p' must be in (0, 1] (got {})", g.top_p), "top_p");
   const int64_t top_k = opt_int(body, "top_k").value_or(d.top_k);
   if (top_k < -1 || top_k > INT32_MAX)
     bad_request(fmt::format("'top_k' must be -1 or 0 (off) or a positive integer (got {})", top_k), "top_k");
   g.top_k = top_k < 0 ? 0 : static_cast<int>(top_k);
-  g.min_p = static_cast<float>(opt_number(body, "min_p").value_or(d.min_p));
+  g.min_p = opt_float(body, "min_p").value_or(d.min_p);
   check_range("min_p", g.min_p, 0.0, 1.0);
-  g.presence_penalty = static_cast<float>(opt_number(body, "presence_penalty").value_or(0.0));
+  g.presence_penalty = opt_float(body, "presence_penalty").value_or(0.0f);
   check_range("presence_penalty", g.presence_penalty, -2.0, 2.0);
-  g.frequency_penalty = static_cast<float>(opt_number(body, "frequency_penalty").value_or(0.0));
+  g.frequency_penalty = opt_float(body, "frequency_penalty").value_or(0.0f);
   check_range("frequency_penalty", g.frequency_penalty, -2.0, 2.0);
-  g.repetition_penalty = static_cast<float>(opt_number(body, "repetition_penalty").value_or(d.repetition_penalty));
+  g.repetition_penalty = opt_float(body, "repetition_penalty").value_or(d.repetition_penalty);
   if (!(g.repetition_penalty > 0.0f))
     bad_request(fmt::format("'repetition_penalty' must be greater than 0 (got {})", g.repetition_penalty),
                 "repetition_penalty");
@@ -112,9 +109,13 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     max_name = "max_tokens";
   }
   if (max_tokens) {
-    if (*max_tokens < 1 || *max_tokens > INT32_MAX)
-      bad_request(fmt::format("'{}' must be at least 1 (got {})", max_name, *max_tokens), max_name);
+    const int64_t least = zero_max_tokens ? 0 : 1;
+    if (*max_tokens < least || *max_tokens > INT32_MAX)
+      bad_request(fmt::format("'{}' must be between 1 and {} (got {}){}", max_name, INT32_MAX, *max_tokens,
+                              *max_tokens == 0 ? "; 0 only with echo, on /v1/completions" : ""),
+                  max_name);
     g.max_tokens = static_cast<int>(*max_tokens);
+    g.max_tokens_field = max_name;
   }
   const int64_t min_tokens = opt_int(body, "min_tokens").value_or(0);
   if (min_tokens < 0 || min_tokens > INT32_MAX)
@@ -139,8 +140,6 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   g.n = static_cast<int>(n);
   if (const auto best_of = opt_int(body, "best_of"); best_of && *best_of != g.n)
     bad_request("'best_of' is not supported (it must equal n)", "best_of");
-  if (opt_bool(body, "use_beam_search").value_or(false))
-    bad_request("'use_beam_search' is not supported", "use_beam_search");
 
   g.stream = opt_bool(body, "stream").value_or(false);
   if (const json* so = opt_object(body, "stream_options")) {
@@ -149,14 +148,33 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     g.continuous_usage_stats = opt_bool(*so, "continuous_usage_stats").value_or(false);
   }
 
-  if (const json* lb = find_field(body, "logit_bias"); lb && !(lb->is_object() && lb->empty()))
-    bad_request("'logit_bias' is not supported", "logit_bias");
-  reject_present(body, "prompt_logprobs", "prompt log-probabilities are not computed");
-  reject_present(body, "guided_json", "no guided decoding");
-  reject_present(body, "guided_regex", "no guided decoding");
-  reject_present(body, "guided_choice", "no guided decoding");
-  reject_present(body, "guided_grammar", "no guided decoding");
-  reject_present(body, "structured_outputs", "no guided decoding");
+  if (const auto n = opt_int(body, "prompt_logprobs")) {
+    check_range("prompt_logprobs", static_cast<double>(*n), 0, limits.max_logprobs);
+    if (g.stream) bad_request("'prompt_logprobs' are not available when 'stream' is true", "prompt_logprobs");
+    g.prompt_logprobs = static_cast<int>(*n);
+  }
+  if (const json* ids = find_field(body, "allowed_token_ids")) {
+    g.allowed_token_ids = parse_token_ids(*ids, "allowed_token_ids", limits);
+    if (g.allowed_token_ids.empty()) bad_request("'allowed_token_ids' must not be empty", "allowed_token_ids");
+  }
+  if (const json* words = find_field(body, "bad_words")) {
+    if (!words->is_array()) bad_request("'bad_words' must be a list of strings", "bad_words");
+    for (const json& w : *words) {
+      if (!w.is_string()) bad_request("'bad_words' must be a list of strings", "bad_words");
+      g.bad_words.push_back(w.get<std::string>());
+    }
+  }
+  if (const auto t = opt_int(body, "truncate_prompt_tokens")) {
+    if (*t < -1 || *t == 0)
+      bad_request(fmt::format("'truncate_prompt_tokens' must be -1 (the model's context) or at least 1 (got {})", *t),
+                  "truncate_prompt_tokens");
+    g.truncate_prompt_tokens = *t;
+  }
+  if (const auto prio = opt_int(body, "priority")) {
+    if (*prio < INT32_MIN || *prio > INT32_MAX) bad_request("'priority' must fit a 32-bit integer", "priority");
+    g.priority = static_cast<int>(*prio);
+  }
+  g.request_id = opt_string(body, "request_id").value_or("");
   if (const json* rf = opt_object(body, "response_format")) {
     const std::string type = opt_string(*rf, "type").value_or("text");
     if (type != "text")

@@ -6,10 +6,18 @@
 
 namespace rotor::server {
 
-// Sampling, limits, stop conditions, n and streaming options. max_tokens_field is
+enum class RequestApi { Chat, Completion, Responses };
+
+// 400 naming the first OpenAI / vLLM field of `body` that rotor knows and does not implement
+// (unsupported_fields.cpp); unknown fields pass.
+void reject_unsupported_fields(const json& body, RequestApi api);
+
+// Sampling, limits, stop conditions, n and streaming options; vLLM's allowed_token_ids,
+// bad_words, truncate_prompt_tokens, priority, prompt_logprobs, request_id. zero_max_tokens:
+// max_tokens may be 0 (completions' echo). max_tokens_field is
 // "max_tokens" (completions) or "max_completion_tokens" (chat, which also takes max_tokens).
 GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& defaults,
-                                           const RequestLimits& limits);
+                                           const RequestLimits& limits, bool zero_max_tokens = false);
 
 // A list of token ids (400 on non-integers, negatives and ids outside the vocabulary).
 std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const RequestLimits& limits);

@@ -82,6 +82,38 @@ json completion_logprobs_json(const Tokenizer& tokenizer, const std::vector<Toke
           {"top_logprobs", std::move(top_logprobs)}};
 }
 
+json echo_logprobs_json(const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
+                        const std::vector<TokenLogprobs>& prompt_lps, int top_n, bool as_ids, int* offset) {
+  json out = completion_logprobs_json(tokenizer, {}, top_n, as_ids, offset);
+  if (prompt.empty()) return out;
+  const std::string first = token_text(tokenizer, prompt[0], as_ids);
+  out["text_offset"].push_back(*offset);
+  out["token_logprobs"].push_back(nullptr);
+  out["tokens"].push_back(first);
+  out["top_logprobs"].push_back(nullptr);
+  *offset += code_points(as_ids ? token_text(tokenizer, prompt[0], false) : first);
+  append_completion_logprobs(out, completion_logprobs_json(tokenizer, prompt_lps, top_n, as_ids, offset));
+  return out;
+}
+
+json prompt_logprobs_json(const Tokenizer& tokenizer, const std::vector<TokenLogprobs>& prompt_lps) {
+  json out = json::array({nullptr});
+  for (const TokenLogprobs& lp : prompt_lps) {
+    json entry = json::object();
+    auto add = [&](int32_t id, float logprob, int rank) {
+      const std::string key = std::to_string(id);
+      if (entry.contains(key)) return;
+      entry[key] = {{"logprob", finite_logprob(logprob)},
+                    {"rank", rank},
+                    {"decoded_token", token_text(tokenizer, id, false)}};
+    };
+    add(lp.token, lp.logprob, lp.rank);
+    for (size_t k = 0; k < lp.top_ids.size(); ++k) add(lp.top_ids[k], lp.top_logprobs[k], static_cast<int>(k) + 1);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 void append_completion_logprobs(json& a, const json& b) {
   for (const char* key : {"text_offset", "token_logprobs", "tokens", "top_logprobs"})
     for (const json& v : b[key]) a[key].push_back(v);

@@ -1,31 +1,91 @@
-// server/server.cpp — the HTTP server: routes, API-key check, exceptions → OpenAI error
-// bodies, the connection thread pool, and a clean stop.
+// server/server.cpp — routes, the API-key check, exceptions → OpenAI error bodies,
+// admission of engine requests (the waiting-queue bound) and a clean stop.
 #include "server/server.h"
 
-#include <sys/socket.h>
+#include <algorithm>
 
-#include <chrono>
-
-#include <httplib.h>
+#include <fmt/format.h>
 
 #include "core/check.h"
 #include "core/log.h"
 #include "server/api_error.h"
 #include "server/endpoints.h"
 #include "server/json.h"
-#include "server/metrics.h"
 
 namespace rotor::server {
 namespace {
 
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(dump_json(body), "application/json");
+Reply json_reply(int status, const json& body) {
+  Reply r;
+  r.status = status;
+  r.body = dump_json(body);
+  return r;
 }
 
-using Handler = void (*)(Server&, const httplib::Request&, httplib::Response&);
+// 200 while the engine runs; once it failed (a step's error, a tensor-parallel rank's), 500
+// with the reason, as vLLM answers when its engine is dead.
+Reply health(Server& s, const HttpRequest&) {
+  if (const std::string failure = s.engine().failure(); !failure.empty())
+    return json_reply(500, error_body(500, "the engine failed: " + failure));
+  Reply r;
+  r.content_type = "text/plain";
+  return r;
+}
+
+Reply version(Server& s, const HttpRequest&) { return json_reply(200, {{"version", s.options().version}}); }
+
+Reply metrics(Server& s, const HttpRequest&) {
+  Reply r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = s.metrics_page();
+  return r;
+}
+
+struct Route {
+  std::string_view path, method;
+  Reply (*fn)(Server&, const HttpRequest&);
+  bool light;  // answered on the I/O threads
+};
+
+constexpr Route kRoutes[] = {
+    {"/v1/chat/completions", "POST", chat_completions, false},
+    {"/v1/completions", "POST", completions, false},
+    {"/v1/responses", "POST", create_response, false},
+    {"/v1/models", "GET", list_models, true},
+    {"/tokenize", "POST", tokenize, false},
+    {"/detokenize", "POST", detokenize, false},
+    {"/health", "GET", health, true},
+    {"/ping", "GET", health, true},  // SageMaker's health check, as vLLM serves it
+    {"/ping", "POST", health, true},
+    {"/version", "GET", version, true},
+    {"/metrics", "GET", metrics, true},
+};
+
+// The route for path and method; else (method_allowed false) any route of the path, or null.
+const Route* find_route(std::string_view path, std::string_view method, bool* method_allowed = nullptr) {
+  const Route* same_path = nullptr;
+  for (const Route& r : kRoutes) {
+    if (r.path != path) continue;
+    if (r.method == method) {
+      if (method_allowed) *method_allowed = true;
+      return &r;
+    }
+    same_path = same_path ? same_path : &r;
+  }
+  if (method_allowed) *method_allowed = false;
+  return same_path;
+}
+
+std::string allowed_methods(std::string_view path) {
+  std::string out;
+  for (const Route& r : kRoutes)
+    if (r.path == path) out += (out.empty() ? "" : ", ") + std::string(r.method);
+  return out;
+}
 
 }  // namespace
+
+Reply error_reply(int status, const std::string& message) { return json_reply(status, error_body(status, message)); }
 
 Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
                std::shared_ptr<const ChatTemplate> chat_template, ServerOptions options)
@@ -33,83 +93,54 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
       tokenizer_(std::move(tokenizer)),
       chat_template_(std::move(chat_template)),
       opt_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()) {
+      api_keys_(opt_.api_keys),
+      http_(std::make_unique<HttpServer>(*this, opt_.http)) {
   ROTOR_CHECK(!opt_.model_names.empty(), "the server needs a model name");
   limits_.max_logprobs = engine.limits().max_logprobs;
   limits_.vocab_size = engine.limits().vocab_size;
   limits_.max_n = opt_.max_n;
-  // One thread per open connection: every running request plus room for queued ones,
-  // health checks and metrics scrapes.
-  const int threads = opt_.num_threads > 0 ? opt_.num_threads : std::max(64, engine.config().max_num_seqs) + 64;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http_->set_keep_alive_max_count(100000);
-  http_->set_keep_alive_timeout(5);
-  http_->set_tcp_nodelay(true);  // every SSE chunk leaves at once (no Nagle / delayed-ACK stalls)
-  http_->set_socket_options([this](int sock) {
-    httplib::default_socket_options(sock);
-    listen_fd_ = sock;  // the listening socket: bind() widens its backlog
-  });
-  http_->set_read_timeout(60);
-  http_->set_write_timeout(60);
-  http_->set_payload_max_length(size_t{64} << 20);
-  register_routes();
+  limits_.max_prompts = opt_.max_prompts;
+  stats_.max_num_generation_tokens = Histogram::tokens(engine.limits().max_model_len);
 }
 
 Server::~Server() = default;
 
-void Server::register_routes() {
-  auto wrap = [this](Handler fn) {
-    return [this, fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        fn(*this, req, res);
-      } catch (const ApiError& e) {
-        send_json(res, e.status(), e.body());
-      } catch (const json::exception& e) {
-        send_json(res, 400, error_body(400, e.what()));
-      } catch (const rotor::Error& e) {
-        send_json(res, 400, error_body(400, e.what()));
-      } catch (const std::exception& e) {
-        ROTOR_LOG_ERROR("{} {}: {}", req.method, req.path, e.what());
-        send_json(res, 500, error_body(500, e.what()));
-      }
-    };
-  };
-  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (opt_.api_key.empty() || !req.path.starts_with("/v1")) return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + opt_.api_key)
-      return httplib::Server::HandlerResponse::Unhandled;
-    send_json(res, 401, error_body(401, "Unauthorized: a missing or wrong API key (Authorization: Bearer ...)"));
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string message = res.status == 404   ? "Not Found: " + req.method + " " + req.path
-                                : res.status == 413 ? "the request body is too large"
-                                                    : "HTTP error " + std::to_string(res.status);
-    send_json(res, res.status, error_body(res.status, message));
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_->set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    ROTOR_LOG_DEBUG("{} {} -> {}", req.method, req.path, res.status);
-  });
-  http_->Post("/v1/chat/completions", wrap(chat_completions));
-  http_->Post("/v1/completions", wrap(completions));
-  http_->Get("/v1/models", wrap(list_models));
-  http_->Post("/tokenize", wrap(tokenize));
-  http_->Post("/detokenize", wrap(detokenize));
-  // 200 while the engine runs; once it failed (a step's error, a tensor-parallel rank's), 500
-  // with the reason, as vLLM answers when its engine is dead.
-  http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    const std::string failure = engine_.failure();
-    if (failure.empty()) res.status = 200;
-    else send_json(res, 500, error_body(500, "the engine failed: " + failure));
-  });
-  http_->Get("/version", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"version", opt_.version}});
-  });
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_page(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+bool Server::is_light(const HttpRequest& r) const {
+  bool method_allowed = false;
+  const Route* route = find_route(r.path, r.method, &method_allowed);
+  return !route || route->light || !method_allowed;
+}
+
+Reply Server::handle(const HttpRequest& r) {
+  try {
+    return route(r);
+  } catch (const ApiError& e) {
+    Reply rep = json_reply(e.status(), e.body());
+    rep.retry_after_s = e.retry_after_s();
+    return rep;
+  } catch (const json::exception& e) {
+    return error_reply(400, e.what());
+  } catch (const rotor::Error& e) {
+    return error_reply(400, e.what());
+  } catch (const std::exception& e) {
+    ROTOR_LOG_ERROR("{} {}: {}", r.method, r.path, e.what());
+    return error_reply(500, e.what());
+  }
+}
+
+Reply Server::route(const HttpRequest& r) {
+  if (r.path.starts_with("/v1") && !api_keys_.accepts(r.authorization))
+    throw ApiError(401, "Unauthorized: a missing or wrong API key (Authorization: Bearer ...)");
+  bool method_allowed = false;
+  const Route* route = find_route(r.path, r.method, &method_allowed);
+  if (!route) throw ApiError(404, "Not Found: " + r.method + " " + r.path);
+  if (!method_allowed) {
+    const std::string allow = allowed_methods(r.path);
+    Reply rep = error_reply(405, fmt::format("Method Not Allowed: {} {} (use {})", r.method, r.path, allow));
+    rep.allow = allow;
+    return rep;
+  }
+  return route->fn(*this, r);
 }
 
 void Server::check_model(const std::optional<std::string>& model) const {
@@ -119,21 +150,38 @@ void Server::check_model(const std::optional<std::string>& model) const {
   throw ApiError(404, "The model `" + *model + "` does not exist.", "model");
 }
 
-RequestHandle Server::submit(EngineRequest request) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) throw ApiError(503, "the server is shutting down");
-  }
+std::vector<RequestHandle> Server::submit(std::vector<EngineRequest> requests) {
+  const EngineStats stats = engine_.stats();
+  std::vector<RequestHandle> handles;
   if (const std::string failure = engine_.failure(); !failure.empty())
     throw ApiError(500, "the engine failed: " + failure);
-  RequestHandle h = engine_.submit(std::move(request));
   std::lock_guard lock(mu_);
-  if (stopping_) {
-    h.abort();
-    throw ApiError(503, "the server is shutting down");
+  if (stopping_) throw ApiError(503, "the server is shutting down");
+  // Requests past --max-num-seqs wait; so do those the KV cache has no room for yet (the
+  // engine's own count).
+  const int64_t k = static_cast<int64_t>(requests.size());
+  const int64_t waiting = std::max<int64_t>(static_cast<int64_t>(active_.size()) + k - engine_.config().max_num_seqs,
+                                            stats.num_waiting);
+  if (waiting > opt_.max_waiting_requests) {
+    ApiError e(503, fmt::format("the server is overloaded: more than {} requests would be waiting "
+                                "(--max-waiting-requests); retry later",
+                                opt_.max_waiting_requests));
+    e.set_retry_after(1);
+    throw e;
   }
-  active_.insert(h.id());
-  return h;
+  try {
+    for (EngineRequest& r : requests) {
+      handles.push_back(engine_.submit(std::move(r)));
+      active_.insert(handles.back().id());
+    }
+  } catch (...) {
+    for (RequestHandle& h : handles) {
+      h.abort();
+      active_.erase(h.id());
+    }
+    throw;
+  }
+  return handles;
 }
 
 void Server::release(uint64_t request_id) {
@@ -141,29 +189,31 @@ void Server::release(uint64_t request_id) {
   active_.erase(request_id);
 }
 
-std::string Server::metrics_page() const { return render_metrics(engine_.stats(), opt_.model_names.front()); }
-
-void Server::bind() {
-  if (opt_.port == 0) {
-    bound_port_ = http_->bind_to_any_port(opt_.host);
-    ROTOR_CHECK(bound_port_ > 0, "cannot listen on {} (any port)", opt_.host);
-  } else {
-    ROTOR_CHECK(http_->bind_to_port(opt_.host, opt_.port), "cannot listen on {}:{} (address in use or not local?)",
-                opt_.host, opt_.port);
-    bound_port_ = opt_.port;
+std::string Server::metrics_page() const {
+  FrontendStats f;
+  {
+    std::lock_guard lock(stats_mu_);
+    f = stats_;
   }
-  // cpp-httplib listens with a backlog of 5: a burst of new connections (a benchmark opening
-  // 32 at once) overflows it and some fail. A second listen() only changes the backlog.
-  ROTOR_CHECK(listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) == 0, "cannot widen the listen backlog on {}:{}",
-              opt_.host, bound_port_);
+  return render_metrics(engine_.stats(), f, opt_.model_names.front());
 }
+
+void Server::record_finished_group(int n, int max_generation_tokens) {
+  std::lock_guard lock(stats_mu_);
+  stats_.params_n.observe(n);
+  stats_.max_num_generation_tokens.observe(max_generation_tokens);
+}
+
+void Server::bind() { http_->bind(); }
+
+int Server::port() const { return http_->port(); }
 
 void Server::run() {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
   }
-  http_->listen_after_bind();
+  http_->run();
 }
 
 void Server::stop() {
@@ -176,7 +226,5 @@ void Server::stop() {
   for (uint64_t id : ids) engine_.abort(id);
   http_->stop();
 }
-
-bool Server::running() const { return http_->is_running(); }
 
 }  // namespace rotor::server

@@ -1,8 +1,8 @@
-// server/server.h — the OpenAI-compatible HTTP server over an Engine and a tokenizer:
-// /v1/chat/completions, /v1/completions, /v1/models, /health, /version, /tokenize,
-// /detokenize, /metrics (cpp-httplib, one pool thread per open connection).
+// server/server.h — the OpenAI-compatible API over an Engine and a tokenizer:
+// /v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /health, /ping, /version,
+// /tokenize, /detokenize, /metrics; routing, API keys, exceptions → OpenAI errors, admission (the
+// waiting-queue bound) and a clean stop. The HTTP side is http_server.h.
 #pragma once
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,12 +11,11 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/api_keys.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
 #include "server/request.h"
 #include "tokenizer/tokenizer.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace rotor {
 class ChatTemplate;
@@ -25,35 +24,39 @@ class ChatTemplate;
 namespace rotor::server {
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";
-  int port = 8000;
+  HttpOptions http;                       // address, connection cap, body limit, deadlines, threads
   std::vector<std::string> model_names;   // accepted as `model`; the first is reported
   std::string model_root;                 // /v1/models "root": the model directory or a description
-  std::string api_key;                    // empty: no authentication
+  std::vector<std::string> api_keys;      // empty: no authentication (routes under /v1 otherwise)
   bool reasoning_parser = false;          // --reasoning-parser qwen3
   SamplingDefaults sampling_defaults;
   int max_n = 16;                         // choices per request
-  int num_threads = 0;                    // 0: from the engine's max_num_seqs
+  int max_prompts = 256;                  // prompts in one completions request
+  int max_waiting_requests = 2048;        // --max-waiting-requests: past it, 503 + Retry-After
   std::string version;                    // GET /version
   bool log_requests = false;              // --enable-log-requests: one log line per request
   int max_log_len = -1;                   // --max-log-len: prompt characters / ids logged; -1 = all
   bool prompt_tokens_details = false;     // --enable-prompt-tokens-details: usage.prompt_tokens_details
 };
 
-class Server {
+class Server final : public HttpHandler {
  public:
   Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer, std::shared_ptr<const ChatTemplate> chat_template,
          ServerOptions options);
-  ~Server();
+  ~Server() override;
 
   // Binds (port 0 picks a free port); rotor::Error if the address is taken.
   void bind();
-  int port() const { return bound_port_; }
+  int port() const;
   // Serves until stop(); call bind() first.
   void run();
-  // From any thread (a signal watcher): refuse new requests, abort running ones, stop.
+  // From any thread, any number of times (a signal watcher): refuse new requests, abort
+  // running ones (their replies end with finish_reason abort), then run() returns.
   void stop();
-  bool running() const;  // listening (stop() before run() starts listening must be repeated)
+
+  // HttpHandler.
+  bool is_light(const HttpRequest& r) const override;
+  Reply handle(const HttpRequest& r) override;
 
   // The parts of the server the request handlers use.
   Engine& engine() { return engine_; }
@@ -64,25 +67,29 @@ class Server {
   const RequestLimits& limits() const { return limits_; }
   // 404 unless `model` is absent or one of the served names.
   void check_model(const std::optional<std::string>& model) const;
-  // Submits and registers the request for stop(); 503 once stopping.
-  RequestHandle submit(EngineRequest request);
-  void release(uint64_t request_id);
+  // Submits the engine requests of one API request, all or none: 503 once stopping, 503 with
+  // Retry-After when the waiting queue is full (see admissible), 400 if the engine refuses one.
+  std::vector<RequestHandle> submit(std::vector<EngineRequest> requests);
+  void release(uint64_t request_id);  // an engine request's reply no longer needs it
   std::string metrics_page() const;
+  // One prompt's choices are done: n and the most tokens one of them generated.
+  void record_finished_group(int n, int max_generation_tokens);
 
  private:
-  void register_routes();
+  Reply route(const HttpRequest& r);
 
   Engine& engine_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<const ChatTemplate> chat_template_;
   ServerOptions opt_;
   RequestLimits limits_;
-  std::unique_ptr<httplib::Server> http_;
-  int bound_port_ = 0;
-  int listen_fd_ = -1;  // owned by http_
+  ApiKeys api_keys_;
   std::mutex mu_;
   bool stopping_ = false;
   std::set<uint64_t> active_;              // engine request ids being served
+  mutable std::mutex stats_mu_;
+  FrontendStats stats_;
+  std::unique_ptr<HttpServer> http_;       // last: goes first, while the rest is still here
 };
 
 }  // namespace rotor::server

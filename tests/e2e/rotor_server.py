@@ -19,9 +19,12 @@ def free_port() -> int:
 
 
 class RotorServer:
-    def __init__(self, binary, *args, api_key=None, startup_timeout=120):
+    def __init__(self, binary, *args, api_key=None, startup_timeout=120, tls=None):
+        """tls: (CA file the server's certificate is checked against, client certificate
+        (cert, key) or None) for a server started with --ssl-certfile / --ssl-keyfile."""
         self.port = free_port()
         self.api_key = api_key
+        self.verify, self.cert = tls if tls else (True, None)
         extra = shlex.split(os.environ.get("ROTOR_E2E_ARGS", ""))
         cmd = [binary, "serve", *args, *extra, "--host", "127.0.0.1", "--port", str(self.port)]
         if api_key:
@@ -30,13 +33,13 @@ class RotorServer:
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"),
                    OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         deadline = time.time() + startup_timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"rotor serve exited with {self.proc.returncode}:\n{self.proc.stdout.read()}")
             try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                if requests.get(self.url + "/health", timeout=1, verify=self.verify, cert=self.cert).status_code == 200:
                     break
             except requests.RequestException:
                 pass

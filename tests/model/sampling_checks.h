@@ -1,8 +1,9 @@
 // tests/model/sampling_checks.h — what the engine sampling tests on the CPU
 // (test_engine_sampling) and on the GPU (test_engine_cuda) share: argmax of logits, the
 // penalized greedy request and its tokens computed on the host from raw logits, the greedy
-// request that stops on a given id, and the check of a min_tokens request's one token and its
-// log-probs against the raw logits.
+// request that stops on a given id, the check of a min_tokens request's one token and its
+// log-probs against the raw logits, and the check of a prompt position's log-probs against
+// the logits after the prompt up to it.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <numeric>
 #include <set>
 #include <utility>
 #include <vector>
@@ -93,6 +95,47 @@ inline void expect_min_tokens_output(const RequestOutput& o, const std::vector<f
   EXPECT_EQ(lp.top_ids[0], best);
   EXPECT_EQ(lp.top_ids[1], second);
   EXPECT_NEAR(lp.top_logprobs[0], l[best] - lse, 1e-4);
+}
+
+// log_softmax of one logits row: the log-prob and rank of `token`, and the k best (ties: lower id).
+inline TokenLogprobs reference_logprobs(const std::vector<float>& logits, int32_t token, int k) {
+  const float m = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - m));
+  const auto lp = [&](int32_t t) { return static_cast<float>(logits[t] - m - std::log(sum)); };
+  TokenLogprobs t;
+  t.token = token;
+  t.logprob = lp(token);
+  t.rank = 1 + static_cast<int>(std::count_if(logits.begin(), logits.end(), [&](float l) { return l > logits[token]; }));
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] != logits[b] ? logits[a] > logits[b] : a < b; });
+  for (int i = 0; i < k; ++i) {
+    t.top_ids.push_back(ids[i]);
+    t.top_logprobs.push_back(lp(ids[i]));
+  }
+  return t;
+}
+
+// One prompt log-prob entry against the logits after the prompt up to its position: the
+// target token, its log-prob and rank, the k best (ids checked where not within 2 tol of a
+// neighbour).
+inline void expect_prompt_logprobs(const TokenLogprobs& got, const std::vector<float>& logits, int32_t target, int k,
+                                   float tol) {
+  const TokenLogprobs want = reference_logprobs(logits, target, k);
+  EXPECT_EQ(got.token, want.token);
+  EXPECT_NEAR(got.logprob, want.logprob, tol);
+  EXPECT_NEAR(got.rank, want.rank, std::max(2, want.rank / 100));
+  ASSERT_EQ(got.top_ids.size(), static_cast<size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    EXPECT_NEAR(got.top_logprobs[i], want.top_logprobs[i], tol);
+    const bool separated = (i == 0 || want.top_logprobs[i - 1] - want.top_logprobs[i] > 2 * tol) &&
+                           (i + 1 == k || want.top_logprobs[i] - want.top_logprobs[i + 1] > 2 * tol);
+    if (separated) {
+      EXPECT_EQ(got.top_ids[i], want.top_ids[i]);
+    }
+  }
 }
 
 }  // namespace rotor::test

@@ -1,10 +1,15 @@
 // tests/model/test_engine_api.cpp — the Engine API on the tiny model: streaming deltas,
 // abort (explicit, by dropping the handle, by destroying the engine), input validation
-// (one-line errors), a KV cache too small for max_model_len, prompt argmax, stats.
+// (one-line errors), a KV cache too small for max_model_len, prompt argmax, prompt log-probs
+// against the logits after each prefix, allowed_token_ids and bad_words, stats.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 
 #include "core/error.h"
 #include "tests/model/engine_util.h"
+#include "tests/model/sampling_checks.h"
 
 namespace rotor {
 namespace {
@@ -128,6 +133,18 @@ TEST_F(EngineApi, RejectsBadRequestsWithOneLineErrors) {
   r = request(4, 4);
   r.params.repetition_penalty = 0;
   expect_error(r, "repetition_penalty");
+  r = request(4, 4);
+  r.params.prompt_logprobs = 21;
+  expect_error(r, "prompt_logprobs must be in [0, 20]");
+  r = request(4, 4);
+  r.params.allowed_token_ids = {5, 151936};
+  expect_error(r, "allowed token id 151936");
+  r = request(4, 4);
+  r.params.bad_words = {{5}, {}};
+  expect_error(r, "a bad word has no tokens");
+  r = request(4, 4);
+  r.priority = 3;
+  expect_error(r, "--scheduling-policy priority");
   // The engine still works.
   EXPECT_EQ(e->submit(request(255, 4)).wait().num_output_tokens, 1);  // capped by max_model_len
 }
@@ -159,6 +176,71 @@ TEST_F(EngineApi, PromptArgmaxCoversEveryPromptPosition) {
   ref.max_tokens = 1;
   ref.prompt_argmax = true;
   EXPECT_EQ(generate_offline(*runner, std::span(&ref, 1), 0, {})[0].prompt_argmax, o.prompt_argmax);
+}
+
+TEST_F(EngineApi, PromptLogprobsMatchTheLogitsAfterEachPrefix) {
+  // 100 prompt tokens over two steps (64-token budget) and many logits chunks (8 rows each),
+  // beside a request with prompt argmax; the prefix cache holds the prompt and is not used.
+  auto e = engine(config());
+  EngineRequest a = request(100, 2);
+  e->submit(a).wait();
+  a.params.prompt_logprobs = 5;
+  EngineRequest b = request(30, 2);
+  for (int32_t& t : b.prompt_token_ids) t += 3;
+  b.params.prompt_logprobs = 0;
+  b.prompt_argmax = true;
+  RequestHandle ha = e->submit(a), hb = e->submit(b);
+  const RequestOutput oa = ha.wait(), ob = hb.wait();
+  EXPECT_EQ(oa.num_cached_tokens, 0);
+  ASSERT_EQ(oa.prompt_logprobs.size(), 99u);
+  ASSERT_EQ(ob.prompt_logprobs.size(), 29u);
+  EXPECT_EQ(ob.prompt_argmax.size(), 30u);
+  auto runner = single_runner(128);
+  for (const EngineRequest* req : {&a, &b}) {
+    const EngineRequest& r = *req;
+    const RequestOutput& o = &r == &a ? oa : ob;
+    const int k = *r.params.prompt_logprobs;
+    for (size_t p = 0; p + 1 < r.prompt_token_ids.size(); ++p) {
+      SCOPED_TRACE("position " + std::to_string(p));
+      const std::vector<int32_t> prefix(r.prompt_token_ids.begin(), r.prompt_token_ids.begin() + p + 1);
+      test::expect_prompt_logprobs(o.prompt_logprobs[p], test::logits_after(*runner, prefix), r.prompt_token_ids[p + 1],
+                                   k, 2e-3);
+    }
+  }
+}
+
+TEST_F(EngineApi, AllowedTokenIdsAndBadWordsShapeWhatIsDrawn) {
+  EngineConfig c = config();
+  c.async_scheduling = true;  // a bad word of several tokens must wait for the token in flight
+  auto e = engine(c);
+  const std::vector<int32_t> greedy = e->submit(request(12, 8)).wait().token_ids;
+  ASSERT_EQ(greedy.size(), 8u);
+
+  EngineRequest allowed = request(12, 24);
+  allowed.params.temperature = 1.0f;
+  allowed.params.seed = 7;
+  allowed.params.allowed_token_ids = {5, 77, 1234, greedy[3]};
+  const std::set<int32_t> set(allowed.params.allowed_token_ids.begin(), allowed.params.allowed_token_ids.end());
+  std::set<int32_t> drawn;
+  for (int32_t t : e->submit(allowed).wait().token_ids) {
+    EXPECT_TRUE(set.contains(t)) << t;
+    drawn.insert(t);
+  }
+  EXPECT_GE(drawn.size(), 2u);  // sampled among them, not stuck on one
+
+  EngineRequest one = request(12, 8);
+  one.params.bad_words = {{greedy[0]}};
+  const std::vector<int32_t> out1 = e->submit(one).wait().token_ids;
+  EXPECT_EQ(std::count(out1.begin(), out1.end(), greedy[0]), 0);
+
+  EngineRequest two = request(12, 8);
+  two.params.bad_words = {{greedy[0], greedy[1]}};
+  const std::vector<int32_t> out2 = e->submit(two).wait().token_ids;
+  ASSERT_EQ(out2.size(), 8u);
+  EXPECT_EQ(out2[0], greedy[0]);  // allowed alone: only the pair is banned
+  EXPECT_NE(out2[1], greedy[1]);
+  for (size_t i = 1; i < out2.size(); ++i)
+    EXPECT_FALSE(out2[i - 1] == greedy[0] && out2[i] == greedy[1]) << i;
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // computes from the raw logits of the runner alone (prompt, then decode steps); log-probs
 // are those of the raw logits; a mixed batch (greedy, seeded sampling, penalties,
 // min_tokens, log-probs, prompts of fresh random tokens, chunked prefill) gives identical
-// tokens and log-probs with async scheduling on and off and CUDA graphs on and off; and a
+// tokens and log-probs with async scheduling on and off and CUDA graphs on and off; prompt
+// log-probs match the logits after each prefix, and allowed_token_ids / bad_words hold; and a
 // head_dim-64 model matches the CPU. Skipped without a GPU.
 #include <gtest/gtest.h>
 
@@ -114,6 +115,46 @@ TEST_F(GpuEngine, MinTokensMasksStopIdsAndLogprobsAreRaw) {
   r.params.logprobs = 5;
   o = e->submit(r).wait();
   test::expect_min_tokens_output(o, l, best, second);
+}
+
+TEST_F(GpuEngine, PromptLogprobsAndTokenMasks) {
+  std::mt19937 g{std::random_device{}()};
+  std::vector<int32_t> p(60);
+  for (int32_t& t : p) t = std::uniform_int_distribution<int32_t>(0, 150000)(g);
+  auto e = engine(true, true);
+  EngineRequest r;
+  r.prompt_token_ids = p;
+  r.params.temperature = 0.0f;
+  r.params.max_tokens = 4;
+  r.params.prompt_logprobs = 6;
+  const RequestOutput o = e->submit(r).wait();
+  ASSERT_EQ(o.prompt_logprobs.size(), p.size() - 1);
+  auto runner = single_runner();
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    SCOPED_TRACE("position " + std::to_string(i));
+    test::expect_prompt_logprobs(o.prompt_logprobs[i], logits_after(*runner, std::span(p).first(i + 1), 0), p[i + 1],
+                                 6, 2e-2f);
+  }
+  // allowed_token_ids: nothing else is drawn; bad words: a banned token never, a banned pair
+  // never completed (its request waits for each token in flight).
+  EngineRequest a = r;
+  a.params.prompt_logprobs.reset();
+  a.params.temperature = 1.0f;
+  a.params.seed = 3;
+  a.params.max_tokens = 32;
+  a.params.allowed_token_ids = {11, 222, 3333, 44444};
+  for (int32_t t : e->submit(a).wait().token_ids) EXPECT_TRUE(t == 11 || t == 222 || t == 3333 || t == 44444) << t;
+  EngineRequest b = r;
+  b.params.prompt_logprobs.reset();
+  const std::vector<int32_t> greedy = e->submit(b).wait().token_ids;
+  b.params.bad_words = {{greedy[0], greedy[1]}};
+  const std::vector<int32_t> out = e->submit(b).wait().token_ids;
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0], greedy[0]);
+  EXPECT_NE(out[1], greedy[1]);
+  b.params.bad_words = {{greedy[0]}};
+  const std::vector<int32_t> out1 = e->submit(b).wait().token_ids;
+  EXPECT_EQ(std::count(out1.begin(), out1.end(), greedy[0]), 0);
 }
 
 TEST_F(GpuEngine, AsyncAndGraphsOnAndOffGiveIdenticalOutputs) {

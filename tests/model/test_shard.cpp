@@ -3,6 +3,7 @@
 // slices of each fixture (bf16 and W8A8), put back together, equal the unsharded tensors;
 // upload's stacked experts (bf16, and int8 with scales) hold the same values; and the sharded
 // model, run on N threads with the thread communicator (comm/thread_comm), gives the unsharded greedy tokens.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -279,12 +280,11 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Sharded, ::testing::ValuesIn(fixtures()),
-                         [](const auto& info) { return info.param.filename().string() == "tiny-qwen3-moe-w8a8"
-                                                           ? std::string("tiny_w8a8")
-                                                           : info.param.filename().string() == "tiny-qwen3-moe"
-                                                                 ? std::string("tiny")
-                                                                 : std::string("alt"); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, Sharded, ::testing::ValuesIn(fixtures()), [](const auto& info) {
+  std::string name = info.param.filename().string();
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+});
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Sharded);
 
 }  // namespace

@@ -1,7 +1,8 @@
 // tests/server/test_choice_stream.cpp — engine token deltas through the real Qwen3 tokenizer
 // into text deltas: stop strings end the choice at the token that completes them (later
 // tokens neither emitted nor counted), special tokens skipped, <think> and <tool_call> split
-// out, and the same result however the tokens are grouped into deltas.
+// out (at most one tool call when parallel_tool_calls is off), the same result however the
+// tokens are grouped into deltas, and completions' echo-only choices.
 #include <gtest/gtest.h>
 
 #include "server/choice_stream.h"
@@ -111,6 +112,33 @@ TEST(ChoiceStream, ReasoningAndToolCalls) {
   }
   // Without the parsers the text is all content.
   EXPECT_EQ(run({}, ids, 4, nullptr, FinishReason::Stop).content, text);
+}
+
+TEST(ChoiceStream, ParallelToolCallsOffKeepsTheFirst) {
+  std::vector<int32_t> ids = qwen3().encode(
+      "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", "
+      "\"arguments\": {}}\n</tool_call>");
+  ChoiceOptions opt;
+  opt.parse_tool_calls = true;
+  EXPECT_EQ(run(opt, ids, 2, nullptr, FinishReason::Stop).tool_calls.size(), 2u);
+  opt.single_tool_call = true;
+  const ChoiceDelta d = run(opt, ids, 2, nullptr, FinishReason::Stop);
+  ASSERT_EQ(d.tool_calls.size(), 1u);
+  EXPECT_EQ(d.tool_calls[0].name, "a");
+  EXPECT_EQ(d.finish_reason, "tool_calls");
+}
+
+TEST(ChoiceStream, EchoOnlyDropsTheOutputAndKeepsPromptLogprobs) {
+  ChoiceOptions opt;
+  opt.echo_only = true;
+  ChoiceStream s(qwen3(), opt);
+  RequestOutput o = output(qwen3().encode("word"), true, FinishReason::Length);
+  o.prompt_logprobs.resize(6);
+  const ChoiceDelta d = s.push(o);
+  EXPECT_TRUE(d.content.empty() && d.finished);
+  EXPECT_EQ(d.finish_reason, "length");
+  EXPECT_EQ(d.prompt_logprobs.size(), 6u);
+  EXPECT_EQ(s.num_output_tokens(), 0);
 }
 
 TEST(ChoiceStream, StopTokenIdIsTheStopReason) {

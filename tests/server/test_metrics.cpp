@@ -1,5 +1,6 @@
-// tests/server/test_metrics.cpp — the Prometheus page from EngineStats: vLLM's names,
-// cumulative buckets, sums and counts, label escaping.
+// tests/server/test_metrics.cpp — the Prometheus page from EngineStats and FrontendStats:
+// vLLM's names and labels, cumulative buckets, sums and counts, 1-2-5 token buckets, label
+// escaping.
 #include <gtest/gtest.h>
 
 #include "server/metrics.h"
@@ -25,8 +26,17 @@ TEST(Metrics, Page) {
   s.ttft.observe(7);
   s.e2e.observe(0.4);
   s.inter_token.observe(0.004);
-  const std::string page = render_metrics(s, "tiny \"q\"");
-  const std::string L = "model_name=\"tiny \\\"q\\\"\"";
+  s.prompt_tokens_per_request = Histogram::tokens(1000);
+  s.prompt_tokens_per_request.observe(12);
+  s.iteration_tokens.observe(12);
+  s.iteration_tokens.observe(1);
+  s.prefill_time.observe(0.2);
+  FrontendStats f;
+  f.params_n.observe(2);
+  f.max_num_generation_tokens = Histogram::tokens(1000);
+  f.max_num_generation_tokens.observe(5);
+  const std::string page = render_metrics(s, f, "tiny \"q\"");
+  const std::string L = "model_name=\"tiny \\\"q\\\"\",engine=\"0\"";
   for (const std::string& line : std::vector<std::string>{
            "vllm:num_requests_running{" + L + "} 3",
            "vllm:num_requests_waiting{" + L + "} 1",
@@ -48,6 +58,15 @@ TEST(Metrics, Page) {
            "# TYPE vllm:e2e_request_latency_seconds histogram",
            "# TYPE vllm:prompt_tokens_total counter",
            "# TYPE vllm:num_requests_running gauge",
+           "vllm:request_prompt_tokens_bucket{le=\"10\"," + L + "} 0",
+           "vllm:request_prompt_tokens_bucket{le=\"20\"," + L + "} 1",
+           "vllm:request_prompt_tokens_bucket{le=\"1000\"," + L + "} 1",
+           "vllm:iteration_tokens_total_bucket{le=\"1\"," + L + "} 1",
+           "vllm:iteration_tokens_total_sum{" + L + "} 13",
+           "vllm:request_prefill_time_seconds_count{" + L + "} 1",
+           "vllm:request_params_n_bucket{le=\"2\"," + L + "} 1",
+           "vllm:request_max_num_generation_tokens_sum{" + L + "} 5",
+           "vllm:request_decode_time_seconds_count{" + L + "} 0",
        })
     EXPECT_TRUE(has_line(page, line)) << line;
 }

@@ -9,7 +9,7 @@ namespace rotor::server {
 namespace {
 
 const SamplingDefaults kDefaults;
-const RequestLimits kLimits{.max_logprobs = 20, .max_n = 4, .vocab_size = 1000};
+const RequestLimits kLimits{.max_logprobs = 20, .max_n = 4, .max_prompts = 6, .vocab_size = 1000};
 
 ChatRequest chat(const std::string& body) { return parse_chat_request(parse_body(body), kDefaults, kLimits); }
 CompletionRequest completion(const std::string& body) {
@@ -122,6 +122,10 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 3})", "presence_penalty"},
       {R"({"messages": [{"role": "user", "content": "x"}], "frequency_penalty": -2.5})", "frequency_penalty"},
       {R"({"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0})", "repetition_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": 1e300})", "temperature"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 1e39})", "repetition_penalty"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_p": -1e300})", "top_p"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 2147483648})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": -5})", "max_completion_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5})", "max_tokens"},
@@ -145,6 +149,20 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"5": 10}})", "logit_bias"},
       {R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [-1]})", "stop_token_ids"},
       {R"({"messages": [{"role": "user", "content": "x"}], "model": 3})", "model"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "prompt_logprobs": 21})", "prompt_logprobs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "prompt_logprobs": 1, "stream": true})", "prompt_logprobs"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "allowed_token_ids": []})", "allowed_token_ids"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "allowed_token_ids": [5000]})", "allowed_token_ids"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "bad_words": "no"})", "bad_words"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "bad_words": [1]})", "bad_words"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "truncate_prompt_tokens": 0})", "truncate_prompt_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "truncate_prompt_tokens": -2})", "truncate_prompt_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "priority": 3000000000})", "priority"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "include_reasoning": "no"})", "include_reasoning"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "documents": [1]})", "documents"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "cache_salt": "s"})", "cache_salt"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "low"})", "reasoning_effort"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "modalities": ["audio"]})", "modalities"},
   };
   for (const Case& c : chat_cases) {
     const auto [status, param] = error_of([&] { chat(c.body); });
@@ -165,12 +183,54 @@ TEST(RequestParse, BadRequests) {
       {R"({"prompt": "x", "logprobs": true})", "logprobs"},
       {R"({"prompt": "x", "echo": 1})", "echo"},
       {R"({"prompt": "x", "suffix": "y"})", "suffix"},
+      {R"({"prompt": ["a", "b", "c", "d", "e", "f", "g"]})", "prompt"},          // 7 prompts, at most 6
+      {R"({"prompt": ["a", "b"], "n": 4})", "prompt"},                            // 8 choices
+      {R"({"prompt": "x", "max_tokens": 0})", "max_tokens"},                      // 0 only with echo
+      {R"({"prompt": "x", "prompt_embeds": "AAAA"})", "prompt_embeds"},
+      {R"({"prompt": "x", "guided_choice": ["a"]})", "guided_choice"},
   };
   for (const Case& c : completion_cases) {
     const auto [status, param] = error_of([&] { completion(c.body); });
     EXPECT_EQ(status, 400) << c.body;
     EXPECT_EQ(param, c.param) << c.body;
   }
+}
+
+TEST(RequestParse, VllmExtras) {
+  const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "prompt_logprobs": 2,
+    "allowed_token_ids": [1, 2], "bad_words": ["a b", " c"], "truncate_prompt_tokens": -1, "priority": -4,
+    "include_reasoning": false, "parallel_tool_calls": false, "echo": true, "request_id": "r1",
+    "documents": [{"title": "t", "text": "d"}], "chat_template_kwargs": {"documents": []},
+    "logit_bias": {}, "length_penalty": 1, "modalities": ["text"], "user": "me"})");
+  EXPECT_EQ(*r.gen.prompt_logprobs, 2);
+  EXPECT_EQ(r.gen.allowed_token_ids, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(r.gen.bad_words, (std::vector<std::string>{"a b", " c"}));
+  EXPECT_EQ(*r.gen.truncate_prompt_tokens, -1);
+  EXPECT_EQ(r.gen.priority, -4);
+  EXPECT_EQ(r.gen.request_id, "r1");
+  EXPECT_FALSE(r.include_reasoning || r.parallel_tool_calls);
+  EXPECT_TRUE(r.echo);
+  EXPECT_TRUE(r.chat_template_kwargs["documents"].empty());  // chat_template_kwargs win, as in vLLM
+  const CompletionRequest c = completion(R"({"prompt": "x", "echo": true, "max_tokens": 0, "logprobs": 2})");
+  EXPECT_TRUE(c.echo_only);
+  EXPECT_EQ(*c.gen.max_tokens, 0);
+  EXPECT_EQ(*c.gen.prompt_logprobs, 2);  // echo with logprobs: the prompt's too
+  EXPECT_FALSE(completion(R"({"prompt": "x", "logprobs": 2})").gen.prompt_logprobs);
+}
+
+TEST(RequestParse, PromptsAndChoicesWithinTheLimit) {
+  EXPECT_EQ(completion(R"({"prompt": ["a", "b", "c", "d", "e", "f"]})").prompts.size(), 6u);
+  const CompletionRequest r = completion(R"({"prompt": ["a", "b", "c"], "n": 2})");
+  EXPECT_EQ(r.prompts.size() * r.gen.n, 6u);
+}
+
+TEST(RequestParse, MaxTokensFieldIsRemembered) {
+  EXPECT_EQ(chat(R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 5})").gen.max_tokens_field,
+            "max_completion_tokens");
+  EXPECT_EQ(chat(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 5})").gen.max_tokens_field,
+            "max_tokens");
+  const ChatRequest big = chat(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 2147483647})");
+  EXPECT_EQ(*big.gen.max_tokens, 2147483647);  // accepted here; the context check refuses it (64-bit)
 }
 
 TEST(RequestParse, MalformedBodies) {

@@ -1,7 +1,8 @@
 // tests/unit/test_scheduler.cpp — schedule() / update_from_output() driven by hand and by the
 // simulated runner: token budget and max_num_seqs, chunked prefill, running before waiting,
 // preemption of the newest and resumption (with outputs intact), abort, prefix hits, the
-// stop conditions, and async scheduling's placeholders.
+// stop conditions, async scheduling's placeholders (and the requests that wait for them),
+// the priority policy, prompt log-probs reported once per position.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -40,7 +41,7 @@ Request request(uint64_t id, int prompt_len, int max_tokens, int32_t first = 100
 // A runner answer with the given token for every sampling entry.
 RunnerOutput answer(const SchedulerOutput& out, int32_t token) {
   RunnerOutput r;
-  for (const ScheduledRequest& s : out.scheduled) r.outputs.push_back({s.req_id, s.sample ? token : -1, {}, 0, {}});
+  for (const ScheduledRequest& s : out.scheduled) r.outputs.push_back({s.req_id, s.sample ? token : -1, {}, 0, {}, {}});
   return r;
 }
 
@@ -285,6 +286,123 @@ TEST(Scheduler, AsyncStepsUsePlaceholders) {
   ASSERT_EQ(u.size(), 1u);
   EXPECT_EQ(u[0].finish_reason, FinishReason::Length);
   s.check_consistency();
+}
+
+TEST(Scheduler, BadWordsOfSeveralTokensWaitForTheTokenInFlight) {
+  Scheduler s(config(32));
+  Request r = request(1, 6, 10);
+  r.params.bad_words = {{5, 6}};  // whether 6 may follow depends on the token in flight
+  s.add_request(r);
+  Request plain = request(2, 6, 10, 500);
+  plain.params.bad_words = {{9}};  // one token: banned whatever came before
+  s.add_request(plain);
+  const SchedulerOutput o1 = s.schedule();
+  ASSERT_EQ(o1.scheduled.size(), 2u);
+  const SchedulerOutput o2 = s.schedule();  // before o1 reported
+  ASSERT_EQ(o2.scheduled.size(), 1u);
+  EXPECT_EQ(o2.scheduled[0].req_id, 2u);
+  s.update_from_output(o1, answer(o1, 5));
+  const SchedulerOutput o3 = s.schedule();
+  ASSERT_EQ(o3.scheduled.size(), 2u);  // request 1 again, its last token now known
+  EXPECT_EQ(o3.scheduled[0].req_id, 1u);
+  EXPECT_EQ(o3.cached_requests[0].new_token_ids, std::vector<int32_t>{5});
+  EXPECT_EQ(s.request(1)->num_placeholders, 1);
+  s.check_consistency();
+}
+
+TEST(Scheduler, PriorityPolicyOrdersWaitingAndPreemptsTheLeastUrgent) {
+  SchedulerConfig c = config(64, 4, 64, 1);
+  EXPECT_THROW(
+      {
+        Scheduler fcfs(c);
+        Request r = request(9, 4, 1);
+        r.priority = 1;
+        fcfs.add_request(r);
+      },
+      Error);
+  c.priority_policy = true;
+  Scheduler s(c);
+  for (const auto& [id, priority] : {std::pair{1, 5}, {2, -1}, {3, 5}, {4, 0}}) {
+    Request r = request(id, 4, 1, 100 * id);
+    r.priority = priority;
+    s.add_request(r);
+  }
+  std::vector<uint64_t> order;
+  while (s.has_work()) {
+    const SchedulerOutput o = s.schedule();
+    for (const ScheduledRequest& sr : o.scheduled) order.push_back(sr.req_id);
+    s.update_from_output(o, answer(o, 7));
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{2, 4, 1, 3}));  // by priority, then arrival
+
+  // Out of blocks: the least urgent running request is preempted, even one admitted first
+  // and already picked in this step; it goes back in its place in the queue.
+  SchedulerConfig small = config(8, 4, 64, 8, 32);
+  small.priority_policy = true;
+  Scheduler p(small);
+  SimRunner sim(8, 4, 0);
+  Request lazy = request(1, 12, 12);
+  lazy.priority = 10;
+  Request urgent = request(2, 12, 12, 500);
+  urgent.priority = 0;
+  p.add_request(lazy);
+  p.add_request(urgent);
+  test::SchedulerDriver d(p, sim, 1);
+  bool preempted = false;
+  for (int i = 0; i < 200 && p.has_work(); ++i) {
+    const SchedulerOutput o = p.schedule();
+    if (!o.preempted_req_ids.empty()) {
+      EXPECT_EQ(o.preempted_req_ids, std::vector<uint64_t>{1});
+      for (const ScheduledRequest& sr : o.scheduled) EXPECT_NE(sr.req_id, 1u);
+      preempted = true;
+    }
+    d.record(p.update_from_output(o, sim.execute(o)));
+    p.check_consistency();
+  }
+  EXPECT_TRUE(preempted);
+  EXPECT_EQ(d.results()[1].reason, FinishReason::Length);
+  EXPECT_EQ(d.results()[2].reason, FinishReason::Length);
+  EXPECT_EQ(p.kv_cache().num_free_blocks(), 8);
+}
+
+TEST(Scheduler, PromptLogprobsSkipThePrefixCacheAndAreReportedOnce) {
+  Scheduler s(config(64, 4, 6));
+  s.add_request(request(1, 12, 1));
+  while (s.has_work()) {
+    const SchedulerOutput o = s.schedule();
+    s.update_from_output(o, answer(o, 7));
+  }
+  Request r = request(2, 12, 2);
+  r.params.prompt_logprobs = 0;
+  s.add_request(r);
+  std::vector<int32_t> seen;  // prompt tokens whose log-prob came back, in order
+  auto report = [&](const SchedulerOutput& o, int from) {
+    RunnerOutput res = answer(o, 7);
+    const ScheduledRequest& sr = o.scheduled[0];
+    res.outputs[0].prompt_position = from;
+    for (int p = from; p < std::min(from + sr.num_tokens, 11); ++p) {
+      TokenLogprobs t;
+      t.token = 101 + p;  // the prompt token after position p
+      res.outputs[0].prompt_logprobs.push_back(t);
+    }
+    for (const RequestUpdate& u : s.update_from_output(o, res))
+      for (const TokenLogprobs& t : u.prompt_logprobs) seen.push_back(t.token);
+  };
+  SchedulerOutput o = s.schedule();
+  ASSERT_EQ(o.new_requests.size(), 1u);
+  EXPECT_EQ(o.new_requests[0].num_computed_tokens, 0);  // the cached prefix is not used
+  report(o, 0);
+  o = s.schedule();
+  report(o, 6);
+  std::vector<int32_t> want(11);
+  std::iota(want.begin(), want.end(), 101);
+  EXPECT_EQ(seen, want);
+  // Positions reported again (a preempted request computes its prompt again) are dropped.
+  o = s.schedule();
+  RunnerOutput again = answer(o, 7);
+  again.outputs[0].prompt_position = 3;
+  again.outputs[0].prompt_logprobs.resize(4);
+  for (const RequestUpdate& u : s.update_from_output(o, again)) EXPECT_TRUE(u.prompt_logprobs.empty());
 }
 
 }  // namespace

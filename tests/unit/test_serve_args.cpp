@@ -163,6 +163,11 @@ TEST(ServeArgs, BadValuesFailClearly) {
       {{"--ssl-keyfile", "/no/such/key.pem", "--ssl-certfile", "/no/such/cert.pem"}, "--ssl-keyfile"},
       {{"--root-path", "api"}, "--root-path"},
       {{"--model", "/a", "/b"}, "given twice"},
+      {{"--max-waiting-requests", "-1"}, "--max-waiting-requests"},
+      {{"--max-connections", "0"}, "--max-connections"},
+      {{"--max-request-body-bytes", "10"}, "--max-request-body-bytes"},
+      {{"--timeout-keep-alive", "0"}, "--timeout-keep-alive"},
+      {{"--timeout-read", "-3"}, "--timeout-read"},
   };
   for (const auto& [argv, part] : cases) {
     const std::string e = error_of(argv);
@@ -244,13 +249,17 @@ TEST(ServeArgs, HfOverridesReachTheConfig) {
   EXPECT_EQ(c.to_json()["load"]["hf_overrides"]["rope_scaling"]["factor"], 4.0);
 }
 
-TEST(ServeArgs, TransportFlagsValidatedAndListedAsNotYet) {
+TEST(ServeArgs, TransportFlagsResolved) {
   const ServeConfig c = resolve({"--allowed-origins", R"(["https://a.example"])", "--allow-credentials",
-                                 "--root-path", "/v1-proxy"});
-  EXPECT_TRUE(contains(c.unsupported, "CORS"));
-  EXPECT_TRUE(contains(c.unsupported, "--root-path /v1-proxy"));
+                                 "--root-path", "/v1-proxy/"});
+  EXPECT_TRUE(c.unsupported.empty());
   EXPECT_EQ(c.frontend["cors"]["allowed_origins"][0], "https://a.example");
-  EXPECT_TRUE(contains(resolve({"--scheduling-policy", "priority"}).unsupported, "priority"));
+  EXPECT_EQ(c.frontend["cors"]["allowed_methods"][0], "*");
+  EXPECT_EQ(c.frontend["cors"]["allow_credentials"], true);
+  EXPECT_EQ(c.frontend["root_path"], "/v1-proxy");
+  EXPECT_TRUE(contains({error_of({"--ssl-ca-certs", "/etc/hostname"})}, "needs --ssl-certfile"));
+  EXPECT_TRUE(resolve({"--scheduling-policy", "priority"}).args.engine.priority_scheduling);
+  EXPECT_FALSE(resolve({}).args.engine.priority_scheduling);
 }
 
 TEST(ServeArgs, VllmFlagsRotorLacksFailWithOneLine) {
@@ -270,6 +279,24 @@ TEST(ServeArgs, VllmFlagsRotorLacksFailWithOneLine) {
   }
   // Values that ask for what rotor does are accepted.
   EXPECT_NO_THROW(resolve({"--model-impl", "auto", "--num-scheduler-steps", "1", "--api-server-count", "1"}));
+}
+
+TEST(ServeArgs, HttpFlagsAndSeveralApiKeys) {
+  const ServeConfig d = resolve({});
+  EXPECT_EQ(d.args.max_waiting_requests, 2048);
+  EXPECT_EQ(d.args.max_connections, 4096);
+  EXPECT_EQ(d.args.max_request_body_bytes, 8 << 20);
+  const ServeConfig c = resolve({"--api-key", "k1", "k2", "--max-waiting-requests", "7", "--max-connections", "99",
+                                 "--max-request-body-bytes", "65536", "--timeout-keep-alive", "2.5",
+                                 "--timeout-read", "9"});
+  EXPECT_EQ(c.args.api_key, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(c.args.max_waiting_requests, 7);
+  EXPECT_EQ(c.args.max_connections, 99);
+  EXPECT_EQ(c.args.max_request_body_bytes, 65536);
+  EXPECT_EQ(c.args.timeout_keep_alive, 2.5);
+  EXPECT_EQ(c.args.timeout_read, 9);
+  EXPECT_EQ(c.to_json()["http"]["max_waiting_requests"], 7);
+  EXPECT_EQ(c.to_json()["api_key"], "set");
 }
 
 TEST(ServeArgs, UnknownFlagIsAParseError) {

@@ -176,6 +176,10 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
   st.argmax_count = in.argmax_count;
   st.num_logprobs = in.num_logprobs;
   st.max_logprobs = in.max_logprobs;
+  st.prompt_lp_count = in.prompt_lp_count;
+  st.prompt_lp_k = in.prompt_lp_k;
+  st.prompt_top_k = in.prompt_top_k;
+  if (in.prompt_top_k >= 0) st.targets = in.targets;
   st.out.resize(S);
   const Tensor& sampled = sampler_->sampled();
   const Tensor previous = sampled.rows(0, std::max(prev_num_sample_, 1));

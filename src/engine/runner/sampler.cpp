@@ -27,7 +27,8 @@ Sampler::Sampler(Ops& ops, int max_rows, int max_seqs, int vocab)
       mask_start_(ops, max_seqs + 1),
       prompt_tokens_(ops, 256),
       output_tokens_(ops, 256),
-      mask_ids_(ops, 256) {
+      mask_ids_(ops, 256),
+      targets_(ops, max_rows) {
   Allocator& a = ops.allocator();
   logits_ = OwnedTensor(a, DType::F32, {max_seqs, vocab});
   sampled_ = OwnedTensor(a, DType::I32, {max_rows});
@@ -64,6 +65,10 @@ void Sampler::upload(int slot, int R) const {
 }
 
 void Sampler::upload_extras(int slot, const StepInputs& in) {
+  if (in.prompt_top_k >= 0) {
+    targets_.put(slot, in.targets);
+    targets_.upload(slot, static_cast<int64_t>(in.targets.size()));
+  }
   if (!in.any_penalty && !in.any_mask) return;
   auto send = [&](auto& field, const auto& v) {
     field.reserve(static_cast<int64_t>(v.size()));
@@ -91,8 +96,17 @@ Tensor Sampler::fit(OwnedTensor& t, DType dtype, int64_t n) {
 
 void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vector<std::pair<int, float*>>& logit_rows,
                      const StepInputs* in) {
+  // Prompt rows' log-prob outputs, sized before any work is queued (fit may wait for the device).
+  const int prompt_rows = in && in->prompt_top_k >= 0 ? R - in->num_sample : 0;
+  const int pk = prompt_rows > 0 ? in->prompt_top_k : 0;
+  if (prompt_rows > 0) {
+    fit(prompt_logprob_, DType::F32, prompt_rows);
+    fit(prompt_rank_, DType::I32, prompt_rows);
+    fit(prompt_top_ids_, DType::I32, static_cast<int64_t>(prompt_rows) * std::max(pk, 1));
+    fit(prompt_top_logprobs_, DType::F32, static_cast<int64_t>(prompt_rows) * std::max(pk, 1));
+  }
   // Chunks of up to max_seqs rows, each sampled with its rows' parameters. The sample rows (at
-  // most max_seqs) are all in the first chunk.
+  // most max_seqs) are all in the first chunk; the prompt rows follow them.
   for (int r0 = 0; r0 < R; r0 += max_seqs_) {
     const int n = std::min(max_seqs_, R - r0);
     const Tensor logits = logits_.tensor.rows(0, n);
@@ -132,12 +146,38 @@ void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vecto
       ops_.logprobs(raw, sampled_.tensor.rows(0, ns), fit(tok_logprob_, DType::F32, ns),
                     fit(tok_rank_, DType::I32, ns), top_ids, top_lp);
     }
+    // This chunk's prompt rows: the log-probs of their targets (raw logits: no penalties there).
+    const int a = prompt_rows > 0 ? std::max(r0, in->num_sample) : r0 + n;
+    if (a < r0 + n) {
+      const int p0 = a - in->num_sample, p1 = r0 + n - in->num_sample;
+      const int64_t cells = static_cast<int64_t>(prompt_rows) * pk;
+      Tensor top_ids, top_lp;
+      if (pk > 0) {
+        top_ids = prompt_top_ids_.tensor.rows(0, cells).view({prompt_rows, pk}).rows(p0, p1);
+        top_lp = prompt_top_logprobs_.tensor.rows(0, cells).view({prompt_rows, pk}).rows(p0, p1);
+      }
+      ops_.logprobs(logits.rows(a - r0, n), targets_.device(max_rows_).rows(a, r0 + n),
+                    prompt_logprob_.tensor.rows(p0, p1), prompt_rank_.tensor.rows(p0, p1), top_ids, top_lp);
+    }
   }
 }
 
 void Sampler::copy_down(int slot, int R, const StepInputs* in) {
   ops_.copy_async(sampled_host_[slot].data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
   const size_t ns = in ? in->num_sample : 0;
+  if (in && in->prompt_top_k >= 0) {
+    // Prompt rows' log-probs: [P] f32, [P] i32, [P, K] i32, [P, K] f32 (P = R - ns).
+    const size_t P = R - ns, K = in->prompt_top_k, bytes = P * 8 + P * K * 8;
+    Buffer& results = prompt_results_host_[slot];
+    if (results.size() < bytes) results = Buffer(ops_.host_allocator(), bytes);
+    char* h = static_cast<char*>(results.data());
+    ops_.copy_async(h, prompt_logprob_.tensor.data(), P * 4);
+    ops_.copy_async(h + P * 4, prompt_rank_.tensor.data(), P * 4);
+    if (K > 0) {
+      ops_.copy_async(h + P * 8, prompt_top_ids_.tensor.data(), P * K * 4);
+      ops_.copy_async(h + P * 8 + P * K * 4, prompt_top_logprobs_.tensor.data(), P * K * 4);
+    }
+  }
   if (ns == 0 || in->max_logprobs < 0) return;
   // Log-probs down into the slot: [ns] f32, [ns] i32, [ns, K] i32, [ns, K] f32.
   const size_t K = in->max_logprobs, bytes = ns * 8 + ns * K * 8;
@@ -152,12 +192,35 @@ void Sampler::copy_down(int slot, int R, const StepInputs* in) {
   }
 }
 
+void Sampler::read_prompt_logprobs(int slot, const LaunchedStep& st, std::vector<SeqResult>& out) const {
+  const size_t P = st.num_rows - st.num_sample, K = st.prompt_top_k;
+  const char* h = static_cast<const char*>(prompt_results_host_[slot].data());
+  const float* lp = reinterpret_cast<const float*>(h);
+  const int32_t* rank = reinterpret_cast<const int32_t*>(h + P * 4);
+  const int32_t* tid = reinterpret_cast<const int32_t*>(h + P * 8);
+  const float* tlp = reinterpret_cast<const float*>(h + P * 8 + P * K * 4);
+  for (size_t j = 0, row = 0; j < st.argmax_seq.size(); row += st.argmax_count[j], ++j) {
+    std::vector<TokenLogprobs>& lps = out[st.argmax_seq[j]].prompt_logprobs;
+    for (int i = 0; i < st.prompt_lp_count[j]; ++i) {
+      const size_t r = row + i;
+      TokenLogprobs t;
+      t.token = st.targets[static_cast<size_t>(st.num_sample) + r];
+      t.logprob = lp[r];
+      t.rank = rank[r];
+      t.top_ids.assign(tid + r * K, tid + r * K + st.prompt_lp_k[j]);
+      t.top_logprobs.assign(tlp + r * K, tlp + r * K + st.prompt_lp_k[j]);
+      lps.push_back(std::move(t));
+    }
+  }
+}
+
 void Sampler::read(int slot, const LaunchedStep& st, std::vector<SeqResult>& out) const {
   const int ns = st.num_sample;
   const int32_t* drawn = static_cast<const int32_t*>(sampled_host_[slot].data());
   for (int i = 0; i < ns; ++i) out[st.sample_seq[i]].token = drawn[i];
   for (size_t j = 0, r = ns; j < st.argmax_seq.size(); r += st.argmax_count[j], ++j)
     out[st.argmax_seq[j]].argmax.assign(drawn + r, drawn + r + st.argmax_count[j]);
+  if (st.prompt_top_k >= 0) read_prompt_logprobs(slot, st, out);
   if (ns == 0 || st.max_logprobs < 0) return;
   const size_t K = st.max_logprobs;
   const char* h = static_cast<const char*>(results_host_[slot].data());

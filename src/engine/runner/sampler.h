@@ -1,8 +1,10 @@
 // engine/runner/sampler.h — Sampler: everything after the hidden rows of a step. Logits in
-// chunks of up to max_seqs rows; for the sample rows penalties, masks (min_tokens), the draw
-// (temperature, top-k/p, min-p, per-request seeds) and log-probs; greedy argmax for the prompt
-// rows; logits rows copied out on request; the sampled ids and log-probs copied down into a
-// slot's page-locked memory and read back after the step's event.
+// chunks of up to max_seqs rows; for the sample rows penalties, masks (min_tokens,
+// allowed_token_ids, bad_words), the draw (temperature, top-k/p, min-p, per-request seeds) and
+// log-probs; greedy argmax for the prompt rows, and the log-probs of their targets (the next
+// prompt token) when prompt log-probs are asked; logits rows copied out on request; the
+// sampled ids and log-probs copied down into a slot's page-locked memory and read back after
+// the step's event.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -25,25 +27,28 @@ class Sampler {
   // Rows [from, to) of the slot become greedy padding.
   void pad(int slot, int from, int to) const;
   void upload(int slot, int R) const;
-  // Stages and uploads `in`'s penalty and mask lists (when it has any).
+  // Stages and uploads `in`'s penalty and mask lists and prompt-row targets (when it has any).
   void upload_extras(int slot, const StepInputs& in);
   // The uploaded penalty output-token list [n] (placeholders in it are filled on the device).
   Tensor output_tokens(int64_t n) const { return output_tokens_.device(n); }
 
   // Logits of hidden [R, H] through `model`, sampled into sampled(); logit_rows: (sample row,
   // destination) pairs whose logits (after penalties and masks) are copied out. With `in`, its
-  // sample rows get penalties and masks before the draw and log-probs (of the raw logits) after.
+  // sample rows get penalties and masks before the draw and log-probs (of the raw logits) after,
+  // and its prompt rows the log-probs of their targets.
   void sample(Model& model, const Tensor& hidden, int R, const std::vector<std::pair<int, float*>>& logit_rows,
               const StepInputs* in);
   // [max_rows] i32 on the device: the last draws (the next step's placeholder fills read them).
   const Tensor& sampled() const { return sampled_.tensor; }
 
-  // Queues the copies of R sampled ids (and `in`'s log-probs, if any) into the slot.
+  // Queues the copies of R sampled ids (and `in`'s log-probs and prompt log-probs, if any) into the slot.
   void copy_down(int slot, int R, const StepInputs* in);
-  // After the step's event: its sampled ids, prompt argmaxes and log-probs into out (by work index).
+  // After the step's event: its sampled ids, prompt argmaxes, log-probs and prompt log-probs
+  // into out (by work index).
   void read(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
 
  private:
+  void read_prompt_logprobs(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
 
@@ -55,10 +60,13 @@ class Sampler {
   // Penalties and masks (grown as needed; never read by CUDA graphs).
   StagedBuffer<float> repetition_, presence_, frequency_;
   StagedBuffer<int32_t> prompt_start_, output_start_, mask_start_, prompt_tokens_, output_tokens_, mask_ids_;
+  StagedBuffer<int32_t> targets_;  // [max_rows] of prompt rows (prompt log-probs)
   OwnedTensor logits_, sampled_, raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
+  OwnedTensor prompt_logprob_, prompt_rank_, prompt_top_ids_, prompt_top_logprobs_;  // of prompt rows
   // Per slot, page-locked: sampled ids [max_rows] i32; log-probs [ns] f32, ranks [ns] i32, top
   // ids [ns, K] i32, top log-probs [ns, K] f32.
   std::array<Buffer, kStagingSlots> sampled_host_, results_host_;
+  std::array<Buffer, kStagingSlots> prompt_results_host_;  // the same four for the P prompt rows
 };
 
 }  // namespace rotor

@@ -1,6 +1,7 @@
 // engine/runner/step_inputs.cpp — a step's work list checked and flattened into host arrays:
-// decodes first, tokens, positions, KV slots, block tables, the rows asked back, sampling
-// parameters, penalty token lists, masks, and the placeholders still to be filled.
+// decodes first, tokens, positions, KV slots, block tables, the rows asked back (with the
+// targets of prompt log-probs), sampling parameters, penalty token lists, masks, and the
+// placeholders still to be filled.
 #include "engine/runner/step_inputs.h"
 
 #include <algorithm>
@@ -77,12 +78,30 @@ StepInputs prepare_step(std::span<const SeqWork> work, const RunnerOptions& opt,
     }
   }
   in.num_sample = static_cast<int>(in.rows.size());
-  for (int k = 0; k < S; ++k)
-    if (work[order[k]].prompt_argmax) {
-      in.argmax_seq.push_back(order[k]);
-      in.argmax_count.push_back(in.query_start[k + 1] - in.query_start[k]);
-      for (int r = in.query_start[k]; r < in.query_start[k + 1]; ++r) in.rows.push_back(r);
+  in.targets.assign(in.rows.size(), 0);
+  for (int k = 0; k < S; ++k) {
+    const SeqWork& w = work[order[k]];
+    const int P = static_cast<int>(w.prompt_tokens.size());
+    const bool lp = w.params.prompt_logprobs && w.num_computed < P;
+    if (!w.prompt_argmax && !lp) continue;
+    const int n = in.query_start[k + 1] - in.query_start[k];
+    // Positions p of the chunk with a prompt token after them (p + 1 < P) come first.
+    const int with_target = lp ? std::clamp(P - 1 - w.num_computed, 0, n) : 0;
+    in.argmax_seq.push_back(order[k]);
+    in.argmax_count.push_back(n);
+    in.prompt_lp_count.push_back(with_target);
+    in.prompt_lp_k.push_back(lp ? *w.params.prompt_logprobs : -1);
+    if (lp) {
+      ROTOR_CHECK(*w.params.prompt_logprobs <= vocab_size, "runner: {} prompt logprobs of a {}-token vocabulary",
+                  *w.params.prompt_logprobs, vocab_size);
+      in.prompt_top_k = std::max(in.prompt_top_k, *w.params.prompt_logprobs);
     }
+    for (int i = 0; i < n; ++i) {
+      in.rows.push_back(in.query_start[k] + i);
+      in.targets.push_back(i < with_target ? w.prompt_tokens[w.num_computed + i + 1] : 0);
+    }
+  }
+  if (!in.argmax_seq.empty()) in.decode_only = false;
 
   // Sampling parameters, penalty token lists and masks of the sample rows.
   in.prompt_start.push_back(0);

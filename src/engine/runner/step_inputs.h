@@ -24,11 +24,13 @@ struct SeqWork {
   bool sample = false;                   // draw the next token after the last new token
   bool prompt_argmax = false;            // also return the argmax after every new token
   bool return_logits = false;            // return the logits of the sampling row (f32 [V], after penalties and masks)
-  SamplingParams params;                 // temperature, top-k/p, min-p, penalties, logprobs
+  SamplingParams params;                 // temperature, top-k/p, min-p, penalties, logprobs, prompt_logprobs
   uint64_t seed = 0;                     // the request's random stream
   int64_t counter = 0;                   // index of the token drawn in that stream
   // With penalties: the request's prompt and the tokens it generated so far (the last may be
-  // a placeholder: then it is the same token as the placeholder in `tokens`).
+  // a placeholder: then it is the same token as the placeholder in `tokens`). With
+  // params.prompt_logprobs, the prompt too: each new prompt token's row gives the log-prob of
+  // the prompt token after it.
   std::span<const int32_t> prompt_tokens;
   std::span<const int32_t> output_tokens;
   std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
@@ -36,9 +38,12 @@ struct SeqWork {
 
 struct SeqResult {
   int32_t token = -1;                    // sampled token (when sample)
-  std::vector<int32_t> argmax;           // per new token (when prompt_argmax)
+  std::vector<int32_t> argmax;           // per new token (prompt_argmax, or prompt log-probs asked)
   std::vector<float> logits;             // [V] (when return_logits)
   std::optional<TokenLogprobs> logprobs; // when sample and params.logprobs is set
+  // params.prompt_logprobs: for each new token followed by a prompt token, in order, that
+  // token's log-prob and the params.prompt_logprobs best at its position.
+  std::vector<TokenLogprobs> prompt_logprobs;
 };
 
 struct RunnerOptions {
@@ -63,9 +68,12 @@ struct StepInputs {
   int table_width = 1;                   // block_tables is [num_seqs, table_width]
   std::vector<int32_t> block_tables;
   // Rows asked back: [0, num_sample) sample rows (work index sample_seq[i]), then the new
-  // tokens of each prompt_argmax sequence (work index argmax_seq[i], argmax_count[i] rows).
+  // tokens of each sequence with prompt_argmax or prompt log-probs (work index argmax_seq[i],
+  // argmax_count[i] rows, of which the first prompt_lp_count[i] have a next prompt token).
   int num_sample = 0;
-  std::vector<int> sample_seq, argmax_seq, argmax_count;
+  std::vector<int> sample_seq, argmax_seq, argmax_count, prompt_lp_count, prompt_lp_k;  // prompt_lp_k: -1 none
+  std::vector<int32_t> targets;          // [R] per row: the prompt token after it (0 where none)
+  int prompt_top_k = -1;                 // most top log-probs a prompt row asks for; -1: none asked
   std::vector<bool> return_logits;       // per sample row
   bool decode_only = false;              // every sequence decodes one sampled token, nothing else
   // Sampling of the sample rows.
@@ -97,8 +105,9 @@ struct StepInputs {
 struct LaunchedStep {
   int slot = -1;                         // staging set in use
   int num_sample = 0, num_rows = 0;
-  std::vector<int> sample_seq, argmax_seq, argmax_count, num_logprobs;
-  int max_logprobs = -1;
+  std::vector<int> sample_seq, argmax_seq, argmax_count, num_logprobs, prompt_lp_count, prompt_lp_k;
+  int max_logprobs = -1, prompt_top_k = -1;
+  std::vector<int32_t> targets;          // of the prompt rows' log-probs (when prompt_top_k >= 0)
   std::vector<SeqResult> out;            // by work index; logits rows already copied
 };
 

@@ -21,6 +21,7 @@ struct Request {
   int max_tokens = 0;                 // resolved (params.max_tokens or up to max_model_len)
   uint64_t seed = 0;
   bool prompt_argmax = false;         // never reads the prefix cache
+  int priority = 0;                   // --scheduling-policy priority: lower is served first
 
   RequestStatus status = RequestStatus::Waiting;
   FinishReason finish_reason = FinishReason::None;
@@ -29,12 +30,15 @@ struct Request {
   int num_sent_tokens = 0;            // tokens the runner has been given
   int num_cached_tokens = -1;         // prefix-cache hit at first admission (-1: not admitted)
   int num_prompt_argmax = 0;          // prompt positions whose argmax was reported
+  int num_prompt_logprobs = 0;        // prompt tokens (from the second) whose log-prob was reported
   int num_preemptions = 0;
 
   int num_tokens() const { return static_cast<int>(tokens.size()); }
   int num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
   int num_tokens_with_placeholders() const { return num_tokens() + num_placeholders; }
   bool finished() const { return status == RequestStatus::Finished; }
+  // Computes every prompt position (prompt argmax or log-probs): the prefix cache is not read.
+  bool computes_whole_prompt() const { return prompt_argmax || params.prompt_logprobs.has_value(); }
 };
 
 }  // namespace rotor

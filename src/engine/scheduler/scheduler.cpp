@@ -6,6 +6,14 @@
 #include "core/check.h"
 
 namespace rotor {
+namespace {
+
+// The priority policy's order: lower priority first, then earlier arrival (ids grow with it).
+bool served_before(const Request* a, const Request* b) {
+  return a->priority != b->priority ? a->priority < b->priority : a->id < b->id;
+}
+
+}  // namespace
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -37,11 +45,27 @@ void Scheduler::add_request(Request request) {
               "max_model_len {}", request.id, n, cfg_.max_model_len);
   ROTOR_CHECK(request.max_tokens >= 1, "request {}: max_tokens must be at least 1", request.id);
   ROTOR_CHECK(!requests_.contains(request.id), "request {} already exists", request.id);
+  ROTOR_CHECK(cfg_.priority_policy || request.priority == 0,
+              "request {}: priority {} needs the priority scheduling policy", request.id, request.priority);
   auto r = std::make_unique<Request>(std::move(request));
   r->num_prompt_tokens = n;
   r->status = RequestStatus::Waiting;
-  waiting_.push_back(r.get());
+  enqueue(r.get(), false);
   requests_.emplace(r->id, std::move(r));
+}
+
+void Scheduler::enqueue(Request* r, bool preempted) {
+  if (!cfg_.priority_policy) {
+    if (preempted) waiting_.push_front(r);
+    else waiting_.push_back(r);
+    return;
+  }
+  waiting_.insert(std::upper_bound(waiting_.begin(), waiting_.end(), r, served_before), r);
+}
+
+size_t Scheduler::victim_index() const {
+  if (!cfg_.priority_policy) return running_.size() - 1;
+  return static_cast<size_t>(std::max_element(running_.begin(), running_.end(), served_before) - running_.begin());
 }
 
 const Request* Scheduler::request(uint64_t id) const {
@@ -65,7 +89,7 @@ void Scheduler::preempt(Request* r, SchedulerOutput& out) {
   r->num_sent_tokens = 0;
   ++r->num_preemptions;
   ++preemptions_;
-  waiting_.push_front(r);
+  enqueue(r, true);
   out.preempted_req_ids.push_back(r->id);
 }
 
@@ -100,9 +124,11 @@ SchedulerOutput Scheduler::schedule() {
   // Running requests first: decodes and unfinished prefill chunks alike.
   for (size_t i = 0; i < running_.size() && budget > 0;) {
     Request* r = running_[i];
-    // Certain to finish with the tokens already in flight: nothing to compute.
+    // Certain to finish with the tokens already in flight: nothing to compute. Or its next
+    // token's mask depends on the one in flight (a bad word of several tokens): wait for it.
     if (r->num_placeholders > 0 && (r->num_output_tokens() + r->num_placeholders >= r->max_tokens ||
-                                    r->num_tokens_with_placeholders() >= cfg_.max_model_len)) {
+                                    r->num_tokens_with_placeholders() >= cfg_.max_model_len ||
+                                    r->params.needs_previous_tokens())) {
       ++i;
       continue;
     }
@@ -114,8 +140,17 @@ SchedulerOutput Scheduler::schedule() {
     const int blocks_before = static_cast<int>(kv_.block_table(r->id).size());
     bool scheduled = true;
     while (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n)) {
-      Request* victim = running_.back();
-      running_.pop_back();
+      const size_t v = victim_index();
+      Request* victim = running_[v];
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(v));
+      if (v < i) --i;
+      // With priorities the victim may have been picked earlier in this step: take it back.
+      for (auto p = picks.begin(); p != picks.end(); ++p)
+        if (p->r == victim) {
+          budget += p->num_tokens;
+          picks.erase(p);
+          break;
+        }
       preempt(victim, out);
       if (victim == r) {
         scheduled = false;
@@ -134,7 +169,7 @@ SchedulerOutput Scheduler::schedule() {
       Request* r = waiting_.front();
       if (r->num_placeholders > 0) break;  // preempted while its last step was in flight
       PrefixHit hit;
-      if (!r->prompt_argmax) hit = kv_.find_prefix(r->id, r->tokens);
+      if (!r->computes_whole_prompt()) hit = kv_.find_prefix(r->id, r->tokens);
       const int n = std::min(r->num_tokens() - hit.num_tokens, budget);
       if (!kv_.allocate(r->id, r->tokens, hit.num_tokens, n, hit)) break;
       waiting_.pop_front();
@@ -211,13 +246,20 @@ std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& 
     auto it = requests_.find(s.req_id);
     if (it == requests_.end()) continue;  // finished or aborted meanwhile
     Request* r = it->second.get();
+    // Prompt positions computed again after a preemption were reported before.
     std::vector<int32_t> argmax;
     for (size_t j = 0; j < o.prompt_argmax.size(); ++j) {
-      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_argmax) continue;  // reported before
+      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_argmax) continue;
       argmax.push_back(o.prompt_argmax[j]);
       ++r->num_prompt_argmax;
     }
-    if (!s.sample && argmax.empty()) continue;
+    std::vector<TokenLogprobs> prompt_logprobs;
+    for (size_t j = 0; j < o.prompt_logprobs.size(); ++j) {
+      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_logprobs) continue;
+      prompt_logprobs.push_back(o.prompt_logprobs[j]);
+      ++r->num_prompt_logprobs;
+    }
+    if (!s.sample && argmax.empty() && prompt_logprobs.empty()) continue;
     std::optional<int32_t> stop_token;
     FinishReason reason = FinishReason::None;
     if (s.sample) {
@@ -227,6 +269,7 @@ std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& 
     }
     RequestUpdate u = make_update(*r);
     u.prompt_argmax = std::move(argmax);
+    u.prompt_logprobs = std::move(prompt_logprobs);
     if (s.sample) {
       u.new_token_ids.push_back(o.token);
       if (o.logprobs) u.logprobs.push_back(*o.logprobs);

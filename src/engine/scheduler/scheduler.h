@@ -1,10 +1,12 @@
 // engine/scheduler/scheduler.h — the continuous-batching scheduler: one token budget per step
 // shared by decodes and prefill chunks (chunked prefill always on), at most max_num_seqs
-// running, running requests first and then waiting ones (FCFS), preemption by recompute of
-// the newest running request when KV blocks run out, finishing on eos / stop ids /
-// max_tokens / max_model_len, abort at any time. schedule() returns plain data;
-// update_from_output() consumes the sampled ids. A step may be scheduled before the previous
-// one reported (async scheduling): its sampled tokens are placeholders until then.
+// running, running requests first and then waiting ones (first come, first served; or by
+// (priority, arrival) with the priority policy), preemption by recompute when KV blocks run
+// out (of the newest running request; with priorities, of the least urgent), finishing on
+// eos / stop ids / max_tokens / max_model_len, abort at any time. schedule() returns plain
+// data; update_from_output() consumes the sampled ids. A step may be scheduled before the
+// previous one reported (async scheduling): its sampled tokens are placeholders until then
+// (a request with a multi-token bad word waits for them instead).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -26,6 +28,7 @@ struct SchedulerConfig {
   int block_size = 16;
   int num_blocks = 0;                // must hold max_model_len tokens
   bool enable_prefix_caching = true;
+  bool priority_policy = false;      // --scheduling-policy priority (else first come, first served)
   std::vector<int32_t> eos_token_ids;
 };
 
@@ -57,6 +60,12 @@ class Scheduler {
   void check_consistency() const;
 
  private:
+  // Where in running_ the request to preempt is (the newest, or with priorities the least
+  // urgent: the largest (priority, arrival)).
+  size_t victim_index() const;
+  // Queues a waiting request: at the back (new) or front (preempted) of FCFS, or in
+  // (priority, arrival) order.
+  void enqueue(Request* r, bool preempted);
   void preempt(Request* r, SchedulerOutput& out);
   void finish(Request* r, FinishReason reason);
   FinishReason check_stop(const Request& r, int32_t token, std::optional<int32_t>& stop_token) const;
@@ -65,8 +74,8 @@ class Scheduler {
   SchedulerConfig cfg_;
   KVCacheManager kv_;
   std::unordered_map<uint64_t, std::unique_ptr<Request>> requests_;
-  std::vector<Request*> running_;       // in admission order: the newest is preempted first
-  std::deque<Request*> waiting_;        // preempted requests go to the front
+  std::vector<Request*> running_;       // in admission order
+  std::deque<Request*> waiting_;        // in the order they will be admitted
   std::vector<uint64_t> finished_ids_;  // since the last schedule()
   uint64_t step_ = 0;
   uint64_t preemptions_ = 0;

@@ -66,8 +66,10 @@ struct SampledToken {
   uint64_t req_id = 0;
   int32_t token = -1;                        // when it sampled
   std::optional<TokenLogprobs> logprobs;     // when params.logprobs is set
-  int prompt_position = 0;                   // first prompt position of prompt_argmax
+  int prompt_position = 0;                   // first prompt position of the chunk
   std::vector<int32_t> prompt_argmax;        // argmax after prompt tokens [prompt_position, ...)
+  // Log-prob of prompt token p + 1 at each position p from prompt_position (params.prompt_logprobs).
+  std::vector<TokenLogprobs> prompt_logprobs;
 };
 
 // One entry per SchedulerOutput::scheduled entry, in the same order.
@@ -81,6 +83,7 @@ struct RequestUpdate {
   std::vector<int32_t> new_token_ids;
   std::vector<TokenLogprobs> logprobs;       // one per new token when requested
   std::vector<int32_t> prompt_argmax;        // newly computed positions, in order
+  std::vector<TokenLogprobs> prompt_logprobs;  // of the prompt's tokens from the second, newly computed, in order
   FinishReason finish_reason = FinishReason::None;
   std::optional<int32_t> stop_token_id;      // the stop_token_ids entry that finished it
   int num_prompt_tokens = 0;
