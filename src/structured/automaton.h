@@ -6,8 +6,9 @@
 //
 // Built with the analyses the matcher needs: states that cannot reach an end are cut,
 // left recursion is refused, each rule's FOLLOW bytes (what may come after it ends), and
-// classes of positions that behave alike on every byte string of up to `horizon` bytes (so
-// masks are precomputed once per class).
+// classes of positions of a rule that behave alike on every byte string of up to `horizon`
+// bytes (so masks are precomputed once per class: the far copies of a long bounded
+// repetition share one).
 #pragma once
 #include <bitset>
 #include <cstdint>

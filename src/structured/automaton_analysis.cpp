@@ -224,8 +224,7 @@ void compute_follow(Automaton& a) {
 
 void compute_classes(Automaton& a, int horizon) {
   const size_t N = a.states.size();
-  // Round 0: finality, the rule's FOLLOW bytes and the rules called.
-  std::map<std::string, int64_t> follow_ids;
+  // Round 0: finality, the rule (what follows its end: its callers) and the rules called.
   std::vector<int64_t> cls(N, -1), next(N, -1);
   std::unordered_map<std::vector<int64_t>, int64_t, VecHash> ids;
   auto intern = [&](std::vector<int64_t>&& sig) {
@@ -234,9 +233,7 @@ void compute_classes(Automaton& a, int horizon) {
   for (size_t s = 0; s < N; ++s) {
     const State& st = a.states[s];
     if (!st.live) continue;
-    const std::string f = a.follow[static_cast<size_t>(st.rule)].to_string();
-    const int64_t fid = follow_ids.emplace(f, static_cast<int64_t>(follow_ids.size())).first->second;
-    std::vector<int64_t> sig{st.final, fid, st.bytes_end > st.bytes_begin};
+    std::vector<int64_t> sig{st.final, st.rule, st.bytes_end > st.bytes_begin};
     for_calls(a, st, [&](const CallEdge& c) { sig.push_back(c.rule); });
     cls[s] = intern(std::move(sig));
   }

@@ -3,6 +3,7 @@
 // sharing the parse of common prefixes and skipping every token under a refused prefix.
 #include "structured/compiled_grammar.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -19,7 +20,7 @@ PositionMasks precompute(Parser& p, const TokenTable& t, int32_t state, const st
   StackPool& pool = p.pool();
   const size_t mark = pool.size();
   std::vector<ParseState> lv(static_cast<size_t>(t.max_length()) + 1);
-  lv[0] = p.closure(pool.intern(state, kContextParent));
+  lv[0] = p.closure({state, kContextParent});
   size_t valid = 0;  // lv[0..valid] are the states after the first d bytes of the last token walked
   std::vector<int32_t> accepted;
   std::map<std::string, std::vector<int32_t>> uncertain;
@@ -33,20 +34,24 @@ PositionMasks precompute(Parser& p, const TokenTable& t, int32_t state, const st
         break;
       }
     valid = d;
-    if (ok) {
-      accepted.push_back(t.id(i++));
+    if (!ok) {
+      // No context takes b[0, d]: neither does any token that starts with it.
+      i = t.prefix_end(i, d + 1);
       continue;
     }
-    // Refused at byte d inside the rule: the caller may still take the rest of the token
-    // from any offset where the rule could end, if the byte there can follow the rule.
-    bool any = false;
-    for (size_t o = 0; o <= d; ++o)
-      if (lv[o].popped && follow.test(static_cast<uint8_t>(b[o]))) {
-        uncertain[std::string(b.substr(o))].push_back(t.id(i));
-        any = true;
-      }
-    // Otherwise every token that starts with b[0, d] is refused the same way.
-    i = any ? i + 1 : t.prefix_end(i, d + 1);
+    const ParseState& end = lv[b.size()];
+    const bool inside = end.popped || std::any_of(end.tops.begin(), end.tops.end(), [&](const Top& x) {
+                          return pool.bottom(x.parent) == kContextParent;
+                        });
+    if (inside) {
+      accepted.push_back(t.id(i));
+    } else {
+      // Only through the end of the rule: the real caller decides, from each offset where
+      // the rule could end (with a byte that can follow it).
+      for (size_t o = 0; o < b.size(); ++o)
+        if (lv[o].popped && follow.test(static_cast<uint8_t>(b[o]))) uncertain[std::string(b.substr(o))].push_back(t.id(i));
+    }
+    ++i;
   }
   pool.truncate(mark);
 
@@ -98,27 +103,46 @@ void PositionMasks::add_accepted(std::span<uint32_t> mask, std::span<const uint3
   }
 }
 
+const PositionMasks& CompiledGrammar::masks_of_class(int32_t cls) const {
+  std::call_once(computed_[static_cast<size_t>(cls)], [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    StackPool pool;
+    Parser parser(automaton_, pool, &callers_);
+    const int32_t s = automaton_.class_state[static_cast<size_t>(cls)];
+    PositionMasks m = precompute(parser, *tokens_, s,
+                                 automaton_.follow[static_cast<size_t>(automaton_.states[static_cast<size_t>(s)].rule)]);
+    size_t uncertain = 0;
+    for (const auto& ids : m.suffix_tokens) uncertain += ids.size();
+    masks_[static_cast<size_t>(cls)] = std::move(m);
+    std::lock_guard lk(stats_mu_);
+    stats_.masks_ms += ms_since(t0);
+    stats_.uncertain_tokens += uncertain;
+  });
+  return masks_[static_cast<size_t>(cls)];
+}
+
+CompileStats CompiledGrammar::stats() const {
+  std::lock_guard lk(stats_mu_);
+  return stats_;
+}
+
 std::shared_ptr<const CompiledGrammar> CompiledGrammar::compile(const Grammar& g,
-                                                                std::shared_ptr<const TokenTable> tokens) {
+                                                                std::shared_ptr<const TokenTable> tokens, bool eager) {
   auto cg = std::make_shared<CompiledGrammar>();
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   AutomatonLimits lim;
   lim.horizon = tokens->max_length() + 1;
   cg->automaton_ = Automaton::build(g, lim);
-  cg->stats_.automaton_ms = ms_since(t0);
   cg->tokens_ = std::move(tokens);
-  const Automaton& a = cg->automaton_;
-  t0 = std::chrono::steady_clock::now();
-  StackPool pool;
-  Parser parser(a, pool);
-  cg->masks_.reserve(a.class_state.size());
-  for (int32_t s : a.class_state) {
-    cg->masks_.push_back(precompute(parser, *cg->tokens_, s, a.follow[static_cast<size_t>(a.states[static_cast<size_t>(s)].rule)]));
-    for (const auto& ids : cg->masks_.back().suffix_tokens) cg->stats_.uncertain_tokens += ids.size();
-  }
-  cg->stats_.masks_ms = ms_since(t0);
-  cg->stats_.states = a.states.size();
-  cg->stats_.classes = a.class_state.size();
+  const size_t classes = cg->automaton_.class_state.size();
+  cg->callers_ = caller_tops(cg->automaton_);
+  cg->masks_.resize(classes);
+  cg->computed_ = std::make_unique<std::once_flag[]>(classes);
+  cg->stats_.automaton_ms = ms_since(t0);
+  cg->stats_.states = cg->automaton_.states.size();
+  cg->stats_.classes = classes;
+  if (eager)
+    for (size_t c = 0; c < classes; ++c) cg->masks_of_class(static_cast<int32_t>(c));
   return cg;
 }
 

@@ -12,7 +12,7 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar)
     : g_(std::move(grammar)), parser_(g_->automaton(), pool_) {
   const Automaton& a = g_->automaton();
   Entry start;
-  start.state = parser_.closure(pool_.intern(a.rule_start[static_cast<size_t>(a.root)], kRootParent));
+  start.state = parser_.closure({a.rule_start[static_cast<size_t>(a.root)], kRootParent});
   history_.push_back(std::move(start));
   levels_.resize(static_cast<size_t>(g_->tokens().max_length()) + 1);
 }
@@ -83,8 +83,7 @@ void GrammarMatcher::fill_bitmask(std::span<uint32_t> bitmask) {
     const Automaton& a = g_->automaton();
     const size_t mark = pool_.size();
     done_.clear();
-    for (int32_t n : cur.state.tops) {
-      const StackPool::Node node = pool_.node(n);
+    for (const Top& node : cur.state.tops) {
       const int32_t cls = a.state_class[static_cast<size_t>(node.state)];
       const PositionMasks& m = g_->masks_of_state(node.state);
       const bool seen_class = std::any_of(done_.begin(), done_.end(), [&](const auto& d) { return d.first == cls; });
@@ -96,7 +95,8 @@ void GrammarMatcher::fill_bitmask(std::span<uint32_t> bitmask) {
       }
       if (std::find(done_.begin(), done_.end(), std::make_pair(cls, node.parent)) != done_.end()) continue;
       done_.emplace_back(cls, node.parent);
-      add_suffixes(parser_.closure(node.parent), m, bitmask);
+      const StackPool::Node& below = pool_.node(node.parent);
+      add_suffixes(parser_.closure({below.state, below.parent}), m, bitmask);
     }
     pool_.truncate(mark);
   }

@@ -20,6 +20,8 @@ namespace rotor::structured {
 class GrammarMatcher final : public TokenConstraint {
  public:
   explicit GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar);
+  GrammarMatcher(const GrammarMatcher&) = delete;  // the parser refers to the pool inside
+  GrammarMatcher& operator=(const GrammarMatcher&) = delete;
 
   bool accept_token(int32_t token) override;
   void fill_bitmask(std::span<uint32_t> bitmask) override;

@@ -36,7 +36,7 @@ int32_t StackPool::intern(int32_t state, int32_t parent) {
     if (n.state == state && n.parent == parent) return slots_[i];
   }
   const auto id = static_cast<int32_t>(nodes_.size());
-  nodes_.push_back({state, parent});
+  nodes_.push_back({state, parent, bottom(parent)});
   slots_[i] = id;
   if (nodes_.size() * 2 > slots_.size()) grow();
   return id;
@@ -66,53 +66,91 @@ void StackPool::truncate(size_t n) {
 void Parser::begin(ParseState& st) {
   st.tops.clear();
   st.can_end = st.popped = false;
+  seen_count_ = 0;
   if (++gen_ == 0) {
-    std::fill(stamp_.begin(), stamp_.end(), 0);
+    for (Seen& e : seen_) e.gen = 0;
     gen_ = 1;
   }
 }
 
 void Parser::finish(ParseState& st) const { std::sort(st.tops.begin(), st.tops.end()); }
 
-void Parser::visit(int32_t n0, ParseState& st) {
+bool Parser::mark(Top t) {
+  if ((seen_count_ + 1) * 2 > seen_.size()) {
+    // Grow, keeping this closure's entries.
+    std::vector<Seen> old(seen_.size() * 2, Seen{{0, 0}, 0});
+    old.swap(seen_);
+    seen_count_ = 0;
+    for (const Seen& e : old)
+      if (e.gen == gen_) mark(e.top);
+  }
+  const size_t mask = seen_.size() - 1;
+  size_t i = (static_cast<uint64_t>(static_cast<uint32_t>(t.state)) * 0x9E3779B97F4A7C15ull ^
+              static_cast<uint32_t>(t.parent) * 0xC2B2AE3D27D4EB4Full) >> 40 & mask;
+  for (; seen_[i].gen == gen_; i = (i + 1) & mask)
+    if (seen_[i].top == t) return false;
+  seen_[i] = {t, gen_};
+  ++seen_count_;
+  return true;
+}
+
+void Parser::visit(Top t0, ParseState& st) {
   work_.clear();
-  work_.push_back(n0);
+  work_.push_back(t0);
   while (!work_.empty()) {
-    const int32_t n = work_.back();
+    const Top t = work_.back();
     work_.pop_back();
-    if (static_cast<size_t>(n) >= stamp_.size()) stamp_.resize(pool_.size() * 2 + 64, 0);
-    if (stamp_[static_cast<size_t>(n)] == gen_) continue;
-    stamp_[static_cast<size_t>(n)] = gen_;
-    const StackPool::Node nd = pool_.node(n);
-    const AutomatonState& s = a_.states[static_cast<size_t>(nd.state)];
-    if (s.bytes_end > s.bytes_begin) st.tops.push_back(n);
+    if (!mark(t)) continue;
+    const AutomatonState& s = a_.states[static_cast<size_t>(t.state)];
+    if (s.bytes_end > s.bytes_begin) st.tops.push_back(t);
     for (uint32_t i = s.calls_begin; i < s.calls_end; ++i) {
       const CallEdge& c = a_.call_edges[i];
-      const int32_t ret = a_.is_tail(c.target) ? nd.parent : pool_.intern(c.target, nd.parent);
-      work_.push_back(pool_.intern(a_.rule_start[static_cast<size_t>(c.rule)], ret));
+      const int32_t ret = a_.is_tail(c.target) ? t.parent : pool_.intern(c.target, t.parent);
+      work_.push_back({a_.rule_start[static_cast<size_t>(c.rule)], ret});
     }
     if (s.final) {
-      if (nd.parent == kRootParent) st.can_end = true;
-      else if (nd.parent == kContextParent) st.popped = true;
-      else work_.push_back(nd.parent);
+      if (t.parent == kRootParent) {
+        st.can_end = true;
+      } else if (t.parent == kContextParent || t.parent == kCallerParent) {
+        st.popped |= t.parent == kContextParent;
+        for (const Top& c : (*callers_)[static_cast<size_t>(s.rule)]) work_.push_back(c);
+      } else {
+        const StackPool::Node& p = pool_.node(t.parent);
+        work_.push_back({p.state, p.parent});
+      }
     }
   }
 }
 
-ParseState Parser::closure(int32_t node) {
+ParseState Parser::closure(Top top) {
   ParseState st;
   begin(st);
-  visit(node, st);
+  visit(top, st);
   finish(st);
   return st;
 }
 
+CallerTops caller_tops(const Automaton& a) {
+  CallerTops c(a.rule_start.size());
+  for (const AutomatonState& s : a.states) {
+    if (!s.live) continue;
+    for (uint32_t i = s.calls_begin; i < s.calls_end; ++i) {
+      const CallEdge& e = a.call_edges[i];
+      c[static_cast<size_t>(e.rule)].push_back({e.target, kCallerParent});
+    }
+  }
+  for (auto& v : c) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+  return c;
+}
+
 bool Parser::advance(const ParseState& in, uint8_t byte, ParseState& out) {
   begin(out);
-  for (int32_t n : in.tops) {
-    const StackPool::Node nd = pool_.node(n);
-    const int32_t t = a_.step(nd.state, byte);
-    if (t >= 0) visit(pool_.intern(t, nd.parent), out);
+  for (const Top& t : in.tops) {
+    const int32_t next = a_.step(t.state, byte);
+    if (next >= 0) visit({next, t.parent}, out);
   }
   finish(out);
   return !out.empty();
