@@ -64,11 +64,15 @@ ModelRunner::ModelRunner(Ops& ops, Communicator& comm, const ModelConfig& config
   layout_.fill_out_dst = field(S * 4);
   layout_.bytes = off;
   Allocator& a = ops_.allocator();
+  bitmask_words_ = (config_.vocab_size + 31) / 32;
+  const size_t bitmask_bytes = S * (static_cast<size_t>(bitmask_words_) + 1) * 4;
   for (Slot& sl : slots_) {
     sl.meta = Buffer(ops_.host_allocator(), layout_.bytes);
     sl.sampled = Buffer(ops_.host_allocator(), R * 4);
+    sl.bitmask = Buffer(ops_.host_allocator(), bitmask_bytes);
     sl.done = ops_.make_event();
   }
+  bitmask_dev_ = Buffer(ops_.allocator(), bitmask_bytes);
   meta_dev_ = Buffer(a, layout_.bytes);
   hidden_ = OwnedTensor(a, ops_.act_dtype(), {max_rows_, config_.hidden_size});
   logits_ = OwnedTensor(a, DType::F32, {opt_.max_num_seqs, config_.vocab_size});
@@ -244,6 +248,30 @@ void ModelRunner::upload_extras(const StepInputs& in, Slot& slot) {
   ops_.copy_async(extra_dev_.data(), slot.extra.data(), e.bytes);
 }
 
+void ModelRunner::apply_bitmasks(const StepInputs& in, const Tensor& sample_logits) {
+  const size_t n = in.bitmask_rows.size(), words = static_cast<size_t>(bitmask_words_);
+  ROTOR_CHECK(in.fill_bitmasks, "runner: {} rows with a grammar bitmask but nothing to fill them", n);
+  auto* bits = static_cast<uint32_t*>(launching_->bitmask.data());
+  in.fill_bitmasks(std::span<uint32_t>(bits, n * words));
+  // Rows after the largest bitmask block, in the staging and the device buffer alike.
+  const size_t rows_at = static_cast<size_t>(opt_.max_num_seqs) * words * 4;
+  std::copy(in.bitmask_rows.begin(), in.bitmask_rows.end(),
+            reinterpret_cast<int32_t*>(static_cast<char*>(launching_->bitmask.data()) + rows_at));
+  char* dev = static_cast<char*>(bitmask_dev_.data());
+  ops_.copy_async(dev, bits, n * words * 4);
+  ops_.copy_async(dev + rows_at, static_cast<char*>(launching_->bitmask.data()) + rows_at, n * 4);
+  const auto N = static_cast<int64_t>(n);
+  ops_.apply_token_bitmask(sample_logits, Tensor(dev, DType::I32, {N, bitmask_words_}, bitmask_dev_.device()),
+                           Tensor(dev + rows_at, DType::I32, {N}, bitmask_dev_.device()));
+}
+
+const int32_t* ModelRunner::previous_sampled() {
+  ROTOR_CHECK(prev_slot_ >= 0, "runner: no step was launched before this one");
+  Slot& s = slots_[static_cast<size_t>(prev_slot_)];
+  s.done->wait();
+  return static_cast<const int32_t*>(s.sampled.data());
+}
+
 void ModelRunner::fill_placeholders(const Fills& f, int num_tokens, int num_output_tokens) {
   const Tensor sampled = sampled_.tensor.rows(0, std::max(prev_num_sample_, 1));
   auto index = [&](size_t offset, size_t n) { return device(offset, DType::I32, {static_cast<int64_t>(n)}); };
@@ -294,6 +322,7 @@ void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<
     if (ns > 0 && in->any_mask)
       ops_.mask_tokens(sample_logits, extra(extra_.mask_ids, DType::I32, static_cast<int64_t>(in->mask_ids.size())),
                        extra(extra_.mask_start, DType::I32, ns + 1));
+    if (ns > 0 && !in->bitmask_rows.empty()) apply_bitmasks(*in, sample_logits);
     SamplingBatch sb{device(layout_.temperature, DType::F32, {max_rows_}).rows(r0, r0 + n),
                      device(layout_.top_k, DType::I32, {max_rows_}).rows(r0, r0 + n),
                      device(layout_.top_p, DType::F32, {max_rows_}).rows(r0, r0 + n),
@@ -459,12 +488,13 @@ StepInputs ModelRunner::prepare(std::span<const SeqWork> work) const {
     in.mask_ids.insert(in.mask_ids.end(), w.masked_tokens.begin(), w.masked_tokens.end());
     in.any_mask |= !w.masked_tokens.empty();
     in.mask_start.push_back(static_cast<int32_t>(in.mask_ids.size()));
+    if (w.token_bitmask) in.bitmask_rows.push_back(i);
     const int nlp = p.logprobs ? *p.logprobs : -1;
     ROTOR_CHECK(nlp <= config_.vocab_size, "runner: {} logprobs of a {}-token vocabulary", nlp, config_.vocab_size);
     in.num_logprobs.push_back(nlp);
     in.max_logprobs = std::max(in.max_logprobs, nlp);
   }
-  in.decode_only &= !in.any_penalty && !in.any_mask && in.max_logprobs < 0;
+  in.decode_only &= !in.any_penalty && !in.any_mask && in.max_logprobs < 0 && in.bitmask_rows.empty();
   return in;
 }
 
@@ -562,9 +592,11 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
         res.logits.resize(config_.vocab_size);
         logit_rows.emplace_back(i, res.logits.data());
       }
+    launching_ = &slot;
     device_step(b, R, logit_rows, &in);
   }
   prev_num_sample_ = ns;
+  prev_slot_ = slot_index;
   ops_.copy_async(slot.sampled.data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
   if (!graph && ns > 0 && in.max_logprobs >= 0) {
     // Log-probs down into the slot: [ns] f32, [ns] i32, [ns, K] i32, [ns, K] f32.

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,6 +46,7 @@ struct SeqWork {
   std::span<const int32_t> prompt_tokens;
   std::span<const int32_t> output_tokens;
   std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
+  bool token_bitmask = false;            // a grammar bitmask limits the draw (StepInputs::fill_bitmasks)
 };
 
 struct SeqResult {
@@ -89,6 +91,12 @@ struct StepInputs {
   std::vector<int32_t> prompt_tokens, prompt_start, output_tokens, output_start, mask_ids, mask_start;
   std::vector<int> num_logprobs;         // per sample row, -1 = none
   int max_logprobs = -1;
+  // Grammar bitmasks (structured outputs): the sample rows that have one, and the function
+  // that writes them, [bitmask_rows.size(), ceil(vocab / 32)] u32, bit t = token t allowed.
+  // launch() calls it once the forward is queued (on a GPU the host fills them while the
+  // device runs the forward, the tokens of the step before included: previous_sampled()).
+  std::vector<int32_t> bitmask_rows;
+  std::function<void(std::span<uint32_t>)> fill_bitmasks;
   // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index;
   // source_row >= 0: filled on the device from that sample row of the previous launched step.
   struct Placeholder {
@@ -138,6 +146,9 @@ class ModelRunner {
   LaunchedStep launch(const StepInputs& in);
   // Waits for a launched step's sampled ids; results in the order of the work.
   std::vector<SeqResult> wait(LaunchedStep& step);
+  // The sampled ids (by sample row) of the step launched before the one launching now,
+  // waited for; for StepInputs::fill_bitmasks, on the launching thread.
+  const int32_t* previous_sampled();
   // launch + wait.
   std::vector<SeqResult> run(const StepInputs& in) {
     LaunchedStep s = launch(in);
@@ -161,6 +172,7 @@ class ModelRunner {
   // One set of page-locked host buffers for a step in flight.
   struct Slot {
     Buffer meta, sampled, extra, results;  // staging up; sampled ids and log-probs down
+    Buffer bitmask;                        // grammar bitmasks and their rows, staged up
     std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
     std::atomic<bool> busy{false};         // launched and not yet waited for
   };
@@ -189,6 +201,8 @@ class ModelRunner {
                    const StepInputs* in);
   // Stages (in `slot`) and uploads the penalty and mask data of `in` into extra_dev_.
   void upload_extras(const StepInputs& in, Slot& slot);
+  // Has the step's grammar bitmasks written (fill_bitmasks), uploads them and masks the logits.
+  void apply_bitmasks(const StepInputs& in, const Tensor& sample_logits);
   // Copies the previous step's sampled ids into this step's placeholders (ids, output lists).
   void fill_placeholders(const Fills& fills, int num_tokens, int num_output_tokens);
   // A device tensor of at least n values, grown (after the queued work) when too small.
@@ -210,6 +224,10 @@ class ModelRunner {
   std::array<Slot, kSlots> slots_;
   int next_slot_ = 0;                    // launching thread
   int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
+  int prev_slot_ = -1;                   // its staging set (launching thread)
+  Slot* launching_ = nullptr;            // the staging set of the step being launched
+  int bitmask_words_ = 0;                // ceil(vocab / 32)
+  Buffer bitmask_dev_;                   // [max_num_seqs, words] u32 then [max_num_seqs] i32 rows
   ExtraLayout extra_{};
   Buffer extra_dev_;
   OwnedTensor raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
