@@ -9,6 +9,7 @@
 #include "server/api_error.h"
 #include "server/responses.h"
 #include "server/server.h"
+#include "structured/matcher.h"
 
 namespace rotor::server {
 
@@ -42,6 +43,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
 void Generation::submit_all(Server& server, const std::vector<std::vector<int32_t>>& prompts,
                             const GenerationOptions& gen, const ChoiceOptions& choice_options) {
   const int max_len = server.engine().limits().max_model_len;
+  const std::shared_ptr<const structured::CompiledGrammar> grammar = server.grammar(gen.structured);
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
     for (int k = 0; k < n_; ++k) {
       EngineRequest r;
@@ -60,6 +62,7 @@ void Generation::submit_all(Server& server, const std::vector<std::vector<int32_
       s.stop_token_ids = gen.stop_token_ids;
       s.ignore_eos = gen.ignore_eos;
       s.logprobs = gen.logprobs;
+      if (grammar) r.constraint = std::make_shared<structured::GrammarMatcher>(grammar);
       choices_.push_back(Choice{server.submit(std::move(r)), ChoiceStream(server.tokenizer(), choice_options),
                                 static_cast<int>(pi)});
     }

@@ -1,6 +1,7 @@
 // server/server.cpp — the HTTP server: routes, API-key check, exceptions → OpenAI error
 // bodies, the connection thread pool, and a clean stop.
 #include "server/server.h"
+#include "server/grammar_cache.h"
 
 #include <sys/socket.h>
 
@@ -33,6 +34,7 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
       tokenizer_(std::move(tokenizer)),
       chat_template_(std::move(chat_template)),
       opt_(std::move(options)),
+      grammars_(std::make_unique<GrammarCache>(tokenizer_, engine.limits().vocab_size, engine.limits().eos_token_ids)),
       http_(std::make_unique<httplib::Server>()) {
   ROTOR_CHECK(!opt_.model_names.empty(), "the server needs a model name");
   limits_.max_logprobs = engine.limits().max_logprobs;
@@ -111,6 +113,10 @@ void Server::check_model(const std::optional<std::string>& model) const {
   for (const std::string& name : opt_.model_names)
     if (*model == name) return;
   throw ApiError(404, "The model `" + *model + "` does not exist.", "model");
+}
+
+std::shared_ptr<const structured::CompiledGrammar> Server::grammar(const StructuredSpec& spec) {
+  return grammars_->get(spec);
 }
 
 RequestHandle Server::submit(EngineRequest request) {

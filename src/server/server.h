@@ -22,7 +22,13 @@ namespace rotor {
 class ChatTemplate;
 }
 
+namespace rotor::structured {
+class CompiledGrammar;
+}
+
 namespace rotor::server {
+
+class GrammarCache;
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
@@ -63,6 +69,9 @@ class Server {
   void check_model(const std::optional<std::string>& model) const;
   // Submits and registers the request for stop(); 503 once stopping.
   RequestHandle submit(EngineRequest request);
+  // The compiled grammar of a request's structured output (nullptr for none; cached);
+  // rotor::Error (400) naming what it cannot handle.
+  std::shared_ptr<const structured::CompiledGrammar> grammar(const StructuredSpec& spec);
   void release(uint64_t request_id);
   std::string metrics_page() const;
 
@@ -74,6 +83,7 @@ class Server {
   std::shared_ptr<const ChatTemplate> chat_template_;
   ServerOptions opt_;
   RequestLimits limits_;
+  std::unique_ptr<GrammarCache> grammars_;
   std::unique_ptr<httplib::Server> http_;
   int bound_port_ = 0;
   int listen_fd_ = -1;  // owned by http_

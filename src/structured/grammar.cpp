@@ -195,4 +195,12 @@ std::string Grammar::to_string() const {
   return out;
 }
 
+Grammar choice_grammar(const std::vector<std::string>& choices) {
+  std::vector<Expr> opts;
+  for (const std::string& c : choices) opts.push_back(lit(c));
+  Grammar g;
+  g.root = g.add_rule("root", alt(std::move(opts)));
+  return g;
+}
+
 }  // namespace rotor::structured

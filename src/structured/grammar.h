@@ -61,4 +61,7 @@ struct Grammar {
   std::string to_string() const;
 };
 
+// One of the given strings exactly (vLLM's guided_choice).
+Grammar choice_grammar(const std::vector<std::string>& choices);
+
 }  // namespace rotor::structured
