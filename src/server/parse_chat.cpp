@@ -149,6 +149,7 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
     if (s.tools.empty())
       bad_request(fmt::format("'tool_choice' names the function '{}', which is not in 'tools'", named), "tool_choice");
     r.gen.structured = std::move(s);
+    check_structured(r.gen);
   }
   const bool logprobs = opt_bool(body, "logprobs").value_or(false);
   const auto top = opt_int(body, "top_logprobs");

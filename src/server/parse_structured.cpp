@@ -56,6 +56,12 @@ std::string StructuredSpec::key() const {
   return k;
 }
 
+void check_structured(const GenerationOptions& g) {
+  if (g.structured.kind != Kind::None && g.min_tokens > 0)
+    bad_request(fmt::format("'min_tokens' cannot be combined with a structured output ('{}')", g.structured.field),
+                "min_tokens");
+}
+
 StructuredSpec parse_structured(const json& body) {
   std::vector<StructuredSpec> found;
   if (const json* rf = find_field(body, "response_format")) {

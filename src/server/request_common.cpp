@@ -152,6 +152,7 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     bad_request("'logit_bias' is not supported", "logit_bias");
   reject_present(body, "prompt_logprobs", "prompt log-probabilities are not computed");
   g.structured = parse_structured(body);
+  check_structured(g);
   return g;
 }
 

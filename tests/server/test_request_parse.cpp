@@ -180,6 +180,7 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})", "response_format"},
       {R"({"messages": [{"role": "user", "content": "x"}], "guided_regex": "a", "guided_choice": ["b"]})", "guided_choice"},
       {R"({"messages": [{"role": "user", "content": "x"}], "guided_choice": []})", "guided_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_choice": ["a"], "min_tokens": 2})", "min_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "guided_json": 5})", "guided_json"},
       {R"({"messages": [{"role": "user", "content": "x"}], "structured_outputs": {"structural_tag": {}}})",
        "structured_outputs.structural_tag"},
