@@ -10,6 +10,7 @@
 #include "server/api_error.h"
 #include "server/responses.h"
 #include "server/server.h"
+#include "structured/matcher.h"
 
 namespace rotor::server {
 
@@ -17,6 +18,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
                        const ChoiceOptions& choice_options)
     : server_(server), n_(gen.n) {
   const int64_t max_len = server.engine().limits().max_model_len;
+  const std::shared_ptr<const structured::CompiledGrammar> grammar = server.grammar(gen.structured);
   std::vector<EngineRequest> requests;
   for (const auto& ids : prompts) {
     const int64_t p = static_cast<int64_t>(ids.size());
@@ -48,6 +50,7 @@ Generation::Generation(Server& server, const std::vector<std::vector<int32_t>>& 
       s.stop_token_ids = gen.stop_token_ids;
       s.ignore_eos = gen.ignore_eos;
       s.logprobs = gen.logprobs;
+      if (grammar) r.constraint = std::make_shared<structured::GrammarMatcher>(grammar);
       requests.push_back(std::move(r));
     }
   }

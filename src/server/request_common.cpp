@@ -153,16 +153,8 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
   if (const json* lb = find_field(body, "logit_bias"); lb && !(lb->is_object() && lb->empty()))
     bad_request("'logit_bias' is not supported", "logit_bias");
   reject_present(body, "prompt_logprobs", "prompt log-probabilities are not computed");
-  reject_present(body, "guided_json", "no guided decoding");
-  reject_present(body, "guided_regex", "no guided decoding");
-  reject_present(body, "guided_choice", "no guided decoding");
-  reject_present(body, "guided_grammar", "no guided decoding");
-  reject_present(body, "structured_outputs", "no guided decoding");
-  if (const json* rf = opt_object(body, "response_format")) {
-    const std::string type = opt_string(*rf, "type").value_or("text");
-    if (type != "text")
-      bad_request(fmt::format("response_format '{}' is not supported (no guided decoding)", type), "response_format");
-  }
+  g.structured = parse_structured(body);
+  check_structured(g);
   return g;
 }
 

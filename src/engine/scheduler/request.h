@@ -21,6 +21,7 @@ struct Request {
   int max_tokens = 0;                 // resolved (params.max_tokens or up to max_model_len)
   uint64_t seed = 0;
   bool prompt_argmax = false;         // never reads the prefix cache
+  std::shared_ptr<TokenConstraint> constraint;  // structured outputs (the runner feeds and asks it)
 
   RequestStatus status = RequestStatus::Waiting;
   FinishReason finish_reason = FinishReason::None;
