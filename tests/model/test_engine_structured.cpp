@@ -2,7 +2,7 @@
 // model: requests under a regex or a JSON schema grammar (bounded languages, so every output
 // must end) decode to text in the language, end on eos when the grammar completes, sampled
 // tokens are the same with async scheduling on and off, and unconstrained requests in the
-// same batch are unaffected.
+// same batch are unaffected; and the runner's part alone (tests/model/runner_bitmask_check.h).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +12,7 @@
 #include "structured/matcher.h"
 #include "structured/regex.h"
 #include "tests/model/engine_util.h"
+#include "tests/model/runner_bitmask_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rotor {
@@ -80,6 +81,10 @@ TEST_F(EngineStructured, OutputsAreInTheLanguageSyncAndAsync) {
       EXPECT_EQ(v.size(), 3u) << text;
     }
   }
+}
+
+TEST_F(EngineStructured, RunnerMasksBitmaskRowsAndFillsReadThePreviousStep) {
+  test::check_runner_bitmasks(*ops_, *comm_, load());
 }
 
 }  // namespace

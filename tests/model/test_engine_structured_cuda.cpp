@@ -2,8 +2,8 @@
 // GPU (the tiny fixture on CUDA ops): under a regex and a JSON schema grammar (bounded
 // languages, so every output ends) the text is in the language and ends on eos; sampled
 // tokens are identical with async scheduling on and off and CUDA graphs on and off (a
-// constrained step runs eagerly: the bitmask is filled on the host while the forward runs).
-// Skipped without a GPU.
+// constrained step runs eagerly: the bitmask is filled on the host while the forward runs);
+// and the runner's part alone (tests/model/runner_bitmask_check.h). Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +17,7 @@
 #include "structured/matcher.h"
 #include "structured/regex.h"
 #include "tests/model/fixture_util.h"
+#include "tests/model/runner_bitmask_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rotor {
@@ -85,6 +86,16 @@ TEST(GpuEngineStructured, OutputsAreInTheLanguageAcrossAsyncAndGraphs) {
     for (size_t i = 0; i < ref.size(); ++i)
       EXPECT_EQ(o[i].token_ids, ref[i].token_ids) << "request " << i << " async " << async << " graphs " << graphs;
   }
+}
+
+TEST(GpuEngineStructured, RunnerMasksBitmaskRowsAndFillsReadThePreviousStep) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
+  if (!std::filesystem::exists(test::fixtures_dir() / "tiny-qwen3-moe" / "config.json")) GTEST_SKIP() << "no fixture";
+  auto ops = make_cuda_ops(0);
+  auto comm = make_local_comm();
+  LoadOptions lo;
+  lo.model = test::fixtures_dir() / "tiny-qwen3-moe";
+  test::check_runner_bitmasks(*ops, *comm, load_model(lo, *ops));
 }
 
 }  // namespace
