@@ -66,11 +66,11 @@ void ModelRunner::allocate_kv_cache(int num_blocks) {
   kv_ = KvCache(ops_, kv_cache_shape(config_, weights_.shard), opt_.block_size, num_blocks, opt_.cuda_graphs);
 }
 
-void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                              const StepInputs* in) {
+void ModelRunner::device_step(int slot, const AttentionBatch& b, int R,
+                              const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in) {
   const Tensor hidden = hidden_.tensor.rows(0, R);
   model_->forward(batch_->ids(b.num_tokens), b, kv_.layers(), batch_->rows(R), hidden);
-  sampler_->sample(*model_, hidden, R, logit_rows, in);
+  sampler_->sample(slot, *model_, hidden, R, logit_rows, in);
 }
 
 AttentionBatch ModelRunner::graph_batch(int B) const {
@@ -107,7 +107,7 @@ void ModelRunner::warm_up_graphs() {
   batch_->upload(0, largest, largest, largest, max_blocks_per_seq_, {});
   sampler_->pad(0, 0, largest);
   sampler_->upload(0, largest);
-  device_step(graph_batch(largest), largest, {}, nullptr);
+  device_step(0, graph_batch(largest), largest, {}, nullptr);
   ops_.synchronize();
   warmed_up_ = true;
 }
@@ -117,7 +117,7 @@ void ModelRunner::capture_graphs() {
   ROTOR_CHECK(warmed_up_ && graphs_.empty(), "runner: graphs captured before the warm-up step, or twice");
   for (int B : opt_.graph_batch_sizes) {
     const AttentionBatch b = graph_batch(B);
-    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B, {}, nullptr); }));
+    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(0, b, B, {}, nullptr); }));
   }
   ops_.synchronize();
 }
@@ -207,9 +207,10 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
         res.logits.resize(config_.vocab_size);
         logit_rows.emplace_back(i, res.logits.data());
       }
-    device_step(b, R, logit_rows, &in);
+    device_step(slot_index, b, R, logit_rows, &in);
   }
   prev_num_sample_ = ns;
+  prev_slot_ = slot_index;
   sampler_->copy_down(slot_index, R, graph ? nullptr : &in);
   slot.done->record();
   return st;
@@ -223,6 +224,13 @@ std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
   sampler_->read(st.slot, st, out);
   slot.busy.store(false, std::memory_order_release);
   return out;
+}
+
+const int32_t* ModelRunner::previous_sampled() {
+  ROTOR_CHECK(prev_slot_ >= 0, "runner: no step was launched before this one");
+  // Its slot is not reused before the step after the one launching now.
+  slots_[prev_slot_].done->wait();
+  return sampler_->drawn(prev_slot_);
 }
 
 }  // namespace rotor

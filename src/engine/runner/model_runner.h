@@ -8,7 +8,8 @@
 // device from the previous launched step's sampled ids (StepInputs::set_previous_row). On a GPU
 // the metadata goes up from page-locked staging (two slots, so step N+1 is staged while step N
 // runs) in asynchronous copies, decode steps can replay CUDA graphs captured at start-up, and a
-// step waits for the device only to read its sampled ids back.
+// step waits for the device only to read its sampled ids back. Grammar bitmasks (structured
+// outputs) are written by the step's StepInputs::fill_bitmasks once its forward is queued.
 #pragma once
 #include <array>
 #include <atomic>
@@ -70,6 +71,10 @@ class ModelRunner {
   // Waits for a launched step's sampled ids; results in the order of the work. Throws when a
   // collective of the step failed on the device (Communicator::check).
   std::vector<SeqResult> wait(LaunchedStep& step);
+  // The sampled ids (by sample row) of the step launched before the one launching now, waited
+  // for; for StepInputs::fill_bitmasks, on the launching thread (that step's forward is queued
+  // behind it by then, so the device stays busy while the host waits).
+  const int32_t* previous_sampled();
   // launch + wait.
   std::vector<SeqResult> run(const StepInputs& in) {
     LaunchedStep s = launch(in);
@@ -84,8 +89,9 @@ class ModelRunner {
     std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
     std::atomic<bool> busy{false};         // launched and not yet waited for
   };
-  // Forward and sampling of R rows, all queued on the device (see Sampler::sample).
-  void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
+  // Forward and sampling of R rows (`in` staged in `slot`), all queued on the device (see
+  // Sampler::sample).
+  void device_step(int slot, const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
                    const StepInputs* in);
   // The view of a decode graph's batch of B padded rows.
   AttentionBatch graph_batch(int B) const;
@@ -104,6 +110,7 @@ class ModelRunner {
   std::array<Slot, kStagingSlots> slots_;
   int next_slot_ = 0;                    // launching thread
   int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
+  int prev_slot_ = -1;                   // its staging slot (launching thread)
   bool warmed_up_ = false;
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };

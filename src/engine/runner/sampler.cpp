@@ -1,5 +1,6 @@
-// engine/runner/sampler.cpp — logits, penalties, masks, the draw and log-probs of a step's
-// rows on the device; sampling parameters staged per slot; results copied down and read back.
+// engine/runner/sampler.cpp — logits, grammar bitmasks, penalties, masks, the draw and
+// log-probs of a step's rows on the device; sampling parameters and bitmasks staged per slot;
+// results copied down and read back.
 #include "engine/runner/sampler.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@ Sampler::Sampler(Ops& ops, int max_rows, int max_seqs, int vocab)
       max_rows_(max_rows),
       max_seqs_(max_seqs),
       vocab_(vocab),
+      bitmask_words_((vocab + 31) / 32),
       temperature_(ops, max_rows, 0.0f),
       top_p_(ops, max_rows, 1.0f),
       min_p_(ops, max_rows, 0.0f),
@@ -28,7 +30,9 @@ Sampler::Sampler(Ops& ops, int max_rows, int max_seqs, int vocab)
       prompt_tokens_(ops, 256),
       output_tokens_(ops, 256),
       mask_ids_(ops, 256),
-      targets_(ops, max_rows) {
+      targets_(ops, max_rows),
+      bitmask_(ops, static_cast<int64_t>(max_seqs) * bitmask_words_),
+      bitmask_rows_(ops, max_seqs) {
   Allocator& a = ops.allocator();
   logits_ = OwnedTensor(a, DType::F32, {max_seqs, vocab});
   sampled_ = OwnedTensor(a, DType::I32, {max_rows});
@@ -94,8 +98,20 @@ Tensor Sampler::fit(OwnedTensor& t, DType dtype, int64_t n) {
   return t.tensor.rows(0, n);
 }
 
-void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                     const StepInputs* in) {
+void Sampler::apply_bitmasks(int slot, const StepInputs& in, const Tensor& sample_logits) {
+  const int64_t n = static_cast<int64_t>(in.bitmask_rows.size()), words = bitmask_words_;
+  ROTOR_CHECK(in.fill_bitmasks, "sampler: {} rows with a grammar bitmask but nothing to fill them", n);
+  // The fill sees the words as unsigned (int32_t and uint32_t may alias).
+  auto* bits = reinterpret_cast<uint32_t*>(bitmask_.host(slot));
+  in.fill_bitmasks(std::span<uint32_t>(bits, static_cast<size_t>(n * words)));
+  bitmask_rows_.put(slot, in.bitmask_rows);
+  bitmask_.upload(slot, n * words);
+  bitmask_rows_.upload(slot, n);
+  ops_.apply_token_bitmask(sample_logits, bitmask_.device(n * words).view({n, words}), bitmask_rows_.device(n));
+}
+
+void Sampler::sample(int slot, Model& model, const Tensor& hidden, int R,
+                     const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in) {
   // Prompt rows' log-prob outputs, sized before any work is queued (fit may wait for the device).
   const int prompt_rows = in && in->prompt_top_k >= 0 ? R - in->num_sample : 0;
   const int pk = prompt_rows > 0 ? in->prompt_top_k : 0;
@@ -114,6 +130,8 @@ void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vecto
     const int ns = in && r0 == 0 ? in->num_sample : 0;
     const Tensor sample_logits = logits.rows(0, ns);
     const bool want_logprobs = ns > 0 && in->max_logprobs >= 0;
+    // The host writes the bitmasks now, the forward and logits already queued.
+    if (ns > 0 && !in->bitmask_rows.empty()) apply_bitmasks(slot, *in, sample_logits);
     Tensor raw = sample_logits;
     if (want_logprobs && (in->any_penalty || in->any_mask)) {
       raw = fit(raw_logits_, DType::F32, static_cast<int64_t>(ns) * vocab_).view({ns, vocab_});

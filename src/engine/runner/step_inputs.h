@@ -2,9 +2,12 @@
 // results (SeqResult), the runner's sizes (RunnerOptions), the host arrays a step is flattened
 // into (StepInputs, built by prepare_step on any thread, touching no device state) and a step
 // whose device work is queued (LaunchedStep). A token not known at prepare time — the one the
-// previous step is still sampling — is a kPlaceholderToken.
+// previous step is still sampling — is a kPlaceholderToken. A step with grammar bitmasks
+// (structured outputs) carries the function that writes them: the runner calls it once the
+// step's forward is queued.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -34,6 +37,7 @@ struct SeqWork {
   std::span<const int32_t> prompt_tokens;
   std::span<const int32_t> output_tokens;
   std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
+  bool token_bitmask = false;            // a grammar bitmask limits the draw (StepInputs::fill_bitmasks)
 };
 
 struct SeqResult {
@@ -84,6 +88,13 @@ struct StepInputs {
   std::vector<int32_t> prompt_tokens, prompt_start, output_tokens, output_start, mask_ids, mask_start;
   std::vector<int> num_logprobs;         // per sample row, -1 = none
   int max_logprobs = -1;
+  // Grammar bitmasks (structured outputs): the sample rows that have one, and the function
+  // that writes them, [bitmask_rows.size(), ceil(vocab / 32)] u32, bit t = token t allowed.
+  // launch() calls it on the launching thread once the forward is queued (on a GPU the host
+  // fills them while the device runs the forward; a placeholder's token is then read with
+  // ModelRunner::previous_sampled()). Such steps never replay decode graphs.
+  std::vector<int32_t> bitmask_rows;
+  std::function<void(std::span<uint32_t>)> fill_bitmasks;
   // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index;
   // source_row >= 0: filled on the device from that sample row of the previous launched step.
   struct Placeholder {
