@@ -95,9 +95,11 @@ for step in $steps; do
       # Tensor and expert parallelism with every rank on GPU 0 where there are fewer GPUs than
       # ranks (test_tp_cuda sets ROTOR_SAME_DEVICE_RANKS itself): the small fixture split 2 and
       # 4 ways against one rank (logits rel err < 1e-2, argmax >= 98%), graphs on/off and async
-      # on/off identical; then the 30B-A3B decode step with TP 2 (and TP 2 EP) on one GPU beside
-      # TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
-      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off)" "$out/test_tp_cuda.log" \
+      # on/off identical, structured outputs over 2 ranks (valid, each grammar fed once per
+      # step, identical across async and graphs); then the 30B-A3B decode step with TP 2 (and
+      # TP 2 EP) on one GPU beside TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
+      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off, structured outputs)" \
+        "$out/test_tp_cuda.log" \
         "${run_env[@]}" $bin/tests/test_tp_cuda
       grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda.log" | sed 's/^/   /'
       cfg=$stage/configs/qwen3-30b-a3b/config.json

@@ -1,10 +1,12 @@
 // engine/model_step_runner.cpp — request state from SchedulerOutput deltas, SeqWork,
-// placeholders; the ranks' launches, waits and the check that they sampled alike.
+// placeholders; structured-output constraints fed and their bitmasks written once per step;
+// the ranks' launches, waits and the check that they sampled alike.
 #include "engine/model_step_runner.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -24,6 +26,7 @@ struct Feed {
 struct ModelStep final : PreparedStep {
   StepInputs inputs;
   std::vector<Feed> feeds;             // per scheduled entry (c null: none)
+  std::vector<uint32_t> bitmasks;      // [inputs.bitmask_rows.size(), ceil(V / 32)]: every rank's
   std::vector<LaunchedStep> launched;  // per rank
   std::vector<uint64_t> req;           // per scheduled entry
   std::vector<bool> sample;
@@ -50,6 +53,23 @@ void feed(Feed& f, const int32_t* previous, std::span<uint32_t> bits, std::span<
   }
   std::fill(bits.begin(), bits.end(), 0u);
   for (int32_t e : eos) bits[static_cast<size_t>(e) >> 5] |= 1u << (e & 31);
+}
+
+// Feeds every constrained row's constraint and writes its bitmask into step.bitmasks, once for
+// every rank. `rank0` has queued the step's forward; its previous_sampled() gives what the
+// placeholders stand for (every rank drew the same ids: execute() checks it once that step is
+// waited for).
+void fill_bitmasks(ModelStep& step, ModelRunner& rank0, std::span<const int32_t> eos) {
+  const size_t rows = step.inputs.bitmask_rows.size();
+  const size_t words = (static_cast<size_t>(rank0.config().vocab_size) + 31) / 32;
+  step.bitmasks.assign(rows * words, 0u);
+  const int32_t* previous = nullptr;  // read once a placeholder needs it
+  for (size_t j = 0; j < rows; ++j) {
+    const int row = step.inputs.bitmask_rows[j];
+    Feed& f = step.feeds[static_cast<size_t>(step.inputs.sample_seq[static_cast<size_t>(row)])];
+    if (f.source_row >= 0 && !previous) previous = rank0.previous_sampled();
+    feed(f, previous, std::span<uint32_t>(step.bitmasks).subspan(j * words, words), eos);
+  }
 }
 
 }  // namespace
@@ -202,21 +222,19 @@ void ModelStepRunner::launch(PreparedStep& prepared) {
     step.inputs.set_previous_row(static_cast<int>(k), it->second);
     step.feeds[k].source_row = it->second;
   }
-  if (!step.inputs.bitmask_rows.empty()) {
-    step.inputs.fill_bitmasks = [this, &step](std::span<uint32_t> bits) {
-      const size_t words = bits.size() / step.inputs.bitmask_rows.size();
-      const int32_t* previous = nullptr;
-      for (size_t j = 0; j < step.inputs.bitmask_rows.size(); ++j) {
-        Feed& f = step.feeds[static_cast<size_t>(step.inputs.sample_seq[static_cast<size_t>(step.inputs.bitmask_rows[j])])];
-        if (f.source_row >= 0 && !previous) previous = runners_[0]->previous_sampled();
-        feed(f, previous, bits.subspan(j * words, words), eos_);
-      }
-    };
-  }
   const int n = static_cast<int>(runners_.size());
+  auto on_ranks = [&](const std::function<void(int)>& f) {
+    if (n == 1) f(0);
+    else threads_->run(f);
+  };
   step.launched.resize(n);
-  if (n == 1) step.launched[0] = runners_[0]->launch(step.inputs);
-  else threads_->run([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
+  on_ranks([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
+  if (!step.inputs.bitmask_rows.empty()) {
+    // Every rank has queued the forward; the masks are written once, here, while it runs,
+    // and every rank's sampler uploads the same bits.
+    fill_bitmasks(step, *runners_[0], eos_);
+    on_ranks([&](int r) { runners_[r]->launch_sampling(step.launched[r], step.inputs, step.bitmasks); });
+  }
   last_rows_.clear();
   for (int i = 0; i < step.inputs.num_sample; ++i) last_rows_[step.req[step.inputs.sample_seq[i]]] = i;
 }

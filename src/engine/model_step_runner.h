@@ -8,10 +8,12 @@
 // the step on every rank's thread; execute() waits for every rank's sampled ids, checks that
 // they agree (the logits are all-reduced, so every rank draws the same tokens) and reports
 // rank 0's. A failure on one rank aborts the group and fails the step with that rank's message.
-// Structured outputs: a request's constraint is fed its tokens and asked for the next bitmask
-// on the launching thread, while the runner's forward is queued (a placeholder's token is then
-// read from the step before, which has finished by the time the host needs it: see
-// ModelRunner::previous_sampled).
+// Structured outputs: a step with constrained rows is launched in two rounds. Every rank queues
+// its forward (ModelRunner::launch); then, on the launching thread while that runs, each
+// request's constraint is fed its tokens and writes its next bitmask, once per step whatever
+// the number of ranks (a placeholder's token is read from rank 0's step before, which has
+// finished by then: ModelRunner::previous_sampled); then every rank uploads the same bits and
+// samples (ModelRunner::launch_sampling), so the ranks still draw alike.
 #pragma once
 #include <cstdint>
 #include <memory>

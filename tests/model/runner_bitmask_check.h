@@ -1,9 +1,10 @@
 // tests/model/runner_bitmask_check.h — the runner's part of structured outputs, shared by the
 // CPU (test_engine_structured) and GPU (test_engine_structured_cuda) tests: the Sampler masks
 // a row by its grammar bitmask (returned logits, log-probs and the draw all see it; a row
-// without one is untouched), and a step's fill function, run while its placeholders wait on
-// the step before (launched, not yet waited for), reads that step's draws through
-// ModelRunner::previous_sampled().
+// without one is untouched); a step with bitmask rows waits after launch() for
+// launch_sampling() (wait() refuses it meanwhile); and bitmasks written between the two, while
+// the step's placeholders wait on the step before (launched, not yet waited for), read that
+// step's draws through ModelRunner::previous_sampled().
 #pragma once
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "core/error.h"
 #include "engine/runner/model_runner.h"
 #include "model/load_model.h"
 
@@ -50,11 +52,16 @@ inline void check_runner_bitmasks(Ops& ops, Communicator& comm, LoadedModel m) {
   StepInputs in1 = runner.prepare(work);
   ASSERT_EQ(in1.bitmask_rows.size(), 1u);
   EXPECT_FALSE(in1.decode_only);
-  in1.fill_bitmasks = [&](std::span<uint32_t> bits) {
-    ASSERT_EQ(bits.size(), static_cast<size_t>((V + 31) / 32));
-    allow(bits);
-  };
+  const size_t words = static_cast<size_t>((V + 31) / 32);
+  std::vector<uint32_t> bits(words);
+  allow(bits);
   LaunchedStep step1 = runner.launch(in1);
+  ASSERT_TRUE(step1.awaits_bitmasks);
+  EXPECT_THROW(runner.wait(step1), Error);
+  EXPECT_THROW(runner.launch(in1), Error);  // the step before still awaits its bitmasks
+  EXPECT_THROW(runner.launch_sampling(step1, in1, std::span(bits).first(words - 1)), Error);
+  runner.launch_sampling(step1, in1, bits);
+  EXPECT_FALSE(step1.awaits_bitmasks);
 
   // Step 2 is launched before step 1 is waited for: both decode a placeholder, and the fill
   // reads what step 1 drew.
@@ -70,13 +77,10 @@ inline void check_runner_bitmasks(Ops& ops, Communicator& comm, LoadedModel m) {
   ASSERT_EQ(in2.bitmask_rows.size(), 1u);
   in2.set_previous_row(0, 0);
   in2.set_previous_row(1, 1);
-  std::vector<int32_t> seen;
-  in2.fill_bitmasks = [&](std::span<uint32_t> bits) {
-    const int32_t* previous = runner.previous_sampled();
-    seen = {previous[0], previous[1]};
-    allow(bits);
-  };
   LaunchedStep step2 = runner.launch(in2);
+  const int32_t* previous = runner.previous_sampled();
+  const std::vector<int32_t> seen = {previous[0], previous[1]};
+  runner.launch_sampling(step2, in2, bits);
   const std::vector<SeqResult> r1 = runner.wait(step1), r2 = runner.wait(step2);
 
   EXPECT_EQ(seen, (std::vector<int32_t>{r1[0].token, r1[1].token}));
@@ -99,7 +103,9 @@ inline void check_runner_bitmasks(Ops& ops, Communicator& comm, LoadedModel m) {
     ASSERT_EQ(lp.top_ids.size(), 3u);
     for (size_t k = 0; k < lp.top_ids.size(); ++k) {
       EXPECT_NEAR(lp.top_logprobs[k], expected(lp.top_ids[k]), 1e-3) << "row " << row;
-      if (row == 0) EXPECT_TRUE(std::ranges::count(allowed, lp.top_ids[k])) << lp.top_ids[k];
+      if (row == 0) {
+        EXPECT_TRUE(std::ranges::count(allowed, lp.top_ids[k])) << lp.top_ids[k];
+      }
     }
   }
 }

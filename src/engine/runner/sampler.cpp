@@ -4,6 +4,7 @@
 #include "engine/runner/sampler.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/check.h"
 
@@ -98,20 +99,27 @@ Tensor Sampler::fit(OwnedTensor& t, DType dtype, int64_t n) {
   return t.tensor.rows(0, n);
 }
 
-void Sampler::apply_bitmasks(int slot, const StepInputs& in, const Tensor& sample_logits) {
+void Sampler::apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks,
+                             const Tensor& sample_logits) {
   const int64_t n = static_cast<int64_t>(in.bitmask_rows.size()), words = bitmask_words_;
-  ROTOR_CHECK(in.fill_bitmasks, "sampler: {} rows with a grammar bitmask but nothing to fill them", n);
-  // The fill sees the words as unsigned (int32_t and uint32_t may alias).
-  auto* bits = reinterpret_cast<uint32_t*>(bitmask_.host(slot));
-  in.fill_bitmasks(std::span<uint32_t>(bits, static_cast<size_t>(n * words)));
+  ROTOR_CHECK(static_cast<int64_t>(bitmasks.size()) == n * words,
+              "sampler: {} bitmask words for {} rows of {} (a vocabulary of {})", bitmasks.size(), n, words, vocab_);
+  // Bits as they are: int32_t and uint32_t words may alias.
+  std::memcpy(bitmask_.host(slot), bitmasks.data(), bitmasks.size_bytes());
   bitmask_rows_.put(slot, in.bitmask_rows);
   bitmask_.upload(slot, n * words);
   bitmask_rows_.upload(slot, n);
   ops_.apply_token_bitmask(sample_logits, bitmask_.device(n * words).view({n, words}), bitmask_rows_.device(n));
 }
 
+void Sampler::first_logits(Model& model, const Tensor& hidden, int R) {
+  const int n = std::min(max_seqs_, R);
+  model.logits(hidden.rows(0, n), logits_.tensor.rows(0, n));
+}
+
 void Sampler::sample(int slot, Model& model, const Tensor& hidden, int R,
-                     const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in) {
+                     const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in,
+                     std::span<const uint32_t> bitmasks) {
   // Prompt rows' log-prob outputs, sized before any work is queued (fit may wait for the device).
   const int prompt_rows = in && in->prompt_top_k >= 0 ? R - in->num_sample : 0;
   const int pk = prompt_rows > 0 ? in->prompt_top_k : 0;
@@ -126,12 +134,11 @@ void Sampler::sample(int slot, Model& model, const Tensor& hidden, int R,
   for (int r0 = 0; r0 < R; r0 += max_seqs_) {
     const int n = std::min(max_seqs_, R - r0);
     const Tensor logits = logits_.tensor.rows(0, n);
-    model.logits(hidden.rows(r0, r0 + n), logits);
+    if (r0 > 0) model.logits(hidden.rows(r0, r0 + n), logits);  // the first chunk's: first_logits()
     const int ns = in && r0 == 0 ? in->num_sample : 0;
     const Tensor sample_logits = logits.rows(0, ns);
     const bool want_logprobs = ns > 0 && in->max_logprobs >= 0;
-    // The host writes the bitmasks now, the forward and logits already queued.
-    if (ns > 0 && !in->bitmask_rows.empty()) apply_bitmasks(slot, *in, sample_logits);
+    if (ns > 0 && !in->bitmask_rows.empty()) apply_bitmasks(slot, *in, bitmasks, sample_logits);
     Tensor raw = sample_logits;
     if (want_logprobs && (in->any_penalty || in->any_mask)) {
       raw = fit(raw_logits_, DType::F32, static_cast<int64_t>(ns) * vocab_).view({ns, vocab_});

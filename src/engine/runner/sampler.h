@@ -1,6 +1,7 @@
 // engine/runner/sampler.h — Sampler: everything after the hidden rows of a step. Logits in
-// chunks of up to max_seqs rows; for the sample rows grammar bitmasks (structured outputs:
-// written by the step's fill function once the forward is queued, staged and uploaded),
+// chunks of up to max_seqs rows (the first queued on its own, so that a step's host work can
+// run behind it); for the sample rows grammar bitmasks (structured outputs: given by the
+// runner once the forward and those logits are queued, staged and uploaded),
 // penalties, masks (min_tokens, allowed_token_ids, bad_words), the draw (temperature, top-k/p,
 // min-p, per-request seeds) and log-probs; greedy argmax for the prompt rows, and the log-probs
 // of their targets (the next prompt token) when prompt log-probs are asked; logits rows copied
@@ -33,13 +34,19 @@ class Sampler {
   // The uploaded penalty output-token list [n] (placeholders in it are filled on the device).
   Tensor output_tokens(int64_t n) const { return output_tokens_.device(n); }
 
-  // Logits of hidden [R, H] through `model`, sampled into sampled(); logit_rows: (sample row,
-  // destination) pairs whose logits (after bitmasks, penalties and masks) are copied out. With
-  // `in` (staged in `slot`), its sample rows get grammar bitmasks, then penalties and masks,
-  // before the draw, and log-probs after: of the logits as the grammar allows them (as vLLM's),
-  // before penalties and masks; its prompt rows get the log-probs of their targets.
+  // Queues the logits of hidden [R, H]'s first chunk through `model`: rows [0, min(R,
+  // max_seqs)), which hold every sample row. sample() follows it.
+  void first_logits(Model& model, const Tensor& hidden, int R);
+  // The rest of hidden [R, H]'s logits and everything after them, sampled into sampled();
+  // logit_rows: (sample row, destination) pairs whose logits (after bitmasks, penalties and
+  // masks) are copied out. With `in` (staged in `slot`), its sample rows get their grammar
+  // bitmasks (`bitmasks`: one row of ceil(V / 32) u32 per in->bitmask_rows entry, copied into
+  // the slot's staging), then penalties and masks, before the draw, and log-probs after: of the
+  // logits as the grammar allows them (as vLLM's), before penalties and masks; its prompt rows
+  // get the log-probs of their targets.
   void sample(int slot, Model& model, const Tensor& hidden, int R,
-              const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in);
+              const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in,
+              std::span<const uint32_t> bitmasks);
   // [max_rows] i32 on the device: the last draws (the next step's placeholder fills read them).
   const Tensor& sampled() const { return sampled_.tensor; }
 
@@ -55,9 +62,9 @@ class Sampler {
   void read_prompt_logprobs(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
-  // Has `in` write its grammar bitmasks into the slot's staging, uploads them and their rows,
-  // and masks those rows of sample_logits [ns, V].
-  void apply_bitmasks(int slot, const StepInputs& in, const Tensor& sample_logits);
+  // Stages and uploads the grammar bitmasks of `in`'s bitmask rows and masks those rows of
+  // sample_logits [ns, V].
+  void apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks, const Tensor& sample_logits);
 
   Ops& ops_;
   int max_rows_, max_seqs_, vocab_;
