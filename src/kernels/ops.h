@@ -10,6 +10,7 @@
 
 #include "core/buffer.h"
 #include "core/tensor.h"
+#include "kernels/decode_plan.h"
 
 namespace rotor {
 
@@ -28,6 +29,9 @@ struct AttentionBatch {
   Tensor query_start;         // [S + 1] cumulative new-token counts (cu_seqlens_q)
   Tensor seq_lens;            // [S] context length after this step (cached + new)
   Tensor block_tables;        // [S, W] KV block ids of each sequence, row stride W (W: the step's longest table)
+  // Optional: the decode rows' split plan (kernels/decode_plan.h, over num_decode_seqs rows);
+  // undefined = the backend's fixed splits.
+  Tensor decode_plan;
 };
 
 // The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim].
@@ -189,6 +193,11 @@ class Ops {
                                 float scale, const Tensor& out) = 0;
   virtual void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
                                  float scale, const Tensor& out) = 0;
+  // What this backend's attention_decode fills the device with, for the split planner: the
+  // items (a sequence's split of one KV head group) that make one wave, and the longest split
+  // (its fixed one). A runner that plans (RunnerOptions::decode_split_plan) sends every step's
+  // plan in AttentionBatch::decode_plan.
+  virtual DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim) const = 0;
 
   // out [M, N] = x [M, K] . W^T (+ bias) for a float weight (kind None); out may be a column
   // slice (row stride > N) and f32 or act_dtype. Quantized weights go through gemm_w8a8.

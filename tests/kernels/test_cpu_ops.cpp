@@ -9,6 +9,8 @@
 #include <random>
 
 #include "core/bf16.h"
+#include "core/error.h"
+#include "kernels/decode_plan.h"
 #include "kernels/ops.h"
 
 namespace rotor {
@@ -169,6 +171,68 @@ TEST_F(CpuOps, PagedAttentionDecodeAndPrefillMatchDense) {
     auto ref = dense_attention(qs_, K[s], V[s], ctx[s], qlen[s], Hq, Hkv, hd);
     EXPECT_LT(rel_err(ref, out.tensor.data<float>() + qstart[s] * Hq * hd), 1e-5) << "sequence " << s;
   }
+}
+
+// Decode attention by a split plan (kernels/decode_plan.h) against the same op unsplit, on
+// random shapes, contexts and plans (graph padding rows included): the log-sum-exp merge.
+TEST_F(CpuOps, PlannedDecodeAttentionMatchesUnsplit) {
+  for (int trial = 0; trial < 12; ++trial) {
+    const int Hkv = 1 << r.uniform(0, 2), Hq = Hkv * (1 << r.uniform(0, 3)), hd = r.uniform(0, 1) ? 64 : 16;
+    const int bs = 16 * r.uniform(1, 3), S = r.uniform(1, 6), num_real = r.uniform(1, S);
+    std::vector<int32_t> lens(S, 1);
+    for (int s = 0; s < num_real; ++s) lens[s] = r.uniform(1, 1500);
+    int maxb = 1, total = 0, max_len = 1;
+    for (int32_t l : lens) {
+      maxb = std::max(maxb, (l + bs - 1) / bs);
+      total += (l + bs - 1) / bs;
+      max_len = std::max(max_len, l);
+    }
+    std::vector<int32_t> blocks(total), tables(S * maxb, 0), qstart(S + 1);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), r.g);
+    for (int s = 0, f = 0; s < S; ++s) {
+      qstart[s + 1] = s + 1;
+      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
+    }
+    OwnedTensor kc = r.f32({total, Hkv, bs, hd}), vc = r.f32({total, Hkv, bs, hd}), q = r.f32({S, Hq, hd});
+    OwnedTensor qs = i32(qstart, {S + 1}), ls = i32(lens, {S}), bt = i32(tables, {S, maxb});
+    DecodeSplitParams p;
+    p.target_items = r.uniform(1, 64);
+    p.min_chunk = 16 * r.uniform(1, 4);
+    p.max_chunk = p.min_chunk + 16 * r.uniform(0, 40);
+    const DecodePlan plan = plan_decode_splits(lens, num_real, p);
+    OwnedTensor pl = i32(plan.data, {static_cast<int64_t>(plan.data.size())});
+    AttentionBatch b;
+    b.num_tokens = b.num_seqs = b.num_decode_seqs = S;
+    b.max_query_len = 1;
+    b.max_seq_len = max_len;
+    b.block_size = bs;
+    b.query_start = qs.tensor;
+    b.seq_lens = ls.tensor;
+    b.block_tables = bt.tensor;
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << " S " << S << " Hq " << Hq << " Hkv " << Hkv << " hd "
+                                      << hd << " bs " << bs << " items " << plan.items << " chunk " << plan.chunk);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    OwnedTensor whole = r.f32({S, Hq * hd}), split = r.f32({S, Hq * hd});
+    ops->attention_decode(q.tensor, {kc.tensor, vc.tensor}, b, scale, whole.tensor);
+    b.decode_plan = pl.tensor;
+    ops->attention_decode(q.tensor, {kc.tensor, vc.tensor}, b, scale, split.tensor);
+    std::vector<double> ref(whole.tensor.data<float>(), whole.tensor.data<float>() + S * Hq * hd);
+    EXPECT_LT(rel_err(ref, split.tensor.data<float>()), 1e-5);
+    if (plan.items > S) EXPECT_GT(rel_err(ref, split.tensor.data<float>()), 0.0) << "no split was exercised";
+  }
+  // A plan that does not fit the rows is refused.
+  OwnedTensor kc = r.f32({2, 1, 16, 16}), vc = r.f32({2, 1, 16, 16}), q = r.f32({1, 1, 16}), out = r.f32({1, 16});
+  OwnedTensor qs = i32({0, 1}, {2}), ls = i32({20}, {1}), bt = i32({0, 1}, {1, 2});
+  OwnedTensor bad = i32({2, 0, 2, 0, 0, 0, 32}, {7});  // second split starts past the context
+  AttentionBatch b;
+  b.num_tokens = b.num_seqs = b.num_decode_seqs = 1;
+  b.block_size = 16;
+  b.query_start = qs.tensor;
+  b.seq_lens = ls.tensor;
+  b.block_tables = bt.tensor;
+  b.decode_plan = bad.tensor;
+  EXPECT_THROW(ops->attention_decode(q.tensor, {kc.tensor, vc.tensor}, b, 0.25f, out.tensor), Error);
 }
 
 TEST_F(CpuOps, QkNormRopeWritesCacheAtSlots) {

@@ -1,7 +1,10 @@
 // kernels/cpu/attention.cpp — causal GQA attention over the paged KV cache, decode and
-// prefill alike: each new token attends to every cached position up to its own.
+// prefill alike: each new token attends to every cached position up to its own; decode rows
+// also by a split plan (kernels/decode_plan.h): each split's softmax over its own tokens, the
+// splits then merged in order by their log-sum-exp, as the GPU's flash-decoding does.
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -66,6 +69,97 @@ void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch&
       const float inv = static_cast<float>(1.0 / sum);
       void* o = out.row_ptr(row);
       for (int64_t i = 0; i < hd; ++i) store_f32(o, out.dtype(), h * hd + i, acc[i] * inv);
+    }
+  }
+}
+
+void attention_decode_planned(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                              const Tensor& out) {
+  const int64_t Hq = q.size(1), hd = q.size(2);
+  const int64_t Hkv = cache.k.size(1), bs = cache.k.size(2);
+  const int64_t group = Hq / Hkv;
+  const int S = batch.num_decode_seqs;
+  ROTOR_CHECK(Hq % Hkv == 0 && cache.k.size(3) == hd && out.size(1) == Hq * hd && q.size(0) == S,
+              "attention_decode: bad shapes q {} k_cache {} out {} for {} decodes", q.str(), cache.k.str(), out.str(),
+              S);
+  const int32_t* plan = batch.decode_plan.data<int32_t>();
+  const int64_t plan_len = batch.decode_plan.numel();
+  ROTOR_CHECK(batch.decode_plan.dtype() == DType::I32 && plan_len >= decode_plan_size(S, 0) &&
+                  plan_len >= decode_plan_size(S, plan[0]),
+              "attention_decode: a plan of {} values for {} rows", plan_len, S);
+  const int items = plan[0];
+  const int32_t* first = plan + 1;
+  const int32_t* item = plan + S + 2;
+  const int32_t* lens = batch.seq_lens.data<int32_t>();
+  const int32_t* tables = batch.block_tables.data<int32_t>();
+  const int64_t table_stride = batch.block_tables.size(1);
+  ROTOR_CHECK(first[0] == 0 && first[S] == items, "attention_decode: the plan's rows own items {}..{} of {}", first[0],
+              first[S], items);
+  for (int s = 0; s < S; ++s)
+    for (int i = first[s]; i < first[s + 1]; ++i) {
+      const int end = i + 1 < first[s + 1] ? item[2 * i + 3] : lens[s];
+      ROTOR_CHECK(item[2 * i] == s && item[2 * i + 1] >= 0 && item[2 * i + 1] < end && end <= lens[s],
+                  "attention_decode: plan item {} (row {}, from {}) does not fit row {} of {} tokens", i, item[2 * i],
+                  item[2 * i + 1], s, lens[s]);
+    }
+  // Each (item, head): the split's maximum score, its sum of exponentials and its normalised
+  // output, as the GPU's partials [max, sum, out[hd]].
+  std::vector<float> part(static_cast<size_t>(items) * Hq * (hd + 2));
+#pragma omp parallel
+  {
+    std::vector<float> qv(hd), kv(hd), acc(hd), scores;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t w = 0; w < int64_t{items} * Hq; ++w) {
+      const int i = static_cast<int>(w / Hq);
+      const int64_t h = w % Hq, kvh = h / group;
+      const int s = item[2 * i], start = item[2 * i + 1];
+      const int end = i + 1 < first[s + 1] ? item[2 * i + 3] : lens[s];
+      row_to_f32(static_cast<const char*>(q.row_ptr(s)) + h * hd * dtype_size(q.dtype()), q.dtype(), hd, qv.data());
+      scores.resize(end - start);
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int p = start; p < end; ++p) {
+        const int64_t block = tables[s * table_stride + p / bs];
+        const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
+        row_to_f32(static_cast<const char*>(cache.k.data()) + base * dtype_size(cache.k.dtype()), cache.k.dtype(), hd,
+                   kv.data());
+        float d = 0;
+        for (int64_t j = 0; j < hd; ++j) d += qv[j] * kv[j];
+        scores[p - start] = d * scale;
+        mx = std::max(mx, scores[p - start]);
+      }
+      double sum = 0;
+      for (float& e : scores) sum += (e = std::exp(e - mx));
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int p = start; p < end; ++p) {
+        const int64_t block = tables[s * table_stride + p / bs];
+        const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
+        row_to_f32(static_cast<const char*>(cache.v.data()) + base * dtype_size(cache.v.dtype()), cache.v.dtype(), hd,
+                   kv.data());
+        const float pw = scores[p - start];
+        for (int64_t j = 0; j < hd; ++j) acc[j] += pw * kv[j];
+      }
+      float* pt = part.data() + w * (hd + 2);
+      pt[0] = mx;
+      pt[1] = static_cast<float>(sum);
+      for (int64_t j = 0; j < hd; ++j) pt[2 + j] = static_cast<float>(acc[j] / sum);
+    }
+    // Merge each (row, head)'s splits in order: weights sum_i * exp(max_i - max).
+#pragma omp for
+    for (int64_t w = 0; w < int64_t{S} * Hq; ++w) {
+      const int s = static_cast<int>(w / Hq);
+      const int64_t h = w % Hq;
+      auto at = [&](int i) { return part.data() + (int64_t{i} * Hq + h) * (hd + 2); };
+      float M = -std::numeric_limits<float>::infinity();
+      for (int i = first[s]; i < first[s + 1]; ++i) M = std::max(M, at(i)[0]);
+      double L = 0;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int i = first[s]; i < first[s + 1]; ++i) {
+        const float wt = at(i)[1] * std::exp(at(i)[0] - M);
+        L += wt;
+        for (int64_t j = 0; j < hd; ++j) acc[j] += wt * at(i)[2 + j];
+      }
+      void* o = out.row_ptr(s);
+      for (int64_t j = 0; j < hd; ++j) store_f32(o, out.dtype(), h * hd + j, static_cast<float>(acc[j] / L));
     }
   }
 }

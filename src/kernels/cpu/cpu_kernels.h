@@ -22,6 +22,9 @@ void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_nor
 // Attention of sequences [seq_begin, seq_end); q/out rows start at that range's first token.
 void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, int seq_begin,
                int seq_end, float scale, const Tensor& out);
+// Decode rows [0, batch.num_decode_seqs) by batch.decode_plan's splits, merged by log-sum-exp.
+void attention_decode_planned(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                              const Tensor& out);
 void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out);
 // One thread's GEMM of contiguous f32 rows (used inside already-parallel loops).
 void gemm_serial(const float* x, int64_t m, const LinearWeight& w, float* out);

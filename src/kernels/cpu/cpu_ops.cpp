@@ -1,6 +1,8 @@
 // kernels/cpu/cpu_ops.cpp — the CPU backend: the Ops interface over the reference kernels.
 #include <omp.h>
 
+#include <algorithm>
+
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor {
@@ -33,7 +35,12 @@ class CpuOps final : public Ops {
   }
   void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                         const Tensor& out) override {
-    cpu::attention(q, cache, batch, 0, batch.num_decode_seqs, scale, out);
+    if (batch.decode_plan.defined()) cpu::attention_decode_planned(q, cache, batch, scale, out);
+    else cpu::attention(q, cache, batch, 0, batch.num_decode_seqs, scale, out);
+  }
+  // Items fill the OpenMP threads; the longest split is the GPU's fixed one.
+  DecodeSplitParams decode_split_params(int, int kv_heads, int) const override {
+    return {std::max(1, omp_get_max_threads() / std::max(kv_heads, 1)), kDecodeSplitAlign, 2048};
   }
   void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                          const Tensor& out) override {
