@@ -62,8 +62,8 @@ DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const
   return plan;
 }
 
-DecodeSplitEnv decode_split_env() {
-  DecodeSplitEnv e;
+DecodeSplitOptions decode_split_options_from_env() {
+  DecodeSplitOptions e;
   if (const char* v = std::getenv("ROTOR_DECODE_SPLITS"); v != nullptr && *v != '\0') {
     const std::string s = v;
     ROTOR_CHECK(s == "plan" || s == "fixed", "ROTOR_DECODE_SPLITS={}: expected plan or fixed", s);

@@ -54,13 +54,13 @@ struct DecodePlan {
 // nearly equal splits starting at multiples of 16. Throws on bad parameters or lengths.
 DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const DecodeSplitParams& p);
 
-// The runner's switch: ROTOR_DECODE_SPLITS=plan (a plan per step) or fixed (unset: the fixed
-// 2,048-token splits); ROTOR_DECODE_SPLIT_MIN=N sets min_chunk (0 = the backend's). Throws on
-// other values.
-struct DecodeSplitEnv {
+// Whether a runner plans its decode splits, from the environment: ROTOR_DECODE_SPLITS=plan (a
+// plan per step) or fixed (or unset: the backend's fixed splits); ROTOR_DECODE_SPLIT_MIN=N
+// sets min_chunk (0 or unset: the backend's). Throws on other values.
+struct DecodeSplitOptions {
   bool plan = false;
   int min_chunk = 0;
 };
-DecodeSplitEnv decode_split_env();
+DecodeSplitOptions decode_split_options_from_env();
 
 }  // namespace rotor

@@ -219,7 +219,9 @@ TEST_F(CpuOps, PlannedDecodeAttentionMatchesUnsplit) {
     ops->attention_decode(q.tensor, {kc.tensor, vc.tensor}, b, scale, split.tensor);
     std::vector<double> ref(whole.tensor.data<float>(), whole.tensor.data<float>() + S * Hq * hd);
     EXPECT_LT(rel_err(ref, split.tensor.data<float>()), 1e-5);
-    if (plan.items > S) EXPECT_GT(rel_err(ref, split.tensor.data<float>()), 0.0) << "no split was exercised";
+    if (plan.items > S) {
+      EXPECT_GT(rel_err(ref, split.tensor.data<float>()), 0.0) << "no split was exercised";
+    }
   }
   // A plan that does not fit the rows is refused.
   OwnedTensor kc = r.f32({2, 1, 16, 16}), vc = r.f32({2, 1, 16, 16}), q = r.f32({1, 1, 16}), out = r.f32({1, 16});

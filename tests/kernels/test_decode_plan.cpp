@@ -156,18 +156,18 @@ TEST(DecodePlan, BadInputsAreRefused) {
 TEST(DecodePlan, EnvironmentSwitch) {
   unsetenv("ROTOR_DECODE_SPLITS");
   unsetenv("ROTOR_DECODE_SPLIT_MIN");
-  EXPECT_FALSE(decode_split_env().plan);
+  EXPECT_FALSE(decode_split_options_from_env().plan);
   setenv("ROTOR_DECODE_SPLITS", "plan", 1);
   setenv("ROTOR_DECODE_SPLIT_MIN", "256", 1);
-  EXPECT_TRUE(decode_split_env().plan);
-  EXPECT_EQ(decode_split_env().min_chunk, 256);
+  EXPECT_TRUE(decode_split_options_from_env().plan);
+  EXPECT_EQ(decode_split_options_from_env().min_chunk, 256);
   setenv("ROTOR_DECODE_SPLITS", "fixed", 1);
-  EXPECT_FALSE(decode_split_env().plan);
+  EXPECT_FALSE(decode_split_options_from_env().plan);
   setenv("ROTOR_DECODE_SPLITS", "yes", 1);
-  EXPECT_THROW(decode_split_env(), Error);
+  EXPECT_THROW(decode_split_options_from_env(), Error);
   setenv("ROTOR_DECODE_SPLITS", "plan", 1);
   setenv("ROTOR_DECODE_SPLIT_MIN", "100", 1);
-  EXPECT_THROW(decode_split_env(), Error);
+  EXPECT_THROW(decode_split_options_from_env(), Error);
   unsetenv("ROTOR_DECODE_SPLITS");
   unsetenv("ROTOR_DECODE_SPLIT_MIN");
 }

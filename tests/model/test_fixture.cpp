@@ -1,7 +1,8 @@
 // tests/model/test_fixture.cpp — the CPU engine against Hugging Face transformers on every
 // bf16 fixture: last-position logits (relative error < 1e-3), argmax at every prompt
 // position, 24 greedy tokens, all through the paged KV cache, with the prompt prefilled
-// whole and in chunks of 1, 3 and 7 tokens, each prompt alone and all of them in one batch.
+// whole and in chunks of 1, 3 and 7 tokens, each prompt alone and all of them in one batch;
+// the greedy tokens again with decode attention split by a plan per step.
 #include <gtest/gtest.h>
 
 #include "engine/runner/offline_generate.h"
@@ -64,6 +65,53 @@ TEST_P(Fixture, MatchesTransformersThroughKvCache) {
         SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk << (batched ? " batched" : " alone"));
         EXPECT_LT(rel_err(ref.last_logits[i], res[i].prompt_logits), 1e-3);
         EXPECT_EQ(res[i].prompt_argmax, ref.argmax[i]);
+        if (!ref.greedy[i].empty()) {
+          EXPECT_EQ(res[i].output, ref.greedy[i]);
+        }
+      }
+    }
+  }
+}
+
+// Decode attention by a split plan per step (splits of 16 tokens: every decode of these
+// prompts is cut in 2 or 3): the same greedy tokens, each prompt alone and all in one batch,
+// with decodes beside prefill chunks (chunk 3) and without.
+TEST_P(Fixture, DecodeSplitPlanKeepsTheGreedyTokens) {
+  const std::filesystem::path dir = GetParam();
+  const Reference ref = read_reference(dir);
+  auto comm = make_local_comm();
+  LoadOptions lo;
+  lo.model = dir;
+  LoadedModel m = load_model(lo, *ops_);
+  const int P = static_cast<int>(ref.ids.size());
+  std::vector<OfflineRequest> reqs(P);
+  int longest = 0;
+  for (int i = 0; i < P; ++i) {
+    reqs[i].prompt = ref.ids[i];
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = ref.greedy[i].empty() ? 1 : static_cast<int>(ref.greedy[i].size());
+    reqs[i].ignore_eos = true;
+    longest = std::max(longest, static_cast<int>(reqs[i].prompt.size()) + reqs[i].max_tokens);
+  }
+  RunnerOptions ro;
+  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
+  ro.max_model_len = longest;
+  ro.max_num_seqs = P;
+  ro.max_num_tokens = P * longest;
+  ro.decode_splits = {true, 16};
+  ModelRunner runner(*ops_, *comm, m.config, std::move(m.weights), ro);
+  ASSERT_GT(longest, 32);
+  for (int chunk : {0, 3}) {
+    for (bool batched : {false, true}) {
+      std::vector<OfflineResult> res;
+      if (batched) {
+        res = generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
+      } else {
+        for (int i = 0; i < P; ++i)
+          res.push_back(generate_offline(runner, std::span(reqs).subspan(i, 1), chunk, m.config.eos_token_ids)[0]);
+      }
+      for (int i = 0; i < P; ++i) {
+        SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk << (batched ? " batched" : " alone"));
         if (!ref.greedy[i].empty()) {
           EXPECT_EQ(res[i].output, ref.greedy[i]);
         }

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+
 namespace rotor {
 
-InputBatch::InputBatch(Ops& ops, int T, int S, int R, int W, int block_size)
+InputBatch::InputBatch(Ops& ops, int T, int S, int R, int W, int block_size, int max_plan_items)
     : ops_(ops),
       block_size_(block_size),
       ids_(ops, T, 0),
@@ -19,7 +21,9 @@ InputBatch::InputBatch(Ops& ops, int T, int S, int R, int W, int block_size)
       fill_ids_src_(ops, S),
       fill_ids_dst_(ops, S),
       fill_out_src_(ops, S),
-      fill_out_dst_(ops, S) {}
+      fill_out_dst_(ops, S),
+      plan_(ops, max_plan_items > 0 ? decode_plan_size(S, max_plan_items) : 1),
+      max_seqs_(S) {}
 
 void InputBatch::stage(int slot, const StepInputs& in, int width) const {
   ids_.put(slot, in.ids);
@@ -62,6 +66,17 @@ void InputBatch::upload(int slot, int T, int S, int R, int width, const Placehol
   }
 }
 
+int InputBatch::plan_decodes(int slot, int S, int num_real, const DecodeSplitParams& params, int max_items) const {
+  ROTOR_CHECK(S >= 1 && S <= max_seqs_ && decode_plan_size(S, max_items) <= plan_.capacity(),
+              "runner: a split plan of {} rows and {} items does not fit its buffer", S, max_items);
+  const DecodePlan plan = plan_decode_splits(std::span<const int32_t>(seq_lens_.host(slot), S), num_real, params);
+  ROTOR_CHECK(plan.items <= max_items, "runner: the split plan has {} items, the launch room for {}", plan.items,
+              max_items);
+  plan_.put(slot, plan.data);
+  plan_.upload(slot, static_cast<int64_t>(plan.data.size()));
+  return plan.items;
+}
+
 void InputBatch::fill_placeholders(const PlaceholderFills& f, const Tensor& sampled, int T,
                                    const Tensor& output_tokens) const {
   const auto n = [](const std::vector<int32_t>& v) { return static_cast<int64_t>(v.size()); };
@@ -71,7 +86,7 @@ void InputBatch::fill_placeholders(const PlaceholderFills& f, const Tensor& samp
     ops_.copy_tokens(sampled, fill_out_src_.device(n(f.out_src)), output_tokens, fill_out_dst_.device(n(f.out_dst)));
 }
 
-AttentionBatch InputBatch::view(int T, int S, int width) const {
+AttentionBatch InputBatch::view(int T, int S, int width, bool planned) const {
   AttentionBatch b;
   b.block_size = block_size_;
   b.num_tokens = T;
@@ -81,6 +96,7 @@ AttentionBatch InputBatch::view(int T, int S, int width) const {
   b.query_start = query_start_.device(S + 1);
   b.seq_lens = seq_lens_.device(S);
   b.block_tables = block_tables_.device(static_cast<int64_t>(S) * width).view({S, width});
+  if (planned) b.decode_plan = plan_.device(plan_.capacity());
   return b;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/log.h"
 
 namespace rotor {
 
@@ -32,13 +33,26 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   max_rows_ = opt_.max_num_tokens + opt_.max_num_seqs;
   model_ = make_model(config_, weights_, ops_, comm_, {opt_.max_num_tokens, max_rows_, opt_.max_model_len});
   max_blocks_per_seq_ = (opt_.max_model_len + opt_.block_size - 1) / opt_.block_size;
-  batch_ = std::make_unique<InputBatch>(ops_, opt_.max_num_tokens, opt_.max_num_seqs, max_rows_, max_blocks_per_seq_,
-                                        opt_.block_size);
+  const ShardSpec& shard = weights_.shard;
+  if (opt_.decode_splits.plan) {
+    split_params_ = ops_.decode_split_params(static_cast<int>(shard.q_heads.size),
+                                             kv_cache_shape(config_, shard).kv_heads, config_.head_dim);
+    if (opt_.decode_splits.min_chunk > 0) split_params_.min_chunk = opt_.decode_splits.min_chunk;
+    ROTOR_CHECK(split_params_.min_chunk <= split_params_.max_chunk,
+                "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",
+                split_params_.min_chunk, split_params_.max_chunk);
+    if (shard.rank == 0)
+      ROTOR_LOG_INFO("decode attention: a split plan per step (ROTOR_DECODE_SPLITS=plan): {} items fill the device, "
+                     "splits of {}..{} tokens",
+                     split_params_.target_items, split_params_.min_chunk, split_params_.max_chunk);
+  }
+  batch_ = std::make_unique<InputBatch>(
+      ops_, opt_.max_num_tokens, opt_.max_num_seqs, max_rows_, max_blocks_per_seq_, opt_.block_size,
+      opt_.decode_splits.plan ? decode_plan_max_items(split_params_, opt_.max_num_seqs, opt_.max_model_len) : 0);
   sampler_ = std::make_unique<Sampler>(ops_, max_rows_, opt_.max_num_seqs, config_.vocab_size);
   for (Slot& sl : slots_) sl.done = ops_.make_event();
   hidden_ = OwnedTensor(ops_.allocator(), ops_.act_dtype(), {max_rows_, config_.hidden_size});
 
-  const ShardSpec& shard = weights_.shard;
   OpLimits lim;
   lim.max_tokens = opt_.max_num_tokens;
   lim.max_seqs = opt_.max_num_seqs;
@@ -74,8 +88,13 @@ void ModelRunner::device_step(const AttentionBatch& b, int R) {
   sampler_->sample(0, *model_, hidden, R, {}, nullptr, {});
 }
 
+int ModelRunner::plan_decodes(int slot, int S, int num_real, int max_len) const {
+  if (!opt_.decode_splits.plan || S == 0) return 0;
+  return batch_->plan_decodes(slot, S, num_real, split_params_, decode_plan_max_items(split_params_, S, max_len));
+}
+
 AttentionBatch ModelRunner::graph_batch(int B) const {
-  AttentionBatch b = batch_->view(B, B, max_blocks_per_seq_);
+  AttentionBatch b = batch_->view(B, B, max_blocks_per_seq_, opt_.decode_splits.plan);
   b.num_decode_seqs = B;
   b.max_query_len = 1;
   b.max_seq_len = opt_.max_model_len;
@@ -106,6 +125,7 @@ void ModelRunner::warm_up_graphs() {
   batch_->stage(0, none, max_blocks_per_seq_);
   batch_->pad_decodes(0, 0, largest, max_blocks_per_seq_);
   batch_->upload(0, largest, largest, largest, max_blocks_per_seq_, {});
+  plan_decodes(0, largest, 0, opt_.max_model_len);
   sampler_->pad(0, 0, largest);
   sampler_->upload(0, largest);
   device_step(graph_batch(largest), largest);
@@ -189,6 +209,7 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
     batch_->pad_decodes(slot_index, S, padded, width);
     sampler_->pad(slot_index, S, padded);
     batch_->upload(slot_index, padded, padded, padded, width, fills);
+    plan_decodes(slot_index, padded, S, opt_.max_model_len);
     sampler_->upload(slot_index, padded);
     batch_->fill_placeholders(fills, previous, padded, Tensor{});
     graph->replay();
@@ -200,7 +221,8 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
   sampler_->upload_extras(slot_index, in);
   batch_->fill_placeholders(fills, previous, T,
                             sampler_->output_tokens(static_cast<int64_t>(in.output_tokens.size())));
-  AttentionBatch b = batch_->view(T, S, width);
+  plan_decodes(slot_index, in.num_decode, in.num_decode, in.max_seq_len);
+  AttentionBatch b = batch_->view(T, S, width, opt_.decode_splits.plan && in.num_decode > 0);
   b.num_decode_seqs = in.num_decode;
   b.max_query_len = in.max_query_len;
   b.max_seq_len = in.max_seq_len;

@@ -107,6 +107,9 @@ class ModelRunner {
   void finish_launch(LaunchedStep& step, const StepInputs* in);
   // The view of a decode graph's batch of B padded rows.
   AttentionBatch graph_batch(int B) const;
+  // With decode split plans: the plan of the slot's decode rows [0, S) (the first num_real
+  // real), for a launch sized by max_len, staged and uploaded; its items (0 without plans).
+  int plan_decodes(int slot, int S, int num_real, int max_len) const;
 
   Ops& ops_;
   Communicator& comm_;
@@ -116,6 +119,7 @@ class ModelRunner {
   std::unique_ptr<Model> model_;
   KvCache kv_;
   int max_blocks_per_seq_ = 0, max_rows_ = 0;
+  DecodeSplitParams split_params_;       // with opt_.decode_splits.plan
   std::unique_ptr<InputBatch> batch_;
   std::unique_ptr<Sampler> sampler_;
   OwnedTensor hidden_;

@@ -13,6 +13,7 @@
 
 #include "core/sampling_params.h"
 #include "core/token_logprobs.h"
+#include "kernels/decode_plan.h"
 
 namespace rotor {
 
@@ -62,6 +63,9 @@ struct RunnerOptions {
   // start-up for padded batch sizes (cudagraph_mode FULL_DECODE_ONLY); GPU only.
   bool cuda_graphs = false;
   std::vector<int> graph_batch_sizes;    // empty: 1, 2, 4, 8, then multiples of 8 up to max_num_seqs
+  // Decode attention's splits: a plan per step from the context lengths (kernels/decode_plan.h),
+  // or the backend's fixed splits (the default; ROTOR_DECODE_SPLITS=plan turns plans on).
+  DecodeSplitOptions decode_splits = decode_split_options_from_env();
 };
 
 // The host-side inputs of one step (plain arrays), built by ModelRunner::prepare().

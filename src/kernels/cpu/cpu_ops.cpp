@@ -1,8 +1,6 @@
 // kernels/cpu/cpu_ops.cpp — the CPU backend: the Ops interface over the reference kernels.
 #include <omp.h>
 
-#include <algorithm>
-
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor {
@@ -38,10 +36,9 @@ class CpuOps final : public Ops {
     if (batch.decode_plan.defined()) cpu::attention_decode_planned(q, cache, batch, scale, out);
     else cpu::attention(q, cache, batch, 0, batch.num_decode_seqs, scale, out);
   }
-  // Items fill the OpenMP threads; the longest split is the GPU's fixed one.
-  DecodeSplitParams decode_split_params(int, int kv_heads, int) const override {
-    return {std::max(1, omp_get_max_threads() / std::max(kv_heads, 1)), kDecodeSplitAlign, 2048};
-  }
+  // A planned decode runs its (item, query head) pairs in parallel: up to 64 items give any
+  // CPU's threads several each; splits as short as one tile, as long as the GPU's fixed ones.
+  DecodeSplitParams decode_split_params(int, int, int) const override { return {64, kDecodeSplitAlign, 2048}; }
   void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                          const Tensor& out) override {
     cpu::attention(q, cache, batch, batch.num_decode_seqs, batch.num_seqs, scale, out);

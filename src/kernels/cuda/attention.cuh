@@ -3,8 +3,13 @@
 //   decode: flash-decoding; each block of threads takes one (sequence, KV head, split of
 //     kPartition tokens) and loads each KV tile once for all query heads of the group
 //     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
-//     The split of a sequence depends only on its own length, so a sequence's result does
-//     not depend on the batch or the grid (decode graphs replay the same numbers).
+//     By default the split of a sequence depends only on its own length (kDecodePartition
+//     tokens), so a sequence's result does not depend on the batch or the grid (decode graphs
+//     replay the same numbers). With a split plan (kernels/decode_plan.h, AttnArgs::plan) the
+//     host chooses the splits per step to fill the GPU; the grid is the plan's bound and the
+//     kernel reads its items from device memory, so one graph replays any plan (a row's
+//     result then depends on the step's other rows, as FlashInfer's does; a graph's padding
+//     rows still change nothing).
 //   prefill: a cached prefix plus the new chunk, causal; head size 128 on Hopper warpgroup
 //     MMA (128 query rows x 128 keys per step, attention_prefill_hopper.cu), head size 64 with
 //     FlashAttention-2 tiling on mma.sync (128 query rows, 32 per warp, x 64 keys per step).
@@ -40,11 +45,21 @@ struct AttnArgs {
   int hd;                      // head size: 128 or 64
   int max_seq_len;             // decode grid: splits of the longest context
   int max_query_len;           // prefill grid
+  const int32_t* plan;         // decode: the split plan (decode_plan.h layout over seq_end rows), or null
+  int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized
 // for the largest hd).
 size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
+
+// With a plan: plan_max_items x Hq x (hd + 2) f32.
+size_t attention_decode_plan_workspace(int max_items, int Hq);
+// Thread blocks of the decode kernel one SM holds at once (head size 128 or 64), for the
+// planner's wave: DecodeSplitParams::target_items.
+int attention_decode_blocks_per_sm(int hd);
+// Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
+inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream);
 cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream);

@@ -1,7 +1,9 @@
 // kernels/cuda/attention_decode.cu — flash-decoding over the paged cache. A block of 4 warps
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
 // 16-token KV tiles (cp.async, 3 stages) through mma with an online softmax; the warps, then
-// the splits, are merged in a fixed order. Built for head sizes 128 and 64.
+// the splits, are merged in a fixed order. Built for head sizes 128 and 64. The splits are
+// the fixed kDecodePartition-token ones (grid: splits x head groups x sequences), or a split
+// plan's items read from device memory (PLAN; grid: the plan's bound x head groups).
 #include <cfloat>
 
 #include "kernels/cuda/attention.cuh"
@@ -19,7 +21,7 @@ constexpr int kSmem = (16 * HD + kWarps * kStages * 2 * kTile * HD) * 2;
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
-template <int HD>
+template <int HD, bool PLAN>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
@@ -27,11 +29,34 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
-  const int s = blockIdx.z;
-  const int len = a.seq_lens[s];
-  const int split = blockIdx.x, start = split * kDecodePartition;
-  if (start >= len) return;
-  const int end = min(len, start + kDecodePartition);
+  // This block's sequence, tokens [start, end), whether that is the whole context, and the
+  // index of its partials: part [S, Hq, gridDim.x, HD + 2] (fixed) or [items, Hq, HD + 2] (PLAN).
+  int s, len, start, end;
+  bool whole;
+  int64_t part_index;  // of the block's first head; consecutive heads follow at part_stride
+  int64_t part_stride;
+  if constexpr (PLAN) {
+    const int item = blockIdx.x, S = a.seq_end - a.seq_begin;
+    if (item >= a.plan[0]) return;
+    const int32_t* first = a.plan + 1;
+    const int32_t* it = a.plan + S + 2 + 2 * item;
+    s = it[0];
+    len = a.seq_lens[s];
+    start = it[1];
+    end = item + 1 < first[s + 1] ? it[3] : len;
+    whole = first[s + 1] - first[s] == 1;
+    part_index = static_cast<int64_t>(item) * a.Hq;
+    part_stride = 1;
+  } else {
+    s = blockIdx.z;
+    len = a.seq_lens[s];
+    start = blockIdx.x * kDecodePartition;
+    if (start >= len) return;
+    end = min(len, start + kDecodePartition);
+    whole = num_splits(len) == 1;
+    part_index = static_cast<int64_t>(s) * a.Hq * gridDim.x + blockIdx.x;
+    part_stride = gridDim.x;
+  }
   const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
   const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
@@ -175,7 +200,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   }
   __syncthreads();
   const int c = threadIdx.x;  // one column per thread (blockDim >= HD)
-  const int splits = num_splits(len);
   for (int r = 0; r < rows && c < HD; ++r) {
     float M = -INFINITY;
 #pragma unroll
@@ -188,11 +212,11 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       O += so[(w * 16 + r) * HD + c] * f;
     }
     const int head = head0 + r;
-    if (splits == 1) {
+    if (whole) {
       static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
     } else {
-      // part: [S, Hq, max_splits, HD + 2]: normalised output, then (max, sum)
-      float* p = part + ((static_cast<int64_t>(s) * a.Hq + head) * gridDim.x + split) * (HD + 2);
+      // normalised output, then (max, sum)
+      float* p = part + (part_index + head * part_stride) * (HD + 2);
       p[c] = O / L;
       if (c == 0) {
         p[HD] = M;
@@ -202,36 +226,67 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   }
 }
 
-template <int HD>
+template <int HD, bool PLAN>
 __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                int max_splits) {
   pdl_wait();
   pdl_launch_dependents();
   const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
-  const int splits = num_splits(a.seq_lens[s]);
+  int splits;
+  const float* p;
+  int64_t step;  // floats from one split's partials to the next
+  if constexpr (PLAN) {
+    const int32_t* first = a.plan + 1;
+    splits = first[s + 1] - first[s];
+    p = part + (static_cast<int64_t>(first[s]) * a.Hq + head) * (HD + 2);
+    step = static_cast<int64_t>(a.Hq) * (HD + 2);
+  } else {
+    splits = num_splits(a.seq_lens[s]);
+    p = part + (static_cast<int64_t>(s) * a.Hq + head) * max_splits * (HD + 2);
+    step = HD + 2;
+  }
   if (splits <= 1) return;
-  const float* p = part + (static_cast<int64_t>(s) * a.Hq + head) * max_splits * (HD + 2);
   float M = -INFINITY;
-  for (int i = 0; i < splits; ++i) M = fmaxf(M, p[i * (HD + 2) + HD]);
+  for (int i = 0; i < splits; ++i) M = fmaxf(M, p[i * step + HD]);
   float L = 0.0f, O = 0.0f;
   for (int i = 0; i < splits; ++i) {
-    const float w = p[i * (HD + 2) + HD + 1] * exp2f(p[i * (HD + 2) + HD] - M);
+    const float w = p[i * step + HD + 1] * exp2f(p[i * step + HD] - M);
     L += w;
-    O += p[i * (HD + 2) + c] * w;
+    O += p[i * step + c] * w;
   }
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }
 
 template <int HD>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
-  const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD>, kSmem<HD>);
+  const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
+  if (a.plan != nullptr) {
+    const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD, true>, kSmem<HD>);
+    if (attr != cudaSuccess) return attr;
+    const dim3 grid(a.plan_max_items, heads, 1);
+    const cudaError_t err = launch(attn_decode_kernel<HD, true>, grid, kWarps * 32, kSmem<HD>, stream, a, part);
+    if (err != cudaSuccess) return err;
+    return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD, 0, stream, a, part, 0);
+  }
+  const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD, false>, kSmem<HD>);
   if (attr != cudaSuccess) return attr;
-  const int S = a.seq_end - a.seq_begin, max_splits = num_splits(a.max_seq_len);
-  const int G = a.Hq / a.Hkv;
-  const dim3 grid(max_splits, a.Hkv * ((G + 15) / 16), S);
-  const cudaError_t err = launch(attn_decode_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a, part);
+  const int max_splits = num_splits(a.max_seq_len);
+  const dim3 grid(max_splits, heads, S);
+  const cudaError_t err = launch(attn_decode_kernel<HD, false>, grid, kWarps * 32, kSmem<HD>, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  return launch(attn_decode_merge_kernel<HD>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
+  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
+}
+
+template <int HD>
+int blocks_per_sm() {
+  if (raise_smem_limit(attn_decode_kernel<HD, true>, kSmem<HD>) != cudaSuccess) return 0;
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, attn_decode_kernel<HD, true>, kWarps * 32, kSmem<HD>) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
 }
 
 }  // namespace
@@ -240,11 +295,24 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len) {
   return static_cast<size_t>(rows) * Hq * num_splits(max_seq_len) * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
+size_t attention_decode_plan_workspace(int max_items, int Hq) {
+  return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
+}
+
+int attention_decode_blocks_per_sm(int hd) {
+  switch (hd) {
+    case 128: return blocks_per_sm<128>();
+    case 64: return blocks_per_sm<64>();
+    default: return 0;
+  }
+}
+
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin;
   if (S <= 0) return cudaSuccess;
   if (a.seq_begin != 0 || a.block_size % kTile != 0 || a.Hq % a.Hkv != 0) return cudaErrorInvalidValue;
-  if (num_splits(a.max_seq_len) == 0) return cudaSuccess;
+  if (a.plan == nullptr && num_splits(a.max_seq_len) == 0) return cudaSuccess;
+  if (a.plan != nullptr && a.plan_max_items <= 0) return cudaErrorInvalidValue;
   float* part = static_cast<float*>(workspace);
   switch (a.hd) {
     case 128: return launch_decode<128>(a, part, stream);

@@ -98,6 +98,8 @@ class CudaOps final : public Ops {
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
+    decode_blocks_per_sm_128_ = cuda::attention_decode_blocks_per_sm(128);
+    decode_blocks_per_sm_64_ = cuda::attention_decode_blocks_per_sm(64);
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
@@ -130,8 +132,13 @@ class CudaOps final : public Ops {
       need = std::max(need, cuda::moe_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
       need = std::max(need, cuda::moe_w8a8_workspace(l.max_tokens, l.hidden, l.moe_inter, l.num_experts, l.top_k));
     }
-    if (l.max_seqs > 0 && l.max_model_len > 0)
+    if (l.max_seqs > 0 && l.max_model_len > 0) {
       need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
+      // A split plan's items: its wave is largest with one KV head of at most 16 query heads.
+      const DecodeSplitParams p = decode_split_params(l.q_heads, 1, l.head_dim);
+      need = std::max(need, cuda::attention_decode_plan_workspace(
+                                decode_plan_max_items(p, l.max_seqs, l.max_model_len), l.q_heads));
+    }
     need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling, penalties
     workspace(need);
   }
@@ -224,9 +231,33 @@ class CudaOps final : public Ops {
 
   void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                         const Tensor& out) override {
-    const cuda::AttnArgs a = attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode");
-    void* ws = workspace(cuda::attention_decode_workspace(b.num_decode_seqs, a.Hq, a.max_seq_len));
-    check(cuda::attention_decode(a, ws, stream_), "attention_decode");
+    cuda::AttnArgs a = attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode");
+    if (!b.decode_plan.defined()) {
+      void* ws = workspace(cuda::attention_decode_workspace(b.num_decode_seqs, a.Hq, a.max_seq_len));
+      check(cuda::attention_decode(a, ws, stream_), "attention_decode");
+      return;
+    }
+    // The plan lies on the device: its items are bounded by what the planner may produce for
+    // these rows (the grid), which the runner checked on the host.
+    const Tensor& plan = b.decode_plan;
+    ROTOR_CHECK(plan.dtype() == DType::I32 && plan.device() == device() && plan.is_contiguous() &&
+                    plan.numel() >= decode_plan_size(b.num_decode_seqs, 1),
+                "attention_decode: the split plan must be i32 on {} with room for {} rows (got {})", device().str(),
+                b.num_decode_seqs, plan.str());
+    a.plan = plan.data<int32_t>();
+    a.plan_max_items = decode_plan_max_items(decode_split_params(a.Hq, a.Hkv, a.hd), b.num_decode_seqs,
+                                             std::max(a.max_seq_len, 1));
+    void* ws = workspace(cuda::attention_decode_plan_workspace(a.plan_max_items, a.Hq));
+    check(cuda::attention_decode(a, ws, stream_), "attention_decode (split plan)");
+  }
+  // One wave of the decode kernel: SMs x resident blocks / blocks per item.
+  DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim) const override {
+    const int per_sm = head_dim == 64 ? decode_blocks_per_sm_64_ : decode_blocks_per_sm_128_;
+    const int per_item = cuda::attention_decode_blocks_per_item(q_heads, std::max(kv_heads, 1));
+    DecodeSplitParams p;
+    p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
+    p.max_chunk = cuda::kDecodePartition;
+    return p;
   }
 
   void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
@@ -622,6 +653,7 @@ class CudaOps final : public Ops {
   int dev_ = 0;
   int lane_ = 0;
   int num_sms_ = 0;
+  int decode_blocks_per_sm_128_ = 0, decode_blocks_per_sm_64_ = 0;
   bool w8a8_wgmma_ = true;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
