@@ -15,6 +15,7 @@
 
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/decode_plan.h"
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "model/rope.h"
@@ -359,6 +360,88 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
         }
       }
     }
+  }
+}
+
+// Decode attention by a split plan (kernels/decode_plan.h, read by the kernel from device
+// memory) against the CPU's planned and unsplit attention on random shapes (query groups of
+// 1..20 heads: one or two blocks per KV head), contexts up to 20k, graph padding rows and
+// plans: the backend's wave with random shortest splits, and smaller targets. The same plan
+// under a grid sized for a longer context (a graph captured for max_model_len) gives the
+// same bits.
+TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) {
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c8 = shared_config("qwen3-235b-a22b-tp8-rank");
+  struct Heads {
+    int Hq, Hkv;
+  };
+  std::vector<Heads> heads{{c30.num_heads, c30.num_kv_heads}, {c8.num_heads, c8.num_kv_heads}, {40, 2}, {64, 4}};
+  for (int trial = 0; trial < 16; ++trial) {
+    const Heads hh = trial < 4 ? heads[trial] : Heads{0, 0};
+    const int Hkv = hh.Hkv ? hh.Hkv : 1 << r.uniform(0, 2);
+    const int Hq = hh.Hq ? hh.Hq : Hkv * r.uniform(1, 20);
+    const int hd = trial % 3 == 2 ? 64 : 128, bs = trial % 2 ? 48 : 16;
+    const int S = r.uniform(1, 6), num_real = r.uniform(1, S);
+    std::vector<int32_t> lens(S, 1), qs(S + 1);
+    for (int s = 0; s < num_real; ++s) lens[s] = r.uniform(1, r.uniform(0, 1) ? 20000 : 3000);
+    int maxb = 1, total = 0, max_len = 1;
+    for (int s = 0; s < S; ++s) {
+      qs[s + 1] = s + 1;
+      maxb = std::max(maxb, (lens[s] + bs - 1) / bs);
+      total += (lens[s] + bs - 1) / bs;
+      max_len = std::max(max_len, lens[s]);
+    }
+    std::vector<int32_t> blocks(total + 2), tables(S * maxb, 0);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), r.g);
+    for (int s = 0, f = 0; s < S; ++s)
+      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
+    DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd);
+    ASSERT_GE(p.target_items, 1);
+    if (trial % 4 == 3) p.target_items = r.uniform(1, p.target_items);
+    p.min_chunk = 16 * r.uniform(1, 32);
+    const DecodePlan plan = plan_decode_splits(lens, num_real, p);
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << " Hq " << Hq << " Hkv " << Hkv << " hd " << hd << " bs "
+                                      << bs << " S " << S << " real " << num_real << " longest " << max_len
+                                      << " items " << plan.items << " chunk " << plan.chunk);
+    OwnedTensor dk(gpu->allocator(), DType::BF16, {total + 2, Hkv, bs, hd}),
+        dv(gpu->allocator(), DType::BF16, {total + 2, Hkv, bs, hd});
+    gpu->fill_random(dk, r.g(), 0.0f, 1.0f);
+    gpu->fill_random(dv, r.g(), 0.0f, 1.0f);
+    OwnedTensor hk = to_host(dk), hv = to_host(dv);
+    OwnedTensor q = host_bf16({S, Hq, hd}), dq = to_gpu(q);
+    OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb});
+    OwnedTensor hplan = host_i32(plan.data, {static_cast<int64_t>(plan.data.size())});
+    OwnedTensor dqs = to_gpu(hqs), dlens = to_gpu(hlens), dtab = to_gpu(htab), dplan = to_gpu(hplan);
+    AttentionBatch gb, cb;
+    for (AttentionBatch* b : {&gb, &cb}) {
+      b->num_tokens = b->num_seqs = b->num_decode_seqs = S;
+      b->max_query_len = 1;
+      b->max_seq_len = max_len;
+      b->block_size = bs;
+    }
+    gb.query_start = dqs;
+    gb.seq_lens = dlens;
+    gb.block_tables = dtab;
+    gb.decode_plan = dplan;
+    cb.query_start = hqs;
+    cb.seq_lens = hlens;
+    cb.block_tables = htab;
+    const float scale = 1.0f / std::sqrt(float(hd));
+    OwnedTensor dout(gpu->allocator(), DType::BF16, {S, Hq * hd});
+    OwnedTensor whole(cpu_allocator(), DType::F32, {S, Hq * hd}), split(cpu_allocator(), DType::F32, {S, Hq * hd});
+    gpu->attention_decode(dq, {dk, dv}, gb, scale, dout);
+    cpu->attention_decode(q, {hk, hv}, cb, scale, whole);
+    cb.decode_plan = hplan;
+    cpu->attention_decode(q, {hk, hv}, cb, scale, split);
+    OwnedTensor got = to_host(dout);
+    EXPECT_LT(rel_err(split, got), 1e-2) << "against the CPU's planned attention";
+    EXPECT_LT(rel_err(whole, got), 1e-2) << "against the CPU's unsplit attention";
+
+    OwnedTensor again(gpu->allocator(), DType::BF16, {S, Hq * hd});
+    AttentionBatch wide = gb;
+    wide.max_seq_len = max_len + 40000;
+    gpu->attention_decode(dq, {dk, dv}, wide, scale, again);
+    EXPECT_TRUE(same_bits(got, to_host(again).tensor));
   }
 }
 
