@@ -15,6 +15,7 @@
 #include <numeric>
 #include <random>
 
+#include "bench/roofline.h"
 #include "comm/placement.h"
 #include "core/check.h"
 #include "engine/runner/rank_set.h"
@@ -38,6 +39,7 @@ struct Args {
   int chunk = 16384;
   int tp = 1;
   bool ep = false;
+  std::string quantization = "auto";
 };
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -66,12 +68,14 @@ int run(const Args& a) {
   lo.model = a.model;
   lo.load_format = "dummy";
   lo.num_layers = a.num_layers;
+  lo.quantization = a.quantization;
   double t0 = now();
   RankSet::Loaded m = ranks.load(lo);
   ranks.threads().run([&](int r) { ranks.ops(r).synchronize(); });
   const ModelConfig c = m.config;
-  std::printf("model: %d layers, hidden %d, %d experts (top %d), dummy weights made in %.2f s\n", c.num_layers,
-              c.hidden_size, c.num_experts, c.num_experts_per_tok, now() - t0);
+  const bool w8a8 = m.weights[0].quantization == "w8a8";
+  std::printf("model: %d layers, hidden %d, %d experts (top %d), %s dummy weights made in %.2f s\n", c.num_layers,
+              c.hidden_size, c.num_experts, c.num_experts_per_tok, w8a8 ? "W8A8" : "bf16", now() - t0);
   int gpus = 0;  // distinct GPUs the ranks run on
   if (world > 1) {
     std::string where;
@@ -157,19 +161,12 @@ int run(const Args& a) {
   std::sort(times.begin(), times.end());
   const double step_s = times[times.size() / 2];
 
-  // Roofline: bytes a step must read over all ranks (weights the batch routes to, KV of every
-  // sequence; ranks past the KV heads read replicas, every rank reads the router), spread over
-  // the distinct GPUs the ranks run on.
-  const double E = c.num_experts, k = c.num_experts_per_tok, L = c.num_layers;
-  const double touched = E * (1.0 - std::pow(1.0 - k / E, B));
-  const double H = c.hidden_size, I = c.moe_intermediate_size, hd = c.head_dim;
-  const double expert_bytes = touched * 3.0 * H * I * 2.0 * L;
-  const double kv_heads = std::max(c.num_kv_heads, world);
-  const double dense_bytes =
-      L * (H * (c.q_size() + 2.0 * kv_heads * hd) + c.q_size() * H + world * E * H) * 2.0 + c.vocab_size * H * 2.0;
+  // Roofline (bench/roofline.h): bytes a step must read over all ranks, spread over the
+  // distinct GPUs the ranks run on.
   const double ctx = a.context + a.warmup + a.steps / 2.0;
-  const double kv_bytes = B * ctx * L * 2.0 * kv_heads * hd * 2.0;
-  const double bytes = expert_bytes + dense_bytes + kv_bytes;
+  const DecodeBytes db = decode_step_bytes(c, {B, ctx, world, w8a8 ? 1.0 : 2.0, 2.0});
+  const double bytes = db.total(), expert_bytes = db.experts, dense_bytes = db.dense, kv_bytes = db.kv;
+  const double touched = db.touched, E = c.num_experts;
   std::printf("decode step (batch %d, context %.0f): median %.3f ms, p10 %.3f ms, p90 %.3f ms over %zu steps\n", B, ctx,
               step_s * 1e3, times[times.size() / 10] * 1e3, times[times.size() * 9 / 10] * 1e3, times.size());
   std::printf("  %.1f tok/s per sequence, %.0f tok/s in all\n", 1.0 / step_s, B / step_s);
@@ -186,9 +183,10 @@ int run(const Args& a) {
                 "of it\n",
                 bw / 1e12, gpus, gpus > 1 ? "s" : "", bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);
   }
-  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d step_ms=%.3f tok_s_per_seq=%.2f "
-              "prefill_tok_s=%.0f\n",
-              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, step_s * 1e3, 1.0 / step_s,
+  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d w8a8=%d splits=%s step_ms=%.3f "
+              "tok_s_per_seq=%.2f prefill_tok_s=%.0f\n",
+              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, w8a8 ? 1 : 0,
+              ro.decode_splits.plan ? "plan" : "fixed", step_s * 1e3, 1.0 / step_s,
               prefill_s > 0 ? double(B) * a.context / prefill_s : 0.0);
   return 0;
 }
@@ -214,6 +212,7 @@ int main(int argc, char** argv) {
                  "ranks (GPUs 0..N-1; ROTOR_SAME_DEVICE_RANKS=1: all on GPU 0, a stream each)")
       ->capture_default_str();
   app.add_flag("--enable-expert-parallel", a.ep, "whole experts per rank");
+  app.add_option("--quantization", a.quantization, "dummy weights: auto (bf16) or w8a8")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     return rotor::run(a);
