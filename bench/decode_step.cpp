@@ -44,22 +44,6 @@ struct Args {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// Device-to-device copy bandwidth (bytes read + written per second) over a few large copies.
-double copy_bandwidth(Ops& ops) {
-  const size_t bytes = size_t(2) << 30;
-  Buffer a(ops.allocator(), bytes), b(ops.allocator(), bytes);
-  ops.fill_random(Tensor(a.data(), DType::BF16, {static_cast<int64_t>(bytes / 2)}, a.device()), 1, 0.0f, 1.0f);
-  ops.allocator().copy(b.data(), a.data(), bytes);
-  std::vector<double> t;
-  for (int i = 0; i < 5; ++i) {
-    const double t0 = now();
-    ops.allocator().copy(b.data(), a.data(), bytes);
-    t.push_back(now() - t0);
-  }
-  std::sort(t.begin(), t.end());
-  return 2.0 * bytes / t[t.size() / 2];
-}
-
 int run(const Args& a) {
   RankSet ranks({a.device, a.tp, a.ep, false});
   const int world = ranks.world_size();
@@ -176,7 +160,7 @@ int run(const Args& a) {
   if (!ops->device().is_cpu()) {
     double one = 0;  // on rank 0's thread (its device current)
     ranks.threads().run([&](int r) {
-      if (r == 0) one = copy_bandwidth(*ops);
+      if (r == 0) one = measure_copy_bandwidth(*ops);
     });
     const double bw = one * gpus;
     std::printf("  copy ceiling %.2f TB/s (%d GPU%s): roofline step %.3f ms (%.1f tok/s per sequence); achieved %.0f%% "

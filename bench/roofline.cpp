@@ -1,8 +1,10 @@
-// bench/roofline.cpp — the bytes of one decode step (roofline.h).
+// bench/roofline.cpp — the bytes of one decode step and the measured copy bandwidth (roofline.h).
 #include "bench/roofline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <vector>
 
 namespace rotor {
 
@@ -18,6 +20,21 @@ DecodeBytes decode_step_bytes(const ModelConfig& c, const DecodeRooflineCase& k)
   b.dense = L * (attention + routers) + double(c.vocab_size) * H * 2.0;
   b.kv = k.batch * k.context * L * 2.0 * kv_heads * hd * k.kv_bytes;
   return b;
+}
+
+double measure_copy_bandwidth(Ops& ops) {
+  const size_t bytes = size_t(2) << 30;
+  Buffer a(ops.allocator(), bytes), b(ops.allocator(), bytes);
+  ops.fill_random(Tensor(a.data(), DType::BF16, {static_cast<int64_t>(bytes / 2)}, a.device()), 1, 0.0f, 1.0f);
+  ops.allocator().copy(b.data(), a.data(), bytes);
+  std::vector<double> t;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ops.allocator().copy(b.data(), a.data(), bytes);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return 2.0 * bytes / t[t.size() / 2];
 }
 
 }  // namespace rotor

@@ -4,6 +4,7 @@
 // decode benchmarks print it beside each measured step; tests/unit/test_roofline.cpp checks it
 // against the numbers BENCHMARK.md works out.
 #pragma once
+#include "kernels/ops.h"
 #include "model/config.h"
 
 namespace rotor {
@@ -31,5 +32,9 @@ DecodeBytes decode_step_bytes(const ModelConfig& config, const DecodeRooflineCas
 
 // The step time in ms of `bytes` at `bytes_per_s` (BENCHMARK.md: bytes / copy bandwidth).
 inline double roofline_ms(double bytes, double bytes_per_s) { return bytes / bytes_per_s * 1e3; }
+
+// The backend's device-to-device copy bandwidth (bytes read + written per second): the median
+// of five 2 GiB copies, timed on the host (each copy is complete when it returns).
+double measure_copy_bandwidth(Ops& ops);
 
 }  // namespace rotor

@@ -2,8 +2,8 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench e2e e2e-tp serve
-#                                       (default: env fixtures build test comm tp engine bench)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench latency e2e e2e-tp
+#                                       serve (default: env fixtures build test comm tp engine bench)
 #   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
@@ -60,7 +60,7 @@ for step in $steps; do
         -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
       timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
         test_cuda_w8a8 test_model_cuda test_comm_cuda test_tp_cuda rotor_bench_kernels rotor_bench_decode \
-        rotor_bench_allreduce
+        rotor_bench_allreduce rotor_bench_latency
       grep -E "Found NCCL" "$out/configure.log" | sed 's/^/   /'
       ;;
     test)
@@ -168,6 +168,36 @@ for step in $steps; do
         "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
       grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
       ;;
+    latency)
+      # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned
+      # decode attention against the CPU, the model tests with plans on (graphs on/off and async
+      # on/off identical), then rotor_bench_latency — one decode step per kernel at batch 1, 2,
+      # 4, 8, 32 and 16k context, fixed splits and a plan per step, beside BENCHMARK.md's
+      # roofline — on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8; last the
+      # 48-layer batch-32 step with plans on and off (plans must not slow it).
+      timed "test_cuda_ops: decode attention (fixed splits and split plans) vs the CPU" \
+        "$out/test_cuda_ops-attention.log" "${run_env[@]}" $bin/tests/test_cuda_ops \
+        --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention.log" | sed 's/^/   /'
+      timed "test_model_cuda with ROTOR_DECODE_SPLITS=plan" "$out/test_model_cuda-plan.log" \
+        "${run_env[@]}" ROTOR_DECODE_SPLITS=plan $bin/tests/test_model_cuda
+      grep -E "rel err|agreement|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-plan.log" | sed 's/^/   /'
+      for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
+        for q in auto w8a8; do
+          name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-latency-$name-$q.log"
+          timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, fixed splits vs plan" "$log" \
+            "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
+            --quantization $q --batches 1,2,4,8,32 --context 16384 --splits fixed,plan
+          grep -E "^LATENCY" "$log" | sed 's/^/   /'
+        done
+      done
+      for splits in fixed plan; do
+        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs, ROTOR_DECODE_SPLITS=$splits" \
+          "$out/bench-decode-48-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --batch 32 --context 16384 --steps 20 --graphs 1
+        grep -E "^RESULT|roofline" "$out/bench-decode-48-$splits.log" | sed 's/^/   /'
+      done
+      ;;
     e2e)
       # The server's pytest end-to-end suite against a GPU server (tiny fixture, --device auto
       # picks the GPU). Python packages the image lacks travel as wheels in .whl (README of the
@@ -241,5 +271,5 @@ done
 echo
 echo "==================== gpu-check summary (commit ${ROTOR_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}) ===================="
 printf '%s\n' "${summary[@]}"
-grep -h "^RESULT" "$out"/bench-*.log 2>/dev/null
+grep -h "^RESULT\|^LATENCY" "$out"/bench-*.log 2>/dev/null
 ! printf '%s\n' "${summary[@]}" | grep -q FAILED

@@ -142,6 +142,9 @@ class Ops {
   virtual ~Ops() = default;
   virtual Device device() const = 0;
   virtual DType act_dtype() const = 0;
+  // The backend this one forwards every op to, when it wraps one (bench/op_profiler.h); a
+  // backend's own state (cuda_stream) is looked up through it.
+  virtual Ops* wrapped() { return nullptr; }
   virtual Allocator& allocator() = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;

@@ -671,7 +671,9 @@ std::unique_ptr<Ops> make_cuda_ops(int device, int lane) {
 }
 
 cudaStream_t cuda_stream(Ops& ops) {
-  auto* c = dynamic_cast<CudaOps*>(&ops);
+  Ops* o = &ops;
+  while (o->wrapped() != nullptr) o = o->wrapped();
+  auto* c = dynamic_cast<CudaOps*>(o);
   ROTOR_CHECK(c != nullptr, "not a CUDA backend");
   return c->stream();
 }
