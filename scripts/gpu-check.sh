@@ -171,7 +171,7 @@ for step in $steps; do
     latency)
       # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned
       # decode attention against the CPU, the model tests with plans on (graphs on/off and async
-      # on/off identical), then rotor_bench_latency — one decode step per kernel at batch 1, 2,
+      # on/off identical; 16-token plans replayed by graphs), then rotor_bench_latency — one decode step per kernel at batch 1, 2,
       # 4, 8, 32 and 16k context, fixed splits and a plan per step, beside BENCHMARK.md's
       # roofline — on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8; last the
       # 48-layer batch-32 step with plans on and off (plans must not slow it).

@@ -3,7 +3,8 @@
 // shapes where it was generated): last-position logits within relative error 2e-2 and at
 // least 95% argmax agreement over every prompt position, prefilled whole and in chunks; and
 // decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling,
-// batches that need padding). Skipped without a GPU, and for fixtures whose head_dim the
+// batches that need padding), also with decode attention split by a plan per step (16-token
+// splits: every decode here is cut). Skipped without a GPU, and for fixtures whose head_dim the
 // CUDA attention does not take. Also: upload of every fixture (bf16, W8A8), whole and as a
 // tensor-parallel rank, puts the same values on the GPU.
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "engine/runner/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -34,7 +36,9 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
     if (model_.config.head_dim != 128 && model_.config.head_dim != 64)
       GTEST_SKIP() << "the CUDA attention kernels take head_dim 128 (every Qwen3-MoE) or 64";
   }
-  std::unique_ptr<ModelRunner> runner(std::span<const OfflineRequest> reqs, bool graphs, int extra_blocks = 0) {
+  // splits: the decode split options (unset: RunnerOptions' default, from the environment).
+  std::unique_ptr<ModelRunner> runner(std::span<const OfflineRequest> reqs, bool graphs, int extra_blocks = 0,
+                                      std::optional<DecodeSplitOptions> splits = std::nullopt) {
     RunnerOptions ro;
     int longest = 0;
     for (auto& r : reqs) longest = std::max(longest, static_cast<int>(r.prompt.size()) + r.max_tokens);
@@ -43,6 +47,7 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
     ro.max_num_seqs = static_cast<int>(reqs.size());
     ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
     ro.cuda_graphs = graphs;
+    if (splits) ro.decode_splits = *splits;
     // views: every runner shares the uploaded weights
     return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, model_.weights.views(), ro);
   }
@@ -103,6 +108,29 @@ TEST_P(GpuFixture, GraphsOnAndOffGiveIdenticalTokens) {
       for (int i = 0; i < batch; ++i)
         EXPECT_EQ(a[i].output, b[i].output) << "batch " << batch << " temperature " << temperature << " seq " << i;
     }
+  }
+}
+
+// Decode split plans (kernels/decode_plan.h) read by the captured graphs: with 16-token splits
+// and batches that shrink (graph padding rows), graphs on and off give identical tokens.
+TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
+  const test::Reference ref = test::read_reference(GetParam());
+  const int batch = static_cast<int>(ref.ids.size()) + 1;
+  for (float temperature : {0.0f, 0.8f}) {
+    std::vector<OfflineRequest> reqs(batch);
+    for (int i = 0; i < batch; ++i) {
+      reqs[i].prompt = ref.ids[i % ref.ids.size()];
+      reqs[i].params.temperature = temperature;
+      reqs[i].seed = 2000 + i;
+      reqs[i].max_tokens = 40 + 5 * i;
+      reqs[i].ignore_eos = true;
+    }
+    const DecodeSplitOptions plan{true, 16};
+    auto eager = runner(reqs, false, 0, plan);
+    auto graphs = runner(reqs, true, 0, plan);
+    const auto a = generate_offline(*eager, reqs, 0, model_.config.eos_token_ids);
+    const auto b = generate_offline(*graphs, reqs, 0, model_.config.eos_token_ids);
+    for (int i = 0; i < batch; ++i) EXPECT_EQ(a[i].output, b[i].output) << "temperature " << temperature << " seq " << i;
   }
 }
 
