@@ -49,6 +49,7 @@ struct Column {
   std::string splits;
   std::string skipped;  // why, when it did not run
   double step_ms = 0, roofline_ms = 0;
+  int plan_items = 0, plan_chunk = 0;  // the first timed step's split plan (splits "plan")
   std::vector<std::pair<std::string, double>> kernels_us;  // median per step, by label
 };
 
@@ -90,6 +91,14 @@ class Bench {
     ro.cuda_graphs = true;
     ro.graph_batch_sizes = {B};
     ro.decode_splits = {splits == "plan", a_.split_min};
+    if (ro.decode_splits.plan) {  // what the runner will plan at the first timed step
+      DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim);
+      if (a_.split_min > 0) p.min_chunk = a_.split_min;
+      const std::vector<int32_t> lens(B, a_.context + a_.warmup + 1);
+      const DecodePlan plan = plan_decode_splits(lens, B, p);
+      col.plan_items = plan.items;
+      col.plan_chunk = plan.chunk;
+    }
     {
       ModelRunner runner(ops_, comm_, c, m_.weights.views(), ro);
       fill_kv(runner);
@@ -247,9 +256,11 @@ int run(const Args& a) {
                     w8a8, B, splits.c_str(), col.skipped.c_str());
       } else {
         std::printf("LATENCY model=%s layers=%d w8a8=%d batch=%d splits=%s step_ms=%.3f roofline_ms=%.3f "
-                    "of_roofline=%.0f%% attention_us=%.1f\n",
+                    "of_roofline=%.0f%% attention_us=%.1f",
                     name.c_str(), c.num_layers, w8a8, B, splits.c_str(), col.step_ms, col.roofline_ms,
                     100.0 * col.roofline_ms / col.step_ms, attention);
+        if (col.plan_items > 0) std::printf(" plan_items=%d plan_chunk=%d", col.plan_items, col.plan_chunk);
+        std::printf("\n");
       }
       std::fflush(stdout);
     }
