@@ -42,7 +42,7 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
                 "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",
                 split_params_.min_chunk, split_params_.max_chunk);
     if (shard.rank == 0)
-      ROTOR_LOG_INFO("decode attention: a split plan per step (ROTOR_DECODE_SPLITS=plan): {} items fill the device, "
+      ROTOR_LOG_INFO("decode attention: a split plan per step: {} items fill the device, "
                      "splits of {}..{} tokens",
                      split_params_.target_items, split_params_.min_chunk, split_params_.max_chunk);
   }
