@@ -1,5 +1,5 @@
-"""Hugging Face tokenizers on the same text as bench_tokenizer.cpp (pip install tokenizers):
-  python3 tests/tokenizer/bench_tokenizer_hf.py [--tokens N] FILE...
+"""Hugging Face tokenizers on the same text as bench/tokenizer.cpp (pip install tokenizers):
+  python3 bench/tokenizer_hf.py [--tokens N] FILE...
 """
 import os, sys, time
 from tokenizers import Tokenizer

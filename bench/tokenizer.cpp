@@ -1,6 +1,6 @@
-// tests/tokenizer/bench_tokenizer.cpp — encode speed of a 16k-token prompt on one core (not a
-// test; compare with bench_tokenizer_hf.py, which times Hugging Face tokenizers on the same text).
-//   build/cpu/tests/bench_tokenizer [--tokens N] FILE...
+// bench/tokenizer.cpp — encode speed of a 16k-token prompt on one core (not a
+// test; compare with tokenizer_hf.py, which times Hugging Face tokenizers on the same text).
+//   build/cpu/bench/rotor_bench_tokenizer [--tokens N] FILE...
 // The files are concatenated (repeated as needed) and cut to the first N tokens (default 16384).
 #include <algorithm>
 #include <cstdio>
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     corpus += ss.str();
   }
   if (corpus.empty()) {
-    std::fprintf(stderr, "usage: bench_tokenizer [--tokens N] FILE...\n");
+    std::fprintf(stderr, "usage: rotor_bench_tokenizer [--tokens N] FILE...\n");
     return 1;
   }
   double t0 = wall_seconds();
