@@ -1,4 +1,4 @@
-// tests/model/test_engine_structured.cpp — structured outputs through the Engine on the tiny
+// tests/engine/test_engine_structured.cpp — structured outputs through the Engine on the tiny
 // model: requests under a regex or a JSON schema grammar (bounded languages, so every output
 // must end) decode to text in the language, end on eos when the grammar completes, sampled
 // tokens are the same with async scheduling on and off, and unconstrained requests in the

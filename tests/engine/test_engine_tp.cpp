@@ -1,4 +1,4 @@
-// tests/model/test_engine_tp.cpp — tensor and expert parallelism through the Engine on CPU
+// tests/engine/test_engine_tp.cpp — tensor and expert parallelism through the Engine on CPU
 // ranks (a RankSet: a thread, a backend and the thread communicator per rank): greedy tokens
 // and prompt argmax equal each fixture's reference.json (transformers), with prompts in
 // chunks, async scheduling on and off; KV heads split and replicated; a rank's failure fails

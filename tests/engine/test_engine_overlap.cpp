@@ -1,4 +1,4 @@
-// tests/unit/test_engine_overlap.cpp — async scheduling overlaps. The runner sleeps instead
+// tests/engine/test_engine_overlap.cpp — async scheduling overlaps. The runner sleeps instead
 // of computing: preparing a step takes P on the engine thread (host work), executing it takes
 // D on the worker thread (device work), and the tokens come from the simulated model of
 // sim_runner.h. Synchronously a step costs P + D; with async scheduling the preparation of
@@ -10,7 +10,7 @@
 
 #include "engine/engine.h"
 #include "engine/step_runner.h"
-#include "tests/unit/scheduler_driver.h"
+#include "tests/engine/scheduler/scheduler_driver.h"
 
 namespace rotor {
 namespace {

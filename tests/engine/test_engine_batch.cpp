@@ -1,4 +1,4 @@
-// tests/model/test_engine_batch.cpp — the Engine on the tiny fixture model: 64 concurrent
+// tests/engine/test_engine_batch.cpp — the Engine on the tiny fixture model: 64 concurrent
 // requests of mixed lengths (shared prefixes, chunked prefill, more requests than
 // max_num_seqs) give exactly the greedy tokens each request gives alone (the scheduler-less
 // offline loop), with prefix caching on and off, async scheduling on and off, and a KV cache

@@ -1,4 +1,4 @@
-// tests/unit/scheduler_driver.h — drives a Scheduler with a SimRunner as the engine loop does:
+// tests/engine/scheduler/scheduler_driver.h — drives a Scheduler with a SimRunner as the engine loop does:
 // schedule, queue the step, and with `depth` steps in flight (1 = synchronous, 2 = async
 // scheduling) execute the oldest and feed its result back. Records what each request got.
 #pragma once
@@ -6,7 +6,7 @@
 #include <map>
 
 #include "engine/scheduler/scheduler.h"
-#include "tests/unit/sim_runner.h"
+#include "tests/engine/scheduler/sim_runner.h"
 
 namespace rotor::test {
 

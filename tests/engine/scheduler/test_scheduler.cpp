@@ -1,4 +1,4 @@
-// tests/unit/test_scheduler.cpp — schedule() / update_from_output() driven by hand and by the
+// tests/engine/scheduler/test_scheduler.cpp — schedule() / update_from_output() driven by hand and by the
 // simulated runner: token budget and max_num_seqs, chunked prefill, running before waiting,
 // preemption of the newest and resumption (with outputs intact), abort, prefix hits, the
 // stop conditions, async scheduling's placeholders (and the requests that wait for them),
@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "tests/unit/scheduler_driver.h"
+#include "tests/engine/scheduler/scheduler_driver.h"
 
 namespace rotor {
 namespace {

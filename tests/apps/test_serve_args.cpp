@@ -1,4 +1,4 @@
-// tests/unit/test_serve_args.cpp — `rotor serve` flags: the seed's command line parses as it
+// tests/apps/test_serve_args.cpp — `rotor serve` flags: the seed's command line parses as it
 // is and resolves to what it asks for (with tensor parallel listed as not yet supported);
 // bad values fail with one clear message; the embedded default needs no model directory.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// tests/unit/test_kv_cache.cpp — BlockPool and KVCacheManager: allocation and freeing, ref
+// tests/engine/kv_cache/test_kv_cache.cpp — BlockPool and KVCacheManager: allocation and freeing, ref
 // counts of shared blocks, prefix hits (full blocks only, never the last token), LRU
 // eviction order, the all-or-nothing allocate, the collision guard, caching off.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// tests/unit/test_tensor.cpp — Tensor views, shapes, dtypes, bf16 conversion, errors; ProgressMeter lines.
+// tests/core/test_tensor.cpp — Tensor views, shapes, dtypes, bf16 conversion, errors; ProgressMeter lines.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// tests/model/test_engine_structured_cuda.cpp — structured outputs through the Engine on the
+// tests/engine/test_engine_structured_cuda.cpp — structured outputs through the Engine on the
 // GPU (the tiny fixture on CUDA ops): under a regex and a JSON schema grammar (bounded
 // languages, so every output ends) the text is in the language and ends on eos; sampled
 // tokens are identical with async scheduling on and off and CUDA graphs on and off (a

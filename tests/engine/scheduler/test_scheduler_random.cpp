@@ -1,4 +1,4 @@
-// tests/unit/test_scheduler_random.cpp — thousands of random submit / abort / finish /
+// tests/engine/scheduler/test_scheduler_random.cpp — thousands of random submit / abort / finish /
 // preempt sequences through the scheduler and the simulated runner (whose KV check catches
 // any block handed out too early or mapped wrongly), synchronous and async, with and without
 // prefix caching. At the end every block is back in the pool with ref count 0, and every
@@ -8,7 +8,7 @@
 #include <random>
 #include <set>
 
-#include "tests/unit/scheduler_driver.h"
+#include "tests/engine/scheduler/scheduler_driver.h"
 
 namespace rotor {
 namespace {

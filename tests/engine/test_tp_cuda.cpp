@@ -1,4 +1,4 @@
-// tests/model/test_tp_cuda.cpp — tensor and expert parallelism on GPUs. With fewer GPUs than
+// tests/engine/test_tp_cuda.cpp — tensor and expert parallelism on GPUs. With fewer GPUs than
 // ranks the ranks share GPU 0 (ROTOR_SAME_DEVICE_RANKS=1: a stream and a lane each, the peer
 // all-reduce over one GPU's memory), so one H200 runs all of it:
 //   - the `small` fixture (Qwen3-30B-A3B layer shapes, 2 layers) split 2 and 4 ways, by tensor

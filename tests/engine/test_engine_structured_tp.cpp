@@ -1,4 +1,4 @@
-// tests/model/test_engine_structured_tp.cpp — structured outputs through the Engine over CPU
+// tests/engine/test_engine_structured_tp.cpp — structured outputs through the Engine over CPU
 // ranks (a RankSet: a thread, a backend and the thread communicator per rank) on the tiny
 // model: with tensor parallelism over 2 ranks (async scheduling on and off) and expert
 // parallelism over 2, the outputs of the structured requests equal one rank's token for token

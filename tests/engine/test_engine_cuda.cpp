@@ -1,4 +1,4 @@
-// tests/model/test_engine_cuda.cpp — the Engine on the GPU, on the Qwen3-30B-A3B layer shapes
+// tests/engine/test_engine_cuda.cpp — the Engine on the GPU, on the Qwen3-30B-A3B layer shapes
 // (2 layers, dummy weights): penalties and min_tokens give the tokens a host reference
 // computes from the raw logits of the runner alone (prompt, then decode steps); log-probs
 // are those of the raw logits; a mixed batch (greedy, seeded sampling, penalties,

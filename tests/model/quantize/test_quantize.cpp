@@ -1,4 +1,4 @@
-// tests/model/test_quantize.cpp — `rotor quantize` on every bf16 fixture: the rotated (and
+// tests/model/quantize/test_quantize.cpp — `rotor quantize` on every bf16 fixture: the rotated (and
 // smoothed) float model gives the source's logits (relative error < 1e-4), the calibration's
 // own forward pass agrees with the model, and the W8A8 result loads and agrees with the bf16
 // model about as well as w8a8_ref.py's checkpoint does (W8A8.md: rel. error 0.024-0.029,

@@ -1,4 +1,4 @@
-// tests/unit/sim_runner.h — a model-free runner for scheduler tests. It keeps the runner's
+// tests/engine/scheduler/sim_runner.h — a model-free runner for scheduler tests. It keeps the runner's
 // side of the protocol (requests learned from SchedulerOutput deltas, placeholders resolved
 // from its own previous samples) and simulates the paged KV cache: every computed token
 // writes (token, position) into its slot, and every step first checks that the slots of the

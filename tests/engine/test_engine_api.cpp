@@ -1,4 +1,4 @@
-// tests/model/test_engine_api.cpp — the Engine API on the tiny model: streaming deltas,
+// tests/engine/test_engine_api.cpp — the Engine API on the tiny model: streaming deltas,
 // abort (explicit, by dropping the handle, by destroying the engine), input validation
 // (one-line errors), a KV cache too small for max_model_len, prompt argmax, prompt log-probs
 // against the logits after each prefix, allowed_token_ids and bad_words, stats.

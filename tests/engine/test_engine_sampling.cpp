@@ -1,4 +1,4 @@
-// tests/model/test_engine_sampling.cpp — sampling features end to end on the tiny model: a
+// tests/engine/test_engine_sampling.cpp — sampling features end to end on the tiny model: a
 // seeded request draws the same tokens (and log-probs) alone and in a busy async batch;
 // penalties and min_tokens give the tokens a host-side reference computes from the raw
 // logits of the runner alone; log-probs are those of the raw logits.
