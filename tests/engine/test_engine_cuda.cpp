@@ -19,7 +19,7 @@
 
 #include "comm/communicator.h"
 #include "engine/engine.h"
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
 #include "tests/model/sampling_checks.h"

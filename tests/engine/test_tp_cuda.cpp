@@ -19,7 +19,7 @@
 #include "engine/engine.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "engine/runner/rank_runners.h"
 #include "kernels/backend.h"
 #include "tests/model/fixture_util.h"

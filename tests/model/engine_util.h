@@ -6,7 +6,7 @@
 
 #include "comm/communicator.h"
 #include "engine/engine.h"
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/ops.h"
 #include "model/load_model.h"
 #include "tests/model/fixture_util.h"

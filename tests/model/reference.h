@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/ops.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
 #include "tests/model/fixture_util.h"

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "comm/thread_comm.h"
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "engine/runner/rank_runners.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"

@@ -1,5 +1,5 @@
-// engine/runner/offline_generate.cpp — the offline generation loop.
-#include "engine/runner/offline_generate.h"
+// tests/support/offline_generate.cpp — the offline generation loop.
+#include "tests/support/offline_generate.h"
 #include "core/check.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// engine/runner/offline_generate.h — a fixed set of prompts generated to completion on one
+// tests/support/offline_generate.h — a fixed set of prompts generated to completion on one
 // runner (no scheduler): chunked prefill, then a decode step per token, all in one batch.
 // The model tests use it as the reference of a request run alone.
 #pragma once
