@@ -8,8 +8,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "tests/model/engine_util.h"
-#include "tests/model/sampling_checks.h"
+#include "tests/engine/engine_util.h"
+#include "tests/engine/sampling_checks.h"
 
 namespace rotor {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <random>
 
-#include "tests/model/engine_util.h"
+#include "tests/engine/engine_util.h"
 
 namespace rotor {
 namespace {

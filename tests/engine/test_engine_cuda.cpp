@@ -22,7 +22,7 @@
 #include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
-#include "tests/model/sampling_checks.h"
+#include "tests/engine/sampling_checks.h"
 
 namespace rotor {
 namespace {

@@ -4,8 +4,8 @@
 // logits of the runner alone; log-probs are those of the raw logits.
 #include <gtest/gtest.h>
 
-#include "tests/model/engine_util.h"
-#include "tests/model/sampling_checks.h"
+#include "tests/engine/engine_util.h"
+#include "tests/engine/sampling_checks.h"
 
 namespace rotor {
 namespace {

@@ -2,13 +2,13 @@
 // model: requests under a regex or a JSON schema grammar (bounded languages, so every output
 // must end) decode to text in the language, end on eos when the grammar completes, sampled
 // tokens are the same with async scheduling on and off, and unconstrained requests in the
-// same batch are unaffected; and the runner's part alone (tests/model/runner_bitmask_check.h).
+// same batch are unaffected; and the runner's part alone (tests/engine/runner_bitmask_check.h).
 // Tensor and expert parallel: test_engine_structured_tp.cpp.
 #include <gtest/gtest.h>
 
-#include "tests/model/engine_util.h"
-#include "tests/model/runner_bitmask_check.h"
-#include "tests/model/structured_requests.h"
+#include "tests/engine/engine_util.h"
+#include "tests/engine/runner_bitmask_check.h"
+#include "tests/engine/structured_requests.h"
 
 namespace rotor {
 namespace {

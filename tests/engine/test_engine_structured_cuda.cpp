@@ -3,7 +3,7 @@
 // languages, so every output ends) the text is in the language and ends on eos; sampled
 // tokens are identical with async scheduling on and off and CUDA graphs on and off (a
 // constrained step runs eagerly: the bitmask is filled on the host while the forward runs);
-// and the runner's part alone (tests/model/runner_bitmask_check.h). Skipped without a GPU.
+// and the runner's part alone (tests/engine/runner_bitmask_check.h). Skipped without a GPU.
 // Over several ranks: test_tp_cuda.
 #include <gtest/gtest.h>
 
@@ -11,9 +11,9 @@
 #include "engine/engine.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/runner_bitmask_check.h"
-#include "tests/model/structured_requests.h"
+#include "tests/support/fixture_util.h"
+#include "tests/engine/runner_bitmask_check.h"
+#include "tests/engine/structured_requests.h"
 
 namespace rotor {
 namespace {

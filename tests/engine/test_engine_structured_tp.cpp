@@ -9,8 +9,8 @@
 
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
-#include "tests/model/engine_util.h"
-#include "tests/model/structured_requests.h"
+#include "tests/engine/engine_util.h"
+#include "tests/engine/structured_requests.h"
 
 namespace rotor {
 namespace {

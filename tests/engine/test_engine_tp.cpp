@@ -12,8 +12,8 @@
 #include "engine/engine.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {

@@ -22,9 +22,9 @@
 #include "tests/support/offline_generate.h"
 #include "engine/runner/rank_runners.h"
 #include "kernels/backend.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
-#include "tests/model/structured_requests.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
+#include "tests/engine/structured_requests.h"
 
 namespace rotor {
 namespace {

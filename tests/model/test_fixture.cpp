@@ -8,8 +8,8 @@
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {

@@ -1,4 +1,4 @@
-// tests/model/engine_util.h — the tiny fixture model behind an Engine or a bare ModelRunner,
+// tests/engine/engine_util.h — the tiny fixture model behind an Engine or a bare ModelRunner,
 // for the engine tests: building either, and the reference of a request run alone
 // (engine/runner/offline_generate, no scheduler).
 #pragma once
@@ -9,7 +9,7 @@
 #include "tests/support/offline_generate.h"
 #include "kernels/ops.h"
 #include "model/load_model.h"
-#include "tests/model/fixture_util.h"
+#include "tests/support/fixture_util.h"
 
 namespace rotor::test {
 

@@ -1,4 +1,4 @@
-// tests/model/sampling_checks.h — what the engine sampling tests on the CPU
+// tests/engine/sampling_checks.h — what the engine sampling tests on the CPU
 // (test_engine_sampling) and on the GPU (test_engine_cuda) share: argmax of logits, the
 // penalized greedy request and its tokens computed on the host from raw logits, the greedy
 // request that stops on a given id, the check of a min_tokens request's one token and its

@@ -1,4 +1,4 @@
-// tests/model/structured_requests.h — structured-output requests for the engine tests (CPU and
+// tests/engine/structured_requests.h — structured-output requests for the engine tests (CPU and
 // GPU, one rank or several) on the tiny fixture: a regex and a JSON schema grammar over the
 // Qwen3 vocabulary (bounded languages, so every output ends), a batch of 8 seeded, sampled
 // requests (regex, schema and unconstrained in turn), the check that the constrained outputs

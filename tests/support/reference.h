@@ -1,4 +1,4 @@
-// tests/model/reference.h — what the model tests share: a fixture's reference.json /
+// tests/support/reference.h — what the model tests share: a fixture's reference.json /
 // reference.safetensors, the relative error of logits, and running prompts through a model
 // directory on the CPU (prompt argmax and last-position logits).
 #pragma once

@@ -1,4 +1,4 @@
-// tests/model/runner_bitmask_check.h — the runner's part of structured outputs, shared by the
+// tests/engine/runner_bitmask_check.h — the runner's part of structured outputs, shared by the
 // CPU (test_engine_structured) and GPU (test_engine_structured_cuda) tests: the Sampler masks
 // a row by its grammar bitmask (returned logits, log-probs and the draw all see it; a row
 // without one is untouched); a step with bitmask rows waits after launch() for

@@ -1,4 +1,4 @@
-// tests/model/fixture_util.h — where the model fixtures are and how to read their references.
+// tests/support/fixture_util.h — where the model fixtures are and how to read their references.
 #pragma once
 #include <algorithm>
 #include <cstdlib>
