@@ -1,6 +1,6 @@
 // tests/engine/engine_util.h — the tiny fixture model behind an Engine or a bare ModelRunner,
 // for the engine tests: building either, and the reference of a request run alone
-// (engine/runner/offline_generate, no scheduler).
+// (tests/support/offline_generate, no scheduler).
 #pragma once
 #include <gtest/gtest.h>
 
