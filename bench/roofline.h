@@ -1,7 +1,7 @@
 // bench/roofline.h — BENCHMARK.md's decode roofline as host arithmetic: the bytes one decode
 // step must read (the weights of every expert the batch routes to, the dense weights, every
 // sequence's KV cache) and the step time those bytes take at a measured copy bandwidth. The
-// decode benchmarks print it beside each measured step; tests/unit/test_roofline.cpp checks it
+// decode benchmarks print it beside each measured step; tests/bench/test_roofline.cpp checks it
 // against the numbers BENCHMARK.md works out.
 #pragma once
 #include "kernels/ops.h"

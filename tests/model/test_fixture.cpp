@@ -5,12 +5,12 @@
 // the greedy tokens again with decode attention split by a plan per step.
 #include <gtest/gtest.h>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {
