@@ -163,9 +163,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.K = a.H;
   g.h = s.h;
   if (bm == 16)
-    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   else
     err = moe_wgmma_gate_up(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
@@ -178,9 +178,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.K = a.I;
   g.y = s.y;
   if (bm == 16)
-    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;

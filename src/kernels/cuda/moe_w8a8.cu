@@ -1,7 +1,7 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on
-// mma.sync (mma_gemm_i8.cuh), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
+// mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
@@ -139,16 +139,16 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
-    err = launch_mma_gemm_i8<16, 64, 1, 4, 4, Gemm8Mode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   } else if (bm == 64) {
     g.amax_parts = (a.I + 63) / 64 * Medium::kAmaxParts;
-    err = launch_mma_gemm_i8<64, 128, 2, 4, 3, Gemm8Mode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   } else if (wgmma) {
     g.amax_parts = wgmma_i8_gate_up_parts(a.I);
     err = wgmma_i8_gate_up(g, max_tiles, stream);
   } else {
     g.amax_parts = (a.I + 63) / 64 * Large::kAmaxParts;
-    err = launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   }
   if (err != cudaSuccess) return err;
   err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
@@ -168,13 +168,13 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   g.K = a.I;
   g.y = s.y;
   if (bm == 16)
-    err = launch_mma_gemm_i8<16, 64, 1, 4, 4, Gemm8Mode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm_i8<64, 128, 2, 4, 3, Gemm8Mode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else if (wgmma)
     err = wgmma_i8_down(g, max_tiles, stream);
   else
-    err = launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   if (err != cudaSuccess) return err;
   return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.first, a.E, a.H, a.out, a.ldo, stream);
 }

@@ -25,7 +25,7 @@ constexpr int kAIters = kBM * 8 / kThreads, kWIters = kBN * 8 / kThreads;  // 16
 static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0, "panels must stay 1024-byte aligned");
 static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 are warpgroup 0's");
 
-template <Gemm8Mode MODE>
+template <GemmMode MODE>
 __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a) {
   pdl_wait();
   pdl_launch_dependents();
@@ -34,7 +34,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
   const int8_t* W = a.W;
   const float* w_scales = a.w_scales;
   const int32_t* sorted = nullptr;  // MoE: [kBM] slots of this tile
-  if constexpr (MODE == Gemm8Mode::Dense) {
+  if constexpr (MODE == GemmMode::Dense) {
     m0 = blockIdx.y * kBM;
     n0 = blockIdx.x * kBN;
   } else {
@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
     W += static_cast<int64_t>(e) * a.w_expert_stride;
     w_scales += static_cast<int64_t>(e) * a.ws_expert_stride;
     sorted = a.sorted + static_cast<int64_t>(tile) * kBM;
-    n0 = blockIdx.x * (MODE == Gemm8Mode::GateUp ? kBN / 2 : kBN);
+    n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
   }
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
@@ -59,13 +59,13 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
   for (int i = 0; i < kAIters; ++i) {
     const int r = tid / 8 + 32 * i;
     int64_t row;
-    if constexpr (MODE == Gemm8Mode::Dense) {
+    if constexpr (MODE == GemmMode::Dense) {
       a_ok[i] = m0 + r < a.M;
       row = m0 + r;
     } else {
       const int slot = sorted[r];
       a_ok[i] = slot >= 0;
-      row = MODE == Gemm8Mode::GateUp ? slot / a.topk : static_cast<int64_t>(tile) * kBM + r;
+      row = MODE == GemmMode::GateUp ? slot / a.topk : static_cast<int64_t>(tile) * kBM + r;
     }
     a_src[i] = a_ok[i] ? a.A + row * a.lda + c * 16 : a.A;
   }
@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
   for (int i = 0; i < kWIters; ++i) {
     const int j = tid / 8 + 32 * i;
     int64_t row;
-    if constexpr (MODE == Gemm8Mode::GateUp) {
+    if constexpr (MODE == GemmMode::GateUp) {
       const int col = n0 + j % (kBN / 2);
       w_ok[i] = col < a.N;
       row = j < kBN / 2 ? col : a.N + col;
@@ -154,13 +154,13 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-    if constexpr (MODE == Gemm8Mode::Dense) {
+    if constexpr (MODE == GemmMode::Dense) {
       const int m = m0 + r;
       if (m >= a.M) continue;
 #pragma unroll
       for (int j = 0; j < kBN / 8; ++j)
         w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-    } else if constexpr (MODE == Gemm8Mode::GateUp) {
+    } else if constexpr (MODE == GemmMode::GateUp) {
       // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
       const int slot = sorted[r];
       const int64_t row = static_cast<int64_t>(tile) * kBM + r;
@@ -200,7 +200,7 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a
   }
 }
 
-template <Gemm8Mode MODE>
+template <GemmMode MODE>
 cudaError_t launch_i8(const Gemm8Args& a, dim3 grid, cudaStream_t stream) {
   auto kernel = wgmma_i8_kernel<MODE>;
   const cudaError_t attr = raise_smem_limit(kernel, kSmemBytes);
@@ -213,17 +213,17 @@ cudaError_t launch_i8(const Gemm8Args& a, dim3 grid, cudaStream_t stream) {
 
 cudaError_t wgmma_i8_dense(const Gemm8Args& a, cudaStream_t stream) {
   if (a.K % 16 != 0 || a.lda % 16 != 0) return cudaErrorInvalidValue;
-  return launch_i8<Gemm8Mode::Dense>(a, dim3((a.N + kBN - 1) / kBN, (a.M + kBM - 1) / kBM), stream);
+  return launch_i8<GemmMode::Dense>(a, dim3((a.N + kBN - 1) / kBN, (a.M + kBM - 1) / kBM), stream);
 }
 
 int wgmma_i8_gate_up_parts(int inter) { return (inter + kBN / 2 - 1) / (kBN / 2); }
 
 cudaError_t wgmma_i8_gate_up(const Gemm8Args& a, unsigned max_tiles, cudaStream_t stream) {
-  return launch_i8<Gemm8Mode::GateUp>(a, dim3(wgmma_i8_gate_up_parts(a.N), max_tiles), stream);
+  return launch_i8<GemmMode::GateUp>(a, dim3(wgmma_i8_gate_up_parts(a.N), max_tiles), stream);
 }
 
 cudaError_t wgmma_i8_down(const Gemm8Args& a, unsigned max_tiles, cudaStream_t stream) {
-  return launch_i8<Gemm8Mode::Down>(a, dim3((a.N + kBN - 1) / kBN, max_tiles), stream);
+  return launch_i8<GemmMode::Down>(a, dim3((a.N + kBN - 1) / kBN, max_tiles), stream);
 }
 
 }  // namespace rotor::cuda
