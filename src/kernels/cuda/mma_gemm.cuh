@@ -89,6 +89,12 @@ __device__ __forceinline__ void mma_step(int (&d)[4], const uint32_t (&a)[4], ui
   mma_16832_s8(d, a, b0, b1);
 }
 
+// Two adjacent accumulators to shared memory in one store.
+__device__ __forceinline__ void store_pair(float* p, float x, float y) {
+  *reinterpret_cast<float2*>(p) = make_float2(x, y);
+}
+__device__ __forceinline__ void store_pair(int* p, int x, int y) { *reinterpret_cast<int2*>(p) = make_int2(x, y); }
+
 template <typename T, int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0)
     mma_gemm_kernel(const MmaArgs<T> a) {
@@ -238,29 +244,38 @@ __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0
   cp_async_wait<0>();
 
   // ---- epilogue ----
-  if constexpr (!Tile::kInt8) {
-    const DenseOut o{a.out, a.ldo, a.out_f32, a.bias, a.bias_f32, a.M, a.N};  // Dense
-    if constexpr (MODE == GemmMode::Dense) {
-      if (gridDim.y > 1) {  // K split: the partial tile to shared memory, summed over the cluster
-        constexpr int kLd = split_tile_ld<BN>();
-        static_assert(BM * kLd * 4 <= Tile::kSmemBytes, "the partial tile must fit the pipeline's shared memory");
-        __syncthreads();  // every warp is done reading the pipeline's stages
-        float* part = reinterpret_cast<float*>(smem_raw);
+  // bf16's dense output (bias, f32 or bf16 stores); int8's is a.out (dequantising stores).
+  [[maybe_unused]] const auto o = [&] {
+    if constexpr (Tile::kInt8)
+      return 0;
+    else
+      return DenseOut{a.out, a.ldo, a.out_f32, a.bias, a.bias_f32, a.M, a.N};
+  }();
+  if constexpr (MODE == GemmMode::Dense) {
+    // K split: the partial tile to shared memory, summed over the cluster.
+    if ((Tile::kInt8 ? gridDim.z : gridDim.y) > 1) {
+      constexpr int kLd = split_tile_ld<BN>();
+      static_assert(BM * kLd * 4 <= Tile::kSmemBytes, "the partial tile must fit the pipeline's shared memory");
+      __syncthreads();  // every warp is done reading the pipeline's stages
+      Acc* part = reinterpret_cast<Acc*>(smem_raw);
 #pragma unroll
-        for (int mt = 0; mt < kMT; ++mt)
+      for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-          for (int half = 0; half < 2; ++half)
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
-            for (int nt = 0; nt < kNT; ++nt) {
-              const int r = wm * Tile::kWarpRows + mt * 16 + lane / 4 + half * 8;
-              const int c = wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2;
-              *reinterpret_cast<float2*>(part + r * kLd + c) =
-                  make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
-            }
+          for (int nt = 0; nt < kNT; ++nt) {
+            const int r = wm * Tile::kWarpRows + mt * 16 + lane / 4 + half * 8;
+            const int c = wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2;
+            store_pair(part + r * kLd + c, acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+          }
+      if constexpr (Tile::kInt8)
+        cluster_reduce_store_i32<BM, BN, kThreads>(part, a.out, m0, n0);
+      else
         cluster_reduce_store<BM, BN, kThreads>(part, o, m0, n0);
-        return;
-      }
+      return;
     }
+  }
+  if constexpr (!Tile::kInt8) {
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
@@ -303,25 +318,6 @@ __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0
       }
   } else {
     if constexpr (MODE == GemmMode::Dense) {
-      if (gridDim.z > 1) {  // K split: the partial tile to shared memory, summed over the cluster
-        constexpr int kLd = split_tile_ld<BN>();
-        static_assert(BM * kLd * 4 <= Tile::kSmemBytes, "the partial tile must fit the pipeline's shared memory");
-        __syncthreads();  // every warp is done reading the pipeline's stages
-        int32_t* part = reinterpret_cast<int32_t*>(smem_raw);
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-          for (int half = 0; half < 2; ++half)
-#pragma unroll
-            for (int nt = 0; nt < kNT; ++nt) {
-              const int r = wm * Tile::kWarpRows + mt * 16 + lane / 4 + half * 8;
-              const int c = wn * Tile::kWarpCols + nt * 8 + (lane % 4) * 2;
-              *reinterpret_cast<int2*>(part + r * kLd + c) =
-                  make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
-            }
-        cluster_reduce_store_i32<BM, BN, kThreads>(part, a.out, m0, n0);
-        return;
-      }
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
