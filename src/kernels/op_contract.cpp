@@ -259,6 +259,18 @@ void check_mask_tokens(const Device& d, const Tensor& logits, const Tensor& ids,
   if (ids.numel() > 0) expect_vector("mask_tokens", "ids", ids, I32, {"N", ids.numel()});
 }
 
+void check_apply_token_bitmask(const Device& d, const Tensor& logits, const Tensor& bitmask, const Tensor& rows) {
+  const char* op = "apply_token_bitmask";
+  on_device(op, d, {{"logits", logits}, {"bitmask", bitmask}, {"rows", rows}});
+  const int64_t S = logits.size(0), V = logits.size(1), N = rows.numel(), W = bitmask.size(1);
+  expect_tensor(op, "logits", logits, F32, kRows, {{"S", S}, {"V", V}});
+  expect_vector(op, "rows", rows, I32, {"N", N});
+  if (N == 0) return;
+  expect_tensor(op, "bitmask", bitmask, I32, kRows, {{"N", N}, {"W", W}});
+  ROTOR_CHECK(W * 32 >= V, "{}: bitmask's W must be at least ceil(V / 32) = {} (a bit per token), got {}", op,
+              (V + 31) / 32, W);
+}
+
 void check_logprobs(const Device& d, const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
                     const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) {
   const char* op = "logprobs";

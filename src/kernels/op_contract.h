@@ -39,6 +39,7 @@ void check_fill_random(const Device& d, const Tensor& t);
 void check_sample(const Device& d, const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids);
 void check_apply_penalties(const Device& d, const Tensor& logits, const PenaltyBatch& penalties);
 void check_mask_tokens(const Device& d, const Tensor& logits, const Tensor& ids, const Tensor& start);
+void check_apply_token_bitmask(const Device& d, const Tensor& logits, const Tensor& bitmask, const Tensor& rows);
 void check_logprobs(const Device& d, const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
                     const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs);
 void check_copy_tokens(const Device& d, const Tensor& src, const Tensor& src_index, const Tensor& dst,

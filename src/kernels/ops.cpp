@@ -101,6 +101,11 @@ void Ops::mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& sta
   mask_tokens_impl(logits, ids, start);
 }
 
+void Ops::apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) {
+  check_apply_token_bitmask(device(), logits, bitmask, rows);
+  apply_token_bitmask_impl(logits, bitmask, rows);
+}
+
 void Ops::logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
                    const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) {
   check_logprobs(device(), logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs);

@@ -251,6 +251,11 @@ class Ops {
   // (eos and stop ids before min_tokens). logits [S, V] f32, ids [N] i32, start [S + 1] i32.
   void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start);
 
+  // Grammar masks (structured outputs): for i < N, logits[rows[i], t] = -inf where bit t % 32
+  // of bitmask[i, t / 32] is 0. logits [S, V] f32, bitmask [N, W] i32 (W >= ceil(V / 32), bits
+  // as unsigned), rows [N] i32 (distinct, in [0, S)).
+  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows);
+
   // From log_softmax(logits) of logits [S, V] f32, per row s: token_logprob[s] and
   // token_rank[s] (1 + the number of tokens with a strictly larger logit) of token_ids[s],
   // and the K = top_ids.size(1) most likely tokens, best first (ties: lower id first).
@@ -292,6 +297,7 @@ class Ops {
   virtual void sample_impl(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) = 0;
   virtual void apply_penalties_impl(const Tensor& logits, const PenaltyBatch& penalties) = 0;
   virtual void mask_tokens_impl(const Tensor& logits, const Tensor& ids, const Tensor& start) = 0;
+  virtual void apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) = 0;
   virtual void logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
       const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) = 0;
   virtual void copy_tokens_impl(const Tensor& src, const Tensor& src_index, const Tensor& dst,

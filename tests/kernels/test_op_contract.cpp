@@ -97,6 +97,7 @@ class OpContract : public ::testing::Test {
   PenaltyBatch penalties{ones({2}),       make(F32, {2}),  make(F32, {2}),        i32({3}, {1}),
                          i32({0, 1, 1}, {3}), make(I32, {0}), i32({0, 0, 0}, {3})};
   Tensor mask_ids = i32({2}, {1}), mask_start = i32({0, 1, 1}, {3});
+  Tensor bitmask = i32({-1}, {1, 1}), bitmask_rows = i32({1}, {1});
   Tensor token_ids = i32({1, 2}, {2}), token_lp = make(F32, {2}), token_rank = make(I32, {2});
   Tensor top_ids = make(I32, {2, 3}), top_lp = make(F32, {2, 3});
   Tensor src = make(I32, {4}), src_index = i32({0, 1}, {2}), dst = make(I32, {4}), dst_index = i32({2, 3}, {2});
@@ -121,6 +122,7 @@ TEST_F(OpContract, ValidCallsPass) {
   ops->sample(logits, sampling, sampled);
   ops->apply_penalties(logits, penalties);
   ops->mask_tokens(logits, mask_ids, mask_start);
+  ops->apply_token_bitmask(logits, bitmask, bitmask_rows);
   ops->logprobs(logits, token_ids, token_lp, token_rank, top_ids, top_lp);
   ops->copy_tokens(src, src_index, dst, dst_index);
 }
@@ -377,6 +379,14 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
        [&] { ops->mask_tokens(logits, mask_ids, i32({0, 1}, {2})); }},
       {"mask_tokens: ids must be I32 contiguous [N] = [1], got I64[1] cpu",
        [&] { ops->mask_tokens(logits, make(I64, {1}), mask_start); }},
+      {"apply_token_bitmask: logits must be F32 with unit-stride rows [S, V] = [2, 10], got BF16[2, 10] cpu",
+       [&] { ops->apply_token_bitmask(make(BF16, {2, 10}), bitmask, bitmask_rows); }},
+      {"apply_token_bitmask: rows must be I32 contiguous [N] = [1], got I64[1] cpu",
+       [&] { ops->apply_token_bitmask(logits, bitmask, make(I64, {1})); }},
+      {"apply_token_bitmask: bitmask must be I32 with unit-stride rows [N, W] = [1, 1], got I32[2, 1] cpu",
+       [&] { ops->apply_token_bitmask(logits, i32({-1, -1}, {2, 1}), bitmask_rows); }},
+      {"apply_token_bitmask: bitmask's W must be at least ceil(V / 32) = 1 (a bit per token), got 0",
+       [&] { ops->apply_token_bitmask(logits, make(I32, {1, 0}), bitmask_rows); }},
       {"logprobs: token_ids must be I32 contiguous [S] = [2], got I32[3] cpu",
        [&] { ops->logprobs(logits, make(I32, {3}), token_lp, token_rank, top_ids, top_lp); }},
       {"logprobs: token_rank must be I32 contiguous [S] = [2], got F32[2] cpu",

@@ -22,6 +22,7 @@
 #include "kernels/cuda/gemm_w8a8.cuh"
 #include "kernels/cuda/logprobs.cuh"
 #include "kernels/cuda/mask_tokens.cuh"
+#include "kernels/cuda/token_bitmask.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_route.cuh"
 #include "kernels/cuda/moe_w8a8.cuh"
@@ -411,6 +412,15 @@ class CudaOps final : public Ops {
                             static_cast<int>(logits.size(1)), ids.numel() ? ids.data<int32_t>() : nullptr,
                             start.data<int32_t>(), stream_),
           "mask_tokens");
+  }
+
+  void apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override {
+    const int64_t V = logits.size(1), N = rows.numel();
+    if (N == 0) return;
+    check(cuda::apply_token_bitmask(logits.data<float>(), logits.stride(0), static_cast<int>(V),
+                                    reinterpret_cast<const uint32_t*>(bitmask.data<int32_t>()), bitmask.stride(0),
+                                    rows.data<int32_t>(), static_cast<int>(N), stream_),
+          "apply_token_bitmask");
   }
 
   void logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
