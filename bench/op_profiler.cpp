@@ -65,75 +65,75 @@ std::vector<std::pair<std::string, double>> OpProfiler::times_us() const {
   return out;
 }
 
-void OpProfiler::embed(const Tensor& ids, const Tensor& table, const Tensor& out) {
+void OpProfiler::embed_impl(const Tensor& ids, const Tensor& table, const Tensor& out) {
   timed("embed", [&] { inner_.embed(ids, table, out); });
 }
-void OpProfiler::embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) {
+void OpProfiler::embed_shard_impl(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) {
   timed("embed_shard", [&] { inner_.embed_shard(ids, table, first, out); });
 }
-void OpProfiler::rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+void OpProfiler::rms_norm_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
                           const Tensor& residual) {
   timed(residual.defined() ? "rms_norm+residual" : "rms_norm", [&] { inner_.rms_norm(x, w, bias, eps, out, residual); });
 }
-void OpProfiler::qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+void OpProfiler::qk_norm_rope_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
                               const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                               const Tensor& q_out) {
   timed("qk_norm_rope", [&] { inner_.qk_norm_rope(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, q_out); });
 }
-void OpProfiler::attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+void OpProfiler::attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                                   const Tensor& out) {
   timed("attention_decode", [&] { inner_.attention_decode(q, cache, batch, scale, out); });
 }
-void OpProfiler::attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+void OpProfiler::attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                                    const Tensor& out) {
   timed("attention_prefill", [&] { inner_.attention_prefill(q, cache, batch, scale, out); });
 }
-void OpProfiler::gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) {
+void OpProfiler::gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) {
   timed(weight_label("gemm", w), [&] { inner_.gemm(x, w, out); });
 }
-void OpProfiler::quant_static(const Tensor& x, float scale, float offset, const Tensor& out) {
+void OpProfiler::quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) {
   timed("quant_static", [&] { inner_.quant_static(x, scale, offset, out); });
 }
-void OpProfiler::quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) {
+void OpProfiler::quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) {
   timed("quant_per_token", [&] { inner_.quant_per_token(x, out, scales); });
 }
-void OpProfiler::rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
+void OpProfiler::rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
                                 float offset, const Tensor& out, const Tensor& residual) {
   timed(residual.defined() ? "rms_norm_quant+residual" : "rms_norm_quant",
         [&] { inner_.rms_norm_quant(x, w, bias, eps, scale, offset, out, residual); });
 }
-void OpProfiler::gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) {
+void OpProfiler::gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) {
   timed(weight_label("gemm_w8a8", w), [&] { inner_.gemm_w8a8(x_q, x_scales, w, out); });
 }
-void OpProfiler::moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+void OpProfiler::moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                            const Tensor& topk_ids) {
   timed("moe_route", [&] { inner_.moe_route(logits, top_k, renormalize, topk_weights, topk_ids); });
 }
-void OpProfiler::moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+void OpProfiler::moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                              const ExpertWeights& experts, const Tensor& out) {
   const bool int8 = experts.w13.defined() && experts.w13.dtype() == DType::I8;
   timed(int8 ? "moe_experts (W8A8)" : "moe_experts", [&] { inner_.moe_experts(x, topk_weights, topk_ids, experts, out); });
 }
-void OpProfiler::fill_random(const Tensor& t, uint64_t seed, float mean, float std) {
+void OpProfiler::fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) {
   timed("fill_random", [&] { inner_.fill_random(t, seed, mean, std); });
 }
-void OpProfiler::sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) {
+void OpProfiler::sample_impl(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) {
   timed("sample", [&] { inner_.sample(logits, params, out_ids); });
 }
-void OpProfiler::apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) {
+void OpProfiler::apply_penalties_impl(const Tensor& logits, const PenaltyBatch& penalties) {
   timed("apply_penalties", [&] { inner_.apply_penalties(logits, penalties); });
 }
-void OpProfiler::mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) {
+void OpProfiler::mask_tokens_impl(const Tensor& logits, const Tensor& ids, const Tensor& start) {
   timed("mask_tokens", [&] { inner_.mask_tokens(logits, ids, start); });
 }
-void OpProfiler::apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) {
+void OpProfiler::apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) {
   timed("apply_token_bitmask", [&] { inner_.apply_token_bitmask(logits, bitmask, rows); });
 }
-void OpProfiler::logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
+void OpProfiler::logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
                           const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) {
   timed("logprobs", [&] { inner_.logprobs(logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs); });
 }
-void OpProfiler::copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) {
+void OpProfiler::copy_tokens_impl(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) {
   timed("copy_tokens", [&] { inner_.copy_tokens(src, src_index, dst, dst_index); });
 }
 

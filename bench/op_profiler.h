@@ -52,35 +52,38 @@ class OpProfiler final : public Ops {
     return inner_.decode_split_params(q_heads, kv_heads, head_dim);
   }
 
-  void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override;
-  void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override;
-  void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+
+ protected:
+  // Each op: the inner backend's (its contract checked again there), between two events.
+  void embed_impl(const Tensor& ids, const Tensor& table, const Tensor& out) override;
+  void embed_shard_impl(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override;
+  void rms_norm_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
                 const Tensor& residual) override;
-  void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+  void qk_norm_rope_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
                     const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                     const Tensor& q_out) override;
-  void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+  void attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                         const Tensor& out) override;
-  void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+  void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                          const Tensor& out) override;
-  void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override;
-  void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) override;
-  void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) override;
-  void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+  void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) override;
+  void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) override;
+  void quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) override;
+  void rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
                       const Tensor& out, const Tensor& residual) override;
-  void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override;
-  void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+  void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override;
+  void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids) override;
-  void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& experts,
+  void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& experts,
                    const Tensor& out) override;
-  void fill_random(const Tensor& t, uint64_t seed, float mean, float std) override;
-  void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override;
-  void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) override;
-  void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) override;
-  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override;
-  void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
+  void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override;
+  void sample_impl(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override;
+  void apply_penalties_impl(const Tensor& logits, const PenaltyBatch& penalties) override;
+  void mask_tokens_impl(const Tensor& logits, const Tensor& ids, const Tensor& start) override;
+  void apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override;
+  void logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
                 const Tensor& top_ids, const Tensor& top_logprobs) override;
-  void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override;
+  void copy_tokens_impl(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override;
 
  private:
   struct Call {

@@ -11,6 +11,7 @@
 #include "core/bf16.h"
 #include "core/check.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/op_contract.h"
 
 namespace rotor {
 namespace {
@@ -126,6 +127,12 @@ class ThreadComm final : public Communicator {
                     a.residual.stride(1) == 1 && a.out.shape() == a.x.shape() && a.out.stride(1) == 1,
                 "all_reduce_rms_norm: x {}, residual {}, out {} must be [T, H] rows", a.x.str(), a.residual.str(),
                 a.out.str());
+    // The CPU norm runs below on this rank's rows; its contract is the op's.
+    if (a.quant)
+      contract::check_rms_norm_quant(Device{}, a.x, a.weight, a.bias, a.quant->scale, a.quant->offset, a.out,
+                                     a.residual);
+    else
+      contract::check_rms_norm(Device{}, a.x, a.weight, a.bias, a.out, a.residual);
     const std::vector<Call> calls = meet({Op::AllReduceNorm, 0, a.x, a.out, a.residual});
     const int64_t T = a.x.size(0), H = a.x.size(1), N = world_size();
     const int64_t lo = T * rank_ / N, hi = T * (rank_ + 1) / N;

@@ -137,6 +137,11 @@ class DeviceEvent {
   virtual void wait() {}
 };
 
+// A backend. The ops (embed .. copy_tokens) are a non-virtual front: each checks its arguments
+// once against the op's contract (kernels/op_contract.h: shapes, dtypes, layouts, devices;
+// errors name the op, the argument and the property), then runs the backend's <op>_impl. Float
+// inputs may be f32, f16 or bf16 and float outputs f32 or bf16 wherever the backend computes
+// them (the model passes act_dtype()); a backend refuses what it cannot run, by name.
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -170,66 +175,66 @@ class Ops {
   }
 
   // out[t, :] = table[ids[t], :]. ids [T] i32, table [V, H], out [T, H] act_dtype.
-  virtual void embed(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
+  void embed(const Tensor& ids, const Tensor& table, const Tensor& out);
 
   // A vocabulary-parallel embedding's share: out[t, :] = table[ids[t] - first, :] for ids in
   // [first, first + V), zeros for the others (rows another rank holds); summed over the ranks,
   // the shares are embed() of the whole table. ids [T] i32, table [V, H], out [T, H] act_dtype.
-  virtual void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) = 0;
+  void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out);
 
   // With residual: residual += x, then out = rms_norm(residual) * w (+ bias).
   // Without: out = rms_norm(x) * w (+ bias). x, out, residual [T, H]; w, bias [H].
-  virtual void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
-                        const Tensor& residual) = 0;
+  void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                const Tensor& residual);
 
   // qkv [T, (Hq + 2 Hkv) * hd]: per-head RMSNorm of q and k (weights [hd]), NeoX RoPE at
   // batch.positions with rope_cos_sin [max_pos, hd] (cos in [:hd/2], sin in [hd/2:]),
   // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping.
-  virtual void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
-                            const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
-                            const Tensor& q_out) = 0;
+  void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                    const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+                    const Tensor& q_out);
 
   // Causal GQA attention over the paged cache (which already holds this step's k and v).
   // q [T', Hq, hd] and out [T', Hq * hd] hold only the decode tokens (attention_decode:
   // T' = num_decode_seqs) or only the prefill tokens (attention_prefill: the rest, in order).
-  virtual void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
-                                float scale, const Tensor& out) = 0;
-  virtual void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
-                                 float scale, const Tensor& out) = 0;
+  void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+                        float scale, const Tensor& out);
+  void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+                         float scale, const Tensor& out);
   // What this backend's attention_decode fills the device with, for the split planner: the
   // items (a sequence's split of one KV head group) that make one wave, and the longest split
-  // (its fixed one). A runner that plans (RunnerOptions::decode_split_plan) sends every step's
+  // (its fixed one). A runner that plans (RunnerOptions::decode_splits) sends every step's
   // plan in AttentionBatch::decode_plan.
   virtual DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim) const = 0;
 
   // out [M, N] = x [M, K] . W^T (+ bias) for a float weight (kind None); out may be a column
   // slice (row stride > N) and f32 or act_dtype. Quantized weights go through gemm_w8a8.
-  virtual void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
+  void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out);
 
   // --- W8A8 (docs: ../shared/docs/W8A8.md). rint rounds half to even; the CPU computes the
   // quotient x / scale in double, as the reference does.
   // Static per-tensor asymmetric activation quantisation:
   // out [T, K] i8 = clamp(rint(x / scale + offset), -128, 127); x [T, K] act_dtype (may be strided).
-  virtual void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) = 0;
+  void quant_static(const Tensor& x, float scale, float offset, const Tensor& out);
   // Per-token symmetric quantisation: scales [T] f32 = max(max_k |x[t, k]| / 127, 1e-12),
   // out [T, K] i8 = rint(x[t, k] / scales[t]) (within [-127, 127] by construction).
-  virtual void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) = 0;
+  void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales);
   // rms_norm (same residual semantics) fused with quant_static: out [T, H] i8 is the quantised
   // norm output; the float output is never written. For the norm before q/k/v, which share
   // one input_scale / input_offset.
-  virtual void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
-                              float offset, const Tensor& out, const Tensor& residual) = 0;
+  void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
+                      float offset, const Tensor& out, const Tensor& residual);
   // int8 GEMM, exact i32 sums acc[m, n] = sum_k x_q[m, k] * W[n, k], then the epilogue of w.kind:
   //   W8A8Static:  out = (acc + quant_bias[n]) * deq_scale[n]          (x_scales unused)
   //   W8A8Dynamic: out = acc * weight_scale[n] * x_scales[m]            (x_scales [M] f32)
   // x_q [M, K] i8 contiguous, w.weight [N, K] i8; out [M, N] f32 or act_dtype, may be a column
   // slice. The CPU evaluates the epilogue in double.
-  virtual void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) = 0;
+  void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out);
 
   // Router: softmax over experts, top-k, optional renormalisation of the k weights.
   // logits [T, E] f32 -> topk_weights [T, k] f32, topk_ids [T, k] i32 (ties: lower id first).
-  virtual void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
-                         const Tensor& topk_ids) = 0;
+  void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                 const Tensor& topk_ids);
 
   // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j],
   // over the ids held here (e - experts.first_expert in [0, num_experts)): the others add
@@ -237,44 +242,78 @@ class Ops {
   // token are not read. A quantized projection quantises its
   // input as its kind says: W8A8Dynamic quantises x per token for gate and up, and
   // silu(gate) * up (f32) per token again for down.
-  virtual void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
-                           const ExpertWeights& experts, const Tensor& out) = 0;
+  void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+                   const ExpertWeights& experts, const Tensor& out);
 
   // Fills t (any float dtype) with mean + std * N(0,1)-like noise (sum of four uniforms),
   // element i from hash(seed, i): the same values on every backend. For dummy weights.
-  virtual void fill_random(const Tensor& t, uint64_t seed, float mean, float std) = 0;
+  void fill_random(const Tensor& t, uint64_t seed, float mean, float std);
 
   // Draws one token per row of logits [S, V] f32 into out_ids [S] i32: greedy when
   // temperature is 0, else top-k / top-p / min-p filtering of softmax(logits / temperature)
   // and a Gumbel-max draw whose noise is hash(seed, counter, token): reproducible per request.
-  virtual void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) = 0;
+  void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids);
 
   // In place on logits [S, V] f32, per row s: each distinct token of the prompt or the output
   // becomes l > 0 ? l / repetition[s] : l * repetition[s]; then each distinct token with count
   // c > 0 in the output loses frequency[s] * c + presence[s]. Repeats in the prompt count once.
-  virtual void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) = 0;
+  void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties);
 
   // logits[s, ids[j]] = -inf for j in [start[s], start[s + 1]): tokens a row may not sample
   // (eos and stop ids before min_tokens). logits [S, V] f32, ids [N] i32, start [S + 1] i32.
-  virtual void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) = 0;
+  void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start);
 
   // Grammar masks (structured outputs): for i < N, logits[rows[i], t] = -inf where bit t % 32
   // of bitmask[i, t / 32] is 0. logits [S, V] f32, bitmask [N, W] i32 (W >= ceil(V / 32), bits
   // as unsigned), rows [N] i32 (distinct, in [0, S)).
-  virtual void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) = 0;
+  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows);
 
   // From log_softmax(logits) of logits [S, V] f32, per row s: token_logprob[s] and
   // token_rank[s] (1 + the number of tokens with a strictly larger logit) of token_ids[s],
   // and the K = top_ids.size(1) most likely tokens, best first (ties: lower id first).
   // token_ids [S] i32, token_logprob [S] f32, token_rank [S] i32, top_ids [S, K] i32,
   // top_logprobs [S, K] f32; with K = 0 the top tensors may be undefined.
-  virtual void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
-                        const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) = 0;
+  void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
+                const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs);
 
   // dst[dst_index[i]] = src[src_index[i]] for i < src_index.numel() (= dst_index.numel()); all
   // i32. Fills the tokens of a step that the host does not know yet (async scheduling's
   // placeholders) from the ids the previous step sampled, without waiting for them.
-  virtual void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) = 0;
+  void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index);
+
+ protected:
+  // The backend's ops, called by the front above once the arguments have passed the contract
+  // (kernels/op_contract.h); a backend checks only its own limits.
+  virtual void embed_impl(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
+  virtual void embed_shard_impl(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) = 0;
+  virtual void rms_norm_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+      const Tensor& residual) = 0;
+  virtual void qk_norm_rope_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+      const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+      const Tensor& q_out) = 0;
+  virtual void attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+      float scale, const Tensor& out) = 0;
+  virtual void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
+      float scale, const Tensor& out) = 0;
+  virtual void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
+  virtual void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) = 0;
+  virtual void quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) = 0;
+  virtual void rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
+      float offset, const Tensor& out, const Tensor& residual) = 0;
+  virtual void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) = 0;
+  virtual void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+      const Tensor& topk_ids) = 0;
+  virtual void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+      const ExpertWeights& experts, const Tensor& out) = 0;
+  virtual void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) = 0;
+  virtual void sample_impl(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) = 0;
+  virtual void apply_penalties_impl(const Tensor& logits, const PenaltyBatch& penalties) = 0;
+  virtual void mask_tokens_impl(const Tensor& logits, const Tensor& ids, const Tensor& start) = 0;
+  virtual void apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) = 0;
+  virtual void logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
+      const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) = 0;
+  virtual void copy_tokens_impl(const Tensor& src, const Tensor& src_index, const Tensor& dst,
+      const Tensor& dst_index) = 0;
 };
 
 // The CPU reference backend (always built). num_threads > 0: the OpenMP threads of each op

@@ -1,5 +1,7 @@
 // kernels/cpu/cpu_kernels.h — the CPU reference ops as free functions (cpu_ops.cpp wires
-// them into the Ops interface). Every function checks its arguments and uses OpenMP.
+// them into the Ops interface), with OpenMP. Their arguments have passed the op's contract
+// (kernels/op_contract.h, checked by Ops's front); they check only what the data says (ids and
+// positions in range) and what the CPU needs beyond the contract.
 #pragma once
 #include "core/check.h"
 #include "kernels/ops.h"

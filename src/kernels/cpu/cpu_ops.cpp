@@ -18,77 +18,79 @@ class CpuOps final : public Ops {
     if (num_threads_ > 0) omp_set_num_threads(num_threads_);
   }
 
-  void embed(const Tensor& ids, const Tensor& table, const Tensor& out) override { cpu::embed(ids, table, out); }
-  void embed_shard(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override {
+ private:
+  // The ops, their arguments checked by Ops's front.
+  void embed_impl(const Tensor& ids, const Tensor& table, const Tensor& out) override { cpu::embed(ids, table, out); }
+  void embed_shard_impl(const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out) override {
     cpu::embed_shard(ids, table, first, out);
   }
-  void rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
-                const Tensor& residual) override {
+  void rms_norm_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& out,
+                     const Tensor& residual) override {
     cpu::rms_norm(x, w, bias, eps, out, residual);
   }
-  void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
-                    const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
-                    const Tensor& q_out) override {
+  void qk_norm_rope_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                         const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
+                         const Tensor& q_out) override {
     cpu::qk_norm_rope(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, q_out);
   }
-  void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
-                        const Tensor& out) override {
+  void attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                             const Tensor& out) override {
     if (batch.decode_plan.defined()) cpu::attention_decode_planned(q, cache, batch, scale, out);
     else cpu::attention(q, cache, batch, 0, batch.num_decode_seqs, scale, out);
   }
   // A planned decode runs its (item, query head) pairs in parallel: up to 64 items give any
   // CPU's threads several each; splits as short as one tile, as long as the GPU's fixed ones.
   DecodeSplitParams decode_split_params(int, int, int) const override { return {64, kDecodeSplitAlign, 2048}; }
-  void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
-                         const Tensor& out) override {
+  void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
+                              const Tensor& out) override {
     cpu::attention(q, cache, batch, batch.num_decode_seqs, batch.num_seqs, scale, out);
   }
-  void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) override { cpu::gemm(x, w, out); }
-  void quant_static(const Tensor& x, float scale, float offset, const Tensor& out) override {
+  void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) override { cpu::gemm(x, w, out); }
+  void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) override {
     cpu::quant_static(x, scale, offset, out);
   }
-  void quant_per_token(const Tensor& x, const Tensor& out, const Tensor& scales) override {
+  void quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) override {
     cpu::quant_per_token(x, out, scales);
   }
-  void rms_norm_quant(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
-                      const Tensor& out, const Tensor& residual) override {
+  void rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
+                           const Tensor& out, const Tensor& residual) override {
     cpu::rms_norm_quant(x, w, bias, eps, scale, offset, out, residual);
   }
-  void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
+  void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
     cpu::gemm_w8a8(x_q, x_scales, w, out);
   }
-  void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
-                 const Tensor& topk_ids) override {
+  void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                      const Tensor& topk_ids) override {
     cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);
   }
-  void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
-                   const ExpertWeights& experts, const Tensor& out) override {
+  void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
+                        const ExpertWeights& experts, const Tensor& out) override {
     cpu::moe_experts(x, topk_weights, topk_ids, experts, out);
   }
-  void fill_random(const Tensor& t, uint64_t seed, float mean, float std) override {
+  void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override {
     cpu::fill_random(t, seed, mean, std);
   }
-  void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override {
+  void sample_impl(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids) override {
     cpu::sample(logits, params, out_ids);
   }
-  void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties) override {
+  void apply_penalties_impl(const Tensor& logits, const PenaltyBatch& penalties) override {
     cpu::apply_penalties(logits, penalties);
   }
-  void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) override {
+  void mask_tokens_impl(const Tensor& logits, const Tensor& ids, const Tensor& start) override {
     cpu::mask_tokens(logits, ids, start);
   }
-  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override {
+  void apply_token_bitmask_impl(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override {
     cpu::apply_token_bitmask(logits, bitmask, rows);
   }
-  void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
-                const Tensor& top_ids, const Tensor& top_logprobs) override {
+  void logprobs_impl(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob,
+                     const Tensor& token_rank, const Tensor& top_ids, const Tensor& top_logprobs) override {
     cpu::logprobs(logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs);
   }
-  void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index) override {
+  void copy_tokens_impl(const Tensor& src, const Tensor& src_index, const Tensor& dst,
+                        const Tensor& dst_index) override {
     cpu::copy_tokens(src, src_index, dst, dst_index);
   }
 
- private:
   int num_threads_;
 };
 

@@ -18,11 +18,6 @@ float dot(const float* a, const float* b, int64_t k) {
   return acc;
 }
 
-void check_float_linear(const LinearWeight& w) {
-  ROTOR_CHECK(!w.quantized(), "gemm: the weight {} is quantized (int8 weights go through gemm_w8a8)",
-              w.weight.str());
-}
-
 // Rows [n0, n1) of W against all M rows of x; results to out (row stride ldo) via store.
 template <typename Store>
 void gemm_tile(const float* x, int64_t M, int64_t K, const LinearWeight& w, int64_t n0, int64_t n1,
@@ -49,7 +44,6 @@ std::vector<float> bias_f32(const LinearWeight& w) {
 }  // namespace
 
 void gemm_serial(const float* x, int64_t m, const LinearWeight& w, float* out) {
-  check_float_linear(w);
   const int64_t N = w.out_features(), K = w.in_features();
   std::vector<float> wf;
   const std::vector<float> bias = bias_f32(w);
@@ -59,10 +53,7 @@ void gemm_serial(const float* x, int64_t m, const LinearWeight& w, float* out) {
 }
 
 void gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) {
-  check_float_linear(w);
   const int64_t M = x.size(0), K = x.size(1), N = w.out_features();
-  ROTOR_CHECK(w.in_features() == K && out.size(0) == M && out.size(1) == N && out.stride(1) == 1,
-              "gemm: x {} weight {} out {} do not fit", x.str(), w.weight.str(), out.str());
   // x as contiguous f32 rows.
   std::vector<float> xs;
   const float* xf = x.data<float>();

@@ -13,10 +13,6 @@ void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token
               const Tensor& top_ids, const Tensor& top_logprobs) {
   const int64_t S = logits.size(0), V = logits.size(1);
   const int64_t K = top_ids.defined() ? top_ids.size(1) : 0;
-  ROTOR_CHECK(logits.dtype() == DType::F32 && token_ids.numel() == S && token_logprob.numel() == S &&
-                  token_rank.numel() == S && (K == 0 || (top_ids.size(0) == S && top_logprobs.size(0) == S &&
-                                                         top_logprobs.size(1) == K)) && K <= V,
-              "logprobs: logits {} tokens {} top {}", logits.str(), token_ids.str(), top_ids.str());
   const int32_t* tok = token_ids.data<int32_t>();
   float* lp = token_logprob.data<float>();
   int32_t* rank = token_rank.data<int32_t>();

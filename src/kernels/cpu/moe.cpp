@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/op_contract.h"
 
 namespace rotor::cpu {
 namespace {
@@ -32,10 +33,6 @@ void expert_linear(const float* x, int64_t m, const LinearWeight& w, float* out,
 void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                const Tensor& topk_ids) {
   const int64_t T = logits.size(0), E = logits.size(1);
-  ROTOR_CHECK(logits.dtype() == DType::F32 && top_k > 0 && top_k <= E && topk_weights.size(0) == T &&
-                  topk_weights.size(1) == top_k && topk_ids.size(1) == top_k,
-              "moe_route: bad shapes logits {} k {} weights {} ids {}", logits.str(), top_k, topk_weights.str(),
-              topk_ids.str());
 #pragma omp parallel
   {
     std::vector<float> p(E);
@@ -65,9 +62,16 @@ void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& 
 void moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& ex,
                  const Tensor& out) {
   const int64_t T = x.size(0), H = x.size(1), K = topk_ids.size(1), I = ex.inter;
-  ROTOR_CHECK(H == ex.hidden && out.size(0) == T && out.size(1) == H && topk_ids.dtype() == DType::I32 &&
-                  topk_weights.dtype() == DType::F32,
-              "moe_experts: bad shapes x {} ids {} out {}", x.str(), topk_ids.str(), out.str());
+  // The CPU computes from the per-expert weights (the stacked form is the GPU's).
+  const size_t E = static_cast<size_t>(ex.num_experts);
+  ROTOR_CHECK(ex.gate.size() == E && ex.up.size() == E && ex.down.size() == E,
+              "moe_experts: the CPU backend needs gate, up and down weights of each of the {} experts, got {}, {} and {}",
+              E, ex.gate.size(), ex.up.size(), ex.down.size());
+  for (size_t e = 0; e < E; ++e) {
+    contract::check_linear("moe_experts (an expert's gate)", ex.gate[e], I, H, out.device());
+    contract::check_linear("moe_experts (an expert's up)", ex.up[e], I, H, out.device());
+    contract::check_linear("moe_experts (an expert's down)", ex.down[e], H, I, out.device());
+  }
   // Token slots (t * K + j) of each expert held here; the others' slots stay zero.
   std::vector<std::vector<int64_t>> slots(ex.num_experts);
   const int32_t* ids = topk_ids.data<int32_t>();

@@ -10,10 +10,6 @@ namespace rotor::cpu {
 
 void apply_penalties(const Tensor& logits, const PenaltyBatch& p) {
   const int64_t S = logits.size(0), V = logits.size(1);
-  ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && p.repetition.numel() == S &&
-                  p.presence.numel() == S && p.frequency.numel() == S && p.prompt_start.numel() == S + 1 &&
-                  p.output_start.numel() == S + 1,
-              "apply_penalties: logits {} and {} rows of penalties do not fit", logits.str(), p.repetition.numel());
   const float* rep = p.repetition.data<float>();
   const float* pres = p.presence.data<float>();
   const float* freq = p.frequency.data<float>();

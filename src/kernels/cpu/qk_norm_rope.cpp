@@ -30,10 +30,6 @@ void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_nor
                   const Tensor& q_out) {
   const int64_t T = batch.num_tokens, Hq = q_out.size(1), hd = q_out.size(2);
   const int64_t Hkv = cache.k.size(1), bs = cache.k.size(2), num_blocks = cache.k.size(0);
-  ROTOR_CHECK(qkv.size(0) == T && qkv.size(1) == (Hq + 2 * Hkv) * hd && cache.k.size(3) == hd &&
-                  rope_cos_sin.size(1) == hd && rope_cos_sin.dtype() == DType::F32,
-              "qk_norm_rope: bad shapes qkv {} q_out {} k_cache {} rope {}", qkv.str(), q_out.str(), cache.k.str(),
-              rope_cos_sin.str());
   std::vector<float> qw(hd), kw(hd);
   row_to_f32(q_norm_w.data(), q_norm_w.dtype(), hd, qw.data());
   row_to_f32(k_norm_w.data(), k_norm_w.dtype(), hd, kw.data());

@@ -60,8 +60,9 @@ cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream) {
   a.bias = g.bias;
   a.bias_f32 = g.bias_f32;
   const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);
-  if (g.M <= 16) return launch_mma_gemm<16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
-  return launch_mma_gemm<64, kBN, 1, 4, 4, GemmMode::Dense>(
+  if (g.M <= 16)
+    return launch_mma_gemm<bf16, 16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+  return launch_mma_gemm<bf16, 64, kBN, 1, 4, 4, GemmMode::Dense>(
       a, dim3(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64)), stream);
 }
 

@@ -2,7 +2,7 @@
 // with K split (each output tile's splits one cluster) up to kW8A8SmallRows rows, 128-row
 // tiles above (wgmma, or mma.sync 128 x 128 without split when wgmma is off).
 #include "kernels/cuda/gemm_w8a8.cuh"
-#include "kernels/cuda/mma_gemm_i8.cuh"
+#include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/wgmma_gemm_i8.cuh"
 
 namespace rotor::cuda {
@@ -37,16 +37,18 @@ cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, cudaStream_t s
     a.k_chunk = g.K;
     if (wgmma) return wgmma_i8_dense(a, stream);
     a.n_fastest = true;
-    return launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::Dense>(
+    return launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Dense>(
         a, dim3((g.N + 127) / 128, (g.M + 127) / 128, 1), stream);
   }
   const int ks = k_splits(g.N, g.K, num_sms);
   a.k_chunk = ((g.K + ks - 1) / ks + kBK - 1) / kBK * kBK;
   const unsigned splits = static_cast<unsigned>((g.K + a.k_chunk - 1) / a.k_chunk);
   const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);
-  if (g.M <= 16) return launch_mma_gemm_i8<16, kBN, 1, 4, 4, Gemm8Mode::Dense>(a, dim3(1, n_blocks, splits), stream);
-  if (g.M <= 32) return launch_mma_gemm_i8<32, kBN, 1, 4, 4, Gemm8Mode::Dense>(a, dim3(1, n_blocks, splits), stream);
-  return launch_mma_gemm_i8<64, kBN, 1, 4, 4, Gemm8Mode::Dense>(
+  if (g.M <= 16)
+    return launch_mma_gemm<int8_t, 16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(1, n_blocks, splits), stream);
+  if (g.M <= 32)
+    return launch_mma_gemm<int8_t, 32, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(1, n_blocks, splits), stream);
+  return launch_mma_gemm<int8_t, 64, kBN, 1, 4, 4, GemmMode::Dense>(
       a, dim3(static_cast<unsigned>((g.M + 63) / 64), n_blocks, splits), stream);
 }
 

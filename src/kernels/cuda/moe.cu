@@ -13,33 +13,20 @@ namespace rotor::cuda {
 namespace {
 
 constexpr int kAlignThreads = 1024;
+static_assert(kMoeWgmmaRows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
 
 struct Scratch {
-  int32_t* sorted;       // [padded]
-  int32_t* tile_expert;  // [padded / bm]
-  int32_t* num_tiles;    // [1]
-  bf16* h;               // [padded, I]
-  bf16* y;               // [T * topk, H]
+  MoeSorted list;
+  bf16* h;  // [padded, I]
+  bf16* y;  // [T * topk, H]
 };
 
-size_t align_up(size_t v) { return (v + 255) / 256 * 256; }
-
-Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* total) {
+Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   const int64_t padded = moe_max_padded_rows(T, topk, E, bm);
-  char* p = static_cast<char*>(ws);
-  size_t off = 0;
   Scratch s{};
-  auto take = [&](size_t bytes) {
-    char* r = p ? p + off : nullptr;
-    off += align_up(bytes);
-    return r;
-  };
-  s.sorted = reinterpret_cast<int32_t*>(take(padded * sizeof(int32_t)));
-  s.tile_expert = reinterpret_cast<int32_t*>(take(padded / bm * sizeof(int32_t)));
-  s.num_tiles = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
-  s.h = reinterpret_cast<bf16*>(take(padded * I * sizeof(bf16)));
-  s.y = reinterpret_cast<bf16*>(take(static_cast<size_t>(T) * topk * H * sizeof(bf16)));
-  if (total) *total = off;
+  s.list = take_sorted(c, T, topk, E, bm);
+  s.h = c.take<bf16>(padded * I);
+  s.y = c.take<bf16>(static_cast<size_t>(T) * topk * H);
   return s;
 }
 
@@ -115,11 +102,20 @@ int64_t moe_max_padded_rows(int T, int topk, int E, int bm) {
   return (slots + bm - 1) / bm * bm + static_cast<int64_t>(std::min<int64_t>(E, slots)) * bm;
 }
 
-cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, int32_t* sorted, int32_t* tile_expert,
-                      int32_t* num_tiles, cudaStream_t stream) {
+MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
+  const int64_t padded = moe_max_padded_rows(T, topk, E, bm);
+  MoeSorted l{};
+  l.sorted = c.take<int32_t>(padded);
+  l.tile_expert = c.take<int32_t>(padded / bm);
+  l.num_tiles = c.take<int32_t>(1);
+  return l;
+}
+
+cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
+                      cudaStream_t stream) {
   const size_t smem = (3 * E + 1) * sizeof(int32_t);
-  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, first, E, bm, sorted, tile_expert,
-                num_tiles);
+  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, first, E, bm, out.sorted,
+                out.tile_expert, out.num_tiles);
 }
 
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,
@@ -130,29 +126,24 @@ cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_
 }
 
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
-  size_t most = 0;
-  for (const int bm : {16, 64, kMoeWgmmaRows}) {
-    size_t bytes = 0;
-    carve(nullptr, T, H, I, E, topk, bm, &bytes);
-    most = std::max(most, bytes);
-  }
-  return most;
+  return largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); });
 }
 
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > 4096) return cudaErrorInvalidValue;
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
-  const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
+  ScratchCarver scratch(workspace);
+  const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
   const int slots = a.T * a.topk;
   const unsigned max_tiles = static_cast<unsigned>(moe_max_padded_rows(a.T, a.topk, a.E, bm) / bm);
-  cudaError_t err = moe_align(a.topk_ids, slots, a.first, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
+  cudaError_t err = moe_align(a.topk_ids, slots, a.first, a.E, bm, s.list, stream);
   if (err != cudaSuccess) return err;
 
   GemmArgs g{};
-  g.sorted = s.sorted;
-  g.tile_expert = s.tile_expert;
-  g.num_tiles = s.num_tiles;
+  g.sorted = s.list.sorted;
+  g.tile_expert = s.list.tile_expert;
+  g.num_tiles = s.list.num_tiles;
   g.topk = a.topk;
   // gate + up: [rows, H] x [2I, H]^T -> h [rows, I]
   g.A = static_cast<const bf16*>(a.x);
@@ -163,9 +154,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.K = a.H;
   g.h = s.h;
   if (bm == 16)
-    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   else
     err = moe_wgmma_gate_up(g, max_tiles, stream);
   if (err != cudaSuccess) return err;
@@ -178,9 +169,9 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.K = a.I;
   g.y = s.y;
   if (bm == 16)
-    err = launch_mma_gemm<16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm<64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else
     err = moe_wgmma_down(g, max_tiles, stream);
   if (err != cudaSuccess) return err;

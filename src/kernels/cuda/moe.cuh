@@ -30,16 +30,56 @@ size_t moe_workspace(int T, int H, int I, int E, int topk);
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
 
 // ---- the expert-sorted layout both expert paths (bf16 here, W8A8 in moe_w8a8.cu) share ----
+
+// Lays a step's scratch arrays out one after another in a workspace, each 256-byte aligned;
+// over a null workspace it only counts the bytes (the workspace's size).
+class ScratchCarver {
+ public:
+  explicit ScratchCarver(void* workspace) : base_(static_cast<char*>(workspace)) {}
+  template <typename T>
+  T* take(size_t count) {
+    T* p = base_ ? reinterpret_cast<T*>(base_ + bytes_) : nullptr;
+    bytes_ += (count * sizeof(T) + 255) / 256 * 256;
+    return p;
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  char* base_;
+  size_t bytes_ = 0;
+};
+
+// The expert-sorted list of a step in bm-row tiles (moe_align's outputs).
+struct MoeSorted {
+  int32_t* sorted;       // [padded rows]
+  int32_t* tile_expert;  // [padded rows / bm]
+  int32_t* num_tiles;    // [1]
+};
+MoeSorted take_sorted(ScratchCarver& scratch, int T, int topk, int E, int bm);
+
+// The most bytes carve(ScratchCarver&, bm) takes over the tile heights moe_tile_rows chooses
+// from (16, 64, 128): a workspace that serves every step.
+template <typename Carve>
+size_t largest_scratch(Carve&& carve) {
+  size_t most = 0;
+  for (const int bm : {16, 64, 128}) {
+    ScratchCarver sizing(nullptr);
+    carve(sizing, bm);
+    most = most > sizing.bytes() ? most : sizing.bytes();
+  }
+  return most;
+}
+
 // Tile rows for T tokens: 16 when experts see few tokens (decode), 64, or 128 (the wgmma
 // tiles) once padding every expert to them wastes little.
 int moe_tile_rows(int T, int topk, int E);
 // Rows of the sorted list at most (each expert padded to whole bm-row tiles).
 int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
 // Sorts the slots t * topk + j of ids [T * topk] by expert (id - first, those in [0, E)) into
-// bm-row tiles: sorted [max padded rows] (-1 = padding), tile_expert [tiles], num_tiles [1].
-// One block.
-cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, int32_t* sorted, int32_t* tile_expert,
-                      int32_t* num_tiles, cudaStream_t stream);
+// bm-row tiles: out.sorted [max padded rows] (-1 = padding), out.tile_expert [tiles],
+// out.num_tiles [1]. One block.
+cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
+                      cudaStream_t stream);
 // out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in
 // [first, first + E), in j order (0 when there is none); y [T * topk, H] bf16.
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,

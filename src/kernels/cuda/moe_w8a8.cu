@@ -1,7 +1,7 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on
-// mma.sync (mma_gemm_i8.cuh), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
+// mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
@@ -25,19 +25,15 @@ constexpr int kRequantRows = 8;  // rows (warps) per requantisation block
 // h and y share their memory: h is dead once requantised, before down writes y (each kernel
 // waits for the previous one to finish before touching memory).
 struct Scratch {
-  int32_t* sorted;       // [padded]
-  int32_t* tile_expert;  // [padded / bm]
-  int32_t* num_tiles;    // [1]
-  int8_t* xq;            // [T, H]
-  float* xs;             // [T]
-  float* h;              // [padded, I]
-  float* h_amax;         // [padded, parts]
-  int8_t* hq;            // [padded, I]
-  float* hs;             // [padded]
-  bf16* y;               // [T * topk, H], over h
+  MoeSorted list;
+  int8_t* xq;      // [T, H]
+  float* xs;       // [T]
+  float* h;        // [padded, I]
+  float* h_amax;   // [padded, parts]
+  int8_t* hq;      // [padded, I]
+  float* hs;       // [padded]
+  bf16* y;         // [T * topk, H], over h
 };
-
-size_t align_up(size_t v) { return (v + 255) / 256 * 256; }
 
 // Amax parts per row of the gate+up GEMM for tiles of bm rows (the most either path writes).
 int amax_parts(int bm, int I) {
@@ -46,29 +42,19 @@ int amax_parts(int bm, int I) {
   return std::max((I + 63) / 64 * Large::kAmaxParts, wgmma_i8_gate_up_parts(I));
 }
 
-Scratch carve(void* ws, int T, int H, int I, int E, int topk, int bm, size_t* total) {
+Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   const int64_t padded = moe_max_padded_rows(T, topk, E, bm);
-  char* p = static_cast<char*>(ws);
-  size_t off = 0;
   Scratch s{};
-  auto take = [&](size_t bytes) {
-    char* r = p ? p + off : nullptr;
-    off += align_up(bytes);
-    return r;
-  };
-  s.sorted = reinterpret_cast<int32_t*>(take(padded * sizeof(int32_t)));
-  s.tile_expert = reinterpret_cast<int32_t*>(take(padded / bm * sizeof(int32_t)));
-  s.num_tiles = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
-  s.xq = reinterpret_cast<int8_t*>(take(static_cast<size_t>(T) * H));
-  s.xs = reinterpret_cast<float*>(take(static_cast<size_t>(T) * sizeof(float)));
+  s.list = take_sorted(c, T, topk, E, bm);
+  s.xq = c.take<int8_t>(static_cast<size_t>(T) * H);
+  s.xs = c.take<float>(T);
   const size_t h_bytes = padded * I * sizeof(float), y_bytes = static_cast<size_t>(T) * topk * H * sizeof(bf16);
-  char* hy = take(std::max(h_bytes, y_bytes));
+  char* hy = c.take<char>(std::max(h_bytes, y_bytes));
   s.h = reinterpret_cast<float*>(hy);
   s.y = reinterpret_cast<bf16*>(hy);
-  s.h_amax = reinterpret_cast<float*>(take(padded * amax_parts(bm, I) * sizeof(float)));
-  s.hq = reinterpret_cast<int8_t*>(take(padded * I));
-  s.hs = reinterpret_cast<float*>(take(padded * sizeof(float)));
-  if (total) *total = off;
+  s.h_amax = c.take<float>(padded * amax_parts(bm, I));
+  s.hq = c.take<int8_t>(padded * I);
+  s.hs = c.take<float>(padded);
   return s;
 }
 
@@ -99,31 +85,26 @@ __global__ void __launch_bounds__(kRequantRows * 32) moe_requant_kernel(
 }  // namespace
 
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
-  size_t most = 0;
-  for (const int bm : {16, 64, kWgmmaI8Rows}) {
-    size_t bytes = 0;
-    carve(nullptr, T, H, I, E, topk, bm, &bytes);
-    most = std::max(most, bytes);
-  }
-  return most;
+  return largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); });
 }
 
 cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > 4096 || a.ldx % 8 != 0) return cudaErrorInvalidValue;
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
-  const Scratch s = carve(workspace, a.T, a.H, a.I, a.E, a.topk, bm, nullptr);
+  ScratchCarver scratch(workspace);
+  const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
   const int64_t max_rows = moe_max_padded_rows(a.T, a.topk, a.E, bm);
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
   cudaError_t err = quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
   if (err != cudaSuccess) return err;
-  err = moe_align(a.topk_ids, a.T * a.topk, a.first, a.E, bm, s.sorted, s.tile_expert, s.num_tiles, stream);
+  err = moe_align(a.topk_ids, a.T * a.topk, a.first, a.E, bm, s.list, stream);
   if (err != cudaSuccess) return err;
 
   Gemm8Args g{};
-  g.sorted = s.sorted;
-  g.tile_expert = s.tile_expert;
-  g.num_tiles = s.num_tiles;
+  g.sorted = s.list.sorted;
+  g.tile_expert = s.list.tile_expert;
+  g.num_tiles = s.list.num_tiles;
   g.topk = a.topk;
   // gate + up: xq [rows, H] x [2I, H]^T -> h [rows, I] f32 and its row maxima
   g.A = s.xq;
@@ -139,21 +120,21 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
-    err = launch_mma_gemm_i8<16, 64, 1, 4, 4, Gemm8Mode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   } else if (bm == 64) {
     g.amax_parts = (a.I + 63) / 64 * Medium::kAmaxParts;
-    err = launch_mma_gemm_i8<64, 128, 2, 4, 3, Gemm8Mode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   } else if (wgmma) {
     g.amax_parts = wgmma_i8_gate_up_parts(a.I);
     err = wgmma_i8_gate_up(g, max_tiles, stream);
   } else {
     g.amax_parts = (a.I + 63) / 64 * Large::kAmaxParts;
-    err = launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   }
   if (err != cudaSuccess) return err;
   err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
                kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
-               g.amax_parts, static_cast<const int32_t*>(s.sorted), static_cast<const int32_t*>(s.num_tiles), bm,
+               g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
                max_rows, a.I, s.hq, s.hs);
   if (err != cudaSuccess) return err;
   // down: hq [rows, I] x [H, I]^T -> y [slot, H] bf16
@@ -168,13 +149,13 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   g.K = a.I;
   g.y = s.y;
   if (bm == 16)
-    err = launch_mma_gemm_i8<16, 64, 1, 4, 4, Gemm8Mode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
-    err = launch_mma_gemm_i8<64, 128, 2, 4, 3, Gemm8Mode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else if (wgmma)
     err = wgmma_i8_down(g, max_tiles, stream);
   else
-    err = launch_mma_gemm_i8<128, 128, 2, 4, 3, Gemm8Mode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   if (err != cudaSuccess) return err;
   return moe_unpermute(s.y, a.topk_weights, a.topk_ids, a.T, a.topk, a.first, a.E, a.H, a.out, a.ldo, stream);
 }

@@ -1,229 +1,30 @@
-// kernels/cuda/wgmma_gemm_i8.cu — int8 GEMM tiles on wgmma (the structure of moe_wgmma.cu, in
-// int8). One block = one 128-row tile x 256 W rows (GateUp: 128 gate columns and the same 128
-// up columns; Dense and Down: 256 output columns); two warpgroups, warpgroup g owning tile rows
-// 64g..64g+63 with one m64n256k32 s32 accumulator (128 per thread). All 256 threads copy
-// K-steps of 128 bytes (one 128-byte-swizzled panel of A [128 x 128] and of W [256 x 128])
-// with cp.async into a 4-stage ring, two K-steps ahead of the one being multiplied; each
-// warpgroup keeps one K-step of products in flight while issuing the next. A warpgroup with
-// no real row issues no products; padding rows are never written.
-#include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/wgmma.cuh"
+// kernels/cuda/wgmma_gemm_i8.cu — the W8A8 GEMMs on wgmma (wgmma_gemm.cuh's kernel on int8):
+// dense tiles of 128 rows x 256 columns, and the experts' 128-row tiles (gate+up, down).
+#include "kernels/cuda/wgmma_gemm.cuh"
 #include "kernels/cuda/wgmma_gemm_i8.cuh"
 
 namespace rotor::cuda {
 namespace {
 
-constexpr int kBM = kWgmmaI8Rows;   // tile rows: warpgroup g owns rows 64g..64g+63
-constexpr int kBN = 256;            // W rows per block
-constexpr int kBK = 128;            // bytes (k values) per step: one 128-byte panel row
-constexpr int kStages = 4;
-constexpr int kAhead = kStages - 2;  // K-steps copied ahead of the one multiplied
-constexpr int kThreads = 256;
-constexpr int kABytes = kBM * kBK, kWBytes = kBN * kBK, kStageBytes = kABytes + kWBytes;
-constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + room to align the ring to 1024
-constexpr int kAIters = kBM * 8 / kThreads, kWIters = kBN * 8 / kThreads;  // 16-byte copies per thread
-static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0, "panels must stay 1024-byte aligned");
-static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 are warpgroup 0's");
-
-template <Gemm8Mode MODE>
-__global__ void __launch_bounds__(kThreads, 1) wgmma_i8_kernel(const Gemm8Args a) {
-  pdl_wait();
-  pdl_launch_dependents();
-  extern __shared__ __align__(16) uint8_t smem_raw[];  // aligned to 1024 below
-  int tile = 0, m0 = 0, n0 = 0;
-  const int8_t* W = a.W;
-  const float* w_scales = a.w_scales;
-  const int32_t* sorted = nullptr;  // MoE: [kBM] slots of this tile
-  if constexpr (MODE == Gemm8Mode::Dense) {
-    m0 = blockIdx.y * kBM;
-    n0 = blockIdx.x * kBN;
-  } else {
-    tile = blockIdx.y;
-    if (tile >= *a.num_tiles) return;
-    const int e = a.tile_expert[tile];
-    W += static_cast<int64_t>(e) * a.w_expert_stride;
-    w_scales += static_cast<int64_t>(e) * a.ws_expert_stride;
-    sorted = a.sorted + static_cast<int64_t>(tile) * kBM;
-    n0 = blockIdx.x * (MODE == Gemm8Mode::GateUp ? kBN / 2 : kBN);
-  }
-  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
-  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
-  const int c = tid % 8;  // the 16-byte chunk (k values 16c..16c+15 of a K-step) this thread copies
-
-  // A: tile row r = tid / 8 + 32 i (Dense: row m0 + r; GateUp: x row slot / topk; Down: h row
-  // tile * kBM + r).
-  const int8_t* a_src[kAIters];
-  bool a_ok[kAIters];
-#pragma unroll
-  for (int i = 0; i < kAIters; ++i) {
-    const int r = tid / 8 + 32 * i;
-    int64_t row;
-    if constexpr (MODE == Gemm8Mode::Dense) {
-      a_ok[i] = m0 + r < a.M;
-      row = m0 + r;
-    } else {
-      const int slot = sorted[r];
-      a_ok[i] = slot >= 0;
-      row = MODE == Gemm8Mode::GateUp ? slot / a.topk : static_cast<int64_t>(tile) * kBM + r;
-    }
-    a_src[i] = a_ok[i] ? a.A + row * a.lda + c * 16 : a.A;
-  }
-  const bool active0 = __syncthreads_or(a_ok[0] || a_ok[1]);
-  const bool active1 = __syncthreads_or(a_ok[2] || a_ok[3]);
-  // This warpgroup has a real row; read from lane 0 so that ptxas sees a warp-uniform branch
-  // around the products (else it serialises them).
-  const bool active = __shfl_sync(0xffffffffu, wg == 0 ? active0 : active1, 0);
-
-  // W: block row j = tid / 8 + 32 i. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
-  const int8_t* w_src[kWIters];
-  bool w_ok[kWIters];
-#pragma unroll
-  for (int i = 0; i < kWIters; ++i) {
-    const int j = tid / 8 + 32 * i;
-    int64_t row;
-    if constexpr (MODE == Gemm8Mode::GateUp) {
-      const int col = n0 + j % (kBN / 2);
-      w_ok[i] = col < a.N;
-      row = j < kBN / 2 ? col : a.N + col;
-    } else {
-      w_ok[i] = n0 + j < a.N;
-      row = n0 + j;
-    }
-    w_src[i] = w_ok[i] ? W + row * a.K + c * 16 : W;
-  }
-
-  auto load_stage = [&](int kt, int stage) {
-    uint8_t* sa = smem + stage * kStageBytes;
-    uint8_t* sw = sa + kABytes;
-    const int k0 = kt * kBK;
-    const bool k_ok = k0 + c * 16 < a.K;  // K is a multiple of 16: a chunk is all in or all out
-#pragma unroll
-    for (int i = 0; i < kAIters; ++i) {
-      const bool ok = a_ok[i] && k_ok;
-      cp_async16(sa + swz128(tid / 8 + 32 * i, c), ok ? a_src[i] + k0 : a.A, ok);
-    }
-#pragma unroll
-    for (int i = 0; i < kWIters; ++i) {
-      const bool ok = w_ok[i] && k_ok;
-      cp_async16(sw + swz128(tid / 8 + 32 * i, c), ok ? w_src[i] + k0 : W, ok);
-    }
-  };
-
-  // Descriptors of stage 0, k 0..31: this warpgroup's 64 A rows, and all 256 W rows.
-  const uint64_t desc_a = wgmma_desc(smem + wg * 64 * 128, 0, 1024);
-  const uint64_t desc_w = wgmma_desc(smem + kABytes, 0, 1024);
-
-  int acc[kBN / 2];  // row 64 wg + 16 warp + lane / 4 + 8 (e / 2), column 8 j + 2 (lane % 4) + e % 2 at 4 j + e
-#pragma unroll
-  for (int i = 0; i < kBN / 2; ++i) acc[i] = 0;
-
-  const int ktiles = (a.K + kBK - 1) / kBK;
-#pragma unroll
-  for (int s = 0; s < kAhead; ++s) {
-    if (s < ktiles) load_stage(s, s);
-    cp_async_commit();
-  }
-  for (int kt = 0; kt < ktiles; ++kt) {
-    // K-step kt has landed (its group and all earlier ones), for every thread's copies, and
-    // the products of K-step kt - 2 are done in both warpgroups (waited below, last step).
-    cp_async_wait<kAhead - 1>();
-    fence_proxy_async();
-    __syncthreads();
-    if (active) {
-      const uint64_t step = static_cast<uint64_t>((kt % kStages) * kStageBytes) >> 4;
-      fence_regs(acc);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < kBK / 32; ++kk)  // 32 k = 32 bytes along the panel row
-        wgmma_m64n256k32_s8_ss(acc, desc_a + step + kk * 2, desc_w + step + kk * 2, 1);
-      wgmma_commit();
-    }
-    // Overwrites the stage of K-step kt - 2.
-    if (kt + kAhead < ktiles) load_stage(kt + kAhead, (kt + kAhead) % kStages);
-    cp_async_commit();
-    wgmma_wait<1>();  // (nothing to wait for in an idle warpgroup)
-    fence_regs(acc);
-  }
-  cp_async_wait<0>();
-  wgmma_wait<0>();
-  fence_regs(acc);
-  if (!active) return;
-
-  // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-    if constexpr (MODE == Gemm8Mode::Dense) {
-      const int m = m0 + r;
-      if (m >= a.M) continue;
-#pragma unroll
-      for (int j = 0; j < kBN / 8; ++j)
-        w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-    } else if constexpr (MODE == Gemm8Mode::GateUp) {
-      // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
-      const int slot = sorted[r];
-      const int64_t row = static_cast<int64_t>(tile) * kBM + r;
-      const float xs = slot >= 0 ? a.a_scales[slot / a.topk] : 0.0f;
-      float amax = 0.0f;
-#pragma unroll
-      for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-        float v[2];
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float g = dequant_dynamic(acc[4 * j + 2 * half + e], w_scales[col + e], xs);
-          const float u = dequant_dynamic(acc[4 * (j + kBN / 16) + 2 * half + e], w_scales[a.N + col + e], xs);
-          v[e] = silu_mul(g, u);
-          amax = fmaxf(amax, fabsf(v[e]));
-        }
-        if (slot >= 0) *reinterpret_cast<float2*>(a.h + row * a.N + col) = make_float2(v[0], v[1]);
-      }
-      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
-      if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x] = amax;
-    } else {
-      const int slot = sorted[r];
-      if (slot < 0) continue;
-      const float hs = a.a_scales[static_cast<int64_t>(tile) * kBM + r];
-      bf16* y = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-      for (int j = 0; j < kBN / 8; ++j) {
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        if (col >= a.N) continue;
-        *reinterpret_cast<__nv_bfloat162*>(y + col) =
-            __floats2bfloat162_rn(dequant_dynamic(acc[4 * j + 2 * half], w_scales[col], hs),
-                                  dequant_dynamic(acc[4 * j + 2 * half + 1], w_scales[col + 1], hs));
-      }
-    }
-  }
-}
-
-template <Gemm8Mode MODE>
-cudaError_t launch_i8(const Gemm8Args& a, dim3 grid, cudaStream_t stream) {
-  auto kernel = wgmma_i8_kernel<MODE>;
-  const cudaError_t attr = raise_smem_limit(kernel, kSmemBytes);
-  if (attr != cudaSuccess) return attr;
-  if (grid.x == 0 || grid.y == 0) return cudaSuccess;
-  return launch(kernel, grid, kThreads, kSmemBytes, stream, a);
-}
+using Tile = WgmmaTile<int8_t>;
+static_assert(kWgmmaI8Rows == Tile::kBM, "the MoE align pads each expert to the wgmma tile rows");
 
 }  // namespace
 
 cudaError_t wgmma_i8_dense(const Gemm8Args& a, cudaStream_t stream) {
   if (a.K % 16 != 0 || a.lda % 16 != 0) return cudaErrorInvalidValue;
-  return launch_i8<Gemm8Mode::Dense>(a, dim3((a.N + kBN - 1) / kBN, (a.M + kBM - 1) / kBM), stream);
+  return launch_wgmma_gemm<int8_t, GemmMode::Dense>(
+      a, dim3((a.N + Tile::kBN - 1) / Tile::kBN, (a.M + Tile::kBM - 1) / Tile::kBM), stream);
 }
 
-int wgmma_i8_gate_up_parts(int inter) { return (inter + kBN / 2 - 1) / (kBN / 2); }
+int wgmma_i8_gate_up_parts(int inter) { return (inter + Tile::kBN / 2 - 1) / (Tile::kBN / 2); }
 
 cudaError_t wgmma_i8_gate_up(const Gemm8Args& a, unsigned max_tiles, cudaStream_t stream) {
-  return launch_i8<Gemm8Mode::GateUp>(a, dim3(wgmma_i8_gate_up_parts(a.N), max_tiles), stream);
+  return launch_wgmma_gemm<int8_t, GemmMode::GateUp>(a, dim3(wgmma_i8_gate_up_parts(a.N), max_tiles), stream);
 }
 
 cudaError_t wgmma_i8_down(const Gemm8Args& a, unsigned max_tiles, cudaStream_t stream) {
-  return launch_i8<Gemm8Mode::Down>(a, dim3((a.N + kBN - 1) / kBN, max_tiles), stream);
+  return launch_wgmma_gemm<int8_t, GemmMode::Down>(a, dim3((a.N + Tile::kBN - 1) / Tile::kBN, max_tiles), stream);
 }
 
 }  // namespace rotor::cuda

@@ -1,9 +1,9 @@
 // kernels/cuda/wgmma_gemm_i8.cuh — int8 GEMM tiles of 128 rows x 256 W rows on Hopper
 // warpgroup MMA (wgmma m64n256k32, s8 x s8 -> s32): the W8A8 dense GEMM for many rows
 // (prefill) and the W8A8 experts' 128-row tiles. Same arguments, epilogues and outputs (to
-// the bit) as mma_gemm_i8.cuh's modes, which stay the fallback (gemm_w8a8.cuh, moe_w8a8.cuh).
+// the bit) as mma_gemm.cuh's int8 modes, which stay the fallback (gemm_w8a8.cuh, moe_w8a8.cuh).
 #pragma once
-#include "kernels/cuda/mma_gemm_i8.cuh"
+#include "kernels/cuda/mma_gemm.cuh"
 
 namespace rotor::cuda {
 

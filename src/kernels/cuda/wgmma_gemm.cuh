@@ -1,0 +1,271 @@
+// kernels/cuda/wgmma_gemm.cuh — the GEMM tile kernel on Hopper warpgroup MMA, bf16 and int8
+// in one kernel, behind the bf16 experts' 128-row tiles (moe_wgmma.cu: GateUp, Down) and the
+// W8A8 GEMMs of many rows (wgmma_gemm_i8.cu: Dense, GateUp, Down). Same arguments and modes
+// as mma_gemm.cuh (GemmArgs / Gemm8Args, GemmMode).
+//
+// One block = one 128-row tile x 256 W rows (GateUp: 128 gate columns and the same 128 up
+// columns; Dense and Down: 256 output columns); two warpgroups, warpgroup g owning tile rows
+// 64g..64g+63 with one m64n256 accumulator (128 per thread: f32 from k16 bf16 products, exact
+// s32 from k32 int8 products). All 256 threads copy K-steps of 128 bytes (64 bf16 or 128 int8:
+// one 128-byte-swizzled panel of A [128 rows] and of W [256 rows]) with cp.async into a
+// 4-stage ring, two K-steps ahead of the one being multiplied; each warpgroup keeps one K-step
+// of products in flight while issuing the next.
+//
+// A warpgroup whose 64 rows are all padding issues no products (the other gets the tensor
+// cores), and padding rows are never written. Every output element is the sum of its K
+// products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
+// rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh).
+#pragma once
+#include "kernels/cuda/mma_gemm.cuh"
+#include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace rotor::cuda {
+
+// The tile of element T (bf16 or int8).
+template <typename T>
+struct WgmmaTile {
+  static constexpr bool kInt8 = std::is_same_v<T, int8_t>;
+  static constexpr int kBM = 128;                               // tile rows: warpgroup g owns rows 64g..64g+63
+  static constexpr int kBN = 256;                               // W rows per block
+  static constexpr int kChunk = 16 / static_cast<int>(sizeof(T));  // elements per 16-byte copy
+  static constexpr int kBK = 8 * kChunk;                        // K values per step: one 128-byte panel row
+  static constexpr int kStages = 4;
+  static constexpr int kAhead = kStages - 2;  // K-steps copied ahead of the one multiplied
+  static constexpr int kThreads = 256;
+  static constexpr int kABytes = kBM * 128, kWBytes = kBN * 128, kStageBytes = kABytes + kWBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + room to align the ring to 1024
+  static constexpr int kAIters = kBM * 8 / kThreads, kWIters = kBN * 8 / kThreads;  // 16-byte copies per thread
+  static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0, "panels must stay 1024-byte aligned");
+  static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 are warpgroup 0's");
+};
+
+// One K-step's products of a panel row (32 bytes): d += a . b over 16 bf16 or 32 int8 of k.
+__device__ __forceinline__ void wgmma_step(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+  wgmma_m64n256k16_ss(d, desc_a, desc_b, 1);
+}
+__device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+  wgmma_m64n256k32_s8_ss(d, desc_a, desc_b, 1);
+}
+
+template <typename T, GemmMode MODE>
+__global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(const MmaArgs<T> a) {
+  pdl_wait();
+  pdl_launch_dependents();
+  using Tile = WgmmaTile<T>;
+  using Acc = std::conditional_t<Tile::kInt8, int, float>;
+  constexpr int kBM = Tile::kBM, kBN = Tile::kBN, kBK = Tile::kBK, kChunk = Tile::kChunk;
+  constexpr int kStages = Tile::kStages, kAhead = Tile::kAhead, kABytes = Tile::kABytes;
+  constexpr int kStageBytes = Tile::kStageBytes, kAIters = Tile::kAIters, kWIters = Tile::kWIters;
+  static_assert(Tile::kInt8 || MODE != GemmMode::Dense, "bf16 dense GEMMs run on mma_gemm or cuBLAS");
+  extern __shared__ __align__(16) uint8_t smem_raw[];  // aligned to 1024 below
+  const int tile = MODE == GemmMode::Dense ? 0 : blockIdx.y;
+  if (MODE != GemmMode::Dense && tile >= *a.num_tiles) return;
+  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
+  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int c = tid % 8;  // the 16-byte chunk (k values kChunk c .. of a K-step) this thread copies
+  const int m0 = MODE == GemmMode::Dense ? blockIdx.y * kBM : 0;
+  const int n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
+  // MoE: [kBM] slots of this tile, and its expert's weights (int8: and weight scales).
+  const int32_t* sorted = MODE == GemmMode::Dense ? nullptr : a.sorted + static_cast<int64_t>(tile) * kBM;
+  const int e = MODE == GemmMode::Dense ? 0 : a.tile_expert[tile];
+  const T* W = a.W + static_cast<int64_t>(e) * a.w_expert_stride;
+  [[maybe_unused]] const float* w_scales = nullptr;
+  if constexpr (Tile::kInt8) w_scales = a.w_scales + static_cast<int64_t>(e) * a.ws_expert_stride;
+
+  // A: tile row r = tid / 8 + 32 i (Dense: row m0 + r; GateUp: x row slot / topk; Down: h row
+  // tile * kBM + r).
+  const T* a_src[kAIters];
+  bool a_ok[kAIters];
+#pragma unroll
+  for (int i = 0; i < kAIters; ++i) {
+    const int r = tid / 8 + 32 * i;
+    int64_t row;
+    if constexpr (MODE == GemmMode::Dense) {
+      a_ok[i] = m0 + r < a.M;
+      row = m0 + r;
+    } else {
+      const int slot = sorted[r];
+      a_ok[i] = slot >= 0;
+      row = MODE == GemmMode::GateUp ? slot / a.topk : static_cast<int64_t>(tile) * kBM + r;
+    }
+    a_src[i] = a_ok[i] ? a.A + row * a.lda + c * kChunk : a.A;
+  }
+  const bool active0 = __syncthreads_or(a_ok[0] || a_ok[1]);
+  const bool active1 = __syncthreads_or(a_ok[2] || a_ok[3]);
+  // This warpgroup has a real row; read from lane 0 so that ptxas sees a warp-uniform branch
+  // around the products (else it serialises them).
+  const bool active = __shfl_sync(0xffffffffu, wg == 0 ? active0 : active1, 0);
+
+  // W: block row j = tid / 8 + 32 i. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
+  const T* w_src[kWIters];
+  bool w_ok[kWIters];
+#pragma unroll
+  for (int i = 0; i < kWIters; ++i) {
+    const int j = tid / 8 + 32 * i;
+    int64_t row;
+    if constexpr (MODE == GemmMode::GateUp) {
+      const int col = n0 + j % (kBN / 2);
+      w_ok[i] = col < a.N;
+      row = j < kBN / 2 ? col : a.N + col;
+    } else {
+      w_ok[i] = n0 + j < a.N;
+      row = n0 + j;
+    }
+    w_src[i] = w_ok[i] ? W + row * a.K + c * kChunk : W;
+  }
+
+  auto load_stage = [&](int kt, int stage) {
+    uint8_t* sa = smem + stage * kStageBytes;
+    uint8_t* sw = sa + kABytes;
+    const int k0 = kt * kBK;
+    const bool k_ok = k0 + c * kChunk < a.K;  // K is a multiple of kChunk: a chunk is all in or all out
+#pragma unroll
+    for (int i = 0; i < kAIters; ++i) {
+      const bool ok = a_ok[i] && k_ok;
+      cp_async16(sa + swz128(tid / 8 + 32 * i, c), ok ? a_src[i] + k0 : a.A, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < kWIters; ++i) {
+      const bool ok = w_ok[i] && k_ok;
+      cp_async16(sw + swz128(tid / 8 + 32 * i, c), ok ? w_src[i] + k0 : W, ok);
+    }
+  };
+
+  // Descriptors of stage 0, the first 32 bytes of k: this warpgroup's 64 A rows, and all 256 W rows.
+  const uint64_t desc_a = wgmma_desc(smem + wg * 64 * 128, 0, 1024);
+  const uint64_t desc_w = wgmma_desc(smem + kABytes, 0, 1024);
+
+  Acc acc[kBN / 2];  // row 64 wg + 16 warp + lane / 4 + 8 (e / 2), column 8 j + 2 (lane % 4) + e % 2 at 4 j + e
+#pragma unroll
+  for (int i = 0; i < kBN / 2; ++i) acc[i] = Acc(0);
+
+  const int ktiles = (a.K + kBK - 1) / kBK;
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    if (s < ktiles) load_stage(s, s);
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < ktiles; ++kt) {
+    // K-step kt has landed (its group and all earlier ones), for every thread's copies, and
+    // the products of K-step kt - 2 are done in both warpgroups (waited below, last step).
+    cp_async_wait<kAhead - 1>();
+    fence_proxy_async();
+    __syncthreads();
+    if (active) {
+      const uint64_t step = static_cast<uint64_t>((kt % kStages) * kStageBytes) >> 4;
+      fence_regs(acc);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kBK / (2 * kChunk); ++kk)  // 32 bytes along the panel row each
+        wgmma_step(acc, desc_a + step + kk * 2, desc_w + step + kk * 2);
+      wgmma_commit();
+    }
+    // Overwrites the stage of K-step kt - 2.
+    if (kt + kAhead < ktiles) load_stage(kt + kAhead, (kt + kAhead) % kStages);
+    cp_async_commit();
+    wgmma_wait<1>();  // (nothing to wait for in an idle warpgroup)
+    fence_regs(acc);
+  }
+  cp_async_wait<0>();
+  wgmma_wait<0>();
+  fence_regs(acc);
+  if (!active) return;
+
+  // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
+  if constexpr (!Tile::kInt8) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
+      const int slot = sorted[r];
+      if (slot < 0) continue;
+      if constexpr (MODE == GemmMode::GateUp) {
+        bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+          float v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
+            v[e] = g / (1.0f + expf(-g)) * u;
+          }
+          *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
+        }
+      } else {
+        bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j) {
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;
+          *reinterpret_cast<__nv_bfloat162*>(out + col) =
+              __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+        }
+      }
+    }
+  } else {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
+      if constexpr (MODE == GemmMode::Dense) {
+        const int m = m0 + r;
+        if (m >= a.M) continue;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j)
+          w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+      } else if constexpr (MODE == GemmMode::GateUp) {
+        // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
+        const int slot = sorted[r];
+        const int64_t row = static_cast<int64_t>(tile) * kBM + r;
+        const float xs = slot >= 0 ? a.a_scales[slot / a.topk] : 0.0f;
+        float amax = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+          float v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float g = dequant_dynamic(acc[4 * j + 2 * half + e], w_scales[col + e], xs);
+            const float u = dequant_dynamic(acc[4 * (j + kBN / 16) + 2 * half + e], w_scales[a.N + col + e], xs);
+            v[e] = silu_mul(g, u);
+            amax = fmaxf(amax, fabsf(v[e]));
+          }
+          if (slot >= 0) *reinterpret_cast<float2*>(a.h + row * a.N + col) = make_float2(v[0], v[1]);
+        }
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+        if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x] = amax;
+      } else {
+        const int slot = sorted[r];
+        if (slot < 0) continue;
+        const float hs = a.a_scales[static_cast<int64_t>(tile) * kBM + r];
+        bf16* y = a.y + static_cast<int64_t>(slot) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j) {
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;
+          *reinterpret_cast<__nv_bfloat162*>(y + col) =
+              __floats2bfloat162_rn(dequant_dynamic(acc[4 * j + 2 * half], w_scales[col], hs),
+                                    dequant_dynamic(acc[4 * j + 2 * half + 1], w_scales[col + 1], hs));
+        }
+      }
+    }
+  }
+}
+
+// Raises the kernel's dynamic shared memory limit once (before the first launch, which
+// happens outside graph capture) and launches it.
+template <typename T, GemmMode MODE>
+cudaError_t launch_wgmma_gemm(const MmaArgs<T>& a, dim3 grid, cudaStream_t stream) {
+  using Tile = WgmmaTile<T>;
+  auto kernel = wgmma_gemm_kernel<T, MODE>;
+  const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes);
+  if (attr != cudaSuccess) return attr;
+  if (grid.x == 0 || grid.y == 0) return cudaSuccess;
+  return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
+}
+
+}  // namespace rotor::cuda
