@@ -30,11 +30,23 @@ struct AttentionBatch {
   Tensor block_tables;        // [S, W] KV block ids of each sequence, row stride W (W: the step's longest table)
 };
 
-// The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim].
+// The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim] in
+// act_dtype(), or F8E4M3 (an FP8 cache): then x is stored as e4m3(x / scale) (core/fp8.h:
+// nearest, ties to even, saturating at ±448) and read as e4m3 * scale, with the layer's scales.
 struct LayerKVCache {
+  LayerKVCache() = default;
+  LayerKVCache(Tensor k_, Tensor v_, Tensor scales_ = {}, bool calculate = false)
+      : k(k_), v(v_), scales(scales_), calculate_scales(calculate) {}
   Tensor k;
   Tensor v;
+  Tensor scales;                  // [2] f32 on the device: K's and V's scale (FP8 only)
+  // FP8 only: qk_norm_rope first sets scales from this step's rows that it writes (vLLM's
+  // --calculate-kv-scales): max|k| / kKScaleRange (k after norm and RoPE) and max|v| /
+  // kVScaleRange; a maximum of 0 gives 1.
+  bool calculate_scales = false;
+  bool fp8() const { return k.dtype() == DType::F8E4M3; }
 };
+constexpr float kKScaleRange = 200.0f, kVScaleRange = 100.0f;  // vLLM's K_ / V_SCALE_CONSTANT
 
 enum class QuantKind : uint8_t {
   None,         // weight in bf16/f32
@@ -177,12 +189,14 @@ class Ops {
 
   // qkv [T, (Hq + 2 Hkv) * hd]: per-head RMSNorm of q and k (weights [hd]), NeoX RoPE at
   // batch.positions with rope_cos_sin [max_pos, hd] (cos in [:hd/2], sin in [hd/2:]),
-  // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping.
+  // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping (FP8: divided by the
+  // layer's scales and rounded to e4m3, see LayerKVCache).
   virtual void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
                             const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                             const Tensor& q_out) = 0;
 
-  // Causal GQA attention over the paged cache (which already holds this step's k and v).
+  // Causal GQA attention over the paged cache (which already holds this step's k and v; FP8
+  // caches read as e4m3 * scale).
   // q [T', Hq, hd] and out [T', Hq * hd] hold only the decode tokens (attention_decode:
   // T' = num_decode_seqs) or only the prefill tokens (attention_prefill: the rest, in order).
   virtual void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,

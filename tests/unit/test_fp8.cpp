@@ -1,8 +1,9 @@
-// tests/unit/test_fp8.cpp — core/fp8.h against a conversion written here independently: the
-// 256 e4m3 codes' values from the format's definition, and f32 -> e4m3 as the nearest of them
-// (ties to the even code, saturation at ±448, NaN -> 0x7f), over every code's neighbourhood
-// (the values, the midpoints between neighbours and the floats next to them), special values
-// and millions of random bit patterns; and the f16 bit placement the GPU kernels read with.
+// tests/unit/test_fp8.cpp — core/fp8.h against the conversion written independently in
+// tests/common/e4m3_reference.h: the 256 e4m3 codes' values from the format's definition, and
+// f32 -> e4m3 as the nearest of them (ties to the even code, saturation at ±448, NaN -> 0x7f),
+// over every code's neighbourhood (the values, the midpoints between neighbours and the floats
+// next to them), special values and millions of random bit patterns; and the f16 bit placement
+// the GPU kernels read with.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,41 +14,13 @@
 
 #include "core/bf16.h"
 #include "core/fp8.h"
+#include "tests/common/e4m3_reference.h"
 
 namespace rotor {
 namespace {
 
-// The value of an e4m3 code by definition: (-1)^s 2^(E-7) (1 + m/8), or (-1)^s 2^-6 (m/8) when
-// E = 0; S.1111.111 is NaN.
-double code_value(int code) {
-  const int s = code >> 7, E = (code >> 3) & 15, m = code & 7;
-  if (E == 15 && m == 7) return NAN;
-  const double mag = E == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1.0 + m / 8.0, E - 7);
-  return s ? -mag : mag;
-}
-
-// The reference conversion: the finite code nearest to f (in double), ties to the code with an
-// even mantissa, magnitudes beyond 448 clamped to 448, NaN to 0x7f; the sign of zero kept.
-uint8_t nearest_code(float f) {
-  if (std::isnan(f)) return 0x7f;
-  const bool neg = std::signbit(f);
-  static const std::vector<double> values = [] {
-    std::vector<double> v;
-    for (int c = 0; c < 0x7f; ++c) v.push_back(code_value(c));  // the non-negative finite codes
-    return v;
-  }();
-  const double a = std::min<double>(std::fabs(static_cast<double>(f)), 448.0);
-  int best = 0;
-  double best_d = INFINITY;
-  for (int c = 0; c < 0x7f; ++c) {
-    const double d = std::fabs(values[c] - a);
-    if (d < best_d || (d == best_d && (c & 1) == 0)) {
-      best = c;
-      best_d = d;
-    }
-  }
-  return static_cast<uint8_t>((neg ? 0x80 : 0) | best);
-}
+using test::e4m3_code_value;
+using test::e4m3_nearest_code;
 
 float from_bits(uint32_t u) {
   float f;
@@ -57,7 +30,7 @@ float from_bits(uint32_t u) {
 
 TEST(Fp8, CodesDecodeToTheirDefinition) {
   for (int c = 0; c < 256; ++c) {
-    const double want = code_value(c);
+    const double want = e4m3_code_value(c);
     const float got = e4m3_to_f32(static_cast<uint8_t>(c));
     if (std::isnan(want)) {
       EXPECT_TRUE(std::isnan(got)) << c;
@@ -79,7 +52,7 @@ TEST(Fp8, EveryCodeRoundTrips) {
 TEST(Fp8, NeighbourhoodsOfEveryCodeAndMidpoint) {
   std::vector<float> probes;
   for (int c = 0; c < 0x7e; ++c) {
-    const double lo = code_value(c), hi = code_value(c + 1);
+    const double lo = e4m3_code_value(c), hi = e4m3_code_value(c + 1);
     const float mid = static_cast<float>((lo + hi) / 2);  // exact: a one-bit-longer mantissa
     ASSERT_EQ(static_cast<double>(mid), (lo + hi) / 2);
     for (float p : {static_cast<float>(lo), mid, static_cast<float>(hi)})
@@ -90,7 +63,7 @@ TEST(Fp8, NeighbourhoodsOfEveryCodeAndMidpoint) {
                   std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min()})
     probes.push_back(p);
   for (size_t i = 0, n = probes.size(); i < n; ++i) probes.push_back(-probes[i]);
-  for (float p : probes) ASSERT_EQ(f32_to_e4m3(p), nearest_code(p)) << p;
+  for (float p : probes) ASSERT_EQ(f32_to_e4m3(p), e4m3_nearest_code(p)) << p;
   EXPECT_EQ(f32_to_e4m3(464.0f), 0x7e);   // the tie past 448 goes to the even code, 448
   EXPECT_EQ(f32_to_e4m3(-INFINITY), 0xfe);
   EXPECT_EQ(f32_to_e4m3(-0.0f), 0x80);
@@ -103,12 +76,12 @@ TEST(Fp8, RandomBitPatterns) {
   // Uniform over all bit patterns, then over the magnitudes that matter (2^-12 .. 2^10).
   for (int i = 0; i < 2000000; ++i) {
     const float f = from_bits(g());
-    ASSERT_EQ(f32_to_e4m3(f), nearest_code(f)) << f;
+    ASSERT_EQ(f32_to_e4m3(f), e4m3_nearest_code(f)) << f;
   }
   std::uniform_int_distribution<uint32_t> exp(127 - 12, 127 + 10);
   for (int i = 0; i < 2000000; ++i) {
     const uint32_t u = (g() & 0x807fffffu) | (exp(g) << 23);
-    ASSERT_EQ(f32_to_e4m3(from_bits(u)), nearest_code(from_bits(u))) << from_bits(u);
+    ASSERT_EQ(f32_to_e4m3(from_bits(u)), e4m3_nearest_code(from_bits(u))) << from_bits(u);
   }
 }
 
