@@ -243,7 +243,8 @@ class Ops {
                            const ExpertWeights& experts, const Tensor& out) = 0;
 
   // Fills t (any float dtype) with mean + std * N(0,1)-like noise (sum of four uniforms),
-  // element i from hash(seed, i): the same values on every backend. For dummy weights.
+  // element i from hash(seed, i): the same values on every backend. For dummy weights (and
+  // e4m3 KV caches: rounded as core/fp8.h).
   virtual void fill_random(const Tensor& t, uint64_t seed, float mean, float std) = 0;
 
   // Draws one token per row of logits [S, V] f32 into out_ids [S] i32: greedy when

@@ -84,9 +84,10 @@ class ModelRunner {
     std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
     std::atomic<bool> busy{false};         // launched and not yet waited for
   };
-  // Forward and sampling of R rows, all queued on the device (see Sampler::sample).
+  // Forward and sampling of R rows, all queued on the device (see Sampler::sample), through the
+  // KV cache's layers (or `kv` when given).
   void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                   const StepInputs* in);
+                   const StepInputs* in, std::span<const LayerKVCache> kv = {});
   // The view of a decode graph's batch of B padded rows.
   AttentionBatch graph_batch(int B) const;
 
@@ -105,6 +106,7 @@ class ModelRunner {
   int next_slot_ = 0;                    // launching thread
   int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
   bool warmed_up_ = false;
+  bool scales_pending_ = false;          // --calculate-kv-scales: no step has computed them yet
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };
 
