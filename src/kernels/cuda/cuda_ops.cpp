@@ -402,9 +402,10 @@ class CudaOps final : public Ops {
   }
 
   void fill_random(const Tensor& t, uint64_t seed, float mean, float std) override {
-    ROTOR_CHECK(t.is_contiguous() && (t.dtype() == DType::BF16 || t.dtype() == DType::F32),
-                "fill_random: {} must be contiguous bf16 or f32", t.str());
-    check(cuda::fill_random(t.data(), t.dtype() == DType::BF16, t.numel(), seed, mean, std, stream_), "fill_random");
+    ROTOR_CHECK(t.is_contiguous() && (t.dtype() == DType::BF16 || t.dtype() == DType::F32 ||
+                                      t.dtype() == DType::F8E4M3),
+                "fill_random: {} must be contiguous bf16, f32 or e4m3", t.str());
+    check(cuda::fill_random(t.data(), t.dtype(), t.numel(), seed, mean, std, stream_), "fill_random");
   }
 
   void sample(const Tensor& logits, const SamplingBatch& p, const Tensor& out_ids) override {
