@@ -2,7 +2,8 @@
 // f32 -> e4m3 on the host exactly as the GPU's cvt.rn.satfinite.e4m3x2.f32 converts (round to
 // nearest, ties to even; magnitudes past 448 saturate to ±448, infinities included; every NaN
 // gives 0x7f), e4m3 -> f32, and the bit placement of two e4m3 into f16 that the GPU's
-// attention kernels use to read the cache (host and device, so the host tests check it).
+// attention kernels are to read the cache with (not written yet, issue 20; host and device,
+// so the host tests check it).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,9 @@
 namespace rotor {
 
 constexpr float kE4m3Max = 448.0f;
+// --calculate-kv-scales: K scale = max|k| / kKScaleRange, V scale = max|v| / kVScaleRange
+// (vLLM's K_SCALE_CONSTANT and V_SCALE_CONSTANT).
+constexpr float kKScaleRange = 200.0f, kVScaleRange = 100.0f;
 
 inline uint8_t f32_to_e4m3(float f) {
   uint32_t u;

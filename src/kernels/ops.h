@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/fp8.h"  // kKScaleRange, kVScaleRange
 #include "core/tensor.h"
 
 namespace rotor {
@@ -46,7 +47,6 @@ struct LayerKVCache {
   bool calculate_scales = false;
   bool fp8() const { return k.dtype() == DType::F8E4M3; }
 };
-constexpr float kKScaleRange = 200.0f, kVScaleRange = 100.0f;  // vLLM's K_ / V_SCALE_CONSTANT
 
 enum class QuantKind : uint8_t {
   None,         // weight in bf16/f32

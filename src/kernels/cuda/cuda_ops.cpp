@@ -191,13 +191,16 @@ class CudaOps final : public Ops {
     const int64_t T = b.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
     ROTOR_CHECK(qkv.dtype() == DType::BF16 && qkv.size(0) == T && qkv.size(1) == (Hq + 2 * Hkv) * hd &&
                     qkv.stride(1) == 1 && q_out.dtype() == DType::BF16 && q_out.stride(2) == 1 &&
-                    q_out.stride(1) == hd && cache.k.dtype() == DType::BF16 && cache.v.dtype() == DType::BF16 &&
-                    cache.k.size(3) == hd && cache.k.is_contiguous() && cache.v.is_contiguous() &&
-                    rope_cos_sin.dtype() == DType::F32 && rope_cos_sin.size(1) == hd &&
+                    q_out.stride(1) == hd && (cache.k.dtype() == DType::BF16 || cache.fp8()) &&
+                    cache.v.dtype() == cache.k.dtype() && cache.k.size(3) == hd && cache.k.is_contiguous() &&
+                    cache.v.is_contiguous() && rope_cos_sin.dtype() == DType::F32 && rope_cos_sin.size(1) == hd &&
                     q_norm_w.dtype() == DType::BF16 && k_norm_w.dtype() == DType::BF16 && hd % 64 == 0 &&
                     hd <= 256,
                 "qk_norm_rope: bad shapes qkv {} q_out {} k_cache {} rope {}", qkv.str(), q_out.str(),
                 cache.k.str(), rope_cos_sin.str());
+    ROTOR_CHECK(!cache.fp8() || (cache.scales.dtype() == DType::F32 && cache.scales.numel() == 2 &&
+                                 cache.scales.device() == device()),
+                "qk_norm_rope: an e4m3 cache needs its [2] f32 scales on the GPU (got {})", cache.scales.str());
     cuda::QkNormRopeArgs a{};
     a.qkv = qkv.data();
     a.qkv_stride = qkv.stride(0);
@@ -210,6 +213,8 @@ class CudaOps final : public Ops {
     a.slots = b.slot_mapping.data<int32_t>();
     a.k_cache = cache.k.data();
     a.v_cache = cache.v.data();
+    a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
+    a.calculate_scales = cache.fp8() && cache.calculate_scales;
     a.num_slots = cache.k.size(0) * cache.k.size(2);
     a.block_size = static_cast<int>(cache.k.size(2));
     a.q_out = q_out.data();
@@ -556,6 +561,7 @@ class CudaOps final : public Ops {
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
+    ROTOR_CHECK(!cache.fp8(), "{}: the CUDA attention kernels cannot read an e4m3 KV cache yet (issue 20)", op);
     ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && q.stride(2) == 1 && q.stride(1) == hd &&
                     out.stride(1) == 1 && out.size(1) == Hq * hd && out.size(0) == q.size(0) &&
                     cuda::attention_head_dim_supported(static_cast<int>(hd)) && Hq % Hkv == 0 &&
