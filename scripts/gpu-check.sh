@@ -4,6 +4,7 @@
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench e2e e2e-tp serve
 #                                       (default: env fixtures build test comm tp engine bench)
+#   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
@@ -104,9 +105,11 @@ for step in $steps; do
       # Tensor and expert parallelism with every rank on GPU 0 where there are fewer GPUs than
       # ranks (test_tp_cuda sets ROTOR_SAME_DEVICE_RANKS itself): the small fixture split 2 and
       # 4 ways against one rank (logits rel err < 1e-2, argmax >= 98%), graphs on/off and async
-      # on/off identical; then the 30B-A3B decode step with TP 2 (and TP 2 EP) on one GPU beside
-      # TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
-      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off)" "$out/test_tp_cuda.log" \
+      # on/off identical, structured outputs over 2 ranks (valid, each grammar fed once per
+      # step, identical across async and graphs); then the 30B-A3B decode step with TP 2 (and
+      # TP 2 EP) on one GPU beside TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
+      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off, structured outputs)" \
+        "$out/test_tp_cuda.log" \
         "${run_env[@]}" $bin/tests/test_tp_cuda
       grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda.log" | sed 's/^/   /'
       cfg=$stage/configs/qwen3-30b-a3b/config.json
@@ -226,6 +229,18 @@ for step in $steps; do
         --random-output-len "$out_len" --num-prompts 32 --max-concurrency 32 --ignore-eos \
         --result-json "$out/bench-serve-30b.json" --report "$out/bench-serve-30b.html"
       tail -n 40 "$out/bench-serve-30b.log"
+      if [ -n "${ROTOR_BENCH_STRUCTURED:-}" ]; then
+        # The same with every request under a JSON schema (a list of strings that never
+        # completes, so every step masks: issue 24's decode-rate comparison, target >= 90%).
+        schema='{"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}}, "required": ["items"]}'
+        timed "bench serve 30B-A3B under a JSON schema: 32 x 16384 in / $out_len out" \
+          "$out/bench-serve-30b-structured.log" "${run_env[@]}" $bin/apps/rotor bench serve \
+          --base-url "http://127.0.0.1:$port" --model qwen3-30b-a3b-dummy --tokenizer "$stage/tokenizers/qwen3" \
+          --endpoint completions --dataset random --random-input-len 16384 --random-output-len "$out_len" \
+          --num-prompts 32 --max-concurrency 32 --ignore-eos --result-json "$out/bench-serve-30b-structured.json" \
+          --extra-body "{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"list\", \"schema\": $schema}}}"
+        tail -n 20 "$out/bench-serve-30b-structured.log"
+      fi
       curl -s "http://127.0.0.1:$port/metrics" >"$out/serve-30b-metrics.txt"
       kill -TERM $server; wait $server; note "rotor serve exit status after SIGTERM: $?"
       ;;

@@ -165,6 +165,7 @@ RequestHandle Engine::submit(EngineRequest req) {
   r.seed = r.params.seed ? static_cast<uint64_t>(*r.params.seed) : hash3(seed_base_, r.id, 0);
   r.prompt_argmax = req.prompt_argmax;
   r.priority = req.priority;
+  r.constraint = std::move(req.constraint);
   const Clock::time_point arrival = Clock::now();
   auto stream = std::make_shared<RequestStream>(r.id, static_cast<int>(r.tokens.size()), arrival);
   {

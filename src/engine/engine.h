@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/sampling_params.h"
+#include "core/token_constraint.h"
 #include "engine/engine_stats.h"
 #include "engine/request_handle.h"
 
@@ -55,6 +56,9 @@ struct EngineRequest {
   // Such a request never reads the prefix cache, so every prompt position is computed.
   bool prompt_argmax = false;
   int priority = 0;                    // lower is served first; non-zero needs priority_scheduling
+  // Structured outputs: each sampled token must be one the constraint allows (a grammar
+  // matcher; it is fed the request's tokens in order on the runner's launching thread).
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 // What the engine was built with (for the server's validation and /v1/models).

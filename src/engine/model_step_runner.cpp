@@ -1,10 +1,12 @@
 // engine/model_step_runner.cpp — request state from SchedulerOutput deltas, SeqWork,
-// placeholders; the ranks' launches, waits and the check that they sampled alike.
+// placeholders; structured-output constraints fed and their bitmasks written once per step;
+// the ranks' launches, waits and the check that they sampled alike.
 #include "engine/model_step_runner.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -12,8 +14,19 @@
 namespace rotor {
 namespace {
 
+// What a constrained sequence's constraint is given at launch before its bitmask is filled:
+// the known output tokens from index `from`, then (placeholder) the token the previous step drew.
+struct Feed {
+  std::shared_ptr<ModelStepRunner::Constrained> c;
+  int from = 0;
+  std::vector<int32_t> tokens;
+  int source_row = -1;
+};
+
 struct ModelStep final : PreparedStep {
   StepInputs inputs;
+  std::vector<Feed> feeds;             // per scheduled entry (c null: none)
+  std::vector<uint32_t> bitmasks;      // [inputs.bitmask_rows.size(), ceil(V / 32)]: every rank's
   std::vector<LaunchedStep> launched;  // per rank
   std::vector<uint64_t> req;           // per scheduled entry
   std::vector<bool> sample;
@@ -22,6 +35,42 @@ struct ModelStep final : PreparedStep {
   std::vector<int> prompt_argmax_len;  // prompt positions of its chunk (prompt_argmax requests)
   std::vector<int> prompt_lp_len;      // positions of its chunk followed by a prompt token (prompt_logprobs)
 };
+
+// Gives a constraint the tokens it has not seen, then has it write the bitmask.
+void feed(Feed& f, const int32_t* previous, std::span<uint32_t> bits, std::span<const int32_t> eos) {
+  ModelStepRunner::Constrained& c = *f.c;
+  auto give = [&](int32_t token) {
+    if (c.refused || c.constraint->accept_token(token)) return;
+    c.refused = true;  // a token outside the grammar (a sampler that ignored the mask): end it
+    ROTOR_LOG_WARN("structured output: the constraint refused token {}; the request can only end now", token);
+  };
+  for (size_t i = 0; i < f.tokens.size(); ++i)
+    if (f.from + static_cast<int>(i) >= c.constraint->num_accepted()) give(f.tokens[i]);
+  if (f.source_row >= 0) give(previous[f.source_row]);
+  if (!c.refused) {
+    c.constraint->fill_bitmask(bits);
+    return;
+  }
+  std::fill(bits.begin(), bits.end(), 0u);
+  for (int32_t e : eos) bits[static_cast<size_t>(e) >> 5] |= 1u << (e & 31);
+}
+
+// Feeds every constrained row's constraint and writes its bitmask into step.bitmasks, once for
+// every rank. `rank0` has queued the step's forward; its previous_sampled() gives what the
+// placeholders stand for (every rank drew the same ids: execute() checks it once that step is
+// waited for).
+void fill_bitmasks(ModelStep& step, ModelRunner& rank0, std::span<const int32_t> eos) {
+  const size_t rows = step.inputs.bitmask_rows.size();
+  const size_t words = (static_cast<size_t>(rank0.config().vocab_size) + 31) / 32;
+  step.bitmasks.assign(rows * words, 0u);
+  const int32_t* previous = nullptr;  // read once a placeholder needs it
+  for (size_t j = 0; j < rows; ++j) {
+    const int row = step.inputs.bitmask_rows[j];
+    Feed& f = step.feeds[static_cast<size_t>(step.inputs.sample_seq[static_cast<size_t>(row)])];
+    if (f.source_row >= 0 && !previous) previous = rank0.previous_sampled();
+    feed(f, previous, std::span<uint32_t>(step.bitmasks).subspan(j * words, words), eos);
+  }
+}
 
 }  // namespace
 
@@ -78,6 +127,8 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
     r.prompt_argmax = d.prompt_argmax;
     r.blocks = d.block_ids;
     r.stop_ids = d.params.stop_token_ids;
+    r.constrained = d.constraint ? std::make_shared<Constrained>(Constrained{d.constraint}) : nullptr;
+    r.fed = 0;  // (again after a preemption: the launch skips what the constraint already has)
     if (!d.params.ignore_eos) r.stop_ids.insert(r.stop_ids.end(), eos_.begin(), eos_.end());
     if (!d.params.allowed_token_ids.empty()) {
       std::vector<bool> allowed(static_cast<size_t>(runners_[0]->config().vocab_size), false);
@@ -100,9 +151,10 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
   const size_t S = out.scheduled.size();
   std::vector<std::vector<int32_t>> chunk(S), outputs(S), masks(S);
   std::vector<SeqWork> work(S);
+  step->feeds.resize(S);
   for (size_t k = 0; k < S; ++k) {
     const ScheduledRequest& s = out.scheduled[k];
-    const Req& r = reqs_.at(s.req_id);
+    Req& r = reqs_.at(s.req_id);
     const int c = computed.at(s.req_id), n = s.num_tokens, known = static_cast<int>(r.tokens.size());
     ROTOR_CHECK(c + n <= known + 1, "step runner: request {} schedules {} tokens past {} known", s.req_id,
                 c + n - known, known);
@@ -138,6 +190,14 @@ std::unique_ptr<PreparedStep> ModelStepRunner::prepare(const SchedulerOutput& ou
       masks[k] = masked_ids(r, w.counter);
       w.masked_tokens = masks[k];
     }
+    if (s.sample && r.constrained) {
+      Feed& f = step->feeds[k];
+      f.c = r.constrained;
+      f.from = r.fed;
+      f.tokens.assign(r.tokens.begin() + r.num_prompt + r.fed, r.tokens.end());
+      r.fed = known - r.num_prompt + (placeholder ? 1 : 0);
+      w.token_bitmask = true;
+    }
     step->req.push_back(s.req_id);
     step->sample.push_back(s.sample);
     step->placeholder.push_back(placeholder);
@@ -160,11 +220,21 @@ void ModelStepRunner::launch(PreparedStep& prepared) {
     ROTOR_CHECK(it != last_rows_.end(), "step runner: request {} has no token being sampled for its placeholder",
                 step.req[k]);
     step.inputs.set_previous_row(static_cast<int>(k), it->second);
+    step.feeds[k].source_row = it->second;
   }
   const int n = static_cast<int>(runners_.size());
+  auto on_ranks = [&](const std::function<void(int)>& f) {
+    if (n == 1) f(0);
+    else threads_->run(f);
+  };
   step.launched.resize(n);
-  if (n == 1) step.launched[0] = runners_[0]->launch(step.inputs);
-  else threads_->run([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
+  on_ranks([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
+  if (!step.inputs.bitmask_rows.empty()) {
+    // Every rank has queued the forward; the masks are written once, here, while it runs,
+    // and every rank's sampler uploads the same bits.
+    fill_bitmasks(step, *runners_[0], eos_);
+    on_ranks([&](int r) { runners_[r]->launch_sampling(step.launched[r], step.inputs, step.bitmasks); });
+  }
   last_rows_.clear();
   for (int i = 0; i < step.inputs.num_sample; ++i) last_rows_[step.req[step.inputs.sample_seq[i]]] = i;
 }

@@ -8,6 +8,12 @@
 // the step on every rank's thread; execute() waits for every rank's sampled ids, checks that
 // they agree (the logits are all-reduced, so every rank draws the same tokens) and reports
 // rank 0's. A failure on one rank aborts the group and fails the step with that rank's message.
+// Structured outputs: a step with constrained rows is launched in two rounds. Every rank queues
+// its forward (ModelRunner::launch); then, on the launching thread while that runs, each
+// request's constraint is fed its tokens and writes its next bitmask, once per step whatever
+// the number of ranks (a placeholder's token is read from rank 0's step before, which has
+// finished by then: ModelRunner::previous_sampled); then every rank uploads the same bits and
+// samples (ModelRunner::launch_sampling), so the ranks still draw alike.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -28,6 +34,13 @@ class ModelStepRunner final : public StepRunner {
                   std::vector<int32_t> eos_token_ids);
   ~ModelStepRunner() override;
 
+  // A request's constraint and whether it refused a token (then only eos is allowed);
+  // used on the launching thread only.
+  struct Constrained {
+    std::shared_ptr<TokenConstraint> constraint;
+    bool refused = false;
+  };
+
   std::unique_ptr<PreparedStep> prepare(const SchedulerOutput& out) override;
   void launch(PreparedStep& step) override;
   RunnerOutput execute(PreparedStep& step) override;
@@ -42,6 +55,8 @@ class ModelStepRunner final : public StepRunner {
     std::vector<int32_t> blocks;
     std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
     std::vector<int32_t> disallowed; // with allowed_token_ids: every other id (masked at every draw)
+    std::shared_ptr<Constrained> constrained;  // structured outputs
+    int fed = 0;                     // output tokens the launches so far give the constraint
   };
   // The ids request r may not draw next: stop ids before min_tokens, ids outside its
   // allowed_token_ids, and the last token of every bad word whose other tokens end the output.

@@ -261,6 +261,11 @@ class Ops {
   // (eos and stop ids before min_tokens). logits [S, V] f32, ids [N] i32, start [S + 1] i32.
   virtual void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) = 0;
 
+  // Grammar masks (structured outputs): for i < N, logits[rows[i], t] = -inf where bit t % 32
+  // of bitmask[i, t / 32] is 0. logits [S, V] f32, bitmask [N, W] i32 (W >= ceil(V / 32), bits
+  // as unsigned), rows [N] i32 (distinct, in [0, S)).
+  virtual void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) = 0;
+
   // From log_softmax(logits) of logits [S, V] f32, per row s: token_logprob[s] and
   // token_rank[s] (1 + the number of tokens with a strictly larger logit) of token_ids[s],
   // and the K = top_ids.size(1) most likely tokens, best first (ties: lower id first).

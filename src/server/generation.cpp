@@ -10,6 +10,7 @@
 #include "server/api_error.h"
 #include "server/responses.h"
 #include "server/server.h"
+#include "structured/matcher.h"
 
 namespace rotor::server {
 
@@ -41,6 +42,7 @@ Generation::Generation(Server& server, std::vector<std::vector<int32_t>> prompts
                             *gen.truncate_prompt_tokens, max_len),
                 "truncate_prompt_tokens");
   const std::vector<std::vector<int32_t>> bad_words = bad_words_token_ids(server.tokenizer(), gen.bad_words);
+  const std::shared_ptr<const structured::CompiledGrammar> grammar = server.grammar(gen.structured);
   std::vector<EngineRequest> requests;
   for (std::vector<int32_t>& ids : prompts_) {
     if (gen.truncate_prompt_tokens) {  // keep the last N tokens, as vLLM truncates on the left
@@ -81,6 +83,7 @@ Generation::Generation(Server& server, std::vector<std::vector<int32_t>> prompts
       s.prompt_logprobs = gen.prompt_logprobs;
       s.allowed_token_ids = gen.allowed_token_ids;
       s.bad_words = bad_words;
+      if (grammar) r.constraint = std::make_shared<structured::GrammarMatcher>(grammar);
       requests.push_back(std::move(r));
     }
   }

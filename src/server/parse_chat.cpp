@@ -103,7 +103,7 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
   r.model = opt_string(body, "model");
   r.messages = parse_messages(body);
   r.tools = parse_tools(body);
-  std::string tool_choice = "auto";
+  std::string tool_choice = "auto", named;
   if (const json* tc = find_field(body, "tool_choice")) {
     if (tc->is_string()) {
       tool_choice = tc->get<std::string>();
@@ -111,15 +111,15 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
         bad_request("'tool_choice' must be none, auto, required or a named function", "tool_choice");
     } else if (tc->is_object()) {
       tool_choice = "named";
+      const json* f = opt_object(*tc, "function");
+      const auto name = f ? opt_string(*f, "name") : std::nullopt;
+      if (!name) bad_request("a named 'tool_choice' needs function.name", "tool_choice");
+      named = *name;
     } else {
       bad_request("'tool_choice' must be a string or an object", "tool_choice");
     }
   }
-  if (tool_choice == "required" || tool_choice == "named")
-    bad_request("forcing a tool call ('tool_choice' required or a named function) is not supported "
-                "(no guided decoding); use 'auto'",
-                "tool_choice");
-  r.parse_tool_calls = !r.tools.is_null() && tool_choice == "auto";
+  r.parse_tool_calls = !r.tools.is_null() && tool_choice != "none";
   r.add_generation_prompt = opt_bool(body, "add_generation_prompt").value_or(true);
   r.continue_final_message = opt_bool(body, "continue_final_message").value_or(false);
   if (r.add_generation_prompt && r.continue_final_message)
@@ -141,6 +141,28 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
     bad_request("a per-request 'chat_template' is not supported (start the server with --chat-template)",
                 "chat_template");
   r.gen = parse_generation_options(body, defaults, limits);
+  if (tool_choice == "required" || tool_choice == "named") {
+    // Forced tool calls: Qwen3 <tool_call> blocks of the given functions, by grammar.
+    if (r.tools.is_null()) bad_request(fmt::format("'tool_choice' {} needs 'tools'", tool_choice), "tool_choice");
+    if (r.gen.structured.kind != StructuredSpec::Kind::None)
+      bad_request(fmt::format("'tool_choice' {} cannot be combined with '{}'", tool_choice, r.gen.structured.field),
+                  "tool_choice");
+    StructuredSpec s;
+    s.kind = StructuredSpec::Kind::ToolCalls;
+    s.field = "tool_choice";
+    s.several = tool_choice == "required";
+    for (const json& t : r.tools) {
+      const json& f = t["function"];
+      const std::string name = f["name"].get<std::string>();
+      if (!named.empty() && name != named) continue;
+      const json* params = find_field(f, "parameters");
+      s.tools.emplace_back(name, params ? params->dump() : std::string());
+    }
+    if (s.tools.empty())
+      bad_request(fmt::format("'tool_choice' names the function '{}', which is not in 'tools'", named), "tool_choice");
+    r.gen.structured = std::move(s);
+    check_structured(r.gen);
+  }
   const bool logprobs = opt_bool(body, "logprobs").value_or(false);
   const auto top = opt_int(body, "top_logprobs");
   if (top) {

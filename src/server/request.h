@@ -24,6 +24,20 @@ struct SamplingDefaults {
   static SamplingDefaults from_generation_config(const json& generation_config);
 };
 
+// Structured outputs: the constraint a request's outputs must follow (vLLM 0.11's
+// response_format / guided_* / structured_outputs fields, or tool_choice required / named).
+struct StructuredSpec {
+  enum class Kind { None, JsonSchema, JsonObject, Regex, Choice, Grammar, ToolCalls };
+  Kind kind = Kind::None;
+  std::string text;                        // the JSON schema, the regex or the EBNF grammar
+  std::vector<std::string> choices;        // Choice
+  std::vector<std::pair<std::string, std::string>> tools;  // ToolCalls: (name, parameters JSON or "")
+  bool several = false;                    // ToolCalls: one or more calls (required) or exactly one (named)
+  std::string field;                       // the request field it came from (400s name it)
+  // A text that identifies the constraint (the compiled-grammar cache key).
+  std::string key() const;
+};
+
 // Fields shared by both endpoints.
 struct GenerationOptions {
   float temperature = 1.0f;               // 0 = greedy
@@ -54,6 +68,7 @@ struct GenerationOptions {
   bool stream = false;
   bool include_usage = false;             // stream_options.include_usage
   bool continuous_usage_stats = false;    // stream_options.continuous_usage_stats (vLLM)
+  StructuredSpec structured;
 };
 
 struct ChatRequest {

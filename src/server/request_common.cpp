@@ -175,11 +175,8 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
     g.priority = static_cast<int>(*prio);
   }
   g.request_id = opt_string(body, "request_id").value_or("");
-  if (const json* rf = opt_object(body, "response_format")) {
-    const std::string type = opt_string(*rf, "type").value_or("text");
-    if (type != "text")
-      bad_request(fmt::format("response_format '{}' is not supported (no guided decoding)", type), "response_format");
-  }
+  g.structured = parse_structured(body);
+  check_structured(g);
   return g;
 }
 

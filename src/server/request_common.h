@@ -19,6 +19,13 @@ void reject_unsupported_fields(const json& body, RequestApi api);
 GenerationOptions parse_generation_options(const json& body, const SamplingDefaults& defaults,
                                            const RequestLimits& limits, bool zero_max_tokens = false);
 
+// The structured-output fields (response_format, guided_json / guided_regex / guided_choice /
+// guided_grammar, structured_outputs); at most one may constrain (400 otherwise).
+StructuredSpec parse_structured(const json& body);
+// 400 for options a constraint cannot honour: min_tokens (eos is masked while the grammar
+// may be complete and allow only eos).
+void check_structured(const GenerationOptions& g);
+
 // A list of token ids (400 on non-integers, negatives and ids outside the vocabulary).
 std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const RequestLimits& limits);
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "server/api_error.h"
 #include "server/endpoints.h"
+#include "server/grammar_cache.h"
 #include "server/json.h"
 
 namespace rotor::server {
@@ -94,6 +95,7 @@ Server::Server(Engine& engine, std::shared_ptr<const Tokenizer> tokenizer,
       chat_template_(std::move(chat_template)),
       opt_(std::move(options)),
       api_keys_(opt_.api_keys),
+      grammars_(std::make_unique<GrammarCache>(tokenizer_, engine.limits().vocab_size, engine.limits().eos_token_ids)),
       http_(std::make_unique<HttpServer>(*this, opt_.http)) {
   ROTOR_CHECK(!opt_.model_names.empty(), "the server needs a model name");
   limits_.max_logprobs = engine.limits().max_logprobs;
@@ -148,6 +150,10 @@ void Server::check_model(const std::optional<std::string>& model) const {
   for (const std::string& name : opt_.model_names)
     if (*model == name) return;
   throw ApiError(404, "The model `" + *model + "` does not exist.", "model");
+}
+
+std::shared_ptr<const structured::CompiledGrammar> Server::grammar(const StructuredSpec& spec) {
+  return grammars_->get(spec);
 }
 
 std::vector<RequestHandle> Server::submit(std::vector<EngineRequest> requests) {

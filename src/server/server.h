@@ -21,7 +21,13 @@ namespace rotor {
 class ChatTemplate;
 }
 
+namespace rotor::structured {
+class CompiledGrammar;
+}
+
 namespace rotor::server {
+
+class GrammarCache;
 
 struct ServerOptions {
   HttpOptions http;                       // address, connection cap, body limit, deadlines, threads
@@ -70,6 +76,9 @@ class Server final : public HttpHandler {
   // Submits the engine requests of one API request, all or none: 503 once stopping, 503 with
   // Retry-After when the waiting queue is full (see admissible), 400 if the engine refuses one.
   std::vector<RequestHandle> submit(std::vector<EngineRequest> requests);
+  // The compiled grammar of a request's structured output (nullptr for none; cached);
+  // rotor::Error (400) naming what it cannot handle.
+  std::shared_ptr<const structured::CompiledGrammar> grammar(const StructuredSpec& spec);
   void release(uint64_t request_id);  // an engine request's reply no longer needs it
   std::string metrics_page() const;
   // One prompt's choices are done: n and the most tokens one of them generated.
@@ -84,6 +93,7 @@ class Server final : public HttpHandler {
   ServerOptions opt_;
   RequestLimits limits_;
   ApiKeys api_keys_;
+  std::unique_ptr<GrammarCache> grammars_;
   std::mutex mu_;
   bool stopping_ = false;
   std::set<uint64_t> active_;              // engine request ids being served

@@ -25,14 +25,9 @@ struct Unsupported {
 
 constexpr Unsupported kFields[] = {
     {"logit_bias", kGenerate, When::NotEmpty, "no logit biases (allowed_token_ids and bad_words restrict sampling)"},
-    {"guided_json", kGenerate, When::Present, "no guided decoding"},
-    {"guided_regex", kGenerate, When::Present, "no guided decoding"},
-    {"guided_choice", kGenerate, When::Present, "no guided decoding"},
-    {"guided_grammar", kGenerate, When::Present, "no guided decoding"},
-    {"guided_decoding_backend", kGenerate, When::Present, "no guided decoding"},
-    {"guided_whitespace_pattern", kGenerate, When::Present, "no guided decoding"},
-    {"structural_tag", kGenerate, When::Present, "no guided decoding"},
-    {"structured_outputs", kGenerate, When::Present, "no guided decoding"},
+    {"guided_decoding_backend", kGenerate, When::Present, "structured outputs have one backend, rotor's own"},
+    {"guided_whitespace_pattern", kGenerate, When::Present, "JSON grammars allow JSON's own whitespace"},
+    {"structural_tag", kGenerate, When::Present, "no structural tags"},
     {"use_beam_search", kGenerate, When::True, "no beam search"},
     {"length_penalty", kGenerate, When::NotOne, "it applies to beam search, which rotor does not do"},
     {"logits_processors", kGenerate, When::Present, "no custom logits processors"},

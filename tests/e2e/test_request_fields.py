@@ -151,8 +151,8 @@ def test_chat_echo_and_request_id(client):
 
 
 UNSUPPORTED = [
-    ("/v1/chat/completions", "logit_bias", {"50": 5}), ("/v1/completions", "guided_regex", "a+"),
-    ("/v1/chat/completions", "guided_json", {"type": "object"}), ("/v1/chat/completions", "structured_outputs", {}),
+    ("/v1/chat/completions", "logit_bias", {"50": 5}), ("/v1/completions", "guided_decoding_backend", "xgrammar"),
+    ("/v1/chat/completions", "guided_whitespace_pattern", " "), ("/v1/chat/completions", "structural_tag", "{}"),
     ("/v1/completions", "use_beam_search", True), ("/v1/chat/completions", "length_penalty", 0.5),
     ("/v1/completions", "logits_processors", ["x.Y"]), ("/v1/chat/completions", "cache_salt", "salt"),
     ("/v1/chat/completions", "kv_transfer_params", {}), ("/v1/completions", "vllm_xargs", {"a": 1}),

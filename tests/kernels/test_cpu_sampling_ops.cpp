@@ -1,5 +1,5 @@
 // tests/kernels/test_cpu_sampling_ops.cpp — the logits ops around sampling (apply_penalties,
-// mask_tokens, logprobs) against plain references written from their definitions, on random
+// mask_tokens, apply_token_bitmask, logprobs) against plain references written from their definitions, on random
 // shapes, random logits and random token lists (with repeats and shared ids); copy_tokens
 // (async scheduling's placeholder fill).
 #include <gtest/gtest.h>
@@ -117,6 +117,36 @@ TEST_F(SamplingOps, MaskTokens) {
         EXPECT_EQ(got, logits[s * V + v]);
       }
     }
+}
+
+TEST_F(SamplingOps, TokenBitmask) {
+  for (int trial = 0; trial < 10; ++trial) {
+    const int S = r.uniform(1, 6), V = r.uniform(1, 200), W = (V + 31) / 32 + r.uniform(0, 2);
+    std::vector<float> logits(static_cast<size_t>(S) * V);
+    for (auto& x : logits) x = r.normal(1.0f);
+    // Some rows masked (in a shuffled order), with random bits.
+    std::vector<int32_t> rows;
+    for (int s = 0; s < S; ++s)
+      if (r.uniform(0, 2)) rows.push_back(s);
+    std::shuffle(rows.begin(), rows.end(), r.g);
+    const int N = static_cast<int>(rows.size());
+    std::vector<int32_t> bits(static_cast<size_t>(N) * W);
+    for (auto& b : bits) b = static_cast<int32_t>(r.g());
+    OwnedTensor l = tensor(DType::F32, logits, {S, V}), bm = tensor(DType::I32, bits, {N, W}), rw = i32(rows);
+    ops->apply_token_bitmask(l.tensor, bm.tensor, rw.tensor);
+    for (int s = 0; s < S; ++s)
+      for (int v = 0; v < V; ++v) {
+        const auto it = std::find(rows.begin(), rows.end(), s);
+        const bool masked = it != rows.end() &&
+                            !((static_cast<uint32_t>(bits[static_cast<size_t>(it - rows.begin()) * W + v / 32]) >> (v % 32)) & 1u);
+        const float got = l.tensor.data<float>()[s * V + v];
+        if (masked) {
+          EXPECT_EQ(got, -std::numeric_limits<float>::infinity());
+        } else {
+          EXPECT_EQ(got, logits[static_cast<size_t>(s) * V + v]);
+        }
+      }
+  }
 }
 
 TEST_F(SamplingOps, LogprobsMatchReference) {

@@ -719,6 +719,26 @@ TEST_F(CudaOpsTest, MaskTokensMatchesCpu) {
   }
 }
 
+TEST_F(CudaOpsTest, TokenBitmaskMatchesCpu) {
+  for (int V : {r.uniform(2, 3000), 151936}) {
+    const int S = r.uniform(1, 256), W = (V + 31) / 32;
+    OwnedTensor logits = host_f32({S, V});
+    std::vector<int32_t> rows;
+    for (int s = 0; s < S; ++s)
+      if (r.uniform(0, 2)) rows.push_back(s);
+    std::shuffle(rows.begin(), rows.end(), r.g);
+    const int N = static_cast<int>(rows.size());
+    std::vector<int32_t> bits(static_cast<size_t>(N) * W);
+    for (size_t i = 0; i < bits.size(); ++i)
+      bits[i] = i % 3 == 0 ? -1 : i % 3 == 1 ? 0 : static_cast<int32_t>(r.g());  // all set, none, random
+    OwnedTensor hbits = host_i32(bits, {N, W}), hrows = host_i32(rows, {N});
+    OwnedTensor dl = to_gpu(logits), dbits = to_gpu(hbits), drows = to_gpu(hrows);
+    gpu->apply_token_bitmask(dl, dbits, drows);
+    cpu->apply_token_bitmask(logits, hbits, hrows);
+    EXPECT_TRUE(same_bits(logits, to_host(dl))) << "S " << S << " V " << V << " N " << N;
+  }
+}
+
 TEST_F(CudaOpsTest, LogprobsMatchCpu) {
   struct Case {
     int S, V, K;

@@ -6,8 +6,11 @@
 //     error, prompt argmax agreeing at >= 98% of positions, every rank sampling alike;
 //   - decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling);
 //   - the Engine over 2 ranks (2 layers of 30B-A3B, dummy weights): a mixed batch gives
+//     identical tokens with async scheduling on and off and graphs on and off;
+//   - structured outputs through the Engine over 2 ranks (the tiny fixture, tensor and expert
+//     parallel): outputs in their grammar's language, each constraint fed once per step, and
 //     identical tokens with async scheduling on and off and graphs on and off.
-// Skipped without a GPU or (first group) without the small fixture.
+// Skipped without a GPU or without the fixture a test uses.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -21,6 +24,7 @@
 #include "kernels/backend.h"
 #include "tests/model/fixture_util.h"
 #include "tests/model/reference.h"
+#include "tests/model/structured_requests.h"
 
 namespace rotor {
 namespace {
@@ -214,6 +218,42 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
       if (want.empty()) want = got;
       else EXPECT_EQ(got, want);
     }
+}
+
+// Structured outputs over 2 ranks: the masks are written once per step on the launching thread
+// and every rank samples under the same bits (the step runner checks the ranks drew alike).
+TEST_F(TpCuda, EngineStructuredOutputsOverTwoRanks) {
+  const fs::path dir = test::fixtures_dir() / "tiny-qwen3-moe";
+  if (!fs::exists(dir / "config.json")) GTEST_SKIP() << "no " << dir;
+  LoadOptions lo;
+  lo.model = dir;
+  for (const bool ep : {false, true}) {
+    std::vector<std::vector<int32_t>> want;
+    for (const auto& [async, graphs] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+      SCOPED_TRACE(::testing::Message() << (ep ? "expert" : "tensor") << " parallel, async " << async << " graphs "
+                                        << graphs);
+      place_ranks(2);
+      RankSet ranks(RankSetOptions{"cuda", 2, ep, false});
+      RankSet::Loaded m = ranks.load(lo);
+      RunnerFactory factory(m.config, ranks, std::move(m.weights));
+      EngineConfig c;
+      c.max_model_len = 512;
+      c.max_num_seqs = 8;
+      c.max_num_batched_tokens = 256;
+      c.async_scheduling = async;
+      c.cuda_graphs = graphs;
+      c.kv_cache_memory_bytes = int64_t{32} << 20;  // every request at once: no preemption
+      std::unique_ptr<Engine> engine = Engine::create(c, factory);
+      std::vector<std::shared_ptr<test::CheckedConstraint>> checked;
+      const std::vector<RequestOutput> out = test::run_requests(*engine, test::structured_requests(&checked));
+      test::expect_in_language(out);
+      test::expect_driven_once_per_step(checked, out);
+      std::vector<std::vector<int32_t>> got;
+      for (const RequestOutput& o : out) got.push_back(o.token_ids);
+      if (want.empty()) want = got;
+      else EXPECT_EQ(got, want);
+    }
+  }
 }
 
 }  // namespace

@@ -75,6 +75,38 @@ TEST(RequestParse, ToolChoiceNoneDisablesParsing) {
   EXPECT_FALSE(r.parse_tool_calls);
 }
 
+TEST(RequestParse, StructuredOutputs) {
+  using Kind = StructuredSpec::Kind;
+  auto spec = [](const char* extra) {
+    return chat(std::string(R"({"messages": [{"role": "user", "content": "x"}], )") + extra + "}").gen.structured;
+  };
+  EXPECT_EQ(spec(R"("response_format": {"type": "text"})").kind, Kind::None);
+  EXPECT_EQ(spec(R"("response_format": {"type": "json_object"})").kind, Kind::JsonObject);
+  const StructuredSpec js =
+      spec(R"("response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "integer"}}})");
+  EXPECT_EQ(js.kind, Kind::JsonSchema);
+  EXPECT_EQ(json::parse(js.text), json::parse(R"({"type": "integer"})"));
+  EXPECT_EQ(spec(R"("guided_json": "{\"type\": \"string\"}")").text, R"({"type": "string"})");
+  EXPECT_EQ(spec(R"("guided_regex": "[a-z]+")").kind, Kind::Regex);
+  EXPECT_EQ(spec(R"("guided_choice": ["yes", "no"])").choices, (std::vector<std::string>{"yes", "no"}));
+  EXPECT_EQ(spec(R"("guided_grammar": "root ::= \"a\"")").kind, Kind::Grammar);
+  EXPECT_EQ(spec(R"("structured_outputs": {"choice": ["a"]})").field, "structured_outputs.choice");
+  EXPECT_EQ(spec(R"("structured_outputs": {"json_object": true})").kind, Kind::JsonObject);
+  const ChatRequest named = chat(R"({"messages": [{"role": "user", "content": "x"}],
+      "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
+                {"type": "function", "function": {"name": "g"}}],
+      "tool_choice": {"type": "function", "function": {"name": "g"}}})");
+  EXPECT_TRUE(named.parse_tool_calls);
+  EXPECT_EQ(named.gen.structured.kind, Kind::ToolCalls);
+  EXPECT_FALSE(named.gen.structured.several);
+  ASSERT_EQ(named.gen.structured.tools.size(), 1u);
+  EXPECT_EQ(named.gen.structured.tools[0].first, "g");
+  const ChatRequest required = chat(R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required",
+      "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})");
+  EXPECT_TRUE(required.gen.structured.several);
+  EXPECT_EQ(required.gen.structured.tools[0].second, R"({"type":"object"})");
+}
+
 TEST(RequestParse, GenerationConfigDefaults) {
   const SamplingDefaults d = SamplingDefaults::from_generation_config(
       json::parse(R"({"temperature": 0.7, "top_p": 0.8, "top_k": 20, "do_sample": true})"));
@@ -142,10 +174,20 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "seed": "1"})", "seed"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tools": {}})", "tools"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]})", "tools"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required",
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})", "tool_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function", "function": {"name": "g"}},
+           "tools": [{"type": "function", "function": {"name": "f"}}]})", "tool_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required", "guided_regex": "a",
            "tools": [{"type": "function", "function": {"name": "f"}}]})", "tool_choice"},
       {R"({"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": []})", "chat_template_kwargs"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}})", "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})", "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_regex": "a", "guided_choice": ["b"]})", "guided_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_choice": []})", "guided_choice"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_choice": ["a"], "min_tokens": 2})", "min_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "guided_json": 5})", "guided_json"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "structured_outputs": {"structural_tag": {}}})",
+       "structured_outputs.structural_tag"},
       {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"5": 10}})", "logit_bias"},
       {R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [-1]})", "stop_token_ids"},
       {R"({"messages": [{"role": "user", "content": "x"}], "model": 3})", "model"},
@@ -187,7 +229,8 @@ TEST(RequestParse, BadRequests) {
       {R"({"prompt": ["a", "b"], "n": 4})", "prompt"},                            // 8 choices
       {R"({"prompt": "x", "max_tokens": 0})", "max_tokens"},                      // 0 only with echo
       {R"({"prompt": "x", "prompt_embeds": "AAAA"})", "prompt_embeds"},
-      {R"({"prompt": "x", "guided_choice": ["a"]})", "guided_choice"},
+      {R"({"prompt": "x", "guided_whitespace_pattern": " "})", "guided_whitespace_pattern"},
+      {R"({"prompt": "x", "guided_decoding_backend": "xgrammar"})", "guided_decoding_backend"},
   };
   for (const Case& c : completion_cases) {
     const auto [status, param] = error_of([&] { completion(c.body); });

@@ -1,6 +1,7 @@
 // engine/runner/model_runner.cpp — a rank's step: placeholders resolved, metadata staged in a
 // slot and uploaded, placeholder fills on the device, forward, sampling, results copied down,
-// event (launch); the wait for them (wait); KV cache sizing; decode graphs.
+// event (launch; with grammar bitmasks the sampling on in launch_sampling); the wait for them
+// (wait); KV cache sizing; decode graphs.
 #include "engine/runner/model_runner.h"
 
 #include <algorithm>
@@ -78,11 +79,11 @@ void ModelRunner::allocate_kv_cache(int num_blocks) {
                                      : "of 1.0 (the checkpoint has none)");
 }
 
-void ModelRunner::device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                              const StepInputs* in, std::span<const LayerKVCache> kv) {
+void ModelRunner::device_step(const AttentionBatch& b, int R) {
   const Tensor hidden = hidden_.tensor.rows(0, R);
-  model_->forward(batch_->ids(b.num_tokens), b, kv.empty() ? kv_.layers() : kv, batch_->rows(R), hidden);
-  sampler_->sample(*model_, hidden, R, logit_rows, in);
+  model_->forward(batch_->ids(b.num_tokens), b, kv_.layers(), batch_->rows(R), hidden);
+  sampler_->first_logits(*model_, hidden, R);
+  sampler_->sample(0, *model_, hidden, R, {}, nullptr, {});
 }
 
 AttentionBatch ModelRunner::graph_batch(int B) const {
@@ -119,7 +120,7 @@ void ModelRunner::warm_up_graphs() {
   batch_->upload(0, largest, largest, largest, max_blocks_per_seq_, {});
   sampler_->pad(0, 0, largest);
   sampler_->upload(0, largest);
-  device_step(graph_batch(largest), largest, {}, nullptr);
+  device_step(graph_batch(largest), largest);
   ops_.synchronize();
   warmed_up_ = true;
 }
@@ -129,7 +130,7 @@ void ModelRunner::capture_graphs() {
   ROTOR_CHECK(warmed_up_ && graphs_.empty(), "runner: graphs captured before the warm-up step, or twice");
   for (int B : opt_.graph_batch_sizes) {
     const AttentionBatch b = graph_batch(B);
-    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B, {}, nullptr); }));
+    graphs_.emplace_back(B, CudaGraph::capture(ops_, [&] { device_step(b, B); }));
   }
   ops_.synchronize();
 }
@@ -155,6 +156,7 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
     const int32_t t = p.ids_index >= 0 ? in.ids[p.ids_index] : in.output_tokens[p.output_index];
     ROTOR_CHECK(t >= 0 && t < config_.vocab_size, "runner: the placeholder token of sequence {} is {}", p.seq, t);
   }
+  ROTOR_CHECK(awaiting_slot_ < 0, "runner: a step launched while the one before awaits its bitmasks");
   const int slot_index = next_slot_;
   Slot& slot = slots_[slot_index];
   ROTOR_CHECK(!slot.busy.load(std::memory_order_acquire),
@@ -202,38 +204,67 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
     sampler_->upload(slot_index, padded);
     batch_->fill_placeholders(fills, previous, padded, Tensor{});
     graph->replay();
-  } else {
-    batch_->upload(slot_index, T, S, R, width, fills);
-    sampler_->upload(slot_index, R);
-    sampler_->upload_extras(slot_index, in);
-    batch_->fill_placeholders(fills, previous, T,
-                              sampler_->output_tokens(static_cast<int64_t>(in.output_tokens.size())));
-    AttentionBatch b = batch_->view(T, S, width);
-    b.num_decode_seqs = in.num_decode;
-    b.max_query_len = in.max_query_len;
-    b.max_seq_len = in.max_seq_len;
-    std::vector<std::pair<int, float*>> logit_rows;
-    for (int i = 0; i < ns; ++i)
-      if (in.return_logits[i]) {
-        SeqResult& res = st.out[in.sample_seq[i]];
-        res.logits.resize(config_.vocab_size);
-        logit_rows.emplace_back(i, res.logits.data());
-      }
-    // With --calculate-kv-scales the first step that writes prompt tokens sets the scales.
-    std::vector<LayerKVCache> computing;
-    if (scales_pending_ && in.num_tokens > in.num_decode) {
-      computing = kv_.layers_computing_scales();
-      scales_pending_ = false;
-    }
-    device_step(b, R, logit_rows, &in, computing);
+    finish_launch(st, nullptr);
+    return st;
   }
-  prev_num_sample_ = ns;
-  sampler_->copy_down(slot_index, R, graph ? nullptr : &in);
-  slot.done->record();
+  batch_->upload(slot_index, T, S, R, width, fills);
+  sampler_->upload(slot_index, R);
+  sampler_->upload_extras(slot_index, in);
+  batch_->fill_placeholders(fills, previous, T,
+                            sampler_->output_tokens(static_cast<int64_t>(in.output_tokens.size())));
+  AttentionBatch b = batch_->view(T, S, width);
+  b.num_decode_seqs = in.num_decode;
+  b.max_query_len = in.max_query_len;
+  b.max_seq_len = in.max_seq_len;
+  // With --calculate-kv-scales the first step that writes prompt tokens sets the scales.
+  std::vector<LayerKVCache> computing;
+  if (scales_pending_ && in.num_tokens > in.num_decode) {
+    computing = kv_.layers_computing_scales();
+    scales_pending_ = false;
+  }
+  const Tensor hidden = hidden_.tensor.rows(0, R);
+  model_->forward(batch_->ids(T), b, computing.empty() ? kv_.layers() : std::span<const LayerKVCache>(computing),
+                  batch_->rows(R), hidden);
+  sampler_->first_logits(*model_, hidden, R);
+  // Grammar bitmasks: the host writes them now, behind the queued forward (launch_sampling).
+  st.awaits_bitmasks = !in.bitmask_rows.empty();
+  if (st.awaits_bitmasks) awaiting_slot_ = slot_index;
+  else queue_sampling(st, in, {});
   return st;
 }
 
+void ModelRunner::launch_sampling(LaunchedStep& st, const StepInputs& in, std::span<const uint32_t> bitmasks) {
+  ROTOR_CHECK(st.awaits_bitmasks && st.slot == awaiting_slot_,
+              "runner: launch_sampling for a step that does not await its bitmasks");
+  const size_t words = (static_cast<size_t>(config_.vocab_size) + 31) / 32;
+  ROTOR_CHECK(bitmasks.size() == in.bitmask_rows.size() * words, "runner: {} bitmask words for {} rows of {}",
+              bitmasks.size(), in.bitmask_rows.size(), words);
+  st.awaits_bitmasks = false;
+  awaiting_slot_ = -1;
+  queue_sampling(st, in, bitmasks);
+}
+
+void ModelRunner::queue_sampling(LaunchedStep& st, const StepInputs& in, std::span<const uint32_t> bitmasks) {
+  std::vector<std::pair<int, float*>> logit_rows;
+  for (int i = 0; i < st.num_sample; ++i)
+    if (in.return_logits[i]) {
+      SeqResult& res = st.out[in.sample_seq[i]];
+      res.logits.resize(config_.vocab_size);
+      logit_rows.emplace_back(i, res.logits.data());
+    }
+  sampler_->sample(st.slot, *model_, hidden_.tensor.rows(0, st.num_rows), st.num_rows, logit_rows, &in, bitmasks);
+  finish_launch(st, &in);
+}
+
+void ModelRunner::finish_launch(LaunchedStep& st, const StepInputs* in) {
+  prev_num_sample_ = st.num_sample;
+  prev_slot_ = st.slot;
+  sampler_->copy_down(st.slot, st.num_rows, in);
+  slots_[st.slot].done->record();
+}
+
 std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
+  ROTOR_CHECK(!st.awaits_bitmasks, "runner: a step waited for before its bitmasks were given (launch_sampling)");
   Slot& slot = slots_[st.slot];
   slot.done->wait();
   comm_.check();
@@ -241,6 +272,14 @@ std::vector<SeqResult> ModelRunner::wait(LaunchedStep& st) {
   sampler_->read(st.slot, st, out);
   slot.busy.store(false, std::memory_order_release);
   return out;
+}
+
+const int32_t* ModelRunner::previous_sampled() {
+  ROTOR_CHECK(awaiting_slot_ >= 0, "runner: previous_sampled() while no step awaits its bitmasks");
+  ROTOR_CHECK(prev_slot_ >= 0, "runner: no step was launched before this one");
+  // Its slot is not reused before the step after the one awaiting its bitmasks.
+  slots_[prev_slot_].done->wait();
+  return sampler_->drawn(prev_slot_);
 }
 
 }  // namespace rotor

@@ -8,7 +8,9 @@
 // device from the previous launched step's sampled ids (StepInputs::set_previous_row). On a GPU
 // the metadata goes up from page-locked staging (two slots, so step N+1 is staged while step N
 // runs) in asynchronous copies, decode steps can replay CUDA graphs captured at start-up, and a
-// step waits for the device only to read its sampled ids back.
+// step waits for the device only to read its sampled ids back. A step with grammar bitmasks
+// (structured outputs) is launched in two calls, its forward first and its sampling once the
+// host has written the masks, so the host writes them while the device runs the forward.
 #pragma once
 #include <array>
 #include <atomic>
@@ -66,10 +68,22 @@ class ModelRunner {
   // Queues a prepared step on the device (every placeholder set or given a previous row)
   // without waiting for earlier steps. At most two launched steps may await wait(); launch
   // and wait may run on different threads (one launching, one waiting, each in step order).
+  // When `in` has grammar bitmask rows, launch queues the forward and the sample rows' logits
+  // only (the result's awaits_bitmasks is set) and launch_sampling completes the step.
   LaunchedStep launch(const StepInputs& in);
+  // The rest of a step that awaits its bitmasks: bitmasks [in.bitmask_rows.size(), ceil(V / 32)]
+  // u32 (copied before it returns) are applied to those rows, then penalties, masks, the draw,
+  // log-probs and the copies down are queued. On the launching thread, before the next launch;
+  // `in` is the step's own.
+  void launch_sampling(LaunchedStep& step, const StepInputs& in, std::span<const uint32_t> bitmasks);
   // Waits for a launched step's sampled ids; results in the order of the work. Throws when a
   // collective of the step failed on the device (Communicator::check).
   std::vector<SeqResult> wait(LaunchedStep& step);
+  // The sampled ids (by sample row) of the step launched before the one that awaits its
+  // bitmasks, waited for: what a placeholder of that step stands for, for the bitmasks'
+  // writer. On the launching thread, or any thread while the launching one waits (that step's
+  // forward is queued behind it by then, so the device stays busy while the host waits).
+  const int32_t* previous_sampled();
   // launch + wait.
   std::vector<SeqResult> run(const StepInputs& in) {
     LaunchedStep s = launch(in);
@@ -84,10 +98,13 @@ class ModelRunner {
     std::unique_ptr<DeviceEvent> done;     // recorded after the step's copies down
     std::atomic<bool> busy{false};         // launched and not yet waited for
   };
-  // Forward and sampling of R rows, all queued on the device (see Sampler::sample), through the
-  // KV cache's layers (or `kv` when given).
-  void device_step(const AttentionBatch& b, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                   const StepInputs* in, std::span<const LayerKVCache> kv = {});
+  // Forward and sampling of R padded decode rows, queued on the device (the graphs' step).
+  void device_step(const AttentionBatch& b, int R);
+  // A launched step's sampling (its first logits already queued), then its copies down and
+  // event (see Sampler::sample).
+  void queue_sampling(LaunchedStep& step, const StepInputs& in, std::span<const uint32_t> bitmasks);
+  // The copies down of a launched step and its event; it becomes the previous step.
+  void finish_launch(LaunchedStep& step, const StepInputs* in);
   // The view of a decode graph's batch of B padded rows.
   AttentionBatch graph_batch(int B) const;
 
@@ -105,6 +122,8 @@ class ModelRunner {
   std::array<Slot, kStagingSlots> slots_;
   int next_slot_ = 0;                    // launching thread
   int prev_num_sample_ = 0;              // sample rows of the last launched step (launching thread)
+  int prev_slot_ = -1;                   // its staging slot (launching thread)
+  int awaiting_slot_ = -1;               // the launched step awaiting its bitmasks, if any (launching thread)
   bool warmed_up_ = false;
   bool scales_pending_ = false;          // --calculate-kv-scales: no step has computed them yet
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending

@@ -1,8 +1,10 @@
-// engine/runner/sampler.cpp — logits, penalties, masks, the draw and log-probs of a step's
-// rows on the device; sampling parameters staged per slot; results copied down and read back.
+// engine/runner/sampler.cpp — logits, grammar bitmasks, penalties, masks, the draw and
+// log-probs of a step's rows on the device; sampling parameters and bitmasks staged per slot;
+// results copied down and read back.
 #include "engine/runner/sampler.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/check.h"
 
@@ -13,6 +15,7 @@ Sampler::Sampler(Ops& ops, int max_rows, int max_seqs, int vocab)
       max_rows_(max_rows),
       max_seqs_(max_seqs),
       vocab_(vocab),
+      bitmask_words_((vocab + 31) / 32),
       temperature_(ops, max_rows, 0.0f),
       top_p_(ops, max_rows, 1.0f),
       min_p_(ops, max_rows, 0.0f),
@@ -28,7 +31,9 @@ Sampler::Sampler(Ops& ops, int max_rows, int max_seqs, int vocab)
       prompt_tokens_(ops, 256),
       output_tokens_(ops, 256),
       mask_ids_(ops, 256),
-      targets_(ops, max_rows) {
+      targets_(ops, max_rows),
+      bitmask_(ops, static_cast<int64_t>(max_seqs) * bitmask_words_),
+      bitmask_rows_(ops, max_seqs) {
   Allocator& a = ops.allocator();
   logits_ = OwnedTensor(a, DType::F32, {max_seqs, vocab});
   sampled_ = OwnedTensor(a, DType::I32, {max_rows});
@@ -94,8 +99,27 @@ Tensor Sampler::fit(OwnedTensor& t, DType dtype, int64_t n) {
   return t.tensor.rows(0, n);
 }
 
-void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-                     const StepInputs* in) {
+void Sampler::apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks,
+                             const Tensor& sample_logits) {
+  const int64_t n = static_cast<int64_t>(in.bitmask_rows.size()), words = bitmask_words_;
+  ROTOR_CHECK(static_cast<int64_t>(bitmasks.size()) == n * words,
+              "sampler: {} bitmask words for {} rows of {} (a vocabulary of {})", bitmasks.size(), n, words, vocab_);
+  // Bits as they are: int32_t and uint32_t words may alias.
+  std::memcpy(bitmask_.host(slot), bitmasks.data(), bitmasks.size_bytes());
+  bitmask_rows_.put(slot, in.bitmask_rows);
+  bitmask_.upload(slot, n * words);
+  bitmask_rows_.upload(slot, n);
+  ops_.apply_token_bitmask(sample_logits, bitmask_.device(n * words).view({n, words}), bitmask_rows_.device(n));
+}
+
+void Sampler::first_logits(Model& model, const Tensor& hidden, int R) {
+  const int n = std::min(max_seqs_, R);
+  model.logits(hidden.rows(0, n), logits_.tensor.rows(0, n));
+}
+
+void Sampler::sample(int slot, Model& model, const Tensor& hidden, int R,
+                     const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in,
+                     std::span<const uint32_t> bitmasks) {
   // Prompt rows' log-prob outputs, sized before any work is queued (fit may wait for the device).
   const int prompt_rows = in && in->prompt_top_k >= 0 ? R - in->num_sample : 0;
   const int pk = prompt_rows > 0 ? in->prompt_top_k : 0;
@@ -110,10 +134,11 @@ void Sampler::sample(Model& model, const Tensor& hidden, int R, const std::vecto
   for (int r0 = 0; r0 < R; r0 += max_seqs_) {
     const int n = std::min(max_seqs_, R - r0);
     const Tensor logits = logits_.tensor.rows(0, n);
-    model.logits(hidden.rows(r0, r0 + n), logits);
+    if (r0 > 0) model.logits(hidden.rows(r0, r0 + n), logits);  // the first chunk's: first_logits()
     const int ns = in && r0 == 0 ? in->num_sample : 0;
     const Tensor sample_logits = logits.rows(0, ns);
     const bool want_logprobs = ns > 0 && in->max_logprobs >= 0;
+    if (ns > 0 && !in->bitmask_rows.empty()) apply_bitmasks(slot, *in, bitmasks, sample_logits);
     Tensor raw = sample_logits;
     if (want_logprobs && (in->any_penalty || in->any_mask)) {
       raw = fit(raw_logits_, DType::F32, static_cast<int64_t>(ns) * vocab_).view({ns, vocab_});

@@ -1,10 +1,12 @@
 // engine/runner/sampler.h — Sampler: everything after the hidden rows of a step. Logits in
-// chunks of up to max_seqs rows; for the sample rows penalties, masks (min_tokens,
-// allowed_token_ids, bad_words), the draw (temperature, top-k/p, min-p, per-request seeds) and
-// log-probs; greedy argmax for the prompt rows, and the log-probs of their targets (the next
-// prompt token) when prompt log-probs are asked; logits rows copied out on request; the
-// sampled ids and log-probs copied down into a slot's page-locked memory and read back after
-// the step's event.
+// chunks of up to max_seqs rows (the first queued on its own, so that a step's host work can
+// run behind it); for the sample rows grammar bitmasks (structured outputs: given by the
+// runner once the forward and those logits are queued, staged and uploaded),
+// penalties, masks (min_tokens, allowed_token_ids, bad_words), the draw (temperature, top-k/p,
+// min-p, per-request seeds) and log-probs; greedy argmax for the prompt rows, and the log-probs
+// of their targets (the next prompt token) when prompt log-probs are asked; logits rows copied
+// out on request; the sampled ids and log-probs copied down into a slot's page-locked memory
+// and read back after the step's event.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -32,12 +34,19 @@ class Sampler {
   // The uploaded penalty output-token list [n] (placeholders in it are filled on the device).
   Tensor output_tokens(int64_t n) const { return output_tokens_.device(n); }
 
-  // Logits of hidden [R, H] through `model`, sampled into sampled(); logit_rows: (sample row,
-  // destination) pairs whose logits (after penalties and masks) are copied out. With `in`, its
-  // sample rows get penalties and masks before the draw and log-probs (of the raw logits) after,
-  // and its prompt rows the log-probs of their targets.
-  void sample(Model& model, const Tensor& hidden, int R, const std::vector<std::pair<int, float*>>& logit_rows,
-              const StepInputs* in);
+  // Queues the logits of hidden [R, H]'s first chunk through `model`: rows [0, min(R,
+  // max_seqs)), which hold every sample row. sample() follows it.
+  void first_logits(Model& model, const Tensor& hidden, int R);
+  // The rest of hidden [R, H]'s logits and everything after them, sampled into sampled();
+  // logit_rows: (sample row, destination) pairs whose logits (after bitmasks, penalties and
+  // masks) are copied out. With `in` (staged in `slot`), its sample rows get their grammar
+  // bitmasks (`bitmasks`: one row of ceil(V / 32) u32 per in->bitmask_rows entry, copied into
+  // the slot's staging), then penalties and masks, before the draw, and log-probs after: of the
+  // logits as the grammar allows them (as vLLM's), before penalties and masks; its prompt rows
+  // get the log-probs of their targets.
+  void sample(int slot, Model& model, const Tensor& hidden, int R,
+              const std::vector<std::pair<int, float*>>& logit_rows, const StepInputs* in,
+              std::span<const uint32_t> bitmasks);
   // [max_rows] i32 on the device: the last draws (the next step's placeholder fills read them).
   const Tensor& sampled() const { return sampled_.tensor; }
 
@@ -46,14 +55,20 @@ class Sampler {
   // After the step's event: its sampled ids, prompt argmaxes, log-probs and prompt log-probs
   // into out (by work index).
   void read(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
+  // After the step's event: the ids it sampled, by sample row (page-locked memory of the slot).
+  const int32_t* drawn(int slot) const { return static_cast<const int32_t*>(sampled_host_[slot].data()); }
 
  private:
   void read_prompt_logprobs(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
+  // Stages and uploads the grammar bitmasks of `in`'s bitmask rows and masks those rows of
+  // sample_logits [ns, V].
+  void apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks, const Tensor& sample_logits);
 
   Ops& ops_;
   int max_rows_, max_seqs_, vocab_;
+  int bitmask_words_;                    // ceil(vocab / 32)
   StagedBuffer<float> temperature_, top_p_, min_p_;
   StagedBuffer<int32_t> top_k_;
   StagedBuffer<int64_t> seed_, counter_;
@@ -61,6 +76,8 @@ class Sampler {
   StagedBuffer<float> repetition_, presence_, frequency_;
   StagedBuffer<int32_t> prompt_start_, output_start_, mask_start_, prompt_tokens_, output_tokens_, mask_ids_;
   StagedBuffer<int32_t> targets_;  // [max_rows] of prompt rows (prompt log-probs)
+  // Grammar bitmasks [max_seqs, bitmask_words] (u32 bits in i32 words) and the sample row each masks.
+  StagedBuffer<int32_t> bitmask_, bitmask_rows_;
   OwnedTensor logits_, sampled_, raw_logits_, tok_logprob_, tok_rank_, top_ids_, top_logprobs_;
   OwnedTensor prompt_logprob_, prompt_rank_, prompt_top_ids_, prompt_top_logprobs_;  // of prompt rows
   // Per slot, page-locked: sampled ids [max_rows] i32; log-probs [ns] f32, ranks [ns] i32, top

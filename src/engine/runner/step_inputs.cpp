@@ -1,7 +1,7 @@
 // engine/runner/step_inputs.cpp — a step's work list checked and flattened into host arrays:
 // decodes first, tokens, positions, KV slots, block tables, the rows asked back (with the
-// targets of prompt log-probs), sampling parameters, penalty token lists, masks, and the
-// placeholders still to be filled.
+// targets of prompt log-probs), sampling parameters, penalty token lists, masks, the rows with
+// grammar bitmasks, and the placeholders still to be filled.
 #include "engine/runner/step_inputs.h"
 
 #include <algorithm>
@@ -134,12 +134,13 @@ StepInputs prepare_step(std::span<const SeqWork> work, const RunnerOptions& opt,
     in.mask_ids.insert(in.mask_ids.end(), w.masked_tokens.begin(), w.masked_tokens.end());
     in.any_mask |= !w.masked_tokens.empty();
     in.mask_start.push_back(static_cast<int32_t>(in.mask_ids.size()));
+    if (w.token_bitmask) in.bitmask_rows.push_back(i);
     const int nlp = p.logprobs ? *p.logprobs : -1;
     ROTOR_CHECK(nlp <= vocab_size, "runner: {} logprobs of a {}-token vocabulary", nlp, vocab_size);
     in.num_logprobs.push_back(nlp);
     in.max_logprobs = std::max(in.max_logprobs, nlp);
   }
-  in.decode_only &= !in.any_penalty && !in.any_mask && in.max_logprobs < 0;
+  in.decode_only &= !in.any_penalty && !in.any_mask && in.max_logprobs < 0 && in.bitmask_rows.empty();
   return in;
 }
 

@@ -2,7 +2,9 @@
 // results (SeqResult), the runner's sizes (RunnerOptions), the host arrays a step is flattened
 // into (StepInputs, built by prepare_step on any thread, touching no device state) and a step
 // whose device work is queued (LaunchedStep). A token not known at prepare time — the one the
-// previous step is still sampling — is a kPlaceholderToken.
+// previous step is still sampling — is a kPlaceholderToken. A step with grammar bitmasks
+// (structured outputs) names the rows they limit; the masks themselves are given to the
+// runner once the step's forward is queued (ModelRunner::launch_sampling).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -34,6 +36,7 @@ struct SeqWork {
   std::span<const int32_t> prompt_tokens;
   std::span<const int32_t> output_tokens;
   std::span<const int32_t> masked_tokens;  // may not be sampled this step (min_tokens)
+  bool token_bitmask = false;            // a grammar bitmask limits the draw (StepInputs::bitmask_rows)
 };
 
 struct SeqResult {
@@ -93,6 +96,11 @@ struct StepInputs {
   std::vector<int32_t> prompt_tokens, prompt_start, output_tokens, output_start, mask_ids, mask_start;
   std::vector<int> num_logprobs;         // per sample row, -1 = none
   int max_logprobs = -1;
+  // Grammar bitmasks (structured outputs): the sample rows that have one, in order. Their
+  // masks, [bitmask_rows.size(), ceil(vocab / 32)] u32 (bit t: token t allowed), go to
+  // ModelRunner::launch_sampling once launch() has queued the forward, so on a GPU the host
+  // writes them while the device runs it. Such steps never replay decode graphs.
+  std::vector<int32_t> bitmask_rows;
   // Placeholder tokens: their index in ids and (or -1) in output_tokens, by work index;
   // source_row >= 0: filled on the device from that sample row of the previous launched step.
   struct Placeholder {
@@ -118,6 +126,7 @@ struct LaunchedStep {
   int max_logprobs = -1, prompt_top_k = -1;
   std::vector<int32_t> targets;          // of the prompt rows' log-probs (when prompt_top_k >= 0)
   std::vector<SeqResult> out;            // by work index; logits rows already copied
+  bool awaits_bitmasks = false;          // forward queued; sampling waits for launch_sampling
 };
 
 // Checks the work against the options and flattens it: decodes first, then prefill chunks.

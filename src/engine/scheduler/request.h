@@ -22,6 +22,7 @@ struct Request {
   uint64_t seed = 0;
   bool prompt_argmax = false;         // never reads the prefix cache
   int priority = 0;                   // --scheduling-policy priority: lower is served first
+  std::shared_ptr<TokenConstraint> constraint;  // structured outputs (the runner feeds and asks it)
 
   RequestStatus status = RequestStatus::Waiting;
   FinishReason finish_reason = FinishReason::None;

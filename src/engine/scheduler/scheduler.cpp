@@ -193,6 +193,7 @@ SchedulerOutput Scheduler::schedule() {
       d.params = r->params;
       d.seed = r->seed;
       d.prompt_argmax = r->prompt_argmax;
+      d.constraint = r->constraint;
       d.block_ids.assign(table.begin(), table.end());
       d.num_computed_tokens = r->num_computed_tokens;
       out.new_requests.push_back(std::move(d));

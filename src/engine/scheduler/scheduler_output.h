@@ -4,10 +4,12 @@
 // from it. No pointers into scheduler state, so each can be copied, queued or broadcast.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "core/sampling_params.h"
+#include "core/token_constraint.h"
 #include "core/token_logprobs.h"
 
 namespace rotor {
@@ -29,6 +31,7 @@ struct NewRequestData {
   SamplingParams params;
   uint64_t seed = 0;                  // the request's random stream (hash(seed, counter, token))
   bool prompt_argmax = false;         // return the argmax after every prompt token computed
+  std::shared_ptr<TokenConstraint> constraint;  // structured outputs: limits each sampled token
   std::vector<int32_t> block_ids;     // its whole block table
   int num_computed_tokens = 0;        // already in the KV cache (prefix-cache hit)
 };

@@ -43,6 +43,7 @@ void fill_random(const Tensor& t, uint64_t seed, float mean, float std);
 void sample(const Tensor& logits, const SamplingBatch& params, const Tensor& out_ids);
 void apply_penalties(const Tensor& logits, const PenaltyBatch& penalties);
 void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start);
+void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows);
 void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
               const Tensor& top_ids, const Tensor& top_logprobs);
 void copy_tokens(const Tensor& src, const Tensor& src_index, const Tensor& dst, const Tensor& dst_index);

@@ -73,6 +73,9 @@ class CpuOps final : public Ops {
   void mask_tokens(const Tensor& logits, const Tensor& ids, const Tensor& start) override {
     cpu::mask_tokens(logits, ids, start);
   }
+  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override {
+    cpu::apply_token_bitmask(logits, bitmask, rows);
+  }
   void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,
                 const Tensor& top_ids, const Tensor& top_logprobs) override {
     cpu::logprobs(logits, token_ids, token_logprob, token_rank, top_ids, top_logprobs);

@@ -21,6 +21,7 @@
 #include "kernels/cuda/gemm_w8a8.cuh"
 #include "kernels/cuda/logprobs.cuh"
 #include "kernels/cuda/mask_tokens.cuh"
+#include "kernels/cuda/token_bitmask.cuh"
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_route.cuh"
 #include "kernels/cuda/moe_w8a8.cuh"
@@ -477,6 +478,21 @@ class CudaOps final : public Ops {
                             static_cast<int>(logits.size(1)), ids.numel() ? ids.data<int32_t>() : nullptr,
                             start.data<int32_t>(), stream_),
           "mask_tokens");
+  }
+
+  void apply_token_bitmask(const Tensor& logits, const Tensor& bitmask, const Tensor& rows) override {
+    expect_device(logits, device(), "apply_token_bitmask", "logits");
+    expect_device(bitmask, device(), "apply_token_bitmask", "bitmask");
+    expect_device(rows, device(), "apply_token_bitmask", "rows");
+    const int64_t V = logits.size(1), N = rows.numel();
+    ROTOR_CHECK(logits.dtype() == DType::F32 && logits.stride(1) == 1 && bitmask.dtype() == DType::I32 &&
+                    rows.dtype() == DType::I32 && bitmask.ndim() == 2 && bitmask.size(0) == N &&
+                    bitmask.stride(1) == 1 && bitmask.size(1) * 32 >= V,
+                "apply_token_bitmask: logits {}, bitmask {}, {} rows", logits.str(), bitmask.str(), N);
+    check(cuda::apply_token_bitmask(logits.data<float>(), logits.stride(0), static_cast<int>(V),
+                                    reinterpret_cast<const uint32_t*>(bitmask.data<int32_t>()), bitmask.stride(0),
+                                    rows.data<int32_t>(), static_cast<int>(N), stream_),
+          "apply_token_bitmask");
   }
 
   void logprobs(const Tensor& logits, const Tensor& token_ids, const Tensor& token_logprob, const Tensor& token_rank,

@@ -1,0 +1,90 @@
+// tests/structured/structured_test_util.h — the real Qwen3 vocabulary (the tokenizer embedded
+// in the binary) as a grammar token table, a brute-force reference of the next-token mask
+// (every token tried with accept_token, then rolled back), and random walks that sample
+// allowed tokens until the grammar ends.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "structured/compiled_grammar.h"
+#include "structured/matcher.h"
+#include "structured/token_table.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rotor::structured::testing {
+
+constexpr int kQwen3Vocab = 151936;  // the model's vocabulary (the tokenizer has 151,669 ids)
+constexpr int32_t kEndOfText = 151643, kImEnd = 151645;
+
+inline std::shared_ptr<const TokenTable> qwen3_tokens() {
+  static const std::shared_ptr<const TokenTable> t =
+      TokenTable::from_tokenizer(*Tokenizer::embedded_qwen3(), kQwen3Vocab, {kEndOfText, kImEnd});
+  return t;
+}
+
+inline std::vector<uint32_t> mask_of(GrammarMatcher& m) {
+  std::vector<uint32_t> bits(static_cast<size_t>(m.grammar().tokens().words()));
+  m.fill_bitmask(bits);
+  return bits;
+}
+
+// The mask by definition: a token is allowed iff the matcher accepts it.
+inline std::vector<uint32_t> brute_force_mask(GrammarMatcher& m) {
+  const TokenTable& t = m.grammar().tokens();
+  std::vector<uint32_t> bits(static_cast<size_t>(t.words()), 0);
+  for (int32_t id = 0; id < t.vocab_size(); ++id)
+    if (m.accept_token(id)) {
+      set_bit(bits, id);
+      m.rollback(1);
+    }
+  return bits;
+}
+
+// Ids where two masks differ (at most `limit` of them).
+inline std::vector<int32_t> mask_diff(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b, int vocab,
+                                      size_t limit = 10) {
+  std::vector<int32_t> d;
+  for (int32_t id = 0; id < vocab && d.size() < limit; ++id)
+    if (test_bit(a, id) != test_bit(b, id)) d.push_back(id);
+  return d;
+}
+
+inline std::vector<int32_t> allowed_ids(const std::vector<uint32_t>& bits, int vocab) {
+  std::vector<int32_t> ids;
+  for (int32_t id = 0; id < vocab; ++id)
+    if (test_bit(bits, id)) ids.push_back(id);
+  return ids;
+}
+
+// Samples allowed tokens until a stop token is accepted or max_tokens: a stop token with
+// probability p_stop when allowed, else a one-byte token with probability 1/2 (so strings
+// close and lists end), else any allowed token. The text, or nullopt if it ran out.
+inline std::optional<std::string> random_walk(GrammarMatcher& m, std::mt19937& rng, int max_tokens,
+                                              double p_stop = 0.3) {
+  const TokenTable& t = m.grammar().tokens();
+  std::string text;
+  for (int k = 0; k < max_tokens; ++k) {
+    const std::vector<uint32_t> bits = mask_of(m);
+    std::vector<int32_t> ids = allowed_ids(bits, t.vocab_size());
+    EXPECT_FALSE(ids.empty()) << "no token allowed after '" << text << "'";
+    if (ids.empty()) return std::nullopt;
+    const bool stop_ok = test_bit(bits, t.stop_ids()[0]);
+    std::vector<int32_t> short_ids;
+    for (int32_t id : ids)
+      if (t.bytes_of(id).size() == 1) short_ids.push_back(id);
+    std::uniform_real_distribution<double> u(0, 1);
+    const std::vector<int32_t>& from = !short_ids.empty() && u(rng) < 0.5 ? short_ids : ids;
+    int32_t pick = from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+    if (stop_ok && u(rng) < p_stop) pick = t.stop_ids()[0];
+    EXPECT_TRUE(m.accept_token(pick)) << "allowed token " << pick << " refused after '" << text << "'";
+    if (t.is_stop(pick)) return text;
+    text += t.bytes_of(pick);
+  }
+  return std::nullopt;
+}
+
+}  // namespace rotor::structured::testing

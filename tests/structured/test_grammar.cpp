@@ -1,0 +1,157 @@
+// tests/structured/test_grammar.cpp — EBNF and regex grammars on the real Qwen3 vocabulary:
+// strings in and out of the language, the precomputed + context-dependent mask equal to the
+// brute-force mask (every token tried) along random walks, walks that end in the language
+// (checked by std::regex for regexes), rollback, and clear errors.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "core/error.h"
+#include "structured/ebnf.h"
+#include "structured/regex.h"
+#include "structured_test_util.h"
+
+namespace rotor::structured {
+namespace {
+
+using namespace testing;
+
+std::shared_ptr<const CompiledGrammar> compile(const Grammar& g) { return CompiledGrammar::compile(g, qwen3_tokens()); }
+
+bool accepts(const std::shared_ptr<const CompiledGrammar>& g, std::string_view text) {
+  GrammarMatcher m(g);
+  return m.accept_bytes(text) && m.can_end();
+}
+
+// Walks randomly and at each of the first `checks` steps compares the mask with brute force.
+void check_masks(const std::shared_ptr<const CompiledGrammar>& g, int seed, int checks) {
+  std::mt19937 rng(seed);
+  GrammarMatcher m(g);
+  const TokenTable& t = g->tokens();
+  std::string text;
+  for (int k = 0; k < checks; ++k) {
+    const std::vector<uint32_t> fast = mask_of(m), slow = brute_force_mask(m);
+    ASSERT_EQ(fast, slow) << "after '" << text << "', tokens " << ::testing::PrintToString(mask_diff(fast, slow, t.vocab_size()));
+    std::vector<int32_t> ids = allowed_ids(fast, t.vocab_size());
+    std::erase_if(ids, [&](int32_t id) { return t.is_stop(id); });
+    if (ids.empty()) return;
+    const int32_t pick = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(rng)];
+    ASSERT_TRUE(m.accept_token(pick));
+    text += t.bytes_of(pick);
+  }
+}
+
+TEST(Ebnf, ParsesAndMatches) {
+  const auto g = compile(parse_ebnf(R"(
+    # a tiny key-value list
+    root ::= "{" pair ("," pair)* "}"
+    pair ::= key ":" value
+    key  ::= [a-z]+
+    value ::= "true" | "false" | [0-9]{1,3} | "\"" [^"\\]* "\""
+  )"));
+  EXPECT_TRUE(accepts(g, "{a:true}"));
+  EXPECT_TRUE(accepts(g, "{ab:12,c:\"x y\"}"));
+  EXPECT_FALSE(accepts(g, "{a:1234}"));
+  EXPECT_FALSE(accepts(g, "{A:1}"));
+  EXPECT_FALSE(accepts(g, "{a:1"));
+  GrammarMatcher m(g);
+  EXPECT_FALSE(m.accept_bytes("}"));
+  EXPECT_EQ(m.num_accepted(), 0);
+}
+
+TEST(Ebnf, MaskEqualsBruteForce) {
+  const auto g = compile(parse_ebnf(R"(
+    root ::= "{" ws "\"name\"" ws ":" ws string ws "," ws "\"n\"" ws ":" ws num ws "}"
+    string ::= "\"" ( [^"\\] | "\\" ["\\/bfnrt] )* "\""
+    num ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)?
+    ws ::= [ \n]*
+  )"));
+  check_masks(g, 1, 12);
+  check_masks(g, 2, 12);
+}
+
+TEST(Ebnf, RecursionMaskAndWalk) {
+  // Nested lists: the stack grows with depth; masks depend on what is below the top.
+  const auto g = compile(parse_ebnf(R"(
+    root ::= list
+    list ::= "[" (item ("," item)*)? "]"
+    item ::= list | "x" | "yy"
+  )"));
+  EXPECT_TRUE(accepts(g, "[[x,[yy]],[]]"));
+  EXPECT_FALSE(accepts(g, "[[x,[yy]],[]"));
+  check_masks(g, 3, 20);
+  std::mt19937 rng(4);
+  for (int k = 0; k < 20; ++k) {
+    GrammarMatcher m(g);
+    const std::optional<std::string> text = random_walk(m, rng, 200);
+    if (text) {
+      EXPECT_TRUE(accepts(g, *text)) << *text;
+    }
+  }
+}
+
+TEST(Ebnf, Errors) {
+  auto msg = [](std::string_view text) {
+    try {
+      compile(parse_ebnf(text));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(msg("root ::= a\na ::= a \"x\" | \"y\"").find("left-recursive"), std::string::npos);
+  EXPECT_NE(msg("root ::= b").find("'b' is used but not defined"), std::string::npos);
+  EXPECT_NE(msg("start ::= \"x\"").find("no 'root' rule"), std::string::npos);
+  EXPECT_NE(msg("root ::= \"x\" (").find("line 1"), std::string::npos);
+  EXPECT_NE(msg("root ::= \"x\" root").find("matches no string"), std::string::npos);
+}
+
+TEST(Regex, MatchesLikeStdRegex) {
+  for (const char* pattern : {"[a-z]{2,5}@[a-z]+\\.(com|org)", "\\d{3}-\\d{4}", "(ab|cd)*e?", "-?\\d+(\\.\\d{1,2})?",
+                              "[A-Z][a-z]*( [A-Z][a-z]*){0,2}", "\\w+[ \\t]\\w+"}) {
+    const auto g = compile(regex_grammar(pattern));
+    const std::regex re(pattern);
+    std::mt19937 rng(5);
+    int ended = 0;
+    for (int k = 0; k < 25; ++k) {
+      GrammarMatcher m(g);
+      const std::optional<std::string> text = random_walk(m, rng, 64);
+      if (!text) continue;
+      ++ended;
+      EXPECT_TRUE(std::regex_match(*text, re)) << pattern << ": '" << *text << "'";
+    }
+    EXPECT_GT(ended, 10) << pattern;
+  }
+}
+
+TEST(Regex, MaskEqualsBruteForce) {
+  check_masks(compile(regex_grammar("(\\d+|[a-f]{2})(,\\s?(\\d+|[a-f]{2}))*")), 6, 8);
+  check_masks(compile(regex_grammar("Hello, [^\\n]{0,20}!")), 7, 8);
+}
+
+TEST(Regex, Unsupported) {
+  for (const char* p : {"(a)\\1", "a(?=b)", "\\bword", "\\p{L}+", "(?i)abc", "a++"})
+    EXPECT_THROW(regex_grammar(p), Error) << p;
+}
+
+TEST(Matcher, RollbackAndTermination) {
+  const auto g = compile(regex_grammar("(yes|no)"));
+  GrammarMatcher m(g);
+  const TokenTable& t = g->tokens();
+  const std::vector<int32_t> yes = Tokenizer::embedded_qwen3()->encode("yes");
+  ASSERT_EQ(yes.size(), 1u);
+  EXPECT_FALSE(m.accept_token(kImEnd));  // not complete yet
+  ASSERT_TRUE(m.accept_token(yes[0]));
+  const std::vector<uint32_t> bits = mask_of(m);
+  EXPECT_EQ(allowed_ids(bits, t.vocab_size()), (std::vector<int32_t>{kEndOfText, kImEnd}));
+  ASSERT_TRUE(m.accept_token(kImEnd));
+  EXPECT_TRUE(m.is_terminated());
+  EXPECT_FALSE(m.accept_token(yes[0]));
+  m.rollback(2);
+  EXPECT_EQ(m.num_accepted(), 0);
+  EXPECT_FALSE(m.is_terminated());
+  EXPECT_TRUE(m.accept_token(yes[0]));
+}
+
+}  // namespace
+}  // namespace rotor::structured
