@@ -14,22 +14,22 @@
 #include <thread>
 
 #include "apps/commands.h"
-#include "bench/html_report.h"
-#include "bench/http_client.h"
-#include "bench/jsonl_dataset.h"
-#include "bench/load_generator.h"
-#include "bench/progress_line.h"
-#include "bench/random_prompts.h"
-#include "bench/result_json.h"
-#include "bench/summary_table.h"
-#include "bench/tokenizer_adapter.h"
+#include "loadgen/html_report.h"
+#include "loadgen/http_client.h"
+#include "loadgen/jsonl_dataset.h"
+#include "loadgen/load_generator.h"
+#include "loadgen/progress_line.h"
+#include "loadgen/random_prompts.h"
+#include "loadgen/result_json.h"
+#include "loadgen/summary_table.h"
+#include "loadgen/tokenizer_adapter.h"
 #include "core/check.h"
 #include "core/log.h"
 
 namespace rotor::app {
 namespace {
 
-using namespace rotor::bench;
+using namespace rotor::loadgen;
 
 struct BenchArgs {
   std::string base_url = "http://127.0.0.1:8000";

@@ -1,6 +1,6 @@
 // engine/engine.cpp — Engine: request validation, the step loop (schedule → prepare → execute
 // on the worker → update), async scheduling with two steps in flight, output delivery with
-// timestamps and stats, shutdown and failure.
+// timestamps, statistics through EngineMetrics, shutdown and failure.
 #include "engine/engine.h"
 
 #include <deque>
@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
+#include "engine/engine_metrics.h"
 #include "engine/kv_cache_sizing.h"
 #include "engine/runner_factory.h"
 #include "engine/request_stream.h"
@@ -18,8 +19,6 @@
 
 namespace rotor {
 namespace {
-
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 RequestTimes arrived(Clock::time_point t) {
   RequestTimes r;
@@ -136,13 +135,8 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
   scheduler_ = std::make_unique<Scheduler>(sc);
-  stats_.num_blocks = limits_.num_blocks;
-  stats_.block_size = limits_.block_size;
-  stats_.cache_dtype = config_.kv_cache_dtype;
-  stats_.calculate_kv_scales = config_.calculate_kv_scales;
-  stats_.prompt_tokens_per_request = Histogram::tokens(limits_.max_model_len);
-  stats_.generation_tokens_per_request = Histogram::tokens(limits_.max_model_len);
-  stats_.max_tokens_param = Histogram::tokens(limits_.max_model_len);
+  metrics_ = std::make_unique<EngineMetrics>(limits_.num_blocks, limits_.block_size, limits_.max_model_len,
+                                             config_.kv_cache_dtype, config_.calculate_kv_scales);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -184,10 +178,7 @@ std::string Engine::failure() const {
   return inbox_->error;
 }
 
-EngineStats Engine::stats() const {
-  std::lock_guard lk(stats_mu_);
-  return stats_;
-}
+EngineStats Engine::stats() const { return metrics_->snapshot(); }
 
 void Engine::loop() {
   Scheduler& sched = *scheduler_;
@@ -204,40 +195,14 @@ void Engine::loop() {
   std::deque<InFlight> in_flight;
   const size_t depth = config_.async_scheduling ? 2 : 1;
   StepWorker worker(*runner_);
-  uint64_t prompt_tokens = 0, generation_tokens = 0, steps = 0, step_tokens = 0;
-  uint64_t finished[5] = {};
+  EngineMetrics& metrics = *metrics_;
 
   // Times and stats of an update; then (after publish()) push() hands it to the reader, so a
   // reader that sees an output also sees it counted in stats().
   const auto account = [&](const RequestUpdate& u) {
     auto it = live.find(u.req_id);
     if (it == live.end()) return;
-    RequestTimes& t = it->second.times;
-    const Clock::time_point now = Clock::now();
-    {
-      std::lock_guard lk(stats_mu_);
-      if (!u.new_token_ids.empty()) {
-        if (!t.first_token) {
-          t.first_token = now;
-          stats_.ttft.observe(seconds(now - t.arrival));
-        } else {
-          stats_.inter_token.observe(seconds(now - *t.last_token));
-        }
-        t.last_token = now;
-        generation_tokens += u.new_token_ids.size();
-      }
-      if (u.finish_reason != FinishReason::None) {
-        t.finished = now;
-        stats_.e2e.observe(seconds(now - t.arrival));
-        if (t.first_scheduled) stats_.inference_time.observe(seconds(t.last_token.value_or(now) - *t.first_scheduled));
-        if (t.first_scheduled && t.first_token) stats_.prefill_time.observe(seconds(*t.first_token - *t.first_scheduled));
-        if (t.first_token) stats_.decode_time.observe(seconds(*t.last_token - *t.first_token));
-        stats_.prompt_tokens_per_request.observe(u.num_prompt_tokens);
-        stats_.generation_tokens_per_request.observe(u.num_output_tokens);
-        stats_.max_tokens_param.observe(it->second.max_tokens);
-        ++finished[static_cast<int>(u.finish_reason)];
-      }
-    }
+    metrics.update(u, it->second.times, it->second.max_tokens, Clock::now());
   };
   const auto push = [&](const RequestUpdate& u) {
     auto it = live.find(u.req_id);
@@ -245,23 +210,7 @@ void Engine::loop() {
     it->second.stream->push(u, it->second.times);
     if (u.finish_reason != FinishReason::None) live.erase(it);
   };
-  const auto publish = [&] {
-    std::lock_guard lk(stats_mu_);
-    stats_.num_running = sched.num_running();
-    stats_.num_waiting = sched.num_waiting();
-    stats_.kv_cache_usage = sched.kv_cache().usage();
-    stats_.prefix_cache_queries = sched.kv_cache().prefix_queries();
-    stats_.prefix_cache_hits = sched.kv_cache().prefix_hits();
-    stats_.num_preemptions = sched.num_preemptions();
-    stats_.prompt_tokens = prompt_tokens;
-    stats_.generation_tokens = generation_tokens;
-    stats_.requests_stop = finished[static_cast<int>(FinishReason::Stop)];
-    stats_.requests_length = finished[static_cast<int>(FinishReason::Length)];
-    stats_.requests_abort = finished[static_cast<int>(FinishReason::Abort)];
-    stats_.requests_error = finished[static_cast<int>(FinishReason::Error)];
-    stats_.num_steps = steps;
-    stats_.scheduled_tokens = step_tokens;
-  };
+  const auto publish = [&] { metrics.publish(sched); };
 
   std::string failure;
   try {
@@ -290,18 +239,9 @@ void Engine::loop() {
           const Clock::time_point now = Clock::now();
           for (const NewRequestData& d : out.new_requests) {
             RequestTimes& t = live.at(d.req_id).times;
-            if (t.first_scheduled) continue;
-            t.first_scheduled = now;
-            prompt_tokens += d.num_prompt_tokens;
-            std::lock_guard lk(stats_mu_);
-            stats_.queue.observe(seconds(now - t.arrival));
+            if (!t.first_scheduled) metrics.first_scheduled(t, d.num_prompt_tokens, now);
           }
-          ++steps;
-          step_tokens += out.total_num_tokens;
-          if (out.total_num_tokens > 0) {
-            std::lock_guard lk(stats_mu_);
-            stats_.iteration_tokens.observe(out.total_num_tokens);
-          }
+          metrics.step(out.total_num_tokens);
           std::future<RunnerOutput> f = worker.submit(runner_->prepare(out));
           in_flight.push_back({std::move(out), std::move(f)});
           if (in_flight.size() < depth) {
@@ -346,7 +286,7 @@ void Engine::loop() {
   for (auto& [id, l] : live) {
     l.times.finished = Clock::now();
     l.stream->end(reason, failure, l.times);
-    ++finished[static_cast<int>(reason)];
+    metrics.ended(reason);
   }
   live.clear();
   publish();

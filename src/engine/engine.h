@@ -28,6 +28,7 @@ struct ModelConfig;
 struct ModelWeights;
 class EngineInbox;
 class RunnerFactory;
+class EngineMetrics;
 
 // The engine's flags (vLLM's names; `rotor generate` and `rotor serve` share them).
 struct EngineConfig {
@@ -113,8 +114,7 @@ class Engine {
   std::shared_ptr<EngineInbox> inbox_;
   std::atomic<uint64_t> next_id_{1};
   uint64_t seed_base_;                    // random streams of unseeded requests
-  mutable std::mutex stats_mu_;
-  EngineStats stats_;
+  std::unique_ptr<EngineMetrics> metrics_;  // the loop's statistics; stats() reads a snapshot
   std::thread thread_;
 };
 

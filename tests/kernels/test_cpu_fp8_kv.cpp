@@ -1,6 +1,6 @@
 // tests/kernels/test_cpu_fp8_kv.cpp — the CPU ops with an FP8 (e4m3) KV cache: qk_norm_rope
 // writes every k and v element as the e4m3 code nearest to value / scale (the conversion of
-// tests/common/e4m3_reference.h, exact bits; values from the same op on an f32 cache), leaves
+// tests/support/e4m3_reference.h, exact bits; values from the same op on an f32 cache), leaves
 // other slots alone and gives the same q; with calculate_scales it first sets the scales to
 // max|k| / 200 and max|v| / 100 over the rows it writes (1 for a zero maximum); paged attention
 // over an FP8 cache of random codes matches a double-precision dense reference of the
@@ -14,7 +14,7 @@
 #include <random>
 
 #include "kernels/ops.h"
-#include "tests/common/e4m3_reference.h"
+#include "tests/support/e4m3_reference.h"
 
 namespace rotor {
 namespace {

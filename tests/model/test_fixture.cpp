@@ -4,12 +4,12 @@
 // whole and in chunks of 1, 3 and 7 tokens, each prompt alone and all of them in one batch.
 #include <gtest/gtest.h>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {

@@ -12,11 +12,11 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/load_model.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 #include "tests/model/weight_pieces.h"
 
 namespace rotor {

@@ -10,11 +10,11 @@
 
 #include <random>
 
-#include "engine/runner/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/offline_generate.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {

@@ -9,7 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"

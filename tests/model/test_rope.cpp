@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "model/config.h"
 #include "model/rope.h"
-#include "tests/model/fixture_util.h"
+#include "tests/support/fixture_util.h"
 
 namespace rotor {
 namespace {

@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "comm/thread_comm.h"
-#include "engine/runner/offline_generate.h"
+#include "tests/support/offline_generate.h"
 #include "engine/runner/rank_runners.h"
 #include "kernels/backend.h"
 #include "model/load_model.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 #include "tests/model/weight_pieces.h"
 
 namespace rotor {

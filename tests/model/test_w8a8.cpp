@@ -12,8 +12,8 @@
 #include "kernels/backend.h"
 #include "model/loader.h"
 #include "model/safetensors_writer.h"
-#include "tests/model/fixture_util.h"
-#include "tests/model/reference.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
 
 namespace rotor {
 namespace {

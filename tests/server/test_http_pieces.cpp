@@ -14,7 +14,7 @@
 #include "server/api_keys.h"
 #include "server/body_decoding.h"
 #include "server/cors.h"
-#include "tests/unit/sim_runner.h"
+#include "tests/engine/scheduler/sim_runner.h"
 
 namespace rotor::server {
 namespace {

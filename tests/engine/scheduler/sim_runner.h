@@ -1,0 +1,127 @@
+// tests/engine/scheduler/sim_runner.h — a model-free runner for scheduler tests. It keeps the runner's
+// side of the protocol (requests learned from SchedulerOutput deltas, placeholders resolved
+// from its own previous samples) and simulates the paged KV cache: every computed token
+// writes (token, position) into its slot, and every step first checks that the slots of the
+// tokens already computed hold exactly that request's tokens — so a wrong block table, a
+// bad prefix hit or a block reused too early fails the test. The "model" is a hash of the
+// context, so a request's outputs do not depend on the batch it ran in.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "core/hash_rng.h"
+#include "engine/scheduler/scheduler_output.h"
+
+namespace rotor::test {
+
+constexpr int32_t kSimEos = 1;
+
+// The next token after `context` for a request with `seed`: ids 2..41, or kSimEos about
+// once in eos_every tokens (0 = never).
+inline int32_t sim_next_token(uint64_t seed, const std::vector<int32_t>& context, int eos_every) {
+  uint64_t h = seed;
+  for (int32_t t : context) h = mix64(h ^ static_cast<uint32_t>(t));
+  if (eos_every > 0 && h % eos_every == 0) return kSimEos;
+  return 2 + static_cast<int32_t>((h >> 8) % 40);
+}
+
+class SimRunner {
+ public:
+  SimRunner(int num_blocks, int block_size, int eos_every)
+      : bs_(block_size), eos_every_(eos_every), kv_(static_cast<size_t>(num_blocks) * block_size, -1) {}
+
+  RunnerOutput execute(const SchedulerOutput& out) {
+    for (uint64_t id : out.finished_req_ids) reqs_.erase(id);
+    for (uint64_t id : out.preempted_req_ids) reqs_.erase(id);
+    for (const NewRequestData& d : out.new_requests) {
+      Req& r = reqs_[d.req_id];
+      r.tokens = d.token_ids;
+      r.num_prompt = d.num_prompt_tokens;
+      r.blocks = d.block_ids;
+      r.seed = d.seed;
+      r.argmax = d.prompt_argmax;
+      r.computed = d.num_computed_tokens;
+      r.known = d.token_ids.size();
+    }
+    for (const CachedRequestData& d : out.cached_requests) {
+      auto it = reqs_.find(d.req_id);
+      EXPECT_NE(it, reqs_.end()) << "cached data for unknown request " << d.req_id;
+      if (it == reqs_.end()) continue;
+      Req& r = it->second;
+      // Tokens the scheduler learned; the runner already holds any it sampled itself.
+      for (size_t j = 0; j < d.new_token_ids.size(); ++j) {
+        const size_t pos = r.known + j;
+        if (pos < r.tokens.size()) {
+          EXPECT_EQ(r.tokens[pos], d.new_token_ids[j]) << "request " << d.req_id << " token " << pos;
+        } else {
+          r.tokens.push_back(d.new_token_ids[j]);
+        }
+      }
+      r.known += d.new_token_ids.size();
+      r.blocks.insert(r.blocks.end(), d.new_block_ids.begin(), d.new_block_ids.end());
+      EXPECT_EQ(r.computed, d.num_computed_tokens) << "request " << d.req_id;
+      r.computed = d.num_computed_tokens;
+    }
+
+    RunnerOutput res;
+    int total = 0;
+    for (const ScheduledRequest& s : out.scheduled) {
+      Req& r = reqs_.at(s.req_id);
+      total += s.num_tokens;
+      // The context already computed must be intact in the cache.
+      for (int p = 0; p < r.computed; ++p) {
+        const int64_t slot = static_cast<int64_t>(r.blocks.at(p / bs_)) * bs_ + p % bs_;
+        EXPECT_EQ(kv_[slot], encode(r.tokens.at(p), p)) << "request " << s.req_id << " position " << p;
+      }
+      EXPECT_LE(static_cast<size_t>(r.computed + s.num_tokens), r.tokens.size() + 1)
+          << "more than one token beyond what the runner knows";
+      EXPECT_LE(static_cast<size_t>(r.computed + s.num_tokens), r.blocks.size() * bs_) << "blocks too few";
+      SampledToken o;
+      o.req_id = s.req_id;
+      if (r.argmax && r.computed < r.num_prompt) {
+        o.prompt_position = r.computed;
+        for (int p = r.computed; p < std::min(r.computed + s.num_tokens, r.num_prompt); ++p)
+          o.prompt_argmax.push_back(static_cast<int32_t>(1000 + p));
+      }
+      for (int p = r.computed; p < r.computed + s.num_tokens; ++p) {
+        const int64_t slot = static_cast<int64_t>(r.blocks.at(p / bs_)) * bs_ + p % bs_;
+        kv_[slot] = encode(r.tokens.at(p), p);
+      }
+      r.computed += s.num_tokens;
+      if (s.sample) {
+        EXPECT_EQ(static_cast<size_t>(r.computed), r.tokens.size()) << "sampling before the end";
+        o.token = sim_next_token(r.seed, r.tokens, eos_every_);
+        r.tokens.push_back(o.token);
+      }
+      res.outputs.push_back(std::move(o));
+    }
+    EXPECT_EQ(total, out.total_num_tokens);
+    ++steps_;
+    return res;
+  }
+
+  int steps() const { return steps_; }
+  size_t num_requests() const { return reqs_.size(); }
+
+ private:
+  struct Req {
+    std::vector<int32_t> tokens;  // known to the runner (its own samples included)
+    size_t known = 0;             // of which the scheduler has told it
+    int num_prompt = 0;
+    std::vector<int32_t> blocks;
+    uint64_t seed = 0;
+    bool argmax = false;
+    int computed = 0;
+  };
+  static int64_t encode(int32_t token, int pos) { return (static_cast<int64_t>(pos) << 32) | static_cast<uint32_t>(token); }
+
+  int bs_;
+  int eos_every_;
+  std::vector<int64_t> kv_;
+  std::unordered_map<uint64_t, Req> reqs_;
+  int steps_ = 0;
+};
+
+}  // namespace rotor::test

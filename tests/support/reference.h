@@ -1,0 +1,84 @@
+// tests/support/reference.h — what the model tests share: a fixture's reference.json /
+// reference.safetensors, the relative error of logits, and running prompts through a model
+// directory on the CPU (prompt argmax and last-position logits).
+#pragma once
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <vector>
+
+#include "tests/support/offline_generate.h"
+#include "kernels/ops.h"
+#include "model/load_model.h"
+#include "model/safetensors.h"
+
+namespace rotor::test {
+
+struct Reference {
+  std::vector<std::vector<int32_t>> ids, argmax, greedy;
+  std::vector<std::vector<float>> last_logits;
+};
+
+inline Reference read_reference(const std::filesystem::path& dir) {
+  Reference r;
+  std::ifstream f(dir / "reference.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  SafetensorsFile st(dir / "reference.safetensors");
+  for (size_t i = 0; i < j["prompts"].size(); ++i) {
+    const auto& p = j["prompts"][i];
+    r.ids.push_back(p["ids"].get<std::vector<int32_t>>());
+    r.argmax.push_back(p["argmax"].get<std::vector<int32_t>>());
+    r.greedy.push_back(p.value("greedy", std::vector<int32_t>{}));
+    Tensor t = st.get("prompt" + std::to_string(i) + ".last_logits");
+    r.last_logits.emplace_back(t.data<float>(), t.data<float>() + t.numel());
+  }
+  return r;
+}
+
+inline double rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    num += double(ref[i] - got[i]) * (ref[i] - got[i]);
+    den += double(ref[i]) * ref[i];
+  }
+  return std::sqrt(num / den);
+}
+
+// Fraction of positions where two argmax sequences agree.
+inline double agreement(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t same = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) same += a[i] == b[i];
+  return a.empty() ? 0.0 : double(same) / double(std::max(a.size(), b.size()));
+}
+
+// Loads `model` and prefills every prompt (in one batch, chunked when chunk > 0), returning
+// per prompt the argmax after every position and the logits after the last.
+inline std::vector<OfflineResult> run_prompts(Ops& ops, const std::filesystem::path& model,
+                                              const std::vector<std::vector<int32_t>>& prompts, int chunk = 0) {
+  auto comm = make_local_comm();
+  LoadOptions lo;
+  lo.model = model;
+  LoadedModel m = load_model(lo, ops);
+  std::vector<OfflineRequest> reqs(prompts.size());
+  int longest = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    reqs[i].prompt = prompts[i];
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = 1;
+    reqs[i].ignore_eos = true;
+    reqs[i].prompt_argmax = true;
+    reqs[i].prompt_logits = true;
+    longest = std::max(longest, static_cast<int>(prompts[i].size()) + 1);
+  }
+  RunnerOptions ro;
+  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
+  ro.max_model_len = longest;
+  ro.max_num_seqs = static_cast<int>(prompts.size());
+  ro.max_num_tokens = static_cast<int>(prompts.size()) * longest;
+  ModelRunner runner(ops, *comm, m.config, std::move(m.weights), ro);
+  return generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
+}
+
+}  // namespace rotor::test
