@@ -5,6 +5,7 @@
 
 #include "apps/vllm_flags.h"
 #include "core/check.h"
+#include "engine/runner/kv_cache.h"
 
 namespace rotor::app {
 
@@ -42,6 +43,16 @@ void add_engine_options(CLI::App* c, EngineConfig& cfg) {
       ->capture_default_str();
   c->add_option("--max-logprobs", cfg.max_logprobs, "Largest number of log-probs a request may ask for")
       ->capture_default_str();
+  c->add_option_function<std::string>(
+       "--kv-cache-dtype",
+       [&cfg](const std::string& v) {
+         cfg.kv_cache_dtype = v == "bf16" ? "bfloat16" : v;
+         parse_kv_cache_dtype(cfg.kv_cache_dtype);  // a one-line error for anything else
+       },
+       "auto | bfloat16 | fp8 | fp8_e4m3 (e4m3 with per-layer scales: the checkpoint's, else 1)")
+      ->default_str(cfg.kv_cache_dtype);
+  c->add_flag("--calculate-kv-scales", cfg.calculate_kv_scales,
+              "fp8 KV cache: compute each layer's K and V scales from the first prefill (max|k| / 200, max|v| / 100)");
 }
 
 }  // namespace rotor::app

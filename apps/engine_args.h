@@ -9,7 +9,8 @@ namespace rotor::app {
 
 // Adds --block-size, --max-num-seqs, --max-num-batched-tokens, --max-model-len,
 // --[no-]enable-prefix-caching, --async-scheduling, --kv-cache-memory-bytes,
-// --gpu-memory-utilization and --max-logprobs, writing into `config`.
+// --gpu-memory-utilization, --max-logprobs, --kv-cache-dtype and --calculate-kv-scales, writing
+// into `config`.
 void add_engine_options(CLI::App* command, EngineConfig& config);
 
 }  // namespace rotor::app

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/hash_rng.h"
 #include "core/log.h"
+#include "engine/runner/kv_cache.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
 #include "engine/runner/compilation_config.h"
@@ -159,7 +160,8 @@ void run(GenerateArgs a) {
     blocks = std::max<int64_t>(blocks, (len + bs - 1) / bs);
     a.engine.kv_cache_memory_bytes =
         blocks *
-        static_cast<int64_t>(ModelRunner::kv_block_bytes(m.config, m.weights[0].shard, bs, ranks.ops(0).act_dtype()));
+        static_cast<int64_t>(ModelRunner::kv_block_bytes(
+            m.config, m.weights[0].shard, bs, KvCache::kv_dtype(ranks.ops(0), parse_kv_cache_dtype(a.engine.kv_cache_dtype))));
   }
   RunnerFactory factory(m.config, ranks, std::move(m.weights));
   std::unique_ptr<Engine> engine = Engine::create(a.engine, factory);

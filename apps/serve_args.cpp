@@ -9,6 +9,7 @@
 #include "apps/engine_args.h"
 #include "apps/vllm_flags.h"
 #include "core/check.h"
+#include "engine/runner/kv_cache.h"
 #include "hub/resolve.h"
 #include "kernels/backend.h"
 #include "model/config.h"
@@ -214,7 +215,6 @@ void add_serve_flags(CLI::App& cmd, ServeArgs& a) {
   cmd.add_option("--scheduling-policy", a.scheduling_policy,
                  "fcfs (first come, first served) or priority (by the requests' priority field, lower first)")
       ->capture_default_str();
-  cmd.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 (the model's dtype)")->capture_default_str();
   cmd.add_option("--generation-config", a.generation_config,
                  "auto: sampling defaults from MODEL_DIR/generation_config.json; vllm: none; or a directory")
       ->capture_default_str();
@@ -308,9 +308,8 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.scheduling_policy == "fcfs" || a.scheduling_policy == "priority",
               "--scheduling-policy must be fcfs or priority (got '{}')", a.scheduling_policy);
   a.engine.priority_scheduling = a.scheduling_policy == "priority";
-  if (a.kv_cache_dtype == "bf16") a.kv_cache_dtype = "bfloat16";
-  ROTOR_CHECK(a.kv_cache_dtype == "auto" || a.kv_cache_dtype == "bfloat16",
-              "--kv-cache-dtype {}: rotor's KV cache is bf16 (auto or bfloat16)", a.kv_cache_dtype);
+  if (parse_kv_cache_dtype(a.engine.kv_cache_dtype) != KvCacheDtype::Fp8E4M3 && a.engine.calculate_kv_scales)
+    c.warnings.push_back("--calculate-kv-scales: no effect without --kv-cache-dtype fp8");
   for (const std::string& f : a.no_effect) c.warnings.push_back(f + ": accepted; rotor does this anyway");
   c.frontend = resolve_frontend(a.frontend);
 
@@ -358,6 +357,8 @@ json ServeConfig::to_json() const {
                   {"scheduling_policy", a.scheduling_policy},
                   {"gpu_memory_utilization", std::round(a.engine.gpu_memory_utilization * 1e6) / 1e6},
                   {"kv_cache_memory_bytes", a.engine.kv_cache_memory_bytes},
+                  {"kv_cache_dtype", a.engine.kv_cache_dtype},
+                  {"calculate_kv_scales", a.engine.calculate_kv_scales},
                   {"max_logprobs", a.engine.max_logprobs},
                   {"seed", a.seed}}},
       {"load", {{"load_format", a.load_format},

@@ -45,7 +45,6 @@ struct ServeArgs {
   std::string hf_overrides;                   // JSON object merged into config.json
   std::string rope_scaling;                   // older vLLM: JSON, = --hf-overrides '{"rope_scaling": ...}'
   std::string scheduling_policy = "fcfs";     // fcfs or priority
-  std::string kv_cache_dtype = "auto";        // auto | bfloat16
   std::string generation_config = "auto";     // auto: defaults from generation_config.json; vllm: none
   std::string reasoning_parser;               // qwen3
   bool enable_auto_tool_choice = false;

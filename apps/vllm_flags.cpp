@@ -110,7 +110,6 @@ const Rejected kRejected[] = {
                                                         "--kv-cache-memory-bytes"},
     {"--prefix-caching-hash-algo", Kind::Value, nullptr, "rotor's prefix-cache hash is not configurable"},
     {"--cpu-offload-gb", Kind::Value, "0", "rotor keeps every weight on the GPU (no CPU offload)"},
-    {"--calculate-kv-scales", Kind::Flag, nullptr, "rotor's KV cache is bf16 (no scales)"},
     {"--kv-sharing-fast-prefill", Kind::Flag, nullptr, "rotor has no cross-layer KV sharing"},
     {"--mamba-cache-dtype", Kind::Value, nullptr, "rotor serves Qwen3-MoE (no Mamba layers)"},
     {"--mamba-ssm-cache-dtype", Kind::Value, nullptr, "rotor serves Qwen3-MoE (no Mamba layers)"},

@@ -3,6 +3,8 @@
 // forward, logits, sampling, read-back), with the memory-roofline step time beside it. With
 // --tensor-parallel-size N the model is split over N ranks (engine/runner/rank_set.h: GPUs 0..N-1, or
 // all on GPU 0 with ROTOR_SAME_DEVICE_RANKS=1), each step run on every rank's thread.
+// --kv-cache-dtype fp8 runs an e4m3 KV cache (scales of 1; the roofline counts its bytes; the CPU
+// backend only until the CUDA kernels read e4m3, issue 20).
 //   fake context (default): the KV cache is filled with random values and each sequence
 //     starts at --context cached tokens, so a 48-layer 16k-context step needs no prefill;
 //   --prefill: the prompts are prefilled for real (--chunk tokens per step), timing prefill.
@@ -18,6 +20,7 @@
 #include "bench/roofline.h"
 #include "comm/placement.h"
 #include "core/check.h"
+#include "engine/runner/kv_cache.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner/model_runner.h"
 #include "engine/runner/rank_runners.h"
@@ -40,6 +43,7 @@ struct Args {
   int tp = 1;
   bool ep = false;
   std::string quantization = "auto";
+  std::string kv_cache_dtype = "auto";
 };
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -78,6 +82,9 @@ int run(const Args& a) {
   ro.max_num_tokens = a.prefill ? std::max(B, std::min(a.chunk, a.context)) : B;
   ro.num_blocks = B * blocks_per_seq;
   ro.cuda_graphs = a.graphs && !ops->device().is_cpu();
+  ro.kv_cache_dtype = parse_kv_cache_dtype(a.kv_cache_dtype);
+  const bool fp8 = ro.kv_cache_dtype == KvCacheDtype::Fp8E4M3;
+  const double kv_elem_bytes = fp8 ? 1.0 : 2.0;
   t0 = now();
   std::vector<std::unique_ptr<ModelRunner>> runners =
       build_rank_runners(c, ranks.resources(std::move(m.weights)), ro, ranks.threads());
@@ -86,8 +93,8 @@ int run(const Args& a) {
     ranks.threads().run([&](int r) { f(*runners[r], ranks.ops(r)); });
   };
   each_rank([](ModelRunner&, Ops& o) { o.synchronize(); });
-  std::printf("runner: %d KV blocks, graphs %s, set up in %.2f s\n", ro.num_blocks, ro.cuda_graphs ? "on" : "off",
-              now() - t0);
+  std::printf("runner: %d KV blocks (%s), graphs %s, set up in %.2f s\n", ro.num_blocks,
+              fp8 ? "fp8 e4m3" : "bf16", ro.cuda_graphs ? "on" : "off", now() - t0);
 
   std::mt19937 g(7);
   std::vector<std::vector<int32_t>> tables(B), tokens(B);
@@ -148,7 +155,7 @@ int run(const Args& a) {
   // Roofline (bench/roofline.h): bytes a step must read over all ranks, spread over the
   // distinct GPUs the ranks run on.
   const double ctx = a.context + a.warmup + a.steps / 2.0;
-  const DecodeBytes db = decode_step_bytes(c, {B, ctx, world, w8a8 ? 1.0 : 2.0, 2.0});
+  const DecodeBytes db = decode_step_bytes(c, {B, ctx, world, w8a8 ? 1.0 : 2.0, kv_elem_bytes});
   const double bytes = db.total(), expert_bytes = db.experts, dense_bytes = db.dense, kv_bytes = db.kv;
   const double touched = db.touched, E = c.num_experts;
   std::printf("decode step (batch %d, context %.0f): median %.3f ms, p10 %.3f ms, p90 %.3f ms over %zu steps\n", B, ctx,
@@ -167,9 +174,9 @@ int run(const Args& a) {
                 "of it\n",
                 bw / 1e12, gpus, gpus > 1 ? "s" : "", bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);
   }
-  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d w8a8=%d splits=%s step_ms=%.3f "
+  std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d w8a8=%d kv=%s splits=%s step_ms=%.3f "
               "tok_s_per_seq=%.2f prefill_tok_s=%.0f\n",
-              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, w8a8 ? 1 : 0,
+              c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, w8a8 ? 1 : 0, fp8 ? "fp8" : "bf16",
               ro.decode_splits.plan ? "plan" : "fixed", step_s * 1e3, 1.0 / step_s,
               prefill_s > 0 ? double(B) * a.context / prefill_s : 0.0);
   return 0;
@@ -197,6 +204,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--enable-expert-parallel", a.ep, "whole experts per rank");
   app.add_option("--quantization", a.quantization, "dummy weights: auto (bf16) or w8a8")->capture_default_str();
+  app.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 | fp8 | fp8_e4m3 (scales of 1)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     return rotor::run(a);

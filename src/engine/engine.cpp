@@ -90,8 +90,11 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
   ROTOR_CHECK(config.max_logprobs <= ops.max_top_logprobs(),
               "--max-logprobs {}: the {} backend gives at most {} log-probs per token", config.max_logprobs,
               ops.device().str(), ops.max_top_logprobs());
-  const int64_t block_bytes = factory.kv_block_bytes(config.block_size);
+  const KvCacheDtype kv_dtype = parse_kv_cache_dtype(config.kv_cache_dtype);
+  const int64_t block_bytes = factory.kv_block_bytes(config.block_size, kv_dtype);
   RunnerOptions ro;
+  ro.kv_cache_dtype = kv_dtype;
+  ro.calculate_kv_scales = config.calculate_kv_scales;
   ro.max_num_tokens = config.max_num_batched_tokens;
   ro.max_num_seqs = config.max_num_seqs;
   ro.max_model_len = lim.max_model_len;
@@ -107,8 +110,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
   std::unique_ptr<StepRunner> runner = factory.build(ro, &lim.num_blocks);
   lim.vocab_size = model.vocab_size;
   lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
-  ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
-                 config.block_size, static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
+  ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({}, {:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
+                 config.block_size, dtype_name(KvCache::kv_dtype(ops, kv_dtype)),
+                 static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
                  static_cast<int64_t>(lim.num_blocks) * config.block_size, lim.max_model_len);
   return std::make_unique<Engine>(config, std::move(lim), std::move(runner));
 }
@@ -131,7 +135,8 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
   scheduler_ = std::make_unique<Scheduler>(sc);
-  metrics_ = std::make_unique<EngineMetrics>(limits_.num_blocks, limits_.block_size, limits_.max_model_len);
+  metrics_ = std::make_unique<EngineMetrics>(limits_.num_blocks, limits_.block_size, limits_.max_model_len,
+                                             config_.kv_cache_dtype, config_.calculate_kv_scales);
   thread_ = std::thread([this] { loop(); });
 }
 

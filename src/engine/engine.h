@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct EngineConfig {
   bool enable_prefix_caching = true;   // --[no-]enable-prefix-caching
   bool async_scheduling = false;       // --async-scheduling
   int64_t kv_cache_memory_bytes = 0;   // --kv-cache-memory-bytes: KV cache size; 0 = from the device
+  // --kv-cache-dtype: auto | bfloat16 | fp8 | fp8_e4m3 (RunnerOptions::kv_cache_dtype; e4m3 with
+  // per-layer scales); --calculate-kv-scales (fp8 only).
+  std::string kv_cache_dtype = "auto";
+  bool calculate_kv_scales = false;
   float gpu_memory_utilization = 0.9f; // --gpu-memory-utilization (GPU sizing, see kv_cache_sizing.h)
   int max_logprobs = 20;               // --max-logprobs: largest SamplingParams::logprobs (and prompt_logprobs)
   bool priority_scheduling = false;    // --scheduling-policy priority (else fcfs)

@@ -1,6 +1,8 @@
 // engine/engine_metrics.cpp — EngineMetrics: request phases into histograms, counters, gauges.
 #include "engine/engine_metrics.h"
 
+#include <utility>
+
 #include "engine/scheduler/scheduler.h"
 
 namespace rotor {
@@ -10,9 +12,12 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 }  // namespace
 
-EngineMetrics::EngineMetrics(int num_blocks, int block_size, int max_model_len) {
+EngineMetrics::EngineMetrics(int num_blocks, int block_size, int max_model_len, std::string cache_dtype,
+                             bool calculate_kv_scales) {
   stats_.num_blocks = num_blocks;
   stats_.block_size = block_size;
+  stats_.cache_dtype = std::move(cache_dtype);
+  stats_.calculate_kv_scales = calculate_kv_scales;
   stats_.prompt_tokens_per_request = Histogram::tokens(max_model_len);
   stats_.generation_tokens_per_request = Histogram::tokens(max_model_len);
   stats_.max_tokens_param = Histogram::tokens(max_model_len);

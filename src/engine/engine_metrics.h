@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 #include "engine/engine_stats.h"
 #include "engine/request_output.h"
@@ -18,8 +19,10 @@ class Scheduler;
 
 class EngineMetrics {
  public:
-  // The KV cache's size, and max_model_len for the token-count histograms' buckets.
-  EngineMetrics(int num_blocks, int block_size, int max_model_len);
+  // The KV cache's size, and max_model_len for the token-count histograms' buckets; the cache's
+  // --kv-cache-dtype as given and --calculate-kv-scales (vllm:cache_config_info).
+  EngineMetrics(int num_blocks, int block_size, int max_model_len, std::string cache_dtype = "auto",
+                bool calculate_kv_scales = false);
 
   // Loop thread only. A request scheduled for the first time at `now`: its queue time and
   // prompt tokens; sets t.first_scheduled.

@@ -2,6 +2,7 @@
 // /metrics; names follow vLLM's Prometheus metrics, latencies in seconds).
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rotor {
@@ -30,6 +31,8 @@ struct EngineStats {
   double kv_cache_usage = 0;        // vllm:kv_cache_usage_perc, 0..1: blocks held by requests
   int num_blocks = 0;
   int block_size = 0;
+  std::string cache_dtype = "auto"; // --kv-cache-dtype as given (vllm:cache_config_info)
+  bool calculate_kv_scales = false;
   uint64_t prompt_tokens = 0;       // vllm:prompt_tokens_total (prompt tokens of admitted requests)
   uint64_t generation_tokens = 0;   // vllm:generation_tokens_total
   uint64_t prefix_cache_queries = 0;  // tokens looked up in the prefix cache

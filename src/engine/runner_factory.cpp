@@ -21,10 +21,10 @@ RunnerFactory::RunnerFactory(ModelConfig model, RankSet& ranks, std::vector<Mode
     : RunnerFactory(std::move(model), ranks.resources(std::move(weights)),
                     ranks.world_size() > 1 ? &ranks.threads() : nullptr) {}
 
-int64_t RunnerFactory::kv_block_bytes(int block_size) const {
+int64_t RunnerFactory::kv_block_bytes(int block_size, KvCacheDtype dtype) const {
   size_t most = 0;
   for (const ShardSpec& s : shards_)
-    most = std::max(most, ModelRunner::kv_block_bytes(model_, s, block_size, ops_->act_dtype()));
+    most = std::max(most, ModelRunner::kv_block_bytes(model_, s, block_size, KvCache::kv_dtype(*ops_, dtype)));
   return static_cast<int64_t>(most);
 }
 

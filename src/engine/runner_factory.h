@@ -26,8 +26,8 @@ class RunnerFactory {
   int world_size() const { return static_cast<int>(shards_.size()); }
   // Rank 0's backend (every rank's is of the same kind).
   Ops& ops() const { return *ops_; }
-  // Bytes of KV cache one block takes on the rank that needs the most.
-  int64_t kv_block_bytes(int block_size) const;
+  // Bytes of KV cache one block of `dtype` takes on the rank that needs the most.
+  int64_t kv_block_bytes(int block_size, KvCacheDtype dtype) const;
   // Builds the ranks' runners (once) and the StepRunner over them; *num_blocks: the KV blocks
   // every rank holds.
   std::unique_ptr<StepRunner> build(const RunnerOptions& options, int* num_blocks);

@@ -11,8 +11,8 @@ namespace {
 
 constexpr DType F32 = DType::F32, I8 = DType::I8, I32 = DType::I32, I64 = DType::I64;
 constexpr Layout kRows = Layout::Rows, kContiguous = Layout::Contiguous;
-// What a KV cache may hold: the float types the ops write.
-constexpr DTypes kCacheDTypes = kFloatOut;
+// What a KV cache may hold: the float types the ops write, or e4m3 (an FP8 cache, with scales).
+constexpr DTypes kCacheDTypes = kFloatOut | DType::F8E4M3;
 // |x_q| <= 128 and |W| <= 127: a K-long i32 sum cannot overflow while K * 128 * 127 < 2^31.
 constexpr int64_t kMaxW8A8K = (int64_t{1} << 31) / (128 * 127);
 
@@ -49,13 +49,15 @@ void norm_args(const char* op, const Device& d, const Tensor& x, const Tensor& w
   if (residual.defined()) expect_tensor(op, "residual", residual, kFloatOut, kRows, {{"T", T}, {"H", H}});
 }
 
-// One paged KV cache [num_blocks, Hkv, block_size, head_dim]: K and V alike.
+// One paged KV cache [num_blocks, Hkv, block_size, head_dim]: K and V alike; an FP8 cache has
+// its scales [2] f32 (K's, V's).
 void cache_args(const char* op, const LayerKVCache& cache, int64_t block_size, int64_t head_dim) {
   const int64_t blocks = cache.k.size(0), Hkv = cache.k.size(1);
   expect_tensor(op, "cache.k", cache.k, kCacheDTypes, kContiguous,
                 {{"num_blocks", blocks}, {"Hkv", Hkv}, {"block_size", block_size}, {"head_dim", head_dim}});
   expect_tensor(op, "cache.v", cache.v, cache.k.dtype(), kContiguous,
                 {{"num_blocks", blocks}, {"Hkv", Hkv}, {"block_size", block_size}, {"head_dim", head_dim}});
+  if (cache.fp8()) expect_vector(op, "cache.scales", cache.scales, F32, {"2 (K, V)", 2});
 }
 
 // Heads [T, heads, head_dim] whose heads lie back to back in each row.
@@ -115,7 +117,7 @@ void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm
   on_device(op, d,
             {{"qkv", qkv}, {"q_norm_w", q_norm_w}, {"k_norm_w", k_norm_w}, {"rope_cos_sin", rope_cos_sin},
              {"batch.positions", batch.positions}, {"batch.slot_mapping", batch.slot_mapping}, {"cache.k", cache.k},
-             {"cache.v", cache.v}, {"q_out", q_out}});
+             {"cache.v", cache.v}, {"cache.scales", cache.scales}, {"q_out", q_out}});
   const int64_t T = batch.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
   expect_heads(op, "q_out", q_out, kFloatOut, {"T", T}, Hq, hd);
   ROTOR_CHECK(hd > 0 && hd % 2 == 0, "{}: head_dim must be even (NeoX RoPE rotates halves), got {}", op, hd);
@@ -132,7 +134,7 @@ void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm
 void check_attention(const char* op, bool decode, const Device& d, const Tensor& q, const LayerKVCache& cache,
                      const AttentionBatch& b, const Tensor& out) {
   on_device(op, d,
-            {{"q", q}, {"cache.k", cache.k}, {"cache.v", cache.v}, {"out", out}, {"batch.query_start", b.query_start},
+            {{"q", q}, {"cache.k", cache.k}, {"cache.v", cache.v}, {"cache.scales", cache.scales}, {"out", out}, {"batch.query_start", b.query_start},
              {"batch.seq_lens", b.seq_lens}, {"batch.block_tables", b.block_tables}});
   ROTOR_CHECK(b.num_decode_seqs >= 0 && b.num_decode_seqs <= b.num_seqs && b.num_decode_seqs <= b.num_tokens,
               "{}: batch.num_decode_seqs must be in [0, min(num_seqs = {}, num_tokens = {})], got {}", op, b.num_seqs,
@@ -213,7 +215,7 @@ void check_moe_experts(const Device& d, const Tensor& x, const Tensor& topk_weig
 
 void check_fill_random(const Device& d, const Tensor& t) {
   expect_on("fill_random", "t", t, d);
-  expect_vector("fill_random", "t", t, kFloatOut, {"numel", t.numel()});
+  expect_vector("fill_random", "t", t, kFloatOut | DType::F8E4M3, {"numel", t.numel()});
 }
 
 void check_sample(const Device& d, const Tensor& logits, const SamplingBatch& p, const Tensor& out_ids) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/fp8.h"  // kKScaleRange, kVScaleRange
 #include "core/tensor.h"
 #include "kernels/decode_plan.h"
 
@@ -34,10 +35,21 @@ struct AttentionBatch {
   Tensor decode_plan;
 };
 
-// The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim].
+// The paged KV cache of one layer: K and V [num_blocks, num_kv_heads, block_size, head_dim] in
+// act_dtype(), or F8E4M3 (an FP8 cache): then x is stored as e4m3(x / scale) (core/fp8.h:
+// nearest, ties to even, saturating at ±448) and read as e4m3 * scale, with the layer's scales.
 struct LayerKVCache {
+  LayerKVCache() = default;
+  LayerKVCache(Tensor k_, Tensor v_, Tensor scales_ = {}, bool calculate = false)
+      : k(k_), v(v_), scales(scales_), calculate_scales(calculate) {}
   Tensor k;
   Tensor v;
+  Tensor scales;                  // [2] f32 on the device: K's and V's scale (FP8 only)
+  // FP8 only: qk_norm_rope first sets scales from this step's rows that it writes (vLLM's
+  // --calculate-kv-scales): max|k| / kKScaleRange (k after norm and RoPE) and max|v| /
+  // kVScaleRange; a maximum of 0 gives 1.
+  bool calculate_scales = false;
+  bool fp8() const { return k.dtype() == DType::F8E4M3; }
 };
 
 enum class QuantKind : uint8_t {
@@ -189,12 +201,14 @@ class Ops {
 
   // qkv [T, (Hq + 2 Hkv) * hd]: per-head RMSNorm of q and k (weights [hd]), NeoX RoPE at
   // batch.positions with rope_cos_sin [max_pos, hd] (cos in [:hd/2], sin in [hd/2:]),
-  // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping.
+  // q into q_out [T, Hq, hd]; k and v into the cache at batch.slot_mapping (FP8: divided by the
+  // layer's scales and rounded to e4m3, see LayerKVCache).
   void qk_norm_rope(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
                     const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                     const Tensor& q_out);
 
-  // Causal GQA attention over the paged cache (which already holds this step's k and v).
+  // Causal GQA attention over the paged cache (which already holds this step's k and v; FP8
+  // caches read as e4m3 * scale).
   // q [T', Hq, hd] and out [T', Hq * hd] hold only the decode tokens (attention_decode:
   // T' = num_decode_seqs) or only the prefill tokens (attention_prefill: the rest, in order).
   void attention_decode(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
@@ -246,7 +260,8 @@ class Ops {
                    const ExpertWeights& experts, const Tensor& out);
 
   // Fills t (any float dtype) with mean + std * N(0,1)-like noise (sum of four uniforms),
-  // element i from hash(seed, i): the same values on every backend. For dummy weights.
+  // element i from hash(seed, i): the same values on every backend. For dummy weights (and
+  // e4m3 KV caches: rounded as core/fp8.h).
   void fill_random(const Tensor& t, uint64_t seed, float mean, float std);
 
   // Draws one token per row of logits [S, V] f32 into out_ids [S] i32: greedy when

@@ -52,6 +52,8 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
   ROTOR_LOG_INFO("weights: {}, {} in {} safetensors file(s){}", host.quantization.empty() ? "float" : host.quantization,
                  ProgressMeter::bytes_str(host.checkpoint->total_bytes()), host.checkpoint->num_files(),
                  cpu ? ", memory-mapped (the CPU reads each page on first use)" : "");
+  if (!host.k_scale.empty() && o.rank == 0)
+    ROTOR_LOG_INFO("checkpoint: per-layer KV cache scales (an FP8 KV cache uses them)");
   if (!cpu)
     m.weights = upload_weights(m.config, host, ops.allocator());
   else

@@ -3,6 +3,7 @@
 // (quant_model_description.json) in w8a8_loader.cpp.
 #include "model/loader.h"
 
+#include "model/kv_scales.h"
 #include "model/quant_description.h"
 
 namespace rotor {
@@ -69,6 +70,9 @@ ModelWeights assemble_weights(const ModelConfig& c, const ShardSpec& shard, std:
   w.checkpoint = std::move(checkpoint);
   CheckpointReader reader(*w.checkpoint, linear, w);
   visit_weights(c, w, reader);
+  KvScales kv = read_kv_scales(*w.checkpoint, c.num_layers);
+  w.k_scale = std::move(kv.k);
+  w.v_scale = std::move(kv.v);
   return w;
 }
 

@@ -15,6 +15,8 @@ ModelWeights ModelWeights::views() const {
   w.layers = layers;
   w.quantization = quantization;
   w.shard = shard;
+  w.k_scale = k_scale;
+  w.v_scale = v_scale;
   return w;
 }
 

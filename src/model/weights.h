@@ -40,6 +40,8 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   std::string quantization;           // "" (float weights) or "w8a8"
   ShardSpec shard;                    // which rank's slices these are
+  // An FP8 KV cache's per-layer scales from the checkpoint (model/kv_scales.h); empty: none.
+  std::vector<float> k_scale, v_scale;
 
   // Owners of the memory the views point into.
   std::shared_ptr<Checkpoint> checkpoint;

@@ -55,8 +55,9 @@ std::string render_metrics(const EngineStats& s, const FrontendStats& f, const s
   metric(out, "vllm:gpu_cache_usage_perc", "gauge",
          "KV-cache usage (vLLM's name before 0.10). 1 means 100 percent usage.", L, s.kv_cache_usage);
   header(out, "vllm:cache_config_info", "gauge", "Information of the KV cache configuration.");
-  out += fmt::format("vllm:cache_config_info{{block_size=\"{}\",cache_dtype=\"auto\",num_gpu_blocks=\"{}\",{}}} 1\n",
-                     s.block_size, s.num_blocks, L);
+  out += fmt::format(
+      "vllm:cache_config_info{{block_size=\"{}\",cache_dtype=\"{}\",calculate_kv_scales=\"{}\",num_gpu_blocks=\"{}\",{}}} 1\n",
+      s.block_size, escape_label(s.cache_dtype), s.calculate_kv_scales ? "True" : "False", s.num_blocks, L);
   metric(out, "vllm:num_preemptions_total", "counter",
          "Cumulative number of preemptions from the engine.", L, s.num_preemptions);
   metric(out, "vllm:prefix_cache_queries_total", "counter",

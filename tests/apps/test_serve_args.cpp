@@ -157,7 +157,8 @@ TEST(ServeArgs, BadValuesFailClearly) {
       {{kTiny, "--hf-overrides", "[1]"}, "--hf-overrides"},
       {{"--hf-overrides", R"({"rope_theta": 5})"}, "needs a MODEL_DIR"},
       {{kTiny, "--hf-overrides", R"({"rope_scaling": {"rope_type": "longrope"}})"}, "longrope"},
-      {{"--kv-cache-dtype", "fp8"}, "bf16"},
+      {{"--kv-cache-dtype", "fp8_e5m2"}, "rotor's FP8 KV cache is e4m3"},
+      {{"--kv-cache-dtype", "int8"}, "auto, bfloat16, fp8 or fp8_e4m3"},
       {{"--scheduling-policy", "lifo"}, "--scheduling-policy"},
       {{"--max-log-len", "-5"}, "--max-log-len"},
       {{"--allowed-origins", "*"}, "JSON list"},
@@ -211,6 +212,23 @@ TEST(ServeArgs, VllmAliasesAndHonouredFlags) {
   EXPECT_TRUE(contains(c.warnings, "--disable-sliding-window"));
   EXPECT_TRUE(c.unsupported.empty());
   EXPECT_FALSE(resolve({"--enable-log-requests", "--disable-log-requests"}).args.frontend.enable_log_requests);
+}
+
+// vLLM's KV cache dtypes: fp8 and fp8_e4m3 are e4m3 with per-layer scales (with vLLM's
+// --calculate-kv-scales), bf16 is bfloat16; --calculate-kv-scales without fp8 is a warning.
+TEST(ServeArgs, KvCacheDtypes) {
+  for (const char* d : {"fp8", "fp8_e4m3", "auto", "bfloat16"}) {
+    const ServeConfig c = resolve({"--kv-cache-dtype", d});
+    EXPECT_EQ(c.args.engine.kv_cache_dtype, d);
+    EXPECT_EQ(c.to_json()["engine"]["kv_cache_dtype"], d);
+    EXPECT_FALSE(c.args.engine.calculate_kv_scales);
+  }
+  EXPECT_EQ(resolve({"--kv-cache-dtype", "bf16"}).args.engine.kv_cache_dtype, "bfloat16");
+  const ServeConfig calc = resolve({"--kv-cache-dtype", "fp8", "--calculate-kv-scales"});
+  EXPECT_TRUE(calc.args.engine.calculate_kv_scales);
+  EXPECT_EQ(calc.to_json()["engine"]["calculate_kv_scales"], true);
+  EXPECT_TRUE(calc.warnings.empty());
+  EXPECT_TRUE(contains(resolve({"--calculate-kv-scales"}).warnings, "no effect without --kv-cache-dtype fp8"));
 }
 
 // vLLM's parallelism flags: tensor and expert parallel on one node are served; more than one

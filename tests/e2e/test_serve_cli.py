@@ -147,7 +147,7 @@ def test_vllm_flags_rotor_lacks_name_themselves(rotor_binary):
                         (["-pp", "2"], "--pipeline-parallel-size 2"), (["--nnodes", "2"], "--nnodes 2"),
                         (["--distributed-executor-backend", "ray"], "ray"),
                         (["--enable-lora", "--max-loras", "4"], "--enable-lora"),
-                        (["--kv-cache-dtype", "fp8"], "--kv-cache-dtype fp8"),
+                        (["--kv-cache-dtype", "fp8_e5m2"], "--kv-cache-dtype fp8_e5m2"),
                         (["--tokenizer-mode", "mistral"], "mistral"),
                         (["--ssl-keyfile", "/etc/hostname"], "--ssl-certfile go together")]:
         r = run([rotor_binary, "serve", *extra])

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "core/bf16.h"
+#include "core/fp8.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/decode_plan.h"
 #include "kernels/ops.h"
@@ -203,6 +204,86 @@ TEST_F(CudaOpsTest, QkNormRopeWritesQAndCache) {
     EXPECT_LT(rel_err(ck, to_host(dk)), 1e-2);
     EXPECT_LT(rel_err(cv, to_host(dv)), 1e-2);
   }
+}
+
+// The e4m3 cache (--kv-cache-dtype fp8): k and v written as e4m3(x / scale) with given scales
+// (small enough that some values saturate at 448) and with scales computed from the rows
+// written (max|k| / 200, max|v| / 100). The GPU's f32 norm differs from the CPU's in the last
+// bits, so a code may round the other way at a tie: at most 1 in 1000 differ, the dequantized
+// caches within 1e-2, the computed scales within 1e-5.
+TEST_F(CudaOpsTest, QkNormRopeWritesE4m3Cache) {
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507");
+  struct Heads {
+    int hq, hkv, hd;
+  };
+  for (Heads h : {Heads{8, 2, 64}, Heads{c30.num_heads, c30.num_kv_heads, 128},
+                  Heads{c235.num_heads, c235.num_kv_heads, 128}})
+    for (bool calculate : {false, true}) {
+      const int T = r.uniform(1, 60), hd = h.hd, bs = 16, nb = 8, max_pos = 4096;
+      SCOPED_TRACE(::testing::Message() << "T " << T << " Hq " << h.hq << " Hkv " << h.hkv << " hd " << hd
+                                        << (calculate ? ", computed scales" : ", given scales"));
+      OwnedTensor qkv = host_bf16({T, (h.hq + 2 * h.hkv) * hd}, 2.0f), qw = host_bf16({hd}, 0.3f),
+                  kw = host_bf16({hd}, 0.3f);
+      for (int i = 0; i < hd; ++i) {
+        qw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(qw.tensor, i));
+        kw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(kw.tensor, i));
+      }
+      const std::vector<float> table = rope_table(max_pos, hd, 1e6, RopeScaling{});
+      OwnedTensor rope(cpu_allocator(), DType::F32, {max_pos, hd});
+      std::copy(table.begin(), table.end(), rope.tensor.data<float>());
+      std::vector<int32_t> pos(T), slots(nb * bs);
+      std::iota(slots.begin(), slots.end(), 0);
+      std::shuffle(slots.begin(), slots.end(), r.g);
+      slots.resize(T);
+      for (int t = 0; t < T; ++t) {
+        pos[t] = r.uniform(0, max_pos - 1);
+        if (r.uniform(0, 9) == 0) slots[t] = -1;
+      }
+      slots[0] = 0;  // at least one row written
+      OwnedTensor hpos = host_i32(pos, {T}), hslots = host_i32(slots, {T});
+      OwnedTensor hscales(cpu_allocator(), DType::F32, {2});
+      hscales.tensor.data<float>()[0] = 0.005f + 0.02f * std::abs(r.normal());
+      hscales.tensor.data<float>()[1] = 0.005f + 0.02f * std::abs(r.normal());
+      OwnedTensor dqkv = to_gpu(qkv), dqw = to_gpu(qw), dkw = to_gpu(kw), drope = to_gpu(rope),
+                  dpos = to_gpu(hpos), dslots = to_gpu(hslots), dscales = to_gpu(hscales);
+      const Shape cache_shape{nb, h.hkv, bs, hd};
+      OwnedTensor dk = gpu_zeros(DType::F8E4M3, cache_shape), dv = gpu_zeros(DType::F8E4M3, cache_shape);
+      OwnedTensor ck(cpu_allocator(), DType::F8E4M3, cache_shape), cv(cpu_allocator(), DType::F8E4M3, cache_shape);
+      std::fill_n(ck.tensor.data<uint8_t>(), ck.tensor.numel(), uint8_t{0});
+      std::fill_n(cv.tensor.data<uint8_t>(), cv.tensor.numel(), uint8_t{0});
+      OwnedTensor dq(gpu->allocator(), DType::BF16, {T, h.hq, hd}), cq(cpu_allocator(), DType::F32, {T, h.hq, hd});
+      AttentionBatch gb, cb;
+      gb.num_tokens = cb.num_tokens = T;
+      gb.positions = dpos;
+      gb.slot_mapping = dslots;
+      cb.positions = hpos;
+      cb.slot_mapping = hslots;
+      gpu->qk_norm_rope(dqkv, dqw, dkw, 1e-6f, drope, gb, LayerKVCache(dk, dv, dscales, calculate), dq);
+      cpu->qk_norm_rope(qkv, qw, kw, 1e-6f, rope, cb, LayerKVCache(ck, cv, hscales, calculate), cq);
+      EXPECT_LT(rel_err(cq, to_host(dq)), 1e-2);
+      const OwnedTensor gs = to_host(dscales);
+      for (int i = 0; i < 2; ++i)
+        EXPECT_NEAR(gs.tensor.data<float>()[i], hscales.tensor.data<float>()[i],
+                    1e-5 * hscales.tensor.data<float>()[i]) << (i ? "V scale" : "K scale");
+      for (int kv = 0; kv < 2; ++kv) {
+        const Tensor& ref = kv ? cv.tensor : ck.tensor;
+        const OwnedTensor got = to_host(kv ? dv.tensor : dk.tensor);
+        const float scale = hscales.tensor.data<float>()[kv];
+        int64_t differ = 0;
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < ref.numel(); ++i) {
+          const uint8_t a = ref.data<uint8_t>()[i], b = got.tensor.data<uint8_t>()[i];
+          differ += a != b;
+          const double x = e4m3_to_f32(a) * scale, y = e4m3_to_f32(b) * scale;
+          num += (x - y) * (x - y);
+          den += x * x;
+        }
+        const int64_t written = std::count_if(slots.begin(), slots.end(), [](int32_t x) { return x >= 0; }) *
+                                int64_t{h.hkv} * hd;
+        EXPECT_LE(differ, written / 1000) << (kv ? "V" : "K") << " codes of " << written;
+        EXPECT_LT(std::sqrt(num / den), 1e-2) << (kv ? "V" : "K");
+      }
+    }
 }
 
 // Column-slice outputs, bias, bf16 and f32 outputs, both paths (ours for M <= 256, cuBLAS
@@ -793,13 +874,16 @@ TEST_F(CudaOpsTest, CopyTokensMatchesCpu) {
   EXPECT_TRUE(same_bits(hd, to_host(dd)));
 }
 
+// e4m3 (the FP8 KV cache of the decode benchmark's fake context): cvt.rn.satfinite against
+// core/fp8.h, std 2 reaching past 448 to check saturation.
 TEST_F(CudaOpsTest, FillRandomIsBitIdenticalToCpu) {
-  for (DType dt : {DType::BF16, DType::F32}) {
+  for (DType dt : {DType::BF16, DType::F32, DType::F8E4M3}) {
     const int64_t n = r.uniform(1, 100000);
     const uint64_t seed = r.g();
     OwnedTensor d(gpu->allocator(), dt, {n}), h(cpu_allocator(), dt, {n});
-    gpu->fill_random(d, seed, 0.5f, 0.02f);
-    cpu->fill_random(h, seed, 0.5f, 0.02f);
+    const float std = dt == DType::F8E4M3 ? 200.0f : 0.02f;
+    gpu->fill_random(d, seed, 0.5f, std);
+    cpu->fill_random(h, seed, 0.5f, std);
     EXPECT_TRUE(same_bits(h, to_host(d))) << dtype_name(dt);
   }
 }

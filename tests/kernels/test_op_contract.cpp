@@ -192,12 +192,22 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
          b.slot_mapping = make(I64, {3});
          ops->qk_norm_rope(qkv, qn, kn, 1e-6f, rope, b, cache, q);
        }},
-      {"qk_norm_rope: cache.k must be F32 or BF16 contiguous [num_blocks, Hkv, block_size, head_dim] = [2, 1, 4, 4], "
+      {"qk_norm_rope: cache.k must be F32, BF16 or F8_E4M3 contiguous [num_blocks, Hkv, block_size, head_dim] = [2, 1, 4, 4], "
        "got I8[2, 1, 4, 4] cpu",
        [&] { ops->qk_norm_rope(qkv, qn, kn, 1e-6f, rope, batch, {make(I8, {2, 1, 4, 4}), vc}, q); }},
       {"qk_norm_rope: cache.v must be F32 contiguous [num_blocks, Hkv, block_size, head_dim] = [2, 1, 4, 4], got "
        "BF16[2, 1, 4, 4] cpu",
        [&] { ops->qk_norm_rope(qkv, qn, kn, 1e-6f, rope, batch, {kc, make(BF16, {2, 1, 4, 4})}, q); }},
+      {"qk_norm_rope: cache.scales must be F32 contiguous [2 (K, V)] = [2], got F32[1] cpu",
+       [&] {
+         const LayerKVCache fp8{make(DType::F8E4M3, {2, 1, 4, 4}), make(DType::F8E4M3, {2, 1, 4, 4}), make(F32, {1})};
+         ops->qk_norm_rope(qkv, qn, kn, 1e-6f, rope, batch, fp8, q);
+       }},
+      {"attention_decode: cache.scales must be F32 contiguous [2 (K, V)] = [2], got BF16[2] cpu",
+       [&] {
+         const LayerKVCache fp8{make(DType::F8E4M3, {2, 1, 4, 4}), make(DType::F8E4M3, {2, 1, 4, 4}), make(BF16, {2})};
+         ops->attention_decode(q.rows(0, 1), fp8, batch, 0.5f, attn.rows(0, 1));
+       }},
       // attention_decode, attention_prefill
       {"attention_decode: batch.num_decode_seqs must be in [0, min(num_seqs = 2, num_tokens = 3)], got 3",
        [&] {
@@ -214,7 +224,7 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
       {"attention_prefill: out must be F32 or BF16 with unit-stride rows [num_tokens - num_decode_seqs, Hq * "
        "head_dim] = [2, 8], got F32[2, 4] cpu",
        [&] { ops->attention_prefill(q.rows(1, 3), cache, batch, 0.5f, make(F32, {2, 4})); }},
-      {"attention_decode: cache.k must be F32 or BF16 contiguous [num_blocks, Hkv, block_size, head_dim] = [2, 1, "
+      {"attention_decode: cache.k must be F32, BF16 or F8_E4M3 contiguous [num_blocks, Hkv, block_size, head_dim] = [2, 1, "
        "16, 4], got F32[2, 1, 4, 4] cpu",
        [&] {
          AttentionBatch b = batch;
@@ -339,7 +349,7 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
          ops->moe_experts(x, topk_w, topk_ids, e, out);
        }},
       // fill_random and the sampling ops
-      {"fill_random: t must be F32 or BF16 contiguous [numel] = [4], got I32[4] cpu",
+      {"fill_random: t must be F32, BF16 or F8_E4M3 contiguous [numel] = [4], got I32[4] cpu",
        [&] { ops->fill_random(make(I32, {4}), 1, 0.0f, 1.0f); }},
       {"sample: logits must be F32 with unit-stride rows [S, V] = [2, 10], got BF16[2, 10] cpu",
        [&] { ops->sample(make(BF16, {2, 10}), sampling, sampled); }},

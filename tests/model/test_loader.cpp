@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,8 +27,11 @@ nlohmann::json tiny_config() {
 }
 
 struct Entry {
+  Entry(std::string d = {}, std::vector<int64_t> s = {}, std::vector<uint8_t> b = {})
+      : dtype(std::move(d)), shape(std::move(s)), bytes(std::move(b)) {}
   std::string dtype;
   std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;  // the data; empty: a finite filler pattern
 };
 
 // Tensor name -> (dtype, shape) of a complete checkpoint for a config.
@@ -79,6 +83,11 @@ void write_safetensors(const fs::path& path, const std::map<std::string, Entry>&
   f << h;
   std::vector<char> data(off);
   for (size_t i = 0; i < off; i += 2) data[i + 1] = 0x3f;  // bf16 ~ 0.5..1: finite values
+  off = 0;
+  for (auto& [name, e] : tensors) {
+    std::copy(e.bytes.begin(), e.bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(off));
+    off += entry_bytes(e);
+  }
   f.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
@@ -135,6 +144,54 @@ TEST_F(Loader, CompleteCheckpointLoadsAndRuns) {
   ModelRunner runner(*ops, *comm, m.config, std::move(m.weights), ro);
   auto res = generate_offline(runner, reqs, 0, {});
   EXPECT_EQ(res[0].output.size(), 4u);
+}
+
+Entry f32_scalar(float v, std::vector<int64_t> shape = {}) {
+  Entry e{"F32", std::move(shape), std::vector<uint8_t>(4)};
+  std::memcpy(e.bytes.data(), &v, 4);
+  return e;
+}
+
+// Every naming of vLLM's KV cache scales, per layer; a layer without any gets 1; one scale of
+// a pair (or the old kv_scale) serves both.
+TEST_F(Loader, KvCacheScalesUnderVllmsNames) {
+  const std::string p0 = "model.layers.0.self_attn.", p1 = "model.layers.1.self_attn.";
+  struct Case {
+    std::map<std::string, Entry> add;
+    std::vector<float> k, v;
+  };
+  const std::vector<Case> cases = {
+      {{}, {}, {}},
+      {{{p0 + "k_scale", f32_scalar(0.5f)}, {p0 + "v_scale", f32_scalar(0.25f, {1})}}, {0.5f, 1.0f}, {0.25f, 1.0f}},
+      {{{p1 + "k_proj.k_scale", f32_scalar(2.0f)}, {p1 + "v_proj.v_scale", f32_scalar(3.0f)}}, {1.0f, 2.0f},
+       {1.0f, 3.0f}},
+      {{{p0 + "k_proj.output_scale", f32_scalar(0.125f)}, {p0 + "v_proj.output_scale", f32_scalar(0.0625f)},
+        {p1 + "kv_scale", f32_scalar(4.0f)}},
+       {0.125f, 4.0f},
+       {0.0625f, 4.0f}},
+      {{{p0 + "v_scale", {"BF16", {}, {0x80, 0x3e}}}}, {0.25f, 1.0f}, {0.25f, 1.0f}},  // bf16 0.25, alone
+  };
+  const auto base = tensors;
+  for (const Case& c : cases) {
+    tensors = base;
+    for (const auto& [n, e] : c.add) tensors[n] = e;
+    write();
+    auto ops = make_cpu_ops();
+    LoadOptions o;
+    o.model = dir;
+    const LoadedModel m = load_model(o, *ops);
+    EXPECT_EQ(m.weights.k_scale, c.k) << c.add.size();
+    EXPECT_EQ(m.weights.v_scale, c.v) << c.add.size();
+  }
+  for (const auto& [bad, part] : std::vector<std::pair<Entry, std::string>>{
+           {f32_scalar(-1.0f), "positive"}, {{"F32", {2}, {}}, "one scale per layer"}, {{"I8", {}, {}}, "dtype"}}) {
+    tensors = base;
+    tensors[p1 + "k_scale"] = bad;
+    write();
+    const std::string e = load_error();
+    EXPECT_NE(e.find(p1 + "k_scale"), std::string::npos) << e;
+    EXPECT_NE(e.find(part), std::string::npos) << e;
+  }
 }
 
 TEST_F(Loader, MissingTensorIsNamed) {

@@ -31,6 +31,10 @@ TEST(Metrics, Page) {
   s.iteration_tokens.observe(12);
   s.iteration_tokens.observe(1);
   s.prefill_time.observe(0.2);
+  s.num_blocks = 77;
+  s.block_size = 16;
+  s.cache_dtype = "fp8";
+  s.calculate_kv_scales = true;
   FrontendStats f;
   f.params_n.observe(2);
   f.max_num_generation_tokens = Histogram::tokens(1000);
@@ -67,6 +71,8 @@ TEST(Metrics, Page) {
            "vllm:request_params_n_bucket{le=\"2\"," + L + "} 1",
            "vllm:request_max_num_generation_tokens_sum{" + L + "} 5",
            "vllm:request_decode_time_seconds_count{" + L + "} 0",
+           "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"fp8\",calculate_kv_scales=\"True\","
+           "num_gpu_blocks=\"77\"," + L + "} 1",
        })
     EXPECT_TRUE(has_line(page, line)) << line;
 }

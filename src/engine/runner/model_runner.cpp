@@ -71,14 +71,25 @@ ModelRunner::~ModelRunner() = default;
 
 int ModelRunner::kv_blocks_fit(int sharers) {
   if (opt_.gpu_memory_utilization <= 0) return opt_.num_blocks;
-  return KvCache::blocks_that_fit(ops_, kv_cache_shape(config_, weights_.shard), opt_.block_size,
+  return KvCache::blocks_that_fit(ops_, kv_cache_shape(config_, weights_.shard),
+                                  KvCache::kv_dtype(ops_, opt_.kv_cache_dtype), opt_.block_size,
                                   opt_.gpu_memory_utilization, opt_.num_blocks, sharers);
 }
 
 void ModelRunner::allocate_kv_cache(int num_blocks) {
   ROTOR_CHECK(num_blocks > 0 && kv_.num_blocks() == 0, "runner: KV cache of {} blocks", num_blocks);
   opt_.num_blocks = num_blocks;
-  kv_ = KvCache(ops_, kv_cache_shape(config_, weights_.shard), opt_.block_size, num_blocks, opt_.cuda_graphs);
+  const bool fp8 = opt_.kv_cache_dtype == KvCacheDtype::Fp8E4M3, computed = fp8 && opt_.calculate_kv_scales;
+  const bool from_checkpoint = fp8 && !computed && !weights_.k_scale.empty();
+  kv_ = KvCache(ops_, kv_cache_shape(config_, weights_.shard), KvCache::kv_dtype(ops_, opt_.kv_cache_dtype),
+                opt_.block_size, num_blocks, opt_.cuda_graphs, from_checkpoint ? weights_.k_scale : std::vector<float>{},
+                from_checkpoint ? weights_.v_scale : std::vector<float>{});
+  scales_pending_ = computed;
+  if (fp8 && comm_.rank() == 0)
+    ROTOR_LOG_INFO("KV cache: fp8 (e4m3) with per-layer K and V scales {}",
+                   computed          ? "computed from the first prefill (--calculate-kv-scales)"
+                   : from_checkpoint ? "from the checkpoint"
+                                     : "of 1.0 (the checkpoint has none)");
 }
 
 void ModelRunner::device_step(const AttentionBatch& b, int R) {
@@ -226,8 +237,15 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
   b.num_decode_seqs = in.num_decode;
   b.max_query_len = in.max_query_len;
   b.max_seq_len = in.max_seq_len;
+  // With --calculate-kv-scales the first step that writes prompt tokens sets the scales.
+  std::vector<LayerKVCache> computing;
+  if (scales_pending_ && in.num_tokens > in.num_decode) {
+    computing = kv_.layers_computing_scales();
+    scales_pending_ = false;
+  }
   const Tensor hidden = hidden_.tensor.rows(0, R);
-  model_->forward(batch_->ids(T), b, kv_.layers(), batch_->rows(R), hidden);
+  model_->forward(batch_->ids(T), b, computing.empty() ? kv_.layers() : std::span<const LayerKVCache>(computing),
+                  batch_->rows(R), hidden);
   sampler_->first_logits(*model_, hidden, R);
   // Grammar bitmasks: the host writes them now, behind the queued forward (launch_sampling).
   st.awaits_bitmasks = !in.bitmask_rows.empty();

@@ -129,6 +129,7 @@ class ModelRunner {
   int prev_slot_ = -1;                   // its staging slot (launching thread)
   int awaiting_slot_ = -1;               // the launched step awaiting its bitmasks, if any (launching thread)
   bool warmed_up_ = false;
+  bool scales_pending_ = false;          // --calculate-kv-scales: no step has computed them yet
   std::vector<std::pair<int, std::unique_ptr<CudaGraph>>> graphs_;  // (batch size, graph), ascending
 };
 

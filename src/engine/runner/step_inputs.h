@@ -50,6 +50,8 @@ struct SeqResult {
   std::vector<TokenLogprobs> prompt_logprobs;
 };
 
+enum class KvCacheDtype : uint8_t { Auto, BFloat16, Fp8E4M3 };
+
 struct RunnerOptions {
   int max_num_tokens = 2048;             // new tokens per step
   int max_num_seqs = 64;                 // sequences per step
@@ -59,6 +61,13 @@ struct RunnerOptions {
   // > 0 (GPU only): the KV cache takes what is left of this share of the GPU's memory once
   // weights, activations and scratch are placed (vLLM's --gpu-memory-utilization).
   double gpu_memory_utilization = 0.0;
+  // The KV cache's elements (--kv-cache-dtype): the backend's activation dtype, bf16 (the same
+  // on a GPU; on the CPU a bf16 cache instead of f32) or e4m3 with per-layer scales: the
+  // checkpoint's (ModelWeights::k_scale / v_scale), else 1; with calculate_kv_scales
+  // (--calculate-kv-scales) computed by the first step with prompt tokens from the k and v it
+  // writes (LayerKVCache::calculate_scales), the checkpoint's ignored.
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::Auto;
+  bool calculate_kv_scales = false;
   // Decode steps (every sequence one new token, sampled) replay CUDA graphs captured at
   // start-up for padded batch sizes (cudagraph_mode FULL_DECODE_ONLY); GPU only.
   bool cuda_graphs = false;

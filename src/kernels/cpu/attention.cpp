@@ -1,21 +1,38 @@
 // kernels/cpu/attention.cpp — causal GQA attention over the paged KV cache, decode and
 // prefill alike: each new token attends to every cached position up to its own; decode rows
 // also by a split plan (kernels/decode_plan.h): each split's softmax over its own tokens, the
-// splits then merged in order by their log-sum-exp, as the GPU's flash-decoding does.
+// splits then merged in order by their log-sum-exp, as the GPU's flash-decoding does. An FP8
+// cache is read as e4m3 * scale (f32).
 #include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
 
+#include "core/fp8.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace rotor::cpu {
+namespace {
+
+// dst[0, n) = elements [base, base + n) of a cache tensor as f32 (FP8: times scale).
+void cache_row(const Tensor& c, int64_t base, int64_t n, float scale, float* dst) {
+  if (c.dtype() == DType::F8E4M3) {
+    const uint8_t* s = c.data<uint8_t>() + base;
+    for (int64_t i = 0; i < n; ++i) dst[i] = e4m3_to_f32(s[i]) * scale;
+    return;
+  }
+  row_to_f32(static_cast<const char*>(c.data()) + base * dtype_size(c.dtype()), c.dtype(), n, dst);
+}
+
+}  // namespace
 
 void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, int seq_begin,
                int seq_end, float scale, const Tensor& out) {
   const int64_t Hq = q.size(1), hd = q.size(2);
   const int64_t Hkv = cache.k.size(1), bs = cache.k.size(2);
   const int64_t group = Hq / Hkv;
+  const bool fp8 = cache.fp8();
+  const float k_scale = fp8 ? cache.scales.data<float>()[0] : 1.0f, v_scale = fp8 ? cache.scales.data<float>()[1] : 1.0f;
   const int32_t* qs = batch.query_start.data<int32_t>();
   const int32_t* lens = batch.seq_lens.data<int32_t>();
   const int32_t* tables = batch.block_tables.data<int32_t>();
@@ -43,8 +60,7 @@ void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch&
       for (int64_t p = 0; p < ctx; ++p) {
         const int64_t block = tables[s * table_stride + p / bs];
         const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
-        row_to_f32(static_cast<const char*>(cache.k.data()) + base * dtype_size(cache.k.dtype()), cache.k.dtype(), hd,
-                   kv.data());
+        cache_row(cache.k, base, hd, k_scale, kv.data());
         float d = 0;
         for (int64_t i = 0; i < hd; ++i) d += qv[i] * kv[i];
         scores[p] = d * scale;
@@ -59,8 +75,7 @@ void attention(const Tensor& q, const LayerKVCache& cache, const AttentionBatch&
       for (int64_t p = 0; p < ctx; ++p) {
         const int64_t block = tables[s * table_stride + p / bs];
         const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
-        row_to_f32(static_cast<const char*>(cache.v.data()) + base * dtype_size(cache.v.dtype()), cache.v.dtype(), hd,
-                   kv.data());
+        cache_row(cache.v, base, hd, v_scale, kv.data());
         const float pw = scores[p];
         for (int64_t i = 0; i < hd; ++i) acc[i] += pw * kv[i];
       }
@@ -80,6 +95,8 @@ void attention_decode_planned(const Tensor& q, const LayerKVCache& cache, const 
   ROTOR_CHECK(Hq % Hkv == 0 && cache.k.size(3) == hd && out.size(1) == Hq * hd && q.size(0) == S,
               "attention_decode: bad shapes q {} k_cache {} out {} for {} decodes", q.str(), cache.k.str(), out.str(),
               S);
+  const bool fp8 = cache.fp8();
+  const float k_scale = fp8 ? cache.scales.data<float>()[0] : 1.0f, v_scale = fp8 ? cache.scales.data<float>()[1] : 1.0f;
   const int32_t* plan = batch.decode_plan.data<int32_t>();
   const int64_t plan_len = batch.decode_plan.numel();
   ROTOR_CHECK(batch.decode_plan.dtype() == DType::I32 && plan_len >= decode_plan_size(S, 0) &&
@@ -118,8 +135,7 @@ void attention_decode_planned(const Tensor& q, const LayerKVCache& cache, const 
       for (int p = start; p < end; ++p) {
         const int64_t block = tables[s * table_stride + p / bs];
         const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
-        row_to_f32(static_cast<const char*>(cache.k.data()) + base * dtype_size(cache.k.dtype()), cache.k.dtype(), hd,
-                   kv.data());
+        cache_row(cache.k, base, hd, k_scale, kv.data());
         float d = 0;
         for (int64_t j = 0; j < hd; ++j) d += qv[j] * kv[j];
         scores[p - start] = d * scale;
@@ -131,8 +147,7 @@ void attention_decode_planned(const Tensor& q, const LayerKVCache& cache, const 
       for (int p = start; p < end; ++p) {
         const int64_t block = tables[s * table_stride + p / bs];
         const int64_t base = ((block * Hkv + kvh) * bs + p % bs) * hd;
-        row_to_f32(static_cast<const char*>(cache.v.data()) + base * dtype_size(cache.v.dtype()), cache.v.dtype(), hd,
-                   kv.data());
+        cache_row(cache.v, base, hd, v_scale, kv.data());
         const float pw = scores[p - start];
         for (int64_t j = 0; j < hd; ++j) acc[j] += pw * kv[j];
       }

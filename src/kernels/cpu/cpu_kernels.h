@@ -8,7 +8,7 @@
 
 namespace rotor::cpu {
 
-// Element conversion helpers for float-like dtypes (F32, BF16, F16).
+// Element conversion helpers for float-like dtypes (F32, BF16, F16, F8E4M3 unscaled).
 float load_f32(const void* p, DType dtype, int64_t i);
 void store_f32(void* p, DType dtype, int64_t i, float v);
 // dst[0, n) = src[0, n) as f32.

@@ -191,10 +191,11 @@ class CudaOps final : public Ops {
                          const Tensor& rope_cos_sin, const AttentionBatch& b, const LayerKVCache& cache,
                          const Tensor& q_out) override {
     const int64_t T = b.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
-    ROTOR_CHECK(qkv.dtype() == DType::BF16 && q_out.dtype() == DType::BF16 && cache.k.dtype() == DType::BF16 &&
-                    q_norm_w.dtype() == DType::BF16 && k_norm_w.dtype() == DType::BF16,
-                "qk_norm_rope: the GPU backend needs qkv, q_out, the KV cache and the norm weights in bf16, got "
-                "qkv {}, q_out {}, cache.k {}, q_norm_w {}, k_norm_w {}",
+    ROTOR_CHECK(qkv.dtype() == DType::BF16 && q_out.dtype() == DType::BF16 &&
+                    (cache.k.dtype() == DType::BF16 || cache.fp8()) && q_norm_w.dtype() == DType::BF16 &&
+                    k_norm_w.dtype() == DType::BF16,
+                "qk_norm_rope: the GPU backend needs qkv, q_out and the norm weights in bf16 and the KV cache in bf16 "
+                "or e4m3, got qkv {}, q_out {}, cache.k {}, q_norm_w {}, k_norm_w {}",
                 qkv.str(), q_out.str(), cache.k.str(), q_norm_w.str(), k_norm_w.str());
     ROTOR_CHECK(hd % 64 == 0 && hd <= 256,
                 "qk_norm_rope: the GPU backend needs head_dim a multiple of 64 up to 256, got {}", hd);
@@ -210,6 +211,8 @@ class CudaOps final : public Ops {
     a.slots = b.slot_mapping.data<int32_t>();
     a.k_cache = cache.k.data();
     a.v_cache = cache.v.data();
+    a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
+    a.calculate_scales = cache.fp8() && cache.calculate_scales;
     a.num_slots = cache.k.size(0) * cache.k.size(2);
     a.block_size = static_cast<int>(cache.k.size(2));
     a.q_out = q_out.data();
@@ -398,7 +401,7 @@ class CudaOps final : public Ops {
   }
 
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override {
-    check(cuda::fill_random(t.data(), t.dtype() == DType::BF16, t.numel(), seed, mean, std, stream_), "fill_random");
+    check(cuda::fill_random(t.data(), t.dtype(), t.numel(), seed, mean, std, stream_), "fill_random");
   }
 
   void sample_impl(const Tensor& logits, const SamplingBatch& p, const Tensor& out_ids) override {
@@ -523,6 +526,7 @@ class CudaOps final : public Ops {
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
+    ROTOR_CHECK(!cache.fp8(), "{}: the CUDA attention kernels cannot read an e4m3 KV cache yet (issue 20)", op);
     ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && cache.k.dtype() == DType::BF16,
                 "{}: the GPU backend needs q, out and the KV cache in bf16, got q {}, out {}, cache.k {}", op, q.str(),
                 out.str(), cache.k.str());

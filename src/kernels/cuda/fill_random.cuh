@@ -5,10 +5,12 @@
 
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace rotor::cuda {
 
-// data: n elements, bf16 (is_bf16) or f32.
-cudaError_t fill_random(void* data, bool is_bf16, int64_t n, uint64_t seed, float mean, float std,
+// data: n elements of dtype bf16, f32 or e4m3 (rounded as core/fp8.h: cvt.rn.satfinite).
+cudaError_t fill_random(void* data, DType dtype, int64_t n, uint64_t seed, float mean, float std,
                         cudaStream_t stream);
 
 }  // namespace rotor::cuda
