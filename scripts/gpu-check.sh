@@ -5,6 +5,7 @@
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench latency e2e e2e-tp
 #                                       serve (default: env fixtures build test comm tp engine bench)
 #   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
+#   ROTOR_SERVE_QUANT=ascend (serve): the same model with dummy W8A8 weights (issue 14's seed run)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
@@ -236,11 +237,13 @@ for step in $steps; do
       tail -n 3 "$out/e2e-tp.log" | sed 's/^/   /'
       ;;
     serve)
-      # The seed workload on Qwen3-30B-A3B bf16 (dummy weights): rotor serve with the seed's
-      # flags, rotor bench serve with 16,384-token prompts, 32 in flight.
+      # The seed workload on Qwen3-30B-A3B (dummy weights, bf16 or with ROTOR_SERVE_QUANT=ascend
+      # W8A8): rotor serve with the seed's flags, rotor bench serve with 16,384-token prompts,
+      # 32 in flight.
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
-      "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy \
+      quant=(); [ -n "${ROTOR_SERVE_QUANT:-}" ] && quant=(--quantization "$ROTOR_SERVE_QUANT")
+      "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy "${quant[@]}" \
         --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
         --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \
         --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_mode": "FULL_DECODE_ONLY"}' \
