@@ -1,7 +1,9 @@
 """`rotor serve --kv-cache-dtype fp8` (and vLLM's fp8_e4m3, with --calculate-kv-scales) on the
 CPU backend: the same KV-cache bytes hold twice the blocks of a bf16 cache (start-up log and
 /metrics), and greedy completions of the tiny fixture agree with the bf16 cache's."""
+import os
 import re
+import shlex
 
 import requests
 
@@ -36,17 +38,29 @@ def blocks_in_log(output):
     return int(m.group(1)), m.group(2)
 
 
+def bf16_blocks():
+    """64 MiB / (4 layers * K,V * KV heads per rank * 16 * 128 * 2 bytes): the tiny fixture's 2 KV
+    heads, split over the ranks of ROTOR_E2E_ARGS' tensor parallelism (one each past 2 ranks)."""
+    args = shlex.split(os.environ.get("ROTOR_E2E_ARGS", ""))
+    tp = 1
+    for i, a in enumerate(args[:-1]):
+        if a in ("--tensor-parallel-size", "-tp"):
+            tp = int(args[i + 1])
+    return 64 * 2**20 // (4 * 2 * max(1, 2 // tp) * 16 * 128 * 2)
+
+
 def test_fp8_kv_cache_doubles_blocks_and_agrees_with_bf16(rotor_binary, tiny_model_dir):
     bf16, bf16_info, bf16_log = serve_and_complete(rotor_binary, tiny_model_dir, "--kv-cache-dtype", "bfloat16")
-    assert blocks_in_log(bf16_log) == (1024, "BF16")  # 64 MiB / (4 layers * K,V * 2 heads * 16 * 128 * 2 bytes)
-    assert 'cache_dtype="bfloat16"' in bf16_info and 'num_gpu_blocks="1024"' in bf16_info
+    blocks = bf16_blocks()
+    assert blocks_in_log(bf16_log) == (blocks, "BF16")
+    assert 'cache_dtype="bfloat16"' in bf16_info and f'num_gpu_blocks="{blocks}"' in bf16_info
     for flags, name, scales in [(["--kv-cache-dtype", "fp8"], "fp8", "of 1.0 (the checkpoint has none)"),
                                 (["--kv-cache-dtype", "fp8_e4m3", "--calculate-kv-scales"], "fp8_e4m3",
                                  "computed from the first prefill")]:
         fp8, info, log = serve_and_complete(rotor_binary, tiny_model_dir, *flags)
-        assert blocks_in_log(log) == (2048, "F8_E4M3")
+        assert blocks_in_log(log) == (2 * blocks, "F8_E4M3")
         assert f"per-layer K and V scales {scales}" in log
-        assert f'cache_dtype="{name}"' in info and 'num_gpu_blocks="2048"' in info
+        assert f'cache_dtype="{name}"' in info and f'num_gpu_blocks="{2 * blocks}"' in info
         assert f'calculate_kv_scales="{"True" if "--calculate-kv-scales" in flags else "False"}"' in info
         # Greedy tokens up to the first that differs, per prompt. The fixture's random weights
         # give nearly flat logits over 151936 tokens, so e4m3's rounding (about 5% on the
