@@ -1,6 +1,7 @@
 // tests/model/test_fixture_cuda.cpp — the whole model on the GPU (bf16) against Hugging Face
 // transformers on every bf16 fixture (tiny, and `small` with the real Qwen3-30B-A3B layer
-// shapes where it was generated): last-position logits within relative error 2e-2 and at
+// shapes where it was generated): last-position logits within relative error 2e-2 (4e-2 below
+// hidden 64, where transformers' own bf16 run is that far off) and at
 // least 95% argmax agreement over every prompt position, prefilled whole and in chunks; and
 // decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling,
 // batches that need padding), also with decode attention split by a plan per step (16-token
@@ -71,6 +72,9 @@ TEST_P(GpuFixture, MatchesTransformers) {
     reqs[i].prompt_logits = true;
   }
   auto r = runner(reqs, false);
+  // bf16 rounding alone grows as the hidden size shrinks: transformers itself in bf16 is 2.7e-2
+  // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64).
+  const double bound = model_.config.hidden_size < 64 ? 4e-2 : 2e-2;
   for (int chunk : {0, 3}) {
     const std::vector<OfflineResult> res = generate_offline(*r, reqs, chunk, model_.config.eos_token_ids);
     int agree = 0, total = 0;
@@ -78,7 +82,7 @@ TEST_P(GpuFixture, MatchesTransformers) {
       SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk);
       const double err = test::rel_err(ref.last_logits[i], res[i].prompt_logits);
       std::printf("%s prompt %d chunk %d: last-logits rel err %.2e\n", name().c_str(), i, chunk, err);
-      EXPECT_LT(err, 2e-2);
+      EXPECT_LT(err, bound);
       ASSERT_EQ(res[i].prompt_argmax.size(), ref.argmax[i].size());
       for (size_t p = 0; p < ref.argmax[i].size(); ++p) agree += res[i].prompt_argmax[p] == ref.argmax[i][p];
       total += static_cast<int>(ref.argmax[i].size());
