@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "structured/hex_digits.h"
 #include "structured/utf8_ranges.h"
+#include "tokenizer/utf8.h"
 
 namespace rotor::structured {
 namespace {
@@ -201,8 +202,8 @@ class EbnfParser {
   }
   // One character of a literal or class (UTF-8 decoded, escapes resolved).
   uint32_t parse_char() {
-    const auto c = static_cast<unsigned char>(s_[i_++]);
-    if (c == '\\') {
+    if (s_[i_] == '\\') {
+      ++i_;
       if (at_end()) fail("dangling escape");
       const char e = s_[i_++];
       switch (e) {
@@ -218,13 +219,9 @@ class EbnfParser {
           return static_cast<unsigned char>(e);
       }
     }
-    if (c < 0x80) return c;
-    // A UTF-8 sequence in the grammar text.
-    const int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : -1;
-    if (n < 0 || i_ + static_cast<size_t>(n) > s_.size()) fail("invalid UTF-8");
-    uint32_t cp = c & (0x3F >> n);
-    for (int k = 0; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s_[i_++]) & 0x3F);
-    return cp;
+    if (const std::optional<char32_t> cp = utf8::decode(s_, i_)) return *cp;
+    ++i_;  // the error points past the character's first byte
+    fail("invalid UTF-8");
   }
 
   std::string_view s_;

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "structured/hex_digits.h"
+#include "tokenizer/utf8.h"
 
 namespace rotor::structured {
 namespace {
@@ -192,14 +193,11 @@ class RegexParser {
         return static_cast<unsigned char>(e);
     }
   }
+  // One character of the pattern, UTF-8 decoded.
   uint32_t next_char() {
-    const auto c = static_cast<unsigned char>(s_[i_++]);
-    if (c < 0x80) return c;
-    const int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : -1;
-    if (n < 0 || i_ + static_cast<size_t>(n) > s_.size()) fail("invalid UTF-8");
-    uint32_t cp = c & (0x3F >> n);
-    for (int k = 0; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s_[i_++]) & 0x3F);
-    return cp;
+    if (const std::optional<char32_t> cp = utf8::decode(s_, i_)) return *cp;
+    ++i_;  // the error points past the character's first byte
+    fail("invalid UTF-8");
   }
   Expr parse_class() {
     ++i_;

@@ -1,4 +1,4 @@
-// tokenizer/utf8.cpp — UTF-8 encoding, validation and lossy repair (see utf8.h for the policy).
+// tokenizer/utf8.cpp — UTF-8 encoding, decoding, validation and lossy repair (see utf8.h for the policy).
 #include "tokenizer/utf8.h"
 
 #include <cstring>
@@ -61,20 +61,7 @@ bool is_valid(std::string_view s) {
         continue;
       }
     }
-    const uint8_t b = p[i];
-    const int k = continuation_count(b);
-    if (k < 0) return false;
-    if (k == 0) {
-      ++i;
-      continue;
-    }
-    if (i + static_cast<size_t>(k) >= n) return false;
-    uint8_t lo, hi;
-    second_byte_range(b, lo, hi);
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (int j = 2; j <= k; ++j)
-      if ((p[i + j] & 0xC0) != 0x80) return false;
-    i += static_cast<size_t>(k) + 1;
+    if (!decode(s, i)) return false;
   }
   return true;
 }
@@ -98,6 +85,26 @@ char32_t next(std::string_view s, size_t& pos) {
   const int k = continuation_count(b);
   char32_t cp = b & (0x3F >> k);
   for (int j = 1; j <= k; ++j) cp = (cp << 6) | (static_cast<uint8_t>(s[pos + j]) & 0x3F);
+  pos += static_cast<size_t>(k) + 1;
+  return cp;
+}
+
+std::optional<char32_t> decode(std::string_view s, size_t& pos) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data()) + pos;
+  const int k = continuation_count(p[0]);
+  if (k < 0 || pos + static_cast<size_t>(k) >= s.size()) return std::nullopt;
+  if (k == 0) {
+    ++pos;
+    return p[0];
+  }
+  uint8_t lo, hi;
+  second_byte_range(p[0], lo, hi);
+  if (p[1] < lo || p[1] > hi) return std::nullopt;
+  char32_t cp = p[0] & (0x3F >> k);
+  for (int j = 1; j <= k; ++j) {
+    if ((p[j] & 0xC0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (p[j] & 0x3F);
+  }
   pos += static_cast<size_t>(k) + 1;
   return cp;
 }

@@ -5,6 +5,7 @@
 // uses when decoding, and Python's bytes.decode("utf-8", "replace")).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,11 @@ std::string repair(std::string_view s);
 
 // Decodes the code point at s[pos] of VALID UTF-8 and advances pos past it.
 char32_t next(std::string_view s, size_t& pos);
+
+// Decodes the character at s[pos] (pos < s.size()) and advances pos past it; nullopt, pos
+// unchanged, when no well-formed one starts there: a byte that cannot lead, a character cut
+// short, a bad continuation byte, an overlong form, a surrogate, a code point past U+10FFFF.
+std::optional<char32_t> decode(std::string_view s, size_t& pos);
 
 // Streaming lossy decoder: bytes in, complete characters out. Text is emitted only when a
 // character is complete; a pending prefix of a character is held until the next byte shows

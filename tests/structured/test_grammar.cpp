@@ -121,6 +121,22 @@ TEST(Ebnf, HexEscapes) {
   EXPECT_EQ(msg(R"(root ::= "\x4)"), "grammar: bad hex escape at line 1, column 14");
 }
 
+// Grammar text that is not UTF-8 is an error naming where: a stray continuation byte, a
+// character cut short by the end, ill-formed sequences; well-formed characters decode.
+TEST(Ebnf, InvalidUtf8) {
+  auto msg = [](std::string_view text) { return error_of([&] { parse_ebnf(text); }); };
+  EXPECT_EQ(msg("root ::= \"a\x80\""), "grammar: invalid UTF-8 at line 1, column 13");
+  EXPECT_EQ(msg("root ::= [a-\xBF]"), "grammar: invalid UTF-8 at line 1, column 14");
+  EXPECT_EQ(msg("root ::= \"\xE2\x82"), "grammar: invalid UTF-8 at line 1, column 12");
+  // Ill-formed but shaped like a character: a bad continuation byte, a surrogate, an overlong form.
+  EXPECT_EQ(msg("root ::= \"\xC3" "A\""), "grammar: invalid UTF-8 at line 1, column 12");
+  EXPECT_EQ(msg("root ::= \"\xED\xA0\x80\""), "grammar: invalid UTF-8 at line 1, column 12");
+  EXPECT_EQ(msg("root ::= [\xC0\x80-z]"), "grammar: invalid UTF-8 at line 1, column 12");
+  const auto g = compile(parse_ebnf("root ::= \"\xE2\x82\xAC\" [\xC3\xA0-\xC3\xBF]"));  // "€" [à-ÿ]
+  EXPECT_TRUE(accepts(g, "\u20AC\u00E9"));
+  EXPECT_FALSE(accepts(g, "\u20AC\u00C9"));
+}
+
 TEST(Regex, MatchesLikeStdRegex) {
   for (const char* pattern : {"[a-z]{2,5}@[a-z]+\\.(com|org)", "\\d{3}-\\d{4}", "(ab|cd)*e?", "-?\\d+(\\.\\d{1,2})?",
                               "[A-Z][a-z]*( [A-Z][a-z]*){0,2}", "\\w+[ \\t]\\w+"}) {
@@ -153,6 +169,21 @@ TEST(Regex, HexEscapes) {
   EXPECT_EQ(msg("a\\xZ1"), "regex 'a\\xZ1': bad hex escape at offset 3");
   EXPECT_EQ(msg("\\u12G4"), "regex '\\u12G4': bad hex escape at offset 4");
   EXPECT_EQ(msg("\\u{12"), "regex '\\u{12': bad hex escape at offset 5");
+}
+
+// A pattern that is not UTF-8 is an error naming where (as for grammars); characters decode.
+TEST(Regex, InvalidUtf8) {
+  auto msg = [](std::string_view pattern) { return error_of([&] { regex_grammar(pattern); }); };
+  EXPECT_EQ(msg("a\x80"), "regex 'a\x80': invalid UTF-8 at offset 2");
+  EXPECT_EQ(msg("[a-\xBF]"), "regex '[a-\xBF]': invalid UTF-8 at offset 4");
+  EXPECT_EQ(msg("x\xF0\x9F\x98"), "regex 'x\xF0\x9F\x98': invalid UTF-8 at offset 2");
+  // Ill-formed but shaped like a character: a bad continuation byte, a surrogate, past U+10FFFF.
+  EXPECT_EQ(msg("\xC3" "A"), "regex '\xC3" "A': invalid UTF-8 at offset 1");
+  EXPECT_EQ(msg("a\xED\xA0\x80"), "regex 'a\xED\xA0\x80': invalid UTF-8 at offset 2");
+  EXPECT_EQ(msg("[a\xF4\x90\x80\x80]"), "regex '[a\xF4\x90\x80\x80]': invalid UTF-8 at offset 3");
+  const auto g = compile(regex_grammar("\xE2\x82\xAC[\xC3\xA0-\xC3\xBF]+"));  // €[à-ÿ]+
+  EXPECT_TRUE(accepts(g, "\u20AC\u00E9\u00FF"));
+  EXPECT_FALSE(accepts(g, "\u20AC\u00C9"));
 }
 
 TEST(Regex, Unsupported) {

@@ -1,6 +1,6 @@
 // tests/tokenizer/test_utf8.cpp — the invalid-UTF-8 policy (U+FFFD per maximal ill-formed
-// subsequence, as Python's errors="replace"), the streaming decoder, and a bounded random-bytes
-// fuzz of encode/decode.
+// subsequence, as Python's errors="replace"), the streaming decoder, one-character decode, and a
+// bounded random-bytes fuzz of encode/decode.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +37,25 @@ TEST(Utf8, RepairReplacesMaximalSubparts) {
   }
 }
 
+// decode: one well-formed character, or none (pos unchanged) for each kind of ill-formed start.
+TEST(Utf8, DecodeOneCharacter) {
+  const std::pair<std::string, char32_t> good[] = {
+      {"A", U'A'}, {std::string("\0", 1), 0}, {"\xC3\xA9", 0xE9}, {"\xE2\x82\xAC", 0x20AC},
+      {"\xEF\xBF\xBF", 0xFFFF}, {"\xF0\x9F\x98\x80", 0x1F600}, {"\xF4\x8F\xBF\xBF", 0x10FFFF}};
+  for (const auto& [s, cp] : good) {
+    size_t pos = 0;
+    EXPECT_EQ(utf8::decode(s + "z", pos), std::optional<char32_t>(cp)) << testing::PrintToString(s);
+    EXPECT_EQ(pos, s.size());
+  }
+  for (const char* s : {"\x80", "\xBF", "\xC0\x80", "\xC1\xBF", "\xC3", "\xC3" "A", "\xE2\x82", "\xE0\x9F\xBF",
+                        "\xED\xA0\x80", "\xE2\x82" "A", "\xF0\x8F\xBF\xBF", "\xF4\x90\x80\x80", "\xF0\x9F\x98",
+                        "\xF5\x80\x80\x80", "\xFF"}) {
+    size_t pos = 0;
+    EXPECT_EQ(utf8::decode(s, pos), std::nullopt) << testing::PrintToString(std::string(s));
+    EXPECT_EQ(pos, 0u);
+  }
+}
+
 TEST(Utf8, StreamingEqualsRepairOnRandomBytes) {
   std::mt19937 rng(1);
   const uint8_t interesting[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2,
@@ -50,6 +69,11 @@ TEST(Utf8, StreamingEqualsRepairOnRandomBytes) {
     d.finish(streamed);
     ASSERT_EQ(streamed, utf8::repair(s));
     ASSERT_TRUE(utf8::is_valid(streamed));
+    // decode walks s to its end exactly when the stream decoder changed nothing.
+    size_t pos = 0;
+    while (pos < s.size() && utf8::decode(s, pos)) {
+    }
+    ASSERT_EQ(pos == s.size(), streamed == s);
   }
 }
 
