@@ -32,12 +32,12 @@ class ChatReply final : public GenerationReply {
  public:
   ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> generation, bool reasoning,
             std::string echo)
-      : GenerationReply(std::move(generation), request.gen.stream, request.gen.include_usage),
+      : GenerationReply(std::move(generation), request.gen, "chatcmpl-", "chat.completion.chunk",
+                        s.options().model_names.front()),
         s_(s),
         r_(std::move(request)),
         reasoning_(reasoning),
-        echo_(std::move(echo)),
-        id_("chatcmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
+        echo_(std::move(echo)) {
     const int n = gen().num_choices();
     started_.assign(n, false);
     tool_index_.assign(n, 0);
@@ -45,14 +45,6 @@ class ChatReply final : public GenerationReply {
   }
 
  private:
-  json chunk(json choices) const override {
-    json c = {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model()},
-              {"choices", std::move(choices)}};
-    if (r_.gen.include_usage) c["usage"] = nullptr;
-    return c;
-  }
-  const std::string& model() const { return s_.options().model_names.front(); }
-
   void emit(int i, ChoiceDelta& d, std::string& out) override {
     if (!r_.include_reasoning) d.reasoning.clear();
     if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty() && d.logprobs.empty() && !d.finished) return;
@@ -123,9 +115,9 @@ class ChatReply final : public GenerationReply {
            {"finish_reason", c.finish_reason},
            {"stop_reason", c.stop_reason}});
     }
-    json body = {{"id", id_},
+    json body = {{"id", id()},
                  {"object", "chat.completion"},
-                 {"created", created_},
+                 {"created", created()},
                  {"model", model()},
                  {"choices", std::move(out_choices)},
                  {"usage", gen().usage()}};
@@ -138,8 +130,6 @@ class ChatReply final : public GenerationReply {
   const ChatRequest r_;
   const bool reasoning_;                // --reasoning-parser: reasoning_content in the reply
   const std::string echo_;              // echo: the last (assistant) message the reply starts with
-  const std::string id_;
-  const int64_t created_ = unix_seconds();
   std::vector<bool> started_;
   std::vector<int> tool_index_;
   std::vector<ChatChoice> choices_;

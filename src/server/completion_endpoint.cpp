@@ -15,11 +15,10 @@ class CompletionReply final : public GenerationReply {
  public:
   CompletionReply(const Server& s, CompletionRequest request, std::vector<std::string> prompt_texts,
                   std::unique_ptr<Generation> generation)
-      : GenerationReply(std::move(generation), request.gen.stream, request.gen.include_usage),
+      : GenerationReply(std::move(generation), request.gen, "cmpl-", "text_completion", s.options().model_names.front()),
         s_(s),
         r_(std::move(request)),
-        prompt_texts_(std::move(prompt_texts)),
-        id_("cmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
+        prompt_texts_(std::move(prompt_texts)) {
     const size_t n = static_cast<size_t>(gen().num_choices());
     started_.assign(n, false);
     offset_.assign(n, 0);
@@ -32,13 +31,6 @@ class CompletionReply final : public GenerationReply {
   }
 
  private:
-  json chunk(json choices) const override {
-    json c = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model()},
-              {"choices", std::move(choices)}};
-    if (r_.gen.include_usage) c["usage"] = nullptr;
-    return c;
-  }
-  const std::string& model() const { return s_.options().model_names.front(); }
   const std::string& echo_text(int i) const { return prompt_texts_[static_cast<size_t>(i / r_.gen.n)]; }
 
   // Choice i's logprobs object for `lps`: with echo, the first call covers the prompt first.
@@ -104,9 +96,9 @@ class CompletionReply final : public GenerationReply {
           g.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), prompt_lps_[i]) : json(nullptr);
       choices.push_back(std::move(choice));
     }
-    return dump_json({{"id", id_},
+    return dump_json({{"id", id()},
                       {"object", "text_completion"},
-                      {"created", created_},
+                      {"created", created()},
                       {"model", model()},
                       {"choices", std::move(choices)},
                       {"usage", gen().usage()}});
@@ -115,8 +107,6 @@ class CompletionReply final : public GenerationReply {
   const Server& s_;
   const CompletionRequest r_;
   const std::vector<std::string> prompt_texts_;  // per prompt, for echo
-  const std::string id_;
-  const int64_t created_ = unix_seconds();
   std::vector<bool> started_;
   std::vector<int> offset_;                      // text offset of the next logprobs token
   std::vector<std::string> text_, finish_, error_;

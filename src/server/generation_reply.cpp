@@ -1,5 +1,5 @@
 // server/generation_reply.cpp — the pump of a generation endpoint's reply: engine deltas into
-// SSE chunks or one body, and the end of the event stream.
+// SSE chunks or one body, the end of the event stream, and the chunks' common fields.
 #include "server/generation_reply.h"
 
 #include "server/api_error.h"
@@ -7,8 +7,22 @@
 
 namespace rotor::server {
 
-GenerationReply::GenerationReply(std::unique_ptr<Generation> gen, bool stream, bool include_usage)
-    : gen_(std::move(gen)), stream_(stream), include_usage_(include_usage) {}
+GenerationReply::GenerationReply(std::unique_ptr<Generation> gen, const GenerationOptions& options,
+                                 std::string_view id_prefix, std::string chunk_object, std::string model)
+    : gen_(std::move(gen)),
+      stream_(options.stream),
+      include_usage_(options.include_usage),
+      id_(std::string(id_prefix) + (options.request_id.empty() ? random_id("") : options.request_id)),
+      chunk_object_(std::move(chunk_object)),
+      model_(std::move(model)),
+      created_(unix_seconds()) {}
+
+json GenerationReply::chunk(json choices) const {
+  json c = {{"id", id_}, {"object", chunk_object_}, {"created", created_}, {"model", model_},
+            {"choices", std::move(choices)}};
+  if (include_usage_) c["usage"] = nullptr;
+  return c;
+}
 
 bool GenerationReply::pump(std::string& out) {
   if (done_) return true;
