@@ -526,10 +526,11 @@ class CudaOps final : public Ops {
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
-    ROTOR_CHECK(!cache.fp8(), "{}: the CUDA attention kernels cannot read an e4m3 KV cache yet (issue 20)", op);
-    ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && cache.k.dtype() == DType::BF16,
-                "{}: the GPU backend needs q, out and the KV cache in bf16, got q {}, out {}, cache.k {}", op, q.str(),
-                out.str(), cache.k.str());
+    ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 &&
+                    (cache.k.dtype() == DType::BF16 || cache.fp8()),
+                "{}: the GPU backend needs q and out in bf16 and the KV cache in bf16 or e4m3, got q {}, out {}, "
+                "cache.k {}",
+                op, q.str(), out.str(), cache.k.str());
     ROTOR_CHECK(cuda::attention_head_dim_supported(static_cast<int>(hd)),
                 "{}: the GPU backend needs head_dim 128 or 64, got {}", op, hd);
     ROTOR_CHECK(b.block_size % 16 == 0, "{}: the GPU backend needs block_size a multiple of 16, got {}", op,
@@ -539,6 +540,8 @@ class CudaOps final : public Ops {
     a.q_stride = q.stride(0);
     a.k_cache = cache.k.data();
     a.v_cache = cache.v.data();
+    a.kv_fp8 = cache.fp8();
+    a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
     a.seq_lens = b.seq_lens.data<int32_t>();
