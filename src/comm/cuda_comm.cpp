@@ -1,10 +1,12 @@
 // comm/cuda_comm.cpp — CudaComm: set-up of the peer buffers of a group of GPU ranks in one
 // process (allocated by each rank on its GPU, shared through the LocalGroup), the choice
 // between the peer kernels and NCCL per call, pieces for messages larger than the staging
-// buffer, and the reports of device-side waits that gave up.
+// buffer, and the reports of device-side waits that gave up; and eager loading of the
+// process's kernels, which ranks sharing a GPU need.
 #include "comm/cuda_comm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "comm/nccl_comm.h"
@@ -19,6 +21,14 @@ namespace {
 using cuda::PeerAlgo;
 using cuda::PeerHostWords;
 using cuda::PeerSet;
+
+// Ranks that share a GPU spin-wait for each other in the peer kernels. With CUDA's default lazy
+// loading, the first launch of a kernel loads it and may synchronise the whole context: a rank
+// that queues a not-yet-loaded kernel behind its all-gather then waits for that all-gather,
+// which waits for a rank blocked behind the same load (seen on an H100: the first all-gather of
+// four same-device ranks hung). Loading every kernel when CUDA starts removes the wait. Set
+// before main, so before any CUDA call; a CUDA_MODULE_LOADING the user set is kept.
+[[maybe_unused]] const bool kEagerModuleLoading = setenv("CUDA_MODULE_LOADING", "EAGER", 0) == 0;
 
 // The group's peer memory: every rank's staging and flags (device memory of that rank's GPU)
 // and the host-mapped words; the last communicator to go frees it, after syncing its stream.

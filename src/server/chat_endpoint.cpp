@@ -4,7 +4,7 @@
 // prompt_logprobs), made as the engine's output arrives.
 #include "server/api_error.h"
 #include "server/endpoints.h"
-#include "server/generation.h"
+#include "server/generation_reply.h"
 #include "server/responses.h"
 #include "server/server.h"
 
@@ -28,45 +28,24 @@ json delta_json(const ChoiceDelta& d, int first_tool_index) {
   return delta;
 }
 
-class ChatReply final : public ReplyStream {
+class ChatReply final : public GenerationReply {
  public:
-  ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> gen, bool reasoning, std::string echo)
-      : s_(s),
+  ChatReply(const Server& s, ChatRequest request, std::unique_ptr<Generation> generation, bool reasoning,
+            std::string echo)
+      : GenerationReply(std::move(generation), request.gen.stream, request.gen.include_usage),
+        s_(s),
         r_(std::move(request)),
-        gen_(std::move(gen)),
         reasoning_(reasoning),
         echo_(std::move(echo)),
         id_("chatcmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
-    const int n = gen_->num_choices();
+    const int n = gen().num_choices();
     started_.assign(n, false);
     tool_index_.assign(n, 0);
     choices_.resize(n);
   }
 
-  bool event_stream() const override { return r_.gen.stream; }
-  void on_output(std::function<void()> fn) override { gen_->on_output(fn); }
-  void abort() override { gen_->abort(); }
-  int status() const override { return status_; }
-
-  bool pump(std::string& out) override {
-    if (done_) return true;
-    const bool more = gen_->poll([&](int i, ChoiceDelta& d) {
-      if (r_.gen.stream) emit(i, d, out);
-      else collect(i, d);
-    });
-    if (more && failure_.empty()) return false;
-    done_ = true;
-    if (!r_.gen.stream) {
-      out += body();
-    } else {
-      if (!failure_.empty()) gen_->abort();
-      end_event_stream(*gen_, failure_, r_.gen.include_usage, chunk(json::array()), out);
-    }
-    return true;
-  }
-
  private:
-  json chunk(json choices) const {
+  json chunk(json choices) const override {
     json c = {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model()},
               {"choices", std::move(choices)}};
     if (r_.gen.include_usage) c["usage"] = nullptr;
@@ -74,7 +53,7 @@ class ChatReply final : public ReplyStream {
   }
   const std::string& model() const { return s_.options().model_names.front(); }
 
-  void emit(int i, ChoiceDelta& d, std::string& out) {
+  void emit(int i, ChoiceDelta& d, std::string& out) override {
     if (!r_.include_reasoning) d.reasoning.clear();
     if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty() && d.logprobs.empty() && !d.finished) return;
     if (!started_[i]) {
@@ -88,7 +67,7 @@ class ChatReply final : public ReplyStream {
             {{{"index", i}, {"delta", {{"content", echo_}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
     }
     if (d.finish_reason == "error") {
-      failure_ = d.error;
+      fail(d.error);
       return;
     }
     const auto& g = r_.gen;
@@ -100,11 +79,11 @@ class ChatReply final : public ReplyStream {
     choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
     if (d.finished) choice["stop_reason"] = d.stop_reason;
     json c = chunk(json::array({std::move(choice)}));
-    if (g.continuous_usage_stats) c["usage"] = gen_->usage();
+    if (g.continuous_usage_stats) c["usage"] = gen().usage();
     out += sse_event(c);
   }
 
-  void collect(int i, ChoiceDelta& d) {
+  void collect(int i, ChoiceDelta& d) override {
     ChatChoice& c = choices_[i];
     c.content += d.content;
     c.reasoning += d.reasoning;
@@ -119,12 +98,12 @@ class ChatReply final : public ReplyStream {
   }
 
   // The non-streamed body (or the error body when the engine failed).
-  std::string body() {
+  std::string body() override {
     json out_choices = json::array();
     for (size_t i = 0; i < choices_.size(); ++i) {
       const ChatChoice& c = choices_[i];
       if (c.finish_reason == "error") {
-        status_ = 500;
+        set_status(500);
         return dump_json(error_body(500, "the engine failed: " + c.error));
       }
       json message = {{"role", "assistant"}};
@@ -149,7 +128,7 @@ class ChatReply final : public ReplyStream {
                  {"created", created_},
                  {"model", model()},
                  {"choices", std::move(out_choices)},
-                 {"usage", gen_->usage()}};
+                 {"usage", gen().usage()}};
     body["prompt_logprobs"] =
         r_.gen.prompt_logprobs ? prompt_logprobs_json(s_.tokenizer(), choices_.front().prompt_logprobs) : json(nullptr);
     return dump_json(body);
@@ -157,7 +136,6 @@ class ChatReply final : public ReplyStream {
 
   const Server& s_;
   const ChatRequest r_;
-  std::unique_ptr<Generation> gen_;
   const bool reasoning_;                // --reasoning-parser: reasoning_content in the reply
   const std::string echo_;              // echo: the last (assistant) message the reply starts with
   const std::string id_;
@@ -165,9 +143,6 @@ class ChatReply final : public ReplyStream {
   std::vector<bool> started_;
   std::vector<int> tool_index_;
   std::vector<ChatChoice> choices_;
-  std::string failure_;
-  int status_ = 200;
-  bool done_ = false;
 };
 
 }  // namespace

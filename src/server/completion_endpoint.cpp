@@ -4,23 +4,23 @@
 // the engine's output arrives.
 #include "server/api_error.h"
 #include "server/endpoints.h"
-#include "server/generation.h"
+#include "server/generation_reply.h"
 #include "server/responses.h"
 #include "server/server.h"
 
 namespace rotor::server {
 namespace {
 
-class CompletionReply final : public ReplyStream {
+class CompletionReply final : public GenerationReply {
  public:
   CompletionReply(const Server& s, CompletionRequest request, std::vector<std::string> prompt_texts,
-                  std::unique_ptr<Generation> gen)
-      : s_(s),
+                  std::unique_ptr<Generation> generation)
+      : GenerationReply(std::move(generation), request.gen.stream, request.gen.include_usage),
+        s_(s),
         r_(std::move(request)),
         prompt_texts_(std::move(prompt_texts)),
-        gen_(std::move(gen)),
         id_("cmpl-" + (r_.gen.request_id.empty() ? random_id("") : r_.gen.request_id)) {
-    const size_t n = static_cast<size_t>(gen_->num_choices());
+    const size_t n = static_cast<size_t>(gen().num_choices());
     started_.assign(n, false);
     offset_.assign(n, 0);
     text_.resize(n);
@@ -31,30 +31,8 @@ class CompletionReply final : public ReplyStream {
     stop_reason_.resize(n);
   }
 
-  bool event_stream() const override { return r_.gen.stream; }
-  void on_output(std::function<void()> fn) override { gen_->on_output(fn); }
-  void abort() override { gen_->abort(); }
-  int status() const override { return status_; }
-
-  bool pump(std::string& out) override {
-    if (done_) return true;
-    const bool more = gen_->poll([&](int i, ChoiceDelta& d) {
-      if (r_.gen.stream) emit(i, d, out);
-      else collect(i, d);
-    });
-    if (more && failure_.empty()) return false;
-    done_ = true;
-    if (!r_.gen.stream) {
-      out += body();
-    } else {
-      if (!failure_.empty()) gen_->abort();
-      end_event_stream(*gen_, failure_, r_.gen.include_usage, chunk(json::array()), out);
-    }
-    return true;
-  }
-
  private:
-  json chunk(json choices) const {
+  json chunk(json choices) const override {
     json c = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model()},
               {"choices", std::move(choices)}};
     if (r_.gen.include_usage) c["usage"] = nullptr;
@@ -67,16 +45,16 @@ class CompletionReply final : public ReplyStream {
   json logprobs_json(int i, const std::vector<TokenLogprobs>& lps, bool first) {
     const auto& g = r_.gen;
     const bool as_ids = g.return_tokens_as_token_ids;
-    json out = first && r_.echo ? echo_logprobs_json(s_.tokenizer(), gen_->prompt_of(i), prompt_lps_[i], *g.logprobs,
+    json out = first && r_.echo ? echo_logprobs_json(s_.tokenizer(), gen().prompt_of(i), prompt_lps_[i], *g.logprobs,
                                                       as_ids, &offset_[i])
                                 : completion_logprobs_json(s_.tokenizer(), {}, *g.logprobs, as_ids, &offset_[i]);
     append_completion_logprobs(out, completion_logprobs_json(s_.tokenizer(), lps, *g.logprobs, as_ids, &offset_[i]));
     return out;
   }
 
-  void emit(int i, ChoiceDelta& d, std::string& out) {
+  void emit(int i, ChoiceDelta& d, std::string& out) override {
     if (d.finish_reason == "error") {
-      failure_ = d.error;
+      fail(d.error);
       return;
     }
     for (auto& lp : d.prompt_logprobs) prompt_lps_[i].push_back(std::move(lp));
@@ -93,11 +71,11 @@ class CompletionReply final : public ReplyStream {
     choice["finish_reason"] = d.finished ? json(d.finish_reason) : json(nullptr);
     choice["stop_reason"] = d.finished ? d.stop_reason : json(nullptr);
     json c = chunk(json::array({std::move(choice)}));
-    if (g.continuous_usage_stats) c["usage"] = gen_->usage();
+    if (g.continuous_usage_stats) c["usage"] = gen().usage();
     out += sse_event(c);
   }
 
-  void collect(int i, ChoiceDelta& d) {
+  void collect(int i, ChoiceDelta& d) override {
     text_[i] += d.content;
     for (auto& lp : d.logprobs) logprobs_[i].push_back(std::move(lp));
     for (auto& lp : d.prompt_logprobs) prompt_lps_[i].push_back(std::move(lp));
@@ -109,12 +87,12 @@ class CompletionReply final : public ReplyStream {
   }
 
   // The non-streamed body (or the error body when the engine failed).
-  std::string body() {
+  std::string body() override {
     const auto& g = r_.gen;
     json choices = json::array();
-    for (int i = 0; i < gen_->num_choices(); ++i) {
+    for (int i = 0; i < gen().num_choices(); ++i) {
       if (finish_[i] == "error") {
-        status_ = 500;
+        set_status(500);
         return dump_json(error_body(500, "the engine failed: " + error_[i]));
       }
       json choice = {{"index", i},
@@ -131,13 +109,12 @@ class CompletionReply final : public ReplyStream {
                       {"created", created_},
                       {"model", model()},
                       {"choices", std::move(choices)},
-                      {"usage", gen_->usage()}});
+                      {"usage", gen().usage()}});
   }
 
   const Server& s_;
   const CompletionRequest r_;
   const std::vector<std::string> prompt_texts_;  // per prompt, for echo
-  std::unique_ptr<Generation> gen_;
   const std::string id_;
   const int64_t created_ = unix_seconds();
   std::vector<bool> started_;
@@ -145,9 +122,6 @@ class CompletionReply final : public ReplyStream {
   std::vector<std::string> text_, finish_, error_;
   std::vector<std::vector<TokenLogprobs>> logprobs_, prompt_lps_;
   std::vector<json> stop_reason_;
-  std::string failure_;
-  int status_ = 200;
-  bool done_ = false;
 };
 
 }  // namespace

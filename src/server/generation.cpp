@@ -209,15 +209,4 @@ int Generation::completion_tokens() const {
   return sum;
 }
 
-void end_event_stream(const Generation& gen, const std::string& failure, bool include_usage, json empty_chunk,
-                      std::string& out) {
-  if (!failure.empty()) {
-    out += sse_event(error_body(500, failure));
-  } else if (include_usage) {
-    empty_chunk["usage"] = gen.usage();
-    out += sse_event(empty_chunk);
-  }
-  out += kSseDone;
-}
-
 }  // namespace rotor::server

@@ -72,9 +72,4 @@ class Generation {
 // a space when that is a different sequence of the same length.
 std::vector<std::vector<int32_t>> bad_words_token_ids(const Tokenizer& tokenizer, const std::vector<std::string>& words);
 
-// The end of an event stream, shared by the endpoints: an error event when `failure` is set,
-// else the usage chunk when asked (`empty_chunk`: a chunk with no choices), then [DONE].
-void end_event_stream(const Generation& gen, const std::string& failure, bool include_usage, json empty_chunk,
-                      std::string& out);
-
 }  // namespace rotor::server

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/check.h"
+#include "structured/hex_digits.h"
 #include "structured/utf8_ranges.h"
 
 namespace rotor::structured {
@@ -194,14 +195,9 @@ class EbnfParser {
     return chars(std::move(ranges), negated);
   }
   uint32_t parse_hex(int n) {
-    uint32_t v = 0;
-    for (int k = 0; k < n; ++k) {
-      const char c = peek();
-      if (!std::isxdigit(static_cast<unsigned char>(c))) fail("bad hex escape");
-      v = v * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10);
-      ++i_;
-    }
-    return v;
+    const std::optional<uint32_t> v = read_hex_digits(s_, i_, n);
+    if (!v) fail("bad hex escape");
+    return *v;
   }
   // One character of a literal or class (UTF-8 decoded, escapes resolved).
   uint32_t parse_char() {

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/check.h"
+#include "structured/hex_digits.h"
 
 namespace rotor::structured {
 namespace {
@@ -158,14 +159,9 @@ class RegexParser {
     return true;
   }
   uint32_t hex(int n) {
-    uint32_t v = 0;
-    for (int k = 0; k < n; ++k) {
-      const char c = peek();
-      if (!std::isxdigit(static_cast<unsigned char>(c))) fail("bad hex escape");
-      v = v * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10);
-      ++i_;
-    }
-    return v;
+    const std::optional<uint32_t> v = read_hex_digits(s_, i_, n);
+    if (!v) fail("bad hex escape");
+    return *v;
   }
   // A single-character escape (after the backslash).
   uint32_t escape_char() {

@@ -1,14 +1,15 @@
 // tests/model/test_fixture_cuda.cpp — the whole model on the GPU (bf16) against Hugging Face
 // transformers on every bf16 fixture (tiny, and `small` with the real Qwen3-30B-A3B layer
-// shapes where it was generated): last-position logits within relative error 2e-2 and at
-// least 95% argmax agreement over every prompt position, prefilled whole and in chunks; and
-// decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling,
-// batches that need padding), also with decode attention split by a plan per step (16-token
-// splits: every decode here is cut). With an FP8 (e4m3) KV cache: logits and argmaxes against
-// the bf16 cache within the bounds the CPU's test measured (tests/model/test_fp8_kv.cpp), and
-// graphs on and off identical. Skipped without a GPU, and for fixtures whose head_dim the
-// CUDA attention does not take. Also: upload of every fixture (bf16, W8A8), whole and as a
-// tensor-parallel rank, puts the same values on the GPU.
+// shapes where it was generated), and against w8a8_ref.py on every W8A8 fixture (int8 kernels):
+// last-position logits within relative error 2e-2 (4e-2 below hidden 64, where transformers'
+// own bf16 run is that far off) and at least 95% argmax agreement over every prompt position,
+// prefilled whole and in chunks; and decode with CUDA graphs on and off gives identical tokens
+// (greedy and seeded sampling, batches that need padding), also with decode attention split by
+// a plan per step (16-token splits: every decode here is cut). With an FP8 (e4m3) KV cache:
+// logits and argmaxes against the bf16 cache within the bounds the CPU's test measured
+// (tests/model/test_fp8_kv.cpp), and graphs on and off identical. Skipped without a GPU, and for
+// fixtures whose head_dim the CUDA attention does not take. Also: upload of every fixture
+// (bf16, W8A8), whole and as a tensor-parallel rank, puts the same values on the GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -78,6 +79,9 @@ TEST_P(GpuFixture, MatchesTransformers) {
     reqs[i].prompt_logits = true;
   }
   auto r = runner(reqs, false);
+  // bf16 rounding alone grows as the hidden size shrinks: transformers itself in bf16 is 2.7e-2
+  // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64).
+  const double bound = model_.config.hidden_size < 64 ? 4e-2 : 2e-2;
   for (int chunk : {0, 3}) {
     const std::vector<OfflineResult> res = generate_offline(*r, reqs, chunk, model_.config.eos_token_ids);
     int agree = 0, total = 0;
@@ -85,7 +89,7 @@ TEST_P(GpuFixture, MatchesTransformers) {
       SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk);
       const double err = test::rel_err(ref.last_logits[i], res[i].prompt_logits);
       std::printf("%s prompt %d chunk %d: last-logits rel err %.2e\n", name().c_str(), i, chunk, err);
-      EXPECT_LT(err, 2e-2);
+      EXPECT_LT(err, bound);
       ASSERT_EQ(res[i].prompt_argmax.size(), ref.argmax[i].size());
       for (size_t p = 0; p < ref.argmax[i].size(); ++p) agree += res[i].prompt_argmax[p] == ref.argmax[i][p];
       total += static_cast<int>(ref.argmax[i].size());
@@ -236,6 +240,19 @@ TEST(GpuUpload, DeviceTensorsEqualTheHostOnes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) {
+  std::string n = std::filesystem::path(info.param).filename().string();
+  for (char& c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+});
+// The W8A8 fixtures (w8a8_ref.py's int8 arithmetic in f32) through the same checks: the int8
+// kernels with bf16 activations, graphs and split plans.
+std::vector<std::string> w8a8_fixture_dirs() {
+  std::vector<std::string> dirs;
+  for (const std::string& d : test::w8a8_fixtures()) dirs.push_back((test::fixtures_dir() / d).string());
+  return dirs;
+}
+INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, GpuFixture, ::testing::ValuesIn(w8a8_fixture_dirs()), [](const auto& info) {
   std::string n = std::filesystem::path(info.param).filename().string();
   for (char& c : n)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';

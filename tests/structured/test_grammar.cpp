@@ -4,6 +4,7 @@
 // (checked by std::regex for regexes), rollback, and clear errors.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <regex>
 
 #include "core/error.h"
@@ -21,6 +22,16 @@ std::shared_ptr<const CompiledGrammar> compile(const Grammar& g) { return Compil
 bool accepts(const std::shared_ptr<const CompiledGrammar>& g, std::string_view text) {
   GrammarMatcher m(g);
   return m.accept_bytes(text) && m.can_end();
+}
+
+// The message of the Error `f` raises ("" when it raises none).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
 }
 
 // Walks randomly and at each of the first `checks` steps compares the mask with brute force.
@@ -91,19 +102,23 @@ TEST(Ebnf, RecursionMaskAndWalk) {
 }
 
 TEST(Ebnf, Errors) {
-  auto msg = [](std::string_view text) {
-    try {
-      compile(parse_ebnf(text));
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto msg = [](std::string_view text) { return error_of([&] { compile(parse_ebnf(text)); }); };
   EXPECT_NE(msg("root ::= a\na ::= a \"x\" | \"y\"").find("left-recursive"), std::string::npos);
   EXPECT_NE(msg("root ::= b").find("'b' is used but not defined"), std::string::npos);
   EXPECT_NE(msg("start ::= \"x\"").find("no 'root' rule"), std::string::npos);
   EXPECT_NE(msg("root ::= \"x\" (").find("line 1"), std::string::npos);
   EXPECT_NE(msg("root ::= \"x\" root").find("matches no string"), std::string::npos);
+}
+
+// \xHH, \uHHHH and \UHHHHHHHH; a bad digit is named where it stands.
+TEST(Ebnf, HexEscapes) {
+  const auto g = compile(parse_ebnf(R"(root ::= "\x41\u00e9\U0001F600" [\x30-\x39])"));
+  EXPECT_TRUE(accepts(g, "A\u00e9\U0001F6007"));
+  EXPECT_FALSE(accepts(g, "A\u00e9\U0001F600a"));
+  auto msg = [](std::string_view text) { return error_of([&] { parse_ebnf(text); }); };
+  EXPECT_EQ(msg(R"(root ::= "\xZ1")"), "grammar: bad hex escape at line 1, column 13");
+  EXPECT_EQ(msg("root ::= \"a\"\nb ::= \"\\u12G4\""), "grammar: bad hex escape at line 2, column 12");
+  EXPECT_EQ(msg(R"(root ::= "\x4)"), "grammar: bad hex escape at line 1, column 14");
 }
 
 TEST(Regex, MatchesLikeStdRegex) {
@@ -127,6 +142,17 @@ TEST(Regex, MatchesLikeStdRegex) {
 TEST(Regex, MaskEqualsBruteForce) {
   check_masks(compile(regex_grammar("(\\d+|[a-f]{2})(,\\s?(\\d+|[a-f]{2}))*")), 6, 8);
   check_masks(compile(regex_grammar("Hello, [^\\n]{0,20}!")), 7, 8);
+}
+
+// \xHH, \uHHHH and \u{H...}; a bad digit is named at its offset.
+TEST(Regex, HexEscapes) {
+  const auto g = compile(regex_grammar("\\x41\\u00e9\\u{1F600}[\\x30-\\x39]"));
+  EXPECT_TRUE(accepts(g, "A\u00e9\U0001F6007"));
+  EXPECT_FALSE(accepts(g, "A\u00e9\U0001F600a"));
+  auto msg = [](std::string_view pattern) { return error_of([&] { regex_grammar(pattern); }); };
+  EXPECT_EQ(msg("a\\xZ1"), "regex 'a\\xZ1': bad hex escape at offset 3");
+  EXPECT_EQ(msg("\\u12G4"), "regex '\\u12G4': bad hex escape at offset 4");
+  EXPECT_EQ(msg("\\u{12"), "regex '\\u{12': bad hex escape at offset 5");
 }
 
 TEST(Regex, Unsupported) {
