@@ -508,7 +508,7 @@ void CudaOpsTest::planned_decode_attention_matches_cpu(bool fp8) {
     std::shuffle(blocks.begin(), blocks.end(), r.g);
     for (int s = 0, f = 0; s < S; ++s)
       for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
-    DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd);
+    DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd, fp8);
     ASSERT_GE(p.target_items, 1);
     if (trial % 4 == 3) p.target_items = r.uniform(1, p.target_items);
     p.min_chunk = 16 * r.uniform(1, 32);

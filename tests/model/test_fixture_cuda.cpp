@@ -183,7 +183,8 @@ TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
     for (size_t i = 0; i < reqs.size(); ++i) {
       worst = std::max(worst, test::rel_err(bf16[i].prompt_logits, fp8[i].prompt_logits));
       ASSERT_EQ(fp8[i].prompt_argmax.size(), bf16[i].prompt_argmax.size());
-      for (size_t p = 0; p < bf16[i].prompt_argmax.size(); ++p) same += bf16[i].prompt_argmax[p] == fp8[i].prompt_argmax[p];
+      for (size_t p = 0; p < bf16[i].prompt_argmax.size(); ++p)
+        same += bf16[i].prompt_argmax[p] == fp8[i].prompt_argmax[p];
       positions += bf16[i].prompt_argmax.size();
     }
     const double agree = double(same) / double(positions);

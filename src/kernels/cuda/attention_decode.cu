@@ -367,12 +367,12 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
-template <int HD>
+template <int HD, bool FP8>
 int blocks_per_sm() {
-  if (raise_smem_limit(attn_decode_kernel<HD, true, false>, kSmem<HD, false>) != cudaSuccess) return 0;
+  if (raise_smem_limit(attn_decode_kernel<HD, true, FP8>, kSmem<HD, FP8>) != cudaSuccess) return 0;
   int n = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, attn_decode_kernel<HD, true, false>, kWarps * 32,
-                                                    kSmem<HD, false>) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, attn_decode_kernel<HD, true, FP8>, kWarps * 32,
+                                                    kSmem<HD, FP8>) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
@@ -389,10 +389,10 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd) {
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8) {
   switch (hd) {
-    case 128: return blocks_per_sm<128>();
-    case 64: return blocks_per_sm<64>();
+    case 128: return kv_fp8 ? blocks_per_sm<128, true>() : blocks_per_sm<128, false>();
+    case 64: return kv_fp8 ? blocks_per_sm<64, true>() : blocks_per_sm<64, false>();
     default: return 0;
   }
 }
