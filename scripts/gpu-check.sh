@@ -6,6 +6,7 @@
 #                                       serve (default: env fixtures build test comm tp engine bench)
 #   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
 #   ROTOR_SERVE_QUANT=ascend (serve): the same model with dummy W8A8 weights (issue 14's seed run)
+#   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
@@ -59,9 +60,9 @@ for step in $steps; do
     build)
       timed "configure" "$out/configure.log" cmake -S . -B $bin -G Ninja -DROTOR_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DROTOR_SHARED="$stage" -DCMAKE_PREFIX_PATH="$deps/usr"
-      timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target rotor test_cuda_ops \
-        test_cuda_w8a8 test_model_cuda test_comm_cuda test_tp_cuda rotor_bench_kernels rotor_bench_decode \
-        rotor_bench_allreduce rotor_bench_latency
+      timed "build (-j$jobs)" "$out/build.log" cmake --build $bin -j"$jobs" --target ${ROTOR_GPU_TARGETS:-rotor \
+        test_cuda_ops test_cuda_w8a8 test_model_cuda test_comm_cuda test_tp_cuda rotor_bench_kernels \
+        rotor_bench_decode rotor_bench_allreduce rotor_bench_latency}
       grep -E "Found NCCL" "$out/configure.log" | sed 's/^/   /'
       ;;
     test)
