@@ -83,12 +83,17 @@ for step in $steps; do
       grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
       # --kv-cache-dtype fp8 (issue 20): test_cuda_ops runs every attention kernel on an e4m3
       # cache against the CPU (*E4m3Cache*) and test_model_cuda the fixtures with an FP8 cache
-      # against a bf16 one (Fp8KvCache*); here rotor generate with it, scales computed.
-      timed "rotor generate on the GPU, --kv-cache-dtype fp8 --calculate-kv-scales (tiny fixture)" \
-        "$out/generate-fp8.log" "${run_env[@]}" $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" \
-        --device cuda --kv-cache-dtype fp8 --calculate-kv-scales --prompt-ids 785,6722,315 --max-tokens 16 \
-        --output json
-      grep -E "output_ids|KV cache" "$out/generate-fp8.log" | sed 's/^/   /'
+      # against a bf16 one (Fp8KvCache*). Until those have passed on a GPU, rotor generate and
+      # serve refuse fp8 on a GPU with one line (Engine::create); drop that check and this
+      # expectation in the change that records their first passing run.
+      if "${run_env[@]}" $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
+          --kv-cache-dtype fp8 --prompt-ids 785,6722,315 --max-tokens 4 >"$out/generate-fp8.log" 2>&1; then
+        note "fp8 KV cache on the GPU: FAILED (it ran; it must be refused until the e4m3 kernels pass their tests)"
+      elif grep -q "kv-cache-dtype fp8 on a GPU" "$out/generate-fp8.log"; then
+        note "fp8 KV cache on the GPU: refused with one line (ok)"
+      else
+        note "fp8 KV cache on the GPU: FAILED (no clear line), see generate-fp8.log"; tail -n 5 "$out/generate-fp8.log"
+      fi
       ;;
     comm)
       # Tensor-parallel collectives with ranks as threads: on one GPU the ranks share it (no
