@@ -3,8 +3,7 @@
 // forward, logits, sampling, read-back), with the memory-roofline step time beside it. With
 // --tensor-parallel-size N the model is split over N ranks (engine/runner/rank_set.h: GPUs 0..N-1, or
 // all on GPU 0 with ROTOR_SAME_DEVICE_RANKS=1), each step run on every rank's thread.
-// --kv-cache-dtype fp8 runs an e4m3 KV cache (scales of 1; the roofline counts its bytes; the CPU
-// backend only until the CUDA kernels read e4m3, issue 20).
+// --kv-cache-dtype fp8 runs an e4m3 KV cache (scales of 1; the roofline counts its bytes).
 //   fake context (default): the KV cache is filled with random values and each sequence
 //     starts at --context cached tokens, so a 48-layer 16k-context step needs no prefill;
 //   --prefill: the prompts are prefilled for real (--chunk tokens per step), timing prefill.

@@ -1,8 +1,9 @@
 // bench/kernels.cpp — rotor_bench_kernels: each CUDA op at the decode (batch 32, 16k
 // context) and prefill shapes of a model config, timed as GPU time (kernel_timer.h; weights
 // rotated so repeated calls do not sit in L2), reported as achieved bandwidth or FLOP rate
-// beside the measured device-copy ceiling; the W8A8 ops' rows come from kernels_w8a8.cpp
-// (--w8a8-only: those rows alone).
+// beside the measured device-copy ceiling; attention also on an e4m3 KV cache (--kv-cache-dtype
+// fp8: half the bytes); the W8A8 ops' rows come from kernels_w8a8.cpp (--w8a8-only: those rows
+// alone).
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 
@@ -105,6 +106,14 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
   const int blocks_per_seq = (context + 1 + bs - 1) / bs;
   const int nb = B * blocks_per_seq;
   OwnedTensor kc = bf16({nb, Hkv, bs, hd}), vc = bf16({nb, Hkv, bs, hd});
+  // The same cache in e4m3, codes of N(0, 4) read with scales of 0.25.
+  OwnedTensor kc8(A, DType::F8E4M3, {nb, Hkv, bs, hd}), vc8(A, DType::F8E4M3, {nb, Hkv, bs, hd}),
+      scales8(A, DType::F32, {2});
+  ops->fill_random(kc8, g(), 0.0f, 4.0f);
+  ops->fill_random(vc8, g(), 0.0f, 4.0f);
+  ops->fill_random(scales8, 0, 0.25f, 0.0f);
+  const LayerKVCache caches[2] = {{kc, vc}, {kc8, vc8, scales8}};
+  const char* cache_names[2] = {"", " (e4m3 KV)"};
   std::vector<int32_t> tables(static_cast<size_t>(B) * blocks_per_seq), lens(B, context), qs(B + 1), pos(B),
       slots(B);
   std::iota(tables.begin(), tables.end(), 0);
@@ -137,12 +146,12 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     const double ms = timer.median_ms([&](int) { ops->qk_norm_rope(qkv, qw, kw, 1e-6f, rope, b, {kc, vc}, q); });
     add("qk_norm_rope", std::to_string(B) + " tokens", ms, 2.0 * B * c.qkv_size() * 2, 0);
   }
-  {
+  for (int f = 0; f < 2; ++f) {
     OwnedTensor q = bf16({B, Hq, hd}), out(A, DType::BF16, {B, Hq * hd});
-    const double ms = timer.median_ms([&](int) { ops->attention_decode(q, {kc, vc}, b, 0.088f, out); });
-    const double bytes = double(B) * context * Hkv * hd * 2 * 2;
-    add("attention_decode", std::to_string(B) + " x " + std::to_string(context) + " ctx", ms, bytes,
-        4.0 * B * context * Hq * hd);
+    const double ms = timer.median_ms([&](int) { ops->attention_decode(q, caches[f], b, 0.088f, out); });
+    const double bytes = double(B) * context * Hkv * hd * 2 * (f ? 1 : 2);
+    add(std::string("attention_decode") + cache_names[f], std::to_string(B) + " x " + std::to_string(context) + " ctx",
+        ms, bytes, 4.0 * B * context * Hq * hd);
   }
   {
     OwnedTensor logits(A, DType::F32, {B, E}), w(A, DType::F32, {B, k}), ids(A, DType::I32, {B, k});
@@ -189,24 +198,27 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
 
   // Prefill attention: one chunk of prefill_tokens at the end of a `context` prompt, then the
   // whole `context` prompt as one fresh chunk (causal, no prefix).
-  for (const int P : {std::min(prefill_tokens, context), context}) {
-    const int prefix = context - P;
-    std::vector<int32_t> pqs{0, P}, plen{context};
-    OwnedTensor pq = dev_i32(pqs, {2}), pl = dev_i32(plen, {1});
-    AttentionBatch pb = b;
-    pb.num_tokens = P;
-    pb.num_seqs = 1;
-    pb.num_decode_seqs = 0;
-    pb.max_query_len = P;
-    pb.max_seq_len = context;
-    pb.query_start = pq;
-    pb.seq_lens = pl;
-    pb.block_tables = dtab.tensor.rows(0, 1);
-    OwnedTensor q = bf16({P, Hq, hd}), out(A, DType::BF16, {P, Hq * hd});
-    const double ms = timer.median_ms([&](int) { ops->attention_prefill(q, {kc, vc}, pb, 0.088f, out); }, 3, 1);
-    const double pairs = double(P) * prefix + double(P) * (P + 1) / 2;
-    add("attention_prefill", std::to_string(P) + " new on " + std::to_string(prefix) + " cached", ms,
-        double(context) * Hkv * hd * 4, 4.0 * pairs * Hq * hd);
+  for (int f = 0; f < 2; ++f) {
+    for (const int P : {std::min(prefill_tokens, context), context}) {
+      const int prefix = context - P;
+      std::vector<int32_t> pqs{0, P}, plen{context};
+      OwnedTensor pq = dev_i32(pqs, {2}), pl = dev_i32(plen, {1});
+      AttentionBatch pb = b;
+      pb.num_tokens = P;
+      pb.num_seqs = 1;
+      pb.num_decode_seqs = 0;
+      pb.max_query_len = P;
+      pb.max_seq_len = context;
+      pb.query_start = pq;
+      pb.seq_lens = pl;
+      pb.block_tables = dtab.tensor.rows(0, 1);
+      OwnedTensor q = bf16({P, Hq, hd}), out(A, DType::BF16, {P, Hq * hd});
+      const double ms = timer.median_ms([&](int) { ops->attention_prefill(q, caches[f], pb, 0.088f, out); }, 3, 1);
+      const double pairs = double(P) * prefix + double(P) * (P + 1) / 2;
+      add(std::string("attention_prefill") + cache_names[f],
+          std::to_string(P) + " new on " + std::to_string(prefix) + " cached", ms,
+          double(context) * Hkv * hd * (f ? 2 : 4), 4.0 * pairs * Hq * hd);
+    }
   }
   {
     OwnedTensor logits(A, DType::F32, {B, V});

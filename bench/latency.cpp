@@ -92,7 +92,7 @@ class Bench {
     ro.graph_batch_sizes = {B};
     ro.decode_splits = {splits == "plan", a_.split_min};
     if (ro.decode_splits.plan) {  // what the runner will plan at the first timed step
-      DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim);
+      DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim, false);
       if (a_.split_min > 0) p.min_chunk = a_.split_min;
       const std::vector<int32_t> lens(B, a_.context + a_.warmup + 1);
       const DecodePlan plan = plan_decode_splits(lens, B, p);

@@ -48,8 +48,8 @@ class OpProfiler final : public Ops {
   bool memory_info(size_t* free_bytes, size_t* total_bytes) override {
     return inner_.memory_info(free_bytes, total_bytes);
   }
-  DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim) const override {
-    return inner_.decode_split_params(q_heads, kv_heads, head_dim);
+  DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const override {
+    return inner_.decode_split_params(q_heads, kv_heads, head_dim, kv_fp8);
   }
 
 

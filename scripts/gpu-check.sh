@@ -81,13 +81,15 @@ for step in $steps; do
         --num-layers 4 --device cuda --gpu-memory-utilization 0.5 --prompt-ids 785,6722,315 --prompt-ids 11,12 \
         --prompt-ids 7 --max-tokens 8
       grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
-      # --kv-cache-dtype fp8: the CUDA attention kernels do not read an e4m3 KV cache yet (issue
-      # 20; test_cuda_ops checks only its write), so a GPU run must stop at start-up with one
-      # line, never run untested code.
+      # --kv-cache-dtype fp8 (issue 20): test_cuda_ops runs every attention kernel on an e4m3
+      # cache against the CPU (*E4m3Cache*) and test_model_cuda the fixtures with an FP8 cache
+      # against a bf16 one (Fp8KvCache*). Until those have passed on a GPU, rotor generate and
+      # serve refuse fp8 on a GPU with one line (Engine::create); drop that check and this
+      # expectation in the change that records their first passing run.
       if "${run_env[@]}" $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
           --kv-cache-dtype fp8 --prompt-ids 785,6722,315 --max-tokens 4 >"$out/generate-fp8.log" 2>&1; then
-        note "fp8 KV cache on the GPU: FAILED (it ran; it must be refused until issue 20's kernels exist)"
-      elif grep -q "kv-cache-dtype fp8: rotor's CUDA kernels" "$out/generate-fp8.log"; then
+        note "fp8 KV cache on the GPU: FAILED (it ran; it must be refused until the e4m3 kernels pass their tests)"
+      elif grep -q "kv-cache-dtype fp8 on a GPU" "$out/generate-fp8.log"; then
         note "fp8 KV cache on the GPU: refused with one line (ok)"
       else
         note "fp8 KV cache on the GPU: FAILED (no clear line), see generate-fp8.log"; tail -n 5 "$out/generate-fp8.log"
@@ -174,9 +176,17 @@ for step in $steps; do
           "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g$g.log" | sed 's/^/   /'
       done
-      timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode" "$out/bench-peer-8.log" \
-        "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 --prefill
-      grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8.log" | sed 's/^/   /'
+      # Issue 20: the same step with the FP8 KV cache (target: >= 1.3x the bf16 step above).
+      timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, fp8 KV cache" \
+        "$out/bench-decode-48-g1-fp8.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
+        --context 16384 --steps 20 --graphs 1 --kv-cache-dtype fp8
+      grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-fp8.log" | sed 's/^/   /'
+      for kv in bf16 fp8; do  # prefill on a cached prefix reading fp8: at most a few percent slower
+        timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" "$out/bench-peer-8-$kv.log" \
+          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
+          --prefill --kv-cache-dtype ${kv/bf16/bfloat16}
+        grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$kv.log" | sed 's/^/   /'
+      done
       timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
         "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
       grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'

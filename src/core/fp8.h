@@ -1,19 +1,12 @@
 // core/fp8.h — the float8 e4m3 ("fn": no infinities, NaN = S.1111.111) of an FP8 KV cache:
 // f32 -> e4m3 on the host exactly as the GPU's cvt.rn.satfinite.e4m3x2.f32 converts (round to
 // nearest, ties to even; magnitudes past 448 saturate to ±448, infinities included; every NaN
-// gives 0x7f), e4m3 -> f32, and the bit placement of two e4m3 into f16 that the GPU's
-// attention kernels are to read the cache with (not written yet, issue 20; host and device,
-// so the host tests check it).
+// gives 0x7f), and e4m3 -> f32 (the GPU's attention kernels read the cache through
+// kernels/cuda/fp8.cuh's cvt to f16, which gives the same values).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <limits>
-
-#if defined(__CUDACC__)
-#define ROTOR_FP8_HD __host__ __device__ __forceinline__
-#else
-#define ROTOR_FP8_HD inline
-#endif
 
 namespace rotor {
 
@@ -55,16 +48,5 @@ inline float e4m3_to_f32(uint8_t x) {
   }
   return (x & 0x80u) ? -v : v;
 }
-
-// Two e4m3 codes at bits 8..15 and 24..31 of `spread` (zeros elsewhere) -> an f16x2 word
-// (first code in the low half) holding each value times 2^-8, exactly: sign to the f16 sign,
-// the 4-bit exponent and 3-bit mantissa into the low bits of f16's exponent and the top of its
-// mantissa. Subnormals and zeros land on f16 subnormals and zeros (the factor is the same 2^-8
-// since both formats' subnormal exponents sit one above their zero codes); the NaN code reads
-// as ±480 * 2^-8. Readers multiply by kE4m3F16Factor (folded into their scales).
-ROTOR_FP8_HD uint32_t e4m3_spread_to_f16x2(uint32_t spread) {
-  return (spread & 0x80008000u) | ((spread >> 1) & 0x3f803f80u);
-}
-constexpr float kE4m3F16Factor = 256.0f;
 
 }  // namespace rotor

@@ -2,8 +2,7 @@
 // tests/support/e4m3_reference.h: the 256 e4m3 codes' values from the format's definition, and
 // f32 -> e4m3 as the nearest of them (ties to the even code, saturation at ±448, NaN -> 0x7f),
 // over every code's neighbourhood (the values, the midpoints between neighbours and the floats
-// next to them), special values and millions of random bit patterns; and the f16 bit placement
-// the GPU kernels read with.
+// next to them), special values and millions of random bit patterns.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +11,6 @@
 #include <random>
 #include <vector>
 
-#include "core/bf16.h"
 #include "core/fp8.h"
 #include "tests/support/e4m3_reference.h"
 
@@ -83,22 +81,6 @@ TEST(Fp8, RandomBitPatterns) {
     const uint32_t u = (g() & 0x807fffffu) | (exp(g) << 23);
     ASSERT_EQ(f32_to_e4m3(from_bits(u)), e4m3_nearest_code(from_bits(u))) << from_bits(u);
   }
-}
-
-TEST(Fp8, F16PlacementIsTheValueTimesTwoToTheMinus8) {
-  for (int a = 0; a < 256; ++a)
-    for (int b = 0; b < 256; ++b) {
-      const uint32_t h = e4m3_spread_to_f16x2((static_cast<uint32_t>(a) << 8) | (static_cast<uint32_t>(b) << 24));
-      const float lo = f16_to_f32(static_cast<uint16_t>(h)), hi = f16_to_f32(static_cast<uint16_t>(h >> 16));
-      for (auto [code, got] : {std::pair{a, lo}, std::pair{b, hi}}) {
-        if ((code & 0x7f) == 0x7f) {
-          ASSERT_EQ(got, (code & 0x80 ? -480.0f : 480.0f) / kE4m3F16Factor);
-        } else {
-          ASSERT_EQ(got * kE4m3F16Factor, e4m3_to_f32(static_cast<uint8_t>(code))) << code;
-          ASSERT_EQ(std::signbit(got), (code & 0x80) != 0) << code;
-        }
-      }
-    }
 }
 
 }  // namespace

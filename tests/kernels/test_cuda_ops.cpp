@@ -2,9 +2,11 @@
 // shapes and fresh random data, including the per-layer shapes of Qwen3-30B-A3B and
 // Qwen3-235B-A22B: bf16 outputs within relative error 1e-2, integer outputs exact (top-k
 // ids allowing ties); the f32 logits ops around sampling (penalties, masks, log-probs)
-// within 1e-6, their ids and ranks exact. Also: the decode-path kernels give a row the same
-// bits whatever the batch around it (what makes CUDA-graph padding invisible). Skipped
-// without a GPU.
+// within 1e-6, their ids and ranks exact. Every attention path (decode by fixed splits and by
+// a plan, prefill with and without a cached prefix, head sizes 64 and 128: the latter on the
+// Hopper kernel) runs on a bf16 cache and on an e4m3 one (scales 0.37 and 1.9), against the
+// CPU op on the same cache. Also: the decode-path kernels give a row the same bits whatever
+// the batch around it (what makes CUDA-graph padding invisible). Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -80,6 +82,36 @@ class CudaOpsTest : public ::testing::Test {
     OwnedTensor h = to_host(d.tensor);
     return {std::move(d), std::move(h)};
   }
+
+  // A paged KV cache [num_blocks, Hkv, block_size, hd] of random values on the GPU and its host
+  // copy: bf16 N(0, 1), or e4m3 codes of N(0, 4) (K) and N(0, 2) (V) (fill_random rounds them
+  // alike on both backends) read with scales kE4m3KScale and kE4m3VScale, so K * scale spans
+  // about the bf16 cache's range and V's about 4x it.
+  static constexpr float kE4m3KScale = 0.37f, kE4m3VScale = 1.9f;
+  struct RandomCache {
+    OwnedTensor dk, dv, hk, hv, dscales, hscales;
+    LayerKVCache gpu() const { return {dk.tensor, dv.tensor, dscales.tensor}; }
+    LayerKVCache cpu() const { return {hk.tensor, hv.tensor, hscales.tensor}; }
+  };
+  RandomCache random_cache(Shape s, bool fp8) {
+    RandomCache c;
+    const DType dt = fp8 ? DType::F8E4M3 : DType::BF16;
+    c.dk = OwnedTensor(gpu->allocator(), dt, s);
+    c.dv = OwnedTensor(gpu->allocator(), dt, s);
+    gpu->fill_random(c.dk, r.g(), 0.0f, fp8 ? 4.0f : 1.0f);
+    gpu->fill_random(c.dv, r.g(), 0.0f, fp8 ? 2.0f : 1.0f);
+    c.hk = to_host(c.dk);
+    c.hv = to_host(c.dv);
+    if (fp8) {
+      c.hscales = OwnedTensor(cpu_allocator(), DType::F32, {2});
+      c.hscales.tensor.data<float>()[0] = kE4m3KScale;
+      c.hscales.tensor.data<float>()[1] = kE4m3VScale;
+      c.dscales = to_gpu(c.hscales);
+    }
+    return c;
+  }
+  void paged_attention_matches_cpu(bool fp8);
+  void planned_decode_attention_matches_cpu(bool fp8);
 
   std::unique_ptr<Ops> gpu, cpu;
   Rand r;
@@ -340,13 +372,14 @@ TEST_F(CudaOpsTest, SmallGemmRowsDoNotDependOnTheBatch) {
 }
 
 // A paged cache with shuffled blocks, filled on the GPU; decodes first, then prefill chunks
-// with cached prefixes; the CPU attention reads the same cache.
+// with cached prefixes (and chunks that are the whole context); the CPU attention reads the
+// same cache.
 struct PagedCase {
   int Hq, Hkv;
   std::vector<int> ctx, qlen;  // per sequence: context after the step, new tokens
 };
 
-TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
+void CudaOpsTest::paged_attention_matches_cpu(bool fp8) {
   const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507");
   std::vector<PagedCase> cases;
   cases.push_back({8, 2, {1, 17, 700, 2100}, {1, 1, 1, 1}});
@@ -380,19 +413,15 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
           maxb = std::max(maxb, (pc.ctx[s] + bs - 1) / bs);
           total_blocks += (pc.ctx[s] + bs - 1) / bs;
         }
-        SCOPED_TRACE(::testing::Message() << "bs " << bs << " hd " << hd << " Hq " << pc.Hq << " Hkv " << pc.Hkv
-                                          << " S " << S << " decodes " << nd);
+        SCOPED_TRACE(::testing::Message() << (fp8 ? "e4m3" : "bf16") << " cache, bs " << bs << " hd " << hd << " Hq "
+                                          << pc.Hq << " Hkv " << pc.Hkv << " S " << S << " decodes " << nd);
         const int nb = total_blocks + 3;
         std::vector<int32_t> free_blocks(nb), tables(S * maxb, 0);
         std::iota(free_blocks.begin(), free_blocks.end(), 0);
         std::shuffle(free_blocks.begin(), free_blocks.end(), r.g);
         for (int s = 0, f = 0; s < S; ++s)
           for (int b = 0; b < (pc.ctx[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = free_blocks[f++];
-        OwnedTensor dk(gpu->allocator(), DType::BF16, {nb, pc.Hkv, bs, hd}), dv(gpu->allocator(), DType::BF16,
-                                                                                  {nb, pc.Hkv, bs, hd});
-        gpu->fill_random(dk, r.g(), 0.0f, 1.0f);
-        gpu->fill_random(dv, r.g(), 0.0f, 1.0f);
-        OwnedTensor hk = to_host(dk), hv = to_host(dv);
+        const RandomCache kv = random_cache({nb, pc.Hkv, bs, hd}, fp8);
         OwnedTensor q = host_bf16({T, pc.Hq, hd}), dq = to_gpu(q);
         OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb});
         OwnedTensor dqs = to_gpu(hqs), dlens = to_gpu(hlens), dtab = to_gpu(htab);
@@ -415,12 +444,12 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
         OwnedTensor dout(gpu->allocator(), DType::BF16, {T, pc.Hq * hd});
         OwnedTensor cout(cpu_allocator(), DType::F32, {T, pc.Hq * hd});
         if (nd > 0) {
-          gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, gb, scale, dout.tensor.rows(0, nd));
-          cpu->attention_decode(q.tensor.rows(0, nd), {hk, hv}, cb, scale, cout.tensor.rows(0, nd));
+          gpu->attention_decode(dq.tensor.rows(0, nd), kv.gpu(), gb, scale, dout.tensor.rows(0, nd));
+          cpu->attention_decode(q.tensor.rows(0, nd), kv.cpu(), cb, scale, cout.tensor.rows(0, nd));
         }
         if (T > nd) {
-          gpu->attention_prefill(dq.tensor.rows(nd, T), {dk, dv}, gb, scale, dout.tensor.rows(nd, T));
-          cpu->attention_prefill(q.tensor.rows(nd, T), {hk, hv}, cb, scale, cout.tensor.rows(nd, T));
+          gpu->attention_prefill(dq.tensor.rows(nd, T), kv.gpu(), gb, scale, dout.tensor.rows(nd, T));
+          cpu->attention_prefill(q.tensor.rows(nd, T), kv.cpu(), cb, scale, cout.tensor.rows(nd, T));
         }
         OwnedTensor got = to_host(dout);
         if (nd > 0) {
@@ -436,7 +465,7 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
           OwnedTensor again(gpu->allocator(), DType::BF16, {nd, pc.Hq * hd});
           AttentionBatch wide = gb;
           wide.max_seq_len = max_len + 5000;
-          gpu->attention_decode(dq.tensor.rows(0, nd), {dk, dv}, wide, scale, again);
+          gpu->attention_decode(dq.tensor.rows(0, nd), kv.gpu(), wide, scale, again);
           EXPECT_TRUE(same_bits(got.tensor.rows(0, nd), to_host(again).tensor));
         }
       }
@@ -444,13 +473,16 @@ TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) {
   }
 }
 
+TEST_F(CudaOpsTest, PagedAttentionMatchesCpu) { paged_attention_matches_cpu(false); }
+TEST_F(CudaOpsTest, PagedAttentionE4m3CacheMatchesCpu) { paged_attention_matches_cpu(true); }
+
 // Decode attention by a split plan (kernels/decode_plan.h, read by the kernel from device
 // memory) against the CPU's planned and unsplit attention on random shapes (query groups of
 // 1..20 heads: one or two blocks per KV head), contexts up to 20k, graph padding rows and
 // plans: the backend's wave with random shortest splits, and smaller targets. The same plan
 // under a grid sized for a longer context (a graph captured for max_model_len) gives the
 // same bits.
-TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) {
+void CudaOpsTest::planned_decode_attention_matches_cpu(bool fp8) {
   const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c8 = shared_config("qwen3-235b-a22b-tp8-rank");
   struct Heads {
     int Hq, Hkv;
@@ -476,19 +508,16 @@ TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) {
     std::shuffle(blocks.begin(), blocks.end(), r.g);
     for (int s = 0, f = 0; s < S; ++s)
       for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
-    DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd);
+    DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd, fp8);
     ASSERT_GE(p.target_items, 1);
     if (trial % 4 == 3) p.target_items = r.uniform(1, p.target_items);
     p.min_chunk = 16 * r.uniform(1, 32);
     const DecodePlan plan = plan_decode_splits(lens, num_real, p);
-    SCOPED_TRACE(::testing::Message() << "trial " << trial << " Hq " << Hq << " Hkv " << Hkv << " hd " << hd << " bs "
+    SCOPED_TRACE(::testing::Message() << (fp8 ? "e4m3" : "bf16") << " cache, trial " << trial << " Hq " << Hq << " Hkv "
+                                      << Hkv << " hd " << hd << " bs "
                                       << bs << " S " << S << " real " << num_real << " longest " << max_len
                                       << " items " << plan.items << " chunk " << plan.chunk);
-    OwnedTensor dk(gpu->allocator(), DType::BF16, {total + 2, Hkv, bs, hd}),
-        dv(gpu->allocator(), DType::BF16, {total + 2, Hkv, bs, hd});
-    gpu->fill_random(dk, r.g(), 0.0f, 1.0f);
-    gpu->fill_random(dv, r.g(), 0.0f, 1.0f);
-    OwnedTensor hk = to_host(dk), hv = to_host(dv);
+    const RandomCache kv = random_cache({total + 2, Hkv, bs, hd}, fp8);
     OwnedTensor q = host_bf16({S, Hq, hd}), dq = to_gpu(q);
     OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb});
     OwnedTensor hplan = host_i32(plan.data, {static_cast<int64_t>(plan.data.size())});
@@ -510,10 +539,10 @@ TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) {
     const float scale = 1.0f / std::sqrt(float(hd));
     OwnedTensor dout(gpu->allocator(), DType::BF16, {S, Hq * hd});
     OwnedTensor whole(cpu_allocator(), DType::F32, {S, Hq * hd}), split(cpu_allocator(), DType::F32, {S, Hq * hd});
-    gpu->attention_decode(dq, {dk, dv}, gb, scale, dout);
-    cpu->attention_decode(q, {hk, hv}, cb, scale, whole);
+    gpu->attention_decode(dq, kv.gpu(), gb, scale, dout);
+    cpu->attention_decode(q, kv.cpu(), cb, scale, whole);
     cb.decode_plan = hplan;
-    cpu->attention_decode(q, {hk, hv}, cb, scale, split);
+    cpu->attention_decode(q, kv.cpu(), cb, scale, split);
     OwnedTensor got = to_host(dout);
     EXPECT_LT(rel_err(split, got), 1e-2) << "against the CPU's planned attention";
     EXPECT_LT(rel_err(whole, got), 1e-2) << "against the CPU's unsplit attention";
@@ -521,10 +550,13 @@ TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) {
     OwnedTensor again(gpu->allocator(), DType::BF16, {S, Hq * hd});
     AttentionBatch wide = gb;
     wide.max_seq_len = max_len + 40000;
-    gpu->attention_decode(dq, {dk, dv}, wide, scale, again);
+    gpu->attention_decode(dq, kv.gpu(), wide, scale, again);
     EXPECT_TRUE(same_bits(got, to_host(again).tensor));
   }
 }
+
+TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) { planned_decode_attention_matches_cpu(false); }
+TEST_F(CudaOpsTest, PlannedDecodeAttentionE4m3CacheMatchesCpu) { planned_decode_attention_matches_cpu(true); }
 
 TEST_F(CudaOpsTest, MoeRouteMatchesCpuAllowingTies) {
   for (int E : {16, 64, 128}) {

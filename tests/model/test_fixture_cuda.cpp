@@ -5,7 +5,9 @@
 // own bf16 run is that far off) and at least 95% argmax agreement over every prompt position,
 // prefilled whole and in chunks; and decode with CUDA graphs on and off gives identical tokens
 // (greedy and seeded sampling, batches that need padding), also with decode attention split by
-// a plan per step (16-token splits: every decode here is cut). Skipped without a GPU, and for
+// a plan per step (16-token splits: every decode here is cut). With an FP8 (e4m3) KV cache:
+// logits and argmaxes against the bf16 cache within the bounds the CPU's test measured
+// (tests/model/test_fp8_kv.cpp), and graphs on and off identical. Skipped without a GPU, and for
 // fixtures whose head_dim the CUDA attention does not take. Also: upload of every fixture
 // (bf16, W8A8), whole and as a tensor-parallel rank, puts the same values on the GPU.
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <random>
 
 #include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -38,8 +41,10 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
       GTEST_SKIP() << "the CUDA attention kernels take head_dim 128 (every Qwen3-MoE) or 64";
   }
   // splits: the decode split options (unset: RunnerOptions' default, from the environment).
+  // kv / calculate: --kv-cache-dtype and --calculate-kv-scales.
   std::unique_ptr<ModelRunner> runner(std::span<const OfflineRequest> reqs, bool graphs, int extra_blocks = 0,
-                                      std::optional<DecodeSplitOptions> splits = std::nullopt) {
+                                      std::optional<DecodeSplitOptions> splits = std::nullopt,
+                                      KvCacheDtype kv = KvCacheDtype::Auto, bool calculate = false) {
     RunnerOptions ro;
     int longest = 0;
     for (auto& r : reqs) longest = std::max(longest, static_cast<int>(r.prompt.size()) + r.max_tokens);
@@ -48,6 +53,8 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
     ro.max_num_seqs = static_cast<int>(reqs.size());
     ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
     ro.cuda_graphs = graphs;
+    ro.kv_cache_dtype = kv;
+    ro.calculate_kv_scales = calculate;
     if (splits) ro.decode_splits = *splits;
     // views: every runner shares the uploaded weights
     return std::make_unique<ModelRunner>(*ops_, *comm_, model_.config, model_.weights.views(), ro);
@@ -136,6 +143,62 @@ TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
     const auto b = generate_offline(*graphs, reqs, 0, model_.config.eos_token_ids);
     for (int i = 0; i < batch; ++i) EXPECT_EQ(a[i].output, b[i].output) << "temperature " << temperature << " seq " << i;
   }
+}
+
+// The FP8 KV cache against the bf16 one: the fixture's prompts and two longer random ones,
+// prefilled in 37-token chunks (each chunk's prefill reads the earlier ones back from the
+// cache) then 8 greedy decode steps, with scales of 1 and scales computed from the first
+// prefill. Bounds: the CPU's (tests/model/test_fp8_kv.cpp measured e4m3's rounding on these
+// random-weight fixtures, whose nearly flat logits flip argmaxes at small errors: 0.917 to
+// 0.965 prompt argmax agreement, so the 97% is for a trained model): last-position
+// logits within relative error 0.25 (scales of 1) / 0.12 (computed), prompt argmax agreement
+// >= 0.90. Then graphs on and off give identical tokens with the FP8 cache (computed scales:
+// the captured decode reads them from the device).
+TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
+  const test::Reference ref = test::read_reference(GetParam());
+  std::vector<std::vector<int32_t>> prompts = ref.ids;
+  std::mt19937 g(11);
+  for (int len : {97, 230}) {
+    prompts.emplace_back(len);
+    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % model_.config.vocab_size);
+  }
+  std::vector<OfflineRequest> reqs(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    reqs[i].prompt = prompts[i];
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = 8;
+    reqs[i].ignore_eos = true;
+    reqs[i].prompt_argmax = true;
+    reqs[i].prompt_logits = true;
+  }
+  constexpr int kChunk = 37;
+  const auto eos = model_.config.eos_token_ids;
+  const auto bf16 = generate_offline(*runner(reqs, false, 0, std::nullopt, KvCacheDtype::BFloat16), reqs, kChunk, eos);
+  for (bool calculate : {false, true}) {
+    SCOPED_TRACE(calculate ? "computed scales" : "scales of 1");
+    const auto fp8 =
+        generate_offline(*runner(reqs, false, 0, std::nullopt, KvCacheDtype::Fp8E4M3, calculate), reqs, kChunk, eos);
+    double worst = 0;
+    size_t same = 0, positions = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      worst = std::max(worst, test::rel_err(bf16[i].prompt_logits, fp8[i].prompt_logits));
+      ASSERT_EQ(fp8[i].prompt_argmax.size(), bf16[i].prompt_argmax.size());
+      for (size_t p = 0; p < bf16[i].prompt_argmax.size(); ++p)
+        same += bf16[i].prompt_argmax[p] == fp8[i].prompt_argmax[p];
+      positions += bf16[i].prompt_argmax.size();
+    }
+    const double agree = double(same) / double(positions);
+    std::printf("%s, fp8 KV (%s) against bf16 KV on the GPU: logits rel. err. %.4f, prompt argmax %.4f\n",
+                name().c_str(), calculate ? "computed scales" : "scales of 1", worst, agree);
+    EXPECT_LT(worst, calculate ? 0.12 : 0.25);
+    EXPECT_GE(agree, 0.90);
+    EXPECT_GT(worst, 0.0);  // the e4m3 cache was read at all
+  }
+  auto eager = runner(reqs, false, 0, std::nullopt, KvCacheDtype::Fp8E4M3, true);
+  auto graphs = runner(reqs, true, 0, std::nullopt, KvCacheDtype::Fp8E4M3, true);
+  const auto a = generate_offline(*eager, reqs, kChunk, eos);
+  const auto b = generate_offline(*graphs, reqs, kChunk, eos);
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(a[i].output, b[i].output) << "fp8 KV, graphs on/off, seq " << i;
 }
 
 // Every fixture's weights uploaded, whole and as the last rank of 2: each device tensor, copied

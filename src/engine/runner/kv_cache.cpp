@@ -41,9 +41,6 @@ KvCache::KvCache(Ops& ops, const KVCacheShape& shape, DType dtype, int block_siz
                  const std::vector<float>& k_scales, const std::vector<float>& v_scales)
     : num_blocks_(num_blocks) {
   const bool fp8 = dtype == DType::F8E4M3;
-  ROTOR_CHECK(!fp8 || ops.device().is_cpu(),
-              "--kv-cache-dtype fp8: rotor's CUDA kernels cannot read or write an e4m3 KV cache yet (issue 20); "
-              "only the CPU backend runs it");
   ROTOR_CHECK(fp8 || dtype == ops.act_dtype() || dtype == DType::BF16, "KV cache: dtype {} on a backend of {} activations",
               dtype_name(dtype), dtype_name(ops.act_dtype()));
   Allocator& a = ops.allocator();

@@ -36,7 +36,8 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   const ShardSpec& shard = weights_.shard;
   if (opt_.decode_splits.plan) {
     split_params_ = ops_.decode_split_params(static_cast<int>(shard.q_heads.size),
-                                             kv_cache_shape(config_, shard).kv_heads, config_.head_dim);
+                                             kv_cache_shape(config_, shard).kv_heads, config_.head_dim,
+                                             opt_.kv_cache_dtype == KvCacheDtype::Fp8E4M3);
     if (opt_.decode_splits.min_chunk > 0) split_params_.min_chunk = opt_.decode_splits.min_chunk;
     ROTOR_CHECK(split_params_.min_chunk <= split_params_.max_chunk,
                 "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",

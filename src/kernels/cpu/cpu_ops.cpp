@@ -40,7 +40,7 @@ class CpuOps final : public Ops {
   }
   // A planned decode runs its (item, query head) pairs in parallel: up to 64 items give any
   // CPU's threads several each; splits as short as one tile, as long as the GPU's fixed ones.
-  DecodeSplitParams decode_split_params(int, int, int) const override { return {64, kDecodeSplitAlign, 2048}; }
+  DecodeSplitParams decode_split_params(int, int, int, bool) const override { return {64, kDecodeSplitAlign, 2048}; }
   void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                               const Tensor& out) override {
     cpu::attention(q, cache, batch, batch.num_decode_seqs, batch.num_seqs, scale, out);

@@ -1,5 +1,8 @@
 // kernels/cuda/attention.cuh — causal GQA attention over the paged KV cache
-// [num_blocks, Hkv, block_size, hd] (bf16, hd 128 or 64, block_size a multiple of 16).
+// [num_blocks, Hkv, block_size, hd] (bf16, or e4m3 with a K and a V scale per layer; hd 128 or
+// 64, block_size a multiple of 16). An e4m3 cache is read as f16 (fp8.cuh: exact), the
+// products run on f16 tensor cores (the query and the softmax weights rounded to f16, finer
+// than bf16), and the scales are folded in: K's into the softmax scale, V's into the output.
 //   decode: flash-decoding; each block of threads takes one (sequence, KV head, split of
 //     kPartition tokens) and loads each KV tile once for all query heads of the group
 //     (tensor-core [16 x hd] x [hd x 16] products); a second kernel merges the splits.
@@ -10,9 +13,13 @@
 //     kernel reads its items from device memory, so one graph replays any plan (a row's
 //     result then depends on the step's other rows, as FlashInfer's does; a graph's padding
 //     rows still change nothing).
+//     An e4m3 cache streams as bytes (16 per copy) and each thread reads the codes it needs
+//     from shared memory and converts them in registers (no ldmatrix for 8-bit transposes).
 //   prefill: a cached prefix plus the new chunk, causal; head size 128 on Hopper warpgroup
 //     MMA (128 query rows x 128 keys per step, attention_prefill_hopper.cu), head size 64 with
 //     FlashAttention-2 tiling on mma.sync (128 query rows, 32 per warp, x 64 keys per step).
+//     An e4m3 cache is copied as bytes and converted to f16 tiles in shared memory before the
+//     products.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -31,8 +38,11 @@ constexpr int kDecodePartition = 2048;
 struct AttnArgs {
   const void* q;               // [rows, Hq, hd] bf16 (row stride q_stride elements)
   int64_t q_stride;
-  const void* k_cache;
+  const void* k_cache;         // [num_blocks, Hkv, block_size, hd] bf16, or e4m3 codes (kv_fp8)
   const void* v_cache;
+  bool kv_fp8;                 // the cache holds e4m3: a value is code * kv_scales[0] (K) or [1] (V)
+  const float* kv_scales;      // kv_fp8: [2] f32 on the device, read by the kernels (this step's
+                               // qk_norm_rope may have computed them)
   const int32_t* block_tables; // [S, bt_stride]
   int64_t bt_stride;
   const int32_t* seq_lens;     // [S] context after this step
@@ -55,9 +65,9 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 
 // With a plan: plan_max_items x Hq x (hd + 2) f32.
 size_t attention_decode_plan_workspace(int max_items, int Hq);
-// Thread blocks of the decode kernel one SM holds at once (head size 128 or 64), for the
-// planner's wave: DecodeSplitParams::target_items.
-int attention_decode_blocks_per_sm(int hd);
+// Thread blocks of the decode kernel one SM holds at once (head size 128 or 64; bf16 or e4m3
+// cache), for the planner's wave: DecodeSplitParams::target_items.
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8);
 // Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 

@@ -4,11 +4,15 @@
 // memory each tile to keep registers for the accumulators) and walks 64-key tiles of K and V
 // (cp.async, double-buffered, swizzled shared memory) up to its causal limit, with an online
 // softmax in f32. Tiles wholly below the diagonal skip the mask. Built for head size 64; head
-// size 128 goes to the Hopper warpgroup kernel (attention_prefill_hopper.cu).
+// size 128 goes to the Hopper warpgroup kernel (attention_prefill_hopper.cu). An e4m3 cache
+// (FP8) is copied as bytes into a double-buffered staging area, converted by the whole block
+// into one f16 tile of K and V (the query is converted to f16 once), and multiplied on f16
+// tensor cores; K's scale joins the softmax scale and V's the output's normalisation.
 #include <cfloat>
 
 #include "kernels/cuda/attention_prefill_block.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/fp8.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
@@ -17,17 +21,20 @@ namespace {
 constexpr int kMT = 2;  // 16-row MMA tiles per warp
 constexpr int kWarps = 4;
 constexpr int kBM = kWarps * kMT * 16, kBN = 64;
-template <int HD>
-constexpr int kSmem = (kBM * HD + 2 * 2 * kBN * HD) * 2;  // Q + 2 stages of K and V
+// Q + 2 stages of K and V; FP8: Q + one f16 tile of K and V + 2 stages of e4m3 K and V.
+template <int HD, bool FP8>
+constexpr int kSmem = FP8 ? (kBM * HD + 2 * kBN * HD) * 2 + 2 * 2 * kBN * HD : (kBM * HD + 2 * 2 * kBN * HD) * 2;
 
-template <int HD>
+template <int HD, bool FP8>
 __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArgs a) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kCh = HD / 8;
+  constexpr int kCh = HD / 8;                                 // 16-byte chunks per row of q (and of an f16 tile)
+  constexpr int kRow = FP8 ? HD : 2 * HD, kRowCh = kRow / 16;  // a cached row: bytes, chunks
   extern __shared__ __align__(128) uint8_t smem_raw[];
-  bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD]
-  bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD]
+  bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD] (FP8: converted to f16)
+  bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD] (FP8: one stage, f16)
+  uint8_t* sraw = reinterpret_cast<uint8_t*>(skv + 2 * kBN * HD);  // FP8: [stage][K|V][kBN][HD] e4m3
   PrefillBlock b;
   if (!prefill_block<kBM, kBN>(a, b)) return;
   const int s = b.s, qlen = b.qlen, m0 = b.m0, prefix = b.prefix, head = b.head, kvh = b.kvh;
@@ -36,8 +43,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * HD;
   const int32_t* table = a.block_tables + s * a.bt_stride;
-  const bf16* kc = static_cast<const bf16*>(a.k_cache);
-  const bf16* vc = static_cast<const bf16*>(a.v_cache);
+  const uint8_t* kc = static_cast<const uint8_t*>(a.k_cache);
+  const uint8_t* vc = static_cast<const uint8_t*>(a.v_cache);
 
   for (int i = tid; i < kBM * kCh; i += kWarps * 32) {
     const int r = i / kCh, c = i % kCh;
@@ -45,18 +52,31 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
     cp_async16(sq + r * HD + swz(r, c) * 8, ok ? q + r * a.q_stride + c * 8 : q, ok);
   }
   auto load_kv = [&](int t, int stage) {
-    bf16* ks = skv + stage * 2 * kBN * HD;
-    bf16* vs = ks + kBN * HD;
-    for (int i = tid; i < kBN * kCh; i += kWarps * 32) {
-      const int r = i / kCh, c = i % kCh, j = t * kBN + r;
+    uint8_t* ks = FP8 ? sraw + stage * 2 * kBN * HD : reinterpret_cast<uint8_t*>(skv + stage * 2 * kBN * HD);
+    uint8_t* vs = ks + kBN * kRow;
+    for (int i = tid; i < kBN * kRowCh; i += kWarps * 32) {
+      const int r = i / kRowCh, c = i % kRowCh, j = t * kBN + r;
       const bool ok = j < kv_end;
-      int64_t off = 0;
+      int64_t off = 0;  // bytes
       if (ok) {
         const int64_t block = table[j / a.block_size];
-        off = ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * HD + c * 8;
+        off = ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * kRow + c * 16;
       }
-      cp_async16(ks + r * HD + swz(r, c) * 8, kc + off, ok);
-      cp_async16(vs + r * HD + swz(r, c) * 8, vc + off, ok);
+      const int dst = r * kRow + (FP8 ? c : swz(r, c)) * 16;
+      cp_async16(ks + dst, kc + off, ok);
+      cp_async16(vs + dst, vc + off, ok);
+    }
+  };
+  // FP8: the staged e4m3 tile of `stage` -> the f16 tile (swizzled as the bf16 one), by the block.
+  auto convert_kv = [&](int stage) {
+    const uint8_t* raw = sraw + stage * 2 * kBN * HD;
+    for (int i = tid; i < 2 * kBN * kRowCh; i += kWarps * 32) {
+      const int r = (i / kRowCh) % kBN, c = i % kRowCh;
+      uint4 h[2];
+      e4m3x16_to_f16(*reinterpret_cast<const uint4*>(raw + i * 16), h);
+      bf16* dst = skv + (i / (kBN * kRowCh)) * kBN * HD + r * HD;
+      *reinterpret_cast<uint4*>(dst + swz(r, 2 * c) * 8) = h[0];
+      *reinterpret_cast<uint4*>(dst + swz(r, 2 * c + 1) * 8) = h[1];
     }
   };
   load_kv(0, 0);
@@ -70,7 +90,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   float m[kMT][2], l[kMT][2];
 #pragma unroll
   for (int mt = 0; mt < kMT; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
-  const float scale_log2 = a.scale * 1.4426950408889634f;
+  const float k_scale = FP8 ? a.kv_scales[0] : 1.0f, v_scale = FP8 ? a.kv_scales[1] : 1.0f;
+  const float scale_log2 = a.scale * k_scale * 1.4426950408889634f;
   // This thread's query rows: qi0 + mt * 16 and qi0 + mt * 16 + 8.
   const int qi0 = m0 + warp * kMT * 16 + lane / 4;
 
@@ -79,7 +100,16 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
-    const bf16* ks = skv + (t % 2) * 2 * kBN * HD;
+    if constexpr (FP8) {
+      if (t == 0)  // the query chunks this thread copied (they have landed): bf16 -> f16 in place
+        for (int i = tid; i < kBM * kCh; i += kWarps * 32) {
+          uint4* p = reinterpret_cast<uint4*>(sq + (i / kCh) * HD + swz(i / kCh, i % kCh) * 8);
+          *p = bf16x8_to_f16(*p);
+        }
+      convert_kv(t % 2);
+      __syncthreads();
+    }
+    const bf16* ks = FP8 ? skv : skv + (t % 2) * 2 * kBN * HD;
     const bf16* vs = ks + kBN * HD;
     float sc[kMT][kBN / 8][4];
 #pragma unroll
@@ -101,8 +131,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
         ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt) {
-          mma_16816(sc[mt][2 * np], qa[mt], b[0], b[1]);
-          mma_16816(sc[mt][2 * np + 1], qa[mt], b[2], b[3]);
+          mma_16816<FP8>(sc[mt][2 * np], qa[mt], b[0], b[1]);
+          mma_16816<FP8>(sc[mt][2 * np + 1], qa[mt], b[2], b[3]);
         }
       }
     }
@@ -145,10 +175,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
       uint32_t pa[kMT][4];
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt) {
-        pa[mt][0] = pack_bf16(sc[mt][2 * kk][0], sc[mt][2 * kk][1]);
-        pa[mt][1] = pack_bf16(sc[mt][2 * kk][2], sc[mt][2 * kk][3]);
-        pa[mt][2] = pack_bf16(sc[mt][2 * kk + 1][0], sc[mt][2 * kk + 1][1]);
-        pa[mt][3] = pack_bf16(sc[mt][2 * kk + 1][2], sc[mt][2 * kk + 1][3]);
+        pa[mt][0] = pack_mma<FP8>(sc[mt][2 * kk][0], sc[mt][2 * kk][1]);
+        pa[mt][1] = pack_mma<FP8>(sc[mt][2 * kk][2], sc[mt][2 * kk][3]);
+        pa[mt][2] = pack_mma<FP8>(sc[mt][2 * kk + 1][0], sc[mt][2 * kk + 1][1]);
+        pa[mt][3] = pack_mma<FP8>(sc[mt][2 * kk + 1][2], sc[mt][2 * kk + 1][3]);
       }
 #pragma unroll
       for (int np = 0; np < HD / 16; ++np) {
@@ -157,8 +187,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
         ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt) {
-          mma_16816(o[mt][2 * np], pa[mt], b[0], b[1]);
-          mma_16816(o[mt][2 * np + 1], pa[mt], b[2], b[3]);
+          mma_16816<FP8>(o[mt][2 * np], pa[mt], b[0], b[1]);
+          mma_16816<FP8>(o[mt][2 * np + 1], pa[mt], b[2], b[3]);
         }
       }
     }
@@ -173,7 +203,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const int qi = qi0 + mt * 16 + h * 8;
       if (qi >= qlen) continue;
-      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      const float inv = sum > 0.0f ? v_scale / sum : 0.0f;
       bf16* out = static_cast<bf16*>(a.out) + (row0 + qi - m0) * a.out_stride + static_cast<int64_t>(head) * HD;
 #pragma unroll
       for (int j = 0; j < HD / 8; ++j) {
@@ -184,12 +214,12 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
     }
 }
 
-template <int HD>
+template <int HD, bool FP8>
 cudaError_t launch_prefill(const AttnArgs& a, cudaStream_t stream) {
-  const cudaError_t attr = raise_smem_limit(attn_prefill_kernel<HD>, kSmem<HD>);
+  const cudaError_t attr = raise_smem_limit(attn_prefill_kernel<HD, FP8>, kSmem<HD, FP8>);
   if (attr != cudaSuccess) return attr;
   const dim3 grid((a.max_query_len + kBM - 1) / kBM, a.Hq, a.seq_end - a.seq_begin);
-  return launch(attn_prefill_kernel<HD>, grid, kWarps * 32, kSmem<HD>, stream, a);
+  return launch(attn_prefill_kernel<HD, FP8>, grid, kWarps * 32, kSmem<HD, FP8>, stream, a);
 }
 
 }  // namespace
@@ -198,9 +228,10 @@ cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin;
   if (S <= 0 || a.max_query_len <= 0) return cudaSuccess;
   if (a.block_size % 16 != 0 || a.Hq % a.Hkv != 0 || a.out_stride % 2 != 0) return cudaErrorInvalidValue;
+  if (a.kv_fp8 && a.kv_scales == nullptr) return cudaErrorInvalidValue;
   switch (a.hd) {
     case 128: return attention_prefill_hd128_hopper(a, stream);
-    case 64: return launch_prefill<64>(a, stream);
+    case 64: return a.kv_fp8 ? launch_prefill<64, true>(a, stream) : launch_prefill<64, false>(a, stream);
     default: return cudaErrorInvalidValue;
   }
 }

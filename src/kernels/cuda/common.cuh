@@ -1,8 +1,9 @@
 // kernels/cuda/common.cuh — device helpers shared by the kernels: bf16 vectors, warp and
-// block reductions, cp.async (16-byte global -> shared copies), ldmatrix and the bf16
+// block reductions, cp.async (16-byte global -> shared copies), ldmatrix and the bf16 (or f16)
 // tensor-core product mma.m16n8k16 (f32 accumulate), with their fragment layouts.
 #pragma once
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -77,7 +78,7 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-// ---- tensor cores: mma.sync m16n8k16, bf16 inputs, f32 accumulators. ----
+// ---- tensor cores: mma.sync m16n8k16, bf16 (or f16) inputs, f32 accumulators. ----
 // A (16x16, row-major) a[0..3]: (r, c..c+1), (r+8, c..), (r, c+8..), (r+8, c+8..) with
 //   r = lane/4, c = 2*(lane%4).  B (16x8, "col": k contiguous per n) b[0..1]: (k..k+1, n),
 //   (k+8.., n) with k = 2*(lane%4), n = lane/4.  C (16x8) c[0..3]: (r, c), (r, c+1),
@@ -97,17 +98,40 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                : "r"(s));
 }
 
+// F16: the same product on f16 inputs (attention over an e4m3 KV cache, which converts to f16
+// exactly).
+template <bool F16 = false>
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  if constexpr (F16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
 }
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Two floats as the 16-bit inputs of mma_16816<F16> (lo in the low half).
+template <bool F16>
+__device__ __forceinline__ uint32_t pack_mma(float lo, float hi) {
+  if constexpr (F16) return pack_f16(lo, hi);
+  return pack_bf16(lo, hi);
 }
 
 // 2^x in one MUFU.EX2 (denormal results flush to zero: softmax weights below 2^-126 of the

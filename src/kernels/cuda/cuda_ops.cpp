@@ -108,8 +108,10 @@ class CudaOps final : public Ops {
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
-    decode_blocks_per_sm_128_ = cuda::attention_decode_blocks_per_sm(128);
-    decode_blocks_per_sm_64_ = cuda::attention_decode_blocks_per_sm(64);
+    for (int fp8 = 0; fp8 < 2; ++fp8) {
+      decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8);
+      decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8);
+    }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
@@ -144,10 +146,13 @@ class CudaOps final : public Ops {
     }
     if (l.max_seqs > 0 && l.max_model_len > 0) {
       need = std::max(need, cuda::attention_decode_workspace(l.max_seqs, l.q_heads, l.max_model_len));
-      // A split plan's items: its wave is largest with one KV head of at most 16 query heads.
-      const DecodeSplitParams p = decode_split_params(l.q_heads, 1, l.head_dim);
-      need = std::max(need, cuda::attention_decode_plan_workspace(
-                                decode_plan_max_items(p, l.max_seqs, l.max_model_len), l.q_heads));
+      // A split plan's items: its wave is largest with one KV head of at most 16 query heads
+      // (and whichever cache dtype fits more blocks).
+      for (bool fp8 : {false, true}) {
+        const DecodeSplitParams p = decode_split_params(l.q_heads, 1, l.head_dim, fp8);
+        need = std::max(need, cuda::attention_decode_plan_workspace(
+                                  decode_plan_max_items(p, l.max_seqs, l.max_model_len), l.q_heads));
+      }
     }
     need = std::max(need, static_cast<size_t>(l.max_seqs) * l.vocab * sizeof(float));  // sampling, penalties
     workspace(need);
@@ -240,14 +245,14 @@ class CudaOps final : public Ops {
                 "attention_decode: the split plan must be i32 on {} with room for {} rows (got {})", device().str(),
                 b.num_decode_seqs, plan.str());
     a.plan = plan.data<int32_t>();
-    a.plan_max_items = decode_plan_max_items(decode_split_params(a.Hq, a.Hkv, a.hd), b.num_decode_seqs,
+    a.plan_max_items = decode_plan_max_items(decode_split_params(a.Hq, a.Hkv, a.hd, a.kv_fp8), b.num_decode_seqs,
                                              std::max(a.max_seq_len, 1));
     void* ws = workspace(cuda::attention_decode_plan_workspace(a.plan_max_items, a.Hq));
     check(cuda::attention_decode(a, ws, stream_), "attention_decode (split plan)");
   }
   // One wave of the decode kernel: SMs x resident blocks / blocks per item.
-  DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim) const override {
-    const int per_sm = head_dim == 64 ? decode_blocks_per_sm_64_ : decode_blocks_per_sm_128_;
+  DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const override {
+    const int per_sm = decode_blocks_per_sm_[kv_fp8][head_dim == 64 ? 0 : 1];
     const int per_item = cuda::attention_decode_blocks_per_item(q_heads, std::max(kv_heads, 1));
     DecodeSplitParams p;
     p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
@@ -526,10 +531,11 @@ class CudaOps final : public Ops {
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
-    ROTOR_CHECK(!cache.fp8(), "{}: the CUDA attention kernels cannot read an e4m3 KV cache yet (issue 20)", op);
-    ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 && cache.k.dtype() == DType::BF16,
-                "{}: the GPU backend needs q, out and the KV cache in bf16, got q {}, out {}, cache.k {}", op, q.str(),
-                out.str(), cache.k.str());
+    ROTOR_CHECK(q.dtype() == DType::BF16 && out.dtype() == DType::BF16 &&
+                    (cache.k.dtype() == DType::BF16 || cache.fp8()),
+                "{}: the GPU backend needs q and out in bf16 and the KV cache in bf16 or e4m3, got q {}, out {}, "
+                "cache.k {}",
+                op, q.str(), out.str(), cache.k.str());
     ROTOR_CHECK(cuda::attention_head_dim_supported(static_cast<int>(hd)),
                 "{}: the GPU backend needs head_dim 128 or 64, got {}", op, hd);
     ROTOR_CHECK(b.block_size % 16 == 0, "{}: the GPU backend needs block_size a multiple of 16, got {}", op,
@@ -539,6 +545,8 @@ class CudaOps final : public Ops {
     a.q_stride = q.stride(0);
     a.k_cache = cache.k.data();
     a.v_cache = cache.v.data();
+    a.kv_fp8 = cache.fp8();
+    a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
     a.seq_lens = b.seq_lens.data<int32_t>();
@@ -576,7 +584,7 @@ class CudaOps final : public Ops {
   int dev_ = 0;
   int lane_ = 0;
   int num_sms_ = 0;
-  int decode_blocks_per_sm_128_ = 0, decode_blocks_per_sm_64_ = 0;
+  int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

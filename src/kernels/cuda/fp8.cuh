@@ -1,6 +1,12 @@
 // kernels/cuda/fp8.cuh — e4m3 (FP8 KV cache) on the device: f32 -> e4m3 in one
-// cvt.rn.satfinite (core/fp8.h's f32_to_e4m3 reproduces it on the host).
+// cvt.rn.satfinite (core/fp8.h's f32_to_e4m3 reproduces it on the host), and e4m3 -> f16 in
+// one cvt per two codes, the only way the attention kernels read the cache (exact: every e4m3
+// value, subnormals included, is an f16; the NaN code stays NaN, as core/fp8.h's e4m3_to_f32
+// reads it). Readers multiply by the layer's scale outside their sums.
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
 
 namespace rotor::cuda {
@@ -9,6 +15,35 @@ __device__ __forceinline__ uint8_t f32_to_e4m3_rn(float x) {
   uint16_t r;
   asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(r) : "f"(0.0f), "f"(x));  // x to the low byte
   return static_cast<uint8_t>(r);
+}
+
+// The two e4m3 codes in the low 16 bits of `codes` -> an f16x2 word, the low byte's value in
+// the low half.
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint32_t codes) {
+  uint32_t r;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(r) : "h"(static_cast<uint16_t>(codes)));
+  return r;
+}
+
+// bf16x2 -> f16x2 (the query, for products with an e4m3 cache read as f16): rounded to nearest;
+// attention queries (RMS-normed, then rotated) lie far inside f16's range.
+__device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t x) {
+  const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162*>(&x);
+  const __half2 h = __float22half2_rn(__bfloat1622float2(b));
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// Sixteen e4m3 codes (one 16-byte load) -> sixteen f16 in two 16-byte words, in order.
+__device__ __forceinline__ void e4m3x16_to_f16(const uint4 codes, uint4 (&out)[2]) {
+  out[0] = make_uint4(e4m3x2_to_f16x2(codes.x), e4m3x2_to_f16x2(codes.x >> 16), e4m3x2_to_f16x2(codes.y),
+                      e4m3x2_to_f16x2(codes.y >> 16));
+  out[1] = make_uint4(e4m3x2_to_f16x2(codes.z), e4m3x2_to_f16x2(codes.z >> 16), e4m3x2_to_f16x2(codes.w),
+                      e4m3x2_to_f16x2(codes.w >> 16));
+}
+
+// Eight bf16 (one 16-byte word) -> eight f16.
+__device__ __forceinline__ uint4 bf16x8_to_f16(const uint4 x) {
+  return make_uint4(bf16x2_to_f16x2(x.x), bf16x2_to_f16x2(x.y), bf16x2_to_f16x2(x.z), bf16x2_to_f16x2(x.w));
 }
 
 }  // namespace rotor::cuda

@@ -1,7 +1,7 @@
 // kernels/cuda/wgmma.cuh — Hopper (sm_90a) warpgroup tensor-core products: shared-memory
 // matrix descriptors for the 128-byte-swizzled layout, wgmma.mma_async m64n128k16 and
-// m64n256k16 (bf16 in, f32 accumulate) with both operands in shared memory, m64n128k16 with A
-// in registers, m64n256k32 (s8 in, s32 accumulate, both K-major in shared memory: a panel row
+// m64n256k16 (bf16 in, f32 accumulate; m64n128k16 also f16 in) with both operands in shared
+// memory, m64n128k16 with A in registers, m64n256k32 (s8 in, s32 accumulate, both K-major in shared memory: a panel row
 // of 128 int8 is laid out as one of 64 bf16), and the fences around them; plus the shared-memory barriers (mbarrier) and
 // register reallocation (setmaxnreg) that let warpgroups of one block take different roles.
 // A warpgroup is 4 consecutive warps (128 threads); every thread of it must execute the
@@ -134,15 +134,26 @@ __device__ __forceinline__ void setmaxnreg_inc() {
       ROTOR_WGMMA_IACC8(d, 120)
 
 // d (+)= A . B^T, A [64 x 16] and B [128 x 16] both K-major in shared memory; scale_d = 0
-// overwrites d.
+// overwrites d. F16: f16 inputs (attention over an e4m3 KV cache).
+template <bool F16 = false>
 __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int scale_d) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
-      ROTOR_WGMMA_REGS64
-      "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-      : ROTOR_WGMMA_ACC64(d)
-      : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+  if constexpr (F16) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+        ROTOR_WGMMA_REGS64
+        "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : ROTOR_WGMMA_ACC64(d)
+        : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+  } else {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+        ROTOR_WGMMA_REGS64
+        "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : ROTOR_WGMMA_ACC64(d)
+        : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+  }
 }
 
 // d (+)= A . B^T, A [64 x 16] and B [256 x 16] both K-major in shared memory; scale_d = 0
@@ -158,13 +169,24 @@ __device__ __forceinline__ void wgmma_m64n256k16_ss(float (&d)[128], uint64_t de
 }
 
 // d += A . B, A [64 x 16] in registers (fragment above), B [16 x 128] MN-major in shared memory.
+// F16: f16 inputs.
+template <bool F16 = false>
 __device__ __forceinline__ void wgmma_m64n128k16_rs_mn(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b) {
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
-      ROTOR_WGMMA_REGS64
-      "}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
-      : ROTOR_WGMMA_ACC64(d)
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+  if constexpr (F16) {
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+        ROTOR_WGMMA_REGS64
+        "}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
+        : ROTOR_WGMMA_ACC64(d)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+  } else {
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+        ROTOR_WGMMA_REGS64
+        "}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
+        : ROTOR_WGMMA_ACC64(d)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+  }
 }
 
 // d (+)= A . B^T in int8 (exact s32 sums), A [64 x 32] and B [256 x 32] both K-major in shared
