@@ -308,7 +308,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     }
     const int head = head0 + r;
     if (whole) {
-      static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L * v_scale);
+      static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] =
+          __float2bfloat16_rn(O / L * v_scale);
     } else {
       // normalised output, then (max, sum)
       float* p = part + (part_index + head * part_stride) * (HD + 2);

@@ -132,6 +132,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     // block size is a multiple of 16, so each 16-row group of a tile lies in one cache block:
     // lane g < 8 of each warp looks up group g's offset once per tile (one division), and the
     // rows take it by shuffle. The lookup for the next tile is issued before this one's copies.
+    // An e4m3 cache: produce_e4m3.
     setmaxnreg_dec<kProducerRegs>();
     const int p = tid - 256, c = p % 16;
     const int32_t* table = a.block_tables + s * a.bt_stride;
