@@ -16,6 +16,7 @@
 // dimension j HD / 8 + J. The shared tile's 16-byte chunks are swizzled so that both reads
 // are free of bank conflicts at head size 128 (fp8_swz).
 #include <cfloat>
+#include <type_traits>
 
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
@@ -29,10 +30,11 @@ constexpr int kTile = 16;       // tokens per warp step
 constexpr int kWarps = 4;
 template <bool FP8>
 constexpr int kStages = FP8 ? 4 : 3;
+// One cache element: a bf16, or an e4m3 code (a byte).
+template <bool FP8>
+using KvElem = std::conditional_t<FP8, uint8_t, bf16>;
 template <int HD, bool FP8>
-constexpr int kRowBytes = FP8 ? HD : 2 * HD;  // one token's head in the cache
-template <int HD, bool FP8>
-constexpr int kSmem = 16 * HD * 2 + kWarps * kStages<FP8> * 2 * kTile * kRowBytes<HD, FP8>;
+constexpr int kSmem = 16 * HD * 2 + kWarps * kStages<FP8> * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
@@ -52,11 +54,13 @@ template <int HD, bool PLAN, bool FP8>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
+  using T = KvElem<FP8>;
   constexpr int kCh = HD / 8;  // 16-byte chunks per row of q
-  constexpr int kStg = kStages<FP8>, kRow = kRowBytes<HD, FP8>, kRowCh = kRow / 16;
+  // Cache elements per 16-byte chunk, and chunks per cache row.
+  constexpr int kStg = kStages<FP8>, kEl = 16 / static_cast<int>(sizeof(T)), kRowCh = HD / kEl;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
-  uint8_t* skv = smem_raw + 16 * HD * 2;         // [warp][stage][K|V][kTile][kRow bytes]
+  T* skv = reinterpret_cast<T*>(sq + 16 * HD);   // [warp][stage][K|V][kTile][HD]
   // This block's sequence, tokens [start, end), whether that is the whole context, and the
   // index of its partials: part [S, Hq, gridDim.x, HD + 2] (fixed) or [items, Hq, HD + 2] (PLAN).
   int s, len, start, end;
@@ -118,23 +122,28 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 
   const int num_tiles = (end - start + kTile - 1) / kTile;
   const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
-  uint8_t* wbuf = skv + warp * kStg * 2 * kTile * kRow;
+  T* wbuf = skv + warp * kStg * 2 * kTile * HD;
   const int32_t* table = a.block_tables + s * a.bt_stride;
-  const uint8_t* kc = static_cast<const uint8_t*>(a.k_cache);
-  const uint8_t* vc = static_cast<const uint8_t*>(a.v_cache);
+  const T* kc = static_cast<const T*>(a.k_cache);
+  const T* vc = static_cast<const T*>(a.v_cache);
   auto load_tile = [&](int i, int stage) {
     const int tok0 = start + (warp + kWarps * i) * kTile;
     const int64_t block = table[tok0 / a.block_size];
-    const int64_t off = ((block * a.Hkv + kvh) * a.block_size + tok0 % a.block_size) * kRow;  // bytes
-    uint8_t* ks = wbuf + stage * 2 * kTile * kRow;
-    uint8_t* vs = ks + kTile * kRow;
+    const int64_t off = ((block * a.Hkv + kvh) * a.block_size + tok0 % a.block_size) * HD;
+    T* ks = wbuf + stage * 2 * kTile * HD;
+    T* vs = ks + kTile * HD;
 #pragma unroll
     for (int j = 0; j < kTile * kRowCh / 32; ++j) {
       const int idx = lane + 32 * j, r = idx / kRowCh, c = idx % kRowCh;
       const bool ok = tok0 + r < end;
-      const int dst = r * kRow + (FP8 ? fp8_swz<HD>(r, c) : swz(r, c)) * 16;
-      cp_async16(ks + dst, kc + off + r * kRow + c * 16, ok);
-      cp_async16(vs + dst, vc + off + r * kRow + c * 16, ok);
+      if constexpr (FP8) {
+        const int dst = r * HD + fp8_swz<HD>(r, c) * kEl;
+        cp_async16(ks + dst, kc + off + r * HD + c * kEl, ok);
+        cp_async16(vs + dst, vc + off + r * HD + c * kEl, ok);
+      } else {
+        cp_async16(ks + r * HD + swz(r, c) * kEl, kc + off + r * HD + c * kEl, ok);
+        cp_async16(vs + r * HD + swz(r, c) * kEl, vc + off + r * HD + c * kEl, ok);
+      }
     }
   };
 
@@ -156,8 +165,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     cp_async_commit();
     cp_async_wait<kStg - 1>();
     __syncwarp();
-    const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * kRow;
-    const uint8_t* vs = ks + kTile * kRow;
+    const T* ks = wbuf + (i % kStg) * 2 * kTile * HD;
+    const T* vs = ks + kTile * HD;
     float sc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
     if constexpr (FP8) {
 #pragma unroll
@@ -177,8 +186,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       for (int kk = 0; kk < HD / 16; ++kk) {
         uint32_t b[4];
         const int r = lane % 8 + (lane / 16) * 8;
-        const bf16* kt = reinterpret_cast<const bf16*>(ks);
-        ldmatrix_x4(b, kt + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
+        ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
         mma_16816(sc[0], qa[kk], b[0], b[1]);
         mma_16816(sc[1], qa[kk], b[2], b[3]);
       }
@@ -249,8 +257,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       for (int np = 0; np < HD / 16; ++np) {
         uint32_t b[4];
         const int r = lane % 8 + ((lane / 8) % 2) * 8;
-        const bf16* vt = reinterpret_cast<const bf16*>(vs);
-        ldmatrix_x4_trans(b, vt + r * HD + swz(r, np * 2 + lane / 16) * 8);
+        ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
         mma_16816(o[2 * np], pa, b[0], b[1]);
         mma_16816(o[2 * np + 1], pa, b[2], b[3]);
       }
@@ -300,13 +307,13 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       O += so[(w * 16 + r) * HD + c] * f;
     }
     const int head = head0 + r;
-    const float out = O / L * v_scale;
     if (whole) {
-      static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(out);
+      static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] =
+          __float2bfloat16_rn(O / L * v_scale);
     } else {
       // normalised output, then (max, sum)
       float* p = part + (part_index + head * part_stride) * (HD + 2);
-      p[c] = out;
+      p[c] = O / L * v_scale;
       if (c == 0) {
         p[HD] = M;
         p[HD + 1] = L;

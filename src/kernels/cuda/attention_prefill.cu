@@ -9,6 +9,7 @@
 // into one f16 tile of K and V (the query is converted to f16 once), and multiplied on f16
 // tensor cores; K's scale joins the softmax scale and V's the output's normalisation.
 #include <cfloat>
+#include <type_traits>
 
 #include "kernels/cuda/attention_prefill_block.cuh"
 #include "kernels/cuda/common.cuh"
@@ -29,12 +30,18 @@ template <int HD, bool FP8>
 __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArgs a) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kCh = HD / 8;                                 // 16-byte chunks per row of q (and of an f16 tile)
-  constexpr int kRow = FP8 ? HD : 2 * HD, kRowCh = kRow / 16;  // a cached row: bytes, chunks
+  using T = std::conditional_t<FP8, uint8_t, bf16>;  // a cache element
+  constexpr int kCh = HD / 8;  // 16-byte chunks per row of q (and of an f16 tile)
+  // Cache elements per 16-byte chunk, and chunks per cached row.
+  constexpr int kEl = 16 / static_cast<int>(sizeof(T)), kRowCh = HD / kEl;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [kBM][HD] (FP8: converted to f16)
   bf16* skv = sq + kBM * HD;                     // [stage][K|V][kBN][HD] (FP8: one stage, f16)
   uint8_t* sraw = reinterpret_cast<uint8_t*>(skv + 2 * kBN * HD);  // FP8: [stage][K|V][kBN][HD] e4m3
+  // Where the cache's tiles land: [stage][K|V][kBN][HD] cache elements.
+  T* sin;
+  if constexpr (FP8) sin = sraw;
+  else sin = skv;
   PrefillBlock b;
   if (!prefill_block<kBM, kBN>(a, b)) return;
   const int s = b.s, qlen = b.qlen, m0 = b.m0, prefix = b.prefix, head = b.head, kvh = b.kvh;
@@ -43,8 +50,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const bf16* q = static_cast<const bf16*>(a.q) + row0 * a.q_stride + static_cast<int64_t>(head) * HD;
   const int32_t* table = a.block_tables + s * a.bt_stride;
-  const uint8_t* kc = static_cast<const uint8_t*>(a.k_cache);
-  const uint8_t* vc = static_cast<const uint8_t*>(a.v_cache);
+  const T* kc = static_cast<const T*>(a.k_cache);
+  const T* vc = static_cast<const T*>(a.v_cache);
 
   for (int i = tid; i < kBM * kCh; i += kWarps * 32) {
     const int r = i / kCh, c = i % kCh;
@@ -52,19 +59,24 @@ __global__ void __launch_bounds__(kWarps * 32) attn_prefill_kernel(const AttnArg
     cp_async16(sq + r * HD + swz(r, c) * 8, ok ? q + r * a.q_stride + c * 8 : q, ok);
   }
   auto load_kv = [&](int t, int stage) {
-    uint8_t* ks = FP8 ? sraw + stage * 2 * kBN * HD : reinterpret_cast<uint8_t*>(skv + stage * 2 * kBN * HD);
-    uint8_t* vs = ks + kBN * kRow;
+    T* ks = sin + stage * 2 * kBN * HD;
+    T* vs = ks + kBN * HD;
     for (int i = tid; i < kBN * kRowCh; i += kWarps * 32) {
       const int r = i / kRowCh, c = i % kRowCh, j = t * kBN + r;
       const bool ok = j < kv_end;
-      int64_t off = 0;  // bytes
+      int64_t off = 0;
       if (ok) {
         const int64_t block = table[j / a.block_size];
-        off = ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * kRow + c * 16;
+        off = ((block * a.Hkv + kvh) * a.block_size + j % a.block_size) * HD + c * kEl;
       }
-      const int dst = r * kRow + (FP8 ? c : swz(r, c)) * 16;
-      cp_async16(ks + dst, kc + off, ok);
-      cp_async16(vs + dst, vc + off, ok);
+      if constexpr (FP8) {  // staged in order (convert_kv swizzles the f16 tile)
+        const int dst = r * HD + c * kEl;
+        cp_async16(ks + dst, kc + off, ok);
+        cp_async16(vs + dst, vc + off, ok);
+      } else {
+        cp_async16(ks + r * HD + swz(r, c) * kEl, kc + off, ok);
+        cp_async16(vs + r * HD + swz(r, c) * kEl, vc + off, ok);
+      }
     }
   };
   // FP8: the staged e4m3 tile of `stage` -> the f16 tile (swizzled as the bf16 one), by the block.

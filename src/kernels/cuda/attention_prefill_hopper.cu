@@ -36,6 +36,56 @@ constexpr int kSmem = (1 + 2 * kStages<FP8>) * kTile + (FP8 ? 2 * 2 * kRawTile :
 // for more than the launch's total blocks setmaxnreg.inc forever).
 constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 
+// The producer's work over an e4m3 cache (FP8), for its thread p; group_offset(t) is the
+// kernel's lookup (elements from the head's first row to row 0 of 16-row group lane % 8 of tile t).
+template <class GroupOffset>
+__device__ __forceinline__ void produce_e4m3(const AttnArgs& a, int kvh, int kv_end, int n_tiles, int p, uint8_t* sraw,
+                                             uint8_t* skv, uint64_t* full, uint64_t* empty,
+                                             const GroupOffset& group_offset) {
+  // Thread p: 16-byte chunk c = p / 16 (dimensions 16c .. 16c + 15) of row p % 16 of each
+  // 16-row group; it converts what it copied into f16 units 2c and 2c + 1 of the row.
+  constexpr int kStg = kStages<true>;
+  const int c = p / 16, rr = p % 16;
+  const int64_t first = static_cast<int64_t>(kvh) * a.block_size * kHD + rr * kHD + c * 16;
+  const uint8_t* kc = static_cast<const uint8_t*>(a.k_cache) + first;
+  const uint8_t* vc = static_cast<const uint8_t*>(a.v_cache) + first;
+  auto copy = [&](int t, int64_t goff) {
+    uint8_t* dst = sraw + (t % 2) * 2 * kRawTile + p * 16;
+#pragma unroll
+    for (int g = 0; g < kBN / 16; ++g) {
+      const int64_t base = __shfl_sync(0xffffffffu, goff, g);
+      const bool ok = t * kBN + 16 * g + rr < kv_end;
+      cp_async16(dst + g * 2048, kc + (ok ? base : 0), ok);
+      cp_async16(dst + kRawTile + g * 2048, vc + (ok ? base : 0), ok);
+    }
+  };
+  copy(0, group_offset(0));
+  cp_async_commit();
+  int64_t next = group_offset(1);
+  for (int t = 0; t < n_tiles; ++t) {
+    const int st = t % kStg;
+    if (t + 1 < n_tiles) copy(t + 1, next);
+    cp_async_commit();
+    next = group_offset(t + 2);
+    cp_async_wait<1>();  // this thread's copies of tile t
+    if (t >= kStg) mbar_wait(&empty[st], (t / kStg + 1) & 1);
+    const uint8_t* src = sraw + (t % 2) * 2 * kRawTile + p * 16;
+    uint8_t* ks = skv + st * 2 * kTile;
+#pragma unroll 2
+    for (int i = 0; i < 2 * kBN / 16; ++i) {  // K then V, 16-row group i % 8
+      const int r = 16 * (i % 8) + rr;
+      uint4 h[2];
+      e4m3x16_to_f16(*reinterpret_cast<const uint4*>(src + (i / 8) * kRawTile + (i % 8) * 2048), h);
+      uint8_t* dst = ks + (i / 8) * kTile + (c / 4) * kPanel;
+      *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c) % 8)) = h[0];
+      *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c + 1) % 8)) = h[1];
+    }
+    fence_proxy_async();
+    mbar_arrive(&full[st]);
+    __syncwarp();  // the reads of this staging stage come before the copies into it next time
+  }
+}
+
 template <bool FP8>
 __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const AttnArgs a) {
   pdl_wait();
@@ -82,61 +132,21 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
     // block size is a multiple of 16, so each 16-row group of a tile lies in one cache block:
     // lane g < 8 of each warp looks up group g's offset once per tile (one division), and the
     // rows take it by shuffle. The lookup for the next tile is issued before this one's copies.
+    // An e4m3 cache: produce_e4m3.
     setmaxnreg_dec<kProducerRegs>();
-    const int p = tid - 256;
+    const int p = tid - 256, c = p % 16;
     const int32_t* table = a.block_tables + s * a.bt_stride;
+    const bf16* kc = static_cast<const bf16*>(a.k_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
+    const bf16* vc = static_cast<const bf16*>(a.v_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
     const int64_t block_elems = static_cast<int64_t>(a.Hkv) * a.block_size * kHD;
     auto group_offset = [&](int t) -> int64_t {  // elements from kc / vc to row 0 of group lane % 8
       const int j0 = t * kBN + 16 * (lane % 8);
       return j0 < kv_end ? table[j0 / a.block_size] * block_elems + (j0 % a.block_size) * kHD : 0;
     };
     if constexpr (FP8) {
-      // Thread p: 16-byte chunk c = p / 16 (dimensions 16c .. 16c + 15) of row p % 16 of each
-      // 16-row group; it converts what it copied into f16 units 2c and 2c + 1 of the row.
-      const int c = p / 16, rr = p % 16;
-      const int64_t first = static_cast<int64_t>(kvh) * a.block_size * kHD + rr * kHD + c * 16;
-      const uint8_t* kc = static_cast<const uint8_t*>(a.k_cache) + first;
-      const uint8_t* vc = static_cast<const uint8_t*>(a.v_cache) + first;
-      auto copy = [&](int t, int64_t goff) {
-        uint8_t* dst = sraw + (t % 2) * 2 * kRawTile + p * 16;
-#pragma unroll
-        for (int g = 0; g < kBN / 16; ++g) {
-          const int64_t base = __shfl_sync(0xffffffffu, goff, g);
-          const bool ok = t * kBN + 16 * g + rr < kv_end;
-          cp_async16(dst + g * 2048, kc + (ok ? base : 0), ok);
-          cp_async16(dst + kRawTile + g * 2048, vc + (ok ? base : 0), ok);
-        }
-      };
-      copy(0, group_offset(0));
-      cp_async_commit();
-      int64_t next = group_offset(1);
-      for (int t = 0; t < n_tiles; ++t) {
-        const int st = t % kStg;
-        if (t + 1 < n_tiles) copy(t + 1, next);
-        cp_async_commit();
-        next = group_offset(t + 2);
-        cp_async_wait<1>();  // this thread's copies of tile t
-        if (t >= kStg) mbar_wait(&empty[st], (t / kStg + 1) & 1);
-        const uint8_t* src = sraw + (t % 2) * 2 * kRawTile + p * 16;
-        uint8_t* ks = skv + st * 2 * kTile;
-#pragma unroll 2
-        for (int i = 0; i < 2 * kBN / 16; ++i) {  // K then V, 16-row group i % 8
-          const int r = 16 * (i % 8) + rr;
-          uint4 h[2];
-          e4m3x16_to_f16(*reinterpret_cast<const uint4*>(src + (i / 8) * kRawTile + (i % 8) * 2048), h);
-          uint8_t* dst = ks + (i / 8) * kTile + (c / 4) * kPanel;
-          *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c) % 8)) = h[0];
-          *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c + 1) % 8)) = h[1];
-        }
-        fence_proxy_async();
-        mbar_arrive(&full[st]);
-        __syncwarp();  // the reads of this staging stage come before the copies into it next time
-      }
+      produce_e4m3(a, kvh, kv_end, n_tiles, p, sraw, skv, full, empty, group_offset);
       return;
     }
-    const int c = p % 16;
-    const bf16* kc = static_cast<const bf16*>(a.k_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
-    const bf16* vc = static_cast<const bf16*>(a.v_cache) + static_cast<int64_t>(kvh) * a.block_size * kHD + c * 8;
     int64_t next = group_offset(0);
     for (int t = 0; t < n_tiles; ++t) {
       const int st = t % kStg;
