@@ -75,10 +75,10 @@ __device__ __forceinline__ void produce_e4m3(const AttnArgs& a, int kvh, int kv_
     for (int i = 0; i < 2 * kBN / 16; ++i) {  // K then V, 16-row group i % 8
       const int r = 16 * (i % 8) + rr;
       uint4 h[2];
-      e4m3x16_to_f16(*reinterpret_cast<const uint4*>(src + (i / 8) * kRawTile + (i % 8) * 2048), h);
+      e4m3x16_to_f16(lds128(src + (i / 8) * kRawTile + (i % 8) * 2048), h);
       uint8_t* dst = ks + (i / 8) * kTile + (c / 4) * kPanel;
-      *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c) % 8)) = h[0];
-      *reinterpret_cast<uint4*>(dst + swz128(r, (2 * c + 1) % 8)) = h[1];
+      sts128(dst + swz128(r, (2 * c) % 8), h[0]);
+      sts128(dst + swz128(r, (2 * c + 1) % 8), h[1]);
     }
     fence_proxy_async();
     mbar_arrive(&full[st]);
@@ -121,8 +121,8 @@ __global__ void __launch_bounds__(kThreads, 1) attn_prefill_wgmma_kernel(const A
   if constexpr (FP8)  // the chunks this thread copied: bf16 -> f16 in place
     for (int i = tid; i < kBM * 16; i += kThreads) {
       const int r = i / 16, c = i % 16;
-      uint4* q16 = reinterpret_cast<uint4*>(sq + (c / 8) * kPanel + swz128(r, c % 8));
-      *q16 = bf16x8_to_f16(*q16);
+      uint8_t* q16 = sq + (c / 8) * kPanel + swz128(r, c % 8);
+      sts128(q16, bf16x8_to_f16(lds128(q16)));
     }
   fence_proxy_async();
   __syncthreads();

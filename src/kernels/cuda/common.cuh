@@ -1,6 +1,7 @@
 // kernels/cuda/common.cuh — device helpers shared by the kernels: bf16 vectors, warp and
-// block reductions, cp.async (16-byte global -> shared copies), ldmatrix and the bf16 (or f16)
-// tensor-core product mma.m16n8k16 (f32 accumulate), with their fragment layouts.
+// block reductions, cp.async (16-byte global -> shared copies), 16-byte shared-memory loads and
+// stores, ldmatrix and the bf16 (or f16) tensor-core product mma.m16n8k16 (f32 accumulate), with
+// their fragment layouts.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -76,6 +77,24 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// ---- 16-byte shared-memory loads and stores by shared address, for pointers the compiler
+// cannot prove are shared (an aligned base computed through an integer): LDS/STS, not generic
+// LD/ST. Ordered with the asm around them (cp.async waits, barriers). ----
+
+__device__ __forceinline__ uint4 lds128(const void* smem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(s)
+               : "memory");
+  return v;
+}
+__device__ __forceinline__ void sts128(void* smem, const uint4 v) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("st.shared.v4.u32 [%0], {%1,%2,%3,%4};\n" ::"r"(s), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
 }
 
 // ---- tensor cores: mma.sync m16n8k16, bf16 (or f16) inputs, f32 accumulators. ----
