@@ -67,13 +67,7 @@ struct Split {
 };
 
 RunnerOptions options_for(const std::vector<OfflineRequest>& reqs, bool graphs) {
-  RunnerOptions ro;
-  int longest = 0;
-  for (const auto& r : reqs) longest = std::max(longest, static_cast<int>(r.prompt.size()) + r.max_tokens);
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = static_cast<int>(reqs.size());
-  ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
+  RunnerOptions ro = offline_runner_options(reqs);
   ro.cuda_graphs = graphs;
   return ro;
 }

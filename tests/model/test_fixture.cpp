@@ -26,6 +26,20 @@ class Fixture : public ::testing::TestWithParam<std::string> {
 };
 Ops* Fixture::ops_ = nullptr;
 
+// Every reference prompt, greedy, for as many tokens as the reference generated (at least 1).
+std::vector<OfflineRequest> greedy_requests(const Reference& ref, bool prompt_outputs) {
+  std::vector<OfflineRequest> reqs(ref.ids.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    reqs[i].prompt = ref.ids[i];
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = ref.greedy[i].empty() ? 1 : static_cast<int>(ref.greedy[i].size());
+    reqs[i].ignore_eos = true;
+    reqs[i].prompt_argmax = prompt_outputs;
+    reqs[i].prompt_logits = prompt_outputs;
+  }
+  return reqs;
+}
+
 TEST_P(Fixture, MatchesTransformersThroughKvCache) {
   const std::filesystem::path dir = GetParam();
   const Reference ref = read_reference(dir);
@@ -34,23 +48,8 @@ TEST_P(Fixture, MatchesTransformersThroughKvCache) {
   lo.model = dir;
   LoadedModel m = load_model(lo, *ops_);
   const int P = static_cast<int>(ref.ids.size());
-  std::vector<OfflineRequest> reqs(P);
-  int longest = 0;
-  for (int i = 0; i < P; ++i) {
-    reqs[i].prompt = ref.ids[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = ref.greedy[i].empty() ? 1 : static_cast<int>(ref.greedy[i].size());
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-    longest = std::max(longest, static_cast<int>(reqs[i].prompt.size()) + reqs[i].max_tokens);
-  }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = P;
-  ro.max_num_tokens = P * longest;
-  ModelRunner runner(*ops_, *comm, m.config, std::move(m.weights), ro);
+  const std::vector<OfflineRequest> reqs = greedy_requests(ref, true);
+  ModelRunner runner(*ops_, *comm, m.config, std::move(m.weights), offline_runner_options(reqs));
 
   for (int chunk : {0, 1, 3, 7}) {
     for (bool batched : {false, true}) {
@@ -84,23 +83,11 @@ TEST_P(Fixture, DecodeSplitPlanKeepsTheGreedyTokens) {
   lo.model = dir;
   LoadedModel m = load_model(lo, *ops_);
   const int P = static_cast<int>(ref.ids.size());
-  std::vector<OfflineRequest> reqs(P);
-  int longest = 0;
-  for (int i = 0; i < P; ++i) {
-    reqs[i].prompt = ref.ids[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = ref.greedy[i].empty() ? 1 : static_cast<int>(ref.greedy[i].size());
-    reqs[i].ignore_eos = true;
-    longest = std::max(longest, static_cast<int>(reqs[i].prompt.size()) + reqs[i].max_tokens);
-  }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = P;
-  ro.max_num_tokens = P * longest;
+  const std::vector<OfflineRequest> reqs = greedy_requests(ref, false);
+  RunnerOptions ro = offline_runner_options(reqs);
   ro.decode_splits = {true, 16};
   ModelRunner runner(*ops_, *comm, m.config, std::move(m.weights), ro);
-  ASSERT_GT(longest, 32);
+  ASSERT_GT(ro.max_model_len, 32);
   for (int chunk : {0, 3}) {
     for (bool batched : {false, true}) {
       std::vector<OfflineResult> res;

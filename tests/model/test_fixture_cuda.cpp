@@ -45,13 +45,8 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<ModelRunner> runner(std::span<const OfflineRequest> reqs, bool graphs, int extra_blocks = 0,
                                       std::optional<DecodeSplitOptions> splits = std::nullopt,
                                       KvCacheDtype kv = KvCacheDtype::Auto, bool calculate = false) {
-    RunnerOptions ro;
-    int longest = 0;
-    for (auto& r : reqs) longest = std::max(longest, static_cast<int>(r.prompt.size()) + r.max_tokens);
-    ro.num_blocks = offline_blocks_needed(reqs, ro.block_size) + extra_blocks;
-    ro.max_model_len = longest;
-    ro.max_num_seqs = static_cast<int>(reqs.size());
-    ro.max_num_tokens = static_cast<int>(reqs.size()) * longest;
+    RunnerOptions ro = offline_runner_options(reqs);
+    ro.num_blocks += extra_blocks;
     ro.cuda_graphs = graphs;
     ro.kv_cache_dtype = kv;
     ro.calculate_kv_scales = calculate;

@@ -32,7 +32,6 @@ std::vector<OfflineResult> run(Ops& ops, const std::filesystem::path& dir,
   lo.model = dir;
   LoadedModel m = load_model(lo, ops);
   std::vector<OfflineRequest> reqs(prompts.size());
-  int longest = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     reqs[i].prompt = prompts[i];
     reqs[i].params.temperature = 0.0f;
@@ -40,12 +39,8 @@ std::vector<OfflineResult> run(Ops& ops, const std::filesystem::path& dir,
     reqs[i].ignore_eos = true;
     reqs[i].prompt_argmax = true;
     reqs[i].prompt_logits = true;
-    longest = std::max(longest, static_cast<int>(prompts[i].size()) + kDecode);
   }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = static_cast<int>(prompts.size());
+  RunnerOptions ro = offline_runner_options(reqs);
   ro.max_num_tokens = static_cast<int>(prompts.size()) * kChunk;
   ro.kv_cache_dtype = dtype;
   ro.calculate_kv_scales = calculate;

@@ -214,7 +214,6 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
   const test::Reference ref = test::read_reference(dir);
   const int P = static_cast<int>(ref.ids.size());
   std::vector<OfflineRequest> reqs(P);
-  int longest = 0;
   for (int i = 0; i < P; ++i) {
     reqs[i].prompt = ref.ids[i];
     reqs[i].params.temperature = 0.0f;
@@ -222,13 +221,8 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
     reqs[i].ignore_eos = true;
     reqs[i].prompt_argmax = true;
     reqs[i].prompt_logits = true;
-    longest = std::max(longest, static_cast<int>(reqs[i].prompt.size()) + reqs[i].max_tokens);
   }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = P;
-  ro.max_num_tokens = P * longest;
+  const RunnerOptions ro = offline_runner_options(reqs);
   auto local = make_local_comm();
   ModelRunner single(*ops, *local, c, load(dir, 0, 1, *ops), ro);
   const std::vector<int> chunks{0, 3};

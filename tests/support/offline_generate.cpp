@@ -13,6 +13,17 @@ int offline_blocks_needed(std::span<const OfflineRequest> requests, int block_si
   return blocks;
 }
 
+RunnerOptions offline_runner_options(std::span<const OfflineRequest> requests) {
+  RunnerOptions ro;
+  int longest = 0;
+  for (const OfflineRequest& r : requests) longest = std::max(longest, static_cast<int>(r.prompt.size()) + r.max_tokens);
+  ro.num_blocks = offline_blocks_needed(requests, ro.block_size);
+  ro.max_model_len = longest;
+  ro.max_num_seqs = static_cast<int>(requests.size());
+  ro.max_num_tokens = static_cast<int>(requests.size()) * longest;
+  return ro;
+}
+
 std::vector<OfflineResult> generate_offline(ModelRunner& runner, std::span<const OfflineRequest> requests,
                                             int prefill_chunk, const std::vector<int>& eos_ids, OfflineStats* stats) {
   const int bs = runner.options().block_size;

@@ -34,6 +34,10 @@ struct OfflineStats {
 // KV blocks that `requests` need at the runner's block size.
 int offline_blocks_needed(std::span<const OfflineRequest> requests, int block_size);
 
+// A runner sized for exactly `requests` in one batch: their KV blocks, the longest prompt +
+// max_tokens as max_model_len, every request a sequence, every token of them in one step.
+RunnerOptions offline_runner_options(std::span<const OfflineRequest> requests);
+
 // prefill_chunk <= 0: whole prompts. Stops at max_tokens or at an eos id unless ignore_eos.
 std::vector<OfflineResult> generate_offline(ModelRunner& runner, std::span<const OfflineRequest> requests,
                                             int prefill_chunk, const std::vector<int>& eos_ids,

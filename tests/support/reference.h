@@ -62,7 +62,6 @@ inline std::vector<OfflineResult> run_prompts(Ops& ops, const std::filesystem::p
   lo.model = model;
   LoadedModel m = load_model(lo, ops);
   std::vector<OfflineRequest> reqs(prompts.size());
-  int longest = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     reqs[i].prompt = prompts[i];
     reqs[i].params.temperature = 0.0f;
@@ -70,14 +69,8 @@ inline std::vector<OfflineResult> run_prompts(Ops& ops, const std::filesystem::p
     reqs[i].ignore_eos = true;
     reqs[i].prompt_argmax = true;
     reqs[i].prompt_logits = true;
-    longest = std::max(longest, static_cast<int>(prompts[i].size()) + 1);
   }
-  RunnerOptions ro;
-  ro.num_blocks = offline_blocks_needed(reqs, ro.block_size);
-  ro.max_model_len = longest;
-  ro.max_num_seqs = static_cast<int>(prompts.size());
-  ro.max_num_tokens = static_cast<int>(prompts.size()) * longest;
-  ModelRunner runner(ops, *comm, m.config, std::move(m.weights), ro);
+  ModelRunner runner(ops, *comm, m.config, std::move(m.weights), offline_runner_options(reqs));
   return generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
 }
 
