@@ -75,7 +75,8 @@ TEST_P(GpuFixture, MatchesTransformers) {
   }
   auto r = runner(reqs, false);
   // bf16 rounding alone grows as the hidden size shrinks: transformers itself in bf16 is 2.7e-2
-  // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64).
+  // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64)
+  // (tests/fixtures/bf16_noise.py).
   const double bound = model_.config.hidden_size < 64 ? 4e-2 : 2e-2;
   for (int chunk : {0, 3}) {
     const std::vector<OfflineResult> res = generate_offline(*r, reqs, chunk, model_.config.eos_token_ids);
