@@ -2,10 +2,11 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench latency e2e e2e-tp
-#                                       serve (default: env fixtures build test comm tp engine bench)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench fp8 latency e2e
+#                                       e2e-tp serve (default: env fixtures build test comm tp engine bench fp8)
 #   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
 #   ROTOR_SERVE_QUANT=ascend (serve): the same model with dummy W8A8 weights (issue 14's seed run)
+#   ROTOR_SERVE_KV_CACHE_DTYPE=fp8 (serve): with an FP8 KV cache (issue 20's seed run)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
@@ -17,7 +18,7 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
 stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
-steps=${*:-env fixtures build test comm tp engine bench}
+steps=${*:-env fixtures build test comm tp engine bench fp8}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
 if [ ! -d "$deps" ] && [ -d "$root/.gpu-debs" ] && [ -z "${ROTOR_GPU_DEPS:-}" ]; then
@@ -82,18 +83,12 @@ for step in $steps; do
         --prompt-ids 7 --max-tokens 8
       grep -E "KV cache|decode:" "$out/generate-30b.log" | sed 's/^/   /'
       # --kv-cache-dtype fp8 (issue 20): test_cuda_ops runs every attention kernel on an e4m3
-      # cache against the CPU (*E4m3Cache*) and test_model_cuda the fixtures with an FP8 cache
-      # against a bf16 one (Fp8KvCache*). Until those have passed on a GPU, rotor generate and
-      # serve refuse fp8 on a GPU with one line (Engine::create); drop that check and this
-      # expectation in the change that records their first passing run.
-      if "${run_env[@]}" $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
-          --kv-cache-dtype fp8 --prompt-ids 785,6722,315 --max-tokens 4 >"$out/generate-fp8.log" 2>&1; then
-        note "fp8 KV cache on the GPU: FAILED (it ran; it must be refused until the e4m3 kernels pass their tests)"
-      elif grep -q "kv-cache-dtype fp8 on a GPU" "$out/generate-fp8.log"; then
-        note "fp8 KV cache on the GPU: refused with one line (ok)"
-      else
-        note "fp8 KV cache on the GPU: FAILED (no clear line), see generate-fp8.log"; tail -n 5 "$out/generate-fp8.log"
-      fi
+      # cache against the CPU (*E4m3Cache*), test_model_cuda the fixtures with an FP8 cache
+      # against a bf16 one (Fp8KvCache*); here rotor generate serves from one.
+      timed "rotor generate on the GPU, fp8 KV cache (tiny fixture)" "$out/generate-fp8.log" "${run_env[@]}" \
+        $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda --kv-cache-dtype fp8 \
+        --calculate-kv-scales --prompt-ids 785,6722,315 --max-tokens 16 --output json
+      grep -E "KV cache|output_ids" "$out/generate-fp8.log" | sed 's/^/   /'
       ;;
     comm)
       # Tensor-parallel collectives with ranks as threads: on one GPU the ranks share it (no
@@ -176,20 +171,27 @@ for step in $steps; do
           "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g$g.log" | sed 's/^/   /'
       done
-      # Issue 20: the same step with the FP8 KV cache (target: >= 1.3x the bf16 step above).
-      timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, fp8 KV cache" \
-        "$out/bench-decode-48-g1-fp8.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
-        --context 16384 --steps 20 --graphs 1 --kv-cache-dtype fp8
-      grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-fp8.log" | sed 's/^/   /'
-      for kv in bf16 fp8; do  # prefill on a cached prefix reading fp8: at most a few percent slower
+      timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
+        "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
+      grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
+      ;;
+    fp8)
+      # Issue 20, the FP8 KV cache: the 48-layer 30B-A3B decode step at 32 x 16k with a bf16 and
+      # an fp8 cache in the same run (target: fp8 >= 1.3x faster), then prefill on a cached
+      # prefix reading fp8 against bf16 (at most a few percent slower).
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for kv in bf16 fp8; do
+        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+          "$out/bench-decode-48-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
+          --context 16384 --steps 20 --graphs 1 --kv-cache-dtype ${kv/bf16/bfloat16}
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-$kv.log" | sed 's/^/   /'
+      done
+      for kv in bf16 fp8; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" "$out/bench-peer-8-$kv.log" \
           "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
           --prefill --kv-cache-dtype ${kv/bf16/bfloat16}
         grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$kv.log" | sed 's/^/   /'
       done
-      timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
-        "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
-      grep -E "^RESULT|roofline" "$out/bench-decode-8-b1.log" | sed 's/^/   /'
       ;;
     latency)
       # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned
@@ -254,6 +256,7 @@ for step in $steps; do
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
       quant=(); [ -n "${ROTOR_SERVE_QUANT:-}" ] && quant=(--quantization "$ROTOR_SERVE_QUANT")
+      [ -n "${ROTOR_SERVE_KV_CACHE_DTYPE:-}" ] && quant+=(--kv-cache-dtype "$ROTOR_SERVE_KV_CACHE_DTYPE")
       "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy "${quant[@]}" \
         --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
         --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \

@@ -91,12 +91,6 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
               "--max-logprobs {}: the {} backend gives at most {} log-probs per token", config.max_logprobs,
               ops.device().str(), ops.max_top_logprobs());
   const KvCacheDtype kv_dtype = parse_kv_cache_dtype(config.kv_cache_dtype);
-  // The CUDA e4m3 attention kernels have their GPU tests (test_cuda_ops *E4m3Cache*,
-  // test_model_cuda Fp8KvCache*) but have not run on a GPU yet: serving stays on the CPU until
-  // they pass there (issue 20).
-  ROTOR_CHECK(kv_dtype != KvCacheDtype::Fp8E4M3 || ops.device().is_cpu(),
-              "--kv-cache-dtype fp8 on a GPU: rotor's CUDA attention kernels for an e4m3 KV cache are built but "
-              "have not yet passed their tests on a GPU (issue 20); only the CPU backend serves an FP8 cache");
   const int64_t block_bytes = factory.kv_block_bytes(config.block_size, kv_dtype);
   RunnerOptions ro;
   ro.kv_cache_dtype = kv_dtype;

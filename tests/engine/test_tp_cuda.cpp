@@ -2,8 +2,9 @@
 // ranks the ranks share GPU 0 (ROTOR_SAME_DEVICE_RANKS=1: a stream and a lane each, the peer
 // all-reduce over one GPU's memory), so one H200 runs all of it:
 //   - the `small` fixture (Qwen3-30B-A3B layer shapes, 2 layers) split 2 and 4 ways, by tensor
-//     and by expert parallelism, against one rank: last-position logits within 1e-2 relative
-//     error, prompt argmax agreeing at >= 98% of positions, every rank sampling alike;
+//     and by expert parallelism, against one rank, on its prompts and two longer random ones:
+//     last-position logits within 1e-2 relative error, prompt argmax agreeing at >= 98% of
+//     positions, every rank sampling alike;
 //   - decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling);
 //   - the Engine over 2 ranks (2 layers of 30B-A3B, dummy weights): a mixed batch gives
 //     identical tokens with async scheduling on and off and graphs on and off;
@@ -15,6 +16,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "engine/engine.h"
 #include "engine/runner/rank_set.h"
@@ -84,10 +87,18 @@ class TpCuda : public ::testing::Test {
 TEST_F(TpCuda, SmallFixtureSplitMatchesOneRank) {
   const fs::path dir = small_fixture();
   if (!fs::exists(dir / "reference.json")) GTEST_SKIP() << "no " << dir << " (scripts/gpu-check.sh fixtures makes it)";
-  const test::Reference ref = test::read_reference(dir);
-  std::vector<OfflineRequest> reqs(ref.ids.size());
+  // The fixture's prompts (47 positions, where one near-tie is already 2%) and two longer
+  // random ones, so that the argmax agreement counts a few hundred positions.
+  std::vector<std::vector<int32_t>> prompts = test::read_reference(dir).ids;
+  const int vocab = nlohmann::json::parse(std::ifstream(dir / "config.json"))["vocab_size"];
+  std::mt19937 g(17);
+  for (int len : {97, 230}) {
+    prompts.emplace_back(len);
+    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % vocab);
+  }
+  std::vector<OfflineRequest> reqs(prompts.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
-    reqs[i].prompt = ref.ids[i];
+    reqs[i].prompt = prompts[i];
     reqs[i].params.temperature = 0.0f;
     reqs[i].max_tokens = 8;
     reqs[i].ignore_eos = true;

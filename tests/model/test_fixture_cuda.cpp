@@ -2,10 +2,11 @@
 // transformers on every bf16 fixture (tiny, and `small` with the real Qwen3-30B-A3B layer
 // shapes where it was generated), and against w8a8_ref.py on every W8A8 fixture (int8 kernels):
 // last-position logits within relative error 2e-2 (4e-2 below hidden 64, where transformers'
-// own bf16 run is that far off) and at least 95% argmax agreement over every prompt position,
-// prefilled whole and in chunks; and decode with CUDA graphs on and off gives identical tokens
-// (greedy and seeded sampling, batches that need padding), also with decode attention split by
-// a plan per step (16-token splits: every decode here is cut). With an FP8 (e4m3) KV cache:
+// own bf16 run is that far off; 5e-2 for W8A8, where w8a8_ref.py's is) and at least 95% argmax
+// agreement over every prompt position, prefilled whole and in chunks; and decode with CUDA
+// graphs on and off gives identical tokens (greedy and seeded sampling, batches that need
+// padding), also with decode attention split by a plan per step (16-token splits: every decode
+// here is cut). With an FP8 (e4m3) KV cache:
 // logits and argmaxes against the bf16 cache within the bounds the CPU's test measured
 // (tests/model/test_fp8_kv.cpp), and graphs on and off identical. Skipped without a GPU, and for
 // fixtures whose head_dim the CUDA attention does not take. Also: upload of every fixture
@@ -76,8 +77,11 @@ TEST_P(GpuFixture, MatchesTransformers) {
   auto r = runner(reqs, false);
   // bf16 rounding alone grows as the hidden size shrinks: transformers itself in bf16 is 2.7e-2
   // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64)
-  // (tests/fixtures/bf16_noise.py).
-  const double bound = model_.config.hidden_size < 64 ? 4e-2 : 2e-2;
+  // (tests/fixtures/bf16_noise.py). W8A8 fixtures: w8a8_ref.py itself with bf16 activations is
+  // 2.5e-2 to 3.2e-2 from its f32 run on tiny (argmax 45 / 47; tests/fixtures/w8a8_bf16_noise.py),
+  // as a bf16 change moves an activation's int8 code now and then.
+  const bool w8a8 = test::is_w8a8_fixture(GetParam());
+  const double bound = w8a8 ? 5e-2 : model_.config.hidden_size < 64 ? 4e-2 : 2e-2;
   for (int chunk : {0, 3}) {
     const std::vector<OfflineResult> res = generate_offline(*r, reqs, chunk, model_.config.eos_token_ids);
     int agree = 0, total = 0;
@@ -148,8 +152,9 @@ TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
 // random-weight fixtures, whose nearly flat logits flip argmaxes at small errors: 0.917 to
 // 0.965 prompt argmax agreement, so the 97% is for a trained model): last-position
 // logits within relative error 0.25 (scales of 1) / 0.12 (computed), prompt argmax agreement
-// >= 0.90. Then graphs on and off give identical tokens with the FP8 cache (computed scales:
-// the captured decode reads them from the device).
+// >= 0.90 (>= 0.85 on a W8A8 fixture, where the CPU measured 0.872 / 0.874). Then graphs on and
+// off give identical tokens with the FP8 cache (computed scales: the captured decode reads them
+// from the device).
 TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
   const test::Reference ref = test::read_reference(GetParam());
   std::vector<std::vector<int32_t>> prompts = ref.ids;
@@ -187,7 +192,7 @@ TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
     std::printf("%s, fp8 KV (%s) against bf16 KV on the GPU: logits rel. err. %.4f, prompt argmax %.4f\n",
                 name().c_str(), calculate ? "computed scales" : "scales of 1", worst, agree);
     EXPECT_LT(worst, calculate ? 0.12 : 0.25);
-    EXPECT_GE(agree, 0.90);
+    EXPECT_GE(agree, test::is_w8a8_fixture(GetParam()) ? 0.85 : 0.90);
     EXPECT_GT(worst, 0.0);  // the e4m3 cache was read at all
   }
   auto eager = runner(reqs, false, 0, std::nullopt, KvCacheDtype::Fp8E4M3, true);
@@ -236,25 +241,10 @@ TEST(GpuUpload, DeviceTensorsEqualTheHostOnes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) {
-  std::string n = std::filesystem::path(info.param).filename().string();
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
 // The W8A8 fixtures (w8a8_ref.py's int8 arithmetic in f32) through the same checks: the int8
 // kernels with bf16 activations, graphs and split plans.
-std::vector<std::string> w8a8_fixture_dirs() {
-  std::vector<std::string> dirs;
-  for (const std::string& d : test::w8a8_fixtures()) dirs.push_back((test::fixtures_dir() / d).string());
-  return dirs;
-}
-INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, GpuFixture, ::testing::ValuesIn(w8a8_fixture_dirs()), [](const auto& info) {
-  std::string n = std::filesystem::path(info.param).filename().string();
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, GpuFixture, ::testing::ValuesIn(test::w8a8_fixture_dirs()), [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GpuFixture);
 
 }  // namespace

@@ -1,5 +1,5 @@
 // tests/model/test_fp8_kv.cpp — the model with an FP8 (e4m3) KV cache against the same model
-// with a bf16 KV cache (what --kv-cache-dtype fp8 replaces), on every bf16 fixture: the
+// with a bf16 KV cache (what --kv-cache-dtype fp8 replaces), on every fixture: the
 // fixture's prompts plus longer random ones, prefilled in chunks (so later chunks read earlier
 // chunks' keys back from the cache) and then decoded greedily, with scales of 1 and with scales
 // computed from the first prefill. Measured: the relative error of the last-position logits,
@@ -82,7 +82,9 @@ class Fp8KvFixture : public ::testing::TestWithParam<std::string> {};
 // agrees with f32 at 0.995 to 1.0. These random-weight fixtures have nearly flat logits over
 // 151936 tokens, so small errors flip argmaxes: the 97% is for a trained model and is
 // not measurable here. Bounds: relative error < 0.25 (scales of 1) and < 0.12 (computed),
-// agreement >= 0.90.
+// agreement >= 0.90. The W8A8 fixture turns small changes of an activation into int8 code
+// flips: there the bf16 cache itself agrees with f32 at only 0.93 (rel. err. 0.028) and e4m3 at
+// 0.872 / 0.874 (rel. err. 0.052 / 0.055): agreement >= 0.85 there.
 TEST_P(Fp8KvFixture, CloseToBf16KvCache) {
   const std::filesystem::path dir = GetParam();
   std::vector<std::vector<int32_t>> prompts = read_reference(dir).ids;
@@ -105,17 +107,14 @@ TEST_P(Fp8KvFixture, CloseToBf16KvCache) {
                 dir.filename().c_str(), calculate ? "computed scales" : "scales of 1", a.worst_rel, a.prompt,
                 a.greedy);
     EXPECT_LT(a.worst_rel, calculate ? 0.12 : 0.25);
-    EXPECT_GE(a.prompt, 0.90);
+    EXPECT_GE(a.prompt, test::is_w8a8_fixture(dir) ? 0.85 : 0.90);
     EXPECT_GT(a.worst_rel, floor.worst_rel);  // the test sees e4m3's rounding at all
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) {
-  std::string n = std::filesystem::path(info.param).filename().string();
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::w8a8_fixture_dirs()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Fp8KvFixture);
 
 }  // namespace

@@ -78,12 +78,7 @@ TEST_P(W8A8Fixture, MatchesReferenceThroughGenerateCli) {
   EXPECT_GE(double(same) / double(total), 0.98) << same << " of " << total;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, W8A8Fixture, ::testing::ValuesIn(test::w8a8_fixtures()), [](const auto& info) {
-  std::string n = info.param;
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Fixtures, W8A8Fixture, ::testing::ValuesIn(test::w8a8_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(W8A8Fixture);
 
 // A tensor as rewritten into a copy of the fixture.

@@ -153,12 +153,7 @@ TEST_P(Quantize, NeedsCalibrationAndAFloatSource) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Quantize, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) {
-  std::string n = info.param;
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Fixtures, Quantize, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Quantize);
 
 }  // namespace
