@@ -8,6 +8,7 @@
 #   ROTOR_SERVE_QUANT=ascend (serve): the same model with dummy W8A8 weights (issue 14's seed run)
 #   ROTOR_SERVE_KV_CACHE_DTYPE=fp8 (serve): with an FP8 KV cache (issue 20's seed run)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
+#   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
 # packages nor ../shared.
