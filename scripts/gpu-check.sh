@@ -4,9 +4,8 @@
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench fp8 latency e2e
 #                                       e2e-tp serve (default: env fixtures build test comm tp engine bench fp8)
-#   ROTOR_BENCH_STRUCTURED=1 (serve): the seed workload again with every request under a JSON schema
-#   ROTOR_SERVE_QUANT=ascend (serve): the same model with dummy W8A8 weights (issue 14's seed run)
-#   ROTOR_SERVE_KV_CACHE_DTYPE=fp8 (serve): with an FP8 KV cache (issue 20's seed run)
+#   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
+#       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 #   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
@@ -251,48 +250,50 @@ for step in $steps; do
       tail -n 3 "$out/e2e-tp.log" | sed 's/^/   /'
       ;;
     serve)
-      # The seed workload on Qwen3-30B-A3B (dummy weights, bf16 or with ROTOR_SERVE_QUANT=ascend
-      # W8A8): rotor serve with the seed's flags, rotor bench serve with 16,384-token prompts,
-      # 32 in flight.
+      # The seed workload on Qwen3-30B-A3B (dummy weights): rotor serve with the seed's flags,
+      # rotor bench serve with 16,384-token prompts, 32 in flight; once per run in
+      # ROTOR_SERVE_RUNS, each a server of its own. A run is "bf16" or words joined by "+":
+      # w8a8 (dummy W8A8 weights, issue 14), fp8kv (an FP8 KV cache, issue 20), schema (the
+      # same workload again with every request under a JSON schema, issue 24).
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
-      quant=(); [ -n "${ROTOR_SERVE_QUANT:-}" ] && quant=(--quantization "$ROTOR_SERVE_QUANT")
-      [ -n "${ROTOR_SERVE_KV_CACHE_DTYPE:-}" ] && quant+=(--kv-cache-dtype "$ROTOR_SERVE_KV_CACHE_DTYPE")
-      "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy "${quant[@]}" \
-        --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
-        --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \
-        --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_mode": "FULL_DECODE_ONLY"}' \
-        >"$out/serve-30b.log" 2>&1 &
-      server=$!
-      t0=$SECONDS
-      until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do
-        if ! kill -0 $server 2>/dev/null || [ $((SECONDS - t0)) -gt 300 ]; then
-          note "rotor serve 30B-A3B: FAILED to start, see serve-30b.log"; tail -n 30 "$out/serve-30b.log"; break
+      for run in ${ROTOR_SERVE_RUNS:-bf16}; do
+        flags=()
+        [[ +$run+ == *+w8a8+* ]] && flags+=(--quantization ascend)
+        [[ +$run+ == *+fp8kv+* ]] && flags+=(--kv-cache-dtype fp8)
+        "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy "${flags[@]}" \
+          --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
+          --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \
+          --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_mode": "FULL_DECODE_ONLY"}' \
+          >"$out/serve-$run.log" 2>&1 &
+        server=$!
+        t0=$SECONDS
+        until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do
+          if ! kill -0 $server 2>/dev/null || [ $((SECONDS - t0)) -gt 300 ]; then
+            note "rotor serve 30B-A3B $run: FAILED to start, see serve-$run.log"; tail -n 30 "$out/serve-$run.log"; break
+          fi
+          sleep 1
+        done
+        note "rotor serve 30B-A3B dummy $run: healthy after $((SECONDS - t0)) s"
+        bench=("${run_env[@]}" $bin/apps/rotor bench serve --base-url "http://127.0.0.1:$port"
+               --model qwen3-30b-a3b-dummy --tokenizer "$stage/tokenizers/qwen3" --endpoint completions
+               --dataset random --random-input-len 16384 --random-output-len "$out_len" --num-prompts 32
+               --max-concurrency 32 --ignore-eos)
+        timed "bench serve 30B-A3B $run: 32 x 16384 in / $out_len out, 32 in flight" "$out/bench-serve-$run.log" \
+          "${bench[@]}" --result-json "$out/bench-serve-$run.json" --report "$out/bench-serve-$run.html"
+        tail -n 40 "$out/bench-serve-$run.log"
+        if [[ +$run+ == *+schema+* ]]; then
+          # A list of strings that never completes, so every step masks (target >= 90% of the
+          # run above), on other prompts (--seed) so that none rides the prefix cache it left.
+          schema='{"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}}, "required": ["items"]}'
+          timed "bench serve 30B-A3B $run under a JSON schema: 32 x 16384 in / $out_len out" \
+            "$out/bench-serve-$run-schema.log" "${bench[@]}" --seed 2 --result-json "$out/bench-serve-$run-schema.json" \
+            --extra-body "{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"list\", \"schema\": $schema}}}"
+          tail -n 20 "$out/bench-serve-$run-schema.log"
         fi
-        sleep 1
+        curl -s "http://127.0.0.1:$port/metrics" >"$out/serve-$run-metrics.txt"
+        kill -TERM $server; wait $server; note "rotor serve $run exit status after SIGTERM: $?"
       done
-      note "rotor serve 30B-A3B dummy: healthy after $((SECONDS - t0)) s"
-      timed "bench serve 30B-A3B: 32 x 16384 in / $out_len out, 32 in flight" "$out/bench-serve-30b.log" \
-        "${run_env[@]}" $bin/apps/rotor bench serve --base-url "http://127.0.0.1:$port" --model qwen3-30b-a3b-dummy \
-        --tokenizer "$stage/tokenizers/qwen3" --endpoint completions --dataset random --random-input-len 16384 \
-        --random-output-len "$out_len" --num-prompts 32 --max-concurrency 32 --ignore-eos \
-        --result-json "$out/bench-serve-30b.json" --report "$out/bench-serve-30b.html"
-      tail -n 40 "$out/bench-serve-30b.log"
-      if [ -n "${ROTOR_BENCH_STRUCTURED:-}" ]; then
-        # The same with every request under a JSON schema (a list of strings that never
-        # completes, so every step masks: issue 24's decode-rate comparison, target >= 90%),
-        # on other random prompts (--seed) so that none hits the prefix cache the first run left.
-        schema='{"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}}, "required": ["items"]}'
-        timed "bench serve 30B-A3B under a JSON schema: 32 x 16384 in / $out_len out" \
-          "$out/bench-serve-30b-structured.log" "${run_env[@]}" $bin/apps/rotor bench serve \
-          --base-url "http://127.0.0.1:$port" --model qwen3-30b-a3b-dummy --tokenizer "$stage/tokenizers/qwen3" \
-          --endpoint completions --dataset random --random-input-len 16384 --random-output-len "$out_len" \
-          --num-prompts 32 --max-concurrency 32 --ignore-eos --seed 2 --result-json "$out/bench-serve-30b-structured.json" \
-          --extra-body "{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"list\", \"schema\": $schema}}}"
-        tail -n 20 "$out/bench-serve-30b-structured.log"
-      fi
-      curl -s "http://127.0.0.1:$port/metrics" >"$out/serve-30b-metrics.txt"
-      kill -TERM $server; wait $server; note "rotor serve exit status after SIGTERM: $?"
       ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
