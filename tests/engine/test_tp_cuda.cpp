@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "engine/engine.h"
 #include "engine/runner/rank_set.h"
@@ -90,13 +89,8 @@ TEST_F(TpCuda, SmallFixtureSplitMatchesOneRank) {
   if (!fs::exists(dir / "reference.json")) GTEST_SKIP() << "no " << dir << " (scripts/gpu-check.sh fixtures makes it)";
   // The fixture's prompts (47 positions, where one near-tie is already 2%) and two longer
   // random ones, so that the argmax agreement counts a few hundred positions.
-  std::vector<std::vector<int32_t>> prompts = test::read_reference(dir).ids;
   const int vocab = nlohmann::json::parse(std::ifstream(dir / "config.json"))["vocab_size"];
-  std::mt19937 g(17);
-  for (int len : {97, 230}) {
-    prompts.emplace_back(len);
-    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % vocab);
-  }
+  const std::vector<std::vector<int32_t>> prompts = test::with_random_prompts(test::read_reference(dir).ids, vocab, 17);
   std::vector<OfflineRequest> reqs(prompts.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
     reqs[i].prompt = prompts[i];

@@ -17,7 +17,6 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <random>
 
 #include "tests/support/offline_generate.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -157,12 +156,7 @@ TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
 // from the device).
 TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
   const test::Reference ref = test::read_reference(GetParam());
-  std::vector<std::vector<int32_t>> prompts = ref.ids;
-  std::mt19937 g(11);
-  for (int len : {97, 230}) {
-    prompts.emplace_back(len);
-    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % model_.config.vocab_size);
-  }
+  const std::vector<std::vector<int32_t>> prompts = test::with_random_prompts(ref.ids, model_.config.vocab_size, 11);
   std::vector<OfflineRequest> reqs(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
     reqs[i].prompt = prompts[i];

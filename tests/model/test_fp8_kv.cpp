@@ -8,7 +8,6 @@
 // fixtures set (their logits over 151936 tokens are nearly flat, so small errors flip argmaxes).
 #include <gtest/gtest.h>
 
-#include <random>
 
 #include "kernels/backend.h"
 #include "model/load_model.h"
@@ -87,13 +86,8 @@ class Fp8KvFixture : public ::testing::TestWithParam<std::string> {};
 // 0.872 / 0.874 (rel. err. 0.052 / 0.055): agreement >= 0.85 there.
 TEST_P(Fp8KvFixture, CloseToBf16KvCache) {
   const std::filesystem::path dir = GetParam();
-  std::vector<std::vector<int32_t>> prompts = read_reference(dir).ids;
-  std::mt19937 g(11);
   const int vocab = nlohmann::json::parse(std::ifstream(dir / "config.json"))["vocab_size"];
-  for (int len : {97, 230}) {
-    prompts.emplace_back(len);
-    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % vocab);
-  }
+  const std::vector<std::vector<int32_t>> prompts = test::with_random_prompts(read_reference(dir).ids, vocab, 11);
   auto ops = make_cpu_ops();
   const std::vector<OfflineResult> f32 = run(*ops, dir, prompts, KvCacheDtype::Auto, false);
   const std::vector<OfflineResult> bf16 = run(*ops, dir, prompts, KvCacheDtype::BFloat16, false);

@@ -1,11 +1,13 @@
 // tests/support/reference.h — what the model tests share: a fixture's reference.json /
-// reference.safetensors, the relative error of logits, and running prompts through a model
-// directory on the CPU (prompt argmax and last-position logits).
+// reference.safetensors, the relative error of logits, longer random prompts beside a fixture's,
+// and running prompts through a model directory on the CPU (prompt argmax and last-position
+// logits).
 #pragma once
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -55,6 +57,19 @@ inline double agreement(const std::vector<int32_t>& a, const std::vector<int32_t
 
 // Loads `model` and prefills every prompt (in one batch, chunked when chunk > 0), returning
 // per prompt the argmax after every position and the logits after the last.
+// `prompts` and two random ones of 97 and 230 tokens (ids below `vocab`, drawn from
+// mt19937(seed)): chunked prefills then read earlier chunks back from the cache, and an argmax
+// agreement counts a few hundred positions, not a fixture's few dozen.
+inline std::vector<std::vector<int32_t>> with_random_prompts(std::vector<std::vector<int32_t>> prompts, int vocab,
+                                                             uint32_t seed) {
+  std::mt19937 g(seed);
+  for (int len : {97, 230}) {
+    prompts.emplace_back(len);
+    for (int32_t& t : prompts.back()) t = static_cast<int32_t>(g() % vocab);
+  }
+  return prompts;
+}
+
 inline std::vector<OfflineResult> run_prompts(Ops& ops, const std::filesystem::path& model,
                                               const std::vector<std::vector<int32_t>>& prompts, int chunk = 0) {
   auto comm = make_local_comm();
