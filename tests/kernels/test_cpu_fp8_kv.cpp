@@ -14,7 +14,9 @@
 #include <random>
 
 #include "kernels/ops.h"
+#include "tests/support/attention_reference.h"
 #include "tests/support/e4m3_reference.h"
+#include "tests/support/random_tensors.h"
 
 namespace rotor {
 namespace {
@@ -24,13 +26,7 @@ using test::e4m3_nearest_code;
 
 struct Fp8KvCpu : ::testing::Test {
   std::unique_ptr<Ops> ops = make_cpu_ops();
-  std::mt19937_64 g{99};
-  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
-  OwnedTensor f32(Shape s, float scale = 1.0f) {
-    OwnedTensor t(cpu_allocator(), DType::F32, s);
-    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<float>()[i] = scale * normal();
-    return t;
-  }
+  test::Rand r{99};
   OwnedTensor i32(const std::vector<int32_t>& v) {
     OwnedTensor t(cpu_allocator(), DType::I32, {static_cast<int64_t>(v.size())});
     std::copy(v.begin(), v.end(), t.tensor.data<int32_t>());
@@ -51,11 +47,11 @@ struct RopeStep {
   AttentionBatch b;
   RopeStep(Fp8KvCpu& f, float v_std) {
     const int W = (Hq + 2 * Hkv) * hd;
-    qkv = f.f32({T, W});
+    qkv = f.r.f32({T, W});
     for (int t = 0; t < T; ++t)  // v heads at their own magnitude
       for (int i = (Hq + Hkv) * hd; i < W; ++i) qkv.tensor.data<float>()[t * W + i] *= v_std;
-    qn = f.f32({hd}, 0.2f);
-    kn = f.f32({hd}, 0.2f);
+    qn = f.r.f32({hd}, 0.2f);
+    kn = f.r.f32({hd}, 0.2f);
     for (int i = 0; i < hd; ++i) {
       qn.tensor.data<float>()[i] += 1.0f;
       kn.tensor.data<float>()[i] += 3.0f;  // k reaches past ±448 * scale for the scales below
@@ -69,9 +65,9 @@ struct RopeStep {
       }
     std::vector<int32_t> p(T), s(nb * bs);
     std::iota(s.begin(), s.end(), 0);
-    std::shuffle(s.begin(), s.end(), f.g);
+    std::shuffle(s.begin(), s.end(), f.r.g);
     s.resize(T);
-    for (int t = 0; t < T; ++t) p[t] = std::uniform_int_distribution<int>(0, P - 1)(f.g);
+    for (int t = 0; t < T; ++t) p[t] = std::uniform_int_distribution<int>(0, P - 1)(f.r.g);
     s[2] = s[7] = -1;
     pos = f.i32(p);
     slots = f.i32(s);
@@ -161,30 +157,6 @@ TEST_F(Fp8KvCpu, QkNormRopeCalculatesScalesFromTheWrittenRows) {
   EXPECT_EQ(sc.tensor.data<float>()[1], 1.0f);
 }
 
-// Dense causal attention (double) of one sequence over dequantized k, v [L, Hkv, hd]: rows [L - n, L).
-std::vector<double> dense(const float* q, const std::vector<double>& k, const std::vector<double>& v, int L, int n,
-                          int Hq, int Hkv, int hd, double scale) {
-  std::vector<double> out(n * Hq * hd);
-  for (int i = 0; i < n; ++i)
-    for (int h = 0; h < Hq; ++h) {
-      const int kvh = h / (Hq / Hkv), pos = L - n + i;
-      std::vector<double> s(pos + 1);
-      double mx = -1e300, sum = 0;
-      for (int p = 0; p <= pos; ++p) {
-        double d = 0;
-        for (int j = 0; j < hd; ++j) d += double(q[(i * Hq + h) * hd + j]) * k[(p * Hkv + kvh) * hd + j];
-        mx = std::max(mx, s[p] = d * scale);
-      }
-      for (auto& e : s) sum += (e = std::exp(e - mx));
-      for (int j = 0; j < hd; ++j) {
-        double a = 0;
-        for (int p = 0; p <= pos; ++p) a += s[p] * v[(p * Hkv + kvh) * hd + j];
-        out[(i * Hq + h) * hd + j] = a / sum;
-      }
-    }
-  return out;
-}
-
 TEST_F(Fp8KvCpu, PagedAttentionReadsCodeTimesScale) {
   const int Hq = 8, Hkv = 2, hd = 32, bs = 4, num_blocks = 40, maxb = 6;
   const float k_scale = 0.004f, v_scale = 0.02f;
@@ -192,7 +164,7 @@ TEST_F(Fp8KvCpu, PagedAttentionReadsCodeTimesScale) {
   OwnedTensor vc(cpu_allocator(), DType::F8E4M3, {num_blocks, Hkv, bs, hd});
   std::uniform_int_distribution<int> byte(0, 255);
   for (int64_t i = 0; i < kc.tensor.numel(); ++i) {
-    int a = byte(g), c = byte(g);
+    int a = byte(r.g), c = byte(r.g);
     if ((a & 0x7f) == 0x7f) a = 0x7e;  // no NaN codes
     if ((c & 0x7f) == 0x7f) c = 0x01;
     kc.tensor.data<uint8_t>()[i] = static_cast<uint8_t>(a);
@@ -202,14 +174,14 @@ TEST_F(Fp8KvCpu, PagedAttentionReadsCodeTimesScale) {
   const std::vector<int> ctx{21, 16, 5}, qlen{1, 6, 5};
   std::vector<int32_t> blocks(num_blocks), tables(3 * maxb, 0), qstart{0}, lens;
   std::iota(blocks.begin(), blocks.end(), 0);
-  std::shuffle(blocks.begin(), blocks.end(), g);
+  std::shuffle(blocks.begin(), blocks.end(), r.g);
   for (int s = 0, f = 0; s < 3; ++s) {
     for (int b = 0; b < (ctx[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
     qstart.push_back(qstart.back() + qlen[s]);
     lens.push_back(ctx[s]);
   }
   const int T = qstart.back();
-  OwnedTensor q = f32({T, Hq, hd}), out = f32({T, Hq * hd}), qs = i32(qstart), ls = i32(lens), bt = i32(tables);
+  OwnedTensor q = r.f32({T, Hq, hd}), out = r.f32({T, Hq * hd}), qs = i32(qstart), ls = i32(lens), bt = i32(tables);
   AttentionBatch b;
   b.num_tokens = T;
   b.num_seqs = 3;
@@ -232,7 +204,9 @@ TEST_F(Fp8KvCpu, PagedAttentionReadsCodeTimesScale) {
           k[(p * Hkv + h) * hd + j] = e4m3_code_value(kc.tensor.data<uint8_t>()[e]) * k_scale;
           v[(p * Hkv + h) * hd + j] = e4m3_code_value(vc.tensor.data<uint8_t>()[e]) * v_scale;
         }
-    const auto ref = dense(q.tensor.data<float>() + qstart[s] * Hq * hd, k, v, ctx[s], qlen[s], Hq, Hkv, hd, scale);
+    const auto ref =
+        test::dense_causal_attention(q.tensor.data<float>() + qstart[s] * Hq * hd, k.data(), v.data(), ctx[s], qlen[s],
+                                     Hq, Hkv, hd, scale);
     double num = 0, den = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
       const double d = ref[i] - out.tensor.data<float>()[qstart[s] * Hq * hd + i];

@@ -12,25 +12,13 @@
 #include "core/error.h"
 #include "kernels/decode_plan.h"
 #include "kernels/ops.h"
+#include "tests/support/attention_reference.h"
+#include "tests/support/random_tensors.h"
 
 namespace rotor {
 namespace {
 
-struct Rand {
-  std::mt19937_64 g{1234};
-  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
-  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); }
-  OwnedTensor f32(Shape s, float scale = 1.0f) {
-    OwnedTensor t(cpu_allocator(), DType::F32, s);
-    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<float>()[i] = scale * normal();
-    return t;
-  }
-  OwnedTensor bf16(Shape s, float scale = 1.0f) {
-    OwnedTensor t(cpu_allocator(), DType::BF16, s);
-    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<uint16_t>()[i] = f32_to_bf16(scale * normal());
-    return t;
-  }
-};
+using test::Rand;
 
 OwnedTensor i32(std::vector<int32_t> v, Shape s) {
   OwnedTensor t(cpu_allocator(), DType::I32, s);
@@ -54,7 +42,7 @@ double rel_err(const std::vector<double>& ref, const float* got) {
 class CpuOps : public ::testing::Test {
  protected:
   std::unique_ptr<Ops> ops = make_cpu_ops();
-  Rand r;
+  Rand r{1234};
 };
 
 TEST_F(CpuOps, GemmIntoColumnSliceMatchesDouble) {
@@ -94,31 +82,6 @@ TEST_F(CpuOps, RmsNormWithResidualAndBias) {
   }
   EXPECT_LT(rel_err(ref, out.tensor.data<float>()), 1e-6);
   EXPECT_LT(rel_err(sum, res.tensor.data<float>()), 1e-7);
-}
-
-// Dense causal attention of one sequence (double), q/k/v [L, heads, hd]: rows [L - n, L).
-std::vector<double> dense_attention(const std::vector<float>& q, const std::vector<float>& k,
-                                    const std::vector<float>& v, int L, int n, int Hq, int Hkv, int hd) {
-  std::vector<double> out(n * Hq * hd);
-  for (int i = 0; i < n; ++i)
-    for (int h = 0; h < Hq; ++h) {
-      const int kvh = h / (Hq / Hkv), pos = L - n + i;
-      std::vector<double> s(pos + 1);
-      double mx = -1e300, sum = 0;
-      for (int p = 0; p <= pos; ++p) {
-        double d = 0;
-        for (int j = 0; j < hd; ++j) d += double(q[(i * Hq + h) * hd + j]) * k[(p * Hkv + kvh) * hd + j];
-        s[p] = d / std::sqrt(double(hd));
-        mx = std::max(mx, s[p]);
-      }
-      for (auto& e : s) sum += (e = std::exp(e - mx));
-      for (int j = 0; j < hd; ++j) {
-        double a = 0;
-        for (int p = 0; p <= pos; ++p) a += s[p] * v[(p * Hkv + kvh) * hd + j];
-        out[(i * Hq + h) * hd + j] = a / sum;
-      }
-    }
-  return out;
 }
 
 TEST_F(CpuOps, PagedAttentionDecodeAndPrefillMatchDense) {
@@ -167,8 +130,8 @@ TEST_F(CpuOps, PagedAttentionDecodeAndPrefillMatchDense) {
   ops->attention_decode(q.tensor.rows(0, 1), cache, b, scale, out.tensor.rows(0, 1));
   ops->attention_prefill(q.tensor.rows(1, T), cache, b, scale, out.tensor.rows(1, T));
   for (int s = 0; s < 3; ++s) {
-    std::vector<float> qs_(q.tensor.data<float>() + qstart[s] * Hq * hd, q.tensor.data<float>() + qstart[s + 1] * Hq * hd);
-    auto ref = dense_attention(qs_, K[s], V[s], ctx[s], qlen[s], Hq, Hkv, hd);
+    const auto ref = test::dense_causal_attention(q.tensor.data<float>() + qstart[s] * Hq * hd, K[s].data(),
+                                                  V[s].data(), ctx[s], qlen[s], Hq, Hkv, hd, 1.0 / std::sqrt(double(hd)));
     EXPECT_LT(rel_err(ref, out.tensor.data<float>() + qstart[s] * Hq * hd), 1e-5) << "sequence " << s;
   }
 }

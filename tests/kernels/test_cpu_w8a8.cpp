@@ -11,25 +11,12 @@
 
 #include "core/bf16.h"
 #include "kernels/ops.h"
+#include "tests/support/random_tensors.h"
 
 namespace rotor {
 namespace {
 
-struct Rand {
-  std::mt19937_64 g{4321};
-  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
-  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); }
-  OwnedTensor f32(Shape s, float scale = 1.0f) {
-    OwnedTensor t(cpu_allocator(), DType::F32, s);
-    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<float>()[i] = scale * normal();
-    return t;
-  }
-  OwnedTensor i8(Shape s, int lo = -127, int hi = 127) {
-    OwnedTensor t(cpu_allocator(), DType::I8, s);
-    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<int8_t>()[i] = static_cast<int8_t>(uniform(lo, hi));
-    return t;
-  }
-};
+using test::Rand;
 
 double rint_d(double v) { return std::nearbyint(v); }
 
@@ -79,7 +66,7 @@ float ref_gemm(const int8_t* xq, float xs, const LinearWeight& w, int64_t n) {
 class CpuW8A8 : public ::testing::Test {
  protected:
   std::unique_ptr<Ops> ops = make_cpu_ops();
-  Rand r;
+  Rand r{4321};
 };
 
 TEST_F(CpuW8A8, QuantStaticRoundsHalfToEvenAndClamps) {

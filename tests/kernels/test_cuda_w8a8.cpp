@@ -21,17 +21,13 @@
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/ops.h"
+#include "tests/support/random_tensors.h"
 #include "model/config.h"
 
 namespace rotor {
 namespace {
 
-struct Rand {
-  std::mt19937_64 g{std::random_device{}()};
-  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
-  float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(g); }
-  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); }
-};
+using test::Rand;
 
 ModelConfig shared_config(const std::string& name) {
   return ModelConfig::load(std::string(ROTOR_SHARED_DIR) + "/configs/" + name + "/config.json");

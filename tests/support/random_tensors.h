@@ -1,0 +1,37 @@
+// tests/support/random_tensors.h — random test data: one generator with normal and uniform
+// draws and host tensors of them (f32, bf16, int8). CPU tests seed it (reproducible figures);
+// GPU tests draw a fresh seed each run.
+#pragma once
+#include <cstdint>
+#include <random>
+
+#include "core/bf16.h"
+#include "core/buffer.h"
+
+namespace rotor::test {
+
+struct Rand {
+  std::mt19937_64 g;
+  explicit Rand(uint64_t seed = std::random_device{}()) : g(seed) {}
+  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
+  int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); }
+  float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(g); }
+  // Host tensors of N(0, scale) values, and of integers in [lo, hi].
+  OwnedTensor f32(Shape s, float scale = 1.0f) {
+    OwnedTensor t(cpu_allocator(), DType::F32, s);
+    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<float>()[i] = scale * normal();
+    return t;
+  }
+  OwnedTensor bf16(Shape s, float scale = 1.0f) {
+    OwnedTensor t(cpu_allocator(), DType::BF16, s);
+    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<uint16_t>()[i] = f32_to_bf16(scale * normal());
+    return t;
+  }
+  OwnedTensor i8(Shape s, int lo = -127, int hi = 127) {
+    OwnedTensor t(cpu_allocator(), DType::I8, s);
+    for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<int8_t>()[i] = static_cast<int8_t>(uniform(lo, hi));
+    return t;
+  }
+};
+
+}  // namespace rotor::test
