@@ -40,6 +40,16 @@ std::vector<OfflineRequest> greedy_requests(const Reference& ref, bool prompt_ou
   return reqs;
 }
 
+// The requests in one batch, or each alone, prefilled in chunks of `chunk` tokens (0: whole).
+std::vector<OfflineResult> generate(ModelRunner& runner, const std::vector<OfflineRequest>& reqs, int chunk,
+                                    const std::vector<int>& eos, bool batched) {
+  if (batched) return generate_offline(runner, reqs, chunk, eos);
+  std::vector<OfflineResult> res;
+  for (size_t i = 0; i < reqs.size(); ++i)
+    res.push_back(generate_offline(runner, std::span(reqs).subspan(i, 1), chunk, eos)[0]);
+  return res;
+}
+
 TEST_P(Fixture, MatchesTransformersThroughKvCache) {
   const std::filesystem::path dir = GetParam();
   const Reference ref = read_reference(dir);
@@ -53,13 +63,7 @@ TEST_P(Fixture, MatchesTransformersThroughKvCache) {
 
   for (int chunk : {0, 1, 3, 7}) {
     for (bool batched : {false, true}) {
-      std::vector<OfflineResult> res;
-      if (batched) {
-        res = generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
-      } else {
-        for (int i = 0; i < P; ++i)
-          res.push_back(generate_offline(runner, std::span(reqs).subspan(i, 1), chunk, m.config.eos_token_ids)[0]);
-      }
+      const std::vector<OfflineResult> res = generate(runner, reqs, chunk, m.config.eos_token_ids, batched);
       for (int i = 0; i < P; ++i) {
         SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk << (batched ? " batched" : " alone"));
         EXPECT_LT(rel_err(ref.last_logits[i], res[i].prompt_logits), 1e-3);
@@ -90,13 +94,7 @@ TEST_P(Fixture, DecodeSplitPlanKeepsTheGreedyTokens) {
   ASSERT_GT(ro.max_model_len, 32);
   for (int chunk : {0, 3}) {
     for (bool batched : {false, true}) {
-      std::vector<OfflineResult> res;
-      if (batched) {
-        res = generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
-      } else {
-        for (int i = 0; i < P; ++i)
-          res.push_back(generate_offline(runner, std::span(reqs).subspan(i, 1), chunk, m.config.eos_token_ids)[0]);
-      }
+      const std::vector<OfflineResult> res = generate(runner, reqs, chunk, m.config.eos_token_ids, batched);
       for (int i = 0; i < P; ++i) {
         SCOPED_TRACE(::testing::Message() << "prompt " << i << " chunk " << chunk << (batched ? " batched" : " alone"));
         if (!ref.greedy[i].empty()) {

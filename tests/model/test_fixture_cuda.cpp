@@ -235,10 +235,12 @@ TEST(GpuUpload, DeviceTensorsEqualTheHostOnes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture, ::testing::ValuesIn(test::bf16_fixtures()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 // The W8A8 fixtures (w8a8_ref.py's int8 arithmetic in f32) through the same checks: the int8
 // kernels with bf16 activations, graphs and split plans.
-INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, GpuFixture, ::testing::ValuesIn(test::w8a8_fixture_dirs()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, GpuFixture, ::testing::ValuesIn(test::w8a8_fixture_dirs()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GpuFixture);
 
 }  // namespace

@@ -106,7 +106,8 @@ TEST_P(Fp8KvFixture, CloseToBf16KvCache) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::bf16_fixtures()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 INSTANTIATE_TEST_SUITE_P(W8A8Fixtures, Fp8KvFixture, ::testing::ValuesIn(test::w8a8_fixture_dirs()),
                          [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Fp8KvFixture);

@@ -78,7 +78,8 @@ TEST_P(W8A8Fixture, MatchesReferenceThroughGenerateCli) {
   EXPECT_GE(double(same) / double(total), 0.98) << same << " of " << total;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, W8A8Fixture, ::testing::ValuesIn(test::w8a8_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, W8A8Fixture, ::testing::ValuesIn(test::w8a8_fixtures()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(W8A8Fixture);
 
 // A tensor as rewritten into a copy of the fixture.

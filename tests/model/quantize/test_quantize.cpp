@@ -153,7 +153,8 @@ TEST_P(Quantize, NeedsCalibrationAndAFloatSource) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Quantize, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) { return test::fixture_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, Quantize, ::testing::ValuesIn(test::bf16_fixtures()),
+                         [](const auto& info) { return test::fixture_name(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Quantize);
 
 }  // namespace
