@@ -91,15 +91,7 @@ TEST_F(TpCuda, SmallFixtureSplitMatchesOneRank) {
   // random ones, so that the argmax agreement counts a few hundred positions.
   const int vocab = nlohmann::json::parse(std::ifstream(dir / "config.json"))["vocab_size"];
   const std::vector<std::vector<int32_t>> prompts = test::with_random_prompts(test::read_reference(dir).ids, vocab, 17);
-  std::vector<OfflineRequest> reqs(prompts.size());
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    reqs[i].prompt = prompts[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = 8;
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests(prompts, 8);
   LoadOptions lo;
   lo.model = dir;
   const RunnerOptions ro = options_for(reqs, false);

@@ -65,14 +65,7 @@ class GpuFixture : public ::testing::TestWithParam<std::string> {
 TEST_P(GpuFixture, MatchesTransformers) {
   const test::Reference ref = test::read_reference(GetParam());
   const int P = static_cast<int>(ref.ids.size());
-  std::vector<OfflineRequest> reqs(P);
-  for (int i = 0; i < P; ++i) {
-    reqs[i].prompt = ref.ids[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = 1;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests(ref.ids, 1);
   auto r = runner(reqs, false);
   // bf16 rounding alone grows as the hidden size shrinks: transformers itself in bf16 is 2.7e-2
   // from its f32 logits on the yarn fixture's prompt 0 (hidden 16), at most 1.3e-2 on tiny (hidden 64)
@@ -157,15 +150,7 @@ TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
 TEST_P(GpuFixture, Fp8KvCacheCloseToBf16KvCache) {
   const test::Reference ref = test::read_reference(GetParam());
   const std::vector<std::vector<int32_t>> prompts = test::with_random_prompts(ref.ids, model_.config.vocab_size, 11);
-  std::vector<OfflineRequest> reqs(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    reqs[i].prompt = prompts[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = 8;
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests(prompts, 8);
   constexpr int kChunk = 37;
   const auto eos = model_.config.eos_token_ids;
   const auto bf16 = generate_offline(*runner(reqs, false, 0, std::nullopt, KvCacheDtype::BFloat16), reqs, kChunk, eos);

@@ -30,15 +30,7 @@ std::vector<OfflineResult> run(Ops& ops, const std::filesystem::path& dir,
   LoadOptions lo;
   lo.model = dir;
   LoadedModel m = load_model(lo, ops);
-  std::vector<OfflineRequest> reqs(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    reqs[i].prompt = prompts[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = kDecode;
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests(prompts, kDecode);
   RunnerOptions ro = offline_runner_options(reqs);
   ro.max_num_tokens = static_cast<int>(prompts.size()) * kChunk;
   ro.kv_cache_dtype = dtype;

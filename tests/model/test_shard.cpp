@@ -213,15 +213,7 @@ TEST_P(Sharded, RunsLikeTheUnshardedModel) {
   const bool w8a8 = fs::exists(dir / "quant_model_description.json");
   const test::Reference ref = test::read_reference(dir);
   const int P = static_cast<int>(ref.ids.size());
-  std::vector<OfflineRequest> reqs(P);
-  for (int i = 0; i < P; ++i) {
-    reqs[i].prompt = ref.ids[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = 16;
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests(ref.ids, 16);
   const RunnerOptions ro = offline_runner_options(reqs);
   auto local = make_local_comm();
   ModelRunner single(*ops, *local, c, load(dir, 0, 1, *ops), ro);

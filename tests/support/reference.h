@@ -70,21 +70,29 @@ inline std::vector<std::vector<int32_t>> with_random_prompts(std::vector<std::ve
   return prompts;
 }
 
+// Greedy requests for `prompts`, `max_tokens` each past any eos, that report the argmax after
+// every prompt position and the last position's logits.
+inline std::vector<OfflineRequest> greedy_prompt_requests(const std::vector<std::vector<int32_t>>& prompts,
+                                                          int max_tokens) {
+  std::vector<OfflineRequest> reqs(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    reqs[i].prompt = prompts[i];
+    reqs[i].params.temperature = 0.0f;
+    reqs[i].max_tokens = max_tokens;
+    reqs[i].ignore_eos = true;
+    reqs[i].prompt_argmax = true;
+    reqs[i].prompt_logits = true;
+  }
+  return reqs;
+}
+
 inline std::vector<OfflineResult> run_prompts(Ops& ops, const std::filesystem::path& model,
                                               const std::vector<std::vector<int32_t>>& prompts, int chunk = 0) {
   auto comm = make_local_comm();
   LoadOptions lo;
   lo.model = model;
   LoadedModel m = load_model(lo, ops);
-  std::vector<OfflineRequest> reqs(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    reqs[i].prompt = prompts[i];
-    reqs[i].params.temperature = 0.0f;
-    reqs[i].max_tokens = 1;
-    reqs[i].ignore_eos = true;
-    reqs[i].prompt_argmax = true;
-    reqs[i].prompt_logits = true;
-  }
+  const std::vector<OfflineRequest> reqs = greedy_prompt_requests(prompts, 1);
   ModelRunner runner(ops, *comm, m.config, std::move(m.weights), offline_runner_options(reqs));
   return generate_offline(runner, reqs, chunk, m.config.eos_token_ids);
 }
