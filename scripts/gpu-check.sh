@@ -258,6 +258,9 @@ for step in $steps; do
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
       for run in ${ROTOR_SERVE_RUNS:-bf16}; do
+        for word in ${run//+/ }; do
+          case $word in bf16|w8a8|fp8kv|schema) ;; *) note "serve: unknown run word '$word' in '$run' (bf16, w8a8, fp8kv, schema joined by +): skipped"; continue 2 ;; esac
+        done
         flags=()
         [[ +$run+ == *+w8a8+* ]] && flags+=(--quantization ascend)
         [[ +$run+ == *+fp8kv+* ]] && flags+=(--kv-cache-dtype fp8)
