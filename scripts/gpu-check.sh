@@ -2,8 +2,9 @@
 # The GPU check, run on an H200 machine from a checkout (see docs/gpu.md): makes the test
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
-#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp engine bench fp8 latency e2e
-#                                       e2e-tp serve (default: env fixtures build test comm tp engine bench fp8)
+#   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
+#                                       w8a8 latency e2e e2e-tp serve (default: env fixtures build test
+#                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
@@ -18,7 +19,7 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 deps=${ROTOR_GPU_DEPS:-$root/.gpu-deps}
 stage=${ROTOR_GPU_STAGE:-$root/.gpu-stage}
-steps=${*:-env fixtures build test comm tp engine bench fp8}
+steps=${*:-env fixtures build test comm tp tp-bench engine bench fp8}
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
 if [ ! -d "$deps" ] && [ -d "$root/.gpu-debs" ] && [ -z "${ROTOR_GPU_DEPS:-}" ]; then
@@ -106,12 +107,19 @@ for step in $steps; do
       # ranks (test_tp_cuda sets ROTOR_SAME_DEVICE_RANKS itself): the small fixture split 2 and
       # 4 ways against one rank (logits rel err < 1e-2, argmax >= 98%), graphs on/off and async
       # on/off identical, structured outputs over 2 ranks (valid, each grammar fed once per
-      # step, identical across async and graphs); then the 30B-A3B decode step with TP 2 (and
-      # TP 2 EP) on one GPU beside TP 1 (docs/perf-log.md), and rotor generate over 2 ranks.
+      # step, identical across async and graphs); then rotor generate over 2 ranks.
       timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off, structured outputs)" \
         "$out/test_tp_cuda.log" \
         "${run_env[@]}" $bin/tests/test_tp_cuda
       grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda.log" | sed 's/^/   /'
+      timed "rotor generate, tiny fixture, TP 2 on one GPU (async)" "$out/generate-tp2.log" "${run_env[@]}" \
+        ROTOR_SAME_DEVICE_RANKS=1 $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
+        --tensor-parallel-size 2 --async-scheduling --prompt-ids 785,6722,315 --prompt-ids 1,2,3,4 --max-tokens 16 \
+        --output json
+      grep -E "output_ids" "$out/generate-tp2.log" | sed 's/^/   /'
+      ;;
+    tp-bench)
+      # The 30B-A3B decode step with TP 2 (and TP 2 EP) on one GPU beside TP 1 (docs/perf-log.md).
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for tp in "1" "2" "2 --enable-expert-parallel"; do
         name=tp${tp// --enable-expert-parallel/-ep}
@@ -120,11 +128,6 @@ for step in $steps; do
           --batch 32 --context 16384 --steps 20 --graphs 1 --tensor-parallel-size $tp
         grep -E "^RESULT|roofline" "$out/bench-decode-$name.log" | sed 's/^/   /'
       done
-      timed "rotor generate, tiny fixture, TP 2 on one GPU (async)" "$out/generate-tp2.log" "${run_env[@]}" \
-        ROTOR_SAME_DEVICE_RANKS=1 $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
-        --tensor-parallel-size 2 --async-scheduling --prompt-ids 785,6722,315 --prompt-ids 1,2,3,4 --max-tokens 16 \
-        --output json
-      grep -E "output_ids" "$out/generate-tp2.log" | sed 's/^/   /'
       ;;
     engine)
       # The engine on the GPU (8 layers of 30B-A3B, dummy weights): the decode rate with async
@@ -192,6 +195,30 @@ for step in $steps; do
           --prefill --kv-cache-dtype ${kv/bf16/bfloat16}
         grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$kv.log" | sed 's/^/   /'
       done
+      ;;
+    w8a8)
+      # Issue 14, W8A8 beside bf16 in the same run: the 30B-A3B decode step at 32 x 16k (W8A8:
+      # >= 88% of its roofline, >= 1.25x bf16), the 8-layer peer configuration (32 x 16384
+      # prefill, then decode; W8A8 prefill >= 1.25x bf16's), and one TP-8 rank of 235B-A22B,
+      # all 94 layers, at 32 x 16k in W8A8 (>= 80% of its roofline).
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for q in auto w8a8; do
+        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, ${q/auto/bf16}" \
+          "$out/bench-decode-48-g1-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
+          --context 16384 --steps 20 --graphs 1 --quantization $q
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-$q.log" | sed 's/^/   /'
+      done
+      for q in auto w8a8; do
+        timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, ${q/auto/bf16}" \
+          "$out/bench-peer-8-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 \
+          --context 16384 --steps 32 --prefill --quantization $q
+        grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$q.log" | sed 's/^/   /'
+      done
+      timed "decode step, one TP-8 rank of 235B-A22B, 94 layers, batch 32, 16k context, graphs 1, w8a8" \
+        "$out/bench-decode-235b-tp8-rank-w8a8.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
+        "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 --steps 20 --graphs 1 \
+        --quantization w8a8
+      grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-235b-tp8-rank-w8a8.log" | sed 's/^/   /'
       ;;
     latency)
       # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned
