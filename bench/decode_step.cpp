@@ -51,6 +51,13 @@ int run(const Args& a) {
   RankSet ranks({a.device, a.tp, a.ep, false});
   const int world = ranks.world_size();
   Ops* ops = &ranks.ops(0);
+  // The copy ceiling first, while the GPU still has room for its 2 x 2 GiB (on rank 0's
+  // thread, its device current).
+  double copy_bw = 0;
+  if (!ops->device().is_cpu())
+    ranks.threads().run([&](int r) {
+      if (r == 0) copy_bw = measure_copy_bandwidth(*ops);
+    });
   LoadOptions lo;
   lo.model = a.model;
   lo.load_format = "dummy";
@@ -164,11 +171,7 @@ int run(const Args& a) {
               "achieved\n",
               bytes / 1e9, expert_bytes / 1e9, touched, E, dense_bytes / 1e9, kv_bytes / 1e9, bytes / step_s / 1e12);
   if (!ops->device().is_cpu()) {
-    double one = 0;  // on rank 0's thread (its device current)
-    ranks.threads().run([&](int r) {
-      if (r == 0) one = measure_copy_bandwidth(*ops);
-    });
-    const double bw = one * gpus;
+    const double bw = copy_bw * gpus;
     std::printf("  copy ceiling %.2f TB/s (%d GPU%s): roofline step %.3f ms (%.1f tok/s per sequence); achieved %.0f%% "
                 "of it\n",
                 bw / 1e12, gpus, gpus > 1 ? "s" : "", bytes / bw * 1e3, bw / bytes, 100.0 * (bytes / bw) / step_s);

@@ -224,6 +224,7 @@ void print_table(const std::string& splits, const std::vector<Column>& cols) {
 int run(const Args& a) {
   std::unique_ptr<Ops> ops = make_cuda_ops(0);
   std::unique_ptr<Communicator> comm = make_local_comm();
+  const double bw = measure_copy_bandwidth(*ops);  // before the weights, while its 4 GiB fit
   LoadOptions lo;
   lo.model = a.model;
   lo.load_format = "dummy";
@@ -238,7 +239,6 @@ int run(const Args& a) {
   std::printf("model %s: %d layers, %d q / %d KV heads, %d experts (top %d, I %d), %s dummy weights in %.1f s\n",
               name.c_str(), c.num_layers, c.num_heads, c.num_kv_heads, c.num_experts, c.num_experts_per_tok,
               c.moe_intermediate_size, w8a8 ? "W8A8" : "bf16", now() - t0);
-  const double bw = measure_copy_bandwidth(*ops);
   std::printf("copy ceiling %.3f TB/s; context %d (+ %d warm-up, %d timed steps)\n", bw / 1e12, a.context, a.warmup,
               a.steps);
   std::fflush(stdout);

@@ -42,6 +42,12 @@ timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its 
   return 1
 }
 bin=build/gpu
+# The 30B-A3B decode step at 32 x 16k holds 57 GiB of bf16 weights and a 48 GiB KV cache: all
+# 48 layers on a GPU of 120 GB or more (H200), the first 24 on an 80 GB one (H100). The roofline
+# in each result counts the layers that ran, so the ratios mean the same on both.
+gpu_mib=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1)
+L30=48
+[ "${gpu_mib:-0}" -lt 120000 ] && L30=24
 
 for step in $steps; do
   case $step in
@@ -123,9 +129,9 @@ for step in $steps; do
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for tp in "1" "2" "2 --enable-expert-parallel"; do
         name=tp${tp// --enable-expert-parallel/-ep}
-        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs, TP $tp (one GPU)" \
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs, TP $tp (one GPU)" \
           "$out/bench-decode-$name.log" "${run_env[@]}" ROTOR_SAME_DEVICE_RANKS=1 $bin/bench/rotor_bench_decode "$cfg" \
-          --batch 32 --context 16384 --steps 20 --graphs 1 --tensor-parallel-size $tp
+          --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1 --tensor-parallel-size $tp
         grep -E "^RESULT|roofline" "$out/bench-decode-$name.log" | sed 's/^/   /'
       done
       ;;
@@ -170,9 +176,10 @@ for step in $steps; do
         $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-235b-a22b-instruct-2507/config.json" --w8a8-only
       grep -E "^\| " "$out/bench-kernels-w8a8-235b.log"
       for g in 1 0; do
-        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs $g" "$out/bench-decode-48-g$g.log" \
-          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 --context 16384 --steps 20 --graphs $g
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g$g.log" | sed 's/^/   /'
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs $g" "$out/bench-decode-$L30-g$g.log" \
+          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+          --graphs $g
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g$g.log" | sed 's/^/   /'
       done
       timed "decode step 8 layers, batch 1, 16k context" "$out/bench-decode-8-b1.log" \
         "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 1 --context 16384 --steps 50
@@ -184,10 +191,10 @@ for step in $steps; do
       # prefix reading fp8 against bf16 (at most a few percent slower).
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for kv in bf16 fp8; do
-        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-48-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
-          --context 16384 --steps 20 --graphs 1 --kv-cache-dtype ${kv/bf16/bfloat16}
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-$kv.log" | sed 's/^/   /'
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
+          --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype ${kv/bf16/bfloat16}
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
       done
       for kv in bf16 fp8; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" "$out/bench-peer-8-$kv.log" \
@@ -203,10 +210,10 @@ for step in $steps; do
       # all 94 layers, at 32 x 16k in W8A8 (>= 80% of its roofline).
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for q in auto w8a8; do
-        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs 1, ${q/auto/bf16}" \
-          "$out/bench-decode-48-g1-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --batch 32 \
-          --context 16384 --steps 20 --graphs 1 --quantization $q
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-48-g1-$q.log" | sed 's/^/   /'
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, ${q/auto/bf16}" \
+          "$out/bench-decode-$L30-g1-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
+          --batch 32 --context 16384 --steps 20 --graphs 1 --quantization $q
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-$q.log" | sed 's/^/   /'
       done
       for q in auto w8a8; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, ${q/auto/bf16}" \
@@ -244,10 +251,10 @@ for step in $steps; do
         done
       done
       for splits in fixed plan; do
-        timed "decode step 30B-A3B 48 layers, batch 32, 16k context, graphs, ROTOR_DECODE_SPLITS=$splits" \
-          "$out/bench-decode-48-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --batch 32 --context 16384 --steps 20 --graphs 1
-        grep -E "^RESULT|roofline" "$out/bench-decode-48-$splits.log" | sed 's/^/   /'
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs, ROTOR_DECODE_SPLITS=$splits" \
+          "$out/bench-decode-$L30-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1
+        grep -E "^RESULT|roofline" "$out/bench-decode-$L30-$splits.log" | sed 's/^/   /'
       done
       ;;
     e2e)
