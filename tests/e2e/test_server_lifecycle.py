@@ -2,6 +2,7 @@
 without a model directory it serves the embedded default model (what the README's curl
 command talks to)."""
 import signal
+import os
 import subprocess
 import time
 
@@ -36,10 +37,12 @@ def test_embedded_default_model_serves_chat(rotor_binary):
         body = r.json()
         assert body["choices"][0]["message"]["role"] == "assistant"
         assert body["usage"]["completion_tokens"] >= 1
-        # The same request through curl, as the README shows it.
+        # The same request through curl, as the README shows it (with the system's libraries:
+        # LD_LIBRARY_PATH may point the server at other builds of them, as on the GPU machine).
+        curl_env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
         out = subprocess.run(["curl", "-sf", s.url + "/v1/chat/completions", "-H", "Content-Type: application/json",
                               "-d", '{"model": "%s", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}' % name],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, env=curl_env)
         assert out.returncode == 0 and '"chat.completion"' in out.stdout
     finally:
         assert s.stop() == 0, s.output
