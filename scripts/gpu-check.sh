@@ -8,6 +8,7 @@
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
+#   ROTOR_E2E_TESTS="tests/e2e/test_x.py ..." (e2e, e2e-tp): only these test files (default: tests/e2e)
 #   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
@@ -267,7 +268,7 @@ for step in $steps; do
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
       fi
       timed "pytest tests/e2e against a GPU server" "$out/e2e.log" "${run_env[@]}" ROTOR_SHARED="$stage" \
-        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider tests/e2e \
+        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider ${ROTOR_E2E_TESTS:-tests/e2e} \
         -k "not greedy_matches_transformers"
       tail -n 3 "$out/e2e.log" | sed 's/^/   /'
       ;;
@@ -279,7 +280,7 @@ for step in $steps; do
       fi
       timed "pytest tests/e2e against a GPU server, TP 2 on one GPU" "$out/e2e-tp.log" "${run_env[@]}" \
         ROTOR_SHARED="$stage" ROTOR_SAME_DEVICE_RANKS=1 ROTOR_E2E_ARGS="--tensor-parallel-size 2" \
-        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider tests/e2e \
+        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider ${ROTOR_E2E_TESTS:-tests/e2e} \
         -k "not greedy_matches_transformers"
       tail -n 3 "$out/e2e-tp.log" | sed 's/^/   /'
       ;;
