@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       w8a8 latency e2e e2e-tp serve (default: env fixtures build test
+#                                       w8a8 latency ncu e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -256,6 +256,24 @@ for step in $steps; do
           "$out/bench-decode-$L30-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-$splits.log" | sed 's/^/   /'
+      done
+      ;;
+    ncu)
+      # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes
+      # profiled one at a time at the GPU's own clocks (duration, SM clock, DRAM bytes, grid,
+      # registers, achieved occupancy): 8 layers of 30B-A3B in bf16 at batch 1 (a step is 2.5x
+      # its roofline, every op 5-40 us), and 4 layers of the 235B-A22B TP-8 rank in W8A8 at
+      # batch 32 (its experts at 53% of the copy ceiling). CSV in ncu-*.csv.
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
+      metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
+      for run in qwen3-30b-a3b:8:auto:1 qwen3-235b-a22b-tp8-rank:4:w8a8:32; do
+        IFS=: read -r name layers q b <<<"$run"
+        timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context" \
+          "$out/ncu-$name-b$b.log" "${run_env[@]}" "$ncu_bin" --graph-profiling node --clock-control none \
+          --metrics "$metrics" --csv --log-file "$out/ncu-$name-b$b.csv" $bin/bench/rotor_bench_latency \
+          "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" --batches "$b" --splits fixed \
+          --context 16384 --steps 2 --warmup 1
       done
       ;;
     e2e)
