@@ -1,4 +1,5 @@
-// model/load_model.cpp — choosing the weight source and placing the weights on the device.
+// model/load_model.cpp — choosing the weight source and placing the weights on the device (on a
+// GPU with each layer's q/k/v stacked into one weight: model/stack_qkv.h).
 #include "model/load_model.h"
 #include "core/check.h"
 
@@ -6,6 +7,7 @@
 #include "core/progress.h"
 #include "model/quant_description.h"
 #include "model/safetensors.h"
+#include "model/stack_qkv.h"
 
 namespace rotor {
 namespace fs = std::filesystem;
@@ -45,6 +47,7 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
     const bool w8a8 = want_quant || (fs::is_directory(o.model) && QuantDescription::present(o.model));
     m.weights = dummy_weights(m.config, o.seed, ops, shard, w8a8);
     ROTOR_LOG_INFO("weights: dummy, {}", w8a8 ? "w8a8" : "bf16");
+    if (!ops.device().is_cpu()) stack_qkv(m.weights, ops.allocator());
     return m;
   }
   ModelWeights host = load_weights(m.config, o.model, shard);
@@ -54,10 +57,12 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
                  cpu ? ", memory-mapped (the CPU reads each page on first use)" : "");
   if (!host.k_scale.empty() && o.rank == 0)
     ROTOR_LOG_INFO("checkpoint: per-layer KV cache scales (an FP8 KV cache uses them)");
-  if (!cpu)
+  if (!cpu) {
     m.weights = upload_weights(m.config, host, ops.allocator());
-  else
+    stack_qkv(m.weights, ops.allocator());
+  } else {
     m.weights = shard.sharded() ? pack_weights(m.config, std::move(host)) : std::move(host);
+  }
   return m;
 }
 

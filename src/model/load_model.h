@@ -33,6 +33,8 @@ struct LoadedModel {
   ModelWeights weights;            // weights.shard: what this rank holds
 };
 
+// The config and this rank's weights on ops' device: memory-mapped on the CPU; on a GPU copied
+// (or made, dummy) there with each layer's q/k/v stacked into one weight (model/stack_qkv.h).
 LoadedModel load_model(const LoadOptions& options, Ops& ops);
 // What load_model does before it reads any weight: the options checked (one-line errors) and
 // the config loaded (num_layers applied); weights left empty.

@@ -27,6 +27,8 @@ struct LayerWeights {
   Tensor post_norm_bias;              // [H] optional
   Tensor q_norm, k_norm;              // [hd]
   std::vector<LinearWeight> qkv;      // parts writing consecutive columns of the [T, qkv_size] output
+  LinearWeight qkv_fused;             // optional: the parts stacked [qkv_size, H], one GEMM (model/stack_qkv.h);
+                                      // qkv are then views of its row blocks
   LinearWeight o_proj;                // [H, Hq*hd] (this rank's columns)
   LinearWeight router;                // mlp.gate [E, H]
   ExpertWeights experts;

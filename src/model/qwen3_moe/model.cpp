@@ -1,4 +1,4 @@
-// model/qwen3_moe/model.cpp — Qwen3-MoE layers: RMSNorm, fused QKV, QK-norm + RoPE into the
+// model/qwen3_moe/model.cpp — Qwen3-MoE layers: RMSNorm, QKV (one GEMM where stacked), QK-norm + RoPE into the
 // paged cache, attention (decodes then prefills), o_proj, residual, router, experts. Linear
 // layers go through LinearFront (any weight format); under tensor parallelism o_proj's output is
 // all-reduced in the post-attention norm and the experts' in the next layer's input norm (or the
@@ -72,10 +72,14 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
                                  : linear_.reduce_rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, h, L.qkv, x);
   report(h, "attn_in", l);
   report(xin.x, "attn_norm", l);
-  int64_t col = 0;
-  for (const LinearWeight& part : L.qkv) {
-    linear_(xin, part, qkv.narrow(1, col, part.out_features()));
-    col += part.out_features();
+  if (L.qkv_fused.weight.defined()) {
+    linear_(xin, L.qkv_fused, qkv);
+  } else {
+    int64_t col = 0;
+    for (const LinearWeight& part : L.qkv) {
+      linear_(xin, part, qkv.narrow(1, col, part.out_features()));
+      col += part.out_features();
+    }
   }
   ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, q);
   if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv, b, scale, attn.rows(0, nd));
