@@ -244,10 +244,10 @@ void run(const ServeArgs& args) {
   so.version = ROTOR_VERSION;
   server::Server server(*engine, tokenizer, chat_template, so);
   server.bind();
-  ROTOR_LOG_INFO("serving {} on {}://{}:{}{} (max_model_len {}, {} KV blocks of {} tokens)",
+  ROTOR_LOG_INFO("serving {} on {}://{}:{}{} ({}, max_model_len {}, {} KV blocks of {} tokens)",
                  a.served_model_name.front(), so.http.tls.enabled() ? "https" : "http", a.host, server.port(),
-                 so.http.root_path, engine->limits().max_model_len, engine->limits().num_blocks,
-                 engine->limits().block_size);
+                 so.http.root_path, ranks.world_size() > 1 ? fmt::format("{} ranks", ranks.world_size()) : ranks.where(0),
+                 engine->limits().max_model_len, engine->limits().num_blocks, engine->limits().block_size);
 
   std::unique_ptr<StatsLogger> stats;
   if (!a.frontend.disable_log_stats) stats = std::make_unique<StatsLogger>(*engine, stats_interval_seconds());

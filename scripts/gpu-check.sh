@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       w8a8 latency ncu e2e e2e-tp serve (default: env fixtures build test
+#                                       w8a8 latency ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -275,6 +275,32 @@ for step in $steps; do
           "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" --batches "$b" --splits fixed \
           --context 16384 --steps 2 --warmup 1
       done
+      ;;
+    run-sh)
+      # Issue 23: scripts/run.sh on a GPU host builds the CUDA preset (build/cuda) and serves the
+      # embedded default model on the GPU. This machine has no apt: ROTOR_NO_INSTALL=1 skips the
+      # install, and CMake, pkg-config and the loader find the unpacked .debs. Then one chat
+      # request through curl (with the system's libraries) and SIGTERM.
+      port=18790
+      (export ROTOR_NO_INSTALL=1 CMAKE_PREFIX_PATH="$deps/usr" LD_LIBRARY_PATH="${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+       exec scripts/run.sh --port $port) >"$out/run-sh.log" 2>&1 &
+      server=$!
+      t0=$SECONDS
+      until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do
+        if ! kill -0 $server 2>/dev/null || [ $((SECONDS - t0)) -gt "${STEP_TIMEOUT:-900}" ]; then break; fi
+        sleep 2
+      done
+      model=$(curl -s "http://127.0.0.1:$port/v1/models" | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0]["id"])')
+      reply=$(curl -s "http://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' \
+        -d "{\"model\": \"$model\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}], \"max_tokens\": 8}")
+      kill -TERM $server 2>/dev/null; wait $server; status=$?
+      if grep -q "serving with build/cuda" "$out/run-sh.log" && grep -q "(cuda:0, max_model_len" "$out/run-sh.log" &&
+         [[ $reply == *'"chat.completion"'* ]] && [ $status = 0 ]; then
+        note "scripts/run.sh: built build/cuda and served on the GPU ($((SECONDS - t0)) s; exit status $status after SIGTERM)"
+      else
+        note "scripts/run.sh: FAILED (exit status $status), see run-sh.log"; tail -n 30 "$out/run-sh.log"
+      fi
+      echo "   $reply" | cut -c1-300
       ;;
     e2e)
       # The server's pytest end-to-end suite against a GPU server (tiny fixture, --device auto

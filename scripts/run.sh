@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/cuda/bin:$PATH"
 # Setup output goes to stderr: stdout is rotor's (--dry-run prints JSON there).
-scripts/install-deps.sh >&2
+# ROTOR_NO_INSTALL=1: the dependencies are provided otherwise (a machine without apt; CMake and
+# pkg-config then find them through CMAKE_PREFIX_PATH / PKG_CONFIG_* in the environment).
+[ "${ROTOR_NO_INSTALL:-0}" = 1 ] || scripts/install-deps.sh >&2
 preset=cpu
 if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
   preset=cuda

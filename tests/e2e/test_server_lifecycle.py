@@ -1,8 +1,9 @@
 """`rotor serve` start and stop: SIGTERM and SIGINT during a stream end the process cleanly;
 without a model directory it serves the embedded default model (what the README's curl
 command talks to)."""
-import signal
 import os
+import re
+import signal
 import subprocess
 import time
 
@@ -46,3 +47,5 @@ def test_embedded_default_model_serves_chat(rotor_binary):
         assert out.returncode == 0 and '"chat.completion"' in out.stdout
     finally:
         assert s.stop() == 0, s.output
+    # The start-up line names where the model runs (the CPU, or the GPU picked by --device auto).
+    assert re.search(r"serving \S+ on http://\S+ \((cpu|cuda:\d+), max_model_len", s.output), s.output
