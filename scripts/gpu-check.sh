@@ -282,7 +282,7 @@ for step in $steps; do
       # install, and CMake, pkg-config and the loader find the unpacked .debs. Then one chat
       # request through curl (with the system's libraries) and SIGTERM.
       port=18790
-      (export ROTOR_NO_INSTALL=1 CMAKE_PREFIX_PATH="$deps/usr" LD_LIBRARY_PATH="${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      (export ROTOR_NO_INSTALL=1 ROTOR_SHARED="$stage" CMAKE_PREFIX_PATH="$deps/usr" LD_LIBRARY_PATH="${libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
        exec scripts/run.sh --port $port) >"$out/run-sh.log" 2>&1 &
       server=$!
       t0=$SECONDS
