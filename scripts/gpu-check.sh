@@ -263,7 +263,8 @@ for step in $steps; do
       # profiled one at a time at the GPU's own clocks (duration, SM clock, DRAM bytes, grid,
       # registers, achieved occupancy): 8 layers of 30B-A3B in bf16 at batch 1 (a step is 2.5x
       # its roofline, every op 5-40 us), and 4 layers of the 235B-A22B TP-8 rank in W8A8 at
-      # batch 32 (its experts at 53% of the copy ceiling). CSV in ncu-*.csv.
+      # batch 32 (its experts at 53% of the copy ceiling). CSV in ncu-*.csv, a table per run
+      # (scripts/ncu-summary.py) in ncu-*.md.
       ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
       metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
@@ -271,9 +272,10 @@ for step in $steps; do
         IFS=: read -r name layers q b <<<"$run"
         timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context" \
           "$out/ncu-$name-b$b.log" "${run_env[@]}" "$ncu_bin" --graph-profiling node --clock-control none \
-          --metrics "$metrics" --csv --log-file "$out/ncu-$name-b$b.csv" $bin/bench/rotor_bench_latency \
+          --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$name-b$b.csv" $bin/bench/rotor_bench_latency \
           "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" --batches "$b" --splits fixed \
-          --context 16384 --steps 2 --warmup 1
+          --context 16384 --steps 2 --warmup 1 &&
+          python3 scripts/ncu-summary.py "$out/ncu-$name-b$b.csv" | tee "$out/ncu-$name-b$b.md" | head -n 30
       done
       ;;
     run-sh)
