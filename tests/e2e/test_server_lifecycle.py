@@ -47,5 +47,6 @@ def test_embedded_default_model_serves_chat(rotor_binary):
         assert out.returncode == 0 and '"chat.completion"' in out.stdout
     finally:
         assert s.stop() == 0, s.output
-    # The start-up line names where the model runs (the CPU, or the GPU picked by --device auto).
-    assert re.search(r"serving \S+ on http://\S+ \((cpu|cuda:\d+), max_model_len", s.output), s.output
+    # The start-up line names where the model runs (the CPU, the GPU picked by --device auto, or
+    # the number of tensor-parallel ranks, whose places a line before names).
+    assert re.search(r"serving \S+ on http://\S+ \((cpu|cuda:\d+|\d+ ranks), max_model_len", s.output), s.output
