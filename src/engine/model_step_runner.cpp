@@ -41,6 +41,9 @@ void feed(Feed& f, const int32_t* previous, std::span<uint32_t> bits, std::span<
   ModelStepRunner::Constrained& c = *f.c;
   auto give = [&](int32_t token) {
     if (c.refused || c.constraint->accept_token(token)) return;
+    // Past the grammar's end a request that ignores eos draws end tokens only, as its bitmask
+    // allows: no refusal.
+    if (c.constraint->is_terminated() && std::find(eos.begin(), eos.end(), token) != eos.end()) return;
     c.refused = true;  // a token outside the grammar (a sampler that ignored the mask): end it
     ROTOR_LOG_WARN("structured output: the constraint refused token {}; the request can only end now", token);
   };

@@ -5,7 +5,8 @@ forced tool calls (tool_choice required / a named function). Every output that e
 grammar complete, eos forced) must validate against its constraint with an independent
 checker (jsonschema, re); outputs cut by max_tokens cannot be checked as wholes, and a random
 model closes a JSON string with about 0.3% of its draws, so some are: they are counted, and
-must stay a minority. Unsupported constructs answer 400 naming them."""
+must stay a minority. With ignore_eos a request runs on past its grammar's end on end tokens
+alone, and no refusal is logged. Unsupported constructs answer 400 naming them."""
 import concurrent.futures
 import json
 import pathlib
@@ -15,7 +16,8 @@ import jsonschema
 import openai
 import pytest
 
-from conftest import API_KEY
+from conftest import API_KEY, TINY_SERVE_ARGS
+from rotor_server import RotorServer
 
 CORPUS = json.loads((pathlib.Path(__file__).parent / "data" / "json_schema_corpus.json").read_text())
 # The formats rotor writes (structured/json_string.h) that this jsonschema can check; others
@@ -91,6 +93,21 @@ def test_guided_choice_and_structured_outputs_field(client):
     for extra in ({"guided_choice": choices}, {"structured_outputs": {"choice": choices}}):
         r = chat(client, n=6, seed=3, extra_body=extra)
         assert all(c.message.content in choices and c.finish_reason == "stop" for c in r.choices), r
+
+
+def test_ignore_eos_past_the_grammars_end(rotor_binary, tiny_model):
+    # With ignore_eos a request goes on past its grammar's end drawing end tokens only (all its
+    # bitmask allows): its text is the constrained one, max_tokens are drawn, and the server logs
+    # no refusal (that warning is for a sampler that ignored the mask).
+    s = RotorServer(rotor_binary, str(tiny_model), *TINY_SERVE_ARGS, api_key=API_KEY)
+    try:
+        c = openai.OpenAI(base_url=s.url + "/v1", api_key=API_KEY, max_retries=0, timeout=600)
+        r = chat(c, max_tokens=12, seed=1, extra_body={"guided_choice": ["yes", "no"], "ignore_eos": True})
+        assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 12, r
+        assert r.choices[0].message.content in ("yes", "no"), r
+    finally:
+        assert s.stop() == 0, s.output
+    assert "constraint refused" not in s.output, s.output
 
 
 def test_guided_grammar(client):
