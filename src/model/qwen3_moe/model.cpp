@@ -72,14 +72,13 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
                                  : linear_.reduce_rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, h, L.qkv, x);
   report(h, "attn_in", l);
   report(xin.x, "attn_norm", l);
-  if (L.qkv_fused.weight.defined()) {
-    linear_(xin, L.qkv_fused, qkv);
-  } else {
-    int64_t col = 0;
-    for (const LinearWeight& part : L.qkv) {
-      linear_(xin, part, qkv.narrow(1, col, part.out_features()));
-      col += part.out_features();
-    }
+  // One GEMM where q/k/v are stacked (model/stack_qkv.h), else one per part.
+  const std::span<const LinearWeight> gemms =
+      L.qkv_fused.weight.defined() ? std::span<const LinearWeight>(&L.qkv_fused, 1) : std::span(L.qkv);
+  int64_t col = 0;
+  for (const LinearWeight& part : gemms) {
+    linear_(xin, part, qkv.narrow(1, col, part.out_features()));
+    col += part.out_features();
   }
   ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, q);
   if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv, b, scale, attn.rows(0, nd));
