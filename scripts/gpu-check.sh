@@ -9,6 +9,7 @@
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 #   ROTOR_E2E_TESTS="tests/e2e/test_x.py ..." (e2e, e2e-tp): only these test files (default: tests/e2e)
+#   ROTOR_STACK_QKV=1 (any step): q/k/v as one GEMM everywhere (test and tp run both ways anyway)
 #   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
@@ -83,6 +84,10 @@ for step in $steps; do
       timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
+      # q/k/v stacked into one GEMM (model/stack_qkv.h; off by default until this passes).
+      timed "test_model_cuda with ROTOR_STACK_QKV=1" "$out/test_model_cuda-stack.log" \
+        "${run_env[@]}" ROTOR_STACK_QKV=1 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-stack.log" | sed 's/^/   /'
       timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" "${run_env[@]}" $bin/apps/rotor generate \
         "$stage/fixtures/tiny-qwen3-moe" --device cuda --prompt-ids 785,6722,315 --max-tokens 16 --output json
       timed "rotor generate, dummy 30B-A3B (4 layers), --gpu-memory-utilization 0.5" "$out/generate-30b.log" \
@@ -115,10 +120,11 @@ for step in $steps; do
       # 4 ways against one rank (logits rel err < 1e-2, argmax >= 98%), graphs on/off and async
       # on/off identical, structured outputs over 2 ranks (valid, each grammar fed once per
       # step, identical across async and graphs); then rotor generate over 2 ranks.
-      timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off, structured outputs)" \
-        "$out/test_tp_cuda.log" \
-        "${run_env[@]}" $bin/tests/test_tp_cuda
-      grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda.log" | sed 's/^/   /'
+      for stack in 0 1; do
+        timed "test_tp_cuda (TP/EP 2 and 4 vs 1 rank, graphs and async on/off, structured outputs), ROTOR_STACK_QKV=$stack" \
+          "$out/test_tp_cuda-stack$stack.log" "${run_env[@]}" ROTOR_STACK_QKV=$stack $bin/tests/test_tp_cuda
+        grep -E "rel err|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda-stack$stack.log" | sed 's/^/   /'
+      done
       timed "rotor generate, tiny fixture, TP 2 on one GPU (async)" "$out/generate-tp2.log" "${run_env[@]}" \
         ROTOR_SAME_DEVICE_RANKS=1 $bin/apps/rotor generate "$stage/fixtures/tiny-qwen3-moe" --device cuda \
         --tensor-parallel-size 2 --async-scheduling --prompt-ids 785,6722,315 --prompt-ids 1,2,3,4 --max-tokens 16 \
@@ -222,11 +228,13 @@ for step in $steps; do
           --context 16384 --steps 32 --prefill --quantization $q
         grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$q.log" | sed 's/^/   /'
       done
-      timed "decode step, one TP-8 rank of 235B-A22B, 94 layers, batch 32, 16k context, graphs 1, w8a8" \
-        "$out/bench-decode-235b-tp8-rank-w8a8.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
-        "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 --steps 20 --graphs 1 \
-        --quantization w8a8
-      grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-235b-tp8-rank-w8a8.log" | sed 's/^/   /'
+      for stack in 0 1; do  # q/k/v as three GEMMs, then as one (model/stack_qkv.h)
+        timed "decode step, one TP-8 rank of 235B-A22B, 94 layers, batch 32, 16k context, graphs 1, w8a8, ROTOR_STACK_QKV=$stack" \
+          "$out/bench-decode-235b-tp8-rank-w8a8-stack$stack.log" "${run_env[@]}" ROTOR_STACK_QKV=$stack \
+          $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 \
+          --steps 20 --graphs 1 --quantization w8a8
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-235b-tp8-rank-w8a8-stack$stack.log" | sed 's/^/   /'
+      done
       ;;
     latency)
       # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned

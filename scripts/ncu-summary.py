@@ -50,7 +50,10 @@ def launches(path):
 
 def summary(path):
     kernels = collections.OrderedDict()
-    for launch in launches(path).values():
+    found = launches(path)
+    if not found:
+        raise KeyError("no rows with a Kernel Name")
+    for launch in found.values():
         kernels.setdefault(launch["name"], []).append(launch)
     total = sum(l.get("gpu__time_duration.sum") or 0 for ls in kernels.values() for l in ls)
     print(f"\n{path}: {sum(len(v) for v in kernels.values())} launches, {total * 1e3:.3f} ms of kernel time")
@@ -75,4 +78,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     for p in sys.argv[1:]:
-        summary(p)
+        try:
+            summary(p)
+        except (OSError, KeyError, csv.Error) as e:
+            sys.exit(f"ncu-summary: {p}: not an Nsight Compute CSV ({type(e).__name__}: {e})")

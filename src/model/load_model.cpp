@@ -1,5 +1,5 @@
 // model/load_model.cpp — choosing the weight source and placing the weights on the device (on a
-// GPU with each layer's q/k/v stacked into one weight: model/stack_qkv.h).
+// GPU, with ROTOR_STACK_QKV=1, each layer's q/k/v stacked into one weight: model/stack_qkv.h).
 #include "model/load_model.h"
 #include "core/check.h"
 
@@ -42,26 +42,28 @@ LoadedModel load_model(const LoadOptions& o, Ops& ops) {
                    m.config.num_layers, m.full_layers, m.config.hidden_size, m.config.num_experts,
                    m.config.num_experts_per_tok, m.full_parameter_count / 1e9);
   const ShardSpec shard = ShardSpec::make(m.config, o.rank, o.world_size, o.expert_parallel);
+  const bool cpu = ops.device().is_cpu();
   if (shard.sharded()) ROTOR_LOG_INFO("shard: {}", shard.str());
   if (o.load_format == "dummy") {
     const bool w8a8 = want_quant || (fs::is_directory(o.model) && QuantDescription::present(o.model));
     m.weights = dummy_weights(m.config, o.seed, ops, shard, w8a8);
     ROTOR_LOG_INFO("weights: dummy, {}", w8a8 ? "w8a8" : "bf16");
-    if (!ops.device().is_cpu()) stack_qkv(m.weights, ops.allocator());
-    return m;
-  }
-  ModelWeights host = load_weights(m.config, o.model, shard);
-  const bool cpu = ops.device().is_cpu();
-  ROTOR_LOG_INFO("weights: {}, {} in {} safetensors file(s){}", host.quantization.empty() ? "float" : host.quantization,
-                 ProgressMeter::bytes_str(host.checkpoint->total_bytes()), host.checkpoint->num_files(),
-                 cpu ? ", memory-mapped (the CPU reads each page on first use)" : "");
-  if (!host.k_scale.empty() && o.rank == 0)
-    ROTOR_LOG_INFO("checkpoint: per-layer KV cache scales (an FP8 KV cache uses them)");
-  if (!cpu) {
-    m.weights = upload_weights(m.config, host, ops.allocator());
-    stack_qkv(m.weights, ops.allocator());
   } else {
-    m.weights = shard.sharded() ? pack_weights(m.config, std::move(host)) : std::move(host);
+    ModelWeights host = load_weights(m.config, o.model, shard);
+    ROTOR_LOG_INFO("weights: {}, {} in {} safetensors file(s){}",
+                   host.quantization.empty() ? "float" : host.quantization,
+                   ProgressMeter::bytes_str(host.checkpoint->total_bytes()), host.checkpoint->num_files(),
+                   cpu ? ", memory-mapped (the CPU reads each page on first use)" : "");
+    if (!host.k_scale.empty() && o.rank == 0)
+      ROTOR_LOG_INFO("checkpoint: per-layer KV cache scales (an FP8 KV cache uses them)");
+    if (!cpu)
+      m.weights = upload_weights(m.config, host, ops.allocator());
+    else
+      m.weights = shard.sharded() ? pack_weights(m.config, std::move(host)) : std::move(host);
+  }
+  if (!cpu && stack_qkv_enabled()) {
+    const int stacked = stack_qkv(m.weights, ops.allocator());
+    if (o.rank == 0) ROTOR_LOG_INFO("q/k/v stacked into one weight in {} of {} layers", stacked, m.config.num_layers);
   }
   return m;
 }

@@ -2,6 +2,10 @@
 #include "model/stack_qkv.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "core/check.h"
 
 namespace rotor {
 namespace {
@@ -101,6 +105,14 @@ int stack_qkv(ModelWeights& w, Allocator& dev) {
     ++stacked;
   }
   return stacked;
+}
+
+bool stack_qkv_enabled() {
+  const char* v = std::getenv("ROTOR_STACK_QKV");
+  if (v == nullptr || *v == '\0') return false;
+  const std::string s = v;
+  ROTOR_CHECK(s == "0" || s == "1", "ROTOR_STACK_QKV={}: expected 0 or 1", s);
+  return s == "1";
 }
 
 }  // namespace rotor

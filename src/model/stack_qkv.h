@@ -15,4 +15,9 @@ namespace rotor {
 // Returns the number of layers stacked.
 int stack_qkv(ModelWeights& w, Allocator& dev);
 
+// Whether load_model stacks on a GPU: ROTOR_STACK_QKV=1 in the environment (0 or unset: no; any
+// other value is a one-line error). Off by default until the stacked path has passed the GPU
+// tests (test_model_cuda, test_tp_cuda: docs/gpu.md).
+bool stack_qkv_enabled();
+
 }  // namespace rotor

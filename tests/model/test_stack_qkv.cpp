@@ -1,8 +1,11 @@
 // tests/model/test_stack_qkv.cpp — q/k/v stacked into one weight (model/stack_qkv.h) on the CPU:
 // on every fixture (bf16 and W8A8) the model gives the same logits and greedy tokens with one
 // QKV GEMM as with three, the parts become views of the stack and the stack takes the parts'
-// place in memory (dummy weights, owned buffers); layers whose parts differ are left alone.
+// place in memory (dummy weights, owned buffers); layers whose parts differ are left alone; the
+// ROTOR_STACK_QKV switch that turns it on in load_model on a GPU.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "kernels/backend.h"
 #include "model/stack_qkv.h"
@@ -104,6 +107,24 @@ TEST(StackQkvMemory, UnlikePartsStayApart) {
   EXPECT_EQ(stack_qkv(w, ops->allocator()), c.num_layers - 1);
   EXPECT_FALSE(w.layers[0].qkv_fused.weight.defined());
   EXPECT_TRUE(w.layers[1].qkv_fused.weight.defined());
+}
+
+// ROTOR_STACK_QKV: unset or 0 off, 1 on, anything else a one-line error naming the variable.
+TEST(StackQkvMemory, EnvironmentSwitch) {
+  unsetenv("ROTOR_STACK_QKV");
+  EXPECT_FALSE(stack_qkv_enabled());
+  setenv("ROTOR_STACK_QKV", "1", 1);
+  EXPECT_TRUE(stack_qkv_enabled());
+  setenv("ROTOR_STACK_QKV", "0", 1);
+  EXPECT_FALSE(stack_qkv_enabled());
+  setenv("ROTOR_STACK_QKV", "yes", 1);
+  try {
+    stack_qkv_enabled();
+    ADD_FAILURE() << "ROTOR_STACK_QKV=yes accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("ROTOR_STACK_QKV=yes: expected 0 or 1"), std::string::npos) << e.what();
+  }
+  unsetenv("ROTOR_STACK_QKV");
 }
 
 }  // namespace
