@@ -8,8 +8,11 @@
 //   roofline: BENCHMARK.md's bytes of the step (bench/roofline.h) at the measured copy
 //     bandwidth, and its share of the step.
 // Prints a table per split mode (kernels by rows, batches by columns) and a LATENCY line per
-// (batch, mode) for scripts/gpu-check.sh's summary. CUDA only.
+// (batch, mode) for scripts/gpu-check.sh's summary. The timed steps of the plain runner are the
+// CUDA profiler's range (cudaProfilerStart/Stop), so `ncu --profile-from-start off` sees only
+// decode-step kernels, not the weight fill or the graph capture. CUDA only.
 #include <CLI/CLI.hpp>
+#include <cuda_profiler_api.h>
 
 #include <algorithm>
 #include <chrono>
@@ -104,10 +107,12 @@ class Bench {
       fill_kv(runner);
       std::vector<double> t;
       for (int step = 0; step < a_.warmup + a_.steps; ++step) {
+        if (step == a_.warmup) cudaProfilerStart();
         const double t0 = now();
         runner.execute(work(B, step));
         if (step >= a_.warmup) t.push_back(now() - t0);
       }
+      cudaProfilerStop();
       col.step_ms = median(t) * 1e3;
     }
     // The per-kernel split: the same decode graph with timing events around each op.

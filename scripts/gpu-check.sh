@@ -9,7 +9,7 @@
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 #   ROTOR_E2E_TESTS="tests/e2e/test_x.py ..." (e2e, e2e-tp): only these test files (default: tests/e2e)
-#   ROTOR_STACK_QKV=1 (any step): q/k/v as one GEMM everywhere (test and tp run both ways anyway)
+#   ROTOR_STACK_QKV=0 (any step): q/k/v as three GEMMs everywhere (test and tp run both ways anyway)
 #   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
 # (../shared/scripts/stage-for-gpu.sh) in the checkout when the machine has neither our Debian
@@ -84,10 +84,10 @@ for step in $steps; do
       timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
-      # q/k/v stacked into one GEMM (model/stack_qkv.h; off by default until this passes).
-      timed "test_model_cuda with ROTOR_STACK_QKV=1" "$out/test_model_cuda-stack.log" \
-        "${run_env[@]}" ROTOR_STACK_QKV=1 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-stack.log" | sed 's/^/   /'
+      # q/k/v as three GEMMs (model/stack_qkv.h stacks them by default).
+      timed "test_model_cuda with ROTOR_STACK_QKV=0" "$out/test_model_cuda-stack0.log" \
+        "${run_env[@]}" ROTOR_STACK_QKV=0 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-stack0.log" | sed 's/^/   /'
       timed "rotor generate on the GPU (tiny fixture)" "$out/generate.log" "${run_env[@]}" $bin/apps/rotor generate \
         "$stage/fixtures/tiny-qwen3-moe" --device cuda --prompt-ids 785,6722,315 --max-tokens 16 --output json
       timed "rotor generate, dummy 30B-A3B (4 layers), --gpu-memory-utilization 0.5" "$out/generate-30b.log" \
@@ -276,14 +276,15 @@ for step in $steps; do
       ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
       metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-      for run in qwen3-30b-a3b:8:auto:1 qwen3-235b-a22b-tp8-rank:4:w8a8:32; do
-        IFS=: read -r name layers q b <<<"$run"
-        timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context" \
-          "$out/ncu-$name-b$b.log" "${run_env[@]}" "$ncu_bin" --graph-profiling node --clock-control none \
-          --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$name-b$b.csv" $bin/bench/rotor_bench_latency \
-          "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" --batches "$b" --splits fixed \
-          --context 16384 --steps 2 --warmup 1 &&
-          python3 scripts/ncu-summary.py "$out/ncu-$name-b$b.csv" | tee "$out/ncu-$name-b$b.md" | head -n 30
+      for run in qwen3-30b-a3b:8:auto:1:fixed qwen3-30b-a3b:8:auto:1:plan qwen3-235b-a22b-tp8-rank:4:w8a8:32:fixed; do
+        IFS=: read -r name layers q b splits <<<"$run"
+        tag=$name-b$b-$splits
+        timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context, $splits splits" \
+          "$out/ncu-$tag.log" "${run_env[@]}" "$ncu_bin" --graph-profiling node --clock-control none \
+          --profile-from-start off --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$tag.csv" \
+          $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" \
+          --batches "$b" --splits "$splits" --context 16384 --steps 2 --warmup 1 &&
+          python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
       done
       ;;
     run-sh)

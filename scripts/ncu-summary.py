@@ -8,14 +8,18 @@ import csv
 import statistics
 import sys
 
-SCALE = {"nsecond": 1e-9, "usecond": 1e-6, "msecond": 1e-3, "second": 1.0, "byte": 1.0, "Kbyte": 1e3,
-         "Mbyte": 1e6, "Gbyte": 1e9, "cycle/second": 1.0, "cycle/nsecond": 1e9, "cycle/usecond": 1e6}
+# Metric units to seconds, bytes and hertz (ncu 2025 writes ns and hz; older versions nsecond and
+# cycle/second).
+SCALE = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "nsecond": 1e-9, "usecond": 1e-6, "msecond": 1e-3,
+         "second": 1.0, "byte": 1.0, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9, "hz": 1.0, "khz": 1e3, "mhz": 1e6,
+         "ghz": 1e9, "cycle/second": 1.0, "cycle/nsecond": 1e9, "cycle/usecond": 1e6}
 
 
 def short_name(name):
     """The kernel's name without its return type, namespaces and parameter list; template
     arguments one level deep."""
-    name = name.replace("(anonymous namespace)::", "").replace("rotor::cuda::", "")
+    for space in ("(anonymous namespace)::", "<unnamed>::", "unnamed>::", "rotor::cuda::"):
+        name = name.replace(space, "")
     if name.startswith("void "):
         name = name[5:]
     depth, out = 0, []

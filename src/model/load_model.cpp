@@ -1,5 +1,5 @@
 // model/load_model.cpp — choosing the weight source and placing the weights on the device (on a
-// GPU, with ROTOR_STACK_QKV=1, each layer's q/k/v stacked into one weight: model/stack_qkv.h).
+// GPU, unless ROTOR_STACK_QKV=0, each layer's q/k/v stacked into one weight: model/stack_qkv.h).
 #include "model/load_model.h"
 #include "core/check.h"
 

@@ -34,7 +34,7 @@ struct LoadedModel {
 };
 
 // The config and this rank's weights on ops' device: memory-mapped on the CPU; on a GPU copied
-// (or made, dummy) there, with ROTOR_STACK_QKV=1 each layer's q/k/v stacked into one weight
+// (or made, dummy) there, unless ROTOR_STACK_QKV=0 each layer's q/k/v stacked into one weight
 // (model/stack_qkv.h).
 LoadedModel load_model(const LoadOptions& options, Ops& ops);
 // What load_model does before it reads any weight: the options checked (one-line errors) and

@@ -109,7 +109,7 @@ int stack_qkv(ModelWeights& w, Allocator& dev) {
 
 bool stack_qkv_enabled() {
   const char* v = std::getenv("ROTOR_STACK_QKV");
-  if (v == nullptr || *v == '\0') return false;
+  if (v == nullptr || *v == '\0') return true;
   const std::string s = v;
   ROTOR_CHECK(s == "0" || s == "1", "ROTOR_STACK_QKV={}: expected 0 or 1", s);
   return s == "1";

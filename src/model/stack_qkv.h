@@ -15,9 +15,8 @@ namespace rotor {
 // Returns the number of layers stacked.
 int stack_qkv(ModelWeights& w, Allocator& dev);
 
-// Whether load_model stacks on a GPU: ROTOR_STACK_QKV=1 in the environment (0 or unset: no; any
-// other value is a one-line error). Off by default until the stacked path has passed the GPU
-// tests (test_model_cuda, test_tp_cuda: docs/gpu.md).
+// Whether load_model stacks on a GPU: yes unless ROTOR_STACK_QKV=0 in the environment (three
+// GEMMs, for A/B measurement; 1 or unset: stack; any other value is a one-line error).
 bool stack_qkv_enabled();
 
 }  // namespace rotor

@@ -2,7 +2,7 @@
 // on every fixture (bf16 and W8A8) the model gives the same logits and greedy tokens with one
 // QKV GEMM as with three, the parts become views of the stack and the stack takes the parts'
 // place in memory (dummy weights, owned buffers); layers whose parts differ are left alone; the
-// ROTOR_STACK_QKV switch that turns it on in load_model on a GPU.
+// ROTOR_STACK_QKV switch (on unless 0) that load_model reads on a GPU.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -109,10 +109,10 @@ TEST(StackQkvMemory, UnlikePartsStayApart) {
   EXPECT_TRUE(w.layers[1].qkv_fused.weight.defined());
 }
 
-// ROTOR_STACK_QKV: unset or 0 off, 1 on, anything else a one-line error naming the variable.
+// ROTOR_STACK_QKV: unset or 1 on, 0 off, anything else a one-line error naming the variable.
 TEST(StackQkvMemory, EnvironmentSwitch) {
   unsetenv("ROTOR_STACK_QKV");
-  EXPECT_FALSE(stack_qkv_enabled());
+  EXPECT_TRUE(stack_qkv_enabled());
   setenv("ROTOR_STACK_QKV", "1", 1);
   EXPECT_TRUE(stack_qkv_enabled());
   setenv("ROTOR_STACK_QKV", "0", 1);
