@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       w8a8 latency ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -75,12 +75,14 @@ for step in $steps; do
         rotor_bench_decode rotor_bench_allreduce rotor_bench_latency}
       grep -E "Found NCCL" "$out/configure.log" | sed 's/^/   /'
       ;;
-    test)
+    ops | test)
+      # ops: the op tests only (no fixtures needed); test: then the model on the fixtures.
       timed "test_cuda_ops" "$out/test_cuda_ops.log" "${run_env[@]}" $bin/tests/test_cuda_ops
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops.log" | sed 's/^/   /'
       # W8A8 ops against the CPU (bit-exact quantisation and GEMMs; experts within bf16 rounding)
       timed "test_cuda_w8a8" "$out/test_cuda_w8a8.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8.log" | sed 's/^/   /'
+      [ "$step" = ops ] && continue
       timed "test_model_cuda (fixtures on the GPU, graphs on/off)" "$out/test_model_cuda.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'

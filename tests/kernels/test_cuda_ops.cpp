@@ -579,7 +579,8 @@ TEST_F(CudaOpsTest, MoeRouteMatchesCpuAllowingTies) {
 // Experts on random data at decode and prefill sizes: small shapes and the real per-layer
 // shapes. The GPU weights are made by fill_random and copied back for the CPU op.
 TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
-  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507");
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507"),
+                    tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
   struct Case {
     int H, I, E, k;
     std::vector<int> tokens;
@@ -590,7 +591,10 @@ TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
                              {c30.hidden_size, c30.moe_intermediate_size, c30.num_experts, c30.num_experts_per_tok,
                               {32, 600, 2100}},
                              {c235.hidden_size, c235.moe_intermediate_size, c235.num_experts,
-                              c235.num_experts_per_tok, {32, 300}}};
+                              c235.num_experts_per_tok, {32, 300}},
+                             // one tensor-parallel-8 rank's experts (I = 192: the short-K down tiles)
+                             {tp8.hidden_size, tp8.moe_intermediate_size, tp8.num_experts, tp8.num_experts_per_tok,
+                              {1, 32}}};
   for (const Case& cs : cases) {
     auto [d13, h13] = random_pair({cs.E, 2 * cs.I, cs.H}, 1.0f / std::sqrt(float(cs.H)), r.g());
     auto [d2, h2] = random_pair({cs.E, cs.H, cs.I}, 1.0f / std::sqrt(float(cs.I)), r.g());

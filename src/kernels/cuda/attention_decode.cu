@@ -322,11 +322,20 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   }
 }
 
+// One block per (head, sequence), a thread per output dimension. The splits' maximum is taken
+// by all threads at once (a maximum is exact in any order); each split's weight
+// L_i 2^(M_i - M) is computed once into shared memory, a block of HD splits at a time; then
+// every thread sums the weights and its dimension's outputs in split order, so the result is
+// the same as one thread walking the splits, but the loads of a block of splits are
+// independent and in flight together (a split plan gives one sequence ~100 splits at batch 1).
 template <int HD, bool PLAN>
 __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                int max_splits) {
+  static_assert(HD % 32 == 0, "one warp per 32 output dimensions");
   pdl_wait();
   pdl_launch_dependents();
+  __shared__ float weight[HD];
+  __shared__ float warp_max[HD / 32];
   const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
   int splits;
   const float* p;
@@ -343,12 +352,25 @@ __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a,
   }
   if (splits <= 1) return;
   float M = -INFINITY;
-  for (int i = 0; i < splits; ++i) M = fmaxf(M, p[i * step + HD]);
+  for (int i = c; i < splits; i += HD) M = fmaxf(M, p[i * step + HD]);
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
+  if (c % 32 == 0) warp_max[c / 32] = M;
+  __syncthreads();
+#pragma unroll
+  for (int w = 0; w < HD / 32; ++w) M = fmaxf(M, warp_max[w]);
   float L = 0.0f, O = 0.0f;
-  for (int i = 0; i < splits; ++i) {
-    const float w = p[i * step + HD + 1] * exp2f(p[i * step + HD] - M);
-    L += w;
-    O += p[i * step + c] * w;
+  for (int i0 = 0; i0 < splits; i0 += HD) {
+    const int n = min(HD, splits - i0);
+    __syncthreads();  // the previous block's weights are read
+    if (c < n) weight[c] = p[(i0 + c) * step + HD + 1] * exp2f(p[(i0 + c) * step + HD] - M);
+    __syncthreads();
+    const float* pi = p + i0 * step + c;
+#pragma unroll 8
+    for (int j = 0; j < n; ++j) {
+      L += weight[j];
+      O += pi[j * step] * weight[j];
+    }
   }
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }

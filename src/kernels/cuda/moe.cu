@@ -3,6 +3,7 @@
 // expert's tiles does not matter: every row is computed alone and the un-permute sums each
 // token's k expert outputs in k order, so results are deterministic.
 #include <algorithm>
+#include <cub/block/block_scan.cuh>
 
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/moe.cuh"
@@ -13,6 +14,9 @@ namespace rotor::cuda {
 namespace {
 
 constexpr int kAlignThreads = 1024;
+constexpr int kAlignPerThread = 4;  // consecutive experts per thread in the tile-offset scan
+constexpr int kMaxExperts = kAlignThreads * kAlignPerThread;
+constexpr int kUnpermuteThreads = 64;
 static_assert(kMoeWgmmaRows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
 
 struct Scratch {
@@ -30,7 +34,8 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   return s;
 }
 
-// One block: counts per expert, tile offsets, then every slot placed in its expert's range.
+// One block: counts per expert, tile offsets (a block-wide exclusive sum of the counts padded to
+// whole tiles), then every slot placed in its expert's range.
 __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots,
                                                                   int first, int E, int bm, int32_t* __restrict__ sorted,
                                                                   int32_t* __restrict__ tile_expert,
@@ -48,14 +53,24 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
     if (e >= 0 && e < E) atomicAdd(&count[e], 1);
   }
   __syncthreads();
+  using Scan = cub::BlockScan<int32_t, kAlignThreads>;
+  __shared__ typename Scan::TempStorage scan;
+  int32_t rows[kAlignPerThread];  // experts threadIdx.x * kAlignPerThread + k, padded
+#pragma unroll
+  for (int k = 0; k < kAlignPerThread; ++k) {
+    const int e = threadIdx.x * kAlignPerThread + k;
+    rows[k] = e < E ? (count[e] + bm - 1) / bm * bm : 0;
+  }
+  int32_t total;
+  Scan(scan).ExclusiveSum(rows, rows, total);
+#pragma unroll
+  for (int k = 0; k < kAlignPerThread; ++k) {
+    const int e = threadIdx.x * kAlignPerThread + k;
+    if (e < E) offset[e] = rows[k];
+  }
   if (threadIdx.x == 0) {
-    int off = 0;
-    for (int e = 0; e < E; ++e) {
-      offset[e] = off;
-      off += (count[e] + bm - 1) / bm * bm;
-    }
-    offset[E] = off;
-    *num_tiles = off / bm;
+    offset[E] = total;
+    *num_tiles = total / bm;
   }
   __syncthreads();
   for (int e = threadIdx.x; e < E; e += blockDim.x)
@@ -68,26 +83,40 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
   }
 }
 
-// out[t] = sum_j w[t, j] * y[t * topk + j]: one block per token, 8 columns per thread.
-__global__ void moe_unpermute_kernel(const bf16* __restrict__ y, const float* __restrict__ w,
-                                     const int32_t* __restrict__ ids, int topk, int first, int E, int H,
-                                     bf16* __restrict__ out, int64_t ldo) {
+// out[t] = sum_j w[t, j] * y[t * topk + j] over the slots of local experts, in j order: a block
+// per (token, 8 * kUnpermuteThreads columns), 8 columns per thread; the loads of 4 slots are
+// issued before their sums.
+__global__ void __launch_bounds__(kUnpermuteThreads) moe_unpermute_kernel(const bf16* __restrict__ y,
+                                                                          const float* __restrict__ w,
+                                                                          const int32_t* __restrict__ ids, int topk,
+                                                                          int first, int E, int H,
+                                                                          bf16* __restrict__ out, int64_t ldo) {
+  constexpr int kBatch = 4;
   pdl_wait();
   pdl_launch_dependents();
   const int64_t t = blockIdx.x;
-  for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int j = 0; j < topk; ++j) {
-      const int e = ids[t * topk + j] - first;
-      if (e < 0 || e >= E) continue;
-      const float wj = w[t * topk + j];
-      float v[8];
-      load8(y + (t * topk + j) * H + c, v);
+  const int c = (blockIdx.y * kUnpermuteThreads + threadIdx.x) * 8;
+  if (c >= H) return;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j0 = 0; j0 < topk; j0 += kBatch) {
+    bool local[kBatch];
+    float wj[kBatch], v[kBatch][8];
 #pragma unroll
-      for (int i = 0; i < 8; ++i) acc[i] += wj * v[i];
+    for (int u = 0; u < kBatch; ++u) {
+      const int j = j0 + u;
+      const int e = j < topk ? ids[t * topk + j] - first : -1;
+      local[u] = e >= 0 && e < E;
+      wj[u] = local[u] ? w[t * topk + j] : 0.0f;
+      if (local[u]) load8(y + (t * topk + j) * H + c, v[u]);
     }
-    store8(out + t * ldo + c, acc);
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      if (!local[u]) continue;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[i] += wj[u] * v[u][i];
+    }
   }
+  store8(out + t * ldo + c, acc);
 }
 
 }  // namespace
@@ -113,6 +142,7 @@ MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
 
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream) {
+  if (E > kMaxExperts) return cudaErrorInvalidValue;
   const size_t smem = (3 * E + 1) * sizeof(int32_t);
   return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, first, E, bm, out.sorted,
                 out.tile_expert, out.num_tiles);
@@ -120,8 +150,9 @@ cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, c
 
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,
                           int E, int H, void* out, int64_t ldo, cudaStream_t stream) {
-  const int threads = std::min(256, std::max(32, (H / 8 + 31) / 32 * 32));
-  return launch(moe_unpermute_kernel, T, threads, 0, stream, static_cast<const bf16*>(y), topk_weights, ids, topk,
+  if (H % 8 != 0) return cudaErrorInvalidValue;
+  const dim3 grid(T, (H / 8 + kUnpermuteThreads - 1) / kUnpermuteThreads);
+  return launch(moe_unpermute_kernel, grid, kUnpermuteThreads, 0, stream, static_cast<const bf16*>(y), topk_weights, ids, topk,
                 first, E, H, static_cast<bf16*>(out), ldo);
 }
 
@@ -131,7 +162,7 @@ size_t moe_workspace(int T, int H, int I, int E, int topk) {
 
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
-  if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > 4096) return cudaErrorInvalidValue;
+  if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
   ScratchCarver scratch(workspace);
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
@@ -168,7 +199,11 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) 
   g.N = a.H;
   g.K = a.I;
   g.y = s.y;
-  if (bm == 16)
+  // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is a few 64-element
+  // steps: 128 W rows a block (and 3 stages) keep each block's bytes worth its launch.
+  if (bm == 16 && a.I <= kShortK)
+    err = launch_mma_gemm<bf16, 16, 128, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+  else if (bm == 16)
     err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);

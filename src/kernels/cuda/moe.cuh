@@ -29,6 +29,9 @@ size_t moe_workspace(int T, int H, int I, int E, int topk);
 
 cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
 
+// Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
+constexpr int kShortK = 256;
+
 // ---- the expert-sorted layout both expert paths (bf16 here, W8A8 in moe_w8a8.cu) share ----
 
 // Lays a step's scratch arrays out one after another in a workspace, each 256-byte aligned;

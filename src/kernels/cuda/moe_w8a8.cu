@@ -148,7 +148,11 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, 
   g.N = a.H;
   g.K = a.I;
   g.y = s.y;
-  if (bm == 16)
+  // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is one or two
+  // 128-byte steps: 128 W rows a block (and 2 stages) keep each block's bytes worth its launch.
+  if (bm == 16 && a.I <= kShortK)
+    err = launch_mma_gemm<int8_t, 16, 128, 1, 4, 2, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
+  else if (bm == 16)
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
