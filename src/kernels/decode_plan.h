@@ -50,8 +50,9 @@ struct DecodePlan {
 // on are padding (a decode graph's): one item each, and left out of the choice of the split
 // length, so padding never changes a real row's splits. The split length is the shortest
 // multiple of 16 in [min_chunk, max_chunk] that keeps the real rows' items within
-// target_items (max_chunk where none does); each row is then cut into ceil(len / chunk)
-// nearly equal splits starting at multiples of 16. Throws on bad parameters or lengths.
+// target_items; each row is then cut into ceil(len / chunk) nearly equal splits starting at
+// multiples of 16. Where even max_chunk exceeds the target, the rows are cut at multiples of
+// max_chunk (the fixed splits). Throws on bad parameters or lengths.
 DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const DecodeSplitParams& p);
 
 // Whether a runner plans its decode splits, from the environment: ROTOR_DECODE_SPLITS=plan (a

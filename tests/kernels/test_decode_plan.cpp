@@ -29,6 +29,12 @@ std::vector<std::vector<std::pair<int, int>>> check_plan(const DecodePlan& plan,
   int max_len = 1;
   for (int32_t l : lens) max_len = std::max(max_len, l);
   EXPECT_LE(plan.items, decode_plan_max_items(p, S, max_len));
+  auto items_at = [&](int c) {
+    int n = 0;
+    for (int s = 0; s < num_real; ++s) n += (lens[s] + c - 1) / c;
+    return n;
+  };
+  const bool overflow = items_at(p.max_chunk) > p.target_items;
   std::vector<std::vector<std::pair<int, int>>> rows(S);
   int real_items = 0;
   for (int s = 0; s < S; ++s) {
@@ -50,20 +56,20 @@ std::vector<std::vector<std::pair<int, int>>> check_plan(const DecodePlan& plan,
       if (s < num_real) {
         EXPECT_LE(end - start, plan.chunk);
       }
-      // Balanced: no item longer than the row's even share rounded up to the alignment.
+      // Within the target, balanced: no item longer than the row's even share rounded up to the
+      // alignment. Past it, the fixed splits: whole max_chunk items and the rest.
       const int n = b - a, share = ((lens[s] + n - 1) / n + kDecodeSplitAlign - 1) / kDecodeSplitAlign * kDecodeSplitAlign;
-      EXPECT_LE(end - start, share);
+      if (s < num_real && overflow) {
+        EXPECT_EQ(start, (i - a) * p.max_chunk);
+      } else {
+        EXPECT_LE(end - start, share);
+      }
       covered = end;
       rows[s].emplace_back(start, end);
     }
     EXPECT_EQ(covered, lens[s]) << "row " << s << " not covered to its length";
   }
   // The shortest chunk that meets the target, or max_chunk when none does.
-  auto items_at = [&](int c) {
-    int n = 0;
-    for (int s = 0; s < num_real; ++s) n += (lens[s] + c - 1) / c;
-    return n;
-  };
   EXPECT_EQ(real_items, items_at(plan.chunk));
   if (plan.chunk < p.max_chunk) {
     EXPECT_LE(real_items, p.target_items);
@@ -89,16 +95,16 @@ TEST(DecodePlan, OneLongSequenceFillsTheTarget) {
 }
 
 TEST(DecodePlan, LargeBatchKeepsTheLongestSplits) {
-  // Batch 32 at 16,400 tokens cannot fit 66 items: the 2,048-token cap, 9 even pieces a row
-  // (1,823 tokens' share rounded up to 1,824), the fixed splits' count.
+  // Batch 32 at 16,400 tokens cannot fit 66 items: the 2,048-token cap, cut as the fixed
+  // splits are (8 full items and 16 tokens a row: 9 even pieces would be 9 full ones).
   const DecodeSplitParams p{66, 128, 2048};
   const std::vector<int32_t> lens(32, 16400);
   const DecodePlan plan = plan_decode_splits(lens, 32, p);
   EXPECT_EQ(plan.chunk, 2048);
   EXPECT_EQ(plan.items, 32 * 9);
   const auto rows = check_plan(plan, lens, 32, p);
-  EXPECT_EQ(rows[5][1], std::make_pair(1824, 3648));
-  EXPECT_EQ(rows[5].back(), std::make_pair(8 * 1824, 16400));
+  EXPECT_EQ(rows[5][1], std::make_pair(2048, 4096));
+  EXPECT_EQ(rows[5].back(), std::make_pair(16384, 16400));
 }
 
 TEST(DecodePlan, ShortContextsStayWhole) {
