@@ -315,31 +315,32 @@ for step in $steps; do
       fi
       echo "   $reply" | cut -c1-300
       ;;
-    e2e)
+    e2e | e2e-tp)
       # The server's pytest end-to-end suite against a GPU server (tiny fixture, --device auto
-      # picks the GPU). Python packages the image lacks travel as wheels in .whl (README of the
-      # device tool). Greedy-vs-transformers is a CPU-exactness test (24 tokens of a random
-      # model in bf16 can diverge): it is deselected here and reported.
+      # picks the GPU); e2e-tp against `rotor serve --tensor-parallel-size 2`, both ranks on GPU 0.
+      # Python packages the image lacks travel as wheels in .whl (README of the device tool).
+      # Greedy-vs-transformers is a CPU-exactness test (24 tokens of a random model in bf16 can
+      # diverge): it is deselected here. One pytest per file, each with its failures' messages
+      # (-rf --tb=short), so a step cut by STEP_TIMEOUT keeps those of the files it finished.
       if [ -d "$root/.whl" ]; then
         python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$root"/.whl/*.whl >"$out/pip.log" 2>&1
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
       fi
-      timed "pytest tests/e2e against a GPU server" "$out/e2e.log" "${run_env[@]}" ROTOR_SHARED="$stage" \
-        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider ${ROTOR_E2E_TESTS:-tests/e2e} \
-        -k "not greedy_matches_transformers"
-      tail -n 3 "$out/e2e.log" | sed 's/^/   /'
-      ;;
-    e2e-tp)
-      # The same suite against `rotor serve --tensor-parallel-size 2`, both ranks on GPU 0.
-      if [ -d "$root/.whl" ]; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$root"/.whl/*.whl >"$out/pip.log" 2>&1
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+      name="pytest tests/e2e against a GPU server"
+      tp_env=()
+      if [ "$step" = e2e-tp ]; then
+        name+=", TP 2 on one GPU"
+        tp_env=(ROTOR_SAME_DEVICE_RANKS=1 "ROTOR_E2E_ARGS=--tensor-parallel-size 2")
       fi
-      timed "pytest tests/e2e against a GPU server, TP 2 on one GPU" "$out/e2e-tp.log" "${run_env[@]}" \
-        ROTOR_SHARED="$stage" ROTOR_SAME_DEVICE_RANKS=1 ROTOR_E2E_ARGS="--tensor-parallel-size 2" \
-        ROTOR_BINARY="$root/$bin/apps/rotor" python3 -m pytest -q -p no:cacheprovider ${ROTOR_E2E_TESTS:-tests/e2e} \
-        -k "not greedy_matches_transformers"
-      tail -n 3 "$out/e2e-tp.log" | sed 's/^/   /'
+      # shellcheck disable=SC2086  # the file list splits on spaces
+      timed "$name" "$out/$step.log" "${run_env[@]}" ROTOR_SHARED="$stage" "${tp_env[@]}" \
+        ROTOR_BINARY="$root/$bin/apps/rotor" bash -c 'rc=0
+          for f in "$@"; do
+            echo "== $f"
+            python3 -m pytest -q -rf --tb=short -p no:cacheprovider "$f" -k "not greedy_matches_transformers" || rc=1
+          done
+          exit $rc' _ ${ROTOR_E2E_TESTS:-tests/e2e/test_*.py}
+      grep -E "^FAILED|passed|failed" "$out/$step.log" | grep -v "^== " | sed 's/^/   /' | tail -n 40
       ;;
     serve)
       # The seed workload on Qwen3-30B-A3B (dummy weights): rotor serve with the seed's flags,
