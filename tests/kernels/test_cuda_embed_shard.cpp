@@ -8,6 +8,7 @@
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/ops.h"
+#include "tests/support/device_copy.h"
 
 namespace rotor {
 namespace {
@@ -25,15 +26,11 @@ TEST(CudaEmbedShard, RowsOfTheSliceAndZerosElsewhere) {
     for (int64_t i = 0; i < table.tensor.numel(); ++i)
       table.tensor.data<uint16_t>()[i] = f32_to_bf16(std::normal_distribution<float>(0.0f, 1.0f)(g));
     for (int t = 0; t < T; ++t) ids.tensor.data<int32_t>()[t] = uniform(0, first + V + 300);
-    OwnedTensor dtable(gpu->allocator(), DType::BF16, {V, H}), dids(gpu->allocator(), DType::I32, {T}),
-        dout(gpu->allocator(), DType::BF16, {T, H}), cout(cpu_allocator(), DType::F32, {T, H}),
-        out(cpu_allocator(), DType::BF16, {T, H});
-    gpu->allocator().copy(dtable.tensor.data(), table.tensor.data(), table.tensor.nbytes());
-    gpu->allocator().copy(dids.tensor.data(), ids.tensor.data(), ids.tensor.nbytes());
+    const OwnedTensor dtable = test::to_device(*gpu, table), dids = test::to_device(*gpu, ids);
+    OwnedTensor dout(gpu->allocator(), DType::BF16, {T, H}), cout(cpu_allocator(), DType::F32, {T, H});
     gpu->embed_shard(dids, dtable, first, dout);
     cpu->embed_shard(ids, table, first, cout);
-    gpu->synchronize();
-    gpu->allocator().copy(out.tensor.data(), dout.tensor.data(), out.tensor.nbytes());
+    const OwnedTensor out = test::to_host(*gpu, dout);
     for (int t = 0; t < T; ++t) {
       const int32_t id = ids.tensor.data<int32_t>()[t];
       const bool mine = id >= first && id < first + V;

@@ -20,6 +20,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/decode_plan.h"
 #include "kernels/ops.h"
+#include "tests/support/device_copy.h"
 #include "tests/support/random_tensors.h"
 #include "model/config.h"
 #include "model/rope.h"
@@ -56,17 +57,8 @@ class CudaOpsTest : public ::testing::Test {
     std::copy(v.begin(), v.end(), t.tensor.data<int32_t>());
     return t;
   }
-  OwnedTensor to_gpu(const Tensor& h) {
-    OwnedTensor d(gpu->allocator(), h.dtype(), h.shape());
-    gpu->allocator().copy(d.tensor.data(), h.data(), h.nbytes());
-    return d;
-  }
-  OwnedTensor to_host(const Tensor& d) {
-    gpu->synchronize();
-    OwnedTensor h(cpu_allocator(), d.dtype(), d.shape());
-    gpu->allocator().copy(h.tensor.data(), d.data(), d.nbytes());
-    return h;
-  }
+  OwnedTensor to_gpu(const Tensor& h) { return test::to_device(*gpu, h); }
+  OwnedTensor to_host(const Tensor& d) { return test::to_host(*gpu, d); }
   OwnedTensor gpu_zeros(DType dt, Shape s) {
     OwnedTensor d(gpu->allocator(), dt, s);
     gpu->fill_random(d, 0, 0.0f, 0.0f);

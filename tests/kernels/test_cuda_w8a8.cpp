@@ -21,6 +21,7 @@
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/ops.h"
+#include "tests/support/device_copy.h"
 #include "tests/support/random_tensors.h"
 #include "model/config.h"
 
@@ -93,17 +94,8 @@ class CudaW8A8Test : public ::testing::Test {
     for (int64_t i = 0; i < t.tensor.numel(); ++i) t.tensor.data<int32_t>()[i] = r.uniform(lo, hi);
     return t;
   }
-  OwnedTensor to_gpu(const Tensor& h) {
-    OwnedTensor d(gpu->allocator(), h.dtype(), h.shape());
-    gpu->allocator().copy(d.tensor.data(), h.data(), h.nbytes());
-    return d;
-  }
-  OwnedTensor to_host(const Tensor& d) {
-    gpu->synchronize();
-    OwnedTensor h = host(d.dtype(), d.shape());
-    gpu->allocator().copy(h.tensor.data(), d.data(), d.nbytes());
-    return h;
-  }
+  OwnedTensor to_gpu(const Tensor& h) { return test::to_device(*gpu, h); }
+  OwnedTensor to_host(const Tensor& d) { return test::to_host(*gpu, d); }
   // A GPU tensor of random bytes (what the op must overwrite) and the host copy of them.
   std::pair<OwnedTensor, OwnedTensor> poisoned(DType dt, Shape s) {
     OwnedTensor h = host(dt, s);
