@@ -87,8 +87,8 @@ void parse_additional_config(const ServeArgs& a, ServeConfig& c) {
                   "--additional-config: weight_prefetch_config.prefetch_ratio must be an object");
       if (v.value("enabled", false))
         c.warnings.push_back("--additional-config weight_prefetch_config: accepted, off: rotor's L2 weight prefetch "
-                             "is designed (docs/weight-prefetch.md) but not built, and no measurement has shown it "
-                             "a gain yet (an earlier variant was slower at batch 32)");
+                             "(docs/weight-prefetch.md) is built but no measurement has shown it a gain yet "
+                             "(rotor_bench_latency --splits fixed,fixed+prefetch measures it)");
     } else if (key == "ascend_scheduler_config") {
       ROTOR_CHECK(v.is_object(), "--additional-config: ascend_scheduler_config must be an object");
       check_enabled_flag(v, "ascend_scheduler_config");

@@ -7,6 +7,8 @@
 //     graph, median over the steps, summed per op (and weight shape) over the layers;
 //   roofline: BENCHMARK.md's bytes of the step (bench/roofline.h) at the measured copy
 //     bandwidth, and its share of the step.
+// A mode with "+prefetch" runs the same with the L2 weight prefetch of each layer's q/k/v and
+// o_proj weights (model/weight_prefetch.h), so its columns stand beside the plain mode's.
 // Prints a table per split mode (kernels by rows, batches by columns) and a LATENCY line per
 // (batch, mode) for scripts/gpu-check.sh's summary. The timed steps of the plain runner are the
 // CUDA profiler's range (cudaProfilerStart/Stop), so `ncu --profile-from-start off` sees only
@@ -93,7 +95,9 @@ class Bench {
     ro.num_blocks = B * blocks_per_seq_;
     ro.cuda_graphs = true;
     ro.graph_batch_sizes = {B};
-    ro.decode_splits = {splits == "plan", a_.split_min};
+    ro.decode_splits = {splits.starts_with("plan"), a_.split_min};
+    // "+prefetch": the L2 weight prefetch of q/k/v and o_proj, whole, at every batch measured.
+    if (splits.ends_with("+prefetch")) ro.weight_prefetch = {1.0, 1.0, B};
     if (ro.decode_splits.plan) {  // what the runner will plan at the first timed step
       DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim, false);
       if (a_.split_min > 0) p.min_chunk = a_.split_min;
@@ -286,9 +290,10 @@ int main(int argc, char** argv) {
   app.add_option("--context", a.context, "cached tokens per sequence at the first step")->capture_default_str();
   app.add_option("--steps", a.steps)->capture_default_str();
   app.add_option("--warmup", a.warmup)->capture_default_str();
-  app.add_option("--splits", a.splits, "decode split modes: fixed, plan")
+  app.add_option("--splits", a.splits,
+                 "decode split modes: fixed, plan; fixed+prefetch, plan+prefetch with the L2 weight prefetch")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fixed", "plan"}))
+      ->check(CLI::IsMember({"fixed", "plan", "fixed+prefetch", "plan+prefetch"}))
       ->capture_default_str();
   app.add_option("--split-min", a.split_min, "shortest planned split in tokens (0 = the backend's)");
   app.add_flag("--eager-profile", a.eager_profile,

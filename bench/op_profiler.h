@@ -43,6 +43,7 @@ class OpProfiler final : public Ops {
   Allocator& host_allocator() override { return inner_.host_allocator(); }
   void copy_async(void* dst, const void* src, size_t bytes) override { inner_.copy_async(dst, src, bytes); }
   void reserve(const OpLimits& limits) override { inner_.reserve(limits); }
+  void prefetch_l2(const Tensor& t, double ratio) override { inner_.prefetch_l2(t, ratio); }
   std::unique_ptr<DeviceEvent> make_event() override { return inner_.make_event(); }
   int max_top_logprobs() const override { return inner_.max_top_logprobs(); }
   bool memory_info(size_t* free_bytes, size_t* total_bytes) override {

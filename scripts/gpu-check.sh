@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -266,6 +266,26 @@ for step in $steps; do
           "$out/bench-decode-$L30-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-$splits.log" | sed 's/^/   /'
+      done
+      ;;
+    prefetch)
+      # Issue 21, the L2 weight prefetch (docs/weight-prefetch.md; built, off): it changes no
+      # value (the op on random weights, the fixtures' tokens with it on and off, graphs on and
+      # off), then rotor_bench_latency with and without it at batch 1-32 on 8 layers of 30B-A3B
+      # and one TP-8 rank of 235B-A22B, bf16 and W8A8. Keep it where the step falls.
+      timed "test_cuda_ops: the L2 prefetch changes no value" "$out/test_cuda_ops-prefetch.log" "${run_env[@]}" \
+        $bin/tests/test_cuda_ops --gtest_filter='*PrefetchL2*'
+      timed "test_model_cuda: the fixtures' tokens with the weight prefetch" "$out/test_model_cuda-prefetch.log" \
+        "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*WeightPrefetch*'
+      grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/test_model_cuda-prefetch.log" | sed 's/^/   /'
+      for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
+        for q in auto w8a8; do
+          name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-prefetch-$name-$q.log"
+          timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, prefetch off vs on" "$log" \
+            "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
+            --quantization $q --batches 1,2,4,8,32 --context 16384 --splits fixed,fixed+prefetch
+          grep -E "^LATENCY" "$log" | sed 's/^/   /'
+        done
       done
       ;;
     ncu)

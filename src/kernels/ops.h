@@ -179,6 +179,14 @@ class Ops {
   virtual std::unique_ptr<DeviceEvent> make_event() { return std::make_unique<DeviceEvent>(); }
   // The most top log-probs per row that logprobs() gives.
   virtual int max_top_logprobs() const { return std::numeric_limits<int>::max(); }
+  // A hint that changes no value: starts pulling the first `ratio` (0..1) of t's bytes (t
+  // contiguous; at most the backend's L2 budget) toward the device's L2 cache and returns, so
+  // that a kernel queued after the ops in between may read them from there (the L2 weight
+  // prefetch, docs/weight-prefetch.md). Nothing on the CPU.
+  virtual void prefetch_l2(const Tensor& t, double ratio) {
+    (void)t;
+    (void)ratio;
+  }
   // Free and total bytes of device memory; false where there is no such budget (the CPU).
   virtual bool memory_info(size_t* free_bytes, size_t* total_bytes) {
     (void)free_bytes;

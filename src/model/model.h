@@ -12,6 +12,7 @@
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "model/shard.h"
+#include "model/weight_prefetch.h"
 #include "model/weights.h"
 
 namespace rotor {
@@ -63,14 +64,23 @@ class Model {
 
   // Called with every named intermediate from now on (nullptr: none).
   void set_activation_callback(ActivationCallback cb) { callback_ = std::move(cb); }
+  // The L2 weight prefetch from now on (none by default).
+  void set_weight_prefetch(const WeightPrefetch& p) { prefetch_ = p; }
 
  protected:
   void report(const Tensor& t, const char* name, int layer) const {
     if (callback_ && t.defined()) callback_(t, name, layer);
   }
+  // The prefetch's shares for this batch's step: all zero unless every token is a decode and
+  // there are at most its max_batch.
+  WeightPrefetch prefetch_for(const AttentionBatch& b) const {
+    const bool on = prefetch_.any() && b.num_decode_seqs == b.num_tokens && b.num_tokens <= prefetch_.max_batch;
+    return on ? prefetch_ : WeightPrefetch{};
+  }
 
  private:
   ActivationCallback callback_;
+  WeightPrefetch prefetch_;
 };
 
 // The model of config.model_type over weights (of weights.shard: comm's rank and world size).

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "core/bf16.h"
+#include "core/error.h"
 #include "core/fp8.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/decode_plan.h"
@@ -357,6 +358,28 @@ TEST_F(CudaOpsTest, SmallGemmRowsDoNotDependOnTheBatch) {
   gpu->gemm(dx.tensor.rows(5, 8), LinearWeight::dense(dw), few);
   OwnedTensor a = to_host(all), f = to_host(few);
   EXPECT_EQ(std::memcmp(a.tensor.row_ptr(5), f.tensor.data(), 3 * N * 2), 0);
+}
+
+// The L2 prefetch changes no value: a weight prefetched in part or whole (also from 6 bytes in,
+// so the range is trimmed to 16-byte bounds; some draws exceed the L2 budget) reads back as it
+// was, and a GEMM after it gives the bits of the same GEMM without it.
+TEST_F(CudaOpsTest, PrefetchL2ChangesNoValue) {
+  const int K = 8 * r.uniform(64, 512), N = 16 * r.uniform(64, 4096);
+  OwnedTensor x = host_bf16({r.uniform(1, 8), K}), w = host_bf16({N, K}, 0.02f);
+  OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
+  OwnedTensor before(gpu->allocator(), DType::BF16, {x.tensor.size(0), N}),
+      after(gpu->allocator(), DType::BF16, {x.tensor.size(0), N});
+  gpu->gemm(dx, LinearWeight::dense(dw), before);
+  const Tensor odd = dw.tensor.view({N * K}).narrow(0, 3, N * K - 7);
+  for (const double ratio : {0.0, 0.37, 1.0}) {
+    gpu->prefetch_l2(dw, ratio);
+    gpu->prefetch_l2(odd, ratio);
+  }
+  gpu->gemm(dx, LinearWeight::dense(dw), after);
+  OwnedTensor wb = to_host(dw), b = to_host(before), a = to_host(after);
+  EXPECT_EQ(std::memcmp(wb.tensor.data(), w.tensor.data(), w.tensor.nbytes()), 0);
+  EXPECT_EQ(std::memcmp(a.tensor.data(), b.tensor.data(), a.tensor.nbytes()), 0);
+  EXPECT_THROW(gpu->prefetch_l2(dw, 1.5), Error);
 }
 
 // A paged cache with shuffled blocks, filled on the GPU; decodes first, then prefill chunks

@@ -32,6 +32,7 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   // Hidden rows asked back: one per sampling sequence plus every new token for prompt argmax.
   max_rows_ = opt_.max_num_tokens + opt_.max_num_seqs;
   model_ = make_model(config_, weights_, ops_, comm_, {opt_.max_num_tokens, max_rows_, opt_.max_model_len});
+  model_->set_weight_prefetch(opt_.weight_prefetch);
   max_blocks_per_seq_ = (opt_.max_model_len + opt_.block_size - 1) / opt_.block_size;
   const ShardSpec& shard = weights_.shard;
   if (opt_.decode_splits.plan) {

@@ -14,6 +14,7 @@
 #include "core/sampling_params.h"
 #include "core/token_logprobs.h"
 #include "kernels/decode_plan.h"
+#include "model/weight_prefetch.h"
 
 namespace rotor {
 
@@ -75,6 +76,8 @@ struct RunnerOptions {
   // Decode attention's splits: a plan per step from the context lengths (kernels/decode_plan.h),
   // or the backend's fixed splits (the default; ROTOR_DECODE_SPLITS=plan turns plans on).
   DecodeSplitOptions decode_splits = decode_split_options_from_env();
+  // The L2 weight prefetch of small decode steps (model/weight_prefetch.h; none by default).
+  WeightPrefetch weight_prefetch;
 };
 
 // The host-side inputs of one step (plain arrays), built by ModelRunner::prepare().

@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/copy_tokens.cuh"
+#include "kernels/cuda/prefetch_l2.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/embed.cuh"
 #include "kernels/cuda/fill_random.cuh"
@@ -108,6 +109,9 @@ class CudaOps final : public Ops {
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
+    int l2 = 0;
+    check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev_), "device attribute");
+    prefetch_budget_ = static_cast<size_t>(l2) / 3;
     for (int fp8 = 0; fp8 < 2; ++fp8) {
       decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8);
       decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8);
@@ -134,6 +138,13 @@ class CudaOps final : public Ops {
   }
   std::unique_ptr<DeviceEvent> make_event() override { return std::make_unique<CudaEvent>(dev_, stream_); }
   int max_top_logprobs() const override { return cuda::kMaxTopLogprobs; }
+  // At most a third of L2 per prefetch, so KV tiles and activations keep their share.
+  void prefetch_l2(const Tensor& t, double ratio) override {
+    ROTOR_CHECK(t.is_contiguous() && ratio >= 0.0 && ratio <= 1.0,
+                "prefetch_l2: a contiguous tensor and a ratio in [0, 1] (got {})", ratio);
+    const size_t bytes = std::min(static_cast<size_t>(ratio * static_cast<double>(t.nbytes())), prefetch_budget_);
+    check(cuda::prefetch_l2(t.data(), bytes, stream_), "prefetch_l2");
+  }
   bool memory_info(size_t* free_bytes, size_t* total_bytes) override {
     check(cudaMemGetInfo(free_bytes, total_bytes), "memory info");
     return true;
@@ -584,6 +595,7 @@ class CudaOps final : public Ops {
   int dev_ = 0;
   int lane_ = 0;
   int num_sms_ = 0;
+  size_t prefetch_budget_ = 0;  // bytes: a third of L2
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
   cudaStream_t stream_ = nullptr;

@@ -66,20 +66,27 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
                router = router_logits_.tensor.rows(0, T), topk_w = topk_w_.tensor.rows(0, T),
                topk_ids = topk_ids_.tensor.rows(0, T), moe_out = moe_out_.tensor.rows(0, T);
 
+  // One GEMM where q/k/v are stacked (model/stack_qkv.h), else one per part.
+  const std::span<const LinearWeight> gemms =
+      L.qkv_fused.weight.defined() ? std::span<const LinearWeight>(&L.qkv_fused, 1) : std::span(L.qkv);
+  // The L2 weight prefetch (small decode steps): q/k/v behind the input norm, o_proj behind
+  // QK-norm + RoPE and attention.
+  const WeightPrefetch prefetch = prefetch_for(b);
+  if (prefetch.qkv > 0.0)
+    for (const LinearWeight& part : gemms) ops_.prefetch_l2(part.weight, prefetch.qkv);
+
   // Layer 0 normalises the embeddings; later layers first add the previous MoE output, summed
   // over ranks: h += sum(moe_out).
   const LinearInput xin = l == 0 ? linear_.rms_norm(h, L.input_norm, L.input_norm_bias, eps, Tensor{}, L.qkv, x)
                                  : linear_.reduce_rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, h, L.qkv, x);
   report(h, "attn_in", l);
   report(xin.x, "attn_norm", l);
-  // One GEMM where q/k/v are stacked (model/stack_qkv.h), else one per part.
-  const std::span<const LinearWeight> gemms =
-      L.qkv_fused.weight.defined() ? std::span<const LinearWeight>(&L.qkv_fused, 1) : std::span(L.qkv);
   int64_t col = 0;
   for (const LinearWeight& part : gemms) {
     linear_(xin, part, qkv.narrow(1, col, part.out_features()));
     col += part.out_features();
   }
+  if (prefetch.o > 0.0) ops_.prefetch_l2(L.o_proj.weight, prefetch.o);
   ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, q);
   if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv, b, scale, attn.rows(0, nd));
   if (T > nd) ops_.attention_prefill(q.rows(nd, T), kv, b, scale, attn.rows(nd, T));
