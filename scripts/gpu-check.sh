@@ -44,6 +44,20 @@ timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its 
   return 1
 }
 bin=build/gpu
+# latency_runs TAG DESC SPLITS: rotor_bench_latency at batch 1-32 x 16k with the decode split
+# modes SPLITS, on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8.
+latency_runs() {
+  local tag=$1 desc=$2 splits=$3 cfg q name layers log
+  for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
+    for q in auto w8a8; do
+      name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-$tag-$name-$q.log"
+      timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, $desc" "$log" \
+        "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
+        --quantization $q --batches 1,2,4,8,32 --context 16384 --splits "$splits"
+      grep -E "^LATENCY" "$log" | sed 's/^/   /'
+    done
+  done
+}
 # The 30B-A3B decode step at 32 x 16k holds 57 GiB of bf16 weights and a 48 GiB KV cache: all
 # 48 layers on a GPU of 120 GB or more (H200), the first 24 on an 80 GB one (H100). The roofline
 # in each result counts the layers that ran, so the ratios mean the same on both.
@@ -252,15 +266,7 @@ for step in $steps; do
       timed "test_model_cuda with ROTOR_DECODE_SPLITS=plan" "$out/test_model_cuda-plan.log" \
         "${run_env[@]}" ROTOR_DECODE_SPLITS=plan $bin/tests/test_model_cuda
       grep -E "rel err|agreement|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-plan.log" | sed 's/^/   /'
-      for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
-        for q in auto w8a8; do
-          name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-latency-$name-$q.log"
-          timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, fixed splits vs plan" "$log" \
-            "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
-            --quantization $q --batches 1,2,4,8,32 --context 16384 --splits fixed,plan
-          grep -E "^LATENCY" "$log" | sed 's/^/   /'
-        done
-      done
+      latency_runs latency "fixed splits vs plan" fixed,plan
       for splits in fixed plan; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs, ROTOR_DECODE_SPLITS=$splits" \
           "$out/bench-decode-$L30-$splits.log" "${run_env[@]}" ROTOR_DECODE_SPLITS=$splits $bin/bench/rotor_bench_decode \
@@ -278,15 +284,7 @@ for step in $steps; do
       timed "test_model_cuda: the fixtures' tokens with the weight prefetch" "$out/test_model_cuda-prefetch.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*WeightPrefetch*'
       grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/test_model_cuda-prefetch.log" | sed 's/^/   /'
-      for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
-        for q in auto w8a8; do
-          name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-prefetch-$name-$q.log"
-          timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, prefetch off vs on" "$log" \
-            "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
-            --quantization $q --batches 1,2,4,8,32 --context 16384 --splits fixed,fixed+prefetch
-          grep -E "^LATENCY" "$log" | sed 's/^/   /'
-        done
-      done
+      latency_runs prefetch "prefetch off vs on" fixed,fixed+prefetch
       ;;
     ncu)
       # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes

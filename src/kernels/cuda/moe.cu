@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kAlignThreads = 1024;
 constexpr int kAlignPerThread = 4;  // consecutive experts per thread in the tile-offset scan
-constexpr int kMaxExperts = kAlignThreads * kAlignPerThread;
+static_assert(kAlignThreads * kAlignPerThread >= kMaxExperts, "the offset scan covers every expert");
 constexpr int kUnpermuteThreads = 64;
 static_assert(kMoeWgmmaRows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
 

@@ -31,6 +31,8 @@ cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
 
 // Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
 constexpr int kShortK = 256;
+// The most experts one rank's layer may hold (moe_align's one-block scan).
+constexpr int kMaxExperts = 4096;
 
 // ---- the expert-sorted layout both expert paths (bf16 here, W8A8 in moe_w8a8.cu) share ----
 

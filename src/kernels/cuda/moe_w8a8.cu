@@ -90,7 +90,7 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
 
 cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
-  if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > 4096 || a.ldx % 8 != 0) return cudaErrorInvalidValue;
+  if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > kMaxExperts || a.ldx % 8 != 0) return cudaErrorInvalidValue;
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
   ScratchCarver scratch(workspace);
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
