@@ -11,11 +11,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <span>
+#include <string>
 
 #include "comm/communicator.h"
 #include "engine/engine.h"
@@ -32,6 +34,16 @@ class GpuEngine : public ::testing::Test {
   static void SetUpTestSuite() {
     if (cuda_device_count() == 0) return;
     ops_ = make_cuda_ops(0).release();
+    // The same device with every dense GEMM of up to 256 rows on the mma tiles (ROTOR_GEMV=0):
+    // one kernel for a prompt and all its prefixes, so their rows agree bit for bit.
+    const char* gemv = std::getenv("ROTOR_GEMV");
+    const std::string saved = gemv ? gemv : "";
+    setenv("ROTOR_GEMV", "0", 1);
+    mma_ops_ = make_cuda_ops(0).release();
+    if (gemv)
+      setenv("ROTOR_GEMV", saved.c_str(), 1);
+    else
+      unsetenv("ROTOR_GEMV");
     comm_ = make_local_comm().release();
     LoadOptions lo;
     lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
@@ -58,12 +70,12 @@ class GpuEngine : public ::testing::Test {
     return Engine::create(c, *ops_, *comm_, model_->config, weights());
   }
   // A runner alone for one sequence of up to 64 tokens (the references).
-  static std::unique_ptr<ModelRunner> single_runner() {
+  static std::unique_ptr<ModelRunner> single_runner(Ops* ops = ops_) {
     RunnerOptions ro;
     ro.max_num_seqs = 1;
     ro.max_model_len = ro.max_num_tokens = 64;
     ro.num_blocks = 4;
-    return std::make_unique<ModelRunner>(*ops_, *comm_, model_->config, weights(), ro);
+    return std::make_unique<ModelRunner>(*ops, *comm_, model_->config, weights(), ro);
   }
   // The raw logits after `tokens` are appended to the runner's cached `computed` tokens:
   // the prompt in one chunk, then one decode step per token, as the engine runs them.
@@ -79,6 +91,7 @@ class GpuEngine : public ::testing::Test {
     return runner.execute(std::span(&w, 1))[0].logits;
   }
   static inline Ops* ops_ = nullptr;
+  static inline Ops* mma_ops_ = nullptr;
   static inline Communicator* comm_ = nullptr;
   static inline LoadedModel* model_ = nullptr;
 };
@@ -129,7 +142,9 @@ TEST_F(GpuEngine, PromptLogprobsAndTokenMasks) {
   r.params.prompt_logprobs = 6;
   const RequestOutput o = e->submit(r).wait();
   ASSERT_EQ(o.prompt_logprobs.size(), p.size() - 1);
-  auto runner = single_runner();
+  // The engine prefills the 60 tokens at once (mma tiles); the shortest prefixes would run on
+  // the GEMV kernels, whose sums round differently: the references take mma_ops_.
+  auto runner = single_runner(mma_ops_);
   for (size_t i = 0; i + 1 < p.size(); ++i) {
     SCOPED_TRACE("position " + std::to_string(i));
     test::expect_prompt_logprobs(o.prompt_logprobs[i], logits_after(*runner, std::span(p).first(i + 1), 0), p[i + 1],

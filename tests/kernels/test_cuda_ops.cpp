@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/fp8.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemv.cuh"
 #include "kernels/decode_plan.h"
 #include "kernels/ops.h"
 #include "tests/support/device_copy.h"
@@ -323,7 +324,7 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
     cases.push_back({7, c->hidden_size, c->q_size(), false});
     cases.push_back({300, c->qkv_size(), c->hidden_size, false});
     cases.push_back({32, c->num_experts, c->hidden_size, true});
-    cases.push_back({1, c->qkv_size(), c->hidden_size, false});  // decode at batch 1..8: the GEMV kernels
+    cases.push_back({1, c->qkv_size(), c->hidden_size, false});  // decode at batch 1 and 2: the GEMV kernels
     cases.push_back({1, c->hidden_size, c->q_size(), false});
     cases.push_back({2, c->num_experts, c->hidden_size, true});
     cases.push_back({8, c->qkv_size(), c->hidden_size, false});
@@ -355,14 +356,15 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
 }
 
 // A row's result does not depend on the rows around it within each small-M path: the GEMV
-// kernels (up to 8 rows: 8 rows against 3 of them) and the mma tiles (9 to 256: 40 rows
-// against 12 of them). The default decode graph sizes (1, 2, 4, 8, 16, ...) never pad a batch
-// across the two.
+// kernels (up to cuda::kGemvRows rows: that many against the last alone) and the mma tiles
+// (above, to 256: 40 rows against 12 of them). The default decode graph sizes (1, 2, 4, 8,
+// 16, ...) never pad a batch across the two.
 TEST_F(CudaOpsTest, SmallGemmRowsDoNotDependOnTheBatch) {
   const int K = 2048, N = 5120;
   OwnedTensor x = host_bf16({40, K}), w = host_bf16({N, K}, 0.02f);
   OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
-  for (const auto& [all_rows, first, rows] : {std::tuple{40, 5, 12}, std::tuple{8, 5, 3}}) {
+  for (const auto& [all_rows, first, rows] :
+       {std::tuple{40, 5, 12}, std::tuple{cuda::kGemvRows, cuda::kGemvRows - 1, 1}}) {
     SCOPED_TRACE(::testing::Message() << rows << " of " << all_rows << " rows");
     OwnedTensor all(gpu->allocator(), DType::BF16, {all_rows, N}), few(gpu->allocator(), DType::BF16, {rows, N});
     gpu->gemm(dx.tensor.rows(0, all_rows), LinearWeight::dense(dw), all);

@@ -23,6 +23,7 @@
 
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemv.cuh"
 #include "kernels/ops.h"
 #include "tests/support/device_copy.h"
 #include "tests/support/random_tensors.h"
@@ -259,7 +260,7 @@ TEST_F(CudaW8A8Test, GemmW8A8MatchesCpuBitForBit) {
       cases.push_back({M, c->hidden_size, c->num_heads * hd, false, M == 32, false});  // o (bias on one rank)
     }
   for (const int M : {1, 8, 32, 300}) cases.push_back({M, 8192, 8192, true, false, false});
-  for (const int M : {1, 3, 8}) {  // decode at batch 1..8 (the GEMV kernels): a TP-8 rank's q/k/v and o_proj
+  for (const int M : {1, 3, 4, 8}) {  // decode at small batch (GEMV up to 4 rows): a TP-8 rank's q/k/v and o_proj
     cases.push_back({M, (tp8.num_heads + 2 * tp8.num_kv_heads) * tp8.head_dim, tp8.hidden_size, false, true, M == 3});
     cases.push_back({M, tp8.hidden_size, tp8.num_heads * tp8.head_dim, M == 8, false, false});
   }
@@ -290,10 +291,10 @@ TEST_F(CudaW8A8Test, GemmW8A8MatchesCpuBitForBit) {
     const DType odt = cs.f32 ? DType::F32 : DType::BF16;
     OwnedTensor cout = host(odt, {cs.M, cs.N});
     cpu->gemm_w8a8(x, cs.dynamic ? xs.tensor : Tensor{}, wt.host, cout);
-    // Many rows: the wgmma tiles and the mma.sync fallback; up to 8: the GEMV kernels and the
-    // mma.sync tiles (gpu_mma runs with ROTOR_GEMV=0); between: one path (both backends alike).
+    // Many rows: the wgmma tiles and the mma.sync fallback; up to kGemvRowsW8A8: the GEMV
+    // kernels and the mma.sync tiles (gpu_mma runs with ROTOR_GEMV=0); between: one path.
     for (Ops* ops : {gpu.get(), gpu_mma.get()}) {
-      if (ops == gpu_mma.get() && cs.M <= 256 && cs.M > 8) continue;
+      if (ops == gpu_mma.get() && cs.M <= 256 && cs.M > cuda::kGemvRowsW8A8) continue;
       auto [dout, poison] = poisoned(odt, {cs.M, cs.N + pad});
       ops->gemm_w8a8(dx, cs.dynamic ? dxs.tensor : Tensor{}, wt.dev, dout.tensor.narrow(1, lead, cs.N));
       OwnedTensor got = to_host(dout);

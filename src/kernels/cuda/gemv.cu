@@ -1,5 +1,5 @@
 // kernels/cuda/gemv.cu — the GEMV kernels of gemv.cuh: out [M, N] = x [M, K] . W [N, K]^T for
-// M <= kGemvRows, W bf16 (f32 sums, bias, bf16 or f32 out) or int8 (exact i32 sums by dp4a, the
+// M <= 4, W bf16 (f32 sums, bias, bf16 or f32 out) or int8 (exact i32 sums by dp4a, the
 // W8A8 epilogue). A block is 8 warps; `split` warps share kRows W rows, each taking every
 // split-th run of 32 16-byte chunks of K, so a lane holds kRows x kUnroll chunks of W (and
 // M x kUnroll of x) in flight per step. Lane sums are reduced by a butterfly of shuffles, then
@@ -145,8 +145,7 @@ cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((a.N + rows_per_block - 1) / rows_per_block));
   if (a.M <= 1) return launch(gemv_kernel<T, 1>, grid, kThreads, 0, stream, a);
   if (a.M <= 2) return launch(gemv_kernel<T, 2>, grid, kThreads, 0, stream, a);
-  if (a.M <= 4) return launch(gemv_kernel<T, 4>, grid, kThreads, 0, stream, a);
-  return launch(gemv_kernel<T, 8>, grid, kThreads, 0, stream, a);
+  return launch(gemv_kernel<T, 4>, grid, kThreads, 0, stream, a);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -158,7 +157,7 @@ bool gemv_fits(const DenseGemm& g) {
 }
 
 bool gemv_fits(const W8A8Gemm& g) {
-  return g.M >= 1 && g.M <= kGemvRows && g.K % 16 == 0 && aligned16(g.x) && aligned16(g.w);
+  return g.M >= 1 && g.M <= kGemvRowsW8A8 && g.K % 16 == 0 && aligned16(g.x) && aligned16(g.w);
 }
 
 cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream) {

@@ -1,4 +1,4 @@
-// kernels/cuda/gemv.cuh — dense GEMMs of 1..kGemvRows rows (decode at small batch: q/k/v,
+// kernels/cuda/gemv.cuh — dense GEMMs of a few rows (decode at small batch: q/k/v,
 // o_proj, the router, the lm_head), bf16 and W8A8: each warp dots a few W rows with every x
 // row over a slice of K, loading W straight from global memory into registers (16-byte loads,
 // several in flight per thread, no shared-memory pipeline), and the warps sharing a row sum
@@ -13,11 +13,15 @@
 
 namespace rotor::cuda {
 
-// Rows up to which the GEMV kernels run (above: the mma tiles).
-constexpr int kGemvRows = 8;
+// Rows up to which the GEMV kernels run (above: the mma tiles), bf16 and int8 weights: where
+// they were faster than the mma tiles on an H100 (docs/perf-log.md; beyond, each lane's x
+// rows and sums take the registers that keep loads in flight). Both are decode graph sizes
+// (1, 2, 4, 8, ...), so a padded graph batch never crosses from one path to the other.
+constexpr int kGemvRows = 2;
+constexpr int kGemvRowsW8A8 = 4;
 
-// Whether gemv_bf16 / gemv_w8a8 serve these arguments: M in [1, kGemvRows], K a multiple of
-// 16 bytes, x's rows and the weight 16-byte aligned.
+// Whether gemv_bf16 / gemv_w8a8 serve these arguments: M in [1, kGemvRows] (int8:
+// kGemvRowsW8A8), K a multiple of 16 bytes, x's rows and the weight 16-byte aligned.
 bool gemv_fits(const DenseGemm& g);
 bool gemv_fits(const W8A8Gemm& g);
 
