@@ -17,7 +17,7 @@ namespace {
 constexpr int kGuWarps = 8;      // gate+up: columns per block, one warp each
 constexpr int kGuChunks = 8;     // gate+up: chunks of each of the two rows in flight per lane
 constexpr int kDownWarps = 4;    // down: warps per block
-constexpr int kDownExperts = 4;  // down: experts whose chunks are in flight together
+constexpr int kDownExperts = 8;  // down: experts whose chunks are in flight together (top-8: all)
 constexpr int kDownChunks = 3;   // down: chunks of each row per lane and pass
 constexpr size_t kMaxSmem = 200 * 1024;
 
