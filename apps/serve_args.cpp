@@ -87,8 +87,8 @@ void parse_additional_config(const ServeArgs& a, ServeConfig& c) {
                   "--additional-config: weight_prefetch_config.prefetch_ratio must be an object");
       if (v.value("enabled", false))
         c.warnings.push_back("--additional-config weight_prefetch_config: accepted, off: rotor's L2 weight prefetch "
-                             "(docs/weight-prefetch.md) is built but no measurement has shown it a gain yet "
-                             "(rotor_bench_latency --splits fixed,fixed+prefetch measures it)");
+                             "(docs/weight-prefetch.md) is built and measured slower at every batch size on an H100 "
+                             "(rotor_bench_latency --splits fixed,fixed+prefetch; docs/perf-log.md)");
     } else if (key == "ascend_scheduler_config") {
       ROTOR_CHECK(v.is_object(), "--additional-config: ascend_scheduler_config must be an object");
       check_enabled_flag(v, "ascend_scheduler_config");

@@ -179,7 +179,7 @@ int run(const Args& a) {
   std::printf("RESULT layers=%d batch=%d context=%d graphs=%d tp=%d ep=%d w8a8=%d kv=%s splits=%s step_ms=%.3f "
               "tok_s_per_seq=%.2f prefill_tok_s=%.0f\n",
               c.num_layers, B, a.context, ro.cuda_graphs ? 1 : 0, world, a.ep ? 1 : 0, w8a8 ? 1 : 0, fp8 ? "fp8" : "bf16",
-              ro.decode_splits.plan ? "plan" : "fixed", step_s * 1e3, 1.0 / step_s,
+              runners[0]->plans_decode_splits() ? "plan" : "fixed", step_s * 1e3, 1.0 / step_s,
               prefill_s > 0 ? double(B) * a.context / prefill_s : 0.0);
   return 0;
 }

@@ -95,10 +95,11 @@ class Bench {
     ro.num_blocks = B * blocks_per_seq_;
     ro.cuda_graphs = true;
     ro.graph_batch_sizes = {B};
-    ro.decode_splits = {splits.starts_with("plan"), a_.split_min};
+    using SplitMode = DecodeSplitOptions::Mode;
+    ro.decode_splits = {splits.starts_with("plan") ? SplitMode::Plan : SplitMode::Fixed, a_.split_min};
     // "+prefetch": the L2 weight prefetch of q/k/v and o_proj, whole, at every batch measured.
     if (splits.ends_with("+prefetch")) ro.weight_prefetch = {1.0, 1.0, B};
-    if (ro.decode_splits.plan) {  // what the runner will plan at the first timed step
+    if (ro.decode_splits.mode == SplitMode::Plan) {  // what the runner will plan at the first timed step
       DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim, false);
       if (a_.split_min > 0) p.min_chunk = a_.split_min;
       const std::vector<int32_t> lens(B, a_.context + a_.warmup + 1);

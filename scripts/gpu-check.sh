@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency prefetch moe-small ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv prefetch moe-small ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -46,14 +46,15 @@ timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its 
 bin=build/gpu
 # latency_runs TAG DESC SPLITS: rotor_bench_latency at batch 1-32 x 16k with the decode split
 # modes SPLITS, on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8.
-latency_runs() {
-  local tag=$1 desc=$2 splits=$3 cfg q name layers log
+latency_runs() {  # latency_runs TAG DESC SPLITS [BATCHES [ENV=VALUE...]]
+  local tag=$1 desc=$2 splits=$3 batches=${4:-1,2,4,8,32} cfg q name layers log
+  shift $(($# < 4 ? $# : 4))
   for cfg in qwen3-30b-a3b:8 qwen3-235b-a22b-tp8-rank:0; do
     for q in auto w8a8; do
       name=${cfg%%:*}; layers=${cfg##*:}; log="$out/bench-$tag-$name-$q.log"
-      timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch 1-32 x 16k, $desc" "$log" \
-        "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
-        --quantization $q --batches 1,2,4,8,32 --context 16384 --splits "$splits"
+      timed "latency: $name, ${layers/#0/all} layers, ${q/auto/bf16}, batch $batches x 16k, $desc" "$log" \
+        "${run_env[@]}" "$@" $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" \
+        --quantization $q --batches "$batches" --context 16384 --splits "$splits"
       grep -E "^LATENCY" "$log" | sed 's/^/   /'
     done
   done
@@ -254,8 +255,8 @@ for step in $steps; do
       ;;
     latency)
       # Issue 21, small-batch decode (docs/gpu.md, "Decode attention's split plan"): the planned
-      # decode attention against the CPU, the model tests with plans on (graphs on/off and async
-      # on/off identical; 16-token plans replayed by graphs), then rotor_bench_latency — one decode step per kernel at batch 1, 2,
+      # decode attention against the CPU, the model tests with the fixed splits (plans are the
+      # GPU's default, so the test step runs them with plans), then rotor_bench_latency — one decode step per kernel at batch 1, 2,
       # 4, 8, 32 and 16k context, fixed splits and a plan per step, beside BENCHMARK.md's
       # roofline — on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8; last the
       # 48-layer batch-32 step with plans on and off (plans must not slow it).
@@ -263,9 +264,9 @@ for step in $steps; do
         "$out/test_cuda_ops-attention.log" "${run_env[@]}" $bin/tests/test_cuda_ops \
         --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention.log" | sed 's/^/   /'
-      timed "test_model_cuda with ROTOR_DECODE_SPLITS=plan" "$out/test_model_cuda-plan.log" \
-        "${run_env[@]}" ROTOR_DECODE_SPLITS=plan $bin/tests/test_model_cuda
-      grep -E "rel err|agreement|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-plan.log" | sed 's/^/   /'
+      timed "test_model_cuda with ROTOR_DECODE_SPLITS=fixed (the GPU plans by default)" "$out/test_model_cuda-fixed.log" \
+        "${run_env[@]}" ROTOR_DECODE_SPLITS=fixed $bin/tests/test_model_cuda
+      grep -E "rel err|agreement|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-fixed.log" | sed 's/^/   /'
       latency_runs latency "fixed splits vs plan" fixed,plan
       for splits in fixed plan; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs, ROTOR_DECODE_SPLITS=$splits" \
@@ -273,6 +274,23 @@ for step in $steps; do
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-$splits.log" | sed 's/^/   /'
       done
+      ;;
+    gemv)
+      # Issue 21: dense GEMMs of 1-8 rows on the GEMV kernels (gemv.cu) against the mma tiles
+      # (ROTOR_GEMV=0): the GEMMs against the CPU (W8A8 bit for bit, and GEMV against mma), the
+      # fixtures with the defaults (GEMV, split plans), then the decode step per kernel at batch
+      # 1-8 with and without.
+      timed "test_cuda_ops: GEMMs vs the CPU, rows independent of the batch" "$out/test_cuda_ops-gemm.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Gemm*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-gemm.log" | sed 's/^/   /'
+      timed "test_cuda_w8a8: W8A8 GEMMs bit for bit (GEMV and mma)" "$out/test_cuda_w8a8-gemm.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*Gemm*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-gemm.log" | sed 's/^/   /'
+      timed "test_model_cuda (defaults: GEMV, split plans)" "$out/test_model_cuda.log" \
+        "${run_env[@]}" $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda.log" | sed 's/^/   /'
+      latency_runs gemv-off "mma tiles (ROTOR_GEMV=0)" plan 1,2,4,8 ROTOR_GEMV=0
+      latency_runs gemv-on "GEMV kernels" plan 1,2,4,8
       ;;
     prefetch)
       # Issue 21, the L2 weight prefetch (docs/weight-prefetch.md; built, off): it changes no

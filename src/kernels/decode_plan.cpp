@@ -71,7 +71,7 @@ DecodeSplitOptions decode_split_options_from_env() {
   if (const char* v = std::getenv("ROTOR_DECODE_SPLITS"); v != nullptr && *v != '\0') {
     const std::string s = v;
     ROTOR_CHECK(s == "plan" || s == "fixed", "ROTOR_DECODE_SPLITS={}: expected plan or fixed", s);
-    e.plan = s == "plan";
+    e.mode = s == "plan" ? DecodeSplitOptions::Mode::Plan : DecodeSplitOptions::Mode::Fixed;
   }
   if (const char* v = std::getenv("ROTOR_DECODE_SPLIT_MIN"); v != nullptr && *v != '\0') {
     char* end = nullptr;

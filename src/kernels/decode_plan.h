@@ -24,6 +24,7 @@ struct DecodeSplitParams {
   int min_chunk = 128;    // fewest tokens per split (a multiple of 16)
   int max_chunk = 2048;   // most tokens per split (a multiple of 16): where filling the device
                           // would take longer splits, the plan is the fixed max_chunk one
+  bool plan_by_default = false;  // the backend plans its decode splits unless told otherwise
 };
 
 // Device layout of a plan over S rows (i32):
@@ -56,11 +57,16 @@ struct DecodePlan {
 DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const DecodeSplitParams& p);
 
 // Whether a runner plans its decode splits, from the environment: ROTOR_DECODE_SPLITS=plan (a
-// plan per step) or fixed (or unset: the backend's fixed splits); ROTOR_DECODE_SPLIT_MIN=N
+// plan per step), fixed (the backend's fixed splits), or unset (the backend's choice,
+// DecodeSplitParams::plan_by_default: the GPU plans, the CPU does not); ROTOR_DECODE_SPLIT_MIN=N
 // sets min_chunk (0 or unset: the backend's). Throws on other values.
 struct DecodeSplitOptions {
-  bool plan = false;
+  enum class Mode { Backend, Plan, Fixed };
+  Mode mode = Mode::Backend;
   int min_chunk = 0;
+  bool plans(const DecodeSplitParams& backend) const {
+    return mode == Mode::Plan || (mode == Mode::Backend && backend.plan_by_default);
+  }
 };
 DecodeSplitOptions decode_split_options_from_env();
 

@@ -225,9 +225,9 @@ class Ops {
                          float scale, const Tensor& out);
   // What this backend's attention_decode fills the device with, for the split planner: the
   // items (a sequence's split of one KV head group) that make one wave, and the longest split
-  // (its fixed one); kv_fp8: for an e4m3 cache (whose kernel may fit more per SM). A runner
-  // that plans (RunnerOptions::decode_splits) sends every step's plan in
-  // AttentionBatch::decode_plan.
+  // (its fixed one), and whether runners plan by default; kv_fp8: for an e4m3 cache (whose
+  // kernel may fit more per SM). A runner that plans (RunnerOptions::decode_splits) sends every
+  // step's plan in AttentionBatch::decode_plan.
   virtual DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const = 0;
 
   // out [M, N] = x [M, K] . W^T (+ bias) for a float weight (kind None); out may be a column

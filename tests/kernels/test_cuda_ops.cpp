@@ -352,7 +352,12 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
     cases.push_back({7, c->hidden_size, c->q_size(), false});
     cases.push_back({300, c->qkv_size(), c->hidden_size, false});
     cases.push_back({32, c->num_experts, c->hidden_size, true});
+    cases.push_back({1, c->qkv_size(), c->hidden_size, false});  // decode at batch 1..8: the GEMV kernels
+    cases.push_back({1, c->hidden_size, c->q_size(), false});
+    cases.push_back({2, c->num_experts, c->hidden_size, true});
+    cases.push_back({8, c->qkv_size(), c->hidden_size, false});
   }
+  cases.push_back({1, c30.vocab_size, c30.hidden_size, true});
   cases.push_back({4, c30.vocab_size, c30.hidden_size, true});
   cases.push_back({130, c30.hidden_size, c30.q_size(), false});  // 8 K splits, 3 row tiles
   for (const Case& cs : cases) {
@@ -378,15 +383,22 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
   }
 }
 
+// A row's result does not depend on the rows around it within each small-M path: the GEMV
+// kernels (up to 8 rows: 8 rows against 3 of them) and the mma tiles (9 to 256: 40 rows
+// against 12 of them). The default decode graph sizes (1, 2, 4, 8, 16, ...) never pad a batch
+// across the two.
 TEST_F(CudaOpsTest, SmallGemmRowsDoNotDependOnTheBatch) {
   const int K = 2048, N = 5120;
   OwnedTensor x = host_bf16({40, K}), w = host_bf16({N, K}, 0.02f);
   OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
-  OwnedTensor all(gpu->allocator(), DType::BF16, {40, N}), few(gpu->allocator(), DType::BF16, {3, N});
-  gpu->gemm(dx, LinearWeight::dense(dw), all);
-  gpu->gemm(dx.tensor.rows(5, 8), LinearWeight::dense(dw), few);
-  OwnedTensor a = to_host(all), f = to_host(few);
-  EXPECT_EQ(std::memcmp(a.tensor.row_ptr(5), f.tensor.data(), 3 * N * 2), 0);
+  for (const auto& [all_rows, first, rows] : {std::tuple{40, 5, 12}, std::tuple{8, 5, 3}}) {
+    SCOPED_TRACE(::testing::Message() << rows << " of " << all_rows << " rows");
+    OwnedTensor all(gpu->allocator(), DType::BF16, {all_rows, N}), few(gpu->allocator(), DType::BF16, {rows, N});
+    gpu->gemm(dx.tensor.rows(0, all_rows), LinearWeight::dense(dw), all);
+    gpu->gemm(dx.tensor.rows(first, first + rows), LinearWeight::dense(dw), few);
+    OwnedTensor a = to_host(all), f = to_host(few);
+    EXPECT_EQ(std::memcmp(a.tensor.row_ptr(first), f.tensor.data(), int64_t{rows} * N * 2), 0);
+  }
 }
 
 // The L2 prefetch changes no value: a weight prefetched in part or whole (also from 6 bytes in,

@@ -17,8 +17,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -62,7 +65,20 @@ class CudaW8A8Test : public ::testing::Test {
   void SetUp() override {
     if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
     gpu = make_cuda_ops(0);
-    gpu_mma = gpu_with_env("ROTOR_W8A8_WGMMA", "0");
+    // gpu_mma: every GEMM on the mma.sync tiles (neither wgmma nor the GEMV kernels).
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    for (const char* name : {"ROTOR_W8A8_WGMMA", "ROTOR_GEMV"}) {
+      const char* prev = std::getenv(name);
+      saved.emplace_back(name, prev ? std::optional<std::string>(prev) : std::nullopt);
+      setenv(name, "0", 1);
+    }
+    gpu_mma = make_cuda_ops(0);
+    for (const auto& [name, prev] : saved) {
+      if (prev)
+        setenv(name.c_str(), prev->c_str(), 1);
+      else
+        unsetenv(name.c_str());
+    }
     gpu_tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
     cpu = make_cpu_ops();
   }
@@ -259,6 +275,10 @@ TEST_F(CudaW8A8Test, GemmW8A8MatchesCpuBitForBit) {
       cases.push_back({M, c->hidden_size, c->num_heads * hd, false, M == 32, false});  // o (bias on one rank)
     }
   for (const int M : {1, 8, 32, 300}) cases.push_back({M, 8192, 8192, true, false, false});
+  for (const int M : {1, 3, 8}) {  // decode at batch 1..8 (the GEMV kernels): a TP-8 rank's q/k/v and o_proj
+    cases.push_back({M, (tp8.num_heads + 2 * tp8.num_kv_heads) * tp8.head_dim, tp8.hidden_size, false, true, M == 3});
+    cases.push_back({M, tp8.hidden_size, tp8.num_heads * tp8.head_dim, M == 8, false, false});
+  }
   cases.push_back({2048, 4096, 2048, false, true, false});
   for (const Case& cs : cases) {
     const int pad = r.uniform(0, 3), lead = r.uniform(0, pad);
@@ -286,9 +306,10 @@ TEST_F(CudaW8A8Test, GemmW8A8MatchesCpuBitForBit) {
     const DType odt = cs.f32 ? DType::F32 : DType::BF16;
     OwnedTensor cout = host(odt, {cs.M, cs.N});
     cpu->gemm_w8a8(x, cs.dynamic ? xs.tensor : Tensor{}, wt.host, cout);
-    // Many rows: the wgmma tiles and the mma.sync fallback; few: one path (both backends alike).
+    // Many rows: the wgmma tiles and the mma.sync fallback; up to 8: the GEMV kernels and the
+    // mma.sync tiles (gpu_mma runs with ROTOR_GEMV=0); between: one path (both backends alike).
     for (Ops* ops : {gpu.get(), gpu_mma.get()}) {
-      if (ops == gpu_mma.get() && cs.M <= 256) continue;
+      if (ops == gpu_mma.get() && cs.M <= 256 && cs.M > 8) continue;
       auto [dout, poison] = poisoned(odt, {cs.M, cs.N + pad});
       ops->gemm_w8a8(dx, cs.dynamic ? dxs.tensor : Tensor{}, wt.dev, dout.tensor.narrow(1, lead, cs.N));
       OwnedTensor got = to_host(dout);

@@ -162,13 +162,17 @@ TEST(DecodePlan, BadInputsAreRefused) {
 TEST(DecodePlan, EnvironmentSwitch) {
   unsetenv("ROTOR_DECODE_SPLITS");
   unsetenv("ROTOR_DECODE_SPLIT_MIN");
-  EXPECT_FALSE(decode_split_options_from_env().plan);
+  // Unset: the backend's choice (the GPU plans, the CPU does not).
+  DecodeSplitParams gpu, cpu;
+  gpu.plan_by_default = true;
+  EXPECT_TRUE(decode_split_options_from_env().plans(gpu));
+  EXPECT_FALSE(decode_split_options_from_env().plans(cpu));
   setenv("ROTOR_DECODE_SPLITS", "plan", 1);
   setenv("ROTOR_DECODE_SPLIT_MIN", "256", 1);
-  EXPECT_TRUE(decode_split_options_from_env().plan);
+  EXPECT_TRUE(decode_split_options_from_env().plans(cpu));
   EXPECT_EQ(decode_split_options_from_env().min_chunk, 256);
   setenv("ROTOR_DECODE_SPLITS", "fixed", 1);
-  EXPECT_FALSE(decode_split_options_from_env().plan);
+  EXPECT_FALSE(decode_split_options_from_env().plans(gpu));
   setenv("ROTOR_DECODE_SPLITS", "yes", 1);
   EXPECT_THROW(decode_split_options_from_env(), Error);
   setenv("ROTOR_DECODE_SPLITS", "plan", 1);

@@ -89,7 +89,7 @@ TEST_P(Fixture, DecodeSplitPlanKeepsTheGreedyTokens) {
   const int P = static_cast<int>(ref.ids.size());
   const std::vector<OfflineRequest> reqs = greedy_requests(ref, false);
   RunnerOptions ro = offline_runner_options(reqs);
-  ro.decode_splits = {true, 16};
+  ro.decode_splits = {DecodeSplitOptions::Mode::Plan, 16};
   ModelRunner runner(*ops_, *comm, m.config, std::move(m.weights), ro);
   ASSERT_GT(ro.max_model_len, 32);
   for (int chunk : {0, 3}) {

@@ -154,7 +154,7 @@ TEST_P(GpuFixture, DecodeSplitPlansGiveIdenticalTokensWithGraphsOnAndOff) {
       reqs[i].max_tokens = 40 + 5 * i;
       reqs[i].ignore_eos = true;
     }
-    const DecodeSplitOptions plan{true, 16};
+    const DecodeSplitOptions plan{DecodeSplitOptions::Mode::Plan, 16};
     auto eager = runner(reqs, false, 0, plan);
     auto graphs = runner(reqs, true, 0, plan);
     const auto a = generate_offline(*eager, reqs, 0, model_.config.eos_token_ids);

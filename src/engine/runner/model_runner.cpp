@@ -35,10 +35,11 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   model_->set_weight_prefetch(opt_.weight_prefetch);
   max_blocks_per_seq_ = (opt_.max_model_len + opt_.block_size - 1) / opt_.block_size;
   const ShardSpec& shard = weights_.shard;
-  if (opt_.decode_splits.plan) {
-    split_params_ = ops_.decode_split_params(static_cast<int>(shard.q_heads.size),
-                                             kv_cache_shape(config_, shard).kv_heads, config_.head_dim,
-                                             opt_.kv_cache_dtype == KvCacheDtype::Fp8E4M3);
+  split_params_ = ops_.decode_split_params(static_cast<int>(shard.q_heads.size),
+                                           kv_cache_shape(config_, shard).kv_heads, config_.head_dim,
+                                           opt_.kv_cache_dtype == KvCacheDtype::Fp8E4M3);
+  plan_splits_ = opt_.decode_splits.plans(split_params_);
+  if (plan_splits_) {
     if (opt_.decode_splits.min_chunk > 0) split_params_.min_chunk = opt_.decode_splits.min_chunk;
     ROTOR_CHECK(split_params_.min_chunk <= split_params_.max_chunk,
                 "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",
@@ -50,7 +51,7 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   }
   batch_ = std::make_unique<InputBatch>(
       ops_, opt_.max_num_tokens, opt_.max_num_seqs, max_rows_, max_blocks_per_seq_, opt_.block_size,
-      opt_.decode_splits.plan ? decode_plan_max_items(split_params_, opt_.max_num_seqs, opt_.max_model_len) : 0);
+      plan_splits_ ? decode_plan_max_items(split_params_, opt_.max_num_seqs, opt_.max_model_len) : 0);
   sampler_ = std::make_unique<Sampler>(ops_, max_rows_, opt_.max_num_seqs, config_.vocab_size);
   for (Slot& sl : slots_) sl.done = ops_.make_event();
   hidden_ = OwnedTensor(ops_.allocator(), ops_.act_dtype(), {max_rows_, config_.hidden_size});
@@ -102,12 +103,12 @@ void ModelRunner::device_step(const AttentionBatch& b, int R) {
 }
 
 int ModelRunner::plan_decodes(int slot, int S, int num_real, int max_len) const {
-  if (!opt_.decode_splits.plan || S == 0) return 0;
+  if (!plan_splits_ || S == 0) return 0;
   return batch_->plan_decodes(slot, S, num_real, split_params_, decode_plan_max_items(split_params_, S, max_len));
 }
 
 AttentionBatch ModelRunner::graph_batch(int B) const {
-  AttentionBatch b = batch_->view(B, B, max_blocks_per_seq_, opt_.decode_splits.plan);
+  AttentionBatch b = batch_->view(B, B, max_blocks_per_seq_, plan_splits_);
   b.num_decode_seqs = B;
   b.max_query_len = 1;
   b.max_seq_len = opt_.max_model_len;
@@ -235,7 +236,7 @@ LaunchedStep ModelRunner::launch(const StepInputs& in) {
   batch_->fill_placeholders(fills, previous, T,
                             sampler_->output_tokens(static_cast<int64_t>(in.output_tokens.size())));
   plan_decodes(slot_index, in.num_decode, in.num_decode, in.max_seq_len);
-  AttentionBatch b = batch_->view(T, S, width, opt_.decode_splits.plan && in.num_decode > 0);
+  AttentionBatch b = batch_->view(T, S, width, plan_splits_ && in.num_decode > 0);
   b.num_decode_seqs = in.num_decode;
   b.max_query_len = in.max_query_len;
   b.max_seq_len = in.max_seq_len;

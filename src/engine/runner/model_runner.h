@@ -60,6 +60,8 @@ class ModelRunner {
   const ModelConfig& config() const { return config_; }
   // The KV cache, one K/V pair per layer (benchmarks fill it to fake long contexts).
   std::span<const LayerKVCache> kv_cache() const { return kv_.layers(); }
+  // Whether decode attention runs by a split plan per step (RunnerOptions::decode_splits).
+  bool plans_decode_splits() const { return plan_splits_; }
   // Bytes of KV cache one block takes over all layers (K and V) on one rank.
   static size_t kv_block_bytes(const ModelConfig& config, const ShardSpec& shard, int block_size, DType kv_dtype);
 
@@ -119,7 +121,8 @@ class ModelRunner {
   std::unique_ptr<Model> model_;
   KvCache kv_;
   int max_blocks_per_seq_ = 0, max_rows_ = 0;
-  DecodeSplitParams split_params_;       // with opt_.decode_splits.plan
+  DecodeSplitParams split_params_;       // the backend's (min_chunk: the options')
+  bool plan_splits_ = false;             // decode attention by a split plan per step
   std::unique_ptr<InputBatch> batch_;
   std::unique_ptr<Sampler> sampler_;
   OwnedTensor hidden_;

@@ -24,6 +24,7 @@
 #include "kernels/cuda/fill_random.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/gemm_w8a8.cuh"
+#include "kernels/cuda/gemv.cuh"
 #include "kernels/cuda/logprobs.cuh"
 #include "kernels/cuda/mask_tokens.cuh"
 #include "kernels/cuda/token_bitmask.cuh"
@@ -109,6 +110,8 @@ class CudaOps final : public Ops {
   CudaOps(int device, int lane) : dev_(device), lane_(lane) {
     const char* wg = std::getenv("ROTOR_W8A8_WGMMA");
     w8a8_wgmma_ = wg == nullptr || std::strcmp(wg, "0") != 0;
+    const char* gv = std::getenv("ROTOR_GEMV");
+    gemv_ = gv == nullptr || std::strcmp(gv, "0") != 0;
     const char* small = std::getenv("ROTOR_MOE_SMALL");
     moe_small_ = small == nullptr || std::strcmp(small, "0") != 0;
     check(cudaSetDevice(dev_), "set device");
@@ -273,6 +276,7 @@ class CudaOps final : public Ops {
     DecodeSplitParams p;
     p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
     p.max_chunk = cuda::kDecodePartition;
+    p.plan_by_default = true;  // no slower than the fixed splits at batch 8-32, faster below (perf-log)
     return p;
   }
 
@@ -302,7 +306,9 @@ class CudaOps final : public Ops {
     g.M = static_cast<int>(M);
     g.N = static_cast<int>(N);
     g.K = static_cast<int>(K);
-    if (M <= cuda::kSmallGemmRows) {
+    if (gemv_ && cuda::gemv_fits(g)) {
+      check(cuda::gemv_bf16(g, stream_), "gemm (GEMV)");
+    } else if (M <= cuda::kSmallGemmRows) {
       check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
@@ -370,7 +376,10 @@ class CudaOps final : public Ops {
       o.deq_scale = w.deq_scale.data<float>();
       o.quant_bias = w.quant_bias.defined() ? w.quant_bias.data<int32_t>() : nullptr;
     }
-    check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, stream_), "gemm_w8a8");
+    if (gemv_ && cuda::gemv_fits(g))
+      check(cuda::gemv_w8a8(g, stream_), "gemm_w8a8 (GEMV)");
+    else
+      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, stream_), "gemm_w8a8");
   }
 
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
@@ -603,6 +612,7 @@ class CudaOps final : public Ops {
   size_t prefetch_budget_ = 0;  // bytes: a third of L2
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
+  bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   bool moe_small_ = true;  // small batches' experts on moe_small.cuh's two kernels
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

@@ -1,0 +1,194 @@
+// kernels/cuda/gemv.cu — the GEMV kernels of gemv.cuh: out [M, N] = x [M, K] . W [N, K]^T for
+// M <= kGemvRows, W bf16 (f32 sums, bias, bf16 or f32 out) or int8 (exact i32 sums by dp4a, the
+// W8A8 epilogue). A block is 8 warps; `split` warps share kRows W rows, each taking every
+// split-th run of 32 16-byte chunks of K, so a lane holds kRows x kUnroll chunks of W (and
+// M x kUnroll of x) in flight per step. Lane sums are reduced by a butterfly of shuffles, then
+// the split warps' sums are added in warp order.
+#include <type_traits>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/gemv.cuh"
+#include "kernels/cuda/mma_gemm_i8.cuh"
+#include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/split_k_cluster.cuh"
+
+namespace rotor::cuda {
+namespace {
+
+constexpr int kThreads = 256, kWarps = kThreads / 32;
+constexpr int kRows = 4;    // W rows per warp
+constexpr int kUnroll = 2;  // 16-byte chunks of K per lane per step
+
+struct GemvArgs {
+  const uint4* x;      // [M, ldx chunks] 16-byte chunks
+  int64_t ldx;         // x's row stride in chunks
+  const uint4* w;      // [N, k_chunks]
+  int M, N, k_chunks;  // k_chunks: K in 16-byte chunks
+  int split;           // warps per kRows W rows (a power of two <= kWarps)
+  DenseOut dense;      // bf16 weights' output
+  W8A8Out w8;          // int8 weights' output
+};
+
+// A 16-byte chunk's contribution: 8 bf16 products added in order into acc.
+__device__ __forceinline__ void dot_chunk(float& acc, const uint4& w, const uint4& x) {
+  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 wf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&wv[i]));
+    const float2 xf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&xv[i]));
+    acc = fmaf(wf.x, xf.x, acc);
+    acc = fmaf(wf.y, xf.y, acc);
+  }
+}
+// 16 int8 products, exact.
+__device__ __forceinline__ void dot_chunk(int& acc, const uint4& w, const uint4& x) {
+  acc = __dp4a(static_cast<int>(w.x), static_cast<int>(x.x), acc);
+  acc = __dp4a(static_cast<int>(w.y), static_cast<int>(x.y), acc);
+  acc = __dp4a(static_cast<int>(w.z), static_cast<int>(x.z), acc);
+  acc = __dp4a(static_cast<int>(w.w), static_cast<int>(x.w), acc);
+}
+
+__device__ __forceinline__ float butterfly_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ int butterfly_sum(int v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Row m, column n of an int8 weight's output through the W8A8 epilogue.
+__device__ __forceinline__ void store_w8a8(const W8A8Out& o, int m, int n, int acc) {
+  const float v = w8a8_value(o, m, n, acc);
+  const int64_t i = m * o.ldo + n;
+  if (o.out_f32)
+    static_cast<float*>(o.out)[i] = v;
+  else
+    static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v);
+}
+
+// MT: x rows the kernel is built for (M <= MT; rows from M on load nothing and store nothing).
+// Up to 2 rows, 4 blocks an SM (64 registers: left alone, ptxas gives the int8 one-row kernel
+// 32 and spills).
+template <typename T, int MT>
+__global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 1) gemv_kernel(const GemvArgs a) {
+  constexpr bool kInt8 = std::is_same_v<T, int8_t>;
+  using Acc = std::conditional_t<kInt8, int, float>;
+  __shared__ Acc part[kWarps][kRows][MT];
+  pdl_wait();
+  pdl_launch_dependents();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int groups = kWarps / a.split, group = warp / a.split, slice = warp % a.split;
+  const int n0 = (blockIdx.x * groups + group) * kRows;
+  const int stride = 32 * a.split;  // chunks between a lane's consecutive chunks
+
+  Acc acc[kRows][MT];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r)
+#pragma unroll
+    for (int m = 0; m < MT; ++m) acc[r][m] = Acc(0);
+
+  for (int c0 = slice * 32 + lane; c0 < a.k_chunks; c0 += stride * kUnroll) {
+    uint4 w[kUnroll][kRows], x[kUnroll][MT];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * stride;
+      const bool in_k = c < a.k_chunks;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+        w[u][r] = in_k && n0 + r < a.N ? __ldcs(a.w + static_cast<int64_t>(n0 + r) * a.k_chunks + c)
+                                       : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int m = 0; m < MT; ++m) x[u][m] = in_k && m < a.M ? __ldg(a.x + m * a.ldx + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int m = 0; m < MT; ++m) dot_chunk(acc[r][m], w[u][r], x[u][m]);
+  }
+
+#pragma unroll
+  for (int r = 0; r < kRows; ++r)
+#pragma unroll
+    for (int m = 0; m < MT; ++m) {
+      const Acc v = butterfly_sum(acc[r][m]);
+      if (lane == 0) part[warp][r][m] = v;
+    }
+  __syncthreads();
+  for (int i = threadIdx.x; i < groups * kRows * MT; i += kThreads) {
+    const int g = i / (kRows * MT), r = i / MT % kRows, m = i % MT;
+    const int n = (blockIdx.x * groups + g) * kRows + r;
+    if (n >= a.N || m >= a.M) continue;
+    Acc v = Acc(0);
+    for (int s = 0; s < a.split; ++s) v += part[g * a.split + s][r][m];
+    if constexpr (kInt8)
+      store_w8a8(a.w8, m, n, v);
+    else
+      a.dense.store(m, n, v);
+  }
+}
+
+// Warps per kRows W rows: the most (up to kWarps) that still give each lane kUnroll chunks.
+int split_for(int k_chunks) {
+  int s = 1;
+  while (s < kWarps && 32 * kUnroll * s * 2 <= k_chunks) s *= 2;
+  return s;
+}
+
+template <typename T>
+cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
+  const int rows_per_block = kWarps / a.split * kRows;
+  const dim3 grid(static_cast<unsigned>((a.N + rows_per_block - 1) / rows_per_block));
+  if (a.M <= 1) return launch(gemv_kernel<T, 1>, grid, kThreads, 0, stream, a);
+  if (a.M <= 2) return launch(gemv_kernel<T, 2>, grid, kThreads, 0, stream, a);
+  if (a.M <= 4) return launch(gemv_kernel<T, 4>, grid, kThreads, 0, stream, a);
+  return launch(gemv_kernel<T, 8>, grid, kThreads, 0, stream, a);
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+bool gemv_fits(const DenseGemm& g) {
+  return g.M >= 1 && g.M <= kGemvRows && g.K % 8 == 0 && g.ldx % 8 == 0 && aligned16(g.x) && aligned16(g.w);
+}
+
+bool gemv_fits(const W8A8Gemm& g) {
+  return g.M >= 1 && g.M <= kGemvRows && g.K % 16 == 0 && aligned16(g.x) && aligned16(g.w);
+}
+
+cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream) {
+  if (g.N == 0) return cudaSuccess;
+  if (!gemv_fits(g)) return cudaErrorInvalidValue;
+  GemvArgs a{};
+  a.x = static_cast<const uint4*>(g.x);
+  a.ldx = g.ldx / 8;
+  a.w = static_cast<const uint4*>(g.w);
+  a.M = g.M;
+  a.N = g.N;
+  a.k_chunks = g.K / 8;
+  a.split = split_for(a.k_chunks);
+  a.dense = DenseOut{g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N};
+  return launch_gemv<bf16>(a, stream);
+}
+
+cudaError_t gemv_w8a8(const W8A8Gemm& g, cudaStream_t stream) {
+  if (g.N == 0) return cudaSuccess;
+  if (!gemv_fits(g)) return cudaErrorInvalidValue;
+  GemvArgs a{};
+  a.x = reinterpret_cast<const uint4*>(g.x);
+  a.ldx = g.K / 16;
+  a.w = reinterpret_cast<const uint4*>(g.w);
+  a.M = g.M;
+  a.N = g.N;
+  a.k_chunks = g.K / 16;
+  a.split = split_for(a.k_chunks);
+  a.w8 = g.out;
+  return launch_gemv<int8_t>(a, stream);
+}
+
+}  // namespace rotor::cuda
