@@ -3,7 +3,6 @@
 // type (bf16: f32 sums on CUDA cores; int8: exact i32 sums by dp4a and the W8A8 epilogues of
 // w8a8_math.cuh). Weights stream straight from global memory into registers in 16-byte chunks,
 // several per lane in flight; every sum runs in a fixed order, so the bits never vary.
-#include <cstring>
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -41,40 +40,9 @@ struct SmallArgs {
 
 __device__ __forceinline__ uint4 ldg16(const void* p) { return __ldg(static_cast<const uint4*>(p)); }
 
-__device__ __forceinline__ float2 bf16x2(uint32_t v) {
-  __nv_bfloat162 h;
-  memcpy(&h, &v, 4);
-  return __bfloat1622float2(h);
-}
-
-// acc += w . x over one chunk: 8 bf16 products added in order in f32.
-__device__ __forceinline__ void dot_chunk(float& acc, const uint4 w, const uint4 x) {
-  const uint32_t ws[4] = {w.x, w.y, w.z, w.w}, xs[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 a = bf16x2(ws[i]), b = bf16x2(xs[i]);
-    acc = fmaf(a.x, b.x, acc);
-    acc = fmaf(a.y, b.y, acc);
-  }
-}
-
-// acc += w . x over one chunk: 16 int8 products, exact.
-__device__ __forceinline__ void dot_chunk(int& acc, const uint4 w, const uint4 x) {
-  acc = __dp4a(static_cast<int>(w.x), static_cast<int>(x.x), acc);
-  acc = __dp4a(static_cast<int>(w.y), static_cast<int>(x.y), acc);
-  acc = __dp4a(static_cast<int>(w.z), static_cast<int>(x.z), acc);
-  acc = __dp4a(static_cast<int>(w.w), static_cast<int>(x.w), acc);
-}
-
 // The sum over G adjacent lanes (an xor butterfly: every lane ends with the same bits).
-template <int G>
-__device__ __forceinline__ float group_sum(float v) {
-#pragma unroll
-  for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-template <int G>
-__device__ __forceinline__ int group_sum(int v) {
+template <int G, typename Acc>
+__device__ __forceinline__ Acc group_sum(Acc v) {
 #pragma unroll
   for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
@@ -174,8 +142,8 @@ __global__ void __launch_bounds__(kGuWarps * 32) moe_small_gate_up_kernel(const 
     if (c0 >= chunks) break;
     load(c0);
   }
-  g = group_sum<32>(g);
-  u = group_sum<32>(u);
+  g = warp_sum(g);
+  u = warp_sum(u);
   if (lane != 0) return;
   const int64_t hi = static_cast<int64_t>(s) * a.I + i;
   if constexpr (kInt8) {
