@@ -784,7 +784,8 @@ TEST_F(CudaOpsTest, MoeSmallPathMatchesTiles) {
       {c30.hidden_size, c30.moe_intermediate_size, c30.num_experts, c30.num_experts_per_tok},
       {tp8.hidden_size, tp8.moe_intermediate_size, tp8.num_experts, tp8.num_experts_per_tok}};
   for (const Case& cs : cases) {
-    OwnedTensor d13(gpu->allocator(), DType::BF16, {cs.E, 2 * cs.I, cs.H}), d2(gpu->allocator(), DType::BF16, {cs.E, cs.H, cs.I});
+    OwnedTensor d13(gpu->allocator(), DType::BF16, {cs.E, 2 * cs.I, cs.H});
+    OwnedTensor d2(gpu->allocator(), DType::BF16, {cs.E, cs.H, cs.I});
     gpu->fill_random(d13, r.g(), 0.0f, 1.0f / std::sqrt(float(cs.H)));
     gpu->fill_random(d2, r.g(), 0.0f, 1.0f / std::sqrt(float(cs.I)));
     for (int T : {1, 2, 3, 8}) {

@@ -223,9 +223,10 @@ __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const S
       }
     }
   } else {
+    const bf16* h = static_cast<const bf16*>(a.h);
     for (int k = threadIdx.x; k < a.topk * cpr; k += blockDim.x) {
       const int j = k / cpr;
-      if (expert(j) >= 0) h_smem[k] = *reinterpret_cast<const uint4*>(static_cast<const bf16*>(a.h) + (slot0 + j) * a.I + (k % cpr) * 8);
+      if (expert(j) >= 0) h_smem[k] = *reinterpret_cast<const uint4*>(h + (slot0 + j) * a.I + (k % cpr) * 8);
     }
   }
   __syncthreads();
