@@ -2,8 +2,9 @@
 // context) and prefill shapes of a model config, timed as GPU time (kernel_timer.h; weights
 // rotated so repeated calls do not sit in L2), reported as achieved bandwidth or FLOP rate
 // beside the measured device-copy ceiling; attention also on an e4m3 KV cache (--kv-cache-dtype
-// fp8: half the bytes); the W8A8 ops' rows come from kernels_w8a8.cpp (--w8a8-only: those rows
-// alone).
+// fp8: half the bytes); the experts of batches 1, 2, 4, 8 on the small-batch path and on the
+// tiles (ROTOR_MOE_SMALL=0); the W8A8 ops' rows come from kernels_w8a8.cpp (--w8a8-only: those
+// rows alone).
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 
@@ -175,9 +176,7 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       ex[l].w13 = w13.back();
       ex[l].w2 = w2.back();
     }
-    // Half the prefill chunk too: the least that still takes moe_wgmma's 128-row tiles at
-    // top-8 of 128 experts, where padding to them wastes the most.
-    for (int T : {B, std::max(1, prefill_tokens / 2), prefill_tokens}) {
+    auto experts_row = [&](Ops& o, const std::string& name, int T) {
       std::vector<int32_t> ids(static_cast<size_t>(T) * k);
       std::set<int32_t> touched;
       for (int t = 0; t < T; ++t) {
@@ -190,10 +189,20 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       OwnedTensor dids = dev_i32(ids, {T, k}), dw(A, DType::F32, {T, k});
       A.copy(dw.tensor.data(), wts.data(), wts.size() * 4);
       OwnedTensor x = bf16({T, H}), out(A, DType::BF16, {T, H});
-      const double ms = timer.median_ms([&](int i) { ops->moe_experts(x, dw, dids, ex[i % layers], out); });
-      add("moe_experts", std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts", ms,
+      const double ms = timer.median_ms([&](int i) { o.moe_experts(x, dw, dids, ex[i % layers], out); });
+      add(name, std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts", ms,
           double(touched.size()) * 3 * H * I * 2, 2.0 * 3 * T * k * H * I);
+    };
+    // Small batches (issue 21): the two-kernel small path (moe_small.cuh, up to 64 slots) and
+    // the tiles it replaces (a second backend made with ROTOR_MOE_SMALL=0).
+    std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");
+    for (int T : {1, 2, 4, 8}) {
+      experts_row(*ops, "moe_experts (small)", T);
+      experts_row(*tiles, "moe_experts (tiles)", T);
     }
+    // Half the prefill chunk too: the least that still takes moe_wgmma's 128-row tiles at
+    // top-8 of 128 experts, where padding to them wastes the most.
+    for (int T : {B, std::max(1, prefill_tokens / 2), prefill_tokens}) experts_row(*ops, "moe_experts", T);
   }
 
   // Prefill attention: one chunk of prefill_tokens at the end of a `context` prompt, then the

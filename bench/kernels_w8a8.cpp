@@ -1,6 +1,7 @@
 // bench/kernels_w8a8.cpp — rotor_bench_kernels' W8A8 rows. Weights are int8 bytes from the
 // device hash (fill_random over a bf16 view of them) in enough copies to miss L2; the mma.sync
-// fallback rows come from a second backend made with ROTOR_W8A8_WGMMA=0.
+// fallback rows come from a second backend made with ROTOR_W8A8_WGMMA=0, the experts' tiled rows
+// at batches 1 to 8 from one made with ROTOR_MOE_SMALL=0.
 #include "bench/kernels_w8a8.h"
 
 #include <algorithm>
@@ -56,17 +57,23 @@ struct StaticLinear {
 
 }  // namespace
 
+std::unique_ptr<Ops> make_cuda_ops_with_env(const char* var, const char* value) {
+  const char* prev = std::getenv(var);
+  const std::string saved = prev ? prev : "";
+  setenv(var, value, 1);
+  std::unique_ptr<Ops> ops = make_cuda_ops(0);
+  if (prev)
+    setenv(var, saved.c_str(), 1);
+  else
+    unsetenv(var);
+  return ops;
+}
+
 void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelConfig& c, int batch,
                       int prefill_tokens) {
   Maker mk{ops};
-  const char* prev = std::getenv("ROTOR_W8A8_WGMMA");
-  const std::string saved = prev ? prev : "";
-  setenv("ROTOR_W8A8_WGMMA", "0", 1);
-  std::unique_ptr<Ops> mma = make_cuda_ops(0);  // the mma.sync fallback for many rows
-  if (prev)
-    setenv("ROTOR_W8A8_WGMMA", saved.c_str(), 1);
-  else
-    unsetenv("ROTOR_W8A8_WGMMA");
+  std::unique_ptr<Ops> mma = make_cuda_ops_with_env("ROTOR_W8A8_WGMMA", "0");  // the mma.sync fallback for many rows
+  std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");  // the experts' small path off
   const int64_t H = c.hidden_size, Q = int64_t{c.num_heads} * c.head_dim, E = c.num_experts,
                 k = c.num_experts_per_tok, I = c.moe_intermediate_size;
   const int64_t B = batch, P = 16384;
@@ -133,7 +140,9 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
     e.w2_scale = store.back();
   }
   std::mt19937_64 g(7);
-  for (const int64_t T : {B, int64_t{std::max(1, prefill_tokens / 2)}, P}) {
+  // Batches 1, 2, 4, 8 on the small-batch path and on the tiles (issue 21), the decode batch,
+  // prefill sizes on wgmma and on the mma.sync fallback.
+  for (const int64_t T : {int64_t{1}, int64_t{2}, int64_t{4}, int64_t{8}, B, int64_t{std::max(1, prefill_tokens / 2)}, P}) {
     std::vector<int32_t> ids(static_cast<size_t>(T) * k);
     std::set<int32_t> touched;
     std::vector<int32_t> all(E);
@@ -148,12 +157,18 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
     ops.allocator().copy(dw.tensor.data(), wts.data(), wts.size() * 4);
     OwnedTensor x = mk.bf16({T, H}), out(ops.allocator(), DType::BF16, {T, H});
     const std::string shape = std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts";
-    for (Ops* o : {&ops, mma.get()}) {
-      if (o != &ops && T == B) continue;  // decode tiles are mma.sync either way
-      const double ms = timer.median_ms([&](int i) { o->moe_experts(x, dw, dids, ex[i % layers], out); }, T == B ? 10 : 5,
-                                        T == B ? 3 : 1);
-      table.add(o == &ops ? "w8a8 moe_experts" : "w8a8 moe_experts (mma)", shape, ms, double(touched.size()) * 3 * H * I,
-                2.0 * 3 * T * k * H * I);
+    std::vector<std::pair<Ops*, const char*>> runs;
+    if (T <= 8)
+      runs = {{&ops, "w8a8 moe_experts (small)"}, {tiles.get(), "w8a8 moe_experts (tiles)"}};
+    else if (T == B)
+      runs = {{&ops, "w8a8 moe_experts"}};  // decode tiles are mma.sync either way
+    else
+      runs = {{&ops, "w8a8 moe_experts"}, {mma.get(), "w8a8 moe_experts (mma)"}};
+    const bool decode = T <= B;
+    for (const auto& [o, name] : runs) {
+      const double ms = timer.median_ms([&](int i) { o->moe_experts(x, dw, dids, ex[i % layers], out); }, decode ? 10 : 5,
+                                        decode ? 3 : 1);
+      table.add(name, shape, ms, double(touched.size()) * 3 * H * I, 2.0 * 3 * T * k * H * I);
     }
   }
 }

@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv prefetch moe-small ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -303,6 +303,25 @@ for step in $steps; do
         "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*WeightPrefetch*'
       grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/test_model_cuda-prefetch.log" | sed 's/^/   /'
       latency_runs prefetch "prefetch off vs on" fixed,fixed+prefetch
+      ;;
+    moe-small)
+      # Issue 21, the experts' small-batch path (kernels/cuda/moe_small.cuh: T * topk <= 64, two
+      # kernels): the expert tests (against the CPU at batch 1, 2, 3, 8 and the real shapes; bf16
+      # within 2^-9 of the tiles, W8A8 the tiles' bits, a backend made with ROTOR_MOE_SMALL=0;
+      # a 4-token graph replay), then rotor_bench_kernels' expert rows at batch 1, 2, 4, 8 on the
+      # small path and on the tiles, 30B-A3B (bf16, W8A8) and one TP-8 rank of 235B-A22B (bf16,
+      # W8A8). Target: the small rows at >= 85% of the copy ceiling at batch 1.
+      timed "test_cuda_ops: experts (small path vs the CPU and vs the tiles)" "$out/test_cuda_ops-moe.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|small vs tiles" "$out/test_cuda_ops-moe.log" | sed 's/^/   /'
+      timed "test_cuda_w8a8: experts (small path vs the CPU and the tiles' bits), graph replay" \
+        "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
+      for name in qwen3-30b-a3b qwen3-235b-a22b-tp8-rank; do
+        timed "kernel benchmarks ($name shapes), experts small vs tiles" "$out/bench-kernels-moe-$name.log" \
+          "${run_env[@]}" $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"
+        grep -E "^\| (copy|w8a8 moe_experts|moe_experts)" "$out/bench-kernels-moe-$name.log" | sed 's/^/   /'
+      done
       ;;
     ncu)
       # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes

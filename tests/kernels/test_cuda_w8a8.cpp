@@ -6,8 +6,10 @@
 // and the experts must agree within bf16 rounding (their SiLU uses the device's expf, and the
 // per-slot outputs are bf16). Every output is poisoned first and column slices must leave
 // their neighbours alone; the wgmma tiles must equal the mma.sync fallback (a second backend
-// made with ROTOR_W8A8_WGMMA=0); an expert token's output must not depend on the batch; the
-// ops replayed from a CUDA graph must give the eager bits. Skipped without a GPU.
+// made with ROTOR_W8A8_WGMMA=0), and so must the experts' small-batch path (moe_small.cuh)
+// equal the tiles (a third made with ROTOR_MOE_SMALL=0), on all experts and on a slice of them;
+// an expert token's output must not depend on the batch; the ops replayed from a CUDA graph must
+// give the eager bits. Skipped without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -78,7 +80,21 @@ class CudaW8A8Test : public ::testing::Test {
       else
         unsetenv(name.c_str());
     }
+    gpu_tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
     cpu = make_cpu_ops();
+  }
+  // A GPU backend made with var=value in the environment (read when a backend is made); the
+  // variable is restored after.
+  static std::unique_ptr<Ops> gpu_with_env(const char* var, const char* value) {
+    const char* prev = std::getenv(var);
+    const std::string saved = prev ? prev : "";
+    setenv(var, value, 1);
+    std::unique_ptr<Ops> ops = make_cuda_ops(0);
+    if (prev)
+      setenv(var, saved.c_str(), 1);
+    else
+      unsetenv(var);
+    return ops;
   }
   OwnedTensor host(DType dt, Shape s) { return OwnedTensor(cpu_allocator(), dt, s); }
   OwnedTensor host_i8(Shape s, bool allow_min = false) {
@@ -126,7 +142,7 @@ class CudaW8A8Test : public ::testing::Test {
     return true;
   }
 
-  std::unique_ptr<Ops> gpu, gpu_mma, cpu;
+  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, cpu;
   Rand r;
 };
 
@@ -361,13 +377,15 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
     int H, I, E, k;
     std::vector<int> tokens;
   };
-  // Token counts cover the three tile heights (16, 64 and 128 rows per expert tile).
-  std::vector<Case> cases = {{64, 64, 16, 4, {1, 5, 300, 700}},
+  // Token counts cover the small-batch path (up to 64 slots: 1, 2, 3, 8 tokens at top-8) and
+  // the three tile heights (16, 64 and 128 rows per expert tile).
+  std::vector<Case> cases = {{64, 64, 16, 4, {1, 2, 3, 8, 300, 700}},
                              {16 * r.uniform(1, 40), 16 * r.uniform(1, 40), 32, 4, {r.uniform(1, 40), 600, 1100}}};
   for (const ModelConfig* c : {&c30, &tp8})
-    cases.push_back({c->hidden_size, c->moe_intermediate_size, c->num_experts, c->num_experts_per_tok, {32, 700, 2100}});
+    cases.push_back({c->hidden_size, c->moe_intermediate_size, c->num_experts, c->num_experts_per_tok,
+                     {1, 2, 3, 8, 32, 700, 2100}});
   for (const ModelConfig* c : {&c235, &tp4})
-    cases.push_back({c->hidden_size, c->moe_intermediate_size, c->num_experts, c->num_experts_per_tok, {32, 300}});
+    cases.push_back({c->hidden_size, c->moe_intermediate_size, c->num_experts, c->num_experts_per_tok, {1, 8, 32, 300}});
   for (const Case& cs : cases) {
     Experts ex;
     ex.w13 = host_i8({cs.E, 2 * cs.I, cs.H});
@@ -423,6 +441,10 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       auto [dmma, p2] = poisoned(DType::BF16, {T, cs.H});
       gpu_mma->moe_experts(dx, dtw, dti, ex.dev, dmma);
       EXPECT_EQ(rows_differing(got, to_host(dmma)), 0) << "wgmma against mma.sync";
+      // The small-batch path (T * k <= 64 here) gives the tiles' bits.
+      auto [dtiles, p5] = poisoned(DType::BF16, {T, cs.H});
+      gpu_tiles->moe_experts(dx, dtw, dti, ex.dev, dtiles);
+      EXPECT_EQ(rows_differing(got, to_host(dtiles)), 0) << "against ROTOR_MOE_SMALL=0";
       if (T > 1) {
         auto [one, p3] = poisoned(DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);
@@ -434,13 +456,18 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       cpu->moe_experts(x, tw, ti, expert_slice(ex.host, n, n), chalf);
       auto [dhalf, p4] = poisoned(DType::BF16, {T, cs.H});
       gpu->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf);
-      EXPECT_LT(rel_err(chalf, to_host(dhalf)), 1e-2) << "experts [" << n << ", " << cs.E << ")";
+      OwnedTensor half = to_host(dhalf);
+      EXPECT_LT(rel_err(chalf, half), 1e-2) << "experts [" << n << ", " << cs.E << ")";
+      auto [dhalf_tiles, p6] = poisoned(DType::BF16, {T, cs.H});
+      gpu_tiles->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_tiles);
+      EXPECT_EQ(rows_differing(half, to_host(dhalf_tiles)), 0) << "experts [" << n << ", " << cs.E << ") against ROTOR_MOE_SMALL=0";
     }
   }
 }
 
 // The W8A8 ops of a decode step captured in a CUDA graph (after an eager warm-up that sizes
-// scratch) and replayed: the eager bits.
+// scratch) and replayed: the eager bits (the experts at 24 tokens on the tiles, at 4 on the
+// small-batch path).
 TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
   const int T = 24, H = 2048, N = 5120, I = 768, E = 128, k = 8;
   OwnedTensor x = host_bf16({T, H}), w = host_bf16({H}, 0.2f, 1.0f), wq = host_i8({N, H}), deq = host_f32({N}, 1e-4f, 1e-3f),
@@ -467,12 +494,13 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
   ex.w13_scale = ds13;
   ex.w2_scale = ds2;
   struct Outs {
-    OwnedTensor xq, xq2, scales, y1, y2, moe;
+    OwnedTensor xq, xq2, scales, y1, y2, moe, moe_small;  // moe_small: 4 tokens (the small-batch path)
   };
   auto outs = [&] {
     return Outs{poisoned(DType::I8, {T, H}).first,   poisoned(DType::I8, {T, H}).first,
                 poisoned(DType::F32, {T}).first,     poisoned(DType::BF16, {T, N}).first,
-                poisoned(DType::F32, {T, N}).first,  poisoned(DType::BF16, {T, H}).first};
+                poisoned(DType::F32, {T, N}).first,  poisoned(DType::BF16, {T, H}).first,
+                poisoned(DType::BF16, {4, H}).first};
   };
   auto step = [&](const Outs& o) {
     gpu->rms_norm_quant(dx, dw, Tensor{}, 1e-6f, 0.03f, 2.0f, o.xq, Tensor{});
@@ -480,6 +508,7 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
     gpu->quant_per_token(dx, o.xq2, o.scales);
     gpu->gemm_w8a8(o.xq2, o.scales, dyn, o.y2);
     gpu->moe_experts(dx, dtw, dti, ex, o.moe);
+    gpu->moe_experts(dx.tensor.rows(0, 4), dtw.tensor.rows(0, 4), dti.tensor.rows(0, 4), ex, o.moe_small);
   };
   const Outs eager = outs(), replay = outs();
   step(eager);
@@ -496,7 +525,7 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   for (const auto& [a, b] : {std::pair{&eager.xq, &replay.xq}, {&eager.y1, &replay.y1}, {&eager.scales, &replay.scales},
-                             {&eager.y2, &replay.y2}, {&eager.moe, &replay.moe}}) {
+                             {&eager.y2, &replay.y2}, {&eager.moe, &replay.moe}, {&eager.moe_small, &replay.moe_small}}) {
     const OwnedTensor ha = to_host(a->tensor), hb = to_host(b->tensor);
     EXPECT_EQ(std::memcmp(ha.tensor.data(), hb.tensor.data(), ha.tensor.nbytes()), 0) << a->tensor.str();
   }

@@ -1,5 +1,5 @@
 // kernels/cuda/common.cuh — device helpers shared by the kernels: bf16 vectors, warp and
-// block reductions, cp.async (16-byte global -> shared copies), 16-byte shared-memory loads and
+// block reductions, dot products of 16-byte chunks (bf16 in f32, int8 by dp4a), cp.async (16-byte global -> shared copies), 16-byte shared-memory loads and
 // stores, ldmatrix and the bf16 (or f16) tensor-core product mma.m16n8k16 (f32 accumulate), with
 // their fragment layouts.
 #pragma once
@@ -41,6 +41,12 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+__device__ __forceinline__ int warp_sum(int v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
@@ -64,6 +70,28 @@ __device__ __forceinline__ float block_sum(float v) {
   const float r = total;
   __syncthreads();
   return r;
+}
+
+// ---- dot products over one 16-byte chunk of a weight row and of x (the kernels that stream
+// weights from global memory into registers: gemv.cu, moe_small.cu) ----
+
+// acc += w . x over 8 bf16 pairs, the products added in order in f32.
+__device__ __forceinline__ void dot_chunk(float& acc, const uint4& w, const uint4& x) {
+  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 wf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&wv[i]));
+    const float2 xf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&xv[i]));
+    acc = fmaf(wf.x, xf.x, acc);
+    acc = fmaf(wf.y, xf.y, acc);
+  }
+}
+// acc += w . x over 16 int8 pairs (dp4a), exact.
+__device__ __forceinline__ void dot_chunk(int& acc, const uint4& w, const uint4& x) {
+  acc = __dp4a(static_cast<int>(w.x), static_cast<int>(x.x), acc);
+  acc = __dp4a(static_cast<int>(w.y), static_cast<int>(x.y), acc);
+  acc = __dp4a(static_cast<int>(w.z), static_cast<int>(x.z), acc);
+  acc = __dp4a(static_cast<int>(w.w), static_cast<int>(x.w), acc);
 }
 
 // ---- asynchronous copies: 16 bytes global -> shared; invalid sources are zero-filled. ----

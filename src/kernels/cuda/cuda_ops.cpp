@@ -4,7 +4,10 @@
 // launchers (<op>.cuh) on the GPU's stream. Scratch memory is one grow-only buffer, sized up
 // front by reserve() so that no step allocates (and none may while a CUDA graph is being
 // captured). ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
-// W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results).
+// W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results);
+// ROTOR_MOE_SMALL=0 (read likewise) runs the experts of small batches on the tiled path too
+// instead of the two-kernel small path (moe_small.cuh; W8A8: the same bits, bf16: the same up to
+// bf16 rounding).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -109,6 +112,8 @@ class CudaOps final : public Ops {
     w8a8_wgmma_ = wg == nullptr || std::strcmp(wg, "0") != 0;
     const char* gv = std::getenv("ROTOR_GEMV");
     gemv_ = gv == nullptr || std::strcmp(gv, "0") != 0;
+    const char* small = std::getenv("ROTOR_MOE_SMALL");
+    moe_small_ = small == nullptr || std::strcmp(small, "0") != 0;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -422,7 +427,7 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_experts(a, ws, stream_), "moe_experts");
+    check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
 
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override {
@@ -545,7 +550,7 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, ws, stream_), "moe_experts (W8A8)");
+    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
 
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
@@ -608,6 +613,7 @@ class CudaOps final : public Ops {
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
+  bool moe_small_ = true;  // small batches' experts on moe_small.cuh's two kernels
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;

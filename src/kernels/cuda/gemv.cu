@@ -29,36 +29,6 @@ struct GemvArgs {
   W8A8Out w8;          // int8 weights' output
 };
 
-// A 16-byte chunk's contribution: 8 bf16 products added in order into acc.
-__device__ __forceinline__ void dot_chunk(float& acc, const uint4& w, const uint4& x) {
-  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 wf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&wv[i]));
-    const float2 xf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&xv[i]));
-    acc = fmaf(wf.x, xf.x, acc);
-    acc = fmaf(wf.y, xf.y, acc);
-  }
-}
-// 16 int8 products, exact.
-__device__ __forceinline__ void dot_chunk(int& acc, const uint4& w, const uint4& x) {
-  acc = __dp4a(static_cast<int>(w.x), static_cast<int>(x.x), acc);
-  acc = __dp4a(static_cast<int>(w.y), static_cast<int>(x.y), acc);
-  acc = __dp4a(static_cast<int>(w.z), static_cast<int>(x.z), acc);
-  acc = __dp4a(static_cast<int>(w.w), static_cast<int>(x.w), acc);
-}
-
-__device__ __forceinline__ float butterfly_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ int butterfly_sum(int v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 // Row m, column n of an int8 weight's output through the W8A8 epilogue.
 __device__ __forceinline__ void store_w8a8(const W8A8Out& o, int m, int n, int acc) {
   const float v = w8a8_value(o, m, n, acc);
@@ -115,7 +85,7 @@ __global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 1) gemv_kernel(const G
   for (int r = 0; r < kRows; ++r)
 #pragma unroll
     for (int m = 0; m < MT; ++m) {
-      const Acc v = butterfly_sum(acc[r][m]);
+      const Acc v = warp_sum(acc[r][m]);
       if (lane == 0) part[warp][r][m] = v;
     }
   __syncthreads();

@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/moe.cuh"
+#include "kernels/cuda/moe_small.cuh"
 #include "kernels/cuda/moe_wgmma.cuh"
 #include "kernels/cuda/pdl.cuh"
 
@@ -157,12 +158,14 @@ cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_
 }
 
 size_t moe_workspace(int T, int H, int I, int E, int topk) {
-  return largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); });
+  return std::max(largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); }),
+                  moe_small_workspace(T, I, topk, false));
 }
 
-cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
+cudaError_t moe_experts(const MoeArgs& a, bool small, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
+  if (small && moe_small_takes(a.T, a.H, a.I, a.topk, false)) return moe_small_experts(a, workspace, stream);
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
   ScratchCarver scratch(workspace);
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);

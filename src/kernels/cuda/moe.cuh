@@ -24,10 +24,12 @@ struct MoeArgs {
   int first = 0;               // the router id of expert 0 (expert parallelism)
 };
 
-// Scratch bytes for T tokens (the same for every T' <= T).
+// Scratch bytes for T tokens (the same for every T' <= T, with the small path on or off).
 size_t moe_workspace(int T, int H, int I, int E, int topk);
 
-cudaError_t moe_experts(const MoeArgs& a, void* workspace, cudaStream_t stream);
+// small: batches of at most kMoeSmallSlots slots take the two-kernel small path
+// (moe_small.cuh); off, every batch takes the tiles.
+cudaError_t moe_experts(const MoeArgs& a, bool small, void* workspace, cudaStream_t stream);
 
 // Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
 constexpr int kShortK = 256;

@@ -30,10 +30,12 @@ struct MoeW8A8Args {
   int first = 0;               // the router id of expert 0 (expert parallelism)
 };
 
-// Scratch bytes for T tokens (the same for every T' <= T, with wgmma on or off).
+// Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
 // wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, void* workspace, cudaStream_t stream);
+// small: batches of at most kMoeSmallSlots slots take the two-kernel small path
+// (moe_small.cuh; the same bits); off, every batch takes the tiles.
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, bool small, void* workspace, cudaStream_t stream);
 
 }  // namespace rotor::cuda
