@@ -322,6 +322,8 @@ for step in $steps; do
           "${run_env[@]}" $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"
         grep -E "^\| (copy|w8a8 moe_experts|moe_experts)" "$out/bench-kernels-moe-$name.log" | sed 's/^/   /'
       done
+      latency_runs moe-tiles "experts on the tiles (ROTOR_MOE_SMALL=0)" plan 1,2,4,8 ROTOR_MOE_SMALL=0
+      latency_runs moe-small "experts on the small path" plan 1,2,4,8
       ;;
     ncu)
       # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes
