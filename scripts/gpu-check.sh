@@ -322,6 +322,9 @@ for step in $steps; do
           "${run_env[@]}" $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"
         grep -E "^\| (copy|w8a8 moe_experts|moe_experts)" "$out/bench-kernels-moe-$name.log" | sed 's/^/   /'
       done
+      timed "test_model_cuda (defaults: experts of up to 64 slots on the small path)" "$out/test_model_cuda-moe.log" \
+        "${run_env[@]}" $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-moe.log" | sed 's/^/   /'
       latency_runs moe-tiles "experts on the tiles (ROTOR_MOE_SMALL=0)" plan 1,2,4,8 ROTOR_MOE_SMALL=0
       latency_runs moe-small "experts on the small path" plan 1,2,4,8
       ;;
