@@ -193,11 +193,12 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       add(name, std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts", ms,
           double(touched.size()) * 3 * H * I * 2, 2.0 * 3 * T * k * H * I);
     };
-    // Small batches (issue 21): the two-kernel small path (moe_small.cuh, up to 64 slots) and
-    // the tiles it replaces (a second backend made with ROTOR_MOE_SMALL=0).
+    // Small batches (issue 21): the two-kernel small path (moe_small.cuh, up to 64 slots; a
+    // backend made with ROTOR_MOE_SMALL=all) and the tiles (ROTOR_MOE_SMALL=0).
     std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");
+    std::unique_ptr<Ops> small = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "all");
     for (int T : {1, 2, 4, 8}) {
-      experts_row(*ops, "moe_experts (small)", T);
+      experts_row(*small, "moe_experts (small)", T);
       experts_row(*tiles, "moe_experts (tiles)", T);
     }
     // Half the prefill chunk too: the least that still takes moe_wgmma's 128-row tiles at

@@ -1,7 +1,7 @@
 // bench/kernels_w8a8.cpp — rotor_bench_kernels' W8A8 rows. Weights are int8 bytes from the
 // device hash (fill_random over a bf16 view of them) in enough copies to miss L2; the mma.sync
 // fallback rows come from a second backend made with ROTOR_W8A8_WGMMA=0, the experts' tiled rows
-// at batches 1 to 8 from one made with ROTOR_MOE_SMALL=0.
+// at batches 1 to 8 from backends made with ROTOR_MOE_SMALL=all and =0.
 #include "bench/kernels_w8a8.h"
 
 #include <algorithm>
@@ -74,6 +74,7 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
   Maker mk{ops};
   std::unique_ptr<Ops> mma = make_cuda_ops_with_env("ROTOR_W8A8_WGMMA", "0");  // the mma.sync fallback for many rows
   std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");  // the experts' small path off
+  std::unique_ptr<Ops> small = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "all");  // wherever it can run
   const int64_t H = c.hidden_size, Q = int64_t{c.num_heads} * c.head_dim, E = c.num_experts,
                 k = c.num_experts_per_tok, I = c.moe_intermediate_size;
   const int64_t B = batch, P = 16384;
@@ -159,7 +160,7 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
     const std::string shape = std::to_string(T) + " tokens, " + std::to_string(touched.size()) + " experts";
     std::vector<std::pair<Ops*, const char*>> runs;
     if (T <= 8)
-      runs = {{&ops, "w8a8 moe_experts (small)"}, {tiles.get(), "w8a8 moe_experts (tiles)"}};
+      runs = {{small.get(), "w8a8 moe_experts (small)"}, {tiles.get(), "w8a8 moe_experts (tiles)"}};
     else if (T == B)
       runs = {{&ops, "w8a8 moe_experts"}};  // decode tiles are mma.sync either way
     else

@@ -7,8 +7,8 @@
 // Hopper kernel) runs on a bf16 cache and on an e4m3 one (scales 0.37 and 1.9), against the
 // CPU op on the same cache. Also: the decode-path kernels give a row the same bits whatever
 // the batch around it (what makes CUDA-graph padding invisible); the experts' small-batch path
-// (moe_small.cuh) agrees with the tiles (a second backend made with ROTOR_MOE_SMALL=0) within
-// bf16 rounding. Skipped without a GPU.
+// (moe_small.cuh; a backend made with ROTOR_MOE_SMALL=all) agrees with the tiles (one made with
+// ROTOR_MOE_SMALL=0) within bf16 rounding. Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -161,8 +161,9 @@ bool same_bits(const Tensor& a, const Tensor& b) {
 // or a wrong weight is of order one.
 constexpr double kSmallVsTiles = 1.0 / 512;
 
-// Whether moe_experts runs T tokens at top-k on the small path.
-bool small_path(int T, int k) { return T * k <= cuda::kMoeSmallSlots; }
+// Whether the default backend's moe_experts runs T tokens at top-k (intermediate size I) on the
+// small path (cuda::MoeSmall::Measured).
+bool small_path(int T, int k, int I) { return T * k <= cuda::kMoeSmallFastSlots && I <= cuda::kShortK; }
 
 TEST_F(CudaOpsTest, EmbedGathersRows) {
   for (int trial = 0; trial < 4; ++trial) {
@@ -643,8 +644,9 @@ TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
     int H, I, E, k;
     std::vector<int> tokens;
   };
-  // Token counts cover the small-batch path (up to kMoeSmallSlots slots: 1, 2, 3, 8 at top-8)
-  // and the three tile heights (16, 64 and 128 rows per expert tile).
+  // Token counts cover the small-batch path where the default takes it (a TP-8 rank's experts
+  // at 1 and 2 tokens; MoeSmallPathMatchesTiles runs it everywhere it can run) and the three
+  // tile heights (16, 64 and 128 rows per expert tile).
   std::vector<Case> cases = {{64, 64, 16, 4, {1, 5, 300, 700}},
                              {8 * r.uniform(1, 40), 8 * r.uniform(1, 40), 32, 4, {r.uniform(1, 40), 600, 1100}},
                              {c30.hidden_size, c30.moe_intermediate_size, c30.num_experts, c30.num_experts_per_tok,
@@ -693,7 +695,7 @@ TEST_F(CudaOpsTest, MoeExpertsMatchCpu) {
         OwnedTensor one(gpu->allocator(), DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ge, one);
         OwnedTensor alone = to_host(one);
-        if (small_path(T, cs.k) == small_path(1, cs.k))
+        if (small_path(T, cs.k, cs.I) == small_path(1, cs.k, cs.I))
           EXPECT_TRUE(same_bits(got.tensor.rows(T - 1, T), alone));
         else
           EXPECT_LT(rel_err(got.tensor.rows(T - 1, T), alone), kSmallVsTiles);
@@ -769,14 +771,14 @@ TEST_F(CudaOpsTest, MoeExpertSlicesMatchCpu) {
   }
 }
 
-// The experts' small-batch path (moe_small.cuh) against the tiles (a second backend made with
-// ROTOR_MOE_SMALL=0) at batches 1, 2, 3 and 8, on all experts and on the second half of them
+// The experts' small-batch path (moe_small.cuh; a backend made with ROTOR_MOE_SMALL=all)
+// against the tiles (one made with ROTOR_MOE_SMALL=0) at batches 1, 2, 3 and 8, on all experts and on the second half of them
 // (expert parallelism: first != 0, the other ids add nothing): within kSmallVsTiles, and every
 // row written. Shapes: small ones, Qwen3-30B-A3B's layer, a tensor-parallel-8 rank of
 // Qwen3-235B-A22B (H 4096, I 192).
 TEST_F(CudaOpsTest, MoeSmallPathMatchesTiles) {
   const ModelConfig c30 = shared_config("qwen3-30b-a3b"), tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
-  std::unique_ptr<Ops> tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
+  std::unique_ptr<Ops> tiles = gpu_with_env("ROTOR_MOE_SMALL", "0"), small = gpu_with_env("ROTOR_MOE_SMALL", "all");
   struct Case {
     int H, I, E, k;
   };
@@ -791,7 +793,7 @@ TEST_F(CudaOpsTest, MoeSmallPathMatchesTiles) {
     gpu->fill_random(d13, r.g(), 0.0f, 1.0f / std::sqrt(float(cs.H)));
     gpu->fill_random(d2, r.g(), 0.0f, 1.0f / std::sqrt(float(cs.I)));
     for (int T : {1, 2, 3, 8}) {
-      ASSERT_TRUE(small_path(T, cs.k));
+      ASSERT_LE(T * cs.k, cuda::kMoeSmallSlots);
       OwnedTensor x = host_bf16({T, cs.H});
       OwnedTensor logits = host_f32({T, cs.E}, 2.0f);
       OwnedTensor tw(cpu_allocator(), DType::F32, {T, cs.k}), ti(cpu_allocator(), DType::I32, {T, cs.k});
@@ -809,9 +811,10 @@ TEST_F(CudaOpsTest, MoeSmallPathMatchesTiles) {
         ex.w2 = d2.tensor.rows(first, cs.E);
         OwnedTensor dsmall(gpu->allocator(), DType::BF16, {T, cs.H}), dtiles(gpu->allocator(), DType::BF16, {T, cs.H});
         gpu->fill_random(dsmall, 7, 0.0f, 1.0f);  // every row must be written, zeros included
-        gpu->moe_experts(dx, dtw, dti, ex, dsmall);
-        tiles->moe_experts(dx, dtw, dti, ex, dtiles);
         gpu->synchronize();
+        small->moe_experts(dx, dtw, dti, ex, dsmall);
+        tiles->moe_experts(dx, dtw, dti, ex, dtiles);
+        small->synchronize();
         tiles->synchronize();
         OwnedTensor small = to_host(dsmall), tiled = to_host(dtiles);
         const double err = rel_err(tiled, small);

@@ -6,8 +6,9 @@
 // and the experts must agree within bf16 rounding (their SiLU uses the device's expf, and the
 // per-slot outputs are bf16). Every output is poisoned first and column slices must leave
 // their neighbours alone; the wgmma tiles must equal the mma.sync fallback (a second backend
-// made with ROTOR_W8A8_WGMMA=0), and so must the experts' small-batch path (moe_small.cuh)
-// equal the tiles (a third made with ROTOR_MOE_SMALL=0), on all experts and on a slice of them;
+// made with ROTOR_W8A8_WGMMA=0), and so must the experts' small-batch path (moe_small.cuh, a
+// backend made with ROTOR_MOE_SMALL=all) equal the tiles (one made with ROTOR_MOE_SMALL=0), on
+// all experts and on a slice of them;
 // an expert token's output must not depend on the batch; the ops replayed from a CUDA graph must
 // give the eager bits. Skipped without a GPU.
 #include <cuda_runtime.h>
@@ -81,6 +82,7 @@ class CudaW8A8Test : public ::testing::Test {
         unsetenv(name.c_str());
     }
     gpu_tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
+    gpu_small = gpu_with_env("ROTOR_MOE_SMALL", "all");
     cpu = make_cpu_ops();
   }
   // A GPU backend made with var=value in the environment (read when a backend is made); the
@@ -142,7 +144,7 @@ class CudaW8A8Test : public ::testing::Test {
     return true;
   }
 
-  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, cpu;
+  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, gpu_small, cpu;
   Rand r;
 };
 
@@ -441,10 +443,14 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       auto [dmma, p2] = poisoned(DType::BF16, {T, cs.H});
       gpu_mma->moe_experts(dx, dtw, dti, ex.dev, dmma);
       EXPECT_EQ(rows_differing(got, to_host(dmma)), 0) << "wgmma against mma.sync";
-      // The small-batch path (T * k <= 64 here) gives the tiles' bits.
+      // The small-batch path (ROTOR_MOE_SMALL=all: wherever it can run, T * k <= 64) and the
+      // tiles (=0) give the same bits as the default.
       auto [dtiles, p5] = poisoned(DType::BF16, {T, cs.H});
       gpu_tiles->moe_experts(dx, dtw, dti, ex.dev, dtiles);
       EXPECT_EQ(rows_differing(got, to_host(dtiles)), 0) << "against ROTOR_MOE_SMALL=0";
+      auto [dsmall, p7] = poisoned(DType::BF16, {T, cs.H});
+      gpu_small->moe_experts(dx, dtw, dti, ex.dev, dsmall);
+      EXPECT_EQ(rows_differing(got, to_host(dsmall)), 0) << "against ROTOR_MOE_SMALL=all";
       if (T > 1) {
         auto [one, p3] = poisoned(DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);
@@ -461,14 +467,18 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       auto [dhalf_tiles, p6] = poisoned(DType::BF16, {T, cs.H});
       gpu_tiles->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_tiles);
       EXPECT_EQ(rows_differing(half, to_host(dhalf_tiles)), 0) << "experts [" << n << ", " << cs.E << ") against ROTOR_MOE_SMALL=0";
+      auto [dhalf_small, p8] = poisoned(DType::BF16, {T, cs.H});
+      gpu_small->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_small);
+      EXPECT_EQ(rows_differing(half, to_host(dhalf_small)), 0) << "experts [" << n << ", " << cs.E << ") against ROTOR_MOE_SMALL=all";
     }
   }
 }
 
 // The W8A8 ops of a decode step captured in a CUDA graph (after an eager warm-up that sizes
 // scratch) and replayed: the eager bits (the experts at 24 tokens on the tiles, at 4 on the
-// small-batch path).
+// small-batch path: a backend made with ROTOR_MOE_SMALL=all).
 TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
+  Ops& ops = *gpu_small;  // ROTOR_MOE_SMALL=all: the 4-token experts on the small path
   const int T = 24, H = 2048, N = 5120, I = 768, E = 128, k = 8;
   OwnedTensor x = host_bf16({T, H}), w = host_bf16({H}, 0.2f, 1.0f), wq = host_i8({N, H}), deq = host_f32({N}, 1e-4f, 1e-3f),
               qb = host_i32({N}, -1000, 1000), ws = host_f32({N}, 1e-3f, 1e-2f), logits = host_f32({T, E}, -4.0f, 4.0f);
@@ -503,17 +513,17 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
                 poisoned(DType::BF16, {4, H}).first};
   };
   auto step = [&](const Outs& o) {
-    gpu->rms_norm_quant(dx, dw, Tensor{}, 1e-6f, 0.03f, 2.0f, o.xq, Tensor{});
-    gpu->gemm_w8a8(o.xq, Tensor{}, st, o.y1);
-    gpu->quant_per_token(dx, o.xq2, o.scales);
-    gpu->gemm_w8a8(o.xq2, o.scales, dyn, o.y2);
-    gpu->moe_experts(dx, dtw, dti, ex, o.moe);
-    gpu->moe_experts(dx.tensor.rows(0, 4), dtw.tensor.rows(0, 4), dti.tensor.rows(0, 4), ex, o.moe_small);
+    ops.rms_norm_quant(dx, dw, Tensor{}, 1e-6f, 0.03f, 2.0f, o.xq, Tensor{});
+    ops.gemm_w8a8(o.xq, Tensor{}, st, o.y1);
+    ops.quant_per_token(dx, o.xq2, o.scales);
+    ops.gemm_w8a8(o.xq2, o.scales, dyn, o.y2);
+    ops.moe_experts(dx, dtw, dti, ex, o.moe);
+    ops.moe_experts(dx.tensor.rows(0, 4), dtw.tensor.rows(0, 4), dti.tensor.rows(0, 4), ex, o.moe_small);
   };
   const Outs eager = outs(), replay = outs();
   step(eager);
-  gpu->synchronize();
-  cudaStream_t stream = cuda_stream(*gpu);
+  ops.synchronize();
+  cudaStream_t stream = cuda_stream(ops);
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
@@ -521,7 +531,7 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
   ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
   ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
-  gpu->synchronize();
+  ops.synchronize();
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   for (const auto& [a, b] : {std::pair{&eager.xq, &replay.xq}, {&eager.y1, &replay.y1}, {&eager.scales, &replay.scales},

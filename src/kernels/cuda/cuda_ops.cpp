@@ -5,9 +5,10 @@
 // front by reserve() so that no step allocates (and none may while a CUDA graph is being
 // captured). ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
 // W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results);
-// ROTOR_MOE_SMALL=0 (read likewise) runs the experts of small batches on the tiled path too
-// instead of the two-kernel small path (moe_small.cuh; W8A8: the same bits, bf16: the same up to
-// bf16 rounding).
+// ROTOR_MOE_SMALL (read likewise: 0, all, or 1 / unset) picks the batches whose experts take the
+// two-kernel small path (moe_small.cuh) instead of the tiles: none, every batch it can take, or
+// those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
+// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles.
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -113,7 +114,11 @@ class CudaOps final : public Ops {
     const char* gv = std::getenv("ROTOR_GEMV");
     gemv_ = gv == nullptr || std::strcmp(gv, "0") != 0;
     const char* small = std::getenv("ROTOR_MOE_SMALL");
-    moe_small_ = small == nullptr || std::strcmp(small, "0") != 0;
+    ROTOR_CHECK(small == nullptr || !std::strcmp(small, "0") || !std::strcmp(small, "1") || !std::strcmp(small, "all"),
+                "ROTOR_MOE_SMALL={}: expected 0, 1 or all", small);
+    moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
+                 : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
+                                                               : cuda::MoeSmall::All;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -613,7 +618,7 @@ class CudaOps final : public Ops {
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
-  bool moe_small_ = true;  // small batches' experts on moe_small.cuh's two kernels
+  cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;

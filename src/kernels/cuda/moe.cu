@@ -162,10 +162,10 @@ size_t moe_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, false));
 }
 
-cudaError_t moe_experts(const MoeArgs& a, bool small, void* workspace, cudaStream_t stream) {
+cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
-  if (small && moe_small_takes(a.T, a.H, a.I, a.topk, false)) return moe_small_experts(a, workspace, stream);
+  if (moe_small_takes(small, a.T, a.H, a.I, a.topk, false)) return moe_small_experts(a, workspace, stream);
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
   ScratchCarver scratch(workspace);
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);

@@ -24,12 +24,18 @@ struct MoeArgs {
   int first = 0;               // the router id of expert 0 (expert parallelism)
 };
 
+// Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none
+// (ROTOR_MOE_SMALL=0); those it was measured faster on (the default: at most
+// kMoeSmallFastSlots slots with I <= kShortK, a tensor-parallel rank's short experts; with
+// 30B-A3B's I = 768, and at more slots, the tiles were faster: H100, docs/perf-log.md); or
+// every batch it can take (ROTOR_MOE_SMALL=all, for tests and A/B).
+enum class MoeSmall { Off, Measured, All };
+
 // Scratch bytes for T tokens (the same for every T' <= T, with the small path on or off).
 size_t moe_workspace(int T, int H, int I, int E, int topk);
 
-// small: batches of at most kMoeSmallSlots slots take the two-kernel small path
-// (moe_small.cuh); off, every batch takes the tiles.
-cudaError_t moe_experts(const MoeArgs& a, bool small, void* workspace, cudaStream_t stream);
+// small: which batches take the two-kernel small path (moe_small.cuh), the others the tiles.
+cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaStream_t stream);
 
 // Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
 constexpr int kShortK = 256;

@@ -301,9 +301,12 @@ cudaError_t run(const SmallArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-bool moe_small_takes(int T, int H, int I, int topk, bool int8) {
+bool moe_small_takes(MoeSmall mode, int T, int H, int I, int topk, bool int8) {
   const size_t es = int8 ? 1 : 2;
-  return T >= 1 && static_cast<int64_t>(T) * topk <= kMoeSmallSlots && static_cast<size_t>(H) * es <= kMaxSmem &&
+  const int64_t slots = static_cast<int64_t>(T) * topk;
+  if (mode == MoeSmall::Off || T < 1 || slots > kMoeSmallSlots) return false;
+  if (mode == MoeSmall::Measured && (slots > kMoeSmallFastSlots || I > kShortK)) return false;
+  return static_cast<size_t>(H) * es <= kMaxSmem &&
          (int8 ? down_smem<int8_t>(I, topk) : down_smem<bf16>(I, topk)) <= kMaxSmem;
 }
 

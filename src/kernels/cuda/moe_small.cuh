@@ -23,8 +23,12 @@ namespace rotor::cuda {
 // decode-graph sizes 1, 2, 4, 8, 16 fall on the same side of it as the batches they pad).
 constexpr int kMoeSmallSlots = 64;
 
-// Whether the small path takes T tokens (slots within kMoeSmallSlots; its shared memory fits).
-bool moe_small_takes(int T, int H, int I, int topk, bool int8);
+// The most slots MoeSmall::Measured gives the small path (with I <= kShortK).
+constexpr int kMoeSmallFastSlots = 16;
+
+// Whether the small path takes T tokens in this mode (slots within kMoeSmallSlots; its shared
+// memory fits).
+bool moe_small_takes(MoeSmall mode, int T, int H, int I, int topk, bool int8);
 
 // Scratch bytes of the small path for T tokens (h per slot).
 size_t moe_small_workspace(int T, int I, int topk, bool int8);

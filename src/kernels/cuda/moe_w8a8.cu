@@ -90,10 +90,10 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, true));
 }
 
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, bool small, void* workspace, cudaStream_t stream) {
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > kMaxExperts || a.ldx % 8 != 0) return cudaErrorInvalidValue;
-  if (small && moe_small_takes(a.T, a.H, a.I, a.topk, true)) return moe_small_w8a8_experts(a, workspace, stream);
+  if (moe_small_takes(small, a.T, a.H, a.I, a.topk, true)) return moe_small_w8a8_experts(a, workspace, stream);
   const int bm = moe_tile_rows(a.T, a.topk, a.E);
   ScratchCarver scratch(workspace);
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cuda/moe.cuh"
+
 namespace rotor::cuda {
 
 struct MoeW8A8Args {
@@ -34,8 +36,8 @@ struct MoeW8A8Args {
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
 // wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
-// small: batches of at most kMoeSmallSlots slots take the two-kernel small path
-// (moe_small.cuh; the same bits); off, every batch takes the tiles.
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, bool small, void* workspace, cudaStream_t stream);
+// small: which batches take the two-kernel small path (moe_small.cuh; the same bits), the
+// others the tiles.
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, void* workspace, cudaStream_t stream);
 
 }  // namespace rotor::cuda
