@@ -304,6 +304,18 @@ for step in $steps; do
       grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$out/test_model_cuda-prefetch.log" | sed 's/^/   /'
       latency_runs prefetch "prefetch off vs on" fixed,fixed+prefetch
       ;;
+    defaults)
+      # The decode defaults of small batches (issue 21: split plans, GEMV up to 2 / 4 rows, the
+      # experts' small path where it measured faster): the expert tests with them, then the step
+      # per kernel at batch 1-32 on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B.
+      timed "test_cuda_ops: experts (the default path, =all against the tiles)" "$out/test_cuda_ops-moe.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-moe.log" | sed 's/^/   /'
+      timed "test_cuda_w8a8: experts (default, =all and =0 the same bits), graph replay" \
+        "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
+      latency_runs defaults "the defaults" plan 1,2,4,8,32
+      ;;
     moe-small)
       # Issue 21, the experts' small-batch path (kernels/cuda/moe_small.cuh: two kernels; by
       # default where it measured faster, ROTOR_MOE_SMALL=all wherever it can run, =0 never):
