@@ -195,8 +195,8 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     };
     // Small batches (issue 21): the two-kernel small path (moe_small.cuh, up to 64 slots; a
     // backend made with ROTOR_MOE_SMALL=all) and the tiles (ROTOR_MOE_SMALL=0).
-    std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");
-    std::unique_ptr<Ops> small = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "all");
+    std::unique_ptr<Ops> tiles = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "0"}});
+    std::unique_ptr<Ops> small = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "all"}});
     for (int T : {1, 2, 4, 8}) {
       experts_row(*small, "moe_experts (small)", T);
       experts_row(*tiles, "moe_experts (tiles)", T);

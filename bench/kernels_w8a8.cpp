@@ -57,24 +57,13 @@ struct StaticLinear {
 
 }  // namespace
 
-std::unique_ptr<Ops> make_cuda_ops_with_env(const char* var, const char* value) {
-  const char* prev = std::getenv(var);
-  const std::string saved = prev ? prev : "";
-  setenv(var, value, 1);
-  std::unique_ptr<Ops> ops = make_cuda_ops(0);
-  if (prev)
-    setenv(var, saved.c_str(), 1);
-  else
-    unsetenv(var);
-  return ops;
-}
 
 void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelConfig& c, int batch,
                       int prefill_tokens) {
   Maker mk{ops};
-  std::unique_ptr<Ops> mma = make_cuda_ops_with_env("ROTOR_W8A8_WGMMA", "0");  // the mma.sync fallback for many rows
-  std::unique_ptr<Ops> tiles = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "0");  // the experts' small path off
-  std::unique_ptr<Ops> small = make_cuda_ops_with_env("ROTOR_MOE_SMALL", "all");  // wherever it can run
+  std::unique_ptr<Ops> mma = make_cuda_ops_with_env({{"ROTOR_W8A8_WGMMA", "0"}});  // the mma.sync fallback for many rows
+  std::unique_ptr<Ops> tiles = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "0"}});  // the experts' small path off
+  std::unique_ptr<Ops> small = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "all"}});  // wherever it can run
   const int64_t H = c.hidden_size, Q = int64_t{c.num_heads} * c.head_dim, E = c.num_experts,
                 k = c.num_experts_per_tok, I = c.moe_intermediate_size;
   const int64_t B = batch, P = 16384;

@@ -1,8 +1,5 @@
-// bench/kernels_w8a8.h — the W8A8 rows of rotor_bench_kernels (kernels_w8a8.cpp), and the
-// backends with an environment switch both row sets compare against.
+// bench/kernels_w8a8.h — the W8A8 rows of rotor_bench_kernels (kernels_w8a8.cpp).
 #pragma once
-#include <memory>
-
 #include "bench/kernel_timer.h"
 #include "kernels/ops.h"
 #include "model/config.h"
@@ -15,9 +12,5 @@ namespace rotor {
 // fallback), and the W8A8 experts at `batch` and at prefill sizes.
 void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelConfig& c, int batch,
                       int prefill_tokens);
-
-// A second CUDA backend on GPU 0 made with var=value in the environment (a switch read when a
-// backend is made: ROTOR_W8A8_WGMMA, ROTOR_MOE_SMALL); the variable is restored after.
-std::unique_ptr<Ops> make_cuda_ops_with_env(const char* var, const char* value);
 
 }  // namespace rotor

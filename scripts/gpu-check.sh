@@ -59,6 +59,14 @@ latency_runs() {  # latency_runs TAG DESC SPLITS [BATCHES [ENV=VALUE...]]
     done
   done
 }
+moe_tests() {  # the experts against the CPU, small path (=all) against the tiles (=0), graph replay
+  timed "test_cuda_ops: experts (default, small path vs the CPU and vs the tiles)" "$out/test_cuda_ops-moe.log" \
+    "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|small vs tiles" "$out/test_cuda_ops-moe.log" | sed 's/^/   /'
+  timed "test_cuda_w8a8: experts (default, =all and =0: the same bits), graph replay" \
+    "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
+}
 # The 30B-A3B decode step at 32 x 16k holds 57 GiB of bf16 weights and a 48 GiB KV cache: all
 # 48 layers on a GPU of 120 GB or more (H200), the first 24 on an 80 GB one (H100). The roofline
 # in each result counts the layers that ran, so the ratios mean the same on both.
@@ -306,14 +314,9 @@ for step in $steps; do
       ;;
     defaults)
       # The decode defaults of small batches (issue 21: split plans, GEMV up to 2 / 4 rows, the
-      # experts' small path where it measured faster): the expert tests with them, then the step
-      # per kernel at batch 1-32 on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B.
-      timed "test_cuda_ops: experts (the default path, =all against the tiles)" "$out/test_cuda_ops-moe.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-moe.log" | sed 's/^/   /'
-      timed "test_cuda_w8a8: experts (default, =all and =0 the same bits), graph replay" \
-        "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
+      # experts' small path where it measured faster): the expert tests, then the step per
+      # kernel at batch 1-32 on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B.
+      moe_tests
       latency_runs defaults "the defaults" plan 1,2,4,8,32
       ;;
     moe-small)
@@ -324,12 +327,7 @@ for step in $steps; do
       # expert rows at batch 1, 2, 4, 8 on the small path and on the tiles, 30B-A3B and one TP-8
       # rank of 235B-A22B (bf16, W8A8), the fixtures through the model with the small path at
       # every batch it can take, then the decode step per kernel with it nowhere / everywhere.
-      timed "test_cuda_ops: experts (small path vs the CPU and vs the tiles)" "$out/test_cuda_ops-moe.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|small vs tiles" "$out/test_cuda_ops-moe.log" | sed 's/^/   /'
-      timed "test_cuda_w8a8: experts (small path vs the CPU and the tiles' bits), graph replay" \
-        "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
+      moe_tests
       for name in qwen3-30b-a3b qwen3-235b-a22b-tp8-rank; do
         timed "kernel benchmarks ($name shapes), experts small vs tiles" "$out/bench-kernels-moe-$name.log" \
           "${run_env[@]}" $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"

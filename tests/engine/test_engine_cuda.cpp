@@ -11,13 +11,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <span>
-#include <string>
 
 #include "comm/communicator.h"
 #include "engine/engine.h"
@@ -36,14 +34,7 @@ class GpuEngine : public ::testing::Test {
     ops_ = make_cuda_ops(0).release();
     // The same device with every dense GEMM of up to 256 rows on the mma tiles (ROTOR_GEMV=0):
     // one kernel for a prompt and all its prefixes, so their rows agree bit for bit.
-    const char* gemv = std::getenv("ROTOR_GEMV");
-    const std::string saved = gemv ? gemv : "";
-    setenv("ROTOR_GEMV", "0", 1);
-    mma_ops_ = make_cuda_ops(0).release();
-    if (gemv)
-      setenv("ROTOR_GEMV", saved.c_str(), 1);
-    else
-      unsetenv("ROTOR_GEMV");
+    mma_ops_ = make_cuda_ops_with_env({{"ROTOR_GEMV", "0"}}).release();
     comm_ = make_local_comm().release();
     LoadOptions lo;
     lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";

@@ -67,18 +67,9 @@ class CudaOpsTest : public ::testing::Test {
   }
   OwnedTensor to_gpu(const Tensor& h) { return test::to_device(*gpu, h); }
   OwnedTensor to_host(const Tensor& d) { return test::to_host(*gpu, d); }
-  // A second GPU backend made with var=value in the environment (read when a backend is made);
-  // the variable is restored after.
+  // A second GPU backend made with var=value in the environment (read when a backend is made).
   static std::unique_ptr<Ops> gpu_with_env(const char* var, const char* value) {
-    const char* prev = std::getenv(var);
-    const std::string saved = prev ? prev : "";
-    setenv(var, value, 1);
-    std::unique_ptr<Ops> ops = make_cuda_ops(0);
-    if (prev)
-      setenv(var, saved.c_str(), 1);
-    else
-      unsetenv(var);
-    return ops;
+    return make_cuda_ops_with_env({{var, value}});
   }
   OwnedTensor gpu_zeros(DType dt, Shape s) {
     OwnedTensor d(gpu->allocator(), dt, s);

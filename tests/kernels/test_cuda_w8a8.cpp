@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -68,35 +67,14 @@ class CudaW8A8Test : public ::testing::Test {
     if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
     gpu = make_cuda_ops(0);
     // gpu_mma: every GEMM on the mma.sync tiles (neither wgmma nor the GEMV kernels).
-    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
-    for (const char* name : {"ROTOR_W8A8_WGMMA", "ROTOR_GEMV"}) {
-      const char* prev = std::getenv(name);
-      saved.emplace_back(name, prev ? std::optional<std::string>(prev) : std::nullopt);
-      setenv(name, "0", 1);
-    }
-    gpu_mma = make_cuda_ops(0);
-    for (const auto& [name, prev] : saved) {
-      if (prev)
-        setenv(name.c_str(), prev->c_str(), 1);
-      else
-        unsetenv(name.c_str());
-    }
+    gpu_mma = make_cuda_ops_with_env({{"ROTOR_W8A8_WGMMA", "0"}, {"ROTOR_GEMV", "0"}});
     gpu_tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
     gpu_small = gpu_with_env("ROTOR_MOE_SMALL", "all");
     cpu = make_cpu_ops();
   }
-  // A GPU backend made with var=value in the environment (read when a backend is made); the
-  // variable is restored after.
+  // A GPU backend made with var=value in the environment (read when a backend is made).
   static std::unique_ptr<Ops> gpu_with_env(const char* var, const char* value) {
-    const char* prev = std::getenv(var);
-    const std::string saved = prev ? prev : "";
-    setenv(var, value, 1);
-    std::unique_ptr<Ops> ops = make_cuda_ops(0);
-    if (prev)
-      setenv(var, saved.c_str(), 1);
-    else
-      unsetenv(var);
-    return ops;
+    return make_cuda_ops_with_env({{var, value}});
   }
   OwnedTensor host(DType dt, Shape s) { return OwnedTensor(cpu_allocator(), dt, s); }
   OwnedTensor host_i8(Shape s, bool allow_min = false) {

@@ -14,6 +14,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/arg_check.h"
 #include "core/check.h"
@@ -632,6 +636,24 @@ std::unique_ptr<Ops> make_cuda_ops(int device, int lane) {
               cuda_device_count());
   ROTOR_CHECK(lane >= 0, "cuda:{}: lane {}", device, lane);
   return std::make_unique<CudaOps>(device, lane);
+}
+
+std::unique_ptr<Ops> make_cuda_ops_with_env(std::initializer_list<std::pair<const char*, const char*>> env,
+                                            int device, int lane) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+  for (const auto& [var, value] : env) {
+    const char* prev = std::getenv(var);
+    saved.emplace_back(var, prev ? std::optional<std::string>(prev) : std::nullopt);
+    setenv(var, value, 1);
+  }
+  std::unique_ptr<Ops> ops = make_cuda_ops(device, lane);
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+    if (it->second)
+      setenv(it->first.c_str(), it->second->c_str(), 1);
+    else
+      unsetenv(it->first.c_str());
+  }
+  return ops;
 }
 
 cudaStream_t cuda_stream(Ops& ops) {

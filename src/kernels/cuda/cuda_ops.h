@@ -7,7 +7,9 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <initializer_list>
 #include <memory>
+#include <utility>
 
 #include "core/buffer.h"
 #include "kernels/ops.h"
@@ -29,6 +31,11 @@ cudaStream_t cuda_stream(int device, int lane = 0);
 // The bf16 (and W8A8) CUDA backend on one GPU's lane: its stream, its own scratch and cuBLAS
 // handle. One-time kernel settings (shared-memory limits) are made per device.
 std::unique_ptr<Ops> make_cuda_ops(int device, int lane = 0);
+// make_cuda_ops with each (variable, value) set in the environment while the backend is made
+// (its switches are read then: ROTOR_GEMV, ROTOR_MOE_SMALL, ROTOR_W8A8_WGMMA), the previous
+// values restored after: the A/B backends of tests and benchmarks.
+std::unique_ptr<Ops> make_cuda_ops_with_env(std::initializer_list<std::pair<const char*, const char*>> env,
+                                            int device = 0, int lane = 0);
 // The stream of a CUDA backend (throws for other backends).
 cudaStream_t cuda_stream(Ops& ops);
 

@@ -316,7 +316,9 @@ size_t moe_small_workspace(int T, int I, int topk, bool int8) {
   return sizing.bytes();
 }
 
-cudaError_t moe_small_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
+// The arguments both expert types share (MoeArgs, MoeW8A8Args), h carved from the workspace.
+template <typename A, typename H>
+SmallArgs small_args(const A& a, void* workspace) {
   SmallArgs s{};
   s.x = static_cast<const bf16*>(a.x);
   s.ldx = a.ldx;
@@ -324,7 +326,7 @@ cudaError_t moe_small_experts(const MoeArgs& a, void* workspace, cudaStream_t st
   s.ids = a.topk_ids;
   s.w13 = a.w13;
   s.w2 = a.w2;
-  s.h = ScratchCarver(workspace).take<bf16>(static_cast<size_t>(a.T) * a.topk * a.I);
+  s.h = ScratchCarver(workspace).take<H>(static_cast<size_t>(a.T) * a.topk * a.I);
   s.out = static_cast<bf16*>(a.out);
   s.ldo = a.ldo;
   s.T = a.T;
@@ -333,28 +335,17 @@ cudaError_t moe_small_experts(const MoeArgs& a, void* workspace, cudaStream_t st
   s.E = a.E;
   s.topk = a.topk;
   s.first = a.first;
-  return run<bf16>(s, stream);
+  return s;
+}
+
+cudaError_t moe_small_experts(const MoeArgs& a, void* workspace, cudaStream_t stream) {
+  return run<bf16>(small_args<MoeArgs, bf16>(a, workspace), stream);
 }
 
 cudaError_t moe_small_w8a8_experts(const MoeW8A8Args& a, void* workspace, cudaStream_t stream) {
-  SmallArgs s{};
-  s.x = static_cast<const bf16*>(a.x);
-  s.ldx = a.ldx;
-  s.topk_weights = a.topk_weights;
-  s.ids = a.topk_ids;
-  s.w13 = a.w13;
+  SmallArgs s = small_args<MoeW8A8Args, float>(a, workspace);
   s.w13_scale = a.w13_scale;
-  s.w2 = a.w2;
   s.w2_scale = a.w2_scale;
-  s.h = ScratchCarver(workspace).take<float>(static_cast<size_t>(a.T) * a.topk * a.I);
-  s.out = static_cast<bf16*>(a.out);
-  s.ldo = a.ldo;
-  s.T = a.T;
-  s.H = a.H;
-  s.I = a.I;
-  s.E = a.E;
-  s.topk = a.topk;
-  s.first = a.first;
   return run<int8_t>(s, stream);
 }
 
