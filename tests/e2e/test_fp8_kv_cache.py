@@ -65,8 +65,10 @@ def test_fp8_kv_cache_doubles_blocks_and_agrees_with_bf16(rotor_binary, tiny_mod
         # Greedy tokens up to the first that differs, per prompt. The fixture's random weights
         # give nearly flat logits over 151936 tokens, so e4m3's rounding (about 5% on the
         # logits, tests/model/test_fp8_kv.cpp) can flip a token where a bf16 cache flips none
-        # (the CPU's f32 cache agrees with it on all 64). Measured 2026-12-05: 44 of 64 (fp8,
-        # 5 of 8 prompts whole) and 46 of 64 (computed scales, 5 of 8 whole); bound: 40.
+        # (the CPU's f32 cache agrees with it on all 64). Measured 2026-12-05: on the CPU 44 of
+        # 64 (fp8, 5 of 8 prompts whole) and 46 (computed scales); on a GPU (H100, 2 ranks on
+        # one GPU, whose bf16 arithmetic adds its own flips) 42 and 38. Bound: 32, half the
+        # tokens; a broken e4m3 path agrees on a few at most.
         same = 0
         for a, b in zip(bf16, fp8):
             k = 0
@@ -74,4 +76,4 @@ def test_fp8_kv_cache_doubles_blocks_and_agrees_with_bf16(rotor_binary, tiny_mod
                 k += 1
             same += k
         print(f"{name}: greedy tokens agreeing with the bf16 cache: {same} of {len(PROMPTS) * MAX_TOKENS}")
-        assert same >= 40
+        assert same >= 32
