@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults candidates moe-small prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -318,6 +318,40 @@ for step in $steps; do
       # kernel at batch 1-32 on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B.
       moe_tests
       latency_runs defaults "the defaults" plan 1,2,4,8,32
+      ;;
+    candidates)
+      # The next kernel candidates, each against the default in one run (docs/gpu.md, "Next
+      # kernel work"). (1) The experts' 16-row gate+up tiles with 3 stages instead of 4
+      # (ROTOR_MOE_GATE_UP_STAGES=3): the expert tests with it, rotor_bench_kernels' expert rows
+      # and the TP-8 rank's W8A8 step at 32 x 16k and at batch 1-8, both ways (keep it if the
+      # rank's batch-32 step falls and no batch gets slower). (2) Decode split plans with 64-token
+      # shortest splits (--split-min 64) on the rank at batch 1-4.
+      stage3=(ROTOR_MOE_GATE_UP_STAGES=3)
+      timed "test_cuda_ops: experts with 3-stage gate+up tiles" "$out/test_cuda_ops-moe-s3.log" \
+        "${run_env[@]}" "${stage3[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-moe-s3.log" | sed 's/^/   /'
+      timed "test_cuda_w8a8: experts with 3-stage gate+up tiles" "$out/test_cuda_w8a8-moe-s3.log" \
+        "${run_env[@]}" "${stage3[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-moe-s3.log" | sed 's/^/   /'
+      for stages in 4 3; do
+        for name in qwen3-235b-a22b-tp8-rank qwen3-30b-a3b; do
+          timed "kernel benchmarks ($name), gate+up stages $stages" "$out/bench-kernels-s$stages-$name.log" \
+            "${run_env[@]}" ROTOR_MOE_GATE_UP_STAGES=$stages $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"
+          grep -E "^\| (copy|w8a8 moe_experts|moe_experts) " "$out/bench-kernels-s$stages-$name.log" | sed 's/^/   /'
+        done
+        timed "decode step, TP-8 rank of 235B-A22B, W8A8, 32 x 16k, gate+up stages $stages" \
+          "$out/bench-decode-rank-w8a8-s$stages.log" "${run_env[@]}" ROTOR_MOE_GATE_UP_STAGES=$stages \
+          $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 \
+          --steps 20 --graphs 1 --quantization w8a8
+        grep -E "^RESULT|roofline" "$out/bench-decode-rank-w8a8-s$stages.log" | sed 's/^/   /'
+        latency_runs "stages$stages" "gate+up stages $stages" plan 1,2,4,8 ROTOR_MOE_GATE_UP_STAGES=$stages
+      done
+      for q in auto w8a8; do
+        timed "latency: TP-8 rank, ${q/auto/bf16}, batch 1-4, shortest splits 64 tokens" "$out/bench-split64-$q.log" \
+          "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" \
+          --quantization $q --batches 1,2,4 --context 16384 --splits plan --split-min 64
+        grep -E "^LATENCY" "$out/bench-split64-$q.log" | sed 's/^/   /'
+      done
       ;;
     moe-small)
       # Issue 21, the experts' small-batch path (kernels/cuda/moe_small.cuh: two kernels; by

@@ -8,7 +8,8 @@
 // ROTOR_MOE_SMALL (read likewise: 0, all, or 1 / unset) picks the batches whose experts take the
 // two-kernel small path (moe_small.cuh) instead of the tiles: none, every batch it can take, or
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
-// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles.
+// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles;
+// ROTOR_MOE_GATE_UP_STAGES=3 gives the experts' 16-row gate+up tiles 3 pipeline stages (A/B).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -120,6 +121,10 @@ class CudaOps final : public Ops {
     const char* small = std::getenv("ROTOR_MOE_SMALL");
     ROTOR_CHECK(small == nullptr || !std::strcmp(small, "0") || !std::strcmp(small, "1") || !std::strcmp(small, "all"),
                 "ROTOR_MOE_SMALL={}: expected 0, 1 or all", small);
+    const char* stages = std::getenv("ROTOR_MOE_GATE_UP_STAGES");
+    ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
+                "ROTOR_MOE_GATE_UP_STAGES={}: expected 3 or 4", stages);
+    gate_up_stages_ = stages != nullptr && !std::strcmp(stages, "3") ? 3 : 4;
     moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
@@ -435,6 +440,7 @@ class CudaOps final : public Ops {
     a.E = ex.num_experts;
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
+    a.gate_up_stages = gate_up_stages_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -558,6 +564,7 @@ class CudaOps final : public Ops {
     a.E = static_cast<int>(E);
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
+    a.gate_up_stages = gate_up_stages_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -623,6 +630,7 @@ class CudaOps final : public Ops {
   bool w8a8_wgmma_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
+  int gate_up_stages_ = 4;  // the 16-row gate+up tiles' stages (ROTOR_MOE_GATE_UP_STAGES)
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
