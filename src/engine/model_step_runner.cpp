@@ -231,6 +231,8 @@ void ModelStepRunner::launch(PreparedStep& prepared) {
     else threads_->run(f);
   };
   step.launched.resize(n);
+  // Every rank's buffers grow before any rank queues the step (ModelRunner::reserve).
+  on_ranks([&](int r) { runners_[r]->reserve(step.inputs); });
   on_ranks([&](int r) { step.launched[r] = runners_[r]->launch(step.inputs); });
   if (!step.inputs.bitmask_rows.empty()) {
     // Every rank has queued the forward; the masks are written once, here, while it runs,

@@ -9,12 +9,16 @@
 //   - decode with CUDA graphs on and off gives identical tokens (greedy and seeded sampling);
 //   - the Engine over 2 ranks (2 layers of 30B-A3B, dummy weights): a mixed batch gives
 //     identical tokens with async scheduling on and off and graphs on and off;
+//   - masked sampling (allowed_token_ids, bad_words), penalties, log-probs and prompt log-probs
+//     through the Engine over 2 ranks: every request finishes within its masks, the same with
+//     async scheduling on and off (the samplers' buffers grow before any rank queues a step);
 //   - structured outputs through the Engine over 2 ranks (the tiny fixture, tensor and expert
 //     parallel): outputs in their grammar's language, each constraint fed once per step, and
 //     identical tokens with async scheduling on and off and graphs on and off.
 // Skipped without a GPU or without the fixture a test uses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +228,80 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
       if (want.empty()) want = got;
       else EXPECT_EQ(got, want);
     }
+}
+
+// Masked sampling and log-probs over 2 ranks (2 layers of 30B-A3B, dummy weights): requests with
+// allowed_token_ids (a mask list of the whole vocabulary but a few ids), bad_words, penalties,
+// log-probs and prompt log-probs grow the samplers' buffers; every rank grows them before any
+// rank queues the step (ModelRunner::reserve), since with ranks sharing a GPU an allocation
+// orders the whole device and would wait on a peer's collective. The requests must finish,
+// within their masks, with identical tokens and log-probs with async scheduling on and off.
+TEST_F(TpCuda, EngineMaskedSamplingAndLogprobsOverTwoRanks) {
+  LoadOptions lo;
+  lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
+  lo.load_format = "dummy";
+  lo.num_layers = 2;
+  lo.seed = 5;
+  const std::vector<int32_t> allowed{11, 220, 4021, 9000, 30000, 151000};
+  std::vector<std::vector<int32_t>> want_tokens;
+  std::vector<std::vector<float>> want_logprobs;
+  for (const bool async : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "async " << async);
+    place_ranks(2);
+    RankSet ranks(RankSetOptions{"cuda", 2, false, false});
+    RankSet::Loaded m = ranks.load(lo);
+    RunnerFactory factory(m.config, ranks, std::move(m.weights));
+    EngineConfig c;
+    c.max_model_len = 512;
+    c.max_num_seqs = 8;
+    c.max_num_batched_tokens = 128;
+    c.async_scheduling = async;
+    c.cuda_graphs = true;
+    c.kv_cache_memory_bytes = int64_t{128} << 20;
+    std::unique_ptr<Engine> engine = Engine::create(c, factory);
+    std::vector<RequestHandle> handles;
+    for (int i = 0; i < 6; ++i) {
+      EngineRequest r;
+      for (int t = 0; t < 30 + 25 * i; ++t) r.prompt_token_ids.push_back(5 + 97 * i + 13 * t);
+      r.params.temperature = i % 2 ? 0.9f : 0.0f;
+      r.params.seed = 70 + i;
+      r.params.max_tokens = 12;
+      r.params.ignore_eos = true;
+      r.params.logprobs = 3;
+      if (i % 3 == 0) r.params.allowed_token_ids = allowed;
+      if (i % 3 == 1) r.params.bad_words = {{220}, {4021, 9000}};
+      if (i % 3 == 2) r.params.repetition_penalty = 1.3f;
+      if (i == 4) r.params.prompt_logprobs = 2;
+      handles.push_back(engine->submit(std::move(r)));
+    }
+    std::vector<std::vector<int32_t>> tokens;
+    std::vector<std::vector<float>> logprobs;
+    for (int i = 0; i < 6; ++i) {
+      const RequestOutput o = handles[i].wait();
+      ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
+      ASSERT_EQ(o.token_ids.size(), 12u);
+      if (i % 3 == 0) {
+        for (int32_t t : o.token_ids) EXPECT_NE(std::find(allowed.begin(), allowed.end(), t), allowed.end()) << t;
+      }
+      if (i % 3 == 1) {
+        EXPECT_EQ(std::find(o.token_ids.begin(), o.token_ids.end(), 220), o.token_ids.end());
+      }
+      if (i == 4) {
+        EXPECT_EQ(o.prompt_logprobs.size(), size_t{30 + 25 * 4 - 1});
+      }
+      tokens.push_back(o.token_ids);
+      std::vector<float> lp;
+      for (const TokenLogprobs& t : o.logprobs) lp.push_back(t.logprob);
+      logprobs.push_back(lp);
+    }
+    if (want_tokens.empty()) {
+      want_tokens = tokens;
+      want_logprobs = logprobs;
+    } else {
+      EXPECT_EQ(tokens, want_tokens);
+      EXPECT_EQ(logprobs, want_logprobs);
+    }
+  }
 }
 
 // Structured outputs over 2 ranks: the masks are written once per step on the launching thread

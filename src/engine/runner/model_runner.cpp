@@ -107,6 +107,11 @@ int ModelRunner::plan_decodes(int slot, int S, int num_real, int max_len) const 
   return batch_->plan_decodes(slot, S, num_real, split_params_, decode_plan_max_items(split_params_, S, max_len));
 }
 
+void ModelRunner::reserve(const StepInputs& in) {
+  if (slots_[next_slot_].busy.load(std::memory_order_acquire)) return;  // launch refuses the step
+  sampler_->reserve(next_slot_, in, static_cast<int>(in.rows.size()));
+}
+
 AttentionBatch ModelRunner::graph_batch(int B) const {
   AttentionBatch b = batch_->view(B, B, max_blocks_per_seq_, plan_splits_);
   b.num_decode_seqs = B;

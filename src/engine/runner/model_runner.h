@@ -73,6 +73,12 @@ class ModelRunner {
   // When `in` has grammar bitmask rows, launch queues the forward and the sample rows' logits
   // only (the result's awaits_bitmasks is set) and launch_sampling completes the step.
   LaunchedStep launch(const StepInputs& in);
+  // Grows the buffers the next launch of `in` will use, so that the launch allocates nothing.
+  // Growing waits for this rank's queued work and allocates, which orders the whole GPU: ranks
+  // that share a GPU must each call this before any of them launches the step (ModelStepRunner
+  // does), or one rank's allocation would wait on a peer's collective that waits for this
+  // rank's forward. Without it, launch grows what it must (one rank, or one GPU a rank).
+  void reserve(const StepInputs& in);
   // The rest of a step that awaits its bitmasks: bitmasks [in.bitmask_rows.size(), ceil(V / 32)]
   // u32 (copied before it returns) are applied to those rows, then penalties, masks, the draw,
   // log-probs and the copies down are queued. On the launching thread, before the next launch;

@@ -69,6 +69,46 @@ void Sampler::upload(int slot, int R) const {
   counter_.upload(slot, R);
 }
 
+void Sampler::reserve(int slot, const StepInputs& in, int R) {
+  if (in.any_penalty || in.any_mask) {
+    const auto n = [](const auto& v) { return static_cast<int64_t>(v.size()); };
+    repetition_.reserve(n(in.repetition));
+    presence_.reserve(n(in.presence));
+    frequency_.reserve(n(in.frequency));
+    prompt_start_.reserve(n(in.prompt_start));
+    output_start_.reserve(n(in.output_start));
+    mask_start_.reserve(n(in.mask_start));
+    prompt_tokens_.reserve(n(in.prompt_tokens));
+    output_tokens_.reserve(n(in.output_tokens));
+    mask_ids_.reserve(n(in.mask_ids));
+  }
+  // The sizes sample() fits and copy_down() copies.
+  const int64_t ns = in.num_sample, P = in.prompt_top_k >= 0 ? R - ns : 0;
+  if (P > 0) {
+    const int64_t pk = in.prompt_top_k;
+    fit(prompt_logprob_, DType::F32, P);
+    fit(prompt_rank_, DType::I32, P);
+    fit(prompt_top_ids_, DType::I32, P * std::max<int64_t>(pk, 1));
+    fit(prompt_top_logprobs_, DType::F32, P * std::max<int64_t>(pk, 1));
+    fit_host(prompt_results_host_[slot], static_cast<size_t>(P * 8 + P * pk * 8));
+  }
+  if (ns > 0 && in.max_logprobs >= 0) {
+    const int64_t K = in.max_logprobs;
+    if (in.any_penalty || in.any_mask) fit(raw_logits_, DType::F32, ns * vocab_);
+    if (K > 0) {
+      fit(top_ids_, DType::I32, ns * K);
+      fit(top_logprobs_, DType::F32, ns * K);
+    }
+    fit(tok_logprob_, DType::F32, ns);
+    fit(tok_rank_, DType::I32, ns);
+    fit_host(results_host_[slot], static_cast<size_t>(ns * 8 + ns * K * 8));
+  }
+}
+
+void Sampler::fit_host(Buffer& b, size_t bytes) {
+  if (b.size() < bytes) b = Buffer(ops_.host_allocator(), bytes);
+}
+
 void Sampler::upload_extras(int slot, const StepInputs& in) {
   if (in.prompt_top_k >= 0) {
     targets_.put(slot, in.targets);
@@ -194,7 +234,7 @@ void Sampler::copy_down(int slot, int R, const StepInputs* in) {
     // Prompt rows' log-probs: [P] f32, [P] i32, [P, K] i32, [P, K] f32 (P = R - ns).
     const size_t P = R - ns, K = in->prompt_top_k, bytes = P * 8 + P * K * 8;
     Buffer& results = prompt_results_host_[slot];
-    if (results.size() < bytes) results = Buffer(ops_.host_allocator(), bytes);
+    fit_host(results, bytes);
     char* h = static_cast<char*>(results.data());
     ops_.copy_async(h, prompt_logprob_.tensor.data(), P * 4);
     ops_.copy_async(h + P * 4, prompt_rank_.tensor.data(), P * 4);
@@ -207,7 +247,7 @@ void Sampler::copy_down(int slot, int R, const StepInputs* in) {
   // Log-probs down into the slot: [ns] f32, [ns] i32, [ns, K] i32, [ns, K] f32.
   const size_t K = in->max_logprobs, bytes = ns * 8 + ns * K * 8;
   Buffer& results = results_host_[slot];
-  if (results.size() < bytes) results = Buffer(ops_.host_allocator(), bytes);
+  fit_host(results, bytes);
   char* h = static_cast<char*>(results.data());
   ops_.copy_async(h, tok_logprob_.tensor.data(), ns * 4);
   ops_.copy_async(h + ns * 4, tok_rank_.tensor.data(), ns * 4);

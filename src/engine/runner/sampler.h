@@ -29,6 +29,12 @@ class Sampler {
   // Rows [from, to) of the slot become greedy padding.
   void pad(int slot, int from, int to) const;
   void upload(int slot, int R) const;
+  // Grows what a step of `in` over R rows will use in `slot` (the penalty and mask lists, the
+  // log-prob and prompt log-prob outputs, their page-locked copies), so that stage, upload,
+  // sample and copy_down allocate nothing. A growth waits for this backend's queued work and
+  // allocates, which orders the whole device: with tensor-parallel ranks sharing a GPU every
+  // rank must do it before any rank queues the step (ModelRunner::reserve).
+  void reserve(int slot, const StepInputs& in, int R);
   // Stages and uploads `in`'s penalty and mask lists and prompt-row targets (when it has any).
   void upload_extras(int slot, const StepInputs& in);
   // The uploaded penalty output-token list [n] (placeholders in it are filled on the device).
@@ -62,6 +68,8 @@ class Sampler {
   void read_prompt_logprobs(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
+  // A page-locked buffer of at least `bytes` (its contents dropped when it grows).
+  void fit_host(Buffer& b, size_t bytes);
   // Stages and uploads the grammar bitmasks of `in`'s bitmask rows and masks those rows of
   // sample_logits [ns, V].
   void apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks, const Tensor& sample_logits);
