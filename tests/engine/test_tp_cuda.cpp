@@ -184,6 +184,28 @@ TEST_F(TpCuda, GraphsOnAndOffGiveIdenticalTokens) {
     }
 }
 
+// An Engine over 2 ranks (on distinct GPUs where there are two, else sharing GPU 0) of the
+// model `lo` loads: max_model_len 512, 8 sequences, 128 MiB of KV cache.
+struct TwoRankEngine {
+  RankSet ranks;
+  std::unique_ptr<RunnerFactory> factory;
+  std::unique_ptr<Engine> engine;
+
+  TwoRankEngine(const LoadOptions& lo, bool async, bool graphs, int max_batched_tokens)
+      : ranks((place_ranks(2), RankSetOptions{"cuda", 2, false, false})) {
+    RankSet::Loaded m = ranks.load(lo);
+    factory = std::make_unique<RunnerFactory>(m.config, ranks, std::move(m.weights));
+    EngineConfig c;
+    c.max_model_len = 512;
+    c.max_num_seqs = 8;
+    c.max_num_batched_tokens = max_batched_tokens;
+    c.async_scheduling = async;
+    c.cuda_graphs = graphs;
+    c.kv_cache_memory_bytes = int64_t{128} << 20;
+    engine = Engine::create(c, *factory);
+  }
+};
+
 // The Engine over 2 ranks: a mixed batch (greedy, seeded sampling with penalties, prompts
 // chunked) gives the same tokens with async scheduling on and off and graphs on and off.
 TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
@@ -196,18 +218,8 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
   for (const bool async : {false, true})
     for (const bool graphs : {false, true}) {
       SCOPED_TRACE(::testing::Message() << "async " << async << " graphs " << graphs);
-      place_ranks(2);
-      RankSet ranks(RankSetOptions{"cuda", 2, false, false});
-      RankSet::Loaded m = ranks.load(lo);
-      RunnerFactory factory(m.config, ranks, std::move(m.weights));
-      EngineConfig c;
-      c.max_model_len = 512;
-      c.max_num_seqs = 8;
-      c.max_num_batched_tokens = 96;
-      c.async_scheduling = async;
-      c.cuda_graphs = graphs;
-      c.kv_cache_memory_bytes = int64_t{128} << 20;
-      std::unique_ptr<Engine> engine = Engine::create(c, factory);
+      TwoRankEngine two(lo, async, graphs, 96);
+      Engine* engine = two.engine.get();
       std::vector<RequestHandle> handles;
       for (int i = 0; i < 8; ++i) {
         EngineRequest r;
@@ -247,18 +259,8 @@ TEST_F(TpCuda, EngineMaskedSamplingAndLogprobsOverTwoRanks) {
   std::vector<std::vector<float>> want_logprobs;
   for (const bool async : {false, true}) {
     SCOPED_TRACE(::testing::Message() << "async " << async);
-    place_ranks(2);
-    RankSet ranks(RankSetOptions{"cuda", 2, false, false});
-    RankSet::Loaded m = ranks.load(lo);
-    RunnerFactory factory(m.config, ranks, std::move(m.weights));
-    EngineConfig c;
-    c.max_model_len = 512;
-    c.max_num_seqs = 8;
-    c.max_num_batched_tokens = 128;
-    c.async_scheduling = async;
-    c.cuda_graphs = true;
-    c.kv_cache_memory_bytes = int64_t{128} << 20;
-    std::unique_ptr<Engine> engine = Engine::create(c, factory);
+    TwoRankEngine two(lo, async, true, 128);
+    Engine* engine = two.engine.get();
     std::vector<RequestHandle> handles;
     for (int i = 0; i < 6; ++i) {
       EngineRequest r;
