@@ -73,8 +73,9 @@ struct RunnerOptions {
   // start-up for padded batch sizes (cudagraph_mode FULL_DECODE_ONLY); GPU only.
   bool cuda_graphs = false;
   std::vector<int> graph_batch_sizes;    // empty: 1, 2, 4, 8, then multiples of 8 up to max_num_seqs
-  // Decode attention's splits: a plan per step from the context lengths (kernels/decode_plan.h),
-  // or the backend's fixed splits (the default; ROTOR_DECODE_SPLITS=plan turns plans on).
+  // Decode attention's splits: a plan per step from the context lengths (kernels/decode_plan.h)
+  // or the backend's fixed splits; by default the backend's choice (the GPU plans, the CPU does
+  // not), ROTOR_DECODE_SPLITS=plan|fixed overrides it.
   DecodeSplitOptions decode_splits = decode_split_options_from_env();
   // The L2 weight prefetch of small decode steps (model/weight_prefetch.h; none by default).
   WeightPrefetch weight_prefetch;

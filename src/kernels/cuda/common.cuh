@@ -1,7 +1,7 @@
 // kernels/cuda/common.cuh — device helpers shared by the kernels: bf16 vectors, warp and
-// block reductions, dot products of 16-byte chunks (bf16 in f32, int8 by dp4a), cp.async (16-byte global -> shared copies), 16-byte shared-memory loads and
-// stores, ldmatrix and the bf16 (or f16) tensor-core product mma.m16n8k16 (f32 accumulate), with
-// their fragment layouts.
+// block reductions, dot products of 16-byte chunks (bf16 in f32, int8 by dp4a), cp.async
+// (16-byte global -> shared copies), 16-byte shared-memory loads and stores, ldmatrix and the
+// bf16 (or f16) tensor-core product mma.m16n8k16 (f32 accumulate), with their fragment layouts.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

@@ -121,13 +121,13 @@ class CudaOps final : public Ops {
     const char* small = std::getenv("ROTOR_MOE_SMALL");
     ROTOR_CHECK(small == nullptr || !std::strcmp(small, "0") || !std::strcmp(small, "1") || !std::strcmp(small, "all"),
                 "ROTOR_MOE_SMALL={}: expected 0, 1 or all", small);
+    moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
+                 : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
+                                                               : cuda::MoeSmall::All;
     const char* stages = std::getenv("ROTOR_MOE_GATE_UP_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_MOE_GATE_UP_STAGES={}: expected 3 or 4", stages);
     gate_up_stages_ = stages != nullptr && !std::strcmp(stages, "3") ? 3 : 4;
-    moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
-                 : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
-                                                               : cuda::MoeSmall::All;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");

@@ -109,6 +109,19 @@ int split_for(int k_chunks) {
   return s;
 }
 
+// The arguments both weight types share: x [M, ldx_chunks] and W [N, k_chunks] in 16-byte chunks.
+GemvArgs chunked(const void* x, int64_t ldx_chunks, const void* w, int M, int N, int k_chunks) {
+  GemvArgs a{};
+  a.x = static_cast<const uint4*>(x);
+  a.ldx = ldx_chunks;
+  a.w = static_cast<const uint4*>(w);
+  a.M = M;
+  a.N = N;
+  a.k_chunks = k_chunks;
+  a.split = split_for(k_chunks);
+  return a;
+}
+
 template <typename T>
 cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
   const int rows_per_block = kWarps / a.split * kRows;
@@ -133,14 +146,7 @@ bool gemv_fits(const W8A8Gemm& g) {
 cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream) {
   if (g.N == 0) return cudaSuccess;
   if (!gemv_fits(g)) return cudaErrorInvalidValue;
-  GemvArgs a{};
-  a.x = static_cast<const uint4*>(g.x);
-  a.ldx = g.ldx / 8;
-  a.w = static_cast<const uint4*>(g.w);
-  a.M = g.M;
-  a.N = g.N;
-  a.k_chunks = g.K / 8;
-  a.split = split_for(a.k_chunks);
+  GemvArgs a = chunked(g.x, g.ldx / 8, g.w, g.M, g.N, g.K / 8);
   a.dense = DenseOut{g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N};
   return launch_gemv<bf16>(a, stream);
 }
@@ -148,14 +154,7 @@ cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream) {
 cudaError_t gemv_w8a8(const W8A8Gemm& g, cudaStream_t stream) {
   if (g.N == 0) return cudaSuccess;
   if (!gemv_fits(g)) return cudaErrorInvalidValue;
-  GemvArgs a{};
-  a.x = reinterpret_cast<const uint4*>(g.x);
-  a.ldx = g.K / 16;
-  a.w = reinterpret_cast<const uint4*>(g.w);
-  a.M = g.M;
-  a.N = g.N;
-  a.k_chunks = g.K / 16;
-  a.split = split_for(a.k_chunks);
+  GemvArgs a = chunked(g.x, g.K / 16, g.w, g.M, g.N, g.K / 16);
   a.w8 = g.out;
   return launch_gemv<int8_t>(a, stream);
 }
