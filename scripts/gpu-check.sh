@@ -325,7 +325,7 @@ for step in $steps; do
       # (ROTOR_MOE_GATE_UP_STAGES=3): the expert tests with it, rotor_bench_kernels' expert rows
       # and the TP-8 rank's W8A8 step at 32 x 16k and at batch 1-8, both ways (keep it if the
       # rank's batch-32 step falls and no batch gets slower). (2) Decode split plans with 64-token
-      # shortest splits (--split-min 64) on the rank at batch 1-4.
+      # shortest splits (--split-min 64) on the rank at batch 1-4. (3) below.
       stage3=(ROTOR_MOE_GATE_UP_STAGES=3)
       timed "test_cuda_ops: experts with 3-stage gate+up tiles" "$out/test_cuda_ops-moe-s3.log" \
         "${run_env[@]}" "${stage3[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
@@ -352,6 +352,16 @@ for step in $steps; do
           --quantization $q --batches 1,2,4 --context 16384 --splits plan --split-min 64
         grep -E "^LATENCY" "$out/bench-split64-$q.log" | sed 's/^/   /'
       done
+      # (3) Decode attention's merge in up to 8 ranges per row (the default) against one walk in
+      # split order (ROTOR_DECODE_MERGE_RANGES=1): the attention tests both ways, then the step
+      # (the stages-4 runs above are the default's).
+      for ranges in 8 1; do
+        timed "test_cuda_ops: decode attention vs the CPU, merge ranges $ranges" "$out/test_cuda_ops-merge$ranges.log" \
+          "${run_env[@]}" ROTOR_DECODE_MERGE_RANGES=$ranges $bin/tests/test_cuda_ops \
+          --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-merge$ranges.log" | sed 's/^/   /'
+      done
+      latency_runs merge1 "the merge in one walk (ROTOR_DECODE_MERGE_RANGES=1)" plan 1,2,4,8 ROTOR_DECODE_MERGE_RANGES=1
       ;;
     moe-small)
       # Issue 21, the experts' small-batch path (kernels/cuda/moe_small.cuh: two kernels; by

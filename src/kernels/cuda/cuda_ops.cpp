@@ -128,6 +128,10 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_MOE_GATE_UP_STAGES={}: expected 3 or 4", stages);
     gate_up_stages_ = stages != nullptr && !std::strcmp(stages, "3") ? 3 : 4;
+    const char* ranges = std::getenv("ROTOR_DECODE_MERGE_RANGES");
+    ROTOR_CHECK(ranges == nullptr || !std::strcmp(ranges, "1") || !std::strcmp(ranges, "8"),
+                "ROTOR_DECODE_MERGE_RANGES={}: expected 1 or 8", ranges);
+    merge_ranges_ = ranges != nullptr && !std::strcmp(ranges, "1") ? 1 : 8;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -603,6 +607,7 @@ class CudaOps final : public Ops {
     a.hd = static_cast<int>(hd);
     a.max_seq_len = b.max_seq_len;
     a.max_query_len = b.max_query_len;
+    a.merge_ranges = merge_ranges_;
     return a;
   }
 
@@ -631,6 +636,7 @@ class CudaOps final : public Ops {
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   int gate_up_stages_ = 4;  // the 16-row gate+up tiles' stages (ROTOR_MOE_GATE_UP_STAGES)
+  int merge_ranges_ = 8;    // decode attention's merge: ranges per row (ROTOR_DECODE_MERGE_RANGES)
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
