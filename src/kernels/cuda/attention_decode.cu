@@ -6,15 +6,19 @@
 // ones (grid: splits x head groups x sequences), or a split plan's items read from device
 // memory (PLAN; grid: the plan's bound x head groups).
 //
-// An e4m3 tile stays bytes in shared memory and each thread reads the codes of its own MMA
-// fragments with 16-byte loads, converting them in registers (fp8.cuh). Both products may
-// number their inner dimension in any order, so the fragments are chosen to make those loads
-// whole: in S = Q K^T, thread (n = lane / 4, t = lane % 4) takes head dimensions
-// [16 (t + 4 h), +16) (h < HD / 64) of key n, k-step kk using 4 of them (k8_dim below; Q's
-// fragments follow the same numbering); in O = P V, it takes output dimensions
-// [n HD / 8, +HD / 8) of keys 2t, 2t + 1, 2t + 8, 2t + 9, so output column j of n-tile J is
-// dimension j HD / 8 + J. The shared tile's 16-byte chunks are swizzled so that both reads
-// are free of bank conflicts at head size 128 (fp8_swz).
+// bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
+// are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
+// query-rows form pads it to 16 rows: half the MMAs and softmax work per byte, which an e4m3
+// tile (half the bytes of a bf16 one) needs. Its tile stays bytes in shared memory and each
+// thread reads the codes of its own fragments with 16-byte loads, converting them in
+// registers (fp8.cuh). Both products may number their inner dimension in any order, so the
+// fragments are chosen to make those loads whole: in S^T, thread (g = lane / 4, t = lane % 4)
+// takes head dimensions [16 (t + 4 h), +16) (h < HD / 64) of keys g and g + 8, k-step kk using
+// 4 of them (k8_dim below; Q's fragments follow the same numbering); in O^T, it takes
+// dimensions [g HD / 8, +HD / 8) of keys 2t, 2t + 1, 2t + 8, 2t + 9, so m-tile J's rows g and
+// g + 8 are dimensions g HD / 8 + 2 J and + 1. P^T reaches the B operand by movmatrix. The
+// shared tile's 16-byte chunks are swizzled so that both reads are free of bank conflicts at
+// head size 128 (fp8_swz).
 #include <cfloat>
 #include <type_traits>
 
@@ -40,165 +44,192 @@ __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1
 
 // An e4m3 tile's chunk c (of HD / 16) of row r: rows r and r + 1 (r even) put chunks 0..3 in
 // opposite halves of the 128 bytes, rows r, r + 2, r + 4, r + 6 their chunk pairs in distinct
-// quarters (the reads of S and of O respectively, 8 lanes at a time).
+// quarters (the reads of S^T and of O^T respectively, 8 lanes at a time).
 template <int HD>
 __device__ __forceinline__ int fp8_swz(int r, int c) {
   return c ^ (((r & 6) ^ ((r & 1) << 2)) & (HD / 16 - 1));
 }
 
 // The head dimension behind k-step kk, inner index 2t (and 2t + 1; 2t + 8, 2t + 9 are this + 2,
-// + 3) of the e4m3 S = Q K^T product, t = lane % 4.
+// + 3) of the e4m3 S^T = K Q^T product, t = lane % 4.
 __device__ __forceinline__ int k8_dim(int kk, int t) { return (t + 4 * (kk / 4)) * 16 + 4 * (kk % 4); }
 
-template <int HD, bool PLAN, bool FP8>
-__global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
-  pdl_wait();
-  pdl_launch_dependents();
-  using T = KvElem<FP8>;
-  constexpr int kCh = HD / 8;  // 16-byte chunks per row of q
-  // Cache elements per 16-byte chunk, and chunks per cache row.
-  constexpr int kStg = kStages<FP8>, kEl = 16 / static_cast<int>(sizeof(T)), kRowCh = HD / kEl;
-  extern __shared__ __align__(128) uint8_t smem_raw[];
-  bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
-  T* skv = reinterpret_cast<T*>(sq + 16 * HD);   // [warp][stage][K|V][kTile][HD]
-  // This block's sequence, tokens [start, end), whether that is the whole context, and the
-  // index of its partials: part [S, Hq, gridDim.x, HD + 2] (fixed) or [items, Hq, HD + 2] (PLAN).
+// A decode block's work: its sequence, tokens [start, end), whether that is the whole context,
+// and where its partials go: part [S, Hq, gridDim.x, HD + 2] (fixed) or [items, Hq, HD + 2]
+// (PLAN), the block's first head at part_index, the next heads part_stride apart.
+struct DecodeWork {
   int s, len, start, end;
   bool whole;
-  int64_t part_index;  // of the block's first head; consecutive heads follow at part_stride
-  int64_t part_stride;
+  int64_t part_index, part_stride;
+};
+
+// This block's work; false where it has none (past the plan's items, or the context).
+template <bool PLAN>
+__device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
   if constexpr (PLAN) {
     const int item = blockIdx.x, S = a.seq_end - a.seq_begin;
-    if (item >= a.plan[0]) return;
+    if (item >= a.plan[0]) return false;
     const int32_t* first = a.plan + 1;
     const int32_t* it = a.plan + S + 2 + 2 * item;
-    s = it[0];
-    len = a.seq_lens[s];
-    start = it[1];
-    end = item + 1 < first[s + 1] ? it[3] : len;
-    whole = first[s + 1] - first[s] == 1;
-    part_index = static_cast<int64_t>(item) * a.Hq;
-    part_stride = 1;
+    w.s = it[0];
+    w.len = a.seq_lens[w.s];
+    w.start = it[1];
+    w.end = item + 1 < first[w.s + 1] ? it[3] : w.len;
+    w.whole = first[w.s + 1] - first[w.s] == 1;
+    w.part_index = static_cast<int64_t>(item) * a.Hq;
+    w.part_stride = 1;
   } else {
-    s = blockIdx.z;
-    len = a.seq_lens[s];
-    start = blockIdx.x * kDecodePartition;
-    if (start >= len) return;
-    end = min(len, start + kDecodePartition);
-    whole = num_splits(len) == 1;
-    part_index = static_cast<int64_t>(s) * a.Hq * gridDim.x + blockIdx.x;
-    part_stride = gridDim.x;
+    w.s = blockIdx.z;
+    w.len = a.seq_lens[w.s];
+    w.start = blockIdx.x * kDecodePartition;
+    if (w.start >= w.len) return false;
+    w.end = min(w.len, w.start + kDecodePartition);
+    w.whole = num_splits(w.len) == 1;
+    w.part_index = static_cast<int64_t>(w.s) * a.Hq * gridDim.x + blockIdx.x;
+    w.part_stride = gridDim.x;
   }
-  const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
-  const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
-  const int rows = min(16, G - g0), head0 = kvh * G + g0;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const bf16* q = static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head0) * HD;
+  return true;
+}
 
+// The block's query heads [head0, head0 + rows) of its KV head's group into sq [16][HD]
+// (swizzled 16-byte chunks; rows from `rows` on zero).
+template <int HD>
+__device__ __forceinline__ void stage_q(const bf16* q, int rows, bf16* sq) {
+  constexpr int kCh = HD / 8;
   for (int i = threadIdx.x; i < 16 * kCh; i += kWarps * 32) {
     const int r = i / kCh, c = i % kCh;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (r < rows) v = *reinterpret_cast<const uint4*>(q + r * HD + c * 8);
     *reinterpret_cast<uint4*>(sq + r * HD + swz(r, c) * 8) = v;
   }
+}
+
+// Warp `warp`'s tile i of 16 tokens from `tok0` (K then V, cp.async into its stage `dst`):
+// bf16 rows in swz's chunk order, e4m3 rows in fp8_swz's.
+template <int HD, bool FP8>
+__device__ __forceinline__ void load_kv_tile(const AttnArgs& a, const int32_t* table, int kvh, int tok0, int end,
+                                             KvElem<FP8>* dst) {
+  using T = KvElem<FP8>;
+  constexpr int kEl = 16 / static_cast<int>(sizeof(T)), kRowCh = HD / kEl;
+  const int lane = threadIdx.x % 32;
+  const int64_t block = table[tok0 / a.block_size];
+  const int64_t off = ((block * a.Hkv + kvh) * a.block_size + tok0 % a.block_size) * HD;
+  const T* kc = static_cast<const T*>(a.k_cache) + off;
+  const T* vc = static_cast<const T*>(a.v_cache) + off;
+  T* vs = dst + kTile * HD;
+#pragma unroll
+  for (int j = 0; j < kTile * kRowCh / 32; ++j) {
+    const int idx = lane + 32 * j, r = idx / kRowCh, c = idx % kRowCh;
+    const bool ok = tok0 + r < end;
+    const int d = r * HD + (FP8 ? fp8_swz<HD>(r, c) : swz(r, c)) * kEl;
+    cp_async16(dst + d, kc + r * HD + c * kEl, ok);
+    cp_async16(vs + d, vc + r * HD + c * kEl, ok);
+  }
+}
+
+// The block's end: the warps' partial outputs so [kWarps][16][HD] f32 (rows: query heads,
+// columns: dimensions), maxima sm and sums sl [kWarps][16] (log2 units) merged in warp order,
+// then written: bf16 into out where the block holds its sequence's whole context, else the
+// normalised output and (max, sum) into its partials. One thread per output dimension.
+template <int HD>
+__device__ __forceinline__ void store_block(const AttnArgs& a, const DecodeWork& w, int head0, int rows,
+                                            const float* so, const float* sm, const float* sl, float v_scale,
+                                            float* __restrict__ part) {
+  const int c = threadIdx.x;  // blockDim >= HD
+  for (int r = 0; r < rows && c < HD; ++r) {
+    float M = -INFINITY;
+#pragma unroll
+    for (int wp = 0; wp < kWarps; ++wp) M = fmaxf(M, sm[wp * 16 + r]);
+    float L = 0.0f, O = 0.0f;
+#pragma unroll
+    for (int wp = 0; wp < kWarps; ++wp) {
+      const float f = exp2f(sm[wp * 16 + r] - M);
+      L += sl[wp * 16 + r] * f;
+      O += so[(wp * 16 + r) * HD + c] * f;
+    }
+    const int head = head0 + r;
+    if (w.whole) {
+      static_cast<bf16*>(a.out)[w.s * a.out_stride + static_cast<int64_t>(head) * HD + c] =
+          __float2bfloat16_rn(O / L * v_scale);
+    } else {
+      float* p = part + (w.part_index + head * w.part_stride) * (HD + 2);
+      p[c] = O / L * v_scale;
+      if (c == 0) {
+        p[HD] = M;
+        p[HD + 1] = L;
+      }
+    }
+  }
+}
+
+// bf16 cache: S = Q K^T with the block's (up to) 16 query heads as the MMA's rows, 8 keys a
+// column tile; P from S's registers as the A operand of O = P V.
+template <int HD, bool PLAN>
+__global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
+  pdl_wait();
+  pdl_launch_dependents();
+  constexpr int kStg = kStages<false>;
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
+  bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
+  DecodeWork w;
+  if (!decode_work<PLAN>(a, w)) return;
+  const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
+  const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
+  const int rows = min(16, G - g0), head0 = kvh * G + g0;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   uint32_t qa[HD / 16][4];
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk) {
-    if constexpr (FP8) {  // rows lane / 4 (+ 8), dimensions k8_dim .. + 3, as f16
-      const int d = k8_dim(kk, lane % 4);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = lane / 4 + 8 * h;
-        const uint2 x = *reinterpret_cast<const uint2*>(sq + r * HD + swz(r, d / 8) * 8 + d % 8);
-        qa[kk][h] = bf16x2_to_f16x2(x.x);
-        qa[kk][2 + h] = bf16x2_to_f16x2(x.y);
-      }
-    } else {
-      const int r = lane % 16;
-      ldmatrix_x4(qa[kk], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
-    }
+    const int r = lane % 16;
+    ldmatrix_x4(qa[kk], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
   }
 
-  const int num_tiles = (end - start + kTile - 1) / kTile;
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
   const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
-  T* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  const int32_t* table = a.block_tables + s * a.bt_stride;
-  const T* kc = static_cast<const T*>(a.k_cache);
-  const T* vc = static_cast<const T*>(a.v_cache);
-  auto load_tile = [&](int i, int stage) {
-    const int tok0 = start + (warp + kWarps * i) * kTile;
-    const int64_t block = table[tok0 / a.block_size];
-    const int64_t off = ((block * a.Hkv + kvh) * a.block_size + tok0 % a.block_size) * HD;
-    T* ks = wbuf + stage * 2 * kTile * HD;
-    T* vs = ks + kTile * HD;
-#pragma unroll
-    for (int j = 0; j < kTile * kRowCh / 32; ++j) {
-      const int idx = lane + 32 * j, r = idx / kRowCh, c = idx % kRowCh;
-      const bool ok = tok0 + r < end;
-      if constexpr (FP8) {
-        const int dst = r * HD + fp8_swz<HD>(r, c) * kEl;
-        cp_async16(ks + dst, kc + off + r * HD + c * kEl, ok);
-        cp_async16(vs + dst, vc + off + r * HD + c * kEl, ok);
-      } else {
-        cp_async16(ks + r * HD + swz(r, c) * kEl, kc + off + r * HD + c * kEl, ok);
-        cp_async16(vs + r * HD + swz(r, c) * kEl, vc + off + r * HD + c * kEl, ok);
-      }
-    }
-  };
+  bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
+  const int32_t* table = a.block_tables + w.s * a.bt_stride;
+  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
 
   float o[HD / 8][4];
 #pragma unroll
   for (int j = 0; j < HD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  // e4m3: K's scale joins the softmax scale, V's multiplies the normalised output.
-  const float k_scale = FP8 ? a.kv_scales[0] : 1.0f, v_scale = FP8 ? a.kv_scales[1] : 1.0f;
-  const float scale_log2 = a.scale * k_scale * 1.4426950408889634f;
+  const float scale_log2 = a.scale * 1.4426950408889634f;
 
 #pragma unroll
   for (int i = 0; i < kStg - 1; ++i) {
-    if (i < my_tiles) load_tile(i, i);
+    if (i < my_tiles) load_kv_tile<HD, false>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
     cp_async_commit();
   }
   for (int i = 0; i < my_tiles; ++i) {
-    if (i + kStg - 1 < my_tiles) load_tile(i + kStg - 1, (i + kStg - 1) % kStg);
+    if (i + kStg - 1 < my_tiles)
+      load_kv_tile<HD, false>(a, table, kvh, tile_start(i + kStg - 1), w.end,
+                              wbuf + ((i + kStg - 1) % kStg) * 2 * kTile * HD);
     cp_async_commit();
     cp_async_wait<kStg - 1>();
     __syncwarp();
-    const T* ks = wbuf + (i % kStg) * 2 * kTile * HD;
-    const T* vs = ks + kTile * HD;
+    const bf16* ks = wbuf + (i % kStg) * 2 * kTile * HD;
+    const bf16* vs = ks + kTile * HD;
     float sc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-    if constexpr (FP8) {
 #pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        const int r = nt * 8 + lane / 4;
-#pragma unroll
-        for (int h = 0; h < HD / 64; ++h) {
-          const uint4 w = *reinterpret_cast<const uint4*>(ks + r * HD + fp8_swz<HD>(r, lane % 4 + 4 * h) * 16);
-          const uint32_t words[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-          for (int j = 0; j < 4; ++j)
-            mma_16816<true>(sc[nt], qa[4 * h + j], e4m3x2_to_f16x2(words[j]), e4m3x2_to_f16x2(words[j] >> 16));
-        }
-      }
-    } else {
-#pragma unroll
-      for (int kk = 0; kk < HD / 16; ++kk) {
-        uint32_t b[4];
-        const int r = lane % 8 + (lane / 16) * 8;
-        ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
-        mma_16816(sc[0], qa[kk], b[0], b[1]);
-        mma_16816(sc[1], qa[kk], b[2], b[3]);
-      }
+    for (int kk = 0; kk < HD / 16; ++kk) {
+      uint32_t b[4];
+      const int r = lane % 8 + (lane / 16) * 8;
+      ldmatrix_x4(b, ks + r * HD + swz(r, kk * 2 + (lane / 8) % 2) * 8);
+      mma_16816(sc[0], qa[kk], b[0], b[1]);
+      mma_16816(sc[1], qa[kk], b[2], b[3]);
     }
-    const int tok0 = start + (warp + kWarps * i) * kTile;
+    const int tok0 = tile_start(i);
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int tok = tok0 + nt * 8 + (lane % 4) * 2 + (e & 1);
-        sc[nt][e] = tok < end ? sc[nt][e] * scale_log2 : -INFINITY;
+        sc[nt][e] = tok < w.end ? sc[nt][e] * scale_log2 : -INFINITY;
         mx[e / 2] = fmaxf(mx[e / 2], sc[nt][e]);
       }
     float corr[2];
@@ -225,42 +256,15 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       o[j][2] *= corr[1];
       o[j][3] *= corr[1];
     }
-    const uint32_t pa[4] = {pack_mma<FP8>(sc[0][0], sc[0][1]), pack_mma<FP8>(sc[0][2], sc[0][3]),
-                            pack_mma<FP8>(sc[1][0], sc[1][1]), pack_mma<FP8>(sc[1][2], sc[1][3])};
-    if constexpr (FP8) {
-      // Keys 2t, 2t + 1, 2t + 8, 2t + 9, dimensions [n HD / 8, +HD / 8): HD / 32 words each.
-      uint32_t vw[4][HD / 32];
+    const uint32_t pa[4] = {pack_bf16(sc[0][0], sc[0][1]), pack_bf16(sc[0][2], sc[0][3]),
+                            pack_bf16(sc[1][0], sc[1][1]), pack_bf16(sc[1][2], sc[1][3])};
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int r = 2 * (lane % 4) + (j & 1) + (j / 2) * 8, byte = (lane / 4) * (HD / 8);
-        const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
-        if constexpr (HD == 128) {
-          const uint4 w = *reinterpret_cast<const uint4*>(p);
-          vw[j][0] = w.x, vw[j][1] = w.y, vw[j][2] = w.z, vw[j][3] = w.w;
-        } else {
-          const uint2 w = *reinterpret_cast<const uint2*>(p);
-          vw[j][0] = w.x, vw[j][1] = w.y;
-        }
-      }
-#pragma unroll
-      for (int w = 0; w < HD / 32; ++w) {
-        // (key 2t, key 2t + 1) of bytes 0 and 1, then of bytes 2 and 3; the same for 2t + 8, 2t + 9.
-        const uint32_t ab[2] = {__byte_perm(vw[0][w], vw[1][w], 0x5140), __byte_perm(vw[0][w], vw[1][w], 0x7362)};
-        const uint32_t cd[2] = {__byte_perm(vw[2][w], vw[3][w], 0x5140), __byte_perm(vw[2][w], vw[3][w], 0x7362)};
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          mma_16816<true>(o[4 * w + e], pa, e4m3x2_to_f16x2(ab[e / 2] >> (16 * (e % 2))),
-                          e4m3x2_to_f16x2(cd[e / 2] >> (16 * (e % 2))));
-      }
-    } else {
-#pragma unroll
-      for (int np = 0; np < HD / 16; ++np) {
-        uint32_t b[4];
-        const int r = lane % 8 + ((lane / 8) % 2) * 8;
-        ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
-        mma_16816(o[2 * np], pa, b[0], b[1]);
-        mma_16816(o[2 * np + 1], pa, b[2], b[3]);
-      }
+    for (int np = 0; np < HD / 16; ++np) {
+      uint32_t b[4];
+      const int r = lane % 8 + ((lane / 8) % 2) * 8;
+      ldmatrix_x4_trans(b, vs + r * HD + swz(r, np * 2 + lane / 16) * 8);
+      mma_16816(o[2 * np], pa, b[0], b[1]);
+      mma_16816(o[2 * np + 1], pa, b[2], b[3]);
     }
     __syncwarp();
   }
@@ -272,20 +276,18 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   }
   __syncthreads();
 
-  // Merge the warps: [warp][16][HD] partial outputs, row maxima and sums in shared memory.
+  // The warps' partials into shared memory: [warp][16][HD] outputs, row maxima and sums.
   float* so = reinterpret_cast<float*>(skv);
   float* sm = so + kWarps * 16 * HD;
   float* sl = sm + kWarps * 16;
   const int r0 = lane / 4;
 #pragma unroll
   for (int j = 0; j < HD / 8; ++j) {
-    // Output columns (lane % 4) * 2 and + 1 of n-tile j: those dimensions (FP8: see the top).
-    const int c0 = FP8 ? (2 * (lane % 4)) * (HD / 8) + j : j * 8 + (lane % 4) * 2;
-    const int c1 = FP8 ? c0 + HD / 8 : c0 + 1;
+    const int c0 = j * 8 + (lane % 4) * 2;
     so[(warp * 16 + r0) * HD + c0] = o[j][0];
-    so[(warp * 16 + r0) * HD + c1] = o[j][1];
+    so[(warp * 16 + r0) * HD + c0 + 1] = o[j][1];
     so[(warp * 16 + r0 + 8) * HD + c0] = o[j][2];
-    so[(warp * 16 + r0 + 8) * HD + c1] = o[j][3];
+    so[(warp * 16 + r0 + 8) * HD + c0 + 1] = o[j][3];
   }
   if (lane % 4 == 0) {
     sm[warp * 16 + r0] = m[0];
@@ -294,32 +296,192 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     sl[warp * 16 + r0 + 8] = l[1];
   }
   __syncthreads();
-  const int c = threadIdx.x;  // one column per thread (blockDim >= HD)
-  for (int r = 0; r < rows && c < HD; ++r) {
-    float M = -INFINITY;
+  store_block<HD>(a, w, head0, rows, so, sm, sl, 1.0f, part);
+}
+
+// e4m3 cache, keys on the MMA's rows (see the top): S^T = K Q^T, 16 keys x 8 heads an n-tile
+// (NT tiles: a group of up to 8 heads needs one, where the query-rows form padded 8 to 16);
+// P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
+// the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
+template <int HD, bool PLAN, int NT>
+__global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
+  pdl_wait();
+  pdl_launch_dependents();
+  constexpr int kStg = kStages<true>;
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
+  uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
+  DecodeWork w;
+  if (!decode_work<PLAN>(a, w)) return;
+  const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
+  const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
+  const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  __syncthreads();
+  // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
+  // 2t + 1 are dimensions k8_dim(kk, t) + 0, 1 (word 0), and 2t + 8, 2t + 9 are + 2, 3 (word 1).
+  uint32_t qb[NT][HD / 16][2];
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w * 16 + r]);
-    float L = 0.0f, O = 0.0f;
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const int d = k8_dim(kk, t);
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float f = exp2f(sm[w * 16 + r] - M);
-      L += sl[w * 16 + r] * f;
-      O += so[(w * 16 + r) * HD + c] * f;
-    }
-    const int head = head0 + r;
-    if (whole) {
-      static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] =
-          __float2bfloat16_rn(O / L * v_scale);
-    } else {
-      // normalised output, then (max, sum)
-      float* p = part + (part_index + head * part_stride) * (HD + 2);
-      p[c] = O / L * v_scale;
-      if (c == 0) {
-        p[HD] = M;
-        p[HD + 1] = L;
-      }
+    for (int nt = 0; nt < NT; ++nt) {
+      const int r = g + 8 * nt;
+      const uint2 x = *reinterpret_cast<const uint2*>(sq + r * HD + swz(r, d / 8) * 8 + d % 8);
+      qb[nt][kk][0] = bf16x2_to_f16x2(x.x);
+      qb[nt][kk][1] = bf16x2_to_f16x2(x.y);
     }
   }
+
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
+  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
+  uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
+  const int32_t* table = a.block_tables + w.s * a.bt_stride;
+  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
+
+  // ot[nt][J]: rows g and g + 8 are dimensions g HD / 8 + 2 J and + 1, columns 2t, 2t + 1
+  // heads 8 nt + 2t and + 1. m, l per (nt, head 2t + i); l summed over the lanes at the end.
+  float ot[NT][HD / 16][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int j = 0; j < HD / 16; ++j) ot[nt][j][0] = ot[nt][j][1] = ot[nt][j][2] = ot[nt][j][3] = 0.0f;
+  float m[NT][2], l[NT][2];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) m[nt][0] = m[nt][1] = -INFINITY, l[nt][0] = l[nt][1] = 0.0f;
+  // K's scale joins the softmax scale, V's multiplies the normalised output.
+  const float scale_log2 = a.scale * a.kv_scales[0] * 1.4426950408889634f, v_scale = a.kv_scales[1];
+
+#pragma unroll
+  for (int i = 0; i < kStg - 1; ++i) {
+    if (i < my_tiles) load_kv_tile<HD, true>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
+    cp_async_commit();
+  }
+  for (int i = 0; i < my_tiles; ++i) {
+    if (i + kStg - 1 < my_tiles)
+      load_kv_tile<HD, true>(a, table, kvh, tile_start(i + kStg - 1), w.end,
+                             wbuf + ((i + kStg - 1) % kStg) * 2 * kTile * HD);
+    cp_async_commit();
+    cp_async_wait<kStg - 1>();
+    __syncwarp();
+    const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
+    const uint8_t* vs = ks + kTile * HD;
+    // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
+    float st[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) st[nt][0] = st[nt][1] = st[nt][2] = st[nt][3] = 0.0f;
+#pragma unroll
+    for (int h = 0; h < HD / 64; ++h) {
+      const uint4 k0 = *reinterpret_cast<const uint4*>(ks + g * HD + fp8_swz<HD>(g, t + 4 * h) * 16);
+      const uint4 k1 = *reinterpret_cast<const uint4*>(ks + (g + 8) * HD + fp8_swz<HD>(g + 8, t + 4 * h) * 16);
+      const uint32_t w0[4] = {k0.x, k0.y, k0.z, k0.w}, w1[4] = {k1.x, k1.y, k1.z, k1.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t ka[4] = {e4m3x2_to_f16x2(w0[j]), e4m3x2_to_f16x2(w1[j]), e4m3x2_to_f16x2(w0[j] >> 16),
+                                e4m3x2_to_f16x2(w1[j] >> 16)};
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mma_16816<true>(st[nt], ka, qb[nt][4 * h + j][0], qb[nt][4 * h + j][1]);
+      }
+    }
+    // Softmax over the keys (the rows: lanes g = 0..7 and e / 2), per head column.
+    const int tok0 = tile_start(i);
+    const bool valid[2] = {tok0 + g < w.end, tok0 + g + 8 < w.end};
+    uint32_t pb[NT][2];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      float corr[2];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[nt][e] = valid[e / 2] ? st[nt][e] * scale_log2 : -INFINITY;
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        float mx = fmaxf(st[nt][c], st[nt][2 + c]);
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+        const float mn = fmaxf(m[nt][c], mx);
+        corr[c] = exp2f(m[nt][c] - mn);
+        m[nt][c] = mn;
+        l[nt][c] *= corr[c];
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        st[nt][e] = exp2f(st[nt][e] - m[nt][e % 2]);
+        l[nt][e % 2] += st[nt][e];
+      }
+#pragma unroll
+      for (int j = 0; j < HD / 16; ++j) {
+        ot[nt][j][0] *= corr[0];
+        ot[nt][j][1] *= corr[1];
+        ot[nt][j][2] *= corr[0];
+        ot[nt][j][3] *= corr[1];
+      }
+      // (key g | g + 8, heads 2t, 2t + 1) -> (head g, keys 2t, 2t + 1 | 2t + 8, 2t + 9).
+      pb[nt][0] = movmatrix_trans(pack_f16(st[nt][0], st[nt][1]));
+      pb[nt][1] = movmatrix_trans(pack_f16(st[nt][2], st[nt][3]));
+    }
+    // V^T: keys 2t, 2t + 1, 2t + 8, 2t + 9 of this lane's dimensions [g HD / 8, +HD / 8).
+    uint32_t vw[4][HD / 32];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
+      const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
+      if constexpr (HD == 128) {
+        const uint4 x = *reinterpret_cast<const uint4*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
+      } else {
+        const uint2 x = *reinterpret_cast<const uint2*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y;
+      }
+    }
+#pragma unroll
+    for (int wd = 0; wd < HD / 32; ++wd) {
+      // Dimensions 4 wd + 2 e and + 1 (m-tile J = 2 wd + e): keys (2t, 2t + 1) of each, then (2t + 8, 2t + 9).
+      const uint32_t ab[2] = {__byte_perm(vw[0][wd], vw[1][wd], 0x5140), __byte_perm(vw[0][wd], vw[1][wd], 0x7362)};
+      const uint32_t cd[2] = {__byte_perm(vw[2][wd], vw[3][wd], 0x5140), __byte_perm(vw[2][wd], vw[3][wd], 0x7362)};
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const uint32_t va[4] = {e4m3x2_to_f16x2(ab[e]), e4m3x2_to_f16x2(ab[e] >> 16), e4m3x2_to_f16x2(cd[e]),
+                                e4m3x2_to_f16x2(cd[e] >> 16)};
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mma_16816<true>(ot[nt][2 * wd + e], va, pb[nt][0], pb[nt][1]);
+      }
+    }
+    __syncwarp();
+  }
+  cp_async_wait<0>();
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int c = 0; c < 2; ++c)
+#pragma unroll
+      for (int o = 4; o < 32; o *= 2) l[nt][c] += __shfl_xor_sync(0xffffffffu, l[nt][c], o);
+  __syncthreads();
+
+  // The warps' partials into shared memory: [warp][16][HD] outputs (rows: heads), maxima, sums.
+  float* so = reinterpret_cast<float*>(skv);
+  float* sm = so + kWarps * 16 * HD;
+  float* sl = sm + kWarps * 16;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const int h = warp * 16 + 8 * nt + 2 * t;
+#pragma unroll
+    for (int j = 0; j < HD / 16; ++j) {
+      const int d = g * (HD / 8) + 2 * j;
+      so[h * HD + d] = ot[nt][j][0];
+      so[(h + 1) * HD + d] = ot[nt][j][1];
+      so[h * HD + d + 1] = ot[nt][j][2];
+      so[(h + 1) * HD + d + 1] = ot[nt][j][3];
+    }
+    if (g == 0) {
+      sm[h] = m[nt][0];
+      sm[h + 1] = m[nt][1];
+      sl[h] = l[nt][0];
+      sl[h + 1] = l[nt][1];
+    }
+  }
+  __syncthreads();
+  store_block<HD>(a, w, head0, rows, so, sm, sl, v_scale, part);
 }
 
 // Merge groups of a row with `splits` splits: one per 16 splits (a group's chain of loads), at
@@ -396,41 +558,59 @@ __global__ void __launch_bounds__(HD * kMergeGroups) attn_decode_merge_kernel(co
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }
 
-template <int HD, bool FP8>
+// The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles.
+template <int HD, bool PLAN, bool FP8, int NT>
+constexpr auto decode_kernel() {
+  if constexpr (FP8)
+    return attn_decode_e4m3_kernel<HD, PLAN, NT>;
+  else
+    return attn_decode_kernel<HD, PLAN>;
+}
+
+template <int HD, bool FP8, int NT>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
   constexpr int smem = kSmem<HD, FP8>;
   if (a.plan != nullptr) {
-    const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD, true, FP8>, smem);
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT>();
+    const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
-    const cudaError_t err = launch(attn_decode_kernel<HD, true, FP8>, grid, kWarps * 32, smem, stream, a, part);
+    const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
     if (err != cudaSuccess) return err;
     // The plan's items are shared by its sequences: ~plan_max_items / S splits each (the thread
     // groups only set the merge's speed, not its result).
     const int groups = merge_groups((a.plan_max_items + S - 1) / S, a.merge_ranges);
     return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD * groups, 0, stream, a, part, 0);
   }
-  const cudaError_t attr = raise_smem_limit(attn_decode_kernel<HD, false, FP8>, smem);
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT>();
+  const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
   const dim3 grid(max_splits, heads, S);
-  const cudaError_t err = launch(attn_decode_kernel<HD, false, FP8>, grid, kWarps * 32, smem, stream, a, part);
+  const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD * merge_groups(max_splits, a.merge_ranges), 0, stream, a, part,
-                max_splits);
+  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD * merge_groups(max_splits, a.merge_ranges), 0,
+                stream, a, part, max_splits);
 }
 
-template <int HD, bool FP8>
+template <int HD, bool FP8, int NT>
 int blocks_per_sm() {
-  if (raise_smem_limit(attn_decode_kernel<HD, true, FP8>, kSmem<HD, FP8>) != cudaSuccess) return 0;
+  constexpr auto kernel = decode_kernel<HD, true, FP8, NT>();
+  if (raise_smem_limit(kernel, kSmem<HD, FP8>) != cudaSuccess) return 0;
   int n = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, attn_decode_kernel<HD, true, FP8>, kWarps * 32,
-                                                    kSmem<HD, FP8>) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kWarps * 32, kSmem<HD, FP8>) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
   return n;
+}
+
+// An e4m3 cache's kernel fits the fewer blocks of its two column-tile counts (the planner's
+// wave does not know the group size).
+template <int HD>
+int blocks_per_sm_e4m3() {
+  return std::min(blocks_per_sm<HD, true, 1>(), blocks_per_sm<HD, true, 2>());
 }
 
 }  // namespace
@@ -445,8 +625,8 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
 
 int attention_decode_blocks_per_sm(int hd, bool kv_fp8) {
   switch (hd) {
-    case 128: return kv_fp8 ? blocks_per_sm<128, true>() : blocks_per_sm<128, false>();
-    case 64: return kv_fp8 ? blocks_per_sm<64, true>() : blocks_per_sm<64, false>();
+    case 128: return kv_fp8 ? blocks_per_sm_e4m3<128>() : blocks_per_sm<128, false, 1>();
+    case 64: return kv_fp8 ? blocks_per_sm_e4m3<64>() : blocks_per_sm<64, false, 1>();
     default: return 0;
   }
 }
@@ -459,11 +639,16 @@ cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t st
   if (a.plan != nullptr && a.plan_max_items <= 0) return cudaErrorInvalidValue;
   if (a.kv_fp8 && a.kv_scales == nullptr) return cudaErrorInvalidValue;
   float* part = static_cast<float*>(workspace);
-  switch (a.hd * 2 + a.kv_fp8) {
-    case 128 * 2: return launch_decode<128, false>(a, part, stream);
-    case 128 * 2 + 1: return launch_decode<128, true>(a, part, stream);
-    case 64 * 2: return launch_decode<64, false>(a, part, stream);
-    case 64 * 2 + 1: return launch_decode<64, true>(a, part, stream);
+  const bool one_tile = a.Hq / a.Hkv <= 8;  // an e4m3 block's heads fit one 8-column tile
+  switch (a.hd * 4 + a.kv_fp8 * 2 + one_tile) {
+    case 128 * 4:
+    case 128 * 4 + 1: return launch_decode<128, false, 1>(a, part, stream);
+    case 128 * 4 + 2: return launch_decode<128, true, 2>(a, part, stream);
+    case 128 * 4 + 3: return launch_decode<128, true, 1>(a, part, stream);
+    case 64 * 4:
+    case 64 * 4 + 1: return launch_decode<64, false, 1>(a, part, stream);
+    case 64 * 4 + 2: return launch_decode<64, true, 2>(a, part, stream);
+    case 64 * 4 + 3: return launch_decode<64, true, 1>(a, part, stream);
     default: return cudaErrorInvalidValue;
   }
 }

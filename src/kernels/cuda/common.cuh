@@ -193,4 +193,12 @@ __device__ __forceinline__ float exp2_approx(float x) {
 // c ^ (r % 8), so the 8 rows an ldmatrix reads at one column fall in distinct banks.
 __device__ __forceinline__ int swz(int row, int chunk) { return chunk ^ (row & 7); }
 
+// An 8 x 8 matrix of 16-bit values in the mma accumulator layout (lane holds row lane / 4,
+// columns 2 (lane % 4) and + 1, the lower column in the low half) -> its transpose, same layout.
+__device__ __forceinline__ uint32_t movmatrix_trans(uint32_t x) {
+  uint32_t r;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(r) : "r"(x));
+  return r;
+}
+
 }  // namespace rotor::cuda
