@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults candidates moe-small prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -220,7 +220,14 @@ for step in $steps; do
     fp8)
       # Issue 20, the FP8 KV cache: the 48-layer 30B-A3B decode step at 32 x 16k with a bf16 and
       # an fp8 cache in the same run (target: fp8 >= 1.3x faster), then prefill on a cached
-      # prefix reading fp8 against bf16 (at most a few percent slower).
+      # prefix reading fp8 against bf16 (at most a few percent slower). First the attention
+      # kernels on an e4m3 cache against the CPU and the fixtures with an FP8 cache.
+      timed "test_cuda_ops: attention on bf16 and e4m3 caches vs the CPU" "$out/test_cuda_ops-attention.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*:*E4m3*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention.log" | sed 's/^/   /'
+      timed "test_model_cuda: the fixtures with an FP8 KV cache" "$out/test_model_cuda-fp8.log" \
+        "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*Fp8*'
+      grep -E "fp8 KV|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-fp8.log" | sed 's/^/   /'
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for kv in bf16 fp8; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
@@ -318,50 +325,6 @@ for step in $steps; do
       # kernel at batch 1-32 on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B.
       moe_tests
       latency_runs defaults "the defaults" plan 1,2,4,8,32
-      ;;
-    candidates)
-      # The next kernel candidates, each against the default in one run (docs/gpu.md, "Next
-      # kernel work"). (1) The experts' 16-row gate+up tiles with 3 stages instead of 4
-      # (ROTOR_MOE_GATE_UP_STAGES=3): the expert tests with it, rotor_bench_kernels' expert rows
-      # and the TP-8 rank's W8A8 step at 32 x 16k and at batch 1-8, both ways (keep it if the
-      # rank's batch-32 step falls and no batch gets slower). (2) Decode split plans with 64-token
-      # shortest splits (--split-min 64) on the rank at batch 1-4. (3) below.
-      stage3=(ROTOR_MOE_GATE_UP_STAGES=3)
-      timed "test_cuda_ops: experts with 3-stage gate+up tiles" "$out/test_cuda_ops-moe-s3.log" \
-        "${run_env[@]}" "${stage3[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-moe-s3.log" | sed 's/^/   /'
-      timed "test_cuda_w8a8: experts with 3-stage gate+up tiles" "$out/test_cuda_w8a8-moe-s3.log" \
-        "${run_env[@]}" "${stage3[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-moe-s3.log" | sed 's/^/   /'
-      for stages in 4 3; do
-        for name in qwen3-235b-a22b-tp8-rank qwen3-30b-a3b; do
-          timed "kernel benchmarks ($name), gate+up stages $stages" "$out/bench-kernels-s$stages-$name.log" \
-            "${run_env[@]}" ROTOR_MOE_GATE_UP_STAGES=$stages $bin/bench/rotor_bench_kernels "$stage/configs/$name/config.json"
-          grep -E "^\| (copy|w8a8 moe_experts|moe_experts) " "$out/bench-kernels-s$stages-$name.log" | sed 's/^/   /'
-        done
-        timed "decode step, TP-8 rank of 235B-A22B, W8A8, 32 x 16k, gate+up stages $stages" \
-          "$out/bench-decode-rank-w8a8-s$stages.log" "${run_env[@]}" ROTOR_MOE_GATE_UP_STAGES=$stages \
-          $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 \
-          --steps 20 --graphs 1 --quantization w8a8
-        grep -E "^RESULT|roofline" "$out/bench-decode-rank-w8a8-s$stages.log" | sed 's/^/   /'
-        latency_runs "stages$stages" "gate+up stages $stages" plan 1,2,4,8 ROTOR_MOE_GATE_UP_STAGES=$stages
-      done
-      for q in auto w8a8; do
-        timed "latency: TP-8 rank, ${q/auto/bf16}, batch 1-4, shortest splits 64 tokens" "$out/bench-split64-$q.log" \
-          "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" \
-          --quantization $q --batches 1,2,4 --context 16384 --splits plan --split-min 64
-        grep -E "^LATENCY" "$out/bench-split64-$q.log" | sed 's/^/   /'
-      done
-      # (3) Decode attention's merge in up to 8 ranges per row (the default) against one walk in
-      # split order (ROTOR_DECODE_MERGE_RANGES=1): the attention tests both ways, then the step
-      # (the stages-4 runs above are the default's).
-      for ranges in 8 1; do
-        timed "test_cuda_ops: decode attention vs the CPU, merge ranges $ranges" "$out/test_cuda_ops-merge$ranges.log" \
-          "${run_env[@]}" ROTOR_DECODE_MERGE_RANGES=$ranges $bin/tests/test_cuda_ops \
-          --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
-        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-merge$ranges.log" | sed 's/^/   /'
-      done
-      latency_runs merge1 "the merge in one walk (ROTOR_DECODE_MERGE_RANGES=1)" plan 1,2,4,8 ROTOR_DECODE_MERGE_RANGES=1
       ;;
     moe-small)
       # Issue 21, the experts' small-batch path (kernels/cuda/moe_small.cuh: two kernels; by

@@ -57,8 +57,6 @@ struct AttnArgs {
   int max_query_len;           // prefill grid
   const int32_t* plan;         // decode: the split plan (decode_plan.h layout over seq_end rows), or null
   int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
-  int merge_ranges = 8;        // decode: the most ranges a row's splits are merged in (1: one
-                               // walk in split order; ROTOR_DECODE_MERGE_RANGES, for A/B)
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized

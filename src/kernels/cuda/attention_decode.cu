@@ -1,6 +1,6 @@
 // kernels/cuda/attention_decode.cu — flash-decoding over the paged cache. A block of 4 warps
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
-// 16-token KV tiles (cp.async, 3 stages; 4 of half the bytes for e4m3) through mma with an
+// 16-token KV tiles (cp.async, 3 stages) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
 // sizes 128 and 64, bf16 or e4m3 cache (FP8). The splits are the fixed kDecodePartition-token
 // ones (grid: splits x head groups x sequences), or a split plan's items read from device
@@ -32,13 +32,12 @@ namespace {
 
 constexpr int kTile = 16;       // tokens per warp step
 constexpr int kWarps = 4;
-template <bool FP8>
-constexpr int kStages = FP8 ? 4 : 3;
+constexpr int kStages = 3;  // tiles in flight per warp (e4m3: 4 blocks an SM at head size 128)
 // One cache element: a bf16, or an e4m3 code (a byte).
 template <bool FP8>
 using KvElem = std::conditional_t<FP8, uint8_t, bf16>;
 template <int HD, bool FP8>
-constexpr int kSmem = 16 * HD * 2 + kWarps * kStages<FP8> * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
+constexpr int kSmem = 16 * HD * 2 + kWarps * kStages * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
@@ -168,7 +167,7 @@ template <int HD, bool PLAN>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages<false>;
+  constexpr int kStg = kStages;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
@@ -307,7 +306,7 @@ template <int HD, bool PLAN, int NT>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages<true>;
+  constexpr int kStg = kStages;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
@@ -484,35 +483,21 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   store_block<HD>(a, w, head0, rows, so, sm, sl, v_scale, part);
 }
 
-// Merge groups of a row with `splits` splits: one per 16 splits (a group's chain of loads), at
-// most `most` (AttnArgs::merge_ranges) and kMergeGroups, a power of two.
-constexpr int kMergeGroups = 8;
-__host__ __device__ int merge_groups(int splits, int most) {
-  int g = 1;
-  while (g < kMergeGroups && 2 * g <= most && g * 16 < splits) g *= 2;
-  return g;
-}
-
-// One block per (head, sequence), a thread per output dimension in each of blockDim.x / HD
-// thread groups. The row's splits are cut into merge_groups(splits, ...) contiguous ranges (logical
-// groups, dealt round-robin to the thread groups); each range is summed in split order, each
-// thread computing the splits' weights L_i 2^(M_i - M) itself (the same loads across a warp),
-// so a range's loads are independent and in flight together; then the ranges' sums are added
-// in range order. The result depends only on the row's partials, not on the block's size or
-// the batch (a split plan gives one sequence ~130 splits at batch 1: 8 ranges cut its chain
-// of loads 8-fold). The splits' maximum is taken by all threads (exact in any order).
+// One block per (head, sequence), a thread per output dimension. The splits' maximum is taken
+// by all threads at once (a maximum is exact in any order); each split's weight
+// L_i 2^(M_i - M) is computed once into shared memory, a block of HD splits at a time; then
+// every thread sums the weights and its dimension's outputs in split order, so the result is
+// the same as one thread walking the splits, but the loads of a block of splits are
+// independent and in flight together (a split plan gives one sequence ~100 splits at batch 1).
 template <int HD, bool PLAN>
-__global__ void __launch_bounds__(HD * kMergeGroups) attn_decode_merge_kernel(const AttnArgs a,
-                                                                              const float* __restrict__ part,
-                                                                              int max_splits) {
+__global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
+                                                               int max_splits) {
   static_assert(HD % 32 == 0, "one warp per 32 output dimensions");
   pdl_wait();
   pdl_launch_dependents();
-  __shared__ float warp_max[HD * kMergeGroups / 32];
-  __shared__ float range_o[kMergeGroups][HD];
-  __shared__ float range_l[kMergeGroups];
-  const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x % HD, g = threadIdx.x / HD;
-  const int thread_groups = blockDim.x / HD;
+  __shared__ float weight[HD];
+  __shared__ float warp_max[HD / 32];
+  const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
   int splits;
   const float* p;
   int64_t step;  // floats from one split's partials to the next
@@ -528,32 +513,25 @@ __global__ void __launch_bounds__(HD * kMergeGroups) attn_decode_merge_kernel(co
   }
   if (splits <= 1) return;
   float M = -INFINITY;
-  for (int i = threadIdx.x; i < splits; i += blockDim.x) M = fmaxf(M, p[i * step + HD]);
+  for (int i = c; i < splits; i += HD) M = fmaxf(M, p[i * step + HD]);
 #pragma unroll
   for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
-  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = M;
+  if (c % 32 == 0) warp_max[c / 32] = M;
   __syncthreads();
-  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) M = fmaxf(M, warp_max[w]);
-  const int ranges = merge_groups(splits, a.merge_ranges), per = (splits + ranges - 1) / ranges;
-  for (int r = g; r < ranges; r += thread_groups) {
-    const int lo = min(splits, r * per), hi = min(splits, lo + per);
-    float L = 0.0f, O = 0.0f;
-#pragma unroll 8
-    for (int j = lo; j < hi; ++j) {
-      const float* pj = p + j * step;
-      const float w = pj[HD + 1] * exp2f(pj[HD] - M);
-      L += w;
-      O += pj[c] * w;
-    }
-    range_o[r][c] = O;
-    if (c == 0) range_l[r] = L;
-  }
-  __syncthreads();
-  if (g != 0) return;
+#pragma unroll
+  for (int w = 0; w < HD / 32; ++w) M = fmaxf(M, warp_max[w]);
   float L = 0.0f, O = 0.0f;
-  for (int r = 0; r < ranges; ++r) {
-    L += range_l[r];
-    O += range_o[r][c];
+  for (int i0 = 0; i0 < splits; i0 += HD) {
+    const int n = min(HD, splits - i0);
+    __syncthreads();  // the previous block's weights are read
+    if (c < n) weight[c] = p[(i0 + c) * step + HD + 1] * exp2f(p[(i0 + c) * step + HD] - M);
+    __syncthreads();
+    const float* pi = p + i0 * step + c;
+#pragma unroll 8
+    for (int j = 0; j < n; ++j) {
+      L += weight[j];
+      O += pi[j * step] * weight[j];
+    }
   }
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }
@@ -578,10 +556,7 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
     const dim3 grid(a.plan_max_items, heads, 1);
     const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
     if (err != cudaSuccess) return err;
-    // The plan's items are shared by its sequences: ~plan_max_items / S splits each (the thread
-    // groups only set the merge's speed, not its result).
-    const int groups = merge_groups((a.plan_max_items + S - 1) / S, a.merge_ranges);
-    return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD * groups, 0, stream, a, part, 0);
+    return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD, 0, stream, a, part, 0);
   }
   constexpr auto kernel = decode_kernel<HD, false, FP8, NT>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
@@ -590,8 +565,7 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   const dim3 grid(max_splits, heads, S);
   const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD * merge_groups(max_splits, a.merge_ranges), 0,
-                stream, a, part, max_splits);
+  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
 template <int HD, bool FP8, int NT>

@@ -8,8 +8,7 @@
 // ROTOR_MOE_SMALL (read likewise: 0, all, or 1 / unset) picks the batches whose experts take the
 // two-kernel small path (moe_small.cuh) instead of the tiles: none, every batch it can take, or
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
-// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles;
-// ROTOR_MOE_GATE_UP_STAGES=3 gives the experts' 16-row gate+up tiles 3 pipeline stages (A/B).
+// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles.
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -124,14 +123,6 @@ class CudaOps final : public Ops {
     moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
-    const char* stages = std::getenv("ROTOR_MOE_GATE_UP_STAGES");
-    ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
-                "ROTOR_MOE_GATE_UP_STAGES={}: expected 3 or 4", stages);
-    gate_up_stages_ = stages != nullptr && !std::strcmp(stages, "3") ? 3 : 4;
-    const char* ranges = std::getenv("ROTOR_DECODE_MERGE_RANGES");
-    ROTOR_CHECK(ranges == nullptr || !std::strcmp(ranges, "1") || !std::strcmp(ranges, "8"),
-                "ROTOR_DECODE_MERGE_RANGES={}: expected 1 or 8", ranges);
-    merge_ranges_ = ranges != nullptr && !std::strcmp(ranges, "1") ? 1 : 8;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -444,7 +435,6 @@ class CudaOps final : public Ops {
     a.E = ex.num_experts;
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
-    a.gate_up_stages = gate_up_stages_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -568,7 +558,6 @@ class CudaOps final : public Ops {
     a.E = static_cast<int>(E);
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
-    a.gate_up_stages = gate_up_stages_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -607,7 +596,6 @@ class CudaOps final : public Ops {
     a.hd = static_cast<int>(hd);
     a.max_seq_len = b.max_seq_len;
     a.max_query_len = b.max_query_len;
-    a.merge_ranges = merge_ranges_;
     return a;
   }
 
@@ -635,8 +623,6 @@ class CudaOps final : public Ops {
   bool w8a8_wgmma_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
-  int gate_up_stages_ = 4;  // the 16-row gate+up tiles' stages (ROTOR_MOE_GATE_UP_STAGES)
-  int merge_ranges_ = 8;    // decode attention's merge: ranges per row (ROTOR_DECODE_MERGE_RANGES)
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;

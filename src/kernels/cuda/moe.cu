@@ -187,9 +187,7 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaS
   g.N = a.I;
   g.K = a.H;
   g.h = s.h;
-  if (bm == 16 && a.gate_up_stages == 3)
-    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
-  else if (bm == 16)
+  if (bm == 16)
     err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);

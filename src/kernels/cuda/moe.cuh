@@ -22,10 +22,6 @@ struct MoeArgs {
   int64_t ldo;
   int T, H, I, E, topk;        // H and I multiples of 8
   int first = 0;               // the router id of expert 0 (expert parallelism)
-  // Pipeline stages of the 16-row gate+up tiles (decode): 4, or 3 (30 KB of shared memory
-  // instead of 40, 7 blocks an SM instead of 5: a TP-8 rank's ~690 blocks at batch 32 in one
-  // wave of an H100). ROTOR_MOE_GATE_UP_STAGES, for A/B until measured (docs/gpu.md).
-  int gate_up_stages = 4;
 };
 
 // Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none

@@ -123,10 +123,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, v
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
-    if (a.gate_up_stages == 3)
-      err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
-    else
-      err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   } else if (bm == 64) {
     g.amax_parts = (a.I + 63) / 64 * Medium::kAmaxParts;
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);

@@ -30,10 +30,6 @@ struct MoeW8A8Args {
   int64_t ldo;
   int T, H, I, E, topk;        // H and I multiples of 16
   int first = 0;               // the router id of expert 0 (expert parallelism)
-  // Pipeline stages of the 16-row gate+up tiles (decode): 4, or 3 (30 KB of shared memory
-  // instead of 40, 7 blocks an SM instead of 5: a TP-8 rank's ~690 blocks at batch 32 in one
-  // wave of an H100). ROTOR_MOE_GATE_UP_STAGES, for A/B until measured (docs/gpu.md).
-  int gate_up_stages = 4;
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
