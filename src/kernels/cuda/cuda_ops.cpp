@@ -3,12 +3,14 @@
 // (bf16, alignment, supported sizes; one-line errors naming each), then calls the kernel
 // launchers (<op>.cuh) on the GPU's stream. Scratch memory is one grow-only buffer, sized up
 // front by reserve() so that no step allocates (and none may while a CUDA graph is being
-// captured). ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
+// captured); the fused router's ticket is set aside (and zeroed) when the backend is made.
+// ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
 // W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results);
 // ROTOR_MOE_SMALL (read likewise: 0, all, or 1 / unset) picks the batches whose experts take the
 // two-kernel small path (moe_small.cuh) instead of the tiles: none, every batch it can take, or
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
-// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles.
+// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
+// router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -138,6 +140,8 @@ class CudaOps final : public Ops {
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
     ROTOR_CHECK(cublasSetWorkspace(cublas_, cublas_ws_.data(), kCublasWorkspace) == CUBLAS_STATUS_SUCCESS,
                 "cuBLAS: cannot set the workspace");
+    route_ticket_ = Buffer(allocator(), sizeof(unsigned));
+    check(cudaMemsetAsync(route_ticket_.data(), 0, sizeof(unsigned), stream_), "clear the router's ticket");
   }
   ~CudaOps() override {
     cudaStreamSynchronize(stream_);
@@ -376,6 +380,12 @@ class CudaOps final : public Ops {
                           const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override {
     const cuda::DenseGemm g = dense_gemm(x, router, logits, "route_experts");
     expect_route_experts(g.N, "route_experts");
+    if (gemv_ && cuda::gemv_fits(g)) {  // the GEMV's rows: one kernel, the two launches' bits
+      const cuda::GemvTopK topk{top_k, renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(),
+                                static_cast<unsigned*>(route_ticket_.data())};
+      check(cuda::gemv_route(g, topk, stream_), "route_experts (GEMV + top-k)");
+      return;
+    }
     run_gemm(g);
     run_route(logits, top_k, renormalize, topk_weights, topk_ids);
   }
@@ -658,6 +668,10 @@ class CudaOps final : public Ops {
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
   Buffer ws_;
+  // [1] u32: the fused router's count of its blocks done (cuda::GemvTopK::ticket), 0 between
+  // launches; those on this stream touch it one after another (each waits in pdl_wait for the
+  // grid before it to complete).
+  Buffer route_ticket_;
 };
 
 }  // namespace
