@@ -3,8 +3,9 @@
 // rotated so repeated calls do not sit in L2), reported as achieved bandwidth or FLOP rate
 // beside the measured device-copy ceiling; attention also on an e4m3 KV cache (--kv-cache-dtype
 // fp8: half the bytes); the experts of batches 1, 2, 4, 8 on the small-batch path and on the
-// tiles (ROTOR_MOE_SMALL=0); the W8A8 ops' rows come from kernels_w8a8.cpp (--w8a8-only: those
-// rows alone).
+// tiles (ROTOR_MOE_SMALL=0); the router at batches 1 and 2 in one op (route_experts) and as
+// gemm + moe_route; the W8A8 ops' rows come from kernels_w8a8.cpp (--w8a8-only: those rows
+// alone).
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 
@@ -159,6 +160,30 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     ops->fill_random(logits, 5, 0.0f, 2.0f);
     const double ms = timer.median_ms([&](int) { ops->moe_route(logits, static_cast<int>(k), true, w, ids); });
     add("moe_route", std::to_string(B) + " tokens", ms, double(B) * E * 4, 0);
+  }
+  // The router at batch 1 and 2 (issue 21): route_experts (the GEMV with its top-k fused, one
+  // kernel) against gemm + moe_route (two), the weights of enough layers to defeat L2.
+  {
+    const double wbytes = double(E) * H * 2;
+    const int copies = std::max(1, static_cast<int>(std::ceil(512e6 / wbytes)));
+    std::vector<OwnedTensor> ws;
+    for (int i = 0; i < copies; ++i) ws.push_back(bf16({E, H}, 0.02f));
+    const int topk = static_cast<int>(k);
+    for (int M : {1, 2}) {
+      OwnedTensor x = bf16({M, H}), logits(A, DType::F32, {M, E}), w(A, DType::F32, {M, topk}),
+          ids(A, DType::I32, {M, topk});
+      const std::string shape = std::to_string(M) + "x" + std::to_string(E) + "x" + std::to_string(H);
+      const double bytes = wbytes + double(M) * H * 2 + double(M) * E * 4, flops = 2.0 * M * E * H;
+      const double fused = timer.median_ms([&](int i) {
+        ops->route_experts(x, LinearWeight::dense(ws[i % copies]), topk, true, logits, w, ids);
+      });
+      add("route_experts", shape, fused, bytes, flops);
+      const double two = timer.median_ms([&](int i) {
+        ops->gemm(x, LinearWeight::dense(ws[i % copies]), logits);
+        ops->moe_route(logits, topk, true, w, ids);
+      });
+      add("gemm + moe_route", shape, two, bytes, flops);
+    }
   }
 
   // Experts at decode and prefill sizes; the weights of several layers rotate through.

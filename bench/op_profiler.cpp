@@ -109,6 +109,11 @@ void OpProfiler::moe_route_impl(const Tensor& logits, int top_k, bool renormaliz
                            const Tensor& topk_ids) {
   timed("moe_route", [&] { inner_.moe_route(logits, top_k, renormalize, topk_weights, topk_ids); });
 }
+void OpProfiler::route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
+                                    const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) {
+  timed(weight_label("route_experts", router),
+        [&] { inner_.route_experts(x, router, top_k, renormalize, logits, topk_weights, topk_ids); });
+}
 void OpProfiler::moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                              const ExpertWeights& experts, const Tensor& out) {
   const bool int8 = experts.w13.defined() && experts.w13.dtype() == DType::I8;

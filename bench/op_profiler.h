@@ -75,6 +75,8 @@ class OpProfiler final : public Ops {
   void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override;
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids) override;
+  void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
+                          const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override;
   void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& experts,
                    const Tensor& out) override;
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override;

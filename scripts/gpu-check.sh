@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -346,6 +346,26 @@ for step in $steps; do
       latency_runs moe-tiles "experts on the tiles (ROTOR_MOE_SMALL=0)" plan 1,2,4,8 ROTOR_MOE_SMALL=0
       latency_runs moe-small "experts on the small path wherever it runs (ROTOR_MOE_SMALL=all)" plan 1,2,4,8 \
         ROTOR_MOE_SMALL=all
+      ;;
+    router)
+      # Issue 21, the router in one kernel at batch 1-2 (route_experts: gemv.cu's gemv_route):
+      # its tests (the bits of gemm + moe_route, twice in a row and from a graph replayed twice;
+      # the CPU's results), the fixtures through the model, rotor_bench_kernels' router rows (one
+      # kernel against two) at 30B-A3B's and a TP-8 rank of 235B-A22B's shapes (K = 2048, 4096),
+      # then the decode step per kernel at batch 1 and 2.
+      timed "test_cuda_ops: the router in one op vs gemm + moe_route and the CPU, graph replay" \
+        "$out/test_cuda_ops-router.log" "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Route*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-router.log" | sed 's/^/   /'
+      timed "test_model_cuda (the router in one kernel at batch 1-2)" "$out/test_model_cuda-router.log" \
+        "${run_env[@]}" $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-router.log" | sed 's/^/   /'
+      for name in qwen3-30b-a3b qwen3-235b-a22b-tp8-rank; do
+        timed "kernel benchmarks ($name shapes), the router in one kernel vs two" \
+          "$out/bench-kernels-router-$name.log" "${run_env[@]}" $bin/bench/rotor_bench_kernels \
+          "$stage/configs/$name/config.json"
+        grep -E "^\| (copy|route_experts|gemm \+ moe_route)" "$out/bench-kernels-router-$name.log" | sed 's/^/   /'
+      done
+      latency_runs router "the router in one kernel" plan 1,2
       ;;
     ncu)
       # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes

@@ -68,6 +68,30 @@ void expect_heads(const char* op, const char* name, const Tensor& t, DTypes dtyp
               name, head_dim, t.stride(1));
 }
 
+// A float GEMM's arguments: x [M, K], w [N, K] float (kind None), out [M, N] named out_name.
+void gemm_args(const char* op, const char* out_name, const Device& d, const Tensor& x, const LinearWeight& w,
+               const Tensor& out) {
+  ROTOR_CHECK(!w.quantized(), "{}: the weight must be float (kind None; int8 weights go through gemm_w8a8), got {}",
+              op, w.weight.str());
+  on_device(op, d, {{"x", x}, {out_name, out}});
+  const int64_t M = x.size(0), K = x.size(1);
+  expect_tensor(op, "x", x, kFloatIn, kRows, {{"M", M}, {"K", K}});
+  check_linear(op, w, w.out_features(), K, d);
+  expect_tensor(op, out_name, out, kFloatOut, kRows, {{"M", M}, {"N", w.out_features()}});
+}
+
+// The router's top-k: logits [T, E] f32, top_k in [1, E], topk_weights [T, top_k] f32 and
+// topk_ids [T, top_k] i32.
+void route_args(const char* op, const Device& d, const Tensor& logits, int top_k, const Tensor& topk_weights,
+                const Tensor& topk_ids) {
+  on_device(op, d, {{"logits", logits}, {"topk_weights", topk_weights}, {"topk_ids", topk_ids}});
+  const int64_t T = logits.size(0), E = logits.size(1);
+  expect_tensor(op, "logits", logits, F32, kRows, {{"T", T}, {"E", E}});
+  ROTOR_CHECK(top_k > 0 && top_k <= E, "{}: top_k must be in [1, E = {}], got {}", op, E, top_k);
+  expect_tensor(op, "topk_weights", topk_weights, F32, kContiguous, {{"T", T}, {"top_k", top_k}});
+  expect_tensor(op, "topk_ids", topk_ids, I32, kContiguous, {{"T", T}, {"top_k", top_k}});
+}
+
 }  // namespace
 
 void check_linear(const char* op, const LinearWeight& w, int64_t N, int64_t K, const Device& d) {
@@ -154,13 +178,7 @@ void check_attention(const char* op, bool decode, const Device& d, const Tensor&
 }
 
 void check_gemm(const Device& d, const Tensor& x, const LinearWeight& w, const Tensor& out) {
-  ROTOR_CHECK(!w.quantized(), "gemm: the weight must be float (kind None; int8 weights go through gemm_w8a8), got {}",
-              w.weight.str());
-  on_device("gemm", d, {{"x", x}, {"out", out}});
-  const int64_t M = x.size(0), K = x.size(1);
-  expect_tensor("gemm", "x", x, kFloatIn, kRows, {{"M", M}, {"K", K}});
-  check_linear("gemm", w, w.out_features(), K, d);
-  expect_tensor("gemm", "out", out, kFloatOut, kRows, {{"M", M}, {"N", w.out_features()}});
+  gemm_args("gemm", "out", d, x, w, out);
 }
 
 void check_quant_static(const Device& d, const Tensor& x, float scale, float offset, const Tensor& out) {
@@ -193,12 +211,13 @@ void check_gemm_w8a8(const Device& d, const Tensor& x_q, const Tensor& x_scales,
 
 void check_moe_route(const Device& d, const Tensor& logits, int top_k, const Tensor& topk_weights,
                      const Tensor& topk_ids) {
-  on_device("moe_route", d, {{"logits", logits}, {"topk_weights", topk_weights}, {"topk_ids", topk_ids}});
-  const int64_t T = logits.size(0), E = logits.size(1);
-  expect_tensor("moe_route", "logits", logits, F32, kRows, {{"T", T}, {"E", E}});
-  ROTOR_CHECK(top_k > 0 && top_k <= E, "moe_route: top_k must be in [1, E = {}], got {}", E, top_k);
-  expect_tensor("moe_route", "topk_weights", topk_weights, F32, kContiguous, {{"T", T}, {"top_k", top_k}});
-  expect_tensor("moe_route", "topk_ids", topk_ids, I32, kContiguous, {{"T", T}, {"top_k", top_k}});
+  route_args("moe_route", d, logits, top_k, topk_weights, topk_ids);
+}
+
+void check_route_experts(const Device& d, const Tensor& x, const LinearWeight& router, int top_k, const Tensor& logits,
+                         const Tensor& topk_weights, const Tensor& topk_ids) {
+  gemm_args("route_experts", "logits", d, x, router, logits);
+  route_args("route_experts", d, logits, top_k, topk_weights, topk_ids);
 }
 
 void check_moe_experts(const Device& d, const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,

@@ -33,6 +33,8 @@ void check_gemm_w8a8(const Device& d, const Tensor& x_q, const Tensor& x_scales,
                      const Tensor& out);
 void check_moe_route(const Device& d, const Tensor& logits, int top_k, const Tensor& topk_weights,
                      const Tensor& topk_ids);
+void check_route_experts(const Device& d, const Tensor& x, const LinearWeight& router, int top_k, const Tensor& logits,
+                         const Tensor& topk_weights, const Tensor& topk_ids);
 void check_moe_experts(const Device& d, const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                        const ExpertWeights& experts, const Tensor& out);
 void check_fill_random(const Device& d, const Tensor& t);

@@ -75,6 +75,12 @@ void Ops::moe_route(const Tensor& logits, int top_k, bool renormalize, const Ten
   moe_route_impl(logits, top_k, renormalize, topk_weights, topk_ids);
 }
 
+void Ops::route_experts(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize, const Tensor& logits,
+                        const Tensor& topk_weights, const Tensor& topk_ids) {
+  check_route_experts(device(), x, router, top_k, logits, topk_weights, topk_ids);
+  route_experts_impl(x, router, top_k, renormalize, logits, topk_weights, topk_ids);
+}
+
 void Ops::moe_experts(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                       const ExpertWeights& experts, const Tensor& out) {
   check_moe_experts(device(), x, topk_weights, topk_ids, experts, out);

@@ -259,6 +259,12 @@ class Ops {
   void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids);
 
+  // A MoE layer's router in one op: gemm(x, router, logits), then moe_route(logits, top_k,
+  // renormalize, topk_weights, topk_ids), with those two ops' results (a backend may run them
+  // as one kernel: the GPU does at 1-2 rows). x [T, K]; router float [E, K]; logits [T, E] f32.
+  void route_experts(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize, const Tensor& logits,
+                     const Tensor& topk_weights, const Tensor& topk_ids);
+
   // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x_t)) * up_e(x_t)), e = topk_ids[t, j],
   // over the ids held here (e - experts.first_expert in [0, num_experts)): the others add
   // nothing (expert parallelism sums the ranks' outputs). x, out [T, H]. Experts with no
@@ -327,6 +333,8 @@ class Ops {
   virtual void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) = 0;
   virtual void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
       const Tensor& topk_ids) = 0;
+  virtual void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
+      const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) = 0;
   virtual void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
       const ExpertWeights& experts, const Tensor& out) = 0;
   virtual void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) = 0;

@@ -1,7 +1,8 @@
 // model/linear.cpp — format dispatch of linear layers: the activation quantisation each weight
 // kind needs (quant_static / quant_per_token into a scratch, then gemm_w8a8), the fused
 // norm + static quantisation when a norm's consumers share it, plain gemm for float weights;
-// the reduction points (fused by the communicator when it can).
+// the router (route_experts for a float weight); the reduction points (fused by the
+// communicator when it can).
 #include "model/linear.h"
 
 #include "core/check.h"
@@ -51,6 +52,13 @@ void LinearFront::operator()(const LinearInput& in, const LinearWeight& w, const
               "linear: the int8 input (scale {}, offset {}) does not fit the weight {}", in.scale, in.offset,
               w.weight.str());
   ops_.gemm_w8a8(in.xq, Tensor{}, w, out);
+}
+
+void LinearFront::route(const Tensor& x, const LinearWeight& w, int top_k, bool renormalize, const Tensor& logits,
+                        const Tensor& topk_weights, const Tensor& topk_ids) {
+  if (!w.quantized()) return ops_.route_experts(x, w, top_k, renormalize, logits, topk_weights, topk_ids);
+  (*this)(x, w, logits);
+  ops_.moe_route(logits, top_k, renormalize, topk_weights, topk_ids);
 }
 
 LinearInput LinearFront::rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps,

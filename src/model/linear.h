@@ -33,6 +33,12 @@ class LinearFront {
   void operator()(const Tensor& x, const LinearWeight& w, const Tensor& out);
   void operator()(const LinearInput& in, const LinearWeight& w, const Tensor& out);
 
+  // A MoE layer's router: logits [T, E] f32 = x [T, K] . W^T, then their top-k (Ops::moe_route:
+  // topk_weights [T, k] f32, topk_ids [T, k] i32). A float weight goes to Ops::route_experts (one
+  // kernel at small batches on the GPU); a quantized one through this front, then moe_route.
+  void route(const Tensor& x, const LinearWeight& w, int top_k, bool renormalize, const Tensor& logits,
+             const Tensor& topk_weights, const Tensor& topk_ids);
+
   // Ops::rms_norm (same residual semantics) writing what `consumers` read: int8 only when every
   // consumer is W8A8Static with the same scale and offset, else the float rows into `out`.
   LinearInput rms_norm(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, const Tensor& residual,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -295,6 +296,23 @@ TEST_F(CpuOps, MoeRouteAndExpertsMatchNaive) {
     }
   }
   EXPECT_LT(rel_err(ref, out.tensor.data<float>()), 1e-5);
+}
+
+// route_experts is gemm then moe_route: their bits, with and without renormalisation.
+TEST_F(CpuOps, RouteExpertsIsGemmThenMoeRoute) {
+  const int T = 5, H = 64, E = 16, K = 4;
+  OwnedTensor x = r.f32({T, H}), w = r.bf16({E, H}, 0.3f);
+  for (bool renorm : {true, false}) {
+    OwnedTensor logits(cpu_allocator(), DType::F32, {T, E}), tw(cpu_allocator(), DType::F32, {T, K}),
+        ti(cpu_allocator(), DType::I32, {T, K});
+    OwnedTensor logits2(cpu_allocator(), DType::F32, {T, E}), tw2(cpu_allocator(), DType::F32, {T, K}),
+        ti2(cpu_allocator(), DType::I32, {T, K});
+    ops->route_experts(x.tensor, LinearWeight::dense(w.tensor), K, renorm, logits.tensor, tw.tensor, ti.tensor);
+    ops->gemm(x.tensor, LinearWeight::dense(w.tensor), logits2.tensor);
+    ops->moe_route(logits2.tensor, K, renorm, tw2.tensor, ti2.tensor);
+    for (const auto& [a, b] : {std::pair{&logits, &logits2}, {&tw, &tw2}, {&ti, &ti2}})
+      EXPECT_EQ(std::memcmp(a->tensor.data(), b->tensor.data(), a->tensor.nbytes()), 0) << renorm;
+  }
 }
 
 // Expert parallelism: each slice of whole experts (first_expert, num_experts) adds only the

@@ -8,7 +8,10 @@
 // CPU op on the same cache. Also: the decode-path kernels give a row the same bits whatever
 // the batch around it (what makes CUDA-graph padding invisible); the experts' small-batch path
 // (moe_small.cuh; a backend made with ROTOR_MOE_SMALL=all) agrees with the tiles (one made with
-// ROTOR_MOE_SMALL=0) within bf16 rounding. Skipped without a GPU.
+// ROTOR_MOE_SMALL=0) within bf16 rounding; the router in one op (route_experts: the GEMV with
+// its top-k fused at 1-2 rows) gives the bits of gemm + moe_route, run twice in a row and
+// replayed from a CUDA graph. Skipped without a GPU.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +22,8 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/bf16.h"
 #include "core/error.h"
@@ -624,6 +629,121 @@ TEST_F(CudaOpsTest, MoeRouteMatchesCpuAllowingTies) {
         }
     }
   }
+}
+
+// A MoE router's outputs on the GPU: logits [M, E] f32, top-k weights [M, k] f32 and ids
+// [M, k] i32, filled with 0xff bytes (NaN, id -1) until an op writes them.
+struct RouteOut {
+  OwnedTensor logits, weights, ids;
+  RouteOut(Ops& gpu, int M, int E, int k)
+      : logits(gpu.allocator(), DType::F32, {M, E}),
+        weights(gpu.allocator(), DType::F32, {M, k}),
+        ids(gpu.allocator(), DType::I32, {M, k}) {
+    poison(gpu);
+  }
+  void poison(Ops& gpu) const {
+    for (const OwnedTensor* t : {&logits, &weights, &ids})
+      EXPECT_EQ(cudaMemsetAsync(t->tensor.data(), 0xff, t->tensor.nbytes(), cuda_stream(gpu)), cudaSuccess);
+  }
+  void route(Ops& gpu, const Tensor& x, const LinearWeight& w, int k, bool renorm) const {
+    gpu.route_experts(x, w, k, renorm, logits, weights, ids);
+  }
+  // The same through the two ops.
+  void gemm_then_route(Ops& gpu, const Tensor& x, const LinearWeight& w, int k, bool renorm) const {
+    gpu.gemm(x, w, logits);
+    gpu.moe_route(logits, k, renorm, weights, ids);
+  }
+  // Whether o's three outputs have these bits.
+  bool same_bits_as(Ops& gpu, const RouteOut& o) const {
+    for (const auto& [a, b] : {std::pair{&logits, &o.logits}, {&weights, &o.weights}, {&ids, &o.ids}})
+      if (!same_bits(test::to_host(gpu, a->tensor).tensor, test::to_host(gpu, b->tensor).tensor)) return false;
+    return true;
+  }
+};
+
+// The router in one op at decode sizes (E = 128 experts, top-8, K = 2048 and 4096: 30B-A3B and
+// 235B-A22B). At 1 and 2 rows the GPU runs the GEMV with the top-k fused (one kernel whose last
+// block routes); at 4 rows, and at any with ROTOR_GEMV=0, the GEMM and moe_route. Either way its
+// outputs are the same backend's gemm + moe_route bits, also when the fused kernel runs twice in
+// a row (its block count back at 0 after each launch). Against the CPU's route_experts: logits
+// within the GEMM test's bound, the top-k weights within 1e-4 (f32 logits a few ulps apart) and
+// ids equal but where the CPU's logits of the two ids are a near-tie.
+TEST_F(CudaOpsTest, RouteExpertsMatchesGemmThenMoeRoute) {
+  const int E = 128, k = 8;
+  std::unique_ptr<Ops> no_gemv = gpu_with_env("ROTOR_GEMV", "0");
+  for (int K : {2048, 4096})
+    for (int M : {1, 2, 4})
+      for (bool renorm : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << "M " << M << " K " << K << " renormalize " << renorm);
+        OwnedTensor x = host_bf16({M, K}), w = host_bf16({E, K}, 1.0f / std::sqrt(float(K)));
+        OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
+        const LinearWeight gw = LinearWeight::dense(dw), cw = LinearWeight::dense(w);
+        for (Ops* ops : {gpu.get(), no_gemv.get()}) {
+          const RouteOut once(*ops, M, E, k), twice(*ops, M, E, k), two_ops(*ops, M, E, k);
+          once.route(*ops, dx, gw, k, renorm);
+          twice.route(*ops, dx, gw, k, renorm);
+          two_ops.gemm_then_route(*ops, dx, gw, k, renorm);
+          EXPECT_TRUE(once.same_bits_as(*ops, two_ops)) << (ops == gpu.get() ? "GEMV" : "ROTOR_GEMV=0");
+          EXPECT_TRUE(twice.same_bits_as(*ops, two_ops)) << (ops == gpu.get() ? "GEMV" : "ROTOR_GEMV=0");
+        }
+        const RouteOut fused(*gpu, M, E, k);
+        fused.route(*gpu, dx, gw, k, renorm);
+        OwnedTensor cl(cpu_allocator(), DType::F32, {M, E}), ctw(cpu_allocator(), DType::F32, {M, k}),
+            cti(cpu_allocator(), DType::I32, {M, k});
+        cpu->route_experts(x, cw, k, renorm, cl, ctw, cti);
+        const OwnedTensor gl = to_host(fused.logits), gtw = to_host(fused.weights), gti = to_host(fused.ids);
+        EXPECT_LT(rel_err(cl, gl), 1e-2);
+        EXPECT_LT(rel_err(ctw, gtw), 1e-4);
+        for (int m = 0; m < M; ++m)
+          for (int j = 0; j < k; ++j) {
+            const int a = cti.tensor.data<int32_t>()[m * k + j], b = gti.tensor.data<int32_t>()[m * k + j];
+            if (a == b) continue;
+            ASSERT_TRUE(b >= 0 && b < E) << "row " << m << " rank " << j << ": id " << b;
+            const float* l = cl.tensor.data<float>() + m * E;  // a near-tie in the CPU's logits
+            EXPECT_NEAR(l[a], l[b], 1e-4f) << "row " << m << " rank " << j;
+          }
+      }
+}
+
+// The fused router captured in a CUDA graph (two layers' routers: M = 1 at K = 2048, M = 2 at
+// K = 4096, one ticket between them) and replayed twice, its outputs poisoned before each
+// replay: each replay gives the eager bits.
+TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
+  const int E = 128, k = 8;
+  struct Layer {
+    int M, K;
+    OwnedTensor x, w;
+  };
+  std::vector<Layer> layers;
+  for (const auto& [M, K] : {std::pair{1, 2048}, std::pair{2, 4096}})
+    layers.push_back({M, K, to_gpu(host_bf16({M, K})), to_gpu(host_bf16({E, K}, 1.0f / std::sqrt(float(K))))});
+  std::vector<RouteOut> eager, replay;
+  for (const Layer& l : layers) {
+    eager.emplace_back(*gpu, l.M, E, k);
+    replay.emplace_back(*gpu, l.M, E, k);
+  }
+  auto step = [&](const std::vector<RouteOut>& outs) {
+    for (size_t i = 0; i < layers.size(); ++i)
+      outs[i].route(*gpu, layers[i].x, LinearWeight::dense(layers[i].w), k, i == 0);
+  };
+  step(eager);
+  gpu->synchronize();
+  cudaStream_t stream = cuda_stream(*gpu);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  step(replay);
+  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  for (int run = 0; run < 2; ++run) {
+    for (const RouteOut& o : replay) o.poison(*gpu);
+    ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+    gpu->synchronize();
+    for (size_t i = 0; i < layers.size(); ++i)
+      EXPECT_TRUE(eager[i].same_bits_as(*gpu, replay[i])) << "replay " << run << ", layer " << i;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
 }
 
 // Experts on random data at decode and prefill sizes: small shapes and the real per-layer

@@ -80,6 +80,7 @@ class OpContract : public ::testing::Test {
   }();
   Tensor x_scales = ones({3});
   Tensor router = make(F32, {3, 4}), topk_w = ones({3, 2}), topk_ids = i32({0, 1, 2, 3, 1, 2}, {3, 2});
+  LinearWeight router_w = LinearWeight::dense(make(F32, {4, 16}));  // route_experts: E = 4 of H = 16
   ExpertWeights experts = [&] {
     ExpertWeights e;
     e.num_experts = 4;
@@ -117,6 +118,7 @@ TEST_F(OpContract, ValidCallsPass) {
   ops->gemm_w8a8(xq, Tensor{}, w8_static, gemm_out);
   ops->gemm_w8a8(xq, x_scales, w8_dynamic, gemm_out);
   ops->moe_route(router, 2, true, topk_w, topk_ids);
+  ops->route_experts(x, router_w, 2, true, router, topk_w, topk_ids);
   ops->moe_experts(x, topk_w, topk_ids, experts, out);
   ops->fill_random(make(F32, {4}), 1, 0.0f, 1.0f);
   ops->sample(logits, sampling, sampled);
@@ -325,6 +327,18 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
        [&] { ops->moe_route(router, 2, true, ones({3, 3}), topk_ids); }},
       {"moe_route: topk_ids must be I32 contiguous [T, top_k] = [3, 2], got F32[3, 2] cpu",
        [&] { ops->moe_route(router, 2, true, topk_w, ones({3, 2})); }},
+      {"route_experts: the weight must be float (kind None; int8 weights go through gemm_w8a8), got I8[8, 16] cpu",
+       [&] { ops->route_experts(x, w8_static, 2, true, gemm_out, topk_w, topk_ids); }},
+      {"route_experts: x must be F32, F16 or BF16 with unit-stride rows [M, K] = [3, 16], got I8[3, 16] cpu",
+       [&] { ops->route_experts(xq, router_w, 2, true, router, topk_w, topk_ids); }},
+      {"route_experts: logits must be F32 or BF16 with unit-stride rows [M, N] = [3, 4], got F32[3, 8] cpu",
+       [&] { ops->route_experts(x, router_w, 2, true, gemm_out, topk_w, topk_ids); }},
+      {"route_experts: logits must be F32 with unit-stride rows [T, E] = [3, 4], got BF16[3, 4] cpu",
+       [&] { ops->route_experts(x, router_w, 2, true, make(BF16, {3, 4}), topk_w, topk_ids); }},
+      {"route_experts: top_k must be in [1, E = 4], got 5",
+       [&] { ops->route_experts(x, router_w, 5, true, router, topk_w, topk_ids); }},
+      {"route_experts: topk_ids must be I32 contiguous [T, top_k] = [3, 2], got F32[3, 2] cpu",
+       [&] { ops->route_experts(x, router_w, 2, true, router, topk_w, ones({3, 2})); }},
       {"moe_experts: x must be F32, F16 or BF16 with unit-stride rows [T, H = experts.hidden] = [3, 16], got F32[3, "
        "8] cpu",
        [&] { ops->moe_experts(make(F32, {3, 8}), topk_w, topk_ids, experts, out); }},

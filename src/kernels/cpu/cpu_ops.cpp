@@ -63,6 +63,12 @@ class CpuOps final : public Ops {
                       const Tensor& topk_ids) override {
     cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);
   }
+  // The two ops in sequence: their bits.
+  void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
+                          const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override {
+    cpu::gemm(x, router, logits);
+    cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);
+  }
   void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                         const ExpertWeights& experts, const Tensor& out) override {
     cpu::moe_experts(x, topk_weights, topk_ids, experts, out);

@@ -3,12 +3,14 @@
 // (bf16, alignment, supported sizes; one-line errors naming each), then calls the kernel
 // launchers (<op>.cuh) on the GPU's stream. Scratch memory is one grow-only buffer, sized up
 // front by reserve() so that no step allocates (and none may while a CUDA graph is being
-// captured). ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
+// captured); the fused router's ticket is set aside (and zeroed) when the backend is made.
+// ROTOR_W8A8_WGMMA=0 in the environment (read when a backend is made) runs the
 // W8A8 GEMMs of many rows on mma.sync instead of Hopper warpgroup MMA (the same results);
 // ROTOR_MOE_SMALL (read likewise: 0, all, or 1 / unset) picks the batches whose experts take the
 // two-kernel small path (moe_small.cuh) instead of the tiles: none, every batch it can take, or
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
-// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles.
+// bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
+// router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -138,6 +140,8 @@ class CudaOps final : public Ops {
     cublas_ws_ = Buffer(allocator(), kCublasWorkspace);
     ROTOR_CHECK(cublasSetWorkspace(cublas_, cublas_ws_.data(), kCublasWorkspace) == CUBLAS_STATUS_SUCCESS,
                 "cuBLAS: cannot set the workspace");
+    route_ticket_ = Buffer(allocator(), sizeof(unsigned));
+    check(cudaMemsetAsync(route_ticket_.data(), 0, sizeof(unsigned), stream_), "clear the router's ticket");
   }
   ~CudaOps() override {
     cudaStreamSynchronize(stream_);
@@ -296,32 +300,7 @@ class CudaOps final : public Ops {
   }
 
   void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) override {
-    const int64_t M = x.size(0), K = x.size(1), N = w.out_features();
-    expect_bf16_rows(x, "gemm", "x");
-    ROTOR_CHECK(w.weight.dtype() == DType::BF16 && w.weight.is_contiguous() && aligned16(w.weight.data()),
-                "gemm: the GPU backend needs the weight bf16, contiguous and 16-byte aligned, got {}", w.weight.str());
-    ROTOR_CHECK(K % 8 == 0, "gemm: the GPU backend needs K a multiple of 8, got {}", K);
-    ROTOR_CHECK(!w.bias.defined() || w.bias.dtype() == DType::F32 || w.bias.dtype() == DType::BF16,
-                "gemm: the GPU backend needs the bias in f32 or bf16, got {}", w.bias.str());
-    cuda::DenseGemm g{};
-    g.x = x.data();
-    g.ldx = x.stride(0);
-    g.w = w.weight.data();
-    g.bias = w.bias.defined() ? w.bias.data() : nullptr;
-    g.bias_f32 = w.bias.defined() && w.bias.dtype() == DType::F32;
-    g.out = out.data();
-    g.ldo = out.stride(0);
-    g.out_f32 = out.dtype() == DType::F32;
-    g.M = static_cast<int>(M);
-    g.N = static_cast<int>(N);
-    g.K = static_cast<int>(K);
-    if (gemv_ && cuda::gemv_fits(g)) {
-      check(cuda::gemv_bf16(g, stream_), "gemm (GEMV)");
-    } else if (M <= cuda::kSmallGemmRows) {
-      check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
-    } else {
-      check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
-    }
+    run_gemm(dense_gemm(x, w, out, "gemm"));
   }
 
   void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) override {
@@ -393,11 +372,22 @@ class CudaOps final : public Ops {
 
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                       const Tensor& topk_ids) override {
-    const int64_t T = logits.size(0), E = logits.size(1);
-    ROTOR_CHECK(E <= 512, "moe_route: the GPU backend routes among at most 512 experts, got E = {}", E);
-    check(cuda::moe_route(logits.data<float>(), logits.stride(0), static_cast<int>(T), static_cast<int>(E), top_k,
-                          renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(), stream_),
-          "moe_route");
+    expect_route_experts(logits.size(1), "moe_route");
+    run_route(logits, top_k, renormalize, topk_weights, topk_ids);
+  }
+
+  void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
+                          const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override {
+    const cuda::DenseGemm g = dense_gemm(x, router, logits, "route_experts");
+    expect_route_experts(g.N, "route_experts");
+    if (gemv_ && cuda::gemv_fits(g)) {  // the GEMV's rows: one kernel, the two launches' bits
+      const cuda::GemvTopK topk{top_k, renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(),
+                                static_cast<unsigned*>(route_ticket_.data())};
+      check(cuda::gemv_route(g, topk, stream_), "route_experts (GEMV + top-k)");
+      return;
+    }
+    run_gemm(g);
+    run_route(logits, top_k, renormalize, topk_weights, topk_ids);
   }
 
   void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& ex,
@@ -562,6 +552,57 @@ class CudaOps final : public Ops {
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
 
+  // A dense GEMM's arguments once the GPU's limits are met (op names the errors' op).
+  static cuda::DenseGemm dense_gemm(const Tensor& x, const LinearWeight& w, const Tensor& out, const char* op) {
+    const int64_t M = x.size(0), K = x.size(1), N = w.out_features();
+    expect_bf16_rows(x, op, "x");
+    ROTOR_CHECK(w.weight.dtype() == DType::BF16 && w.weight.is_contiguous() && aligned16(w.weight.data()),
+                "{}: the GPU backend needs the weight bf16, contiguous and 16-byte aligned, got {}", op,
+                w.weight.str());
+    ROTOR_CHECK(K % 8 == 0, "{}: the GPU backend needs K a multiple of 8, got {}", op, K);
+    ROTOR_CHECK(!w.bias.defined() || w.bias.dtype() == DType::F32 || w.bias.dtype() == DType::BF16,
+                "{}: the GPU backend needs the bias in f32 or bf16, got {}", op, w.bias.str());
+    cuda::DenseGemm g{};
+    g.x = x.data();
+    g.ldx = x.stride(0);
+    g.w = w.weight.data();
+    g.bias = w.bias.defined() ? w.bias.data() : nullptr;
+    g.bias_f32 = w.bias.defined() && w.bias.dtype() == DType::F32;
+    g.out = out.data();
+    g.ldo = out.stride(0);
+    g.out_f32 = out.dtype() == DType::F32;
+    g.M = static_cast<int>(M);
+    g.N = static_cast<int>(N);
+    g.K = static_cast<int>(K);
+    return g;
+  }
+
+  // The GEMV kernels up to cuda::kGemvRows rows (unless ROTOR_GEMV=0), our tiles up to
+  // cuda::kSmallGemmRows, cuBLAS above.
+  void run_gemm(const cuda::DenseGemm& g) {
+    if (gemv_ && cuda::gemv_fits(g)) {
+      check(cuda::gemv_bf16(g, stream_), "gemm (GEMV)");
+    } else if (g.M <= cuda::kSmallGemmRows) {
+      check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
+    } else {
+      check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
+    }
+  }
+
+  // The router's experts: E within what a warp routes.
+  static void expect_route_experts(int64_t E, const char* op) {
+    ROTOR_CHECK(E <= cuda::kMaxRouteExperts, "{}: the GPU backend routes among at most {} experts, got E = {}", op,
+                cuda::kMaxRouteExperts, E);
+  }
+
+  void run_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
+                 const Tensor& topk_ids) {
+    check(cuda::moe_route(logits.data<float>(), logits.stride(0), static_cast<int>(logits.size(0)),
+                          static_cast<int>(logits.size(1)), top_k, renormalize, topk_weights.data<float>(),
+                          topk_ids.data<int32_t>(), stream_),
+          "moe_route");
+  }
+
   cuda::AttnArgs attn_args(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                            const Tensor& out, int seq_begin, int seq_end, const char* op) const {
     const int64_t Hq = q.size(1), hd = q.size(2), Hkv = cache.k.size(1);
@@ -627,6 +668,10 @@ class CudaOps final : public Ops {
   cublasHandle_t cublas_ = nullptr;
   Buffer cublas_ws_;
   Buffer ws_;
+  // [1] u32: the fused router's count of its blocks done (cuda::GemvTopK::ticket), 0 between
+  // launches; those on this stream touch it one after another (each waits in pdl_wait for the
+  // grid before it to complete).
+  Buffer route_ticket_;
 };
 
 }  // namespace

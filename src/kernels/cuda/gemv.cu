@@ -3,13 +3,15 @@
 // W8A8 epilogue). A block is 8 warps; `split` warps share kRows W rows, each taking every
 // split-th run of 32 16-byte chunks of K, so a lane holds kRows x kUnroll chunks of W (and
 // M x kUnroll of x) in flight per step. Lane sums are reduced by a butterfly of shuffles, then
-// the split warps' sums are added in warp order.
+// the split warps' sums are added in warp order. The router's kernel (gemv_route) then counts
+// its blocks on a ticket: the last block to store its logits routes every row (route_topk.cuh).
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemv.cuh"
 #include "kernels/cuda/mma_gemm_i8.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/route_topk.cuh"
 #include "kernels/cuda/split_k_cluster.cuh"
 
 namespace rotor::cuda {
@@ -27,6 +29,7 @@ struct GemvArgs {
   int split;           // warps per kRows W rows (a power of two <= kWarps)
   DenseOut dense;      // bf16 weights' output
   W8A8Out w8;          // int8 weights' output
+  GemvTopK topk;       // the router's top-k (gemv_route)
 };
 
 // Row m, column n of an int8 weight's output through the W8A8 epilogue.
@@ -39,11 +42,32 @@ __device__ __forceinline__ void store_w8a8(const W8A8Out& o, int m, int n, int a
     static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v);
 }
 
+// gemv_route's end, in every thread of every block once its logits are stored: the block that
+// takes the last ticket routes the M rows (a warp a row; M <= kWarps) from every block's logits.
+// atomicInc wraps the ticket back to 0 as the last block takes it, ready for the next launch
+// (whose blocks pass pdl_wait only once this grid is complete).
+__device__ __forceinline__ void route_if_last(const GemvArgs& a) {
+  __shared__ bool last;
+  __threadfence();  // this block's logits before its ticket
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicInc(a.topk.ticket, gridDim.x - 1) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' logits, fenced before their tickets, after ours
+  const int m = threadIdx.x / 32;
+  if (m >= a.M) return;
+  const int64_t out = static_cast<int64_t>(m) * a.topk.k;
+  route_token(static_cast<const float*>(a.dense.out) + m * a.dense.ldo, a.N, a.topk.k, a.topk.renormalize,
+              a.topk.weights + out, a.topk.ids + out);
+}
+
 // MT: x rows the kernel is built for (M <= MT; rows from M on load nothing and store nothing).
 // Up to 2 rows, 4 blocks an SM (64 registers: left alone, ptxas gives the int8 one-row kernel
-// 32 and spills).
-template <typename T, int MT>
-__global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 1) gemv_kernel(const GemvArgs a) {
+// 32 and spills). kRoute: bf16 f32-out logits followed by their top-k (gemv_route), with no
+// register cap: the routing would spill under 64, and a router's grid (16-32 blocks for 128
+// experts) is far from filling the GPU whatever the cap.
+template <typename T, int MT, bool kRoute = false>
+__global__ void __launch_bounds__(kThreads, !kRoute && MT <= 2 ? 4 : 1) gemv_kernel(const GemvArgs a) {
   constexpr bool kInt8 = std::is_same_v<T, int8_t>;
   using Acc = std::conditional_t<kInt8, int, float>;
   __shared__ Acc part[kWarps][kRows][MT];
@@ -100,6 +124,7 @@ __global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 1) gemv_kernel(const G
     else
       a.dense.store(m, n, v);
   }
+  if constexpr (kRoute) route_if_last(a);
 }
 
 // Warps per kRows W rows: the most (up to kWarps) that still give each lane kUnroll chunks.
@@ -122,13 +147,17 @@ GemvArgs chunked(const void* x, int64_t ldx_chunks, const void* w, int M, int N,
   return a;
 }
 
-template <typename T>
+template <typename T, bool kRoute = false>
 cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
   const int rows_per_block = kWarps / a.split * kRows;
   const dim3 grid(static_cast<unsigned>((a.N + rows_per_block - 1) / rows_per_block));
-  if (a.M <= 1) return launch(gemv_kernel<T, 1>, grid, kThreads, 0, stream, a);
-  if (a.M <= 2) return launch(gemv_kernel<T, 2>, grid, kThreads, 0, stream, a);
-  return launch(gemv_kernel<T, 4>, grid, kThreads, 0, stream, a);
+  if (a.M <= 1) return launch(gemv_kernel<T, 1, kRoute>, grid, kThreads, 0, stream, a);
+  if (a.M <= 2) return launch(gemv_kernel<T, 2, kRoute>, grid, kThreads, 0, stream, a);
+  static_assert(kGemvRows <= 2, "gemv_route builds the kernels of up to 2 rows only");
+  if constexpr (kRoute)
+    return cudaErrorInvalidValue;
+  else
+    return launch(gemv_kernel<T, 4>, grid, kThreads, 0, stream, a);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -149,6 +178,16 @@ cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream) {
   GemvArgs a = chunked(g.x, g.ldx / 8, g.w, g.M, g.N, g.K / 8);
   a.dense = DenseOut{g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N};
   return launch_gemv<bf16>(a, stream);
+}
+
+cudaError_t gemv_route(const DenseGemm& g, const GemvTopK& topk, cudaStream_t stream) {
+  if (!gemv_fits(g) || !g.out_f32 || g.N < 1 || g.N > kMaxRouteExperts || topk.k < 1 || topk.k > g.N ||
+      topk.ticket == nullptr)
+    return cudaErrorInvalidValue;
+  GemvArgs a = chunked(g.x, g.ldx / 8, g.w, g.M, g.N, g.K / 8);
+  a.dense = DenseOut{g.out, g.ldo, g.out_f32, g.bias, g.bias_f32, g.M, g.N};
+  a.topk = topk;
+  return launch_gemv<bf16, true>(a, stream);
 }
 
 cudaError_t gemv_w8a8(const W8A8Gemm& g, cudaStream_t stream) {

@@ -5,6 +5,7 @@
 // their slices in a fixed order. Every output element's sum runs in the same order whatever M
 // is, so a token's result does not depend on the other rows (graphs on and off agree);
 // W8A8's integer sums (dp4a) are exact, so its outputs are the mma path's and the CPU's bits.
+// The router's GEMV may carry its top-k (gemv_route): one launch instead of two at batch 1-2.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -28,5 +29,22 @@ bool gemv_fits(const W8A8Gemm& g);
 // No scratch memory (capturable in a CUDA graph).
 cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream);
 cudaError_t gemv_w8a8(const W8A8Gemm& g, cudaStream_t stream);
+
+// The router's top-k after its GEMV (gemv_route): moe_route's arguments, its logits being the
+// GEMV's output.
+struct GemvTopK {
+  int k;              // experts per token, in [1, E]
+  bool renormalize;
+  float* weights;     // [M, k] f32
+  int32_t* ids;       // [M, k] i32
+  unsigned* ticket;   // [1] device memory: 0 before a launch and after it (the launch counts
+                      // its blocks there); one launch at a time may use it
+};
+
+// A MoE layer's router in one kernel: logits [M, E] f32 = gemv_bf16(g) (the same bits), and
+// in the block whose logits are stored last, moe_route of them (route_topk.cuh: the same bits).
+// Needs gemv_fits(g), g.out_f32 and E = g.N <= kMaxRouteExperts. No scratch memory beyond the
+// ticket (capturable in a CUDA graph, replayed any number of times).
+cudaError_t gemv_route(const DenseGemm& g, const GemvTopK& topk, cudaStream_t stream);
 
 }  // namespace rotor::cuda

@@ -96,8 +96,7 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
   linear_.reduce_rms_norm(o, L.post_norm, L.post_norm_bias, eps, h, {&L.router, 1}, x);
   report(x, "ffn_norm", l);
 
-  linear_(x, L.router, router);
-  ops_.moe_route(router, c.num_experts_per_tok, c.norm_topk_prob, topk_w, topk_ids);
+  linear_.route(x, L.router, c.num_experts_per_tok, c.norm_topk_prob, router, topk_w, topk_ids);
   ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);  // summed over ranks by the next norm
   report(moe_out, "ffn_out", l);
 }
