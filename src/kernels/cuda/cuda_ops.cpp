@@ -125,6 +125,10 @@ class CudaOps final : public Ops {
     moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
+    const char* split = std::getenv("ROTOR_W8A8_SPLIT_BYTES");
+    ROTOR_CHECK(split == nullptr || !std::strcmp(split, "128") || !std::strcmp(split, "256") || !std::strcmp(split, "512"),
+                "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
+    w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -367,7 +371,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g))
       check(cuda::gemv_w8a8(g, stream_), "gemm_w8a8 (GEMV)");
     else
-      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, stream_), "gemm_w8a8");
+      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, stream_), "gemm_w8a8");
   }
 
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
@@ -662,6 +666,7 @@ class CudaOps final : public Ops {
   size_t prefetch_budget_ = 0;  // bytes: a third of L2
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
+  int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

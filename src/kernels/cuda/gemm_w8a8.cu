@@ -2,6 +2,9 @@
 // with K split (each output tile's splits one cluster) up to kW8A8SmallRows rows, 128-row
 // tiles above (wgmma, or mma.sync 128 x 128 without split when wgmma is off).
 #include "kernels/cuda/gemm_w8a8.cuh"
+
+#include <algorithm>
+
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/wgmma_gemm_i8.cuh"
 
@@ -11,18 +14,18 @@ namespace {
 constexpr int kBN = 64;    // W rows per small-M block
 constexpr int kBK = 128;   // bytes of K per pipeline stage
 
-// Splits of K: doubled while the grid is under two waves and each split keeps >= 512 bytes
+// Splits of K: doubled while the grid is under two waves and each split keeps >= min_bytes
 // of K, up to the portable cluster size (the splits of a tile are one cluster).
-int k_splits(int N, int K, int num_sms) {
+int k_splits(int N, int K, int num_sms, int min_bytes) {
   const int n_blocks = (N + kBN - 1) / kBN;
   int ks = 1;
-  while (ks < kMaxClusterSplits && n_blocks * ks < 2 * num_sms && K / (ks * 2) >= 512) ks *= 2;
+  while (ks < kMaxClusterSplits && n_blocks * ks < 2 * num_sms && K / (ks * 2) >= min_bytes) ks *= 2;
   return ks;
 }
 
 }  // namespace
 
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, cudaStream_t stream) {
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.K % 16 != 0 || g.K <= 0) return cudaErrorInvalidValue;
   Gemm8Args a{};
@@ -40,7 +43,7 @@ cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, cudaStream_t s
     return launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Dense>(
         a, dim3((g.N + 127) / 128, (g.M + 127) / 128, 1), stream);
   }
-  const int ks = k_splits(g.N, g.K, num_sms);
+  const int ks = k_splits(g.N, g.K, num_sms, std::max(min_split_bytes, kBK));
   a.k_chunk = ((g.K + ks - 1) / ks + kBK - 1) / kBK * kBK;
   const unsigned splits = static_cast<unsigned>((g.K + a.k_chunk - 1) / a.k_chunk);
   const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);

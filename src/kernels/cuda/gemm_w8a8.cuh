@@ -35,6 +35,8 @@ struct W8A8Gemm {
 constexpr int kW8A8SmallRows = 256;
 
 // No scratch memory (capturable in a CUDA graph).
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, cudaStream_t stream);
+// min_split_bytes: the least K a split of a small-M tile keeps (512; 256 or 128 for A/B:
+// ROTOR_W8A8_SPLIT_BYTES), more splits filling more of the GPU at a few rows.
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, cudaStream_t stream);
 
 }  // namespace rotor::cuda
