@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router w8a8-splits prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -346,6 +346,24 @@ for step in $steps; do
       latency_runs moe-tiles "experts on the tiles (ROTOR_MOE_SMALL=0)" plan 1,2,4,8 ROTOR_MOE_SMALL=0
       latency_runs moe-small "experts on the small path wherever it runs (ROTOR_MOE_SMALL=all)" plan 1,2,4,8 \
         ROTOR_MOE_SMALL=all
+      ;;
+    verify)
+      # A short call's check of what changed last (~100 s after the build): the fused router and
+      # every attention kernel against their references, the fixtures through the model (the
+      # router fused at 1-2 rows, an FP8 cache), then the 30B-A3B decode step at 32 x 16k with a
+      # bf16 and an fp8 cache (issue 20's ratio).
+      timed "test_cuda_ops: router, attention on bf16 and e4m3 caches" "$out/test_cuda_ops-verify.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Route*:*PagedAttention*:*PlannedDecodeAttention*:*E4m3*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-verify.log" | sed 's/^/   /'
+      timed "test_model_cuda" "$out/test_model_cuda-verify.log" "${run_env[@]}" $bin/tests/test_model_cuda
+      grep -E "fp8 KV|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-verify.log" | sed 's/^/   /'
+      for kv in bf16 fp8; do
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1 \
+          --kv-cache-dtype ${kv/bf16/bfloat16}
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
+      done
       ;;
     router)
       # Issue 21, the router in one kernel at batch 1-2 (route_experts: gemv.cu's gemv_route):
