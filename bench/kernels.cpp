@@ -161,9 +161,11 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
     const double ms = timer.median_ms([&](int) { ops->moe_route(logits, static_cast<int>(k), true, w, ids); });
     add("moe_route", std::to_string(B) + " tokens", ms, double(B) * E * 4, 0);
   }
-  // The router at batch 1 and 2 (issue 21): route_experts (the GEMV with its top-k fused, one
-  // kernel) against gemm + moe_route (two), the weights of enough layers to defeat L2.
+  // The router at batch 1 and 2 (issue 21): route_experts with ROTOR_FUSED_ROUTER=1 (the GEMV
+  // with its top-k fused, one kernel) against gemm + moe_route (two), the weights of enough
+  // layers to defeat L2.
   {
+    const std::unique_ptr<Ops> fused_router = make_cuda_ops_with_env({{"ROTOR_FUSED_ROUTER", "1"}});
     const double wbytes = double(E) * H * 2;
     const int copies = std::max(1, static_cast<int>(std::ceil(512e6 / wbytes)));
     std::vector<OwnedTensor> ws;
@@ -175,9 +177,9 @@ int run(const std::string& config_path, int batch, int context, int prefill_toke
       const std::string shape = std::to_string(M) + "x" + std::to_string(E) + "x" + std::to_string(H);
       const double bytes = wbytes + double(M) * H * 2 + double(M) * E * 4, flops = 2.0 * M * E * H;
       const double fused = timer.median_ms([&](int i) {
-        ops->route_experts(x, LinearWeight::dense(ws[i % copies]), topk, true, logits, w, ids);
+        fused_router->route_experts(x, LinearWeight::dense(ws[i % copies]), topk, true, logits, w, ids);
       });
-      add("route_experts", shape, fused, bytes, flops);
+      add("route_experts (fused)", shape, fused, bytes, flops);
       const double two = timer.median_ms([&](int i) {
         ops->gemm(x, LinearWeight::dense(ws[i % copies]), logits);
         ops->moe_route(logits, topk, true, w, ids);

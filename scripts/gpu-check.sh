@@ -355,7 +355,8 @@ for step in $steps; do
       timed "test_cuda_ops: router, attention on bf16 and e4m3 caches" "$out/test_cuda_ops-verify.log" \
         "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Route*:*PagedAttention*:*PlannedDecodeAttention*:*E4m3*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-verify.log" | sed 's/^/   /'
-      timed "test_model_cuda" "$out/test_model_cuda-verify.log" "${run_env[@]}" $bin/tests/test_model_cuda
+      timed "test_model_cuda (the router fused)" "$out/test_model_cuda-verify.log" "${run_env[@]}" \
+        ROTOR_FUSED_ROUTER=1 $bin/tests/test_model_cuda
       grep -E "fp8 KV|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-verify.log" | sed 's/^/   /'
       for kv in bf16 fp8; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
@@ -375,7 +376,7 @@ for step in $steps; do
         "$out/test_cuda_ops-router.log" "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Route*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-router.log" | sed 's/^/   /'
       timed "test_model_cuda (the router in one kernel at batch 1-2)" "$out/test_model_cuda-router.log" \
-        "${run_env[@]}" $bin/tests/test_model_cuda
+        "${run_env[@]}" ROTOR_FUSED_ROUTER=1 $bin/tests/test_model_cuda
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-router.log" | sed 's/^/   /'
       for name in qwen3-30b-a3b qwen3-235b-a22b-tp8-rank; do
         timed "kernel benchmarks ($name shapes), the router in one kernel vs two" \
@@ -383,7 +384,8 @@ for step in $steps; do
           "$stage/configs/$name/config.json"
         grep -E "^\| (copy|route_experts|gemm \+ moe_route)" "$out/bench-kernels-router-$name.log" | sed 's/^/   /'
       done
-      latency_runs router "the router in one kernel" plan 1,2
+      latency_runs router-off "the router in two kernels (the default)" plan 1,2
+      latency_runs router-on "the router in one kernel (ROTOR_FUSED_ROUTER=1)" plan 1,2 ROTOR_FUSED_ROUTER=1
       ;;
     w8a8-splits)
       # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a

@@ -662,15 +662,16 @@ struct RouteOut {
 };
 
 // The router in one op at decode sizes (E = 128 experts, top-8, K = 2048 and 4096: 30B-A3B and
-// 235B-A22B). At 1 and 2 rows the GPU runs the GEMV with the top-k fused (one kernel whose last
-// block routes); at 4 rows, and at any with ROTOR_GEMV=0, the GEMM and moe_route. Either way its
+// 235B-A22B). With ROTOR_FUSED_ROUTER=1, at 1 and 2 rows the GPU runs the GEMV with the top-k
+// fused (one kernel whose last block routes); at 4 rows, by default, and with ROTOR_GEMV=0, the
+// GEMM and moe_route. Either way its
 // outputs are the same backend's gemm + moe_route bits, also when the fused kernel runs twice in
 // a row (its block count back at 0 after each launch). Against the CPU's route_experts: logits
 // within the GEMM test's bound, the top-k weights within 1e-4 (f32 logits a few ulps apart) and
 // ids equal but where the CPU's logits of the two ids are a near-tie.
 TEST_F(CudaOpsTest, RouteExpertsMatchesGemmThenMoeRoute) {
   const int E = 128, k = 8;
-  std::unique_ptr<Ops> no_gemv = gpu_with_env("ROTOR_GEMV", "0");
+  std::unique_ptr<Ops> no_gemv = gpu_with_env("ROTOR_GEMV", "0"), fused_ops = gpu_with_env("ROTOR_FUSED_ROUTER", "1");
   for (int K : {2048, 4096})
     for (int M : {1, 2, 4})
       for (bool renorm : {true, false}) {
@@ -678,20 +679,23 @@ TEST_F(CudaOpsTest, RouteExpertsMatchesGemmThenMoeRoute) {
         OwnedTensor x = host_bf16({M, K}), w = host_bf16({E, K}, 1.0f / std::sqrt(float(K)));
         OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
         const LinearWeight gw = LinearWeight::dense(dw), cw = LinearWeight::dense(w);
-        for (Ops* ops : {gpu.get(), no_gemv.get()}) {
+        for (Ops* ops : {fused_ops.get(), gpu.get(), no_gemv.get()}) {
+          const char* which = ops == fused_ops.get() ? "fused" : ops == gpu.get() ? "default" : "ROTOR_GEMV=0";
           const RouteOut once(*ops, M, E, k), twice(*ops, M, E, k), two_ops(*ops, M, E, k);
           once.route(*ops, dx, gw, k, renorm);
           twice.route(*ops, dx, gw, k, renorm);
           two_ops.gemm_then_route(*ops, dx, gw, k, renorm);
-          EXPECT_TRUE(once.same_bits_as(*ops, two_ops)) << (ops == gpu.get() ? "GEMV" : "ROTOR_GEMV=0");
-          EXPECT_TRUE(twice.same_bits_as(*ops, two_ops)) << (ops == gpu.get() ? "GEMV" : "ROTOR_GEMV=0");
+          EXPECT_TRUE(once.same_bits_as(*ops, two_ops)) << which;
+          EXPECT_TRUE(twice.same_bits_as(*ops, two_ops)) << which;
         }
-        const RouteOut fused(*gpu, M, E, k);
-        fused.route(*gpu, dx, gw, k, renorm);
+        const RouteOut fused(*fused_ops, M, E, k);
+        fused.route(*fused_ops, dx, gw, k, renorm);
         OwnedTensor cl(cpu_allocator(), DType::F32, {M, E}), ctw(cpu_allocator(), DType::F32, {M, k}),
             cti(cpu_allocator(), DType::I32, {M, k});
         cpu->route_experts(x, cw, k, renorm, cl, ctw, cti);
-        const OwnedTensor gl = to_host(fused.logits), gtw = to_host(fused.weights), gti = to_host(fused.ids);
+        const OwnedTensor gl = test::to_host(*fused_ops, fused.logits.tensor),
+                          gtw = test::to_host(*fused_ops, fused.weights.tensor),
+                          gti = test::to_host(*fused_ops, fused.ids.tensor);
         EXPECT_LT(rel_err(cl, gl), 1e-2);
         EXPECT_LT(rel_err(ctw, gtw), 1e-4);
         for (int m = 0; m < M; ++m)
@@ -705,11 +709,13 @@ TEST_F(CudaOpsTest, RouteExpertsMatchesGemmThenMoeRoute) {
       }
 }
 
-// The fused router captured in a CUDA graph (two layers' routers: M = 1 at K = 2048, M = 2 at
+// The fused router (ROTOR_FUSED_ROUTER=1) captured in a CUDA graph (two layers' routers: M = 1 at K = 2048, M = 2 at
 // K = 4096, one ticket between them) and replayed twice, its outputs poisoned before each
 // replay: each replay gives the eager bits.
 TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
   const int E = 128, k = 8;
+  const std::unique_ptr<Ops> fused = gpu_with_env("ROTOR_FUSED_ROUTER", "1");
+  Ops& ops = *fused;
   struct Layer {
     int M, K;
     OwnedTensor x, w;
@@ -719,16 +725,16 @@ TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
     layers.push_back({M, K, to_gpu(host_bf16({M, K})), to_gpu(host_bf16({E, K}, 1.0f / std::sqrt(float(K))))});
   std::vector<RouteOut> eager, replay;
   for (const Layer& l : layers) {
-    eager.emplace_back(*gpu, l.M, E, k);
-    replay.emplace_back(*gpu, l.M, E, k);
+    eager.emplace_back(ops, l.M, E, k);
+    replay.emplace_back(ops, l.M, E, k);
   }
   auto step = [&](const std::vector<RouteOut>& outs) {
     for (size_t i = 0; i < layers.size(); ++i)
-      outs[i].route(*gpu, layers[i].x, LinearWeight::dense(layers[i].w), k, i == 0);
+      outs[i].route(ops, layers[i].x, LinearWeight::dense(layers[i].w), k, i == 0);
   };
   step(eager);
-  gpu->synchronize();
-  cudaStream_t stream = cuda_stream(*gpu);
+  ops.synchronize();
+  cudaStream_t stream = cuda_stream(ops);
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
@@ -736,11 +742,11 @@ TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
   ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
   ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
   for (int run = 0; run < 2; ++run) {
-    for (const RouteOut& o : replay) o.poison(*gpu);
+    for (const RouteOut& o : replay) o.poison(ops);
     ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
-    gpu->synchronize();
+    ops.synchronize();
     for (size_t i = 0; i < layers.size(); ++i)
-      EXPECT_TRUE(eager[i].same_bits_as(*gpu, replay[i])) << "replay " << run << ", layer " << i;
+      EXPECT_TRUE(eager[i].same_bits_as(ops, replay[i])) << "replay " << run << ", layer " << i;
   }
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);

@@ -125,6 +125,10 @@ class CudaOps final : public Ops {
     moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
+    const char* fused = std::getenv("ROTOR_FUSED_ROUTER");
+    ROTOR_CHECK(fused == nullptr || !std::strcmp(fused, "0") || !std::strcmp(fused, "1"),
+                "ROTOR_FUSED_ROUTER={}: expected 0 or 1", fused);
+    fused_router_ = fused != nullptr && !std::strcmp(fused, "1");
     const char* split = std::getenv("ROTOR_W8A8_SPLIT_BYTES");
     ROTOR_CHECK(split == nullptr || !std::strcmp(split, "128") || !std::strcmp(split, "256") || !std::strcmp(split, "512"),
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
@@ -384,7 +388,7 @@ class CudaOps final : public Ops {
                           const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override {
     const cuda::DenseGemm g = dense_gemm(x, router, logits, "route_experts");
     expect_route_experts(g.N, "route_experts");
-    if (gemv_ && cuda::gemv_fits(g)) {  // the GEMV's rows: one kernel, the two launches' bits
+    if (fused_router_ && gemv_ && cuda::gemv_fits(g)) {  // the GEMV's rows: one kernel, the two launches' bits
       const cuda::GemvTopK topk{top_k, renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(),
                                 static_cast<unsigned*>(route_ticket_.data())};
       check(cuda::gemv_route(g, topk, stream_), "route_experts (GEMV + top-k)");
@@ -666,6 +670,9 @@ class CudaOps final : public Ops {
   size_t prefetch_budget_ = 0;  // bytes: a third of L2
   int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
   bool w8a8_wgmma_ = true;
+  // route_experts at the GEMV's rows in one kernel (gemv_route); off until it has run on a GPU
+  // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
+  bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
