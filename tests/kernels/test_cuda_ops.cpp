@@ -28,6 +28,7 @@
 #include "core/bf16.h"
 #include "core/error.h"
 #include "core/fp8.h"
+#include "engine/runner/cuda_graph.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemv.cuh"
 #include "kernels/cuda/moe_small.cuh"
@@ -734,22 +735,14 @@ TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
   };
   step(eager);
   ops.synchronize();
-  cudaStream_t stream = cuda_stream(ops);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  step(replay);
-  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  const std::unique_ptr<CudaGraph> graph = CudaGraph::capture(ops, [&] { step(replay); });
   for (int run = 0; run < 2; ++run) {
     for (const RouteOut& o : replay) o.poison(ops);
-    ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+    graph->replay();
     ops.synchronize();
     for (size_t i = 0; i < layers.size(); ++i)
       EXPECT_TRUE(eager[i].same_bits_as(ops, replay[i])) << "replay " << run << ", layer " << i;
   }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 }
 
 // Experts on random data at decode and prefill sizes: small shapes and the real per-layer

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/bf16.h"
+#include "engine/runner/cuda_graph.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemv.cuh"
 #include "kernels/ops.h"
@@ -501,17 +502,8 @@ TEST_F(CudaW8A8Test, OpsReplayFromAGraph) {
   const Outs eager = outs(), replay = outs();
   step(eager);
   ops.synchronize();
-  cudaStream_t stream = cuda_stream(ops);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  step(replay);
-  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+  CudaGraph::capture(ops, [&] { step(replay); })->replay();
   ops.synchronize();
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
   for (const auto& [a, b] : {std::pair{&eager.xq, &replay.xq}, {&eager.y1, &replay.y1}, {&eager.scales, &replay.scales},
                              {&eager.y2, &replay.y2}, {&eager.moe, &replay.moe}, {&eager.moe_small, &replay.moe_small}}) {
     const OwnedTensor ha = to_host(a->tensor), hb = to_host(b->tensor);
