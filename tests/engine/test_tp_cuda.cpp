@@ -146,15 +146,22 @@ TEST_F(TpCuda, SmallFixtureSplitMatchesOneRank) {
     }
 }
 
-// Decode with graphs on and off, split 2 and 4 ways (tensor and expert parallel), on the
-// 30B-A3B layer shapes: the same tokens, greedy and seeded, in batches that shrink as
-// sequences finish (graph padding).
-TEST_F(TpCuda, GraphsOnAndOffGiveIdenticalTokens) {
+// Two layers of Qwen3-30B-A3B with dummy weights from `seed`: the layer shapes the TP engine
+// tests run on.
+LoadOptions dummy_30b_layers(uint64_t seed) {
   LoadOptions lo;
   lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
   lo.load_format = "dummy";
   lo.num_layers = 2;
-  lo.seed = 5;
+  lo.seed = seed;
+  return lo;
+}
+
+// Decode with graphs on and off, split 2 and 4 ways (tensor and expert parallel), on the
+// 30B-A3B layer shapes: the same tokens, greedy and seeded, in batches that shrink as
+// sequences finish (graph padding).
+TEST_F(TpCuda, GraphsOnAndOffGiveIdenticalTokens) {
+  const LoadOptions lo = dummy_30b_layers(5);
   std::vector<OfflineRequest> reqs(5);
   for (int i = 0; i < 5; ++i) {
     for (int t = 0; t < 7 + 5 * i; ++t) reqs[i].prompt.push_back(101 + 37 * i + 11 * t);
@@ -209,11 +216,7 @@ struct TwoRankEngine {
 // The Engine over 2 ranks: a mixed batch (greedy, seeded sampling with penalties, prompts
 // chunked) gives the same tokens with async scheduling on and off and graphs on and off.
 TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
-  LoadOptions lo;
-  lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
-  lo.load_format = "dummy";
-  lo.num_layers = 2;
-  lo.seed = 9;
+  const LoadOptions lo = dummy_30b_layers(9);
   std::vector<std::vector<int32_t>> want;
   for (const bool async : {false, true})
     for (const bool graphs : {false, true}) {
@@ -249,11 +252,7 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
 // orders the whole device and would wait on a peer's collective. The requests must finish,
 // within their masks, with identical tokens and log-probs with async scheduling on and off.
 TEST_F(TpCuda, EngineMaskedSamplingAndLogprobsOverTwoRanks) {
-  LoadOptions lo;
-  lo.model = std::string(ROTOR_SHARED_DIR) + "/configs/qwen3-30b-a3b/config.json";
-  lo.load_format = "dummy";
-  lo.num_layers = 2;
-  lo.seed = 5;
+  const LoadOptions lo = dummy_30b_layers(5);
   const std::vector<int32_t> allowed{11, 220, 4021, 9000, 30000, 151000};
   std::vector<std::vector<int32_t>> want_tokens;
   std::vector<std::vector<float>> want_logprobs;

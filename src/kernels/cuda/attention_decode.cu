@@ -1,6 +1,6 @@
 // kernels/cuda/attention_decode.cu — flash-decoding over the paged cache. A block of 4 warps
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
-// 16-token KV tiles (cp.async, 3 stages) through mma with an
+// 16-token KV tiles (cp.async, 3 stages; 4 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
 // sizes 128 and 64, bf16 or e4m3 cache (FP8). The splits are the fixed kDecodePartition-token
 // ones (grid: splits x head groups x sequences), or a split plan's items read from device
@@ -32,12 +32,15 @@ namespace {
 
 constexpr int kTile = 16;       // tokens per warp step
 constexpr int kWarps = 4;
-constexpr int kStages = 3;  // tiles in flight per warp (e4m3: 4 blocks an SM at head size 128)
+// Tiles in flight per warp: 3 of bf16, 4 of e4m3 (half the bytes; the setting that ran on a
+// GPU: 68 KB, 3 blocks an SM at head size 128; 3 stages would fit 4, docs/gpu.md).
+template <bool FP8>
+constexpr int kStages = FP8 ? 4 : 3;
 // One cache element: a bf16, or an e4m3 code (a byte).
 template <bool FP8>
 using KvElem = std::conditional_t<FP8, uint8_t, bf16>;
 template <int HD, bool FP8>
-constexpr int kSmem = 16 * HD * 2 + kWarps * kStages * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
+constexpr int kSmem = 16 * HD * 2 + kWarps * kStages<FP8> * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
@@ -167,7 +170,7 @@ template <int HD, bool PLAN>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages;
+  constexpr int kStg = kStages<false>;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
@@ -306,7 +309,7 @@ template <int HD, bool PLAN, int NT>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages;
+  constexpr int kStg = kStages<true>;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
