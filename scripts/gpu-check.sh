@@ -44,6 +44,9 @@ timed() {  # timed NAME LOG CMD...: runs CMD (at most $STEP_TIMEOUT s) with its 
   return 1
 }
 bin=build/gpu
+# kv_dtype DTYPE:STAGES: rotor_bench_decode's --kv-cache-dtype for bf16:4, fp8:4 or fp8:3 (the
+# stages go to ROTOR_E4M3_STAGES).
+kv_dtype() { local d=${1%:*}; echo ${d/bf16/bfloat16}; }
 # latency_runs TAG DESC SPLITS: rotor_bench_latency at batch 1-32 x 16k with the decode split
 # modes SPLITS, on 8 layers of 30B-A3B and one TP-8 rank of 235B-A22B, bf16 and W8A8.
 latency_runs() {  # latency_runs TAG DESC SPLITS [BATCHES [ENV=VALUE...]]
@@ -222,24 +225,31 @@ for step in $steps; do
       # an fp8 cache in the same run (target: fp8 >= 1.3x faster), then prefill on a cached
       # prefix reading fp8 against bf16 (at most a few percent slower). First the attention
       # kernels on an e4m3 cache against the CPU and the fixtures with an FP8 cache.
-      timed "test_cuda_ops: attention on bf16 and e4m3 caches vs the CPU" "$out/test_cuda_ops-attention.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*:*E4m3*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention.log" | sed 's/^/   /'
+      # The e4m3 decode kernel both ways: 4 tiles in flight per warp (the default) and 3
+      # (ROTOR_E4M3_STAGES=3: 4 blocks an SM instead of 3).
+      for st in 4 3; do
+        timed "test_cuda_ops: attention on bf16 and e4m3 caches vs the CPU, e4m3 stages $st" \
+          "$out/test_cuda_ops-attention-s$st.log" "${run_env[@]}" ROTOR_E4M3_STAGES=$st $bin/tests/test_cuda_ops \
+          --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*:*E4m3*'
+        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention-s$st.log" | sed 's/^/   /'
+      done
       timed "test_model_cuda: the fixtures with an FP8 KV cache" "$out/test_model_cuda-fp8.log" \
         "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*Fp8*'
       grep -E "fp8 KV|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-fp8.log" | sed 's/^/   /'
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for kv in bf16 fp8; do
+      for kv in bf16:4 fp8:4 fp8:3; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
-          --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype ${kv/bf16/bfloat16}
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
+          "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
+          $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
+          --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
+        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
       done
-      for kv in bf16 fp8; do
-        timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" "$out/bench-peer-8-$kv.log" \
-          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
-          --prefill --kv-cache-dtype ${kv/bf16/bfloat16}
-        grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$kv.log" | sed 's/^/   /'
+      for kv in bf16:4 fp8:4 fp8:3; do
+        timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" \
+          "$out/bench-peer-8-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
+          $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
+          --prefill --kv-cache-dtype $(kv_dtype $kv)
+        grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-${kv/:/-s}.log" | sed 's/^/   /'
       done
       ;;
     w8a8)
@@ -538,5 +548,5 @@ done
 echo
 echo "==================== gpu-check summary (commit ${ROTOR_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}) ===================="
 printf '%s\n' "${summary[@]}"
-grep -h "^RESULT\|^LATENCY" "$out"/bench-*.log 2>/dev/null
+grep -H "^RESULT\|^LATENCY" "$out"/bench-*.log 2>/dev/null | sed "s|^.*/bench-\(.*\)\.log:|\1: |"
 ! printf '%s\n' "${summary[@]}" | grep -q FAILED

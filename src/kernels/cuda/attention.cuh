@@ -57,6 +57,7 @@ struct AttnArgs {
   int max_query_len;           // prefill grid
   const int32_t* plan;         // decode: the split plan (decode_plan.h layout over seq_end rows), or null
   int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
+  int e4m3_stages;             // decode, kv_fp8: KV tiles in flight per warp, 4 or 3 (ROTOR_E4M3_STAGES)
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized
@@ -66,8 +67,8 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 // With a plan: plan_max_items x Hq x (hd + 2) f32.
 size_t attention_decode_plan_workspace(int max_items, int Hq);
 // Thread blocks of the decode kernel one SM holds at once (head size 128 or 64; bf16 or e4m3
-// cache), for the planner's wave: DecodeSplitParams::target_items.
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8);
+// cache at e4m3_stages), for the planner's wave: DecodeSplitParams::target_items.
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages);
 // Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 

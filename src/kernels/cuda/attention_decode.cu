@@ -1,6 +1,6 @@
 // kernels/cuda/attention_decode.cu — flash-decoding over the paged cache. A block of 4 warps
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
-// 16-token KV tiles (cp.async, 3 stages; 4 of half the bytes for e4m3) through mma with an
+// 16-token KV tiles (cp.async, 3 stages; 4 or 3 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
 // sizes 128 and 64, bf16 or e4m3 cache (FP8). The splits are the fixed kDecodePartition-token
 // ones (grid: splits x head groups x sequences), or a split plan's items read from device
@@ -32,15 +32,14 @@ namespace {
 
 constexpr int kTile = 16;       // tokens per warp step
 constexpr int kWarps = 4;
-// Tiles in flight per warp: 3 of bf16, 4 of e4m3 (half the bytes; the setting that ran on a
-// GPU: 68 KB, 3 blocks an SM at head size 128; 3 stages would fit 4, docs/gpu.md).
-template <bool FP8>
-constexpr int kStages = FP8 ? 4 : 3;
+// Tiles in flight per warp: 3 of bf16; of e4m3 (half the bytes) 4 by default (68 KB, 3 blocks an
+// SM at head size 128) or 3 (52 KB, 4 blocks an SM), AttnArgs::e4m3_stages.
+constexpr int kStagesBf16 = 3;
 // One cache element: a bf16, or an e4m3 code (a byte).
 template <bool FP8>
 using KvElem = std::conditional_t<FP8, uint8_t, bf16>;
-template <int HD, bool FP8>
-constexpr int kSmem = 16 * HD * 2 + kWarps * kStages<FP8> * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
+template <int HD, bool FP8, int STG>
+constexpr int kSmem = 16 * HD * 2 + kWarps * STG * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
@@ -170,7 +169,7 @@ template <int HD, bool PLAN>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages<false>;
+  constexpr int kStg = kStagesBf16;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
@@ -305,11 +304,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // (NT tiles: a group of up to 8 heads needs one, where the query-rows form padded 8 to 16);
 // P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
-template <int HD, bool PLAN, int NT>
+template <int HD, bool PLAN, int NT, int kStg>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   pdl_wait();
   pdl_launch_dependents();
-  constexpr int kStg = kStages<true>;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
@@ -539,21 +537,22 @@ __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a,
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
 }
 
-// The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles.
-template <int HD, bool PLAN, bool FP8, int NT>
+// The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
+// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache).
+template <int HD, bool PLAN, bool FP8, int NT, int STG>
 constexpr auto decode_kernel() {
   if constexpr (FP8)
-    return attn_decode_e4m3_kernel<HD, PLAN, NT>;
+    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG>;
   else
     return attn_decode_kernel<HD, PLAN>;
 }
 
-template <int HD, bool FP8, int NT>
+template <int HD, bool FP8, int NT, int STG>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
-  constexpr int smem = kSmem<HD, FP8>;
+  constexpr int smem = kSmem<HD, FP8, STG>;
   if (a.plan != nullptr) {
-    constexpr auto kernel = decode_kernel<HD, true, FP8, NT>();
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
@@ -561,7 +560,7 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
     if (err != cudaSuccess) return err;
     return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD, 0, stream, a, part, 0);
   }
-  constexpr auto kernel = decode_kernel<HD, false, FP8, NT>();
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
@@ -571,12 +570,20 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
-template <int HD, bool FP8, int NT>
+// An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
+template <int HD, int NT>
+cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
+  return a.e4m3_stages == 3 ? launch_decode<HD, true, NT, 3>(a, part, stream)
+                            : launch_decode<HD, true, NT, 4>(a, part, stream);
+}
+
+template <int HD, bool FP8, int NT, int STG>
 int blocks_per_sm() {
-  constexpr auto kernel = decode_kernel<HD, true, FP8, NT>();
-  if (raise_smem_limit(kernel, kSmem<HD, FP8>) != cudaSuccess) return 0;
+  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
+  constexpr int smem = kSmem<HD, FP8, STG>;
+  if (raise_smem_limit(kernel, smem) != cudaSuccess) return 0;
   int n = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kWarps * 32, kSmem<HD, FP8>) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kWarps * 32, smem) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
@@ -585,9 +592,15 @@ int blocks_per_sm() {
 
 // An e4m3 cache's kernel fits the fewer blocks of its two column-tile counts (the planner's
 // wave does not know the group size).
-template <int HD>
+template <int HD, int STG>
 int blocks_per_sm_e4m3() {
-  return std::min(blocks_per_sm<HD, true, 1>(), blocks_per_sm<HD, true, 2>());
+  return std::min(blocks_per_sm<HD, true, 1, STG>(), blocks_per_sm<HD, true, 2, STG>());
+}
+
+template <int HD>
+int blocks_per_sm(bool kv_fp8, int e4m3_stages) {
+  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16>();
+  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3>() : blocks_per_sm_e4m3<HD, 4>();
 }
 
 }  // namespace
@@ -600,10 +613,10 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8) {
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages) {
   switch (hd) {
-    case 128: return kv_fp8 ? blocks_per_sm_e4m3<128>() : blocks_per_sm<128, false, 1>();
-    case 64: return kv_fp8 ? blocks_per_sm_e4m3<64>() : blocks_per_sm<64, false, 1>();
+    case 128: return blocks_per_sm<128>(kv_fp8, e4m3_stages);
+    case 64: return blocks_per_sm<64>(kv_fp8, e4m3_stages);
     default: return 0;
   }
 }
@@ -615,17 +628,18 @@ cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t st
   if (a.plan == nullptr && num_splits(a.max_seq_len) == 0) return cudaSuccess;
   if (a.plan != nullptr && a.plan_max_items <= 0) return cudaErrorInvalidValue;
   if (a.kv_fp8 && a.kv_scales == nullptr) return cudaErrorInvalidValue;
+  if (a.kv_fp8 && a.e4m3_stages != 3 && a.e4m3_stages != 4) return cudaErrorInvalidValue;
   float* part = static_cast<float*>(workspace);
   const bool one_tile = a.Hq / a.Hkv <= 8;  // an e4m3 block's heads fit one 8-column tile
   switch (a.hd * 4 + a.kv_fp8 * 2 + one_tile) {
     case 128 * 4:
-    case 128 * 4 + 1: return launch_decode<128, false, 1>(a, part, stream);
-    case 128 * 4 + 2: return launch_decode<128, true, 2>(a, part, stream);
-    case 128 * 4 + 3: return launch_decode<128, true, 1>(a, part, stream);
+    case 128 * 4 + 1: return launch_decode<128, false, 1, kStagesBf16>(a, part, stream);
+    case 128 * 4 + 2: return launch_decode_e4m3<128, 2>(a, part, stream);
+    case 128 * 4 + 3: return launch_decode_e4m3<128, 1>(a, part, stream);
     case 64 * 4:
-    case 64 * 4 + 1: return launch_decode<64, false, 1>(a, part, stream);
-    case 64 * 4 + 2: return launch_decode<64, true, 2>(a, part, stream);
-    case 64 * 4 + 3: return launch_decode<64, true, 1>(a, part, stream);
+    case 64 * 4 + 1: return launch_decode<64, false, 1, kStagesBf16>(a, part, stream);
+    case 64 * 4 + 2: return launch_decode_e4m3<64, 2>(a, part, stream);
+    case 64 * 4 + 3: return launch_decode_e4m3<64, 1>(a, part, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -133,6 +133,10 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(split == nullptr || !std::strcmp(split, "128") || !std::strcmp(split, "256") || !std::strcmp(split, "512"),
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
+    const char* stages = std::getenv("ROTOR_E4M3_STAGES");
+    ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
+                "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
+    e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -140,8 +144,8 @@ class CudaOps final : public Ops {
     check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev_), "device attribute");
     prefetch_budget_ = static_cast<size_t>(l2) / 3;
     for (int fp8 = 0; fp8 < 2; ++fp8) {
-      decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8);
-      decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8);
+      decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_);
+      decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_);
     }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
@@ -630,6 +634,7 @@ class CudaOps final : public Ops {
     a.v_cache = cache.v.data();
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
+    a.e4m3_stages = e4m3_stages_;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
     a.seq_lens = b.seq_lens.data<int32_t>();
@@ -674,6 +679,7 @@ class CudaOps final : public Ops {
   // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
   bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
+  int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;
