@@ -105,6 +105,10 @@ void OpProfiler::rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Ten
 void OpProfiler::gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) {
   timed(weight_label("gemm_w8a8", w), [&] { inner_.gemm_w8a8(x_q, x_scales, w, out); });
 }
+void OpProfiler::linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq,
+                                         const Tensor& out) {
+  timed(weight_label("linear_w8a8_static", w), [&] { inner_.linear_w8a8_static(x, w, xq, out); });
+}
 void OpProfiler::moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                            const Tensor& topk_ids) {
   timed("moe_route", [&] { inner_.moe_route(logits, top_k, renormalize, topk_weights, topk_ids); });

@@ -73,6 +73,7 @@ class OpProfiler final : public Ops {
   void rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale, float offset,
                       const Tensor& out, const Tensor& residual) override;
   void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override;
+  void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) override;
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                  const Tensor& topk_ids) override;
   void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,

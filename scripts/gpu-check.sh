@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router early w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -396,6 +396,24 @@ for step in $steps; do
       done
       latency_runs router-off "the router in two kernels (the default)" plan 1,2
       latency_runs router-on "the router in one kernel (ROTOR_FUSED_ROUTER=1)" plan 1,2 ROTOR_FUSED_ROUTER=1
+      ;;
+    early)
+      # Issue 21: loads before pdl_wait (ROTOR_EARLY_LOADS=1: the GEMVs' first W step in registers,
+      # their second and decode attention's first K/V tokens prefetched into L2, while the kernel
+      # before still runs) and a static W8A8 linear's quantisation inside its GEMV
+      # (ROTOR_FUSED_QUANT=1): the bits against the CPU, the GPU suites with both on, then the
+      # decode step at batch 1-8 with both off and on, in the same run.
+      timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
+      timed "test_cuda_ops (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" "${run_env[@]}" \
+        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
+      timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
+        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
+      latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8
+      latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
       ;;
     w8a8-splits)
       # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a

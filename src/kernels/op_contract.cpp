@@ -209,6 +209,14 @@ void check_gemm_w8a8(const Device& d, const Tensor& x_q, const Tensor& x_scales,
   expect_tensor("gemm_w8a8", "out", out, kFloatOut, kRows, {{"M", M}, {"N", w.out_features()}});
 }
 
+void check_linear_w8a8_static(const Device& d, const Tensor& x, const LinearWeight& w, const Tensor& xq,
+                              const Tensor& out) {
+  ROTOR_CHECK(w.kind == QuantKind::W8A8Static, "linear_w8a8_static: the weight must be W8A8Static, got {}",
+              w.weight.str());
+  check_quant_static(d, x, w.input_scale, w.input_offset, xq);
+  check_gemm_w8a8(d, xq, Tensor{}, w, out);
+}
+
 void check_moe_route(const Device& d, const Tensor& logits, int top_k, const Tensor& topk_weights,
                      const Tensor& topk_ids) {
   route_args("moe_route", d, logits, top_k, topk_weights, topk_ids);

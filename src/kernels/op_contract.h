@@ -29,6 +29,8 @@ void check_quant_static(const Device& d, const Tensor& x, float scale, float off
 void check_quant_per_token(const Device& d, const Tensor& x, const Tensor& out, const Tensor& scales);
 void check_rms_norm_quant(const Device& d, const Tensor& x, const Tensor& w, const Tensor& bias, float scale,
                           float offset, const Tensor& out, const Tensor& residual);
+void check_linear_w8a8_static(const Device& d, const Tensor& x, const LinearWeight& w, const Tensor& xq,
+                              const Tensor& out);
 void check_gemm_w8a8(const Device& d, const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w,
                      const Tensor& out);
 void check_moe_route(const Device& d, const Tensor& logits, int top_k, const Tensor& topk_weights,

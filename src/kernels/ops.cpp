@@ -69,6 +69,11 @@ void Ops::gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeigh
   gemm_w8a8_impl(x_q, x_scales, w, out);
 }
 
+void Ops::linear_w8a8_static(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) {
+  check_linear_w8a8_static(device(), x, w, xq, out);
+  linear_w8a8_static_impl(x, w, xq, out);
+}
+
 void Ops::moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                     const Tensor& topk_ids) {
   check_moe_route(device(), logits, top_k, topk_weights, topk_ids);

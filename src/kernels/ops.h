@@ -253,6 +253,11 @@ class Ops {
   // x_q [M, K] i8 contiguous, w.weight [N, K] i8; out [M, N] f32 or act_dtype, may be a column
   // slice. The CPU evaluates the epilogue in double.
   void gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out);
+  // A W8A8Static linear on float activations in one op: quant_static(x, w.input_scale,
+  // w.input_offset, xq), then gemm_w8a8(xq, {}, w, out), with those two ops' results (a backend
+  // may quantise inside the GEMM and leave xq unwritten: the GPU does at GEMV rows).
+  // x [M, K] act_dtype (may be strided); xq [M, K] i8 scratch; out as gemm_w8a8's.
+  void linear_w8a8_static(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out);
 
   // Router: softmax over experts, top-k, optional renormalisation of the k weights.
   // logits [T, E] f32 -> topk_weights [T, k] f32, topk_ids [T, k] i32 (ties: lower id first).
@@ -331,6 +336,7 @@ class Ops {
   virtual void rms_norm_quant_impl(const Tensor& x, const Tensor& w, const Tensor& bias, float eps, float scale,
       float offset, const Tensor& out, const Tensor& residual) = 0;
   virtual void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) = 0;
+  virtual void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) = 0;
   virtual void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
       const Tensor& topk_ids) = 0;
   virtual void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,

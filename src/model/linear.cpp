@@ -1,5 +1,5 @@
 // model/linear.cpp — format dispatch of linear layers: the activation quantisation each weight
-// kind needs (quant_static / quant_per_token into a scratch, then gemm_w8a8), the fused
+// kind needs (linear_w8a8_static; quant_per_token into a scratch, then gemm_w8a8), the fused
 // norm + static quantisation when a norm's consumers share it, plain gemm for float weights;
 // the router (route_experts for a float weight); the reduction points (fused by the
 // communicator when it can).
@@ -37,8 +37,7 @@ void LinearFront::operator()(const Tensor& x, const LinearWeight& w, const Tenso
   const int64_t m = x.size(0);
   const Tensor xq = scratch(m, x.size(1));
   if (w.kind == QuantKind::W8A8Static) {
-    ops_.quant_static(x, w.input_scale, w.input_offset, xq);
-    ops_.gemm_w8a8(xq, Tensor{}, w, out);
+    ops_.linear_w8a8_static(x, w, xq, out);
   } else {
     const Tensor scales = xq_scales_.tensor.rows(0, m);
     ops_.quant_per_token(x, xq, scales);

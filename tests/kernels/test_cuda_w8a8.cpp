@@ -8,7 +8,8 @@
 // their neighbours alone; the wgmma tiles must equal the mma.sync fallback (a second backend
 // made with ROTOR_W8A8_WGMMA=0), and so must the experts' small-batch path (moe_small.cuh, a
 // backend made with ROTOR_MOE_SMALL=all) equal the tiles (one made with ROTOR_MOE_SMALL=0), on
-// all experts and on a slice of them;
+// all experts and on a slice of them; a static linear quantising inside its GEMV
+// (ROTOR_FUSED_QUANT=1, with and without ROTOR_EARLY_LOADS=1) must equal the CPU's two ops;
 // an expert token's output must not depend on the batch; the ops replayed from a CUDA graph must
 // give the eager bits. Skipped without a GPU.
 #include <cuda_runtime.h>
@@ -298,6 +299,70 @@ TEST_F(CudaW8A8Test, GemmW8A8MatchesCpuBitForBit) {
       EXPECT_EQ(rows_differing(cout, got.tensor.narrow(1, lead, cs.N)), 0) << (ops == gpu.get() ? "wgmma" : "mma");
       EXPECT_TRUE(outside_untouched(got, poison, lead, cs.N));
     }
+  }
+}
+
+// A static W8A8 linear on bf16 activations (linear_w8a8_static) equals the CPU's quant_static
+// then gemm_w8a8 bit for bit: by default (two kernels), with ROTOR_FUSED_QUANT=1 (one GEMV
+// kernel quantising x itself, up to kGemvRowsW8A8 rows; the two kernels above), and with both
+// that and ROTOR_EARLY_LOADS=1 (the GEMV's weights loaded before pdl_wait), and the plain W8A8
+// GEMV with early loads too. x is a column slice of a wider tensor; scales and offsets put
+// values on the clamp and on half steps. Shapes: a TP-8 rank's and 30B-A3B's o_proj, the full
+// 235B's (K = 8192 at 4 rows: the most x a block keeps), random ones.
+TEST_F(CudaW8A8Test, LinearW8A8StaticMatchesCpuBitForBit) {
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), c235 = shared_config("qwen3-235b-a22b-instruct-2507"),
+                    tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
+  const std::unique_ptr<Ops> fused = gpu_with_env("ROTOR_FUSED_QUANT", "1"),
+                             early = make_cuda_ops_with_env({{"ROTOR_FUSED_QUANT", "1"}, {"ROTOR_EARLY_LOADS", "1"}});
+  struct Case {
+    int M, N, K;
+  };
+  std::vector<Case> cases;
+  for (const ModelConfig* c : {&tp8, &c30, &c235})
+    for (const int M : {1, 2, 3, 4, 8}) cases.push_back({M, c->hidden_size, c->num_heads * c->head_dim});
+  for (int i = 0; i < 6; ++i) cases.push_back({r.uniform(1, 5), r.uniform(1, 700), 16 * r.uniform(1, 300)});
+  for (const Case& cs : cases) {
+    const int pad = 8 * r.uniform(0, 2);
+    const float scale = r.uniform(0.005f, 0.05f), offset = static_cast<float>(r.uniform(-20, 20));
+    SCOPED_TRACE(::testing::Message() << cs.M << "x" << cs.N << "x" << cs.K << " pad " << pad << " scale " << scale
+                                      << " offset " << offset);
+    W8A8Weight wt;
+    wt.w = host_i8({cs.N, cs.K});
+    wt.deq = host_f32({cs.N}, 1e-4f, 2e-3f);
+    wt.qb = host_i32({cs.N}, -200000, 200000);
+    wt.dw = to_gpu(wt.w);
+    wt.ddeq = to_gpu(wt.deq);
+    wt.dqb = to_gpu(wt.qb);
+    for (const bool dev : {false, true}) {
+      LinearWeight& l = dev ? wt.dev : wt.host;
+      l.kind = QuantKind::W8A8Static;
+      l.weight = dev ? wt.dw.tensor : wt.w.tensor;
+      l.deq_scale = dev ? wt.ddeq.tensor : wt.deq.tensor;
+      l.quant_bias = dev ? wt.dqb.tensor : wt.qb.tensor;
+      l.input_scale = scale;
+      l.input_offset = offset;
+    }
+    OwnedTensor x = host_bf16({cs.M, cs.K + pad}, 3.0f);
+    for (int k = 0; k < cs.K + pad; k += 7)  // some values on half steps of the scale
+      static_cast<uint16_t*>(x.tensor.row_ptr(0))[k] = f32_to_bf16((r.uniform(-127, 126) + 0.5f) * scale);
+    const Tensor xv = x.tensor.narrow(1, pad, cs.K);
+    OwnedTensor dx = to_gpu(x), cxq = host(DType::I8, {cs.M, cs.K}), cout = host(DType::BF16, {cs.M, cs.N});
+    cpu->linear_w8a8_static(xv, wt.host, cxq, cout);
+    OwnedTensor ref = host(DType::BF16, {cs.M, cs.N}), rq = host(DType::I8, {cs.M, cs.K});
+    cpu->quant_static(xv, scale, offset, rq);
+    cpu->gemm_w8a8(rq, Tensor{}, wt.host, ref);
+    EXPECT_EQ(rows_differing(ref, cout), 0) << "the CPU's op against its two ops";
+    for (Ops* ops : {gpu.get(), fused.get(), early.get()}) {
+      const char* which = ops == gpu.get() ? "default" : ops == fused.get() ? "fused" : "fused + early loads";
+      auto [dout, poison] = poisoned(DType::BF16, {cs.M, cs.N});
+      OwnedTensor dxq = poisoned(DType::I8, {cs.M, cs.K}).first;
+      ops->linear_w8a8_static(dx.tensor.narrow(1, pad, cs.K), wt.dev, dxq, dout);
+      EXPECT_EQ(rows_differing(cout, to_host(dout).tensor), 0) << which;
+    }
+    OwnedTensor dq = to_gpu(rq);  // the plain GEMV with early loads
+    OwnedTensor dout = poisoned(DType::BF16, {cs.M, cs.N}).first;
+    early->gemm_w8a8(dq, Tensor{}, wt.dev, dout);
+    EXPECT_EQ(rows_differing(cout, to_host(dout).tensor), 0) << "gemm_w8a8, early loads";
   }
 }
 

@@ -59,6 +59,11 @@ class CpuOps final : public Ops {
   void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
     cpu::gemm_w8a8(x_q, x_scales, w, out);
   }
+  // The two ops in sequence: their bits.
+  void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) override {
+    cpu::quant_static(x, w.input_scale, w.input_offset, xq);
+    cpu::gemm_w8a8(xq, Tensor{}, w, out);
+  }
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
                       const Tensor& topk_ids) override {
     cpu::moe_route(logits, top_k, renormalize, topk_weights, topk_ids);

@@ -2,7 +2,8 @@
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
 // 16-token KV tiles (cp.async, 3 stages; 4 or 3 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
-// sizes 128 and 64, bf16 or e4m3 cache (FP8). The splits are the fixed kDecodePartition-token
+// sizes 128 and 64, bf16 or e4m3 cache (FP8); with a prefetch budget, each block's first
+// tokens are prefetched into L2 before pdl_wait (prefetch_kv). The splits are the fixed kDecodePartition-token
 // ones (grid: splits x head groups x sequences), or a split plan's items read from device
 // memory (PLAN; grid: the plan's bound x head groups).
 //
@@ -19,6 +20,7 @@
 // g + 8 are dimensions g HD / 8 + 2 J and + 1. P^T reaches the B operand by movmatrix. The
 // shared tile's 16-byte chunks are swizzled so that both reads are free of bank conflicts at
 // head size 128 (fp8_swz).
+#include <algorithm>
 #include <cfloat>
 #include <type_traits>
 
@@ -64,7 +66,8 @@ struct DecodeWork {
   int64_t part_index, part_stride;
 };
 
-// This block's work; false where it has none (past the plan's items, or the context).
+// This block's work; false where it has none (past the plan's items, or the context). Read
+// before pdl_wait: the plan and the context lengths are the host's, uploaded before the step.
 template <bool PLAN>
 __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
   if constexpr (PLAN) {
@@ -90,6 +93,23 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
     w.part_stride = gridDim.x;
   }
   return true;
+}
+
+// Before pdl_wait: the first a.prefetch_tokens tokens of the block's range of its KV head's K
+// and V into L2, one bulk prefetch per cache block. Kernels that have completed wrote them,
+// except this step's token, which the kernel before is writing: L2 is where both meet, so a
+// prefetch cannot make a stale copy (the tiles are read by cp.async.cg, through L2).
+template <int HD, bool FP8>
+__device__ __forceinline__ void prefetch_kv(const AttnArgs& a, const DecodeWork& w, int kvh) {
+  if (a.prefetch_tokens <= 0) return;
+  const int32_t* table = a.block_tables + w.s * a.bt_stride;
+  const int b0 = w.start / a.block_size, b1 = (min(w.end, w.start + a.prefetch_tokens) - 1) / a.block_size;
+  const uint32_t bytes = a.block_size * HD * sizeof(KvElem<FP8>);
+  for (int b = b0 + static_cast<int>(threadIdx.x); b <= b1; b += kWarps * 32) {
+    const int64_t off = (static_cast<int64_t>(table[b]) * a.Hkv + kvh) * a.block_size * HD;
+    prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.k_cache) + off, bytes);
+    prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.v_cache) + off, bytes);
+  }
 }
 
 // The block's query heads [head0, head0 + rows) of its KV head's group into sq [16][HD]
@@ -167,8 +187,6 @@ __device__ __forceinline__ void store_block(const AttnArgs& a, const DecodeWork&
 // column tile; P from S's registers as the A operand of O = P V.
 template <int HD, bool PLAN>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
-  pdl_wait();
-  pdl_launch_dependents();
   constexpr int kStg = kStagesBf16;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
@@ -177,6 +195,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   if (!decode_work<PLAN>(a, w)) return;
   const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
   const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
+  prefetch_kv<HD, false>(a, w, kvh);
+  pdl_wait();
+  pdl_launch_dependents();
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -306,8 +327,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
 template <int HD, bool PLAN, int NT, int kStg>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
-  pdl_wait();
-  pdl_launch_dependents();
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
@@ -315,6 +334,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   if (!decode_work<PLAN>(a, w)) return;
   const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
   const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
+  prefetch_kv<HD, true>(a, w, kvh);
+  pdl_wait();
+  pdl_launch_dependents();
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -547,10 +569,25 @@ constexpr auto decode_kernel() {
     return attn_decode_kernel<HD, PLAN>;
 }
 
+// Tokens each of `blocks` blocks prefetches before pdl_wait: its share of a.prefetch_budget
+// bytes of K and V, at most kPrefetchTokens, in whole cache blocks.
+constexpr int kPrefetchTokens = 256;
+template <int HD, bool FP8>
+int prefetch_tokens(const AttnArgs& a, int64_t blocks) {
+  if (a.prefetch_budget <= 0 || blocks <= 0) return 0;
+  const int64_t per_token = 2 * HD * static_cast<int64_t>(sizeof(KvElem<FP8>));
+  const int64_t tokens = std::min<int64_t>(kPrefetchTokens, a.prefetch_budget / blocks / per_token);
+  return static_cast<int>(tokens / a.block_size * a.block_size);
+}
+
 template <int HD, bool FP8, int NT, int STG>
-cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
-  const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
+cudaError_t launch_decode(const AttnArgs& args, float* part, cudaStream_t stream) {
+  const int S = args.seq_end - args.seq_begin, heads = attention_decode_blocks_per_item(args.Hq, args.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
+  AttnArgs a = args;
+  const int64_t blocks = static_cast<int64_t>(heads) * (a.plan != nullptr ? a.plan_max_items
+                                                                          : static_cast<int64_t>(num_splits(a.max_seq_len)) * S);
+  a.prefetch_tokens = prefetch_tokens<HD, FP8>(a, blocks);
   if (a.plan != nullptr) {
     constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);

@@ -107,6 +107,12 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// [p, p + bytes) into L2 by the bulk copy engine, nothing waited for (p and bytes multiples
+// of 16): data a kernel reads later, e.g. weights before its pdl_wait.
+__device__ __forceinline__ void prefetch_bulk_l2(const void* p, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+}
+
 // ---- 16-byte shared-memory loads and stores by shared address, for pointers the compiler
 // cannot prove are shared (an aligned base computed through an integer): LDS/STS, not generic
 // LD/ST. Ordered with the asm around them (cp.async waits, barriers). ----

@@ -97,6 +97,13 @@ void expect_row_copy(const Tensor& table, const Tensor& out, const char* op) {
 }
 
 // An event on the GPU's stream; wait() spins like a stream synchronisation does.
+// An off-by-default switch: VAR=1 on, unset or 0 off, anything else an error.
+bool env_flag(const char* var) {
+  const char* v = std::getenv(var);
+  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "0") || !std::strcmp(v, "1"), "{}={}: expected 0 or 1", var, v);
+  return v != nullptr && !std::strcmp(v, "1");
+}
+
 class CudaEvent final : public DeviceEvent {
  public:
   CudaEvent(int device, cudaStream_t stream) : stream_(stream) {
@@ -125,14 +132,13 @@ class CudaOps final : public Ops {
     moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
-    const char* fused = std::getenv("ROTOR_FUSED_ROUTER");
-    ROTOR_CHECK(fused == nullptr || !std::strcmp(fused, "0") || !std::strcmp(fused, "1"),
-                "ROTOR_FUSED_ROUTER={}: expected 0 or 1", fused);
-    fused_router_ = fused != nullptr && !std::strcmp(fused, "1");
+    fused_router_ = env_flag("ROTOR_FUSED_ROUTER");
     const char* split = std::getenv("ROTOR_W8A8_SPLIT_BYTES");
     ROTOR_CHECK(split == nullptr || !std::strcmp(split, "128") || !std::strcmp(split, "256") || !std::strcmp(split, "512"),
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
+    early_loads_ = env_flag("ROTOR_EARLY_LOADS");
+    fused_quant_ = env_flag("ROTOR_FUSED_QUANT");
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
@@ -143,6 +149,7 @@ class CudaOps final : public Ops {
     int l2 = 0;
     check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev_), "device attribute");
     prefetch_budget_ = static_cast<size_t>(l2) / 3;
+    l2_bytes_ = l2;
     for (int fp8 = 0; fp8 < 2; ++fp8) {
       decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_);
       decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_);
@@ -346,7 +353,8 @@ class CudaOps final : public Ops {
           "rms_norm_quant");
   }
 
-  void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
+  // The W8A8 GEMM's arguments (x_q's and the weight's alignment checked).
+  static cuda::W8A8Gemm w8a8_gemm(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) {
     const int64_t M = x_q.size(0), K = x_q.size(1), N = w.out_features();
     ROTOR_CHECK(aligned16(x_q.data()) && aligned16(w.weight.data()),
                 "gemm_w8a8: the GPU backend needs x_q and the weight 16-byte aligned, got {} and {}", x_q.str(),
@@ -376,10 +384,28 @@ class CudaOps final : public Ops {
       o.deq_scale = w.deq_scale.data<float>();
       o.quant_bias = w.quant_bias.defined() ? w.quant_bias.data<int32_t>() : nullptr;
     }
+    return g;
+  }
+
+  void gemm_w8a8_impl(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) override {
+    const cuda::W8A8Gemm g = w8a8_gemm(x_q, x_scales, w, out);
     if (gemv_ && cuda::gemv_fits(g))
-      check(cuda::gemv_w8a8(g, stream_), "gemm_w8a8 (GEMV)");
+      check(cuda::gemv_w8a8(g, early_loads_, stream_), "gemm_w8a8 (GEMV)");
     else
       check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, stream_), "gemm_w8a8");
+  }
+
+  // At the GEMV's rows with ROTOR_FUSED_QUANT=1: one kernel quantising x itself; else the two ops.
+  void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) override {
+    expect_bf16_rows(x, "linear_w8a8_static", "x");
+    const cuda::W8A8Gemm g = w8a8_gemm(xq, Tensor{}, w, out);
+    if (fused_quant_ && gemv_ && cuda::gemv_static_fits(g, x.data(), x.stride(0))) {
+      check(cuda::gemv_w8a8_static(g, x.data(), x.stride(0), w.input_scale, w.input_offset, early_loads_, stream_),
+            "linear_w8a8_static (GEMV)");
+      return;
+    }
+    quant_static_impl(x, w.input_scale, w.input_offset, xq);
+    gemm_w8a8_impl(xq, Tensor{}, w, out);
   }
 
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
@@ -395,7 +421,7 @@ class CudaOps final : public Ops {
     if (fused_router_ && gemv_ && cuda::gemv_fits(g)) {  // the GEMV's rows: one kernel, the two launches' bits
       const cuda::GemvTopK topk{top_k, renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(),
                                 static_cast<unsigned*>(route_ticket_.data())};
-      check(cuda::gemv_route(g, topk, stream_), "route_experts (GEMV + top-k)");
+      check(cuda::gemv_route(g, topk, early_loads_, stream_), "route_experts (GEMV + top-k)");
       return;
     }
     run_gemm(g);
@@ -593,7 +619,7 @@ class CudaOps final : public Ops {
   // cuda::kSmallGemmRows, cuBLAS above.
   void run_gemm(const cuda::DenseGemm& g) {
     if (gemv_ && cuda::gemv_fits(g)) {
-      check(cuda::gemv_bf16(g, stream_), "gemm (GEMV)");
+      check(cuda::gemv_bf16(g, early_loads_, stream_), "gemm (GEMV)");
     } else if (g.M <= cuda::kSmallGemmRows) {
       check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
     } else {
@@ -635,6 +661,7 @@ class CudaOps final : public Ops {
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
+    a.prefetch_budget = early_loads_ ? l2_bytes_ / 2 : 0;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
     a.seq_lens = b.seq_lens.data<int32_t>();
@@ -679,6 +706,12 @@ class CudaOps final : public Ops {
   // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
   bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
+  // Off until measured on a GPU (docs/gpu.md): the GEMVs' weights and decode attention's first
+  // K/V loaded or prefetched before pdl_wait (ROTOR_EARLY_LOADS=1); a static W8A8 linear's
+  // quantisation inside its GEMV (ROTOR_FUSED_QUANT=1).
+  bool early_loads_ = false;
+  int64_t l2_bytes_ = 0;
+  bool fused_quant_ = false;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh

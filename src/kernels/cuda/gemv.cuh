@@ -26,9 +26,25 @@ constexpr int kGemvRowsW8A8 = 4;
 bool gemv_fits(const DenseGemm& g);
 bool gemv_fits(const W8A8Gemm& g);
 
-// No scratch memory (capturable in a CUDA graph).
-cudaError_t gemv_bf16(const DenseGemm& g, cudaStream_t stream);
-cudaError_t gemv_w8a8(const W8A8Gemm& g, cudaStream_t stream);
+// No scratch memory (capturable in a CUDA graph). early: each block loads its first step of
+// W (and prefetches its second into L2) before pdl_wait, while the previous kernel still runs
+// (ROTOR_EARLY_LOADS=1); the results are the same bits either way.
+cudaError_t gemv_bf16(const DenseGemm& g, bool early, cudaStream_t stream);
+cudaError_t gemv_w8a8(const W8A8Gemm& g, bool early, cudaStream_t stream);
+
+// The most bytes of quantised x (M x K) gemv_w8a8_static keeps in a block's shared memory.
+constexpr int64_t kGemvStaticXBytes = 32 << 10;
+
+// Whether gemv_w8a8_static serves g (g.x unused) with bf16 x [M, K] of row stride ldx
+// (elements): gemv_fits's conditions on M, K and the weight, x 16-byte aligned, ldx a
+// multiple of 8, M x K <= kGemvStaticXBytes.
+bool gemv_static_fits(const W8A8Gemm& g, const void* x, int64_t ldx);
+
+// A static W8A8 weight's GEMV on bf16 x: quant_static(x, scale, offset) (the same arithmetic),
+// then gemv_w8a8's product and epilogue, in one kernel (g.x unused; its out is written as
+// gemv_w8a8 writes it: the same bits as quant_static then gemv_w8a8). No scratch memory.
+cudaError_t gemv_w8a8_static(const W8A8Gemm& g, const void* x, int64_t ldx, float scale, float offset, bool early,
+                             cudaStream_t stream);
 
 // The router's top-k after its GEMV (gemv_route): moe_route's arguments, its logits being the
 // GEMV's output.
@@ -45,6 +61,6 @@ struct GemvTopK {
 // in the block whose logits are stored last, moe_route of them (route_topk.cuh: the same bits).
 // Needs gemv_fits(g), g.out_f32 and E = g.N <= kMaxRouteExperts. No scratch memory beyond the
 // ticket (capturable in a CUDA graph, replayed any number of times).
-cudaError_t gemv_route(const DenseGemm& g, const GemvTopK& topk, cudaStream_t stream);
+cudaError_t gemv_route(const DenseGemm& g, const GemvTopK& topk, bool early, cudaStream_t stream);
 
 }  // namespace rotor::cuda

@@ -1,6 +1,7 @@
 // kernels/cuda/prefetch_l2.cu — one warp issuing bulk L2 prefetches over a weight range.
 #include <cstdint>
 
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/prefetch_l2.cuh"
 
@@ -16,7 +17,7 @@ __global__ void __launch_bounds__(32) prefetch_l2_kernel(const char* p, uint64_t
   pdl_launch_dependents();
   for (uint64_t off = threadIdx.x * kPiece; off < bytes; off += 32 * kPiece) {
     const uint32_t n = static_cast<uint32_t>(bytes - off < kPiece ? bytes - off : kPiece);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p + off), "r"(n) : "memory");
+    prefetch_bulk_l2(p + off, n);
   }
   pdl_wait();
 }

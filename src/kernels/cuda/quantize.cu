@@ -13,13 +13,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ uint2 quant8_static(const float (&v)[8], double scale, double offset) {
-  int q[8];
-#pragma unroll
-  for (int e = 0; e < 8; ++e) q[e] = quant_static_value(v[e], scale, offset);
-  return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
-}
-
 __global__ void __launch_bounds__(kThreads) quant_static_kernel(const bf16* __restrict__ x, int64_t ldx, double scale,
                                                                 double offset, int8_t* __restrict__ out, int64_t ldo,
                                                                 int64_t T, int vecs) {

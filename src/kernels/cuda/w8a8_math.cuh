@@ -50,6 +50,14 @@ __device__ __forceinline__ uint32_t pack_i8x4(int a, int b, int c, int d) {
          ((static_cast<uint32_t>(c) & 0xffu) << 16) | (static_cast<uint32_t>(d) << 24);
 }
 
+// quant_static_value of 8 values, packed low byte first.
+__device__ __forceinline__ uint2 quant8_static(const float (&v)[8], double scale, double offset) {
+  int q[8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) q[e] = quant_static_value(v[e], scale, offset);
+  return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
+}
+
 // ---- tensor cores: mma.sync m16n8k32, s8 inputs, s32 accumulators. ----
 // Fragments have mma.m16n8k16's bf16 layout byte for byte (common.cuh): a register holds 4
 // consecutive k where the bf16 form holds 2, so the same ldmatrix addressing of a tile whose
