@@ -392,7 +392,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g))
       check(cuda::gemv_w8a8(g, early_loads_, stream_), "gemm_w8a8 (GEMV)");
     else
-      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, stream_), "gemm_w8a8");
+      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, early_loads_, stream_), "gemm_w8a8");
   }
 
   // At the GEMV's rows with ROTOR_FUSED_QUANT=1: one kernel quantising x itself; else the two ops.
@@ -621,7 +621,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g)) {
       check(cuda::gemv_bf16(g, early_loads_, stream_), "gemm (GEMV)");
     } else if (g.M <= cuda::kSmallGemmRows) {
-      check(cuda::small_gemm(g, num_sms_, stream_), "gemm");
+      check(cuda::small_gemm(g, num_sms_, early_loads_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
     }

@@ -41,7 +41,7 @@ unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + 
 
 }  // namespace
 
-cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream) {
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.M > kSmallGemmRows || g.K % 8 != 0) return cudaErrorInvalidValue;
   const int ks = k_splits(g.N, g.K, num_sms), chunk = k_chunk(g.K, ks);
@@ -54,6 +54,7 @@ cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream) {
   a.N = g.N;
   a.K = g.K;
   a.k_chunk = chunk;
+  a.early = early;
   a.out = g.out;
   a.ldo = g.ldo;
   a.out_f32 = g.out_f32;

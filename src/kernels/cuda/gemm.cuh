@@ -27,7 +27,8 @@ struct DenseGemm {
 constexpr int kSmallGemmRows = 256;
 
 // M <= kSmallGemmRows; K a multiple of 8. No scratch memory (capturable in a CUDA graph).
-cudaError_t small_gemm(const DenseGemm& g, int num_sms, cudaStream_t stream);
+// early: each block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1).
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, cudaStream_t stream);
 
 // Any M, through cuBLAS (the handle is bound to the stream); bias added by a second kernel.
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream);

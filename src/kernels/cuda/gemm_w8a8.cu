@@ -25,7 +25,8 @@ int k_splits(int N, int K, int num_sms, int min_bytes) {
 
 }  // namespace
 
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, cudaStream_t stream) {
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, bool early,
+                      cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.K % 16 != 0 || g.K <= 0) return cudaErrorInvalidValue;
   Gemm8Args a{};
@@ -45,6 +46,7 @@ cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_
   }
   const int ks = k_splits(g.N, g.K, num_sms, std::max(min_split_bytes, kBK));
   a.k_chunk = ((g.K + ks - 1) / ks + kBK - 1) / kBK * kBK;
+  a.early = early;
   const unsigned splits = static_cast<unsigned>((g.K + a.k_chunk - 1) / a.k_chunk);
   const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);
   if (g.M <= 16)

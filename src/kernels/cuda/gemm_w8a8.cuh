@@ -36,7 +36,9 @@ constexpr int kW8A8SmallRows = 256;
 
 // No scratch memory (capturable in a CUDA graph).
 // min_split_bytes: the least K a split of a small-M tile keeps (512; 256 or 128 for A/B:
-// ROTOR_W8A8_SPLIT_BYTES), more splits filling more of the GPU at a few rows.
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, cudaStream_t stream);
+// ROTOR_W8A8_SPLIT_BYTES), more splits filling more of the GPU at a few rows. early: each
+// small-M block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1).
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, bool early,
+                      cudaStream_t stream);
 
 }  // namespace rotor::cuda

@@ -40,6 +40,7 @@ struct GemmArgs {
   int M, N, K;                 // K a multiple of 8
   // Dense
   int k_chunk;                 // K range of one blockIdx.y (a multiple of 64)
+  bool early;                  // the block's W rows into L2 before pdl_wait (prefetch_w_rows)
   void* out;                   // [M, N] bf16 or f32, row stride ldo
   int64_t ldo;
   bool out_f32;
@@ -95,11 +96,21 @@ __device__ __forceinline__ void store_pair(float* p, float x, float y) {
 }
 __device__ __forceinline__ void store_pair(int* p, int x, int y) { *reinterpret_cast<int2*>(p) = make_int2(x, y); }
 
+// A dense block's W rows [n0, n0 + BN) over K [k_begin, k_end) into L2, up to
+// kPrefetchRowBytes of each row, one bulk prefetch per row: before pdl_wait (a weight is never
+// written during a forward), so the reads overlap the kernel before.
+constexpr int kPrefetchRowBytes = 1024;
+template <typename T, int BN, int THREADS>
+__device__ __forceinline__ void prefetch_w_rows(const T* W, int n0, int N, int K, int k_begin, int k_end) {
+  if (k_end <= k_begin) return;
+  const uint32_t bytes = min(static_cast<uint32_t>((k_end - k_begin) * sizeof(T)), uint32_t{kPrefetchRowBytes});
+  for (int j = threadIdx.x; j < BN && n0 + j < N; j += THREADS)
+    prefetch_bulk_l2(W + static_cast<int64_t>(n0 + j) * K + k_begin, bytes);
+}
+
 template <typename T, int BM, int BN, int WM, int WN, int STAGES, GemmMode MODE>
 __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0)
     mma_gemm_kernel(const MmaArgs<T> a) {
-  pdl_wait();
-  pdl_launch_dependents();
   using Tile = MmaTile<T, BM, BN, WM, WN, STAGES>;
   using Acc = std::conditional_t<Tile::kInt8, int, float>;
   constexpr int kThreads = Tile::kThreads, kBK = Tile::kBK, kMT = Tile::kMT, kNT = Tile::kNT, kChunk = Tile::kChunk;
@@ -124,7 +135,11 @@ __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0
       k_begin = blockIdx.y * a.k_chunk;
     }
     k_end = min(a.K, k_begin + a.k_chunk);
-  } else {
+    if (a.early) prefetch_w_rows<T, BN, kThreads>(W, n0, a.N, a.K, k_begin, k_end);
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+  if constexpr (MODE != GemmMode::Dense) {
     tile = blockIdx.y;
     if (tile >= *a.num_tiles) return;
     if constexpr (Tile::kInt8) {

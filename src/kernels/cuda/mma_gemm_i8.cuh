@@ -57,6 +57,7 @@ struct Gemm8Args {
   // Dense
   int k_chunk;                 // K range of one blockIdx.z (a multiple of 128)
   bool n_fastest;              // blockIdx.x walks the n tiles (many rows: A tiles stay in L2)
+  bool early;                  // the block's W rows into L2 before pdl_wait (prefetch_w_rows)
   W8A8Out out;
   // MoE
   const int32_t* sorted;       // [padded rows] slot t * topk + j of each row; -1 = padding
