@@ -402,7 +402,7 @@ for step in $steps; do
       # their second and decode attention's first K/V tokens prefetched into L2, while the kernel
       # before still runs) and a static W8A8 linear's quantisation inside its GEMV
       # (ROTOR_FUSED_QUANT=1): the bits against the CPU, the GPU suites with both on, then the
-      # decode step at batch 1-8 with both off and on, in the same run.
+      # decode step at batch 1-32 with both off and on, in the same run.
       timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
         "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
@@ -412,8 +412,8 @@ for step in $steps; do
       timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
         ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
-      latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8
-      latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
+      latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8,32
+      latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
       ;;
     w8a8-splits)
       # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a
