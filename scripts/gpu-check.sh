@@ -244,7 +244,7 @@ for step in $steps; do
           --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
       done
-      for kv in bf16:4 fp8:4 fp8:3; do
+      for kv in bf16:4 fp8:4; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" \
           "$out/bench-peer-8-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
           $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
