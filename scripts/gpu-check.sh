@@ -406,8 +406,9 @@ for step in $steps; do
       timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
         "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
-      timed "test_cuda_ops (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" "${run_env[@]}" \
-        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops
+      timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" "${run_env[@]}" \
+        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
+        --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
       timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
         ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
