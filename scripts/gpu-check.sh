@@ -418,10 +418,10 @@ for step in $steps; do
       ;;
     short)
       # A short call (~200 s after the build) for what changed last: the e4m3 decode kernel at 3
-      # stages and the early loads + fused quantisation against their references, the fixtures
-      # through the model with the latter, then the 30B-A3B decode step at 32 x 16k with a bf16
-      # and an fp8 cache at 4 and 3 stages (issue 20's ratio), and the decode step with the
-      # switches off and on at batch 1, 4, 32 for one TP-8 rank in W8A8 and 30B-A3B in bf16.
+      # stages and the early loads + fused quantisation against their references, then the
+      # 30B-A3B decode step at 32 x 16k with a bf16 and an fp8 cache at 4 and 3 stages (issue
+      # 20's ratio), the decode step with the switches off and on at batch 1, 4, 32 for one TP-8
+      # rank in W8A8 and 30B-A3B in bf16, and last the fixtures through the model with them.
       timed "test_cuda_ops: attention on bf16 and e4m3 caches, e4m3 stages 3" "$out/test_cuda_ops-attention-s3.log" \
         "${run_env[@]}" ROTOR_E4M3_STAGES=3 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention-s3.log" | sed 's/^/   /'
@@ -432,9 +432,6 @@ for step in $steps; do
         "${run_env[@]}" ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
         --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
-      timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
-        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
       for kv in bf16:4 fp8:4 fp8:3; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
           "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
@@ -454,6 +451,9 @@ for step in $steps; do
           grep -E "^LATENCY" "$log" | sed 's/^/   /'
         done
       done
+      timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
+        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
       ;;
     w8a8-splits)
       # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a
