@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router early short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -416,22 +416,12 @@ for step in $steps; do
       latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8,32
       latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
       ;;
-    short)
-      # A short call (~200 s after the build) for what changed last: the e4m3 decode kernel at 3
-      # stages and the early loads + fused quantisation against their references, then the
-      # 30B-A3B decode step at 32 x 16k with a bf16 and an fp8 cache at 4 and 3 stages (issue
-      # 20's ratio), the decode step with the switches off and on at batch 1, 4, 32 for one TP-8
-      # rank in W8A8 and 30B-A3B in bf16, and last the fixtures through the model with them.
+    stages)
+      # Issue 20 in a short call (~90 s): the e4m3 decode kernel at 3 stages against the CPU, then
+      # the 30B-A3B decode step at 32 x 16k with a bf16 and an fp8 cache at 4 and 3 stages.
       timed "test_cuda_ops: attention on bf16 and e4m3 caches, e4m3 stages 3" "$out/test_cuda_ops-attention-s3.log" \
         "${run_env[@]}" ROTOR_E4M3_STAGES=3 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention-s3.log" | sed 's/^/   /'
-      timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
-      timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" \
-        "${run_env[@]}" ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
-        --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
       for kv in bf16:4 fp8:4 fp8:3; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
           "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
@@ -439,6 +429,18 @@ for step in $steps; do
           --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
       done
+      ;;
+    early-short)
+      # Issue 21 in a short call (~120 s): the early loads + fused quantisation against their
+      # references, the decode step with them off and on at batch 1, 4, 32 for one TP-8 rank in
+      # W8A8 and 30B-A3B in bf16, and last the fixtures through the model with them.
+      timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
+        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
+      timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" \
+        "${run_env[@]}" ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
+        --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
       for sw in off on; do
         for cfg in qwen3-235b-a22b-tp8-rank:0:w8a8 qwen3-30b-a3b:8:auto; do
           IFS=: read -r name layers q <<<"$cfg"
