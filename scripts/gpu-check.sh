@@ -62,6 +62,30 @@ latency_runs() {  # latency_runs TAG DESC SPLITS [BATCHES [ENV=VALUE...]]
     done
   done
 }
+kv_decode_steps() {  # the 30B-A3B decode step at 32 x 16k, bf16 cache, e4m3 at 4 and 3 stages
+  local kv
+  for kv in bf16:4 fp8:4 fp8:3; do
+    timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+      "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
+      $bin/bench/rotor_bench_decode "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 \
+      --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
+    grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
+  done
+}
+early_tests() {  # ROTOR_EARLY_LOADS=1 and ROTOR_FUSED_QUANT=1 against the CPU and the defaults' bits
+  timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
+    "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
+  timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" \
+    "${run_env[@]}" ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
+    --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
+}
+early_model_tests() {  # the fixtures through the model with both switches on
+  timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
+    ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
+}
 moe_tests() {  # the experts against the CPU, small path (=all) against the tiles (=0), graph replay
   timed "test_cuda_ops: experts (default, small path vs the CPU and vs the tiles)" "$out/test_cuda_ops-moe.log" \
     "${run_env[@]}" $bin/tests/test_cuda_ops --gtest_filter='*Moe*'
@@ -237,13 +261,7 @@ for step in $steps; do
         "${run_env[@]}" $bin/tests/test_model_cuda --gtest_filter='*Fp8*'
       grep -E "fp8 KV|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-fp8.log" | sed 's/^/   /'
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for kv in bf16:4 fp8:4 fp8:3; do
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
-          $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
-          --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
-      done
+      kv_decode_steps
       for kv in bf16:4 fp8:4; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, $kv KV cache" \
           "$out/bench-peer-8-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
@@ -403,16 +421,8 @@ for step in $steps; do
       # before still runs) and a static W8A8 linear's quantisation inside its GEMV
       # (ROTOR_FUSED_QUANT=1): the bits against the CPU, the GPU suites with both on, then the
       # decode step at batch 1-32 with both off and on, in the same run.
-      timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
-      timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" "${run_env[@]}" \
-        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
-        --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
-      timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
-        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
+      early_tests
+      early_model_tests
       latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8,32
       latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
       ;;
@@ -422,25 +432,13 @@ for step in $steps; do
       timed "test_cuda_ops: attention on bf16 and e4m3 caches, e4m3 stages 3" "$out/test_cuda_ops-attention-s3.log" \
         "${run_env[@]}" ROTOR_E4M3_STAGES=3 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention-s3.log" | sed 's/^/   /'
-      for kv in bf16:4 fp8:4 fp8:3; do
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-$L30-g1-${kv/:/-s}.log" "${run_env[@]}" ROTOR_E4M3_STAGES=${kv#*:} \
-          $bin/bench/rotor_bench_decode "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 \
-          --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
-        grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
-      done
+      kv_decode_steps
       ;;
     early-short)
       # Issue 21 in a short call (~120 s): the early loads + fused quantisation against their
       # references, the decode step with them off and on at batch 1, 4, 32 for one TP-8 rank in
       # W8A8 and 30B-A3B in bf16, and last the fixtures through the model with them.
-      timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
-        "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-early.log" | sed 's/^/   /'
-      timed "test_cuda_ops: GEMMs, attention, router (early loads, fused quantisation)" "$out/test_cuda_ops-early.log" \
-        "${run_env[@]}" ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_cuda_ops \
-        --gtest_filter='*Gemm*:*PagedAttention*:*PlannedDecodeAttention*:*Route*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early.log" | sed 's/^/   /'
+      early_tests
       for sw in off on; do
         for cfg in qwen3-235b-a22b-tp8-rank:0:w8a8 qwen3-30b-a3b:8:auto; do
           IFS=: read -r name layers q <<<"$cfg"
@@ -453,9 +451,7 @@ for step in $steps; do
           grep -E "^LATENCY" "$log" | sed 's/^/   /'
         done
       done
-      timed "test_model_cuda (early loads, fused quantisation)" "$out/test_model_cuda-early.log" "${run_env[@]}" \
-        ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early.log" | sed 's/^/   /'
+      early_model_tests
       ;;
     w8a8-splits)
       # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a
