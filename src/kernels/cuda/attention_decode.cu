@@ -3,9 +3,9 @@
 // 16-token KV tiles (cp.async, 3 stages; 4 or 3 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
 // sizes 128 and 64, bf16 or e4m3 cache (FP8); with a prefetch budget, each block's first
-// tokens are prefetched into L2 before pdl_wait (prefetch_kv). The splits are the fixed kDecodePartition-token
-// ones (grid: splits x head groups x sequences), or a split plan's items read from device
-// memory (PLAN; grid: the plan's bound x head groups).
+// tokens are prefetched into L2 before pdl_wait (prefetch_kv). The splits are the fixed
+// kDecodePartition-token ones (grid: splits x head groups x sequences), or a split plan's items
+// read from device memory (PLAN; grid: the plan's bound x head groups).
 //
 // bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
 // are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
@@ -585,8 +585,9 @@ cudaError_t launch_decode(const AttnArgs& args, float* part, cudaStream_t stream
   const int S = args.seq_end - args.seq_begin, heads = attention_decode_blocks_per_item(args.Hq, args.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
   AttnArgs a = args;
-  const int64_t blocks = static_cast<int64_t>(heads) * (a.plan != nullptr ? a.plan_max_items
-                                                                          : static_cast<int64_t>(num_splits(a.max_seq_len)) * S);
+  const int64_t items =
+      a.plan != nullptr ? a.plan_max_items : static_cast<int64_t>(num_splits(a.max_seq_len)) * S;
+  const int64_t blocks = static_cast<int64_t>(heads) * items;
   a.prefetch_tokens = prefetch_tokens<HD, FP8>(a, blocks);
   if (a.plan != nullptr) {
     constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
@@ -627,17 +628,16 @@ int blocks_per_sm() {
   return n;
 }
 
-// An e4m3 cache's kernel fits the fewer blocks of its two column-tile counts (the planner's
-// wave does not know the group size).
+// An e4m3 cache's kernel for a group of `group` query heads: one 8-head column tile up to 8.
 template <int HD, int STG>
-int blocks_per_sm_e4m3() {
-  return std::min(blocks_per_sm<HD, true, 1, STG>(), blocks_per_sm<HD, true, 2, STG>());
+int blocks_per_sm_e4m3(int group) {
+  return group <= 8 ? blocks_per_sm<HD, true, 1, STG>() : blocks_per_sm<HD, true, 2, STG>();
 }
 
 template <int HD>
-int blocks_per_sm(bool kv_fp8, int e4m3_stages) {
+int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
   if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16>();
-  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3>() : blocks_per_sm_e4m3<HD, 4>();
+  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3>(group) : blocks_per_sm_e4m3<HD, 4>(group);
 }
 
 }  // namespace
@@ -650,10 +650,10 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages) {
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group) {
   switch (hd) {
-    case 128: return blocks_per_sm<128>(kv_fp8, e4m3_stages);
-    case 64: return blocks_per_sm<64>(kv_fp8, e4m3_stages);
+    case 128: return blocks_per_sm<128>(kv_fp8, e4m3_stages, group);
+    case 64: return blocks_per_sm<64>(kv_fp8, e4m3_stages, group);
     default: return 0;
   }
 }

@@ -151,8 +151,11 @@ class CudaOps final : public Ops {
     prefetch_budget_ = static_cast<size_t>(l2) / 3;
     l2_bytes_ = l2;
     for (int fp8 = 0; fp8 < 2; ++fp8) {
-      decode_blocks_per_sm_[fp8][0] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_);
-      decode_blocks_per_sm_[fp8][1] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_);
+      for (int wide = 0; wide < 2; ++wide) {  // query-head groups of up to 8, or more
+        const int group = 8 + 8 * wide;
+        decode_blocks_per_sm_[fp8][0][wide] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group);
+        decode_blocks_per_sm_[fp8][1][wide] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group);
+      }
     }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
     ROTOR_CHECK(cublasSetStream(cublas_, stream_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot set the stream");
@@ -303,7 +306,8 @@ class CudaOps final : public Ops {
   }
   // One wave of the decode kernel: SMs x resident blocks / blocks per item.
   DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const override {
-    const int per_sm = decode_blocks_per_sm_[kv_fp8][head_dim == 64 ? 0 : 1];
+    const int group = q_heads / std::max(kv_heads, 1);
+    const int per_sm = decode_blocks_per_sm_[kv_fp8][head_dim == 64 ? 0 : 1][group > 8];
     const int per_item = cuda::attention_decode_blocks_per_item(q_heads, std::max(kv_heads, 1));
     DecodeSplitParams p;
     p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
@@ -700,7 +704,7 @@ class CudaOps final : public Ops {
   int lane_ = 0;
   int num_sms_ = 0;
   size_t prefetch_budget_ = 0;  // bytes: a third of L2
-  int decode_blocks_per_sm_[2][2] = {};  // [e4m3 cache][head size 64, 128]
+  int decode_blocks_per_sm_[2][2][2] = {};  // [e4m3 cache][head size 64, 128][query-head group > 8]
   bool w8a8_wgmma_ = true;
   // route_experts at the GEMV's rows in one kernel (gemv_route); off until it has run on a GPU
   // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
