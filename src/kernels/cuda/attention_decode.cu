@@ -66,8 +66,8 @@ struct DecodeWork {
   int64_t part_index, part_stride;
 };
 
-// This block's work; false where it has none (past the plan's items, or the context). Read
-// before pdl_wait: the plan and the context lengths are the host's, uploaded before the step.
+// This block's work; false where it has none (past the plan's items, or the context). It may
+// be read before pdl_wait: the plan and the context lengths are the host's, uploaded before the step.
 template <bool PLAN>
 __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
   if constexpr (PLAN) {
@@ -101,7 +101,6 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
 // prefetch cannot make a stale copy (the tiles are read by cp.async.cg, through L2).
 template <int HD, bool FP8>
 __device__ __forceinline__ void prefetch_kv(const AttnArgs& a, const DecodeWork& w, int kvh) {
-  if (a.prefetch_tokens <= 0) return;
   const int32_t* table = a.block_tables + w.s * a.bt_stride;
   const int b0 = w.start / a.block_size, b1 = (min(w.end, w.start + a.prefetch_tokens) - 1) / a.block_size;
   const uint32_t bytes = a.block_size * HD * sizeof(KvElem<FP8>);
@@ -110,6 +109,28 @@ __device__ __forceinline__ void prefetch_kv(const AttnArgs& a, const DecodeWork&
     prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.k_cache) + off, bytes);
     prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.v_cache) + off, bytes);
   }
+}
+
+// A decode block's start: its work, KV head kvh and first query head g0 of the group; false
+// where it has none. Without a prefetch budget it waits for the kernel before first; with one
+// it reads its work (the host's inputs) and prefetches its first K/V (prefetch_kv) before.
+template <int HD, bool PLAN, bool FP8>
+__device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0) {
+  const bool early = a.prefetch_tokens > 0;
+  if (!early) {
+    pdl_wait();
+    pdl_launch_dependents();
+  }
+  if (!decode_work<PLAN>(a, w)) return false;
+  const int gchunks = (a.Hq / a.Hkv + 15) / 16;
+  kvh = blockIdx.y / gchunks;
+  g0 = (blockIdx.y % gchunks) * 16;
+  if (early) {
+    prefetch_kv<HD, FP8>(a, w, kvh);
+    pdl_wait();
+    pdl_launch_dependents();
+  }
+  return true;
 }
 
 // The block's query heads [head0, head0 + rows) of its KV head's group into sq [16][HD]
@@ -192,12 +213,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);  // [16][HD]
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
   DecodeWork w;
-  if (!decode_work<PLAN>(a, w)) return;
-  const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
-  const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
-  prefetch_kv<HD, false>(a, w, kvh);
-  pdl_wait();
-  pdl_launch_dependents();
+  int kvh, g0;
+  if (!begin_block<HD, PLAN, false>(a, w, kvh, g0)) return;
+  const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -331,12 +349,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
   DecodeWork w;
-  if (!decode_work<PLAN>(a, w)) return;
-  const int G = a.Hq / a.Hkv, gchunks = (G + 15) / 16;
-  const int kvh = blockIdx.y / gchunks, g0 = (blockIdx.y % gchunks) * 16;
-  prefetch_kv<HD, true>(a, w, kvh);
-  pdl_wait();
-  pdl_launch_dependents();
+  int kvh, g0;
+  if (!begin_block<HD, PLAN, true>(a, w, kvh, g0)) return;
+  const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);

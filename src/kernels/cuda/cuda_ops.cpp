@@ -96,7 +96,6 @@ void expect_row_copy(const Tensor& table, const Tensor& out, const char* op) {
               table.str(), out.str());
 }
 
-// An event on the GPU's stream; wait() spins like a stream synchronisation does.
 // An off-by-default switch: VAR=1 on, unset or 0 off, anything else an error.
 bool env_flag(const char* var) {
   const char* v = std::getenv(var);
@@ -104,6 +103,7 @@ bool env_flag(const char* var) {
   return v != nullptr && !std::strcmp(v, "1");
 }
 
+// An event on the GPU's stream; wait() spins like a stream synchronisation does.
 class CudaEvent final : public DeviceEvent {
  public:
   CudaEvent(int device, cudaStream_t stream) : stream_(stream) {
@@ -148,7 +148,6 @@ class CudaOps final : public Ops {
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
     int l2 = 0;
     check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev_), "device attribute");
-    prefetch_budget_ = static_cast<size_t>(l2) / 3;
     l2_bytes_ = l2;
     for (int fp8 = 0; fp8 < 2; ++fp8) {
       for (int wide = 0; wide < 2; ++wide) {  // query-head groups of up to 8, or more
@@ -185,7 +184,8 @@ class CudaOps final : public Ops {
   void prefetch_l2(const Tensor& t, double ratio) override {
     ROTOR_CHECK(t.is_contiguous() && ratio >= 0.0 && ratio <= 1.0,
                 "prefetch_l2: a contiguous tensor and a ratio in [0, 1] (got {})", ratio);
-    const size_t bytes = std::min(static_cast<size_t>(ratio * static_cast<double>(t.nbytes())), prefetch_budget_);
+    const size_t budget = static_cast<size_t>(l2_bytes_) / 3;
+    const size_t bytes = std::min(static_cast<size_t>(ratio * static_cast<double>(t.nbytes())), budget);
     check(cuda::prefetch_l2(t.data(), bytes, stream_), "prefetch_l2");
   }
   bool memory_info(size_t* free_bytes, size_t* total_bytes) override {
@@ -703,7 +703,7 @@ class CudaOps final : public Ops {
   int dev_ = 0;
   int lane_ = 0;
   int num_sms_ = 0;
-  size_t prefetch_budget_ = 0;  // bytes: a third of L2
+  int64_t l2_bytes_ = 0;
   int decode_blocks_per_sm_[2][2][2] = {};  // [e4m3 cache][head size 64, 128][query-head group > 8]
   bool w8a8_wgmma_ = true;
   // route_experts at the GEMV's rows in one kernel (gemv_route); off until it has run on a GPU
@@ -714,7 +714,6 @@ class CudaOps final : public Ops {
   // K/V loaded or prefetched before pdl_wait (ROTOR_EARLY_LOADS=1); a static W8A8 linear's
   // quantisation inside its GEMV (ROTOR_FUSED_QUANT=1).
   bool early_loads_ = false;
-  int64_t l2_bytes_ = 0;
   bool fused_quant_ = false;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
