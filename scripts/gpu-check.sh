@@ -9,6 +9,7 @@
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 #   ROTOR_E2E_TESTS="tests/e2e/test_x.py ..." (e2e, e2e-tp): only these test files (default: tests/e2e)
+#   ROTOR_NCU_RUNS="NAME:LAYERS:QUANT:BATCH:SPLITS ..." (ncu): the decode steps profiled
 #   ROTOR_STACK_QKV=0 (any step): q/k/v as three GEMMs everywhere (test and tp run both ways anyway)
 #   ROTOR_COMMIT=abc1234: the commit the summary names (a copied checkout's .git may lag its tree)
 # Needs .gpu-debs (scripts/stage-gpu-deps.sh; unpacked here into .gpu-deps) and .gpu-stage
@@ -484,7 +485,8 @@ for step in $steps; do
       ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
       metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-      for run in qwen3-30b-a3b:8:auto:1:fixed qwen3-30b-a3b:8:auto:1:plan qwen3-235b-a22b-tp8-rank:4:w8a8:32:fixed; do
+      # ROTOR_NCU_RUNS: other runs, each NAME:LAYERS:QUANT:BATCH:SPLITS.
+      for run in ${ROTOR_NCU_RUNS:-qwen3-30b-a3b:8:auto:1:fixed qwen3-30b-a3b:8:auto:1:plan qwen3-235b-a22b-tp8-rank:4:w8a8:32:fixed}; do
         IFS=: read -r name layers q b splits <<<"$run"
         tag=$name-b$b-$splits
         timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context, $splits splits" \

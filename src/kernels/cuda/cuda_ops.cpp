@@ -96,11 +96,11 @@ void expect_row_copy(const Tensor& table, const Tensor& out, const char* op) {
               table.str(), out.str());
 }
 
-// An off-by-default switch: VAR=1 on, unset or 0 off, anything else an error.
-bool env_flag(const char* var) {
+// A switch: VAR=1 on, VAR=0 off, unset the default, anything else an error.
+bool env_flag(const char* var, bool fallback = false) {
   const char* v = std::getenv(var);
   ROTOR_CHECK(v == nullptr || !std::strcmp(v, "0") || !std::strcmp(v, "1"), "{}={}: expected 0 or 1", var, v);
-  return v != nullptr && !std::strcmp(v, "1");
+  return v == nullptr ? fallback : !std::strcmp(v, "1");
 }
 
 // An event on the GPU's stream; wait() spins like a stream synchronisation does.
@@ -138,7 +138,7 @@ class CudaOps final : public Ops {
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
-    fused_quant_ = env_flag("ROTOR_FUSED_QUANT");
+    fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
@@ -399,7 +399,7 @@ class CudaOps final : public Ops {
       check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, early_loads_, stream_), "gemm_w8a8");
   }
 
-  // At the GEMV's rows with ROTOR_FUSED_QUANT=1: one kernel quantising x itself; else the two ops.
+  // At the GEMV's rows one kernel quantising x itself (ROTOR_FUSED_QUANT=0: the two ops).
   void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) override {
     expect_bf16_rows(x, "linear_w8a8_static", "x");
     const cuda::W8A8Gemm g = w8a8_gemm(xq, Tensor{}, w, out);
@@ -710,11 +710,12 @@ class CudaOps final : public Ops {
   // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
   bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
-  // Off until measured on a GPU (docs/gpu.md): the GEMVs' weights and decode attention's first
-  // K/V loaded or prefetched before pdl_wait (ROTOR_EARLY_LOADS=1); a static W8A8 linear's
-  // quantisation inside its GEMV (ROTOR_FUSED_QUANT=1).
+  // The GEMVs' weights and decode attention's first K/V loaded or prefetched before pdl_wait
+  // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;
-  bool fused_quant_ = false;
+  // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
+  // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
+  bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
