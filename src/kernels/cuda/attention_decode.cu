@@ -521,21 +521,29 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   store_block<HD>(a, w, head0, rows, so, sm, sl, v_scale, part);
 }
 
-// One block per (head, sequence), a thread per output dimension. The splits' maximum is taken
-// by all threads at once (a maximum is exact in any order); each split's weight
-// L_i 2^(M_i - M) is computed once into shared memory, a block of HD splits at a time; then
-// every thread sums the weights and its dimension's outputs in split order, so the result is
-// the same as one thread walking the splits, but the loads of a block of splits are
-// independent and in flight together (a split plan gives one sequence ~100 splits at batch 1).
-template <int HD, bool PLAN>
-__global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
-                                                               int max_splits) {
+// One block per (head, sequence): G groups of HD threads, a thread per output dimension. The
+// splits' maximum is taken by all threads at once (a maximum is exact in any order); each
+// split's weight L_i 2^(M_i - M) is computed once into shared memory, kMergeChunk splits at a
+// time; group g sums the weights and its dimension's outputs of its share of the chunk in split
+// order, kBatch loads in flight before their sums, and group 0 adds the groups' sums in
+// group order: a fixed order, so the bits never vary. G = 8 where a sequence has ~100 splits
+// (a split plan at batch 1-4: one round of loads a thread instead of one per 8 splits), 1 for
+// the few splits of larger batches.
+constexpr int kMergeChunk = 512;  // splits whose weights are in shared memory at once
+
+template <int HD, bool PLAN, int G>
+__global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
+                                                                   int max_splits) {
   static_assert(HD % 32 == 0, "one warp per 32 output dimensions");
+  constexpr int kThreads = HD * G;
+  constexpr int kBatch = G > 1 ? 32 : 16;  // a thread's loads in flight
   pdl_wait();
   pdl_launch_dependents();
-  __shared__ float weight[HD];
-  __shared__ float warp_max[HD / 32];
-  const int head = blockIdx.x, s = blockIdx.y, c = threadIdx.x;
+  __shared__ float weight[kMergeChunk];
+  __shared__ float warp_max[kThreads / 32];
+  __shared__ float group_o[G][HD];
+  __shared__ float group_l[G];
+  const int head = blockIdx.x, s = blockIdx.y, tid = threadIdx.x, c = tid % HD, g = tid / HD;
   int splits;
   const float* p;
   int64_t step;  // floats from one split's partials to the next
@@ -551,27 +559,55 @@ __global__ void __launch_bounds__(HD) attn_decode_merge_kernel(const AttnArgs a,
   }
   if (splits <= 1) return;
   float M = -INFINITY;
-  for (int i = c; i < splits; i += HD) M = fmaxf(M, p[i * step + HD]);
+  for (int i = tid; i < splits; i += kThreads) M = fmaxf(M, p[i * step + HD]);
 #pragma unroll
   for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
-  if (c % 32 == 0) warp_max[c / 32] = M;
+  if (tid % 32 == 0) warp_max[tid / 32] = M;
   __syncthreads();
 #pragma unroll
-  for (int w = 0; w < HD / 32; ++w) M = fmaxf(M, warp_max[w]);
+  for (int w = 0; w < kThreads / 32; ++w) M = fmaxf(M, warp_max[w]);
   float L = 0.0f, O = 0.0f;
-  for (int i0 = 0; i0 < splits; i0 += HD) {
-    const int n = min(HD, splits - i0);
-    __syncthreads();  // the previous block's weights are read
-    if (c < n) weight[c] = p[(i0 + c) * step + HD + 1] * exp2f(p[(i0 + c) * step + HD] - M);
+  for (int i0 = 0; i0 < splits; i0 += kMergeChunk) {
+    const int n = min(kMergeChunk, splits - i0);
+    __syncthreads();  // the previous chunk's weights are read
+    for (int i = tid; i < n; i += kThreads) weight[i] = p[(i0 + i) * step + HD + 1] * exp2f(p[(i0 + i) * step + HD] - M);
     __syncthreads();
-    const float* pi = p + i0 * step + c;
-#pragma unroll 8
-    for (int j = 0; j < n; ++j) {
-      L += weight[j];
-      O += pi[j * step] * weight[j];
+    const int share = (n + G - 1) / G, lo = min(n, g * share), hi = min(n, lo + share);
+    const float* pi = p + static_cast<int64_t>(i0) * step + c;
+    for (int j0 = lo; j0 < hi; j0 += kBatch) {
+      float v[kBatch];
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) v[u] = j0 + u < hi ? pi[(j0 + u) * step] : 0.0f;
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u)
+        if (j0 + u < hi) {
+          L += weight[j0 + u];
+          O += v[u] * weight[j0 + u];
+        }
+    }
+  }
+  if constexpr (G > 1) {
+    group_o[g][c] = O;
+    if (c == 0) group_l[g] = L;
+    __syncthreads();
+    if (g != 0) return;
+    for (int k = 1; k < G; ++k) {
+      O += group_o[k][c];
+      L += group_l[k];
     }
   }
   static_cast<bf16*>(a.out)[s * a.out_stride + static_cast<int64_t>(head) * HD + c] = __float2bfloat16_rn(O / L);
+}
+
+// The merge of S sequences' splits, G = 8 where the grid's items average kMergeWideSplits or
+// more a sequence.
+constexpr int kMergeWideSplits = 32;
+template <int HD, bool PLAN>
+cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t splits_per_seq, int max_splits,
+                         cudaStream_t stream) {
+  if (splits_per_seq >= kMergeWideSplits)
+    return launch(attn_decode_merge_kernel<HD, PLAN, 8>, dim3(a.Hq, S), HD * 8, 0, stream, a, part, max_splits);
+  return launch(attn_decode_merge_kernel<HD, PLAN, 1>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
 // The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
@@ -611,7 +647,7 @@ cudaError_t launch_decode(const AttnArgs& args, float* part, cudaStream_t stream
     const dim3 grid(a.plan_max_items, heads, 1);
     const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
     if (err != cudaSuccess) return err;
-    return launch(attn_decode_merge_kernel<HD, true>, dim3(a.Hq, S), HD, 0, stream, a, part, 0);
+    return launch_merge<HD, true>(a, part, S, a.plan_max_items / S, 0, stream);
   }
   constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
@@ -620,7 +656,7 @@ cudaError_t launch_decode(const AttnArgs& args, float* part, cudaStream_t stream
   const dim3 grid(max_splits, heads, S);
   const cudaError_t err = launch(kernel, grid, kWarps * 32, smem, stream, a, part);
   if (err != cudaSuccess || max_splits == 1) return err;
-  return launch(attn_decode_merge_kernel<HD, false>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
+  return launch_merge<HD, false>(a, part, S, max_splits, max_splits, stream);
 }
 
 // An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
