@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -426,6 +426,18 @@ for step in $steps; do
       early_model_tests
       latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8,32
       latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
+      ;;
+    merge)
+      # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits
+      # (the default) against one group (ROTOR_MERGE_WIDE=0): the attention tests each way, then
+      # the decode step at batch 1, 4 and 32 each way.
+      for mw in 0 1; do
+        timed "test_cuda_ops: decode attention, ROTOR_MERGE_WIDE=$mw" "$out/test_cuda_ops-merge-$mw.log" \
+          "${run_env[@]}" ROTOR_MERGE_WIDE=$mw $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-merge-$mw.log" | sed 's/^/   /'
+      done
+      latency_runs merge-narrow "the merge by one thread group (ROTOR_MERGE_WIDE=0)" plan 1,4,32 ROTOR_MERGE_WIDE=0
+      latency_runs merge-wide "the merge by 8 thread groups (the default)" plan 1,4,32
       ;;
     stages)
       # Issue 20 in a short call (~90 s): the e4m3 decode kernel at 3 stages against the CPU, then

@@ -600,12 +600,12 @@ __global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8) attn_decode_merge_kerne
 }
 
 // The merge of S sequences' splits, G = 8 where the grid's items average kMergeWideSplits or
-// more a sequence.
+// more a sequence (and a.merge_wide).
 constexpr int kMergeWideSplits = 32;
 template <int HD, bool PLAN>
 cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t splits_per_seq, int max_splits,
                          cudaStream_t stream) {
-  if (splits_per_seq >= kMergeWideSplits)
+  if (a.merge_wide && splits_per_seq >= kMergeWideSplits)
     return launch(attn_decode_merge_kernel<HD, PLAN, 8>, dim3(a.Hq, S), HD * 8, 0, stream, a, part, max_splits);
   return launch(attn_decode_merge_kernel<HD, PLAN, 1>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }

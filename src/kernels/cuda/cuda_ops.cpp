@@ -143,6 +143,7 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
     e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
+    merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -665,6 +666,7 @@ class CudaOps final : public Ops {
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
+    a.merge_wide = merge_wide_;
     a.prefetch_budget = early_loads_ ? l2_bytes_ / 2 : 0;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
@@ -717,6 +719,7 @@ class CudaOps final : public Ops {
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
+  bool merge_wide_ = true;       // decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: 1)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;
