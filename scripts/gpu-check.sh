@@ -438,6 +438,15 @@ for step in $steps; do
       done
       latency_runs merge-narrow "the merge by one thread group (ROTOR_MERGE_WIDE=0)" plan 1,4,32 ROTOR_MERGE_WIDE=0
       latency_runs merge-wide "the merge by 8 thread groups (the default)" plan 1,4,32
+      # Fewer, longer splits at batch 1-4 (the planner's shortest is 128 tokens): fewer partials
+      # to merge against less parallelism in the attention kernel.
+      for m in 256 512; do
+        log="$out/bench-split-min$m-rank-w8a8.log"
+        timed "latency: TP-8 rank, W8A8, batch 1,4 x 16k, splits of at least $m tokens" "$log" "${run_env[@]}" \
+          $bin/bench/rotor_bench_latency "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --num-layers 0 \
+          --quantization w8a8 --batches 1,4 --context 16384 --splits plan --split-min $m
+        grep -E "^LATENCY" "$log" | sed 's/^/   /'
+      done
       ;;
     stages)
       # Issue 20 in a short call (~90 s): the e4m3 decode kernel at 3 stages against the CPU, then
