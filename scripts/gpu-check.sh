@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -426,6 +426,23 @@ for step in $steps; do
       early_model_tests
       latency_runs early-off "loads after pdl_wait, quant_static apart (the defaults)" plan 1,2,4,8,32
       latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
+      ;;
+    early-moe)
+      # Issue 21: the small experts' down kernel loading its weights, their scales and the router
+      # weights before pdl_wait while gate+up runs (ROTOR_EARLY_EXPERTS=1): the experts' tests
+      # and the fixtures through the model with it, then the decode step at batch 1-8 with PDL
+      # off (ROTOR_PDL=0: how much the overlap of launches gives at all), the defaults, and it.
+      for t in test_cuda_ops test_cuda_w8a8; do
+        timed "$t: experts with early loads in down (ROTOR_EARLY_EXPERTS=1)" "$out/$t-early-moe.log" \
+          "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 $bin/tests/$t --gtest_filter='*Moe*'
+        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-early-moe.log" | sed 's/^/   /'
+      done
+      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=1)" "$out/test_model_cuda-early-moe.log" "${run_env[@]}" \
+        ROTOR_EARLY_EXPERTS=1 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-moe.log" | sed 's/^/   /'
+      latency_runs pdl-off "PDL off (ROTOR_PDL=0)" plan 1,2,4,8 ROTOR_PDL=0
+      latency_runs moe-default "the defaults" plan 1,2,4,8
+      latency_runs moe-early "early loads in the experts' down (ROTOR_EARLY_EXPERTS=1)" plan 1,2,4,8 ROTOR_EARLY_EXPERTS=1
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

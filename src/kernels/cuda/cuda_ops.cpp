@@ -138,6 +138,7 @@ class CudaOps final : public Ops {
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
+    early_experts_ = env_flag("ROTOR_EARLY_EXPERTS");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -468,6 +469,7 @@ class CudaOps final : public Ops {
     a.E = ex.num_experts;
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
+    a.early = early_experts_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -591,6 +593,7 @@ class CudaOps final : public Ops {
     a.E = static_cast<int>(E);
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
+    a.early = early_experts_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -715,6 +718,9 @@ class CudaOps final : public Ops {
   // The GEMVs' weights and decode attention's first K/V loaded or prefetched before pdl_wait
   // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;
+  // The small experts' down kernel reading its weights, their scales and the router's outputs
+  // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=1): off until measured.
+  bool early_experts_ = false;
   // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;

@@ -36,6 +36,7 @@ struct SmallArgs {
   bf16* out;                   // [T, H], row stride ldo
   int64_t ldo;
   int T, H, I, E, topk, first;
+  bool early;                  // down: its inputs other than h loaded before pdl_wait
 };
 
 __device__ __forceinline__ uint4 ldg16(const void* p) { return __ldg(static_cast<const uint4*>(p)); }
@@ -118,6 +119,14 @@ __global__ void __launch_bounds__(kGuWarps * 32) moe_small_gate_up_kernel(const 
     }
   };
   load(0);
+  [[maybe_unused]] float w_gate = 0.0f, w_up = 0.0f;  // W8A8: the two rows' weight scales
+  if constexpr (kInt8) {
+    if (live) {
+      const float* ws = a.w13_scale + static_cast<int64_t>(e) * 2 * a.I;
+      w_gate = ws[i];
+      w_up = ws[a.I + i];
+    }
+  }
   const bf16* xr = a.x + t * a.ldx;
   [[maybe_unused]] float x_scale = 0.0f;
   if constexpr (kInt8) {
@@ -147,9 +156,7 @@ __global__ void __launch_bounds__(kGuWarps * 32) moe_small_gate_up_kernel(const 
   if (lane != 0) return;
   const int64_t hi = static_cast<int64_t>(s) * a.I + i;
   if constexpr (kInt8) {
-    const float* ws = a.w13_scale + static_cast<int64_t>(e) * 2 * a.I;
-    static_cast<float*>(a.h)[hi] =
-        silu_mul(dequant_dynamic(g, ws[i], x_scale), dequant_dynamic(u, ws[a.I + i], x_scale));
+    static_cast<float*>(a.h)[hi] = silu_mul(dequant_dynamic(g, w_gate, x_scale), dequant_dynamic(u, w_up, x_scale));
   } else {
     static_cast<bf16*>(a.h)[hi] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
   }
@@ -165,25 +172,33 @@ size_t down_smem(int I, int topk) {
 // Down of one token with the weighted sum: block (row block, token); G adjacent lanes own row n
 // of down (32 / G rows per warp), lane g of them chunks g, g + G, ... of it. The token's rows
 // of h are staged in shared memory (W8A8: each requantised as moe_requant_kernel does: its max
-// |h|, per_token_scale, rint(h / scale)); the chunks of the first experts are issued before.
-// For j = 0 .. topk - 1 in order (ids outside this rank's experts skipped): y_j = down_e[n] .
-// h[s_j] summed in order per lane, then over the G lanes; rounded to bf16 as the tiled Down
-// epilogue does (W8A8: dequantised first); out[t, n] = sum_j w_j * y_j as moe_unpermute does.
+// |h|, per_token_scale, rint(h / scale)); the chunks of the first experts, their weight scales
+// and the token's router weights are issued before. For j = 0 .. topk - 1 in order (ids outside
+// this rank's experts skipped): y_j = down_e[n] . h[s_j] summed in order per lane, then over the
+// G lanes; rounded to bf16 as the tiled Down epilogue does (W8A8: dequantised first);
+// out[t, n] = sum_j w_j * y_j as moe_unpermute does.
+// Early (SmallArgs::early): everything but h is an input of the op, written before the gate+up
+// kernel passed its pdl_wait, so this kernel, launched once every gate+up block has, reads it
+// (through L2: ids and router weights by ld.global.cg) before its own pdl_wait, and its weights
+// stream while gate+up still runs; only h waits.
 template <typename W, int G>
 __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const SmallArgs a) {
   constexpr bool kInt8 = std::is_same_v<W, int8_t>;
   constexpr int kRows = 32 / G, kBN = kDownWarps * kRows;
   using Acc = std::conditional_t<kInt8, int, float>;
   extern __shared__ uint4 h_smem[];  // [topk, I / kPerChunk] then (W8A8) [topk] f32 scales
-  pdl_wait();
-  pdl_launch_dependents();
+  if (!a.early) {
+    pdl_wait();
+    pdl_launch_dependents();
+  }
   const int t = blockIdx.y, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int n = blockIdx.x * kBN + warp * kRows + lane / G, g = lane % G;
   const bool live = n < a.H;
   const int cpr = a.I / kPerChunk<W>;  // chunks per row
   const int32_t* ids = a.ids + static_cast<int64_t>(t) * a.topk;
+  const int64_t slot0 = static_cast<int64_t>(t) * a.topk;
   auto expert = [&](int j) {  // the local expert of slot j, or -1
-    const int e = j < a.topk ? ids[j] - a.first : -1;
+    const int e = j < a.topk ? __ldcg(ids + j) - a.first : -1;
     return e >= 0 && e < a.E ? e : -1;
   };
   uint4 wv[kDownExperts][kDownChunks];
@@ -200,8 +215,23 @@ __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const S
       }
     }
   };
+  // The epilogue's inputs of experts j0 .. j0 + kDownExperts - 1: row n's weight scale (W8A8)
+  // and the router weight.
+  float w_scale[kDownExperts], w_router[kDownExperts];
+  auto epilogue_inputs = [&](int j0) {
+#pragma unroll
+    for (int jj = 0; jj < kDownExperts; ++jj) {
+      const int e = expert(j0 + jj);
+      w_scale[jj] = kInt8 && e >= 0 && live ? __ldg(a.w2_scale + static_cast<int64_t>(e) * a.H + n) : 0.0f;
+      w_router[jj] = e >= 0 ? __ldcg(a.topk_weights + slot0 + j0 + jj) : 0.0f;
+    }
+  };
   load(0, 0);
-  const int64_t slot0 = static_cast<int64_t>(t) * a.topk;
+  epilogue_inputs(0);
+  if (a.early) {
+    pdl_wait();
+    pdl_launch_dependents();
+  }
   [[maybe_unused]] float* scales = reinterpret_cast<float*>(reinterpret_cast<char*>(h_smem) + a.topk * a.I * sizeof(W));
   if constexpr (kInt8) {
     for (int j = warp; j < a.topk; j += kDownWarps) {
@@ -233,6 +263,7 @@ __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const S
   const int passes = (cpr + G * kDownChunks - 1) / (G * kDownChunks);
   float acc = 0.0f;
   for (int j0 = 0; j0 < a.topk; j0 += kDownExperts) {
+    if (j0 > 0) epilogue_inputs(j0);
     Acc part[kDownExperts];
 #pragma unroll
     for (int jj = 0; jj < kDownExperts; ++jj) part[jj] = Acc(0);
@@ -251,17 +282,14 @@ __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const S
     }
 #pragma unroll
     for (int jj = 0; jj < kDownExperts; ++jj) {
-      const int j = j0 + jj, e = expert(j);
-      if (e < 0) continue;  // the same for the whole warp
+      if (expert(j0 + jj) < 0) continue;  // the same for the whole warp
       const Acc sum = group_sum<G>(part[jj]);
       float y;
       if constexpr (kInt8)
-        y = __bfloat162float(__float2bfloat16_rn(
-            dequant_dynamic(sum, live ? a.w2_scale[static_cast<int64_t>(e) * a.H + n] : 0.0f, scales[j])));
+        y = __bfloat162float(__float2bfloat16_rn(dequant_dynamic(sum, w_scale[jj], scales[j0 + jj])));
       else
         y = __bfloat162float(__float2bfloat16_rn(sum));
-      const float wj = a.topk_weights[slot0 + j];
-      acc += wj * y;
+      acc += w_router[jj] * y;
     }
   }
   if (live && g == 0) a.out[t * a.ldo + n] = __float2bfloat16_rn(acc);
@@ -335,6 +363,7 @@ SmallArgs small_args(const A& a, void* workspace) {
   s.E = a.E;
   s.topk = a.topk;
   s.first = a.first;
+  s.early = a.early;
   return s;
 }
 
