@@ -429,20 +429,24 @@ for step in $steps; do
       ;;
     early-moe)
       # Issue 21: the small experts' down kernel loading its weights, their scales and the router
-      # weights before pdl_wait while gate+up runs (ROTOR_EARLY_EXPERTS=1): the experts' tests
-      # and the fixtures through the model with it, then the decode step at batch 1-8 with PDL
-      # off (ROTOR_PDL=0: how much the overlap of launches gives at all), the defaults, and it.
+      # weights before pdl_wait while gate+up runs (ROTOR_EARLY_EXPERTS=1), and their gate+up in
+      # 4-warp blocks where 8-warp ones are under 2 an SM (ROTOR_MOE_NARROW=1): the experts'
+      # tests and the fixtures through the model with both, then the decode step at batch 1-8
+      # with PDL off (ROTOR_PDL=0: what the overlap of launches gives at all), the defaults, and
+      # each switch.
       for t in test_cuda_ops test_cuda_w8a8; do
-        timed "$t: experts with early loads in down (ROTOR_EARLY_EXPERTS=1)" "$out/$t-early-moe.log" \
-          "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 $bin/tests/$t --gtest_filter='*Moe*'
+        timed "$t: experts with ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1" "$out/$t-early-moe.log" \
+          "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1 $bin/tests/$t --gtest_filter='*Moe*'
         grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-early-moe.log" | sed 's/^/   /'
       done
-      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=1)" "$out/test_model_cuda-early-moe.log" "${run_env[@]}" \
-        ROTOR_EARLY_EXPERTS=1 $bin/tests/test_model_cuda
+      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1)" "$out/test_model_cuda-early-moe.log" \
+        "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1 $bin/tests/test_model_cuda
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-moe.log" | sed 's/^/   /'
       latency_runs pdl-off "PDL off (ROTOR_PDL=0)" plan 1,2,4,8 ROTOR_PDL=0
       latency_runs moe-default "the defaults" plan 1,2,4,8
       latency_runs moe-early "early loads in the experts' down (ROTOR_EARLY_EXPERTS=1)" plan 1,2,4,8 ROTOR_EARLY_EXPERTS=1
+      latency_runs moe-narrow "the experts' gate+up in 4-warp blocks where 8-warp ones are few (ROTOR_MOE_NARROW=1)" \
+        plan 1,2,4,8 ROTOR_MOE_NARROW=1
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

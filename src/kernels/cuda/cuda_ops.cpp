@@ -139,6 +139,7 @@ class CudaOps final : public Ops {
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS");
+    moe_narrow_ = env_flag("ROTOR_MOE_NARROW");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -470,6 +471,7 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
     a.early = early_experts_;
+    a.num_sms = moe_narrow_ ? num_sms_ : 0;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -594,6 +596,7 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
     a.early = early_experts_;
+    a.num_sms = moe_narrow_ ? num_sms_ : 0;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -721,6 +724,9 @@ class CudaOps final : public Ops {
   // The small experts' down kernel reading its weights, their scales and the router's outputs
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=1): off until measured.
   bool early_experts_ = false;
+  // The small experts' gate+up in 4-warp blocks where 8-warp ones number under 2 an SM
+  // (ROTOR_MOE_NARROW=1): off until measured.
+  bool moe_narrow_ = false;
   // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;
