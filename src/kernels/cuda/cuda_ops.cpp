@@ -146,6 +146,11 @@ class CudaOps final : public Ops {
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
     e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
+    const char* chunk = std::getenv("ROTOR_DECODE_MAX_CHUNK");
+    ROTOR_CHECK(chunk == nullptr || !std::strcmp(chunk, "2048") || !std::strcmp(chunk, "4096") ||
+                    !std::strcmp(chunk, "8192"),
+                "ROTOR_DECODE_MAX_CHUNK={}: expected 2048, 4096 or 8192", chunk);
+    decode_max_chunk_ = chunk == nullptr ? cuda::kDecodePartition : std::atoi(chunk);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -314,7 +319,7 @@ class CudaOps final : public Ops {
     const int per_item = cuda::attention_decode_blocks_per_item(q_heads, std::max(kv_heads, 1));
     DecodeSplitParams p;
     p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
-    p.max_chunk = cuda::kDecodePartition;
+    p.max_chunk = decode_max_chunk_;
     p.plan_by_default = true;  // no slower than the fixed splits at batch 8-32, faster below (perf-log)
     return p;
   }
@@ -731,6 +736,9 @@ class CudaOps final : public Ops {
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
+  // The longest split a decode plan makes (ROTOR_DECODE_MAX_CHUNK=4096|8192; default the fixed
+  // splits' kDecodePartition): fewer, longer blocks at large batch.
+  int decode_max_chunk_ = cuda::kDecodePartition;
   bool merge_wide_ = true;       // decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: 1)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
