@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe chunks early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -428,44 +428,23 @@ for step in $steps; do
       latency_runs early-on "early loads, fused quantisation" plan 1,2,4,8,32 ROTOR_EARLY_LOADS=1 ROTOR_FUSED_QUANT=1
       ;;
     early-moe)
-      # Issue 21: the small experts' down kernel loading its weights, their scales and the router
-      # weights before pdl_wait while gate+up runs (ROTOR_EARLY_EXPERTS=1), and their gate+up in
-      # 4-warp blocks where 8-warp ones are under 2 an SM (ROTOR_MOE_NARROW=1): the experts'
-      # tests and the fixtures through the model with both, then the decode step at batch 1-8
-      # with PDL off (ROTOR_PDL=0: what the overlap of launches gives at all), the defaults, and
-      # each switch.
+      # Issue 21: the small experts' down kernel reading its weights, their scales and the router
+      # weights before pdl_wait while gate+up runs (the default; ROTOR_EARLY_EXPERTS=0: after):
+      # the experts' tests and the fixtures through the model with it off (the default runs in
+      # every other step), then the decode step at batch 1-8 with PDL off (ROTOR_PDL=0: what the
+      # overlap of launches gives at all), with it off, and the defaults.
       for t in test_cuda_ops test_cuda_w8a8; do
-        timed "$t: experts with ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1" "$out/$t-early-moe.log" \
-          "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1 $bin/tests/$t --gtest_filter='*Moe*'
+        timed "$t: experts with ROTOR_EARLY_EXPERTS=0" "$out/$t-early-moe.log" \
+          "${run_env[@]}" ROTOR_EARLY_EXPERTS=0 $bin/tests/$t --gtest_filter='*Moe*'
         grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-early-moe.log" | sed 's/^/   /'
       done
-      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1)" "$out/test_model_cuda-early-moe.log" \
-        "${run_env[@]}" ROTOR_EARLY_EXPERTS=1 ROTOR_MOE_NARROW=1 $bin/tests/test_model_cuda
+      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=0)" "$out/test_model_cuda-early-moe.log" \
+        "${run_env[@]}" ROTOR_EARLY_EXPERTS=0 $bin/tests/test_model_cuda
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-moe.log" | sed 's/^/   /'
       latency_runs pdl-off "PDL off (ROTOR_PDL=0)" plan 1,2,4,8 ROTOR_PDL=0
+      latency_runs moe-late "the experts' down loading after pdl_wait (ROTOR_EARLY_EXPERTS=0)" plan 1,2,4,8 \
+        ROTOR_EARLY_EXPERTS=0
       latency_runs moe-default "the defaults" plan 1,2,4,8
-      latency_runs moe-early "early loads in the experts' down (ROTOR_EARLY_EXPERTS=1)" plan 1,2,4,8 ROTOR_EARLY_EXPERTS=1
-      latency_runs moe-narrow "the experts' gate+up in 4-warp blocks where 8-warp ones are few (ROTOR_MOE_NARROW=1)" \
-        plan 1,2,4,8 ROTOR_MOE_NARROW=1
-      ;;
-    chunks)
-      # Issue 20: the 30B-A3B decode step at 32 x 16k with plans of longer splits
-      # (ROTOR_DECODE_MAX_CHUNK=4096, 8192; default 2048): the e4m3 kernel streams each block's
-      # tokens in half the bf16 kernel's time, so its per-block costs (the query's staging, the
-      # warps' merge, the partials and their merge) weigh twice as much.
-      timed "test_cuda_ops: planned decode attention, splits up to 8192" "$out/test_cuda_ops-chunk8192.log" \
-        "${run_env[@]}" ROTOR_DECODE_MAX_CHUNK=8192 $bin/tests/test_cuda_ops --gtest_filter='*PlannedDecodeAttention*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-chunk8192.log" | sed 's/^/   /'
-      for kv in bf16:4 fp8:4; do
-        for mc in 2048 4096 8192; do
-          log="$out/bench-decode-$L30-${kv/:/-s}-chunk$mc.log"
-          timed "decode step 30B-A3B $L30 layers, batch 32, 16k, $kv KV cache, splits up to $mc" "$log" \
-            "${run_env[@]}" ROTOR_DECODE_MAX_CHUNK=$mc $bin/bench/rotor_bench_decode \
-            "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
-            --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
-          grep -E "^RESULT" "$log" | sed 's/^/   /'
-        done
-      done
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

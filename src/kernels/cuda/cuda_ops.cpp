@@ -138,19 +138,13 @@ class CudaOps final : public Ops {
                 "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
-    early_experts_ = env_flag("ROTOR_EARLY_EXPERTS");
-    moe_narrow_ = env_flag("ROTOR_MOE_NARROW");
+    early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
     e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
-    const char* chunk = std::getenv("ROTOR_DECODE_MAX_CHUNK");
-    ROTOR_CHECK(chunk == nullptr || !std::strcmp(chunk, "2048") || !std::strcmp(chunk, "4096") ||
-                    !std::strcmp(chunk, "8192"),
-                "ROTOR_DECODE_MAX_CHUNK={}: expected 2048, 4096 or 8192", chunk);
-    decode_max_chunk_ = chunk == nullptr ? cuda::kDecodePartition : std::atoi(chunk);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -319,7 +313,7 @@ class CudaOps final : public Ops {
     const int per_item = cuda::attention_decode_blocks_per_item(q_heads, std::max(kv_heads, 1));
     DecodeSplitParams p;
     p.target_items = std::max(1, num_sms_ * std::max(per_sm, 1) / std::max(per_item, 1));
-    p.max_chunk = decode_max_chunk_;
+    p.max_chunk = cuda::kDecodePartition;
     p.plan_by_default = true;  // no slower than the fixed splits at batch 8-32, faster below (perf-log)
     return p;
   }
@@ -476,7 +470,6 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
     a.early = early_experts_;
-    a.num_sms = moe_narrow_ ? num_sms_ : 0;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -601,7 +594,6 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
     a.early = early_experts_;
-    a.num_sms = moe_narrow_ ? num_sms_ : 0;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -727,18 +719,14 @@ class CudaOps final : public Ops {
   // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;
   // The small experts' down kernel reading its weights, their scales and the router's outputs
-  // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=1): off until measured.
-  bool early_experts_ = false;
-  // The small experts' gate+up in 4-warp blocks where 8-warp ones number under 2 an SM
-  // (ROTOR_MOE_NARROW=1): off until measured.
-  bool moe_narrow_ = false;
+  // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
+  // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).
+  bool early_experts_ = true;
+
   // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  // The longest split a decode plan makes (ROTOR_DECODE_MAX_CHUNK=4096|8192; default the fixed
-  // splits' kDecodePartition): fewer, longer blocks at large batch.
-  int decode_max_chunk_ = cuda::kDecodePartition;
   bool merge_wide_ = true;       // decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: 1)
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh

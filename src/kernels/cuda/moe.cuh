@@ -23,8 +23,6 @@ struct MoeArgs {
   int T, H, I, E, topk;        // H and I multiples of 8
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  int num_sms = 0;             // the small path's gate+up in 4-warp blocks where 8-warp ones
-                               // leave SMs uneven (moe_small.cuh); 0: 8-warp blocks always
 };
 
 // Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none

@@ -13,8 +13,7 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int kGuWarps = 8;      // gate+up: columns per block, one warp each (or kGuWarpsNarrow)
-constexpr int kGuWarpsNarrow = 4;
+constexpr int kGuWarps = 8;      // gate+up: columns per block, one warp each
 constexpr int kGuChunks = 8;     // gate+up: chunks of each of the two rows in flight per lane
 constexpr int kDownWarps = 4;    // down: warps per block
 constexpr int kDownExperts = 8;  // down: experts whose chunks are in flight together (top-8: all)
@@ -38,7 +37,6 @@ struct SmallArgs {
   int64_t ldo;
   int T, H, I, E, topk, first;
   bool early;                  // down: its inputs other than h loaded before pdl_wait
-  int num_sms;                 // gate+up: 4-warp blocks where 8-warp ones leave SMs uneven (0: never)
 };
 
 __device__ __forceinline__ uint4 ldg16(const void* p) { return __ldg(static_cast<const uint4*>(p)); }
@@ -89,13 +87,13 @@ __device__ float stage_quantised_x(const bf16* __restrict__ xr, int H, uint4* xq
 }
 
 // Gate+up of one slot s = t * topk + j: block (column block, slot); warp w owns column
-// i = blockIdx.x * WARPS + w and computes h[s, i] = silu(x_t . gate_i) * (x_t . up_i) of
+// i = blockIdx.x * kGuWarps + w and computes h[s, i] = silu(x_t . gate_i) * (x_t . up_i) of
 // the slot's expert. Lane l reads chunks l, l + 32, ... of both rows (kGuChunks of each in
 // flight; the first ones are issued before x is staged) against x_t in shared memory (bf16:
 // copied; W8A8: quantised per token here), sums them in order, and the warp adds the lanes.
 // bf16 rounds h as the tiled GateUp epilogue does; W8A8 dequantises as it does (f32 h).
-template <typename W, int WARPS>
-__global__ void __launch_bounds__(WARPS * 32) moe_small_gate_up_kernel(const SmallArgs a) {
+template <typename W>
+__global__ void __launch_bounds__(kGuWarps * 32) moe_small_gate_up_kernel(const SmallArgs a) {
   constexpr bool kInt8 = std::is_same_v<W, int8_t>;
   using Acc = std::conditional_t<kInt8, int, float>;
   extern __shared__ uint4 x_smem[];  // [H / kPerChunk] x_t (W8A8: quantised)
@@ -104,7 +102,7 @@ __global__ void __launch_bounds__(WARPS * 32) moe_small_gate_up_kernel(const Sma
   const int s = blockIdx.y, t = s / a.topk;
   const int e = a.ids[s] - a.first;
   if (e < 0 || e >= a.E) return;  // not this rank's expert: the down kernel skips the slot
-  const int lane = threadIdx.x % 32, i = blockIdx.x * WARPS + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32, i = blockIdx.x * kGuWarps + threadIdx.x / 32;
   const bool live = i < a.I;
   const int chunks = a.H / kPerChunk<W>;  // of each row
   const W* gate = static_cast<const W*>(a.w13) + (static_cast<int64_t>(e) * 2 * a.I + (live ? i : 0)) * a.H;
@@ -307,24 +305,15 @@ cudaError_t launch_down(const SmallArgs& a, cudaStream_t stream) {
   return launch(kernel, dim3((a.H + kBN - 1) / kBN, a.T), kDownWarps * 32, smem, stream, a);
 }
 
-template <typename W, int WARPS>
-cudaError_t launch_gate_up(const SmallArgs& a, cudaStream_t stream) {
-  auto gate_up = moe_small_gate_up_kernel<W, WARPS>;
-  const size_t smem = static_cast<size_t>(a.H) * sizeof(W);
-  const cudaError_t err = raise_smem_limit(gate_up, static_cast<int>(smem));
-  if (err != cudaSuccess) return err;
-  return launch(gate_up, dim3((a.I + WARPS - 1) / WARPS, a.T * a.topk), WARPS * 32, smem, stream, a);
-}
-
-// The two kernels. Gate+up in 4-warp blocks where 8-warp ones number under 2 an SM (batch 1 on a
-// TP-8 rank: 192 blocks leave 60 SMs with two and 72 with one; 384 give each ~3), else 8-warp
-// blocks (fewer stagings of x). G (lanes per down row) is the least power of two from 2 to 32
-// that covers a row in kDownChunks chunks per lane.
+// The two kernels; G (lanes per down row) is the least power of two from 2 to 32 that covers
+// a row in kDownChunks chunks per lane.
 template <typename W>
 cudaError_t run(const SmallArgs& a, cudaStream_t stream) {
-  const int64_t wide_blocks = static_cast<int64_t>((a.I + kGuWarps - 1) / kGuWarps) * a.T * a.topk;
-  cudaError_t err = wide_blocks < 2LL * a.num_sms ? launch_gate_up<W, kGuWarpsNarrow>(a, stream)
-                                                  : launch_gate_up<W, kGuWarps>(a, stream);
+  auto gate_up = moe_small_gate_up_kernel<W>;
+  const size_t gu_smem = static_cast<size_t>(a.H) * sizeof(W);
+  cudaError_t err = raise_smem_limit(gate_up, static_cast<int>(gu_smem));
+  if (err != cudaSuccess) return err;
+  err = launch(gate_up, dim3((a.I + kGuWarps - 1) / kGuWarps, a.T * a.topk), kGuWarps * 32, gu_smem, stream, a);
   if (err != cudaSuccess) return err;
   const int cpr = a.I / kPerChunk<W>;
   int G = 2;
@@ -375,7 +364,6 @@ SmallArgs small_args(const A& a, void* workspace) {
   s.topk = a.topk;
   s.first = a.first;
   s.early = a.early;
-  s.num_sms = a.num_sms;
   return s;
 }
 

@@ -31,8 +31,6 @@ struct MoeW8A8Args {
   int T, H, I, E, topk;        // H and I multiples of 16
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  int num_sms = 0;             // the small path's gate+up in 4-warp blocks where 8-warp ones
-                               // leave SMs uneven (moe_small.cuh); 0: 8-warp blocks always
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
