@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -445,6 +445,21 @@ for step in $steps; do
       latency_runs moe-late "the experts' down loading after pdl_wait (ROTOR_EARLY_EXPERTS=0)" plan 1,2,4,8 \
         ROTOR_EARLY_EXPERTS=0
       latency_runs moe-default "the defaults" plan 1,2,4,8
+      ;;
+    early-attn)
+      # Issue 21: decode attention's blocks whose tokens all precede this step's issuing their
+      # first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=1), while QK-norm + RoPE runs:
+      # the attention tests and the fixtures through the model with it (there the kernel before
+      # writes the newest token), then the decode step at batch 1-32 off and on.
+      timed "test_cuda_ops: decode attention, ROTOR_EARLY_ATTENTION=1" "$out/test_cuda_ops-early-attn.log" \
+        "${run_env[@]}" ROTOR_EARLY_ATTENTION=1 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early-attn.log" | sed 's/^/   /'
+      timed "test_model_cuda (ROTOR_EARLY_ATTENTION=1)" "$out/test_model_cuda-early-attn.log" "${run_env[@]}" \
+        ROTOR_EARLY_ATTENTION=1 $bin/tests/test_model_cuda
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-attn.log" | sed 's/^/   /'
+      latency_runs attn-late "decode attention waiting first (the default)" plan 1,2,4,8,32
+      latency_runs attn-early "decode attention's first tiles before pdl_wait (ROTOR_EARLY_ATTENTION=1)" plan 1,2,4,8,32 \
+        ROTOR_EARLY_ATTENTION=1
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

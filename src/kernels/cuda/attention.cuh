@@ -59,9 +59,8 @@ struct AttnArgs {
   int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
   int e4m3_stages;             // decode, kv_fp8: KV tiles in flight per warp, 4 or 3 (ROTOR_E4M3_STAGES)
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
-  int64_t prefetch_budget;     // decode: bytes of K and V the grid may prefetch into L2 before its
-                               // pdl_wait (each block its first tokens); 0: none (ROTOR_EARLY_LOADS)
-  int prefetch_tokens;         // set by attention_decode from prefetch_budget
+  bool early_kv;               // decode: a block whose tokens end before the context's last issues its
+                               // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION)
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized

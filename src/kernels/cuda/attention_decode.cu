@@ -2,8 +2,8 @@
 // owns (sequence, KV head, up to 16 query heads of its group, one split); each warp streams
 // 16-token KV tiles (cp.async, 3 stages; 4 or 3 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
-// sizes 128 and 64, bf16 or e4m3 cache (FP8); with a prefetch budget, each block's first
-// tokens are prefetched into L2 before pdl_wait (prefetch_kv). The splits are the fixed
+// sizes 128 and 64, bf16 or e4m3 cache (FP8); with AttnArgs::early_kv, a block whose tokens
+// are all older than this step's issues its first K/V tiles before pdl_wait. The splits are the fixed
 // kDecodePartition-token ones (grid: splits x head groups x sequences), or a split plan's items
 // read from device memory (PLAN; grid: the plan's bound x head groups).
 //
@@ -95,29 +95,16 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
   return true;
 }
 
-// Before pdl_wait: the first a.prefetch_tokens tokens of the block's range of its KV head's K
-// and V into L2, one bulk prefetch per cache block. Kernels that have completed wrote them,
-// except this step's token, which the kernel before is writing: L2 is where both meet, so a
-// prefetch cannot make a stale copy (the tiles are read by cp.async.cg, through L2).
-template <int HD, bool FP8>
-__device__ __forceinline__ void prefetch_kv(const AttnArgs& a, const DecodeWork& w, int kvh) {
-  const int32_t* table = a.block_tables + w.s * a.bt_stride;
-  const int b0 = w.start / a.block_size, b1 = (min(w.end, w.start + a.prefetch_tokens) - 1) / a.block_size;
-  const uint32_t bytes = a.block_size * HD * sizeof(KvElem<FP8>);
-  for (int b = b0 + static_cast<int>(threadIdx.x); b <= b1; b += kWarps * 32) {
-    const int64_t off = (static_cast<int64_t>(table[b]) * a.Hkv + kvh) * a.block_size * HD;
-    prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.k_cache) + off, bytes);
-    prefetch_bulk_l2(static_cast<const KvElem<FP8>*>(a.v_cache) + off, bytes);
-  }
-}
-
 // A decode block's start: its work, KV head kvh and first query head g0 of the group; false
-// where it has none. Without a prefetch budget it waits for the kernel before first; with one
-// it reads its work (the host's inputs) and prefetches its first K/V (prefetch_kv) before.
-template <int HD, bool PLAN, bool FP8>
-__device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0) {
-  const bool early = a.prefetch_tokens > 0;
-  if (!early) {
+// where it has none. It waits for the kernel before first, unless a.early_kv and its tokens end
+// before the context's last, this step's, which the kernel before writes (waited false): the
+// work is the host's (the plan, lengths and block tables are uploaded before the step) and the
+// older tokens were written by completed kernels, so the block may issue its first K/V tiles
+// and then wait, before it reads the query or the cache's scales.
+template <bool PLAN>
+__device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0, bool& waited) {
+  waited = !a.early_kv;
+  if (waited) {
     pdl_wait();
     pdl_launch_dependents();
   }
@@ -125,12 +112,20 @@ __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, in
   const int gchunks = (a.Hq / a.Hkv + 15) / 16;
   kvh = blockIdx.y / gchunks;
   g0 = (blockIdx.y % gchunks) * 16;
-  if (early) {
-    prefetch_kv<HD, FP8>(a, w, kvh);
+  if (!waited && w.end >= w.len) {
+    pdl_wait();
+    pdl_launch_dependents();
+    waited = true;
+  }
+  return true;
+}
+
+// The wait begin_block left to the caller, after its first tiles are issued.
+__device__ __forceinline__ void finish_wait(bool waited) {
+  if (!waited) {
     pdl_wait();
     pdl_launch_dependents();
   }
-  return true;
 }
 
 // The block's query heads [head0, head0 + rows) of its KV head's group into sq [16][HD]
@@ -214,10 +209,23 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   bf16* skv = sq + 16 * HD;                      // [warp][stage][K|V][kTile][HD]
   DecodeWork w;
   int kvh, g0;
-  if (!begin_block<HD, PLAN, false>(a, w, kvh, g0)) return;
+  bool waited;
+  if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
+  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
+  bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
+  const int32_t* table = a.block_tables + w.s * a.bt_stride;
+  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
+#pragma unroll
+  for (int i = 0; i < kStg - 1; ++i) {
+    if (i < my_tiles) load_kv_tile<HD, false>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
+    cp_async_commit();
+  }
+  finish_wait(waited);
+
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   uint32_t qa[HD / 16][4];
@@ -227,23 +235,12 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     ldmatrix_x4(qa[kk], sq + r * HD + swz(r, kk * 2 + lane / 16) * 8);
   }
 
-  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
-  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
-  bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  const int32_t* table = a.block_tables + w.s * a.bt_stride;
-  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
-
   float o[HD / 8][4];
 #pragma unroll
   for (int j = 0; j < HD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
-#pragma unroll
-  for (int i = 0; i < kStg - 1; ++i) {
-    if (i < my_tiles) load_kv_tile<HD, false>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
-    cp_async_commit();
-  }
   for (int i = 0; i < my_tiles; ++i) {
     if (i + kStg - 1 < my_tiles)
       load_kv_tile<HD, false>(a, table, kvh, tile_start(i + kStg - 1), w.end,
@@ -350,10 +347,23 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
   DecodeWork w;
   int kvh, g0;
-  if (!begin_block<HD, PLAN, true>(a, w, kvh, g0)) return;
+  bool waited;
+  if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
+  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
+  uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
+  const int32_t* table = a.block_tables + w.s * a.bt_stride;
+  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
+#pragma unroll
+  for (int i = 0; i < kStg - 1; ++i) {
+    if (i < my_tiles) load_kv_tile<HD, true>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
+    cp_async_commit();
+  }
+  finish_wait(waited);
+
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
@@ -371,12 +381,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
     }
   }
 
-  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
-  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
-  uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  const int32_t* table = a.block_tables + w.s * a.bt_stride;
-  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
-
   // ot[nt][J]: rows g and g + 8 are dimensions g HD / 8 + 2 J and + 1, columns 2t, 2t + 1
   // heads 8 nt + 2t and + 1. m, l per (nt, head 2t + i); l summed over the lanes at the end.
   float ot[NT][HD / 16][4];
@@ -390,11 +394,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   // K's scale joins the softmax scale, V's multiplies the normalised output.
   const float scale_log2 = a.scale * a.kv_scales[0] * 1.4426950408889634f, v_scale = a.kv_scales[1];
 
-#pragma unroll
-  for (int i = 0; i < kStg - 1; ++i) {
-    if (i < my_tiles) load_kv_tile<HD, true>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
-    cp_async_commit();
-  }
   for (int i = 0; i < my_tiles; ++i) {
     if (i + kStg - 1 < my_tiles)
       load_kv_tile<HD, true>(a, table, kvh, tile_start(i + kStg - 1), w.end,
@@ -620,26 +619,10 @@ constexpr auto decode_kernel() {
     return attn_decode_kernel<HD, PLAN>;
 }
 
-// Tokens each of `blocks` blocks prefetches before pdl_wait: its share of a.prefetch_budget
-// bytes of K and V, at most kPrefetchTokens, in whole cache blocks.
-constexpr int kPrefetchTokens = 256;
-template <int HD, bool FP8>
-int prefetch_tokens(const AttnArgs& a, int64_t blocks) {
-  if (a.prefetch_budget <= 0 || blocks <= 0) return 0;
-  const int64_t per_token = 2 * HD * static_cast<int64_t>(sizeof(KvElem<FP8>));
-  const int64_t tokens = std::min<int64_t>(kPrefetchTokens, a.prefetch_budget / blocks / per_token);
-  return static_cast<int>(tokens / a.block_size * a.block_size);
-}
-
 template <int HD, bool FP8, int NT, int STG>
-cudaError_t launch_decode(const AttnArgs& args, float* part, cudaStream_t stream) {
-  const int S = args.seq_end - args.seq_begin, heads = attention_decode_blocks_per_item(args.Hq, args.Hkv);
+cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+  const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
-  AttnArgs a = args;
-  const int64_t items =
-      a.plan != nullptr ? a.plan_max_items : static_cast<int64_t>(num_splits(a.max_seq_len)) * S;
-  const int64_t blocks = static_cast<int64_t>(heads) * items;
-  a.prefetch_tokens = prefetch_tokens<HD, FP8>(a, blocks);
   if (a.plan != nullptr) {
     constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);

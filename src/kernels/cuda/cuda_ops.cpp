@@ -139,6 +139,7 @@ class CudaOps final : public Ops {
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
+    early_attention_ = env_flag("ROTOR_EARLY_ATTENTION");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -670,7 +671,7 @@ class CudaOps final : public Ops {
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
     a.merge_wide = merge_wide_;
-    a.prefetch_budget = early_loads_ ? l2_bytes_ / 2 : 0;
+    a.early_kv = early_attention_;
     a.block_tables = b.block_tables.data<int32_t>();
     a.bt_stride = b.block_tables.stride(0);
     a.seq_lens = b.seq_lens.data<int32_t>();
@@ -715,9 +716,12 @@ class CudaOps final : public Ops {
   // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
   bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
-  // The GEMVs' weights and decode attention's first K/V loaded or prefetched before pdl_wait
+  // The GEMVs' and small-M tiles' weights loaded or prefetched before pdl_wait
   // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;
+  // Decode attention's blocks without this step's token issuing their first K/V tiles before
+  // pdl_wait (ROTOR_EARLY_ATTENTION=1): off until measured.
+  bool early_attention_ = false;
   // The small experts' down kernel reading its weights, their scales and the router's outputs
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
   // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).
