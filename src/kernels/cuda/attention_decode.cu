@@ -164,6 +164,33 @@ __device__ __forceinline__ void load_kv_tile(const AttnArgs& a, const int32_t* t
   }
 }
 
+// A warp's tiles of its block's tokens: tiles warp, warp + kWarps, ... of kTile tokens from
+// w.start, cache blocks looked up in table.
+struct WarpTiles {
+  int count, start, warp;
+  const int32_t* table;
+  __device__ int tile_start(int i) const { return start + (warp + kWarps * i) * kTile; }
+};
+
+// The warp's tiles, its first kStg - 1 issued into stages 0 .. kStg - 2 of wbuf (one cp.async
+// group each, empty past its tiles).
+template <int HD, bool FP8, int kStg>
+__device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
+                                                       KvElem<FP8>* wbuf) {
+  WarpTiles t;
+  t.warp = threadIdx.x / 32;
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
+  t.count = num_tiles > t.warp ? (num_tiles - t.warp + kWarps - 1) / kWarps : 0;
+  t.start = w.start;
+  t.table = a.block_tables + w.s * a.bt_stride;
+#pragma unroll
+  for (int i = 0; i < kStg - 1; ++i) {
+    if (i < t.count) load_kv_tile<HD, FP8>(a, t.table, kvh, t.tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
+    cp_async_commit();
+  }
+  return t;
+}
+
 // The block's end: the warps' partial outputs so [kWarps][16][HD] f32 (rows: query heads,
 // columns: dimensions), maxima sm and sums sl [kWarps][16] (log2 units) merged in warp order,
 // then written: bf16 into out where the block holds its sequence's whole context, else the
@@ -214,16 +241,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
-  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
   bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  const int32_t* table = a.block_tables + w.s * a.bt_stride;
-  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
-#pragma unroll
-  for (int i = 0; i < kStg - 1; ++i) {
-    if (i < my_tiles) load_kv_tile<HD, false>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
-    cp_async_commit();
-  }
+  const WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -241,9 +260,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
-  for (int i = 0; i < my_tiles; ++i) {
-    if (i + kStg - 1 < my_tiles)
-      load_kv_tile<HD, false>(a, table, kvh, tile_start(i + kStg - 1), w.end,
+  for (int i = 0; i < tiles.count; ++i) {
+    if (i + kStg - 1 < tiles.count)
+      load_kv_tile<HD, false>(a, tiles.table, kvh, tiles.tile_start(i + kStg - 1), w.end,
                               wbuf + ((i + kStg - 1) % kStg) * 2 * kTile * HD);
     cp_async_commit();
     cp_async_wait<kStg - 1>();
@@ -259,7 +278,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       mma_16816(sc[0], qa[kk], b[0], b[1]);
       mma_16816(sc[1], qa[kk], b[2], b[3]);
     }
-    const int tok0 = tile_start(i);
+    const int tok0 = tiles.tile_start(i);
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
@@ -352,16 +371,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
-  const int my_tiles = num_tiles > warp ? (num_tiles - warp + kWarps - 1) / kWarps : 0;
   uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  const int32_t* table = a.block_tables + w.s * a.bt_stride;
-  auto tile_start = [&](int i) { return w.start + (warp + kWarps * i) * kTile; };
-#pragma unroll
-  for (int i = 0; i < kStg - 1; ++i) {
-    if (i < my_tiles) load_kv_tile<HD, true>(a, table, kvh, tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
-    cp_async_commit();
-  }
+  const WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
   stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -394,9 +405,9 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   // K's scale joins the softmax scale, V's multiplies the normalised output.
   const float scale_log2 = a.scale * a.kv_scales[0] * 1.4426950408889634f, v_scale = a.kv_scales[1];
 
-  for (int i = 0; i < my_tiles; ++i) {
-    if (i + kStg - 1 < my_tiles)
-      load_kv_tile<HD, true>(a, table, kvh, tile_start(i + kStg - 1), w.end,
+  for (int i = 0; i < tiles.count; ++i) {
+    if (i + kStg - 1 < tiles.count)
+      load_kv_tile<HD, true>(a, tiles.table, kvh, tiles.tile_start(i + kStg - 1), w.end,
                              wbuf + ((i + kStg - 1) % kStg) * 2 * kTile * HD);
     cp_async_commit();
     cp_async_wait<kStg - 1>();
@@ -421,7 +432,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
       }
     }
     // Softmax over the keys (the rows: lanes g = 0..7 and e / 2), per head column.
-    const int tok0 = tile_start(i);
+    const int tok0 = tiles.tile_start(i);
     const bool valid[2] = {tok0 + g < w.end, tok0 + g + 8 < w.end};
     uint32_t pb[NT][2];
 #pragma unroll
