@@ -447,19 +447,20 @@ for step in $steps; do
       latency_runs moe-default "the defaults" plan 1,2,4,8
       ;;
     early-attn)
-      # Issue 21: decode attention's blocks whose tokens all precede this step's issuing their
-      # first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=1), while QK-norm + RoPE runs:
-      # the attention tests and the fixtures through the model with it (there the kernel before
-      # writes the newest token), then the decode step at batch 1-32 off and on.
-      timed "test_cuda_ops: decode attention, ROTOR_EARLY_ATTENTION=1" "$out/test_cuda_ops-early-attn.log" \
-        "${run_env[@]}" ROTOR_EARLY_ATTENTION=1 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+      # Issue 21: decode attention's blocks whose tokens all precede this step's issue their
+      # first K/V tiles before pdl_wait, while QK-norm + RoPE runs (the default;
+      # ROTOR_EARLY_ATTENTION=0: after): the attention tests and the fixtures through the model
+      # with it off (the default runs in every other step), then the decode step at batch 1-32
+      # off and on.
+      timed "test_cuda_ops: decode attention, ROTOR_EARLY_ATTENTION=0" "$out/test_cuda_ops-early-attn.log" \
+        "${run_env[@]}" ROTOR_EARLY_ATTENTION=0 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early-attn.log" | sed 's/^/   /'
-      timed "test_model_cuda (ROTOR_EARLY_ATTENTION=1)" "$out/test_model_cuda-early-attn.log" "${run_env[@]}" \
-        ROTOR_EARLY_ATTENTION=1 $bin/tests/test_model_cuda
+      timed "test_model_cuda (ROTOR_EARLY_ATTENTION=0)" "$out/test_model_cuda-early-attn.log" "${run_env[@]}" \
+        ROTOR_EARLY_ATTENTION=0 $bin/tests/test_model_cuda
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-attn.log" | sed 's/^/   /'
-      latency_runs attn-late "decode attention waiting first (the default)" plan 1,2,4,8,32
-      latency_runs attn-early "decode attention's first tiles before pdl_wait (ROTOR_EARLY_ATTENTION=1)" plan 1,2,4,8,32 \
-        ROTOR_EARLY_ATTENTION=1
+      latency_runs attn-late "decode attention waiting first (ROTOR_EARLY_ATTENTION=0)" plan 1,2,4,8,32 \
+        ROTOR_EARLY_ATTENTION=0
+      latency_runs attn-early "decode attention's first tiles before pdl_wait (the default)" plan 1,2,4,8,32
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

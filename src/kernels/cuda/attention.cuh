@@ -60,7 +60,7 @@ struct AttnArgs {
   int e4m3_stages;             // decode, kv_fp8: KV tiles in flight per warp, 4 or 3 (ROTOR_E4M3_STAGES)
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
   bool early_kv;               // decode: a block whose tokens end before the context's last issues its
-                               // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION)
+                               // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=0: off)
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized

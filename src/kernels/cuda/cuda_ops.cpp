@@ -139,7 +139,7 @@ class CudaOps final : public Ops {
     w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
-    early_attention_ = env_flag("ROTOR_EARLY_ATTENTION");
+    early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -720,8 +720,9 @@ class CudaOps final : public Ops {
   // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;
   // Decode attention's blocks without this step's token issuing their first K/V tiles before
-  // pdl_wait (ROTOR_EARLY_ATTENTION=1): off until measured.
-  bool early_attention_ = false;
+  // pdl_wait (ROTOR_EARLY_ATTENTION=0: after): on since no step was slower and the TP-8 rank's
+  // batch 1 fell 2.7-3.0% (docs/perf-log.md, 2026-12-06 04:00).
+  bool early_attention_ = true;
   // The small experts' down kernel reading its weights, their scales and the router's outputs
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
   // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).
