@@ -3,9 +3,9 @@
 // 16-token KV tiles (cp.async, 3 stages; 4 or 3 of half the bytes for e4m3) through mma with an
 // online softmax; the warps, then the splits, are merged in a fixed order. Built for head
 // sizes 128 and 64, bf16 or e4m3 cache (FP8); with AttnArgs::early_kv, a block whose tokens
-// are all older than this step's issues its first K/V tiles before pdl_wait. The splits are the fixed
-// kDecodePartition-token ones (grid: splits x head groups x sequences), or a split plan's items
-// read from device memory (PLAN; grid: the plan's bound x head groups).
+// are all older than this step's issues its first K/V tiles before pdl_wait. The splits are
+// the fixed kDecodePartition-token ones (grid: splits x head groups x sequences), or a split
+// plan's items read from device memory (PLAN; grid: the plan's bound x head groups).
 //
 // bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
 // are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
