@@ -542,7 +542,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
 constexpr int kMergeChunk = 512;  // splits whose weights are in shared memory at once
 
 template <int HD, bool PLAN, int G>
-__global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8) attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
+__global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8)
+    attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
                                                                    int max_splits) {
   static_assert(HD % 32 == 0, "one warp per 32 output dimensions");
   constexpr int kThreads = HD * G;
@@ -580,7 +581,8 @@ __global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8) attn_decode_merge_kerne
   for (int i0 = 0; i0 < splits; i0 += kMergeChunk) {
     const int n = min(kMergeChunk, splits - i0);
     __syncthreads();  // the previous chunk's weights are read
-    for (int i = tid; i < n; i += kThreads) weight[i] = p[(i0 + i) * step + HD + 1] * exp2f(p[(i0 + i) * step + HD] - M);
+    for (int i = tid; i < n; i += kThreads)
+      weight[i] = p[(i0 + i) * step + HD + 1] * exp2f(p[(i0 + i) * step + HD] - M);
     __syncthreads();
     const int share = (n + G - 1) / G, lo = min(n, g * share), hi = min(n, lo + share);
     const float* pi = p + static_cast<int64_t>(i0) * step + c;

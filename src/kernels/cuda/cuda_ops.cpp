@@ -739,7 +739,8 @@ class CudaOps final : public Ops {
   // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  bool merge_wide_ = true;       // decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: 1)
+  // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
+  bool merge_wide_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;
