@@ -543,8 +543,7 @@ constexpr int kMergeChunk = 512;  // splits whose weights are in shared memory a
 
 template <int HD, bool PLAN, int G>
 __global__ void __launch_bounds__(HD * G, G > 1 ? 1 : 8)
-    attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part,
-                                                                   int max_splits) {
+    attn_decode_merge_kernel(const AttnArgs a, const float* __restrict__ part, int max_splits) {
   static_assert(HD % 32 == 0, "one warp per 32 output dimensions");
   constexpr int kThreads = HD * G;
   constexpr int kBatch = G > 1 ? 32 : 16;  // a thread's loads in flight
