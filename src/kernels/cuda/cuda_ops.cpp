@@ -715,8 +715,8 @@ class CudaOps final : public Ops {
   int64_t l2_bytes_ = 0;
   int decode_blocks_per_sm_[2][2][2] = {};  // [e4m3 cache][head size 64, 128][query-head group > 8]
   bool w8a8_wgmma_ = true;
-  // route_experts at the GEMV's rows in one kernel (gemv_route); off until it has run on a GPU
-  // (ROTOR_FUSED_ROUTER=1 turns it on: docs/gpu.md, call 1).
+  // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
+  // slower at batch 1 on an H100 (docs/perf-log.md, 2026-12-06 03:08).
   bool fused_router_ = false;
   int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
   // The GEMVs' and small-M tiles' weights loaded or prefetched before pdl_wait
@@ -734,9 +734,8 @@ class CudaOps final : public Ops {
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
   // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).
   bool early_experts_ = true;
-
   // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
-  // on since the same run (TP-8 rank, W8A8, batch 1: 6.19 -> 5.82 ms).
+  // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
