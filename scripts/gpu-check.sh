@@ -73,6 +73,12 @@ kv_decode_steps() {  # the 30B-A3B decode step at 32 x 16k, bf16 cache, e4m3 at 
     grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
   done
 }
+gtest_with() {  # gtest_with ENV=VALUE TAG TEST [GTEST_ARGS...]: one test binary with a switch set, its summary
+  local sw=$1 tag=$2 t=$3
+  shift 3
+  timed "$t ($sw)" "$out/$t-$tag.log" "${run_env[@]}" "$sw" $bin/tests/$t "$@"
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-$tag.log" | sed 's/^/   /'
+}
 early_tests() {  # ROTOR_EARLY_LOADS=1 and ROTOR_FUSED_QUANT=1 against the CPU and the defaults' bits
   timed "test_cuda_w8a8: static linear fused, early loads, bit for bit" "$out/test_cuda_w8a8-early.log" \
     "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*LinearW8A8Static*:*Gemm*'
@@ -433,14 +439,8 @@ for step in $steps; do
       # the experts' tests and the fixtures through the model with it off (the default runs in
       # every other step), then the decode step at batch 1-8 with PDL off (ROTOR_PDL=0: what the
       # overlap of launches gives at all), with it off, and the defaults.
-      for t in test_cuda_ops test_cuda_w8a8; do
-        timed "$t: experts with ROTOR_EARLY_EXPERTS=0" "$out/$t-early-moe.log" \
-          "${run_env[@]}" ROTOR_EARLY_EXPERTS=0 $bin/tests/$t --gtest_filter='*Moe*'
-        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-early-moe.log" | sed 's/^/   /'
-      done
-      timed "test_model_cuda (ROTOR_EARLY_EXPERTS=0)" "$out/test_model_cuda-early-moe.log" \
-        "${run_env[@]}" ROTOR_EARLY_EXPERTS=0 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-moe.log" | sed 's/^/   /'
+      for t in test_cuda_ops test_cuda_w8a8; do gtest_with ROTOR_EARLY_EXPERTS=0 early-moe $t --gtest_filter='*Moe*'; done
+      gtest_with ROTOR_EARLY_EXPERTS=0 early-moe test_model_cuda
       latency_runs pdl-off "PDL off (ROTOR_PDL=0)" plan 1,2,4,8 ROTOR_PDL=0
       latency_runs moe-late "the experts' down loading after pdl_wait (ROTOR_EARLY_EXPERTS=0)" plan 1,2,4,8 \
         ROTOR_EARLY_EXPERTS=0
@@ -452,12 +452,8 @@ for step in $steps; do
       # ROTOR_EARLY_ATTENTION=0: after): the attention tests and the fixtures through the model
       # with it off (the default runs in every other step), then the decode step at batch 1-32
       # off and on.
-      timed "test_cuda_ops: decode attention, ROTOR_EARLY_ATTENTION=0" "$out/test_cuda_ops-early-attn.log" \
-        "${run_env[@]}" ROTOR_EARLY_ATTENTION=0 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-early-attn.log" | sed 's/^/   /'
-      timed "test_model_cuda (ROTOR_EARLY_ATTENTION=0)" "$out/test_model_cuda-early-attn.log" "${run_env[@]}" \
-        ROTOR_EARLY_ATTENTION=0 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-attn.log" | sed 's/^/   /'
+      gtest_with ROTOR_EARLY_ATTENTION=0 early-attn test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
+      gtest_with ROTOR_EARLY_ATTENTION=0 early-attn test_model_cuda
       latency_runs attn-late "decode attention waiting first (ROTOR_EARLY_ATTENTION=0)" plan 1,2,4,8,32 \
         ROTOR_EARLY_ATTENTION=0
       latency_runs attn-early "decode attention's first tiles before pdl_wait (the default)" plan 1,2,4,8,32
@@ -467,14 +463,8 @@ for step in $steps; do
       # pdl_wait while gate+up (bf16) or the requantisation (W8A8) runs (ROTOR_EARLY_MOE_TILES=1):
       # the experts' tests and the fixtures through the model with it, then the decode step at
       # batch 1-32 off and on (30B-A3B takes the tiles at every batch, the TP-8 rank from batch 3).
-      for t in test_cuda_ops test_cuda_w8a8; do
-        timed "$t: experts with ROTOR_EARLY_MOE_TILES=1" "$out/$t-early-tiles.log" \
-          "${run_env[@]}" ROTOR_EARLY_MOE_TILES=1 $bin/tests/$t --gtest_filter='*Moe*'
-        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/$t-early-tiles.log" | sed 's/^/   /'
-      done
-      timed "test_model_cuda (ROTOR_EARLY_MOE_TILES=1)" "$out/test_model_cuda-early-tiles.log" "${run_env[@]}" \
-        ROTOR_EARLY_MOE_TILES=1 $bin/tests/test_model_cuda
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_model_cuda-early-tiles.log" | sed 's/^/   /'
+      for t in test_cuda_ops test_cuda_w8a8; do gtest_with ROTOR_EARLY_MOE_TILES=1 early-tiles $t --gtest_filter='*Moe*'; done
+      gtest_with ROTOR_EARLY_MOE_TILES=1 early-tiles test_model_cuda
       latency_runs tiles-late "the tiled down GEMM prefetching nothing (the default)" plan 1,2,4,8,32
       latency_runs tiles-early "the tiled down GEMM's W rows into L2 before pdl_wait (ROTOR_EARLY_MOE_TILES=1)" plan \
         1,2,4,8,32 ROTOR_EARLY_MOE_TILES=1
@@ -484,9 +474,7 @@ for step in $steps; do
       # (the default) against one group (ROTOR_MERGE_WIDE=0): the attention tests each way, then
       # the decode step at batch 1, 4 and 32 each way.
       for mw in 0 1; do
-        timed "test_cuda_ops: decode attention, ROTOR_MERGE_WIDE=$mw" "$out/test_cuda_ops-merge-$mw.log" \
-          "${run_env[@]}" ROTOR_MERGE_WIDE=$mw $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
-        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-merge-$mw.log" | sed 's/^/   /'
+        gtest_with ROTOR_MERGE_WIDE=$mw merge-$mw test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       done
       latency_runs merge-narrow "the merge by one thread group (ROTOR_MERGE_WIDE=0)" plan 1,4,32 ROTOR_MERGE_WIDE=0
       latency_runs merge-wide "the merge by 8 thread groups (the default)" plan 1,4,32
