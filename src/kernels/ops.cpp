@@ -1,5 +1,6 @@
 // kernels/ops.cpp — Ops's front: every op checks its arguments against its contract
-// (op_contract.h), then runs the backend's implementation.
+// (op_contract.h), then runs the backend's implementation; and the folded norm's default
+// implementation (no backend folds unless it says so: folds_norm false, the ops fail).
 #include "kernels/ops.h"
 
 #include "core/check.h"
