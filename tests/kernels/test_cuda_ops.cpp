@@ -10,7 +10,9 @@
 // (moe_small.cuh; a backend made with ROTOR_MOE_SMALL=all) agrees with the tiles (one made with
 // ROTOR_MOE_SMALL=0) within bf16 rounding; the router in one op (route_experts: the GEMV with
 // its top-k fused at 1-2 rows) gives the bits of gemm + moe_route, run twice in a row and
-// replayed from a CUDA graph. Skipped without a GPU.
+// replayed from a CUDA graph. The RMSNorm folded into the GEMV after it (ROTOR_FUSED_NORM=1:
+// norm_linear, norm_route_experts) gives the bits of rms_norm then the GEMM or router, its
+// stream and rows included, eager and replayed. Skipped without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -742,6 +744,218 @@ TEST_F(CudaOpsTest, RouteExpertsReplaysFromAGraph) {
     ops.synchronize();
     for (size_t i = 0; i < layers.size(); ++i)
       EXPECT_TRUE(eager[i].same_bits_as(ops, replay[i])) << "replay " << run << ", layer " << i;
+  }
+}
+
+// A folded norm's inputs on the GPU (the stream h_in, a partial, the norm's weight and bias) and
+// its outputs (h_out, x_out), the outputs filled with 0xff bytes until an op writes them.
+struct NormRows {
+  OwnedTensor h, partial, w, bias, h_out, x_out;
+  NormRows(Rand& r, Ops& gpu, int M, int H, bool with_bias)
+      : h(test::to_device(gpu, r.bf16({M, H}).tensor)),
+        partial(test::to_device(gpu, r.bf16({M, H}).tensor)),
+        w(test::to_device(gpu, r.bf16({H}, 0.3f).tensor)),
+        h_out(gpu.allocator(), DType::BF16, {M, H}),
+        x_out(gpu.allocator(), DType::BF16, {M, H}) {
+    if (with_bias) bias = test::to_device(gpu, r.bf16({H}).tensor);
+    poison(gpu);
+  }
+  void poison(Ops& gpu) const {
+    for (const OwnedTensor* o : {&h_out, &x_out})
+      EXPECT_EQ(cudaMemsetAsync(o->tensor.data(), 0xff, o->tensor.nbytes(), cuda_stream(gpu)), cudaSuccess);
+  }
+  NormInput input(bool with_partial, bool with_x_out) const {
+    return NormInput{with_partial ? partial.tensor : Tensor{}, h.tensor, with_partial ? h_out.tensor : Tensor{},
+                     w.tensor, bias.tensor, 1e-6f, with_x_out ? x_out.tensor : Tensor{}};
+  }
+  // The unfolded norm on gpu: x [M, H] = rms_norm(...) with the stream in `stream` (a copy of h,
+  // updated there with a partial).
+  void rms_norm(Ops& gpu, bool with_partial, const Tensor& stream, const Tensor& x) const {
+    EXPECT_EQ(cudaMemcpyAsync(stream.data(), h.tensor.data(), h.tensor.nbytes(), cudaMemcpyDeviceToDevice,
+                              cuda_stream(gpu)),
+              cudaSuccess);
+    gpu.rms_norm(with_partial ? partial.tensor : stream, w.tensor, bias.tensor, 1e-6f, x,
+                 with_partial ? stream : Tensor{});
+  }
+};
+
+// The RMSNorm folded into a bf16 GEMV (norm_linear with ROTOR_FUSED_NORM=1, and with
+// ROTOR_EARLY_LOADS=1 too) against rms_norm then gemm on the same GPU (the GEMV at these rows):
+// out, h_out (the stream plus the partial) and x_out the same bits, h_in untouched. Rows 1 to
+// cuda::kGemvRows and one more (not folded: folds_norm says so, as it does with the switch off);
+// H 2048, 4096 and an odd multiple of 8; small and large N; with and without a partial, x_out,
+// the norm's bias, the weight's bias (bf16 or f32); bf16 or f32 out.
+TEST_F(CudaOpsTest, NormLinearMatchesRmsNormThenGemm) {
+  const std::unique_ptr<Ops> off = gpu_with_env("ROTOR_FUSED_NORM", "0"), fused = gpu_with_env("ROTOR_FUSED_NORM", "1"),
+                             early = make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "1"}, {"ROTOR_EARLY_LOADS", "1"}});
+  for (const int H : {2048, 4096, 8 * (2 * r.uniform(1, 300) + 1)})
+    for (int M = 1; M <= cuda::kGemvRows + 1; ++M)
+      for (const bool with_partial : {false, true})
+        for (const bool with_x_out : {false, true}) {
+          const int N = r.uniform(0, 1) ? r.uniform(1, 40) : r.uniform(500, 3000);
+          const bool norm_bias = r.uniform(0, 1), w_bias = r.uniform(0, 1), bias_f32 = r.uniform(0, 1),
+                     out_f32 = r.uniform(0, 1);
+          SCOPED_TRACE(::testing::Message() << "M " << M << " H " << H << " N " << N << " partial " << with_partial
+                                            << " x_out " << with_x_out << " norm bias " << norm_bias << " bias "
+                                            << w_bias << (bias_f32 ? " f32" : " bf16") << " out "
+                                            << (out_f32 ? "f32" : "bf16"));
+          const NormRows rows(r, *gpu, M, H, norm_bias);
+          const OwnedTensor host_h = to_host(rows.h);
+          OwnedTensor dw = to_gpu(host_bf16({N, H}, 1.0f / std::sqrt(float(H)))),
+                      db = bias_f32 ? to_gpu(host_f32({N})) : to_gpu(host_bf16({N}));
+          LinearWeight lw = LinearWeight::dense(dw);
+          if (w_bias) lw.bias = db;
+          const DType odt = out_f32 ? DType::F32 : DType::BF16;
+          OwnedTensor stream(gpu->allocator(), DType::BF16, {M, H}), x(gpu->allocator(), DType::BF16, {M, H}),
+              want(gpu->allocator(), odt, {M, N}), got(gpu->allocator(), odt, {M, N});
+          rows.rms_norm(*gpu, with_partial, stream, x);
+          gpu->gemm(x, lw, want);
+          const NormInput n = rows.input(with_partial, with_x_out);
+          EXPECT_FALSE(off->folds_norm(n, lw));
+          for (Ops* ops : {fused.get(), early.get()}) {
+            const char* which = ops == fused.get() ? "fused" : "fused + early loads";
+            ASSERT_EQ(ops->folds_norm(n, lw), M <= cuda::kGemvRows) << which;
+            if (M > cuda::kGemvRows) continue;
+            rows.poison(*ops);
+            EXPECT_EQ(cudaMemsetAsync(got.tensor.data(), 0xff, got.tensor.nbytes(), cuda_stream(*ops)), cudaSuccess);
+            ops->norm_linear(n, lw, got);
+            EXPECT_TRUE(same_bits(to_host(got).tensor, to_host(want).tensor)) << which << ": out";
+            EXPECT_TRUE(same_bits(to_host(rows.h).tensor, host_h.tensor)) << which << ": h_in written";
+            if (with_partial) {
+              EXPECT_TRUE(same_bits(to_host(rows.h_out).tensor, to_host(stream).tensor)) << which;
+            }
+            if (with_x_out) {
+              EXPECT_TRUE(same_bits(to_host(rows.x_out).tensor, to_host(x).tensor)) << which;
+            }
+          }
+        }
+}
+
+// The RMSNorm folded into the router's GEMV (norm_route_experts, ROTOR_FUSED_NORM=1) against
+// rms_norm then route_experts, with the router's top-k apart (default) and fused in the GEMV
+// (ROTOR_FUSED_ROUTER=1, on both sides): logits, top-k weights and ids, h_out and x_out (the
+// experts' input) the same bits, at the router's decode sizes (E = 128, top-8, K 2048 and 4096,
+// 1 and 2 rows), run twice in a row (the fused router's ticket back at 0).
+TEST_F(CudaOpsTest, NormRouteExpertsMatchesRmsNormThenRouteExperts) {
+  const int E = 128, k = 8;
+  const std::unique_ptr<Ops> plain = gpu_with_env("ROTOR_FUSED_NORM", "0"), folded = gpu_with_env("ROTOR_FUSED_NORM", "1");
+  const std::unique_ptr<Ops> plain_router =
+                                 make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "0"}, {"ROTOR_FUSED_ROUTER", "1"}}),
+                             folded_router =
+                                 make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "1"}, {"ROTOR_FUSED_ROUTER", "1"}});
+  for (const int K : {2048, 4096})
+    for (int M = 1; M <= cuda::kGemvRows; ++M)
+      for (const bool fused_router : {false, true}) {
+        const bool renorm = r.uniform(0, 1), norm_bias = r.uniform(0, 1);
+        SCOPED_TRACE(::testing::Message() << "M " << M << " K " << K << " fused router " << fused_router
+                                          << " renormalize " << renorm << " norm bias " << norm_bias);
+        Ops& ref_ops = fused_router ? *plain_router : *plain;
+        Ops& ops = fused_router ? *folded_router : *folded;
+        const NormRows rows(r, *gpu, M, K, norm_bias);
+        OwnedTensor dw = to_gpu(host_bf16({E, K}, 1.0f / std::sqrt(float(K))));
+        const LinearWeight lw = LinearWeight::dense(dw);
+        OwnedTensor stream(gpu->allocator(), DType::BF16, {M, K}), x(gpu->allocator(), DType::BF16, {M, K});
+        rows.rms_norm(ref_ops, true, stream, x);
+        const RouteOut want(ref_ops, M, E, k);
+        want.route(ref_ops, x, lw, k, renorm);
+        const NormInput n = rows.input(true, true);
+        ASSERT_TRUE(ops.folds_norm(n, lw));
+        for (int run = 0; run < 2; ++run) {
+          rows.poison(ops);
+          const RouteOut got(ops, M, E, k);
+          ops.norm_route_experts(n, lw, k, renorm, got.logits, got.weights, got.ids);
+          EXPECT_TRUE(got.same_bits_as(ops, want)) << "run " << run;
+          EXPECT_TRUE(same_bits(to_host(rows.h_out).tensor, to_host(stream).tensor)) << "run " << run;
+          EXPECT_TRUE(same_bits(to_host(rows.x_out).tensor, to_host(x).tensor)) << "run " << run;
+        }
+      }
+}
+
+// Two layers' folds of a batch-1 decode step captured in a CUDA graph (ROTOR_FUSED_NORM=1,
+// ROTOR_FUSED_ROUTER=1): q/k/v's GEMV after the input norm and the router after the
+// post-attention norm, each adding a partial to the stream, which moves buffer 0 -> 1 -> 0 -> 1
+// -> 0. Replayed twice (the first buffer reset to the step's input, every output poisoned
+// before each replay): the eager bits, and the eager run's against the unfolded ops.
+TEST_F(CudaOpsTest, NormFoldsReplayFromAGraph) {
+  const int H = 2048, Nqkv = 5120, E = 128, k = 8, M = 1;
+  const std::unique_ptr<Ops> folded = make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "1"}, {"ROTOR_FUSED_ROUTER", "1"}});
+  Ops& ops = *folded;
+  OwnedTensor h0 = to_gpu(host_bf16({M, H})), wqkv = to_gpu(host_bf16({Nqkv, H}, 1.0f / std::sqrt(float(H)))),
+              wr = to_gpu(host_bf16({E, H}, 1.0f / std::sqrt(float(H)))), nw = to_gpu(host_bf16({H}, 0.3f));
+  const LinearWeight qkv_w = LinearWeight::dense(wqkv), router_w = LinearWeight::dense(wr);
+  std::vector<OwnedTensor> partials;  // the four folds' (attention's and the experts' outputs)
+  for (int i = 0; i < 4; ++i) partials.push_back(to_gpu(host_bf16({M, H})));
+  struct Outs {  // two layers' q/k/v and routers, the x the experts read, the two stream buffers
+    std::vector<OwnedTensor> qkv, x;
+    std::vector<RouteOut> route;
+    OwnedTensor h[2];
+  };
+  auto make_outs = [&] {
+    Outs o;
+    for (int l = 0; l < 2; ++l) {
+      o.qkv.emplace_back(ops.allocator(), DType::BF16, Shape{M, Nqkv});
+      o.x.emplace_back(ops.allocator(), DType::BF16, Shape{M, H});
+      o.route.emplace_back(ops, M, E, k);
+    }
+    for (OwnedTensor& b : o.h) b = OwnedTensor(ops.allocator(), DType::BF16, {M, H});
+    return o;
+  };
+  Outs eager = make_outs(), replay = make_outs();
+  auto reset = [&](const Outs& o) {
+    EXPECT_EQ(cudaMemcpyAsync(o.h[0].tensor.data(), h0.tensor.data(), h0.tensor.nbytes(), cudaMemcpyDeviceToDevice,
+                              cuda_stream(ops)),
+              cudaSuccess);
+    for (const OwnedTensor* t : {&o.h[1], &o.qkv[0], &o.qkv[1], &o.x[0], &o.x[1]})
+      EXPECT_EQ(cudaMemsetAsync(t->tensor.data(), 0xff, t->tensor.nbytes(), cuda_stream(ops)), cudaSuccess);
+    for (const RouteOut& r : o.route) r.poison(ops);
+  };
+  auto step = [&](const Outs& o) {
+    int cur = 0;
+    for (int i = 0; i < 4; ++i) {
+      const NormInput n{partials[i].tensor, o.h[cur].tensor, o.h[1 - cur].tensor, nw.tensor, Tensor{}, 1e-6f,
+                        i % 2 == 1 ? o.x[i / 2].tensor : Tensor{}};
+      if (i % 2 == 0)
+        ops.norm_linear(n, qkv_w, o.qkv[i / 2]);
+      else
+        ops.norm_route_experts(n, router_w, k, true, o.route[i / 2].logits, o.route[i / 2].weights, o.route[i / 2].ids);
+      cur = 1 - cur;
+    }
+  };
+  reset(eager);
+  step(eager);
+  ops.synchronize();
+  // The eager step against the unfolded ops on the default backend's stream (the same stream).
+  {
+    OwnedTensor h(gpu->allocator(), DType::BF16, {M, H}), x(gpu->allocator(), DType::BF16, {M, H});
+    EXPECT_EQ(cudaMemcpyAsync(h.tensor.data(), h0.tensor.data(), h0.tensor.nbytes(), cudaMemcpyDeviceToDevice,
+                              cuda_stream(*gpu)),
+              cudaSuccess);
+    for (int i = 0; i < 4; ++i) {
+      gpu->rms_norm(partials[i], nw, Tensor{}, 1e-6f, x, h);
+      if (i % 2 == 0) {
+        OwnedTensor want(gpu->allocator(), DType::BF16, {M, Nqkv});
+        gpu->gemm(x, qkv_w, want);
+        EXPECT_TRUE(same_bits(to_host(want).tensor, to_host(eager.qkv[i / 2]).tensor)) << "fold " << i;
+      } else {
+        EXPECT_TRUE(same_bits(to_host(x).tensor, to_host(eager.x[i / 2]).tensor)) << "fold " << i;
+        const RouteOut want(*gpu, M, E, k);
+        want.gemm_then_route(*gpu, x, router_w, k, true);
+        EXPECT_TRUE(want.same_bits_as(*gpu, eager.route[i / 2])) << "fold " << i;
+      }
+    }
+    EXPECT_TRUE(same_bits(to_host(h).tensor, to_host(eager.h[0]).tensor)) << "the stream after four folds";
+  }
+  const std::unique_ptr<CudaGraph> graph = CudaGraph::capture(ops, [&] { step(replay); });
+  for (int run = 0; run < 2; ++run) {
+    reset(replay);
+    graph->replay();
+    ops.synchronize();
+    for (int j = 0; j < 2; ++j) {
+      EXPECT_TRUE(same_bits(to_host(replay.qkv[j]).tensor, to_host(eager.qkv[j]).tensor)) << "replay " << run;
+      EXPECT_TRUE(same_bits(to_host(replay.x[j]).tensor, to_host(eager.x[j]).tensor)) << "replay " << run;
+      EXPECT_TRUE(replay.route[j].same_bits_as(ops, eager.route[j])) << "replay " << run;
+      EXPECT_TRUE(same_bits(to_host(replay.h[j]).tensor, to_host(eager.h[j]).tensor)) << "replay " << run;
+    }
   }
 }
 
