@@ -6,6 +6,10 @@
 // are all older than this step's issues its first K/V tiles before pdl_wait. The splits are
 // the fixed kDecodePartition-token ones (grid: splits x head groups x sequences), or a split
 // plan's items read from device memory (PLAN; grid: the plan's bound x head groups).
+// With AttnArgs::qk_fused the kernel also does qk_norm_rope's work for its rows (a step of
+// decode rows only): a block stages its query heads from the raw qkv row, normed and rotated
+// (norm_rope.cuh), and a block holding a row's newest token first writes that token's k and v
+// into the cache, then issues its tiles; the bits are those of qk_norm_rope, then attention.
 //
 // bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
 // are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
@@ -27,6 +31,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fp8.cuh"
+#include "kernels/cuda/norm_rope.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
@@ -97,10 +102,11 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
 
 // A decode block's start: its work, KV head kvh and first query head g0 of the group; false
 // where it has none. It waits for the kernel before first, unless a.early_kv and its tokens end
-// before the context's last, this step's, which the kernel before writes (waited false): the
-// work is the host's (the plan, lengths and block tables are uploaded before the step) and the
-// older tokens were written by completed kernels, so the block may issue its first K/V tiles
-// and then wait, before it reads the query or the cache's scales.
+// before the context's last, this step's, which the kernel before writes (or, qk_fused, this
+// block once it has waited: write_new_kv) (waited false): the work is the host's (the plan,
+// lengths and block tables are uploaded before the step) and the older tokens were written by
+// completed kernels, so the block may issue its first K/V tiles and then wait, before it reads
+// the query or the cache's scales.
 template <bool PLAN>
 __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0, bool& waited) {
   waited = !a.early_kv;
@@ -139,6 +145,75 @@ __device__ __forceinline__ void stage_q(const bf16* q, int rows, bf16* sq) {
     if (r < rows) v = *reinterpret_cast<const uint4*>(q + r * HD + c * 8);
     *reinterpret_cast<uint4*>(sq + r * HD + swz(r, c) * 8) = v;
   }
+}
+
+// qk_fused: stage_q's rows from row s's raw qkv: query heads [head0, head0 + rows) normed and
+// rotated (norm_rope.cuh) and rounded to bf16, as qk_norm_rope writes q, into sq [16][HD] at
+// stage_q's places (rows from `rows` on zero). Warp w takes rows w + kWarps k (k < kRowsPerWarp),
+// all its loads issued before the first head's arithmetic.
+template <int HD>
+__device__ __forceinline__ void stage_q_fused(const AttnArgs& a, int s, int head0, int rows, bf16* sq) {
+  constexpr int kPairs = HD / 64, kRowsPerWarp = 16 / kWarps;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const bf16* q = static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head0) * HD;
+  float lo[kRowsPerWarp][kPairs] = {}, hi[kRowsPerWarp][kPairs] = {};
+#pragma unroll
+  for (int k = 0; k < kRowsPerWarp; ++k) {
+    const int r = warp + kWarps * k;
+    if (r < rows) load_head_pairs(q + r * HD, HD, lo[k], hi[k]);
+  }
+  const float* cs = rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[s]);
+#pragma unroll
+  for (int k = 0; k < kRowsPerWarp; ++k) {
+    const int r = warp + kWarps * k;
+    if (r < rows) norm_rope_head(lo[k], hi[k], HD, static_cast<const bf16*>(a.qk.q_norm_w), cs, a.qk.eps);
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      const int d0 = lane + 32 * j, d1 = HD / 2 + d0;
+      sq[r * HD + swz(r, d0 / 8) * 8 + d0 % 8] = __float2bfloat16_rn(lo[k][j]);
+      sq[r * HD + swz(r, d1 / 8) * 8 + d1 % 8] = __float2bfloat16_rn(hi[k][j]);
+    }
+  }
+}
+
+// A value of this step's k or v as the cache holds it: e4m3(x / scale), or bf16.
+template <bool FP8>
+__device__ __forceinline__ KvElem<FP8> cache_value(float x, float scale) {
+  if constexpr (FP8)
+    return f32_to_e4m3_rn(x / scale);
+  else
+    return __float2bfloat16_rn(x);
+}
+
+// qk_fused, in a block holding row s's newest token, after pdl_wait: this step's k (warp 0:
+// normed and rotated) and v (warp 1: copied) of KV head kvh into the cache at the row's slot,
+// as qk_norm_rope writes them; then fenced and synchronised before any tile is issued, so the
+// block's cp.async of the tile holding the token (it reads through L2) sees them. The blocks of
+// the row's other head groups (gridDim.y > Hkv) write the same bytes.
+template <int HD, bool FP8>
+__device__ __forceinline__ void write_new_kv(const AttnArgs& a, int s, int kvh) {
+  constexpr int kPairs = HD / 64;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t slot = a.qk.slots[s];
+  if (warp < 2 && slot >= 0 && slot < a.qk.num_slots) {
+    const int head = a.Hq + warp * a.Hkv + kvh;  // k head kvh, or v head kvh
+    float lo[kPairs], hi[kPairs];
+    load_head_pairs(static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head) * HD, HD, lo, hi);
+    if (warp == 0)
+      norm_rope_head(lo, hi, HD, static_cast<const bf16*>(a.qk.k_norm_w),
+                     rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[s]), a.qk.eps);
+    float scale = 1.0f;
+    if constexpr (FP8) scale = a.kv_scales[warp];
+    const int64_t off = ((slot / a.block_size * a.Hkv + kvh) * a.block_size + slot % a.block_size) * HD;
+    KvElem<FP8>* dst = static_cast<KvElem<FP8>*>(warp == 0 ? a.k_cache : a.v_cache) + off;
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      dst[lane + 32 * j] = cache_value<FP8>(lo[j], scale);
+      dst[HD / 2 + lane + 32 * j] = cache_value<FP8>(hi[j], scale);
+    }
+  }
+  __threadfence();
+  __syncthreads();
 }
 
 // Warp `warp`'s tile i of 16 tokens from `tok0` (K then V, cp.async into its stage `dst`):
@@ -238,6 +313,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
+  if (a.qk_fused && w.end >= w.len) write_new_kv<HD, false>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -245,7 +321,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  if (a.qk_fused)
+    stage_q_fused<HD>(a, w.s, head0, rows, sq);
+  else
+    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -368,6 +447,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
+  if (a.qk_fused && w.end >= w.len) write_new_kv<HD, true>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -375,7 +455,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  if (a.qk_fused)
+    stage_q_fused<HD>(a, w.s, head0, rows, sq);
+  else
+    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
   // 2t + 1 are dimensions k8_dim(kk, t) + 0, 1 (word 0), and 2t + 8, 2t + 9 are + 2, 3 (word 1).
