@@ -10,7 +10,9 @@
 // (moe_small.cuh; a backend made with ROTOR_MOE_SMALL=all) agrees with the tiles (one made with
 // ROTOR_MOE_SMALL=0) within bf16 rounding; the router in one op (route_experts: the GEMV with
 // its top-k fused at 1-2 rows) gives the bits of gemm + moe_route, run twice in a row and
-// replayed from a CUDA graph. Skipped without a GPU.
+// replayed from a CUDA graph; a step of decode rows with QK-norm + RoPE fused into the decode
+// attention (ROTOR_FUSED_QK_ATTENTION=1) gives the output and cache bits of qk_norm_rope, then
+// attention_decode. Skipped without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
