@@ -102,11 +102,11 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
 
 // A decode block's start: its work, KV head kvh and first query head g0 of the group; false
 // where it has none. It waits for the kernel before first, unless a.early_kv and its tokens end
-// before the context's last, this step's, which the kernel before writes (or, qk_fused, this
-// block once it has waited: write_new_kv) (waited false): the work is the host's (the plan,
-// lengths and block tables are uploaded before the step) and the older tokens were written by
-// completed kernels, so the block may issue its first K/V tiles and then wait, before it reads
-// the query or the cache's scales.
+// before the context's last (waited false). That token is this step's: the kernel before writes
+// it, or with qk_fused the blocks holding it, once they have waited (write_new_kv). The work is
+// the host's (the plan, lengths and block tables are uploaded before the step) and the older
+// tokens were written by completed kernels, so a block without the last token may issue its
+// first K/V tiles and then wait, before it reads the query or the cache's scales.
 template <bool PLAN>
 __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0, bool& waited) {
   waited = !a.early_kv;
