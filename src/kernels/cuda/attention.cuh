@@ -92,9 +92,9 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 // With a plan: plan_max_items x Hq x (hd + 2) f32.
 size_t attention_decode_plan_workspace(int max_items, int Hq);
 // Thread blocks of the decode kernel one SM holds at once (head size 128 or 64; bf16 or e4m3
-// cache at e4m3_stages, for query-head groups of `group`), for the planner's wave:
-// DecodeSplitParams::target_items.
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group);
+// cache at e4m3_stages, for query-head groups of `group`; the kernel with QK-norm + RoPE fused
+// in where qk_fused), for the planner's wave: DecodeSplitParams::target_items.
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused);
 // Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 

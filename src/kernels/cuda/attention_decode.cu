@@ -302,8 +302,8 @@ __device__ __forceinline__ void store_block(const AttnArgs& a, const DecodeWork&
 }
 
 // bf16 cache: S = Q K^T with the block's (up to) 16 query heads as the MMA's rows, 8 keys a
-// column tile; P from S's registers as the A operand of O = P V.
-template <int HD, bool PLAN>
+// column tile; P from S's registers as the A operand of O = P V. QK: AttnArgs::qk_fused.
+template <int HD, bool PLAN, bool QK>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   constexpr int kStg = kStagesBf16;
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -313,7 +313,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
-  if (a.qk_fused && w.end >= w.len) write_new_kv<HD, false>(a, w.s, kvh);
+  if (QK && w.end >= w.len) write_new_kv<HD, false>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -321,7 +321,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  if (a.qk_fused)
+  if constexpr (QK)
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
   else
     stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -438,7 +438,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // (NT tiles: a group of up to 8 heads needs one, where the query-rows form padded 8 to 16);
 // P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
-template <int HD, bool PLAN, int NT, int kStg>
+// QK: AttnArgs::qk_fused.
+template <int HD, bool PLAN, int NT, int kStg, bool QK>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
@@ -447,7 +448,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
-  if (a.qk_fused && w.end >= w.len) write_new_kv<HD, true>(a, w.s, kvh);
+  if (QK && w.end >= w.len) write_new_kv<HD, true>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -455,7 +456,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  if (a.qk_fused)
+  if constexpr (QK)
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
   else
     stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
@@ -705,21 +706,22 @@ cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t sp
 }
 
 // The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
-// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache).
-template <int HD, bool PLAN, bool FP8, int NT, int STG>
+// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache); QK: with QK-norm + RoPE fused
+// in (a kernel apart, so that the plain one stays as it was).
+template <int HD, bool PLAN, bool FP8, int NT, int STG, bool QK>
 constexpr auto decode_kernel() {
   if constexpr (FP8)
-    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG>;
+    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, QK>;
   else
-    return attn_decode_kernel<HD, PLAN>;
+    return attn_decode_kernel<HD, PLAN, QK>;
 }
 
-template <int HD, bool FP8, int NT, int STG>
-cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+template <int HD, bool FP8, int NT, int STG, bool QK>
+cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (a.plan != nullptr) {
-    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
@@ -727,7 +729,7 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
     if (err != cudaSuccess) return err;
     return launch_merge<HD, true>(a, part, S, a.plan_max_items / S, 0, stream);
   }
-  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG>();
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, QK>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
@@ -737,6 +739,12 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   return launch_merge<HD, false>(a, part, S, max_splits, max_splits, stream);
 }
 
+template <int HD, bool FP8, int NT, int STG>
+cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, true>(a, part, stream)
+                    : launch_decode_kernel<HD, FP8, NT, STG, false>(a, part, stream);
+}
+
 // An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
 template <int HD, int NT>
 cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
@@ -744,9 +752,9 @@ cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stre
                             : launch_decode<HD, true, NT, 4>(a, part, stream);
 }
 
-template <int HD, bool FP8, int NT, int STG>
+template <int HD, bool FP8, int NT, int STG, bool QK>
 int blocks_per_sm() {
-  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
+  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (raise_smem_limit(kernel, smem) != cudaSuccess) return 0;
   int n = 0;
@@ -758,15 +766,15 @@ int blocks_per_sm() {
 }
 
 // An e4m3 cache's kernel for a group of `group` query heads: one 8-head column tile up to 8.
-template <int HD, int STG>
+template <int HD, int STG, bool QK>
 int blocks_per_sm_e4m3(int group) {
-  return group <= 8 ? blocks_per_sm<HD, true, 1, STG>() : blocks_per_sm<HD, true, 2, STG>();
+  return group <= 8 ? blocks_per_sm<HD, true, 1, STG, QK>() : blocks_per_sm<HD, true, 2, STG, QK>();
 }
 
-template <int HD>
+template <int HD, bool QK>
 int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
-  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16>();
-  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3>(group) : blocks_per_sm_e4m3<HD, 4>(group);
+  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16, QK>();
+  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3, QK>(group) : blocks_per_sm_e4m3<HD, 4, QK>(group);
 }
 
 }  // namespace
@@ -779,10 +787,12 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group) {
-  switch (hd) {
-    case 128: return blocks_per_sm<128>(kv_fp8, e4m3_stages, group);
-    case 64: return blocks_per_sm<64>(kv_fp8, e4m3_stages, group);
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused) {
+  switch (hd * 2 + qk_fused) {
+    case 128 * 2: return blocks_per_sm<128, false>(kv_fp8, e4m3_stages, group);
+    case 128 * 2 + 1: return blocks_per_sm<128, true>(kv_fp8, e4m3_stages, group);
+    case 64 * 2: return blocks_per_sm<64, false>(kv_fp8, e4m3_stages, group);
+    case 64 * 2 + 1: return blocks_per_sm<64, true>(kv_fp8, e4m3_stages, group);
     default: return 0;
   }
 }

@@ -157,8 +157,10 @@ class CudaOps final : public Ops {
     for (int fp8 = 0; fp8 < 2; ++fp8) {
       for (int wide = 0; wide < 2; ++wide) {  // query-head groups of up to 8, or more
         const int group = 8 + 8 * wide;
-        decode_blocks_per_sm_[fp8][0][wide] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group);
-        decode_blocks_per_sm_[fp8][1][wide] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group);
+        decode_blocks_per_sm_[fp8][0][wide] =
+            cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group, fused_qk_attention_);
+        decode_blocks_per_sm_[fp8][1][wide] =
+            cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group, fused_qk_attention_);
       }
     }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
@@ -750,7 +752,9 @@ class CudaOps final : public Ops {
   int lane_ = 0;
   int num_sms_ = 0;
   int64_t l2_bytes_ = 0;
-  int decode_blocks_per_sm_[2][2][2] = {};  // [e4m3 cache][head size 64, 128][query-head group > 8]
+  // [e4m3 cache][head size 64, 128][query-head group > 8], of the kernel a step of decodes runs
+  // (with QK-norm + RoPE fused in where ROTOR_FUSED_QK_ATTENTION=1)
+  int decode_blocks_per_sm_[2][2][2] = {};
   bool w8a8_wgmma_ = true;
   // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
   // slower at batch 1 on an H100 (docs/perf-log.md, 2026-12-06 03:08).
