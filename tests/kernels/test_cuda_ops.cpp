@@ -691,7 +691,7 @@ TEST_F(CudaOpsTest, FusedQkAttentionMatchesTwoOps) {
     cb.seq_lens = hlens;
     cb.block_tables = htab;
     if (planned) {
-      DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd, fp8);
+      DecodeSplitParams p = fused->decode_split_params(Hq, Hkv, hd, fp8);
       if (trial % 8 == 6) p.target_items = r.uniform(1, p.target_items);
       p.min_chunk = 16 * r.uniform(1, 32);
       const DecodePlan plan = plan_decode_splits(lens, num_real, p);
@@ -701,8 +701,9 @@ TEST_F(CudaOpsTest, FusedQkAttentionMatchesTwoOps) {
     const float scale = 1.0f / std::sqrt(float(hd));
     OwnedTensor dq(gpu->allocator(), DType::BF16, {S, Hq, hd}), dq_scratch(gpu->allocator(), DType::BF16, {S, Hq, hd});
     OwnedTensor out_two(gpu->allocator(), DType::BF16, {S, Hq * hd}), out_one(gpu->allocator(), DType::BF16, {S, Hq * hd});
-    gpu->qk_norm_rope(dqkv, dqw, dkw, 1e-6f, drope, gb, two_ops, dq);
-    gpu->attention_decode(dq, two_ops, gb, scale, out_two);
+    // The two ops on the same backend: its split plans' grid (and so the merge) is the fused op's.
+    fused->qk_norm_rope(dqkv, dqw, dkw, 1e-6f, drope, gb, two_ops, dq);
+    fused->attention_decode(dq, two_ops, gb, scale, out_two);
     fused->qk_norm_rope_attention_decode(dqkv, dqw, dkw, 1e-6f, drope, gb, one_op, scale, dq_scratch, out_one);
     const OwnedTensor got = to_host(out_one);
     EXPECT_TRUE(same_bits(to_host(out_two).tensor, got.tensor)) << "output";
