@@ -10,9 +10,11 @@
 // A mode with "+prefetch" runs the same with the L2 weight prefetch of each layer's q/k/v and
 // o_proj weights (model/weight_prefetch.h), so its columns stand beside the plain mode's.
 // Prints a table per split mode (kernels by rows, batches by columns) and a LATENCY line per
-// (batch, mode) for scripts/gpu-check.sh's summary. The timed steps of the plain runner are the
-// CUDA profiler's range (cudaProfilerStart/Stop), so `ncu --profile-from-start off` sees only
-// decode-step kernels, not the weight fill or the graph capture. CUDA only.
+// (batch, mode) for scripts/gpu-check.sh's summary (its attention_us: the decode steps' one op of
+// QK-norm + RoPE and attention, qk_norm_rope_attention_decode, fused or not). The timed steps of
+// the plain runner are the CUDA profiler's range (cudaProfilerStart/Stop), so `ncu
+// --profile-from-start off` sees only decode-step kernels, not the weight fill or the graph
+// capture. CUDA only.
 #include <CLI/CLI.hpp>
 #include <cuda_profiler_api.h>
 
@@ -258,9 +260,9 @@ int run(const Args& a) {
     for (const std::string& splits : a.splits) {
       cols.push_back(bench.measure(B, splits, bw));
       const Column& col = cols.back();
-      double attention = 0;
+      double attention = 0;  // a step of decodes only runs QK-norm + RoPE and attention as one op
       for (const auto& [label, us] : col.kernels_us)
-        if (label == "attention_decode") attention = us;
+        if (label == "attention_decode" || label == "qk_norm_rope+attention_decode") attention += us;
       if (!col.skipped.empty()) {
         std::printf("LATENCY model=%s layers=%d w8a8=%d batch=%d splits=%s skipped (%s)\n", name.c_str(), c.num_layers,
                     w8a8, B, splits.c_str(), col.skipped.c_str());

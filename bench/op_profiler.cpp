@@ -84,6 +84,15 @@ void OpProfiler::attention_decode_impl(const Tensor& q, const LayerKVCache& cach
                                   const Tensor& out) {
   timed("attention_decode", [&] { inner_.attention_decode(q, cache, batch, scale, out); });
 }
+void OpProfiler::qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
+                                                    float eps, const Tensor& rope_cos_sin, const AttentionBatch& batch,
+                                                    const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                                    const Tensor& out) {
+  timed("qk_norm_rope+attention_decode", [&] {
+    inner_.qk_norm_rope_attention_decode(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, scale, q_scratch,
+                                         out);
+  });
+}
 void OpProfiler::attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                                    const Tensor& out) {
   timed("attention_prefill", [&] { inner_.attention_prefill(q, cache, batch, scale, out); });

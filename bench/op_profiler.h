@@ -67,6 +67,10 @@ class OpProfiler final : public Ops {
                         const Tensor& out) override;
   void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch, float scale,
                          const Tensor& out) override;
+  void qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                                          const Tensor& rope_cos_sin, const AttentionBatch& batch,
+                                          const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                          const Tensor& out) override;
   void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) override;
   void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) override;
   void quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) override;

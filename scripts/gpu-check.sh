@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn fused-norm early-tiles early stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn fused-norm early-tiles early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -470,6 +470,18 @@ for step in $steps; do
       gtest_with ROTOR_FUSED_NORM=1 fused-norm test_model_cuda
       latency_runs norm-apart "norms apart (the default)" plan 1,2,4,8,32
       latency_runs norm-folded "norms folded into the GEMVs (ROTOR_FUSED_NORM=1)" plan 1,2,4,8,32 ROTOR_FUSED_NORM=1
+      ;;
+    fused-qk)
+      # Issue 21: a step of decode rows taking QK-norm + RoPE and the cache write inside the decode
+      # attention kernel (ROTOR_FUSED_QK_ATTENTION=1; off by default): the fused op against the
+      # two ops and the decode attention tests with it, the fixtures through the model with it,
+      # then the decode step at batch 1-32 off and on.
+      gtest_with ROTOR_FUSED_QK_ATTENTION=1 fused-qk test_cuda_ops \
+        --gtest_filter='*FusedQkAttention*:*PagedAttention*:*PlannedDecodeAttention*:*QkNormRope*'
+      gtest_with ROTOR_FUSED_QK_ATTENTION=1 fused-qk test_model_cuda
+      latency_runs qk-apart "QK-norm + RoPE and decode attention apart (the default)" plan 1,2,4,8,32
+      latency_runs qk-fused "QK-norm + RoPE fused into decode attention (ROTOR_FUSED_QK_ATTENTION=1)" plan \
+        1,2,4,8,32 ROTOR_FUSED_QK_ATTENTION=1
       ;;
     early-tiles)
       # Issues 21 and 14: the experts' tiled down GEMM prefetching its W rows into L2 before

@@ -106,6 +106,27 @@ bool overlap(const Tensor& a, const Tensor& b) {
   return a0 < b1 && b0 < a1;
 }
 
+// qk_norm_rope's arguments (op and q_name, q_out's name, name them in the errors).
+void qk_norm_rope_args(const char* op, const char* q_name, const Device& d, const Tensor& qkv,
+                       const Tensor& q_norm_w, const Tensor& k_norm_w, const Tensor& rope_cos_sin,
+                       const AttentionBatch& batch, const LayerKVCache& cache, const Tensor& q_out) {
+  on_device(op, d,
+            {{"qkv", qkv}, {"q_norm_w", q_norm_w}, {"k_norm_w", k_norm_w}, {"rope_cos_sin", rope_cos_sin},
+             {"batch.positions", batch.positions}, {"batch.slot_mapping", batch.slot_mapping}, {"cache.k", cache.k},
+             {"cache.v", cache.v}, {"cache.scales", cache.scales}, {q_name, q_out}});
+  const int64_t T = batch.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
+  expect_heads(op, q_name, q_out, kFloatOut, {"T", T}, Hq, hd);
+  ROTOR_CHECK(hd > 0 && hd % 2 == 0, "{}: head_dim must be even (NeoX RoPE rotates halves), got {}", op, hd);
+  expect_tensor(op, "qkv", qkv, kFloatIn, kRows, {{"T", T}, {"(Hq + 2 Hkv) * head_dim", (Hq + 2 * Hkv) * hd}});
+  expect_vector(op, "q_norm_w", q_norm_w, kFloatIn, {"head_dim", hd});
+  expect_vector(op, "k_norm_w", k_norm_w, kFloatIn, {"head_dim", hd});
+  expect_tensor(op, "rope_cos_sin", rope_cos_sin, F32, kContiguous,
+                {{"max_pos", rope_cos_sin.size(0)}, {"head_dim", hd}});
+  expect_vector(op, "batch.positions", batch.positions, I32, {"T", T});
+  expect_vector(op, "batch.slot_mapping", batch.slot_mapping, I32, {"T", T});
+  cache_args(op, cache, cache.k.size(2), hd);
+}
+
 }  // namespace
 
 void check_linear(const char* op, const LinearWeight& w, int64_t N, int64_t K, const Device& d) {
@@ -197,22 +218,7 @@ void check_norm_route_experts(const Device& d, const NormInput& n, const LinearW
 void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
                         const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                         const Tensor& q_out) {
-  const char* op = "qk_norm_rope";
-  on_device(op, d,
-            {{"qkv", qkv}, {"q_norm_w", q_norm_w}, {"k_norm_w", k_norm_w}, {"rope_cos_sin", rope_cos_sin},
-             {"batch.positions", batch.positions}, {"batch.slot_mapping", batch.slot_mapping}, {"cache.k", cache.k},
-             {"cache.v", cache.v}, {"cache.scales", cache.scales}, {"q_out", q_out}});
-  const int64_t T = batch.num_tokens, Hq = q_out.size(1), hd = q_out.size(2), Hkv = cache.k.size(1);
-  expect_heads(op, "q_out", q_out, kFloatOut, {"T", T}, Hq, hd);
-  ROTOR_CHECK(hd > 0 && hd % 2 == 0, "{}: head_dim must be even (NeoX RoPE rotates halves), got {}", op, hd);
-  expect_tensor(op, "qkv", qkv, kFloatIn, kRows, {{"T", T}, {"(Hq + 2 Hkv) * head_dim", (Hq + 2 * Hkv) * hd}});
-  expect_vector(op, "q_norm_w", q_norm_w, kFloatIn, {"head_dim", hd});
-  expect_vector(op, "k_norm_w", k_norm_w, kFloatIn, {"head_dim", hd});
-  expect_tensor(op, "rope_cos_sin", rope_cos_sin, F32, kContiguous,
-                {{"max_pos", rope_cos_sin.size(0)}, {"head_dim", hd}});
-  expect_vector(op, "batch.positions", batch.positions, I32, {"T", T});
-  expect_vector(op, "batch.slot_mapping", batch.slot_mapping, I32, {"T", T});
-  cache_args(op, cache, cache.k.size(2), hd);
+  qk_norm_rope_args("qk_norm_rope", "q_out", d, qkv, q_norm_w, k_norm_w, rope_cos_sin, batch, cache, q_out);
 }
 
 void check_attention(const char* op, bool decode, const Device& d, const Tensor& q, const LayerKVCache& cache,
@@ -235,6 +241,19 @@ void check_attention(const char* op, bool decode, const Device& d, const Tensor&
   expect_vector(op, "batch.seq_lens", b.seq_lens, I32, {"num_seqs", S});
   expect_tensor(op, "batch.block_tables", b.block_tables, I32, kContiguous,
                 {{"num_seqs", S}, {"W", b.block_tables.size(1)}});
+}
+
+void check_qk_norm_rope_attention_decode(const Device& d, const Tensor& qkv, const Tensor& q_norm_w,
+                                         const Tensor& k_norm_w, const Tensor& rope_cos_sin,
+                                         const AttentionBatch& batch, const LayerKVCache& cache,
+                                         const Tensor& q_scratch, const Tensor& out) {
+  const char* op = "qk_norm_rope_attention_decode";
+  ROTOR_CHECK(batch.num_tokens == batch.num_decode_seqs,
+              "{}: every row must be a decode (batch.num_tokens = batch.num_decode_seqs), got {} tokens and {} "
+              "decodes",
+              op, batch.num_tokens, batch.num_decode_seqs);
+  qk_norm_rope_args(op, "q_scratch", d, qkv, q_norm_w, k_norm_w, rope_cos_sin, batch, cache, q_scratch);
+  check_attention(op, true, d, q_scratch, cache, batch, out);
 }
 
 void check_gemm(const Device& d, const Tensor& x, const LinearWeight& w, const Tensor& out) {

@@ -31,6 +31,12 @@ void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm
 // decode: q holds the batch's decode tokens; else its prefill tokens.
 void check_attention(const char* op, bool decode, const Device& d, const Tensor& q, const LayerKVCache& cache,
                      const AttentionBatch& batch, const Tensor& out);
+// qk_norm_rope's contract (q_scratch its q_out) and attention_decode's (q_scratch its q) on a
+// batch of decode rows only.
+void check_qk_norm_rope_attention_decode(const Device& d, const Tensor& qkv, const Tensor& q_norm_w,
+                                         const Tensor& k_norm_w, const Tensor& rope_cos_sin,
+                                         const AttentionBatch& batch, const LayerKVCache& cache,
+                                         const Tensor& q_scratch, const Tensor& out);
 void check_gemm(const Device& d, const Tensor& x, const LinearWeight& w, const Tensor& out);
 void check_quant_static(const Device& d, const Tensor& x, float scale, float offset, const Tensor& out);
 void check_quant_per_token(const Device& d, const Tensor& x, const Tensor& out, const Tensor& scales);

@@ -1,6 +1,7 @@
 // kernels/ops.cpp — Ops's front: every op checks its arguments against its contract
-// (op_contract.h), then runs the backend's implementation; and the folded norm's default
-// implementation (no backend folds unless it says so: folds_norm false, the ops fail).
+// (op_contract.h), then runs the backend's implementation; the default implementations of the
+// ops a backend may fuse: the folded norm's (no backend folds unless it says so: folds_norm
+// false, the ops fail) and qk_norm_rope_attention_decode's (its two ops in turn).
 #include "kernels/ops.h"
 
 #include "core/check.h"
@@ -43,6 +44,22 @@ void Ops::attention_prefill(const Tensor& q, const LayerKVCache& cache, const At
                             const Tensor& out) {
   check_attention("attention_prefill", false, device(), q, cache, batch, out);
   attention_prefill_impl(q, cache, batch, scale, out);
+}
+
+void Ops::qk_norm_rope_attention_decode(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                                        const Tensor& rope_cos_sin, const AttentionBatch& batch,
+                                        const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                        const Tensor& out) {
+  check_qk_norm_rope_attention_decode(device(), qkv, q_norm_w, k_norm_w, rope_cos_sin, batch, cache, q_scratch, out);
+  qk_norm_rope_attention_decode_impl(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, scale, q_scratch, out);
+}
+
+void Ops::qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
+                                             float eps, const Tensor& rope_cos_sin, const AttentionBatch& batch,
+                                             const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                             const Tensor& out) {
+  qk_norm_rope_impl(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, batch, cache, q_scratch);
+  attention_decode_impl(q_scratch, cache, batch, scale, out);
 }
 
 void Ops::gemm(const Tensor& x, const LinearWeight& w, const Tensor& out) {

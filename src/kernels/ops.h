@@ -236,6 +236,14 @@ class Ops {
                         float scale, const Tensor& out);
   void attention_prefill(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
                          float scale, const Tensor& out);
+  // A step whose rows are all decodes (batch.num_tokens == batch.num_decode_seqs) in one op:
+  // qk_norm_rope(qkv, ..., q_scratch), then attention_decode(q_scratch, ..., out), with those
+  // two ops' results (a backend may fuse them and leave q_scratch [T, Hq, hd] unwritten: the GPU
+  // does with ROTOR_FUSED_QK_ATTENTION=1). out [T, Hq * hd].
+  void qk_norm_rope_attention_decode(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
+                                     const Tensor& rope_cos_sin, const AttentionBatch& batch,
+                                     const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                     const Tensor& out);
   // What this backend's attention_decode fills the device with, for the split planner: the
   // items (a sequence's split of one KV head group) that make one wave, and the longest split
   // (its fixed one), and whether runners plan by default; kv_fp8: for an e4m3 cache (whose
@@ -360,6 +368,10 @@ class Ops {
       float scale, const Tensor& out) = 0;
   virtual void attention_prefill_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& batch,
       float scale, const Tensor& out) = 0;
+  // By default the two ops' impls, one after the other.
+  virtual void qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
+      float eps, const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache, float scale,
+      const Tensor& q_scratch, const Tensor& out);
   virtual void gemm_impl(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
   virtual void quant_static_impl(const Tensor& x, float scale, float offset, const Tensor& out) = 0;
   virtual void quant_per_token_impl(const Tensor& x, const Tensor& out, const Tensor& scales) = 0;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "core/bf16.h"
 #include "core/error.h"
@@ -243,6 +244,62 @@ TEST_F(CpuOps, QkNormRopeWritesCacheAtSlots) {
       EXPECT_LT(rel_err(ref_head(t, Hq + h, kn.tensor), kc.tensor.data<float>() + base), 1e-5);
       for (int i = 0; i < hd; ++i) EXPECT_EQ(vc.tensor.data<float>()[base + i], at(qkv.tensor, t * W + (Hq + Hkv + h) * hd + i));
     }
+  }
+}
+
+// qk_norm_rope_attention_decode (the backend's default: no fusion) is qk_norm_rope into
+// q_scratch, then attention_decode: their bits in q_scratch, out and the cache, with and without
+// a split plan, a padding row (slot -1) included; a batch with a prefill row is refused.
+TEST_F(CpuOps, QkNormRopeAttentionDecodeIsTheTwoOps) {
+  const int Hq = 8, Hkv = 2, hd = 16, bs = 16, S = 4, P = 256;
+  const std::vector<int32_t> lens{37, 1, 200, 1}, pos{36, 0, 199, 0};
+  std::vector<int32_t> tables(S * 13, 0), slots(S, -1), qstart(S + 1);
+  for (int s = 0, f = 0; s < S; ++s) {
+    qstart[s + 1] = s + 1;
+    for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * 13 + b] = f++;
+    if (s < 3) slots[s] = tables[s * 13 + pos[s] / bs] * bs + pos[s] % bs;  // row 3: padding
+  }
+  OwnedTensor qkv = r.f32({S, (Hq + 2 * Hkv) * hd}), qn = r.bf16({hd}), kn = r.bf16({hd}), rope = r.f32({P, hd});
+  OwnedTensor kc = r.f32({20, Hkv, bs, hd}), vc = r.f32({20, Hkv, bs, hd});
+  OwnedTensor qs = i32(qstart, {S + 1}), ls = i32(lens, {S}), bt = i32(tables, {S, 13}), ps = i32(pos, {S}),
+              sl = i32(slots, {S});
+  DecodeSplitParams p;
+  p.target_items = 12;
+  p.min_chunk = 16;
+  const DecodePlan plan = plan_decode_splits(lens, 3, p);
+  OwnedTensor pl = i32(plan.data, {static_cast<int64_t>(plan.data.size())});
+  for (bool planned : {false, true}) {
+    SCOPED_TRACE(planned ? "split plan" : "unsplit");
+    AttentionBatch b;
+    b.num_tokens = b.num_seqs = b.num_decode_seqs = S;
+    b.max_query_len = 1;
+    b.max_seq_len = 200;
+    b.block_size = bs;
+    b.positions = ps.tensor;
+    b.slot_mapping = sl.tensor;
+    b.query_start = qs.tensor;
+    b.seq_lens = ls.tensor;
+    b.block_tables = bt.tensor;
+    if (planned) b.decode_plan = pl.tensor;
+    OwnedTensor k1(cpu_allocator(), DType::F32, kc.tensor.shape()), v1(cpu_allocator(), DType::F32, vc.tensor.shape());
+    OwnedTensor k2(cpu_allocator(), DType::F32, kc.tensor.shape()), v2(cpu_allocator(), DType::F32, vc.tensor.shape());
+    for (OwnedTensor* t : {&k1, &k2}) std::memcpy(t->tensor.data(), kc.tensor.data(), kc.tensor.nbytes());
+    for (OwnedTensor* t : {&v1, &v2}) std::memcpy(t->tensor.data(), vc.tensor.data(), vc.tensor.nbytes());
+    OwnedTensor q1 = r.f32({S, Hq, hd}), q2 = r.f32({S, Hq, hd}), o1 = r.f32({S, Hq * hd}), o2 = r.f32({S, Hq * hd});
+    const float scale = 1.0f / std::sqrt(float(hd));
+    ops->qk_norm_rope_attention_decode(qkv.tensor, qn.tensor, kn.tensor, 1e-6f, rope.tensor, b, {k1.tensor, v1.tensor},
+                                       scale, q1.tensor, o1.tensor);
+    ops->qk_norm_rope(qkv.tensor, qn.tensor, kn.tensor, 1e-6f, rope.tensor, b, {k2.tensor, v2.tensor}, q2.tensor);
+    ops->attention_decode(q2.tensor, {k2.tensor, v2.tensor}, b, scale, o2.tensor);
+    for (const auto& [name, a, c] : {std::tuple{"q_scratch", &q1, &q2}, {"out", &o1, &o2}, {"cache.k", &k1, &k2},
+                                     {"cache.v", &v1, &v2}})
+      EXPECT_EQ(std::memcmp(a->tensor.data(), c->tensor.data(), a->tensor.nbytes()), 0) << name;
+
+    AttentionBatch mixed = b;
+    mixed.num_decode_seqs = S - 1;
+    EXPECT_THROW(ops->qk_norm_rope_attention_decode(qkv.tensor, qn.tensor, kn.tensor, 1e-6f, rope.tensor, mixed,
+                                                    {k1.tensor, v1.tensor}, scale, q1.tensor, o1.tensor),
+                 Error);
   }
 }
 

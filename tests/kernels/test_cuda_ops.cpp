@@ -12,11 +12,14 @@
 // its top-k fused at 1-2 rows) gives the bits of gemm + moe_route, run twice in a row and
 // replayed from a CUDA graph. The RMSNorm folded into the GEMV after it (ROTOR_FUSED_NORM=1:
 // norm_linear, norm_route_experts) gives the bits of rms_norm then the GEMM or router, its
-// stream and rows included, eager and replayed. Skipped without a GPU.
+// stream and rows included, eager and replayed; a step of decode rows with QK-norm + RoPE fused
+// into the decode attention (ROTOR_FUSED_QK_ATTENTION=1) gives the output and cache bits of
+// qk_norm_rope, then attention_decode. Skipped without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -611,6 +614,125 @@ void CudaOpsTest::planned_decode_attention_matches_cpu(bool fp8) {
 
 TEST_F(CudaOpsTest, PlannedDecodeAttentionMatchesCpu) { planned_decode_attention_matches_cpu(false); }
 TEST_F(CudaOpsTest, PlannedDecodeAttentionE4m3CacheMatchesCpu) { planned_decode_attention_matches_cpu(true); }
+
+// A step of decode rows in one op with QK-norm + RoPE fused into the decode attention kernel
+// (a backend made with ROTOR_FUSED_QK_ATTENTION=1) against qk_norm_rope, then attention_decode
+// on a copy of the same inputs: the same output and the same whole K/V cache, bit for bit (the
+// same arithmetic, kernels/cuda/norm_rope.cuh), and the output within 1e-2 of the CPU's op. On
+// bf16 and e4m3 caches, head sizes 128 and 64, query groups of 4, 16 and 20 (20: two blocks
+// of one KV head write the same bytes), fixed splits and split plans, contexts from 1 token
+// to past two fixed splits, a graph padding row (slot -1) in some steps; an e4m3 cache asked to
+// compute its scales takes the two ops (the same bits as well).
+TEST_F(CudaOpsTest, FusedQkAttentionMatchesTwoOps) {
+  const std::unique_ptr<Ops> fused = gpu_with_env("ROTOR_FUSED_QK_ATTENTION", "1");
+  const int max_pos = 8192;
+  for (int trial = 0; trial < 24; ++trial) {
+    const bool fp8 = trial % 2 == 1, planned = trial % 4 >= 2, calculate = fp8 && trial % 8 == 7;
+    const int hd = trial % 3 == 2 ? 64 : 128, bs = trial % 5 == 4 ? 48 : 16;
+    const int group = std::array{4, 16, 20}[trial / 8], Hkv = 1 << r.uniform(0, 2), Hq = group * Hkv;
+    const int S = r.uniform(1, 5), num_real = S - (S > 1 && r.uniform(0, 1) == 1);  // the last row padding
+    std::vector<int32_t> lens(S, 1), qs(S + 1), pos(S, 0), slots(S, -1);
+    for (int s = 0; s < num_real; ++s) lens[s] = r.uniform(0, 2) == 0 ? r.uniform(1, 40) : r.uniform(41, 5000);
+    int maxb = 1, total = 0, max_len = 1;
+    for (int s = 0; s < S; ++s) {
+      qs[s + 1] = s + 1;
+      maxb = std::max(maxb, (lens[s] + bs - 1) / bs);
+      total += (lens[s] + bs - 1) / bs;
+      max_len = std::max(max_len, lens[s]);
+    }
+    std::vector<int32_t> blocks(total + 2), tables(S * maxb, 0);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), r.g);
+    for (int s = 0, f = 0; s < S; ++s)
+      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
+    for (int s = 0; s < num_real; ++s) {  // the new token: the context's last
+      pos[s] = lens[s] - 1;
+      slots[s] = tables[s * maxb + pos[s] / bs] * bs + pos[s] % bs;
+    }
+    SCOPED_TRACE(::testing::Message() << (fp8 ? "e4m3" : "bf16") << " cache" << (calculate ? " (computed scales)" : "")
+                                      << ", trial " << trial << " Hq " << Hq << " Hkv " << Hkv << " hd " << hd
+                                      << " bs " << bs << " S " << S << " real " << num_real << " longest " << max_len
+                                      << (planned ? ", split plan" : ", fixed splits"));
+    RandomCache kv = random_cache({total + 2, Hkv, bs, hd}, fp8);
+    // The second GPU cache (and scales, which a calculating step writes), for the fused op.
+    OwnedTensor fk = to_gpu(kv.hk), fv = to_gpu(kv.hv), fscales = fp8 ? to_gpu(kv.hscales) : OwnedTensor{};
+    const LayerKVCache two_ops(kv.dk, kv.dv, kv.dscales, calculate), one_op(fk, fv, fscales, calculate);
+
+    OwnedTensor qkv = host_bf16({S, (Hq + 2 * Hkv) * hd}, 2.0f), qw = host_bf16({hd}, 0.3f), kw = host_bf16({hd}, 0.3f);
+    for (int i = 0; i < hd; ++i) {
+      qw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(qw.tensor, i));
+      kw.tensor.data<uint16_t>()[i] = f32_to_bf16(1.0f + value(kw.tensor, i));
+    }
+    RopeScaling yarn;
+    yarn.type = "yarn";
+    yarn.factor = 4.0;
+    yarn.original_max_position_embeddings = 2048;
+    const std::vector<float> table = rope_table(max_pos, hd, 1e6, trial % 3 == 1 ? yarn : RopeScaling{});
+    OwnedTensor rope(cpu_allocator(), DType::F32, {max_pos, hd});
+    std::copy(table.begin(), table.end(), rope.tensor.data<float>());
+    OwnedTensor hqs = host_i32(qs, {S + 1}), hlens = host_i32(lens, {S}), htab = host_i32(tables, {S, maxb}),
+                hpos = host_i32(pos, {S}), hslots = host_i32(slots, {S});
+    OwnedTensor dqkv = to_gpu(qkv), dqw = to_gpu(qw), dkw = to_gpu(kw), drope = to_gpu(rope), dqs = to_gpu(hqs),
+                dlens = to_gpu(hlens), dtab = to_gpu(htab), dpos = to_gpu(hpos), dslots = to_gpu(hslots);
+    OwnedTensor dplan;
+    AttentionBatch gb, cb;
+    for (AttentionBatch* b : {&gb, &cb}) {
+      b->num_tokens = b->num_seqs = b->num_decode_seqs = S;
+      b->max_query_len = 1;
+      b->max_seq_len = max_len;
+      b->block_size = bs;
+    }
+    gb.positions = dpos;
+    gb.slot_mapping = dslots;
+    gb.query_start = dqs;
+    gb.seq_lens = dlens;
+    gb.block_tables = dtab;
+    cb.positions = hpos;
+    cb.slot_mapping = hslots;
+    cb.query_start = hqs;
+    cb.seq_lens = hlens;
+    cb.block_tables = htab;
+    if (planned) {
+      DecodeSplitParams p = fused->decode_split_params(Hq, Hkv, hd, fp8);
+      if (trial % 8 == 6) p.target_items = r.uniform(1, p.target_items);
+      p.min_chunk = 16 * r.uniform(1, 32);
+      const DecodePlan plan = plan_decode_splits(lens, num_real, p);
+      dplan = to_gpu(host_i32(plan.data, {static_cast<int64_t>(plan.data.size())}));
+      gb.decode_plan = dplan;
+    }
+    const float scale = 1.0f / std::sqrt(float(hd));
+    OwnedTensor dq(gpu->allocator(), DType::BF16, {S, Hq, hd}), dq_scratch(gpu->allocator(), DType::BF16, {S, Hq, hd});
+    OwnedTensor out_two(gpu->allocator(), DType::BF16, {S, Hq * hd}), out_one(gpu->allocator(), DType::BF16, {S, Hq * hd});
+    // The two ops on the same backend: its split plans' grid (and so the merge) is the fused op's.
+    fused->qk_norm_rope(dqkv, dqw, dkw, 1e-6f, drope, gb, two_ops, dq);
+    fused->attention_decode(dq, two_ops, gb, scale, out_two);
+    fused->qk_norm_rope_attention_decode(dqkv, dqw, dkw, 1e-6f, drope, gb, one_op, scale, dq_scratch, out_one);
+    const OwnedTensor got = to_host(out_one);
+    EXPECT_TRUE(same_bits(to_host(out_two).tensor, got.tensor)) << "output";
+    EXPECT_TRUE(same_bits(to_host(kv.dk).tensor, to_host(fk).tensor)) << "K cache";
+    EXPECT_TRUE(same_bits(to_host(kv.dv).tensor, to_host(fv).tensor)) << "V cache";
+    if (fp8) {
+      EXPECT_TRUE(same_bits(to_host(kv.dscales).tensor, to_host(fscales).tensor)) << "scales";
+    }
+
+    OwnedTensor cq(cpu_allocator(), DType::F32, {S, Hq, hd}), cout(cpu_allocator(), DType::F32, {S, Hq * hd});
+    cpu->qk_norm_rope_attention_decode(qkv, qw, kw, 1e-6f, rope, cb,
+                                       LayerKVCache(kv.hk, kv.hv, kv.hscales, calculate), scale, cq, cout);
+    EXPECT_LT(rel_err(cout, got), 1e-2) << "against the CPU";
+
+    // Again under a grid for a longer context (a graph captured for max_model_len): the same
+    // output, and the cache rewritten with the same bytes.
+    if (!planned && !calculate) {
+      OwnedTensor again(gpu->allocator(), DType::BF16, {S, Hq * hd});
+      AttentionBatch wide = gb;
+      wide.max_seq_len = max_len + 5000;
+      fused->qk_norm_rope_attention_decode(dqkv, dqw, dkw, 1e-6f, drope, wide, one_op, scale, dq_scratch, again);
+      EXPECT_TRUE(same_bits(got, to_host(again).tensor)) << "longer grid";
+      EXPECT_TRUE(same_bits(to_host(kv.dk).tensor, to_host(fk).tensor)) << "K cache, longer grid";
+      EXPECT_TRUE(same_bits(to_host(kv.dv).tensor, to_host(fv).tensor)) << "V cache, longer grid";
+    }
+  }
+}
 
 TEST_F(CudaOpsTest, MoeRouteMatchesCpuAllowingTies) {
   for (int E : {16, 64, 128}) {

@@ -62,6 +62,14 @@ class OpContract : public ::testing::Test {
     b.block_tables = i32({0, 1}, {2, 1});
     return b;
   }();
+  AttentionBatch decodes = [&] {  // both sequences decoding their second token
+    AttentionBatch b = batch;
+    b.num_tokens = b.num_decode_seqs = 2;
+    b.positions = i32({1, 1}, {2});
+    b.slot_mapping = i32({1, 5}, {2});
+    b.query_start = i32({0, 1, 2}, {3});
+    return b;
+  }();
   LinearWeight dense = LinearWeight::dense(make(F32, {8, 16}));
   Tensor gemm_out = make(F32, {3, 8});
   LinearWeight w8_static = [&] {
@@ -116,6 +124,8 @@ TEST_F(OpContract, ValidCallsPass) {
   ops->qk_norm_rope(qkv, qn, kn, 1e-6f, rope, batch, {kc, vc}, q);
   ops->attention_decode(q.rows(0, 1), {kc, vc}, batch, 0.5f, attn.rows(0, 1));
   ops->attention_prefill(q.rows(1, 3), {kc, vc}, batch, 0.5f, attn.rows(1, 3));
+  ops->qk_norm_rope_attention_decode(qkv.rows(0, 2), qn, kn, 1e-6f, rope, decodes, {kc, vc}, 0.5f, q.rows(0, 2),
+                                     attn.rows(0, 2));
   ops->gemm(x, dense, gemm_out);
   ops->quant_static(x, 0.5f, 1.0f, xq);
   ops->quant_per_token(x, xq, x_scales);
@@ -215,6 +225,22 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
        [&] {
          const LayerKVCache fp8{make(DType::F8E4M3, {2, 1, 4, 4}), make(DType::F8E4M3, {2, 1, 4, 4}), make(BF16, {2})};
          ops->attention_decode(q.rows(0, 1), fp8, batch, 0.5f, attn.rows(0, 1));
+       }},
+      // qk_norm_rope_attention_decode
+      {"qk_norm_rope_attention_decode: every row must be a decode (batch.num_tokens = batch.num_decode_seqs), got 3 "
+       "tokens and 1 decodes",
+       [&] { ops->qk_norm_rope_attention_decode(qkv, qn, kn, 1e-6f, rope, batch, cache, 0.5f, q, attn); }},
+      {"qk_norm_rope_attention_decode: q_scratch must be F32 or BF16 with unit-stride rows [T, Hq, head_dim] = [2, 2, "
+       "4], got I32[2, 2, 4] cpu",
+       [&] {
+         ops->qk_norm_rope_attention_decode(qkv.rows(0, 2), qn, kn, 1e-6f, rope, decodes, cache, 0.5f,
+                                            make(I32, {2, 2, 4}), attn.rows(0, 2));
+       }},
+      {"qk_norm_rope_attention_decode: out must be F32 or BF16 with unit-stride rows [num_decode_seqs, Hq * "
+       "head_dim] = [2, 8], got F32[2, 4] cpu",
+       [&] {
+         ops->qk_norm_rope_attention_decode(qkv.rows(0, 2), qn, kn, 1e-6f, rope, decodes, cache, 0.5f, q.rows(0, 2),
+                                            make(F32, {2, 4}));
        }},
       // attention_decode, attention_prefill
       {"attention_decode: batch.num_decode_seqs must be in [0, min(num_seqs = 2, num_tokens = 3)], got 3",

@@ -15,6 +15,8 @@
 //     rows still change nothing).
 //     An e4m3 cache streams as bytes (16 per copy) and each thread reads the codes it needs
 //     from shared memory and converts them in registers (no ldmatrix for 8-bit transposes).
+//     With qk_fused (AttnQkFused) a step of decode rows only also does qk_norm_rope's work in
+//     the kernel: q from the raw qkv rows, this step's k and v written to the cache.
 //   prefill: a cached prefix plus the new chunk, causal; head size 128 on Hopper warpgroup
 //     MMA (128 query rows x 128 keys per step, attention_prefill_hopper.cu), head size 64 with
 //     FlashAttention-2 tiling on mma.sync (128 query rows, 32 per warp, x 64 keys per step).
@@ -35,11 +37,28 @@ inline bool attention_head_dim_supported(int hd) { return hd == 128 || hd == 64;
 // at 32 x 16k on the H200 (docs/perf-log.md).
 constexpr int kDecodePartition = 2048;
 
+// Decode with this step's QK-norm + RoPE and cache write fused in (AttnArgs::qk_fused): every
+// row a decode row, AttnArgs::q its raw qkv row. A block stages its query heads normed and
+// rotated (norm_rope.cuh); the blocks holding a row's newest token first write its k (normed,
+// rotated) and v into the cache, as qk_norm_rope does, bit for bit.
+struct AttnQkFused {
+  const void* q_norm_w;        // [hd] bf16
+  const void* k_norm_w;        // [hd] bf16
+  float eps;
+  const float* rope;           // [max_pos, hd]: cos in [:hd/2], sin in [hd/2:]
+  int max_pos;
+  const int32_t* positions;    // [rows]
+  const int32_t* slots;        // [rows] block * block_size + offset; < 0 (or past num_slots) = do not write
+  int64_t num_slots;           // num_blocks * block_size
+};
+
 struct AttnArgs {
-  const void* q;               // [rows, Hq, hd] bf16 (row stride q_stride elements)
+  const void* q;               // [rows, Hq, hd] bf16 (row stride q_stride elements); qk_fused: the
+                               // raw qkv rows [rows, (Hq + 2 Hkv) * hd] (k head h at (Hq + h) * hd,
+                               // v head h at (Hq + Hkv + h) * hd)
   int64_t q_stride;
-  const void* k_cache;         // [num_blocks, Hkv, block_size, hd] bf16, or e4m3 codes (kv_fp8)
-  const void* v_cache;
+  void* k_cache;               // [num_blocks, Hkv, block_size, hd] bf16, or e4m3 codes (kv_fp8);
+  void* v_cache;               // written only with qk_fused (this step's k and v)
   bool kv_fp8;                 // the cache holds e4m3: a value is code * kv_scales[0] (K) or [1] (V)
   const float* kv_scales;      // kv_fp8: [2] f32 on the device, read by the kernels (this step's
                                // qk_norm_rope may have computed them)
@@ -61,6 +80,9 @@ struct AttnArgs {
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
   bool early_kv;               // decode: a block whose tokens end before the context's last issues its
                                // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=0: off)
+  bool qk_fused;               // decode: QK-norm + RoPE and the cache write fused in (qk; the fp8
+                               // cache's scales given, not computed this step)
+  AttnQkFused qk;
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized
@@ -70,9 +92,9 @@ size_t attention_decode_workspace(int rows, int Hq, int max_seq_len);
 // With a plan: plan_max_items x Hq x (hd + 2) f32.
 size_t attention_decode_plan_workspace(int max_items, int Hq);
 // Thread blocks of the decode kernel one SM holds at once (head size 128 or 64; bf16 or e4m3
-// cache at e4m3_stages, for query-head groups of `group`), for the planner's wave:
-// DecodeSplitParams::target_items.
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group);
+// cache at e4m3_stages, for query-head groups of `group`; the kernel with QK-norm + RoPE fused
+// in where qk_fused), for the planner's wave: DecodeSplitParams::target_items.
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused);
 // Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 

@@ -6,6 +6,10 @@
 // are all older than this step's issues its first K/V tiles before pdl_wait. The splits are
 // the fixed kDecodePartition-token ones (grid: splits x head groups x sequences), or a split
 // plan's items read from device memory (PLAN; grid: the plan's bound x head groups).
+// With AttnArgs::qk_fused the kernel also does qk_norm_rope's work for its rows (a step of
+// decode rows only): a block stages its query heads from the raw qkv row, normed and rotated
+// (norm_rope.cuh), and a block holding a row's newest token first writes that token's k and v
+// into the cache, then issues its tiles; the bits are those of qk_norm_rope, then attention.
 //
 // bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
 // are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
@@ -27,6 +31,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fp8.cuh"
+#include "kernels/cuda/norm_rope.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace rotor::cuda {
@@ -97,10 +102,11 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
 
 // A decode block's start: its work, KV head kvh and first query head g0 of the group; false
 // where it has none. It waits for the kernel before first, unless a.early_kv and its tokens end
-// before the context's last, this step's, which the kernel before writes (waited false): the
-// work is the host's (the plan, lengths and block tables are uploaded before the step) and the
-// older tokens were written by completed kernels, so the block may issue its first K/V tiles
-// and then wait, before it reads the query or the cache's scales.
+// before the context's last (waited false). That token is this step's: the kernel before writes
+// it, or with qk_fused the blocks holding it, once they have waited (write_new_kv). The work is
+// the host's (the plan, lengths and block tables are uploaded before the step) and the older
+// tokens were written by completed kernels, so a block without the last token may issue its
+// first K/V tiles and then wait, before it reads the query or the cache's scales.
 template <bool PLAN>
 __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0, bool& waited) {
   waited = !a.early_kv;
@@ -139,6 +145,75 @@ __device__ __forceinline__ void stage_q(const bf16* q, int rows, bf16* sq) {
     if (r < rows) v = *reinterpret_cast<const uint4*>(q + r * HD + c * 8);
     *reinterpret_cast<uint4*>(sq + r * HD + swz(r, c) * 8) = v;
   }
+}
+
+// qk_fused: stage_q's rows from row s's raw qkv: query heads [head0, head0 + rows) normed and
+// rotated (norm_rope.cuh) and rounded to bf16, as qk_norm_rope writes q, into sq [16][HD] at
+// stage_q's places (rows from `rows` on zero). Warp w takes rows w + kWarps k (k < kRowsPerWarp),
+// all its loads issued before the first head's arithmetic.
+template <int HD>
+__device__ __forceinline__ void stage_q_fused(const AttnArgs& a, int s, int head0, int rows, bf16* sq) {
+  constexpr int kPairs = HD / 64, kRowsPerWarp = 16 / kWarps;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const bf16* q = static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head0) * HD;
+  float lo[kRowsPerWarp][kPairs] = {}, hi[kRowsPerWarp][kPairs] = {};
+#pragma unroll
+  for (int k = 0; k < kRowsPerWarp; ++k) {
+    const int r = warp + kWarps * k;
+    if (r < rows) load_head_pairs(q + r * HD, HD, lo[k], hi[k]);
+  }
+  const float* cs = rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[s]);
+#pragma unroll
+  for (int k = 0; k < kRowsPerWarp; ++k) {
+    const int r = warp + kWarps * k;
+    if (r < rows) norm_rope_head(lo[k], hi[k], HD, static_cast<const bf16*>(a.qk.q_norm_w), cs, a.qk.eps);
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      const int d0 = lane + 32 * j, d1 = HD / 2 + d0;
+      sq[r * HD + swz(r, d0 / 8) * 8 + d0 % 8] = __float2bfloat16_rn(lo[k][j]);
+      sq[r * HD + swz(r, d1 / 8) * 8 + d1 % 8] = __float2bfloat16_rn(hi[k][j]);
+    }
+  }
+}
+
+// A value of this step's k or v as the cache holds it: e4m3(x / scale), or bf16.
+template <bool FP8>
+__device__ __forceinline__ KvElem<FP8> cache_value(float x, float scale) {
+  if constexpr (FP8)
+    return f32_to_e4m3_rn(x / scale);
+  else
+    return __float2bfloat16_rn(x);
+}
+
+// qk_fused, in a block holding row s's newest token, after pdl_wait: this step's k (warp 0:
+// normed and rotated) and v (warp 1: copied) of KV head kvh into the cache at the row's slot,
+// as qk_norm_rope writes them; then fenced and synchronised before any tile is issued, so the
+// block's cp.async of the tile holding the token (it reads through L2) sees them. The blocks of
+// the row's other head groups (gridDim.y > Hkv) write the same bytes.
+template <int HD, bool FP8>
+__device__ __forceinline__ void write_new_kv(const AttnArgs& a, int s, int kvh) {
+  constexpr int kPairs = HD / 64;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t slot = a.qk.slots[s];
+  if (warp < 2 && slot >= 0 && slot < a.qk.num_slots) {
+    const int head = a.Hq + warp * a.Hkv + kvh;  // k head kvh, or v head kvh
+    float lo[kPairs], hi[kPairs];
+    load_head_pairs(static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head) * HD, HD, lo, hi);
+    if (warp == 0)
+      norm_rope_head(lo, hi, HD, static_cast<const bf16*>(a.qk.k_norm_w),
+                     rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[s]), a.qk.eps);
+    float scale = 1.0f;
+    if constexpr (FP8) scale = a.kv_scales[warp];
+    const int64_t off = ((slot / a.block_size * a.Hkv + kvh) * a.block_size + slot % a.block_size) * HD;
+    KvElem<FP8>* dst = static_cast<KvElem<FP8>*>(warp == 0 ? a.k_cache : a.v_cache) + off;
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      dst[lane + 32 * j] = cache_value<FP8>(lo[j], scale);
+      dst[HD / 2 + lane + 32 * j] = cache_value<FP8>(hi[j], scale);
+    }
+  }
+  __threadfence();
+  __syncthreads();
 }
 
 // Warp `warp`'s tile i of 16 tokens from `tok0` (K then V, cp.async into its stage `dst`):
@@ -227,8 +302,8 @@ __device__ __forceinline__ void store_block(const AttnArgs& a, const DecodeWork&
 }
 
 // bf16 cache: S = Q K^T with the block's (up to) 16 query heads as the MMA's rows, 8 keys a
-// column tile; P from S's registers as the A operand of O = P V.
-template <int HD, bool PLAN>
+// column tile; P from S's registers as the A operand of O = P V. QK: AttnArgs::qk_fused.
+template <int HD, bool PLAN, bool QK>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs a, float* __restrict__ part) {
   constexpr int kStg = kStagesBf16;
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -238,6 +313,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
+  if (QK && w.end >= w.len) write_new_kv<HD, false>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -245,7 +321,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  if constexpr (QK)
+    stage_q_fused<HD>(a, w.s, head0, rows, sq);
+  else
+    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -359,7 +438,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // (NT tiles: a group of up to 8 heads needs one, where the query-rows form padded 8 to 16);
 // P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
-template <int HD, bool PLAN, int NT, int kStg>
+// QK: AttnArgs::qk_fused.
+template <int HD, bool PLAN, int NT, int kStg, bool QK>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
@@ -368,6 +448,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   int kvh, g0;
   bool waited;
   if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
+  if (QK && w.end >= w.len) write_new_kv<HD, true>(a, w.s, kvh);
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -375,7 +456,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  if constexpr (QK)
+    stage_q_fused<HD>(a, w.s, head0, rows, sq);
+  else
+    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
   // 2t + 1 are dimensions k8_dim(kk, t) + 0, 1 (word 0), and 2t + 8, 2t + 9 are + 2, 3 (word 1).
@@ -622,21 +706,22 @@ cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t sp
 }
 
 // The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
-// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache).
-template <int HD, bool PLAN, bool FP8, int NT, int STG>
+// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache); QK: with QK-norm + RoPE fused
+// in (a kernel apart, so that the plain one stays as it was).
+template <int HD, bool PLAN, bool FP8, int NT, int STG, bool QK>
 constexpr auto decode_kernel() {
   if constexpr (FP8)
-    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG>;
+    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, QK>;
   else
-    return attn_decode_kernel<HD, PLAN>;
+    return attn_decode_kernel<HD, PLAN, QK>;
 }
 
-template <int HD, bool FP8, int NT, int STG>
-cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+template <int HD, bool FP8, int NT, int STG, bool QK>
+cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (a.plan != nullptr) {
-    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
@@ -644,7 +729,7 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
     if (err != cudaSuccess) return err;
     return launch_merge<HD, true>(a, part, S, a.plan_max_items / S, 0, stream);
   }
-  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG>();
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, QK>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
@@ -654,6 +739,12 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
   return launch_merge<HD, false>(a, part, S, max_splits, max_splits, stream);
 }
 
+template <int HD, bool FP8, int NT, int STG>
+cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
+  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, true>(a, part, stream)
+                    : launch_decode_kernel<HD, FP8, NT, STG, false>(a, part, stream);
+}
+
 // An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
 template <int HD, int NT>
 cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
@@ -661,9 +752,9 @@ cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stre
                             : launch_decode<HD, true, NT, 4>(a, part, stream);
 }
 
-template <int HD, bool FP8, int NT, int STG>
+template <int HD, bool FP8, int NT, int STG, bool QK>
 int blocks_per_sm() {
-  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG>();
+  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (raise_smem_limit(kernel, smem) != cudaSuccess) return 0;
   int n = 0;
@@ -675,15 +766,15 @@ int blocks_per_sm() {
 }
 
 // An e4m3 cache's kernel for a group of `group` query heads: one 8-head column tile up to 8.
-template <int HD, int STG>
+template <int HD, int STG, bool QK>
 int blocks_per_sm_e4m3(int group) {
-  return group <= 8 ? blocks_per_sm<HD, true, 1, STG>() : blocks_per_sm<HD, true, 2, STG>();
+  return group <= 8 ? blocks_per_sm<HD, true, 1, STG, QK>() : blocks_per_sm<HD, true, 2, STG, QK>();
 }
 
-template <int HD>
+template <int HD, bool QK>
 int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
-  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16>();
-  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3>(group) : blocks_per_sm_e4m3<HD, 4>(group);
+  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16, QK>();
+  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3, QK>(group) : blocks_per_sm_e4m3<HD, 4, QK>(group);
 }
 
 }  // namespace
@@ -696,10 +787,12 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group) {
-  switch (hd) {
-    case 128: return blocks_per_sm<128>(kv_fp8, e4m3_stages, group);
-    case 64: return blocks_per_sm<64>(kv_fp8, e4m3_stages, group);
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused) {
+  switch (hd * 2 + qk_fused) {
+    case 128 * 2: return blocks_per_sm<128, false>(kv_fp8, e4m3_stages, group);
+    case 128 * 2 + 1: return blocks_per_sm<128, true>(kv_fp8, e4m3_stages, group);
+    case 64 * 2: return blocks_per_sm<64, false>(kv_fp8, e4m3_stages, group);
+    case 64 * 2 + 1: return blocks_per_sm<64, true>(kv_fp8, e4m3_stages, group);
     default: return 0;
   }
 }

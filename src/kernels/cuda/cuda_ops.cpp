@@ -141,6 +141,7 @@ class CudaOps final : public Ops {
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
+    fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION");
     early_moe_tiles_ = env_flag("ROTOR_EARLY_MOE_TILES");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     fused_norm_ = env_flag("ROTOR_FUSED_NORM");
@@ -158,8 +159,10 @@ class CudaOps final : public Ops {
     for (int fp8 = 0; fp8 < 2; ++fp8) {
       for (int wide = 0; wide < 2; ++wide) {  // query-head groups of up to 8, or more
         const int group = 8 + 8 * wide;
-        decode_blocks_per_sm_[fp8][0][wide] = cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group);
-        decode_blocks_per_sm_[fp8][1][wide] = cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group);
+        decode_blocks_per_sm_[fp8][0][wide] =
+            cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group, fused_qk_attention_);
+        decode_blocks_per_sm_[fp8][1][wide] =
+            cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group, fused_qk_attention_);
       }
     }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
@@ -291,10 +294,46 @@ class CudaOps final : public Ops {
 
   void attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                              const Tensor& out) override {
-    cuda::AttnArgs a = attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode");
+    run_attention_decode(attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode"), b,
+                         "attention_decode");
+  }
+
+  // One kernel where ROTOR_FUSED_QK_ATTENTION=1, the cache's FP8 scales are given (not computed
+  // this step) and the head size is the decode kernel's; else the two ops.
+  void qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
+                                          float eps, const Tensor& rope_cos_sin, const AttentionBatch& b,
+                                          const LayerKVCache& cache, float scale, const Tensor& q_scratch,
+                                          const Tensor& out) override {
+    const char* op = "qk_norm_rope_attention_decode";
+    if (!fused_qk_attention_ || (cache.fp8() && cache.calculate_scales) ||
+        !cuda::attention_head_dim_supported(static_cast<int>(q_scratch.size(2)))) {
+      Ops::qk_norm_rope_attention_decode_impl(qkv, q_norm_w, k_norm_w, eps, rope_cos_sin, b, cache, scale, q_scratch,
+                                              out);
+      return;
+    }
+    ROTOR_CHECK(qkv.dtype() == DType::BF16 && q_norm_w.dtype() == DType::BF16 && k_norm_w.dtype() == DType::BF16,
+                "{}: the GPU backend needs qkv and the norm weights in bf16, got qkv {}, q_norm_w {}, k_norm_w {}", op,
+                qkv.str(), q_norm_w.str(), k_norm_w.str());
+    cuda::AttnArgs a = attn_args(q_scratch, cache, b, scale, out, 0, b.num_decode_seqs, op);
+    a.q = qkv.data();
+    a.q_stride = qkv.stride(0);
+    a.qk_fused = true;
+    a.qk.q_norm_w = q_norm_w.data();
+    a.qk.k_norm_w = k_norm_w.data();
+    a.qk.eps = eps;
+    a.qk.rope = rope_cos_sin.data<float>();
+    a.qk.max_pos = static_cast<int>(rope_cos_sin.size(0));
+    a.qk.positions = b.positions.data<int32_t>();
+    a.qk.slots = b.slot_mapping.data<int32_t>();
+    a.qk.num_slots = cache.k.size(0) * cache.k.size(2);
+    run_attention_decode(a, b, op);
+  }
+
+  // The decode kernel on a's rows: the fixed splits, or the batch's split plan.
+  void run_attention_decode(cuda::AttnArgs a, const AttentionBatch& b, const char* op) {
     if (!b.decode_plan.defined()) {
       void* ws = workspace(cuda::attention_decode_workspace(b.num_decode_seqs, a.Hq, a.max_seq_len));
-      check(cuda::attention_decode(a, ws, stream_), "attention_decode");
+      check(cuda::attention_decode(a, ws, stream_), op);
       return;
     }
     // The plan lies on the device: its items are bounded by what the planner may produce for
@@ -302,13 +341,13 @@ class CudaOps final : public Ops {
     const Tensor& plan = b.decode_plan;
     ROTOR_CHECK(plan.dtype() == DType::I32 && plan.device() == device() && plan.is_contiguous() &&
                     plan.numel() >= decode_plan_size(b.num_decode_seqs, 1),
-                "attention_decode: the split plan must be i32 on {} with room for {} rows (got {})", device().str(),
+                "{}: the split plan must be i32 on {} with room for {} rows (got {})", op, device().str(),
                 b.num_decode_seqs, plan.str());
     a.plan = plan.data<int32_t>();
     a.plan_max_items = decode_plan_max_items(decode_split_params(a.Hq, a.Hkv, a.hd, a.kv_fp8), b.num_decode_seqs,
                                              std::max(a.max_seq_len, 1));
     void* ws = workspace(cuda::attention_decode_plan_workspace(a.plan_max_items, a.Hq));
-    check(cuda::attention_decode(a, ws, stream_), "attention_decode (split plan)");
+    check(cuda::attention_decode(a, ws, stream_), (std::string(op) + " (split plan)").c_str());
   }
   // One wave of the decode kernel: SMs x resident blocks / blocks per item.
   DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const override {
@@ -808,7 +847,9 @@ class CudaOps final : public Ops {
   int lane_ = 0;
   int num_sms_ = 0;
   int64_t l2_bytes_ = 0;
-  int decode_blocks_per_sm_[2][2][2] = {};  // [e4m3 cache][head size 64, 128][query-head group > 8]
+  // [e4m3 cache][head size 64, 128][query-head group > 8], of the kernel a step of decodes runs
+  // (with QK-norm + RoPE fused in where ROTOR_FUSED_QK_ATTENTION=1)
+  int decode_blocks_per_sm_[2][2][2] = {};
   bool w8a8_wgmma_ = true;
   // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
   // slower at batch 1 on an H100 (docs/perf-log.md, 2026-12-06 03:08).
@@ -821,6 +862,10 @@ class CudaOps final : public Ops {
   // pdl_wait (ROTOR_EARLY_ATTENTION=0: after): on since no step was slower and the TP-8 rank's
   // batch 1 fell 2.7-3.0% (docs/perf-log.md, 2026-12-06 04:00).
   bool early_attention_ = true;
+  // A step of decode rows only taking QK-norm + RoPE and the cache write inside the decode
+  // attention kernel (qk_norm_rope_attention_decode; ROTOR_FUSED_QK_ATTENTION=1): off until
+  // measured on a GPU (docs/gpu.md).
+  bool fused_qk_attention_ = false;
   // The experts' tiled down GEMM (batches past the small path, 30B-A3B's I = 768) prefetching its
   // W rows into L2 before pdl_wait, while gate+up or the requantisation runs
   // (ROTOR_EARLY_MOE_TILES=1): off until measured (docs/gpu.md).

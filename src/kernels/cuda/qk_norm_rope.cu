@@ -1,11 +1,13 @@
 // kernels/cuda/qk_norm_rope.cu — one warp per (token, head): q and k heads are normed and
-// rotated (lane i holds the rotation pairs (i + 32 j, i + 32 j + hd/2)), v heads are copied;
-// into an e4m3 cache as e4m3(x / scale). With calculate_scales a first pass of the same warps
-// takes max|k| and max|v| over the rows written (atomicMax on the f32 bits, NaN skipped) and
-// one thread turns them into the scales before the writing pass.
+// rotated by norm_rope.cuh (lane i holds the rotation pairs (i + 32 j, i + 32 j + hd/2)), v
+// heads are copied; into an e4m3 cache as e4m3(x / scale). With calculate_scales a first pass
+// of the same warps takes max|k| and max|v| over the rows written (atomicMax on the f32 bits,
+// NaN skipped) and one thread turns them into the scales before the writing pass. The decode
+// attention with QK-norm + RoPE fused in (attention_decode.cu) computes the same bits.
 #include "core/fp8.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fp8.cuh"
+#include "kernels/cuda/norm_rope.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/qk_norm_rope.cuh"
 
@@ -30,12 +32,7 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kernel(const QkNormR
   const int half = a.hd / 2, pairs = half / 32;
   const bf16* src = static_cast<const bf16*>(a.qkv) + t * a.qkv_stride + static_cast<int64_t>(h) * a.hd;
   float lo[kMaxPairs], hi[kMaxPairs];
-#pragma unroll
-  for (int j = 0; j < kMaxPairs; ++j)
-    if (j < pairs) {
-      lo[j] = __bfloat162float(src[lane + 32 * j]);
-      hi[j] = __bfloat162float(src[half + lane + 32 * j]);
-    }
+  load_head_pairs(src, a.hd, lo, hi);
   const int64_t slot = a.slots[t];
   const bool to_cache = slot >= 0 && slot < a.num_slots;
   if (kPass == Pass::Max && !to_cache) return;
@@ -77,27 +74,16 @@ __global__ void __launch_bounds__(kWarps * 32) qk_norm_rope_kernel(const QkNormR
     }
     return;
   }
-  float ss = 0.0f;
-#pragma unroll
-  for (int j = 0; j < kMaxPairs; ++j)
-    if (j < pairs) ss += lo[j] * lo[j] + hi[j] * hi[j];
-  ss = warp_sum(ss);
-  const float inv = rsqrtf(ss / static_cast<float>(a.hd) + a.eps);
-  const bf16* w = static_cast<const bf16*>(h < a.Hq ? a.q_norm_w : a.k_norm_w);
-  int pos = a.positions[t];
-  pos = pos < 0 ? 0 : (pos >= a.max_pos ? a.max_pos - 1 : pos);
-  const float* cs = a.rope + static_cast<int64_t>(pos) * a.hd;
   if (h >= a.Hq && !to_cache) return;
+  norm_rope_head(lo, hi, a.hd, static_cast<const bf16*>(h < a.Hq ? a.q_norm_w : a.k_norm_w),
+                 rope_row(a.rope, a.max_pos, a.hd, a.positions[t]), a.eps);
   const float k_scale = kPass == Pass::WriteE4m3 && h >= a.Hq ? a.kv_scales[0] : 1.0f;
   float m = 0.0f;
 #pragma unroll
   for (int j = 0; j < kMaxPairs; ++j)
     if (j < pairs) {
       const int i = lane + 32 * j;
-      const float x = lo[j] * inv * __bfloat162float(w[i]);
-      const float y = hi[j] * inv * __bfloat162float(w[half + i]);
-      const float c = cs[i], s = cs[half + i];
-      const float r0 = x * c - y * s, r1 = y * c + x * s;
+      const float r0 = lo[j], r1 = hi[j];
       if constexpr (kPass == Pass::Max) {
         m = fmaxf(m, fmaxf(fabsf(r0), fabsf(r1)));
       } else if (h < a.Hq) {

@@ -1,5 +1,6 @@
 // model/qwen3_moe/model.cpp — Qwen3-MoE layers: RMSNorm, QKV (one GEMM where stacked), QK-norm + RoPE into the
-// paged cache, attention (decodes then prefills), o_proj, residual, router, experts. Linear
+// paged cache, attention (decodes then prefills; a step of decodes only as one op with QK-norm +
+// RoPE, which a backend may fuse), o_proj, residual, router, experts. Linear
 // layers go through LinearFront (any weight format); under tensor parallelism o_proj's output is
 // all-reduced in the post-attention norm and the experts' in the next layer's input norm (or the
 // final norm), both LinearFront::reduce_rms_norm; the vocabulary-parallel embedding and logits
@@ -91,9 +92,14 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
   report(h.h(), "attn_in", l);
   report(xin.x, "attn_norm", l);
   if (prefetch.o > 0.0) ops_.prefetch_l2(L.o_proj.weight, prefetch.o);
-  ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, q);
-  if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv, b, scale, attn.rows(0, nd));
-  if (T > nd) ops_.attention_prefill(q.rows(nd, T), kv, b, scale, attn.rows(nd, T));
+  // A step of decodes only (the decode graphs' steps) in one op, which a backend may fuse.
+  if (nd == T) {
+    ops_.qk_norm_rope_attention_decode(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, scale, q, attn);
+  } else {
+    ops_.qk_norm_rope(qkv, L.q_norm, L.k_norm, eps, rope_.tensor, b, kv, q);
+    if (nd > 0) ops_.attention_decode(q.rows(0, nd), kv, b, scale, attn.rows(0, nd));
+    ops_.attention_prefill(q.rows(nd, T), kv, b, scale, attn.rows(nd, T));
+  }
   report(attn, "attn_out", l);
   linear_(attn, L.o_proj, o);
   // h += sum(o); x = norm(h), read by the router (the norm folded into its GEMM where it can
