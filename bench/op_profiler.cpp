@@ -127,16 +127,6 @@ void OpProfiler::route_experts_impl(const Tensor& x, const LinearWeight& router,
   timed(weight_label("route_experts", router),
         [&] { inner_.route_experts(x, router, top_k, renormalize, logits, topk_weights, topk_ids); });
 }
-bool OpProfiler::folds_norm_impl(const NormInput& n, const LinearWeight& w) { return inner_.folds_norm(n, w); }
-void OpProfiler::norm_linear_impl(const NormInput& n, const LinearWeight& w, const Tensor& out) {
-  timed(weight_label(n.partial.defined() ? "norm_linear+residual" : "norm_linear", w),
-        [&] { inner_.norm_linear(n, w, out); });
-}
-void OpProfiler::norm_route_experts_impl(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-                                         const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) {
-  timed(weight_label("norm_route_experts", router),
-        [&] { inner_.norm_route_experts(n, router, top_k, renormalize, logits, topk_weights, topk_ids); });
-}
 void OpProfiler::moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,
                              const ExpertWeights& experts, const Tensor& out) {
   const bool int8 = experts.w13.defined() && experts.w13.dtype() == DType::I8;

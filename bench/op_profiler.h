@@ -82,10 +82,6 @@ class OpProfiler final : public Ops {
                  const Tensor& topk_ids) override;
   void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
                           const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override;
-  bool folds_norm_impl(const NormInput& n, const LinearWeight& w) override;  // the inner backend's answer, untimed
-  void norm_linear_impl(const NormInput& n, const LinearWeight& w, const Tensor& out) override;
-  void norm_route_experts_impl(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-                               const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override;
   void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids, const ExpertWeights& experts,
                    const Tensor& out) override;
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override;

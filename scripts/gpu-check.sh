@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn fused-norm early-tiles early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early-tiles early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -457,19 +457,6 @@ for step in $steps; do
       latency_runs attn-late "decode attention waiting first (ROTOR_EARLY_ATTENTION=0)" plan 1,2,4,8,32 \
         ROTOR_EARLY_ATTENTION=0
       latency_runs attn-early "decode attention's first tiles before pdl_wait (the default)" plan 1,2,4,8,32
-      ;;
-    fused-norm)
-      # Issue 21: the RMSNorm folded into the GEMV after it (ROTOR_FUSED_NORM=1; off by default):
-      # q/k/v's after the input norm and the router's after the post-attention norm, at the GEMV's
-      # rows (bf16 1-2, W8A8 1-4), the residual stream moving between two buffers. The folded
-      # norms' tests (their bits against the ops apart) with the GEMM and router tests, and the
-      # fixtures through the model, all with it on (the model's own test compares on and off);
-      # then the decode step at batch 1-32 off and on.
-      gtest_with ROTOR_FUSED_NORM=1 fused-norm test_cuda_ops --gtest_filter='*Norm*:*Route*:*Gemm*'
-      gtest_with ROTOR_FUSED_NORM=1 fused-norm test_cuda_w8a8 --gtest_filter='*Norm*:*LinearW8A8*:*Replay*'
-      gtest_with ROTOR_FUSED_NORM=1 fused-norm test_model_cuda
-      latency_runs norm-apart "norms apart (the default)" plan 1,2,4,8,32
-      latency_runs norm-folded "norms folded into the GEMVs (ROTOR_FUSED_NORM=1)" plan 1,2,4,8,32 ROTOR_FUSED_NORM=1
       ;;
     fused-qk)
       # Issue 21: a step of decode rows taking QK-norm + RoPE and the cache write inside the decode

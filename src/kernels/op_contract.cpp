@@ -2,7 +2,6 @@
 #include "kernels/op_contract.h"
 
 #include <cmath>
-#include <utility>
 
 #include "core/arg_check.h"
 #include "core/check.h"
@@ -93,19 +92,6 @@ void route_args(const char* op, const Device& d, const Tensor& logits, int top_k
   expect_tensor(op, "topk_ids", topk_ids, I32, kContiguous, {{"T", T}, {"top_k", top_k}});
 }
 
-// Whether two rows tensors [T, H] share bytes (each spans from its first element to past its last).
-bool overlap(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined() || a.numel() == 0 || b.numel() == 0) return false;
-  const auto span = [](const Tensor& t) {
-    const auto* p = static_cast<const char*>(t.data());
-    const int64_t last = (t.size(0) - 1) * t.stride(0) + t.size(1);
-    return std::pair{p, p + last * static_cast<int64_t>(dtype_size(t.dtype()))};
-  };
-  const auto [a0, a1] = span(a);
-  const auto [b0, b1] = span(b);
-  return a0 < b1 && b0 < a1;
-}
-
 // qk_norm_rope's arguments (op and q_name, q_out's name, name them in the errors).
 void qk_norm_rope_args(const char* op, const char* q_name, const Device& d, const Tensor& qkv,
                        const Tensor& q_norm_w, const Tensor& k_norm_w, const Tensor& rope_cos_sin,
@@ -167,52 +153,6 @@ void check_rms_norm_quant(const Device& d, const Tensor& x, const Tensor& w, con
   norm_args("rms_norm_quant", d, x, w, bias, out, residual);
   expect_tensor("rms_norm_quant", "out", out, I8, kRows, {{"T", x.size(0)}, {"H", x.size(1)}});
   expect_scale("rms_norm_quant", scale, offset);
-}
-
-void check_norm_input(const char* op, const Device& d, const NormInput& n, const LinearWeight& w) {
-  on_device(op, d,
-            {{"n.partial", n.partial}, {"n.h_in", n.h_in}, {"n.h_out", n.h_out}, {"n.w", n.w}, {"n.bias", n.bias},
-             {"n.x_out", n.x_out}});
-  const int64_t M = n.h_in.size(0), H = n.h_in.size(1);
-  expect_tensor(op, "n.h_in", n.h_in, kFloatIn, kRows, {{"M", M}, {"H", H}});
-  expect_vector(op, "n.w", n.w, kFloatIn, {"H", H});
-  if (n.bias.defined()) expect_vector(op, "n.bias", n.bias, kFloatIn, {"H", H});
-  ROTOR_CHECK(n.partial.defined() == n.h_out.defined(),
-              "{}: n.h_out must be given with n.partial and only then (the stream changes only with a partial)", op);
-  if (n.partial.defined()) {
-    expect_tensor(op, "n.partial", n.partial, kFloatIn, kRows, {{"M", M}, {"H", H}});
-    expect_tensor(op, "n.h_out", n.h_out, kFloatOut, kRows, {{"M", M}, {"H", H}});
-  }
-  if (n.x_out.defined()) expect_tensor(op, "n.x_out", n.x_out, kFloatOut, kRows, {{"M", M}, {"H", H}});
-  // Written while the backend may still read the inputs (a folded norm's blocks all read h_in).
-  ROTOR_CHECK(!overlap(n.h_out, n.h_in) && !overlap(n.h_out, n.partial),
-              "{}: n.h_out must not overlap n.h_in or n.partial, got {}, {} and {}", op, n.h_out.str(), n.h_in.str(),
-              n.partial.str());
-  ROTOR_CHECK(!overlap(n.x_out, n.h_in) && !overlap(n.x_out, n.partial) && !overlap(n.x_out, n.h_out),
-              "{}: n.x_out must not overlap n.h_in, n.partial or n.h_out, got {}", op, n.x_out.str());
-  ROTOR_CHECK(w.kind == QuantKind::None || w.kind == QuantKind::W8A8Static,
-              "{}: the weight must be float or W8A8 static (a norm quantises for no other kind), got {}", op,
-              w.weight.str());
-  ROTOR_CHECK(!n.x_out.defined() || w.kind == QuantKind::None,
-              "{}: n.x_out (the float rows) only with a float weight (a W8A8 one's rows are int8), got {}", op,
-              w.weight.str());
-  check_linear(op, w, w.out_features(), H, d);
-}
-
-void check_norm_linear(const Device& d, const NormInput& n, const LinearWeight& w, const Tensor& out) {
-  const char* op = "norm_linear";
-  check_norm_input(op, d, n, w);
-  expect_on(op, "out", out, d);
-  expect_tensor(op, "out", out, kFloatOut, kRows, {{"M", n.h_in.size(0)}, {"N", w.out_features()}});
-}
-
-void check_norm_route_experts(const Device& d, const NormInput& n, const LinearWeight& router, int top_k,
-                              const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) {
-  const char* op = "norm_route_experts";
-  check_norm_input(op, d, n, router);
-  ROTOR_CHECK(!router.quantized(), "{}: the router must be float, got {}", op, router.weight.str());
-  route_args(op, d, logits, top_k, topk_weights, topk_ids);
-  expect_tensor(op, "logits", logits, F32, kRows, {{"M", n.h_in.size(0)}, {"E", router.out_features()}});
 }
 
 void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,

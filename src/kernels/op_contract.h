@@ -18,13 +18,6 @@ void check_embed(const Device& d, const Tensor& ids, const Tensor& table, const 
 void check_embed_shard(const Device& d, const Tensor& ids, const Tensor& table, int64_t first, const Tensor& out);
 void check_rms_norm(const Device& d, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,
                     const Tensor& residual);
-// A norm folded into a linear layer (Ops::folds_norm, named op in errors): NormInput's rows [M, H]
-// and vectors [H], outputs apart from the inputs (and each other), a weight float or W8A8 static
-// of K = H; x_out with a float weight only.
-void check_norm_input(const char* op, const Device& d, const NormInput& n, const LinearWeight& w);
-void check_norm_linear(const Device& d, const NormInput& n, const LinearWeight& w, const Tensor& out);
-void check_norm_route_experts(const Device& d, const NormInput& n, const LinearWeight& router, int top_k,
-                              const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids);
 void check_qk_norm_rope(const Device& d, const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
                         const Tensor& rope_cos_sin, const AttentionBatch& batch, const LayerKVCache& cache,
                         const Tensor& q_out);

@@ -1,10 +1,8 @@
 // kernels/ops.cpp — Ops's front: every op checks its arguments against its contract
-// (op_contract.h), then runs the backend's implementation; the default implementations of the
-// ops a backend may fuse: the folded norm's (no backend folds unless it says so: folds_norm
-// false, the ops fail) and qk_norm_rope_attention_decode's (its two ops in turn).
+// (op_contract.h), then runs the backend's implementation; the default implementation of the
+// ops a backend may fuse (qk_norm_rope_attention_decode: its two ops in turn).
 #include "kernels/ops.h"
 
-#include "core/check.h"
 #include "kernels/op_contract.h"
 
 namespace rotor {
@@ -91,34 +89,6 @@ void Ops::gemm_w8a8(const Tensor& x_q, const Tensor& x_scales, const LinearWeigh
 void Ops::linear_w8a8_static(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) {
   check_linear_w8a8_static(device(), x, w, xq, out);
   linear_w8a8_static_impl(x, w, xq, out);
-}
-
-void Ops::norm_linear(const NormInput& n, const LinearWeight& w, const Tensor& out) {
-  check_norm_linear(device(), n, w, out);
-  norm_linear_impl(n, w, out);
-}
-
-void Ops::norm_route_experts(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-                             const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) {
-  check_norm_route_experts(device(), n, router, top_k, logits, topk_weights, topk_ids);
-  norm_route_experts_impl(n, router, top_k, renormalize, logits, topk_weights, topk_ids);
-}
-
-bool Ops::folds_norm(const NormInput& n, const LinearWeight& w) {
-  check_norm_input("folds_norm", device(), n, w);
-  return folds_norm_impl(n, w);
-}
-
-bool Ops::folds_norm_impl(const NormInput&, const LinearWeight&) { return false; }
-
-void Ops::norm_linear_impl(const NormInput&, const LinearWeight& w, const Tensor&) {
-  ROTOR_FAIL("norm_linear: this backend does not fold the norm before {} (ask folds_norm first)", w.weight.str());
-}
-
-void Ops::norm_route_experts_impl(const NormInput&, const LinearWeight& router, int, bool, const Tensor&,
-                                  const Tensor&, const Tensor&) {
-  ROTOR_FAIL("norm_route_experts: this backend does not fold the norm before the router {} (ask folds_norm first)",
-             router.weight.str());
 }
 
 void Ops::moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,

@@ -100,19 +100,6 @@ struct ExpertWeights {
   Tensor w13_scale, w2_scale;
 };
 
-// The RMSNorm in front of a linear layer, for the ops that may fold it into the layer's GEMM
-// (Ops::norm_linear, norm_route_experts). Rows [M, H] act_dtype; w and bias [H].
-struct NormInput {
-  Tensor partial;  // [M, H] added to the residual stream first (a layer's output), or undefined
-  Tensor h_in;     // [M, H] the residual stream: read, never written
-  Tensor h_out;    // [M, H] with partial (undefined without): h_in + partial, as rms_norm stores its
-                   // residual; memory apart from h_in's and partial's
-  Tensor w;        // [H] the norm's weight
-  Tensor bias;     // [H] or undefined
-  float eps = 0.0f;
-  Tensor x_out;    // [M, H] the normalised rows, as rms_norm's out (float weights only), or undefined
-};
-
 // Per-sequence sampling parameters of one step (one logits row per sequence).
 struct SamplingBatch {
   Tensor temperature;     // [S] f32; 0 = greedy (argmax, lowest id on ties)
@@ -280,23 +267,6 @@ class Ops {
   // x [M, K] act_dtype (may be strided); xq [M, K] i8 scratch; out as gemm_w8a8's.
   void linear_w8a8_static(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out);
 
-  // An RMSNorm and the linear layer after it in one op, where a backend folds the norm into the
-  // layer's GEMM (folds_norm says where: never on the CPU), with the results of the two ops:
-  // x = rms_norm(n.partial, n.w, n.bias, n.eps, x, residual) with a residual holding n.h_in,
-  // whose new value goes to n.h_out instead (n.h_in is not written); without n.partial,
-  // x = rms_norm(n.h_in, ...). A float weight: out = gemm(x, w), and x_out = x where defined. A
-  // W8A8Static weight: x is rms_norm_quant's with w.input_scale and w.input_offset, and
-  // out = gemm_w8a8(x, {}, w). out [M, N] as gemm's and gemm_w8a8's. Fails where folds_norm
-  // says no.
-  void norm_linear(const NormInput& n, const LinearWeight& w, const Tensor& out);
-  // The same before a MoE router (a float weight): route_experts(x, router, ...) on the
-  // normalised rows x (written into n.x_out if defined: the experts read them).
-  void norm_route_experts(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-                          const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids);
-  // Whether norm_linear / norm_route_experts run here for n and a weight like w (float, or W8A8
-  // static: others never fold).
-  bool folds_norm(const NormInput& n, const LinearWeight& w);
-
   // Router: softmax over experts, top-k, optional renormalisation of the k weights.
   // logits [T, E] f32 -> topk_weights [T, k] f32, topk_ids [T, k] i32 (ties: lower id first).
   void moe_route(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
@@ -381,11 +351,6 @@ class Ops {
   virtual void linear_w8a8_static_impl(const Tensor& x, const LinearWeight& w, const Tensor& xq, const Tensor& out) = 0;
   virtual void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
       const Tensor& topk_ids) = 0;
-  // The folded norm: none by default (folds_norm_impl false; the two ops fail).
-  virtual bool folds_norm_impl(const NormInput& n, const LinearWeight& w);
-  virtual void norm_linear_impl(const NormInput& n, const LinearWeight& w, const Tensor& out);
-  virtual void norm_route_experts_impl(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-      const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids);
   virtual void route_experts_impl(const Tensor& x, const LinearWeight& router, int top_k, bool renormalize,
       const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) = 0;
   virtual void moe_experts_impl(const Tensor& x, const Tensor& topk_weights, const Tensor& topk_ids,

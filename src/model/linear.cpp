@@ -2,7 +2,7 @@
 // kind needs (linear_w8a8_static; quant_per_token into a scratch, then gemm_w8a8), the fused
 // norm + static quantisation when a norm's consumers share it, plain gemm for float weights;
 // the router (route_experts for a float weight); the reduction points (fused by the
-// communicator when it can); a norm folded into the one GEMM after it where the backend takes it.
+// communicator when it can).
 #include "model/linear.h"
 
 #include "core/check.h"
@@ -92,52 +92,6 @@ LinearInput LinearFront::reduce_rms_norm(const Tensor& partial, const Tensor& w,
     comm_.all_reduce_sum(partial);
   }
   return rms_norm(partial, w, bias, eps, residual, consumers, out);
-}
-
-std::optional<NormInput> LinearFront::fold(const Tensor& partial, const Tensor& w, const Tensor& bias, float eps,
-                                           const Residual& h, const LinearWeight& weight, const Tensor& x_out) {
-  if (partial.defined() && comm_.world_size() > 1) return std::nullopt;  // the reduction is the communicator's
-  if (partial.defined() && !h.buf[1 - h.cur].defined()) return std::nullopt;  // no second buffer this step
-  // A norm quantises for a static W8A8 weight only, and writes float rows for a float one only.
-  if (weight.kind == QuantKind::W8A8Dynamic || (x_out.defined() && weight.quantized())) return std::nullopt;
-  NormInput n{partial, h.h(), partial.defined() ? h.buf[1 - h.cur] : Tensor{}, w, bias, eps, x_out};
-  if (!ops_.folds_norm(n, weight)) return std::nullopt;
-  return n;
-}
-
-LinearInput LinearFront::norm_linears(const Tensor& partial, const Tensor& w, const Tensor& bias, float eps,
-                                      Residual& h, std::span<const LinearWeight> linears, const Tensor& x,
-                                      const Tensor& out) {
-  if (linears.size() == 1) {
-    if (const std::optional<NormInput> n = fold(partial, w, bias, eps, h, linears[0], Tensor{})) {
-      ops_.norm_linear(*n, linears[0], out.narrow(1, 0, linears[0].out_features()));
-      if (partial.defined()) h.cur = 1 - h.cur;
-      return LinearInput{};
-    }
-  }
-  const LinearInput in = partial.defined() ? reduce_rms_norm(partial, w, bias, eps, h.h(), linears, x)
-                                           : rms_norm(h.h(), w, bias, eps, Tensor{}, linears, x);
-  int64_t col = 0;
-  for (const LinearWeight& l : linears) {
-    (*this)(in, l, out.narrow(1, col, l.out_features()));
-    col += l.out_features();
-  }
-  return in;
-}
-
-void LinearFront::norm_route(const Tensor& partial, const Tensor& w, const Tensor& bias, float eps, Residual& h,
-                             const LinearWeight& router, int top_k, bool renormalize, const Tensor& x,
-                             const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) {
-  if (const std::optional<NormInput> n = fold(partial, w, bias, eps, h, router, x)) {
-    ops_.norm_route_experts(*n, router, top_k, renormalize, logits, topk_weights, topk_ids);
-    if (partial.defined()) h.cur = 1 - h.cur;
-    return;
-  }
-  if (partial.defined())
-    reduce_rms_norm(partial, w, bias, eps, h.h(), {&router, 1}, x);
-  else
-    rms_norm(h.h(), w, bias, eps, Tensor{}, {&router, 1}, x);
-  route(x, router, top_k, renormalize, logits, topk_weights, topk_ids);
 }
 
 }  // namespace rotor

@@ -110,10 +110,6 @@ class OpContract : public ::testing::Test {
   Tensor token_ids = i32({1, 2}, {2}), token_lp = make(F32, {2}), token_rank = make(I32, {2});
   Tensor top_ids = make(I32, {2, 3}), top_lp = make(F32, {2, 3});
   Tensor src = make(I32, {4}), src_index = i32({0, 1}, {2}), dst = make(I32, {4}), dst_index = i32({2, 3}, {2});
-  // A norm before a linear layer (folds_norm, norm_linear): the stream h_in += x into h_out,
-  // the normalised rows into out.
-  Tensor h_out = make(F32, {3, 16});
-  NormInput norm{x, residual, h_out, w, Tensor{}, 1e-6f, out};
 };
 
 TEST_F(OpContract, ValidCallsPass) {
@@ -141,8 +137,6 @@ TEST_F(OpContract, ValidCallsPass) {
   ops->apply_token_bitmask(logits, bitmask, bitmask_rows);
   ops->logprobs(logits, token_ids, token_lp, token_rank, top_ids, top_lp);
   ops->copy_tokens(src, src_index, dst, dst_index);
-  EXPECT_FALSE(ops->folds_norm(norm, dense));  // the CPU folds no norm
-  EXPECT_FALSE(ops->folds_norm(NormInput{Tensor{}, residual, Tensor{}, w, w, 1e-6f, Tensor{}}, w8_static));
 }
 
 TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
@@ -451,40 +445,6 @@ TEST_F(OpContract, EachCheckNamesTheOpTheArgumentAndTheProperty) {
        [&] { ops->logprobs(logits, token_ids, token_lp, token_rank, make(I32, {2, 11}), make(F32, {2, 11})); }},
       {"logprobs: top_logprobs must be F32 contiguous [S, K] = [2, 3], got F32[2, 2] cpu",
        [&] { ops->logprobs(logits, token_ids, token_lp, token_rank, top_ids, make(F32, {2, 2})); }},
-      // folds_norm, norm_linear, norm_route_experts
-      {"norm_linear: this backend does not fold the norm before F32[8, 16] cpu (ask folds_norm first)",
-       [&] { ops->norm_linear(norm, dense, gemm_out); }},
-      {"norm_route_experts: this backend does not fold the norm before the router F32[4, 16] cpu (ask folds_norm "
-       "first)",
-       [&] { ops->norm_route_experts(norm, router_w, 2, true, router, topk_w, topk_ids); }},
-      {"folds_norm: n.h_out must be given with n.partial and only then (the stream changes only with a partial)",
-       [&] { ops->folds_norm(NormInput{Tensor{}, residual, h_out, w, Tensor{}, 1e-6f, Tensor{}}, dense); }},
-      {"folds_norm: n.h_in must be F32, F16 or BF16 with unit-stride rows [M, H] = [3, 16], got I8[3, 16] cpu",
-       [&] { ops->folds_norm(NormInput{x, xq, h_out, w, Tensor{}, 1e-6f, Tensor{}}, dense); }},
-      {"folds_norm: n.partial must be F32, F16 or BF16 with unit-stride rows [M, H] = [3, 16], got F32[2, 16] cpu",
-       [&] { ops->folds_norm(NormInput{x.rows(0, 2), residual, h_out, w, Tensor{}, 1e-6f, Tensor{}}, dense); }},
-      {"folds_norm: n.bias must be F32, F16 or BF16 contiguous [H] = [16], got F32[8] cpu",
-       [&] { ops->folds_norm(NormInput{x, residual, h_out, w, ones({8}), 1e-6f, Tensor{}}, dense); }},
-      {"folds_norm: n.h_out must not overlap n.h_in or n.partial, got F32[3, 16] cpu, F32[3, 16] cpu and F32[3, 16] "
-       "cpu",
-       [&] { ops->folds_norm(NormInput{x, residual, residual, w, Tensor{}, 1e-6f, Tensor{}}, dense); }},
-      {"folds_norm: n.x_out must not overlap n.h_in, n.partial or n.h_out, got F32[3, 16] cpu",
-       [&] { ops->folds_norm(NormInput{x, residual, h_out, w, Tensor{}, 1e-6f, h_out}, dense); }},
-      {"norm_linear: n.x_out must be F32 or BF16 with unit-stride rows [M, H] = [3, 16], got F32[3, 8] cpu",
-       [&] { ops->norm_linear(NormInput{x, residual, h_out, w, Tensor{}, 1e-6f, gemm_out}, dense, gemm_out); }},
-      {"folds_norm: the weight must be float or W8A8 static (a norm quantises for no other kind), got I8[8, 16] cpu",
-       [&] { ops->folds_norm(norm, w8_dynamic); }},
-      {"folds_norm: n.x_out (the float rows) only with a float weight (a W8A8 one's rows are int8), got I8[8, 16] cpu",
-       [&] { ops->folds_norm(norm, w8_static); }},
-      {"norm_linear: out must be F32 or BF16 with unit-stride rows [M, N] = [3, 8], got F32[3, 16] cpu",
-       [&] { ops->norm_linear(norm, dense, out); }},
-      {"norm_route_experts: the router must be float, got I8[8, 16] cpu",
-       [&] {
-         ops->norm_route_experts(NormInput{x, residual, h_out, w, Tensor{}, 1e-6f, Tensor{}}, w8_static, 2, true, router,
-                                 topk_w, topk_ids);
-       }},
-      {"norm_route_experts: logits must be F32 with unit-stride rows [M, E] = [3, 4], got F32[2, 4] cpu",
-       [&] { ops->norm_route_experts(norm, router_w, 2, true, router.rows(0, 2), topk_w.rows(0, 2), topk_ids.rows(0, 2)); }},
       {"copy_tokens: src must be I32 contiguous [numel] = [4], got F32[4] cpu",
        [&] { ops->copy_tokens(make(F32, {4}), src_index, dst, dst_index); }},
       {"copy_tokens: dst_index must be I32 contiguous [n] = [2], got I32[3] cpu",

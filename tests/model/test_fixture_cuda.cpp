@@ -10,8 +10,7 @@
 // logits and argmaxes against the bf16 cache within the bounds the CPU's test measured
 // (tests/model/test_fp8_kv.cpp), and graphs on and off identical. Skipped without a GPU, and for
 // fixtures whose head_dim the CUDA attention does not take. Also: upload of every fixture
-// (bf16, W8A8), whole and as a tensor-parallel rank, puts the same values on the GPU; and the
-// norms folded into the GEMVs after them (ROTOR_FUSED_NORM=1) give the unfolded forward's bits.
+// (bf16, W8A8), whole and as a tensor-parallel rank, puts the same values on the GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -137,45 +136,6 @@ TEST_P(GpuFixture, WeightPrefetchChangesNoToken) {
     auto fetched = runner(reqs, graphs, 0, std::nullopt, KvCacheDtype::Auto, false, prefetch);
     const auto a = generate_offline(*plain, reqs, 0, model_.config.eos_token_ids);
     const auto b = generate_offline(*fetched, reqs, 0, model_.config.eos_token_ids);
-    for (int i = 0; i < batch; ++i) EXPECT_EQ(a[i].output, b[i].output) << "graphs " << graphs << " seq " << i;
-  }
-}
-
-// The RMSNorm folded into the GEMV after it (a backend made with ROTOR_FUSED_NORM=1: q/k/v's and
-// the router's, at the GEMV's rows, the residual stream moving between the model's two buffers)
-// against a backend made with it off, on the same weights: prompts of 1 and 2 tokens alone (a
-// step of that many rows throughout) give the same last logits bit for bit; and every prompt,
-// sampled, decoding in one batch that shrinks through 4, 3, 2 and 1 sequences, gives the same
-// tokens with decode graphs off and on (graphs of 1, 2 and 4 rows: folds in each).
-TEST_P(GpuFixture, FusedNormGivesTheUnfusedBits) {
-  const test::Reference ref = test::read_reference(GetParam());
-  const std::unique_ptr<Ops> off = make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "0"}}),
-                             on = make_cuda_ops_with_env({{"ROTOR_FUSED_NORM", "1"}});
-  auto run = [&](Ops& ops, std::span<const OfflineRequest> reqs, bool graphs) {
-    RunnerOptions ro = offline_runner_options(reqs);
-    ro.cuda_graphs = graphs;
-    ModelRunner r(ops, *comm_, model_.config, model_.weights.views(), ro);
-    return generate_offline(r, reqs, 0, model_.config.eos_token_ids);
-  };
-  const std::vector<int32_t>& p0 = ref.ids[0];
-  const std::vector<std::vector<int32_t>> short_prompts = {{p0.front()}, {p0.back(), p0.front()}};
-  for (const auto& prompt : short_prompts) {
-    const std::vector<OfflineRequest> reqs = test::greedy_prompt_requests({prompt}, 3);
-    const auto a = run(*off, reqs, false), b = run(*on, reqs, false);
-    EXPECT_EQ(a[0].prompt_logits, b[0].prompt_logits) << prompt.size() << "-token prompt";  // bit for bit
-    EXPECT_EQ(a[0].output, b[0].output) << prompt.size() << "-token prompt";
-  }
-  const int batch = 4;
-  std::vector<OfflineRequest> reqs(batch);
-  for (int i = 0; i < batch; ++i) {
-    reqs[i].prompt = ref.ids[i % ref.ids.size()];
-    reqs[i].params.temperature = 0.8f;
-    reqs[i].seed = 4000 + i;
-    reqs[i].max_tokens = 6 + 6 * i;  // the batch shrinks through 4, 3, 2 and 1
-    reqs[i].ignore_eos = true;
-  }
-  for (const bool graphs : {false, true}) {
-    const auto a = run(*off, reqs, graphs), b = run(*on, reqs, graphs);
     for (int i = 0; i < batch; ++i) EXPECT_EQ(a[i].output, b[i].output) << "graphs " << graphs << " seq " << i;
   }
 }

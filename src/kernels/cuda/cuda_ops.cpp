@@ -11,7 +11,6 @@
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
 // bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
-// ROTOR_FUSED_NORM=1 folds the RMSNorm before a GEMV of a few rows into it (folds_norm).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -144,7 +143,6 @@ class CudaOps final : public Ops {
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION");
     early_moe_tiles_ = env_flag("ROTOR_EARLY_MOE_TILES");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
-    fused_norm_ = env_flag("ROTOR_FUSED_NORM");
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
@@ -402,27 +400,6 @@ class CudaOps final : public Ops {
           "rms_norm_quant");
   }
 
-  // The W8A8 GEMM's output and epilogue: out [M, N] as w's kind says (x_scales: the dynamic kind's).
-  static cuda::W8A8Out w8a8_out(const LinearWeight& w, const Tensor& x_scales, const Tensor& out, int M, int N) {
-    cuda::W8A8Out o{};
-    o.out = out.data();
-    o.ldo = out.stride(0);
-    o.out_f32 = out.dtype() == DType::F32;
-    const size_t esize = o.out_f32 ? 4 : 2;
-    o.pairs = o.ldo % 2 == 0 && reinterpret_cast<uintptr_t>(out.data()) % (2 * esize) == 0;
-    o.M = M;
-    o.N = N;
-    o.dynamic = w.kind == QuantKind::W8A8Dynamic;
-    if (o.dynamic) {
-      o.weight_scale = w.weight_scale.data<float>();
-      o.x_scales = x_scales.data<float>();
-    } else {
-      o.deq_scale = w.deq_scale.data<float>();
-      o.quant_bias = w.quant_bias.defined() ? w.quant_bias.data<int32_t>() : nullptr;
-    }
-    return o;
-  }
-
   // The W8A8 GEMM's arguments (x_q's and the weight's alignment checked).
   static cuda::W8A8Gemm w8a8_gemm(const Tensor& x_q, const Tensor& x_scales, const LinearWeight& w, const Tensor& out) {
     const int64_t M = x_q.size(0), K = x_q.size(1), N = w.out_features();
@@ -438,7 +415,22 @@ class CudaOps final : public Ops {
     g.M = static_cast<int>(M);
     g.N = static_cast<int>(N);
     g.K = static_cast<int>(K);
-    g.out = w8a8_out(w, x_scales, out, g.M, g.N);
+    cuda::W8A8Out& o = g.out;
+    o.out = out.data();
+    o.ldo = out.stride(0);
+    o.out_f32 = out.dtype() == DType::F32;
+    const size_t esize = o.out_f32 ? 4 : 2;
+    o.pairs = o.ldo % 2 == 0 && reinterpret_cast<uintptr_t>(out.data()) % (2 * esize) == 0;
+    o.M = g.M;
+    o.N = g.N;
+    o.dynamic = w.kind == QuantKind::W8A8Dynamic;
+    if (o.dynamic) {
+      o.weight_scale = w.weight_scale.data<float>();
+      o.x_scales = x_scales.data<float>();
+    } else {
+      o.deq_scale = w.deq_scale.data<float>();
+      o.quant_bias = w.quant_bias.defined() ? w.quant_bias.data<int32_t>() : nullptr;
+    }
     return g;
   }
 
@@ -461,45 +453,6 @@ class CudaOps final : public Ops {
     }
     quant_static_impl(x, w.input_scale, w.input_offset, xq);
     gemm_w8a8_impl(xq, Tensor{}, w, out);
-  }
-
-  // The norm folded into the GEMV (ROTOR_FUSED_NORM=1): where norm_fold fits.
-  bool folds_norm_impl(const NormInput& n, const LinearWeight& w) override { return norm_fold(n, w).fits; }
-
-  void norm_linear_impl(const NormInput& n, const LinearWeight& w, const Tensor& out) override {
-    NormFold f = norm_fold(n, w);
-    expect_norm_fold(f, "norm_linear", w);
-    ROTOR_CHECK(out.dtype() == DType::BF16 || out.dtype() == DType::F32,
-                "norm_linear: the GPU backend needs out in bf16 or f32, got {}", out.str());
-    if (w.kind == QuantKind::None) {
-      f.dense.out = out.data();
-      f.dense.ldo = out.stride(0);
-      f.dense.out_f32 = out.dtype() == DType::F32;
-      check(cuda::gemv_norm_bf16(f.dense, f.norm, early_loads_, stream_), "norm_linear (GEMV)");
-      return;
-    }
-    f.int8.out = w8a8_out(w, Tensor{}, out, f.int8.M, f.int8.N);
-    check(cuda::gemv_norm_w8a8(f.int8, f.norm, w.input_scale, w.input_offset, early_loads_, stream_),
-          "norm_linear (W8A8 GEMV)");
-  }
-
-  // As route_experts: the GEMV with its top-k fused where ROTOR_FUSED_ROUTER=1, else the GEMV and moe_route.
-  void norm_route_experts_impl(const NormInput& n, const LinearWeight& router, int top_k, bool renormalize,
-                               const Tensor& logits, const Tensor& topk_weights, const Tensor& topk_ids) override {
-    NormFold f = norm_fold(n, router);
-    expect_norm_fold(f, "norm_route_experts", router);
-    expect_route_experts(f.dense.N, "norm_route_experts");
-    f.dense.out = logits.data();
-    f.dense.ldo = logits.stride(0);
-    f.dense.out_f32 = true;
-    if (fused_router_) {
-      const cuda::GemvTopK topk{top_k, renormalize, topk_weights.data<float>(), topk_ids.data<int32_t>(),
-                                static_cast<unsigned*>(route_ticket_.data())};
-      check(cuda::gemv_norm_route(f.dense, f.norm, topk, early_loads_, stream_), "norm_route_experts (GEMV + top-k)");
-      return;
-    }
-    check(cuda::gemv_norm_bf16(f.dense, f.norm, early_loads_, stream_), "norm_route_experts (GEMV)");
-    run_route(logits, top_k, renormalize, topk_weights, topk_ids);
   }
 
   void moe_route_impl(const Tensor& logits, int top_k, bool renormalize, const Tensor& topk_weights,
@@ -725,54 +678,6 @@ class CudaOps final : public Ops {
     }
   }
 
-  // A norm folded into a weight's GEMV: the kernel's arguments but the GEMV's output (dense for a
-  // bf16 weight, int8 for a W8A8 static one), and whether the GEMV kernels take them: with
-  // ROTOR_FUSED_NORM=1 (and the GEMV on), bf16 rows and vectors, a contiguous weight, the GEMV's
-  // rows and alignment (cuda::gemv_norm_fits).
-  struct NormFold {
-    cuda::GemvNorm norm{};
-    cuda::DenseGemm dense{};
-    cuda::W8A8Gemm int8{};
-    bool fits = false;
-  };
-  NormFold norm_fold(const NormInput& n, const LinearWeight& w) const {
-    NormFold f;
-    const auto bf16 = [](const Tensor& t) { return !t.defined() || t.dtype() == DType::BF16; };
-    if (!fused_norm_ || !gemv_ || !bf16(n.h_in) || !bf16(n.partial) || !bf16(n.h_out) || !bf16(n.w) ||
-        !bf16(n.bias) || !bf16(n.x_out) || !w.weight.is_contiguous())
-      return f;
-    const auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
-    const auto ld = [](const Tensor& t) { return t.defined() ? t.stride(0) : int64_t{0}; };
-    f.norm = cuda::GemvNorm{n.h_in.data(), n.h_in.stride(0), ptr(n.partial), ld(n.partial), ptr(n.h_out),
-                            ld(n.h_out),   n.w.data(),       ptr(n.bias),    n.eps,        ptr(n.x_out),
-                            ld(n.x_out)};
-    const int M = static_cast<int>(n.h_in.size(0)), N = static_cast<int>(w.out_features()),
-              K = static_cast<int>(n.h_in.size(1));
-    if (w.kind == QuantKind::None) {
-      if (w.weight.dtype() != DType::BF16 || !(bf16(w.bias) || w.bias.dtype() == DType::F32)) return f;
-      f.dense.w = w.weight.data();
-      f.dense.bias = ptr(w.bias);
-      f.dense.bias_f32 = w.bias.defined() && w.bias.dtype() == DType::F32;
-      f.dense.M = M;
-      f.dense.N = N;
-      f.dense.K = K;
-      f.fits = cuda::gemv_norm_fits(f.dense, f.norm);
-    } else {
-      f.int8.w = w.weight.data<int8_t>();
-      f.int8.M = M;
-      f.int8.N = N;
-      f.int8.K = K;
-      f.fits = cuda::gemv_norm_fits(f.int8, f.norm);
-    }
-    return f;
-  }
-  static void expect_norm_fold(const NormFold& f, const char* op, const LinearWeight& w) {
-    ROTOR_CHECK(f.fits,
-                "{}: the GPU backend folds no norm before {} here (it needs ROTOR_FUSED_NORM=1, bf16 rows within "
-                "the GEMV's; folds_norm tells)",
-                op, w.weight.str());
-  }
-
   // The router's experts: E within what a warp routes.
   static void expect_route_experts(int64_t E, const char* op) {
     ROTOR_CHECK(E <= cuda::kMaxRouteExperts, "{}: the GPU backend routes among at most {} experts, got E = {}", op,
@@ -877,9 +782,6 @@ class CudaOps final : public Ops {
   // A static W8A8 linear's quantisation inside its GEMV at 1-4 rows (ROTOR_FUSED_QUANT=0: apart):
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
-  // The RMSNorm before a GEMV folded into it at the GEMV's rows (norm_linear, norm_route_experts;
-  // ROTOR_FUSED_NORM=1): off until measured on a GPU (docs/gpu.md).
-  bool fused_norm_ = false;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;

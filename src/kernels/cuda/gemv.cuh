@@ -6,7 +6,6 @@
 // is, so a token's result does not depend on the other rows (graphs on and off agree);
 // W8A8's integer sums (dp4a) are exact, so its outputs are the mma path's and the CPU's bits.
 // The router's GEMV may carry its top-k (gemv_route): one launch instead of two at batch 1-2.
-// The RMSNorm before a GEMV may be folded into it (gemv_norm_*): one launch instead of two.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -47,46 +46,6 @@ bool gemv_static_fits(const W8A8Gemm& g, const void* x, int64_t ldx);
 cudaError_t gemv_w8a8_static(const W8A8Gemm& g, const void* x, int64_t ldx, float scale, float offset, bool early,
                              cudaStream_t stream);
 
-// An RMSNorm folded into the GEMV (gemv_norm_*): every block computes the norm of the M rows
-// itself, into shared memory, with rms_norm's arithmetic (bf16 weights) or rms_norm_quant's
-// (int8 weights: the rows quantised with the weight's input scale and offset; rms_norm_row.cuh),
-// then its dot products; one launch instead of the norm's and the GEMV's, the same bits. The
-// residual stream is read from h_in and never written there (every block reads it): block 0
-// stores the updated stream into h_out, and x_out, which the kernels after it read once this
-// grid is complete. Rows [M, K] bf16 with row strides in elements (multiples of 8), 16-byte
-// aligned; K = the GEMV's K.
-struct GemvNorm {
-  const void* h_in;     // [M, K] the residual stream (read only)
-  int64_t ld_h_in;
-  const void* partial;  // [M, K] added to h_in first (a layer's output), or null
-  int64_t ld_partial;
-  void* h_out;          // [M, K] with partial: h_in + partial as rms_norm stores its residual;
-  int64_t ld_h_out;     // memory apart from h_in's and partial's. Null without partial.
-  const void* w;        // [K] the norm's weight
-  const void* bias;     // [K] or null
-  float eps;
-  void* x_out;          // [M, K] the normalised rows (bf16 weights only), or null
-  int64_t ld_x_out;
-};
-
-// The most shared memory a folded norm's rows take (bf16 rows, or int8 rows and one bf16 row of
-// the residual sums): with the kernel's static shared memory, within the 48 KiB a kernel gets
-// without asking. K is also within rms_norm's limit (rms_norm_row.cuh's kNormMaxH).
-constexpr int64_t kGemvNormSmemBytes = 40 << 10;
-
-// Whether gemv_norm_bf16 / gemv_norm_route / gemv_norm_w8a8 serve g (g.x unused) with norm n:
-// gemv_fits's conditions on M, K and the weight; K within rms_norm's limit; n's rows and vectors 16-byte
-// aligned with strides multiples of 8; x_out only for bf16 weights; the shared memory within
-// kGemvNormSmemBytes.
-bool gemv_norm_fits(const DenseGemm& g, const GemvNorm& n);
-bool gemv_norm_fits(const W8A8Gemm& g, const GemvNorm& n);
-
-// rms_norm(n) then gemv_bf16(g) on its rows, in one kernel (the same bits).
-cudaError_t gemv_norm_bf16(const DenseGemm& g, const GemvNorm& n, bool early, cudaStream_t stream);
-// rms_norm_quant(n, scale, offset) then gemv_w8a8(g) on its rows, in one kernel (the same bits).
-cudaError_t gemv_norm_w8a8(const W8A8Gemm& g, const GemvNorm& n, float scale, float offset, bool early,
-                           cudaStream_t stream);
-
 // The router's top-k after its GEMV (gemv_route): moe_route's arguments, its logits being the
 // GEMV's output.
 struct GemvTopK {
@@ -103,9 +62,5 @@ struct GemvTopK {
 // Needs gemv_fits(g), g.out_f32 and E = g.N <= kMaxRouteExperts. No scratch memory beyond the
 // ticket (capturable in a CUDA graph, replayed any number of times).
 cudaError_t gemv_route(const DenseGemm& g, const GemvTopK& topk, bool early, cudaStream_t stream);
-// rms_norm(n) then gemv_route(g, topk) on its rows, in one kernel (the same bits); needs
-// gemv_norm_fits(g, n) and gemv_route's conditions.
-cudaError_t gemv_norm_route(const DenseGemm& g, const GemvNorm& n, const GemvTopK& topk, bool early,
-                            cudaStream_t stream);
 
 }  // namespace rotor::cuda

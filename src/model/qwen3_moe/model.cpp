@@ -4,8 +4,7 @@
 // layers go through LinearFront (any weight format); under tensor parallelism o_proj's output is
 // all-reduced in the post-attention norm and the experts' in the next layer's input norm (or the
 // final norm), both LinearFront::reduce_rms_norm; the vocabulary-parallel embedding and logits
-// are summed over ranks. Where the backend folds a norm into the GEMM after it (q/k/v, the
-// router), the residual stream moves between the model's two buffers (LinearFront's Residual).
+// are summed over ranks.
 #include "model/qwen3_moe/model.h"
 
 #include <algorithm>
@@ -36,8 +35,7 @@ Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& o
   rope_ = OwnedTensor(a, DType::F32, {limits.max_positions, hd});
   const std::vector<float> table = rope_table(limits.max_positions, static_cast<int>(hd), c.rope_theta, c.rope_scaling);
   a.copy(rope_.tensor.data(), table.data(), table.size() * sizeof(float));
-  residual_[0] = OwnedTensor(a, act, {T, H});
-  residual_[1] = OwnedTensor(a, act, {std::min<int64_t>(T, kMaxFoldRows), H});
+  residual_ = OwnedTensor(a, act, {T, H});
   x_ = OwnedTensor(a, act, {T, H});
   qkv_ = OwnedTensor(a, act, {T, (q_heads_ + 2 * kv_heads_) * hd});
   q_ = OwnedTensor(a, act, {T, q_heads_, hd});
@@ -49,17 +47,11 @@ Qwen3MoeModel::Qwen3MoeModel(const ModelConfig& c, const ModelWeights& w, Ops& o
   moe_out_ = OwnedTensor(a, act, {T, H});
 }
 
-Residual Qwen3MoeModel::residual(int64_t T) const {
-  const Tensor& second = residual_[1].tensor;
-  return Residual{{residual_[0].tensor.rows(0, T), T <= second.size(0) ? second.rows(0, T) : Tensor{}}, residual_at_};
-}
-
 void Qwen3MoeModel::embed(const Tensor& ids, const AttentionBatch& b) {
   const int64_t T = b.num_tokens;
   ROTOR_CHECK(T > 0 && T <= limits_.max_tokens && ids.numel() == T, "forward: {} tokens (at most {})", T,
               limits_.max_tokens);
-  residual_at_ = 0;
-  const Tensor h = residual_[0].tensor.rows(0, T);
+  const Tensor h = residual_.tensor.rows(0, T);
   if (!w_.shard.sharded()) return ops_.embed(ids, w_.embed, h);
   ops_.embed_shard(ids, w_.embed, w_.shard.vocab.begin, h);
   comm_.all_reduce_sum(h);
@@ -70,7 +62,7 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
   const LayerWeights& L = w_.layers[l];
   const int64_t T = b.num_tokens, nd = b.num_decode_seqs;
   const float eps = c.rms_norm_eps, scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  const Tensor x = x_.tensor.rows(0, T), qkv = qkv_.tensor.rows(0, T),
+  const Tensor h = residual_.tensor.rows(0, T), x = x_.tensor.rows(0, T), qkv = qkv_.tensor.rows(0, T),
                q = q_.tensor.rows(0, T), attn = attn_.tensor.rows(0, T), o = o_.tensor.rows(0, T),
                router = router_logits_.tensor.rows(0, T), topk_w = topk_w_.tensor.rows(0, T),
                topk_ids = topk_ids_.tensor.rows(0, T), moe_out = moe_out_.tensor.rows(0, T);
@@ -85,12 +77,16 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
     for (const LinearWeight& part : gemms) ops_.prefetch_l2(part.weight, prefetch.qkv);
 
   // Layer 0 normalises the embeddings; later layers first add the previous MoE output, summed
-  // over ranks: h += sum(moe_out). Then q/k/v (the norm folded into their GEMM where it can be).
-  Residual h = residual(T);
-  const LinearInput xin =
-      linear_.norm_linears(l == 0 ? Tensor{} : moe_out, L.input_norm, L.input_norm_bias, eps, h, gemms, x, qkv);
-  report(h.h(), "attn_in", l);
+  // over ranks: h += sum(moe_out).
+  const LinearInput xin = l == 0 ? linear_.rms_norm(h, L.input_norm, L.input_norm_bias, eps, Tensor{}, L.qkv, x)
+                                 : linear_.reduce_rms_norm(moe_out, L.input_norm, L.input_norm_bias, eps, h, L.qkv, x);
+  report(h, "attn_in", l);
   report(xin.x, "attn_norm", l);
+  int64_t col = 0;
+  for (const LinearWeight& part : gemms) {
+    linear_(xin, part, qkv.narrow(1, col, part.out_features()));
+    col += part.out_features();
+  }
   if (prefetch.o > 0.0) ops_.prefetch_l2(L.o_proj.weight, prefetch.o);
   // A step of decodes only (the decode graphs' steps) in one op, which a backend may fuse.
   if (nd == T) {
@@ -102,12 +98,11 @@ void Qwen3MoeModel::layer(int l, const AttentionBatch& b, const LayerKVCache& kv
   }
   report(attn, "attn_out", l);
   linear_(attn, L.o_proj, o);
-  // h += sum(o); x = norm(h), read by the router (the norm folded into its GEMM where it can
-  // be) and the experts (which quantise their own input).
-  linear_.norm_route(o, L.post_norm, L.post_norm_bias, eps, h, L.router, c.num_experts_per_tok, c.norm_topk_prob, x,
-                     router, topk_w, topk_ids);
-  residual_at_ = h.cur;
+  // h += sum(o); x = norm(h), read by the router (the experts quantise their own input).
+  linear_.reduce_rms_norm(o, L.post_norm, L.post_norm_bias, eps, h, {&L.router, 1}, x);
   report(x, "ffn_norm", l);
+
+  linear_.route(x, L.router, c.num_experts_per_tok, c.norm_topk_prob, router, topk_w, topk_ids);
   ops_.moe_experts(x, topk_w, topk_ids, L.experts, moe_out);  // summed over ranks by the next norm
   report(moe_out, "ffn_out", l);
 }
@@ -118,7 +113,7 @@ void Qwen3MoeModel::finish(const AttentionBatch& b, const Tensor& rows, const Te
               rows.numel(), limits_.max_rows);
   const Tensor x = x_.tensor.rows(0, T);
   linear_.reduce_rms_norm(moe_out_.tensor.rows(0, T), w_.final_norm, w_.final_norm_bias, config_.rms_norm_eps,
-                          residual(T).h(), {}, x);
+                          residual_.tensor.rows(0, T), {}, x);
   ops_.embed(rows, x, hidden);  // row gather
   report(hidden, "result_norm", -1);
 }

@@ -26,9 +26,6 @@ class Qwen3MoeModel final : public Model {
   void logits(const Tensor& hidden, const Tensor& logits) override;
 
  private:
-  // The residual stream's rows of a step of T tokens: residual_[residual_at_] holds them.
-  Residual residual(int64_t T) const;
-
   ModelConfig config_;
   const ModelWeights& w_;
   Ops& ops_;
@@ -38,14 +35,11 @@ class Qwen3MoeModel final : public Model {
   LinearFront linear_;
   OwnedTensor rope_;             // [max_positions, hd] f32: cos | sin (model/rope.h, YaRN included)
   // Activations, [max_tokens, ...] in ops.act_dtype() unless noted. Between layers the
-  // residual stream is residual_[residual_at_] plus the sum over ranks of moe_out_ (this rank's
-  // partial sum of the experts), which the next norm adds in one reduction
-  // (LinearFront::reduce_rms_norm), except before layer 0. The stream starts in residual_[0]
-  // (embed) and moves to the other buffer at each norm folded into the GEMM after it
-  // (LinearFront::Residual); residual_[1] holds min(max_tokens, kMaxFoldRows) rows.
-  OwnedTensor residual_[2], x_, qkv_, q_, attn_, o_, router_logits_ /* f32 */, topk_w_ /* f32 */,
-      topk_ids_ /* i32 */, moe_out_;
-  int residual_at_ = 0;
+  // residual stream is residual_ plus the sum over ranks of moe_out_ (this rank's partial sum
+  // of the experts), which the next norm adds in one reduction (LinearFront::reduce_rms_norm),
+  // except before layer 0.
+  OwnedTensor residual_, x_, qkv_, q_, attn_, o_, router_logits_ /* f32 */, topk_w_ /* f32 */, topk_ids_ /* i32 */,
+      moe_out_;
 };
 
 }  // namespace qwen3_moe
