@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early-tiles early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -469,17 +469,6 @@ for step in $steps; do
       latency_runs qk-apart "QK-norm + RoPE and decode attention apart (the default)" plan 1,2,4,8,32
       latency_runs qk-fused "QK-norm + RoPE fused into decode attention (ROTOR_FUSED_QK_ATTENTION=1)" plan \
         1,2,4,8,32 ROTOR_FUSED_QK_ATTENTION=1
-      ;;
-    early-tiles)
-      # Issues 21 and 14: the experts' tiled down GEMM prefetching its W rows into L2 before
-      # pdl_wait while gate+up (bf16) or the requantisation (W8A8) runs (ROTOR_EARLY_MOE_TILES=1):
-      # the experts' tests and the fixtures through the model with it, then the decode step at
-      # batch 1-32 off and on (30B-A3B takes the tiles at every batch, the TP-8 rank from batch 3).
-      for t in test_cuda_ops test_cuda_w8a8; do gtest_with ROTOR_EARLY_MOE_TILES=1 early-tiles $t --gtest_filter='*Moe*'; done
-      gtest_with ROTOR_EARLY_MOE_TILES=1 early-tiles test_model_cuda
-      latency_runs tiles-late "the tiled down GEMM prefetching nothing (the default)" plan 1,2,4,8,32
-      latency_runs tiles-early "the tiled down GEMM's W rows into L2 before pdl_wait (ROTOR_EARLY_MOE_TILES=1)" plan \
-        1,2,4,8,32 ROTOR_EARLY_MOE_TILES=1
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

@@ -141,7 +141,6 @@ class CudaOps final : public Ops {
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION");
-    early_moe_tiles_ = env_flag("ROTOR_EARLY_MOE_TILES");
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -511,7 +510,6 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
     a.early = early_experts_;
-    a.early_tiles = early_moe_tiles_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
   }
@@ -636,7 +634,6 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(topk_ids.size(1));
     a.first = ex.first_expert;
     a.early = early_experts_;
-    a.early_tiles = early_moe_tiles_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -771,10 +768,6 @@ class CudaOps final : public Ops {
   // attention kernel (qk_norm_rope_attention_decode; ROTOR_FUSED_QK_ATTENTION=1): off until
   // measured on a GPU (docs/gpu.md).
   bool fused_qk_attention_ = false;
-  // The experts' tiled down GEMM (batches past the small path, 30B-A3B's I = 768) prefetching its
-  // W rows into L2 before pdl_wait, while gate+up or the requantisation runs
-  // (ROTOR_EARLY_MOE_TILES=1): off until measured (docs/gpu.md).
-  bool early_moe_tiles_ = false;
   // The small experts' down kernel reading its weights, their scales and the router's outputs
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
   // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).

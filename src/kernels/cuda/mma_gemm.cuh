@@ -137,15 +137,6 @@ __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0
     k_end = min(a.K, k_begin + a.k_chunk);
     if (a.early) prefetch_w_rows<T, BN, kThreads>(W, n0, a.N, a.K, k_begin, k_end);
   }
-  if constexpr (MODE == GemmMode::Down) {
-    // Early: the tile's expert and the tile count are the op's align's, complete before the
-    // kernel before this one (gate+up, or the requantisation) passed its own wait, so this
-    // block's W rows stream into L2 while that kernel runs (read through L2: ld.global.cg).
-    if (a.early && static_cast<int>(blockIdx.y) < __ldcg(a.num_tiles)) {
-      const T* We = a.W + static_cast<int64_t>(__ldcg(a.tile_expert + blockIdx.y)) * a.w_expert_stride;
-      prefetch_w_rows<T, BN, kThreads>(We, blockIdx.x * BN, a.N, a.K, 0, a.K);
-    }
-  }
   pdl_wait();
   pdl_launch_dependents();
   if constexpr (MODE != GemmMode::Dense) {

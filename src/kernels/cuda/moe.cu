@@ -202,7 +202,6 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaS
   g.N = a.H;
   g.K = a.I;
   g.y = s.y;
-  g.early = a.early_tiles;  // gate+up's g.early stayed false: its inputs come from the kernel right before
   // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is a few 64-element
   // steps: 128 W rows a block (and 3 stages) keep each block's bytes worth its launch.
   if (bm == 16 && a.I <= kShortK)

@@ -23,7 +23,6 @@ struct MoeArgs {
   int T, H, I, E, topk;        // H and I multiples of 8
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  bool early_tiles = false;    // the tiles' down GEMM prefetches its W rows into L2 before pdl_wait
 };
 
 // Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none

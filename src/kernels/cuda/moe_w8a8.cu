@@ -151,7 +151,6 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, v
   g.N = a.H;
   g.K = a.I;
   g.y = s.y;
-  g.early = a.early_tiles;  // gate+up's g.early stayed false: its inputs come from the kernel right before
   // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is one or two
   // 128-byte steps: 128 W rows a block (and 2 stages) keep each block's bytes worth its launch.
   if (bm == 16 && a.I <= kShortK)

@@ -31,7 +31,6 @@ struct MoeW8A8Args {
   int T, H, I, E, topk;        // H and I multiples of 16
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  bool early_tiles = false;    // the tiles' down GEMM prefetches its W rows into L2 before pdl_wait
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
