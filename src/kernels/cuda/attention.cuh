@@ -39,8 +39,10 @@ constexpr int kDecodePartition = 2048;
 
 // Decode with this step's QK-norm + RoPE and cache write fused in (AttnArgs::qk_fused): every
 // row a decode row, AttnArgs::q its raw qkv row. A block stages its query heads normed and
-// rotated (norm_rope.cuh); the blocks holding a row's newest token first write its k (normed,
-// rotated) and v into the cache, as qk_norm_rope does, bit for bit.
+// rotated (norm_rope.cuh); in the blocks holding a row's newest token, the warp whose tile holds
+// it computes its k (normed, rotated) and v, writes them into the cache as qk_norm_rope does, bit
+// for bit, and over the tile's copy in shared memory (so those blocks, too, issue their first
+// tiles before pdl_wait).
 struct AttnQkFused {
   const void* q_norm_w;        // [hd] bf16
   const void* k_norm_w;        // [hd] bf16

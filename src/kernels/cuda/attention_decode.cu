@@ -8,8 +8,10 @@
 // plan's items read from device memory (PLAN; grid: the plan's bound x head groups).
 // With AttnArgs::qk_fused the kernel also does qk_norm_rope's work for its rows (a step of
 // decode rows only): a block stages its query heads from the raw qkv row, normed and rotated
-// (norm_rope.cuh), and a block holding a row's newest token first writes that token's k and v
-// into the cache, then issues its tiles; the bits are those of qk_norm_rope, then attention.
+// (norm_rope.cuh), and the warp whose tile holds a row's newest token computes that token's k
+// and v, writes them into the cache (for later steps) and over its tile's copy in shared memory,
+// so every block issues its first tiles before pdl_wait; the bits are those of qk_norm_rope,
+// then attention.
 //
 // bf16 cache: the query heads are the MMA's rows (S = Q K^T, O = P V). e4m3 cache: the keys
 // are (S^T = K Q^T, O^T = V^T P^T), so a group of 8 heads fills the MMA's 8 columns where the
@@ -102,12 +104,13 @@ __device__ __forceinline__ bool decode_work(const AttnArgs& a, DecodeWork& w) {
 
 // A decode block's start: its work, KV head kvh and first query head g0 of the group; false
 // where it has none. It waits for the kernel before first, unless a.early_kv and its tokens end
-// before the context's last (waited false). That token is this step's: the kernel before writes
-// it, or with qk_fused the blocks holding it, once they have waited (write_new_kv). The work is
-// the host's (the plan, lengths and block tables are uploaded before the step) and the older
-// tokens were written by completed kernels, so a block without the last token may issue its
-// first K/V tiles and then wait, before it reads the query or the cache's scales.
-template <bool PLAN>
+// before the context's last (waited false). That token is this step's, which the kernel before
+// writes; with qk_fused (QK) the block holding it computes it itself after its wait and puts it
+// into its shared tile over what the tile's copy read (NewKv), so that block goes early too.
+// The work is the host's (the plan, lengths and block tables are uploaded before the step) and
+// the older tokens were written by completed kernels, so a block may issue its first K/V tiles
+// and then wait, before it reads the query or the cache's scales.
+template <bool PLAN, bool QK>
 __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, int& kvh, int& g0, bool& waited) {
   waited = !a.early_kv;
   if (waited) {
@@ -118,7 +121,7 @@ __device__ __forceinline__ bool begin_block(const AttnArgs& a, DecodeWork& w, in
   const int gchunks = (a.Hq / a.Hkv + 15) / 16;
   kvh = blockIdx.y / gchunks;
   g0 = (blockIdx.y % gchunks) * 16;
-  if (!waited && w.end >= w.len) {
+  if (!QK && !waited && w.end >= w.len) {
     pdl_wait();
     pdl_launch_dependents();
     waited = true;
@@ -185,36 +188,82 @@ __device__ __forceinline__ KvElem<FP8> cache_value(float x, float scale) {
     return __float2bfloat16_rn(x);
 }
 
-// qk_fused, in a block holding row s's newest token, after pdl_wait: this step's k (warp 0:
-// normed and rotated) and v (warp 1: copied) of KV head kvh into the cache at the row's slot,
-// as qk_norm_rope writes them; then fenced and synchronised before any tile is issued, so the
-// block's cp.async of the tile holding the token (it reads through L2) sees them. The blocks of
-// the row's other head groups (gridDim.y > Hkv) write the same bytes.
+// Element d of row r of a shared K or V tile (load_kv_tile's places: bf16 rows in swz's chunk
+// order, e4m3 rows in fp8_swz's).
 template <int HD, bool FP8>
-__device__ __forceinline__ void write_new_kv(const AttnArgs& a, int s, int kvh) {
-  constexpr int kPairs = HD / 64;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t slot = a.qk.slots[s];
-  if (warp < 2 && slot >= 0 && slot < a.qk.num_slots) {
-    const int head = a.Hq + warp * a.Hkv + kvh;  // k head kvh, or v head kvh
-    float lo[kPairs], hi[kPairs];
-    load_head_pairs(static_cast<const bf16*>(a.q) + s * a.q_stride + static_cast<int64_t>(head) * HD, HD, lo, hi);
-    if (warp == 0)
-      norm_rope_head(lo, hi, HD, static_cast<const bf16*>(a.qk.k_norm_w),
-                     rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[s]), a.qk.eps);
-    float scale = 1.0f;
-    if constexpr (FP8) scale = a.kv_scales[warp];
+__device__ __forceinline__ int tile_elem(int r, int d) {
+  if constexpr (FP8)
+    return r * HD + fp8_swz<HD>(r, d / 16) * 16 + d % 16;
+  else
+    return r * HD + swz(r, d / 8) * 8 + d % 8;
+}
+
+// qk_fused: this step's k (normed and rotated) and v of KV head kvh for row s as the cache holds
+// them, in the lanes of the warp whose tiles hold the newest token (load_head_pairs' layout),
+// with the tile (that warp's i of WarpTiles) and its row; tile -1 in other warps and blocks, and
+// where the row's slot is outside the cache (nothing written: the tile keeps what the cache
+// holds, as qk_norm_rope then the attention would read).
+template <int HD, bool FP8>
+struct NewKv {
+  static constexpr int kPairs = HD / 64;
+  int tile = -1, row = 0;
+  KvElem<FP8> k_lo[kPairs], k_hi[kPairs], v_lo[kPairs], v_hi[kPairs];
+
+  // After pdl_wait, in a block whose tokens end with row s's newest: the owning warp computes
+  // k and v from the raw qkv row and writes them into the cache at the row's slot (for the
+  // steps after this one; this step's tile gets them from put()). The blocks of the row's
+  // other head groups (gridDim.y > Hkv) write the same bytes.
+  __device__ __forceinline__ void make(const AttnArgs& a, const DecodeWork& w, int kvh) {
+    const int idx = w.len - 1 - w.start, t = idx / kTile;
+    if (w.end < w.len || t % kWarps != static_cast<int>(threadIdx.x) / 32) return;
+    const int64_t slot = a.qk.slots[w.s];
+    if (slot < 0 || slot >= a.qk.num_slots) return;
+    tile = t / kWarps;
+    row = idx % kTile;
+    const bf16* raw = static_cast<const bf16*>(a.q) + w.s * a.q_stride;
+    float klo[kPairs], khi[kPairs], vlo[kPairs], vhi[kPairs];
+    load_head_pairs(raw + static_cast<int64_t>(a.Hq + kvh) * HD, HD, klo, khi);
+    load_head_pairs(raw + static_cast<int64_t>(a.Hq + a.Hkv + kvh) * HD, HD, vlo, vhi);
+    norm_rope_head(klo, khi, HD, static_cast<const bf16*>(a.qk.k_norm_w),
+                   rope_row(a.qk.rope, a.qk.max_pos, HD, a.qk.positions[w.s]), a.qk.eps);
+    float k_scale = 1.0f, v_scale = 1.0f;
+    if constexpr (FP8) {
+      k_scale = a.kv_scales[0];
+      v_scale = a.kv_scales[1];
+    }
     const int64_t off = ((slot / a.block_size * a.Hkv + kvh) * a.block_size + slot % a.block_size) * HD;
-    KvElem<FP8>* dst = static_cast<KvElem<FP8>*>(warp == 0 ? a.k_cache : a.v_cache) + off;
+    KvElem<FP8>* kc = static_cast<KvElem<FP8>*>(a.k_cache) + off;
+    KvElem<FP8>* vc = static_cast<KvElem<FP8>*>(a.v_cache) + off;
+    const int lane = threadIdx.x % 32;
 #pragma unroll
     for (int j = 0; j < kPairs; ++j) {
-      dst[lane + 32 * j] = cache_value<FP8>(lo[j], scale);
-      dst[HD / 2 + lane + 32 * j] = cache_value<FP8>(hi[j], scale);
+      k_lo[j] = cache_value<FP8>(klo[j], k_scale);
+      k_hi[j] = cache_value<FP8>(khi[j], k_scale);
+      v_lo[j] = cache_value<FP8>(vlo[j], v_scale);
+      v_hi[j] = cache_value<FP8>(vhi[j], v_scale);
+      kc[lane + 32 * j] = k_lo[j];
+      kc[HD / 2 + lane + 32 * j] = k_hi[j];
+      vc[lane + 32 * j] = v_lo[j];
+      vc[HD / 2 + lane + 32 * j] = v_hi[j];
     }
   }
-  __threadfence();
-  __syncthreads();
-}
+
+  // The warp's tile i, its copy complete (ks: K, vs: V): the newest token's row over what the
+  // copy read, before the warp reads the tile.
+  __device__ __forceinline__ void put(int i, KvElem<FP8>* ks, KvElem<FP8>* vs) const {
+    if (i != tile) return;
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      const int d0 = lane + 32 * j, d1 = HD / 2 + d0;
+      ks[tile_elem<HD, FP8>(row, d0)] = k_lo[j];
+      ks[tile_elem<HD, FP8>(row, d1)] = k_hi[j];
+      vs[tile_elem<HD, FP8>(row, d0)] = v_lo[j];
+      vs[tile_elem<HD, FP8>(row, d1)] = v_hi[j];
+    }
+    __syncwarp();
+  }
+};
 
 // Warp `warp`'s tile i of 16 tokens from `tok0` (K then V, cp.async into its stage `dst`):
 // bf16 rows in swz's chunk order, e4m3 rows in fp8_swz's.
@@ -312,8 +361,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   DecodeWork w;
   int kvh, g0;
   bool waited;
-  if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
-  if (QK && w.end >= w.len) write_new_kv<HD, false>(a, w.s, kvh);
+  if (!begin_block<PLAN, QK>(a, w, kvh, g0, waited)) return;
   const int G = a.Hq / a.Hkv;
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -321,10 +369,13 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  if constexpr (QK)
+  [[maybe_unused]] NewKv<HD, false> new_kv;
+  if constexpr (QK) {
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
-  else
+    new_kv.make(a, w, kvh);
+  } else {
     stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  }
   __syncthreads();
   uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -346,6 +397,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     cp_async_commit();
     cp_async_wait<kStg - 1>();
     __syncwarp();
+    if constexpr (QK) {
+      bf16* stage = wbuf + (i % kStg) * 2 * kTile * HD;
+      new_kv.put(i, stage, stage + kTile * HD);
+    }
     const bf16* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const bf16* vs = ks + kTile * HD;
     float sc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
@@ -447,8 +502,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   DecodeWork w;
   int kvh, g0;
   bool waited;
-  if (!begin_block<PLAN>(a, w, kvh, g0, waited)) return;
-  if (QK && w.end >= w.len) write_new_kv<HD, true>(a, w.s, kvh);
+  if (!begin_block<PLAN, QK>(a, w, kvh, g0, waited)) return;
   const int G = a.Hq / a.Hkv;
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -456,10 +510,13 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  if constexpr (QK)
+  [[maybe_unused]] NewKv<HD, true> new_kv;
+  if constexpr (QK) {
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
-  else
+    new_kv.make(a, w, kvh);
+  } else {
     stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  }
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
   // 2t + 1 are dimensions k8_dim(kk, t) + 0, 1 (word 0), and 2t + 8, 2t + 9 are + 2, 3 (word 1).
@@ -496,6 +553,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
     cp_async_commit();
     cp_async_wait<kStg - 1>();
     __syncwarp();
+    if constexpr (QK) {
+      uint8_t* stage = wbuf + (i % kStg) * 2 * kTile * HD;
+      new_kv.put(i, stage, stage + kTile * HD);
+    }
     const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const uint8_t* vs = ks + kTile * HD;
     // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
