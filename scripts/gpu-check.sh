@@ -460,15 +460,15 @@ for step in $steps; do
       ;;
     fused-qk)
       # Issue 21: a step of decode rows taking QK-norm + RoPE and the cache write inside the decode
-      # attention kernel (ROTOR_FUSED_QK_ATTENTION=1; off by default): the fused op against the
-      # two ops and the decode attention tests with it, the fixtures through the model with it,
+      # attention kernel (the default; ROTOR_FUSED_QK_ATTENTION=0: two ops): the fused op against
+      # the two ops and the decode attention tests, the fixtures through the model with it off,
       # then the decode step at batch 1-32 off and on.
       gtest_with ROTOR_FUSED_QK_ATTENTION=1 fused-qk test_cuda_ops \
         --gtest_filter='*FusedQkAttention*:*PagedAttention*:*PlannedDecodeAttention*:*QkNormRope*'
-      gtest_with ROTOR_FUSED_QK_ATTENTION=1 fused-qk test_model_cuda
-      latency_runs qk-apart "QK-norm + RoPE and decode attention apart (the default)" plan 1,2,4,8,32
-      latency_runs qk-fused "QK-norm + RoPE fused into decode attention (ROTOR_FUSED_QK_ATTENTION=1)" plan \
-        1,2,4,8,32 ROTOR_FUSED_QK_ATTENTION=1
+      gtest_with ROTOR_FUSED_QK_ATTENTION=0 qk-apart test_model_cuda
+      latency_runs qk-apart "QK-norm + RoPE and decode attention apart (ROTOR_FUSED_QK_ATTENTION=0)" plan \
+        1,2,4,8,32 ROTOR_FUSED_QK_ATTENTION=0
+      latency_runs qk-fused "QK-norm + RoPE fused into decode attention (the default)" plan 1,2,4,8,32
       ;;
     merge)
       # Issue 21: decode attention's merge by 8 groups of threads where a sequence has many splits

@@ -226,7 +226,7 @@ class Ops {
   // A step whose rows are all decodes (batch.num_tokens == batch.num_decode_seqs) in one op:
   // qk_norm_rope(qkv, ..., q_scratch), then attention_decode(q_scratch, ..., out), with those
   // two ops' results (a backend may fuse them and leave q_scratch [T, Hq, hd] unwritten: the GPU
-  // does with ROTOR_FUSED_QK_ATTENTION=1). out [T, Hq * hd].
+  // does unless ROTOR_FUSED_QK_ATTENTION=0). out [T, Hq * hd].
   void qk_norm_rope_attention_decode(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w, float eps,
                                      const Tensor& rope_cos_sin, const AttentionBatch& batch,
                                      const LayerKVCache& cache, float scale, const Tensor& q_scratch,

@@ -140,7 +140,7 @@ class CudaOps final : public Ops {
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
-    fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION");
+    fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     const char* stages = std::getenv("ROTOR_E4M3_STAGES");
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
@@ -295,7 +295,7 @@ class CudaOps final : public Ops {
                          "attention_decode");
   }
 
-  // One kernel where ROTOR_FUSED_QK_ATTENTION=1, the cache's FP8 scales are given (not computed
+  // One kernel (unless ROTOR_FUSED_QK_ATTENTION=0) where the cache's FP8 scales are given (not computed
   // this step) and the head size is the decode kernel's; else the two ops.
   void qk_norm_rope_attention_decode_impl(const Tensor& qkv, const Tensor& q_norm_w, const Tensor& k_norm_w,
                                           float eps, const Tensor& rope_cos_sin, const AttentionBatch& b,
@@ -750,7 +750,7 @@ class CudaOps final : public Ops {
   int num_sms_ = 0;
   int64_t l2_bytes_ = 0;
   // [e4m3 cache][head size 64, 128][query-head group > 8], of the kernel a step of decodes runs
-  // (with QK-norm + RoPE fused in where ROTOR_FUSED_QK_ATTENTION=1)
+  // (with QK-norm + RoPE fused in unless ROTOR_FUSED_QK_ATTENTION=0)
   int decode_blocks_per_sm_[2][2][2] = {};
   bool w8a8_wgmma_ = true;
   // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
@@ -765,9 +765,10 @@ class CudaOps final : public Ops {
   // batch 1 fell 2.7-3.0% (docs/perf-log.md, 2026-12-06 04:00).
   bool early_attention_ = true;
   // A step of decode rows only taking QK-norm + RoPE and the cache write inside the decode
-  // attention kernel (qk_norm_rope_attention_decode; ROTOR_FUSED_QK_ATTENTION=1): off until
-  // measured on a GPU (docs/gpu.md).
-  bool fused_qk_attention_ = false;
+  // attention kernel (qk_norm_rope_attention_decode; ROTOR_FUSED_QK_ATTENTION=0: two ops): on
+  // since the TP-8 rank's batch 2-8 steps fell 1-3% in two runs and no step rose past the runs'
+  // spread (docs/perf-log.md, 2026-12-06 06:02).
+  bool fused_qk_attention_ = true;
   // The small experts' down kernel reading its weights, their scales and the router's outputs
   // before pdl_wait, while gate+up runs (ROTOR_EARLY_EXPERTS=0: after): on since the TP-8 rank's
   // batch 1-2 steps fell 2.7-6.2% with it (docs/perf-log.md, 2026-12-06 03:35).
