@@ -64,8 +64,6 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
   std::unique_ptr<Ops> mma = make_cuda_ops_with_env({{"ROTOR_W8A8_WGMMA", "0"}});  // the mma.sync fallback for many rows
   std::unique_ptr<Ops> tiles = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "0"}});  // the experts' small path off
   std::unique_ptr<Ops> small = make_cuda_ops_with_env({{"ROTOR_MOE_SMALL", "all"}});  // wherever it can run
-  std::unique_ptr<Ops> split256 = make_cuda_ops_with_env({{"ROTOR_W8A8_SPLIT_BYTES", "256"}});  // more K splits
-  std::unique_ptr<Ops> split128 = make_cuda_ops_with_env({{"ROTOR_W8A8_SPLIT_BYTES", "128"}});
   const int64_t H = c.hidden_size, Q = int64_t{c.num_heads} * c.head_dim, E = c.num_experts,
                 k = c.num_experts_per_tok, I = c.moe_intermediate_size;
   const int64_t B = batch, P = 16384;
@@ -98,14 +96,8 @@ void w8a8_kernel_rows(Ops& ops, Timer& timer, KernelTable& table, const ModelCon
     for (const int64_t M : {int64_t{1}, int64_t{8}, B}) {
       OwnedTensor x = mk.i8({M, p.K});
       OwnedTensor out(ops.allocator(), DType::BF16, {M, p.N});
-      const std::pair<Ops*, const char*> runs[] = {{&ops, ""}, {split256.get(), " (splits >= 256 B)"},
-                                                   {split128.get(), " (splits >= 128 B)"}};
-      for (const auto& [o, tag] : runs) {
-        if (M == 1 && o != &ops) continue;  // one row runs on the GEMV kernel
-        const double ms = timer.median_ms([&](int i) { o->gemm_w8a8(x, Tensor{}, ws[i % copies].l, out); });
-        table.add(std::string(p.name) + tag, dims(M, p.N, p.K), ms, wbytes + double(M) * p.K + double(M) * p.N * 2,
-                  2.0 * M * p.N * p.K);
-      }
+      const double ms = timer.median_ms([&](int i) { ops.gemm_w8a8(x, Tensor{}, ws[i % copies].l, out); });
+      table.add(p.name, dims(M, p.N, p.K), ms, wbytes + double(M) * p.K + double(M) * p.N * 2, 2.0 * M * p.N * p.K);
     }
     for (const int64_t M : {int64_t{2048}, P}) {
       OwnedTensor x = mk.i8({M, p.K});

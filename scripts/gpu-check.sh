@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short w8a8-splits verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -515,27 +515,6 @@ for step in $steps; do
         done
       done
       early_model_tests
-      ;;
-    w8a8-splits)
-      # Issues 14 and 21: few-row W8A8 dense GEMMs (5-256 rows: the mma tiles, K split over a
-      # cluster) with splits of at least 512 bytes of K (the default) against 256 and 128
-      # (ROTOR_W8A8_SPLIT_BYTES): the GEMMs bit for bit against the CPU with each, the kernel rows
-      # on the TP-8 rank's shapes, then the decode step at batch 8 and 32 each way.
-      for b in 256 128; do
-        timed "test_cuda_w8a8: W8A8 GEMMs bit for bit, splits >= $b bytes" "$out/test_cuda_w8a8-split$b.log" \
-          "${run_env[@]}" ROTOR_W8A8_SPLIT_BYTES=$b $bin/tests/test_cuda_w8a8 --gtest_filter='*Gemm*'
-        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-split$b.log" | sed 's/^/   /'
-      done
-      timed "kernel benchmarks (TP-8 rank shapes), W8A8 GEMM splits" "$out/bench-kernels-split.log" \
-        "${run_env[@]}" $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --w8a8-only
-      grep -E "^\| (copy|w8a8 gemm)" "$out/bench-kernels-split.log" | sed 's/^/   /'
-      for b in 512 256 128; do
-        timed "latency: TP-8 rank, W8A8, batch 8 and 32, splits >= $b bytes" "$out/bench-split$b.log" \
-          "${run_env[@]}" ROTOR_W8A8_SPLIT_BYTES=$b $bin/bench/rotor_bench_latency \
-          "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --quantization w8a8 --batches 8,32 --context 16384 \
-          --splits plan
-        grep -E "^LATENCY" "$out/bench-split$b.log" | sed 's/^/   /'
-      done
       ;;
     ncu)
       # Issues 14 and 21: each kernel of a decode step under Nsight Compute, the graph's nodes

@@ -133,10 +133,6 @@ class CudaOps final : public Ops {
                  : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
                                                                : cuda::MoeSmall::All;
     fused_router_ = env_flag("ROTOR_FUSED_ROUTER");
-    const char* split = std::getenv("ROTOR_W8A8_SPLIT_BYTES");
-    ROTOR_CHECK(split == nullptr || !std::strcmp(split, "128") || !std::strcmp(split, "256") || !std::strcmp(split, "512"),
-                "ROTOR_W8A8_SPLIT_BYTES={}: expected 128, 256 or 512", split);
-    w8a8_split_bytes_ = split == nullptr ? 512 : std::atoi(split);
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
@@ -438,7 +434,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g))
       check(cuda::gemv_w8a8(g, early_loads_, stream_), "gemm_w8a8 (GEMV)");
     else
-      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, w8a8_split_bytes_, early_loads_, stream_), "gemm_w8a8");
+      check(cuda::gemm_w8a8(g, w8a8_wgmma_, num_sms_, early_loads_, stream_), "gemm_w8a8");
   }
 
   // At the GEMV's rows one kernel quantising x itself (ROTOR_FUSED_QUANT=0: the two ops).
@@ -756,7 +752,6 @@ class CudaOps final : public Ops {
   // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
   // slower at batch 1 on an H100 (docs/perf-log.md, 2026-12-06 03:08).
   bool fused_router_ = false;
-  int w8a8_split_bytes_ = 512;  // the least K per split of a few-row W8A8 GEMM (ROTOR_W8A8_SPLIT_BYTES)
   // The GEMVs' and small-M tiles' weights loaded or prefetched before pdl_wait
   // (ROTOR_EARLY_LOADS=1): off, no step was faster for it (docs/perf-log.md, 2026-12-06 02:43).
   bool early_loads_ = false;

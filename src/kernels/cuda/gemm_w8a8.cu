@@ -25,8 +25,7 @@ int k_splits(int N, int K, int num_sms, int min_bytes) {
 
 }  // namespace
 
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, bool early,
-                      cudaStream_t stream) {
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, bool early, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.K % 16 != 0 || g.K <= 0) return cudaErrorInvalidValue;
   Gemm8Args a{};
@@ -44,7 +43,7 @@ cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_
     return launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Dense>(
         a, dim3((g.N + 127) / 128, (g.M + 127) / 128, 1), stream);
   }
-  const int ks = k_splits(g.N, g.K, num_sms, std::max(min_split_bytes, kBK));
+  const int ks = k_splits(g.N, g.K, num_sms, kMinSplitBytes);
   a.k_chunk = ((g.K + ks - 1) / ks + kBK - 1) / kBK * kBK;
   a.early = early;
   const unsigned splits = static_cast<unsigned>((g.K + a.k_chunk - 1) / a.k_chunk);

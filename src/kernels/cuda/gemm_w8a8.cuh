@@ -35,10 +35,10 @@ struct W8A8Gemm {
 constexpr int kW8A8SmallRows = 256;
 
 // No scratch memory (capturable in a CUDA graph).
-// min_split_bytes: the least K a split of a small-M tile keeps (512; 256 or 128 for A/B:
-// ROTOR_W8A8_SPLIT_BYTES), more splits filling more of the GPU at a few rows. early: each
+// A small-M tile's K splits keep at least kMinSplitBytes of K each (512: faster than 256 or 128
+// at the TP-8 rank's 8 and 32 rows on an H100, docs/perf-log.md 2026-12-06 06:22). early: each
 // small-M block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1).
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, int min_split_bytes, bool early,
-                      cudaStream_t stream);
+constexpr int kMinSplitBytes = 512;
+cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, bool early, cudaStream_t stream);
 
 }  // namespace rotor::cuda
