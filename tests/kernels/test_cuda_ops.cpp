@@ -103,6 +103,31 @@ class CudaOpsTest : public ::testing::Test {
     LayerKVCache gpu() const { return {dk.tensor, dv.tensor, dscales.tensor}; }
     LayerKVCache cpu() const { return {hk.tensor, hv.tensor, hscales.tensor}; }
   };
+  // One decode row per sequence, sequence s with context lens[s], over a paged cache of bs-token
+  // blocks handed out in a shuffled order: query starts qs [S + 1], block tables [S, maxb], the
+  // blocks in use (total; the cache needs total + 2) and the longest context.
+  struct DecodeTables {
+    std::vector<int32_t> qs, tables;
+    int maxb = 1, total = 0, max_len = 1;
+  };
+  DecodeTables decode_tables(const std::vector<int32_t>& lens, int bs) {
+    const int S = static_cast<int>(lens.size());
+    DecodeTables t;
+    t.qs.resize(S + 1);
+    for (int s = 0; s < S; ++s) {
+      t.qs[s + 1] = s + 1;
+      t.maxb = std::max(t.maxb, (lens[s] + bs - 1) / bs);
+      t.total += (lens[s] + bs - 1) / bs;
+      t.max_len = std::max(t.max_len, lens[s]);
+    }
+    std::vector<int32_t> blocks(t.total + 2);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), r.g);
+    t.tables.assign(static_cast<size_t>(S) * t.maxb, 0);
+    for (int s = 0, f = 0; s < S; ++s)
+      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) t.tables[s * t.maxb + b] = blocks[f++];
+    return t;
+  }
   RandomCache random_cache(Shape s, bool fp8) {
     RandomCache c;
     const DType dt = fp8 ? DType::F8E4M3 : DType::BF16;
@@ -549,20 +574,10 @@ void CudaOpsTest::planned_decode_attention_matches_cpu(bool fp8) {
     const int Hq = hh.Hq ? hh.Hq : Hkv * r.uniform(1, 20);
     const int hd = trial % 3 == 2 ? 64 : 128, bs = trial % 2 ? 48 : 16;
     const int S = r.uniform(1, 6), num_real = r.uniform(1, S);
-    std::vector<int32_t> lens(S, 1), qs(S + 1);
+    std::vector<int32_t> lens(S, 1);
     for (int s = 0; s < num_real; ++s) lens[s] = r.uniform(1, r.uniform(0, 1) ? 20000 : 3000);
-    int maxb = 1, total = 0, max_len = 1;
-    for (int s = 0; s < S; ++s) {
-      qs[s + 1] = s + 1;
-      maxb = std::max(maxb, (lens[s] + bs - 1) / bs);
-      total += (lens[s] + bs - 1) / bs;
-      max_len = std::max(max_len, lens[s]);
-    }
-    std::vector<int32_t> blocks(total + 2), tables(S * maxb, 0);
-    std::iota(blocks.begin(), blocks.end(), 0);
-    std::shuffle(blocks.begin(), blocks.end(), r.g);
-    for (int s = 0, f = 0; s < S; ++s)
-      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
+    const DecodeTables dt = decode_tables(lens, bs);
+    const auto& [qs, tables, maxb, total, max_len] = dt;
     DecodeSplitParams p = gpu->decode_split_params(Hq, Hkv, hd, fp8);
     ASSERT_GE(p.target_items, 1);
     if (trial % 4 == 3) p.target_items = r.uniform(1, p.target_items);
@@ -629,20 +644,10 @@ TEST_F(CudaOpsTest, FusedQkAttentionMatchesTwoOps) {
     const int hd = trial % 3 == 2 ? 64 : 128, bs = trial % 5 == 4 ? 48 : 16;
     const int group = std::array{4, 16, 20}[trial / 8], Hkv = 1 << r.uniform(0, 2), Hq = group * Hkv;
     const int S = r.uniform(1, 5), num_real = S - (S > 1 && r.uniform(0, 1) == 1);  // the last row padding
-    std::vector<int32_t> lens(S, 1), qs(S + 1), pos(S, 0), slots(S, -1);
+    std::vector<int32_t> lens(S, 1), pos(S, 0), slots(S, -1);
     for (int s = 0; s < num_real; ++s) lens[s] = r.uniform(0, 2) == 0 ? r.uniform(1, 40) : r.uniform(41, 5000);
-    int maxb = 1, total = 0, max_len = 1;
-    for (int s = 0; s < S; ++s) {
-      qs[s + 1] = s + 1;
-      maxb = std::max(maxb, (lens[s] + bs - 1) / bs);
-      total += (lens[s] + bs - 1) / bs;
-      max_len = std::max(max_len, lens[s]);
-    }
-    std::vector<int32_t> blocks(total + 2), tables(S * maxb, 0);
-    std::iota(blocks.begin(), blocks.end(), 0);
-    std::shuffle(blocks.begin(), blocks.end(), r.g);
-    for (int s = 0, f = 0; s < S; ++s)
-      for (int b = 0; b < (lens[s] + bs - 1) / bs; ++b) tables[s * maxb + b] = blocks[f++];
+    const DecodeTables dt = decode_tables(lens, bs);
+    const auto& [qs, tables, maxb, total, max_len] = dt;
     for (int s = 0; s < num_real; ++s) {  // the new token: the context's last
       pos[s] = lens[s] - 1;
       slots[s] = tables[s * maxb + pos[s] / bs] * bs + pos[s] % bs;
