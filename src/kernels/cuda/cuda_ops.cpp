@@ -340,7 +340,8 @@ class CudaOps final : public Ops {
     a.plan_max_items = decode_plan_max_items(decode_split_params(a.Hq, a.Hkv, a.hd, a.kv_fp8), b.num_decode_seqs,
                                              std::max(a.max_seq_len, 1));
     void* ws = workspace(cuda::attention_decode_plan_workspace(a.plan_max_items, a.Hq));
-    check(cuda::attention_decode(a, ws, stream_), (std::string(op) + " (split plan)").c_str());
+    const cudaError_t err = cuda::attention_decode(a, ws, stream_);
+    if (err != cudaSuccess) check(err, (std::string(op) + " (split plan)").c_str());  // the name built on failure only
   }
   // One wave of the decode kernel: SMs x resident blocks / blocks per item.
   DecodeSplitParams decode_split_params(int q_heads, int kv_heads, int head_dim, bool kv_fp8) const override {
