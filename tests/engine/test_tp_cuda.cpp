@@ -250,7 +250,11 @@ TEST_F(TpCuda, EngineAsyncAndGraphsGiveIdenticalTokens) {
 // log-probs and prompt log-probs grow the samplers' buffers; every rank grows them before any
 // rank queues the step (ModelRunner::reserve), since with ranks sharing a GPU an allocation
 // orders the whole device and would wait on a peer's collective. The requests must finish,
-// within their masks, with identical tokens and log-probs with async scheduling on and off.
+// within their masks, with identical tokens with async scheduling on and off, and log-probs
+// within kLogprobTol: with async on, a request with a bad word of several tokens waits out every
+// step its previous token is in flight (Scheduler::schedule), so the rows share steps with other
+// batches than with async off, and the GPU's GEMMs and attention split by the step's row count
+// (bits within bf16 rounding; 2026-12-06 on an H100: at most 4.6e-3 apart).
 TEST_F(TpCuda, EngineMaskedSamplingAndLogprobsOverTwoRanks) {
   const LoadOptions lo = dummy_30b_layers(5);
   const std::vector<int32_t> allowed{11, 220, 4021, 9000, 30000, 151000};
@@ -300,7 +304,12 @@ TEST_F(TpCuda, EngineMaskedSamplingAndLogprobsOverTwoRanks) {
       want_logprobs = logprobs;
     } else {
       EXPECT_EQ(tokens, want_tokens);
-      EXPECT_EQ(logprobs, want_logprobs);
+      constexpr float kLogprobTol = 2e-2f;
+      for (int i = 0; i < 6; ++i) {
+        ASSERT_EQ(logprobs[i].size(), want_logprobs[i].size()) << "request " << i;
+        for (size_t t = 0; t < logprobs[i].size(); ++t)
+          EXPECT_NEAR(logprobs[i][t], want_logprobs[i][t], kLogprobTol) << "request " << i << " token " << t;
+      }
     }
   }
 }

@@ -265,6 +265,20 @@ struct NewKv {
   }
 };
 
+// Both decode kernels after the wait: the block's `rows` query heads from head0 into sq, from
+// the q rows, or (QK) normed and rotated from the raw qkv row, with this step's k and v made
+// into new_kv (NewKv::make).
+template <int HD, bool QK, bool FP8>
+__device__ __forceinline__ void stage_query(const AttnArgs& a, const DecodeWork& w, int kvh, int head0, int rows,
+                                            bf16* sq, NewKv<HD, FP8>& new_kv) {
+  if constexpr (QK) {
+    stage_q_fused<HD>(a, w.s, head0, rows, sq);
+    new_kv.make(a, w, kvh);
+  } else {
+    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
+  }
+}
+
 // Warp `warp`'s tile i of 16 tokens from `tok0` (K then V, cp.async into its stage `dst`):
 // bf16 rows in swz's chunk order, e4m3 rows in fp8_swz's.
 template <int HD, bool FP8>
@@ -370,12 +384,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   finish_wait(waited);
 
   [[maybe_unused]] NewKv<HD, false> new_kv;
-  if constexpr (QK) {
-    stage_q_fused<HD>(a, w.s, head0, rows, sq);
-    new_kv.make(a, w, kvh);
-  } else {
-    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
-  }
+  stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -511,12 +520,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   finish_wait(waited);
 
   [[maybe_unused]] NewKv<HD, true> new_kv;
-  if constexpr (QK) {
-    stage_q_fused<HD>(a, w.s, head0, rows, sq);
-    new_kv.make(a, w, kvh);
-  } else {
-    stage_q<HD>(static_cast<const bf16*>(a.q) + w.s * a.q_stride + static_cast<int64_t>(head0) * HD, rows, sq);
-  }
+  stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
   // 2t + 1 are dimensions k8_dim(kk, t) + 0, 1 (word 0), and 2t + 8, 2t + 9 are + 2, 3 (word 1).
