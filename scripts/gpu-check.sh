@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -275,6 +275,21 @@ for step in $steps; do
           $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 32 \
           --prefill --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-${kv/:/-s}.log" | sed 's/^/   /'
+      done
+      ;;
+    fp8-rank)
+      # Issues 20 and 21: one TP-8 rank of 235B-A22B in W8A8 with an FP8 KV cache at batch 8 and
+      # 32, 16k context, with QK-norm + RoPE inside decode attention (the default; its e4m3
+      # kernel for 16-head groups holds 2 blocks an SM where the plain one holds 3) and with the
+      # two ops (ROTOR_FUSED_QK_ATTENTION=0), so the default is kept only where it is not slower.
+      for b in 8 32; do
+        for fused in 1 0; do
+          timed "decode step, one TP-8 rank of 235B-A22B, w8a8, fp8 KV, batch $b, 16k, ROTOR_FUSED_QK_ATTENTION=$fused" \
+            "$out/bench-decode-rank-fp8-b$b-f$fused.log" "${run_env[@]}" ROTOR_FUSED_QK_ATTENTION=$fused \
+            $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch $b \
+            --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
+          grep -E "^RESULT|roofline" "$out/bench-decode-rank-fp8-b$b-f$fused.log" | sed 's/^/   /'
+        done
       done
       ;;
     w8a8)
