@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -289,6 +289,24 @@ for step in $steps; do
             $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch $b \
             --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
           grep -E "^RESULT|roofline" "$out/bench-decode-rank-fp8-b$b-f$fused.log" | sed 's/^/   /'
+        done
+      done
+      ;;
+    gateup-stages)
+      # Issues 14 and 21: the W8A8 16-row gate+up tiles 4 stages deep (5 blocks an SM) against 3
+      # (7): the experts against the CPU both ways, then rotor_bench_latency at batch 4-32 x 16k on
+      # one TP-8 rank of 235B-A22B and 8 layers of 30B-A3B, each depth forced, so the tokens
+      # from which 3 stages run (kGateUp3StageTokens) follow the numbers.
+      for st in 4 3; do
+        gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+      done
+      for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
+        for st in 4 3; do
+          name=${cfg%%:*}; log="$out/bench-gateup$st-$name.log"
+          timed "latency: $name, W8A8, batch 4-32 x 16k, ROTOR_GATEUP_STAGES=$st" "$log" "${run_env[@]}" \
+            ROTOR_GATEUP_STAGES=$st $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
+            --num-layers "${cfg##*:}" --quantization w8a8 --batches 4,8,16,32 --context 16384 --splits plan
+          grep -E "^LATENCY" "$log" | sed 's/^/   /'
         done
       done
       ;;

@@ -11,6 +11,7 @@
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
 // bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
+// ROTOR_GATEUP_STAGES=3|4 fixes the W8A8 16-row gate+up tiles' depth (unset: by batch, for A/B).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -142,6 +143,10 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
     e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
+    const char* gu = std::getenv("ROTOR_GATEUP_STAGES");
+    ROTOR_CHECK(gu == nullptr || !std::strcmp(gu, "3") || !std::strcmp(gu, "4"), "ROTOR_GATEUP_STAGES={}: expected 3 or 4",
+                gu);
+    gate_up_stages_ = gu == nullptr ? 0 : std::atoi(gu);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
@@ -632,7 +637,7 @@ class CudaOps final : public Ops {
     a.first = ex.first_expert;
     a.early = early_experts_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, ws, stream_), "moe_experts (W8A8)");
+    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
   }
 
   // A dense GEMM's arguments once the GPU's limits are met (op names the errors' op).
@@ -773,6 +778,7 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
+  int gate_up_stages_ = 0;       // W8A8 16-row gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by tokens)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)

@@ -17,7 +17,7 @@ namespace {
 static_assert(kWgmmaI8Rows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
 
 // The mma.sync tile of each tile height: rows, W rows, warps along rows and columns, stages.
-using Small = Gemm8Tile<16, 64, 1, 4, 4>;    // decode
+using Small = Gemm8Tile<16, 64, 1, 4, 4>;    // decode (gate+up also at 3 stages)
 using Medium = Gemm8Tile<64, 128, 2, 4, 3>;
 using Large = Gemm8Tile<128, 128, 2, 4, 3>;  // prefill without wgmma
 
@@ -90,7 +90,8 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, true));
 }
 
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, void* workspace, cudaStream_t stream) {
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
+                             cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > kMaxExperts || a.ldx % 8 != 0) return cudaErrorInvalidValue;
   if (moe_small_takes(small, a.T, a.H, a.I, a.topk, true)) return moe_small_w8a8_experts(a, workspace, stream);
@@ -123,7 +124,11 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, v
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
-    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    const dim3 grid((a.I + 31) / 32, max_tiles);
+    if (gate_up_stages == 3 || (gate_up_stages == 0 && a.T >= kGateUp3StageTokens))
+      err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
+    else
+      err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, grid, stream);
   } else if (bm == 64) {
     g.amax_parts = (a.I + 63) / 64 * Medium::kAmaxParts;
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);

@@ -36,9 +36,16 @@ struct MoeW8A8Args {
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
+// Tokens from which the 16-row gate+up tiles run 3 stages deep (7 blocks an SM) instead of 4
+// (5): at a TP-8 rank's batch 32 the ~690 blocks of 4 stages overrun an H100's 660 places by a
+// wave, while 4 stages were faster at batch 4 (gpu.md).
+constexpr int kGateUp3StageTokens = 16;
+
 // wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
 // small: which batches take the two-kernel small path (moe_small.cuh; the same bits), the
-// others the tiles.
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, void* workspace, cudaStream_t stream);
+// others the tiles. gate_up_stages: the 16-row gate+up tiles' pipeline depth, 3 or 4, or 0 for
+// kGateUp3StageTokens' rule (the same bits either way).
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
+                             cudaStream_t stream);
 
 }  // namespace rotor::cuda
