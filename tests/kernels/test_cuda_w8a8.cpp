@@ -28,6 +28,7 @@
 #include "engine/runner/cuda_graph.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemv.cuh"
+#include "kernels/cuda/moe_w8a8.cuh"
 #include "kernels/ops.h"
 #include "tests/support/device_copy.h"
 #include "tests/support/random_tensors.h"
@@ -414,6 +415,19 @@ ExpertWeights expert_slice(const ExpertWeights& e, int first, int n) {
   s.up.assign(e.up.begin() + first, e.up.begin() + first + n);
   s.down.assign(e.down.begin() + first, e.down.begin() + first + n);
   return s;
+}
+
+// The 16-row gate+up tiles' depth by load, on the shapes it was measured on (an H100's 132 SMs,
+// perf-log 2026-12-06 08:02): 3 stages where they were faster (a TP-8 rank of 235B-A22B at batch
+// 32, 30B-A3B from batch 4), 4 where 3 were slower (the rank at batch 4 and 8).
+TEST(MoeW8A8GateUpDepth, ThreeStagesWhereFourOverrunTheSms) {
+  const ModelConfig c30 = shared_config("qwen3-30b-a3b"), tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
+  const auto three = [](const ModelConfig& c, int T) {
+    return cuda::gate_up_3_stages(T, c.num_experts_per_tok, c.num_experts, c.moe_intermediate_size, 132);
+  };
+  for (int T : {1, 2, 4, 8, 16}) EXPECT_FALSE(three(tp8, T)) << T;
+  EXPECT_TRUE(three(tp8, 32));
+  for (int T : {4, 8, 16, 32}) EXPECT_TRUE(three(c30, T)) << T;
 }
 
 TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {

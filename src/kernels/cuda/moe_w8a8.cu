@@ -3,6 +3,7 @@
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on
 // mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_small.cuh"
@@ -85,6 +86,12 @@ __global__ void __launch_bounds__(kRequantRows * 32) moe_requant_kernel(
 
 }  // namespace
 
+bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms) {
+  constexpr int kBlocksPerSm4Stages = 5;
+  const double touched = E * (1.0 - std::pow(1.0 - 1.0 / E, static_cast<double>(T) * topk));
+  return (I + 31) / 32 * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
+}
+
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
   return std::max(largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); }),
                   moe_small_workspace(T, I, topk, true));
@@ -125,7 +132,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
     const dim3 grid((a.I + 31) / 32, max_tiles);
-    if (gate_up_stages == 3 || (gate_up_stages == 0 && a.T >= kGateUp3StageTokens))
+    if (gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms)))
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
     else
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, grid, stream);

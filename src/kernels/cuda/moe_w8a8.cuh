@@ -31,20 +31,24 @@ struct MoeW8A8Args {
   int T, H, I, E, topk;        // H and I multiples of 16
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
+  int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
 };
+
+// The 16-row gate+up tiles run 3 stages deep (7 blocks an SM) instead of 4 (5 an SM: 40 KB of
+// shared memory each) where the blocks the step's experts are expected to take at 4 stages,
+// ceil(I / 32) a touched expert, overrun the SMs' places: the blocks past them would run as a
+// second, thin wave. Touched experts: E (1 - (1 - 1/E)^(T topk)), the slots falling on E
+// experts alike. Measured on an H100 (perf-log 2026-12-06 08:02): 3 stages faster at a TP-8
+// rank's batch 32 and 30B-A3B's batch 4, slower at the rank's batch 4 and 8.
+bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms);
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
-// Tokens from which the 16-row gate+up tiles run 3 stages deep (7 blocks an SM) instead of 4
-// (5): at a TP-8 rank's batch 32 the ~690 blocks of 4 stages overrun an H100's 660 places by a
-// wave, while 4 stages were faster at batch 4 (gpu.md).
-constexpr int kGateUp3StageTokens = 16;
-
 // wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
 // small: which batches take the two-kernel small path (moe_small.cuh; the same bits), the
 // others the tiles. gate_up_stages: the 16-row gate+up tiles' pipeline depth, 3 or 4, or 0 for
-// kGateUp3StageTokens' rule (the same bits either way).
+// gate_up_3_stages' rule (the same bits either way).
 cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
                              cudaStream_t stream);
 
