@@ -293,21 +293,32 @@ for step in $steps; do
       done
       ;;
     gateup-stages)
-      # Issues 14 and 21: the W8A8 16-row gate+up tiles 4 stages deep (5 blocks an SM) against 3
-      # (7): the experts against the CPU both ways, then rotor_bench_latency at batch 4-32 x 16k on
-      # one TP-8 rank of 235B-A22B and 8 layers of 30B-A3B, each depth forced, so the tokens
-      # from which 3 stages run (kGateUp3StageTokens) follow the numbers.
+      # Issues 14, 20 and 21: the 16-row expert gate+up tiles 4 stages deep (5 blocks an SM)
+      # against 3 (7), bf16 and W8A8: the experts against the CPU both ways, rotor_bench_latency
+      # at batch 4-32 x 16k on one TP-8 rank of 235B-A22B and 8 layers of 30B-A3B with each depth
+      # forced (the rule, gate_up_3_stages, follows these numbers), then the 30B-A3B step at 32 x
+      # 16k with a bf16 and an fp8 cache at the rule's depth (issue 20's ratio).
       for st in 4 3; do
-        gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+        gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*:*GateUpDepth*'
+        gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_ops --gtest_filter='*Moe*'
       done
       for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
-        for st in 4 3; do
-          name=${cfg%%:*}; log="$out/bench-gateup$st-$name.log"
-          timed "latency: $name, W8A8, batch 4-32 x 16k, ROTOR_GATEUP_STAGES=$st" "$log" "${run_env[@]}" \
-            ROTOR_GATEUP_STAGES=$st $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
-            --num-layers "${cfg##*:}" --quantization w8a8 --batches 4,8,16,32 --context 16384 --splits plan
-          grep -E "^LATENCY" "$log" | sed 's/^/   /'
+        for q in w8a8 auto; do
+          for st in 4 3; do
+            name=${cfg%%:*}; log="$out/bench-gateup$st-$name-$q.log"
+            timed "latency: $name, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_GATEUP_STAGES=$st" "$log" "${run_env[@]}" \
+              ROTOR_GATEUP_STAGES=$st $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
+              --num-layers "${cfg##*:}" --quantization $q --batches 4,8,16,32 --context 16384 --splits plan
+            grep -E "^LATENCY" "$log" | sed 's/^/   /'
+          done
         done
+      done
+      for kv in bf16 fp8; do
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+          --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
+        grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
       done
       ;;
     w8a8)

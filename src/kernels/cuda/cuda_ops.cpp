@@ -11,7 +11,7 @@
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
 // bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
-// ROTOR_GATEUP_STAGES=3|4 fixes the W8A8 16-row gate+up tiles' depth (unset: by load, for A/B).
+// ROTOR_GATEUP_STAGES=3|4 fixes the 16-row expert gate+up tiles' depth (unset: by load, for A/B).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -512,8 +512,9 @@ class CudaOps final : public Ops {
     a.topk = static_cast<int>(K);
     a.first = ex.first_expert;
     a.early = early_experts_;
+    a.num_sms = num_sms_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_experts(a, moe_small_, ws, stream_), "moe_experts");
+    check(cuda::moe_experts(a, moe_small_, gate_up_stages_, ws, stream_), "moe_experts");
   }
 
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override {
@@ -779,7 +780,7 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  int gate_up_stages_ = 0;       // W8A8 16-row gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
+  int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)

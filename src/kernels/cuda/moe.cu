@@ -3,6 +3,7 @@
 // expert's tiles does not matter: every row is computed alone and the un-permute sums each
 // token's k expert outputs in k order, so results are deterministic.
 #include <algorithm>
+#include <cmath>
 #include <cub/block/block_scan.cuh>
 
 #include "kernels/cuda/mma_gemm.cuh"
@@ -162,7 +163,13 @@ size_t moe_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, false));
 }
 
-cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaStream_t stream) {
+bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms) {
+  constexpr int kBlocksPerSm4Stages = 5;
+  const double touched = E * (1.0 - std::pow(1.0 - 1.0 / E, static_cast<double>(T) * topk));
+  return (I + 31) / 32 * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
+}
+
+cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
   if (moe_small_takes(small, a.T, a.H, a.I, a.topk, false)) return moe_small_experts(a, workspace, stream);
@@ -188,7 +195,9 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, void* workspace, cudaS
   g.K = a.H;
   g.h = s.h;
   if (bm == 16)
-    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
+    err = gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms))
+              ? launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream)
+              : launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   else

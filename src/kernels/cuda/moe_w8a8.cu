@@ -3,7 +3,6 @@
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on
 // mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
-#include <cmath>
 
 #include "kernels/cuda/moe.cuh"
 #include "kernels/cuda/moe_small.cuh"
@@ -85,12 +84,6 @@ __global__ void __launch_bounds__(kRequantRows * 32) moe_requant_kernel(
 }
 
 }  // namespace
-
-bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms) {
-  constexpr int kBlocksPerSm4Stages = 5;
-  const double touched = E * (1.0 - std::pow(1.0 - 1.0 / E, static_cast<double>(T) * topk));
-  return (I + 31) / 32 * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
-}
 
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
   return std::max(largest_scratch([&](ScratchCarver& c, int bm) { carve(c, T, H, I, E, topk, bm); }),

@@ -34,14 +34,6 @@ struct MoeW8A8Args {
   int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
 };
 
-// The 16-row gate+up tiles run 3 stages deep (7 blocks an SM) instead of 4 (5 an SM: 40 KB of
-// shared memory each) where the blocks the step's experts are expected to take at 4 stages,
-// ceil(I / 32) a touched expert, overrun the SMs' places: the blocks past them would run as a
-// second, thin wave. Touched experts: E (1 - (1 - 1/E)^(T topk)), the slots falling on E
-// experts alike. Measured on an H100 (perf-log 2026-12-06 08:02): 3 stages faster at a TP-8
-// rank's batch 32 and 30B-A3B's batch 4, slower at the rank's batch 4 and 8.
-bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms);
-
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
