@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages down-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -319,22 +319,6 @@ for step in $steps; do
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
           --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
-      done
-      ;;
-    down-stages)
-      # The 16-row expert down tiles where I > 256 (30B-A3B) 4 stages deep against 3, gate+up at
-      # its rule: the experts against the CPU with 3, then rotor_bench_latency at batch 1-32 x
-      # 16k on 8 layers of 30B-A3B, bf16 and W8A8, each depth forced (expert_tiles_3_stages).
-      gtest_with ROTOR_DOWN_STAGES=3 down3 test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      gtest_with ROTOR_DOWN_STAGES=3 down3 test_cuda_ops --gtest_filter='*Moe*'
-      for q in w8a8 auto; do
-        for st in 4 3; do
-          log="$out/bench-down$st-qwen3-30b-a3b-$q.log"
-          timed "latency: qwen3-30b-a3b, ${q/auto/bf16}, batch 1-32 x 16k, ROTOR_DOWN_STAGES=$st" "$log" "${run_env[@]}" \
-            ROTOR_DOWN_STAGES=$st $bin/bench/rotor_bench_latency "$stage/configs/qwen3-30b-a3b/config.json" \
-            --num-layers 8 --quantization $q --batches 1,2,4,8,16,32 --context 16384 --splits plan
-          grep -E "^LATENCY" "$log" | sed 's/^/   /'
-        done
       done
       ;;
     w8a8)

@@ -423,8 +423,7 @@ ExpertWeights expert_slice(const ExpertWeights& e, int first, int n) {
 TEST(MoeW8A8GateUpDepth, ThreeStagesWhereFourOverrunTheSms) {
   const ModelConfig c30 = shared_config("qwen3-30b-a3b"), tp8 = shared_config("qwen3-235b-a22b-tp8-rank");
   const auto three = [](const ModelConfig& c, int T) {
-    return cuda::expert_tiles_3_stages(0, T, c.num_experts_per_tok, c.num_experts, (c.moe_intermediate_size + 31) / 32,
-                                       132);
+    return cuda::gate_up_3_stages(T, c.num_experts_per_tok, c.num_experts, c.moe_intermediate_size, 132);
   };
   for (int T : {1, 2, 4, 8, 16}) EXPECT_FALSE(three(tp8, T)) << T;
   EXPECT_TRUE(three(tp8, 32));

@@ -11,8 +11,7 @@
 // those it was measured faster on (cuda::MoeSmall; W8A8: the same bits, bf16: the same up to
 // bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
-// ROTOR_GATEUP_STAGES=3|4 and ROTOR_DOWN_STAGES=3|4 fix the 16-row expert tiles' depth (unset:
-// by load; for A/B).
+// ROTOR_GATEUP_STAGES=3|4 fixes the 16-row expert gate+up tiles' depth (unset: by load, for A/B).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -105,13 +104,6 @@ bool env_flag(const char* var, bool fallback = false) {
   return v == nullptr ? fallback : !std::strcmp(v, "1");
 }
 
-// A pipeline depth: VAR=3 or 4, unset 0 (the kernel's rule), anything else an error.
-int stages_env(const char* var) {
-  const char* v = std::getenv(var);
-  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4"), "{}={}: expected 3 or 4", var, v);
-  return v == nullptr ? 0 : std::atoi(v);
-}
-
 // An event on the GPU's stream; wait() spins like a stream synchronisation does.
 class CudaEvent final : public DeviceEvent {
  public:
@@ -151,7 +143,10 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
                 "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
     e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
-    expert_stages_ = {stages_env("ROTOR_GATEUP_STAGES"), stages_env("ROTOR_DOWN_STAGES")};
+    const char* gu = std::getenv("ROTOR_GATEUP_STAGES");
+    ROTOR_CHECK(gu == nullptr || !std::strcmp(gu, "3") || !std::strcmp(gu, "4"), "ROTOR_GATEUP_STAGES={}: expected 3 or 4",
+                gu);
+    gate_up_stages_ = gu == nullptr ? 0 : std::atoi(gu);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
@@ -519,7 +514,7 @@ class CudaOps final : public Ops {
     a.early = early_experts_;
     a.num_sms = num_sms_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_experts(a, moe_small_, expert_stages_, ws, stream_), "moe_experts");
+    check(cuda::moe_experts(a, moe_small_, gate_up_stages_, ws, stream_), "moe_experts");
   }
 
   void fill_random_impl(const Tensor& t, uint64_t seed, float mean, float std) override {
@@ -644,7 +639,7 @@ class CudaOps final : public Ops {
     a.early = early_experts_;
     a.num_sms = num_sms_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, expert_stages_, ws, stream_), "moe_experts (W8A8)");
+    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
   }
 
   // A dense GEMM's arguments once the GPU's limits are met (op names the errors' op).
@@ -785,7 +780,7 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  cuda::ExpertStages expert_stages_;  // 16-row expert tiles' depth (ROTOR_GATEUP_STAGES / ROTOR_DOWN_STAGES)
+  int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)

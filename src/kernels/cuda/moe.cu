@@ -163,14 +163,13 @@ size_t moe_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, false));
 }
 
-bool expert_tiles_3_stages(int forced, int T, int topk, int E, int blocks_per_expert, int num_sms) {
-  if (forced != 0) return forced == 3;
+bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms) {
   constexpr int kBlocksPerSm4Stages = 5;
   const double touched = E * (1.0 - std::pow(1.0 - 1.0 / E, static_cast<double>(T) * topk));
-  return blocks_per_expert * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
+  return (I + 31) / 32 * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
 }
 
-cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, ExpertStages stages, void* workspace, cudaStream_t stream) {
+cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
   if (moe_small_takes(small, a.T, a.H, a.I, a.topk, false)) return moe_small_experts(a, workspace, stream);
@@ -196,7 +195,7 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, ExpertStages stages, v
   g.K = a.H;
   g.h = s.h;
   if (bm == 16)
-    err = expert_tiles_3_stages(stages.gate_up, a.T, a.topk, a.E, (a.I + 31) / 32, a.num_sms)
+    err = gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms))
               ? launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream)
               : launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)
@@ -217,9 +216,7 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, ExpertStages stages, v
   if (bm == 16 && a.I <= kShortK)
     err = launch_mma_gemm<bf16, 16, 128, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else if (bm == 16)
-    err = expert_tiles_3_stages(stages.down, a.T, a.topk, a.E, (a.H + 63) / 64, a.num_sms)
-              ? launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream)
-              : launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
+    err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<bf16, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else

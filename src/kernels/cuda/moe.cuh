@@ -23,7 +23,7 @@ struct MoeArgs {
   int T, H, I, E, topk;        // H and I multiples of 8
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  int num_sms = 0;             // the device's SMs: the 16-row tiles' depth (expert_tiles_3_stages)
+  int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
 };
 
 // Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none
@@ -36,24 +36,18 @@ enum class MoeSmall { Off, Measured, All };
 // Scratch bytes for T tokens (the same for every T' <= T, with the small path on or off).
 size_t moe_workspace(int T, int H, int I, int E, int topk);
 
-// The pipeline depth of the 16-row expert tiles (64 W rows a block: gate+up, and down where
-// I > kShortK), 3 or 4 stages; 0 for expert_tiles_3_stages' rule (the same bits either way).
-struct ExpertStages {
-  int gate_up = 0, down = 0;
-};
-
 // small: which batches take the two-kernel small path (moe_small.cuh), the others the tiles.
-cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, ExpertStages stages, void* workspace, cudaStream_t stream);
+// gate_up_stages: the 16-row gate+up tiles' pipeline depth, 3 or 4, or 0 for gate_up_3_stages'
+// rule (the same bits either way).
+cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, void* workspace, cudaStream_t stream);
 
-// The 16-row expert tiles of 64 W rows (bf16 and int8 alike: 40 KB of shared memory, 5 blocks an
-// SM at 4 stages) run 3 stages deep (7 an SM) where the blocks the step's experts are expected
-// to take, blocks_per_expert a touched expert (gate+up: ceil(I / 32), down: ceil(H / 64)),
-// overrun the SMs' places at 4: the blocks past them would run as a second, thin wave. Touched
-// experts: E (1 - (1 - 1/E)^(T topk)), the slots falling on E experts alike. Measured on an
-// H100 (perf-log 2026-12-06 08:02 and 08:10): for gate+up, 3 stages faster at a TP-8 rank's
-// batch 32 and 30B-A3B's batches 4-32, slower at the rank's batches 4-16. forced: 3 or 4
-// decides instead (ExpertStages), 0 the rule.
-bool expert_tiles_3_stages(int forced, int T, int topk, int E, int blocks_per_expert, int num_sms);
+// The 16-row gate+up tiles (bf16 and int8 alike: 40 KB of shared memory, 5 blocks an SM at 4
+// stages) run 3 stages deep (7 an SM) where the blocks the step's experts are expected to take,
+// ceil(I / 32) a touched expert, overrun the SMs' places at 4: the blocks past them would run as
+// a second, thin wave. Touched experts: E (1 - (1 - 1/E)^(T topk)), the slots falling on E
+// experts alike. Measured in W8A8 on an H100 (perf-log 2026-12-06 08:02): 3 stages faster at a
+// TP-8 rank's batch 32 and 30B-A3B's batch 4, slower at the rank's batch 4 and 8.
+bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms);
 
 // Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
 constexpr int kShortK = 256;

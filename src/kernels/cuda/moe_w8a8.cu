@@ -90,7 +90,7 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, true));
 }
 
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, ExpertStages stages, void* workspace,
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
                              cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > kMaxExperts || a.ldx % 8 != 0) return cudaErrorInvalidValue;
@@ -125,7 +125,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, E
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
     const dim3 grid((a.I + 31) / 32, max_tiles);
-    if (expert_tiles_3_stages(stages.gate_up, a.T, a.topk, a.E, (a.I + 31) / 32, a.num_sms))
+    if (gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms)))
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
     else
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, grid, stream);
@@ -160,8 +160,6 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, E
   // 128-byte steps: 128 W rows a block (and 2 stages) keep each block's bytes worth its launch.
   if (bm == 16 && a.I <= kShortK)
     err = launch_mma_gemm<int8_t, 16, 128, 1, 4, 2, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
-  else if (bm == 16 && expert_tiles_3_stages(stages.down, a.T, a.topk, a.E, (a.H + 63) / 64, a.num_sms))
-    err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 16)
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)

@@ -31,7 +31,7 @@ struct MoeW8A8Args {
   int T, H, I, E, topk;        // H and I multiples of 16
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
-  int num_sms = 0;             // the device's SMs: the 16-row tiles' depth (expert_tiles_3_stages)
+  int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
@@ -39,8 +39,9 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
 // wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
 // small: which batches take the two-kernel small path (moe_small.cuh; the same bits), the
-// others the tiles. stages: the 16-row tiles' depth (moe.cuh).
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, ExpertStages stages, void* workspace,
+// others the tiles. gate_up_stages: the 16-row gate+up tiles' pipeline depth, 3 or 4, or 0 for
+// gate_up_3_stages' rule (the same bits either way).
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
                              cudaStream_t stream);
 
 }  // namespace rotor::cuda
