@@ -104,6 +104,13 @@ bool env_flag(const char* var, bool fallback = false) {
   return v == nullptr ? fallback : !std::strcmp(v, "1");
 }
 
+// A pipeline depth: VAR=3 or 4, unset the fallback, anything else an error.
+int env_stages(const char* var, int fallback) {
+  const char* v = std::getenv(var);
+  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4"), "{}={}: expected 3 or 4", var, v);
+  return v == nullptr ? fallback : std::atoi(v);
+}
+
 // An event on the GPU's stream; wait() spins like a stream synchronisation does.
 class CudaEvent final : public DeviceEvent {
  public:
@@ -139,14 +146,8 @@ class CudaOps final : public Ops {
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
-    const char* stages = std::getenv("ROTOR_E4M3_STAGES");
-    ROTOR_CHECK(stages == nullptr || !std::strcmp(stages, "3") || !std::strcmp(stages, "4"),
-                "ROTOR_E4M3_STAGES={}: expected 3 or 4", stages);
-    e4m3_stages_ = stages == nullptr ? 4 : std::atoi(stages);
-    const char* gu = std::getenv("ROTOR_GATEUP_STAGES");
-    ROTOR_CHECK(gu == nullptr || !std::strcmp(gu, "3") || !std::strcmp(gu, "4"), "ROTOR_GATEUP_STAGES={}: expected 3 or 4",
-                gu);
-    gate_up_stages_ = gu == nullptr ? 0 : std::atoi(gu);
+    e4m3_stages_ = env_stages("ROTOR_E4M3_STAGES", 4);
+    gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
