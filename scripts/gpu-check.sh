@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -319,6 +319,26 @@ for step in $steps; do
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
           --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
+      done
+      ;;
+    narrow)
+      # Issues 14 and 21: dense bf16 GEMMs of few rows and small N (the routers: 128 x 4096 on
+      # the TP-8 rank, 128 x 2048 on 30B-A3B) in 16-row W blocks against 64-row ones: the GEMM
+      # and router tests both ways, then rotor_bench_latency at batch 4, 8 and 32 (the router's
+      # mma tiles; 1-2 rows run the GEMV) on both models, bf16 and W8A8, each way.
+      for sw in 1 0; do
+        gtest_with ROTOR_NARROW_GEMM=$sw narrow$sw test_cuda_ops --gtest_filter='*Gemm*:*Route*'
+      done
+      for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
+        for q in w8a8 auto; do
+          for sw in 1 0; do
+            name=${cfg%%:*}; log="$out/bench-narrow$sw-$name-$q.log"
+            timed "latency: $name, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_NARROW_GEMM=$sw" "$log" "${run_env[@]}" \
+              ROTOR_NARROW_GEMM=$sw $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
+              --num-layers "${cfg##*:}" --quantization $q --batches 4,8,32 --context 16384 --splits plan
+            grep -E "^LATENCY|route_experts" "$log" | sed 's/^/   /'
+          done
+        done
       done
       ;;
     w8a8)

@@ -412,20 +412,23 @@ TEST_F(CudaOpsTest, GemmMatchesCpu) {
 
 // A row's result does not depend on the rows around it within each small-M path: the GEMV
 // kernels (up to cuda::kGemvRows rows: that many against the last alone) and the mma tiles
-// (above, to 256: 40 rows against 12 of them). The default decode graph sizes (1, 2, 4, 8,
-// 16, ...) never pad a batch across the two.
+// (above, to 256: 40 rows against 12 of them), in 64-row W blocks (N 5120) and in narrow ones
+// (N 128, a router). The default decode graph sizes (1, 2, 4, 8, 16, ...) never pad a batch
+// across the two.
 TEST_F(CudaOpsTest, SmallGemmRowsDoNotDependOnTheBatch) {
-  const int K = 2048, N = 5120;
-  OwnedTensor x = host_bf16({40, K}), w = host_bf16({N, K}, 0.02f);
-  OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
-  for (const auto& [all_rows, first, rows] :
-       {std::tuple{40, 5, 12}, std::tuple{cuda::kGemvRows, cuda::kGemvRows - 1, 1}}) {
-    SCOPED_TRACE(::testing::Message() << rows << " of " << all_rows << " rows");
-    OwnedTensor all(gpu->allocator(), DType::BF16, {all_rows, N}), few(gpu->allocator(), DType::BF16, {rows, N});
-    gpu->gemm(dx.tensor.rows(0, all_rows), LinearWeight::dense(dw), all);
-    gpu->gemm(dx.tensor.rows(first, first + rows), LinearWeight::dense(dw), few);
-    OwnedTensor a = to_host(all), f = to_host(few);
-    EXPECT_EQ(std::memcmp(a.tensor.row_ptr(first), f.tensor.data(), int64_t{rows} * N * 2), 0);
+  const int K = 2048;
+  for (const int N : {5120, 128}) {
+    OwnedTensor x = host_bf16({40, K}), w = host_bf16({N, K}, 0.02f);
+    OwnedTensor dx = to_gpu(x), dw = to_gpu(w);
+    for (const auto& [all_rows, first, rows] :
+         {std::tuple{40, 5, 12}, std::tuple{cuda::kGemvRows, cuda::kGemvRows - 1, 1}}) {
+      SCOPED_TRACE(::testing::Message() << rows << " of " << all_rows << " rows, N " << N);
+      OwnedTensor all(gpu->allocator(), DType::BF16, {all_rows, N}), few(gpu->allocator(), DType::BF16, {rows, N});
+      gpu->gemm(dx.tensor.rows(0, all_rows), LinearWeight::dense(dw), all);
+      gpu->gemm(dx.tensor.rows(first, first + rows), LinearWeight::dense(dw), few);
+      OwnedTensor a = to_host(all), f = to_host(few);
+      EXPECT_EQ(std::memcmp(a.tensor.row_ptr(first), f.tensor.data(), int64_t{rows} * N * 2), 0);
+    }
   }
 }
 

@@ -149,6 +149,7 @@ class CudaOps final : public Ops {
     e4m3_stages_ = env_stages("ROTOR_E4M3_STAGES", 4);
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
+    narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -674,7 +675,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g)) {
       check(cuda::gemv_bf16(g, early_loads_, stream_), "gemm (GEMV)");
     } else if (g.M <= cuda::kSmallGemmRows) {
-      check(cuda::small_gemm(g, num_sms_, early_loads_, stream_), "gemm");
+      check(cuda::small_gemm(g, num_sms_, early_loads_, narrow_gemm_, stream_), "gemm");
     } else {
       check(cuda::cublas_gemm(g, cublas_, stream_), "gemm (cuBLAS)");
     }
@@ -784,6 +785,9 @@ class CudaOps final : public Ops {
   int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
+  // Dense bf16 GEMMs of few rows and small N (routers) in 16-row W blocks (ROTOR_NARROW_GEMM=0:
+  // 64-row blocks, 16 for a router of 128 experts).
+  bool narrow_gemm_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

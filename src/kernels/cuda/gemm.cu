@@ -7,13 +7,18 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int kBN = 64;
+// W rows per block: 64, or (narrow) 16 where 64-row tiles could not fill the SMs even with K
+// split the most ways (a router's 128 experts: 16 blocks of 64 rows, 64 blocks of 16). A
+// function of N and the device only, as the splits are.
+int block_rows(int N, int num_sms, bool narrow) {
+  return narrow && (N + 63) / 64 * kMaxClusterSplits < num_sms ? 16 : 64;
+}
 
 // Splits of K: doubled while the grid is under two waves and each split keeps >= 256 of K,
 // up to the portable cluster size (the splits of a tile are one cluster). A function of N,
 // K and the device only, so a row's sum is the same at any M.
-int k_splits(int N, int K, int num_sms) {
-  const int n_blocks = (N + kBN - 1) / kBN;
+int k_splits(int N, int K, int BN, int num_sms) {
+  const int n_blocks = (N + BN - 1) / BN;
   int ks = 1;
   while (ks < kMaxClusterSplits && n_blocks * ks < 2 * num_sms && K / (ks * 2) >= 256) ks *= 2;
   return ks;
@@ -41,10 +46,11 @@ unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + 
 
 }  // namespace
 
-cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, cudaStream_t stream) {
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, bool narrow, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.M > kSmallGemmRows || g.K % 8 != 0) return cudaErrorInvalidValue;
-  const int ks = k_splits(g.N, g.K, num_sms), chunk = k_chunk(g.K, ks);
+  const int BN = block_rows(g.N, num_sms, narrow);
+  const int ks = k_splits(g.N, g.K, BN, num_sms), chunk = k_chunk(g.K, ks);
   const int splits = (g.K + chunk - 1) / chunk;
   GemmArgs a{};
   a.A = static_cast<const bf16*>(g.x);
@@ -60,11 +66,14 @@ cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, cudaStream_t
   a.out_f32 = g.out_f32;
   a.bias = g.bias;
   a.bias_f32 = g.bias_f32;
-  const unsigned n_blocks = static_cast<unsigned>((g.N + kBN - 1) / kBN);
-  if (g.M <= 16)
-    return launch_mma_gemm<bf16, 16, kBN, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
-  return launch_mma_gemm<bf16, 64, kBN, 1, 4, 4, GemmMode::Dense>(
-      a, dim3(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64)), stream);
+  const unsigned n_blocks = static_cast<unsigned>((g.N + BN - 1) / BN);
+  const dim3 grid(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64));
+  if (BN == 16) {
+    if (g.M <= 16) return launch_mma_gemm<bf16, 16, 16, 1, 1, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+    return launch_mma_gemm<bf16, 64, 16, 4, 1, 4, GemmMode::Dense>(a, grid, stream);
+  }
+  if (g.M <= 16) return launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+  return launch_mma_gemm<bf16, 64, 64, 1, 4, 4, GemmMode::Dense>(a, grid, stream);
 }
 
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream) {

@@ -27,8 +27,9 @@ struct DenseGemm {
 constexpr int kSmallGemmRows = 256;
 
 // M <= kSmallGemmRows; K a multiple of 8. No scratch memory (capturable in a CUDA graph).
-// early: each block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1).
-cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, cudaStream_t stream);
+// early: each block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1);
+// narrow: 16 W rows a block where N is too small for 64-row blocks to fill the SMs.
+cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, bool narrow, cudaStream_t stream);
 
 // Any M, through cuBLAS (the handle is bound to the stream); bias added by a second kernel.
 cudaError_t cublas_gemm(const DenseGemm& g, cublasHandle_t handle, cudaStream_t stream);
