@@ -1,0 +1,138 @@
+// kernels/cuda/moe_down_stream.cu — the streaming int8 down GEMM of short-K experts
+// (moe_down_stream.cuh): units of (16-row tile, 64 W rows) in equal contiguous runs over a
+// grid that fits the SMs at once, three units in flight per block.
+#include "kernels/cuda/moe_down_stream.cuh"
+
+#include <algorithm>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/mma_gemm.cuh"
+#include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/w8a8_math.cuh"
+
+namespace rotor::cuda {
+namespace {
+
+constexpr int kRows = 16;                                  // slots of a tile: the MMA's rows
+constexpr int kWarps = 4;
+constexpr int kUnit = 16 * kWarps;                         // W rows of a unit, 16 a warp
+constexpr int kRowBytes = 256;                             // a row of A or W in shared memory
+constexpr int kStages = 3;
+constexpr int kStageBytes = (kRows + kUnit) * kRowBytes;   // 20 KB
+constexpr int kSmem = kStages * kStageBytes;               // 60 KB: 3 blocks an SM
+
+// Where 16-byte chunk c of row r sits: swizzled within each 128-byte half of the row, so that
+// ldmatrix's 8 rows at one chunk fall in 8 distinct bank groups.
+__device__ __forceinline__ int chunk_at(int r, int c) { return (c & 8) | ((c ^ r) & 7); }
+
+__global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm8Args a, int units_per_tile) {
+  extern __shared__ __align__(128) uint8_t smem[];
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int kc = (a.K + 31) / 32 * 2;  // chunks of a row the k-steps read (those past K: zeros)
+  // This block's run of units [u0, u0 + n): the same count for every block, +-1. The tile list
+  // is readable before pdl_wait (see the header).
+  const int64_t units = static_cast<int64_t>(*a.num_tiles) * units_per_tile;
+  const int u0 = static_cast<int>(units * blockIdx.x / gridDim.x);
+  const int n = static_cast<int>(units * (blockIdx.x + 1) / gridDim.x) - u0;
+
+  // Unit i's 64 W rows [kUnit][kRowBytes] into stage s.
+  auto load_w = [&](int i, int s) {
+    const int u = u0 + i, tile = u / units_per_tile, n0 = (u % units_per_tile) * kUnit;
+    const int8_t* W = a.W + static_cast<int64_t>(a.tile_expert[tile]) * a.w_expert_stride;
+    uint8_t* sw = smem + s * kStageBytes + kRows * kRowBytes;
+    for (int idx = tid; idx < kUnit * kc; idx += kWarps * 32) {
+      const int r = idx / kc, c = idx % kc;
+      const bool ok = n0 + r < a.N && c * 16 < a.K;
+      cp_async16(sw + r * kRowBytes + chunk_at(r, c) * 16, ok ? W + static_cast<int64_t>(n0 + r) * a.K + c * 16 : a.W,
+                 ok);
+    }
+  };
+  // Unit i's tile of requantised h [kRows][kRowBytes] into stage s (padding rows hold whatever
+  // the scratch holds: their sums are never stored).
+  auto load_a = [&](int i, int s) {
+    const int64_t row0 = static_cast<int64_t>((u0 + i) / units_per_tile) * kRows;
+    uint8_t* sa = smem + s * kStageBytes;
+    for (int idx = tid; idx < kRows * kc; idx += kWarps * 32) {
+      const int r = idx / kc, c = idx % kc;
+      const bool ok = c * 16 < a.K;
+      cp_async16(sa + r * kRowBytes + chunk_at(r, c) * 16, ok ? a.A + (row0 + r) * a.lda + c * 16 : a.A, ok);
+    }
+  };
+
+  for (int s = 0; s < kStages - 1 && s < n; ++s) load_w(s, s);
+  cp_async_commit();
+  pdl_wait();
+  pdl_launch_dependents();
+  for (int s = 0; s < kStages - 1 && s < n; ++s) load_a(s, s);
+  cp_async_commit();
+
+  for (int i = 0; i < n; ++i) {
+    if (i == 0)
+      cp_async_wait<0>();  // the first stages came in two groups, W's and A's
+    else
+      cp_async_wait<kStages - 2>();
+    __syncthreads();  // unit i is in; every warp is done with the stage the next load overwrites
+    if (i + kStages - 1 < n) {
+      load_w(i + kStages - 1, (i + kStages - 1) % kStages);
+      load_a(i + kStages - 1, (i + kStages - 1) % kStages);
+    }
+    cp_async_commit();
+
+    const int u = u0 + i, tile = u / units_per_tile;
+    const int col = (u % units_per_tile) * kUnit + warp * 16 + (lane % 4) * 2;  // + 8 nt: this lane's columns
+    // The epilogue's operands, loaded ahead of the products they do not depend on.
+    const int64_t row = static_cast<int64_t>(tile) * kRows + lane / 4;
+    const int slot[2] = {a.sorted[row], a.sorted[row + 8]};
+    const float hs[2] = {a.a_scales[row], a.a_scales[row + 8]};
+    const float* ws = a.w_scales + static_cast<int64_t>(a.tile_expert[tile]) * a.ws_expert_stride;
+    float wsc[2][2];
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) wsc[nt][e] = col + nt * 8 < a.N ? ws[col + nt * 8 + e] : 0.0f;
+
+    const uint8_t* sa = smem + (i % kStages) * kStageBytes;
+    const uint8_t* sw = sa + kRows * kRowBytes;
+    int acc[2][4] = {};
+    for (int kk = 0; kk < kc / 2; ++kk) {  // an mma step reads two chunks of a row (32 of K)
+      uint32_t af[4], b[4];
+      const int ra = lane % 16, rw = warp * 16 + lane % 8 + (lane / 16) * 8;
+      ldmatrix_x4(af, sa + ra * kRowBytes + chunk_at(ra, kk * 2 + lane / 16) * 16);
+      ldmatrix_x4(b, sw + rw * kRowBytes + chunk_at(rw, kk * 2 + (lane / 8) % 2) * 16);
+      mma_step(acc[0], af, b[0], b[1]);
+      mma_step(acc[1], af, b[2], b[3]);
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      if (slot[half] < 0) continue;
+      bf16* y = a.y + static_cast<int64_t>(slot[half]) * a.N;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        const int c = col + nt * 8;  // N is a multiple of 8
+        if (c >= a.N) continue;
+        *reinterpret_cast<__nv_bfloat162*>(y + c) =
+            __floats2bfloat162_rn(dequant_dynamic(acc[nt][half * 2], wsc[nt][0], hs[half]),
+                                  dequant_dynamic(acc[nt][half * 2 + 1], wsc[nt][1], hs[half]));
+      }
+    }
+  }
+  cp_async_wait<0>();
+}
+
+}  // namespace
+
+cudaError_t moe_down_stream_i8(const Gemm8Args& a, int max_tiles, int num_sms, cudaStream_t stream) {
+  if (!moe_down_stream_fits(a.K) || a.N % 8 != 0 || a.lda % 16 != 0) return cudaErrorInvalidValue;
+  if (max_tiles <= 0 || a.N <= 0) return cudaSuccess;
+  cudaError_t err = raise_smem_limit(moe_down_stream_kernel, kSmem);
+  if (err != cudaSuccess) return err;
+  int per_sm = 0;
+  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, moe_down_stream_kernel, kWarps * 32, kSmem);
+  if (err != cudaSuccess) return err;
+  const int units_per_tile = (a.N + kUnit - 1) / kUnit;
+  const int64_t most = static_cast<int64_t>(max_tiles) * units_per_tile;
+  const unsigned grid = static_cast<unsigned>(std::min<int64_t>(most, int64_t{std::max(per_sm, 1)} * num_sms));
+  return launch(moe_down_stream_kernel, grid, kWarps * 32, kSmem, stream, a, units_per_tile);
+}
+
+}  // namespace rotor::cuda
