@@ -343,13 +343,13 @@ for step in $steps; do
       ;;
     down-stream)
       # Issue 14: the int8 experts' down at 16-row tiles with a short I (the TP-8 rank's 192) on
-      # the streaming kernel against the 16 x 128 tiles (ROTOR_DOWN_STREAM=0): the W8A8 experts'
-      # tests (the two give the same bits), then rotor_bench_latency on the rank in W8A8 at batch
-      # 4-32 each way, and 4 of its layers at batch 32 under Nsight Compute.
-      timed "test_cuda_w8a8: experts (streaming down against the tiles), graph replay" \
-        "$out/test_cuda_w8a8-down.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|DOWN_STREAM" "$out/test_cuda_w8a8-down.log" | sed 's/^/   /'
-      for sw in 1 0; do
+      # the streaming kernel (ROTOR_DOWN_STREAM=3..6 stages, default 4) against the 16 x 128
+      # tiles (=0): the W8A8 experts' tests at 4 and 6 stages (each gives the tiles' bits), then
+      # rotor_bench_latency on the rank in W8A8 at batch 4-32 each way.
+      for sw in 4 6; do
+        gtest_with ROTOR_DOWN_STREAM=$sw down$sw test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+      done
+      for sw in ${ROTOR_DOWN_RUNS:-4 0 3 5 6}; do
         log="$out/bench-down$sw-rank-w8a8.log"
         timed "latency: TP-8 rank, w8a8, batch 4-32 x 16k, ROTOR_DOWN_STREAM=$sw" "$log" "${run_env[@]}" \
           ROTOR_DOWN_STREAM=$sw $bin/bench/rotor_bench_latency "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" \

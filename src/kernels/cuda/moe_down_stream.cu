@@ -1,6 +1,6 @@
 // kernels/cuda/moe_down_stream.cu — the streaming int8 down GEMM of short-K experts
 // (moe_down_stream.cuh): units of (16-row tile, 64 W rows) in equal contiguous runs over a
-// grid that fits the SMs at once, three units in flight per block.
+// grid that fits the SMs at once, three units in flight per block behind the one computed.
 #include "kernels/cuda/moe_down_stream.cuh"
 
 #include <algorithm>
@@ -13,49 +13,49 @@
 namespace rotor::cuda {
 namespace {
 
-constexpr int kRows = 16;                                  // slots of a tile: the MMA's rows
+constexpr int kRows = 16;           // slots of a tile: the MMA's rows
 constexpr int kWarps = 4;
-constexpr int kUnit = 16 * kWarps;                         // W rows of a unit, 16 a warp
-constexpr int kRowBytes = 256;                             // a row of A or W in shared memory
-constexpr int kStages = 3;
-constexpr int kStageBytes = (kRows + kUnit) * kRowBytes;   // 20 KB
-constexpr int kSmem = kStages * kStageBytes;               // 60 KB: 3 blocks an SM
+constexpr int kUnit = 16 * kWarps;  // W rows of a unit, 16 a warp
 
-// Where 16-byte chunk c of row r sits: swizzled within each 128-byte half of the row, so that
-// ldmatrix's 8 rows at one chunk fall in 8 distinct bank groups.
-__device__ __forceinline__ int chunk_at(int r, int c) { return (c & 8) | ((c ^ r) & 7); }
+// 16-byte chunks a row's k-steps read (those past K: zeros), and the row stride in shared
+// memory: one chunk more, an odd count, so that ldmatrix's 8 rows at one chunk start in 8
+// distinct bank groups (192 bytes of K: 208-byte rows, 66.5 KB for 4 stages, 3 blocks an SM).
+__host__ __device__ constexpr int row_chunks(int K) { return (K + 31) / 32 * 2; }
+__host__ __device__ constexpr int row_stride(int K) { return (row_chunks(K) + 1) * 16; }
+constexpr int smem_bytes(int K, int stages) { return stages * (kRows + kUnit) * row_stride(K); }
 
+template <int kStages>
 __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm8Args a, int units_per_tile) {
   extern __shared__ __align__(128) uint8_t smem[];
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int kc = (a.K + 31) / 32 * 2;  // chunks of a row the k-steps read (those past K: zeros)
+  const int kc = row_chunks(a.K), ld = row_stride(a.K), stage_bytes = (kRows + kUnit) * ld;
   // This block's run of units [u0, u0 + n): the same count for every block, +-1. The tile list
   // is readable before pdl_wait (see the header).
   const int64_t units = static_cast<int64_t>(*a.num_tiles) * units_per_tile;
   const int u0 = static_cast<int>(units * blockIdx.x / gridDim.x);
   const int n = static_cast<int>(units * (blockIdx.x + 1) / gridDim.x) - u0;
 
-  // Unit i's 64 W rows [kUnit][kRowBytes] into stage s.
+  // Unit i's 64 W rows [kUnit][ld] into stage s.
   auto load_w = [&](int i, int s) {
     const int u = u0 + i, tile = u / units_per_tile, n0 = (u % units_per_tile) * kUnit;
     const int8_t* W = a.W + static_cast<int64_t>(a.tile_expert[tile]) * a.w_expert_stride;
-    uint8_t* sw = smem + s * kStageBytes + kRows * kRowBytes;
+    uint8_t* sw = smem + s * stage_bytes + kRows * ld;
     for (int idx = tid; idx < kUnit * kc; idx += kWarps * 32) {
       const int r = idx / kc, c = idx % kc;
       const bool ok = n0 + r < a.N && c * 16 < a.K;
-      cp_async16(sw + r * kRowBytes + chunk_at(r, c) * 16, ok ? W + static_cast<int64_t>(n0 + r) * a.K + c * 16 : a.W,
+      cp_async16(sw + r * ld + c * 16, ok ? W + static_cast<int64_t>(n0 + r) * a.K + c * 16 : a.W,
                  ok);
     }
   };
-  // Unit i's tile of requantised h [kRows][kRowBytes] into stage s (padding rows hold whatever
+  // Unit i's tile of requantised h [kRows][ld] into stage s (padding rows hold whatever
   // the scratch holds: their sums are never stored).
   auto load_a = [&](int i, int s) {
     const int64_t row0 = static_cast<int64_t>((u0 + i) / units_per_tile) * kRows;
-    uint8_t* sa = smem + s * kStageBytes;
+    uint8_t* sa = smem + s * stage_bytes;
     for (int idx = tid; idx < kRows * kc; idx += kWarps * 32) {
       const int r = idx / kc, c = idx % kc;
       const bool ok = c * 16 < a.K;
-      cp_async16(sa + r * kRowBytes + chunk_at(r, c) * 16, ok ? a.A + (row0 + r) * a.lda + c * 16 : a.A, ok);
+      cp_async16(sa + r * ld + c * 16, ok ? a.A + (row0 + r) * a.lda + c * 16 : a.A, ok);
     }
   };
 
@@ -91,14 +91,14 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
 #pragma unroll
       for (int e = 0; e < 2; ++e) wsc[nt][e] = col + nt * 8 < a.N ? ws[col + nt * 8 + e] : 0.0f;
 
-    const uint8_t* sa = smem + (i % kStages) * kStageBytes;
-    const uint8_t* sw = sa + kRows * kRowBytes;
+    const uint8_t* sa = smem + (i % kStages) * stage_bytes;
+    const uint8_t* sw = sa + kRows * ld;
     int acc[2][4] = {};
     for (int kk = 0; kk < kc / 2; ++kk) {  // an mma step reads two chunks of a row (32 of K)
       uint32_t af[4], b[4];
       const int ra = lane % 16, rw = warp * 16 + lane % 8 + (lane / 16) * 8;
-      ldmatrix_x4(af, sa + ra * kRowBytes + chunk_at(ra, kk * 2 + lane / 16) * 16);
-      ldmatrix_x4(b, sw + rw * kRowBytes + chunk_at(rw, kk * 2 + (lane / 8) % 2) * 16);
+      ldmatrix_x4(af, sa + ra * ld + (kk * 2 + lane / 16) * 16);
+      ldmatrix_x4(b, sw + rw * ld + (kk * 2 + (lane / 8) % 2) * 16);
       mma_step(acc[0], af, b[0], b[1]);
       mma_step(acc[1], af, b[2], b[3]);
     }
@@ -119,20 +119,33 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
   cp_async_wait<0>();
 }
 
-}  // namespace
-
-cudaError_t moe_down_stream_i8(const Gemm8Args& a, int max_tiles, int num_sms, cudaStream_t stream) {
-  if (!moe_down_stream_fits(a.K) || a.N % 8 != 0 || a.lda % 16 != 0) return cudaErrorInvalidValue;
-  if (max_tiles <= 0 || a.N <= 0) return cudaSuccess;
-  cudaError_t err = raise_smem_limit(moe_down_stream_kernel, kSmem);
+template <int kStages>
+cudaError_t launch_down_stream(const Gemm8Args& a, int max_tiles, int num_sms, cudaStream_t stream) {
+  auto kernel = moe_down_stream_kernel<kStages>;
+  const int smem = smem_bytes(a.K, kStages);
+  cudaError_t err = raise_smem_limit(kernel, smem_bytes(256, kStages));
   if (err != cudaSuccess) return err;
   int per_sm = 0;
-  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, moe_down_stream_kernel, kWarps * 32, kSmem);
+  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, smem);
   if (err != cudaSuccess) return err;
   const int units_per_tile = (a.N + kUnit - 1) / kUnit;
   const int64_t most = static_cast<int64_t>(max_tiles) * units_per_tile;
   const unsigned grid = static_cast<unsigned>(std::min<int64_t>(most, int64_t{std::max(per_sm, 1)} * num_sms));
-  return launch(moe_down_stream_kernel, grid, kWarps * 32, kSmem, stream, a, units_per_tile);
+  return launch(kernel, grid, kWarps * 32, smem, stream, a, units_per_tile);
+}
+
+}  // namespace
+
+cudaError_t moe_down_stream_i8(const Gemm8Args& a, int max_tiles, int num_sms, int stages, cudaStream_t stream) {
+  if (!moe_down_stream_fits(a.K) || a.N % 8 != 0 || a.lda % 16 != 0) return cudaErrorInvalidValue;
+  if (max_tiles <= 0 || a.N <= 0) return cudaSuccess;
+  switch (stages) {
+    case 3: return launch_down_stream<3>(a, max_tiles, num_sms, stream);
+    case 4: return launch_down_stream<4>(a, max_tiles, num_sms, stream);
+    case 5: return launch_down_stream<5>(a, max_tiles, num_sms, stream);
+    case 6: return launch_down_stream<6>(a, max_tiles, num_sms, stream);
+    default: return cudaErrorInvalidValue;
+  }
 }
 
 }  // namespace rotor::cuda
