@@ -24,9 +24,18 @@ __host__ __device__ constexpr int row_chunks(int K) { return (K + 31) / 32 * 2; 
 __host__ __device__ constexpr int row_stride(int K) { return (row_chunks(K) + 1) * 16; }
 constexpr int smem_bytes(int K, int stages) { return stages * (kRows + kUnit) * row_stride(K); }
 
+// The epilogue's operands of one unit for one lane: its two rows' slots and scales (row lane / 4
+// and + 8), and the weight scales of its four columns (n-tile nt, + 0 and + 1).
+struct UnitOperands {
+  int slot[2];
+  float hs[2];
+  float ws[2][2];
+};
+
 template <int kStages>
 __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm8Args a, int units_per_tile) {
   extern __shared__ __align__(128) uint8_t smem[];
+  __shared__ int stage_expert[kStages];  // the expert of the unit in each stage
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int kc = row_chunks(a.K), ld = row_stride(a.K), stage_bytes = (kRows + kUnit) * ld;
   // This block's run of units [u0, u0 + n): the same count for every block, +-1. The tile list
@@ -34,23 +43,27 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
   const int64_t units = static_cast<int64_t>(*a.num_tiles) * units_per_tile;
   const int u0 = static_cast<int>(units * blockIdx.x / gridDim.x);
   const int n = static_cast<int>(units * (blockIdx.x + 1) / gridDim.x) - u0;
+  auto tile_of = [&](int i) { return (u0 + i) / units_per_tile; };
+  auto expert_of = [&](int i) { return i < n ? a.tile_expert[tile_of(i)] : 0; };
+  // This lane's first column of unit i (and + 1, + 8, + 9).
+  auto col_of = [&](int i) { return ((u0 + i) % units_per_tile) * kUnit + warp * 16 + (lane % 4) * 2; };
 
-  // Unit i's 64 W rows [kUnit][ld] into stage s.
-  auto load_w = [&](int i, int s) {
-    const int u = u0 + i, tile = u / units_per_tile, n0 = (u % units_per_tile) * kUnit;
-    const int8_t* W = a.W + static_cast<int64_t>(a.tile_expert[tile]) * a.w_expert_stride;
+  // Unit i's 64 W rows [kUnit][ld] of expert e into stage s.
+  auto load_w = [&](int i, int s, int e) {
+    const int n0 = ((u0 + i) % units_per_tile) * kUnit;
+    const int8_t* W = a.W + static_cast<int64_t>(e) * a.w_expert_stride;
     uint8_t* sw = smem + s * stage_bytes + kRows * ld;
     for (int idx = tid; idx < kUnit * kc; idx += kWarps * 32) {
       const int r = idx / kc, c = idx % kc;
       const bool ok = n0 + r < a.N && c * 16 < a.K;
-      cp_async16(sw + r * ld + c * 16, ok ? W + static_cast<int64_t>(n0 + r) * a.K + c * 16 : a.W,
-                 ok);
+      cp_async16(sw + r * ld + c * 16, ok ? W + static_cast<int64_t>(n0 + r) * a.K + c * 16 : a.W, ok);
     }
+    if (tid == 0) stage_expert[s] = e;
   };
-  // Unit i's tile of requantised h [kRows][ld] into stage s (padding rows hold whatever
-  // the scratch holds: their sums are never stored).
+  // Unit i's tile of requantised h [kRows][ld] into stage s (padding rows hold whatever the
+  // scratch holds: their sums are never stored).
   auto load_a = [&](int i, int s) {
-    const int64_t row0 = static_cast<int64_t>((u0 + i) / units_per_tile) * kRows;
+    const int64_t row0 = static_cast<int64_t>(tile_of(i)) * kRows;
     uint8_t* sa = smem + s * stage_bytes;
     for (int idx = tid; idx < kRows * kc; idx += kWarps * 32) {
       const int r = idx / kc, c = idx % kc;
@@ -58,13 +71,33 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
       cp_async16(sa + r * ld + c * 16, ok ? a.A + (row0 + r) * a.lda + c * 16 : a.A, ok);
     }
   };
+  // Unit i's epilogue operands (expert e), read a unit ahead of their use.
+  auto operands_of = [&](int i, int e) {
+    UnitOperands o;
+    const int64_t row = static_cast<int64_t>(tile_of(i)) * kRows + lane / 4;
+    const float* ws = a.w_scales + static_cast<int64_t>(e) * a.ws_expert_stride;
+    const int col = col_of(i);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      o.slot[half] = a.sorted[row + 8 * half];
+      o.hs[half] = a.a_scales[row + 8 * half];
+    }
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) o.ws[nt][e] = col + 8 * nt < a.N ? ws[col + 8 * nt + e] : 0.0f;
+    return o;
+  };
 
-  for (int s = 0; s < kStages - 1 && s < n; ++s) load_w(s, s);
+  for (int s = 0; s < kStages - 1 && s < n; ++s) load_w(s, s, expert_of(s));
   cp_async_commit();
   pdl_wait();
   pdl_launch_dependents();
   for (int s = 0; s < kStages - 1 && s < n; ++s) load_a(s, s);
   cp_async_commit();
+  // Read a unit ahead: the expert of the next unit to load, the operands of the next to compute.
+  int next_expert = expert_of(kStages - 1);
+  UnitOperands ops = n > 0 ? operands_of(0, expert_of(0)) : UnitOperands{};
 
   for (int i = 0; i < n; ++i) {
     if (i == 0)
@@ -73,23 +106,13 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
       cp_async_wait<kStages - 2>();
     __syncthreads();  // unit i is in; every warp is done with the stage the next load overwrites
     if (i + kStages - 1 < n) {
-      load_w(i + kStages - 1, (i + kStages - 1) % kStages);
+      load_w(i + kStages - 1, (i + kStages - 1) % kStages, next_expert);
       load_a(i + kStages - 1, (i + kStages - 1) % kStages);
     }
     cp_async_commit();
-
-    const int u = u0 + i, tile = u / units_per_tile;
-    const int col = (u % units_per_tile) * kUnit + warp * 16 + (lane % 4) * 2;  // + 8 nt: this lane's columns
-    // The epilogue's operands, loaded ahead of the products they do not depend on.
-    const int64_t row = static_cast<int64_t>(tile) * kRows + lane / 4;
-    const int slot[2] = {a.sorted[row], a.sorted[row + 8]};
-    const float hs[2] = {a.a_scales[row], a.a_scales[row + 8]};
-    const float* ws = a.w_scales + static_cast<int64_t>(a.tile_expert[tile]) * a.ws_expert_stride;
-    float wsc[2][2];
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) wsc[nt][e] = col + nt * 8 < a.N ? ws[col + nt * 8 + e] : 0.0f;
+    next_expert = expert_of(i + kStages);
+    // stage_expert of unit i + 1 was written at least one barrier ago.
+    const UnitOperands next_ops = i + 1 < n ? operands_of(i + 1, stage_expert[(i + 1) % kStages]) : ops;
 
     const uint8_t* sa = smem + (i % kStages) * stage_bytes;
     const uint8_t* sw = sa + kRows * ld;
@@ -102,19 +125,21 @@ __global__ void __launch_bounds__(kWarps * 32) moe_down_stream_kernel(const Gemm
       mma_step(acc[0], af, b[0], b[1]);
       mma_step(acc[1], af, b[2], b[3]);
     }
+    const int col = col_of(i);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      if (slot[half] < 0) continue;
-      bf16* y = a.y + static_cast<int64_t>(slot[half]) * a.N;
+      if (ops.slot[half] < 0) continue;
+      bf16* y = a.y + static_cast<int64_t>(ops.slot[half]) * a.N;
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt) {
         const int c = col + nt * 8;  // N is a multiple of 8
         if (c >= a.N) continue;
         *reinterpret_cast<__nv_bfloat162*>(y + c) =
-            __floats2bfloat162_rn(dequant_dynamic(acc[nt][half * 2], wsc[nt][0], hs[half]),
-                                  dequant_dynamic(acc[nt][half * 2 + 1], wsc[nt][1], hs[half]));
+            __floats2bfloat162_rn(dequant_dynamic(acc[nt][half * 2], ops.ws[nt][0], ops.hs[half]),
+                                  dequant_dynamic(acc[nt][half * 2 + 1], ops.ws[nt][1], ops.hs[half]));
       }
     }
+    ops = next_ops;
   }
   cp_async_wait<0>();
 }
