@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow down-stream w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -339,22 +339,6 @@ for step in $steps; do
             grep -E "^LATENCY|route_experts" "$log" | sed 's/^/   /'
           done
         done
-      done
-      ;;
-    down-stream)
-      # Issue 14: the int8 experts' down at 16-row tiles with a short I (the TP-8 rank's 192) on
-      # the streaming kernel (ROTOR_DOWN_STREAM=3..6 stages, default 4) against the 16 x 128
-      # tiles (=0): the W8A8 experts' tests at 3 and 4 stages (each gives the tiles' bits), then
-      # rotor_bench_latency on the rank in W8A8 at batch 4-32 each way.
-      for sw in 3 4; do
-        gtest_with ROTOR_DOWN_STREAM=$sw down$sw test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-      done
-      for sw in ${ROTOR_DOWN_RUNS:-4 0 3 5 6}; do
-        log="$out/bench-down$sw-rank-w8a8.log"
-        timed "latency: TP-8 rank, w8a8, batch 4-32 x 16k, ROTOR_DOWN_STREAM=$sw" "$log" "${run_env[@]}" \
-          ROTOR_DOWN_STREAM=$sw $bin/bench/rotor_bench_latency "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" \
-          --num-layers 0 --quantization w8a8 --batches 4,8,16,32 --context 16384 --splits plan
-        grep -E "^LATENCY|moe_experts" "$log" | sed 's/^/   /'
       done
       ;;
     w8a8)

@@ -73,7 +73,6 @@ class CudaW8A8Test : public ::testing::Test {
     gpu_mma = make_cuda_ops_with_env({{"ROTOR_W8A8_WGMMA", "0"}, {"ROTOR_GEMV", "0"}});
     gpu_tiles = gpu_with_env("ROTOR_MOE_SMALL", "0");
     gpu_small = gpu_with_env("ROTOR_MOE_SMALL", "all");
-    gpu_down_tiles = gpu_with_env("ROTOR_DOWN_STREAM", "0");
     cpu = make_cpu_ops();
   }
   // A GPU backend made with var=value in the environment (read when a backend is made).
@@ -126,7 +125,7 @@ class CudaW8A8Test : public ::testing::Test {
     return true;
   }
 
-  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, gpu_small, gpu_down_tiles, cpu;
+  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, gpu_small, cpu;
   Rand r;
 };
 
@@ -510,10 +509,6 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       auto [dsmall, p7] = poisoned(DType::BF16, {T, cs.H});
       gpu_small->moe_experts(dx, dtw, dti, ex.dev, dsmall);
       EXPECT_EQ(rows_differing(got, to_host(dsmall)), 0) << "against ROTOR_MOE_SMALL=all";
-      // A short I's down on the streaming kernel (the default) and on the 16 x 128 tiles.
-      auto [ddown, p9] = poisoned(DType::BF16, {T, cs.H});
-      gpu_down_tiles->moe_experts(dx, dtw, dti, ex.dev, ddown);
-      EXPECT_EQ(rows_differing(got, to_host(ddown)), 0) << "against ROTOR_DOWN_STREAM=0";
       if (T > 1) {
         auto [one, p3] = poisoned(DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);

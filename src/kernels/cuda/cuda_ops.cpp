@@ -111,15 +111,6 @@ int env_stages(const char* var, int fallback) {
   return v == nullptr ? fallback : std::atoi(v);
 }
 
-// The streaming down kernel's stages: ROTOR_DOWN_STREAM=0 (off) or 3..6, unset 4.
-int env_down_stream() {
-  const char* v = std::getenv("ROTOR_DOWN_STREAM");
-  if (v == nullptr) return 4;
-  ROTOR_CHECK(std::strlen(v) == 1 && (v[0] == '0' || (v[0] >= '3' && v[0] <= '6')),
-              "ROTOR_DOWN_STREAM={}: expected 0 or 3 to 6", v);
-  return v[0] - '0';
-}
-
 // An event on the GPU's stream; wait() spins like a stream synchronisation does.
 class CudaEvent final : public DeviceEvent {
  public:
@@ -159,7 +150,6 @@ class CudaOps final : public Ops {
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
-    down_stream_ = env_down_stream();
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -650,7 +640,6 @@ class CudaOps final : public Ops {
     a.first = ex.first_expert;
     a.early = early_experts_;
     a.num_sms = num_sms_;
-    a.down_stream = down_stream_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -799,9 +788,6 @@ class CudaOps final : public Ops {
   // Dense bf16 GEMMs of few rows and small N (routers) in 16-row W blocks (ROTOR_NARROW_GEMM=0:
   // 64-row blocks, 16 for a router of 128 experts).
   bool narrow_gemm_ = true;
-  // The int8 experts' down at 16-row tiles and I <= 256 on the streaming kernel with this many
-  // stages (moe_down_stream.cuh; ROTOR_DOWN_STREAM=3..6), or 0: the 16 x 128 tiles (same bits).
-  int down_stream_ = 4;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
-#include "kernels/cuda/moe_down_stream.cuh"
 #include "kernels/cuda/moe_small.cuh"
 #include "kernels/cuda/moe_w8a8.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -158,11 +157,8 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   g.K = a.I;
   g.y = s.y;
   // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is one or two
-  // 128-byte steps: the streaming kernel, or 128 W rows a block (and 2 stages) to keep each
-  // block's bytes worth its launch.
-  if (bm == 16 && a.I <= kShortK && a.down_stream > 0 && moe_down_stream_fits(a.I))
-    err = moe_down_stream_i8(g, static_cast<int>(max_tiles), a.num_sms, a.down_stream, stream);
-  else if (bm == 16 && a.I <= kShortK)
+  // 128-byte steps: 128 W rows a block (and 2 stages) keep each block's bytes worth its launch.
+  if (bm == 16 && a.I <= kShortK)
     err = launch_mma_gemm<int8_t, 16, 128, 1, 4, 2, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else if (bm == 16)
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);

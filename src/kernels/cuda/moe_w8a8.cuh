@@ -32,8 +32,6 @@ struct MoeW8A8Args {
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
   int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
-  int down_stream = 4;         // a short I's down at 16-row tiles streams with this many stages
-                               // (moe_down_stream.cuh), or 0: the 16 x 128 tiles (the same bits)
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
