@@ -342,19 +342,22 @@ for step in $steps; do
       done
       ;;
     short-down)
-      # Issue 14: the W8A8 experts' down at 16-row tiles with a short I (the TP-8 rank's 192)
-      # in blocks of 64, 128 (the default) or 256 W rows (ROTOR_SHORT_DOWN_ROWS): the W8A8
-      # experts' tests with each, then rotor_bench_latency on the rank in W8A8 at batch 4-32.
-      for sw in 64 256; do
+      # Issues 14 and 21: the experts' down at 16-row tiles with a short I (the TP-8 rank's 192)
+      # in blocks of 32, 64 or 128 W rows (ROTOR_SHORT_DOWN_ROWS): the experts' tests (bf16 and
+      # W8A8) with 32 and 64, then rotor_bench_latency on the rank in W8A8 and bf16 at batch 4-32.
+      for sw in 32 64; do
         gtest_with ROTOR_SHORT_DOWN_ROWS=$sw down$sw test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
+        gtest_with ROTOR_SHORT_DOWN_ROWS=$sw down$sw test_cuda_ops --gtest_filter='*Moe*'
       done
-      for sw in ${ROTOR_DOWN_RUNS:-128 256 64 128}; do
-        log="$out/bench-down$sw-rank-w8a8.log"
-        timed "latency: TP-8 rank, w8a8, batch 4-32 x 16k, ROTOR_SHORT_DOWN_ROWS=$sw" "$log" "${run_env[@]}" \
-          ROTOR_SHORT_DOWN_ROWS=$sw $bin/bench/rotor_bench_latency \
-          "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --num-layers 0 --quantization w8a8 --batches 4,8,16,32 \
-          --context 16384 --splits plan
-        grep -E "^LATENCY|moe_experts" "$log" | sed 's/^/   /'
+      for q in w8a8 auto; do
+        for sw in ${ROTOR_DOWN_RUNS:-128 64 32 64 128}; do
+          log="$out/bench-down$sw-rank-$q.log"
+          timed "latency: TP-8 rank, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_SHORT_DOWN_ROWS=$sw" "$log" "${run_env[@]}" \
+            ROTOR_SHORT_DOWN_ROWS=$sw $bin/bench/rotor_bench_latency \
+            "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --num-layers 0 --quantization $q --batches 4,8,16,32 \
+            --context 16384 --splits plan
+          grep -E "^LATENCY|moe_experts" "$log" | sed 's/^/   /'
+        done
       done
       ;;
     w8a8)

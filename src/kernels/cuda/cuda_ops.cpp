@@ -516,6 +516,7 @@ class CudaOps final : public Ops {
     a.first = ex.first_expert;
     a.early = early_experts_;
     a.num_sms = num_sms_;
+    a.short_down_rows = short_down_rows_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, gate_up_stages_, ws, stream_), "moe_experts");
   }
@@ -790,7 +791,7 @@ class CudaOps final : public Ops {
   // Dense bf16 GEMMs of few rows and small N (routers) in 16-row W blocks (ROTOR_NARROW_GEMM=0:
   // 64-row blocks, 16 for a router of 128 experts).
   bool narrow_gemm_ = true;
-  int short_down_rows_ = 128;  // measurement switch: ROTOR_SHORT_DOWN_ROWS=64|128|256
+  int short_down_rows_ = 128;  // measurement switch: ROTOR_SHORT_DOWN_ROWS=32|64|128
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

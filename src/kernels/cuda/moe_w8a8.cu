@@ -158,8 +158,8 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   g.y = s.y;
   // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is one or two
   // 128-byte steps: 128 W rows a block (and 2 stages) keep each block's bytes worth its launch.
-  if (bm == 16 && a.I <= kShortK && a.short_down_rows == 256)
-    err = launch_mma_gemm<int8_t, 16, 256, 1, 8, 2, GemmMode::Down>(g, dim3((a.H + 255) / 256, max_tiles), stream);
+  if (bm == 16 && a.I <= kShortK && a.short_down_rows == 32)
+    err = launch_mma_gemm<int8_t, 16, 32, 1, 2, 2, GemmMode::Down>(g, dim3((a.H + 31) / 32, max_tiles), stream);
   else if (bm == 16 && a.I <= kShortK && a.short_down_rows == 64)
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 2, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 16 && a.I <= kShortK)
