@@ -341,25 +341,6 @@ for step in $steps; do
         done
       done
       ;;
-    short-down)
-      # Issues 14 and 21: the experts' down at 16-row tiles with a short I (the TP-8 rank's 192)
-      # in blocks of 32, 64 or 128 W rows (ROTOR_SHORT_DOWN_ROWS): the experts' tests (bf16 and
-      # W8A8) with 32 and 64, then rotor_bench_latency on the rank in W8A8 and bf16 at batch 4-32.
-      for sw in 32 64; do
-        gtest_with ROTOR_SHORT_DOWN_ROWS=$sw down$sw test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
-        gtest_with ROTOR_SHORT_DOWN_ROWS=$sw down$sw test_cuda_ops --gtest_filter='*Moe*'
-      done
-      for q in w8a8 auto; do
-        for sw in ${ROTOR_DOWN_RUNS:-128 64 32 64 128}; do
-          log="$out/bench-down$sw-rank-$q.log"
-          timed "latency: TP-8 rank, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_SHORT_DOWN_ROWS=$sw" "$log" "${run_env[@]}" \
-            ROTOR_SHORT_DOWN_ROWS=$sw $bin/bench/rotor_bench_latency \
-            "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --num-layers 0 --quantization $q --batches 4,8,16,32 \
-            --context 16384 --splits plan
-          grep -E "^LATENCY|moe_experts" "$log" | sed 's/^/   /'
-        done
-      done
-      ;;
     w8a8)
       # Issue 14, W8A8 beside bf16 in the same run: the 30B-A3B decode step at 32 x 16k (W8A8:
       # >= 88% of its roofline, >= 1.25x bf16), the 8-layer peer configuration (32 x 16384

@@ -150,7 +150,6 @@ class CudaOps final : public Ops {
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
-    if (const char* v = std::getenv("ROTOR_SHORT_DOWN_ROWS")) short_down_rows_ = std::atoi(v);
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -516,7 +515,6 @@ class CudaOps final : public Ops {
     a.first = ex.first_expert;
     a.early = early_experts_;
     a.num_sms = num_sms_;
-    a.short_down_rows = short_down_rows_;
     void* ws = workspace(cuda::moe_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_experts(a, moe_small_, gate_up_stages_, ws, stream_), "moe_experts");
   }
@@ -642,7 +640,6 @@ class CudaOps final : public Ops {
     a.first = ex.first_expert;
     a.early = early_experts_;
     a.num_sms = num_sms_;
-    a.short_down_rows = short_down_rows_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
     check(cuda::moe_w8a8_experts(a, w8a8_wgmma_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
   }
@@ -791,7 +788,6 @@ class CudaOps final : public Ops {
   // Dense bf16 GEMMs of few rows and small N (routers) in 16-row W blocks (ROTOR_NARROW_GEMM=0:
   // 64-row blocks, 16 for a router of 128 experts).
   bool narrow_gemm_ = true;
-  int short_down_rows_ = 128;  // measurement switch: ROTOR_SHORT_DOWN_ROWS=32|64|128
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

@@ -212,13 +212,9 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, vo
   g.K = a.I;
   g.y = s.y;
   // A short K (a tensor-parallel rank's I: 192 on 235B-A22B over 8 ranks) is a few 64-element
-  // steps: 128 W rows a block (and 3 stages) keep each block's bytes worth its launch.
-  if (bm == 16 && a.I <= kShortK && a.short_down_rows == 64)
+  // steps: 64 W rows a block with the 3 stages they fill (as the int8 experts: moe_w8a8.cu).
+  if (bm == 16 && a.I <= kShortK)
     err = launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
-  else if (bm == 16 && a.I <= kShortK && a.short_down_rows == 32)
-    err = launch_mma_gemm<bf16, 16, 32, 1, 2, 3, GemmMode::Down>(g, dim3((a.H + 31) / 32, max_tiles), stream);
-  else if (bm == 16 && a.I <= kShortK)
-    err = launch_mma_gemm<bf16, 16, 128, 1, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   else if (bm == 16)
     err = launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)

@@ -24,7 +24,6 @@ struct MoeArgs {
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
   int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
-  int short_down_rows = 128;   // W rows a block of a short I's 16-row down tiles: 32, 64 or 128 (the same bits)
 };
 
 // Which batches take the two-kernel small path (moe_small.cuh) instead of the tiles: none
