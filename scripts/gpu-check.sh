@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow final-bench w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -339,6 +339,19 @@ for step in $steps; do
             grep -E "^LATENCY|route_experts" "$log" | sed 's/^/   /'
           done
         done
+      done
+      ;;
+    final-bench)
+      # A session's closing numbers on its final tree: rotor_bench_latency with plans at batch
+      # 1-32 x 16k on both models in bf16 and W8A8 (issues 14 and 21), then the 30B-A3B decode
+      # step at 32 x 16k with a bf16 and an fp8 cache (issue 20's ratio).
+      latency_runs final "plan" plan 1,4,8,32
+      for kv in bf16 fp8; do
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+          --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
+        grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
       done
       ;;
     w8a8)
