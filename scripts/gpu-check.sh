@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow final-bench w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -352,6 +352,25 @@ for step in $steps; do
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
           --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
         grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
+      done
+      ;;
+    e4m3-stages)
+      # Issue 20: e4m3 decode attention 4 tiles in flight per warp (the default) against 3 (fewer
+      # registers and shared memory, more blocks an SM), same run: the 30B-A3B decode step at 32
+      # x 16k (bf16 weights; bf16 cache beside it for the ratio) and one TP-8 rank in W8A8 at
+      # batch 8 and 32, both with an fp8 cache; the e4m3 attention tests at both depths first.
+      for st in 4 3; do
+        gtest_with ROTOR_E4M3_STAGES=$st e4m3-$st test_cuda_ops --gtest_filter='*E4m3*:*FusedQk*'
+      done
+      kv_decode_steps
+      for b in 8 32; do
+        for st in 4 3; do
+          timed "decode step, TP-8 rank, w8a8, fp8 KV, batch $b, 16k, ROTOR_E4M3_STAGES=$st" \
+            "$out/bench-decode-rank-fp8-b$b-s$st.log" "${run_env[@]}" ROTOR_E4M3_STAGES=$st \
+            $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch $b \
+            --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
+          grep -E "^RESULT" "$out/bench-decode-rank-fp8-b$b-s$st.log" | sed 's/^/   /'
+        done
       done
       ;;
     w8a8)
