@@ -73,6 +73,43 @@ kv_decode_steps() {  # the 30B-A3B decode step at 32 x 16k, bf16 cache, e4m3 at 
     grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
   done
 }
+latency_ab() {  # latency_ab VAR BATCHES VALUE...: rotor_bench_latency per VAR=VALUE, rank and 8 layers of 30B-A3B, W8A8 and bf16
+  local var=$1 batches=$2 cfg q v name log
+  shift 2
+  for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
+    for q in w8a8 auto; do
+      for v in "$@"; do
+        name=${cfg%%:*}; log="$out/bench-$var-$v-$name-$q.log"
+        timed "latency: $name, ${q/auto/bf16}, batch $batches x 16k, $var=$v" "$log" "${run_env[@]}" "$var=$v" \
+          $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "${cfg##*:}" \
+          --quantization $q --batches "$batches" --context 16384 --splits plan
+        grep -E "^LATENCY|route_experts" "$log" | sed 's/^/   /'
+      done
+    done
+  done
+}
+kv_ratio_steps() {  # the 30B-A3B decode step at 32 x 16k with a bf16 and an fp8 cache (issue 20's ratio)
+  local kv
+  for kv in bf16 fp8; do
+    timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
+      "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
+      "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+      --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
+    grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
+  done
+}
+rank_fp8_ab() {  # rank_fp8_ab VAR VALUE...: the TP-8 rank in W8A8 with an fp8 cache at batch 8 and 32, 16k, per VAR=VALUE
+  local var=$1 b v
+  shift
+  for b in 8 32; do
+    for v in "$@"; do
+      timed "decode step, TP-8 rank, w8a8, fp8 KV, batch $b, 16k, $var=$v" "$out/bench-decode-rank-fp8-b$b-$var-$v.log" \
+        "${run_env[@]}" "$var=$v" $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" \
+        --batch $b --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
+      grep -E "^RESULT|roofline" "$out/bench-decode-rank-fp8-b$b-$var-$v.log" | sed 's/^/   /'
+    done
+  done
+}
 gtest_with() {  # gtest_with ENV=VALUE TAG TEST [GTEST_ARGS...]: one test binary with a switch set, its summary
   local sw=$1 tag=$2 t=$3
   shift 3
@@ -282,15 +319,7 @@ for step in $steps; do
       # 32, 16k context, with QK-norm + RoPE inside decode attention (the default; its e4m3
       # kernel for 16-head groups holds 2 blocks an SM where the plain one holds 3) and with the
       # two ops (ROTOR_FUSED_QK_ATTENTION=0), so the default is kept only where it is not slower.
-      for b in 8 32; do
-        for fused in 1 0; do
-          timed "decode step, one TP-8 rank of 235B-A22B, w8a8, fp8 KV, batch $b, 16k, ROTOR_FUSED_QK_ATTENTION=$fused" \
-            "$out/bench-decode-rank-fp8-b$b-f$fused.log" "${run_env[@]}" ROTOR_FUSED_QK_ATTENTION=$fused \
-            $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch $b \
-            --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
-          grep -E "^RESULT|roofline" "$out/bench-decode-rank-fp8-b$b-f$fused.log" | sed 's/^/   /'
-        done
-      done
+      rank_fp8_ab ROTOR_FUSED_QK_ATTENTION 1 0
       ;;
     gateup-stages)
       # Issues 14, 20 and 21: the 16-row expert gate+up tiles 4 stages deep (5 blocks an SM)
@@ -302,24 +331,8 @@ for step in $steps; do
         gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*:*GateUpDepth*'
         gtest_with ROTOR_GATEUP_STAGES=$st gateup$st test_cuda_ops --gtest_filter='*Moe*'
       done
-      for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
-        for q in w8a8 auto; do
-          for st in 4 3; do
-            name=${cfg%%:*}; log="$out/bench-gateup$st-$name-$q.log"
-            timed "latency: $name, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_GATEUP_STAGES=$st" "$log" "${run_env[@]}" \
-              ROTOR_GATEUP_STAGES=$st $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
-              --num-layers "${cfg##*:}" --quantization $q --batches 4,8,16,32 --context 16384 --splits plan
-            grep -E "^LATENCY" "$log" | sed 's/^/   /'
-          done
-        done
-      done
-      for kv in bf16 fp8; do
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
-          --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
-        grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
-      done
+      latency_ab ROTOR_GATEUP_STAGES 4,8,16,32 4 3
+      kv_ratio_steps
       ;;
     narrow)
       # Issues 14 and 21: dense bf16 GEMMs of few rows and small N (the routers: 128 x 4096 on
@@ -329,30 +342,14 @@ for step in $steps; do
       for sw in 1 0; do
         gtest_with ROTOR_NARROW_GEMM=$sw narrow$sw test_cuda_ops --gtest_filter='*Gemm*:*Route*'
       done
-      for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
-        for q in w8a8 auto; do
-          for sw in 1 0; do
-            name=${cfg%%:*}; log="$out/bench-narrow$sw-$name-$q.log"
-            timed "latency: $name, ${q/auto/bf16}, batch 4-32 x 16k, ROTOR_NARROW_GEMM=$sw" "$log" "${run_env[@]}" \
-              ROTOR_NARROW_GEMM=$sw $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" \
-              --num-layers "${cfg##*:}" --quantization $q --batches 4,8,32 --context 16384 --splits plan
-            grep -E "^LATENCY|route_experts" "$log" | sed 's/^/   /'
-          done
-        done
-      done
+      latency_ab ROTOR_NARROW_GEMM 4,8,32 1 0
       ;;
     final-bench)
       # A session's closing numbers on its final tree: rotor_bench_latency with plans at batch
       # 1-32 x 16k on both models in bf16 and W8A8 (issues 14 and 21), then the 30B-A3B decode
       # step at 32 x 16k with a bf16 and an fp8 cache (issue 20's ratio).
       latency_runs final "plan" plan 1,4,8,32
-      for kv in bf16 fp8; do
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, $kv KV cache" \
-          "$out/bench-decode-$L30-g1-$kv.log" "${run_env[@]}" $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
-          --graphs 1 --kv-cache-dtype $(kv_dtype $kv)
-        grep -E "^RESULT|roofline" "$out/bench-decode-$L30-g1-$kv.log" | sed 's/^/   /'
-      done
+      kv_ratio_steps
       ;;
     e4m3-stages)
       # Issue 20: e4m3 decode attention 4 tiles in flight per warp (the default) against 3 (fewer
@@ -363,15 +360,7 @@ for step in $steps; do
         gtest_with ROTOR_E4M3_STAGES=$st e4m3-$st test_cuda_ops --gtest_filter='*E4m3*:*FusedQk*'
       done
       kv_decode_steps
-      for b in 8 32; do
-        for st in 4 3; do
-          timed "decode step, TP-8 rank, w8a8, fp8 KV, batch $b, 16k, ROTOR_E4M3_STAGES=$st" \
-            "$out/bench-decode-rank-fp8-b$b-s$st.log" "${run_env[@]}" ROTOR_E4M3_STAGES=$st \
-            $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch $b \
-            --context 16384 --steps 20 --graphs 1 --quantization w8a8 --kv-cache-dtype fp8
-          grep -E "^RESULT" "$out/bench-decode-rank-fp8-b$b-s$st.log" | sed 's/^/   /'
-        done
-      done
+      rank_fp8_ab ROTOR_E4M3_STAGES 4 3
       ;;
     w8a8)
       # Issue 14, W8A8 beside bf16 in the same run: the 30B-A3B decode step at 32 x 16k (W8A8:
