@@ -230,30 +230,23 @@ void Sampler::sample(int slot, Model& model, const Tensor& hidden, int R,
 void Sampler::copy_down(int slot, int R, const StepInputs* in) {
   ops_.copy_async(sampled_host_[slot].data(), sampled_.tensor.data(), static_cast<size_t>(R) * 4);
   const size_t ns = in ? in->num_sample : 0;
-  if (in && in->prompt_top_k >= 0) {
-    // Prompt rows' log-probs: [P] f32, [P] i32, [P, K] i32, [P, K] f32 (P = R - ns).
-    const size_t P = R - ns, K = in->prompt_top_k, bytes = P * 8 + P * K * 8;
-    Buffer& results = prompt_results_host_[slot];
-    fit_host(results, bytes);
-    char* h = static_cast<char*>(results.data());
-    ops_.copy_async(h, prompt_logprob_.tensor.data(), P * 4);
-    ops_.copy_async(h + P * 4, prompt_rank_.tensor.data(), P * 4);
-    if (K > 0) {
-      ops_.copy_async(h + P * 8, prompt_top_ids_.tensor.data(), P * K * 4);
-      ops_.copy_async(h + P * 8 + P * K * 4, prompt_top_logprobs_.tensor.data(), P * K * 4);
-    }
-  }
-  if (ns == 0 || in->max_logprobs < 0) return;
-  // Log-probs down into the slot: [ns] f32, [ns] i32, [ns, K] i32, [ns, K] f32.
-  const size_t K = in->max_logprobs, bytes = ns * 8 + ns * K * 8;
-  Buffer& results = results_host_[slot];
-  fit_host(results, bytes);
+  if (in && in->prompt_top_k >= 0)  // prompt rows' log-probs (P = R - ns rows)
+    copy_logprobs_down(prompt_results_host_[slot], R - ns, in->prompt_top_k, prompt_logprob_.tensor,
+                       prompt_rank_.tensor, prompt_top_ids_.tensor, prompt_top_logprobs_.tensor);
+  if (ns > 0 && in->max_logprobs >= 0)  // the sampled rows' log-probs
+    copy_logprobs_down(results_host_[slot], ns, in->max_logprobs, tok_logprob_.tensor, tok_rank_.tensor,
+                       top_ids_.tensor, top_logprobs_.tensor);
+}
+
+void Sampler::copy_logprobs_down(Buffer& results, size_t rows, size_t K, const Tensor& logprob, const Tensor& rank,
+                                 const Tensor& top_ids, const Tensor& top_logprobs) {
+  fit_host(results, rows * 8 + rows * K * 8);
   char* h = static_cast<char*>(results.data());
-  ops_.copy_async(h, tok_logprob_.tensor.data(), ns * 4);
-  ops_.copy_async(h + ns * 4, tok_rank_.tensor.data(), ns * 4);
+  ops_.copy_async(h, logprob.data(), rows * 4);
+  ops_.copy_async(h + rows * 4, rank.data(), rows * 4);
   if (K > 0) {
-    ops_.copy_async(h + ns * 8, top_ids_.tensor.data(), ns * K * 4);
-    ops_.copy_async(h + ns * 8 + ns * K * 4, top_logprobs_.tensor.data(), ns * K * 4);
+    ops_.copy_async(h + rows * 8, top_ids.data(), rows * K * 4);
+    ops_.copy_async(h + rows * 8 + rows * K * 4, top_logprobs.data(), rows * K * 4);
   }
 }
 

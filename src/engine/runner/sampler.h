@@ -66,6 +66,10 @@ class Sampler {
 
  private:
   void read_prompt_logprobs(int slot, const LaunchedStep& step, std::vector<SeqResult>& out) const;
+  // Queues rows' log-probs into results as [rows] f32 log-prob, [rows] i32 rank, [rows, K] i32
+  // top ids, [rows, K] f32 top log-probs (the layout read() and read_prompt_logprobs() parse).
+  void copy_logprobs_down(Buffer& results, size_t rows, size_t K, const Tensor& logprob, const Tensor& rank,
+                          const Tensor& top_ids, const Tensor& top_logprobs);
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
   // A page-locked buffer of at least `bytes` (its contents dropped when it grows).
