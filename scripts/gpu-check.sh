@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -73,11 +73,11 @@ kv_decode_steps() {  # the 30B-A3B decode step at 32 x 16k, bf16 cache, e4m3 at 
     grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-${kv/:/-s}.log" | sed 's/^/   /'
   done
 }
-latency_ab() {  # latency_ab VAR BATCHES VALUE...: rotor_bench_latency per VAR=VALUE, rank and 8 layers of 30B-A3B, W8A8 and bf16
+latency_ab() {  # latency_ab VAR BATCHES VALUE...: rotor_bench_latency per VAR=VALUE, rank and 8 layers of 30B-A3B, W8A8 and bf16 (AB_QUANTS: which)
   local var=$1 batches=$2 cfg q v name log
   shift 2
   for cfg in qwen3-235b-a22b-tp8-rank:0 qwen3-30b-a3b:8; do
-    for q in w8a8 auto; do
+    for q in ${AB_QUANTS:-w8a8 auto}; do
       for v in "$@"; do
         name=${cfg%%:*}; log="$out/bench-$var-$v-$name-$q.log"
         timed "latency: $name, ${q/auto/bf16}, batch $batches x 16k, $var=$v" "$log" "${run_env[@]}" "$var=$v" \
@@ -343,6 +343,16 @@ for step in $steps; do
         gtest_with ROTOR_NARROW_GEMM=$sw narrow$sw test_cuda_ops --gtest_filter='*Gemm*:*Route*'
       done
       latency_ab ROTOR_NARROW_GEMM 4,8,32 1 0
+      ;;
+    fused-moe)
+      # Issues 14 and 21: the W8A8 experts' 16-row (decode) tiles with x's per-token quantisation
+      # in align's launch and h's requantisation in each tile's last gate+up block (the defaults)
+      # against a launch each: the experts bit for bit both ways against the CPU and each other
+      # and from a graph (test_cuda_w8a8), then rotor_bench_latency at batch 4, 8 and 32 in W8A8
+      # on both models with each switch on and off.
+      moe_tests
+      AB_QUANTS=w8a8 latency_ab ROTOR_FUSED_ALIGN 4,8,32 1 0
+      AB_QUANTS=w8a8 latency_ab ROTOR_FUSED_REQUANT 4,8,32 1 0
       ;;
     final-bench)
       # A session's closing numbers on its final tree: rotor_bench_latency with plans at batch

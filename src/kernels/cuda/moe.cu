@@ -1,5 +1,6 @@
 // kernels/cuda/moe.cu — MoE experts: align (sort slots by expert, pad each expert to whole
-// tiles), gate+up GEMM (SiLU·mul), down GEMM, weighted un-permute. The row order inside an
+// tiles; for W8A8 also in one launch with the per-token quantisation of x), gate+up GEMM
+// (SiLU·mul), down GEMM, weighted un-permute. The row order inside an
 // expert's tiles does not matter: every row is computed alone and the un-permute sums each
 // token's k expert outputs in k order, so results are deterministic.
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "kernels/cuda/moe_small.cuh"
 #include "kernels/cuda/moe_wgmma.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/w8a8_math.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -37,13 +39,9 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
 }
 
 // One block: counts per expert, tile offsets (a block-wide exclusive sum of the counts padded to
-// whole tiles), then every slot placed in its expert's range.
-__global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots,
-                                                                  int first, int E, int bm, int32_t* __restrict__ sorted,
-                                                                  int32_t* __restrict__ tile_expert,
-                                                                  int32_t* __restrict__ num_tiles) {
-  pdl_wait();
-  pdl_launch_dependents();
+// whole tiles), then every slot placed in its expert's range; each tile's done count zeroed.
+__device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int slots, int first, int E, int bm,
+                                            const MoeSorted& out) {
   extern __shared__ int32_t sh[];
   int32_t* count = sh;           // [E]
   int32_t* offset = sh + E;      // [E + 1]
@@ -72,17 +70,50 @@ __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t*
   }
   if (threadIdx.x == 0) {
     offset[E] = total;
-    *num_tiles = total / bm;
+    *out.num_tiles = total / bm;
   }
   __syncthreads();
   for (int e = threadIdx.x; e < E; e += blockDim.x)
-    for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) tile_expert[t] = e;
-  for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) sorted[p] = -1;
+    for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) {
+      out.tile_expert[t] = e;
+      out.tile_done[t] = 0;
+    }
+  for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) out.sorted[p] = -1;
   __syncthreads();
   for (int s = threadIdx.x; s < slots; s += blockDim.x) {
     const int e = ids[s] - first;
-    if (e >= 0 && e < E) sorted[offset[e] + atomicAdd(&cursor[e], 1)] = s;
+    if (e >= 0 && e < E) out.sorted[offset[e] + atomicAdd(&cursor[e], 1)] = s;
   }
+}
+
+__global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots,
+                                                                  int first, int E, int bm, const MoeSorted out) {
+  pdl_wait();
+  pdl_launch_dependents();
+  align_block(ids, slots, first, E, bm, out);
+}
+
+// Block 0 aligns; block b > 0 quantises rows (b - 1) * kQuantRowsPerBlock + g, one group of
+// kQuantGroup threads each (quant_per_token's block).
+constexpr int kQuantGroup = 256;
+constexpr int kQuantRowsPerBlock = kAlignThreads / kQuantGroup;
+__global__ void __launch_bounds__(kAlignThreads) moe_quant_align_kernel(const bf16* __restrict__ x, int64_t ldx, int T,
+                                                                        int H, int8_t* __restrict__ xq,
+                                                                        float* __restrict__ xs,
+                                                                        const int32_t* __restrict__ ids, int slots,
+                                                                        int first, int E, int bm, const MoeSorted out) {
+  pdl_wait();
+  pdl_launch_dependents();
+  if (blockIdx.x == 0) {
+    align_block(ids, slots, first, E, bm, out);
+    return;
+  }
+  __shared__ float partial[kAlignThreads / 32];
+  const int g = threadIdx.x / kQuantGroup;
+  const int64_t t = static_cast<int64_t>(blockIdx.x - 1) * kQuantRowsPerBlock + g;
+  const bool live = t < T;
+  quant_row_per_token<kQuantGroup>(x + (live ? t : 0) * ldx, H, xq + (live ? t : 0) * H, xs + (live ? t : 0), live,
+                                   threadIdx.x % kQuantGroup, partial + g * (kQuantGroup / 32));
 }
 
 // out[t] = sum_j w[t, j] * y[t * topk + j] over the slots of local experts, in j order: a block
@@ -121,6 +152,9 @@ __global__ void __launch_bounds__(kUnpermuteThreads) moe_unpermute_kernel(const 
   store8(out + t * ldo + c, acc);
 }
 
+// Shared memory of the align block for E experts: counts, offsets, cursors.
+size_t align_smem(int E) { return (3 * static_cast<size_t>(E) + 1) * sizeof(int32_t); }
+
 }  // namespace
 
 int moe_tile_rows(int T, int topk, int E) {
@@ -139,15 +173,22 @@ MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
   l.sorted = c.take<int32_t>(padded);
   l.tile_expert = c.take<int32_t>(padded / bm);
   l.num_tiles = c.take<int32_t>(1);
+  l.tile_done = c.take<int32_t>(padded / bm);
   return l;
 }
 
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream) {
   if (E > kMaxExperts) return cudaErrorInvalidValue;
-  const size_t smem = (3 * E + 1) * sizeof(int32_t);
-  return launch(moe_align_kernel, 1, kAlignThreads, smem, stream, ids, slots, first, E, bm, out.sorted,
-                out.tile_expert, out.num_tiles);
+  return launch(moe_align_kernel, 1, kAlignThreads, align_smem(E), stream, ids, slots, first, E, bm, out);
+}
+
+cudaError_t moe_quant_align(const void* x, int64_t ldx, int T, int H, int8_t* xq, float* xs, const int32_t* ids,
+                            int slots, int first, int E, int bm, const MoeSorted& out, cudaStream_t stream) {
+  if (E > kMaxExperts || H % 8 != 0 || ldx % 8 != 0) return cudaErrorInvalidValue;
+  const unsigned blocks = 1 + static_cast<unsigned>((T + kQuantRowsPerBlock - 1) / kQuantRowsPerBlock);
+  return launch(moe_quant_align_kernel, blocks, kAlignThreads, align_smem(E), stream, static_cast<const bf16*>(x), ldx,
+                T, H, xq, xs, ids, slots, first, E, bm, out);
 }
 
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,

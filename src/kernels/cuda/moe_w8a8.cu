@@ -1,6 +1,7 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
-// (dequant, bf16 per slot), weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on
+// (dequant, bf16 per slot), weighted un-permute (moe.cu). Decode's 16-row tiles quantise x in
+// align's launch and requantise h in the gate+up's last block of each tile. Tiles of 16 and 64 rows run on
 // mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
 
@@ -59,8 +60,7 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   return s;
 }
 
-// One warp per row of the sorted list in use: the row's max |h| from its parts, its scale
-// (per_token_scale), and the row quantised with it (4 values per lane and step).
+// One warp per row of the sorted list in use (requant_row).
 __global__ void __launch_bounds__(kRequantRows * 32) moe_requant_kernel(
     const float* __restrict__ h, const float* __restrict__ h_amax, int parts, const int32_t* __restrict__ sorted,
     const int32_t* __restrict__ num_tiles, int bm, int64_t max_rows, int I, int8_t* __restrict__ hq,
@@ -68,19 +68,8 @@ __global__ void __launch_bounds__(kRequantRows * 32) moe_requant_kernel(
   pdl_wait();
   pdl_launch_dependents();
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRequantRows + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
   if (row >= max_rows || row >= static_cast<int64_t>(*num_tiles) * bm || sorted[row] < 0) return;
-  float amax = 0.0f;
-  for (int p = lane; p < parts; p += 32) amax = fmaxf(amax, h_amax[row * parts + p]);
-  const float scale = per_token_scale(warp_max(amax));
-  if (lane == 0) hs[row] = scale;
-  const double s = scale;
-  for (int c = lane * 4; c < I; c += 32 * 4) {
-    const float4 v = *reinterpret_cast<const float4*>(h + row * I + c);
-    *reinterpret_cast<uint32_t*>(hq + row * I + c) =
-        pack_i8x4(quant_dynamic_value(v.x, s), quant_dynamic_value(v.y, s), quant_dynamic_value(v.z, s),
-                  quant_dynamic_value(v.w, s));
-  }
+  requant_row(h + row * I, h_amax + row * parts, parts, I, hq + row * I, hs + row, threadIdx.x % 32);
 }
 
 }  // namespace
@@ -100,9 +89,14 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
   const int64_t max_rows = moe_max_padded_rows(a.T, a.topk, a.E, bm);
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
-  cudaError_t err = quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
+  // Decode's 16-row tiles fold two launches into their neighbours: x's quantisation into
+  // align's (a.fused_align), h's requantisation into the gate+up's (a.fused_requant).
+  const bool quant_in_align = a.fused_align && bm == 16, requant_in_gate_up = a.fused_requant && bm == 16;
+  cudaError_t err = quant_in_align ? moe_quant_align(a.x, a.ldx, a.T, a.H, s.xq, s.xs, a.topk_ids, a.T * a.topk,
+                                                     a.first, a.E, bm, s.list, stream)
+                                   : quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
   if (err != cudaSuccess) return err;
-  err = moe_align(a.topk_ids, a.T * a.topk, a.first, a.E, bm, s.list, stream);
+  if (!quant_in_align) err = moe_align(a.topk_ids, a.T * a.topk, a.first, a.E, bm, s.list, stream);
   if (err != cudaSuccess) return err;
 
   Gemm8Args g{};
@@ -124,6 +118,11 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
+    if (requant_in_gate_up) {
+      g.tile_done = s.list.tile_done;
+      g.hq = s.hq;
+      g.hs = s.hs;
+    }
     const dim3 grid((a.I + 31) / 32, max_tiles);
     if (gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms)))
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
@@ -140,10 +139,11 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
     err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   }
   if (err != cudaSuccess) return err;
-  err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
-               kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
-               g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
-               max_rows, a.I, s.hq, s.hs);
+  if (!requant_in_gate_up)
+    err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
+                 kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
+                 g.amax_parts, static_cast<const int32_t*>(s.list.sorted),
+                 static_cast<const int32_t*>(s.list.num_tiles), bm, max_rows, a.I, s.hq, s.hs);
   if (err != cudaSuccess) return err;
   // down: hq [rows, I] x [H, I]^T -> y [slot, H] bf16
   g.A = s.hq;

@@ -1,6 +1,6 @@
 // kernels/cuda/quantize.cu — activation quantisation: static per-tensor, 8 elements (one
 // 16-byte load, one 8-byte store) per thread over the whole [T, K]; per token, one block per
-// row: the row's max |x| (a block reduction), then the row quantised with its scale (the
+// row (quant_row_per_token: the row's max |x|, then the row quantised with its scale; the
 // second pass re-reads the row, from L1/L2).
 #include <algorithm>
 
@@ -29,43 +29,14 @@ __global__ void __launch_bounds__(kThreads) quant_static_kernel(const bf16* __re
   }
 }
 
-__device__ __forceinline__ float block_max(float v) {
-  __shared__ float partial[kThreads / 32];
-  v = warp_max(v);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
-  __syncthreads();
-  float m = partial[0];
-#pragma unroll
-  for (int w = 1; w < kThreads / 32; ++w) m = fmaxf(m, partial[w]);
-  return m;
-}
-
 __global__ void __launch_bounds__(kThreads) quant_per_token_kernel(const bf16* __restrict__ x, int64_t ldx,
                                                                    int8_t* __restrict__ out, int64_t ldo,
                                                                    float* __restrict__ scales, int K) {
   pdl_wait();
   pdl_launch_dependents();
+  __shared__ float partial[kThreads / 32];
   const int64_t t = blockIdx.x;
-  const bf16* xr = x + t * ldx;
-  float amax = 0.0f;
-  for (int c = threadIdx.x * 8; c < K; c += kThreads * 8) {
-    float v[8];
-    load8(xr + c, v);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(v[e]));
-  }
-  const float scale = per_token_scale(block_max(amax));
-  if (threadIdx.x == 0) scales[t] = scale;
-  const double s = scale;
-  for (int c = threadIdx.x * 8; c < K; c += kThreads * 8) {
-    float v[8];
-    load8(xr + c, v);
-    int q[8];
-#pragma unroll
-    for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], s);
-    *reinterpret_cast<uint2*>(out + t * ldo + c) =
-        make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
-  }
+  quant_row_per_token<kThreads>(x + t * ldx, K, out + t * ldo, scales + t, true, threadIdx.x, partial);
 }
 
 }  // namespace

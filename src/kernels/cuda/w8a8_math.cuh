@@ -1,8 +1,9 @@
 // kernels/cuda/w8a8_math.cuh — the W8A8 arithmetic of the int8 kernels, written to give the
 // CPU reference's bits (kernels/cpu/quantize.cpp, gemm_w8a8.cpp, ../shared/docs/W8A8.md):
 // activation quantisation with the quotient in double and rint half to even, the
-// dequantisation epilogues in double (every operation an IEEE one, nothing contracted); the
-// int8 tensor-core product mma.m16n8k32 (s8 x s8 -> s32) and int8 packing.
+// dequantisation epilogues in double (every operation an IEEE one, nothing contracted); whole
+// rows quantised per token (by a thread group, or a warp from per-part maxima); the int8
+// tensor-core product mma.m16n8k32 (s8 x s8 -> s32) and int8 packing.
 #pragma once
 #include <cstdint>
 
@@ -56,6 +57,64 @@ __device__ __forceinline__ uint2 quant8_static(const float (&v)[8], double scale
 #pragma unroll
   for (int e = 0; e < 8; ++e) q[e] = quant_static_value(v[e], scale, offset);
   return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
+}
+
+// ---- whole rows quantised per token (quant_row_per_token): x before the experts, h between ----
+
+// One token's row xr [K] (K a multiple of 8) quantised per token by a group of GROUP threads
+// (whole warps; g: this thread's place in the group): the row's max |x|, reduced through
+// partial (GROUP / 32 floats of shared memory, the group's own), its scale into *scale, every
+// value into out. It has a barrier: every thread of the block calls it, live = false in a group
+// without a row. The max does not depend on the order it is taken in, so any grouping gives the
+// CPU's bits.
+template <int GROUP>
+__device__ __forceinline__ void quant_row_per_token(const bf16* __restrict__ xr, int K, int8_t* __restrict__ out,
+                                                    float* __restrict__ scale, bool live, int g, float* partial) {
+  static_assert(GROUP % 32 == 0, "a group is whole warps");
+  float amax = 0.0f;
+  if (live)
+    for (int c = g * 8; c < K; c += GROUP * 8) {
+      float v[8];
+      load8(xr + c, v);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(v[e]));
+    }
+  amax = warp_max(amax);
+  if (g % 32 == 0) partial[g / 32] = amax;
+  __syncthreads();
+  if (!live) return;
+  float m = partial[0];
+#pragma unroll
+  for (int w = 1; w < GROUP / 32; ++w) m = fmaxf(m, partial[w]);
+  const float sc = per_token_scale(m);
+  if (g == 0) *scale = sc;
+  const double s = sc;
+  for (int c = g * 8; c < K; c += GROUP * 8) {
+    float v[8];
+    load8(xr + c, v);
+    int q[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], s);
+    *reinterpret_cast<uint2*>(out + c) = make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
+  }
+}
+
+// One row of the experts' f32 h [I] (I a multiple of 4) requantised per token by a warp: the
+// row's max |h| from its parts' maxima (h_amax [parts], written by the gate+up GEMM's blocks),
+// its scale into *hs, every value into hq. Loads go through L2 (ld.global.cg): the rows may have
+// been written by other blocks of the running grid.
+__device__ __forceinline__ void requant_row(const float* h, const float* h_amax, int parts, int I, int8_t* hq,
+                                            float* hs, int lane) {
+  float amax = 0.0f;
+  for (int p = lane; p < parts; p += 32) amax = fmaxf(amax, __ldcg(h_amax + p));
+  const float scale = per_token_scale(warp_max(amax));
+  if (lane == 0) *hs = scale;
+  const double s = scale;
+  for (int c = lane * 4; c < I; c += 32 * 4) {
+    const float4 v = __ldcg(reinterpret_cast<const float4*>(h + c));
+    *reinterpret_cast<uint32_t*>(hq + c) = pack_i8x4(quant_dynamic_value(v.x, s), quant_dynamic_value(v.y, s),
+                                                     quant_dynamic_value(v.z, s), quant_dynamic_value(v.w, s));
+  }
 }
 
 // ---- tensor cores: mma.sync m16n8k32, s8 inputs, s32 accumulators. ----
