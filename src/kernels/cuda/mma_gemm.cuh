@@ -374,7 +374,6 @@ __global__ void __launch_bounds__(WM* WN * 32, std::is_same_v<T, int8_t> ? 1 : 0
           amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
           if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x * WN + wn] = amax;
         }
-      if (a.tile_done != nullptr) requant_tile_if_last<BM, kThreads>(a, tile);
     } else {
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt)

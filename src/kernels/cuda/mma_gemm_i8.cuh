@@ -1,8 +1,8 @@
 // kernels/cuda/mma_gemm_i8.cuh — the int8 side of the mma.sync GEMM core (mma_gemm.cuh runs
 // both element types in one kernel: the same tiles, shared-memory layout, fragment loads and
 // pipeline; m16n8k32, s8 x s8 -> s32, where bf16 runs m16n8k16): its arguments (Gemm8Args), the
-// dense epilogue (W8A8Out through w8a8_store2), the experts' gate+up requantised by each tile's
-// last block, and the K-split sum of i32 partials over a cluster. It backs the W8A8 dense GEMM (gemm_w8a8.cu: decode rows, and any rows when Hopper's
+// dense epilogue (W8A8Out through w8a8_store2) and the K-split sum of i32 partials over a
+// cluster. It backs the W8A8 dense GEMM (gemm_w8a8.cu: decode rows, and any rows when Hopper's
 // warpgroup MMA is turned off) and the W8A8 experts' mma tiles (moe_w8a8.cu).
 //
 // Integer sums are exact, so K splits (a dense tile's splits are one thread-block cluster and
@@ -70,33 +70,8 @@ struct Gemm8Args {
   float* h;                    // GateUp: [padded rows, N] silu(gate) * up
   float* h_amax;               // GateUp: [padded rows, amax_parts] max |h| over each part's columns
   int amax_parts;              // GateUp: parts per row (gridDim.x * parts per block)
-  int32_t* tile_done;          // GateUp: null, or [tiles] blocks done per tile, zero on entry: the
-                               // last block of a tile requantises its rows into hq and hs
-  int8_t* hq;                  // GateUp with tile_done: [padded rows, N] h requantised per row
-  float* hs;                   // GateUp with tile_done: [padded rows] the rows' scales
   bf16* y;                     // Down: [T * topk, N]
 };
-
-// The int8 GateUp epilogue's last step with a.tile_done: the block counts itself done on its
-// tile (after a fence that publishes its h and h_amax); the last of the tile's gridDim.x blocks
-// requantises the tile's rows in use, a warp a row (requant_row), where a separate kernel
-// would otherwise run after the whole grid.
-template <int BM, int THREADS>
-__device__ __forceinline__ void requant_tile_if_last(const Gemm8Args& a, int tile) {
-  __shared__ int last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(a.tile_done + tile, 1) == static_cast<int>(gridDim.x) - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int r = threadIdx.x / 32; r < BM; r += THREADS / 32) {
-    const int64_t row = static_cast<int64_t>(tile) * BM + r;
-    if (a.sorted[row] >= 0)
-      requant_row(a.h + row * a.N, a.h_amax + row * a.amax_parts, a.amax_parts, a.N, a.hq + row * a.N, a.hs + row,
-                  threadIdx.x % 32);
-  }
-}
 
 // The K-split partials of one dense output tile, summed over the cluster's shared memory (each
 // block sums a disjoint slice of the tile; integer sums, so the order does not matter) and

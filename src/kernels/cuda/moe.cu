@@ -39,7 +39,7 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
 }
 
 // One block: counts per expert, tile offsets (a block-wide exclusive sum of the counts padded to
-// whole tiles), then every slot placed in its expert's range; each tile's done count zeroed.
+// whole tiles), then every slot placed in its expert's range.
 __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int slots, int first, int E, int bm,
                                             const MoeSorted& out) {
   extern __shared__ int32_t sh[];
@@ -74,10 +74,7 @@ __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int
   }
   __syncthreads();
   for (int e = threadIdx.x; e < E; e += blockDim.x)
-    for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) {
-      out.tile_expert[t] = e;
-      out.tile_done[t] = 0;
-    }
+    for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) out.tile_expert[t] = e;
   for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) out.sorted[p] = -1;
   __syncthreads();
   for (int s = threadIdx.x; s < slots; s += blockDim.x) {
@@ -173,7 +170,6 @@ MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
   l.sorted = c.take<int32_t>(padded);
   l.tile_expert = c.take<int32_t>(padded / bm);
   l.num_tiles = c.take<int32_t>(1);
-  l.tile_done = c.take<int32_t>(padded / bm);
   return l;
 }
 

@@ -79,8 +79,6 @@ struct MoeSorted {
   int32_t* sorted;       // [padded rows]
   int32_t* tile_expert;  // [padded rows / bm]
   int32_t* num_tiles;    // [1]
-  int32_t* tile_done;    // [padded rows / bm] gate+up blocks done per tile, zeroed by align (the
-                         // W8A8 16-row gate+up's last block of a tile requantises it)
 };
 MoeSorted take_sorted(ScratchCarver& scratch, int T, int topk, int E, int bm);
 
@@ -104,7 +102,7 @@ int moe_tile_rows(int T, int topk, int E);
 int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
 // Sorts the slots t * topk + j of ids [T * topk] by expert (id - first, those in [0, E)) into
 // bm-row tiles: out.sorted [max padded rows] (-1 = padding), out.tile_expert [tiles],
-// out.num_tiles [1], out.tile_done [tiles] zeroed. One block.
+// out.num_tiles [1]. One block.
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream);
 // moe_align, and x [T, H] (bf16, row stride ldx, H a multiple of 8) quantised per token into

@@ -1,7 +1,7 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Decode's 16-row tiles quantise x in
-// align's launch and requantise h in the gate+up's last block of each tile. Tiles of 16 and 64 rows run on
+// align's launch. Tiles of 16 and 64 rows run on
 // mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
 
@@ -89,9 +89,8 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
   const int64_t max_rows = moe_max_padded_rows(a.T, a.topk, a.E, bm);
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
-  // Decode's 16-row tiles fold two launches into their neighbours: x's quantisation into
-  // align's (a.fused_align), h's requantisation into the gate+up's (a.fused_requant).
-  const bool quant_in_align = a.fused_align && bm == 16, requant_in_gate_up = a.fused_requant && bm == 16;
+  // Decode's 16-row tiles quantise x in align's launch (a.fused_align).
+  const bool quant_in_align = a.fused_align && bm == 16;
   cudaError_t err = quant_in_align ? moe_quant_align(a.x, a.ldx, a.T, a.H, s.xq, s.xs, a.topk_ids, a.T * a.topk,
                                                      a.first, a.E, bm, s.list, stream)
                                    : quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
@@ -118,11 +117,6 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   g.h_amax = s.h_amax;
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
-    if (requant_in_gate_up) {
-      g.tile_done = s.list.tile_done;
-      g.hq = s.hq;
-      g.hs = s.hs;
-    }
     const dim3 grid((a.I + 31) / 32, max_tiles);
     if (gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms)))
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
@@ -139,11 +133,10 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
     err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   }
   if (err != cudaSuccess) return err;
-  if (!requant_in_gate_up)
-    err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
-                 kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
-                 g.amax_parts, static_cast<const int32_t*>(s.list.sorted),
-                 static_cast<const int32_t*>(s.list.num_tiles), bm, max_rows, a.I, s.hq, s.hs);
+  err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
+               kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
+               g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
+               max_rows, a.I, s.hq, s.hs);
   if (err != cudaSuccess) return err;
   // down: hq [rows, I] x [H, I]^T -> y [slot, H] bf16
   g.A = s.hq;
