@@ -98,15 +98,12 @@ class Bench {
     ro.cuda_graphs = true;
     ro.graph_batch_sizes = {B};
     using SplitMode = DecodeSplitOptions::Mode;
-    ro.decode_splits = decode_split_options_from_env();  // ROTOR_DECODE_WAVE_FIT
-    ro.decode_splits.mode = splits.starts_with("plan") ? SplitMode::Plan : SplitMode::Fixed;
-    ro.decode_splits.min_chunk = a_.split_min;
+    ro.decode_splits = {splits.starts_with("plan") ? SplitMode::Plan : SplitMode::Fixed, a_.split_min};
     // "+prefetch": the L2 weight prefetch of q/k/v and o_proj, whole, at every batch measured.
     if (splits.ends_with("+prefetch")) ro.weight_prefetch = {1.0, 1.0, B};
     if (ro.decode_splits.mode == SplitMode::Plan) {  // what the runner will plan at the first timed step
       DecodeSplitParams p = ops_.decode_split_params(c.num_heads, c.num_kv_heads, c.head_dim, false);
       if (a_.split_min > 0) p.min_chunk = a_.split_min;
-      p.wave_fit = ro.decode_splits.wave_fit;
       const std::vector<int32_t> lens(B, a_.context + a_.warmup + 1);
       const DecodePlan plan = plan_decode_splits(lens, B, p);
       col.plan_items = plan.items;

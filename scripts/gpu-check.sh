@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe wave-fit final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -351,24 +351,6 @@ for step in $steps; do
       # rotor_bench_latency at batch 4, 8 and 32 in W8A8 on both models, on and off.
       moe_tests
       AB_QUANTS=w8a8 latency_ab ROTOR_FUSED_ALIGN 4,8,32 1 0
-      ;;
-    wave-fit)
-      # Issue 20: decode attention's split plan past one wave of blocks, even pieces where they
-      # take fewer waves (the default) against the fixed splits (ROTOR_DECODE_WAVE_FIT=0): the
-      # 30B-A3B decode step at 32 x 16k, 24 layers, bf16 weights with a bf16 and an fp8 cache
-      # (issue 20's ratio; the bf16 cache's plan should not change), and all 48 layers in W8A8
-      # with an fp8 cache (the seed workload's step), each way.
-      for kv in bf16:auto:$L30 fp8:auto:$L30 fp8:w8a8:48; do
-        IFS=: read -r kvd q layers <<<"$kv"
-        for v in 1 0; do
-          log="$out/bench-decode-wave-$kvd-$q-$layers-$v.log"
-          timed "decode step 30B-A3B $layers layers, ${q/auto/bf16}, batch 32, 16k, $kvd KV cache, ROTOR_DECODE_WAVE_FIT=$v" \
-            "$log" "${run_env[@]}" ROTOR_DECODE_WAVE_FIT=$v $bin/bench/rotor_bench_decode \
-            "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $layers --batch 32 --context 16384 --steps 20 \
-            --graphs 1 --quantization $q --kv-cache-dtype $(kv_dtype $kvd)
-          grep -E "^RESULT|roofline" "$log" | sed 's/^/   /'
-        done
-      done
       ;;
     final-bench)
       # A session's closing numbers on its final tree: rotor_bench_latency with plans at batch

@@ -2,7 +2,6 @@
 // the environment switch that turns it on.
 #include "kernels/decode_plan.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -15,28 +14,6 @@ int64_t items_at(std::span<const int32_t> lens, int num_real, int chunk) {
   int64_t n = 0;
   for (int s = 0; s < num_real; ++s) n += (lens[s] + chunk - 1) / chunk;
   return n;
-}
-
-// A row of len tokens in n nearly equal pieces: each a multiple of the alignment but the last.
-int even_piece(int len, int n) {
-  constexpr int A = kDecodeSplitAlign;
-  return ((len + n - 1) / n + A - 1) / A * A;
-}
-
-// Whether the real rows cut into ceil(len / chunk) even pieces take fewer tokens' worth of waves
-// of target items (the blocks of one item run alike, so a wave lasts as long as its longest
-// piece) than the fixed cut's whole chunk pieces, whose short rests are left out of the count.
-bool even_fits_fewer_waves(std::span<const int32_t> lens, int num_real, int chunk, int target) {
-  int64_t items = 0, whole = 0;
-  int longest = 0;
-  for (int s = 0; s < num_real; ++s) {
-    const int n = (lens[s] + chunk - 1) / chunk;
-    items += n;
-    whole += lens[s] / chunk;
-    longest = std::max(longest, n == 1 ? lens[s] : even_piece(lens[s], n));
-  }
-  const auto waves = [&](int64_t n) { return (n + target - 1) / target; };
-  return waves(items) * longest < waves(whole) * chunk;
 }
 
 }  // namespace
@@ -67,18 +44,19 @@ DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const
   }
   DecodePlan plan;
   plan.chunk = lo * A;
-  plan.even = !overflow || (p.wave_fit && even_fits_fewer_waves(lens, num_real, plan.chunk, p.target_items));
   plan.data.assign(2 + S, 0);
   for (int s = 0; s < S; ++s) {
     const int len = lens[s];
     const int n = s < num_real ? (len + plan.chunk - 1) / plan.chunk : 1;
     // n nearly equal pieces, each a multiple of A long but the last: (n - 1) * piece <= (n - 1)
     // * chunk < len, so every piece holds at least one token. Past the target, whole max_chunk
-    // pieces and the rest (the fixed splits) unless even pieces take fewer waves: at 16k + a
-    // few tokens that is 8 full items and a short one a row, where 9 even pieces are 9 nearly
-    // full ones, a second wave of blocks when 8 fill one (measured on an H100: the 235B TP-8
-    // rank's attention 14% slower at batch 32, 30B-A3B 4% at batch 8).
-    const int piece = n == 1 ? len : plan.even ? even_piece(len, n) : plan.chunk;
+    // pieces and the rest (the fixed splits): at 16k + a few tokens that is 8 full items and a
+    // short one a row, where 9 even pieces are 9 full ones, a second wave of blocks (measured
+    // on an H100: the 235B TP-8 rank's attention 14% slower at batch 32, 30B-A3B 4% at batch 8).
+    // Even pieces where they fill the last wave better (30B-A3B's e4m3 cache at 32 x 16k: 288
+    // items in 3 waves of 99, against 256 whole ones in 2.6) measured no faster (perf-log,
+    // 2026-12-06 12:45): a memory-bound wave's blocks share its bandwidth however many run.
+    const int piece = n == 1 ? len : overflow ? plan.chunk : ((len + n - 1) / n + A - 1) / A * A;
     plan.data[1 + s] = plan.items;
     for (int k = 0; k < n; ++k) {
       plan.data.push_back(s);
@@ -105,11 +83,6 @@ DecodeSplitOptions decode_split_options_from_env() {
                 "ROTOR_DECODE_SPLIT_MIN={}: expected a multiple of {} tokens (0 = the backend's)", v,
                 kDecodeSplitAlign);
     e.min_chunk = static_cast<int>(n);
-  }
-  if (const char* v = std::getenv("ROTOR_DECODE_WAVE_FIT"); v != nullptr && *v != '\0') {
-    const std::string s = v;
-    ROTOR_CHECK(s == "0" || s == "1", "ROTOR_DECODE_WAVE_FIT={}: expected 0 or 1", s);
-    e.wave_fit = s == "1";
   }
   return e;
 }

@@ -25,9 +25,6 @@ struct DecodeSplitParams {
   int max_chunk = 2048;   // most tokens per split (a multiple of 16): where filling the device
                           // would take longer splits, the plan is the fixed max_chunk one
   bool plan_by_default = false;  // the backend plans its decode splits unless told otherwise
-  // Past the target: cut each row into its fixed-split count of even pieces instead where that
-  // takes fewer waves' worth of tokens (ROTOR_DECODE_WAVE_FIT=0: always the fixed splits).
-  bool wave_fit = true;
 };
 
 // Device layout of a plan over S rows (i32):
@@ -48,7 +45,6 @@ struct DecodePlan {
   std::vector<int32_t> data;  // the device layout above
   int items = 0;
   int chunk = 0;              // the longest split allowed: every item has at most this many tokens
-  bool even = true;           // every row cut into nearly equal pieces (false: the fixed splits)
 };
 
 // The plan of rows [0, lens.size()) with context lengths lens (each >= 1). Rows from num_real
@@ -57,23 +53,17 @@ struct DecodePlan {
 // multiple of 16 in [min_chunk, max_chunk] that keeps the real rows' items within
 // target_items; each row is then cut into ceil(len / chunk) nearly equal splits starting at
 // multiples of 16. Where even max_chunk exceeds the target, the rows are cut at multiples of
-// max_chunk (the fixed splits: whole pieces and a short rest), or, with wave_fit, into the
-// same number of even pieces where that is cheaper counted in waves: ceil(items / target) waves
-// of the longest even piece against ceil(whole pieces / target) of max_chunk tokens (30B-A3B's
-// e4m3 cache at 32 x 16k on an H100: 9 even pieces a row in 3 waves of 99 items, not 8 whole
-// ones in 2.6). Throws on bad parameters or lengths.
+// max_chunk (the fixed splits). Throws on bad parameters or lengths.
 DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const DecodeSplitParams& p);
 
 // Whether a runner plans its decode splits, from the environment: ROTOR_DECODE_SPLITS=plan (a
 // plan per step), fixed (the backend's fixed splits), or unset (the backend's choice,
 // DecodeSplitParams::plan_by_default: the GPU plans, the CPU does not); ROTOR_DECODE_SPLIT_MIN=N
-// sets min_chunk (0 or unset: the backend's); ROTOR_DECODE_WAVE_FIT=0 turns wave_fit off.
-// Throws on other values.
+// sets min_chunk (0 or unset: the backend's). Throws on other values.
 struct DecodeSplitOptions {
   enum class Mode { Backend, Plan, Fixed };
   Mode mode = Mode::Backend;
   int min_chunk = 0;
-  bool wave_fit = true;
   bool plans(const DecodeSplitParams& backend) const {
     return mode == Mode::Plan || (mode == Mode::Backend && backend.plan_by_default);
   }

@@ -1,9 +1,8 @@
 // tests/kernels/test_decode_plan.cpp — the host planner of decode attention's splits
 // (kernels/decode_plan.h) on hand-worked cases and random ones: every token of every row in
 // exactly one item, items of at most `chunk` tokens starting at multiples of 16, the shortest
-// chunk that meets the target, past it the fixed splits or even pieces where those take fewer
-// waves, padding rows one item that moves no real row, the count within the bound a launch is
-// sized for; the environment switch.
+// chunk that meets the target, padding rows one item that moves no real row, the count within
+// the bound a launch is sized for; the environment switch.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -58,9 +57,9 @@ std::vector<std::vector<std::pair<int, int>>> check_plan(const DecodePlan& plan,
         EXPECT_LE(end - start, plan.chunk);
       }
       // Within the target, balanced: no item longer than the row's even share rounded up to the
-      // alignment. Past it, the same or the fixed splits: whole max_chunk items and the rest.
+      // alignment. Past it, the fixed splits: whole max_chunk items and the rest.
       const int n = b - a, share = ((lens[s] + n - 1) / n + kDecodeSplitAlign - 1) / kDecodeSplitAlign * kDecodeSplitAlign;
-      if (s < num_real && overflow && !plan.even) {
+      if (s < num_real && overflow) {
         EXPECT_EQ(start, (i - a) * p.max_chunk);
       } else {
         EXPECT_LE(end - start, share);
@@ -103,31 +102,9 @@ TEST(DecodePlan, LargeBatchKeepsTheLongestSplits) {
   const DecodePlan plan = plan_decode_splits(lens, 32, p);
   EXPECT_EQ(plan.chunk, 2048);
   EXPECT_EQ(plan.items, 32 * 9);
-  EXPECT_FALSE(plan.even);  // 256 whole items take 4 waves of 66; 288 even ones would take 5
   const auto rows = check_plan(plan, lens, 32, p);
   EXPECT_EQ(rows[5][1], std::make_pair(2048, 4096));
   EXPECT_EQ(rows[5].back(), std::make_pair(16384, 16400));
-}
-
-TEST(DecodePlan, LargeBatchCutsEvenPiecesWhereTheyTakeFewerWaves) {
-  // 30B-A3B with an e4m3 cache on an H100 (3 blocks an SM: 99 items a wave) at batch 32 and
-  // 16,397 tokens: 8 whole items a row are 256, 3 waves of 2,048 tokens (the last 59% full); 9
-  // even pieces of 1,824 tokens are 288 items, 3 waves of 1,824.
-  DecodeSplitParams p{99, 128, 2048};
-  const std::vector<int32_t> lens(32, 16397);
-  const DecodePlan plan = plan_decode_splits(lens, 32, p);
-  EXPECT_TRUE(plan.even);
-  EXPECT_EQ(plan.chunk, 2048);
-  EXPECT_EQ(plan.items, 32 * 9);
-  const auto rows = check_plan(plan, lens, 32, p);
-  EXPECT_EQ(rows[7][1], std::make_pair(1824, 3648));
-  EXPECT_EQ(rows[7].back(), std::make_pair(8 * 1824, 16397));
-  // Without wave_fit (ROTOR_DECODE_WAVE_FIT=0): the fixed splits.
-  p.wave_fit = false;
-  const DecodePlan fixed = plan_decode_splits(lens, 32, p);
-  EXPECT_FALSE(fixed.even);
-  EXPECT_EQ(fixed.items, 32 * 9);
-  EXPECT_EQ(check_plan(fixed, lens, 32, p)[7].back(), std::make_pair(16384, 16397));
 }
 
 TEST(DecodePlan, ShortContextsStayWhole) {
@@ -162,7 +139,6 @@ TEST(DecodePlan, RandomPlansCoverEveryTokenOnce) {
     p.target_items = uni(1, 600);
     p.min_chunk = kDecodeSplitAlign * uni(1, 16);
     p.max_chunk = p.min_chunk + kDecodeSplitAlign * uni(0, 200);
-    p.wave_fit = uni(0, 1) == 1;
     const int S = uni(1, 70), num_real = uni(0, S);
     std::vector<int32_t> lens(S, 1);
     const int longest = uni(1, 3) == 1 ? 100 : 40000;
@@ -199,13 +175,6 @@ TEST(DecodePlan, EnvironmentSwitch) {
   EXPECT_FALSE(decode_split_options_from_env().plans(gpu));
   setenv("ROTOR_DECODE_SPLITS", "yes", 1);
   EXPECT_THROW(decode_split_options_from_env(), Error);
-  setenv("ROTOR_DECODE_SPLITS", "plan", 1);
-  EXPECT_TRUE(decode_split_options_from_env().wave_fit);
-  setenv("ROTOR_DECODE_WAVE_FIT", "0", 1);
-  EXPECT_FALSE(decode_split_options_from_env().wave_fit);
-  setenv("ROTOR_DECODE_WAVE_FIT", "no", 1);
-  EXPECT_THROW(decode_split_options_from_env(), Error);
-  unsetenv("ROTOR_DECODE_WAVE_FIT");
   setenv("ROTOR_DECODE_SPLITS", "plan", 1);
   setenv("ROTOR_DECODE_SPLIT_MIN", "100", 1);
   EXPECT_THROW(decode_split_options_from_env(), Error);

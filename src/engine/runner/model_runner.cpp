@@ -41,7 +41,6 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   plan_splits_ = opt_.decode_splits.plans(split_params_);
   if (plan_splits_) {
     if (opt_.decode_splits.min_chunk > 0) split_params_.min_chunk = opt_.decode_splits.min_chunk;
-    split_params_.wave_fit = opt_.decode_splits.wave_fit;
     ROTOR_CHECK(split_params_.min_chunk <= split_params_.max_chunk,
                 "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",
                 split_params_.min_chunk, split_params_.max_chunk);
