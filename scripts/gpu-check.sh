@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -629,6 +629,23 @@ for step in $steps; do
           $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" \
           --batches "$b" --splits "$splits" --context 16384 --steps 2 --warmup 1 &&
           python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+      done
+      ;;
+    ncu-attn)
+      # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache (30B-A3B,
+      # 2 layers, batch 32, 16k context, eager launches, the split plan): speed of light, warp
+      # states, occupancy, memory and the scheduler, as ncu prints them, for the split kernel
+      # (attn_decode_kernel / attn_decode_e4m3_kernel) of the second timed step.
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      for kv in bf16 fp8; do
+        timed "ncu: decode attention, 30B-A3B, batch 32, 16k, $kv cache" "$out/ncu-attn-$kv.log" "${run_env[@]}" \
+          "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
+          --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
+          --section SchedulerStats --section LaunchStats $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --batch 32 --context 16384 --steps 4 --warmup 1 \
+          --graphs 0 --kv-cache-dtype $(kv_dtype $kv)
+        grep -E "Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Issued Warp|No Eligible|Active Warps Per|Eligible Warps|Warp Cycles Per Issued|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Grid Size|Waves Per SM|L2 Hit|L1/TEX Hit|Stall|Est. Speedup" \
+          "$out/ncu-attn-$kv.log" | sed 's/^/   /' | head -n 60
       done
       ;;
     run-sh)
