@@ -106,7 +106,10 @@ def hf_cache(tmp_path, shared, repo, config_dir):
 
 
 def run_env(argv, **env):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    # Stand-alone CLI runs: no Hugging Face settings of the caller, and ranks placed as on a
+    # plain machine (not the TP-on-one-GPU suite's ROTOR_SAME_DEVICE_RANKS, which would run a
+    # TP-8 recipe's eight ranks on one GPU instead of refusing it).
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and k != "ROTOR_SAME_DEVICE_RANKS"}
     e.update(env)
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=e)
 
