@@ -67,12 +67,12 @@ cudaError_t small_gemm(const DenseGemm& g, int num_sms, bool early, bool narrow,
   a.bias = g.bias;
   a.bias_f32 = g.bias_f32;
   const unsigned n_blocks = static_cast<unsigned>((g.N + BN - 1) / BN);
-  const dim3 grid(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64));
+  const dim3 grid(n_blocks, splits, static_cast<unsigned>((g.M + 63) / 64));  // z: 1 for the 16-row tiles (M <= 16)
   if (BN == 16) {
-    if (g.M <= 16) return launch_mma_gemm<bf16, 16, 16, 1, 1, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+    if (g.M <= 16) return launch_mma_gemm<bf16, 16, 16, 1, 1, 4, GemmMode::Dense>(a, grid, stream);
     return launch_mma_gemm<bf16, 64, 16, 4, 1, 4, GemmMode::Dense>(a, grid, stream);
   }
-  if (g.M <= 16) return launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Dense>(a, dim3(n_blocks, splits, 1), stream);
+  if (g.M <= 16) return launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::Dense>(a, grid, stream);
   return launch_mma_gemm<bf16, 64, 64, 1, 4, 4, GemmMode::Dense>(a, grid, stream);
 }
 

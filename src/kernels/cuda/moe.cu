@@ -206,6 +206,10 @@ bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms) {
   return (I + 31) / 32 * touched > static_cast<double>(kBlocksPerSm4Stages) * num_sms;
 }
 
+bool gate_up_runs_3_stages(int gate_up_stages, int T, int topk, int E, int I, int num_sms) {
+  return gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(T, topk, E, I, num_sms));
+}
+
 cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, void* workspace, cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 8 != 0 || a.I % 8 != 0 || a.E > kMaxExperts) return cudaErrorInvalidValue;
@@ -232,7 +236,7 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, vo
   g.K = a.H;
   g.h = s.h;
   if (bm == 16)
-    err = gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms))
+    err = gate_up_runs_3_stages(gate_up_stages, a.T, a.topk, a.E, a.I, a.num_sms)
               ? launch_mma_gemm<bf16, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream)
               : launch_mma_gemm<bf16, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, dim3((a.I + 31) / 32, max_tiles), stream);
   else if (bm == 64)

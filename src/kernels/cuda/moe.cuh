@@ -48,6 +48,9 @@ cudaError_t moe_experts(const MoeArgs& a, MoeSmall small, int gate_up_stages, vo
 // experts alike. Measured in W8A8 on an H100 (perf-log 2026-12-06 08:02): 3 stages faster at a
 // TP-8 rank's batch 32 and 30B-A3B's batch 4, slower at the rank's batch 4 and 8.
 bool gate_up_3_stages(int T, int topk, int E, int I, int num_sms);
+// The depth a step's 16-row gate+up tiles run at: gate_up_stages where it forces one (3 or 4),
+// else (0) gate_up_3_stages' rule; true for 3.
+bool gate_up_runs_3_stages(int gate_up_stages, int T, int topk, int E, int I, int num_sms);
 
 // Expert intermediate sizes up to this take the short-K down GEMM tiles at decode (both paths).
 constexpr int kShortK = 256;

@@ -118,7 +118,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   if (bm == 16) {
     g.amax_parts = (a.I + 31) / 32 * Small::kAmaxParts;
     const dim3 grid((a.I + 31) / 32, max_tiles);
-    if (gate_up_stages == 3 || (gate_up_stages == 0 && gate_up_3_stages(a.T, a.topk, a.E, a.I, a.num_sms)))
+    if (gate_up_runs_3_stages(gate_up_stages, a.T, a.topk, a.E, a.I, a.num_sms))
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 3, GemmMode::GateUp>(g, grid, stream);
     else
       err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::GateUp>(g, grid, stream);
