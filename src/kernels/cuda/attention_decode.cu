@@ -624,12 +624,16 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
         st[nt][e] = exp2f(st[nt][e] - m[nt][e % 2]);
         l[nt][e % 2] += st[nt][e];
       }
+      // The output's rescale, skipped where no head's maximum moved (every factor exactly 1,
+      // so the bits are the same): most tiles once the first few have set the maxima.
+      if (!__all_sync(0xffffffffu, corr[0] == 1.0f && corr[1] == 1.0f)) {
 #pragma unroll
-      for (int j = 0; j < HD / 16; ++j) {
-        ot[nt][j][0] *= corr[0];
-        ot[nt][j][1] *= corr[1];
-        ot[nt][j][2] *= corr[0];
-        ot[nt][j][3] *= corr[1];
+        for (int j = 0; j < HD / 16; ++j) {
+          ot[nt][j][0] *= corr[0];
+          ot[nt][j][1] *= corr[1];
+          ot[nt][j][2] *= corr[0];
+          ot[nt][j][3] *= corr[1];
+        }
       }
       // (key g | g + 8, heads 2t, 2t + 1) -> (head g, keys 2t, 2t + 1 | 2t + 8, 2t + 9).
       pb[nt][0] = movmatrix_trans(pack_f16(st[nt][0], st[nt][1]));
