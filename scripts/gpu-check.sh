@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe v-first v-first-rank final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -351,28 +351,6 @@ for step in $steps; do
       # rotor_bench_latency at batch 4, 8 and 32 in W8A8 on both models, on and off.
       moe_tests
       AB_QUANTS=w8a8 latency_ab ROTOR_FUSED_ALIGN 4,8,32 1 0
-      ;;
-    v-first)
-      # Issue 20: e4m3 decode attention reading each tile's V codes before S^T (the default)
-      # against after the softmax (ROTOR_E4M3_V_FIRST=0): the e4m3 attention tests both ways, then
-      # the 30B-A3B decode step at 32 x 16k with an fp8 cache (bf16 beside it: issue 20's ratio),
-      # each way (v-first-rank: the TP-8 rank in W8A8 with an fp8 cache, each way). Both ways skip
-      # the output's rescale where no maximum moved (de9b55d); the step without either was
-      # 14.440-14.450 ms on three H100s (perf-log, 2026-12-06 11:30-12:20).
-      for sw in 1 0; do
-        gtest_with ROTOR_E4M3_V_FIRST=$sw vfirst$sw test_cuda_ops --gtest_filter='*E4m3*:*FusedQk*:*PlannedDecodeAttention*'
-      done
-      for kv in bf16:1 fp8:1 fp8:0; do
-        log="$out/bench-decode-$L30-vfirst-${kv/:/-}.log"
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k, ${kv%:*} KV cache, ROTOR_E4M3_V_FIRST=${kv#*:}" "$log" \
-          "${run_env[@]}" ROTOR_E4M3_V_FIRST=${kv#*:} $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
-          --graphs 1 --kv-cache-dtype $(kv_dtype ${kv%:*})
-        grep -E "^RESULT|roofline" "$log" | sed 's/^/   /'
-      done
-      ;;
-    v-first-rank)
-      rank_fp8_ab ROTOR_E4M3_V_FIRST 1 0
       ;;
     final-bench)
       # A session's closing numbers on its final tree: rotor_bench_latency with plans at batch

@@ -79,8 +79,6 @@ struct AttnArgs {
   const int32_t* plan;         // decode: the split plan (decode_plan.h layout over seq_end rows), or null
   int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
   int e4m3_stages;             // decode, kv_fp8: KV tiles in flight per warp, 4 or 3 (ROTOR_E4M3_STAGES)
-  bool e4m3_v_first;           // decode, kv_fp8: a tile's V codes read before S^T, not after the
-                               // softmax (ROTOR_E4M3_V_FIRST)
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
   bool early_kv;               // decode: a block whose tokens end before the context's last issues its
                                // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=0: off)

@@ -563,25 +563,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
     }
     const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const uint8_t* vs = ks + kTile * HD;
-    // V^T: keys 2t, 2t + 1, 2t + 8, 2t + 9 of this lane's dimensions [g HD / 8, +HD / 8); read
-    // from shared memory before S^T (a.e4m3_v_first: the loads' latency under S^T and the
-    // softmax, in 16 more registers) or after the softmax.
-    uint32_t vw[4][HD / 32];
-    const auto load_v = [&] {
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
-        const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
-        if constexpr (HD == 128) {
-          const uint4 x = *reinterpret_cast<const uint4*>(p);
-          vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
-        } else {
-          const uint2 x = *reinterpret_cast<const uint2*>(p);
-          vw[j][0] = x.x, vw[j][1] = x.y;
-        }
-      }
-    };
-    if (a.e4m3_v_first) load_v();
     // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
     float st[NT][4];
 #pragma unroll
@@ -624,22 +605,31 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
         st[nt][e] = exp2f(st[nt][e] - m[nt][e % 2]);
         l[nt][e % 2] += st[nt][e];
       }
-      // The output's rescale, skipped where no head's maximum moved (every factor exactly 1,
-      // so the bits are the same): most tiles once the first few have set the maxima.
-      if (!__all_sync(0xffffffffu, corr[0] == 1.0f && corr[1] == 1.0f)) {
 #pragma unroll
-        for (int j = 0; j < HD / 16; ++j) {
-          ot[nt][j][0] *= corr[0];
-          ot[nt][j][1] *= corr[1];
-          ot[nt][j][2] *= corr[0];
-          ot[nt][j][3] *= corr[1];
-        }
+      for (int j = 0; j < HD / 16; ++j) {
+        ot[nt][j][0] *= corr[0];
+        ot[nt][j][1] *= corr[1];
+        ot[nt][j][2] *= corr[0];
+        ot[nt][j][3] *= corr[1];
       }
       // (key g | g + 8, heads 2t, 2t + 1) -> (head g, keys 2t, 2t + 1 | 2t + 8, 2t + 9).
       pb[nt][0] = movmatrix_trans(pack_f16(st[nt][0], st[nt][1]));
       pb[nt][1] = movmatrix_trans(pack_f16(st[nt][2], st[nt][3]));
     }
-    if (!a.e4m3_v_first) load_v();
+    // V^T: keys 2t, 2t + 1, 2t + 8, 2t + 9 of this lane's dimensions [g HD / 8, +HD / 8).
+    uint32_t vw[4][HD / 32];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
+      const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
+      if constexpr (HD == 128) {
+        const uint4 x = *reinterpret_cast<const uint4*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
+      } else {
+        const uint2 x = *reinterpret_cast<const uint2*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y;
+      }
+    }
 #pragma unroll
     for (int wd = 0; wd < HD / 32; ++wd) {
       // Dimensions 4 wd + 2 e and + 1 (m-tile J = 2 wd + e): keys (2t, 2t + 1) of each, then (2t + 8, 2t + 9).

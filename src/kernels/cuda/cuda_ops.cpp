@@ -149,7 +149,6 @@ class CudaOps final : public Ops {
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     e4m3_stages_ = env_stages("ROTOR_E4M3_STAGES", 4);
-    e4m3_v_first_ = env_flag("ROTOR_E4M3_V_FIRST", true);
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
@@ -720,7 +719,6 @@ class CudaOps final : public Ops {
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
-    a.e4m3_v_first = e4m3_v_first_;
     a.merge_wide = merge_wide_;
     a.early_kv = early_attention_;
     a.block_tables = b.block_tables.data<int32_t>();
@@ -788,9 +786,6 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  // e4m3 decode attention reading a tile's V codes before S^T (ROTOR_E4M3_V_FIRST=0: after the
-  // softmax): Nsight Compute put half its stalls on shared-memory loads (perf-log 2026-12-06 11:55).
-  bool e4m3_v_first_ = true;
   int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
