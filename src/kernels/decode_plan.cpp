@@ -55,7 +55,7 @@ DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const
     // on an H100: the 235B TP-8 rank's attention 14% slower at batch 32, 30B-A3B 4% at batch 8).
     // Even pieces where they fill the last wave better (30B-A3B's e4m3 cache at 32 x 16k: 288
     // items in 3 waves of 99, against 256 whole ones in 2.6) measured no faster (perf-log,
-    // 2026-12-06 12:45): a memory-bound wave's blocks share its bandwidth however many run.
+    // 2026-12-06 11:30): a memory-bound wave's blocks share its bandwidth however many run.
     const int piece = n == 1 ? len : overflow ? plan.chunk : ((len + n - 1) / n + A - 1) / A * A;
     plan.data[1 + s] = plan.items;
     for (int k = 0; k < n; ++k) {

@@ -794,7 +794,7 @@ class CudaOps final : public Ops {
   bool narrow_gemm_ = true;
   // The W8A8 experts' 16-row tiles: x quantised in align's launch (ROTOR_FUSED_ALIGN=0: its own):
   // on since 30B-A3B's W8A8 batch 4-32 steps fell 1-2% with it and the TP-8 rank's moved within
-  // the runs' spread (docs/perf-log.md, 2026-12-06 12:05).
+  // the runs' spread (docs/perf-log.md, 2026-12-06 11:30).
   bool fused_align_ = true;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
