@@ -1,8 +1,8 @@
 // kernels/cuda/moe.cu — MoE experts: align (sort slots by expert, pad each expert to whole
 // tiles; for W8A8 also in one launch with the per-token quantisation of x), gate+up GEMM
-// (SiLU·mul), down GEMM, weighted un-permute. The row order inside an
-// expert's tiles does not matter: every row is computed alone and the un-permute sums each
-// token's k expert outputs in k order, so results are deterministic.
+// (SiLU·mul), down GEMM, weighted un-permute. The row order inside an expert's tiles does not
+// matter: every row is computed alone and the un-permute sums each token's k expert outputs in
+// k order, so results are deterministic.
 #include <algorithm>
 #include <cmath>
 #include <cub/block/block_scan.cuh>

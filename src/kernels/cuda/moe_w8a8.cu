@@ -1,8 +1,8 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Decode's 16-row tiles quantise x in
-// align's launch. Tiles of 16 and 64 rows run on
-// mma.sync (mma_gemm.cuh on int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu) or mma.sync.
+// align's launch. Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on int8), 128-row tiles
+// on wgmma (wgmma_gemm_i8.cu) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
