@@ -39,6 +39,7 @@ struct Args {
   bool graphs = true;
   bool prefill = false;
   int chunk = 16384;
+  int block_size = 16;
   int tp = 1;
   bool ep = false;
   std::string quantization = "auto";
@@ -79,11 +80,12 @@ int run(const Args& a) {
   for (int r = 0; r < world; ++r)
     if (!ranks.ops(r).device().is_cpu() && ranks.lane(r) == 0) ++gpus;
 
-  const int B = a.batch, bs = 16;
+  const int B = a.batch, bs = a.block_size;
   const int max_len = a.context + a.warmup + a.steps + 1;
   const int blocks_per_seq = (max_len + bs - 1) / bs;
   RunnerOptions ro;
   ro.max_num_seqs = B;
+  ro.block_size = bs;
   ro.max_model_len = max_len;
   ro.max_num_tokens = a.prefill ? std::max(B, std::min(a.chunk, a.context)) : B;
   ro.num_blocks = B * blocks_per_seq;
@@ -201,6 +203,7 @@ int main(int argc, char** argv) {
   app.add_option("--graphs", a.graphs, "CUDA graphs for decode (1/0)")->capture_default_str();
   app.add_flag("--prefill", a.prefill, "prefill the prompts for real (and time it)");
   app.add_option("--chunk", a.chunk, "prefill tokens per step")->capture_default_str();
+  app.add_option("--block-size", a.block_size, "tokens per KV cache block")->capture_default_str();
   app.add_option("--tensor-parallel-size,--tp", a.tp,
                  "ranks (GPUs 0..N-1; ROTOR_SAME_DEVICE_RANKS=1: all on GPU 0, a stream each)")
       ->capture_default_str();

@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages e4m3-step w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -109,6 +109,22 @@ rank_fp8_ab() {  # rank_fp8_ab VAR VALUE...: the TP-8 rank in W8A8 with an fp8 c
       grep -E "^RESULT|roofline" "$out/bench-decode-rank-fp8-b$b-$var-$v.log" | sed 's/^/   /'
     done
   done
+}
+ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Compute (30B-A3B, 2 layers, batch 32, 16k)
+  # Eager launches with the split plan; speed of light, warp states, occupancy, memory and the
+  # scheduler, as ncu prints them, for the split kernel (attn_decode_kernel /
+  # attn_decode_e4m3_kernel) of the second timed step.
+  local tag=$1 kv=$2 ncu_bin
+  shift 2
+  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  timed "ncu: decode attention, 30B-A3B, batch 32, 16k, $tag cache $*" "$out/ncu-attn-$tag.log" "${run_env[@]}" "$@" \
+    "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
+    --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
+    --section SchedulerStats --section LaunchStats $bin/bench/rotor_bench_decode \
+    "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --batch 32 --context 16384 --steps 4 --warmup 1 \
+    --graphs 0 --kv-cache-dtype $(kv_dtype $kv)
+  grep -E "Duration|DRAM Throughput|Compute \(SM\)|Issued Warp|No Eligible|Eligible Warps|Warp Cycles Per Issued|Registers Per|Theoretical Occupancy|Grid Size|Waves Per SM|Stall" \
+    "$out/ncu-attn-$tag.log" | sed 's/^/   /' | head -n 30
 }
 gtest_with() {  # gtest_with ENV=VALUE TAG TEST [GTEST_ARGS...]: one test binary with a switch set, its summary
   local sw=$1 tag=$2 t=$3
@@ -632,20 +648,31 @@ for step in $steps; do
       done
       ;;
     ncu-attn)
-      # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache (30B-A3B,
-      # 2 layers, batch 32, 16k context, eager launches, the split plan): speed of light, warp
-      # states, occupancy, memory and the scheduler, as ncu prints them, for the split kernel
-      # (attn_decode_kernel / attn_decode_e4m3_kernel) of the second timed step.
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-      for kv in bf16 fp8; do
-        timed "ncu: decode attention, 30B-A3B, batch 32, 16k, $kv cache" "$out/ncu-attn-$kv.log" "${run_env[@]}" \
-          "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
-          --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
-          --section SchedulerStats --section LaunchStats $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --batch 32 --context 16384 --steps 4 --warmup 1 \
-          --graphs 0 --kv-cache-dtype $(kv_dtype $kv)
-        grep -E "Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Issued Warp|No Eligible|Active Warps Per|Eligible Warps|Warp Cycles Per Issued|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Grid Size|Waves Per SM|L2 Hit|L1/TEX Hit|Stall|Est. Speedup" \
-          "$out/ncu-attn-$kv.log" | sed 's/^/   /' | head -n 60
+      # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache.
+      ncu_attn bf16 bf16
+      ncu_attn fp8 fp8
+      ;;
+    e4m3-step)
+      # Issue 20: e4m3 decode attention's softmax step of 32 keys (two tiles a step,
+      # ROTOR_E4M3_STEP=32) against 16, same run: the attention tests at both; decode attention
+      # under ncu (bf16, e4m3 16, e4m3 32); the 30B-A3B decode step at 32 x 16k with each, at
+      # block sizes 16 and 64 (an e4m3 tile is 2 KB of a block's 8 KB).
+      for st in 16 32; do
+        gtest_with ROTOR_E4M3_STEP=$st step$st test_cuda_ops \
+          --gtest_filter='*E4m3*:*FusedQk*:*PagedAttention*:*PlannedDecode*'
+      done
+      ncu_attn bf16 bf16
+      ncu_attn fp8-16 fp8 ROTOR_E4M3_STEP=16
+      ncu_attn fp8-32 fp8 ROTOR_E4M3_STEP=32
+      for bs in 16 64; do
+        for kv in bf16:16 fp8:16 fp8:32; do
+          log="$out/bench-decode-$L30-bs$bs-${kv/:/-}.log"
+          timed "decode step 30B-A3B $L30 layers, batch 32, 16k, block size $bs, $kv KV cache (step)" "$log" \
+            "${run_env[@]}" ROTOR_E4M3_STEP=${kv#*:} $bin/bench/rotor_bench_decode \
+            "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+            --graphs 1 --block-size $bs --kv-cache-dtype $(kv_dtype $kv)
+          grep -E "^RESULT|roofline" "$log" | sed 's/^/   /'
+        done
       done
       ;;
     run-sh)

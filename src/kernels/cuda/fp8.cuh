@@ -17,12 +17,12 @@ __device__ __forceinline__ uint8_t f32_to_e4m3_rn(float x) {
   return static_cast<uint8_t>(r);
 }
 
-// The two e4m3 codes in the low 16 bits of `codes` -> an f16x2 word, the low byte's value in
-// the low half.
-__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint32_t codes) {
-  uint32_t r;
-  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(r) : "h"(static_cast<uint16_t>(codes)));
-  return r;
+// The four e4m3 codes of `codes` -> two f16x2 words, in order: bytes 0, 1 into lo (byte 0 in
+// its low half), bytes 2, 3 into hi. One cvt each, the high half read in place (no shift).
+__device__ __forceinline__ void e4m3x4_to_f16x4(uint32_t codes, uint32_t& lo, uint32_t& hi) {
+  asm("{\n.reg .b16 l, h;\nmov.b32 {l, h}, %2;\ncvt.rn.f16x2.e4m3x2 %0, l;\ncvt.rn.f16x2.e4m3x2 %1, h;\n}\n"
+      : "=r"(lo), "=r"(hi)
+      : "r"(codes));
 }
 
 // bf16x2 -> f16x2 (the query, for products with an e4m3 cache read as f16): rounded to nearest;
@@ -35,10 +35,10 @@ __device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t x) {
 
 // Sixteen e4m3 codes (one 16-byte load) -> sixteen f16 in two 16-byte words, in order.
 __device__ __forceinline__ void e4m3x16_to_f16(const uint4 codes, uint4 (&out)[2]) {
-  out[0] = make_uint4(e4m3x2_to_f16x2(codes.x), e4m3x2_to_f16x2(codes.x >> 16), e4m3x2_to_f16x2(codes.y),
-                      e4m3x2_to_f16x2(codes.y >> 16));
-  out[1] = make_uint4(e4m3x2_to_f16x2(codes.z), e4m3x2_to_f16x2(codes.z >> 16), e4m3x2_to_f16x2(codes.w),
-                      e4m3x2_to_f16x2(codes.w >> 16));
+  e4m3x4_to_f16x4(codes.x, out[0].x, out[0].y);
+  e4m3x4_to_f16x4(codes.y, out[0].z, out[0].w);
+  e4m3x4_to_f16x4(codes.z, out[1].x, out[1].y);
+  e4m3x4_to_f16x4(codes.w, out[1].z, out[1].w);
 }
 
 // Eight bf16 (one 16-byte word) -> eight f16.
