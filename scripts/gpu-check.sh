@@ -662,10 +662,13 @@ for step in $steps; do
           --gtest_filter='*E4m3*:*FusedQk*:*PagedAttention*:*PlannedDecode*'
       done
       ncu_attn bf16 bf16
+      ncu_attn bf16-stream bf16 ROTOR_ATTN_STREAM_ONLY=1
       ncu_attn fp8-16 fp8 ROTOR_E4M3_STEP=16
+      ncu_attn fp8-16-stream fp8 ROTOR_E4M3_STEP=16 ROTOR_ATTN_STREAM_ONLY=1
       ncu_attn fp8-32 fp8 ROTOR_E4M3_STEP=32
       for bs in 16 64; do
         for kv in bf16:16 fp8:16 fp8:32; do
+          [ $bs = 64 ] && [ $kv = bf16:16 ] && continue
           log="$out/bench-decode-$L30-bs$bs-${kv/:/-}.log"
           timed "decode step 30B-A3B $L30 layers, batch 32, 16k, block size $bs, $kv KV cache (step)" "$log" \
             "${run_env[@]}" ROTOR_E4M3_STEP=${kv#*:} $bin/bench/rotor_bench_decode \

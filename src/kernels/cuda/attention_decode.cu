@@ -201,10 +201,10 @@ __device__ __forceinline__ int tile_elem(int r, int d) {
 
 // qk_fused: this step's k (normed and rotated) and v of KV head kvh for row s as the cache holds
 // them, in the lanes of the warp whose tiles hold the newest token (load_head_pairs' layout),
-// with the tile (that warp's i of WarpTiles) and its row; tile -1 in other warps and blocks, and
-// where the row's slot is outside the cache (nothing written: the tile keeps what the cache
-// holds, as qk_norm_rope then the attention would read).
-template <int HD, bool FP8>
+// with the tile (that warp's i of WarpTiles<TPS>) and its row; tile -1 in other warps and
+// blocks, and where the row's slot is outside the cache (nothing written: the tile keeps what
+// the cache holds, as qk_norm_rope then the attention would read).
+template <int HD, bool FP8, int TPS>
 struct NewKv {
   static constexpr int kPairs = HD / 64;
   int tile = -1, row = 0;
@@ -215,11 +215,11 @@ struct NewKv {
   // steps after this one; this step's tile gets them from put()). The blocks of the row's
   // other head groups (gridDim.y > Hkv) write the same bytes.
   __device__ __forceinline__ void make(const AttnArgs& a, const DecodeWork& w, int kvh) {
-    const int idx = w.len - 1 - w.start, t = idx / kTile;
-    if (w.end < w.len || t % kWarps != static_cast<int>(threadIdx.x) / 32) return;
+    const int idx = w.len - 1 - w.start, t = idx / kTile, group = t / TPS;
+    if (w.end < w.len || group % kWarps != static_cast<int>(threadIdx.x) / 32) return;
     const int64_t slot = a.qk.slots[w.s];
     if (slot < 0 || slot >= a.qk.num_slots) return;
-    tile = t / kWarps;
+    tile = group / kWarps * TPS + t % TPS;
     row = idx % kTile;
     const bf16* raw = static_cast<const bf16*>(a.q) + w.s * a.q_stride;
     float klo[kPairs], khi[kPairs], vlo[kPairs], vhi[kPairs];
@@ -269,9 +269,9 @@ struct NewKv {
 // Both decode kernels after the wait: the block's `rows` query heads from head0 into sq, from
 // the q rows, or (QK) normed and rotated from the raw qkv row, with this step's k and v made
 // into new_kv (NewKv::make).
-template <int HD, bool QK, bool FP8>
+template <int HD, bool QK, bool FP8, int TPS>
 __device__ __forceinline__ void stage_query(const AttnArgs& a, const DecodeWork& w, int kvh, int head0, int rows,
-                                            bf16* sq, NewKv<HD, FP8>& new_kv) {
+                                            bf16* sq, NewKv<HD, FP8, TPS>& new_kv) {
   if constexpr (QK) {
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
     new_kv.make(a, w, kvh);
@@ -311,16 +311,17 @@ __device__ __forceinline__ void load_kv_tile(const AttnArgs& a, int64_t block, i
   }(std::make_integer_sequence<int, kTile * kRowCh / 32>{});
 }
 
-// A warp's tiles of its block's tokens: tiles warp, warp + kWarps, ... of kTile tokens from
-// w.start, cache blocks looked up in table. The block of the next tile to copy is read one
+// A warp's tiles of its block's tokens: groups of TPS adjacent kTile-token tiles (one softmax
+// step's), groups warp, warp + kWarps, ... from w.start, cache blocks looked up in table. The block of the next tile to copy is read one
 // iteration ahead (next), so the table's load is in flight while the warp computes instead of
 // in front of its copies; a power-of-two block_size is divided by a shift.
+template <int TPS>
 struct WarpTiles {
   int count, start, end, warp;
   const int32_t* table;
   int next;  // the cache block of the tile issue_tile copies next
 
-  __device__ int tile_start(int i) const { return start + (warp + kWarps * i) * kTile; }
+  __device__ int tile_start(int i) const { return start + ((warp + kWarps * (i / TPS)) * TPS + i % TPS) * kTile; }
   // Tile i's cache block; block 0 for a tile past the warp's last or the context's end (a step's
   // padding tile: its rows are zero-filled, nothing read).
   __device__ int lookup(const AttnArgs& a, int i) const {
@@ -333,13 +334,12 @@ struct WarpTiles {
 // The warp's tiles, its first kStg - 1 issued into stages 0 .. kStg - 2 of wbuf (one cp.async
 // group each, empty past its tiles).
 template <int HD, bool FP8, int kStg, int TPS = 1>
-__device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
-                                                       KvElem<FP8>* wbuf) {
-  WarpTiles t;
+__device__ __forceinline__ WarpTiles<TPS> issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
+                                                            KvElem<FP8>* wbuf) {
+  WarpTiles<TPS> t;
   t.warp = threadIdx.x / 32;
-  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
-  t.count = num_tiles > t.warp ? (num_tiles - t.warp + kWarps - 1) / kWarps : 0;
-  t.count = (t.count + TPS - 1) / TPS * TPS;
+  const int groups = (w.end - w.start + TPS * kTile - 1) / (TPS * kTile);
+  t.count = groups > t.warp ? (groups - t.warp + kWarps - 1) / kWarps * TPS : 0;
   t.start = w.start;
   t.end = w.end;
   t.table = a.block_tables + w.s * a.bt_stride;
@@ -354,8 +354,8 @@ __device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const 
 
 // Iteration i's copy: tile i + kStg - 1 into its stage of wbuf (a cp.async group, empty past
 // the warp's tiles), and the block of the tile after it looked up for the next iteration.
-template <int HD, bool FP8, int kStg>
-__device__ __forceinline__ void issue_tile(const AttnArgs& a, WarpTiles& t, int i, int kvh, int end,
+template <int HD, bool FP8, int kStg, int TPS>
+__device__ __forceinline__ void issue_tile(const AttnArgs& a, WarpTiles<TPS>& t, int i, int kvh, int end,
                                            KvElem<FP8>* wbuf) {
   const int n = i + kStg - 1;
   if (n < t.count) {
@@ -417,10 +417,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
+  WarpTiles<1> tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  [[maybe_unused]] NewKv<HD, false> new_kv;
+  [[maybe_unused]] NewKv<HD, false, 1> new_kv;
   stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   uint32_t qa[HD / 16][4];
@@ -443,6 +443,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
     if constexpr (QK) {
       bf16* stage = wbuf + (i % kStg) * 2 * kTile * HD;
       new_kv.put(i, stage, stage + kTile * HD);
+    }
+    if (a.stream_only) {
+      __syncwarp();
+      continue;
     }
     const bf16* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const bf16* vs = ks + kTile * HD;
@@ -550,10 +554,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  WarpTiles tiles = issue_first_tiles<HD, true, kStg - TPS + 1, TPS>(a, w, kvh, wbuf);
+  WarpTiles<TPS> tiles = issue_first_tiles<HD, true, kStg - TPS + 1, TPS>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  [[maybe_unused]] NewKv<HD, true> new_kv;
+  [[maybe_unused]] NewKv<HD, true, TPS> new_kv;
   stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
@@ -595,6 +599,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
       uint8_t* stage = wbuf + ((i + u) % kStg) * 2 * kTile * HD;
       if constexpr (QK) new_kv.put(i + u, stage, stage + kTile * HD);
       ks[u] = stage;
+    }
+    if (a.stream_only) {
+      __syncwarp();
+      continue;
     }
     // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
     float st[TPS][NT][4];

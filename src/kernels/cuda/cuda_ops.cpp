@@ -726,6 +726,7 @@ class CudaOps final : public Ops {
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
     a.e4m3_step = e4m3_step_;
+    a.stream_only = env_flag("ROTOR_ATTN_STREAM_ONLY");
     a.merge_wide = merge_wide_;
     a.early_kv = early_attention_;
     a.block_tables = b.block_tables.data<int32_t>();
