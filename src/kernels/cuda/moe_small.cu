@@ -49,39 +49,19 @@ __device__ __forceinline__ Acc group_sum(Acc v) {
   return v;
 }
 
-// x_t [H] quantised into xq (int8, 16-byte chunks) as quant_per_token does: the row's max |x|
-// over the block, its scale (per_token_scale), every value rint(x / scale). Returns the scale;
-// xq is complete after the caller's barrier.
+// x_t [H] quantised into xq (int8, 16-byte chunks) by the gate+up block as quant_per_token
+// does (row_scale_per_token, then every value rint(x / scale)). Returns the scale; xq is
+// complete after the caller's barrier.
 __device__ float stage_quantised_x(const bf16* __restrict__ xr, int H, uint4* xq) {
-  __shared__ float warp_amax[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  float amax = 0.0f;
-  for (int c = threadIdx.x * 8; c < H; c += blockDim.x * 8) {
-    float v[8];
-    load8(xr + c, v);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(v[e]));
-  }
-  amax = warp_max(amax);
-  if (lane == 0) warp_amax[warp] = amax;
-  __syncthreads();
-  float m = warp_amax[0];
-  for (int w = 1; w < warps; ++w) m = fmaxf(m, warp_amax[w]);
-  const float scale = per_token_scale(m);
+  __shared__ float partial[kGuWarps];
+  const float scale = row_scale_per_token<kGuWarps * 32>(xr, H, true, threadIdx.x, partial);
   const double s = scale;
-  for (int c = threadIdx.x; c < H / 16; c += blockDim.x) {
+  for (int c = threadIdx.x; c < H / 16; c += kGuWarps * 32) {
     float lo[8], hi[8];
     load8(xr + c * 16, lo);
     load8(xr + c * 16 + 8, hi);
-    uint32_t q[4];
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      q[k] = pack_i8x4(quant_dynamic_value(lo[4 * k], s), quant_dynamic_value(lo[4 * k + 1], s),
-                       quant_dynamic_value(lo[4 * k + 2], s), quant_dynamic_value(lo[4 * k + 3], s));
-      q[k + 2] = pack_i8x4(quant_dynamic_value(hi[4 * k], s), quant_dynamic_value(hi[4 * k + 1], s),
-                           quant_dynamic_value(hi[4 * k + 2], s), quant_dynamic_value(hi[4 * k + 3], s));
-    }
-    xq[c] = make_uint4(q[0], q[1], q[2], q[3]);
+    const uint2 a = quant8_dynamic(lo, s), b = quant8_dynamic(hi, s);
+    xq[c] = make_uint4(a.x, a.y, b.x, b.y);
   }
   return scale;
 }

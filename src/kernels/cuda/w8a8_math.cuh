@@ -59,17 +59,25 @@ __device__ __forceinline__ uint2 quant8_static(const float (&v)[8], double scale
   return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
 }
 
+// quant_dynamic_value of 8 values, packed low byte first.
+__device__ __forceinline__ uint2 quant8_dynamic(const float (&v)[8], double scale) {
+  int q[8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], scale);
+  return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
+}
+
 // ---- whole rows quantised per token (quant_row_per_token): x before the experts, h between ----
 
-// One token's row xr [K] (K a multiple of 8) quantised per token by a group of GROUP threads
-// (whole warps; g: this thread's place in the group): the row's max |x|, reduced through
-// partial (GROUP / 32 floats of shared memory, the group's own), its scale into *scale, every
-// value into out. It has a barrier: every thread of the block calls it, live = false in a group
-// without a row. The max does not depend on the order it is taken in, so any grouping gives the
-// CPU's bits.
+// The per-token scale of one token's row xr [K] (K a multiple of 8), by a group of GROUP
+// threads (whole warps; g: this thread's place in the group): the row's max |x|, reduced
+// through partial (GROUP / 32 floats of shared memory, the group's own). It has a barrier:
+// every thread of the block calls it, live = false in a group without a row (its result then
+// means nothing). The max does not depend on the order it is taken in, so any grouping gives
+// the CPU's bits.
 template <int GROUP>
-__device__ __forceinline__ void quant_row_per_token(const bf16* __restrict__ xr, int K, int8_t* __restrict__ out,
-                                                    float* __restrict__ scale, bool live, int g, float* partial) {
+__device__ __forceinline__ float row_scale_per_token(const bf16* __restrict__ xr, int K, bool live, int g,
+                                                     float* partial) {
   static_assert(GROUP % 32 == 0, "a group is whole warps");
   float amax = 0.0f;
   if (live)
@@ -82,20 +90,25 @@ __device__ __forceinline__ void quant_row_per_token(const bf16* __restrict__ xr,
   amax = warp_max(amax);
   if (g % 32 == 0) partial[g / 32] = amax;
   __syncthreads();
-  if (!live) return;
   float m = partial[0];
 #pragma unroll
   for (int w = 1; w < GROUP / 32; ++w) m = fmaxf(m, partial[w]);
-  const float sc = per_token_scale(m);
+  return per_token_scale(m);
+}
+
+// One token's row xr [K] quantised per token by a group of GROUP threads (row_scale_per_token's
+// terms, barrier included): its scale into *scale, every value into out.
+template <int GROUP>
+__device__ __forceinline__ void quant_row_per_token(const bf16* __restrict__ xr, int K, int8_t* __restrict__ out,
+                                                    float* __restrict__ scale, bool live, int g, float* partial) {
+  const float sc = row_scale_per_token<GROUP>(xr, K, live, g, partial);
+  if (!live) return;
   if (g == 0) *scale = sc;
   const double s = sc;
   for (int c = g * 8; c < K; c += GROUP * 8) {
     float v[8];
     load8(xr + c, v);
-    int q[8];
-#pragma unroll
-    for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], s);
-    *reinterpret_cast<uint2*>(out + c) = make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
+    *reinterpret_cast<uint2*>(out + c) = quant8_dynamic(v, s);
   }
 }
 
