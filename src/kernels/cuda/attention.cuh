@@ -79,7 +79,6 @@ struct AttnArgs {
   const int32_t* plan;         // decode: the split plan (decode_plan.h layout over seq_end rows), or null
   int plan_max_items;          // decode with a plan: the grid's items (decode_plan_max_items)
   int e4m3_stages;             // decode, kv_fp8: KV tiles in flight per warp, 4 or 3 (ROTOR_E4M3_STAGES)
-  int e4m3_step;               // decode, kv_fp8 at 4 stages: keys a softmax step, 16 or 32 (ROTOR_E4M3_STEP)
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
   bool early_kv;               // decode: a block whose tokens end before the context's last issues its
                                // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=0: off)
@@ -98,7 +97,7 @@ size_t attention_decode_plan_workspace(int max_items, int Hq);
 // Thread blocks of the decode kernel one SM holds at once (head size 128 or 64; bf16 or e4m3
 // cache at e4m3_stages, for query-head groups of `group`; the kernel with QK-norm + RoPE fused
 // in where qk_fused), for the planner's wave: DecodeSplitParams::target_items.
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int e4m3_step, int group, bool qk_fused);
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused);
 // Thread blocks one (sequence, split) item takes: KV heads x groups of 16 query heads.
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 

@@ -201,10 +201,10 @@ __device__ __forceinline__ int tile_elem(int r, int d) {
 
 // qk_fused: this step's k (normed and rotated) and v of KV head kvh for row s as the cache holds
 // them, in the lanes of the warp whose tiles hold the newest token (load_head_pairs' layout),
-// with the tile (that warp's i of WarpTiles<TPS>) and its row; tile -1 in other warps and
-// blocks, and where the row's slot is outside the cache (nothing written: the tile keeps what
-// the cache holds, as qk_norm_rope then the attention would read).
-template <int HD, bool FP8, int TPS>
+// with the tile (that warp's i of WarpTiles) and its row; tile -1 in other warps and blocks, and
+// where the row's slot is outside the cache (nothing written: the tile keeps what the cache
+// holds, as qk_norm_rope then the attention would read).
+template <int HD, bool FP8>
 struct NewKv {
   static constexpr int kPairs = HD / 64;
   int tile = -1, row = 0;
@@ -215,11 +215,11 @@ struct NewKv {
   // steps after this one; this step's tile gets them from put()). The blocks of the row's
   // other head groups (gridDim.y > Hkv) write the same bytes.
   __device__ __forceinline__ void make(const AttnArgs& a, const DecodeWork& w, int kvh) {
-    const int idx = w.len - 1 - w.start, t = idx / kTile, group = t / TPS;
-    if (w.end < w.len || group % kWarps != static_cast<int>(threadIdx.x) / 32) return;
+    const int idx = w.len - 1 - w.start, t = idx / kTile;
+    if (w.end < w.len || t % kWarps != static_cast<int>(threadIdx.x) / 32) return;
     const int64_t slot = a.qk.slots[w.s];
     if (slot < 0 || slot >= a.qk.num_slots) return;
-    tile = group / kWarps * TPS + t % TPS;
+    tile = t / kWarps;
     row = idx % kTile;
     const bf16* raw = static_cast<const bf16*>(a.q) + w.s * a.q_stride;
     float klo[kPairs], khi[kPairs], vlo[kPairs], vhi[kPairs];
@@ -269,9 +269,9 @@ struct NewKv {
 // Both decode kernels after the wait: the block's `rows` query heads from head0 into sq, from
 // the q rows, or (QK) normed and rotated from the raw qkv row, with this step's k and v made
 // into new_kv (NewKv::make).
-template <int HD, bool QK, bool FP8, int TPS>
+template <int HD, bool QK, bool FP8>
 __device__ __forceinline__ void stage_query(const AttnArgs& a, const DecodeWork& w, int kvh, int head0, int rows,
-                                            bf16* sq, NewKv<HD, FP8, TPS>& new_kv) {
+                                            bf16* sq, NewKv<HD, FP8>& new_kv) {
   if constexpr (QK) {
     stage_q_fused<HD>(a, w.s, head0, rows, sq);
     new_kv.make(a, w, kvh);
@@ -311,21 +311,18 @@ __device__ __forceinline__ void load_kv_tile(const AttnArgs& a, int64_t block, i
   }(std::make_integer_sequence<int, kTile * kRowCh / 32>{});
 }
 
-// A warp's tiles of its block's tokens: groups of TPS adjacent kTile-token tiles (one softmax
-// step's), groups warp, warp + kWarps, ... from w.start, cache blocks looked up in table. The block of the next tile to copy is read one
+// A warp's tiles of its block's tokens: tiles warp, warp + kWarps, ... of kTile tokens from
+// w.start, cache blocks looked up in table. The block of the next tile to copy is read one
 // iteration ahead (next), so the table's load is in flight while the warp computes instead of
 // in front of its copies; a power-of-two block_size is divided by a shift.
-template <int TPS>
 struct WarpTiles {
-  int count, start, end, warp;
+  int count, start, warp;
   const int32_t* table;
   int next;  // the cache block of the tile issue_tile copies next
 
-  __device__ int tile_start(int i) const { return start + ((warp + kWarps * (i / TPS)) * TPS + i % TPS) * kTile; }
-  // Tile i's cache block; block 0 for a tile past the warp's last or the context's end (a step's
-  // padding tile: its rows are zero-filled, nothing read).
+  __device__ int tile_start(int i) const { return start + (warp + kWarps * i) * kTile; }
   __device__ int lookup(const AttnArgs& a, int i) const {
-    if (i >= count || tile_start(i) >= end) return 0;
+    if (i >= count) return 0;
     const int tok = tile_start(i), bs = a.block_size;
     return table[(bs & (bs - 1)) == 0 ? tok >> (__ffs(bs) - 1) : tok / bs];
   }
@@ -333,15 +330,14 @@ struct WarpTiles {
 
 // The warp's tiles, its first kStg - 1 issued into stages 0 .. kStg - 2 of wbuf (one cp.async
 // group each, empty past its tiles).
-template <int HD, bool FP8, int kStg, int TPS = 1>
-__device__ __forceinline__ WarpTiles<TPS> issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
-                                                            KvElem<FP8>* wbuf) {
-  WarpTiles<TPS> t;
+template <int HD, bool FP8, int kStg>
+__device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
+                                                       KvElem<FP8>* wbuf) {
+  WarpTiles t;
   t.warp = threadIdx.x / 32;
-  const int groups = (w.end - w.start + TPS * kTile - 1) / (TPS * kTile);
-  t.count = groups > t.warp ? (groups - t.warp + kWarps - 1) / kWarps * TPS : 0;
+  const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
+  t.count = num_tiles > t.warp ? (num_tiles - t.warp + kWarps - 1) / kWarps : 0;
   t.start = w.start;
-  t.end = w.end;
   t.table = a.block_tables + w.s * a.bt_stride;
 #pragma unroll
   for (int i = 0; i < kStg - 1; ++i) {
@@ -354,8 +350,8 @@ __device__ __forceinline__ WarpTiles<TPS> issue_first_tiles(const AttnArgs& a, c
 
 // Iteration i's copy: tile i + kStg - 1 into its stage of wbuf (a cp.async group, empty past
 // the warp's tiles), and the block of the tile after it looked up for the next iteration.
-template <int HD, bool FP8, int kStg, int TPS>
-__device__ __forceinline__ void issue_tile(const AttnArgs& a, WarpTiles<TPS>& t, int i, int kvh, int end,
+template <int HD, bool FP8, int kStg>
+__device__ __forceinline__ void issue_tile(const AttnArgs& a, WarpTiles& t, int i, int kvh, int end,
                                            KvElem<FP8>* wbuf) {
   const int n = i + kStg - 1;
   if (n < t.count) {
@@ -417,10 +413,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
   const int rows = min(16, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   bf16* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  WarpTiles<1> tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
+  WarpTiles tiles = issue_first_tiles<HD, false, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  [[maybe_unused]] NewKv<HD, false, 1> new_kv;
+  [[maybe_unused]] NewKv<HD, false> new_kv;
   stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   uint32_t qa[HD / 16][4];
@@ -541,7 +537,7 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
 // QK: AttnArgs::qk_fused.
-template <int HD, bool PLAN, int NT, int kStg, int TPS, bool QK>
+template <int HD, bool PLAN, int NT, int kStg, bool QK>
 __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
@@ -554,10 +550,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  WarpTiles<TPS> tiles = issue_first_tiles<HD, true, kStg - TPS + 1, TPS>(a, w, kvh, wbuf);
+  WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
-  [[maybe_unused]] NewKv<HD, true, TPS> new_kv;
+  [[maybe_unused]] NewKv<HD, true> new_kv;
   stage_query<HD, QK>(a, w, kvh, head0, rows, sq, new_kv);
   __syncthreads();
   // Q^T as the B operand: n-tile nt's column g is head 8 nt + g; k-step kk's inner indices 2t,
@@ -588,66 +584,50 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
   // K's scale joins the softmax scale, V's multiplies the normalised output.
   const float scale_log2 = a.scale * a.kv_scales[0] * 1.4426950408889634f, v_scale = a.kv_scales[1];
 
-  for (int i = 0; i < tiles.count; i += TPS) {
-#pragma unroll
-    for (int u = 0; u < TPS; ++u) issue_tile<HD, true, kStg>(a, tiles, i + u - (TPS - 1), kvh, w.end, wbuf);
-    cp_async_wait<kStg - TPS>();
+  for (int i = 0; i < tiles.count; ++i) {
+    issue_tile<HD, true, kStg>(a, tiles, i, kvh, w.end, wbuf);
+    cp_async_wait<kStg - 1>();
     __syncwarp();
-    const uint8_t* ks[TPS];
-#pragma unroll
-    for (int u = 0; u < TPS; ++u) {
-      uint8_t* stage = wbuf + ((i + u) % kStg) * 2 * kTile * HD;
-      if constexpr (QK) new_kv.put(i + u, stage, stage + kTile * HD);
-      ks[u] = stage;
+    if constexpr (QK) {
+      uint8_t* stage = wbuf + (i % kStg) * 2 * kTile * HD;
+      new_kv.put(i, stage, stage + kTile * HD);
     }
     if (a.stream_only) {
       __syncwarp();
       continue;
     }
+    const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
+    const uint8_t* vs = ks + kTile * HD;
     // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
-    float st[TPS][NT][4];
+    float st[NT][4];
 #pragma unroll
-    for (int u = 0; u < TPS; ++u)
+    for (int nt = 0; nt < NT; ++nt) st[nt][0] = st[nt][1] = st[nt][2] = st[nt][3] = 0.0f;
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt) st[u][nt][0] = st[u][nt][1] = st[u][nt][2] = st[u][nt][3] = 0.0f;
+    for (int h = 0; h < HD / 64; ++h) {
+      const uint4 k0 = *reinterpret_cast<const uint4*>(ks + g * HD + fp8_swz<HD>(g, t + 4 * h) * 16);
+      const uint4 k1 = *reinterpret_cast<const uint4*>(ks + (g + 8) * HD + fp8_swz<HD>(g + 8, t + 4 * h) * 16);
+      const uint32_t w0[4] = {k0.x, k0.y, k0.z, k0.w}, w1[4] = {k1.x, k1.y, k1.z, k1.w};
 #pragma unroll
-    for (int u = 0; u < TPS; ++u)
+      for (int j = 0; j < 4; ++j) {
+        uint32_t ka[4];
+        e4m3x4_to_f16x4(w0[j], ka[0], ka[2]);
+        e4m3x4_to_f16x4(w1[j], ka[1], ka[3]);
 #pragma unroll
-      for (int h = 0; h < HD / 64; ++h) {
-        const uint4 k0 = *reinterpret_cast<const uint4*>(ks[u] + g * HD + fp8_swz<HD>(g, t + 4 * h) * 16);
-        const uint4 k1 = *reinterpret_cast<const uint4*>(ks[u] + (g + 8) * HD + fp8_swz<HD>(g + 8, t + 4 * h) * 16);
-        const uint32_t w0[4] = {k0.x, k0.y, k0.z, k0.w}, w1[4] = {k1.x, k1.y, k1.z, k1.w};
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          uint32_t ka[4];
-          e4m3x4_to_f16x4(w0[j], ka[0], ka[2]);
-          e4m3x4_to_f16x4(w1[j], ka[1], ka[3]);
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-            mma_16816<true>(st[u][nt], ka, qb[nt][4 * h + j][0], qb[nt][4 * h + j][1]);
-        }
+        for (int nt = 0; nt < NT; ++nt) mma_16816<true>(st[nt], ka, qb[nt][4 * h + j][0], qb[nt][4 * h + j][1]);
       }
-    // Softmax over the step's keys (the rows: lanes g = 0..7 and e / 2 of each tile), per head column.
-    bool valid[TPS][2];
-#pragma unroll
-    for (int u = 0; u < TPS; ++u) {
-      const int tok0 = tiles.tile_start(i + u);
-      valid[u][0] = tok0 + g < w.end;
-      valid[u][1] = tok0 + g + 8 < w.end;
     }
-    uint32_t pb[TPS][NT][2];
+    // Softmax over the keys (the rows: lanes g = 0..7 and e / 2), per head column.
+    const int tok0 = tiles.tile_start(i);
+    const bool valid[2] = {tok0 + g < w.end, tok0 + g + 8 < w.end};
+    uint32_t pb[NT][2];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       float corr[2];
 #pragma unroll
-      for (int u = 0; u < TPS; ++u)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) st[u][nt][e] = valid[u][e / 2] ? st[u][nt][e] * scale_log2 : -INFINITY;
+      for (int e = 0; e < 4; ++e) st[nt][e] = valid[e / 2] ? st[nt][e] * scale_log2 : -INFINITY;
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
-        float mx = fmaxf(st[0][nt][c], st[0][nt][2 + c]);
-#pragma unroll
-        for (int u = 1; u < TPS; ++u) mx = fmaxf(mx, fmaxf(st[u][nt][c], st[u][nt][2 + c]));
+        float mx = fmaxf(st[nt][c], st[nt][2 + c]);
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
@@ -657,12 +637,10 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
         l[nt][c] *= corr[c];
       }
 #pragma unroll
-      for (int u = 0; u < TPS; ++u)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          st[u][nt][e] = exp2f(st[u][nt][e] - m[nt][e % 2]);
-          l[nt][e % 2] += st[u][nt][e];
-        }
+      for (int e = 0; e < 4; ++e) {
+        st[nt][e] = exp2f(st[nt][e] - m[nt][e % 2]);
+        l[nt][e % 2] += st[nt][e];
+      }
 #pragma unroll
       for (int j = 0; j < HD / 16; ++j) {
         ot[nt][j][0] *= corr[0];
@@ -671,42 +649,35 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
         ot[nt][j][3] *= corr[1];
       }
       // (key g | g + 8, heads 2t, 2t + 1) -> (head g, keys 2t, 2t + 1 | 2t + 8, 2t + 9).
+      pb[nt][0] = movmatrix_trans(pack_f16(st[nt][0], st[nt][1]));
+      pb[nt][1] = movmatrix_trans(pack_f16(st[nt][2], st[nt][3]));
+    }
+    // V^T: keys 2t, 2t + 1, 2t + 8, 2t + 9 of this lane's dimensions [g HD / 8, +HD / 8).
+    uint32_t vw[4][HD / 32];
 #pragma unroll
-      for (int u = 0; u < TPS; ++u) {
-        pb[u][nt][0] = movmatrix_trans(pack_f16(st[u][nt][0], st[u][nt][1]));
-        pb[u][nt][1] = movmatrix_trans(pack_f16(st[u][nt][2], st[u][nt][3]));
+    for (int j = 0; j < 4; ++j) {
+      const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
+      const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
+      if constexpr (HD == 128) {
+        const uint4 x = *reinterpret_cast<const uint4*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
+      } else {
+        const uint2 x = *reinterpret_cast<const uint2*>(p);
+        vw[j][0] = x.x, vw[j][1] = x.y;
       }
     }
 #pragma unroll
-    for (int u = 0; u < TPS; ++u) {
-      // V^T: keys 2t, 2t + 1, 2t + 8, 2t + 9 of this lane's dimensions [g HD / 8, +HD / 8).
-      const uint8_t* vs = ks[u] + kTile * HD;
-      uint32_t vw[4][HD / 32];
+    for (int wd = 0; wd < HD / 32; ++wd) {
+      // Dimensions 4 wd + 2 e and + 1 (m-tile J = 2 wd + e): keys (2t, 2t + 1) of each, then (2t + 8, 2t + 9).
+      const uint32_t ab[2] = {__byte_perm(vw[0][wd], vw[1][wd], 0x5140), __byte_perm(vw[0][wd], vw[1][wd], 0x7362)};
+      const uint32_t cd[2] = {__byte_perm(vw[2][wd], vw[3][wd], 0x5140), __byte_perm(vw[2][wd], vw[3][wd], 0x7362)};
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
-        const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
-        if constexpr (HD == 128) {
-          const uint4 x = *reinterpret_cast<const uint4*>(p);
-          vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
-        } else {
-          const uint2 x = *reinterpret_cast<const uint2*>(p);
-          vw[j][0] = x.x, vw[j][1] = x.y;
-        }
-      }
+      for (int e = 0; e < 2; ++e) {
+        uint32_t va[4];
+        e4m3x4_to_f16x4(ab[e], va[0], va[1]);
+        e4m3x4_to_f16x4(cd[e], va[2], va[3]);
 #pragma unroll
-      for (int wd = 0; wd < HD / 32; ++wd) {
-        // Dimensions 4 wd + 2 e and + 1 (m-tile J = 2 wd + e): keys (2t, 2t + 1) of each, then (2t + 8, 2t + 9).
-        const uint32_t ab[2] = {__byte_perm(vw[0][wd], vw[1][wd], 0x5140), __byte_perm(vw[0][wd], vw[1][wd], 0x7362)};
-        const uint32_t cd[2] = {__byte_perm(vw[2][wd], vw[3][wd], 0x5140), __byte_perm(vw[2][wd], vw[3][wd], 0x7362)};
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          uint32_t va[4];
-          e4m3x4_to_f16x4(ab[e], va[0], va[1]);
-          e4m3x4_to_f16x4(cd[e], va[2], va[3]);
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt) mma_16816<true>(ot[nt][2 * wd + e], va, pb[u][nt][0], pb[u][nt][1]);
-        }
+        for (int nt = 0; nt < NT; ++nt) mma_16816<true>(ot[nt][2 * wd + e], va, pb[nt][0], pb[nt][1]);
       }
     }
     __syncwarp();
@@ -836,23 +807,23 @@ cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t sp
   return launch(attn_decode_merge_kernel<HD, PLAN, 1>, dim3(a.Hq, S), HD, 0, stream, a, part, max_splits);
 }
 
-// The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles, STG
-// stages and TPS tiles a softmax step (STG is the bf16 kernel's kStagesBf16 and TPS 1 for a bf16
-// cache); QK: with QK-norm + RoPE fused in (a kernel apart, so that the plain one stays as it was).
-template <int HD, bool PLAN, bool FP8, int NT, int STG, int TPS, bool QK>
+// The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
+// stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache); QK: with QK-norm + RoPE fused
+// in (a kernel apart, so that the plain one stays as it was).
+template <int HD, bool PLAN, bool FP8, int NT, int STG, bool QK>
 constexpr auto decode_kernel() {
   if constexpr (FP8)
-    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, TPS, QK>;
+    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, QK>;
   else
     return attn_decode_kernel<HD, PLAN, QK>;
 }
 
-template <int HD, bool FP8, int NT, int STG, int TPS, bool QK>
+template <int HD, bool FP8, int NT, int STG, bool QK>
 cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (a.plan != nullptr) {
-    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, TPS, QK>();
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
@@ -860,7 +831,7 @@ cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t st
     if (err != cudaSuccess) return err;
     return launch_merge<HD, true>(a, part, S, a.plan_max_items / S, 0, stream);
   }
-  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, TPS, QK>();
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, QK>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
@@ -870,24 +841,22 @@ cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t st
   return launch_merge<HD, false>(a, part, S, max_splits, max_splits, stream);
 }
 
-template <int HD, bool FP8, int NT, int STG, int TPS = 1>
+template <int HD, bool FP8, int NT, int STG>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
-  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, TPS, true>(a, part, stream)
-                    : launch_decode_kernel<HD, FP8, NT, STG, TPS, false>(a, part, stream);
+  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, true>(a, part, stream)
+                    : launch_decode_kernel<HD, FP8, NT, STG, false>(a, part, stream);
 }
 
-// An e4m3 cache's launch: NT column tiles from the group size; 3 stages, or 4 with a softmax
-// step of 16 or 32 keys, from the arguments.
+// An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
 template <int HD, int NT>
 cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
-  if (a.e4m3_stages == 3) return launch_decode<HD, true, NT, 3>(a, part, stream);
-  return a.e4m3_step == 32 ? launch_decode<HD, true, NT, 4, 2>(a, part, stream)
-                           : launch_decode<HD, true, NT, 4, 1>(a, part, stream);
+  return a.e4m3_stages == 3 ? launch_decode<HD, true, NT, 3>(a, part, stream)
+                            : launch_decode<HD, true, NT, 4>(a, part, stream);
 }
 
-template <int HD, bool FP8, int NT, int STG, int TPS, bool QK>
+template <int HD, bool FP8, int NT, int STG, bool QK>
 int blocks_per_sm() {
-  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, TPS, QK>();
+  constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
   constexpr int smem = kSmem<HD, FP8, STG>;
   if (raise_smem_limit(kernel, smem) != cudaSuccess) return 0;
   int n = 0;
@@ -899,16 +868,15 @@ int blocks_per_sm() {
 }
 
 // An e4m3 cache's kernel for a group of `group` query heads: one 8-head column tile up to 8.
-template <int HD, int STG, int TPS, bool QK>
+template <int HD, int STG, bool QK>
 int blocks_per_sm_e4m3(int group) {
-  return group <= 8 ? blocks_per_sm<HD, true, 1, STG, TPS, QK>() : blocks_per_sm<HD, true, 2, STG, TPS, QK>();
+  return group <= 8 ? blocks_per_sm<HD, true, 1, STG, QK>() : blocks_per_sm<HD, true, 2, STG, QK>();
 }
 
 template <int HD, bool QK>
-int blocks_per_sm(bool kv_fp8, int e4m3_stages, int e4m3_step, int group) {
-  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16, 1, QK>();
-  if (e4m3_stages == 3) return blocks_per_sm_e4m3<HD, 3, 1, QK>(group);
-  return e4m3_step == 32 ? blocks_per_sm_e4m3<HD, 4, 2, QK>(group) : blocks_per_sm_e4m3<HD, 4, 1, QK>(group);
+int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
+  if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16, QK>();
+  return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3, QK>(group) : blocks_per_sm_e4m3<HD, 4, QK>(group);
 }
 
 }  // namespace
@@ -921,12 +889,12 @@ size_t attention_decode_plan_workspace(int max_items, int Hq) {
   return static_cast<size_t>(max_items) * Hq * (kAttnMaxHeadDim + 2) * sizeof(float);
 }
 
-int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int e4m3_step, int group, bool qk_fused) {
+int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int group, bool qk_fused) {
   switch (hd * 2 + qk_fused) {
-    case 128 * 2: return blocks_per_sm<128, false>(kv_fp8, e4m3_stages, e4m3_step, group);
-    case 128 * 2 + 1: return blocks_per_sm<128, true>(kv_fp8, e4m3_stages, e4m3_step, group);
-    case 64 * 2: return blocks_per_sm<64, false>(kv_fp8, e4m3_stages, e4m3_step, group);
-    case 64 * 2 + 1: return blocks_per_sm<64, true>(kv_fp8, e4m3_stages, e4m3_step, group);
+    case 128 * 2: return blocks_per_sm<128, false>(kv_fp8, e4m3_stages, group);
+    case 128 * 2 + 1: return blocks_per_sm<128, true>(kv_fp8, e4m3_stages, group);
+    case 64 * 2: return blocks_per_sm<64, false>(kv_fp8, e4m3_stages, group);
+    case 64 * 2 + 1: return blocks_per_sm<64, true>(kv_fp8, e4m3_stages, group);
     default: return 0;
   }
 }
@@ -939,7 +907,6 @@ cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t st
   if (a.plan != nullptr && a.plan_max_items <= 0) return cudaErrorInvalidValue;
   if (a.kv_fp8 && a.kv_scales == nullptr) return cudaErrorInvalidValue;
   if (a.kv_fp8 && a.e4m3_stages != 3 && a.e4m3_stages != 4) return cudaErrorInvalidValue;
-  if (a.kv_fp8 && a.e4m3_step != 16 && a.e4m3_step != 32) return cudaErrorInvalidValue;
   float* part = static_cast<float*>(workspace);
   const bool one_tile = a.Hq / a.Hkv <= 8;  // an e4m3 block's heads fit one 8-column tile
   switch (a.hd * 4 + a.kv_fp8 * 2 + one_tile) {

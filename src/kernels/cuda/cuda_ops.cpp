@@ -149,12 +149,6 @@ class CudaOps final : public Ops {
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
     e4m3_stages_ = env_stages("ROTOR_E4M3_STAGES", 4);
-    {
-      const char* v = std::getenv("ROTOR_E4M3_STEP");
-      ROTOR_CHECK(v == nullptr || !std::strcmp(v, "16") || !std::strcmp(v, "32"), "ROTOR_E4M3_STEP={}: expected 16 or 32",
-                  v);
-      e4m3_step_ = v == nullptr ? 16 : std::atoi(v);
-    }
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
@@ -169,9 +163,9 @@ class CudaOps final : public Ops {
       for (int wide = 0; wide < 2; ++wide) {  // query-head groups of up to 8, or more
         const int group = 8 + 8 * wide;
         decode_blocks_per_sm_[fp8][0][wide] =
-            cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, e4m3_step_, group, fused_qk_attention_);
+            cuda::attention_decode_blocks_per_sm(64, fp8, e4m3_stages_, group, fused_qk_attention_);
         decode_blocks_per_sm_[fp8][1][wide] =
-            cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, e4m3_step_, group, fused_qk_attention_);
+            cuda::attention_decode_blocks_per_sm(128, fp8, e4m3_stages_, group, fused_qk_attention_);
       }
     }
     ROTOR_CHECK(cublasCreate(&cublas_) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cannot create a handle");
@@ -725,7 +719,6 @@ class CudaOps final : public Ops {
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
-    a.e4m3_step = e4m3_step_;
     a.stream_only = env_flag("ROTOR_ATTN_STREAM_ONLY");
     a.merge_wide = merge_wide_;
     a.early_kv = early_attention_;
@@ -794,7 +787,6 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  int e4m3_step_ = 16;           // e4m3 decode attention's keys a softmax step at 4 stages (ROTOR_E4M3_STEP=16|32)
   int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
