@@ -663,7 +663,15 @@ for step in $steps; do
       ncu_attn bf16-stream bf16 ROTOR_ATTN_STREAM_ONLY=1
       ncu_attn fp8 fp8
       ncu_attn fp8-stream fp8 ROTOR_ATTN_STREAM_ONLY=1
+      ncu_attn fp8-s6 fp8 ROTOR_E4M3_STAGES=6
+      ncu_attn fp8-s6-stream fp8 ROTOR_E4M3_STAGES=6 ROTOR_ATTN_STREAM_ONLY=1
+      ncu_attn fp8-s3-stream fp8 ROTOR_E4M3_STAGES=3 ROTOR_ATTN_STREAM_ONLY=1
       kv_ratio_steps
+      timed "decode step 30B-A3B $L30 layers, batch 32, 16k, fp8 KV cache, 6 stages" "$out/bench-decode-$L30-fp8-s6.log" \
+        "${run_env[@]}" ROTOR_E4M3_STAGES=6 $bin/bench/rotor_bench_decode "$stage/configs/qwen3-30b-a3b/config.json" \
+        --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype fp8
+      grep -E "^RESULT" "$out/bench-decode-$L30-fp8-s6.log" | sed 's/^/   /'
+      gtest_with ROTOR_E4M3_STAGES=6 s6 test_cuda_ops --gtest_filter='*E4m3*:*FusedQk*' 
       ;;
     run-sh)
       # Issue 23: scripts/run.sh on a GPU host builds the CUDA preset (build/cuda) and serves the

@@ -109,7 +109,8 @@ bool env_flag(const char* var, bool fallback = false) {
 // A pipeline depth: VAR=3 or 4, unset the fallback, anything else an error.
 int env_stages(const char* var, int fallback) {
   const char* v = std::getenv(var);
-  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4"), "{}={}: expected 3 or 4", var, v);
+  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4") || !std::strcmp(v, "6"),
+              "{}={}: expected 3, 4 or 6", var, v);
   return v == nullptr ? fallback : std::atoi(v);
 }
 
