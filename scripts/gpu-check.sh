@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages attn-stream w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -651,27 +651,6 @@ for step in $steps; do
       # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache.
       ncu_attn bf16 bf16
       ncu_attn fp8 fp8
-      ;;
-    attn-stream)
-      # Issue 20: decode attention's copies alone (ROTOR_ATTN_STREAM_ONLY=1: the loop waits for
-      # each tile and computes nothing) against the whole kernel under ncu, bf16 and e4m3: how
-      # much of the e4m3 kernel's shortfall is its memory traffic; the attention tests first, the
-      # 30B-A3B decode step at 32 x 16k with each cache last (issue 20's ratio).
-      gtest_with ROTOR_ATTN_STREAM_ONLY=0 attn test_cuda_ops \
-        --gtest_filter='*E4m3*:*FusedQk*:*PagedAttention*:*PlannedDecode*'
-      ncu_attn bf16 bf16
-      ncu_attn bf16-stream bf16 ROTOR_ATTN_STREAM_ONLY=1
-      ncu_attn fp8 fp8
-      ncu_attn fp8-stream fp8 ROTOR_ATTN_STREAM_ONLY=1
-      ncu_attn fp8-s6 fp8 ROTOR_E4M3_STAGES=6
-      ncu_attn fp8-s6-stream fp8 ROTOR_E4M3_STAGES=6 ROTOR_ATTN_STREAM_ONLY=1
-      ncu_attn fp8-s3-stream fp8 ROTOR_E4M3_STAGES=3 ROTOR_ATTN_STREAM_ONLY=1
-      kv_ratio_steps
-      timed "decode step 30B-A3B $L30 layers, batch 32, 16k, fp8 KV cache, 6 stages" "$out/bench-decode-$L30-fp8-s6.log" \
-        "${run_env[@]}" ROTOR_E4M3_STAGES=6 $bin/bench/rotor_bench_decode "$stage/configs/qwen3-30b-a3b/config.json" \
-        --num-layers $L30 --batch 32 --context 16384 --steps 20 --graphs 1 --kv-cache-dtype fp8
-      grep -E "^RESULT" "$out/bench-decode-$L30-fp8-s6.log" | sed 's/^/   /'
-      gtest_with ROTOR_E4M3_STAGES=6 s6 test_cuda_ops --gtest_filter='*E4m3*:*FusedQk*' 
       ;;
     run-sh)
       # Issue 23: scripts/run.sh on a GPU host builds the CUDA preset (build/cuda) and serves the

@@ -82,7 +82,6 @@ struct AttnArgs {
   bool merge_wide;             // decode: the merge by 8 groups of threads where splits are many (ROTOR_MERGE_WIDE)
   bool early_kv;               // decode: a block whose tokens end before the context's last issues its
                                // first K/V tiles before pdl_wait (ROTOR_EARLY_ATTENTION=0: off)
-  bool stream_only;            // EXPERIMENT (ROTOR_ATTN_STREAM_ONLY=1): the decode loop copies tiles, computes nothing
   bool qk_fused;               // decode: QK-norm + RoPE and the cache write fused in (qk; the fp8
                                // cache's scales given, not computed this step)
   AttnQkFused qk;

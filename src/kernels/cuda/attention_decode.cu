@@ -440,10 +440,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
       bf16* stage = wbuf + (i % kStg) * 2 * kTile * HD;
       new_kv.put(i, stage, stage + kTile * HD);
     }
-    if (a.stream_only) {
-      __syncwarp();
-      continue;
-    }
     const bf16* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const bf16* vs = ks + kTile * HD;
     float sc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
@@ -591,10 +587,6 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const Att
     if constexpr (QK) {
       uint8_t* stage = wbuf + (i % kStg) * 2 * kTile * HD;
       new_kv.put(i, stage, stage + kTile * HD);
-    }
-    if (a.stream_only) {
-      __syncwarp();
-      continue;
     }
     const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const uint8_t* vs = ks + kTile * HD;
@@ -850,7 +842,6 @@ cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
 // An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
 template <int HD, int NT>
 cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
-  if (a.e4m3_stages == 6) return launch_decode<HD, true, NT, 6>(a, part, stream);
   return a.e4m3_stages == 3 ? launch_decode<HD, true, NT, 3>(a, part, stream)
                             : launch_decode<HD, true, NT, 4>(a, part, stream);
 }
@@ -877,7 +868,6 @@ int blocks_per_sm_e4m3(int group) {
 template <int HD, bool QK>
 int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
   if (!kv_fp8) return blocks_per_sm<HD, false, 1, kStagesBf16, QK>();
-  if (e4m3_stages == 6) return blocks_per_sm_e4m3<HD, 6, QK>(group);
   return e4m3_stages == 3 ? blocks_per_sm_e4m3<HD, 3, QK>(group) : blocks_per_sm_e4m3<HD, 4, QK>(group);
 }
 
@@ -908,7 +898,7 @@ cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t st
   if (a.plan == nullptr && num_splits(a.max_seq_len) == 0) return cudaSuccess;
   if (a.plan != nullptr && a.plan_max_items <= 0) return cudaErrorInvalidValue;
   if (a.kv_fp8 && a.kv_scales == nullptr) return cudaErrorInvalidValue;
-  if (a.kv_fp8 && a.e4m3_stages != 3 && a.e4m3_stages != 4 && a.e4m3_stages != 6) return cudaErrorInvalidValue;
+  if (a.kv_fp8 && a.e4m3_stages != 3 && a.e4m3_stages != 4) return cudaErrorInvalidValue;
   float* part = static_cast<float*>(workspace);
   const bool one_tile = a.Hq / a.Hkv <= 8;  // an e4m3 block's heads fit one 8-column tile
   switch (a.hd * 4 + a.kv_fp8 * 2 + one_tile) {

@@ -109,8 +109,7 @@ bool env_flag(const char* var, bool fallback = false) {
 // A pipeline depth: VAR=3 or 4, unset the fallback, anything else an error.
 int env_stages(const char* var, int fallback) {
   const char* v = std::getenv(var);
-  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4") || !std::strcmp(v, "6"),
-              "{}={}: expected 3, 4 or 6", var, v);
+  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "3") || !std::strcmp(v, "4"), "{}={}: expected 3 or 4", var, v);
   return v == nullptr ? fallback : std::atoi(v);
 }
 
@@ -720,7 +719,6 @@ class CudaOps final : public Ops {
     a.kv_fp8 = cache.fp8();
     a.kv_scales = cache.fp8() ? cache.scales.data<float>() : nullptr;
     a.e4m3_stages = e4m3_stages_;
-    a.stream_only = env_flag("ROTOR_ATTN_STREAM_ONLY");
     a.merge_wide = merge_wide_;
     a.early_kv = early_attention_;
     a.block_tables = b.block_tables.data<int32_t>();
