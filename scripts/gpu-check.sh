@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages e4m3-tma w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -646,28 +646,6 @@ for step in $steps; do
           --batches "$b" --splits "$splits" --context 16384 --steps 2 --warmup 1 &&
           python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
       done
-      ;;
-    e4m3-tma)
-      # Issue 20: e4m3 decode attention's tiles copied by TMA into 128-byte-swizzled stages
-      # (ROTOR_E4M3_TMA=1) against cp.async, same run: the attention tests with each; decode
-      # attention under ncu (bf16, e4m3, e4m3 TMA); the 30B-A3B decode step at 32 x 16k with a
-      # bf16 cache and an fp8 one by each copy; one TP-8 rank in W8A8 with an fp8 cache by each.
-      for tma in 0 1; do
-        gtest_with ROTOR_E4M3_TMA=$tma tma$tma test_cuda_ops \
-          --gtest_filter='*E4m3*:*FusedQk*:*PagedAttention*:*PlannedDecode*'
-      done
-      ncu_attn bf16 bf16
-      ncu_attn fp8 fp8
-      ncu_attn fp8-tma fp8 ROTOR_E4M3_TMA=1
-      for kv in bf16:0 fp8:0 fp8:1; do
-        log="$out/bench-decode-$L30-${kv/:/-tma}.log"
-        timed "decode step 30B-A3B $L30 layers, batch 32, 16k, ${kv%:*} KV cache, ROTOR_E4M3_TMA=${kv#*:}" "$log" \
-          "${run_env[@]}" ROTOR_E4M3_TMA=${kv#*:} $bin/bench/rotor_bench_decode \
-          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
-          --graphs 1 --kv-cache-dtype $(kv_dtype ${kv%:*})
-        grep -E "^RESULT|roofline" "$log" | sed 's/^/   /'
-      done
-      rank_fp8_ab ROTOR_E4M3_TMA 0 1
       ;;
     ncu-attn)
       # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache.

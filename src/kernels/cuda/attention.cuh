@@ -23,7 +23,6 @@
 //     An e4m3 cache is copied as bytes and converted to f16 tiles in shared memory before the
 //     products.
 #pragma once
-#include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -86,9 +85,6 @@ struct AttnArgs {
   bool qk_fused;               // decode: QK-norm + RoPE and the cache write fused in (qk; the fp8
                                // cache's scales given, not computed this step)
   AttnQkFused qk;
-  bool e4m3_tma;               // decode, kv_fp8, head size 128, 4 stages: the tiles copied by TMA
-                               // through k_map and v_map (attention_decode_tma_maps sets all three)
-  CUtensorMap k_map, v_map;
 };
 
 // Scratch for decode split partials: rows x Hq x splits(max_seq_len) x (hd + 2) f32 (sized
@@ -105,10 +101,6 @@ int attention_decode_blocks_per_sm(int hd, bool kv_fp8, int e4m3_stages, int gro
 inline int attention_decode_blocks_per_item(int Hq, int Hkv) { return Hkv * ((Hq / Hkv + 15) / 16); }
 
 cudaError_t attention_decode(const AttnArgs& a, void* workspace, cudaStream_t stream);
-// An e4m3 cache of num_blocks blocks at head size 128 as TMA tensor maps (rows: blocks x Hkv x
-// block_size, each hd bytes; 16-row boxes, 128-byte swizzle) into a.k_map and a.v_map, and
-// a.e4m3_tma on. Host only, no GPU work.
-cudaError_t attention_decode_tma_maps(AttnArgs& a, int64_t num_blocks);
 cudaError_t attention_prefill(const AttnArgs& a, cudaStream_t stream);
 // The head-size-128 prefill kernel (wgmma; sm_90a), called by attention_prefill.
 cudaError_t attention_prefill_hd128_hopper(const AttnArgs& a, cudaStream_t stream);

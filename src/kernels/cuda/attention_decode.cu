@@ -31,14 +31,11 @@
 #include <type_traits>
 #include <utility>
 
-#include <cudaTypedefs.h>
-
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fp8.cuh"
 #include "kernels/cuda/norm_rope.cuh"
 #include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/tma.cuh"
 
 namespace rotor::cuda {
 namespace {
@@ -51,10 +48,8 @@ constexpr int kStagesBf16 = 3;
 // One cache element: a bf16, or an e4m3 code (a byte).
 template <bool FP8>
 using KvElem = std::conditional_t<FP8, uint8_t, bf16>;
-// TMA adds the stages' alignment to 1024 bytes and a barrier a stage.
-template <int HD, bool FP8, int STG, bool TMA = false>
-constexpr int kSmem = 16 * HD * 2 + kWarps * STG * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>)) +
-                      (TMA ? 1024 + kWarps * STG * 8 : 0);
+template <int HD, bool FP8, int STG>
+constexpr int kSmem = 16 * HD * 2 + kWarps * STG * 2 * kTile * HD * static_cast<int>(sizeof(KvElem<FP8>));
 
 __host__ __device__ int num_splits(int len) { return (len + kDecodePartition - 1) / kDecodePartition; }
 
@@ -67,13 +62,8 @@ __device__ __forceinline__ int fp8_swz(int r, int c) {
 }
 
 // The head dimension behind k-step kk, inner index 2t (and 2t + 1; 2t + 8, 2t + 9 are this + 2,
-// + 3) of the e4m3 S^T = K Q^T product, t = lane % 4: in chunk t + 4 (kk / 4) of a key, or
-// (TMA's swizzle) chunk 2t + kk / 4.
-template <bool TMA>
-__device__ __forceinline__ int k8_dim(int kk, int t) {
-  const int chunk = TMA ? 2 * t + kk / 4 : t + 4 * (kk / 4);
-  return chunk * 16 + 4 * (kk % 4);
-}
+// + 3) of the e4m3 S^T = K Q^T product, t = lane % 4.
+__device__ __forceinline__ int k8_dim(int kk, int t) { return (t + 4 * (kk / 4)) * 16 + 4 * (kk % 4); }
 
 // A decode block's work: its sequence, tokens [start, end), whether that is the whole context,
 // and where its partials go: part [S, Hq, gridDim.x, HD + 2] (fixed) or [items, Hq, HD + 2]
@@ -259,20 +249,18 @@ struct NewKv {
     }
   }
 
-  // The warp's tile i, its copy complete (ks: K, vs: V; TMA: rows in swz128's places): the
-  // newest token's row over what the copy read, before the warp reads the tile.
-  template <bool TMA = false>
+  // The warp's tile i, its copy complete (ks: K, vs: V): the newest token's row over what the
+  // copy read, before the warp reads the tile.
   __device__ __forceinline__ void put(int i, KvElem<FP8>* ks, KvElem<FP8>* vs) const {
     if (i != tile) return;
     const int lane = threadIdx.x % 32;
-    const auto at = [&](int d) { return TMA ? swz128(row, d / 16) + d % 16 : tile_elem<HD, FP8>(row, d); };
 #pragma unroll
     for (int j = 0; j < kPairs; ++j) {
       const int d0 = lane + 32 * j, d1 = HD / 2 + d0;
-      ks[at(d0)] = k_lo[j];
-      ks[at(d1)] = k_hi[j];
-      vs[at(d0)] = v_lo[j];
-      vs[at(d1)] = v_hi[j];
+      ks[tile_elem<HD, FP8>(row, d0)] = k_lo[j];
+      ks[tile_elem<HD, FP8>(row, d1)] = k_hi[j];
+      vs[tile_elem<HD, FP8>(row, d0)] = v_lo[j];
+      vs[tile_elem<HD, FP8>(row, d1)] = v_hi[j];
     }
     __syncwarp();
   }
@@ -340,50 +328,21 @@ struct WarpTiles {
   }
 };
 
-// The warp's tile n (in cache block `block`) into its stage of wbuf: by cp.async (the caller
-// commits the group), or (TMA: an e4m3 cache, head size 128) as two boxes, K's and V's, that
-// lane 0 copies, completing on bars[n % kStg].
-template <int HD, bool FP8, int kStg, bool TMA>
-__device__ __forceinline__ void copy_tile(const AttnArgs& a, const WarpTiles& t, int n, int block, int kvh, int end,
-                                          KvElem<FP8>* wbuf, uint64_t* bars) {
-  KvElem<FP8>* dst = wbuf + (n % kStg) * 2 * kTile * HD;
-  if constexpr (TMA) {
-    if (threadIdx.x % 32 != 0) return;
-    const int tok0 = t.tile_start(n), bs = a.block_size;
-    const int in_block = (bs & (bs - 1)) == 0 ? tok0 & (bs - 1) : tok0 % bs;
-    const int row = (block * a.Hkv + kvh) * bs + in_block;  // of the map's [blocks x Hkv x block_size] rows
-    uint64_t* bar = bars + n % kStg;
-    mbar_arrive_expect_tx(bar, 2 * kTile * HD);
-    tma_load_2d(dst, &a.k_map, 0, row, bar);
-    tma_load_2d(dst + kTile * HD, &a.v_map, 0, row, bar);
-  } else {
-    load_kv_tile<HD, FP8>(a, block, kvh, t.tile_start(n), end, dst);
-  }
-}
-
 // The warp's tiles, its first kStg - 1 issued into stages 0 .. kStg - 2 of wbuf (one cp.async
-// group each, empty past its tiles; TMA: bars' barriers, initialised here).
-template <int HD, bool FP8, int kStg, bool TMA = false>
+// group each, empty past its tiles).
+template <int HD, bool FP8, int kStg>
 __device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const DecodeWork& w, int kvh,
-                                                       KvElem<FP8>* wbuf, uint64_t* bars = nullptr) {
+                                                       KvElem<FP8>* wbuf) {
   WarpTiles t;
   t.warp = threadIdx.x / 32;
   const int num_tiles = (w.end - w.start + kTile - 1) / kTile;
   t.count = num_tiles > t.warp ? (num_tiles - t.warp + kWarps - 1) / kWarps : 0;
   t.start = w.start;
   t.table = a.block_tables + w.s * a.bt_stride;
-  if constexpr (TMA) {
-    if (threadIdx.x % 32 == 0) {
-#pragma unroll
-      for (int s = 0; s < kStg; ++s) mbar_init(bars + s, 1);
-      mbar_init_fence();
-    }
-    __syncwarp();
-  }
 #pragma unroll
   for (int i = 0; i < kStg - 1; ++i) {
-    if (i < t.count) copy_tile<HD, FP8, kStg, TMA>(a, t, i, t.lookup(a, i), kvh, w.end, wbuf, bars);
-    if constexpr (!TMA) cp_async_commit();
+    if (i < t.count) load_kv_tile<HD, FP8>(a, t.lookup(a, i), kvh, t.tile_start(i), w.end, wbuf + i * 2 * kTile * HD);
+    cp_async_commit();
   }
   t.next = t.lookup(a, kStg - 1);
   return t;
@@ -391,27 +350,16 @@ __device__ __forceinline__ WarpTiles issue_first_tiles(const AttnArgs& a, const 
 
 // Iteration i's copy: tile i + kStg - 1 into its stage of wbuf (a cp.async group, empty past
 // the warp's tiles), and the block of the tile after it looked up for the next iteration.
-template <int HD, bool FP8, int kStg, bool TMA = false>
+template <int HD, bool FP8, int kStg>
 __device__ __forceinline__ void issue_tile(const AttnArgs& a, WarpTiles& t, int i, int kvh, int end,
-                                           KvElem<FP8>* wbuf, uint64_t* bars = nullptr) {
+                                           KvElem<FP8>* wbuf) {
   const int n = i + kStg - 1;
   if (n < t.count) {
     const int block = t.next;
     t.next = t.lookup(a, n + 1);
-    copy_tile<HD, FP8, kStg, TMA>(a, t, n, block, kvh, end, wbuf, bars);
+    load_kv_tile<HD, FP8>(a, block, kvh, t.tile_start(n), end, wbuf + (n % kStg) * 2 * kTile * HD);
   }
-  if constexpr (!TMA) cp_async_commit();
-}
-
-// Waits for the warp's tile i: its cp.async group, or (TMA) its stage's barrier, whose phase
-// parity flips each time the stage is reused.
-template <int kStg, bool TMA = false>
-__device__ __forceinline__ void wait_tile(int i, uint64_t* bars = nullptr) {
-  if constexpr (TMA)
-    mbar_wait(bars + i % kStg, (i / kStg) & 1);
-  else
-    cp_async_wait<kStg - 1>();
-  __syncwarp();
+  cp_async_commit();
 }
 
 // The block's end: the warps' partial outputs so [kWarps][16][HD] f32 (rows: query heads,
@@ -486,7 +434,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 
   for (int i = 0; i < tiles.count; ++i) {
     issue_tile<HD, false, kStg>(a, tiles, i, kvh, w.end, wbuf);
-    wait_tile<kStg>(i);
+    cp_async_wait<kStg - 1>();
+    __syncwarp();
     if constexpr (QK) {
       bf16* stage = wbuf + (i % kStg) * 2 * kTile * HD;
       new_kv.put(i, stage, stage + kTile * HD);
@@ -583,17 +532,12 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(const AttnArgs
 // (NT tiles: a group of up to 8 heads needs one, where the query-rows form padded 8 to 16);
 // P^T into the B operand by movmatrix; O^T = V^T P^T, 16 dimensions x 8 heads an m-tile. Half
 // the MMAs, exponentials and output rescales of the query-rows form, and half its accumulators.
-// QK: AttnArgs::qk_fused. TMA (head size 128): the tiles copied by TMA into 128-byte-swizzled
-// stages (AttnArgs::e4m3_tma), each lane reading the chunks that swizzle leaves free of bank
-// conflicts: chunks 2t, 2t + 1 of a key in S^T (k8_dim<true>), chunk g in V^T.
-template <int HD, bool PLAN, int NT, int kStg, bool QK, bool TMA>
-__global__ void __launch_bounds__(kWarps * 32)
-    attn_decode_e4m3_kernel(const __grid_constant__ AttnArgs a, float* __restrict__ part) {
-  static_assert(!TMA || HD == 128, "TMA stages hold rows of 128 bytes");
+// QK: AttnArgs::qk_fused.
+template <int HD, bool PLAN, int NT, int kStg, bool QK>
+__global__ void __launch_bounds__(kWarps * 32) attn_decode_e4m3_kernel(const AttnArgs a, float* __restrict__ part) {
   extern __shared__ __align__(128) uint8_t smem_raw[];
   bf16* sq = reinterpret_cast<bf16*>(smem_raw);           // [16][HD]
   uint8_t* skv = reinterpret_cast<uint8_t*>(sq + 16 * HD);  // [warp][stage][K|V][kTile][HD] codes
-  if constexpr (TMA) skv += (1024 - smem_addr(skv) % 1024) % 1024;  // the swizzle's period
   DecodeWork w;
   int kvh, g0;
   bool waited;
@@ -602,8 +546,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int rows = min(8 * NT, G - g0), head0 = kvh * G + g0;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   uint8_t* wbuf = skv + warp * kStg * 2 * kTile * HD;
-  uint64_t* bars = reinterpret_cast<uint64_t*>(skv + kWarps * kStg * 2 * kTile * HD) + warp * kStg;  // TMA
-  WarpTiles tiles = issue_first_tiles<HD, true, kStg, TMA>(a, w, kvh, wbuf, bars);
+  WarpTiles tiles = issue_first_tiles<HD, true, kStg>(a, w, kvh, wbuf);
   finish_wait(waited);
 
   [[maybe_unused]] NewKv<HD, true> new_kv;
@@ -614,7 +557,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   uint32_t qb[NT][HD / 16][2];
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk) {
-    const int d = k8_dim<TMA>(kk, t);
+    const int d = k8_dim(kk, t);
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       const int r = g + 8 * nt;
@@ -638,21 +581,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float scale_log2 = a.scale * a.kv_scales[0] * 1.4426950408889634f, v_scale = a.kv_scales[1];
 
   for (int i = 0; i < tiles.count; ++i) {
-    issue_tile<HD, true, kStg, TMA>(a, tiles, i, kvh, w.end, wbuf, bars);
-    wait_tile<kStg, TMA>(i, bars);
-    uint8_t* stage = wbuf + (i % kStg) * 2 * kTile * HD;
-    if constexpr (TMA) {
-      // A box holds whatever the cache has past the context's end: V's rows there zeroed (their
-      // weights are 0, but 0 times a stale NaN code is not); K's rows are masked below.
-      const int live = w.end - tiles.tile_start(i);
-      if (live < kTile) {
-        for (int k = lane; k < (kTile - live) * HD / 16; k += 32)
-          reinterpret_cast<uint4*>(stage + kTile * HD + live * HD)[k] = make_uint4(0, 0, 0, 0);
-        __syncwarp();
-      }
+    issue_tile<HD, true, kStg>(a, tiles, i, kvh, w.end, wbuf);
+    cp_async_wait<kStg - 1>();
+    __syncwarp();
+    if constexpr (QK) {
+      uint8_t* stage = wbuf + (i % kStg) * 2 * kTile * HD;
+      new_kv.put(i, stage, stage + kTile * HD);
     }
-    if constexpr (QK) new_kv.template put<TMA>(i, stage, stage + kTile * HD);
-    const uint8_t* ks = stage;
+    const uint8_t* ks = wbuf + (i % kStg) * 2 * kTile * HD;
     const uint8_t* vs = ks + kTile * HD;
     // S^T: A rows g, g + 8 are keys g, g + 8; their chunks t + 4h hold k-steps 4h .. 4h + 3.
     float st[NT][4];
@@ -660,10 +596,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int nt = 0; nt < NT; ++nt) st[nt][0] = st[nt][1] = st[nt][2] = st[nt][3] = 0.0f;
 #pragma unroll
     for (int h = 0; h < HD / 64; ++h) {
-      const uint4 k0 = *reinterpret_cast<const uint4*>(
-          ks + (TMA ? swz128(g, 2 * t + h) : g * HD + fp8_swz<HD>(g, t + 4 * h) * 16));
-      const uint4 k1 = *reinterpret_cast<const uint4*>(
-          ks + (TMA ? swz128(g + 8, 2 * t + h) : (g + 8) * HD + fp8_swz<HD>(g + 8, t + 4 * h) * 16));
+      const uint4 k0 = *reinterpret_cast<const uint4*>(ks + g * HD + fp8_swz<HD>(g, t + 4 * h) * 16);
+      const uint4 k1 = *reinterpret_cast<const uint4*>(ks + (g + 8) * HD + fp8_swz<HD>(g + 8, t + 4 * h) * 16);
       const uint32_t w0[4] = {k0.x, k0.y, k0.z, k0.w}, w1[4] = {k1.x, k1.y, k1.z, k1.w};
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
@@ -715,7 +649,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int r = 2 * t + (j & 1) + (j / 2) * 8, byte = g * (HD / 8);
-      const uint8_t* p = vs + (TMA ? swz128(r, g) : r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16);
+      const uint8_t* p = vs + r * HD + fp8_swz<HD>(r, byte / 16) * 16 + byte % 16;
       if constexpr (HD == 128) {
         const uint4 x = *reinterpret_cast<const uint4*>(p);
         vw[j][0] = x.x, vw[j][1] = x.y, vw[j][2] = x.z, vw[j][3] = x.w;
@@ -868,20 +802,20 @@ cudaError_t launch_merge(const AttnArgs& a, const float* part, int S, int64_t sp
 // The decode kernel for a bf16 cache, or for an e4m3 one with NT 8-head column tiles and STG
 // stages (STG is the bf16 kernel's kStagesBf16 for a bf16 cache); QK: with QK-norm + RoPE fused
 // in (a kernel apart, so that the plain one stays as it was).
-template <int HD, bool PLAN, bool FP8, int NT, int STG, bool QK, bool TMA = false>
+template <int HD, bool PLAN, bool FP8, int NT, int STG, bool QK>
 constexpr auto decode_kernel() {
   if constexpr (FP8)
-    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, QK, TMA>;
+    return attn_decode_e4m3_kernel<HD, PLAN, NT, STG, QK>;
   else
     return attn_decode_kernel<HD, PLAN, QK>;
 }
 
-template <int HD, bool FP8, int NT, int STG, bool QK, bool TMA>
+template <int HD, bool FP8, int NT, int STG, bool QK>
 cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t stream) {
   const int S = a.seq_end - a.seq_begin, heads = attention_decode_blocks_per_item(a.Hq, a.Hkv);
-  constexpr int smem = kSmem<HD, FP8, STG, TMA>;
+  constexpr int smem = kSmem<HD, FP8, STG>;
   if (a.plan != nullptr) {
-    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK, TMA>();
+    constexpr auto kernel = decode_kernel<HD, true, FP8, NT, STG, QK>();
     const cudaError_t attr = raise_smem_limit(kernel, smem);
     if (attr != cudaSuccess) return attr;
     const dim3 grid(a.plan_max_items, heads, 1);
@@ -889,7 +823,7 @@ cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t st
     if (err != cudaSuccess) return err;
     return launch_merge<HD, true>(a, part, S, a.plan_max_items / S, 0, stream);
   }
-  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, QK, TMA>();
+  constexpr auto kernel = decode_kernel<HD, false, FP8, NT, STG, QK>();
   const cudaError_t attr = raise_smem_limit(kernel, smem);
   if (attr != cudaSuccess) return attr;
   const int max_splits = num_splits(a.max_seq_len);
@@ -899,18 +833,15 @@ cudaError_t launch_decode_kernel(const AttnArgs& a, float* part, cudaStream_t st
   return launch_merge<HD, false>(a, part, S, max_splits, max_splits, stream);
 }
 
-template <int HD, bool FP8, int NT, int STG, bool TMA = false>
+template <int HD, bool FP8, int NT, int STG>
 cudaError_t launch_decode(const AttnArgs& a, float* part, cudaStream_t stream) {
-  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, true, TMA>(a, part, stream)
-                    : launch_decode_kernel<HD, FP8, NT, STG, false, TMA>(a, part, stream);
+  return a.qk_fused ? launch_decode_kernel<HD, FP8, NT, STG, true>(a, part, stream)
+                    : launch_decode_kernel<HD, FP8, NT, STG, false>(a, part, stream);
 }
 
-// An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments; TMA
-// copies at head size 128 and 4 stages where the maps are given (AttnArgs::e4m3_tma).
+// An e4m3 cache's launch: NT column tiles from the group size, STG from the arguments.
 template <int HD, int NT>
 cudaError_t launch_decode_e4m3(const AttnArgs& a, float* part, cudaStream_t stream) {
-  if constexpr (HD == 128)
-    if (a.e4m3_tma && a.e4m3_stages == 4) return launch_decode<HD, true, NT, 4, true>(a, part, stream);
   return a.e4m3_stages == 3 ? launch_decode<HD, true, NT, 3>(a, part, stream)
                             : launch_decode<HD, true, NT, 4>(a, part, stream);
 }
@@ -941,33 +872,6 @@ int blocks_per_sm(bool kv_fp8, int e4m3_stages, int group) {
 }
 
 }  // namespace
-
-cudaError_t attention_decode_tma_maps(AttnArgs& a, int64_t num_blocks) {
-  using Encode = PFN_cuTensorMapEncodeTiled_v12000;
-  static const Encode encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) !=
-            cudaSuccess ||
-        found != cudaDriverEntryPointSuccess)
-      fn = nullptr;
-    return reinterpret_cast<Encode>(fn);
-  }();
-  if (encode == nullptr) return cudaErrorNotSupported;
-  if (!a.kv_fp8 || a.hd != 128) return cudaErrorInvalidValue;
-  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(a.hd),
-                              static_cast<cuuint64_t>(num_blocks) * a.Hkv * a.block_size};
-  const cuuint64_t row_bytes[1] = {static_cast<cuuint64_t>(a.hd)};
-  const cuuint32_t box[2] = {static_cast<cuuint32_t>(a.hd), kTile}, unit[2] = {1, 1};
-  for (const auto& [map, cache] : {std::pair{&a.k_map, a.k_cache}, std::pair{&a.v_map, a.v_cache}}) {
-    const CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, cache, dims, row_bytes, box, unit,
-                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
-  }
-  a.e4m3_tma = true;
-  return cudaSuccess;
-}
 
 size_t attention_decode_workspace(int rows, int Hq, int max_seq_len) {
   return static_cast<size_t>(rows) * Hq * num_splits(max_seq_len) * (kAttnMaxHeadDim + 2) * sizeof(float);

@@ -148,7 +148,6 @@ class CudaOps final : public Ops {
     early_attention_ = env_flag("ROTOR_EARLY_ATTENTION", true);
     fused_qk_attention_ = env_flag("ROTOR_FUSED_QK_ATTENTION", true);
     fused_quant_ = env_flag("ROTOR_FUSED_QUANT", true);
-    e4m3_tma_ = env_flag("ROTOR_E4M3_TMA");
     e4m3_stages_ = env_stages("ROTOR_E4M3_STAGES", 4);
     gate_up_stages_ = env_stages("ROTOR_GATEUP_STAGES", 0);
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
@@ -298,7 +297,7 @@ class CudaOps final : public Ops {
 
   void attention_decode_impl(const Tensor& q, const LayerKVCache& cache, const AttentionBatch& b, float scale,
                              const Tensor& out) override {
-    run_attention_decode(attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode"), cache, b,
+    run_attention_decode(attn_args(q, cache, b, scale, out, 0, b.num_decode_seqs, "attention_decode"), b,
                          "attention_decode");
   }
 
@@ -330,13 +329,11 @@ class CudaOps final : public Ops {
     a.qk.positions = b.positions.data<int32_t>();
     a.qk.slots = b.slot_mapping.data<int32_t>();
     a.qk.num_slots = cache.k.size(0) * cache.k.size(2);
-    run_attention_decode(a, cache, b, op);
+    run_attention_decode(a, b, op);
   }
 
-  // The decode kernel on a's rows: the fixed splits, or the batch's split plan. An e4m3 cache at
-  // head size 128 has its tiles copied by TMA with ROTOR_E4M3_TMA=1 (its maps encoded here).
-  void run_attention_decode(cuda::AttnArgs a, const LayerKVCache& cache, const AttentionBatch& b, const char* op) {
-    if (e4m3_tma_ && a.kv_fp8 && a.hd == 128) check(cuda::attention_decode_tma_maps(a, cache.k.size(0)), op);
+  // The decode kernel on a's rows: the fixed splits, or the batch's split plan.
+  void run_attention_decode(cuda::AttnArgs a, const AttentionBatch& b, const char* op) {
     if (!b.decode_plan.defined()) {
       void* ws = workspace(cuda::attention_decode_workspace(b.num_decode_seqs, a.Hq, a.max_seq_len));
       check(cuda::attention_decode(a, ws, stream_), op);
@@ -789,7 +786,6 @@ class CudaOps final : public Ops {
   // on since the TP-8 rank's W8A8 batch-1 step fell 6% with it (docs/perf-log.md, 2026-12-06 02:43).
   bool fused_quant_ = true;
   int e4m3_stages_ = 4;          // e4m3 decode attention's tiles in flight per warp (ROTOR_E4M3_STAGES=3|4)
-  bool e4m3_tma_ = false;        // e4m3 decode attention's tiles copied by TMA (ROTOR_E4M3_TMA=1)
   int gate_up_stages_ = 0;       // 16-row expert gate+up stages (ROTOR_GATEUP_STAGES=3|4; 0: by load)
   // Decode attention's merge by 8 thread groups where splits are many (ROTOR_MERGE_WIDE=0: one).
   bool merge_wide_ = true;
