@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -110,7 +110,7 @@ rank_fp8_ab() {  # rank_fp8_ab VAR VALUE...: the TP-8 rank in W8A8 with an fp8 c
     done
   done
 }
-ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Compute (30B-A3B, 2 layers, batch 32, 16k)
+ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Compute (30B-A3B, 2 layers, batch 32, NCU_CONTEXT or 16k)
   # Eager launches with the split plan; speed of light, warp states, occupancy, memory and the
   # scheduler, as ncu prints them, for the split kernel (attn_decode_kernel /
   # attn_decode_e4m3_kernel) of the second timed step.
@@ -121,8 +121,8 @@ ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Co
     "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
     --section SchedulerStats --section LaunchStats $bin/bench/rotor_bench_decode \
-    "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --batch 32 --context 16384 --steps 4 --warmup 1 \
-    --graphs 0 --kv-cache-dtype $(kv_dtype $kv)
+    "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --batch 32 --context ${NCU_CONTEXT:-16384} --steps 4 \
+    --warmup 1 --graphs 0 --kv-cache-dtype $(kv_dtype $kv)
   grep -E "Duration|DRAM Throughput|Compute \(SM\)|Issued Warp|No Eligible|Eligible Warps|Warp Cycles Per Issued|Registers Per|Theoretical Occupancy|Grid Size|Waves Per SM|Stall" \
     "$out/ncu-attn-$tag.log" | sed 's/^/   /' | head -n 30
 }
@@ -645,6 +645,22 @@ for step in $steps; do
           $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" \
           --batches "$b" --splits "$splits" --context 16384 --steps 2 --warmup 1 &&
           python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+      done
+      ;;
+    split-max)
+      # Issue 20: e4m3 decode attention with 4096-token splits (ROTOR_DECODE_SPLIT_MAX=4096: 1 MB a
+      # block, what a bf16 block streams) against 2048: under ncu at 32k context (the same waves
+      # as 2048 at 16k), the bf16 kernel beside; then the 30B-A3B decode step at 32 x 16k.
+      NCU_CONTEXT=32768 ncu_attn bf16-32k bf16
+      NCU_CONTEXT=32768 ncu_attn fp8-32k fp8
+      NCU_CONTEXT=32768 ncu_attn fp8-32k-4096 fp8 ROTOR_DECODE_SPLIT_MAX=4096
+      for kv in bf16:0 fp8:0 fp8:4096; do
+        log="$out/bench-decode-$L30-${kv/:/-max}.log"
+        timed "decode step 30B-A3B $L30 layers, batch 32, 16k, ${kv%:*} KV cache, ROTOR_DECODE_SPLIT_MAX=${kv#*:}" \
+          "$log" "${run_env[@]}" ROTOR_DECODE_SPLIT_MAX=${kv#*:} $bin/bench/rotor_bench_decode \
+          "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
+          --graphs 1 --kv-cache-dtype $(kv_dtype ${kv%:*})
+        grep -E "^RESULT|split plan" "$log" | sed 's/^/   /'
       done
       ;;
     ncu-attn)

@@ -76,14 +76,17 @@ DecodeSplitOptions decode_split_options_from_env() {
     ROTOR_CHECK(s == "plan" || s == "fixed", "ROTOR_DECODE_SPLITS={}: expected plan or fixed", s);
     e.mode = s == "plan" ? DecodeSplitOptions::Mode::Plan : DecodeSplitOptions::Mode::Fixed;
   }
-  if (const char* v = std::getenv("ROTOR_DECODE_SPLIT_MIN"); v != nullptr && *v != '\0') {
+  const auto tokens = [](const char* var) {
+    const char* v = std::getenv(var);
+    if (v == nullptr || *v == '\0') return 0;
     char* end = nullptr;
     const long n = std::strtol(v, &end, 10);
     ROTOR_CHECK(*end == '\0' && n >= 0 && n <= (1 << 20) && n % kDecodeSplitAlign == 0,
-                "ROTOR_DECODE_SPLIT_MIN={}: expected a multiple of {} tokens (0 = the backend's)", v,
-                kDecodeSplitAlign);
-    e.min_chunk = static_cast<int>(n);
-  }
+                "{}={}: expected a multiple of {} tokens (0 = the backend's)", var, v, kDecodeSplitAlign);
+    return static_cast<int>(n);
+  };
+  e.min_chunk = tokens("ROTOR_DECODE_SPLIT_MIN");
+  e.max_chunk = tokens("ROTOR_DECODE_SPLIT_MAX");
   return e;
 }
 

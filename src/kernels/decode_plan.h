@@ -59,11 +59,13 @@ DecodePlan plan_decode_splits(std::span<const int32_t> lens, int num_real, const
 // Whether a runner plans its decode splits, from the environment: ROTOR_DECODE_SPLITS=plan (a
 // plan per step), fixed (the backend's fixed splits), or unset (the backend's choice,
 // DecodeSplitParams::plan_by_default: the GPU plans, the CPU does not); ROTOR_DECODE_SPLIT_MIN=N
-// sets min_chunk (0 or unset: the backend's). Throws on other values.
+// and ROTOR_DECODE_SPLIT_MAX=N set min_chunk and max_chunk (0 or unset: the backend's; the runner
+// takes a max_chunk no shorter than the backend's). Throws on other values.
 struct DecodeSplitOptions {
   enum class Mode { Backend, Plan, Fixed };
   Mode mode = Mode::Backend;
   int min_chunk = 0;
+  int max_chunk = 0;
   bool plans(const DecodeSplitParams& backend) const {
     return mode == Mode::Plan || (mode == Mode::Backend && backend.plan_by_default);
   }

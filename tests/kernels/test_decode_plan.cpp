@@ -162,6 +162,7 @@ TEST(DecodePlan, BadInputsAreRefused) {
 TEST(DecodePlan, EnvironmentSwitch) {
   unsetenv("ROTOR_DECODE_SPLITS");
   unsetenv("ROTOR_DECODE_SPLIT_MIN");
+  unsetenv("ROTOR_DECODE_SPLIT_MAX");
   // Unset: the backend's choice (the GPU plans, the CPU does not).
   DecodeSplitParams gpu, cpu;
   gpu.plan_by_default = true;
@@ -171,6 +172,12 @@ TEST(DecodePlan, EnvironmentSwitch) {
   setenv("ROTOR_DECODE_SPLIT_MIN", "256", 1);
   EXPECT_TRUE(decode_split_options_from_env().plans(cpu));
   EXPECT_EQ(decode_split_options_from_env().min_chunk, 256);
+  EXPECT_EQ(decode_split_options_from_env().max_chunk, 0);
+  setenv("ROTOR_DECODE_SPLIT_MAX", "4096", 1);
+  EXPECT_EQ(decode_split_options_from_env().max_chunk, 4096);
+  setenv("ROTOR_DECODE_SPLIT_MAX", "1000", 1);  // not a multiple of 16
+  EXPECT_THROW(decode_split_options_from_env(), Error);
+  unsetenv("ROTOR_DECODE_SPLIT_MAX");
   setenv("ROTOR_DECODE_SPLITS", "fixed", 1);
   EXPECT_FALSE(decode_split_options_from_env().plans(gpu));
   setenv("ROTOR_DECODE_SPLITS", "yes", 1);

@@ -41,8 +41,13 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
   plan_splits_ = opt_.decode_splits.plans(split_params_);
   if (plan_splits_) {
     if (opt_.decode_splits.min_chunk > 0) split_params_.min_chunk = opt_.decode_splits.min_chunk;
+    // A longer longest split only: the backend sizes its launches by its own (fewer items).
+    ROTOR_CHECK(opt_.decode_splits.max_chunk == 0 || opt_.decode_splits.max_chunk >= split_params_.max_chunk,
+                "runner: ROTOR_DECODE_SPLIT_MAX={} is below the backend's longest split, {} tokens",
+                opt_.decode_splits.max_chunk, split_params_.max_chunk);
+    if (opt_.decode_splits.max_chunk > 0) split_params_.max_chunk = opt_.decode_splits.max_chunk;
     ROTOR_CHECK(split_params_.min_chunk <= split_params_.max_chunk,
-                "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN)",
+                "runner: decode splits of at least {} tokens, but at most {} (ROTOR_DECODE_SPLIT_MIN, _MAX)",
                 split_params_.min_chunk, split_params_.max_chunk);
     if (shard.rank == 0)
       ROTOR_LOG_INFO("decode attention: a split plan per step: {} items fill the device, "
