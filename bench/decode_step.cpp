@@ -203,7 +203,9 @@ int main(int argc, char** argv) {
   app.add_option("--graphs", a.graphs, "CUDA graphs for decode (1/0)")->capture_default_str();
   app.add_flag("--prefill", a.prefill, "prefill the prompts for real (and time it)");
   app.add_option("--chunk", a.chunk, "prefill tokens per step")->capture_default_str();
-  app.add_option("--block-size", a.block_size, "tokens per KV cache block")->capture_default_str();
+  app.add_option("--block-size", a.block_size, "tokens per KV cache block")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
   app.add_option("--tensor-parallel-size,--tp", a.tp,
                  "ranks (GPUs 0..N-1; ROTOR_SAME_DEVICE_RANKS=1: all on GPU 0, a stream each)")
       ->capture_default_str();

@@ -117,7 +117,7 @@ ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Co
   local tag=$1 kv=$2 ncu_bin
   shift 2
   ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-  timed "ncu: decode attention, 30B-A3B, batch 32, 16k, $tag cache $*" "$out/ncu-attn-$tag.log" "${run_env[@]}" "$@" \
+  timed "ncu: decode attention, 30B-A3B, batch 32, context ${NCU_CONTEXT:-16384}, $tag cache $*" "$out/ncu-attn-$tag.log" "${run_env[@]}" "$@" \
     "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
     --section SchedulerStats --section LaunchStats $bin/bench/rotor_bench_decode \
