@@ -280,6 +280,16 @@ __device__ __forceinline__ void stage_query(const AttnArgs& a, const DecodeWork&
   }
 }
 
+// Token `tok`'s cache block (index into its block table) and its row in that block; a
+// power-of-two block_size by shift and mask instead of a division.
+struct BlockPos {
+  int index, offset;
+};
+__device__ __forceinline__ BlockPos block_pos(int tok, int bs) {
+  if ((bs & (bs - 1)) == 0) return {tok >> (__ffs(bs) - 1), tok & (bs - 1)};
+  return {tok / bs, tok % bs};
+}
+
 // A tile of 16 tokens from `tok0` (K then V, cp.async into a warp's stage `dst`), in cache
 // block `block` (a tile never straddles two: block_size is a multiple of kTile): bf16 rows in
 // swz's chunk order, e4m3 rows in fp8_swz's.
@@ -289,8 +299,7 @@ __device__ __forceinline__ void load_kv_tile(const AttnArgs& a, int64_t block, i
   using T = KvElem<FP8>;
   constexpr int kEl = 16 / static_cast<int>(sizeof(T)), kRowCh = HD / kEl;
   const int lane = threadIdx.x % 32, bs = a.block_size;
-  const int in_block = (bs & (bs - 1)) == 0 ? tok0 & (bs - 1) : tok0 % bs;
-  const int64_t off = ((block * a.Hkv + kvh) * bs + in_block) * HD;
+  const int64_t off = ((block * a.Hkv + kvh) * bs + block_pos(tok0, bs).offset) * HD;
   // Lane's chunk j: row lane / kRowCh + j 32 / kRowCh, chunk lane % kRowCh; its source is the
   // lane's first plus j 32 / kRowCh rows, an immediate offset of the copy.
   const int r0 = lane / kRowCh, c = lane % kRowCh;
@@ -314,7 +323,7 @@ __device__ __forceinline__ void load_kv_tile(const AttnArgs& a, int64_t block, i
 // A warp's tiles of its block's tokens: tiles warp, warp + kWarps, ... of kTile tokens from
 // w.start, cache blocks looked up in table. The block of the next tile to copy is read one
 // iteration ahead (next), so the table's load is in flight while the warp computes instead of
-// in front of its copies; a power-of-two block_size is divided by a shift.
+// in front of its copies.
 struct WarpTiles {
   int count, start, warp;
   const int32_t* table;
@@ -323,8 +332,7 @@ struct WarpTiles {
   __device__ int tile_start(int i) const { return start + (warp + kWarps * i) * kTile; }
   __device__ int lookup(const AttnArgs& a, int i) const {
     if (i >= count) return 0;
-    const int tok = tile_start(i), bs = a.block_size;
-    return table[(bs & (bs - 1)) == 0 ? tok >> (__ffs(bs) - 1) : tok / bs];
+    return table[block_pos(tile_start(i), a.block_size).index];
   }
 };
 
