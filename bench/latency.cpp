@@ -14,7 +14,9 @@
 // QK-norm + RoPE and attention, qk_norm_rope_attention_decode, fused or not). The timed steps of
 // the plain runner are the CUDA profiler's range (cudaProfilerStart/Stop), so `ncu
 // --profile-from-start off` sees only decode-step kernels, not the weight fill or the graph
-// capture. CUDA only.
+// capture. With --prefill-chunk N it times a prefill instead (issue 14's int8 prefill): one
+// sequence of --context tokens in chunks of N, end to end and per op (eager timing events
+// around every op of the last repetition, summed per op and weight shape), one table. CUDA only.
 #include <CLI/CLI.hpp>
 #include <cuda_profiler_api.h>
 
@@ -48,6 +50,7 @@ struct Args {
   std::vector<std::string> splits{"fixed", "plan"};
   int split_min = 0;
   bool eager_profile = false;
+  int prefill_chunk = 0;  // > 0: profile a prefill of --context tokens in chunks of this many
 };
 
 // One (batch, split mode) measurement.
@@ -151,6 +154,53 @@ class Bench {
     return col;
   }
 
+  // One sequence's prefill of --context tokens in chunks of `chunk`: the median wall time of
+  // --steps repetitions (each from an empty cache; the last chunk samples, which waits for the
+  // GPU), then one more with every op timed. Column.step_ms is the whole prefill.
+  Column prefill(int chunk) {
+    Column col;
+    col.splits = "prefill";
+    const ModelConfig& c = m_.config;
+    RunnerOptions ro;
+    ro.max_num_seqs = 1;
+    ro.max_model_len = max_len();
+    ro.max_num_tokens = std::min(chunk, a_.context);
+    ro.block_size = kBlock;
+    ro.num_blocks = blocks_per_seq_;
+    ro.cuda_graphs = false;
+    OpProfiler prof(ops_);
+    ModelRunner runner(prof, comm_, c, m_.weights.views(), ro);
+    std::vector<int32_t> table(blocks_per_seq_), tokens(a_.context);
+    std::iota(table.begin(), table.end(), 0);
+    for (auto& t : tokens) t = static_cast<int32_t>(g_() % c.vocab_size);
+    const auto run_prefill = [&] {
+      for (int done = 0; done < a_.context;) {
+        SeqWork w;
+        w.tokens = std::span<const int32_t>(tokens).subspan(done, std::min(chunk, a_.context - done));
+        w.num_computed = done;
+        w.block_table = table;
+        done += static_cast<int>(w.tokens.size());
+        w.sample = done == a_.context;
+        w.params.temperature = 0.0f;
+        runner.execute(std::span(&w, 1));
+      }
+    };
+    std::vector<double> t;
+    for (int rep = 0; rep < a_.warmup + a_.steps; ++rep) {
+      const double t0 = now();
+      run_prefill();
+      if (rep >= a_.warmup) t.push_back(now() - t0);
+    }
+    col.step_ms = median(t) * 1e3;
+    prof.clear();
+    prof.set_mode(OpProfiler::Mode::Eager);
+    run_prefill();
+    prof.set_mode(OpProfiler::Mode::Off);
+    ops_.synchronize();
+    col.kernels_us = prof.times_us();
+    return col;
+  }
+
  private:
   static constexpr int kBlock = 16;
   int max_len() const { return a_.context + a_.warmup + a_.steps + 1; }
@@ -233,6 +283,21 @@ void print_table(const std::string& splits, const std::vector<Column>& cols) {
   row("of the roofline", [](const Column& c) { std::printf(" %.0f%% |", 100.0 * c.roofline_ms / c.step_ms); });
 }
 
+// The prefill's ops, longest first (ms, share of the ops' sum; GEMM labels carry their weight
+// shapes), its wall time, and a PREFILL line for scripts/gpu-check.sh's summary.
+void print_prefill(const std::string& name, int layers, bool w8a8, const Args& a, Column col) {
+  double sum = 0;
+  for (const auto& k : col.kernels_us) sum += k.second;
+  std::sort(col.kernels_us.begin(), col.kernels_us.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::printf("\nprefill of %d tokens in chunks of %d, %s, %d layers (ops timed one by one, eager)\n| op | ms | share |\n"
+              "| --- | --- | --- |\n",
+              a.context, a.prefill_chunk, w8a8 ? "W8A8" : "bf16", layers);
+  for (const auto& [label, us] : col.kernels_us) std::printf("| %s | %.3f | %.1f%% |\n", label.c_str(), us / 1e3, 100.0 * us / sum);
+  std::printf("| ops, summed | %.3f | |\n| **prefill (wall, median)** | **%.3f** | |\n", sum / 1e3, col.step_ms);
+  std::printf("PREFILL model=%s layers=%d w8a8=%d tokens=%d chunk=%d ms=%.3f tok_s=%.0f ops_ms=%.3f\n", name.c_str(),
+              layers, w8a8, a.context, a.prefill_chunk, col.step_ms, a.context / (col.step_ms / 1e3), sum / 1e3);
+}
+
 int run(const Args& a) {
   std::unique_ptr<Ops> ops = make_cuda_ops(0);
   std::unique_ptr<Communicator> comm = make_local_comm();
@@ -255,6 +320,10 @@ int run(const Args& a) {
               a.steps);
   std::fflush(stdout);
   Bench bench(a, *ops, *comm, m);
+  if (a.prefill_chunk > 0) {
+    print_prefill(name, c.num_layers, w8a8, a, bench.prefill(a.prefill_chunk));
+    return 0;
+  }
   std::vector<Column> cols;
   for (int B : a.batches)
     for (const std::string& splits : a.splits) {
@@ -301,6 +370,9 @@ int main(int argc, char** argv) {
   app.add_option("--split-min", a.split_min, "shortest planned split in tokens (0 = the backend's)");
   app.add_flag("--eager-profile", a.eager_profile,
                "time the ops of eager steps instead of the decode graph's (includes launch gaps)");
+  app.add_option("--prefill-chunk", a.prefill_chunk,
+                 "profile a prefill of --context tokens in chunks of this many instead of decode steps")
+      ->check(CLI::Range(1, 1 << 20));
   CLI11_PARSE(app, argc, argv);
   try {
     return rotor::run(a);

@@ -663,6 +663,22 @@ for step in $steps; do
         grep -E "^RESULT|split plan" "$log" | sed 's/^/   /'
       done
       ;;
+    prefill-ops)
+      # Issue 14's prefill >= 1.25x: where a 16k-token prefill's time goes, per op, in bf16 and
+      # W8A8 (8 layers of 30B-A3B, one 16,384-token chunk, rotor_bench_latency --prefill-chunk),
+      # then the W8A8 kernels alone at 30B-A3B shapes (rotor_bench_kernels --w8a8-only: int8
+      # GEMMs at 2,048 and 16,384 rows on wgmma and mma.sync, the experts at prefill sizes).
+      for q in auto w8a8; do
+        timed "prefill ops: 30B-A3B 8 layers, 16k tokens in one chunk, ${q/auto/bf16}" "$out/prefill-ops-$q.log" \
+          "${run_env[@]}" $bin/bench/rotor_bench_latency "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 8 \
+          --quantization $q --context 16384 --prefill-chunk 16384 --steps 3 --warmup 1
+        grep -E "^\| |^PREFILL" "$out/prefill-ops-$q.log" | head -n 20 | sed 's/^/   /'
+      done
+      timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes" "$out/kernels-w8a8.log" "${run_env[@]}" \
+        $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-30b-a3b/config.json" --w8a8-only --batch 32 \
+        --prefill-tokens 4096
+      grep -E "gemm|moe_experts" "$out/kernels-w8a8.log" | sed 's/^/   /'
+      ;;
     ncu-attn)
       # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache.
       ncu_attn bf16 bf16
