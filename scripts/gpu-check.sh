@@ -650,11 +650,12 @@ for step in $steps; do
     split-max)
       # Issue 20: e4m3 decode attention with 4096-token splits (ROTOR_DECODE_SPLIT_MAX=4096: 1 MB a
       # block, what a bf16 block streams) against 2048: under ncu at 32k context (the same waves
-      # as 2048 at 16k), the bf16 kernel beside; then the 30B-A3B decode step at 32 x 16k.
+      # as 2048 at 16k), the bf16 kernel beside; then the 30B-A3B decode step at 32 x 16k with
+      # either cache and either longest split.
       NCU_CONTEXT=32768 ncu_attn bf16-32k bf16
       NCU_CONTEXT=32768 ncu_attn fp8-32k fp8
       NCU_CONTEXT=32768 ncu_attn fp8-32k-4096 fp8 ROTOR_DECODE_SPLIT_MAX=4096
-      for kv in bf16:0 fp8:0 fp8:4096; do
+      for kv in bf16:0 bf16:4096 fp8:0 fp8:4096; do
         log="$out/bench-decode-$L30-${kv/:/-max}.log"
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k, ${kv%:*} KV cache, ROTOR_DECODE_SPLIT_MAX=${kv#*:}" \
           "$log" "${run_env[@]}" ROTOR_DECODE_SPLIT_MAX=${kv#*:} $bin/bench/rotor_bench_decode \
