@@ -274,10 +274,10 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
 }
 
 // The same tiles with the warpgroups' roles split (ROTOR_WGMMA_WS=1, an A/B switch): a third
-// warpgroup copies K-steps into the 4-stage ring (cp.async, each thread's copies awaited three
+// warpgroup copies K-steps into the 4-stage ring (cp.async, each thread's copies awaited two
 // K-steps later, then a full barrier per stage), and the two consumer warpgroups multiply as
-// soon as a stage is full and free it (an empty barrier) once its products are done. No
-// block-wide barrier per K-step, and three K-steps in flight instead of two.
+// soon as a stage is full and free it (an empty barrier) once its products are done: no
+// block-wide barrier per K-step, and the copies never wait for the products.
 constexpr int kWsThreads = 384;
 constexpr int kWsProducerRegs = 56, kWsConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
 
@@ -289,7 +289,10 @@ __global__ void __launch_bounds__(kWsThreads, 1) wgmma_gemm_ws_kernel(const MmaA
   using Acc = std::conditional_t<Tile::kInt8, int, float>;
   constexpr int kBM = Tile::kBM, kBN = Tile::kBN, kBK = Tile::kBK, kChunk = Tile::kChunk;
   constexpr int kStages = Tile::kStages, kABytes = Tile::kABytes, kStageBytes = Tile::kStageBytes;
-  constexpr int kAhead = kStages - 1;  // K-steps a producer thread's copies may trail its issue by
+  // K-steps a producer thread's copies may trail its issue by before it marks them full. At most
+  // kStages - 2: the stage it waits on before issuing K-step kt is freed once the consumers hold
+  // K-step kt - kStages + 1, which it must have marked full by then.
+  constexpr int kAhead = kStages - 2;
   static_assert(Tile::kInt8 || MODE != GemmMode::Dense, "bf16 dense GEMMs run on mma_gemm or cuBLAS");
   extern __shared__ __align__(16) uint8_t smem_raw[];
   __shared__ uint64_t full[kStages], empty[kStages];
