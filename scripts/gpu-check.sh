@@ -680,27 +680,6 @@ for step in $steps; do
         --prefill-tokens 4096
       grep -E "gemm|moe_experts" "$out/kernels-w8a8.log" | sed 's/^/   /'
       ;;
-    wgmma-ws)
-      # Issue 14's int8 prefill GEMMs: the warp-specialised wgmma tiles (ROTOR_WGMMA_WS=1: a
-      # producer warpgroup, full/empty barriers per stage) against the default kernel. The W8A8
-      # GEMMs and experts and the bf16 experts against the CPU with it on, then the W8A8 kernel
-      # rows and the 16k-token prefill per op (bf16 and W8A8) with it off and on.
-      gtest_with ROTOR_WGMMA_WS=1 ws test_cuda_w8a8
-      gtest_with ROTOR_WGMMA_WS=1 ws test_cuda_ops --gtest_filter='*Moe*:*Gemm*'
-      for ws in 0 1; do
-        timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_WGMMA_WS=$ws" "$out/kernels-w8a8-ws$ws.log" \
-          "${run_env[@]}" ROTOR_WGMMA_WS=$ws $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-30b-a3b/config.json" \
-          --w8a8-only --batch 32 --prefill-tokens 4096
-        grep -E "^\| w8a8 (gemm .*wgmma|moe_experts +\|)" "$out/kernels-w8a8-ws$ws.log" | sed 's/^/   /'
-        for q in auto w8a8; do
-          timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, ROTOR_WGMMA_WS=$ws" \
-            "$out/prefill-ops-$q-ws$ws.log" "${run_env[@]}" ROTOR_WGMMA_WS=$ws $bin/bench/rotor_bench_latency \
-            "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 8 --quantization $q --context 16384 \
-            --prefill-chunk 16384 --steps 3 --warmup 1
-          grep -E "^\| (moe|gemm|linear|attention)|^PREFILL" "$out/prefill-ops-$q-ws$ws.log" | sed 's/^/   /'
-        done
-      done
-      ;;
     ncu-attn)
       # Issue 20: decode attention under Nsight Compute with a bf16 and an e4m3 cache.
       ncu_attn bf16 bf16

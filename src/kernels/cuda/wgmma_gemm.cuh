@@ -15,13 +15,7 @@
 // cores), and padding rows are never written. Every output element is the sum of its K
 // products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
 // rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh).
-//
-// wgmma_gemm_ws_kernel (ROTOR_WGMMA_WS=1): the same tiles, products and epilogue with a third
-// warpgroup that only copies (full / empty barriers per stage instead of a block-wide barrier
-// per K-step).
 #pragma once
-#include <cstdlib>
-
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/wgmma.cuh"
@@ -54,98 +48,6 @@ __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint6
   wgmma_m64n256k32_s8_ss(d, desc_a, desc_b, 1);
 }
 
-// The tile's epilogue in a consumer warpgroup wg: thread rows r (half 0, 1), columns n0 + 8 j +
-// 2 (lane % 4) + {0, 1} of acc, stored by mode (bf16: SiLU·mul or the down rows; int8: dequantised
-// as the CPU does, gate+up with its row maxima for the requantisation).
-template <typename T, GemmMode MODE, typename Acc>
-__device__ __forceinline__ void wgmma_epilogue(const MmaArgs<T>& a, Acc (&acc)[WgmmaTile<T>::kBN / 2], int tile,
-                                               int m0, int n0, const int32_t* sorted,
-                                               [[maybe_unused]] const float* w_scales) {
-  using Tile = WgmmaTile<T>;
-  constexpr int kBM = Tile::kBM, kBN = Tile::kBN;
-  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
-  if constexpr (!Tile::kInt8) {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-      const int slot = sorted[r];
-      if (slot < 0) continue;
-      if constexpr (MODE == GemmMode::GateUp) {
-        bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
-#pragma unroll
-        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-          float v[2];
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
-            v[e] = g / (1.0f + expf(-g)) * u;
-          }
-          *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
-        }
-      } else {
-        bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j) {
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;
-          *reinterpret_cast<__nv_bfloat162*>(out + col) =
-              __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-        }
-      }
-    }
-  } else {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-      if constexpr (MODE == GemmMode::Dense) {
-        const int m = m0 + r;
-        if (m >= a.M) continue;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j)
-          w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-      } else if constexpr (MODE == GemmMode::GateUp) {
-        // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
-        const int slot = sorted[r];
-        const int64_t row = static_cast<int64_t>(tile) * kBM + r;
-        const float xs = slot >= 0 ? a.a_scales[slot / a.topk] : 0.0f;
-        float amax = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-          float v[2];
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float g = dequant_dynamic(acc[4 * j + 2 * half + e], w_scales[col + e], xs);
-            const float u = dequant_dynamic(acc[4 * (j + kBN / 16) + 2 * half + e], w_scales[a.N + col + e], xs);
-            v[e] = silu_mul(g, u);
-            amax = fmaxf(amax, fabsf(v[e]));
-          }
-          if (slot >= 0) *reinterpret_cast<float2*>(a.h + row * a.N + col) = make_float2(v[0], v[1]);
-        }
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
-        if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x] = amax;
-      } else {
-        const int slot = sorted[r];
-        if (slot < 0) continue;
-        const float hs = a.a_scales[static_cast<int64_t>(tile) * kBM + r];
-        bf16* y = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j) {
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;
-          *reinterpret_cast<__nv_bfloat162*>(y + col) =
-              __floats2bfloat162_rn(dequant_dynamic(acc[4 * j + 2 * half], w_scales[col], hs),
-                                    dequant_dynamic(acc[4 * j + 2 * half + 1], w_scales[col + 1], hs));
-        }
-      }
-    }
-  }
-}
-
 template <typename T, GemmMode MODE>
 __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(const MmaArgs<T> a) {
   pdl_wait();
@@ -161,7 +63,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
   if (MODE != GemmMode::Dense && tile >= *a.num_tiles) return;
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
-  const int tid = threadIdx.x, wg = tid / 128;
+  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
   const int c = tid % 8;  // the 16-byte chunk (k values kChunk c .. of a K-step) this thread copies
   const int m0 = MODE == GemmMode::Dense ? blockIdx.y * kBM : 0;
   const int n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
@@ -270,150 +172,88 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
   wgmma_wait<0>();
   fence_regs(acc);
   if (!active) return;
-  wgmma_epilogue<T, MODE>(a, acc, tile, m0, n0, sorted, w_scales);
-}
 
-// The same tiles with the warpgroups' roles split (ROTOR_WGMMA_WS=1, an A/B switch): a third
-// warpgroup copies K-steps into the 4-stage ring (cp.async, each thread's copies awaited two
-// K-steps later, then a full barrier per stage), and the two consumer warpgroups multiply as
-// soon as a stage is full and free it (an empty barrier) once its products are done: no
-// block-wide barrier per K-step, and the copies never wait for the products.
-constexpr int kWsThreads = 384;
-constexpr int kWsProducerRegs = 56, kWsConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
-
-template <typename T, GemmMode MODE>
-__global__ void __launch_bounds__(kWsThreads, 1) wgmma_gemm_ws_kernel(const MmaArgs<T> a) {
-  pdl_wait();
-  pdl_launch_dependents();
-  using Tile = WgmmaTile<T>;
-  using Acc = std::conditional_t<Tile::kInt8, int, float>;
-  constexpr int kBM = Tile::kBM, kBN = Tile::kBN, kBK = Tile::kBK, kChunk = Tile::kChunk;
-  constexpr int kStages = Tile::kStages, kABytes = Tile::kABytes, kStageBytes = Tile::kStageBytes;
-  // K-steps a producer thread's copies may trail its issue by before it marks them full. At most
-  // kStages - 2: the stage it waits on before issuing K-step kt is freed once the consumers hold
-  // K-step kt - kStages + 1, which it must have marked full by then.
-  constexpr int kAhead = kStages - 2;
-  static_assert(Tile::kInt8 || MODE != GemmMode::Dense, "bf16 dense GEMMs run on mma_gemm or cuBLAS");
-  extern __shared__ __align__(16) uint8_t smem_raw[];
-  __shared__ uint64_t full[kStages], empty[kStages];
-  const int tile = MODE == GemmMode::Dense ? 0 : blockIdx.y;
-  if (MODE != GemmMode::Dense && tile >= *a.num_tiles) return;
-  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
-  const int tid = threadIdx.x, wg = tid / 128;
-  const int m0 = MODE == GemmMode::Dense ? blockIdx.y * kBM : 0;
-  const int n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
-  const int32_t* sorted = MODE == GemmMode::Dense ? nullptr : a.sorted + static_cast<int64_t>(tile) * kBM;
-  const int e = MODE == GemmMode::Dense ? 0 : a.tile_expert[tile];
-  const T* W = a.W + static_cast<int64_t>(e) * a.w_expert_stride;
-  [[maybe_unused]] const float* w_scales = nullptr;
-  if constexpr (Tile::kInt8) w_scales = a.w_scales + static_cast<int64_t>(e) * a.ws_expert_stride;
-
-  // Tile row r (< kBM) holds a real A row: Dense m0 + r < M, else a slot.
-  auto row_ok = [&](int r) { return MODE == GemmMode::Dense ? m0 + r < a.M : sorted[r] >= 0; };
-  // Warpgroup g (consumer) has a real row among 64g .. 64g + 63.
-  const bool active0 = __syncthreads_or(tid < 64 && row_ok(tid));
-  const bool active1 = __syncthreads_or(tid >= 64 && tid < 128 && row_ok(tid));
-  if (tid == 0)
-    for (int st = 0; st < kStages; ++st) {
-      mbar_init(&full[st], 128);
-      mbar_init(&empty[st], 256);
-    }
-  __syncthreads();
-  const int ktiles = (a.K + kBK - 1) / kBK;
-
-  if (wg == 2) {
-    // Producer: thread p copies 16-byte chunk c = p % 8 of A rows p / 8 + 16 i and W rows
-    // p / 8 + 16 i of each K-step (GateUp W row j < 128: gate row n0 + j, else up row N + n0 + j - 128).
-    setmaxnreg_dec<kWsProducerRegs>();
-    const int p = tid - 256, c = p % 8, r0 = p / 8;
-    constexpr int kARows = kBM / 16, kWRows = kBN / 16;
-    int a_row[kARows];  // A row of tile row r0 + 16 i, or -1 for padding
+  // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
+  if constexpr (!Tile::kInt8) {
 #pragma unroll
-    for (int i = 0; i < kARows; ++i) {
-      const int r = r0 + 16 * i;
-      if constexpr (MODE == GemmMode::Dense) a_row[i] = m0 + r < a.M ? m0 + r : -1;
-      else if constexpr (MODE == GemmMode::GateUp) a_row[i] = sorted[r] >= 0 ? sorted[r] / a.topk : -1;
-      else a_row[i] = sorted[r] >= 0 ? tile * kBM + r : -1;
-    }
-    const T* a_base = a.A + c * kChunk;
-    const T* w_base = W + c * kChunk;
-    for (int kt = 0; kt < ktiles; ++kt) {
-      const int st = kt % kStages;
-      if (kt >= kStages) mbar_wait(&empty[st], (kt / kStages + 1) & 1);
-      uint8_t* sa = smem + st * kStageBytes;
-      uint8_t* sw = sa + kABytes;
-      const int k0 = kt * kBK;
-      const bool k_ok = k0 + c * kChunk < a.K;
+    for (int half = 0; half < 2; ++half) {
+      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
+      const int slot = sorted[r];
+      if (slot < 0) continue;
+      if constexpr (MODE == GemmMode::GateUp) {
+        bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
 #pragma unroll
-      for (int i = 0; i < kARows; ++i) {
-        const bool ok = k_ok && a_row[i] >= 0;
-        cp_async16(sa + swz128(r0 + 16 * i, c), ok ? a_base + static_cast<int64_t>(a_row[i]) * a.lda + k0 : a.A, ok);
-      }
-#pragma unroll 4
-      for (int i = 0; i < kWRows; ++i) {
-        const int j = r0 + 16 * i;
-        int col, row;
-        if constexpr (MODE == GemmMode::GateUp) {
-          col = n0 + j % (kBN / 2);
-          row = j < kBN / 2 ? col : a.N + col;
-        } else {
-          col = n0 + j;
-          row = col;
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+          float v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
+            v[e] = g / (1.0f + expf(-g)) * u;
+          }
+          *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
         }
-        const bool ok = k_ok && col < a.N;
-        cp_async16(sw + swz128(j, c), ok ? w_base + static_cast<int64_t>(row) * a.K + k0 : W, ok);
-      }
-      cp_async_commit();
-      if (kt >= kAhead) {
-        cp_async_wait<kAhead>();
-        fence_proxy_async();
-        mbar_arrive(&full[(kt - kAhead) % kStages]);
+      } else {
+        bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j) {
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;
+          *reinterpret_cast<__nv_bfloat162*>(out + col) =
+              __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+        }
       }
     }
-    cp_async_wait<0>();
-    fence_proxy_async();
-    for (int kt = ktiles > kAhead ? ktiles - kAhead : 0; kt < ktiles; ++kt) mbar_arrive(&full[kt % kStages]);
-    return;
-  }
-
-  setmaxnreg_inc<kWsConsumerRegs>();
-  // Read from lane 0 so that ptxas sees a warp-uniform branch around the products.
-  const bool active = __shfl_sync(0xffffffffu, wg == 0 ? active0 : active1, 0);
-  const uint64_t desc_a = wgmma_desc(smem + wg * 64 * 128, 0, 1024);
-  const uint64_t desc_w = wgmma_desc(smem + kABytes, 0, 1024);
-  Acc acc[kBN / 2];
+  } else {
 #pragma unroll
-  for (int i = 0; i < kBN / 2; ++i) acc[i] = Acc(0);
-  for (int kt = 0; kt < ktiles; ++kt) {
-    const int st = kt % kStages;
-    mbar_wait(&full[st], (kt / kStages) & 1);
-    if (active) {
-      const uint64_t step = static_cast<uint64_t>(st * kStageBytes) >> 4;
-      fence_regs(acc);
-      wgmma_fence();
+    for (int half = 0; half < 2; ++half) {
+      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
+      if constexpr (MODE == GemmMode::Dense) {
+        const int m = m0 + r;
+        if (m >= a.M) continue;
 #pragma unroll
-      for (int kk = 0; kk < kBK / (2 * kChunk); ++kk)
-        wgmma_step(acc, desc_a + step + kk * 2, desc_w + step + kk * 2);
-      wgmma_commit();
+        for (int j = 0; j < kBN / 8; ++j)
+          w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+      } else if constexpr (MODE == GemmMode::GateUp) {
+        // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
+        const int slot = sorted[r];
+        const int64_t row = static_cast<int64_t>(tile) * kBM + r;
+        const float xs = slot >= 0 ? a.a_scales[slot / a.topk] : 0.0f;
+        float amax = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+          float v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float g = dequant_dynamic(acc[4 * j + 2 * half + e], w_scales[col + e], xs);
+            const float u = dequant_dynamic(acc[4 * (j + kBN / 16) + 2 * half + e], w_scales[a.N + col + e], xs);
+            v[e] = silu_mul(g, u);
+            amax = fmaxf(amax, fabsf(v[e]));
+          }
+          if (slot >= 0) *reinterpret_cast<float2*>(a.h + row * a.N + col) = make_float2(v[0], v[1]);
+        }
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+        if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x] = amax;
+      } else {
+        const int slot = sorted[r];
+        if (slot < 0) continue;
+        const float hs = a.a_scales[static_cast<int64_t>(tile) * kBM + r];
+        bf16* y = a.y + static_cast<int64_t>(slot) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j) {
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;
+          *reinterpret_cast<__nv_bfloat162*>(y + col) =
+              __floats2bfloat162_rn(dequant_dynamic(acc[4 * j + 2 * half], w_scales[col], hs),
+                                    dequant_dynamic(acc[4 * j + 2 * half + 1], w_scales[col + 1], hs));
+        }
+      }
     }
-    wgmma_wait<1>();  // K-step kt - 1's products are done (nothing to wait for in an idle warpgroup)
-    fence_regs(acc);
-    if (kt > 0) mbar_arrive(&empty[(kt - 1) % kStages]);  // its stage is free
   }
-  wgmma_wait<0>();
-  fence_regs(acc);
-  if (!active) return;
-  wgmma_epilogue<T, MODE>(a, acc, tile, m0, n0, sorted, w_scales);
-}
-
-// ROTOR_WGMMA_WS=1 in the environment (read at the first launch): the warp-specialised kernel.
-inline bool wgmma_warp_specialized() {
-  static const bool on = [] {
-    const char* v = std::getenv("ROTOR_WGMMA_WS");
-    return v != nullptr && v[0] == '1';
-  }();
-  return on;
 }
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
@@ -421,12 +261,11 @@ inline bool wgmma_warp_specialized() {
 template <typename T, GemmMode MODE>
 cudaError_t launch_wgmma_gemm(const MmaArgs<T>& a, dim3 grid, cudaStream_t stream) {
   using Tile = WgmmaTile<T>;
-  const bool ws = wgmma_warp_specialized();
-  auto kernel = ws ? wgmma_gemm_ws_kernel<T, MODE> : wgmma_gemm_kernel<T, MODE>;
+  auto kernel = wgmma_gemm_kernel<T, MODE>;
   const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   if (grid.x == 0 || grid.y == 0) return cudaSuccess;
-  return launch(kernel, grid, ws ? kWsThreads : Tile::kThreads, Tile::kSmemBytes, stream, a);
+  return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
 }
 
 }  // namespace rotor::cuda
