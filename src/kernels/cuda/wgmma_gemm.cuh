@@ -14,7 +14,9 @@
 // A warpgroup whose 64 rows are all padding issues no products (the other gets the tensor
 // cores), and padding rows are never written. Every output element is the sum of its K
 // products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
-// rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh).
+// rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh), each block's column
+// scales and biases staged once in shared memory (as doubles) while its first K-steps load, so
+// the epilogue's loads are not a chain of global reads per output.
 #pragma once
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -46,6 +48,171 @@ __device__ __forceinline__ void wgmma_step(float (&d)[128], uint64_t desc_a, uin
 }
 __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint64_t desc_b) {
   wgmma_m64n256k32_s8_ss(d, desc_a, desc_b, 1);
+}
+
+// The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
+// columns of its 256 W rows): the scale as a double (Dense static: deq_scale; Dense dynamic and
+// the experts: the weight scale) and the static quant bias (0 elsewhere). Columns past N hold 0.
+struct WgmmaI8Cols {
+  double scale[256];
+  int32_t bias[256];
+};
+
+// Stages entry t (0..255) of cols for the block at columns n0 (GateUp: t < 128 the gate column
+// n0 + t, else the up column n0 + t - 128). w_scales: the tile's expert's (MoE).
+template <GemmMode MODE>
+__device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols& cols, const Gemm8Args& a, int n0,
+                                                   const float* w_scales, int t) {
+  double scale = 0.0;
+  int32_t bias = 0;
+  const int col = n0 + (MODE == GemmMode::GateUp ? t % 128 : t);
+  if (col < a.N) {
+    if constexpr (MODE == GemmMode::Dense) {
+      const W8A8Out& o = a.out;
+      scale = o.dynamic ? o.weight_scale[col] : o.deq_scale[col];
+      bias = !o.dynamic && o.quant_bias != nullptr ? o.quant_bias[col] : 0;
+    } else {
+      scale = w_scales[MODE == GemmMode::GateUp && t >= 128 ? a.N + col : col];
+    }
+  }
+  cols.scale[t] = scale;
+  cols.bias[t] = bias;
+}
+
+// Columns n and n + 1 (n even) of row m of a dense output whose pairs may be stored as one word;
+// n + 1 only where it is below N.
+__device__ __forceinline__ void w8a8_put2(const W8A8Out& o, int m, int n, float v0, float v1) {
+  const int64_t i = m * o.ldo + n;
+  if (n + 1 < o.N) {
+    if (o.out_f32)
+      *reinterpret_cast<float2*>(static_cast<float*>(o.out) + i) = make_float2(v0, v1);
+    else
+      *reinterpret_cast<__nv_bfloat162*>(static_cast<bf16*>(o.out) + i) = __floats2bfloat162_rn(v0, v1);
+  } else if (o.out_f32) {
+    static_cast<float*>(o.out)[i] = v0;
+  } else {
+    static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v0);
+  }
+}
+
+// The int8 tiles' epilogue of MODE for the calling consumer thread (warpgroup wg of the two that
+// hold the tile's rows; its accumulator fragment acc, rows r0 = 64 wg + 16 warp + lane / 4 and
+// r0 + 8, columns 8 j + 2 (lane % 4) + {0, 1}), with the column parameters from cols and the
+// dequantisation of w8a8_math.cuh (the CPU's bits): Dense stores rows m0.. through a.out; GateUp
+// (part: the block's gate-column block) writes f32 SiLU(gate) * up rows of h and their maxima;
+// Down writes bf16 rows of y by slot. sorted: the tile's slots (MoE).
+template <GemmMode MODE>
+__device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int (&acc)[128], const WgmmaI8Cols& cols,
+                                                  int wg, int tile, int m0, int n0, const int32_t* sorted, int part) {
+  constexpr int kBN = WgmmaTile<int8_t>::kBN, kBM = WgmmaTile<int8_t>::kBM;
+  const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+  const int r0 = wg * 64 + warp * 16 + lane / 4, cq = 2 * (lane % 4);
+  if constexpr (MODE == GemmMode::Dense) {
+    const W8A8Out& o = a.out;
+    const int m[2] = {m0 + r0, m0 + r0 + 8};
+    if (!o.pairs) {  // an output whose pairs are not word-aligned: one column at a time
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        if (m[half] >= a.M) continue;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j)
+          w8a8_store2(o, m[half], n0 + 8 * j + cq, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+      }
+      return;
+    }
+    if (o.dynamic) {
+      double xs[2];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) xs[half] = m[half] < a.M ? static_cast<double>(o.x_scales[m[half]]) : 0.0;
+#pragma unroll
+      for (int j = 0; j < kBN / 8; ++j) {
+        const int col = 8 * j + cq;
+        if (n0 + col >= a.N) continue;
+        const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          if (m[half] >= a.M) continue;
+          w8a8_put2(o, m[half], n0 + col,
+                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), xs[half])),
+                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), xs[half])));
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < kBN / 8; ++j) {
+        const int col = 8 * j + cq;
+        if (n0 + col >= a.N) continue;
+        const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
+        const long long b0 = cols.bias[col], b1 = cols.bias[col + 1];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          if (m[half] >= a.M) continue;
+          w8a8_put2(o, m[half], n0 + col,
+                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half] + b0), s0)),
+                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1] + b1), s1)));
+        }
+      }
+    }
+  } else if constexpr (MODE == GemmMode::GateUp) {
+    // Every lane runs the quad reductions (padding rows hold zeros and store nothing).
+    int slot[2];
+    double xs[2];
+    float amax[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      slot[half] = sorted[r0 + 8 * half];
+      xs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[slot[half] / a.topk]) : 0.0;
+    }
+#pragma unroll
+    for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+      const int col = 8 * j + cq;
+      if (n0 + col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+      const double g0 = cols.scale[col], g1 = cols.scale[col + 1];
+      const double u0 = cols.scale[kBN / 2 + col], u1 = cols.scale[kBN / 2 + col + 1];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int* ag = acc + 4 * j + 2 * half;
+        const int* au = acc + 4 * (j + kBN / 16) + 2 * half;
+        const float v0 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[0]), g0), xs[half])),
+                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[0]), u0), xs[half])));
+        const float v1 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[1]), g1), xs[half])),
+                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[1]), u1), xs[half])));
+        amax[half] = fmaxf(amax[half], fmaxf(fabsf(v0), fabsf(v1)));
+        if (slot[half] >= 0)
+          *reinterpret_cast<float2*>(a.h + (static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.N + n0 + col) =
+              make_float2(v0, v1);
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float m = fmaxf(amax[half], __shfl_xor_sync(0xffffffffu, amax[half], 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      if (slot[half] >= 0 && lane % 4 == 0)
+        a.h_amax[(static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.amax_parts + part] = m;
+    }
+  } else {
+    int slot[2];
+    double hs[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      slot[half] = sorted[r0 + 8 * half];
+      hs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[static_cast<int64_t>(tile) * kBM + r0 + 8 * half]) : 0.0;
+    }
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j) {
+      const int col = 8 * j + cq;
+      if (n0 + col >= a.N) continue;
+      const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        if (slot[half] < 0) continue;
+        *reinterpret_cast<__nv_bfloat162*>(a.y + static_cast<int64_t>(slot[half]) * a.N + n0 + col) =
+            __floats2bfloat162_rn(
+                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), hs[half])),
+                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), hs[half])));
+      }
+    }
+  }
 }
 
 template <typename T, GemmMode MODE>
@@ -147,6 +314,9 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
     if (s < ktiles) load_stage(s, s);
     cp_async_commit();
   }
+  // int8: the block's column parameters, visible to all after the first K-step's barrier.
+  __shared__ std::conditional_t<Tile::kInt8, WgmmaI8Cols, char> cols;
+  if constexpr (Tile::kInt8) wgmma_i8_stage_col<MODE>(cols, a, n0, w_scales, tid);
   for (int kt = 0; kt < ktiles; ++kt) {
     // K-step kt has landed (its group and all earlier ones), for every thread's copies, and
     // the products of K-step kt - 2 are done in both warpgroups (waited below, last step).
@@ -206,53 +376,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
       }
     }
   } else {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-      if constexpr (MODE == GemmMode::Dense) {
-        const int m = m0 + r;
-        if (m >= a.M) continue;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j)
-          w8a8_store2(a.out, m, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-      } else if constexpr (MODE == GemmMode::GateUp) {
-        // Every lane runs the quad reduction (padding rows hold zeros and store nothing).
-        const int slot = sorted[r];
-        const int64_t row = static_cast<int64_t>(tile) * kBM + r;
-        const float xs = slot >= 0 ? a.a_scales[slot / a.topk] : 0.0f;
-        float amax = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-          float v[2];
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float g = dequant_dynamic(acc[4 * j + 2 * half + e], w_scales[col + e], xs);
-            const float u = dequant_dynamic(acc[4 * (j + kBN / 16) + 2 * half + e], w_scales[a.N + col + e], xs);
-            v[e] = silu_mul(g, u);
-            amax = fmaxf(amax, fabsf(v[e]));
-          }
-          if (slot >= 0) *reinterpret_cast<float2*>(a.h + row * a.N + col) = make_float2(v[0], v[1]);
-        }
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
-        if (slot >= 0 && lane % 4 == 0) a.h_amax[row * a.amax_parts + blockIdx.x] = amax;
-      } else {
-        const int slot = sorted[r];
-        if (slot < 0) continue;
-        const float hs = a.a_scales[static_cast<int64_t>(tile) * kBM + r];
-        bf16* y = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j) {
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;
-          *reinterpret_cast<__nv_bfloat162*>(y + col) =
-              __floats2bfloat162_rn(dequant_dynamic(acc[4 * j + 2 * half], w_scales[col], hs),
-                                    dequant_dynamic(acc[4 * j + 2 * half + 1], w_scales[col + 1], hs));
-        }
-      }
-    }
+    wgmma_i8_epilogue<MODE>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x);
   }
 }
 
