@@ -390,21 +390,23 @@ for step in $steps; do
       # Issue 14, W8A8 beside bf16 in the same run: the 30B-A3B decode step at 32 x 16k (W8A8:
       # >= 88% of its roofline, >= 1.25x bf16), the 8-layer peer configuration (32 x 16384
       # prefill, then decode; W8A8 prefill >= 1.25x bf16's), and one TP-8 rank of 235B-A22B,
-      # all 94 layers, at 32 x 16k in W8A8 (>= 80% of its roofline).
+      # all 94 layers, at 32 x 16k in W8A8 (>= 80% of its roofline). ROTOR_W8A8_PARTS picks
+      # some of "decode peer rank" (the default: all three).
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for q in auto w8a8; do
+      parts=" ${ROTOR_W8A8_PARTS:-decode peer rank} "
+      [[ $parts == *" decode "* ]] && for q in auto w8a8; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, ${q/auto/bf16}" \
           "$out/bench-decode-$L30-g1-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
           --batch 32 --context 16384 --steps 20 --graphs 1 --quantization $q
         grep -E "^RESULT|roofline|bytes/step" "$out/bench-decode-$L30-g1-$q.log" | sed 's/^/   /'
       done
-      for q in auto w8a8; do
+      [[ $parts == *" peer "* ]] && for q in auto w8a8; do
         timed "peer config: 8 layers, batch 32, 32 x 16384 prefill + decode, ${q/auto/bf16}" \
           "$out/bench-peer-8-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 \
           --context 16384 --steps 32 --prefill --quantization $q
         grep -E "^RESULT|^prefill|roofline|bytes/step" "$out/bench-peer-8-$q.log" | sed 's/^/   /'
       done
-      for stack in 0 1; do  # q/k/v as three GEMMs, then as one (model/stack_qkv.h)
+      [[ $parts == *" rank "* ]] && for stack in 0 1; do  # q/k/v as three GEMMs, then as one (model/stack_qkv.h)
         timed "decode step, one TP-8 rank of 235B-A22B, 94 layers, batch 32, 16k context, graphs 1, w8a8, ROTOR_STACK_QKV=$stack" \
           "$out/bench-decode-235b-tp8-rank-w8a8-stack$stack.log" "${run_env[@]}" ROTOR_STACK_QKV=$stack \
           $bin/bench/rotor_bench_decode "$stage/configs/qwen3-235b-a22b-tp8-rank/config.json" --batch 32 --context 16384 \
