@@ -52,11 +52,22 @@ __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint6
 
 // The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
 // columns of its 256 W rows): the scale as a double (Dense static: deq_scale; Dense dynamic and
-// the experts: the weight scale) and the static quant bias (0 elsewhere). Columns past N hold 0.
+// the experts: the weight scale) and the offset that turns an i32 sum's bits into the double of
+// sum + quant bias (i32_sum_to_double). Columns past N hold scale 0.
 struct WgmmaI8Cols {
   double scale[256];
-  int32_t bias[256];
+  double offset[256];
 };
+
+// 2^52 + 2^31: the double whose low word holds an unsigned 32-bit integer u is 2^52 + u.
+inline constexpr double kI32Magic = 4503601774854144.0;
+
+// acc + bias as a double (exact: both are integers below 2^53), from acc's bits and offset =
+// kI32Magic - bias: one subtraction where a 64-bit integer conversion runs at a quarter of the
+// FP64 rate.
+__device__ __forceinline__ double i32_sum_to_double(int acc, double offset) {
+  return __dsub_rn(__hiloint2double(0x43300000, acc ^ static_cast<int>(0x80000000u)), offset);
+}
 
 // Stages entry t (0..255) of cols for the block at columns n0 (GateUp: t < 128 the gate column
 // n0 + t, else the up column n0 + t - 128). w_scales: the tile's expert's (MoE).
@@ -76,7 +87,7 @@ __device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols& cols, const Gemm
     }
   }
   cols.scale[t] = scale;
-  cols.bias[t] = bias;
+  cols.offset[t] = kI32Magic - static_cast<double>(bias);
 }
 
 // Columns n and n + 1 (n even) of row m of a dense output whose pairs may be stored as one word;
@@ -132,9 +143,10 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           if (m[half] >= a.M) continue;
-          w8a8_put2(o, m[half], n0 + col,
-                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), xs[half])),
-                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), xs[half])));
+          const double v0 = i32_sum_to_double(acc[4 * j + 2 * half], kI32Magic);
+          const double v1 = i32_sum_to_double(acc[4 * j + 2 * half + 1], kI32Magic);
+          w8a8_put2(o, m[half], n0 + col, __double2float_rn(__dmul_rn(__dmul_rn(v0, s0), xs[half])),
+                    __double2float_rn(__dmul_rn(__dmul_rn(v1, s1), xs[half])));
         }
       }
     } else {
@@ -143,13 +155,13 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
         const int col = 8 * j + cq;
         if (n0 + col >= a.N) continue;
         const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
-        const long long b0 = cols.bias[col], b1 = cols.bias[col + 1];
+        const double f0 = cols.offset[col], f1 = cols.offset[col + 1];
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           if (m[half] >= a.M) continue;
           w8a8_put2(o, m[half], n0 + col,
-                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half] + b0), s0)),
-                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1] + b1), s1)));
+                    __double2float_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half], f0), s0)),
+                    __double2float_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half + 1], f1), s1)));
         }
       }
     }
@@ -173,10 +185,10 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
       for (int half = 0; half < 2; ++half) {
         const int* ag = acc + 4 * j + 2 * half;
         const int* au = acc + 4 * (j + kBN / 16) + 2 * half;
-        const float v0 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[0]), g0), xs[half])),
-                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[0]), u0), xs[half])));
-        const float v1 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[1]), g1), xs[half])),
-                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[1]), u1), xs[half])));
+        const auto dq = [&](int v, double w) {
+          return __double2float_rn(__dmul_rn(__dmul_rn(i32_sum_to_double(v, kI32Magic), w), xs[half]));
+        };
+        const float v0 = silu_mul(dq(ag[0], g0), dq(au[0], u0)), v1 = silu_mul(dq(ag[1], g1), dq(au[1], u1));
         amax[half] = fmaxf(amax[half], fmaxf(fabsf(v0), fabsf(v1)));
         if (slot[half] >= 0)
           *reinterpret_cast<float2*>(a.h + (static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.N + n0 + col) =
@@ -208,8 +220,9 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
         if (slot[half] < 0) continue;
         *reinterpret_cast<__nv_bfloat162*>(a.y + static_cast<int64_t>(slot[half]) * a.N + n0 + col) =
             __floats2bfloat162_rn(
-                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), hs[half])),
-                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), hs[half])));
+                __double2float_rn(__dmul_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half], kI32Magic), s0), hs[half])),
+                __double2float_rn(
+                    __dmul_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half + 1], kI32Magic), s1), hs[half])));
       }
     }
   }
