@@ -666,6 +666,11 @@ for step in $steps; do
         grep -E "^RESULT|split plan" "$log" | sed 's/^/   /'
       done
       ;;
+    w8a8-tests)
+      # The W8A8 ops against the CPU alone (a short call after a change to the int8 kernels).
+      timed "test_cuda_w8a8" "$out/test_cuda_w8a8-only.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-only.log" | sed 's/^/   /'
+      ;;
     prefill-ops)
       # Issue 14's prefill >= 1.25x: where a 16k-token prefill's time goes, per op, in bf16 and
       # W8A8 (8 layers of 30B-A3B, one 16,384-token chunk, rotor_bench_latency --prefill-chunk),
