@@ -350,7 +350,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
     }
     t.active0 = __syncthreads_or(a_ok[0] || a_ok[1]);
     t.active1 = __syncthreads_or(a_ok[2] || a_ok[3]);
-    // W: block row j = tid / 8 + 32 i. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
+    // W: block row j = tid / 8 + 32 j8. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
 #pragma unroll
     for (int j8 = 0; j8 < kWIters; ++j8) {
       const int j = tid / 8 + 32 * j8;
