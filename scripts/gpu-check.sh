@@ -675,13 +675,14 @@ for step in $steps; do
     persistent)
       # The wgmma tiles as persistent blocks (ROTOR_WGMMA_PERSISTENT: int8, the default; all;
       # 0: a block per tile): the W8A8 and bf16 expert tests each way (a short step limit: a
-      # pipeline mistake hangs), the int8 kernel rows and the 16k prefill per op each way.
+      # pipeline mistake hangs), the int8 kernel rows (ROTOR_PERSIST_KERNELS: which ways,
+      # default "0 int8") and the 16k prefill per op each way.
       STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=int8 persist-int8 test_cuda_w8a8
       STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=0 persist-0 test_cuda_w8a8 --gtest_filter='*Gemm*:*Moe*:*Graph*'
       for v in int8 all; do
         STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=$v persist-$v test_cuda_ops --gtest_filter='*Moe*'
       done
-      for v in 0 int8; do
+      for v in ${ROTOR_PERSIST_KERNELS:-0 int8}; do
         timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_WGMMA_PERSISTENT=$v" "$out/kernels-w8a8-p$v.log" \
           "${run_env[@]}" ROTOR_WGMMA_PERSISTENT=$v $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-30b-a3b/config.json" \
           --w8a8-only --batch 32 --prefill-tokens 4096
