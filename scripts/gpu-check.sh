@@ -686,11 +686,11 @@ for step in $steps; do
     persistent)
       # The wgmma tiles as persistent blocks (ROTOR_WGMMA_PERSISTENT: int8, the default; all;
       # 0: a block per tile): the W8A8 and bf16 expert tests by default (a short step limit: a
-      # pipeline mistake hangs), the int8 kernel rows (ROTOR_PERSIST_KERNELS: which ways, default
+      # pipeline mistake hangs), the int8 kernel rows (ROTOR_PERSIST_KERNELS: which ways, empty for none, default
       # "0 int8") and the 16k prefill per op: bf16, W8A8 with a block per tile and persistent.
       STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=int8 persist-int8 test_cuda_w8a8
       STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=int8 persist-int8 test_cuda_ops --gtest_filter='*Moe*'
-      for v in ${ROTOR_PERSIST_KERNELS:-0 int8}; do
+      for v in ${ROTOR_PERSIST_KERNELS-0 int8}; do
         timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_WGMMA_PERSISTENT=$v" "$out/kernels-w8a8-p$v.log" \
           "${run_env[@]}" ROTOR_WGMMA_PERSISTENT=$v $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-30b-a3b/config.json" \
           --w8a8-only --batch 32 --prefill-tokens 4096
