@@ -3,10 +3,8 @@
 // W8A8 GEMMs of many rows (wgmma_gemm_i8.cu: Dense, GateUp, Down). Same arguments and modes
 // as mma_gemm.cuh (GemmArgs / Gemm8Args, GemmMode).
 //
-// A tile = 128 rows x 256 W rows (GateUp: 128 gate columns and the same 128 up columns; Dense
-// and Down: 256 output columns). A block takes one tile, or (persistent: the int8 tiles by
-// default, ROTOR_WGMMA_PERSISTENT) one block an SM takes every gridDim.x-th tile, copying the
-// next tile's first K-steps while this one's epilogue runs. Two warpgroups, warpgroup g owning tile rows
+// One block = one 128-row tile x 256 W rows (GateUp: 128 gate columns and the same 128 up
+// columns; Dense and Down: 256 output columns); two warpgroups, warpgroup g owning tile rows
 // 64g..64g+63 with one m64n256 accumulator (128 per thread: f32 from k16 bf16 products, exact
 // s32 from k32 int8 products). All 256 threads copy K-steps of 128 bytes (64 bf16 or 128 int8:
 // one 128-byte-swizzled panel of A [128 rows] and of W [256 rows]) with cp.async into a
@@ -17,13 +15,9 @@
 // cores), and padding rows are never written. Every output element is the sum of its K
 // products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
 // rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh), each block's column
-// scales and biases staged once a tile in shared memory (as doubles) while its first K-steps
-// load, so the epilogue's loads are not a chain of global reads per output.
+// scales and biases staged once in shared memory (as doubles) while its first K-steps load, so
+// the epilogue's loads are not a chain of global reads per output.
 #pragma once
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/wgmma.cuh"
@@ -58,22 +52,11 @@ __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint6
 
 // The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
 // columns of its 256 W rows): the scale as a double (Dense static: deq_scale; Dense dynamic and
-// the experts: the weight scale) and the offset that turns an i32 sum's bits into the double of
-// sum + quant bias (i32_sum_to_double). Columns past N hold scale 0.
+// the experts: the weight scale) and the static quant bias (0 elsewhere). Columns past N hold 0.
 struct WgmmaI8Cols {
   double scale[256];
-  double offset[256];
+  int32_t bias[256];
 };
-
-// 2^52 + 2^31: the double whose low word holds an unsigned 32-bit integer u is 2^52 + u.
-inline constexpr double kI32Magic = 4503601774854144.0;
-
-// acc + bias as a double (exact: both are integers below 2^53), from acc's bits and offset =
-// kI32Magic - bias: one subtraction where a 64-bit integer conversion runs at a quarter of the
-// FP64 rate.
-__device__ __forceinline__ double i32_sum_to_double(int acc, double offset) {
-  return __dsub_rn(__hiloint2double(0x43300000, acc ^ static_cast<int>(0x80000000u)), offset);
-}
 
 // Stages entry t (0..255) of cols for the block at columns n0 (GateUp: t < 128 the gate column
 // n0 + t, else the up column n0 + t - 128). w_scales: the tile's expert's (MoE).
@@ -93,7 +76,7 @@ __device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols& cols, const Gemm
     }
   }
   cols.scale[t] = scale;
-  cols.offset[t] = kI32Magic - static_cast<double>(bias);
+  cols.bias[t] = bias;
 }
 
 // Columns n and n + 1 (n even) of row m of a dense output whose pairs may be stored as one word;
@@ -149,10 +132,9 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           if (m[half] >= a.M) continue;
-          const double v0 = i32_sum_to_double(acc[4 * j + 2 * half], kI32Magic);
-          const double v1 = i32_sum_to_double(acc[4 * j + 2 * half + 1], kI32Magic);
-          w8a8_put2(o, m[half], n0 + col, __double2float_rn(__dmul_rn(__dmul_rn(v0, s0), xs[half])),
-                    __double2float_rn(__dmul_rn(__dmul_rn(v1, s1), xs[half])));
+          w8a8_put2(o, m[half], n0 + col,
+                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), xs[half])),
+                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), xs[half])));
         }
       }
     } else {
@@ -161,13 +143,13 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
         const int col = 8 * j + cq;
         if (n0 + col >= a.N) continue;
         const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
-        const double f0 = cols.offset[col], f1 = cols.offset[col + 1];
+        const long long b0 = cols.bias[col], b1 = cols.bias[col + 1];
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           if (m[half] >= a.M) continue;
           w8a8_put2(o, m[half], n0 + col,
-                    __double2float_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half], f0), s0)),
-                    __double2float_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half + 1], f1), s1)));
+                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half] + b0), s0)),
+                    __double2float_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1] + b1), s1)));
         }
       }
     }
@@ -191,10 +173,10 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
       for (int half = 0; half < 2; ++half) {
         const int* ag = acc + 4 * j + 2 * half;
         const int* au = acc + 4 * (j + kBN / 16) + 2 * half;
-        const auto dq = [&](int v, double w) {
-          return __double2float_rn(__dmul_rn(__dmul_rn(i32_sum_to_double(v, kI32Magic), w), xs[half]));
-        };
-        const float v0 = silu_mul(dq(ag[0], g0), dq(au[0], u0)), v1 = silu_mul(dq(ag[1], g1), dq(au[1], u1));
+        const float v0 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[0]), g0), xs[half])),
+                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[0]), u0), xs[half])));
+        const float v1 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[1]), g1), xs[half])),
+                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[1]), u1), xs[half])));
         amax[half] = fmaxf(amax[half], fmaxf(fabsf(v0), fabsf(v1)));
         if (slot[half] >= 0)
           *reinterpret_cast<float2*>(a.h + (static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.N + n0 + col) =
@@ -226,49 +208,8 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
         if (slot[half] < 0) continue;
         *reinterpret_cast<__nv_bfloat162*>(a.y + static_cast<int64_t>(slot[half]) * a.N + n0 + col) =
             __floats2bfloat162_rn(
-                __double2float_rn(__dmul_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half], kI32Magic), s0), hs[half])),
-                __double2float_rn(
-                    __dmul_rn(__dmul_rn(i32_sum_to_double(acc[4 * j + 2 * half + 1], kI32Magic), s1), hs[half])));
-      }
-    }
-  }
-}
-
-// The bf16 tiles' epilogue of MODE (the experts') for the calling consumer thread (rows and
-// columns as in wgmma_i8_epilogue): GateUp writes bf16 SiLU(gate) * up rows of h; Down writes
-// bf16 rows of y by slot.
-template <GemmMode MODE>
-__device__ __forceinline__ void wgmma_bf16_epilogue(const GemmArgs& a, const float (&acc)[128], int wg, int tile,
-                                                    int n0, const int32_t* sorted) {
-  constexpr int kBN = WgmmaTile<bf16>::kBN, kBM = WgmmaTile<bf16>::kBM;
-  const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-    const int slot = sorted[r];
-    if (slot < 0) continue;
-    if constexpr (MODE == GemmMode::GateUp) {
-      bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
-#pragma unroll
-      for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-        float v[2];
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
-          v[e] = g / (1.0f + expf(-g)) * u;
-        }
-        *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
-      }
-    } else {
-      bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-      for (int j = 0; j < kBN / 8; ++j) {
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        if (col >= a.N) continue;
-        *reinterpret_cast<__nv_bfloat162*>(out + col) =
-            __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), hs[half])),
+                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), hs[half])));
       }
     }
   }
@@ -283,110 +224,79 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
   constexpr int kBM = Tile::kBM, kBN = Tile::kBN, kBK = Tile::kBK, kChunk = Tile::kChunk;
   constexpr int kStages = Tile::kStages, kAhead = Tile::kAhead, kABytes = Tile::kABytes;
   constexpr int kStageBytes = Tile::kStageBytes, kAIters = Tile::kAIters, kWIters = Tile::kWIters;
-  constexpr bool kMoe = MODE != GemmMode::Dense;
   static_assert(Tile::kInt8 || MODE != GemmMode::Dense, "bf16 dense GEMMs run on mma_gemm or cuBLAS");
   extern __shared__ __align__(16) uint8_t smem_raw[];  // aligned to 1024 below
+  const int tile = MODE == GemmMode::Dense ? 0 : blockIdx.y;
+  if (MODE != GemmMode::Dense && tile >= *a.num_tiles) return;
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
-  const int tid = threadIdx.x, wg = tid / 128;
+  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
   const int c = tid % 8;  // the 16-byte chunk (k values kChunk c .. of a K-step) this thread copies
+  const int m0 = MODE == GemmMode::Dense ? blockIdx.y * kBM : 0;
+  const int n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
+  // MoE: [kBM] slots of this tile, and its expert's weights (int8: and weight scales).
+  const int32_t* sorted = MODE == GemmMode::Dense ? nullptr : a.sorted + static_cast<int64_t>(tile) * kBM;
+  const int e = MODE == GemmMode::Dense ? 0 : a.tile_expert[tile];
+  const T* W = a.W + static_cast<int64_t>(e) * a.w_expert_stride;
+  [[maybe_unused]] const float* w_scales = nullptr;
+  if constexpr (Tile::kInt8) w_scales = a.w_scales + static_cast<int64_t>(e) * a.ws_expert_stride;
 
-  // Tiles in raster order, column blocks fastest: tile L is row tile L / col_blocks (Dense: rows
-  // 128 (L / col_blocks)..; MoE: expert tile L / col_blocks) and column block L % col_blocks.
-  // Block b takes tiles b, b + gridDim.x, ...: one each where the grid has a block per tile, or
-  // several (persistent) where it has one per SM, the next tile's first K-steps copied while
-  // this one's epilogue runs.
-  constexpr int kColsPerBlock = MODE == GemmMode::GateUp ? kBN / 2 : kBN;
-  const int col_blocks = (a.N + kColsPerBlock - 1) / kColsPerBlock;
-  const int row_tiles = kMoe ? *a.num_tiles : (a.M + kBM - 1) / kBM;
-  const int my_tiles = (row_tiles * col_blocks - static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) - 1) /
-                       static_cast<int>(gridDim.x);
-  if (my_tiles <= 0) return;
-  const int ktiles = (a.K + kBK - 1) / kBK;
-  const int steps = my_tiles * ktiles;  // (tile i, K-step kt) is step i * ktiles + kt
-
-  // Where the next tile's copies come from (set when its first K-step is copied).
+  // A: tile row r = tid / 8 + 32 i (Dense: row m0 + r; GateUp: x row slot / topk; Down: h row
+  // tile * kBM + r).
   const T* a_src[kAIters];
   bool a_ok[kAIters];
+#pragma unroll
+  for (int i = 0; i < kAIters; ++i) {
+    const int r = tid / 8 + 32 * i;
+    int64_t row;
+    if constexpr (MODE == GemmMode::Dense) {
+      a_ok[i] = m0 + r < a.M;
+      row = m0 + r;
+    } else {
+      const int slot = sorted[r];
+      a_ok[i] = slot >= 0;
+      row = MODE == GemmMode::GateUp ? slot / a.topk : static_cast<int64_t>(tile) * kBM + r;
+    }
+    a_src[i] = a_ok[i] ? a.A + row * a.lda + c * kChunk : a.A;
+  }
+  const bool active0 = __syncthreads_or(a_ok[0] || a_ok[1]);
+  const bool active1 = __syncthreads_or(a_ok[2] || a_ok[3]);
+  // This warpgroup has a real row; read from lane 0 so that ptxas sees a warp-uniform branch
+  // around the products (else it serialises them).
+  const bool active = __shfl_sync(0xffffffffu, wg == 0 ? active0 : active1, 0);
+
+  // W: block row j = tid / 8 + 32 i. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
   const T* w_src[kWIters];
   bool w_ok[kWIters];
-  const T* W = a.W;
-  // The tiles being multiplied and copied: tile (row tile, column block), its rows' activity
-  // per warpgroup, and (int8) its column parameters, staged for tile i in cols[i % 2].
-  struct TileAt {
-    int tile, m0, n0;
-    bool active0, active1;
-  };
-  TileAt cur{}, next{};
-  __shared__ std::conditional_t<Tile::kInt8, WgmmaI8Cols, char> cols[2];
-
-  // The copies of tile i: its sources, its rows' activity (a block-wide reduction: every thread
-  // calls this at the same step) and its column parameters.
-  auto setup_tile = [&](int i) {
-    const int L = static_cast<int>(blockIdx.x) + i * static_cast<int>(gridDim.x);
-    TileAt t{};
-    t.tile = kMoe ? L / col_blocks : 0;
-    t.m0 = kMoe ? 0 : (L / col_blocks) * kBM;
-    t.n0 = (L % col_blocks) * kColsPerBlock;
-    // MoE: [kBM] slots of this tile, and its expert's weights (int8: and weight scales).
-    const int32_t* sorted = kMoe ? a.sorted + static_cast<int64_t>(t.tile) * kBM : nullptr;
-    const int e = kMoe ? a.tile_expert[t.tile] : 0;
-    W = a.W + static_cast<int64_t>(e) * a.w_expert_stride;
-    // A: tile row r = tid / 8 + 32 j (Dense: row m0 + r; GateUp: x row slot / topk; Down: h row
-    // tile * kBM + r).
 #pragma unroll
-    for (int j = 0; j < kAIters; ++j) {
-      const int r = tid / 8 + 32 * j;
-      int64_t row;
-      if constexpr (MODE == GemmMode::Dense) {
-        a_ok[j] = t.m0 + r < a.M;
-        row = t.m0 + r;
-      } else {
-        const int slot = sorted[r];
-        a_ok[j] = slot >= 0;
-        row = MODE == GemmMode::GateUp ? slot / a.topk : static_cast<int64_t>(t.tile) * kBM + r;
-      }
-      a_src[j] = a_ok[j] ? a.A + row * a.lda + c * kChunk : a.A;
+  for (int i = 0; i < kWIters; ++i) {
+    const int j = tid / 8 + 32 * i;
+    int64_t row;
+    if constexpr (MODE == GemmMode::GateUp) {
+      const int col = n0 + j % (kBN / 2);
+      w_ok[i] = col < a.N;
+      row = j < kBN / 2 ? col : a.N + col;
+    } else {
+      w_ok[i] = n0 + j < a.N;
+      row = n0 + j;
     }
-    t.active0 = __syncthreads_or(a_ok[0] || a_ok[1]);
-    t.active1 = __syncthreads_or(a_ok[2] || a_ok[3]);
-    // W: block row j = tid / 8 + 32 j8. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
-#pragma unroll
-    for (int j8 = 0; j8 < kWIters; ++j8) {
-      const int j = tid / 8 + 32 * j8;
-      int64_t row;
-      if constexpr (MODE == GemmMode::GateUp) {
-        const int col = t.n0 + j % (kBN / 2);
-        w_ok[j8] = col < a.N;
-        row = j < kBN / 2 ? col : a.N + col;
-      } else {
-        w_ok[j8] = t.n0 + j < a.N;
-        row = t.n0 + j;
-      }
-      w_src[j8] = w_ok[j8] ? W + row * a.K + c * kChunk : W;
-    }
-    if constexpr (Tile::kInt8)
-      wgmma_i8_stage_col<MODE>(cols[i % 2], a, t.n0, a.w_scales + static_cast<int64_t>(e) * a.ws_expert_stride, tid);
-    next = t;
-  };
+    w_src[i] = w_ok[i] ? W + row * a.K + c * kChunk : W;
+  }
 
-  // Copies step g (tile g / ktiles, K-step g % ktiles) into its stage.
-  auto load_step = [&](int g) {
-    const int kt = g % ktiles;
-    if (kt == 0) setup_tile(g / ktiles);
-    uint8_t* sa = smem + (g % kStages) * kStageBytes;
+  auto load_stage = [&](int kt, int stage) {
+    uint8_t* sa = smem + stage * kStageBytes;
     uint8_t* sw = sa + kABytes;
     const int k0 = kt * kBK;
     const bool k_ok = k0 + c * kChunk < a.K;  // K is a multiple of kChunk: a chunk is all in or all out
 #pragma unroll
-    for (int j = 0; j < kAIters; ++j) {
-      const bool ok = a_ok[j] && k_ok;
-      cp_async16(sa + swz128(tid / 8 + 32 * j, c), ok ? a_src[j] + k0 : a.A, ok);
+    for (int i = 0; i < kAIters; ++i) {
+      const bool ok = a_ok[i] && k_ok;
+      cp_async16(sa + swz128(tid / 8 + 32 * i, c), ok ? a_src[i] + k0 : a.A, ok);
     }
 #pragma unroll
-    for (int j = 0; j < kWIters; ++j) {
-      const bool ok = w_ok[j] && k_ok;
-      cp_async16(sw + swz128(tid / 8 + 32 * j, c), ok ? w_src[j] + k0 : W, ok);
+    for (int i = 0; i < kWIters; ++i) {
+      const bool ok = w_ok[i] && k_ok;
+      cp_async16(sw + swz128(tid / 8 + 32 * i, c), ok ? w_src[i] + k0 : W, ok);
     }
   };
 
@@ -398,87 +308,88 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
 #pragma unroll
   for (int i = 0; i < kBN / 2; ++i) acc[i] = Acc(0);
 
+  const int ktiles = (a.K + kBK - 1) / kBK;
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
-    if (s < steps) load_step(s);
+    if (s < ktiles) load_stage(s, s);
     cp_async_commit();
   }
-  for (int i = 0; i < my_tiles; ++i) {
-    cur = next;
-    // This warpgroup has a real row; read from lane 0 so that ptxas sees a warp-uniform branch
-    // around the products (else it serialises them).
-    const bool active = __shfl_sync(0xffffffffu, wg == 0 ? cur.active0 : cur.active1, 0);
-    for (int kt = 0; kt < ktiles; ++kt) {
-      const int g = i * ktiles + kt;
-      // Step g has landed (its group and all earlier ones), for every thread's copies, and the
-      // products of step g - 2 are done in both warpgroups (waited below, last step); (int8)
-      // the tile's column parameters are visible.
-      cp_async_wait<kAhead - 1>();
-      fence_proxy_async();
-      __syncthreads();
-      if (active) {
-        const uint64_t step = static_cast<uint64_t>((g % kStages) * kStageBytes) >> 4;
-        fence_regs(acc);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < kBK / (2 * kChunk); ++kk)  // 32 bytes along the panel row each
-          wgmma_step(acc, desc_a + step + kk * 2, desc_w + step + kk * 2);
-        wgmma_commit();
-      }
-      // Overwrites the stage of step g - 2 (and may set up the next tile: its column
-      // parameters go to the other half of cols, which the tile before this one's epilogue read).
-      if (g + kAhead < steps) load_step(g + kAhead);
-      cp_async_commit();
-      wgmma_wait<1>();  // (nothing to wait for in an idle warpgroup)
-      fence_regs(acc);
-    }
-    wgmma_wait<0>();
-    fence_regs(acc);
+  // int8: the block's column parameters, visible to all after the first K-step's barrier.
+  __shared__ std::conditional_t<Tile::kInt8, WgmmaI8Cols, char> cols;
+  if constexpr (Tile::kInt8) wgmma_i8_stage_col<MODE>(cols, a, n0, w_scales, tid);
+  for (int kt = 0; kt < ktiles; ++kt) {
+    // K-step kt has landed (its group and all earlier ones), for every thread's copies, and
+    // the products of K-step kt - 2 are done in both warpgroups (waited below, last step).
+    cp_async_wait<kAhead - 1>();
+    fence_proxy_async();
+    __syncthreads();
     if (active) {
-      const int32_t* sorted = kMoe ? a.sorted + static_cast<int64_t>(cur.tile) * kBM : nullptr;
-      if constexpr (Tile::kInt8)
-        wgmma_i8_epilogue<MODE>(a, acc, cols[i % 2], wg, cur.tile, cur.m0, cur.n0, sorted, cur.n0 / kColsPerBlock);
-      else
-        wgmma_bf16_epilogue<MODE>(a, acc, wg, cur.tile, cur.n0, sorted);
-    }
+      const uint64_t step = static_cast<uint64_t>((kt % kStages) * kStageBytes) >> 4;
+      fence_regs(acc);
+      wgmma_fence();
 #pragma unroll
-    for (int j = 0; j < kBN / 2; ++j) acc[j] = Acc(0);
+      for (int kk = 0; kk < kBK / (2 * kChunk); ++kk)  // 32 bytes along the panel row each
+        wgmma_step(acc, desc_a + step + kk * 2, desc_w + step + kk * 2);
+      wgmma_commit();
+    }
+    // Overwrites the stage of K-step kt - 2.
+    if (kt + kAhead < ktiles) load_stage(kt + kAhead, (kt + kAhead) % kStages);
+    cp_async_commit();
+    wgmma_wait<1>();  // (nothing to wait for in an idle warpgroup)
+    fence_regs(acc);
   }
   cp_async_wait<0>();
-}
+  wgmma_wait<0>();
+  fence_regs(acc);
+  if (!active) return;
 
-// Whether the int8 (bf16) tiles run persistent blocks, one an SM: ROTOR_WGMMA_PERSISTENT=int8
-// (the default), all, or 0 (a block per tile), read once.
-inline bool wgmma_persistent(bool int8) {
-  static const int mode = [] {
-    const char* v = std::getenv("ROTOR_WGMMA_PERSISTENT");
-    if (v == nullptr || std::strcmp(v, "int8") == 0) return 1;
-    return std::strcmp(v, "all") == 0 ? 2 : 0;
-  }();
-  return mode == 2 || (mode == 1 && int8);
+  // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
+  if constexpr (!Tile::kInt8) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
+      const int slot = sorted[r];
+      if (slot < 0) continue;
+      if constexpr (MODE == GemmMode::GateUp) {
+        bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+          float v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
+            v[e] = g / (1.0f + expf(-g)) * u;
+          }
+          *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
+        }
+      } else {
+        bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
+#pragma unroll
+        for (int j = 0; j < kBN / 8; ++j) {
+          const int col = n0 + 8 * j + 2 * (lane % 4);
+          if (col >= a.N) continue;
+          *reinterpret_cast<__nv_bfloat162*>(out + col) =
+              __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+        }
+      }
+    }
+  } else {
+    wgmma_i8_epilogue<MODE>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x);
+  }
 }
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
-// happens outside graph capture) and launches it over tiles = (column blocks, row tiles): a
-// block per tile, or persistent blocks (one an SM, each taking every gridDim.x-th tile) where
-// wgmma_persistent says so and a tile has at least kAhead K-steps (so a block sets up its next
-// tile only after the one before it is done).
+// happens outside graph capture) and launches it.
 template <typename T, GemmMode MODE>
-cudaError_t launch_wgmma_gemm(const MmaArgs<T>& a, dim3 tiles, cudaStream_t stream) {
+cudaError_t launch_wgmma_gemm(const MmaArgs<T>& a, dim3 grid, cudaStream_t stream) {
   using Tile = WgmmaTile<T>;
   auto kernel = wgmma_gemm_kernel<T, MODE>;
   const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes);
   if (attr != cudaSuccess) return attr;
-  unsigned blocks = tiles.x * tiles.y;
-  if (blocks == 0) return cudaSuccess;
-  if (wgmma_persistent(Tile::kInt8) && (a.K + Tile::kBK - 1) / Tile::kBK >= Tile::kAhead) {
-    int dev = 0, sms = 0;
-    cudaError_t err = cudaGetDevice(&dev);
-    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err != cudaSuccess) return err;
-    blocks = std::min(blocks, static_cast<unsigned>(sms));
-  }
-  return launch(kernel, dim3(blocks), Tile::kThreads, Tile::kSmemBytes, stream, a);
+  if (grid.x == 0 || grid.y == 0) return cudaSuccess;
+  return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
 }
 
 }  // namespace rotor::cuda
