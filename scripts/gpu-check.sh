@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops w8a8-tests persistent persistent-more run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -154,17 +154,6 @@ moe_tests() {  # the experts against the CPU, small path (=all) against the tile
   timed "test_cuda_w8a8: experts (default, =all and =0: the same bits), graph replay" \
     "$out/test_cuda_w8a8-moe.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8 --gtest_filter='*MoeExperts*:*Graph*'
   grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]|rel err" "$out/test_cuda_w8a8-moe.log" | sed 's/^/   /'
-}
-persist_prefill() {  # persist_prefill QUANT:MODE...: the 16k prefill per op with ROTOR_WGMMA_PERSISTENT=MODE
-  local run q v
-  for run in "$@"; do
-    q=${run%%:*} v=${run#*:}
-    timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, ROTOR_WGMMA_PERSISTENT=$v" \
-      "$out/prefill-ops-$q-p$v.log" "${run_env[@]}" ROTOR_WGMMA_PERSISTENT=$v $bin/bench/rotor_bench_latency \
-      "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 8 --quantization $q --context 16384 \
-      --prefill-chunk 16384 --steps 3 --warmup 1
-    grep -E "^\| (attention|gemm|linear|moe)|^PREFILL" "$out/prefill-ops-$q-p$v.log" | sed 's/^/   /'
-  done
 }
 # The 30B-A3B decode step at 32 x 16k holds 57 GiB of bf16 weights and a 48 GiB KV cache: all
 # 48 layers on a GPU of 120 GB or more (H200), the first 24 on an 80 GB one (H100). The roofline
@@ -682,28 +671,6 @@ for step in $steps; do
       # The W8A8 ops against the CPU alone (a short call after a change to the int8 kernels).
       timed "test_cuda_w8a8" "$out/test_cuda_w8a8-only.log" "${run_env[@]}" $bin/tests/test_cuda_w8a8
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-only.log" | sed 's/^/   /'
-      ;;
-    persistent)
-      # The wgmma tiles as persistent blocks (ROTOR_WGMMA_PERSISTENT: int8, the default; all;
-      # 0: a block per tile): the W8A8 and bf16 expert tests by default (a short step limit: a
-      # pipeline mistake hangs), the int8 kernel rows (ROTOR_PERSIST_KERNELS: which ways, empty for none, default
-      # "0 int8") and the 16k prefill per op: bf16, W8A8 with a block per tile and persistent.
-      STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=int8 persist-int8 test_cuda_w8a8
-      STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=int8 persist-int8 test_cuda_ops --gtest_filter='*Moe*'
-      for v in ${ROTOR_PERSIST_KERNELS-0 int8}; do
-        timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_WGMMA_PERSISTENT=$v" "$out/kernels-w8a8-p$v.log" \
-          "${run_env[@]}" ROTOR_WGMMA_PERSISTENT=$v $bin/bench/rotor_bench_kernels "$stage/configs/qwen3-30b-a3b/config.json" \
-          --w8a8-only --batch 32 --prefill-tokens 4096
-        grep -E "^\| w8a8 (gemm .*wgmma|moe_experts \| [0-9]{4,})" "$out/kernels-w8a8-p$v.log" | sed 's/^/   /'
-      done
-      persist_prefill auto:int8 w8a8:0 w8a8:int8
-      ;;
-    persistent-more)
-      # The other ways: the W8A8 tests with a block per tile, the bf16 experts persistent (tests
-      # and the bf16 16k prefill per op).
-      STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=0 persist-0 test_cuda_w8a8 --gtest_filter='*Gemm*:*Moe*:*Graph*'
-      STEP_TIMEOUT=75 gtest_with ROTOR_WGMMA_PERSISTENT=all persist-all test_cuda_ops --gtest_filter='*Moe*'
-      persist_prefill auto:all
       ;;
     prefill-ops)
       # Issue 14's prefill >= 1.25x: where a 16k-token prefill's time goes, per op, in bf16 and
