@@ -42,6 +42,11 @@ __device__ __forceinline__ float dequant_dynamic(int acc, float weight_scale, fl
                                      static_cast<double>(x_scale)));
 }
 
+// dequant_dynamic with both scales already doubles (the same operations, so the same bits).
+__device__ __forceinline__ float dequant_dynamic_d(int acc, double weight_scale, double x_scale) {
+  return __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc), weight_scale), x_scale));
+}
+
 // silu(g) * u as the CPU experts compute it.
 __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 

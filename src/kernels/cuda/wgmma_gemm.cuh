@@ -132,9 +132,8 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           if (m[half] >= a.M) continue;
-          w8a8_put2(o, m[half], n0 + col,
-                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), xs[half])),
-                    __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), xs[half])));
+          w8a8_put2(o, m[half], n0 + col, dequant_dynamic_d(acc[4 * j + 2 * half], s0, xs[half]),
+                    dequant_dynamic_d(acc[4 * j + 2 * half + 1], s1, xs[half]));
         }
       }
     } else {
@@ -173,10 +172,8 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
       for (int half = 0; half < 2; ++half) {
         const int* ag = acc + 4 * j + 2 * half;
         const int* au = acc + 4 * (j + kBN / 16) + 2 * half;
-        const float v0 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[0]), g0), xs[half])),
-                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[0]), u0), xs[half])));
-        const float v1 = silu_mul(__double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(ag[1]), g1), xs[half])),
-                                  __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(au[1]), u1), xs[half])));
+        const float v0 = silu_mul(dequant_dynamic_d(ag[0], g0, xs[half]), dequant_dynamic_d(au[0], u0, xs[half]));
+        const float v1 = silu_mul(dequant_dynamic_d(ag[1], g1, xs[half]), dequant_dynamic_d(au[1], u1, xs[half]));
         amax[half] = fmaxf(amax[half], fmaxf(fabsf(v0), fabsf(v1)));
         if (slot[half] >= 0)
           *reinterpret_cast<float2*>(a.h + (static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.N + n0 + col) =
@@ -195,8 +192,9 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
     double hs[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
+      const int64_t row = static_cast<int64_t>(tile) * kBM + r0 + 8 * half;
       slot[half] = sorted[r0 + 8 * half];
-      hs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[static_cast<int64_t>(tile) * kBM + r0 + 8 * half]) : 0.0;
+      hs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[row]) : 0.0;
     }
 #pragma unroll
     for (int j = 0; j < kBN / 8; ++j) {
@@ -207,9 +205,8 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
       for (int half = 0; half < 2; ++half) {
         if (slot[half] < 0) continue;
         *reinterpret_cast<__nv_bfloat162*>(a.y + static_cast<int64_t>(slot[half]) * a.N + n0 + col) =
-            __floats2bfloat162_rn(
-                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half]), s0), hs[half])),
-                __double2float_rn(__dmul_rn(__dmul_rn(static_cast<double>(acc[4 * j + 2 * half + 1]), s1), hs[half])));
+            __floats2bfloat162_rn(dequant_dynamic_d(acc[4 * j + 2 * half], s0, hs[half]),
+                                  dequant_dynamic_d(acc[4 * j + 2 * half + 1], s1, hs[half]));
       }
     }
   }
