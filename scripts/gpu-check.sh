@@ -395,6 +395,9 @@ for step in $steps; do
       # some of "decode peer rank" (the default: all three).
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       parts=" ${ROTOR_W8A8_PARTS:-decode peer rank} "
+      for part in $parts; do
+        case $part in decode | peer | rank) ;; *) echo "ROTOR_W8A8_PARTS: unknown part '$part' (decode, peer, rank)" >&2; exit 2 ;; esac
+      done
       [[ $parts == *" decode "* ]] && for q in auto w8a8; do
         timed "decode step 30B-A3B $L30 layers, batch 32, 16k context, graphs 1, ${q/auto/bf16}" \
           "$out/bench-decode-$L30-g1-$q.log" "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers $L30 \
