@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -668,6 +668,37 @@ for step in $steps; do
           "$stage/configs/qwen3-30b-a3b/config.json" --num-layers $L30 --batch 32 --context 16384 --steps 20 \
           --graphs 1 --kv-cache-dtype $(kv_dtype ${kv%:*})
         grep -E "^RESULT|split plan" "$log" | sed 's/^/   /'
+      done
+      ;;
+    i8-cols)
+      # Issue 14's prefill: the int8 wgmma tiles with blocks of 256 W rows (one an SM) against
+      # 128 (two an SM: one block's epilogue and first copies under the other's products), same
+      # run. test_cuda_w8a8 on the 128-row blocks (against the CPU and mma.sync); the W8A8
+      # kernels at 30B-A3B shapes and the 16k-token prefill per op both ways, with bf16's beside
+      # them; the peer configuration's 32 x 16k prefill in bf16 and both ways.
+      timed "test_cuda_w8a8, ROTOR_W8A8_WGMMA=128" "$out/test_cuda_w8a8-cols128.log" "${run_env[@]}" \
+        ROTOR_W8A8_WGMMA=128 $bin/tests/test_cuda_w8a8
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-cols128.log" | sed 's/^/   /'
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for cols in 256 128; do
+        timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_W8A8_WGMMA=$cols" "$out/kernels-w8a8-$cols.log" \
+          "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_kernels "$cfg" --w8a8-only --batch 32 \
+          --prefill-tokens 4096
+        grep -E "gemm|moe_experts" "$out/kernels-w8a8-$cols.log" | sed 's/^/   /'
+      done
+      for run in auto:256 w8a8:256 w8a8:128 auto:256 w8a8:256 w8a8:128; do
+        q=${run%:*} cols=${run#*:}
+        timed "prefill ops: 30B-A3B 8 layers, 16k tokens in one chunk, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" \
+          "$out/prefill-ops-$q-$cols.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_latency "$cfg" \
+          --num-layers 8 --quantization $q --context 16384 --prefill-chunk 16384 --steps 3 --warmup 1
+        grep -E "^\| (attention|moe|gemm|linear)|^PREFILL" "$out/prefill-ops-$q-$cols.log" | sed 's/^/   /'
+      done
+      for run in auto:256 w8a8:256 w8a8:128; do
+        q=${run%:*} cols=${run#*:}
+        timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" \
+          "$out/bench-peer-8-$q-$cols.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_decode "$cfg" \
+          --num-layers 8 --batch 32 --context 16384 --steps 8 --prefill --quantization $q
+        grep -E "^RESULT|^prefill" "$out/bench-peer-8-$q-$cols.log" | sed 's/^/   /'
       done
       ;;
     w8a8-tests)

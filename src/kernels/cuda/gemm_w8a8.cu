@@ -1,6 +1,7 @@
 // kernels/cuda/gemm_w8a8.cu — the W8A8 dense GEMM launcher: mma.sync tiles of 16, 32 or 64 rows
 // with K split (each output tile's splits one cluster) up to kW8A8SmallRows rows, 128-row
-// tiles above (wgmma, or mma.sync 128 x 128 without split when wgmma is off).
+// tiles above (wgmma with blocks of wgmma_cols W rows, or mma.sync 128 x 128 without split
+// when wgmma_cols is 0).
 #include "kernels/cuda/gemm_w8a8.cuh"
 
 #include <algorithm>
@@ -25,7 +26,7 @@ int k_splits(int N, int K, int num_sms, int min_bytes) {
 
 }  // namespace
 
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, bool early, cudaStream_t stream) {
+cudaError_t gemm_w8a8(const W8A8Gemm& g, int wgmma_cols, int num_sms, bool early, cudaStream_t stream) {
   if (g.M == 0 || g.N == 0) return cudaSuccess;
   if (g.K % 16 != 0 || g.K <= 0) return cudaErrorInvalidValue;
   Gemm8Args a{};
@@ -38,7 +39,7 @@ cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, bool early, cu
   a.out = g.out;
   if (g.M > kW8A8SmallRows) {
     a.k_chunk = g.K;
-    if (wgmma) return wgmma_i8_dense(a, stream);
+    if (wgmma_cols != 0) return wgmma_i8_dense(a, wgmma_cols, stream);
     a.n_fastest = true;
     return launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Dense>(
         a, dim3((g.N + 127) / 128, (g.M + 127) / 128, 1), stream);

@@ -38,7 +38,9 @@ constexpr int kW8A8SmallRows = 256;
 // A small-M tile's K splits keep at least kMinSplitBytes of K each (512: faster than 256 or 128
 // at the TP-8 rank's 8 and 32 rows on an H100, docs/perf-log.md 2026-12-06 06:22). early: each
 // small-M block prefetches its W rows into L2 before pdl_wait (ROTOR_EARLY_LOADS=1).
+// wgmma_cols: rows above kW8A8SmallRows on wgmma blocks of that many W rows (256 or 128); 0,
+// on mma.sync 128 x 128 tiles (the same bits every way).
 constexpr int kMinSplitBytes = 512;
-cudaError_t gemm_w8a8(const W8A8Gemm& g, bool wgmma, int num_sms, bool early, cudaStream_t stream);
+cudaError_t gemm_w8a8(const W8A8Gemm& g, int wgmma_cols, int num_sms, bool early, cudaStream_t stream);
 
 }  // namespace rotor::cuda

@@ -2,7 +2,7 @@
 // (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row, down GEMM
 // (dequant, bf16 per slot), weighted un-permute (moe.cu). Decode's 16-row tiles quantise x in
 // align's launch. Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on int8), 128-row tiles
-// on wgmma (wgmma_gemm_i8.cu) or mma.sync.
+// on wgmma (wgmma_gemm_i8.cu, blocks of 256 or 128 W rows) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
@@ -41,7 +41,7 @@ struct Scratch {
 int amax_parts(int bm, int I) {
   if (bm == 16) return (I + 31) / 32 * Small::kAmaxParts;
   if (bm == 64) return (I + 63) / 64 * Medium::kAmaxParts;
-  return std::max((I + 63) / 64 * Large::kAmaxParts, wgmma_i8_gate_up_parts(I));
+  return std::max({(I + 63) / 64 * Large::kAmaxParts, wgmma_i8_gate_up_parts(I, 256), wgmma_i8_gate_up_parts(I, 128)});
 }
 
 Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
@@ -79,7 +79,7 @@ size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk) {
                   moe_small_workspace(T, I, topk, true));
 }
 
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall small, int gate_up_stages, void* workspace,
                              cudaStream_t stream) {
   if (a.T == 0) return cudaSuccess;
   if (a.H % 16 != 0 || a.I % 16 != 0 || a.E > kMaxExperts || a.ldx % 8 != 0) return cudaErrorInvalidValue;
@@ -125,9 +125,9 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
   } else if (bm == 64) {
     g.amax_parts = (a.I + 63) / 64 * Medium::kAmaxParts;
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
-  } else if (wgmma) {
-    g.amax_parts = wgmma_i8_gate_up_parts(a.I);
-    err = wgmma_i8_gate_up(g, max_tiles, stream);
+  } else if (wgmma_cols != 0) {
+    g.amax_parts = wgmma_i8_gate_up_parts(a.I, wgmma_cols);
+    err = wgmma_i8_gate_up(g, wgmma_cols, max_tiles, stream);
   } else {
     g.amax_parts = (a.I + 63) / 64 * Large::kAmaxParts;
     err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
@@ -158,8 +158,8 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, i
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
-  else if (wgmma)
-    err = wgmma_i8_down(g, max_tiles, stream);
+  else if (wgmma_cols != 0)
+    err = wgmma_i8_down(g, wgmma_cols, max_tiles, stream);
   else
     err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
   if (err != cudaSuccess) return err;

@@ -40,11 +40,12 @@ struct MoeW8A8Args {
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
 size_t moe_w8a8_workspace(int T, int H, int I, int E, int topk);
 
-// wgmma: the 128-row (prefill) tiles on warpgroup MMA; off, on mma.sync (the same bits).
+// wgmma_cols: the 128-row (prefill) tiles on warpgroup MMA with blocks of that many W rows
+// (256 or 128, wgmma_gemm_i8.cuh); 0, on mma.sync (the same bits every way).
 // small: which batches take the two-kernel small path (moe_small.cuh; the same bits), the
 // others the tiles. gate_up_stages: the 16-row gate+up tiles' pipeline depth, 3 or 4, or 0 for
 // gate_up_3_stages' rule (the same bits either way).
-cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, bool wgmma, MoeSmall small, int gate_up_stages, void* workspace,
+cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall small, int gate_up_stages, void* workspace,
                              cudaStream_t stream);
 
 }  // namespace rotor::cuda

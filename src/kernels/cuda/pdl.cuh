@@ -81,9 +81,10 @@ cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem
 // Sets `kernel`'s dynamic shared-memory limit to `bytes` on the current device (the device of
 // the stream it will be launched on) the first time it is asked for that kernel and device:
 // the attribute belongs to a device's context, and one process may drive several GPUs. Up to
-// the default 48 KiB nothing needs setting.
+// the default 48 KiB nothing needs setting. max_carveout: also ask for the largest shared
+// memory split of the SM (a kernel meant to run several large blocks an SM).
 template <typename... Params>
-cudaError_t raise_smem_limit(void (*kernel)(Params...), int bytes) {
+cudaError_t raise_smem_limit(void (*kernel)(Params...), int bytes, bool max_carveout = false) {
   if (bytes <= 48 * 1024) return cudaSuccess;
   static std::mutex mu;
   static std::set<std::pair<const void*, int>> done;  // (kernel, device)
@@ -94,6 +95,8 @@ cudaError_t raise_smem_limit(void (*kernel)(Params...), int bytes) {
   std::lock_guard<std::mutex> lock(mu);
   if (done.count(key)) return cudaSuccess;
   err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err == cudaSuccess && max_carveout)
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
   if (err == cudaSuccess) done.insert(key);
   return err;
 }

@@ -202,4 +202,16 @@ __device__ __forceinline__ void wgmma_m64n256k32_s8_ss(int (&d)[128], uint64_t d
       : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
+// d (+)= A . B^T in int8, A [64 x 32] and B [128 x 32] both K-major in shared memory: the
+// m64n256k32 form above on half the columns (64 s32 registers a thread).
+__device__ __forceinline__ void wgmma_m64n128k32_s8_ss(int (&d)[64], uint64_t desc_a, uint64_t desc_b, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
+      ROTOR_WGMMA_REGS64
+      "}, %64, %65, p;\n}\n"
+      : ROTOR_WGMMA_IACC64(d)
+      : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+}
+
 }  // namespace rotor::cuda

@@ -3,13 +3,15 @@
 // W8A8 GEMMs of many rows (wgmma_gemm_i8.cu: Dense, GateUp, Down). Same arguments and modes
 // as mma_gemm.cuh (GemmArgs / Gemm8Args, GemmMode).
 //
-// One block = one 128-row tile x 256 W rows (GateUp: 128 gate columns and the same 128 up
-// columns; Dense and Down: 256 output columns); two warpgroups, warpgroup g owning tile rows
-// 64g..64g+63 with one m64n256 accumulator (128 per thread: f32 from k16 bf16 products, exact
-// s32 from k32 int8 products). All 256 threads copy K-steps of 128 bytes (64 bf16 or 128 int8:
-// one 128-byte-swizzled panel of A [128 rows] and of W [256 rows]) with cp.async into a
-// 4-stage ring, two K-steps ahead of the one being multiplied; each warpgroup keeps one K-step
-// of products in flight while issuing the next.
+// One block = one 128-row tile x BN W rows (GateUp: BN / 2 gate columns and the same BN / 2
+// up columns; Dense and Down: BN output columns); two warpgroups, warpgroup g owning tile rows
+// 64g..64g+63 with one m64nBN accumulator (BN / 2 per thread: f32 from k16 bf16 products,
+// exact s32 from k32 int8 products). All 256 threads copy K-steps of 128 bytes (64 bf16 or 128
+// int8: one 128-byte-swizzled panel of A [128 rows] and of W [BN rows]) with cp.async into a
+// ring of stages, two K-steps ahead of the one being multiplied. BN = 256: 4 stages, one block
+// an SM, each warpgroup keeping one K-step of products in flight while issuing the next.
+// BN = 128 (int8 only): 3 stages, two blocks an SM, each K-step's products finished before the
+// next barrier; one block's epilogue and first copies then run while the other multiplies.
 //
 // A warpgroup whose 64 rows are all padding issues no products (the other gets the tensor
 // cores), and padding rows are never written. Every output element is the sum of its K
@@ -24,16 +26,19 @@
 
 namespace rotor::cuda {
 
-// The tile of element T (bf16 or int8).
-template <typename T>
+// The tile of element T (bf16 or int8) and BN W rows a block.
+template <typename T, int BN = 256>
 struct WgmmaTile {
   static constexpr bool kInt8 = std::is_same_v<T, int8_t>;
+  static_assert(BN == 256 || (BN == 128 && kInt8), "tiles of 256 W rows, or 128 in int8");
   static constexpr int kBM = 128;                               // tile rows: warpgroup g owns rows 64g..64g+63
-  static constexpr int kBN = 256;                               // W rows per block
+  static constexpr int kBN = BN;                                // W rows per block
   static constexpr int kChunk = 16 / static_cast<int>(sizeof(T));  // elements per 16-byte copy
   static constexpr int kBK = 8 * kChunk;                        // K values per step: one 128-byte panel row
-  static constexpr int kStages = 4;
-  static constexpr int kAhead = kStages - 2;  // K-steps copied ahead of the one multiplied
+  static constexpr int kStages = BN == 256 ? 4 : 3;
+  static constexpr int kAhead = 2;                          // K-steps copied ahead of the one multiplied
+  static constexpr int kInFlight = kStages - 1 - kAhead;    // product groups left running across a barrier
+  static constexpr int kBlocksPerSm = BN == 256 ? 1 : 2;
   static constexpr int kThreads = 256;
   static constexpr int kABytes = kBM * 128, kWBytes = kBN * 128, kStageBytes = kABytes + kWBytes;
   static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + room to align the ring to 1024
@@ -49,30 +54,34 @@ __device__ __forceinline__ void wgmma_step(float (&d)[128], uint64_t desc_a, uin
 __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint64_t desc_b) {
   wgmma_m64n256k32_s8_ss(d, desc_a, desc_b, 1);
 }
+__device__ __forceinline__ void wgmma_step(int (&d)[64], uint64_t desc_a, uint64_t desc_b) {
+  wgmma_m64n128k32_s8_ss(d, desc_a, desc_b, 1);
+}
 
 // The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
-// columns of its 256 W rows): the scale as a double (Dense static: deq_scale; Dense dynamic and
+// columns of its BN W rows): the scale as a double (Dense static: deq_scale; Dense dynamic and
 // the experts: the weight scale) and the static quant bias (0 elsewhere). Columns past N hold 0.
+template <int BN>
 struct WgmmaI8Cols {
-  double scale[256];
-  int32_t bias[256];
+  double scale[BN];
+  int32_t bias[BN];
 };
 
-// Stages entry t (0..255) of cols for the block at columns n0 (GateUp: t < 128 the gate column
-// n0 + t, else the up column n0 + t - 128). w_scales: the tile's expert's (MoE).
-template <GemmMode MODE>
-__device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols& cols, const Gemm8Args& a, int n0,
+// Stages entry t (0..BN-1) of cols for the block at columns n0 (GateUp: t < BN / 2 the gate
+// column n0 + t, else the up column n0 + t - BN / 2). w_scales: the tile's expert's (MoE).
+template <GemmMode MODE, int BN>
+__device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols<BN>& cols, const Gemm8Args& a, int n0,
                                                    const float* w_scales, int t) {
   double scale = 0.0;
   int32_t bias = 0;
-  const int col = n0 + (MODE == GemmMode::GateUp ? t % 128 : t);
+  const int col = n0 + (MODE == GemmMode::GateUp ? t % (BN / 2) : t);
   if (col < a.N) {
     if constexpr (MODE == GemmMode::Dense) {
       const W8A8Out& o = a.out;
       scale = o.dynamic ? o.weight_scale[col] : o.deq_scale[col];
       bias = !o.dynamic && o.quant_bias != nullptr ? o.quant_bias[col] : 0;
     } else {
-      scale = w_scales[MODE == GemmMode::GateUp && t >= 128 ? a.N + col : col];
+      scale = w_scales[MODE == GemmMode::GateUp && t >= BN / 2 ? a.N + col : col];
     }
   }
   cols.scale[t] = scale;
@@ -101,10 +110,11 @@ __device__ __forceinline__ void w8a8_put2(const W8A8Out& o, int m, int n, float 
 // dequantisation of w8a8_math.cuh (the CPU's bits): Dense stores rows m0.. through a.out; GateUp
 // (part: the block's gate-column block) writes f32 SiLU(gate) * up rows of h and their maxima;
 // Down writes bf16 rows of y by slot. sorted: the tile's slots (MoE).
-template <GemmMode MODE>
-__device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int (&acc)[128], const WgmmaI8Cols& cols,
-                                                  int wg, int tile, int m0, int n0, const int32_t* sorted, int part) {
-  constexpr int kBN = WgmmaTile<int8_t>::kBN, kBM = WgmmaTile<int8_t>::kBM;
+template <GemmMode MODE, int BN>
+__device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int (&acc)[BN / 2],
+                                                  const WgmmaI8Cols<BN>& cols, int wg, int tile, int m0, int n0,
+                                                  const int32_t* sorted, int part) {
+  constexpr int kBN = BN, kBM = WgmmaTile<int8_t, BN>::kBM;
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   const int r0 = wg * 64 + warp * 16 + lane / 4, cq = 2 * (lane % 4);
   if constexpr (MODE == GemmMode::Dense) {
@@ -163,7 +173,7 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
       xs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[slot[half] / a.topk]) : 0.0;
     }
 #pragma unroll
-    for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+    for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + kBN / 16
       const int col = 8 * j + cq;
       if (n0 + col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
       const double g0 = cols.scale[col], g1 = cols.scale[col + 1];
@@ -212,14 +222,15 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
   }
 }
 
-template <typename T, GemmMode MODE>
-__global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(const MmaArgs<T> a) {
+template <typename T, GemmMode MODE, int BN>
+__global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::kBlocksPerSm)
+    wgmma_gemm_kernel(const MmaArgs<T> a) {
   pdl_wait();
   pdl_launch_dependents();
-  using Tile = WgmmaTile<T>;
+  using Tile = WgmmaTile<T, BN>;
   using Acc = std::conditional_t<Tile::kInt8, int, float>;
   constexpr int kBM = Tile::kBM, kBN = Tile::kBN, kBK = Tile::kBK, kChunk = Tile::kChunk;
-  constexpr int kStages = Tile::kStages, kAhead = Tile::kAhead, kABytes = Tile::kABytes;
+  constexpr int kStages = Tile::kStages, kAhead = Tile::kAhead, kInFlight = Tile::kInFlight, kABytes = Tile::kABytes;
   constexpr int kStageBytes = Tile::kStageBytes, kAIters = Tile::kAIters, kWIters = Tile::kWIters;
   static_assert(Tile::kInt8 || MODE != GemmMode::Dense, "bf16 dense GEMMs run on mma_gemm or cuBLAS");
   extern __shared__ __align__(16) uint8_t smem_raw[];  // aligned to 1024 below
@@ -262,7 +273,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
   // around the products (else it serialises them).
   const bool active = __shfl_sync(0xffffffffu, wg == 0 ? active0 : active1, 0);
 
-  // W: block row j = tid / 8 + 32 i. GateUp: j < 128 gate row n0 + j, else up row N + n0 + j - 128.
+  // W: block row j = tid / 8 + 32 i. GateUp: j < kBN / 2 gate row n0 + j, else up row N + n0 + j - kBN / 2.
   const T* w_src[kWIters];
   bool w_ok[kWIters];
 #pragma unroll
@@ -297,7 +308,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
     }
   };
 
-  // Descriptors of stage 0, the first 32 bytes of k: this warpgroup's 64 A rows, and all 256 W rows.
+  // Descriptors of stage 0, the first 32 bytes of k: this warpgroup's 64 A rows, and all kBN W rows.
   const uint64_t desc_a = wgmma_desc(smem + wg * 64 * 128, 0, 1024);
   const uint64_t desc_w = wgmma_desc(smem + kABytes, 0, 1024);
 
@@ -312,11 +323,13 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
     cp_async_commit();
   }
   // int8: the block's column parameters, visible to all after the first K-step's barrier.
-  __shared__ std::conditional_t<Tile::kInt8, WgmmaI8Cols, char> cols;
-  if constexpr (Tile::kInt8) wgmma_i8_stage_col<MODE>(cols, a, n0, w_scales, tid);
+  __shared__ std::conditional_t<Tile::kInt8, WgmmaI8Cols<kBN>, char> cols;
+  if constexpr (Tile::kInt8)
+    if (tid < kBN) wgmma_i8_stage_col<MODE, kBN>(cols, a, n0, w_scales, tid);
   for (int kt = 0; kt < ktiles; ++kt) {
     // K-step kt has landed (its group and all earlier ones), for every thread's copies, and
-    // the products of K-step kt - 2 are done in both warpgroups (waited below, last step).
+    // the products of K-step kt - 1 - kInFlight are done in both warpgroups (waited below,
+    // last step).
     cp_async_wait<kAhead - 1>();
     fence_proxy_async();
     __syncthreads();
@@ -329,10 +342,10 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
         wgmma_step(acc, desc_a + step + kk * 2, desc_w + step + kk * 2);
       wgmma_commit();
     }
-    // Overwrites the stage of K-step kt - 2.
+    // Overwrites the stage of K-step kt + kAhead - kStages = kt - 1 - kInFlight.
     if (kt + kAhead < ktiles) load_stage(kt + kAhead, (kt + kAhead) % kStages);
     cp_async_commit();
-    wgmma_wait<1>();  // (nothing to wait for in an idle warpgroup)
+    wgmma_wait<kInFlight>();  // (nothing to wait for in an idle warpgroup)
     fence_regs(acc);
   }
   cp_async_wait<0>();
@@ -350,7 +363,7 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
       if constexpr (MODE == GemmMode::GateUp) {
         bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
 #pragma unroll
-        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + 16
+        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + kBN / 16
           const int col = n0 + 8 * j + 2 * (lane % 4);
           if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
           float v[2];
@@ -373,17 +386,17 @@ __global__ void __launch_bounds__(WgmmaTile<T>::kThreads, 1) wgmma_gemm_kernel(c
       }
     }
   } else {
-    wgmma_i8_epilogue<MODE>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x);
+    wgmma_i8_epilogue<MODE, kBN>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x);
   }
 }
 
 // Raises the kernel's dynamic shared memory limit once (before the first launch, which
 // happens outside graph capture) and launches it.
-template <typename T, GemmMode MODE>
+template <typename T, GemmMode MODE, int BN = 256>
 cudaError_t launch_wgmma_gemm(const MmaArgs<T>& a, dim3 grid, cudaStream_t stream) {
-  using Tile = WgmmaTile<T>;
-  auto kernel = wgmma_gemm_kernel<T, MODE>;
-  const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes);
+  using Tile = WgmmaTile<T, BN>;
+  auto kernel = wgmma_gemm_kernel<T, MODE, BN>;
+  const cudaError_t attr = raise_smem_limit(kernel, Tile::kSmemBytes, Tile::kBlocksPerSm > 1);
   if (attr != cudaSuccess) return attr;
   if (grid.x == 0 || grid.y == 0) return cudaSuccess;
   return launch(kernel, grid, Tile::kThreads, Tile::kSmemBytes, stream, a);
