@@ -16,7 +16,8 @@
 // --profile-from-start off` sees only decode-step kernels, not the weight fill or the graph
 // capture. With --prefill-chunk N it times a prefill instead (issue 14's int8 prefill): one
 // sequence of --context tokens in chunks of N, end to end and per op (eager timing events
-// around every op of the last repetition, summed per op and weight shape), one table. CUDA only.
+// around every op of the last repetition, summed per op and weight shape), one table; its timed
+// repetitions are the profiler's range. CUDA only.
 #include <CLI/CLI.hpp>
 #include <cuda_profiler_api.h>
 
@@ -187,10 +188,12 @@ class Bench {
     };
     std::vector<double> t;
     for (int rep = 0; rep < a_.warmup + a_.steps; ++rep) {
+      if (rep == a_.warmup) cudaProfilerStart();
       const double t0 = now();
       run_prefill();
       if (rep >= a_.warmup) t.push_back(now() - t0);
     }
+    cudaProfilerStop();
     col.step_ms = median(t) * 1e3;
     prof.clear();
     prof.set_mode(OpProfiler::Mode::Eager);

@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -699,6 +699,34 @@ for step in $steps; do
           "$out/bench-peer-8-$q-$cols.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_decode "$cfg" \
           --num-layers 8 --batch 32 --context 16384 --steps 8 --prefill --quantization $q
         grep -E "^RESULT|^prefill" "$out/bench-peer-8-$q-$cols.log" | sed 's/^/   /'
+      done
+      ;;
+    ncu-prefill)
+      # Issue 14's prefill under Nsight Compute: every kernel of one 16k-token prefill of 2 layers
+      # of 30B-A3B (rotor_bench_latency --prefill-chunk, its timed repetition), bf16 and W8A8 with
+      # the int8 wgmma blocks of 256 and of 128 W rows: duration, SM clock, DRAM bytes, grid,
+      # registers, achieved occupancy (ncu-summary.py tables in ncu-prefill-*.md); then the int8
+      # gate+up and down tiles' warp stalls and occupancy (Nsight's sections, text).
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
+      metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for run in auto:256 w8a8:256 w8a8:128; do
+        q=${run%:*} cols=${run#*:} tag=prefill-${run/:/-}
+        timed "ncu: 16k-token prefill kernels, 30B-A3B 2 layers, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-$tag.log" \
+          "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
+          --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$tag.csv" $bin/bench/rotor_bench_latency \
+          "$cfg" --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
+          python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+      done
+      for cols in 256 128; do
+        timed "ncu: int8 wgmma tiles' stalls, 16k-token prefill, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-i8-stalls-$cols.log" \
+          "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
+          -k regex:wgmma_gemm_kernel --launch-count 4 --section SpeedOfLight --section WarpStateStats \
+          --section Occupancy $bin/bench/rotor_bench_latency "$cfg" --num-layers 1 --quantization w8a8 --context 16384 \
+          --prefill-chunk 16384 --steps 1 --warmup 1
+        grep -E "wgmma_gemm_kernel|Duration|Throughput|Stall|Achieved Occupancy|Block Limit|Warp Cycles Per Issued" \
+          "$out/ncu-i8-stalls-$cols.log" | head -n 60 | sed 's/^/   /'
       done
       ;;
     w8a8-tests)
