@@ -23,29 +23,32 @@ __device__ __forceinline__ float w8a8_value(const W8A8Out& o, int m, int n, int 
                    : dequant_static(acc, o.quant_bias ? o.quant_bias[n] : 0, o.deq_scale[n]);
 }
 
-// Stores columns n and n + 1 of row m (n even, m < M); columns >= N are left alone.
+// Stores the dequantised v0, v1 as columns n and n + 1 of row m (n even, n < N, m < M): one
+// word where the output's pairs allow it, else one at a time; n + 1 only where it is below N.
+__device__ __forceinline__ void w8a8_put2(const W8A8Out& o, int m, int n, float v0, float v1) {
+  const int64_t i = m * o.ldo + n;
+  const bool second = n + 1 < o.N;
+  if (second && o.pairs) {
+    if (o.out_f32)
+      *reinterpret_cast<float2*>(static_cast<float*>(o.out) + i) = make_float2(v0, v1);
+    else
+      *reinterpret_cast<__nv_bfloat162*>(static_cast<bf16*>(o.out) + i) = __floats2bfloat162_rn(v0, v1);
+    return;
+  }
+  if (o.out_f32) {
+    static_cast<float*>(o.out)[i] = v0;
+    if (second) static_cast<float*>(o.out)[i + 1] = v1;
+  } else {
+    static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v0);
+    if (second) static_cast<bf16*>(o.out)[i + 1] = __float2bfloat16_rn(v1);
+  }
+}
+
+// Stores columns n and n + 1 of row m from their exact sums (n even, m < M); columns >= N are
+// left alone.
 __device__ __forceinline__ void w8a8_store2(const W8A8Out& o, int m, int n, int acc0, int acc1) {
   if (n >= o.N) return;
-  const float v0 = w8a8_value(o, m, n, acc0);
-  const int64_t i = m * o.ldo + n;
-  if (n + 1 < o.N) {
-    const float v1 = w8a8_value(o, m, n + 1, acc1);
-    if (o.pairs) {
-      if (o.out_f32)
-        *reinterpret_cast<float2*>(static_cast<float*>(o.out) + i) = make_float2(v0, v1);
-      else
-        *reinterpret_cast<__nv_bfloat162*>(static_cast<bf16*>(o.out) + i) = __floats2bfloat162_rn(v0, v1);
-      return;
-    }
-    if (o.out_f32)
-      static_cast<float*>(o.out)[i + 1] = v1;
-    else
-      static_cast<bf16*>(o.out)[i + 1] = __float2bfloat16_rn(v1);
-  }
-  if (o.out_f32)
-    static_cast<float*>(o.out)[i] = v0;
-  else
-    static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v0);
+  w8a8_put2(o, m, n, w8a8_value(o, m, n, acc0), n + 1 < o.N ? w8a8_value(o, m, n + 1, acc1) : 0.0f);
 }
 
 struct Gemm8Args {

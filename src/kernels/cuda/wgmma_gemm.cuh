@@ -88,22 +88,6 @@ __device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols<BN>& cols, const 
   cols.bias[t] = bias;
 }
 
-// Columns n and n + 1 (n even) of row m of a dense output whose pairs may be stored as one word;
-// n + 1 only where it is below N.
-__device__ __forceinline__ void w8a8_put2(const W8A8Out& o, int m, int n, float v0, float v1) {
-  const int64_t i = m * o.ldo + n;
-  if (n + 1 < o.N) {
-    if (o.out_f32)
-      *reinterpret_cast<float2*>(static_cast<float*>(o.out) + i) = make_float2(v0, v1);
-    else
-      *reinterpret_cast<__nv_bfloat162*>(static_cast<bf16*>(o.out) + i) = __floats2bfloat162_rn(v0, v1);
-  } else if (o.out_f32) {
-    static_cast<float*>(o.out)[i] = v0;
-  } else {
-    static_cast<bf16*>(o.out)[i] = __float2bfloat16_rn(v0);
-  }
-}
-
 // The int8 tiles' epilogue of MODE for the calling consumer thread (warpgroup wg of the two that
 // hold the tile's rows; its accumulator fragment acc, rows r0 = 64 wg + 16 warp + lane / 4 and
 // r0 + 8, columns 8 j + 2 (lane % 4) + {0, 1}), with the column parameters from cols and the
@@ -120,16 +104,6 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
   if constexpr (MODE == GemmMode::Dense) {
     const W8A8Out& o = a.out;
     const int m[2] = {m0 + r0, m0 + r0 + 8};
-    if (!o.pairs) {  // an output whose pairs are not word-aligned: one column at a time
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        if (m[half] >= a.M) continue;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j)
-          w8a8_store2(o, m[half], n0 + 8 * j + cq, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-      }
-      return;
-    }
     if (o.dynamic) {
       double xs[2];
 #pragma unroll
