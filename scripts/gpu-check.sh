@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill moe-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -722,12 +722,17 @@ for step in $steps; do
       for cols in 256 128; do
         timed "ncu: int8 wgmma tiles' stalls, 16k-token prefill, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-i8-stalls-$cols.log" \
           "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
-          -k regex:wgmma_gemm_kernel --launch-count 4 --section SpeedOfLight --section WarpStateStats \
-          --section Occupancy $bin/bench/rotor_bench_latency "$cfg" --num-layers 1 --quantization w8a8 --context 16384 \
+          -k regex:wgmma_gemm_kernel --launch-count 4 --section SpeedOfLight --section Occupancy \
+          --metrics 'regex:smsp__average_warps_issue_stalled_[a-z_]+_per_issue_active\.ratio' \
+          $bin/bench/rotor_bench_latency "$cfg" --num-layers 1 --quantization w8a8 --context 16384 \
           --prefill-chunk 16384 --steps 1 --warmup 1
-        grep -E "wgmma_gemm_kernel|Duration|Throughput|Stall|Achieved Occupancy|Block Limit|Warp Cycles Per Issued" \
-          "$out/ncu-i8-stalls-$cols.log" | head -n 60 | sed 's/^/   /'
+        grep -E "wgmma_gemm_kernel|Duration|Throughput|Achieved Occupancy|stalled_[a-z_]+_per_issue_active.ratio +[^ ]+ +([1-9]|0\.[1-9])" \
+          "$out/ncu-i8-stalls-$cols.log" | head -n 80 | sed 's/^/   /'
       done
+      ;;
+    moe-tests)
+      # The experts alone (a short call after a change to the expert kernels): bf16 and W8A8.
+      moe_tests
       ;;
     w8a8-tests)
       # The W8A8 ops against the CPU alone (a short call after a change to the int8 kernels).

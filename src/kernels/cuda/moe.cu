@@ -19,6 +19,7 @@ namespace {
 
 constexpr int kAlignThreads = 1024;
 constexpr int kAlignPerThread = 4;  // consecutive experts per thread in the tile-offset scan
+constexpr int kAlignBatch = 8;      // slots a thread loads before it counts or places them
 static_assert(kAlignThreads * kAlignPerThread >= kMaxExperts, "the offset scan covers every expert");
 constexpr int kUnpermuteThreads = 64;
 static_assert(kMoeWgmmaRows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
@@ -38,6 +39,19 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   return s;
 }
 
+// The local expert of slots s0 + k * blockDim.x (k < kAlignBatch), -1 past the slots or outside
+// [first, first + E): one batch of independent loads, so a pass over many slots waits for one
+// load latency a batch, not a slot.
+__device__ __forceinline__ void align_batch(const int32_t* __restrict__ ids, int slots, int first, int E, int s0,
+                                            int (&e)[kAlignBatch]) {
+#pragma unroll
+  for (int k = 0; k < kAlignBatch; ++k) {
+    const int s = s0 + k * static_cast<int>(blockDim.x);
+    e[k] = s < slots ? ids[s] - first : -1;
+    if (e[k] >= E) e[k] = -1;
+  }
+}
+
 // One block: counts per expert, tile offsets (a block-wide exclusive sum of the counts padded to
 // whole tiles), then every slot placed in its expert's range.
 __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int slots, int first, int E, int bm,
@@ -48,9 +62,12 @@ __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int
   int32_t* cursor = sh + 2 * E + 1;  // [E]
   for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = cursor[e] = 0;
   __syncthreads();
-  for (int s = threadIdx.x; s < slots; s += blockDim.x) {
-    const int e = ids[s] - first;
-    if (e >= 0 && e < E) atomicAdd(&count[e], 1);
+  for (int s0 = threadIdx.x; s0 < slots; s0 += kAlignBatch * blockDim.x) {
+    int e[kAlignBatch];
+    align_batch(ids, slots, first, E, s0, e);
+#pragma unroll
+    for (int k = 0; k < kAlignBatch; ++k)
+      if (e[k] >= 0) atomicAdd(&count[e[k]], 1);
   }
   __syncthreads();
   using Scan = cub::BlockScan<int32_t, kAlignThreads>;
@@ -77,9 +94,12 @@ __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int
     for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) out.tile_expert[t] = e;
   for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) out.sorted[p] = -1;
   __syncthreads();
-  for (int s = threadIdx.x; s < slots; s += blockDim.x) {
-    const int e = ids[s] - first;
-    if (e >= 0 && e < E) out.sorted[offset[e] + atomicAdd(&cursor[e], 1)] = s;
+  for (int s0 = threadIdx.x; s0 < slots; s0 += kAlignBatch * blockDim.x) {
+    int e[kAlignBatch];
+    align_batch(ids, slots, first, E, s0, e);
+#pragma unroll
+    for (int k = 0; k < kAlignBatch; ++k)
+      if (e[k] >= 0) out.sorted[offset[e[k]] + atomicAdd(&cursor[e[k]], 1)] = s0 + k * blockDim.x;
   }
 }
 

@@ -18,7 +18,8 @@
 // products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
 // rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh), each block's column
 // scales and biases staged once in shared memory (as doubles) while its first K-steps load, so
-// the epilogue's loads are not a chain of global reads per output.
+// the epilogue's loads are not a chain of global reads per output. Down's bf16 rows go out
+// through the ring (wgmma_down_store) as whole rows a store instruction.
 #pragma once
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -44,6 +45,7 @@ struct WgmmaTile {
   static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + room to align the ring to 1024
   static constexpr int kAIters = kBM * 8 / kThreads, kWIters = kBN * 8 / kThreads;  // 16-byte copies per thread
   static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0, "panels must stay 1024-byte aligned");
+  static_assert(kBM * (kBN * 2 + 16) <= kStages * kStageBytes, "Down's output rows fit the ring");
   static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 are warpgroup 0's");
 };
 
@@ -56,6 +58,37 @@ __device__ __forceinline__ void wgmma_step(int (&d)[128], uint64_t desc_a, uint6
 }
 __device__ __forceinline__ void wgmma_step(int (&d)[64], uint64_t desc_a, uint64_t desc_b) {
   wgmma_m64n128k32_s8_ss(d, desc_a, desc_b, 1);
+}
+
+// Down's output rows through shared memory (stage: the free ring, 128 rows of BN bf16 + 16
+// bytes, so that a warp's pair stores of 8 rows x 4 columns fall in 32 banks). Each thread puts
+// its pairs pair(j, half) (row 64 wg + 16 warp + lane / 4 + 8 half, columns 8 j + 2 (lane % 4)
+// + {0, 1}); then each warp sends its own 16 rows to y [slot, N] by 16-byte chunks, a row's BN
+// columns one store instruction (whole 32-byte sectors, where the pairs wrote half sectors).
+// Padding rows (slot < 0) and columns past N are not written.
+template <int BN, typename Pair>
+__device__ __forceinline__ void wgmma_down_store(uint8_t* stage, bf16* y, int N, const int32_t* sorted, int wg,
+                                                 int n0, Pair pair) {
+  constexpr int kRowBytes = BN * 2 + 16;
+  const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+  const int rw = wg * 64 + warp * 16;  // the warp's first row
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    uint8_t* row = stage + (rw + lane / 4 + 8 * half) * kRowBytes + 4 * (lane % 4);
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) *reinterpret_cast<__nv_bfloat162*>(row + 16 * j) = pair(j, half);
+  }
+  __syncwarp();
+#pragma unroll 4
+  for (int i = 0; i < 16; ++i) {
+    const int slot = sorted[rw + i];
+    if (slot < 0) continue;
+#pragma unroll
+    for (int c = 8 * lane; c < BN; c += 256)
+      if (n0 + c < N)
+        *reinterpret_cast<uint4*>(y + static_cast<int64_t>(slot) * N + n0 + c) =
+            *reinterpret_cast<const uint4*>(stage + (rw + i) * kRowBytes + 2 * c);
+  }
 }
 
 // The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
@@ -97,7 +130,7 @@ __device__ __forceinline__ void wgmma_i8_stage_col(WgmmaI8Cols<BN>& cols, const 
 template <GemmMode MODE, int BN>
 __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int (&acc)[BN / 2],
                                                   const WgmmaI8Cols<BN>& cols, int wg, int tile, int m0, int n0,
-                                                  const int32_t* sorted, int part) {
+                                                  const int32_t* sorted, int part, uint8_t* stage) {
   constexpr int kBN = BN, kBM = WgmmaTile<int8_t, BN>::kBM;
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   const int r0 = wg * 64 + warp * 16 + lane / 4, cq = 2 * (lane % 4);
@@ -172,27 +205,17 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
         a.h_amax[(static_cast<int64_t>(tile) * kBM + r0 + 8 * half) * a.amax_parts + part] = m;
     }
   } else {
-    int slot[2];
     double hs[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int64_t row = static_cast<int64_t>(tile) * kBM + r0 + 8 * half;
-      slot[half] = sorted[r0 + 8 * half];
-      hs[half] = slot[half] >= 0 ? static_cast<double>(a.a_scales[row]) : 0.0;
+      hs[half] = sorted[r0 + 8 * half] >= 0 ? static_cast<double>(a.a_scales[row]) : 0.0;
     }
-#pragma unroll
-    for (int j = 0; j < kBN / 8; ++j) {
+    wgmma_down_store<BN>(stage, a.y, a.N, sorted, wg, n0, [&](int j, int half) {
       const int col = 8 * j + cq;
-      if (n0 + col >= a.N) continue;
-      const double s0 = cols.scale[col], s1 = cols.scale[col + 1];
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        if (slot[half] < 0) continue;
-        *reinterpret_cast<__nv_bfloat162*>(a.y + static_cast<int64_t>(slot[half]) * a.N + n0 + col) =
-            __floats2bfloat162_rn(dequant_dynamic_d(acc[4 * j + 2 * half], s0, hs[half]),
-                                  dequant_dynamic_d(acc[4 * j + 2 * half + 1], s1, hs[half]));
-      }
-    }
+      return __floats2bfloat162_rn(dequant_dynamic_d(acc[4 * j + 2 * half], cols.scale[col], hs[half]),
+                                   dequant_dynamic_d(acc[4 * j + 2 * half + 1], cols.scale[col + 1], hs[half]));
+    });
   }
 }
 
@@ -325,42 +348,36 @@ __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::
   cp_async_wait<0>();
   wgmma_wait<0>();
   fence_regs(acc);
+  // Down stages its output in the ring: every product (both warpgroups') has read it.
+  if constexpr (MODE == GemmMode::Down) __syncthreads();
   if (!active) return;
 
   // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
-  if constexpr (!Tile::kInt8) {
+  if constexpr (!Tile::kInt8 && MODE == GemmMode::GateUp) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-      const int slot = sorted[r];
-      if (slot < 0) continue;
-      if constexpr (MODE == GemmMode::GateUp) {
-        bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
+      if (sorted[r] < 0) continue;
+      bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
 #pragma unroll
-        for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + kBN / 16
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-          float v[2];
+      for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + kBN / 16
+        const int col = n0 + 8 * j + 2 * (lane % 4);
+        if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
+        float v[2];
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
-            v[e] = g / (1.0f + expf(-g)) * u;
-          }
-          *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
+        for (int e = 0; e < 2; ++e) {
+          const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
+          v[e] = g / (1.0f + expf(-g)) * u;
         }
-      } else {
-        bf16* out = a.y + static_cast<int64_t>(slot) * a.N;
-#pragma unroll
-        for (int j = 0; j < kBN / 8; ++j) {
-          const int col = n0 + 8 * j + 2 * (lane % 4);
-          if (col >= a.N) continue;
-          *reinterpret_cast<__nv_bfloat162*>(out + col) =
-              __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-        }
+        *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
       }
     }
+  } else if constexpr (!Tile::kInt8) {
+    wgmma_down_store<kBN>(smem, a.y, a.N, sorted, wg, n0, [&](int j, int half) {
+      return __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+    });
   } else {
-    wgmma_i8_epilogue<MODE, kBN>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x);
+    wgmma_i8_epilogue<MODE, kBN>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x, smem);
   }
 }
 
