@@ -671,14 +671,17 @@ for step in $steps; do
       done
       ;;
     i8-cols)
-      # Issue 14's prefill: the int8 wgmma tiles with blocks of 256 W rows (one an SM) against
-      # 128 (two an SM: one block's epilogue and first copies under the other's products), same
-      # run. test_cuda_w8a8 on the 128-row blocks (against the CPU and mma.sync); the W8A8
-      # kernels at 30B-A3B shapes and the 16k-token prefill per op both ways, with bf16's beside
-      # them; the peer configuration's 32 x 16k prefill in bf16 and both ways.
-      timed "test_cuda_w8a8, ROTOR_W8A8_WGMMA=128" "$out/test_cuda_w8a8-cols128.log" "${run_env[@]}" \
-        ROTOR_W8A8_WGMMA=128 $bin/tests/test_cuda_w8a8
-      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-cols128.log" | sed 's/^/   /'
+      # Issue 14's prefill: the int8 wgmma tiles with blocks of 256 W rows (one an SM) and of 128
+      # (two an SM: one block's epilogue and first copies under the other's products), same run.
+      # ROTOR_W8A8_WGMMA=1 is the default (dense GEMMs on 256, experts on 128), =256 and =128 put
+      # both on one. test_cuda_w8a8 with 256 and 128 everywhere (the default ran in w8a8-tests);
+      # the W8A8 kernels at 30B-A3B shapes; the 16k-token prefill per op (twice, interleaved) and
+      # the peer configuration's 32 x 16k prefill, bf16 beside each.
+      for cols in 256 128; do
+        timed "test_cuda_w8a8, ROTOR_W8A8_WGMMA=$cols" "$out/test_cuda_w8a8-cols$cols.log" "${run_env[@]}" \
+          ROTOR_W8A8_WGMMA=$cols $bin/tests/test_cuda_w8a8
+        grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_w8a8-cols$cols.log" | sed 's/^/   /'
+      done
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for cols in 256 128; do
         timed "rotor_bench_kernels --w8a8-only, 30B-A3B shapes, ROTOR_W8A8_WGMMA=$cols" "$out/kernels-w8a8-$cols.log" \
@@ -686,14 +689,16 @@ for step in $steps; do
           --prefill-tokens 4096
         grep -E "gemm|moe_experts" "$out/kernels-w8a8-$cols.log" | sed 's/^/   /'
       done
-      for run in auto:256 w8a8:256 w8a8:128 auto:256 w8a8:256 w8a8:128; do
-        q=${run%:*} cols=${run#*:}
-        timed "prefill ops: 30B-A3B 8 layers, 16k tokens in one chunk, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" \
-          "$out/prefill-ops-$q-$cols.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_latency "$cfg" \
-          --num-layers 8 --quantization $q --context 16384 --prefill-chunk 16384 --steps 3 --warmup 1
-        grep -E "^\| (attention|moe|gemm|linear)|^PREFILL" "$out/prefill-ops-$q-$cols.log" | sed 's/^/   /'
+      for rep in 1 2; do
+        for run in auto:1 w8a8:1 w8a8:256; do
+          q=${run%:*} cols=${run#*:}
+          timed "prefill ops: 30B-A3B 8 layers, 16k tokens in one chunk, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols ($rep)" \
+            "$out/prefill-ops-$q-$cols-$rep.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_latency \
+            "$cfg" --num-layers 8 --quantization $q --context 16384 --prefill-chunk 16384 --steps 5 --warmup 1
+          grep -E "^\| (attention|moe|gemm|linear)|^PREFILL" "$out/prefill-ops-$q-$cols-$rep.log" | sed 's/^/   /'
+        done
       done
-      for run in auto:256 w8a8:256 w8a8:128; do
+      for run in auto:1 w8a8:1 w8a8:256; do
         q=${run%:*} cols=${run#*:}
         timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" \
           "$out/bench-peer-8-$q-$cols.log" "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols $bin/bench/rotor_bench_decode "$cfg" \
@@ -704,14 +709,14 @@ for step in $steps; do
     ncu-prefill)
       # Issue 14's prefill under Nsight Compute: every kernel of one 16k-token prefill of 2 layers
       # of 30B-A3B (rotor_bench_latency --prefill-chunk, its timed repetition), bf16 and W8A8 with
-      # the int8 wgmma blocks of 256 and of 128 W rows: duration, SM clock, DRAM bytes, grid,
+      # the default int8 wgmma blocks and 256 W rows everywhere: duration, SM clock, DRAM bytes, grid,
       # registers, achieved occupancy (ncu-summary.py tables in ncu-prefill-*.md); then the int8
       # gate+up and down tiles' warp stalls and occupancy (Nsight's sections, text).
       ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
       metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
       cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for run in auto:256 w8a8:256 w8a8:128; do
+      for run in auto:1 w8a8:1 w8a8:256; do
         q=${run%:*} cols=${run#*:} tag=prefill-${run/:/-}
         timed "ncu: 16k-token prefill kernels, 30B-A3B 2 layers, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-$tag.log" \
           "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
@@ -719,16 +724,14 @@ for step in $steps; do
           "$cfg" --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
           python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
       done
-      for cols in 256 128; do
-        timed "ncu: int8 wgmma tiles' stalls, 16k-token prefill, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-i8-stalls-$cols.log" \
-          "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
-          -k regex:wgmma_gemm_kernel --launch-count 4 --section SpeedOfLight --section Occupancy \
-          --metrics 'regex:smsp__average_warps_issue_stalled_[a-z_]+_per_issue_active\.ratio' \
-          $bin/bench/rotor_bench_latency "$cfg" --num-layers 1 --quantization w8a8 --context 16384 \
-          --prefill-chunk 16384 --steps 1 --warmup 1
-        grep -E "wgmma_gemm_kernel|Duration|Throughput|Achieved Occupancy|stalled_[a-z_]+_per_issue_active.ratio +[^ ]+ +([1-9]|0\.[1-9])" \
-          "$out/ncu-i8-stalls-$cols.log" | head -n 80 | sed 's/^/   /'
-      done
+      timed "ncu: int8 wgmma tiles' stalls, 16k-token prefill (default blocks)" "$out/ncu-i8-stalls.log" \
+        "${run_env[@]}" "$ncu_bin" --clock-control none --profile-from-start off \
+        -k regex:wgmma_gemm_kernel --launch-count 4 --section SpeedOfLight --section Occupancy \
+        --metrics 'regex:smsp__average_warps_issue_stalled_[a-z_]+_per_issue_active\.ratio' \
+        $bin/bench/rotor_bench_latency "$cfg" --num-layers 1 --quantization w8a8 --context 16384 \
+        --prefill-chunk 16384 --steps 1 --warmup 1
+      grep -E "wgmma_gemm_kernel|Duration|Throughput|Achieved Occupancy|stalled_[a-z_]+_per_issue_active.ratio +[^ ]+ +([1-9]|0\.[1-9])" \
+        "$out/ncu-i8-stalls.log" | head -n 80 | sed 's/^/   /'
       ;;
     moe-tests)
       # The experts alone (a short call after a change to the expert kernels): bf16 and W8A8.

@@ -99,9 +99,12 @@ void expect_row_copy(const Tensor& table, const Tensor& out, const char* op) {
               table.str(), out.str());
 }
 
-// W rows a block of the W8A8 wgmma tiles unless ROTOR_W8A8_WGMMA names 128 or 256 (0: the
-// mma.sync tiles).
-constexpr int kW8A8WgmmaCols = 256;
+// W rows a block of the W8A8 wgmma tiles unless ROTOR_W8A8_WGMMA names 128 or 256 for both (0:
+// the mma.sync tiles): the dense GEMMs on 256 (one block an SM), the experts on 128 (two an SM;
+// 3-8% faster there at 2,048-16,384 tokens, 2-15% slower on the dense shapes: perf-log
+// 2026-12-06 22:23).
+constexpr int kW8A8DenseCols = 256;
+constexpr int kW8A8ExpertCols = 128;
 
 // A switch: VAR=1 on, VAR=0 off, unset the default, anything else an error.
 bool env_flag(const char* var, bool fallback = false) {
@@ -140,7 +143,9 @@ class CudaOps final : public Ops {
     ROTOR_CHECK(wg == nullptr || !std::strcmp(wg, "0") || !std::strcmp(wg, "1") || !std::strcmp(wg, "128") ||
                     !std::strcmp(wg, "256"),
                 "ROTOR_W8A8_WGMMA={}: expected 0, 1, 128 or 256", wg);
-    w8a8_wgmma_cols_ = wg == nullptr || !std::strcmp(wg, "1") ? kW8A8WgmmaCols : std::atoi(wg);
+    const bool fallback = wg == nullptr || !std::strcmp(wg, "1");
+    w8a8_dense_cols_ = fallback ? kW8A8DenseCols : std::atoi(wg);
+    w8a8_expert_cols_ = fallback ? kW8A8ExpertCols : std::atoi(wg);
     const char* gv = std::getenv("ROTOR_GEMV");
     gemv_ = gv == nullptr || std::strcmp(gv, "0") != 0;
     const char* small = std::getenv("ROTOR_MOE_SMALL");
@@ -452,7 +457,7 @@ class CudaOps final : public Ops {
     if (gemv_ && cuda::gemv_fits(g))
       check(cuda::gemv_w8a8(g, early_loads_, stream_), "gemm_w8a8 (GEMV)");
     else
-      check(cuda::gemm_w8a8(g, w8a8_wgmma_cols_, num_sms_, early_loads_, stream_), "gemm_w8a8");
+      check(cuda::gemm_w8a8(g, w8a8_dense_cols_, num_sms_, early_loads_, stream_), "gemm_w8a8");
   }
 
   // At the GEMV's rows one kernel quantising x itself (ROTOR_FUSED_QUANT=0: the two ops).
@@ -652,7 +657,7 @@ class CudaOps final : public Ops {
     a.num_sms = num_sms_;
     a.fused_align = fused_align_;
     void* ws = workspace(cuda::moe_w8a8_workspace(a.T, a.H, a.I, a.E, a.topk));
-    check(cuda::moe_w8a8_experts(a, w8a8_wgmma_cols_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
+    check(cuda::moe_w8a8_experts(a, w8a8_expert_cols_, moe_small_, gate_up_stages_, ws, stream_), "moe_experts (W8A8)");
   }
 
   // A dense GEMM's arguments once the GPU's limits are met (op names the errors' op).
@@ -769,7 +774,9 @@ class CudaOps final : public Ops {
   // [e4m3 cache][head size 64, 128][query-head group > 8], of the kernel a step of decodes runs
   // (with QK-norm + RoPE fused in unless ROTOR_FUSED_QK_ATTENTION=0)
   int decode_blocks_per_sm_[2][2][2] = {};
-  int w8a8_wgmma_cols_ = kW8A8WgmmaCols;  // W8A8 prefill tiles: wgmma blocks of 256 or 128 W rows, 0 mma.sync
+  // W8A8 prefill tiles, dense and experts: wgmma blocks of 256 or 128 W rows, 0 mma.sync.
+  int w8a8_dense_cols_ = kW8A8DenseCols;
+  int w8a8_expert_cols_ = kW8A8ExpertCols;
   // route_experts at the GEMV's rows in one kernel (gemv_route; ROTOR_FUSED_ROUTER=1): off,
   // slower at batch 1 on an H100 (docs/perf-log.md, 2026-12-06 03:08).
   bool fused_router_ = false;
