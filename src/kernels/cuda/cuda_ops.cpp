@@ -101,8 +101,8 @@ void expect_row_copy(const Tensor& table, const Tensor& out, const char* op) {
 
 // W rows a block of the W8A8 wgmma tiles unless ROTOR_W8A8_WGMMA names 128 or 256 for both (0:
 // the mma.sync tiles): the dense GEMMs on 256 (one block an SM), the experts on 128 (two an SM;
-// 3-8% faster there at 2,048-16,384 tokens, 2-15% slower on the dense shapes: perf-log
-// 2026-12-06 22:23).
+// 3-10% faster there at 16,384-2,048 tokens, 2-15% slower on the dense shapes: perf-log
+// 2026-12-06 22:29).
 constexpr int kW8A8DenseCols = 256;
 constexpr int kW8A8ExpertCols = 128;
 
