@@ -12,8 +12,8 @@
 // bf16 rounding). ROTOR_GEMV=0 runs the dense GEMMs of a few rows on the mma tiles (and a
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
 // ROTOR_GATEUP_STAGES=3|4 fixes the 16-row expert gate+up tiles' depth (unset: by load, for A/B).
-// ROTOR_FUSED_ALIGN=0 gives the W8A8 experts' decode tiles their quantisation launch back (the
-// same bits, for A/B).
+// ROTOR_FUSED_ALIGN=0 gives the W8A8 experts' quantisation of x its launch back, and
+// ROTOR_FUSED_REQUANT=0 the prefill tiles' requantisation of h (the same bits, for A/B).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -808,9 +808,9 @@ class CudaOps final : public Ops {
   // Dense bf16 GEMMs of few rows and small N (routers) in 16-row W blocks (ROTOR_NARROW_GEMM=0:
   // 64-row blocks, 16 for a router of 128 experts).
   bool narrow_gemm_ = true;
-  // The W8A8 experts' 16-row tiles: x quantised in align's launch (ROTOR_FUSED_ALIGN=0: its own):
-  // on since 30B-A3B's W8A8 batch 4-32 steps fell 1-2% with it and the TP-8 rank's moved within
-  // the runs' spread (docs/perf-log.md, 2026-12-06 11:30).
+  // The W8A8 experts: x quantised in align's launch (ROTOR_FUSED_ALIGN=0: its own): on since
+  // 30B-A3B's W8A8 batch 4-32 steps fell 1-2% with it and the TP-8 rank's moved within the
+  // runs' spread (docs/perf-log.md, 2026-12-06 11:30); prefill's too since 2026-12-07.
   bool fused_align_ = true;
   // The W8A8 experts' wgmma (prefill) tiles: h requantised by the last gate+up block of each
   // tile, from L2 (ROTOR_FUSED_REQUANT=0: a launch of its own).

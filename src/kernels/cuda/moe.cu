@@ -147,19 +147,20 @@ __global__ void __launch_bounds__(kPlaceThreads) moe_place_kernel(const int32_t*
     if (e[k] >= 0) out.sorted[base[e[k]] + rank[k]] = s0 + k * kPlaceThreads;
 }
 
-// Block 0 aligns; block b > 0 quantises rows (b - 1) * kQuantRowsPerBlock + g, one group of
-// kQuantGroup threads each (quant_per_token's block).
+// Block 0 aligns (align_block's place); block b > 0 quantises rows (b - 1) * kQuantRowsPerBlock
+// + g, one group of kQuantGroup threads each (quant_per_token's block).
 constexpr int kQuantGroup = 256;
 constexpr int kQuantRowsPerBlock = kAlignThreads / kQuantGroup;
 __global__ void __launch_bounds__(kAlignThreads) moe_quant_align_kernel(const bf16* __restrict__ x, int64_t ldx, int T,
                                                                         int H, int8_t* __restrict__ xq,
                                                                         float* __restrict__ xs,
                                                                         const int32_t* __restrict__ ids, int slots,
-                                                                        int first, int E, int bm, const MoeSorted out) {
+                                                                        int first, int E, int bm, const MoeSorted out,
+                                                                        bool place) {
   pdl_wait();
   pdl_launch_dependents();
   if (blockIdx.x == 0) {
-    align_block(ids, slots, first, E, bm, out);
+    align_block(ids, slots, first, E, bm, out, place);
     return;
   }
   __shared__ float partial[kAlignThreads / 32];
@@ -231,6 +232,18 @@ MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
   return l;
 }
 
+namespace {
+
+// The slots of an align that left them unplaced (more than kAlignOneBlockSlots), placed from
+// many blocks.
+cudaError_t launch_place(const int32_t* ids, int slots, int first, int E, const MoeSorted& out, cudaStream_t stream) {
+  constexpr int per_block = kPlaceThreads * kAlignBatch;
+  return launch(moe_place_kernel, static_cast<unsigned>((slots + per_block - 1) / per_block), kPlaceThreads,
+                2 * static_cast<size_t>(E) * sizeof(int32_t), stream, ids, slots, first, E, out);
+}
+
+}  // namespace
+
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream) {
   if (E > kMaxExperts) return cudaErrorInvalidValue;
@@ -238,17 +251,18 @@ cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, c
   const cudaError_t err =
       launch(moe_align_kernel, 1, kAlignThreads, align_smem(E), stream, ids, slots, first, E, bm, out, one_block);
   if (err != cudaSuccess || one_block) return err;
-  constexpr int per_block = kPlaceThreads * kAlignBatch;
-  return launch(moe_place_kernel, static_cast<unsigned>((slots + per_block - 1) / per_block), kPlaceThreads,
-                2 * static_cast<size_t>(E) * sizeof(int32_t), stream, ids, slots, first, E, out);
+  return launch_place(ids, slots, first, E, out, stream);
 }
 
 cudaError_t moe_quant_align(const void* x, int64_t ldx, int T, int H, int8_t* xq, float* xs, const int32_t* ids,
                             int slots, int first, int E, int bm, const MoeSorted& out, cudaStream_t stream) {
   if (E > kMaxExperts || H % 8 != 0 || ldx % 8 != 0) return cudaErrorInvalidValue;
+  const bool one_block = slots <= kAlignOneBlockSlots;
   const unsigned blocks = 1 + static_cast<unsigned>((T + kQuantRowsPerBlock - 1) / kQuantRowsPerBlock);
-  return launch(moe_quant_align_kernel, blocks, kAlignThreads, align_smem(E), stream, static_cast<const bf16*>(x), ldx,
-                T, H, xq, xs, ids, slots, first, E, bm, out);
+  const cudaError_t err = launch(moe_quant_align_kernel, blocks, kAlignThreads, align_smem(E), stream,
+                                 static_cast<const bf16*>(x), ldx, T, H, xq, xs, ids, slots, first, E, bm, out, one_block);
+  if (err != cudaSuccess || one_block) return err;
+  return launch_place(ids, slots, first, E, out, stream);
 }
 
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,

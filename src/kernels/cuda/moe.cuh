@@ -111,8 +111,8 @@ int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream);
 // moe_align, and x [T, H] (bf16, row stride ldx, H a multiple of 8) quantised per token into
-// xq [T, H] and xs [T] as quant_per_token does, by the launch's other blocks: the W8A8 experts'
-// first two steps in one launch.
+// xq [T, H] and xs [T] as quant_per_token does, by the other blocks of align's (first) launch:
+// the W8A8 experts' first two steps in one launch (two past 8,192 slots).
 cudaError_t moe_quant_align(const void* x, int64_t ldx, int T, int H, int8_t* xq, float* xs, const int32_t* ids,
                             int slots, int first, int E, int bm, const MoeSorted& out, cudaStream_t stream);
 // out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in

@@ -1,9 +1,8 @@
-// kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token, align (moe.cu), gate+up GEMM
-// (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per row (on wgmma: by the
-// last gate+up block of each tile), down GEMM
-// (dequant, bf16 per slot), weighted un-permute (moe.cu). Decode's 16-row tiles quantise x in
-// align's launch. Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on int8), 128-row tiles
-// on wgmma (wgmma_gemm_i8.cu, blocks of 256 or 128 W rows) or mma.sync.
+// kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token (in align's launch), align
+// (moe.cu), gate+up GEMM (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per
+// row (on wgmma: by the last gate+up block of each tile), down GEMM (dequant, bf16 per slot),
+// weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on
+// int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu, blocks of 256 or 128 W rows) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
@@ -92,8 +91,8 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall smal
   const Scratch s = carve(scratch, a.T, a.H, a.I, a.E, a.topk, bm);
   const int64_t max_rows = moe_max_padded_rows(a.T, a.topk, a.E, bm);
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
-  // Decode's 16-row tiles quantise x in align's launch (a.fused_align).
-  const bool quant_in_align = a.fused_align && bm == 16;
+  // x quantised in align's launch (a.fused_align), beside the block that counts the slots.
+  const bool quant_in_align = a.fused_align;
   // The wgmma gate+up tiles requantise h where they end (a.fused_requant; else a launch of its own).
   const bool requant_in_gate_up = a.fused_requant && bm == kWgmmaI8Rows && wgmma_cols != 0;
   cudaError_t err = cudaSuccess;
