@@ -243,8 +243,8 @@ __device__ __forceinline__ void wgmma_i8_requant_tile(const Gemm8Args& a, int ti
   __syncthreads();
   if (arrived != gridDim.x - 1) return;
   __threadfence();
-  float* inv = reinterpret_cast<float*>(smem);  // [BM] 1 / scale of each row (0: a padding row)
-  float* scale = inv + BM;                      // [BM]
+  float* scale = reinterpret_cast<float*>(smem);  // [BM] each row's scale (-1: a padding row)
+  float* inv = scale + BM;                          // [BM] 1 / scale
   const int64_t row0 = static_cast<int64_t>(tile) * BM;
   for (int r = threadIdx.x; r < BM; r += blockDim.x) {
     const float* parts = a.h_amax + (row0 + r) * a.amax_parts;
@@ -253,8 +253,8 @@ __device__ __forceinline__ void wgmma_i8_requant_tile(const Gemm8Args& a, int ti
     const float s = per_token_scale(amax);
     const bool live = sorted[r] >= 0;
     if (live) a.hs[row0 + r] = s;
-    scale[r] = s;
-    inv[r] = live ? w8a8_round_params(s, 0.0f).inv : 0.0f;
+    scale[r] = live ? s : -1.0f;
+    inv[r] = w8a8_round_params(s, 0.0f).inv;
   }
   __syncthreads();
   constexpr int kBatch = 8;
@@ -266,12 +266,12 @@ __device__ __forceinline__ void wgmma_i8_requant_tile(const Gemm8Args& a, int ti
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const unsigned i = base + u * blockDim.x;
-      if (i < total && inv[i / vecs] != 0.0f) v[u] = __ldcg(h + i);
+      if (i < total && scale[i / vecs] >= 0.0f) v[u] = __ldcg(h + i);
     }
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const unsigned i = base + u * blockDim.x, r = i / vecs;
-      if (i >= total || inv[r] == 0.0f) continue;
+      if (i >= total || scale[r] < 0.0f) continue;
       const W8A8Round q{inv[r], 0.0f, static_cast<double>(scale[r]), 0.0};
       hq[i] = pack_i8x4(quant_dynamic_value(v[u].x, q), quant_dynamic_value(v[u].y, q), quant_dynamic_value(v[u].z, q),
                         quant_dynamic_value(v[u].w, q));
