@@ -5,15 +5,11 @@
 // few in a million). tests/kernels/test_w8a8_round.cpp checks it against the CPU op over every
 // bf16 value and many scales and offsets.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define ROTOR_HD __host__ __device__ __forceinline__
-#else
-#include <cmath>
-#define ROTOR_HD inline
-#endif
+#include "core/host_device.h"
 
 namespace rotor {
 
