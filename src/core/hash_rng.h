@@ -4,7 +4,11 @@
 #pragma once
 #include <cstdint>
 
-#include "core/host_device.h"
+#if defined(__CUDACC__)
+#define ROTOR_HD __host__ __device__ __forceinline__
+#else
+#define ROTOR_HD inline
+#endif
 
 namespace rotor {
 
