@@ -4,11 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define ROTOR_HD __host__ __device__ __forceinline__
-#else
-#define ROTOR_HD inline
-#endif
+#include "core/host_device.h"
 
 namespace rotor {
 

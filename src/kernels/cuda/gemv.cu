@@ -36,7 +36,7 @@ struct GemvArgs {
   bool early;          // W's first step loaded (its second prefetched) before pdl_wait
   const bf16* xf;      // gemv_w8a8_static: x [M, K] bf16 (row stride ldxf elements) to quantise
   int64_t ldxf;
-  double qscale, qoffset;  // ... with this scale and offset (quant_static_value)
+  W8A8Round qround;    // ... with this scale and offset (quant_static_value)
   DenseOut dense;      // bf16 weights' output
   W8A8Out w8;          // int8 weights' output
   GemvTopK topk;       // the router's top-k (gemv_route)
@@ -105,7 +105,7 @@ __device__ __forceinline__ void quantise_x(const GemvArgs& a, uint4* sx) {
     const int m = i / vecs, c = i % vecs;
     float v[8];
     load8(a.xf + m * a.ldxf + c * 8, v);
-    reinterpret_cast<uint2*>(sx)[i] = quant8_static(v, a.qscale, a.qoffset);
+    reinterpret_cast<uint2*>(sx)[i] = quant8_static(v, a.qround);
   }
   __syncthreads();
 }
@@ -278,8 +278,7 @@ cudaError_t gemv_w8a8_static(const W8A8Gemm& g, const void* x, int64_t ldx, floa
   GemvArgs a = chunked(nullptr, 0, g.w, g.M, g.N, g.K / 16, early);
   a.xf = static_cast<const bf16*>(x);
   a.ldxf = ldx;
-  a.qscale = scale;
-  a.qoffset = offset;
+  a.qround = w8a8_round_params(scale, offset);
   a.w8 = g.out;
   return launch_gemv<int8_t, false, true>(a, stream);
 }

@@ -1,5 +1,6 @@
 // kernels/cuda/moe.cu — MoE experts: align (sort slots by expert, pad each expert to whole
-// tiles; for W8A8 also in one launch with the per-token quantisation of x), gate+up GEMM
+// tiles, one block or for many slots a second launch placing them; for W8A8's decode tiles also
+// in one launch with the per-token quantisation of x), gate+up GEMM
 // (SiLU·mul), down GEMM, weighted un-permute. The row order inside an expert's tiles does not
 // matter: every row is computed alone and the un-permute sums each token's k expert outputs in
 // k order, so results are deterministic.
@@ -20,6 +21,11 @@ namespace {
 constexpr int kAlignThreads = 1024;
 constexpr int kAlignPerThread = 4;  // consecutive experts per thread in the tile-offset scan
 constexpr int kAlignBatch = 8;      // slots a thread loads before it counts or places them
+// Above this many slots one block only counts and lays out the tiles, and blocks of
+// kPlaceThreads place kPlaceThreads * kAlignBatch slots each: one SM's scattered 4-byte stores
+// of every slot took ~150 us of a 16k-token layer (perf-log 2026-12-06 22:29).
+constexpr int kAlignOneBlockSlots = 8192;
+constexpr int kPlaceThreads = 256;
 static_assert(kAlignThreads * kAlignPerThread >= kMaxExperts, "the offset scan covers every expert");
 constexpr int kUnpermuteThreads = 64;
 static_assert(kMoeWgmmaRows == 128, "moe_tile_rows' largest tiles are the wgmma tiles");
@@ -53,9 +59,10 @@ __device__ __forceinline__ void align_batch(const int32_t* __restrict__ ids, int
 }
 
 // One block: counts per expert, tile offsets (a block-wide exclusive sum of the counts padded to
-// whole tiles), then every slot placed in its expert's range.
+// whole tiles), then every slot placed in its expert's range, or (place = false) each expert's
+// first row left in out.cursor for moe_place_kernel.
 __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int slots, int first, int E, int bm,
-                                            const MoeSorted& out) {
+                                            const MoeSorted& out, bool place = true) {
   extern __shared__ int32_t sh[];
   int32_t* count = sh;           // [E]
   int32_t* offset = sh + E;      // [E + 1]
@@ -93,6 +100,10 @@ __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int
   for (int e = threadIdx.x; e < E; e += blockDim.x)
     for (int t = offset[e] / bm; t < offset[e + 1] / bm; ++t) out.tile_expert[t] = e;
   for (int p = threadIdx.x; p < offset[E]; p += blockDim.x) out.sorted[p] = -1;
+  if (!place) {
+    for (int e = threadIdx.x; e < E; e += blockDim.x) out.cursor[e] = offset[e];
+    return;
+  }
   __syncthreads();
   for (int s0 = threadIdx.x; s0 < slots; s0 += kAlignBatch * blockDim.x) {
     int e[kAlignBatch];
@@ -104,25 +115,52 @@ __device__ __forceinline__ void align_block(const int32_t* __restrict__ ids, int
 }
 
 __global__ void __launch_bounds__(kAlignThreads) moe_align_kernel(const int32_t* __restrict__ ids, int slots,
-                                                                  int first, int E, int bm, const MoeSorted out) {
+                                                                  int first, int E, int bm, const MoeSorted out,
+                                                                  bool place) {
   pdl_wait();
   pdl_launch_dependents();
-  align_block(ids, slots, first, E, bm, out);
+  align_block(ids, slots, first, E, bm, out, place);
 }
 
-// Block 0 aligns; block b > 0 quantises rows (b - 1) * kQuantRowsPerBlock + g, one group of
-// kQuantGroup threads each (quant_per_token's block).
+// Places slots [blockIdx.x * kPlaceThreads * kAlignBatch, +kPlaceThreads * kAlignBatch) after
+// moe_align_kernel (place = false): ranks within the block's slots of each expert from shared
+// atomics, one global atomic an expert a block for where its rows start.
+__global__ void __launch_bounds__(kPlaceThreads) moe_place_kernel(const int32_t* __restrict__ ids, int slots,
+                                                                  int first, int E, const MoeSorted out) {
+  pdl_wait();
+  pdl_launch_dependents();
+  extern __shared__ int32_t sh[];
+  int32_t* count = sh;     // [E]
+  int32_t* base = sh + E;  // [E]
+  for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
+  __syncthreads();
+  const int s0 = blockIdx.x * kPlaceThreads * kAlignBatch + threadIdx.x;
+  int e[kAlignBatch], rank[kAlignBatch];
+  align_batch(ids, slots, first, E, s0, e);
+#pragma unroll
+  for (int k = 0; k < kAlignBatch; ++k) rank[k] = e[k] >= 0 ? atomicAdd(&count[e[k]], 1) : 0;
+  __syncthreads();
+  for (int x = threadIdx.x; x < E; x += blockDim.x) base[x] = count[x] > 0 ? atomicAdd(&out.cursor[x], count[x]) : 0;
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < kAlignBatch; ++k)
+    if (e[k] >= 0) out.sorted[base[e[k]] + rank[k]] = s0 + k * kPlaceThreads;
+}
+
+// Block 0 aligns (align_block's place); block b > 0 quantises rows (b - 1) * kQuantRowsPerBlock
+// + g, one group of kQuantGroup threads each (quant_per_token's block).
 constexpr int kQuantGroup = 256;
 constexpr int kQuantRowsPerBlock = kAlignThreads / kQuantGroup;
 __global__ void __launch_bounds__(kAlignThreads) moe_quant_align_kernel(const bf16* __restrict__ x, int64_t ldx, int T,
                                                                         int H, int8_t* __restrict__ xq,
                                                                         float* __restrict__ xs,
                                                                         const int32_t* __restrict__ ids, int slots,
-                                                                        int first, int E, int bm, const MoeSorted out) {
+                                                                        int first, int E, int bm, const MoeSorted out,
+                                                                        bool place) {
   pdl_wait();
   pdl_launch_dependents();
   if (blockIdx.x == 0) {
-    align_block(ids, slots, first, E, bm, out);
+    align_block(ids, slots, first, E, bm, out, place);
     return;
   }
   __shared__ float partial[kAlignThreads / 32];
@@ -190,21 +228,41 @@ MoeSorted take_sorted(ScratchCarver& c, int T, int topk, int E, int bm) {
   l.sorted = c.take<int32_t>(padded);
   l.tile_expert = c.take<int32_t>(padded / bm);
   l.num_tiles = c.take<int32_t>(1);
+  l.cursor = c.take<int32_t>(E);
   return l;
 }
+
+namespace {
+
+// The slots of an align that left them unplaced (more than kAlignOneBlockSlots), placed from
+// many blocks.
+cudaError_t launch_place(const int32_t* ids, int slots, int first, int E, const MoeSorted& out, cudaStream_t stream) {
+  constexpr int per_block = kPlaceThreads * kAlignBatch;
+  return launch(moe_place_kernel, static_cast<unsigned>((slots + per_block - 1) / per_block), kPlaceThreads,
+                2 * static_cast<size_t>(E) * sizeof(int32_t), stream, ids, slots, first, E, out);
+}
+
+}  // namespace
 
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream) {
   if (E > kMaxExperts) return cudaErrorInvalidValue;
-  return launch(moe_align_kernel, 1, kAlignThreads, align_smem(E), stream, ids, slots, first, E, bm, out);
+  const bool one_block = slots <= kAlignOneBlockSlots;
+  const cudaError_t err =
+      launch(moe_align_kernel, 1, kAlignThreads, align_smem(E), stream, ids, slots, first, E, bm, out, one_block);
+  if (err != cudaSuccess || one_block) return err;
+  return launch_place(ids, slots, first, E, out, stream);
 }
 
 cudaError_t moe_quant_align(const void* x, int64_t ldx, int T, int H, int8_t* xq, float* xs, const int32_t* ids,
                             int slots, int first, int E, int bm, const MoeSorted& out, cudaStream_t stream) {
   if (E > kMaxExperts || H % 8 != 0 || ldx % 8 != 0) return cudaErrorInvalidValue;
+  const bool one_block = slots <= kAlignOneBlockSlots;
   const unsigned blocks = 1 + static_cast<unsigned>((T + kQuantRowsPerBlock - 1) / kQuantRowsPerBlock);
-  return launch(moe_quant_align_kernel, blocks, kAlignThreads, align_smem(E), stream, static_cast<const bf16*>(x), ldx,
-                T, H, xq, xs, ids, slots, first, E, bm, out);
+  const cudaError_t err = launch(moe_quant_align_kernel, blocks, kAlignThreads, align_smem(E), stream,
+                                 static_cast<const bf16*>(x), ldx, T, H, xq, xs, ids, slots, first, E, bm, out, one_block);
+  if (err != cudaSuccess || one_block) return err;
+  return launch_place(ids, slots, first, E, out, stream);
 }
 
 cudaError_t moe_unpermute(const void* y, const float* topk_weights, const int32_t* ids, int T, int topk, int first,

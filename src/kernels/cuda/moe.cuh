@@ -82,6 +82,7 @@ struct MoeSorted {
   int32_t* sorted;       // [padded rows]
   int32_t* tile_expert;  // [padded rows / bm]
   int32_t* num_tiles;    // [1]
+  int32_t* cursor;       // [E] the next free row of each expert while many blocks place slots
 };
 MoeSorted take_sorted(ScratchCarver& scratch, int T, int topk, int E, int bm);
 
@@ -105,12 +106,13 @@ int moe_tile_rows(int T, int topk, int E);
 int64_t moe_max_padded_rows(int T, int topk, int E, int bm);
 // Sorts the slots t * topk + j of ids [T * topk] by expert (id - first, those in [0, E)) into
 // bm-row tiles: out.sorted [max padded rows] (-1 = padding), out.tile_expert [tiles],
-// out.num_tiles [1]. One block.
+// out.num_tiles [1]. One block, or past 8,192 slots one that lays out the tiles and a launch of
+// many that place the slots (through out.cursor).
 cudaError_t moe_align(const int32_t* ids, int slots, int first, int E, int bm, const MoeSorted& out,
                       cudaStream_t stream);
 // moe_align, and x [T, H] (bf16, row stride ldx, H a multiple of 8) quantised per token into
-// xq [T, H] and xs [T] as quant_per_token does, by the launch's other blocks: the W8A8 experts'
-// first two steps in one launch.
+// xq [T, H] and xs [T] as quant_per_token does, by the other blocks of align's (first) launch:
+// the W8A8 experts' first two steps in one launch (two past 8,192 slots).
 cudaError_t moe_quant_align(const void* x, int64_t ldx, int T, int H, int8_t* xq, float* xs, const int32_t* ids,
                             int slots, int first, int E, int bm, const MoeSorted& out, cudaStream_t stream);
 // out[t] (bf16, row stride ldo) = sum_j topk_weights[t, j] * y[t * topk + j] over ids in

@@ -55,12 +55,12 @@ __device__ __forceinline__ Acc group_sum(Acc v) {
 __device__ float stage_quantised_x(const bf16* __restrict__ xr, int H, uint4* xq) {
   __shared__ float partial[kGuWarps];
   const float scale = row_scale_per_token<kGuWarps * 32>(xr, H, true, threadIdx.x, partial);
-  const double s = scale;
+  const W8A8Round r = w8a8_round_params(scale, 0.0f);
   for (int c = threadIdx.x; c < H / 16; c += kGuWarps * 32) {
     float lo[8], hi[8];
     load8(xr + c * 16, lo);
     load8(xr + c * 16 + 8, hi);
-    const uint2 a = quant8_dynamic(lo, s), b = quant8_dynamic(hi, s);
+    const uint2 a = quant8_dynamic(lo, r), b = quant8_dynamic(hi, r);
     xq[c] = make_uint4(a.x, a.y, b.x, b.y);
   }
   return scale;
@@ -224,12 +224,12 @@ __global__ void __launch_bounds__(kDownWarps * 32) moe_small_down_kernel(const S
       }
       const float scale = per_token_scale(warp_max(amax));
       if (lane == 0) scales[j] = scale;
-      const double s = scale;
+      const W8A8Round r = w8a8_round_params(scale, 0.0f);
       uint32_t* q = reinterpret_cast<uint32_t*>(reinterpret_cast<int8_t*>(h_smem) + static_cast<int64_t>(j) * a.I);
       for (int c = lane * 4; c < a.I; c += 32 * 4) {
         const float4 v = *reinterpret_cast<const float4*>(hr + c);
-        q[c / 4] = pack_i8x4(quant_dynamic_value(v.x, s), quant_dynamic_value(v.y, s), quant_dynamic_value(v.z, s),
-                             quant_dynamic_value(v.w, s));
+        q[c / 4] = pack_i8x4(quant_dynamic_value(v.x, r), quant_dynamic_value(v.y, r), quant_dynamic_value(v.z, r),
+                             quant_dynamic_value(v.w, r));
       }
     }
   } else {

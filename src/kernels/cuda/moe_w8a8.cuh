@@ -32,9 +32,12 @@ struct MoeW8A8Args {
   int first = 0;               // the router id of expert 0 (expert parallelism)
   bool early = false;          // the small path's down kernel loads before pdl_wait (moe_small.cuh)
   int num_sms = 0;             // the device's SMs: the 16-row gate+up tiles' depth (gate_up_3_stages)
-  // The 16-row (decode) tiles: x quantised in align's launch (moe_quant_align), not a launch of
-  // its own (the same bits either way).
+  // x quantised in align's launch (moe_quant_align), not a launch of its own (the same bits
+  // either way).
   bool fused_align = true;
+  // The wgmma (prefill) tiles: h requantised by the last gate+up block of each tile, from L2,
+  // not by a launch of its own (the same bits either way).
+  bool fused_requant = true;
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).

@@ -25,12 +25,12 @@ __device__ __forceinline__ double block_sum_f64(double v) {
   return s;
 }
 
-// kQuant: out is int8 (qout, static quantisation with scale / offset); else bf16 (out).
+// kQuant: out is int8 (qout, static quantisation with quant's scale and offset); else bf16 (out).
 template <bool kQuant>
 __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const bf16* __restrict__ x, int64_t x_stride,
                                                             const bf16* __restrict__ w, const bf16* __restrict__ bias,
                                                             float eps, bf16* __restrict__ out, int8_t* __restrict__ qout,
-                                                            double scale, double offset, int64_t out_stride,
+                                                            W8A8Round quant, int64_t out_stride,
                                                             bf16* __restrict__ residual, int64_t res_stride, int H) {
   pdl_wait();
   pdl_launch_dependents();
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const bf16* __restri
       }
       int q[8];
 #pragma unroll
-      for (int e = 0; e < 8; ++e) q[e] = quant_static_value(y[e], scale, offset);
+      for (int e = 0; e < 8; ++e) q[e] = quant_static_value(y[e], quant);
       *reinterpret_cast<uint2*>(qout + t * out_stride + i * 8) =
           make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
     } else {
@@ -110,7 +110,7 @@ cudaError_t rms_norm(const void* x, int64_t x_stride, const void* w, const void*
   if (H % 8 != 0 || H > 8 * kThreads * kMaxVecs) return cudaErrorInvalidValue;
   return launch(rms_norm_kernel<false>, static_cast<unsigned>(T), kThreads, 0, stream, static_cast<const bf16*>(x),
                 x_stride, static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps, static_cast<bf16*>(out),
-                static_cast<int8_t*>(nullptr), 0.0, 0.0, out_stride, static_cast<bf16*>(residual), res_stride,
+                static_cast<int8_t*>(nullptr), W8A8Round{}, out_stride, static_cast<bf16*>(residual), res_stride,
                 static_cast<int>(H));
 }
 
@@ -121,7 +121,7 @@ cudaError_t rms_norm_quant(const void* x, int64_t x_stride, const void* w, const
   if (H % 8 != 0 || H > 8 * kThreads * kMaxVecs || out_stride % 8 != 0) return cudaErrorInvalidValue;
   return launch(rms_norm_kernel<true>, static_cast<unsigned>(T), kThreads, 0, stream, static_cast<const bf16*>(x),
                 x_stride, static_cast<const bf16*>(w), static_cast<const bf16*>(bias), eps, static_cast<bf16*>(nullptr),
-                out, static_cast<double>(scale), static_cast<double>(offset), out_stride,
+                out, w8a8_round_params(scale, offset), out_stride,
                 static_cast<bf16*>(residual), res_stride, static_cast<int>(H));
 }
 

@@ -1,22 +1,21 @@
 // kernels/cuda/w8a8_math.cuh — the W8A8 arithmetic of the int8 kernels, written to give the
 // CPU reference's bits (kernels/cpu/quantize.cpp, gemm_w8a8.cpp, ../shared/docs/W8A8.md):
-// activation quantisation with the quotient in double and rint half to even, the
-// dequantisation epilogues in double (every operation an IEEE one, nothing contracted); whole
+// activation quantisation rounding as the CPU's double quotient does (kernels/w8a8_round.h:
+// float, with the double path near half-integers), the dequantisation epilogues in double
+// (every operation an IEEE one, nothing contracted); whole
 // rows quantised per token (by a thread group, or a warp from per-part maxima); the int8
 // tensor-core product mma.m16n8k32 (s8 x s8 -> s32) and int8 packing.
 #pragma once
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/w8a8_round.h"
 
 namespace rotor::cuda {
 
 // Static per-tensor activation quantisation of one value: clamp(rint(x / scale + offset),
-// -128, 127), as quant_row_static.
-__device__ __forceinline__ int quant_static_value(float x, double scale, double offset) {
-  const double q = rint(__dadd_rn(__ddiv_rn(static_cast<double>(x), scale), offset));
-  return static_cast<int>(fmin(fmax(q, -128.0), 127.0));
-}
+// -128, 127), as quant_row_static (r: w8a8_round_params(scale, offset)).
+__device__ __forceinline__ int quant_static_value(float x, const W8A8Round& r) { return w8a8_round(x, r, -128, 127); }
 
 // The per-token scale of a row whose largest |x| is amax: max(amax / 127, 1e-12) in double,
 // rounded to f32, as quant_row_per_token.
@@ -24,11 +23,9 @@ __device__ __forceinline__ float per_token_scale(float amax) {
   return __double2float_rn(fmax(__ddiv_rn(static_cast<double>(amax), 127.0), 1e-12));
 }
 
-// Per-token symmetric quantisation of one value with its row's scale: rint(x / scale).
-__device__ __forceinline__ int quant_dynamic_value(float x, double scale) {
-  const double q = rint(__ddiv_rn(static_cast<double>(x), scale));
-  return static_cast<int>(fmin(fmax(q, -127.0), 127.0));
-}
+// Per-token symmetric quantisation of one value with its row's scale: clamp(rint(x / scale),
+// -127, 127) (r: w8a8_round_params(scale, 0)).
+__device__ __forceinline__ int quant_dynamic_value(float x, const W8A8Round& r) { return w8a8_round(x, r, -127, 127); }
 
 // W8A8Static epilogue: (acc + quant_bias) * deq_scale.
 __device__ __forceinline__ float dequant_static(int acc, int32_t quant_bias, float deq_scale) {
@@ -57,18 +54,18 @@ __device__ __forceinline__ uint32_t pack_i8x4(int a, int b, int c, int d) {
 }
 
 // quant_static_value of 8 values, packed low byte first.
-__device__ __forceinline__ uint2 quant8_static(const float (&v)[8], double scale, double offset) {
+__device__ __forceinline__ uint2 quant8_static(const float (&v)[8], const W8A8Round& r) {
   int q[8];
 #pragma unroll
-  for (int e = 0; e < 8; ++e) q[e] = quant_static_value(v[e], scale, offset);
+  for (int e = 0; e < 8; ++e) q[e] = quant_static_value(v[e], r);
   return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
 }
 
 // quant_dynamic_value of 8 values, packed low byte first.
-__device__ __forceinline__ uint2 quant8_dynamic(const float (&v)[8], double scale) {
+__device__ __forceinline__ uint2 quant8_dynamic(const float (&v)[8], const W8A8Round& r) {
   int q[8];
 #pragma unroll
-  for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], scale);
+  for (int e = 0; e < 8; ++e) q[e] = quant_dynamic_value(v[e], r);
   return make_uint2(pack_i8x4(q[0], q[1], q[2], q[3]), pack_i8x4(q[4], q[5], q[6], q[7]));
 }
 
@@ -109,11 +106,11 @@ __device__ __forceinline__ void quant_row_per_token(const bf16* __restrict__ xr,
   const float sc = row_scale_per_token<GROUP>(xr, K, live, g, partial);
   if (!live) return;
   if (g == 0) *scale = sc;
-  const double s = sc;
+  const W8A8Round r = w8a8_round_params(sc, 0.0f);
   for (int c = g * 8; c < K; c += GROUP * 8) {
     float v[8];
     load8(xr + c, v);
-    *reinterpret_cast<uint2*>(out + c) = quant8_dynamic(v, s);
+    *reinterpret_cast<uint2*>(out + c) = quant8_dynamic(v, r);
   }
 }
 
@@ -127,11 +124,11 @@ __device__ __forceinline__ void requant_row(const float* h, const float* h_amax,
   for (int p = lane; p < parts; p += 32) amax = fmaxf(amax, __ldcg(h_amax + p));
   const float scale = per_token_scale(warp_max(amax));
   if (lane == 0) *hs = scale;
-  const double s = scale;
+  const W8A8Round r = w8a8_round_params(scale, 0.0f);
   for (int c = lane * 4; c < I; c += 32 * 4) {
     const float4 v = __ldcg(reinterpret_cast<const float4*>(h + c));
-    *reinterpret_cast<uint32_t*>(hq + c) = pack_i8x4(quant_dynamic_value(v.x, s), quant_dynamic_value(v.y, s),
-                                                     quant_dynamic_value(v.z, s), quant_dynamic_value(v.w, s));
+    *reinterpret_cast<uint32_t*>(hq + c) = pack_i8x4(quant_dynamic_value(v.x, r), quant_dynamic_value(v.y, r),
+                                                     quant_dynamic_value(v.z, r), quant_dynamic_value(v.w, r));
   }
 }
 

@@ -18,8 +18,8 @@
 // products in k16 (bf16) or k32 (int8) steps from k = 0, as in mma_gemm; bf16 outputs are
 // rounded once, int8 sums dequantised as the CPU does (w8a8_math.cuh), each block's column
 // scales and biases staged once in shared memory (as doubles) while its first K-steps load, so
-// the epilogue's loads are not a chain of global reads per output. Down's bf16 rows go out
-// through the ring (wgmma_down_store) as whole rows a store instruction.
+// the epilogue's loads are not a chain of global reads per output. bf16 rows (Down's, and the
+// bf16 GateUp's h) go out through the ring (wgmma_store_rows) as whole rows a store instruction.
 #pragma once
 #include "kernels/cuda/mma_gemm.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -45,7 +45,7 @@ struct WgmmaTile {
   static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + room to align the ring to 1024
   static constexpr int kAIters = kBM * 8 / kThreads, kWIters = kBN * 8 / kThreads;  // 16-byte copies per thread
   static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0, "panels must stay 1024-byte aligned");
-  static_assert(kBM * (kBN * 2 + 16) <= kStages * kStageBytes, "Down's output rows fit the ring");
+  static_assert(kBM * (kBN * 2 + 16) <= kStages * kStageBytes, "bf16 output rows fit the ring");
   static_assert(kAIters == 4 && kThreads == 2 * 128, "rows tid / 8 + 32 i: i < 2 are warpgroup 0's");
 };
 
@@ -60,35 +60,44 @@ __device__ __forceinline__ void wgmma_step(int (&d)[64], uint64_t desc_a, uint64
   wgmma_m64n128k32_s8_ss(d, desc_a, desc_b, 1);
 }
 
-// Down's output rows through shared memory (stage: the free ring, 128 rows of BN bf16 + 16
-// bytes, so that a warp's pair stores of 8 rows x 4 columns fall in 32 banks). Each thread puts
-// its pairs pair(j, half) (row 64 wg + 16 warp + lane / 4 + 8 half, columns 8 j + 2 (lane % 4)
-// + {0, 1}); then each warp sends its own 16 rows to y [slot, N] by 16-byte chunks, a row's BN
-// columns one store instruction (whole 32-byte sectors, where the pairs wrote half sectors).
-// Padding rows (slot < 0) and columns past N are not written.
-template <int BN, typename Pair>
-__device__ __forceinline__ void wgmma_down_store(uint8_t* stage, bf16* y, int N, const int32_t* sorted, int wg,
-                                                 int n0, Pair pair) {
-  constexpr int kRowBytes = BN * 2 + 16;
+// bf16 output rows of COLS columns through shared memory (stage: the free ring, 128 rows of
+// COLS bf16 + 16 bytes, so that a warp's pair stores of 8 rows x 4 columns fall in 32 banks).
+// Each thread puts its pairs pair(j, half) (row 64 wg + 16 warp + lane / 4 + 8 half, columns
+// 8 j + 2 (lane % 4) + {0, 1}, j < COLS / 8); then each warp sends its own 16 rows by 16-byte
+// chunks, a row's COLS columns one store instruction (whole 32-byte sectors, where the pairs
+// wrote half sectors), row r to dst(r) (nullptr: a padding row, not written), its columns below
+// `valid` only.
+template <int COLS, typename Pair, typename Dst>
+__device__ __forceinline__ void wgmma_store_rows(uint8_t* stage, int wg, int valid, Pair pair, Dst dst) {
+  constexpr int kRowBytes = COLS * 2 + 16;
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   const int rw = wg * 64 + warp * 16;  // the warp's first row
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     uint8_t* row = stage + (rw + lane / 4 + 8 * half) * kRowBytes + 4 * (lane % 4);
 #pragma unroll
-    for (int j = 0; j < BN / 8; ++j) *reinterpret_cast<__nv_bfloat162*>(row + 16 * j) = pair(j, half);
+    for (int j = 0; j < COLS / 8; ++j) *reinterpret_cast<__nv_bfloat162*>(row + 16 * j) = pair(j, half);
   }
   __syncwarp();
 #pragma unroll 4
   for (int i = 0; i < 16; ++i) {
-    const int slot = sorted[rw + i];
-    if (slot < 0) continue;
+    bf16* out = dst(rw + i);
+    if (out == nullptr) continue;
 #pragma unroll
-    for (int c = 8 * lane; c < BN; c += 256)
-      if (n0 + c < N)
-        *reinterpret_cast<uint4*>(y + static_cast<int64_t>(slot) * N + n0 + c) =
-            *reinterpret_cast<const uint4*>(stage + (rw + i) * kRowBytes + 2 * c);
+    for (int c = 8 * lane; c < COLS; c += 256)
+      if (c < valid)
+        *reinterpret_cast<uint4*>(out + c) = *reinterpret_cast<const uint4*>(stage + (rw + i) * kRowBytes + 2 * c);
   }
+}
+
+// Down's rows: tile row r to y [slot, N] at column n0.
+template <int BN, typename Pair>
+__device__ __forceinline__ void wgmma_down_store(uint8_t* stage, bf16* y, int N, const int32_t* sorted, int wg,
+                                                 int n0, Pair pair) {
+  wgmma_store_rows<BN>(stage, wg, N - n0, pair, [&](int r) -> bf16* {
+    const int slot = sorted[r];
+    return slot < 0 ? nullptr : y + static_cast<int64_t>(slot) * N + n0;
+  });
 }
 
 // The int8 tiles' per-column epilogue parameters, staged once a block in shared memory (the
@@ -219,6 +228,57 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
   }
 }
 
+// int8 GateUp with tile_done set: h requantised per row where the gate+up tiles end. Every
+// thread of the block calls it after its epilogue; the last of the tile's gridDim.x blocks to
+// arrive requantises the tile's rows from L2, where the blocks have just written them (the
+// rows' scales from the blocks' maxima, then 8 loads of 4 values in flight a thread), with
+// requant_row's arithmetic. smem: 1 KB free for the rows' scales.
+template <int BM>
+__device__ __forceinline__ void wgmma_i8_requant_tile(const Gemm8Args& a, int tile, const int32_t* sorted,
+                                                      uint8_t* smem) {
+  __shared__ unsigned arrived;
+  __threadfence();  // this thread's h and maxima, device-wide before the block's arrival
+  __syncthreads();
+  if (threadIdx.x == 0) arrived = atomicAdd(a.tile_done + tile, 1u);
+  __syncthreads();
+  if (arrived != gridDim.x - 1) return;
+  __threadfence();
+  float* scale = reinterpret_cast<float*>(smem);  // [BM] each row's scale (-1: a padding row)
+  float* inv = scale + BM;                          // [BM] 1 / scale
+  const int64_t row0 = static_cast<int64_t>(tile) * BM;
+  for (int r = threadIdx.x; r < BM; r += blockDim.x) {
+    const float* parts = a.h_amax + (row0 + r) * a.amax_parts;
+    float amax = 0.0f;
+    for (int p = 0; p < a.amax_parts; ++p) amax = fmaxf(amax, __ldcg(parts + p));
+    const float s = per_token_scale(amax);
+    const bool live = sorted[r] >= 0;
+    if (live) a.hs[row0 + r] = s;
+    scale[r] = live ? s : -1.0f;
+    inv[r] = w8a8_round_params(s, 0.0f).inv;
+  }
+  __syncthreads();
+  constexpr int kBatch = 8;
+  const unsigned vecs = a.N / 4, total = BM * vecs;  // 4 values a vector
+  const float4* h = reinterpret_cast<const float4*>(a.h + row0 * a.N);
+  uint32_t* hq = reinterpret_cast<uint32_t*>(a.hq + row0 * a.N);
+  for (unsigned base = threadIdx.x; base < total; base += kBatch * blockDim.x) {
+    float4 v[kBatch] = {};
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const unsigned i = base + u * blockDim.x;
+      if (i < total && scale[i / vecs] >= 0.0f) v[u] = __ldcg(h + i);
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const unsigned i = base + u * blockDim.x, r = i / vecs;
+      if (i >= total || scale[r] < 0.0f) continue;
+      const W8A8Round q{inv[r], 0.0f, static_cast<double>(scale[r]), 0.0};
+      hq[i] = pack_i8x4(quant_dynamic_value(v[u].x, q), quant_dynamic_value(v[u].y, q), quant_dynamic_value(v[u].z, q),
+                        quant_dynamic_value(v[u].w, q));
+    }
+  }
+}
+
 template <typename T, GemmMode MODE, int BN>
 __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::kBlocksPerSm)
     wgmma_gemm_kernel(const MmaArgs<T> a) {
@@ -235,7 +295,7 @@ __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::
   if (MODE != GemmMode::Dense && tile >= *a.num_tiles) return;
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);  // stage s: A panel, then W panel
-  const int tid = threadIdx.x, wg = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int tid = threadIdx.x, wg = tid / 128;
   const int c = tid % 8;  // the 16-byte chunk (k values kChunk c .. of a K-step) this thread copies
   const int m0 = MODE == GemmMode::Dense ? blockIdx.y * kBM : 0;
   const int n0 = blockIdx.x * (MODE == GemmMode::GateUp ? kBN / 2 : kBN);
@@ -348,30 +408,31 @@ __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::
   cp_async_wait<0>();
   wgmma_wait<0>();
   fence_regs(acc);
-  // Down stages its output in the ring: every product (both warpgroups') has read it.
-  if constexpr (MODE == GemmMode::Down) __syncthreads();
+  // Down and the bf16 GateUp stage their rows in the ring: every product (both warpgroups') has
+  // read it.
+  if constexpr (MODE == GemmMode::Down || (!Tile::kInt8 && MODE == GemmMode::GateUp)) __syncthreads();
+  if constexpr (Tile::kInt8 && MODE == GemmMode::GateUp) {
+    if (active) wgmma_i8_epilogue<MODE, kBN>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x, smem);
+    if (a.tile_done != nullptr) wgmma_i8_requant_tile<kBM>(a, tile, sorted, smem);
+    return;
+  }
   if (!active) return;
 
-  // ---- epilogue: thread rows r (half 0, 1); columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
+  // ---- epilogue: thread rows 64 wg + 16 warp + lane / 4 + 8 half; columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
   if constexpr (!Tile::kInt8 && MODE == GemmMode::GateUp) {
+    // gate column block j, its up block j + kBN / 16; h row tile * kBM + r at column n0
+    wgmma_store_rows<kBN / 2>(
+        smem, wg, a.N - n0,
+        [&](int j, int half) {
+          float v[2];
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int r = wg * 64 + warp * 16 + lane / 4 + half * 8;
-      if (sorted[r] < 0) continue;
-      bf16* out = a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N;
-#pragma unroll
-      for (int j = 0; j < kBN / 16; ++j) {  // gate column block j, its up block j + kBN / 16
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        if (col >= a.N) continue;  // N is a multiple of 8: col + 1 < N as well
-        float v[2];
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
-          v[e] = g / (1.0f + expf(-g)) * u;
-        }
-        *reinterpret_cast<__nv_bfloat162*>(out + col) = __floats2bfloat162_rn(v[0], v[1]);
-      }
-    }
+          for (int e = 0; e < 2; ++e) {
+            const float g = acc[4 * j + 2 * half + e], u = acc[4 * (j + kBN / 16) + 2 * half + e];
+            v[e] = g / (1.0f + expf(-g)) * u;
+          }
+          return __floats2bfloat162_rn(v[0], v[1]);
+        },
+        [&](int r) -> bf16* { return sorted[r] < 0 ? nullptr : a.h + (static_cast<int64_t>(tile) * kBM + r) * a.N + n0; });
   } else if constexpr (!Tile::kInt8) {
     wgmma_down_store<kBN>(smem, a.y, a.N, sorted, wg, n0, [&](int j, int half) {
       return __floats2bfloat162_rn(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
