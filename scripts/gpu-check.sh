@@ -111,13 +111,26 @@ rank_fp8_ab() {  # rank_fp8_ab VAR VALUE...: the TP-8 rank in W8A8 with an fp8 c
     done
   done
 }
+# Nsight Compute, and the per-kernel metrics of its tables (scripts/ncu-summary.py): duration,
+# SM clock, DRAM bytes, grid, block, registers, achieved occupancy.
+ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+ncu_metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
+ncu_metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
+ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 16k-token prefill of 2 layers of 30B-A3B in a table
+  local tag=$1 q=$2 desc=$3
+  shift 3
+  timed "ncu: 16k-token prefill kernels, 30B-A3B 2 layers, ${q/auto/bf16}, $desc" "$out/ncu-$tag.log" "${run_env[@]}" "$@" \
+    "$ncu_bin" --clock-control none --profile-from-start off --metrics "$ncu_metrics" --csv --print-units base \
+    --log-file "$out/ncu-$tag.csv" $bin/bench/rotor_bench_latency "$stage/configs/qwen3-30b-a3b/config.json" \
+    --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
+    python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+}
 ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Compute (30B-A3B, 2 layers, batch 32, NCU_CONTEXT or 16k)
   # Eager launches with the split plan; speed of light, warp states, occupancy, memory and the
   # scheduler, as ncu prints them, for the split kernel (attn_decode_kernel /
   # attn_decode_e4m3_kernel) of the second timed step.
-  local tag=$1 kv=$2 ncu_bin
+  local tag=$1 kv=$2
   shift 2
-  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   timed "ncu: decode attention, 30B-A3B, batch 32, context ${NCU_CONTEXT:-16384}, $tag cache $*" "$out/ncu-attn-$tag.log" "${run_env[@]}" "$@" \
     "$ncu_bin" --clock-control none -k regex:'attn_decode(_e4m3)?_kernel' --launch-skip 6 --launch-count 1 \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
@@ -638,16 +651,13 @@ for step in $steps; do
       # its roofline, every op 5-40 us), and 4 layers of the 235B-A22B TP-8 rank in W8A8 at
       # batch 32 (its experts at 53% of the copy ceiling). CSV in ncu-*.csv, a table per run
       # (scripts/ncu-summary.py) in ncu-*.md.
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-      metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
-      metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
       # ROTOR_NCU_RUNS: other runs, each NAME:LAYERS:QUANT:BATCH:SPLITS.
       for run in ${ROTOR_NCU_RUNS:-qwen3-30b-a3b:8:auto:1:fixed qwen3-30b-a3b:8:auto:1:plan qwen3-235b-a22b-tp8-rank:4:w8a8:32:fixed}; do
         IFS=: read -r name layers q b splits <<<"$run"
         tag=$name-b$b-$splits
         timed "ncu: decode step kernels, $name, $layers layers, ${q/auto/bf16}, batch $b, 16k context, $splits splits" \
           "$out/ncu-$tag.log" "${run_env[@]}" "$ncu_bin" --graph-profiling node --clock-control none \
-          --profile-from-start off --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$tag.csv" \
+          --profile-from-start off --metrics "$ncu_metrics" --csv --print-units base --log-file "$out/ncu-$tag.csv" \
           $bin/bench/rotor_bench_latency "$stage/configs/$name/config.json" --num-layers "$layers" --quantization "$q" \
           --batches "$b" --splits "$splits" --context 16384 --steps 2 --warmup 1 &&
           python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
@@ -712,17 +722,10 @@ for step in $steps; do
       # the default int8 wgmma blocks and 256 W rows everywhere: duration, SM clock, DRAM bytes, grid,
       # registers, achieved occupancy (ncu-summary.py tables in ncu-prefill-*.md); then the int8
       # gate+up and down tiles' warp stalls and occupancy (Nsight's sections, text).
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-      metrics=gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum
-      metrics+=,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for run in auto:1 w8a8:1 w8a8:256; do
-        q=${run%:*} cols=${run#*:} tag=prefill-${run/:/-}
-        timed "ncu: 16k-token prefill kernels, 30B-A3B 2 layers, ${q/auto/bf16}, ROTOR_W8A8_WGMMA=$cols" "$out/ncu-$tag.log" \
-          "${run_env[@]}" ROTOR_W8A8_WGMMA=$cols "$ncu_bin" --clock-control none --profile-from-start off \
-          --metrics "$metrics" --csv --print-units base --log-file "$out/ncu-$tag.csv" $bin/bench/rotor_bench_latency \
-          "$cfg" --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
-          python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+        q=${run%:*} cols=${run#*:}
+        ncu_prefill prefill-${run/:/-} $q "ROTOR_W8A8_WGMMA=$cols" ROTOR_W8A8_WGMMA=$cols
       done
       timed "ncu: int8 wgmma tiles' stalls, 16k-token prefill (default blocks)" "$out/ncu-i8-stalls.log" \
         "${run_env[@]}" "$ncu_bin" --clock-control none --profile-from-start off \
@@ -771,13 +774,7 @@ for step in $steps; do
           grep -E "^\| moe|^PREFILL" "$out/fused-parts-$a$r-$rep.log" | sed 's/^/   /'
         done
       done
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-      timed "ncu: 16k-token prefill kernels, 30B-A3B 2 layers, w8a8, both fusions off" "$out/ncu-unfused.log" \
-        "${run_env[@]}" ROTOR_FUSED_ALIGN=0 ROTOR_FUSED_REQUANT=0 "$ncu_bin" --clock-control none \
-        --profile-from-start off --metrics gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second,dram__bytes_read.sum,dram__bytes_write.sum,launch__grid_size,launch__block_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active \
-        --csv --print-units base --log-file "$out/ncu-unfused.csv" $bin/bench/rotor_bench_latency "$cfg" \
-        --num-layers 2 --quantization w8a8 --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
-        python3 scripts/ncu-summary.py "$out/ncu-unfused.csv" | tee "$out/ncu-unfused.md" | head -n 24
+      ncu_prefill unfused w8a8 "both fusions off" ROTOR_FUSED_ALIGN=0 ROTOR_FUSED_REQUANT=0
       ;;
     moe-tests)
       # The experts alone (a short call after a change to the expert kernels): bf16 and W8A8.
