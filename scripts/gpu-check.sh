@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill fused-parts moe-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill moe-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -737,16 +737,15 @@ for step in $steps; do
         "$out/ncu-i8-stalls.log" | head -n 80 | sed 's/^/   /'
       ;;
     fused-prefill)
-      # Issue 14's prefill: the W8A8 quantisation passes folded into their neighbours (x in
-      # align's launch, h by the last gate+up block of each tile) against their own launches
-      # (ROTOR_FUSED_ALIGN=0 ROTOR_FUSED_REQUANT=0), bf16 beside them, a 16k-token prefill of 8
-      # layers of 30B-A3B per op, twice interleaved; then the peer configuration's 32 x 16k prefill.
+      # Issue 14's prefill: the experts' x quantised in align's launch against its own launch
+      # (ROTOR_FUSED_ALIGN=0), bf16 beside them, a 16k-token prefill of 8 layers of 30B-A3B per
+      # op, twice interleaved; then the peer configuration's 32 x 16k prefill.
       cfg=$stage/configs/qwen3-30b-a3b/config.json
       for rep in 1 2; do
         for run in auto:1 w8a8:1 w8a8:0; do
           q=${run%:*} f=${run#*:}
           timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, fused quantisation $f ($rep)" \
-            "$out/fused-prefill-$q-$f-$rep.log" "${run_env[@]}" ROTOR_FUSED_ALIGN=$f ROTOR_FUSED_REQUANT=$f \
+            "$out/fused-prefill-$q-$f-$rep.log" "${run_env[@]}" ROTOR_FUSED_ALIGN=$f \
             $bin/bench/rotor_bench_latency "$cfg" --num-layers 8 --quantization $q --context 16384 \
             --prefill-chunk 16384 --steps 5 --warmup 1
           grep -E "^\| (attention|moe|gemm|linear|quant)|^PREFILL" "$out/fused-prefill-$q-$f-$rep.log" | sed 's/^/   /'
@@ -758,23 +757,6 @@ for step in $steps; do
           --prefill --quantization $q
         grep -E "^RESULT|^prefill" "$out/fused-peer-$q.log" | sed 's/^/   /'
       done
-      ;;
-    fused-parts)
-      # The two prefill fusions apart: a 16k-token prefill of 8 layers of 30B-A3B in W8A8 with
-      # ROTOR_FUSED_ALIGN and ROTOR_FUSED_REQUANT each on and off (four runs, twice interleaved),
-      # then the kernels of both off under Nsight Compute (2 layers) beside ncu-prefill's table.
-      cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for rep in 1 2; do
-        for run in 1:1 1:0 0:1 0:0; do
-          a=${run%:*} r=${run#*:}
-          timed "prefill ops: 30B-A3B 8 layers, 16k tokens, w8a8, fused align $a requant $r ($rep)" \
-            "$out/fused-parts-$a$r-$rep.log" "${run_env[@]}" ROTOR_FUSED_ALIGN=$a ROTOR_FUSED_REQUANT=$r \
-            $bin/bench/rotor_bench_latency "$cfg" --num-layers 8 --quantization w8a8 --context 16384 \
-            --prefill-chunk 16384 --steps 5 --warmup 1
-          grep -E "^\| moe|^PREFILL" "$out/fused-parts-$a$r-$rep.log" | sed 's/^/   /'
-        done
-      done
-      ncu_prefill unfused w8a8 "both fusions off" ROTOR_FUSED_ALIGN=0 ROTOR_FUSED_REQUANT=0
       ;;
     moe-tests)
       # The experts alone (a short call after a change to the expert kernels): bf16 and W8A8.

@@ -73,11 +73,6 @@ struct Gemm8Args {
   float* h;                    // GateUp: [padded rows, N] silu(gate) * up
   float* h_amax;               // GateUp: [padded rows, amax_parts] max |h| over each part's columns
   int amax_parts;              // GateUp: parts per row (gridDim.x * parts per block)
-  // GateUp on wgmma with h requantised where its tiles end (tile_done set): the last block of
-  // each tile to finish requantises the tile's rows into hq [padded rows, N] and hs [padded rows].
-  unsigned* tile_done;         // [tiles] blocks finished, zero before the launch
-  int8_t* hq;
-  float* hs;
   bf16* y;                     // Down: [T * topk, N]
 };
 

@@ -1,6 +1,6 @@
 // kernels/cuda/moe_w8a8.cu — W8A8 experts: quantise x per token (in align's launch), align
 // (moe.cu), gate+up GEMM (dequant, SiLU·mul, f32 h and per-part row maxima), requantise h per
-// row (on wgmma: by the last gate+up block of each tile), down GEMM (dequant, bf16 per slot),
+// row (a launch of its own), down GEMM (dequant, bf16 per slot),
 // weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on
 // int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu, blocks of 256 or 128 W rows) or mma.sync.
 #include <algorithm>
@@ -34,7 +34,6 @@ struct Scratch {
   float* h_amax;   // [padded, parts]
   int8_t* hq;      // [padded, I]
   float* hs;       // [padded]
-  unsigned* tile_done;  // [padded / bm] gate+up blocks finished (h requantised where they end)
   bf16* y;         // [T * topk, H], over h
 };
 
@@ -58,7 +57,6 @@ Scratch carve(ScratchCarver& c, int T, int H, int I, int E, int topk, int bm) {
   s.h_amax = c.take<float>(padded * amax_parts(bm, I));
   s.hq = c.take<int8_t>(padded * I);
   s.hs = c.take<float>(padded);
-  s.tile_done = c.take<unsigned>(padded / bm);
   return s;
 }
 
@@ -93,12 +91,7 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall smal
   const unsigned max_tiles = static_cast<unsigned>(max_rows / bm);
   // x quantised in align's launch (a.fused_align), beside the block that counts the slots.
   const bool quant_in_align = a.fused_align;
-  // The wgmma gate+up tiles requantise h where they end (a.fused_requant; else a launch of its own).
-  const bool requant_in_gate_up = a.fused_requant && bm == kWgmmaI8Rows && wgmma_cols != 0;
-  cudaError_t err = cudaSuccess;
-  if (requant_in_gate_up) err = cudaMemsetAsync(s.tile_done, 0, max_tiles * sizeof(unsigned), stream);
-  if (err != cudaSuccess) return err;
-  err = quant_in_align ? moe_quant_align(a.x, a.ldx, a.T, a.H, s.xq, s.xs, a.topk_ids, a.T * a.topk,
+  cudaError_t err = quant_in_align ? moe_quant_align(a.x, a.ldx, a.T, a.H, s.xq, s.xs, a.topk_ids, a.T * a.topk,
                                                      a.first, a.E, bm, s.list, stream)
                                    : quant_per_token(a.x, a.ldx, s.xq, a.H, s.xs, a.T, a.H, stream);
   if (err != cudaSuccess) return err;
@@ -134,22 +127,16 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall smal
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   } else if (wgmma_cols != 0) {
     g.amax_parts = wgmma_i8_gate_up_parts(a.I, wgmma_cols);
-    if (requant_in_gate_up) {
-      g.tile_done = s.tile_done;
-      g.hq = s.hq;
-      g.hs = s.hs;
-    }
     err = wgmma_i8_gate_up(g, wgmma_cols, max_tiles, stream);
   } else {
     g.amax_parts = (a.I + 63) / 64 * Large::kAmaxParts;
     err = launch_mma_gemm<int8_t, 128, 128, 2, 4, 3, GemmMode::GateUp>(g, dim3((a.I + 63) / 64, max_tiles), stream);
   }
   if (err != cudaSuccess) return err;
-  if (!requant_in_gate_up)
-    err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
-               kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
-               g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
-               max_rows, a.I, s.hq, s.hs);
+  err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
+             kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
+             g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
+             max_rows, a.I, s.hq, s.hs);
   if (err != cudaSuccess) return err;
   // down: hq [rows, I] x [H, I]^T -> y [slot, H] bf16
   g.A = s.hq;

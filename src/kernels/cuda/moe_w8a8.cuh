@@ -35,9 +35,6 @@ struct MoeW8A8Args {
   // x quantised in align's launch (moe_quant_align), not a launch of its own (the same bits
   // either way).
   bool fused_align = true;
-  // The wgmma (prefill) tiles: h requantised by the last gate+up block of each tile, from L2,
-  // not by a launch of its own (the same bits either way).
-  bool fused_requant = true;
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).

@@ -228,57 +228,6 @@ __device__ __forceinline__ void wgmma_i8_epilogue(const Gemm8Args& a, const int 
   }
 }
 
-// int8 GateUp with tile_done set: h requantised per row where the gate+up tiles end. Every
-// thread of the block calls it after its epilogue; the last of the tile's gridDim.x blocks to
-// arrive requantises the tile's rows from L2, where the blocks have just written them (the
-// rows' scales from the blocks' maxima, then 8 loads of 4 values in flight a thread), with
-// requant_row's arithmetic. smem: 1 KB free for the rows' scales.
-template <int BM>
-__device__ __forceinline__ void wgmma_i8_requant_tile(const Gemm8Args& a, int tile, const int32_t* sorted,
-                                                      uint8_t* smem) {
-  __shared__ unsigned arrived;
-  __threadfence();  // this thread's h and maxima, device-wide before the block's arrival
-  __syncthreads();
-  if (threadIdx.x == 0) arrived = atomicAdd(a.tile_done + tile, 1u);
-  __syncthreads();
-  if (arrived != gridDim.x - 1) return;
-  __threadfence();
-  float* scale = reinterpret_cast<float*>(smem);  // [BM] each row's scale (-1: a padding row)
-  float* inv = scale + BM;                          // [BM] 1 / scale
-  const int64_t row0 = static_cast<int64_t>(tile) * BM;
-  for (int r = threadIdx.x; r < BM; r += blockDim.x) {
-    const float* parts = a.h_amax + (row0 + r) * a.amax_parts;
-    float amax = 0.0f;
-    for (int p = 0; p < a.amax_parts; ++p) amax = fmaxf(amax, __ldcg(parts + p));
-    const float s = per_token_scale(amax);
-    const bool live = sorted[r] >= 0;
-    if (live) a.hs[row0 + r] = s;
-    scale[r] = live ? s : -1.0f;
-    inv[r] = w8a8_round_params(s, 0.0f).inv;
-  }
-  __syncthreads();
-  constexpr int kBatch = 8;
-  const unsigned vecs = a.N / 4, total = BM * vecs;  // 4 values a vector
-  const float4* h = reinterpret_cast<const float4*>(a.h + row0 * a.N);
-  uint32_t* hq = reinterpret_cast<uint32_t*>(a.hq + row0 * a.N);
-  for (unsigned base = threadIdx.x; base < total; base += kBatch * blockDim.x) {
-    float4 v[kBatch] = {};
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const unsigned i = base + u * blockDim.x;
-      if (i < total && scale[i / vecs] >= 0.0f) v[u] = __ldcg(h + i);
-    }
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const unsigned i = base + u * blockDim.x, r = i / vecs;
-      if (i >= total || scale[r] < 0.0f) continue;
-      const W8A8Round q{inv[r], 0.0f, static_cast<double>(scale[r]), 0.0};
-      hq[i] = pack_i8x4(quant_dynamic_value(v[u].x, q), quant_dynamic_value(v[u].y, q), quant_dynamic_value(v[u].z, q),
-                        quant_dynamic_value(v[u].w, q));
-    }
-  }
-}
-
 template <typename T, GemmMode MODE, int BN>
 __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::kBlocksPerSm)
     wgmma_gemm_kernel(const MmaArgs<T> a) {
@@ -411,11 +360,6 @@ __global__ void __launch_bounds__(WgmmaTile<T, BN>::kThreads, WgmmaTile<T, BN>::
   // Down and the bf16 GateUp stage their rows in the ring: every product (both warpgroups') has
   // read it.
   if constexpr (MODE == GemmMode::Down || (!Tile::kInt8 && MODE == GemmMode::GateUp)) __syncthreads();
-  if constexpr (Tile::kInt8 && MODE == GemmMode::GateUp) {
-    if (active) wgmma_i8_epilogue<MODE, kBN>(a, acc, cols, wg, tile, m0, n0, sorted, blockIdx.x, smem);
-    if (a.tile_done != nullptr) wgmma_i8_requant_tile<kBM>(a, tile, sorted, smem);
-    return;
-  }
   if (!active) return;
 
   // ---- epilogue: thread rows 64 wg + 16 warp + lane / 4 + 8 half; columns n0 + 8 j + 2 (lane % 4) + {0, 1} ----
