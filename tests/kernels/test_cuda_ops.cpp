@@ -55,6 +55,8 @@ class CudaOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
+    std::printf("random seed %llu (ROTOR_TEST_SEED=%llu repeats this test's draws)\n",
+                static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(r.seed));
     gpu = make_cuda_ops(0);
     cpu = make_cpu_ops();
   }
