@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill moe-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -761,6 +761,11 @@ for step in $steps; do
     moe-tests)
       # The experts alone (a short call after a change to the expert kernels): bf16 and W8A8.
       moe_tests
+      ;;
+    ops-tests)
+      # The CUDA ops against the CPU alone (a short call after a change to a kernel), no fixtures.
+      timed "test_cuda_ops" "$out/test_cuda_ops-only.log" "${run_env[@]}" $bin/tests/test_cuda_ops
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-only.log" | sed 's/^/   /'
       ;;
     w8a8-tests)
       # The W8A8 ops against the CPU alone (a short call after a change to the int8 kernels).
