@@ -55,8 +55,7 @@ class CudaOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
-    std::printf("random seed %llu (ROTOR_TEST_SEED=%llu repeats this test's draws)\n",
-                static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(r.seed));
+    r.print_seed();
     gpu = make_cuda_ops(0);
     cpu = make_cpu_ops();
   }

@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -70,8 +69,7 @@ class CudaW8A8Test : public ::testing::Test {
  protected:
   void SetUp() override {
     if (cuda_device_count() == 0) GTEST_SKIP() << "no GPU";
-    std::printf("random seed %llu (ROTOR_TEST_SEED=%llu repeats this test's draws)\n",
-                static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(r.seed));
+    r.print_seed();
     gpu = make_cuda_ops(0);
     // gpu_mma: every GEMM on the mma.sync tiles (neither wgmma nor the GEMV kernels).
     gpu_mma = make_cuda_ops_with_env({{"ROTOR_W8A8_WGMMA", "0"}, {"ROTOR_GEMV", "0"}});

@@ -4,6 +4,7 @@
 // draws.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -12,16 +13,29 @@
 
 namespace rotor::test {
 
-// A fresh generator's seed: ROTOR_TEST_SEED when set, else a random one.
+// A fresh generator's seed: ROTOR_TEST_SEED when set (a decimal integer; anything else stops
+// the test binary with one line), else a random one.
 inline uint64_t test_seed() {
   const char* s = std::getenv("ROTOR_TEST_SEED");
-  return s != nullptr ? std::strtoull(s, nullptr, 10) : std::random_device{}();
+  if (s == nullptr) return std::random_device{}();
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (*s == '\0' || *end != '\0') {
+    std::fprintf(stderr, "ROTOR_TEST_SEED=%s: expected a decimal integer\n", s);
+    std::exit(2);
+  }
+  return v;
 }
 
 struct Rand {
   uint64_t seed;
   std::mt19937_64 g;
   explicit Rand(uint64_t s = test_seed()) : seed(s), g(s) {}
+  // The seed on stdout, with the variable that repeats these draws.
+  void print_seed() const {
+    std::printf("random seed %llu (ROTOR_TEST_SEED=%llu repeats this test's draws)\n",
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  }
   float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); }
   float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(g); }

@@ -134,9 +134,9 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall smal
   }
   if (err != cudaSuccess) return err;
   err = launch(moe_requant_kernel, static_cast<unsigned>((max_rows + kRequantRows - 1) / kRequantRows),
-             kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
-             g.amax_parts, static_cast<const int32_t*>(s.list.sorted), static_cast<const int32_t*>(s.list.num_tiles), bm,
-             max_rows, a.I, s.hq, s.hs);
+               kRequantRows * 32, 0, stream, static_cast<const float*>(s.h), static_cast<const float*>(s.h_amax),
+               g.amax_parts, static_cast<const int32_t*>(s.list.sorted),
+               static_cast<const int32_t*>(s.list.num_tiles), bm, max_rows, a.I, s.hq, s.hs);
   if (err != cudaSuccess) return err;
   // down: hq [rows, I] x [H, I]^T -> y [slot, H] bf16
   g.A = s.hq;
