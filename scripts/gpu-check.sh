@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -756,6 +756,33 @@ for step in $steps; do
           "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 8 \
           --prefill --quantization $q
         grep -E "^RESULT|^prefill" "$out/fused-peer-$q.log" | sed 's/^/   /'
+      done
+      ;;
+    resident-down)
+      # Issue 14's prefill: the W8A8 experts' down GEMM with each tile's h resident (the default,
+      # wgmma_down_i8.cuh) against the two-an-SM wgmma blocks (ROTOR_RESIDENT_DOWN=0), bf16
+      # beside: a 16k-token prefill of 8 layers of 30B-A3B per op, twice interleaved; the peer
+      # configuration's 32 x 16k prefill; every kernel of a 16k prefill of 2 layers under Nsight.
+      cfg=$stage/configs/qwen3-30b-a3b/config.json
+      for rep in 1 2; do
+        for run in auto:1 w8a8:1 w8a8:0; do
+          q=${run%:*} f=${run#*:}
+          timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, ROTOR_RESIDENT_DOWN=$f ($rep)" \
+            "$out/resident-prefill-$q-$f-$rep.log" "${run_env[@]}" ROTOR_RESIDENT_DOWN=$f \
+            $bin/bench/rotor_bench_latency "$cfg" --num-layers 8 --quantization $q --context 16384 \
+            --prefill-chunk 16384 --steps 5 --warmup 1
+          grep -E "^\| (attention|moe|gemm|linear|quant)|^PREFILL" "$out/resident-prefill-$q-$f-$rep.log" | sed 's/^/   /'
+        done
+      done
+      for run in auto:1 w8a8:1 w8a8:0; do
+        q=${run%:*} f=${run#*:}
+        timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}, ROTOR_RESIDENT_DOWN=$f" \
+          "$out/resident-peer-$q-$f.log" "${run_env[@]}" ROTOR_RESIDENT_DOWN=$f $bin/bench/rotor_bench_decode "$cfg" \
+          --num-layers 8 --batch 32 --context 16384 --steps 8 --prefill --quantization $q
+        grep -E "^RESULT|^prefill" "$out/resident-peer-$q-$f.log" | sed 's/^/   /'
+      done
+      for f in 1 0; do
+        ncu_prefill resident-$f w8a8 "ROTOR_RESIDENT_DOWN=$f" ROTOR_RESIDENT_DOWN=$f
       done
       ;;
     moe-tests)

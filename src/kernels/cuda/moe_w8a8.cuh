@@ -35,6 +35,9 @@ struct MoeW8A8Args {
   // x quantised in align's launch (moe_quant_align), not a launch of its own (the same bits
   // either way).
   bool fused_align = true;
+  // The 128-row down tiles on wgmma_down_i8.cuh's kernel (each tile's h resident, every output
+  // column a block) where its K fits, else wgmma_gemm_i8.cuh's blocks (the same bits either way).
+  bool resident_down = true;
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).

@@ -3,7 +3,7 @@
 // m64n256k16 (bf16 in, f32 accumulate; m64n128k16 also f16 in) with both operands in shared
 // memory, m64n128k16 with A in registers, m64n256k32 (s8 in, s32 accumulate, both K-major in shared memory: a panel row
 // of 128 int8 is laid out as one of 64 bf16), and the fences around them; plus the shared-memory barriers (mbarrier) and
-// register reallocation (setmaxnreg) that let warpgroups of one block take different roles.
+// register reallocation (setmaxnreg) and named barriers that let warpgroups of one block take different roles.
 // A warpgroup is 4 consecutive warps (128 threads); every thread of it must execute the
 // products together.
 //
@@ -87,6 +87,14 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
       "@!p bra WAIT;\n}\n" ::"r"(smem_addr(bar)),
       "r"(parity)
       : "memory");
+}
+// Named barrier id (1..15; 0 is __syncthreads') over count threads (a multiple of 32): sync
+// waits for the phase to complete, arrive only counts towards it (warpgroups taking turns).
+__device__ __forceinline__ void named_bar_sync(int id, int count) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int count) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 // Gives registers back to (dec) or takes them from (inc) the block's pool, per warpgroup.
 template <int N>
