@@ -125,6 +125,27 @@ ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 
     --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
     python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
 }
+prefill_switch_ab() {  # prefill_switch_ab TAG VAR: issue 14's prefill with a switch on (1) and off (0), bf16 beside
+  # A 16k-token prefill of 8 layers of 30B-A3B per op, bf16 and W8A8 with VAR=1 and VAR=0, twice
+  # interleaved; then the peer configuration's 32 x 16k prefill the three ways.
+  local tag=$1 var=$2 cfg=$stage/configs/qwen3-30b-a3b/config.json rep run q f
+  for rep in 1 2; do
+    for run in auto:1 w8a8:1 w8a8:0; do
+      q=${run%:*} f=${run#*:}
+      timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, $var=$f ($rep)" \
+        "$out/$tag-prefill-$q-$f-$rep.log" "${run_env[@]}" $var=$f $bin/bench/rotor_bench_latency "$cfg" \
+        --num-layers 8 --quantization $q --context 16384 --prefill-chunk 16384 --steps 5 --warmup 1
+      grep -E "^\| (attention|moe|gemm|linear|quant)|^PREFILL" "$out/$tag-prefill-$q-$f-$rep.log" | sed 's/^/   /'
+    done
+  done
+  for run in auto:1 w8a8:1 w8a8:0; do
+    q=${run%:*} f=${run#*:}
+    timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}, $var=$f" "$out/$tag-peer-$q-$f.log" \
+      "${run_env[@]}" $var=$f $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 \
+      --steps 8 --prefill --quantization $q
+    grep -E "^RESULT|^prefill" "$out/$tag-peer-$q-$f.log" | sed 's/^/   /'
+  done
+}
 ncu_attn() {  # ncu_attn TAG KV [ENV=VALUE...]: decode attention under Nsight Compute (30B-A3B, 2 layers, batch 32, NCU_CONTEXT or 16k)
   # Eager launches with the split plan; speed of light, warp states, occupancy, memory and the
   # scheduler, as ncu prints them, for the split kernel (attn_decode_kernel /
@@ -738,49 +759,14 @@ for step in $steps; do
       ;;
     fused-prefill)
       # Issue 14's prefill: the experts' x quantised in align's launch against its own launch
-      # (ROTOR_FUSED_ALIGN=0), bf16 beside them, a 16k-token prefill of 8 layers of 30B-A3B per
-      # op, twice interleaved; then the peer configuration's 32 x 16k prefill.
-      cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for rep in 1 2; do
-        for run in auto:1 w8a8:1 w8a8:0; do
-          q=${run%:*} f=${run#*:}
-          timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, fused quantisation $f ($rep)" \
-            "$out/fused-prefill-$q-$f-$rep.log" "${run_env[@]}" ROTOR_FUSED_ALIGN=$f \
-            $bin/bench/rotor_bench_latency "$cfg" --num-layers 8 --quantization $q --context 16384 \
-            --prefill-chunk 16384 --steps 5 --warmup 1
-          grep -E "^\| (attention|moe|gemm|linear|quant)|^PREFILL" "$out/fused-prefill-$q-$f-$rep.log" | sed 's/^/   /'
-        done
-      done
-      for q in auto w8a8; do
-        timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}" "$out/fused-peer-$q.log" \
-          "${run_env[@]}" $bin/bench/rotor_bench_decode "$cfg" --num-layers 8 --batch 32 --context 16384 --steps 8 \
-          --prefill --quantization $q
-        grep -E "^RESULT|^prefill" "$out/fused-peer-$q.log" | sed 's/^/   /'
-      done
+      # (ROTOR_FUSED_ALIGN=0), bf16 beside them.
+      prefill_switch_ab fused ROTOR_FUSED_ALIGN
       ;;
     resident-down)
       # Issue 14's prefill: the W8A8 experts' down GEMM with each tile's h resident (the default,
       # wgmma_down_i8.cuh) against the two-an-SM wgmma blocks (ROTOR_RESIDENT_DOWN=0), bf16
-      # beside: a 16k-token prefill of 8 layers of 30B-A3B per op, twice interleaved; the peer
-      # configuration's 32 x 16k prefill; every kernel of a 16k prefill of 2 layers under Nsight.
-      cfg=$stage/configs/qwen3-30b-a3b/config.json
-      for rep in 1 2; do
-        for run in auto:1 w8a8:1 w8a8:0; do
-          q=${run%:*} f=${run#*:}
-          timed "prefill ops: 30B-A3B 8 layers, 16k tokens, ${q/auto/bf16}, ROTOR_RESIDENT_DOWN=$f ($rep)" \
-            "$out/resident-prefill-$q-$f-$rep.log" "${run_env[@]}" ROTOR_RESIDENT_DOWN=$f \
-            $bin/bench/rotor_bench_latency "$cfg" --num-layers 8 --quantization $q --context 16384 \
-            --prefill-chunk 16384 --steps 5 --warmup 1
-          grep -E "^\| (attention|moe|gemm|linear|quant)|^PREFILL" "$out/resident-prefill-$q-$f-$rep.log" | sed 's/^/   /'
-        done
-      done
-      for run in auto:1 w8a8:1 w8a8:0; do
-        q=${run%:*} f=${run#*:}
-        timed "peer config: 8 layers, 32 x 16384 prefill + decode, ${q/auto/bf16}, ROTOR_RESIDENT_DOWN=$f" \
-          "$out/resident-peer-$q-$f.log" "${run_env[@]}" ROTOR_RESIDENT_DOWN=$f $bin/bench/rotor_bench_decode "$cfg" \
-          --num-layers 8 --batch 32 --context 16384 --steps 8 --prefill --quantization $q
-        grep -E "^RESULT|^prefill" "$out/resident-peer-$q-$f.log" | sed 's/^/   /'
-      done
+      # beside; then every kernel of a 16k prefill of 2 layers under Nsight, both ways.
+      prefill_switch_ab resident ROTOR_RESIDENT_DOWN
       for f in 1 0; do
         ncu_prefill resident-$f w8a8 "ROTOR_RESIDENT_DOWN=$f" ROTOR_RESIDENT_DOWN=$f
       done
