@@ -9,8 +9,8 @@
 // made with ROTOR_W8A8_WGMMA=0), and so must the experts' small-batch path (moe_small.cuh, a
 // backend made with ROTOR_MOE_SMALL=all) equal the tiles (one made with ROTOR_MOE_SMALL=0), on
 // all experts and on a slice of them, and so must the decode tiles' quantisation in align's
-// launch equal its own launch (ROTOR_FUSED_ALIGN=0), and the resident-tile down GEMM the
-// two-an-SM wgmma blocks (ROTOR_RESIDENT_DOWN=0); a static linear quantising inside its GEMV
+// launch equal its own launch (ROTOR_FUSED_ALIGN=0), and the resident-tile down GEMM (by
+// default and with ROTOR_RESIDENT_DOWN=all) the two-an-SM wgmma blocks (=0); a static linear quantising inside its GEMV
 // (ROTOR_FUSED_QUANT=1, with and without ROTOR_EARLY_LOADS=1) must equal the CPU's two ops;
 // an expert token's output must not depend on the batch; the ops replayed from a CUDA graph must
 // give the eager bits. Skipped without a GPU.
@@ -78,6 +78,7 @@ class CudaW8A8Test : public ::testing::Test {
     gpu_small = gpu_with_env("ROTOR_MOE_SMALL", "all");
     gpu_unfused = gpu_with_env("ROTOR_FUSED_ALIGN", "0");
     gpu_blocks = gpu_with_env("ROTOR_RESIDENT_DOWN", "0");
+    gpu_resident = gpu_with_env("ROTOR_RESIDENT_DOWN", "all");
     cpu = make_cpu_ops();
   }
   // A GPU backend made with var=value in the environment (read when a backend is made).
@@ -130,7 +131,7 @@ class CudaW8A8Test : public ::testing::Test {
     return true;
   }
 
-  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, gpu_small, gpu_unfused, gpu_blocks, cpu;
+  std::unique_ptr<Ops> gpu, gpu_mma, gpu_tiles, gpu_small, gpu_unfused, gpu_blocks, gpu_resident, cpu;
   Rand r;
 };
 
@@ -518,11 +519,14 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       auto [dunfused, p9] = poisoned(DType::BF16, {T, cs.H});
       gpu_unfused->moe_experts(dx, dtw, dti, ex.dev, dunfused);
       EXPECT_EQ(rows_differing(got, to_host(dunfused)), 0) << "against ROTOR_FUSED_ALIGN=0";
-      // The 128-row down tiles with their h resident (the default where K fits) give the bits
-      // of the two-an-SM blocks.
+      // The 128-row down tiles with their h resident (by default at K >= 512; =all wherever K
+      // fits) give the bits of the two-an-SM blocks (=0).
       auto [dblocks, p11] = poisoned(DType::BF16, {T, cs.H});
       gpu_blocks->moe_experts(dx, dtw, dti, ex.dev, dblocks);
       EXPECT_EQ(rows_differing(got, to_host(dblocks)), 0) << "against ROTOR_RESIDENT_DOWN=0";
+      auto [dresident, p12] = poisoned(DType::BF16, {T, cs.H});
+      gpu_resident->moe_experts(dx, dtw, dti, ex.dev, dresident);
+      EXPECT_EQ(rows_differing(got, to_host(dresident)), 0) << "against ROTOR_RESIDENT_DOWN=all";
       if (T > 1) {
         auto [one, p3] = poisoned(DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);

@@ -13,8 +13,9 @@
 // router of a few rows as that GEMM and moe_route, not the GEMV with its top-k fused).
 // ROTOR_GATEUP_STAGES=3|4 fixes the 16-row expert gate+up tiles' depth (unset: by load, for A/B).
 // ROTOR_FUSED_ALIGN=0 gives the W8A8 experts' quantisation of x its launch back (the same bits,
-// for A/B). ROTOR_RESIDENT_DOWN=0 runs the W8A8 experts' 128-row down tiles on the two-an-SM
-// wgmma blocks instead of the resident-tile kernel (the same bits, for A/B).
+// for A/B). ROTOR_RESIDENT_DOWN (0, all, or 1 / unset) picks where the W8A8 experts' 128-row
+// down tiles keep each tile's h resident (cuda::ResidentDown; the same bits as the two-an-SM
+// wgmma blocks).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -166,7 +167,12 @@ class CudaOps final : public Ops {
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
     fused_align_ = env_flag("ROTOR_FUSED_ALIGN", true);
-    resident_down_ = env_flag("ROTOR_RESIDENT_DOWN", true);
+    const char* rd = std::getenv("ROTOR_RESIDENT_DOWN");
+    ROTOR_CHECK(rd == nullptr || !std::strcmp(rd, "0") || !std::strcmp(rd, "1") || !std::strcmp(rd, "all"),
+                "ROTOR_RESIDENT_DOWN={}: expected 0, 1 or all", rd);
+    resident_down_ = rd == nullptr || !std::strcmp(rd, "1") ? cuda::ResidentDown::Measured
+                     : !std::strcmp(rd, "0")                 ? cuda::ResidentDown::Off
+                                                             : cuda::ResidentDown::All;
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
@@ -813,9 +819,8 @@ class CudaOps final : public Ops {
   // 30B-A3B's W8A8 batch 4-32 steps fell 1-2% with it and the TP-8 rank's moved within the
   // runs' spread (docs/perf-log.md, 2026-12-06 11:30); prefill's too since 2026-12-07.
   bool fused_align_ = true;
-  // The W8A8 experts' 128-row down tiles with each tile's h resident (wgmma_down_i8.cuh;
-  // ROTOR_RESIDENT_DOWN=0: wgmma_gemm_i8's blocks).
-  bool resident_down_ = true;
+  // Where the W8A8 experts' 128-row down tiles keep each tile's h resident (ROTOR_RESIDENT_DOWN).
+  cuda::ResidentDown resident_down_ = cuda::ResidentDown::Measured;
   bool gemv_ = true;  // dense GEMMs of up to cuda::kGemvRows rows on the GEMV kernels (ROTOR_GEMV=0: off)
   cuda::MoeSmall moe_small_ = cuda::MoeSmall::Measured;  // which batches' experts take moe_small.cuh
   cudaStream_t stream_ = nullptr;

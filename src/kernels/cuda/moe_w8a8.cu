@@ -3,7 +3,7 @@
 // row (a launch of its own), down GEMM (dequant, bf16 per slot),
 // weighted un-permute (moe.cu). Tiles of 16 and 64 rows run on mma.sync (mma_gemm.cuh on
 // int8), 128-row tiles on wgmma (wgmma_gemm_i8.cu, blocks of 256 or 128 W rows; the down
-// GEMM for K <= 768 on wgmma_down_i8.cu, a tile's h resident) or mma.sync.
+// GEMM by default for 512 <= K <= 768 on wgmma_down_i8.cu, a tile's h resident) or mma.sync.
 #include <algorithm>
 
 #include "kernels/cuda/moe.cuh"
@@ -160,7 +160,9 @@ cudaError_t moe_w8a8_experts(const MoeW8A8Args& a, int wgmma_cols, MoeSmall smal
     err = launch_mma_gemm<int8_t, 16, 64, 1, 4, 4, GemmMode::Down>(g, dim3((a.H + 63) / 64, max_tiles), stream);
   else if (bm == 64)
     err = launch_mma_gemm<int8_t, 64, 128, 2, 4, 3, GemmMode::Down>(g, dim3((a.H + 127) / 128, max_tiles), stream);
-  else if (wgmma_cols != 0 && a.resident_down && wgmma_i8_down_resident_fits(a.I))
+  else if (wgmma_cols != 0 && wgmma_i8_down_resident_fits(a.I) &&
+           (a.resident_down == ResidentDown::All ||
+            (a.resident_down == ResidentDown::Measured && a.I >= kResidentDownMinK)))
     err = wgmma_i8_down_resident(g, max_tiles, a.num_sms, stream);
   else if (wgmma_cols != 0)
     err = wgmma_i8_down(g, wgmma_cols, max_tiles, stream);

@@ -16,6 +16,13 @@
 
 namespace rotor::cuda {
 
+// Where the W8A8 experts' 128-row down tiles keep each tile's h resident (wgmma_down_i8.cuh):
+// never (ROTOR_RESIDENT_DOWN=0); where it measured faster (the default: K = I >= kResidentDownMinK,
+// 30B-A3B's 768 on an H100, 586 against 692 us a 16k layer; a tensor-parallel rank's 192 and 384
+// not yet measured, docs/perf-log.md 2026-12-07); or wherever its K fits (=all, for tests and A/B).
+enum class ResidentDown { Off, Measured, All };
+inline constexpr int kResidentDownMinK = 512;
+
 struct MoeW8A8Args {
   const void* x;               // [T, H] bf16, row stride ldx (a multiple of 8)
   int64_t ldx;
@@ -35,9 +42,9 @@ struct MoeW8A8Args {
   // x quantised in align's launch (moe_quant_align), not a launch of its own (the same bits
   // either way).
   bool fused_align = true;
-  // The 128-row down tiles on wgmma_down_i8.cuh's kernel (each tile's h resident, every output
-  // column a block) where its K fits, else wgmma_gemm_i8.cuh's blocks (the same bits either way).
-  bool resident_down = true;
+  // Which 128-row down tiles run on wgmma_down_i8.cuh's kernel (each tile's h resident) rather
+  // than wgmma_gemm_i8.cuh's blocks (the same bits either way).
+  ResidentDown resident_down = ResidentDown::Measured;
 };
 
 // Scratch bytes for T tokens (the same for every T' <= T, with wgmma or the small path on or off).
