@@ -503,30 +503,24 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       const double err = rel_err(cout, got);
       EXPECT_LT(err, 1e-2);
       std::printf("moe_experts W8A8 H %d I %d E %d T %d: rel err %.2e\n", cs.H, cs.I, cs.E, T, err);
-      // The mma.sync fallback gives the same bits; so does the last token alone.
-      auto [dmma, p2] = poisoned(DType::BF16, {T, cs.H});
-      gpu_mma->moe_experts(dx, dtw, dti, ex.dev, dmma);
-      EXPECT_EQ(rows_differing(got, to_host(dmma)), 0) << "wgmma against mma.sync";
-      // The small-batch path (ROTOR_MOE_SMALL=all: wherever it can run, T * k <= 64) and the
-      // tiles (=0) give the same bits as the default.
-      auto [dtiles, p5] = poisoned(DType::BF16, {T, cs.H});
-      gpu_tiles->moe_experts(dx, dtw, dti, ex.dev, dtiles);
-      EXPECT_EQ(rows_differing(got, to_host(dtiles)), 0) << "against ROTOR_MOE_SMALL=0";
-      auto [dsmall, p7] = poisoned(DType::BF16, {T, cs.H});
-      gpu_small->moe_experts(dx, dtw, dti, ex.dev, dsmall);
-      EXPECT_EQ(rows_differing(got, to_host(dsmall)), 0) << "against ROTOR_MOE_SMALL=all";
-      // x quantised in align's launch (the default) gives the bits of its own launch.
-      auto [dunfused, p9] = poisoned(DType::BF16, {T, cs.H});
-      gpu_unfused->moe_experts(dx, dtw, dti, ex.dev, dunfused);
-      EXPECT_EQ(rows_differing(got, to_host(dunfused)), 0) << "against ROTOR_FUSED_ALIGN=0";
-      // The 128-row down tiles with their h resident (by default at K >= 512; =all wherever K
-      // fits) give the bits of the two-an-SM blocks (=0).
-      auto [dblocks, p11] = poisoned(DType::BF16, {T, cs.H});
-      gpu_blocks->moe_experts(dx, dtw, dti, ex.dev, dblocks);
-      EXPECT_EQ(rows_differing(got, to_host(dblocks)), 0) << "against ROTOR_RESIDENT_DOWN=0";
-      auto [dresident, p12] = poisoned(DType::BF16, {T, cs.H});
-      gpu_resident->moe_experts(dx, dtw, dti, ex.dev, dresident);
-      EXPECT_EQ(rows_differing(got, to_host(dresident)), 0) << "against ROTOR_RESIDENT_DOWN=all";
+      // ops (a backend made with other switches) gives the bits `want` over the experts w.
+      auto expect_bits = [&](Ops& ops, const ExpertWeights& w, const Tensor& want, const std::string& what) {
+        auto [d, p] = poisoned(DType::BF16, {T, cs.H});
+        ops.moe_experts(dx, dtw, dti, w, d);
+        EXPECT_EQ(rows_differing(want, to_host(d)), 0) << what;
+      };
+      // The mma.sync fallback gives the same bits; so do the small-batch path (ROTOR_MOE_SMALL=all:
+      // wherever it can run, T * k <= 64) and the tiles (=0), x quantised in its own launch
+      // (ROTOR_FUSED_ALIGN=0, not in align's), the 128-row down tiles with their h resident
+      // wherever K fits (ROTOR_RESIDENT_DOWN=all; by default at K >= 512) and never (=0); and
+      // the last token alone.
+      expect_bits(*gpu_mma, ex.dev, got, "wgmma against mma.sync");
+      const std::pair<Ops*, const char*> same[] = {{gpu_tiles.get(), "ROTOR_MOE_SMALL=0"},
+                                                   {gpu_small.get(), "ROTOR_MOE_SMALL=all"},
+                                                   {gpu_unfused.get(), "ROTOR_FUSED_ALIGN=0"},
+                                                   {gpu_blocks.get(), "ROTOR_RESIDENT_DOWN=0"},
+                                                   {gpu_resident.get(), "ROTOR_RESIDENT_DOWN=all"}};
+      for (const auto& [ops, what] : same) expect_bits(*ops, ex.dev, got, std::string("against ") + what);
       if (T > 1) {
         auto [one, p3] = poisoned(DType::BF16, {1, cs.H});
         gpu->moe_experts(dx.tensor.rows(T - 1, T), dtw.tensor.rows(T - 1, T), dti.tensor.rows(T - 1, T), ex.dev, one);
@@ -534,22 +528,15 @@ TEST_F(CudaW8A8Test, MoeExpertsW8A8MatchCpu) {
       }
       // Expert parallelism: the second half of the experts alone (the others' ids add nothing).
       const int n = cs.E / 2;
+      const ExpertWeights second = expert_slice(ex.dev, n, n);
       OwnedTensor chalf = host(DType::F32, {T, cs.H});
       cpu->moe_experts(x, tw, ti, expert_slice(ex.host, n, n), chalf);
       auto [dhalf, p4] = poisoned(DType::BF16, {T, cs.H});
-      gpu->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf);
+      gpu->moe_experts(dx, dtw, dti, second, dhalf);
       OwnedTensor half = to_host(dhalf);
-      EXPECT_LT(rel_err(chalf, half), 1e-2) << "experts [" << n << ", " << cs.E << ")";
-      auto [dhalf_tiles, p6] = poisoned(DType::BF16, {T, cs.H});
-      gpu_tiles->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_tiles);
-      EXPECT_EQ(rows_differing(half, to_host(dhalf_tiles)), 0) << "experts [" << n << ", " << cs.E << ") against ROTOR_MOE_SMALL=0";
-      auto [dhalf_small, p8] = poisoned(DType::BF16, {T, cs.H});
-      gpu_small->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_small);
-      EXPECT_EQ(rows_differing(half, to_host(dhalf_small)), 0) << "experts [" << n << ", " << cs.E << ") against ROTOR_MOE_SMALL=all";
-      auto [dhalf_unfused, p10] = poisoned(DType::BF16, {T, cs.H});
-      gpu_unfused->moe_experts(dx, dtw, dti, expert_slice(ex.dev, n, n), dhalf_unfused);
-      EXPECT_EQ(rows_differing(half, to_host(dhalf_unfused)), 0)
-          << "experts [" << n << ", " << cs.E << ") against ROTOR_FUSED_ALIGN=0";
+      const std::string experts = "experts [" + std::to_string(n) + ", " + std::to_string(cs.E) + ")";
+      EXPECT_LT(rel_err(chalf, half), 1e-2) << experts;
+      for (const auto& [ops, what] : same) expect_bits(*ops, second, half, experts + " against " + what);
     }
   }
 }

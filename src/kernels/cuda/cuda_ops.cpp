@@ -115,6 +115,16 @@ bool env_flag(const char* var, bool fallback = false) {
   return v == nullptr ? fallback : !std::strcmp(v, "1");
 }
 
+// A three-way choice (cuda::MoeSmall, cuda::ResidentDown): VAR=0 Off, VAR=1 or unset
+// Measured, VAR=all All, anything else an error.
+template <typename Choice>
+Choice env_choice(const char* var) {
+  const char* v = std::getenv(var);
+  ROTOR_CHECK(v == nullptr || !std::strcmp(v, "0") || !std::strcmp(v, "1") || !std::strcmp(v, "all"),
+              "{}={}: expected 0, 1 or all", var, v);
+  return v == nullptr || !std::strcmp(v, "1") ? Choice::Measured : !std::strcmp(v, "0") ? Choice::Off : Choice::All;
+}
+
 // A pipeline depth: VAR=3 or 4, unset the fallback, anything else an error.
 int env_stages(const char* var, int fallback) {
   const char* v = std::getenv(var);
@@ -150,12 +160,7 @@ class CudaOps final : public Ops {
     w8a8_expert_cols_ = fallback ? kW8A8ExpertCols : std::atoi(wg);
     const char* gv = std::getenv("ROTOR_GEMV");
     gemv_ = gv == nullptr || std::strcmp(gv, "0") != 0;
-    const char* small = std::getenv("ROTOR_MOE_SMALL");
-    ROTOR_CHECK(small == nullptr || !std::strcmp(small, "0") || !std::strcmp(small, "1") || !std::strcmp(small, "all"),
-                "ROTOR_MOE_SMALL={}: expected 0, 1 or all", small);
-    moe_small_ = small == nullptr || !std::strcmp(small, "1") ? cuda::MoeSmall::Measured
-                 : !std::strcmp(small, "0")                    ? cuda::MoeSmall::Off
-                                                               : cuda::MoeSmall::All;
+    moe_small_ = env_choice<cuda::MoeSmall>("ROTOR_MOE_SMALL");
     fused_router_ = env_flag("ROTOR_FUSED_ROUTER");
     early_loads_ = env_flag("ROTOR_EARLY_LOADS");
     early_experts_ = env_flag("ROTOR_EARLY_EXPERTS", true);
@@ -167,12 +172,7 @@ class CudaOps final : public Ops {
     merge_wide_ = env_flag("ROTOR_MERGE_WIDE", true);
     narrow_gemm_ = env_flag("ROTOR_NARROW_GEMM", true);
     fused_align_ = env_flag("ROTOR_FUSED_ALIGN", true);
-    const char* rd = std::getenv("ROTOR_RESIDENT_DOWN");
-    ROTOR_CHECK(rd == nullptr || !std::strcmp(rd, "0") || !std::strcmp(rd, "1") || !std::strcmp(rd, "all"),
-                "ROTOR_RESIDENT_DOWN={}: expected 0, 1 or all", rd);
-    resident_down_ = rd == nullptr || !std::strcmp(rd, "1") ? cuda::ResidentDown::Measured
-                     : !std::strcmp(rd, "0")                 ? cuda::ResidentDown::Off
-                                                             : cuda::ResidentDown::All;
+    resident_down_ = env_choice<cuda::ResidentDown>("ROTOR_RESIDENT_DOWN");
     check(cudaSetDevice(dev_), "set device");
     stream_ = cuda_stream(dev_, lane_);
     check(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev_), "device attribute");
