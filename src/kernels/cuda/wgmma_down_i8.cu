@@ -137,10 +137,10 @@ __device__ __forceinline__ void copy_w(const Gemm8Args& a, const Share& sh, uint
 // One row half (h: tile rows 64 h ..) of a consumer's accumulator to y, in two passes of 8 rows
 // a warp: the bf16 values into the warp's staging rows (row rho = lane / 4, its 16-byte unit j
 // at j ^ rho: a warp's pair stores fall in 32 banks), then each row's 256 bytes to y[slot] at
-// column n0. Tile rows 64 h + 16 warp + 8 half + rho.
+// column n0. Tile rows 64 h + 16 warp + 8 half + rho; tile_slots: the slots of the half's 64
+// rows (shared memory).
 __device__ __forceinline__ void store_half(const Gemm8Args& a, const int (&acc)[64], const float (&cs)[32],
                                            const double (&hs)[2], const int32_t* tile_slots, uint8_t* stage, int n0) {
-  // tile_slots: the slots of the half's 64 rows (shared memory)
   const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, u = lane % 16;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
