@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -124,6 +124,25 @@ ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 
     --log-file "$out/ncu-$tag.csv" $bin/bench/rotor_bench_latency "$stage/configs/qwen3-30b-a3b/config.json" \
     --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
     python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
+}
+ncu_source() {  # ncu_source TAG KERNEL_REGEX [ENV=VALUE...]: one launch of a 16k-token W8A8 prefill kernel, per SASS instruction
+  # Nsight Compute's warp-state sampling of the kernel's second launch in a 2-layer 30B-A3B
+  # prefill (16k tokens, one chunk): the report (ncu-src-TAG.ncu-rep), its source page as CSV
+  # (every SASS instruction with its stall samples by reason) and scripts/ncu-source.py's table
+  # of where the warps wait.
+  local tag=$1 kernel=$2
+  shift 2
+  timed "ncu source: $tag (16k-token W8A8 prefill, 30B-A3B 2 layers) $*" "$out/ncu-src-$tag.log" "${run_env[@]}" "$@" \
+    "$ncu_bin" --clock-control none --kernel-name-base demangled -k "regex:$kernel" --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section WarpStateStats --section SourceCounters --section MemoryWorkloadAnalysis \
+    --section SchedulerStats -f -o "$out/ncu-src-$tag" $bin/bench/rotor_bench_latency \
+    "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --quantization w8a8 --context 16384 \
+    --prefill-chunk 16384 --steps 1 --warmup 1 &&
+    "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --print-details all >"$out/ncu-src-$tag-details.txt" 2>&1
+  "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --page source --print-source sass --csv >"$out/ncu-src-$tag.csv" 2>&1
+  grep -E "Duration|Warp Cycles Per Issued|Issue Slots Busy|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput" \
+    "$out/ncu-src-$tag-details.txt" | head -n 8 | sed 's/^/   /'
+  python3 scripts/ncu-source.py "$out/ncu-src-$tag.csv" | tee "$out/ncu-src-$tag.md" | head -n 40
 }
 prefill_switch_ab() {  # prefill_switch_ab TAG VAR: issue 14's prefill with a switch on (1) and off (0), bf16 beside
   # A 16k-token prefill of 8 layers of 30B-A3B per op, bf16 and W8A8 with VAR=1 and VAR=0, twice
@@ -761,6 +780,12 @@ for step in $steps; do
       # Issue 14's prefill: the experts' x quantised in align's launch against its own launch
       # (ROTOR_FUSED_ALIGN=0), bf16 beside them.
       prefill_switch_ab fused ROTOR_FUSED_ALIGN
+      ;;
+    ncu-source)
+      # Issue 14's prefill: where the W8A8 experts' two GEMMs wait, instruction by instruction
+      # (Nsight Compute's warp sampling): the resident down, then the gate+up tiles.
+      ncu_source down 'down_resident_kernel'
+      ncu_source gateup 'wgmma_gemm_kernel<signed char, 1,'
       ;;
     resident-down)
       # Issue 14's prefill: the W8A8 experts' down GEMM with each tile's h resident (the default,
