@@ -125,23 +125,22 @@ ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 
     --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
     python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
 }
-ncu_source() {  # ncu_source TAG KERNEL_REGEX [ENV=VALUE...]: one launch of a 16k-token W8A8 prefill kernel, per SASS instruction
-  # Nsight Compute's warp-state sampling of the kernel's second launch in a 2-layer 30B-A3B
-  # prefill (16k tokens, one chunk): the report (ncu-src-TAG.ncu-rep), its source page as CSV
-  # (every SASS instruction with its stall samples by reason) and scripts/ncu-source.py's table
-  # of where the warps wait.
-  local tag=$1 kernel=$2
-  shift 2
-  timed "ncu source: $tag (16k-token W8A8 prefill, 30B-A3B 2 layers) $*" "$out/ncu-src-$tag.log" "${run_env[@]}" "$@" \
-    "$ncu_bin" --clock-control none --kernel-name-base demangled -k "regex:$kernel" --launch-skip 1 --launch-count 1 \
-    --section SpeedOfLight --section WarpStateStats --section SourceCounters --section MemoryWorkloadAnalysis \
-    --section SchedulerStats -f -o "$out/ncu-src-$tag" $bin/bench/rotor_bench_latency \
-    "$stage/configs/qwen3-30b-a3b/config.json" --num-layers 2 --quantization w8a8 --context 16384 \
-    --prefill-chunk 16384 --steps 1 --warmup 1 &&
+ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch of a kernel, per SASS instruction
+  # Nsight Compute's warp-state sampling of the kernel's second launch in rotor_bench_latency
+  # on configs/CONFIG with BENCH_ARGS (graph nodes profiled one at a time): the report
+  # (ncu-src-TAG.ncu-rep), its source page as CSV (every SASS instruction with its stall samples
+  # by reason) and scripts/ncu-source.py's table of where the warps wait.
+  local tag=$1 kernel=$2 cfg=$3
+  shift 3
+  timed "ncu source: $tag ($cfg $*)" "$out/ncu-src-$tag.log" "${run_env[@]}" \
+    "$ncu_bin" --graph-profiling node --clock-control none --kernel-name-base demangled -k "regex:$kernel" \
+    --launch-skip 1 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SourceCounters \
+    --section MemoryWorkloadAnalysis --section SchedulerStats --section Occupancy -f -o "$out/ncu-src-$tag" \
+    $bin/bench/rotor_bench_latency "$stage/configs/$cfg/config.json" "$@" &&
     "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --print-details all >"$out/ncu-src-$tag-details.txt" 2>&1
   "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --page source --print-source sass --csv >"$out/ncu-src-$tag.csv" 2>&1
-  grep -E "Duration|Warp Cycles Per Issued|Issue Slots Busy|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput" \
-    "$out/ncu-src-$tag-details.txt" | head -n 8 | sed 's/^/   /'
+  grep -E "Duration|Warp Cycles Per Issued|Issue Slots Busy|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy" \
+    "$out/ncu-src-$tag-details.txt" | head -n 10 | sed 's/^/   /'
   python3 scripts/ncu-source.py "$out/ncu-src-$tag.csv" | tee "$out/ncu-src-$tag.md" | head -n 40
 }
 prefill_switch_ab() {  # prefill_switch_ab TAG VAR: issue 14's prefill with a switch on (1) and off (0), bf16 beside
@@ -782,10 +781,14 @@ for step in $steps; do
       prefill_switch_ab fused ROTOR_FUSED_ALIGN
       ;;
     ncu-source)
-      # Issue 14's prefill: where the W8A8 experts' two GEMMs wait, instruction by instruction
-      # (Nsight Compute's warp sampling): the resident down, then the gate+up tiles.
-      ncu_source down 'down_resident_kernel'
-      ncu_source gateup 'wgmma_gemm_kernel<signed char, 1,'
+      # Issue 14: where the W8A8 experts' GEMMs wait, instruction by instruction (Nsight
+      # Compute's warp sampling): a 16k-token prefill's resident down and gate+up tiles (30B-A3B),
+      # and the TP-8 rank's short-K down tiles at batch 32 (its decode step's experts at 70%).
+      prefill=(--num-layers 2 --quantization w8a8 --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1)
+      ncu_source down 'down_resident_kernel' qwen3-30b-a3b "${prefill[@]}"
+      ncu_source gateup 'wgmma_gemm_kernel<signed char, 1,' qwen3-30b-a3b "${prefill[@]}"
+      ncu_source rank-down 'mma_gemm_kernel<signed char, 16, 64, 1, 4, 2,' qwen3-235b-a22b-tp8-rank \
+        --num-layers 4 --quantization w8a8 --batches 32 --context 16384 --steps 2 --warmup 1
       ;;
     resident-down)
       # Issue 14's prefill: the W8A8 experts' down GEMM with each tile's h resident (the default,
