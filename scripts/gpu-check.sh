@@ -125,6 +125,7 @@ ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 
     --num-layers 2 --quantization $q --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1 &&
     python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
 }
+ncu_env=()  # ENV=VALUE settings ncu_source runs its bench under
 ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch of a kernel, per SASS instruction
   # Nsight Compute's warp-state sampling of the kernel's second launch in rotor_bench_latency
   # on configs/CONFIG with BENCH_ARGS (graph nodes profiled one at a time): the report
@@ -132,7 +133,7 @@ ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch o
   # by reason) and scripts/ncu-source.py's table of where the warps wait.
   local tag=$1 kernel=$2 cfg=$3
   shift 3
-  timed "ncu source: $tag ($cfg $*)" "$out/ncu-src-$tag.log" "${run_env[@]}" \
+  timed "ncu source: $tag ($cfg $* ${ncu_env[*]})" "$out/ncu-src-$tag.log" "${run_env[@]}" "${ncu_env[@]}" \
     "$ncu_bin" --graph-profiling node --clock-control none --kernel-name-base demangled -k "regex:$kernel" \
     --launch-skip 1 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SourceCounters \
     --section MemoryWorkloadAnalysis --section SchedulerStats --section Occupancy -f -o "$out/ncu-src-$tag" \
@@ -783,10 +784,14 @@ for step in $steps; do
     ncu-source)
       # Issue 14: where the W8A8 experts' GEMMs wait, instruction by instruction (Nsight
       # Compute's warp sampling): a 16k-token prefill's resident down and gate+up tiles (30B-A3B),
+      # the gate+up in 256-column blocks (one an SM) beside,
       # and the TP-8 rank's short-K down tiles at batch 32 (its decode step's experts at 70%).
       prefill=(--num-layers 2 --quantization w8a8 --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1)
       ncu_source down 'down_resident_kernel' qwen3-30b-a3b "${prefill[@]}"
       ncu_source gateup 'wgmma_gemm_kernel<signed char, 1,' qwen3-30b-a3b "${prefill[@]}"
+      ncu_env=(ROTOR_W8A8_WGMMA=256)
+      ncu_source gateup256 'wgmma_gemm_kernel<signed char, 1,' qwen3-30b-a3b "${prefill[@]}"
+      ncu_env=()
       ncu_source rank-down 'mma_gemm_kernel<signed char, 16, 64, 1, 4, 2,' qwen3-235b-a22b-tp8-rank \
         --num-layers 4 --quantization w8a8 --batches 32 --context 16384 --steps 2 --warmup 1
       ;;
