@@ -142,7 +142,8 @@ ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch o
   "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --page source --print-source sass --csv >"$out/ncu-src-$tag.csv" 2>&1
   grep -E "Duration|Warp Cycles Per Issued|Issue Slots Busy|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy" \
     "$out/ncu-src-$tag-details.txt" | head -n 10 | sed 's/^/   /'
-  python3 scripts/ncu-source.py "$out/ncu-src-$tag.csv" | tee "$out/ncu-src-$tag.md" | head -n 40
+  python3 scripts/ncu-source.py "$out/ncu-src-$tag.csv" >"$out/ncu-src-$tag.md" 2>&1
+  head -n 40 "$out/ncu-src-$tag.md"
 }
 prefill_switch_ab() {  # prefill_switch_ab TAG VAR: issue 14's prefill with a switch on (1) and off (0), bf16 beside
   # A 16k-token prefill of 8 layers of 30B-A3B per op, bf16 and W8A8 with VAR=1 and VAR=0, twice
@@ -788,11 +789,11 @@ for step in $steps; do
       # and the TP-8 rank's short-K down tiles at batch 32 (its decode step's experts at 70%).
       prefill=(--num-layers 2 --quantization w8a8 --context 16384 --prefill-chunk 16384 --steps 1 --warmup 1)
       ncu_source down 'down_resident_kernel' qwen3-30b-a3b "${prefill[@]}"
-      ncu_source gateup 'wgmma_gemm_kernel<signed char, 1,' qwen3-30b-a3b "${prefill[@]}"
+      ncu_source gateup 'wgmma_gemm_kernel<signed char, [^,]*1, ' qwen3-30b-a3b "${prefill[@]}"
       ncu_env=(ROTOR_W8A8_WGMMA=256)
-      ncu_source gateup256 'wgmma_gemm_kernel<signed char, 1,' qwen3-30b-a3b "${prefill[@]}"
+      ncu_source gateup256 'wgmma_gemm_kernel<signed char, [^,]*1, ' qwen3-30b-a3b "${prefill[@]}"
       ncu_env=()
-      ncu_source rank-down 'mma_gemm_kernel<signed char, 16, 64, 1, 4, 2,' qwen3-235b-a22b-tp8-rank \
+      ncu_source rank-down 'mma_gemm_kernel<signed char, [^,]*16, [^,]*64, [^,]*1, [^,]*4, [^,]*2, [^,]*2>' qwen3-235b-a22b-tp8-rank \
         --num-layers 4 --quantization w8a8 --batches 32 --context 16384 --steps 2 --warmup 1
       ;;
     resident-down)
