@@ -126,8 +126,9 @@ ncu_prefill() {  # ncu_prefill TAG QUANT DESC [ENV=VALUE...]: every kernel of a 
     python3 scripts/ncu-summary.py "$out/ncu-$tag.csv" | tee "$out/ncu-$tag.md" | head -n 24
 }
 ncu_env=()  # ENV=VALUE settings ncu_source runs its bench under
+ncu_skip=1  # launches of the kernel ncu_source lets pass before the one it profiles
 ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch of a kernel, per SASS instruction
-  # Nsight Compute's warp-state sampling of the kernel's second launch in rotor_bench_latency
+  # Nsight Compute's warp-state sampling of one launch of the kernel (after ncu_skip others) in rotor_bench_latency
   # on configs/CONFIG with BENCH_ARGS (graph nodes profiled one at a time): the report
   # (ncu-src-TAG.ncu-rep), its source page as CSV (every SASS instruction with its stall samples
   # by reason) and scripts/ncu-source.py's table of where the warps wait.
@@ -135,7 +136,7 @@ ncu_source() {  # ncu_source TAG KERNEL_REGEX CONFIG BENCH_ARGS...: one launch o
   shift 3
   timed "ncu source: $tag ($cfg $* ${ncu_env[*]})" "$out/ncu-src-$tag.log" "${run_env[@]}" "${ncu_env[@]}" \
     "$ncu_bin" --graph-profiling node --clock-control none --kernel-name-base demangled -k "regex:$kernel" \
-    --launch-skip 1 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SourceCounters \
+    --launch-skip "$ncu_skip" --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SourceCounters \
     --section MemoryWorkloadAnalysis --section SchedulerStats --section Occupancy -f -o "$out/ncu-src-$tag" \
     $bin/bench/rotor_bench_latency "$stage/configs/$cfg/config.json" "$@" &&
     "$ncu_bin" --import "$out/ncu-src-$tag.ncu-rep" --print-details all >"$out/ncu-src-$tag-details.txt" 2>&1
@@ -793,8 +794,10 @@ for step in $steps; do
       ncu_env=(ROTOR_W8A8_WGMMA=256)
       ncu_source gateup256 'wgmma_gemm_kernel<signed char, [^,]*1, ' qwen3-30b-a3b "${prefill[@]}"
       ncu_env=()
+      ncu_skip=8  # past the warm-up step's 4 layers: a timed batch-32 step's launch
       ncu_source rank-down 'mma_gemm_kernel<signed char, [^,]*16, [^,]*64, [^,]*1, [^,]*4, [^,]*2, [^,]*2>' qwen3-235b-a22b-tp8-rank \
         --num-layers 4 --quantization w8a8 --batches 32 --context 16384 --steps 2 --warmup 1
+      ncu_skip=1
       ;;
     resident-down)
       # Issue 14's prefill: the W8A8 experts' down GEMM with each tile's h resident (the default,
