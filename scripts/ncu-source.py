@@ -10,6 +10,7 @@ largest reasons. The columns are found by name, so other ncu versions' extra col
 """
 import argparse
 import csv
+import signal
 import sys
 
 
@@ -21,8 +22,11 @@ def number(text):
 
 
 def read_rows(path):
-    with open(path, newline="", errors="replace") as f:
-        lines = [line for line in f if not line.startswith("==")]
+    try:
+        with open(path, newline="", errors="replace") as f:
+            lines = [line for line in f if not line.startswith("==")]
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror}")
     rows = list(csv.reader(lines))
     for i, row in enumerate(rows):
         if len(row) > 3 and any("Source" in c for c in row):
@@ -31,6 +35,7 @@ def read_rows(path):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the table quietly
     ap = argparse.ArgumentParser()
     ap.add_argument("csv")
     ap.add_argument("--top", type=int, default=40)
@@ -43,9 +48,10 @@ def main():
         total_col = next((i for i, c in enumerate(header) if "Sampling" in c), None)
     if total_col is None:
         sys.exit(f"{args.csv}: no warp-sampling column in {header}")
-    # Per-reason columns: the other sampled columns (stall_* names or 'Stall' in the title).
+    # Per-reason columns of all samples (stall_* names; ncu's "(Not Issued)" twins left out, so
+    # the shares add up to the total).
     reasons = [i for i, c in enumerate(header)
-               if i != total_col and ("stall" in c.lower()) and "Not-issued" not in c and "Sampling" not in c]
+               if i != total_col and "stall" in c.lower() and "Not Issued" not in c and "Sampling" not in c]
     values = [[number(r[i]) or 0.0 for i in range(len(header))] for r in rows]
     total = sum(v[total_col] for v in values)
     if total == 0:
