@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -665,6 +665,11 @@ for step in $steps; do
       timed "test_cuda_ops: attention on bf16 and e4m3 caches, e4m3 stages 3" "$out/test_cuda_ops-attention-s3.log" \
         "${run_env[@]}" ROTOR_E4M3_STAGES=3 $bin/tests/test_cuda_ops --gtest_filter='*PagedAttention*:*PlannedDecodeAttention*'
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-attention-s3.log" | sed 's/^/   /'
+      kv_decode_steps
+      ;;
+    kv-steps)
+      # Issue 20's ratio alone (~70 s, no tests): the 30B-A3B decode step at 32 x 16k with a bf16
+      # cache and an e4m3 one at 4 and 3 stages (48 layers on an H200, 24 on an H100).
       kv_decode_steps
       ;;
     early-short)
