@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps overlap early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -672,6 +672,19 @@ for step in $steps; do
       # cache and an e4m3 one at 4 and 3 stages (48 layers on an H200, 24 on an H100).
       kv_decode_steps
       ;;
+    overlap)
+      # Whether a prefill chunk beside the decode steps (a second stream on the GPU) costs the
+      # decoding sequences less than one inside a step (docs/gpu.md, the seed workload's prefill
+      # stalls): 30B-A3B W8A8 with an FP8 cache, 32 x 16k decoding, one 16k chunk a time, with
+      # the lanes' priorities equal and with the decode lane the most urgent.
+      for prio in 0 -5; do
+        log="$out/bench-overlap-w8a8-fp8-$prio.log"
+        timed "overlap: 30B-A3B $L30 layers W8A8, fp8 KV, 32 x 16k decoding beside 16k chunks, decode priority $prio" \
+          "$log" "${run_env[@]}" $bin/bench/rotor_bench_overlap "$stage/configs/qwen3-30b-a3b/config.json" \
+          --num-layers $L30 --quantization w8a8 --kv-cache-dtype fp8 --decode-priority $prio
+        grep -E "alone|both|lost" "$log" | sed 's/^/   /'
+      done
+      ;;
     early-short)
       # Issue 21 in a short call (~120 s): the early loads + fused quantisation against their
       # references, the decode step with them off and on at batch 1, 4, 32 for one TP-8 rank in
@@ -957,5 +970,5 @@ done
 echo
 echo "==================== gpu-check summary (commit ${ROTOR_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}) ===================="
 printf '%s\n' "${summary[@]}"
-grep -H "^RESULT\|^LATENCY" "$out"/bench-*.log 2>/dev/null | sed "s|^.*/bench-\(.*\)\.log:|\1: |"
+grep -H "^RESULT\|^LATENCY\|^OVERLAP" "$out"/bench-*.log 2>/dev/null | sed "s|^.*/bench-\(.*\)\.log:|\1: |"
 ! printf '%s\n' "${summary[@]}" | grep -q FAILED

@@ -1,9 +1,11 @@
 // kernels/cuda/cuda_allocator.cu — device memory through cudaMalloc and page-locked host
 // memory through cudaHostAlloc, one allocator of each per GPU and lane, and the lanes' work
-// streams (every op and every copy of a backend is ordered on its lane's stream).
-#include <utility>
+// streams (every op and every copy of a backend is ordered on its lane's stream) with their
+// priorities.
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -90,20 +92,51 @@ int cuda_device_count() {
 Allocator& cuda_allocator(int device, int lane) { return per_lane<CudaAllocator>(device, lane); }
 Allocator& cuda_host_allocator(int device, int lane) { return per_lane<PinnedAllocator>(device, lane); }
 
+namespace {
+
+// The lanes' streams and the priorities asked for before a stream was made.
+struct LaneStreams {
+  std::mutex mu;
+  std::map<std::pair<int, int>, cudaStream_t> streams;
+  std::map<std::pair<int, int>, int> priorities;
+};
+
+LaneStreams& lane_streams() {
+  static LaneStreams l;
+  return l;
+}
+
+}  // namespace
+
 cudaStream_t cuda_stream(int device, int lane) {
-  static std::mutex mu;
-  static std::map<std::pair<int, int>, cudaStream_t> streams;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = streams.find({device, lane});
-  if (it != streams.end()) return it->second;
+  LaneStreams& l = lane_streams();
+  std::lock_guard<std::mutex> lock(l.mu);
+  auto it = l.streams.find({device, lane});
+  if (it != l.streams.end()) return it->second;
   int current = 0;
   ROTOR_CUDA_CHECK(cudaGetDevice(&current));
   ROTOR_CUDA_CHECK(cudaSetDevice(device));
+  const auto p = l.priorities.find({device, lane});
+  int priority = 0;
+  if (p != l.priorities.end()) {
+    int least = 0, greatest = 0;  // CUDA's order: greatest is the most urgent (numerically lowest)
+    ROTOR_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    priority = std::clamp(p->second, greatest, least);
+  }
   cudaStream_t s = nullptr;
-  ROTOR_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  ROTOR_CUDA_CHECK(cudaStreamCreateWithPriority(&s, cudaStreamNonBlocking, priority));
   ROTOR_CUDA_CHECK(cudaSetDevice(current));
-  streams[{device, lane}] = s;
+  l.streams[{device, lane}] = s;
   return s;
+}
+
+void set_cuda_lane_priority(int device, int lane, int priority) {
+  LaneStreams& l = lane_streams();
+  std::lock_guard<std::mutex> lock(l.mu);
+  if (l.streams.count({device, lane}))
+    fail("GPU " + std::to_string(device) + " lane " + std::to_string(lane) +
+         ": its stream exists; a priority must be set before it is first used");
+  l.priorities[{device, lane}] = priority;
 }
 
 }  // namespace rotor

@@ -27,6 +27,10 @@ Allocator& cuda_host_allocator(int device, int lane = 0);
 // The stream every op and copy of that GPU's lane runs on (non-blocking; created on first use,
 // kept for the process).
 cudaStream_t cuda_stream(int device, int lane = 0);
+// The priority of a lane's stream, set before the stream is first used (throws after): 0 is the
+// default; negative is more urgent (CUDA's convention: the scheduler gives a waiting kernel of a
+// more urgent stream the SMs that free first), clamped to the device's range.
+void set_cuda_lane_priority(int device, int lane, int priority);
 
 // The bf16 (and W8A8) CUDA backend on one GPU's lane: its stream, its own scratch and cuBLAS
 // handle. One-time kernel settings (shared-memory limits) are made per device.
