@@ -5,7 +5,9 @@
 // an H100). Two runners of one dummy-weight model on one GPU: a decode lane (lane 0: batch B at
 // --context cached tokens, graphs) and a prefill lane (lane 1: one --prefill-tokens chunk,
 // eager), each with its own weights, KV cache and stream (priorities --decode-priority and
-// --prefill-priority, CUDA's order: negative is more urgent). It times decode steps alone, the
+// --prefill-priority, CUDA's order: negative is more urgent; --decode-sms N puts the decode lane
+// on N SMs and the prefill lane on the rest, as CUDA green contexts, the "alone" times then
+// within those SMs too). It times decode steps alone, the
 // chunk alone, then both at once (the chunk --repeats times on its thread while the main thread
 // runs decode steps), and prints what a decoding sequence loses per chunk either way.
 #include <CLI/CLI.hpp>
@@ -39,6 +41,7 @@ struct Args {
   int repeats = 3;
   int decode_priority = 0;
   int prefill_priority = 0;
+  int decode_sms = 0;
   std::string quantization = "auto";
   std::string kv_cache_dtype = "auto";
 };
@@ -81,6 +84,11 @@ int run(const Args& a) {
   ROTOR_CHECK(cuda_device_count() > 0, "rotor_bench_overlap needs a GPU");
   set_cuda_lane_priority(0, 0, a.decode_priority);
   set_cuda_lane_priority(0, 1, a.prefill_priority);
+  std::vector<int> sms;  // each lane's SMs when they are split (green contexts)
+  if (a.decode_sms > 0) {
+    const int ask[2] = {a.decode_sms, 0};
+    sms = set_cuda_lane_sms(0, ask);
+  }
   const int B = a.batch, bs = 16, P = a.prefill_tokens;
   const int decode_len = a.context + a.steps + 4096;  // room for the steps beside the chunks
   const int decode_blocks = (decode_len + bs - 1) / bs;
@@ -108,6 +116,7 @@ int run(const Args& a) {
               c.hidden_size, a.quantization == "w8a8" ? "W8A8" : "bf16", a.kv_cache_dtype.c_str(), now() - t0);
   std::printf("priorities: decode lane %d, prefill lane %d (CUDA's order: lower is more urgent)\n", a.decode_priority,
               a.prefill_priority);
+  if (!sms.empty()) std::printf("SMs: decode lane %d, prefill lane %d (green contexts)\n", sms[0], sms[1]);
 
   // The decode lane's sequences start at --context cached tokens of random K and V.
   uint64_t seed = 11;
@@ -188,10 +197,10 @@ int run(const Args& a) {
   std::printf("decode time lost per chunk: inside a step %.1f ms, beside the steps %.1f ms (%.2fx less); "
               "the chunk itself %.2fx slower\n",
               lost_inside * 1e3, lost_beside * 1e3, lost_beside > 0 ? lost_inside / lost_beside : 0.0, tp2 / tp);
-  std::printf("OVERLAP layers=%d batch=%d context=%d prefill=%d w8a8=%d kv=%s prio=%d/%d decode_ms=%.3f "
+  std::printf("OVERLAP layers=%d batch=%d context=%d prefill=%d w8a8=%d kv=%s prio=%d/%d sms=%d/%d decode_ms=%.3f "
               "prefill_ms=%.1f decode_both_ms=%.3f prefill_both_ms=%.1f lost_inside_ms=%.1f lost_beside_ms=%.1f\n",
               c.num_layers, B, a.context, P, a.quantization == "w8a8" ? 1 : 0, a.kv_cache_dtype.c_str(),
-              a.decode_priority, a.prefill_priority, td * 1e3, tp * 1e3, td2 * 1e3, tp2 * 1e3, lost_inside * 1e3,
+              a.decode_priority, a.prefill_priority, sms.empty() ? 0 : sms[0], sms.empty() ? 0 : sms[1], td * 1e3, tp * 1e3, td2 * 1e3, tp2 * 1e3, lost_inside * 1e3,
               lost_beside * 1e3);
   return 0;
 }
@@ -212,6 +221,9 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", a.repeats, "chunks timed alone, and run beside the steps")->capture_default_str();
   app.add_option("--decode-priority", a.decode_priority, "the decode lane's stream priority")->capture_default_str();
   app.add_option("--prefill-priority", a.prefill_priority, "the prefill lane's")->capture_default_str();
+  app.add_option("--decode-sms", a.decode_sms,
+                 "the decode lane on this many SMs and the prefill lane on the rest (green contexts; 0: both on all)")
+      ->capture_default_str();
   app.add_option("--quantization", a.quantization, "dummy weights: auto (bf16) or w8a8")->capture_default_str();
   app.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 | fp8 (scales of 1)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -676,13 +676,15 @@ for step in $steps; do
       # Whether a prefill chunk beside the decode steps (a second stream on the GPU) costs the
       # decoding sequences less than one inside a step (docs/gpu.md, the seed workload's prefill
       # stalls): 30B-A3B W8A8 with an FP8 cache, 32 x 16k decoding, one 16k chunk a time, with
-      # the lanes' priorities equal and with the decode lane the most urgent.
-      for prio in 0 -5; do
-        log="$out/bench-overlap-w8a8-fp8-$prio.log"
-        timed "overlap: 30B-A3B $L30 layers W8A8, fp8 KV, 32 x 16k decoding beside 16k chunks, decode priority $prio" \
+      # the lanes' priorities equal, with the decode lane the most urgent, and with the SMs split
+      # between the lanes (green contexts: the decode lane on 112, 96 or 64 SMs, prefill on the rest).
+      for run in p0:0 p-5:0 p0:112 p0:96 p0:64; do
+        prio=${run%%:*}; prio=${prio#p}; sms=${run#*:}
+        log="$out/bench-overlap-w8a8-fp8-$prio-$sms.log"
+        timed "overlap: 30B-A3B $L30 layers W8A8, fp8 KV, 32 x 16k decoding beside 16k chunks, decode priority $prio, decode SMs $sms" \
           "$log" "${run_env[@]}" $bin/bench/rotor_bench_overlap "$stage/configs/qwen3-30b-a3b/config.json" \
-          --num-layers $L30 --quantization w8a8 --kv-cache-dtype fp8 --decode-priority $prio
-        grep -E "alone|both|lost" "$log" | sed 's/^/   /'
+          --num-layers $L30 --quantization w8a8 --kv-cache-dtype fp8 --decode-priority $prio --decode-sms $sms
+        grep -E "SMs:|alone|both|lost" "$log" | sed 's/^/   /'
       done
       ;;
     early-short)

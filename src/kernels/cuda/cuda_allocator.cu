@@ -1,7 +1,7 @@
 // kernels/cuda/cuda_allocator.cu — device memory through cudaMalloc and page-locked host
 // memory through cudaHostAlloc, one allocator of each per GPU and lane, and the lanes' work
 // streams (every op and every copy of a backend is ordered on its lane's stream) with their
-// priorities.
+// priorities and SM partitions.
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/sm_partition.h"
 
 namespace rotor {
 namespace {
@@ -94,11 +95,12 @@ Allocator& cuda_host_allocator(int device, int lane) { return per_lane<PinnedAll
 
 namespace {
 
-// The lanes' streams and the priorities asked for before a stream was made.
+// The lanes' streams, and the priorities and SM partitions asked for before a stream was made.
 struct LaneStreams {
   std::mutex mu;
   std::map<std::pair<int, int>, cudaStream_t> streams;
   std::map<std::pair<int, int>, int> priorities;
+  std::map<std::pair<int, int>, cuda::SmPartition> partitions;
 };
 
 LaneStreams& lane_streams() {
@@ -124,7 +126,10 @@ cudaStream_t cuda_stream(int device, int lane) {
     priority = std::clamp(p->second, greatest, least);
   }
   cudaStream_t s = nullptr;
-  ROTOR_CUDA_CHECK(cudaStreamCreateWithPriority(&s, cudaStreamNonBlocking, priority));
+  if (const auto part = l.partitions.find({device, lane}); part != l.partitions.end())
+    s = cuda::partition_stream(part->second, priority);
+  else
+    ROTOR_CUDA_CHECK(cudaStreamCreateWithPriority(&s, cudaStreamNonBlocking, priority));
   ROTOR_CUDA_CHECK(cudaSetDevice(current));
   l.streams[{device, lane}] = s;
   return s;
@@ -137,6 +142,22 @@ void set_cuda_lane_priority(int device, int lane, int priority) {
     fail("GPU " + std::to_string(device) + " lane " + std::to_string(lane) +
          ": its stream exists; a priority must be set before it is first used");
   l.priorities[{device, lane}] = priority;
+}
+
+std::vector<int> set_cuda_lane_sms(int device, std::span<const int> sms) {
+  LaneStreams& l = lane_streams();
+  std::lock_guard<std::mutex> lock(l.mu);
+  for (int lane = 0; lane < static_cast<int>(sms.size()); ++lane)
+    if (l.streams.count({device, lane}) || l.partitions.count({device, lane}))
+      fail("GPU " + std::to_string(device) + " lane " + std::to_string(lane) +
+           ": its stream or SM partition exists; partitions must be set before the lanes are used");
+  const std::vector<cuda::SmPartition> parts = cuda::split_sms(device, sms);
+  std::vector<int> counts;
+  for (int lane = 0; lane < static_cast<int>(parts.size()); ++lane) {
+    l.partitions[{device, lane}] = parts[lane];
+    counts.push_back(parts[lane].sms);
+  }
+  return counts;
 }
 
 }  // namespace rotor
