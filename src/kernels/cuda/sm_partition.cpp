@@ -11,12 +11,12 @@
 namespace rotor::cuda {
 namespace {
 
-// The driver function `name` (CUDA 12.4's signature), or an error naming it.
+// The driver function `name` with the signature this cuda.h declares, or an error naming it.
 template <typename Fn>
 Fn driver_fn(const char* name) {
   void* f = nullptr;
   cudaDriverEntryPointQueryResult found{};
-  const cudaError_t e = cudaGetDriverEntryPointByVersion(name, &f, 12040, cudaEnableDefault, &found);
+  const cudaError_t e = cudaGetDriverEntryPointByVersion(name, &f, CUDA_VERSION, cudaEnableDefault, &found);
   ROTOR_CHECK(e == cudaSuccess && found == cudaDriverEntryPointSuccess && f != nullptr,
               "SM partitions: the CUDA driver has no {} (green contexts need a 12.4+ driver)", name);
   return reinterpret_cast<Fn>(f);
