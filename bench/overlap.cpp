@@ -7,7 +7,8 @@
 // eager), each with its own weights, KV cache and stream (priorities --decode-priority and
 // --prefill-priority, CUDA's order: negative is more urgent; --decode-sms N puts the decode lane
 // on N SMs and the prefill lane on the rest, as CUDA green contexts, the "alone" times then
-// within those SMs too). It times decode steps alone, the
+// within those SMs too, and the losses counted against --reference-decode-ms and
+// --reference-prefill-ms, a whole-GPU run's times). It times decode steps alone, the
 // chunk alone, then both at once (the chunk --repeats times on its thread while the main thread
 // runs decode steps), and prints what a decoding sequence loses per chunk either way.
 #include <CLI/CLI.hpp>
@@ -42,6 +43,8 @@ struct Args {
   int decode_priority = 0;
   int prefill_priority = 0;
   int decode_sms = 0;
+  double reference_decode_ms = 0;   // the whole GPU's step and chunk, from a run without partitions
+  double reference_prefill_ms = 0;
   std::string quantization = "auto";
   std::string kv_cache_dtype = "auto";
 };
@@ -186,17 +189,23 @@ int run(const Args& a) {
 
   const double td = median(d_alone), tp = median(p_alone);
   const double td2 = mean(d_both), tp2 = median(p_both);
+  // The losses count against the whole GPU's times: the reference run's where given (a lane on
+  // part of the SMs is slower alone too), else this run's.
+  const double td_ref = a.reference_decode_ms > 0 ? a.reference_decode_ms / 1e3 : td;
+  const double tp_ref = a.reference_prefill_ms > 0 ? a.reference_prefill_ms / 1e3 : tp;
   std::printf("decode step alone: median %.3f ms over %zu steps (batch %d, %d-token context)\n", td * 1e3,
               d_alone.size(), B, a.context);
   std::printf("prefill chunk alone: median %.1f ms (%d tokens, %.0f tok/s)\n", tp * 1e3, P, P / tp);
   std::printf("both at once: decode step mean %.3f ms, median %.3f (%zu steps), prefill chunk median %.1f ms\n",
               td2 * 1e3, median(d_both) * 1e3, d_both.size(), tp2 * 1e3);
   // What a decoding sequence loses to one chunk: inside a step it waits the whole chunk; beside
-  // the steps, each step the chunk's time spans is slower by td2 - td.
-  const double lost_inside = tp, lost_beside = tp2 * (1.0 - td / td2);
+  // the steps, each step the chunk's time spans is slower by td2 - td_ref.
+  const double lost_inside = tp_ref, lost_beside = tp2 * (1.0 - td_ref / td2);
+  if (a.reference_decode_ms > 0 || a.reference_prefill_ms > 0)
+    std::printf("whole GPU (reference run): decode step %.3f ms, prefill chunk %.1f ms\n", td_ref * 1e3, tp_ref * 1e3);
   std::printf("decode time lost per chunk: inside a step %.1f ms, beside the steps %.1f ms (%.2fx less); "
               "the chunk itself %.2fx slower\n",
-              lost_inside * 1e3, lost_beside * 1e3, lost_beside > 0 ? lost_inside / lost_beside : 0.0, tp2 / tp);
+              lost_inside * 1e3, lost_beside * 1e3, lost_beside > 0 ? lost_inside / lost_beside : 0.0, tp2 / tp_ref);
   std::printf("OVERLAP layers=%d batch=%d context=%d prefill=%d w8a8=%d kv=%s prio=%d/%d sms=%d/%d decode_ms=%.3f "
               "prefill_ms=%.1f decode_both_ms=%.3f prefill_both_ms=%.1f lost_inside_ms=%.1f lost_beside_ms=%.1f\n",
               c.num_layers, B, a.context, P, a.quantization == "w8a8" ? 1 : 0, a.kv_cache_dtype.c_str(),
@@ -224,6 +233,9 @@ int main(int argc, char** argv) {
   app.add_option("--decode-sms", a.decode_sms,
                  "the decode lane on this many SMs and the prefill lane on the rest (green contexts; 0: both on all)")
       ->capture_default_str();
+  app.add_option("--reference-decode-ms", a.reference_decode_ms,
+                 "the whole GPU's decode step, from a run without --decode-sms (0: this run's)");
+  app.add_option("--reference-prefill-ms", a.reference_prefill_ms, "the whole GPU's chunk (0: this run's)");
   app.add_option("--quantization", a.quantization, "dummy weights: auto (bf16) or w8a8")->capture_default_str();
   app.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 | fp8 (scales of 1)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -677,14 +677,17 @@ for step in $steps; do
       # decoding sequences less than one inside a step (docs/gpu.md, the seed workload's prefill
       # stalls): 30B-A3B W8A8 with an FP8 cache, 32 x 16k decoding, one 16k chunk a time, with
       # the lanes' priorities equal, with the decode lane the most urgent, and with the SMs split
-      # between the lanes (green contexts: the decode lane on 112, 96 or 64 SMs, prefill on the rest).
-      for run in p0:0 p-5:0 p0:112 p0:96 p0:64; do
+      # between the lanes (green contexts: the decode lane on OVERLAP_SMS, each a run, prefill on
+      # the rest; their losses counted against the first run's whole-GPU times).
+      ref=()
+      for run in p0:0 p-5:0 $(printf 'p0:%s ' ${OVERLAP_SMS:-112 96 64}); do
         prio=${run%%:*}; prio=${prio#p}; sms=${run#*:}
         log="$out/bench-overlap-w8a8-fp8-$prio-$sms.log"
         timed "overlap: 30B-A3B $L30 layers W8A8, fp8 KV, 32 x 16k decoding beside 16k chunks, decode priority $prio, decode SMs $sms" \
           "$log" "${run_env[@]}" $bin/bench/rotor_bench_overlap "$stage/configs/qwen3-30b-a3b/config.json" \
-          --num-layers $L30 --quantization w8a8 --kv-cache-dtype fp8 --decode-priority $prio --decode-sms $sms
-        grep -E "SMs:|alone|both|lost" "$log" | sed 's/^/   /'
+          --num-layers $L30 --quantization w8a8 --kv-cache-dtype fp8 --decode-priority $prio --decode-sms $sms "${ref[@]}"
+        grep -E "SMs:|alone|both|whole|lost" "$log" | sed 's/^/   /'
+        [ ${#ref[@]} -eq 0 ] && ref=($(sed -n 's/^OVERLAP.* decode_ms=\([0-9.]*\) prefill_ms=\([0-9.]*\) .*/--reference-decode-ms \1 --reference-prefill-ms \2/p' "$log"))
       done
       ;;
     early-short)
