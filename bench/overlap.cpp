@@ -90,7 +90,7 @@ int run(const Args& a) {
   std::vector<int> sms;  // each lane's SMs when they are split (green contexts)
   if (a.decode_sms > 0) {
     const int ask[2] = {a.decode_sms, 0};
-    sms = set_cuda_lane_sms(0, ask);
+    sms = set_cuda_lane_sms(0, 0, ask);
   }
   const int B = a.batch, bs = 16, P = a.prefill_tokens;
   const int decode_len = a.context + a.steps + 4096;  // room for the steps beside the chunks

@@ -144,18 +144,19 @@ void set_cuda_lane_priority(int device, int lane, int priority) {
   l.priorities[{device, lane}] = priority;
 }
 
-std::vector<int> set_cuda_lane_sms(int device, std::span<const int> sms) {
+std::vector<int> set_cuda_lane_sms(int device, int first_lane, std::span<const int> sms) {
   LaneStreams& l = lane_streams();
   std::lock_guard<std::mutex> lock(l.mu);
-  for (int lane = 0; lane < static_cast<int>(sms.size()); ++lane)
+  const int n = static_cast<int>(sms.size());
+  for (int lane = first_lane; lane < first_lane + n; ++lane)
     if (l.streams.count({device, lane}) || l.partitions.count({device, lane}))
       fail("GPU " + std::to_string(device) + " lane " + std::to_string(lane) +
            ": its stream or SM partition exists; partitions must be set before the lanes are used");
   const std::vector<cuda::SmPartition> parts = cuda::split_sms(device, sms);
   std::vector<int> counts;
-  for (int lane = 0; lane < static_cast<int>(parts.size()); ++lane) {
-    l.partitions[{device, lane}] = parts[lane];
-    counts.push_back(parts[lane].sms);
+  for (int i = 0; i < n; ++i) {
+    l.partitions[{device, first_lane + i}] = parts[i];
+    counts.push_back(parts[i].sms);
   }
   return counts;
 }

@@ -33,11 +33,11 @@ cudaStream_t cuda_stream(int device, int lane = 0);
 // default; negative is more urgent (CUDA's convention: the scheduler gives a waiting kernel of a
 // more urgent stream the SMs that free first), clamped to the device's range.
 void set_cuda_lane_priority(int device, int lane, int priority);
-// Lanes 0..sms.size()-1 of a GPU on disjoint sets of its SMs (CUDA green contexts): sms[i] SMs
-// for lane i, rounded up to the device's granularity, 0 = what the lanes before it left; set
-// before those lanes' streams are first used (throws after, or when the SMs run out). Returns
-// the SMs each lane got.
-std::vector<int> set_cuda_lane_sms(int device, std::span<const int> sms);
+// Lanes first_lane.. of a GPU on disjoint sets of its SMs (CUDA green contexts): sms[i] SMs for
+// lane first_lane + i, rounded up to the device's granularity, 0 = what the lanes before it
+// left; set before those lanes' streams are first used (throws after, or when the SMs run
+// out). Returns the SMs each lane got.
+std::vector<int> set_cuda_lane_sms(int device, int first_lane, std::span<const int> sms);
 
 // The bf16 (and W8A8) CUDA backend on one GPU's lane: its stream, its own scratch and cuBLAS
 // handle. One-time kernel settings (shared-memory limits) are made per device.
