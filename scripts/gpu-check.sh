@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps overlap early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps lanes overlap early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema joined by "+" (default: bf16)
@@ -671,6 +671,12 @@ for step in $steps; do
       # Issue 20's ratio alone (~70 s, no tests): the 30B-A3B decode step at 32 x 16k with a bf16
       # cache and an e4m3 one at 4 and 3 stages (48 layers on an H200, 24 on an H100).
       kv_decode_steps
+      ;;
+    lanes)
+      # A GPU's lanes on their own SMs (green contexts) and priorities: test_cuda_ops' CudaLanes.
+      timed "test_cuda_ops: lanes on SM partitions" "$out/test_cuda_ops-lanes.log" "${run_env[@]}" \
+        $bin/tests/test_cuda_ops --gtest_filter='CudaLanes*'
+      grep -E "SMs|^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$out/test_cuda_ops-lanes.log" | sed 's/^/   /'
       ;;
     overlap)
       # Whether a prefill chunk beside the decode steps (a second stream on the GPU) costs the
