@@ -16,6 +16,7 @@
 #include <numeric>
 #include <random>
 
+#include "bench/decode_rows.h"
 #include "bench/roofline.h"
 #include "comm/placement.h"
 #include "core/check.h"
@@ -143,18 +144,9 @@ int run(const Args& a) {
 
   std::vector<double> times;
   for (int step = 0; step < a.warmup + a.steps; ++step) {
-    std::vector<SeqWork> work(B);
-    std::vector<int32_t> next(B);
-    for (int s = 0; s < B; ++s) {
-      next[s] = static_cast<int32_t>(g() % c.vocab_size);
-      work[s].tokens = std::span<const int32_t>(&next[s], 1);
-      work[s].num_computed = a.context + step;
-      work[s].block_table = tables[s];
-      work[s].sample = true;
-      work[s].params.temperature = 0.0f;
-    }
+    const DecodeRows rows = decode_rows(tables, a.context + step, c.vocab_size, g);
     const double s0 = now();
-    each_rank([&](ModelRunner& runner, Ops&) { runner.execute(work); });
+    each_rank([&](ModelRunner& runner, Ops&) { runner.execute(rows.work); });
     if (step >= a.warmup) times.push_back(now() - s0);
   }
   std::sort(times.begin(), times.end());

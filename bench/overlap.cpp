@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/decode_rows.h"
 #include "comm/communicator.h"
 #include "core/check.h"
 #include "engine/runner/kv_cache.h"
@@ -136,19 +137,10 @@ int run(const Args& a) {
   }
   int done = 0;  // decode steps so far: each sequence's context grows by one a step
   const auto decode_step = [&] {
-    std::vector<SeqWork> work(B);
-    std::vector<int32_t> next(B);
-    for (int s = 0; s < B; ++s) {
-      next[s] = static_cast<int32_t>(g() % c.vocab_size);
-      work[s].tokens = std::span<const int32_t>(&next[s], 1);
-      work[s].num_computed = a.context + done;
-      work[s].block_table = tables[s];
-      work[s].sample = true;
-      work[s].params.temperature = 0.0f;
-    }
     ROTOR_CHECK(a.context + done + 1 <= decode_len, "overlap: the decode lane ran past its {} tokens", decode_len);
+    const DecodeRows rows = decode_rows(tables, a.context + done, c.vocab_size, g);
     const double s0 = now();
-    dec.runner->execute(work);
+    dec.runner->execute(rows.work);
     ++done;
     return now() - s0;
   };
