@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -137,7 +138,8 @@ int run(const Args& a) {
   }
   int done = 0;  // decode steps so far: each sequence's context grows by one a step
   const auto decode_step = [&] {
-    ROTOR_CHECK(a.context + done + 1 <= decode_len, "overlap: the decode lane ran past its {} tokens", decode_len);
+    ROTOR_CHECK(a.context + done + 1 <= decode_len,
+                "overlap: the decode lane ran past its {} tokens beside the chunks: fewer --repeats", decode_len);
     const DecodeRows rows = decode_rows(tables, a.context + done, c.vocab_size, g);
     const double s0 = now();
     dec.runner->execute(rows.work);
@@ -169,15 +171,27 @@ int run(const Args& a) {
   std::vector<double> p_alone;
   for (int i = 0; i < a.repeats; ++i) p_alone.push_back(prefill());
 
-  // Together: the chunks back to back on their thread, decode steps until they end.
+  // Together: the chunks back to back on their thread, decode steps until they end. A failure
+  // on either side waits for the other, then reaches main's one-line error.
   std::vector<double> p_both, d_both;
   std::atomic<bool> prefilling{true};
+  std::exception_ptr prefill_failed;
   std::thread t([&] {
-    for (int i = 0; i < a.repeats; ++i) p_both.push_back(prefill());
+    try {
+      for (int i = 0; i < a.repeats; ++i) p_both.push_back(prefill());
+    } catch (...) {
+      prefill_failed = std::current_exception();
+    }
     prefilling = false;
   });
-  while (prefilling) d_both.push_back(decode_step());
+  try {
+    while (prefilling) d_both.push_back(decode_step());
+  } catch (...) {
+    t.join();
+    throw;
+  }
   t.join();
+  if (prefill_failed) std::rethrow_exception(prefill_failed);
 
   const double td = median(d_alone), tp = median(p_alone);
   const double td2 = mean(d_both), tp2 = median(p_both);
@@ -201,8 +215,8 @@ int run(const Args& a) {
   std::printf("OVERLAP layers=%d batch=%d context=%d prefill=%d w8a8=%d kv=%s prio=%d/%d sms=%d/%d decode_ms=%.3f "
               "prefill_ms=%.1f decode_both_ms=%.3f prefill_both_ms=%.1f lost_inside_ms=%.1f lost_beside_ms=%.1f\n",
               c.num_layers, B, a.context, P, a.quantization == "w8a8" ? 1 : 0, a.kv_cache_dtype.c_str(),
-              a.decode_priority, a.prefill_priority, sms.empty() ? 0 : sms[0], sms.empty() ? 0 : sms[1], td * 1e3, tp * 1e3, td2 * 1e3, tp2 * 1e3, lost_inside * 1e3,
-              lost_beside * 1e3);
+              a.decode_priority, a.prefill_priority, sms.empty() ? 0 : sms[0], sms.empty() ? 0 : sms[1], td * 1e3,
+              tp * 1e3, td2 * 1e3, tp2 * 1e3, lost_inside * 1e3, lost_beside * 1e3);
   return 0;
 }
 
@@ -214,20 +228,29 @@ int main(int argc, char** argv) {
   rotor::Args a;
   CLI::App app{"rotor_bench_overlap: a prefill chunk beside decode steps on one GPU, against inside a step"};
   app.add_option("model", a.model, "config.json (dummy weights)")->required();
-  app.add_option("--num-layers", a.num_layers, "first N layers only (0 = all)")->capture_default_str();
-  app.add_option("--batch", a.batch, "decoding sequences")->capture_default_str();
-  app.add_option("--context", a.context, "their cached tokens")->capture_default_str();
-  app.add_option("--prefill-tokens", a.prefill_tokens, "the chunk's tokens (one sequence)")->capture_default_str();
-  app.add_option("--steps", a.steps, "decode steps timed alone")->capture_default_str();
-  app.add_option("--repeats", a.repeats, "chunks timed alone, and run beside the steps")->capture_default_str();
+  app.add_option("--num-layers", a.num_layers, "first N layers only (0 = all)")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--batch", a.batch, "decoding sequences")->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--context", a.context, "their cached tokens")->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--prefill-tokens", a.prefill_tokens, "the chunk's tokens (one sequence)")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--steps", a.steps, "decode steps timed alone")->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--repeats", a.repeats, "chunks timed alone, and run beside the steps")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
   app.add_option("--decode-priority", a.decode_priority, "the decode lane's stream priority")->capture_default_str();
   app.add_option("--prefill-priority", a.prefill_priority, "the prefill lane's")->capture_default_str();
   app.add_option("--decode-sms", a.decode_sms,
                  "the decode lane on this many SMs and the prefill lane on the rest (green contexts; 0: both on all)")
+      ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
   app.add_option("--reference-decode-ms", a.reference_decode_ms,
-                 "the whole GPU's decode step, from a run without --decode-sms (0: this run's)");
-  app.add_option("--reference-prefill-ms", a.reference_prefill_ms, "the whole GPU's chunk (0: this run's)");
+                 "the whole GPU's decode step, from a run without --decode-sms (0: this run's)")
+      ->check(CLI::Range(0, 1 << 30));
+  app.add_option("--reference-prefill-ms", a.reference_prefill_ms, "the whole GPU's chunk (0: this run's)")
+      ->check(CLI::Range(0, 1 << 30));
   app.add_option("--quantization", a.quantization, "dummy weights: auto (bf16) or w8a8")->capture_default_str();
   app.add_option("--kv-cache-dtype", a.kv_cache_dtype, "auto | bfloat16 | fp8 (scales of 1)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

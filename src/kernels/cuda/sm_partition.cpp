@@ -18,7 +18,8 @@ Fn driver_fn(const char* name) {
   cudaDriverEntryPointQueryResult found{};
   const cudaError_t e = cudaGetDriverEntryPointByVersion(name, &f, CUDA_VERSION, cudaEnableDefault, &found);
   ROTOR_CHECK(e == cudaSuccess && found == cudaDriverEntryPointSuccess && f != nullptr,
-              "SM partitions: the CUDA driver has no {} (green contexts need a 12.4+ driver)", name);
+              "SM partitions: the CUDA driver has no {} at CUDA {}.{} (green contexts need a driver that new)", name,
+              CUDA_VERSION / 1000, CUDA_VERSION % 1000 / 10);
   return reinterpret_cast<Fn>(f);
 }
 
