@@ -1,4 +1,4 @@
-// engine/kv_cache/kv_cache_manager.cpp — block tables, prefix lookup and registration.
+// engine/kv_cache/kv_cache_manager.cpp — block tables, prefix lookup and registration, holds.
 #include "engine/kv_cache/kv_cache_manager.h"
 
 #include <algorithm>
@@ -78,6 +78,35 @@ void KVCacheManager::free(uint64_t req) {
   tables_.erase(it);
 }
 
+void KVCacheManager::free_held(uint64_t req, uint64_t key) {
+  auto it = tables_.find(req);
+  if (it == tables_.end()) return;
+  std::vector<int32_t>& blocks = it->second.blocks;
+  std::reverse(blocks.begin(), blocks.end());
+  if (!blocks.empty()) held_.push_back({key, std::move(blocks)});
+  tables_.erase(it);
+}
+
+void KVCacheManager::release_held(uint64_t key) {
+  for (const Held& h : held_)
+    if (h.key == key) pool_.release(h.blocks);
+  std::erase_if(held_, [&](const Held& h) { return h.key == key; });
+}
+
+int KVCacheManager::num_held_blocks() const {
+  int n = 0;
+  for (const Held& h : held_) n += static_cast<int>(h.blocks.size());
+  return n;
+}
+
+int KVCacheManager::num_held_blocks_to_free() const {
+  std::unordered_map<int32_t, int> refs;
+  for (const Held& h : held_)
+    for (int32_t b : h.blocks) ++refs[b];
+  return static_cast<int>(std::count_if(refs.begin(), refs.end(),
+                                        [&](const auto& br) { return pool_.ref_count(br.first) == br.second; }));
+}
+
 std::span<const int32_t> KVCacheManager::block_table(uint64_t req) const {
   auto it = tables_.find(req);
   if (it == tables_.end()) return {};
@@ -89,9 +118,11 @@ void KVCacheManager::check_consistency() const {
   std::vector<int> held(num_blocks(), 0);
   for (const auto& [req, t] : tables_)
     for (int32_t b : t.blocks) ++held[b];
+  for (const Held& h : held_)
+    for (int32_t b : h.blocks) ++held[b];
   for (int b = 0; b < num_blocks(); ++b)
-    ROTOR_CHECK(held[b] == pool_.ref_count(b), "kv cache: block {} held by {} tables, ref count {}", b, held[b],
-                pool_.ref_count(b));
+    ROTOR_CHECK(held[b] == pool_.ref_count(b), "kv cache: block {} held by {} tables and holds, ref count {}", b,
+                held[b], pool_.ref_count(b));
 }
 
 }  // namespace rotor

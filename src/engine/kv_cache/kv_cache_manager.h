@@ -1,7 +1,9 @@
 // engine/kv_cache/kv_cache_manager.h — per-request block tables over one BlockPool: prefix
 // lookups at admission, growing a request's table as its context grows (registering every
 // newly full block of known tokens in the prefix cache), and freeing it (vLLM v1's
-// KVCacheManager; nano-vllm's BlockManager). Pure host code: block ids, no tensors.
+// KVCacheManager; nano-vllm's BlockManager), at once or under a hold (a freed table whose
+// blocks a device may still write, kept from reuse until the write is known done). Pure host
+// code: block ids, no tensors.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -35,6 +37,12 @@ class KVCacheManager {
   // Releases every block of `req` (last block first, so the tail of a context is evicted
   // before its head); cached ones stay reusable until evicted.
   void free(uint64_t req);
+  // Frees `req`'s table once release_held(key) is called: until then its blocks keep their
+  // references, so no one can allocate them (a step in flight may still write them). Cached
+  // ones can still be hit.
+  void free_held(uint64_t req, uint64_t key);
+  // Frees the tables held under `key`, as free() would have.
+  void release_held(uint64_t key);
 
   std::span<const int32_t> block_table(uint64_t req) const;
   int num_blocks() const { return pool_.num_blocks(); }
@@ -45,9 +53,11 @@ class KVCacheManager {
   uint64_t prefix_queries() const { return queries_; }  // tokens of admitted requests looked up
   uint64_t prefix_hits() const { return hits_; }        // of which served from the cache
   const BlockPool& pool() const { return pool_; }
+  int num_held_blocks() const;           // block references kept by holds
+  int num_held_blocks_to_free() const;   // blocks that only holds keep: free once they are released
 
   // Throws rotor::Error unless the pool is consistent and every block's ref count equals the
-  // number of tables holding it.
+  // number of tables and holds holding it.
   void check_consistency() const;
 
  private:
@@ -56,11 +66,16 @@ class KVCacheManager {
     std::vector<BlockHash> hashes;  // of the first full blocks of known tokens
     int num_cached = 0;             // blocks [0, num_cached) were offered to the cache
   };
+  struct Held {
+    uint64_t key = 0;
+    std::vector<int32_t> blocks;  // in release order
+  };
   void hash_blocks(Table& t, std::span<const int32_t> tokens, int num_full) const;
 
   BlockPool pool_;
   bool caching_;
   std::unordered_map<uint64_t, Table> tables_;
+  std::vector<Held> held_;
   uint64_t queries_ = 0, hits_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // tests/engine/kv_cache/test_kv_cache.cpp — BlockPool and KVCacheManager: allocation and freeing, ref
 // counts of shared blocks, prefix hits (full blocks only, never the last token), LRU
-// eviction order, the all-or-nothing allocate, the collision guard, caching off.
+// eviction order, the all-or-nothing allocate, the collision guard, caching off, tables freed
+// under a hold (kept from reuse until released).
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -147,6 +148,35 @@ TEST(KVCacheManager, OnlyKnownTokensAreCached) {
   ASSERT_TRUE(kv.allocate(1, seq(9), 8, 1));
   EXPECT_TRUE(kv.pool().is_cached(kv.block_table(1)[1]));
   kv.free(1);
+  kv.check_consistency();
+}
+
+TEST(KVCacheManager, HeldTablesStayOutOfThePoolUntilReleased) {
+  KVCacheManager kv(6, 4, true);
+  const auto a = seq(10);
+  ASSERT_TRUE(kv.allocate(1, a, 0, 10));  // 3 blocks, 2 of them cached
+  auto hit = kv.find_prefix(2, a);
+  ASSERT_EQ(hit.num_tokens, 8);
+  ASSERT_TRUE(kv.allocate(2, a, 8, 2, hit));  // shares request 1's 2 cached blocks, 1 of its own
+  EXPECT_EQ(kv.num_free_blocks(), 2);
+  kv.free_held(1, 7);
+  EXPECT_TRUE(kv.block_table(1).empty());
+  EXPECT_EQ(kv.num_free_blocks(), 2);  // nothing came back
+  EXPECT_EQ(kv.num_held_blocks(), 3);
+  EXPECT_EQ(kv.num_held_blocks_to_free(), 1);  // the 2 shared blocks stay with request 2
+  kv.check_consistency();
+  EXPECT_FALSE(kv.allocate(3, seq(12, 500), 0, 12));  // needs 3: the held block is nobody's
+  EXPECT_EQ(kv.find_prefix(4, a).num_tokens, 8);  // cached blocks under a hold still hit
+  kv.release_held(6);  // another key: nothing
+  EXPECT_EQ(kv.num_held_blocks(), 3);
+  kv.release_held(7);
+  EXPECT_EQ(kv.num_held_blocks(), 0);
+  EXPECT_EQ(kv.num_free_blocks(), 3);
+  EXPECT_TRUE(kv.allocate(3, seq(12, 500), 0, 12));
+  kv.free(2);
+  kv.free(3);
+  kv.free(4);
+  EXPECT_EQ(kv.num_free_blocks(), 6);
   kv.check_consistency();
 }
 
