@@ -1,7 +1,8 @@
 // engine/scheduler/request.h — a request as the scheduler tracks it: its tokens (prompt, then
 // outputs), how many are in the KV cache, how many were sampled by steps still in flight
 // (placeholders), and its status. No phases: "there is no decoding phase nor prefill phase;
-// each request just has num_computed_tokens and num_tokens" (vLLM v1).
+// each request just has num_computed_tokens and num_tokens" (vLLM v1). With the prefill lane a
+// request computes its prompt there (Prefilling) before it runs in the decode lane.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -11,7 +12,7 @@
 
 namespace rotor {
 
-enum class RequestStatus : uint8_t { Waiting, Running, Preempted, Finished };
+enum class RequestStatus : uint8_t { Waiting, Prefilling, Running, Preempted, Finished };
 
 struct Request {
   uint64_t id = 0;
@@ -28,7 +29,7 @@ struct Request {
   FinishReason finish_reason = FinishReason::None;
   int num_computed_tokens = 0;        // in the KV cache, or being computed by a scheduled step
   int num_placeholders = 0;           // tokens sampled by scheduled steps, not reported yet
-  int num_sent_tokens = 0;            // tokens the runner has been given
+  int num_sent_tokens = 0;            // tokens the runner holding it has been given (0: it holds none)
   int num_cached_tokens = -1;         // prefix-cache hit at first admission (-1: not admitted)
   int num_prompt_argmax = 0;          // prompt positions whose argmax was reported
   int num_prompt_logprobs = 0;        // prompt tokens (from the second) whose log-prob was reported

@@ -1,4 +1,6 @@
-// engine/scheduler/scheduler.cpp — schedule(), preemption, stop checks, update_from_output().
+// engine/scheduler/scheduler.cpp — schedule(), preemption, stop checks, update_from_output(); the
+// prefill lane's schedule_chunk() / update_from_chunk() and the holds on blocks freed by the
+// decode side.
 #include "engine/scheduler/scheduler.h"
 
 #include <algorithm>
@@ -82,8 +84,21 @@ std::optional<RequestUpdate> Scheduler::abort(uint64_t id) {
   return u;
 }
 
+void Scheduler::free_running(Request* r) {
+  if (cfg_.prefill_lane && decode_in_flight_ > 0) kv_.free_held(r->id, newest_decode_step_);
+  else kv_.free(r->id);
+}
+
+bool Scheduler::waits_for_held_blocks(const Request& r, int n) const {
+  if (!cfg_.prefill_lane) return false;
+  const int held = kv_.num_held_blocks_to_free();
+  const int bs = cfg_.block_size;
+  const int needed = (r.num_computed_tokens + n + bs - 1) / bs - static_cast<int>(kv_.block_table(r.id).size());
+  return held > 0 && kv_.num_free_blocks() + held >= needed;
+}
+
 void Scheduler::preempt(Request* r, SchedulerOutput& out) {
-  kv_.free(r->id);
+  free_running(r);
   r->status = RequestStatus::Preempted;
   r->num_computed_tokens = 0;
   r->num_sent_tokens = 0;
@@ -94,17 +109,60 @@ void Scheduler::preempt(Request* r, SchedulerOutput& out) {
 }
 
 void Scheduler::finish(Request* r, FinishReason reason) {
-  if (r->status == RequestStatus::Running) {
-    running_.erase(std::find(running_.begin(), running_.end(), r));
-  } else {
-    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), r));
+  const uint64_t id = r->id;
+  switch (r->status) {
+    case RequestStatus::Running:
+      running_.erase(std::find(running_.begin(), running_.end(), r));
+      free_running(r);
+      if (!cfg_.prefill_lane || r->num_sent_tokens > 0) finished_ids_.push_back(id);
+      break;
+    case RequestStatus::Prefilling:
+      lane_ = nullptr;
+      if (chunk_in_flight_) {
+        kv_.free_held(id, chunk_step_);  // freed, and the runner told, when the chunk reports
+      } else {
+        kv_.free(id);
+        chunk_finished_ids_.push_back(id);
+      }
+      break;
+    default:
+      waiting_.erase(std::find(waiting_.begin(), waiting_.end(), r));
+      kv_.free(id);
+      if (!cfg_.prefill_lane) finished_ids_.push_back(id);
   }
-  kv_.free(r->id);
   r->status = RequestStatus::Finished;
   r->finish_reason = reason;
-  const uint64_t id = r->id;
-  finished_ids_.push_back(id);
   requests_.erase(id);
+}
+
+void Scheduler::add_to_output(Request* r, int num_tokens, int blocks_before, SchedulerOutput& out) {
+  const std::span<const int32_t> table = kv_.block_table(r->id);
+  if (blocks_before < 0) {
+    NewRequestData d;
+    d.req_id = r->id;
+    d.token_ids = r->tokens;
+    d.num_prompt_tokens = r->num_prompt_tokens;
+    d.params = r->params;
+    d.seed = r->seed;
+    d.prompt_argmax = r->prompt_argmax;
+    d.constraint = r->constraint;
+    d.block_ids.assign(table.begin(), table.end());
+    d.num_computed_tokens = r->num_computed_tokens;
+    out.new_requests.push_back(std::move(d));
+  } else {
+    CachedRequestData d;
+    d.req_id = r->id;
+    d.new_token_ids.assign(r->tokens.begin() + r->num_sent_tokens, r->tokens.end());
+    d.new_block_ids.assign(table.begin() + blocks_before, table.end());
+    d.num_computed_tokens = r->num_computed_tokens;
+    out.cached_requests.push_back(std::move(d));
+  }
+  r->num_sent_tokens = r->num_tokens();
+  const bool sample = r->num_computed_tokens + num_tokens == r->num_tokens_with_placeholders();
+  out.scheduled.push_back({r->id, num_tokens, sample});
+  out.total_num_tokens += num_tokens;
+  r->num_computed_tokens += num_tokens;
+  if (sample) ++r->num_placeholders;
 }
 
 SchedulerOutput Scheduler::schedule() {
@@ -117,11 +175,11 @@ SchedulerOutput Scheduler::schedule() {
   struct Pick {
     Request* r;
     int num_tokens;
-    int blocks_before;  // -1: a new request for the runner
+    int blocks_before;  // -1: a new request for the runner (admitted, or with the lane, out of it)
   };
   std::vector<Pick> picks;
 
-  // Running requests first: decodes and unfinished prefill chunks alike.
+  // Running requests first: decodes and unfinished prefill chunks alike (with the lane, decodes).
   for (size_t i = 0; i < running_.size() && budget > 0;) {
     Request* r = running_[i];
     // Certain to finish with the tokens already in flight: nothing to compute. Or its next
@@ -137,9 +195,13 @@ SchedulerOutput Scheduler::schedule() {
       ++i;
       continue;
     }
-    const int blocks_before = static_cast<int>(kv_.block_table(r->id).size());
-    bool scheduled = true;
-    while (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n)) {
+    const int blocks_before = r->num_sent_tokens == 0 ? -1 : static_cast<int>(kv_.block_table(r->id).size());
+    // With the lane, a block joins the prefix cache only once the step writing it has reported:
+    // a chunk on the other stream may read a hit at once.
+    std::span<const int32_t> known = r->tokens;
+    if (cfg_.prefill_lane) known = known.first(static_cast<size_t>(r->num_computed_tokens - r->num_placeholders));
+    bool allocated = false, preempted_itself = false;
+    while (!(allocated = kv_.allocate(r->id, known, r->num_computed_tokens, n)) && !waits_for_held_blocks(*r, n)) {
       const size_t v = victim_index();
       Request* victim = running_[v];
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(v));
@@ -153,18 +215,20 @@ SchedulerOutput Scheduler::schedule() {
         }
       preempt(victim, out);
       if (victim == r) {
-        scheduled = false;
+        preempted_itself = true;
         break;
       }
     }
-    if (!scheduled) break;
-    picks.push_back({r, n, blocks_before});
-    budget -= n;
+    if (preempted_itself) break;
+    if (allocated) {
+      picks.push_back({r, n, blocks_before});
+      budget -= n;
+    }
     ++i;
   }
 
-  // Then waiting ones (new or preempted), unless this step had to preempt.
-  if (out.preempted_req_ids.empty()) {
+  // Then waiting ones (new or preempted), unless this step had to preempt or the lane admits them.
+  if (!cfg_.prefill_lane && out.preempted_req_ids.empty()) {
     while (!waiting_.empty() && budget > 0 && static_cast<int>(running_.size()) < cfg_.max_num_seqs) {
       Request* r = waiting_.front();
       if (r->num_placeholders > 0) break;  // preempted while its last step was in flight
@@ -182,35 +246,46 @@ SchedulerOutput Scheduler::schedule() {
     }
   }
 
-  for (const Pick& p : picks) {
-    Request* r = p.r;
-    const std::span<const int32_t> table = kv_.block_table(r->id);
-    if (p.blocks_before < 0) {
-      NewRequestData d;
-      d.req_id = r->id;
-      d.token_ids = r->tokens;
-      d.num_prompt_tokens = r->num_prompt_tokens;
-      d.params = r->params;
-      d.seed = r->seed;
-      d.prompt_argmax = r->prompt_argmax;
-      d.constraint = r->constraint;
-      d.block_ids.assign(table.begin(), table.end());
-      d.num_computed_tokens = r->num_computed_tokens;
-      out.new_requests.push_back(std::move(d));
-    } else {
-      CachedRequestData d;
-      d.req_id = r->id;
-      d.new_token_ids.assign(r->tokens.begin() + r->num_sent_tokens, r->tokens.end());
-      d.new_block_ids.assign(table.begin() + p.blocks_before, table.end());
-      d.num_computed_tokens = r->num_computed_tokens;
-      out.cached_requests.push_back(std::move(d));
+  for (const Pick& p : picks) add_to_output(p.r, p.num_tokens, p.blocks_before, out);
+  if (cfg_.prefill_lane && !out.empty()) {
+    ++decode_in_flight_;
+    newest_decode_step_ = out.step;
+  }
+  return out;
+}
+
+SchedulerOutput Scheduler::schedule_chunk() {
+  ROTOR_CHECK(cfg_.prefill_lane, "scheduler: schedule_chunk() without the prefill lane");
+  ROTOR_CHECK(!chunk_in_flight_, "scheduler: chunk {} has not reported", chunk_step_);
+  SchedulerOutput out;
+  out.step = step_++;
+  out.finished_req_ids = std::move(chunk_finished_ids_);
+  chunk_finished_ids_.clear();
+  const int budget = cfg_.max_num_batched_tokens;
+  Request* r = lane_;
+  int n = 0, blocks_before = -1;
+  if (r) {  // its next chunk; without the blocks for it, it waits
+    blocks_before = static_cast<int>(kv_.block_table(r->id).size());
+    n = std::min(r->num_tokens() - r->num_computed_tokens, budget);
+    if (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n)) r = nullptr;
+  } else if (!waiting_.empty() && static_cast<int>(running_.size()) < cfg_.max_num_seqs &&
+             waiting_.front()->num_placeholders == 0) {  // else preempted while its last step was in flight
+    Request* w = waiting_.front();
+    PrefixHit hit;
+    if (!w->computes_whole_prompt()) hit = kv_.find_prefix(w->id, w->tokens);
+    n = std::min(w->num_tokens() - hit.num_tokens, budget);
+    if (kv_.allocate(w->id, w->tokens, hit.num_tokens, n, hit)) {
+      waiting_.pop_front();
+      r = lane_ = w;
+      r->status = RequestStatus::Prefilling;
+      r->num_computed_tokens = hit.num_tokens;
+      if (r->num_cached_tokens < 0) r->num_cached_tokens = hit.num_tokens;
     }
-    r->num_sent_tokens = r->num_tokens();
-    const bool sample = r->num_computed_tokens + p.num_tokens == r->num_tokens_with_placeholders();
-    out.scheduled.push_back({r->id, p.num_tokens, sample});
-    out.total_num_tokens += p.num_tokens;
-    r->num_computed_tokens += p.num_tokens;
-    if (sample) ++r->num_placeholders;
+  }
+  if (r) add_to_output(r, n, blocks_before, out);
+  if (!out.empty()) {
+    chunk_in_flight_ = true;
+    chunk_step_ = out.step;
   }
   return out;
 }
@@ -237,48 +312,83 @@ RequestUpdate Scheduler::make_update(const Request& r) const {
   return u;
 }
 
+std::optional<RequestUpdate> Scheduler::apply(Request* r, const ScheduledRequest& s, const SampledToken& o) {
+  // Prompt positions computed again after a preemption were reported before.
+  std::vector<int32_t> argmax;
+  for (size_t j = 0; j < o.prompt_argmax.size(); ++j) {
+    if (o.prompt_position + static_cast<int>(j) != r->num_prompt_argmax) continue;
+    argmax.push_back(o.prompt_argmax[j]);
+    ++r->num_prompt_argmax;
+  }
+  std::vector<TokenLogprobs> prompt_logprobs;
+  for (size_t j = 0; j < o.prompt_logprobs.size(); ++j) {
+    if (o.prompt_position + static_cast<int>(j) != r->num_prompt_logprobs) continue;
+    prompt_logprobs.push_back(o.prompt_logprobs[j]);
+    ++r->num_prompt_logprobs;
+  }
+  if (!s.sample && argmax.empty() && prompt_logprobs.empty()) return std::nullopt;
+  std::optional<int32_t> stop_token;
+  FinishReason reason = FinishReason::None;
+  if (s.sample) {
+    --r->num_placeholders;
+    r->tokens.push_back(o.token);
+    reason = check_stop(*r, o.token, stop_token);
+  }
+  RequestUpdate u = make_update(*r);
+  u.prompt_argmax = std::move(argmax);
+  u.prompt_logprobs = std::move(prompt_logprobs);
+  if (s.sample) {
+    u.new_token_ids.push_back(o.token);
+    if (o.logprobs) u.logprobs.push_back(*o.logprobs);
+  }
+  u.finish_reason = reason;
+  u.stop_token_id = stop_token;
+  if (reason != FinishReason::None) finish(r, reason);
+  return u;
+}
+
 std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& out, const RunnerOutput& result) {
   ROTOR_CHECK(result.outputs.size() == out.scheduled.size(), "scheduler: {} runner outputs for {} scheduled requests",
               result.outputs.size(), out.scheduled.size());
+  ROTOR_CHECK(!cfg_.prefill_lane || decode_in_flight_ > 0, "scheduler: step {} reported, none in flight", out.step);
   std::vector<RequestUpdate> updates;
   for (size_t k = 0; k < out.scheduled.size(); ++k) {
-    const ScheduledRequest& s = out.scheduled[k];
-    const SampledToken& o = result.outputs[k];
-    auto it = requests_.find(s.req_id);
+    auto it = requests_.find(out.scheduled[k].req_id);
     if (it == requests_.end()) continue;  // finished or aborted meanwhile
-    Request* r = it->second.get();
-    // Prompt positions computed again after a preemption were reported before.
-    std::vector<int32_t> argmax;
-    for (size_t j = 0; j < o.prompt_argmax.size(); ++j) {
-      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_argmax) continue;
-      argmax.push_back(o.prompt_argmax[j]);
-      ++r->num_prompt_argmax;
-    }
-    std::vector<TokenLogprobs> prompt_logprobs;
-    for (size_t j = 0; j < o.prompt_logprobs.size(); ++j) {
-      if (o.prompt_position + static_cast<int>(j) != r->num_prompt_logprobs) continue;
-      prompt_logprobs.push_back(o.prompt_logprobs[j]);
-      ++r->num_prompt_logprobs;
-    }
-    if (!s.sample && argmax.empty() && prompt_logprobs.empty()) continue;
-    std::optional<int32_t> stop_token;
-    FinishReason reason = FinishReason::None;
-    if (s.sample) {
-      --r->num_placeholders;
-      r->tokens.push_back(o.token);
-      reason = check_stop(*r, o.token, stop_token);
-    }
-    RequestUpdate u = make_update(*r);
-    u.prompt_argmax = std::move(argmax);
-    u.prompt_logprobs = std::move(prompt_logprobs);
-    if (s.sample) {
-      u.new_token_ids.push_back(o.token);
-      if (o.logprobs) u.logprobs.push_back(*o.logprobs);
-    }
-    u.finish_reason = reason;
-    u.stop_token_id = stop_token;
-    if (reason != FinishReason::None) finish(r, reason);
-    updates.push_back(std::move(u));
+    if (auto u = apply(it->second.get(), out.scheduled[k], result.outputs[k])) updates.push_back(std::move(*u));
+  }
+  if (cfg_.prefill_lane) {
+    --decode_in_flight_;
+    kv_.release_held(out.step);  // blocks freed while this was the newest step in flight
+  }
+  return updates;
+}
+
+std::vector<RequestUpdate> Scheduler::update_from_chunk(const SchedulerOutput& out, const RunnerOutput& result) {
+  ROTOR_CHECK(chunk_in_flight_ && out.step == chunk_step_, "scheduler: chunk {} is not the one in flight", out.step);
+  ROTOR_CHECK(result.outputs.size() == out.scheduled.size(), "scheduler: {} runner outputs for {} scheduled requests",
+              result.outputs.size(), out.scheduled.size());
+  chunk_in_flight_ = false;
+  kv_.release_held(out.step);  // the blocks of a request aborted while its chunk was in flight
+  if (out.scheduled.empty()) return {};
+  const ScheduledRequest& s = out.scheduled[0];
+  Request* r = lane_;
+  if (!r) {  // aborted meanwhile
+    chunk_finished_ids_.push_back(s.req_id);
+    return {};
+  }
+  std::vector<RequestUpdate> updates;
+  bool finished = false;
+  if (auto u = apply(r, s, result.outputs[0])) {
+    finished = u->finish_reason != FinishReason::None;
+    updates.push_back(std::move(*u));
+  }
+  if (s.sample && !finished) {  // its context is computed: the decode lane's runner takes it over
+    lane_ = nullptr;
+    chunk_finished_ids_.push_back(r->id);
+    r->status = RequestStatus::Running;
+    r->num_sent_tokens = 0;
+    running_.push_back(r);
   }
   return updates;
 }
@@ -291,18 +401,31 @@ void Scheduler::check_consistency() const {
     ROTOR_CHECK(r->num_placeholders >= 0 && r->num_computed_tokens <= r->num_tokens_with_placeholders(),
                 "scheduler: request {} computed {} of {} tokens, {} placeholders", id, r->num_computed_tokens,
                 r->num_tokens(), r->num_placeholders);
+    if (r->status == RequestStatus::Running || r->status == RequestStatus::Prefilling) {
+      ROTOR_CHECK(blocks * bs >= r->num_computed_tokens, "scheduler: request {} has {} blocks for {} tokens", id,
+                  blocks, r->num_computed_tokens);
+    }
     if (r->status == RequestStatus::Running) {
-      ROTOR_CHECK(blocks * bs >= r->num_computed_tokens, "scheduler: request {} has {} blocks for {} tokens", id, blocks,
-                  r->num_computed_tokens);
-      ROTOR_CHECK(std::count(running_.begin(), running_.end(), r.get()) == 1, "scheduler: request {} not running once", id);
+      ROTOR_CHECK(std::count(running_.begin(), running_.end(), r.get()) == 1, "scheduler: request {} not running once",
+                  id);
+      ROTOR_CHECK(!cfg_.prefill_lane || r->num_computed_tokens == r->num_tokens_with_placeholders() - 1,
+                  "scheduler: running request {} has more than its next token to compute", id);
+    } else if (r->status == RequestStatus::Prefilling) {
+      ROTOR_CHECK(lane_ == r.get(), "scheduler: request {} prefills outside the lane", id);
     } else {
       ROTOR_CHECK(blocks == 0 && r->num_computed_tokens == 0, "scheduler: waiting request {} holds blocks", id);
-      ROTOR_CHECK(std::count(waiting_.begin(), waiting_.end(), r.get()) == 1, "scheduler: request {} not waiting once", id);
+      ROTOR_CHECK(std::count(waiting_.begin(), waiting_.end(), r.get()) == 1, "scheduler: request {} not waiting once",
+                  id);
     }
   }
-  ROTOR_CHECK(running_.size() + waiting_.size() == requests_.size(), "scheduler: {} running + {} waiting != {} requests",
-              running_.size(), waiting_.size(), requests_.size());
-  ROTOR_CHECK(static_cast<int>(running_.size()) <= cfg_.max_num_seqs, "scheduler: {} running", running_.size());
+  const size_t num_requests = running_.size() + waiting_.size() + num_prefilling();
+  ROTOR_CHECK(num_requests == requests_.size(), "scheduler: {} running + {} waiting + {} prefilling != {} requests",
+              running_.size(), waiting_.size(), num_prefilling(), requests_.size());
+  ROTOR_CHECK(num_running() + num_prefilling() <= cfg_.max_num_seqs, "scheduler: {} running, {} prefilling",
+              num_running(), num_prefilling());
+  // Holds last while what may write their blocks is in flight (and exist only with the lane).
+  ROTOR_CHECK(kv_.num_held_blocks() == 0 || decode_in_flight_ > 0 || chunk_in_flight_,
+              "scheduler: {} blocks held with nothing in flight", kv_.num_held_blocks());
 }
 
 }  // namespace rotor

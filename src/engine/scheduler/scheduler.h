@@ -7,6 +7,15 @@
 // data; update_from_output() consumes the sampled ids. A step may be scheduled before the
 // previous one reported (async scheduling): its sampled tokens are placeholders until then
 // (a request with a multi-token bad word waits for them instead).
+//
+// With the prefill lane (docs/prefill-lane.md) two runners share the GPU: schedule() makes
+// decode-only steps of the running requests, schedule_chunk() hands out one prompt chunk at a
+// time (the request part-way through its prompt, else the first waiting one) and
+// update_from_chunk() moves a request whose prompt is done into the running set. Blocks freed
+// from a request the decode runner holds are held (KVCacheManager::free_held) until every
+// decode step scheduled before the free has reported, so a chunk on the other stream never
+// gets a block a decode step may still write; for the same reason a block a decode step
+// fills joins the prefix cache only once that step has reported.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -29,6 +38,7 @@ struct SchedulerConfig {
   int num_blocks = 0;                // must hold max_model_len tokens
   bool enable_prefix_caching = true;
   bool priority_policy = false;      // --scheduling-policy priority (else first come, first served)
+  bool prefill_lane = false;         // prompts are computed by schedule_chunk(), decodes by schedule()
   std::vector<int32_t> eos_token_ids;
 };
 
@@ -39,18 +49,45 @@ class Scheduler {
   // Queues a request (status Waiting, tokens = its prompt, max_tokens resolved). Throws
   // rotor::Error for an empty prompt, a duplicate id, or a prompt with no room to generate.
   void add_request(Request request);
-  // Finishes a request with FinishReason::Abort; nullopt when it is unknown or finished.
+  // Finishes a request with FinishReason::Abort; nullopt when it is unknown or finished. A
+  // request whose chunk is in flight keeps its blocks until update_from_chunk() for it.
   std::optional<RequestUpdate> abort(uint64_t id);
 
+  // The next step. With the prefill lane: decodes of the running requests only (a preempted
+  // request goes back to waiting and computes its context again through the lane). A
+  // non-empty output is in flight until update_from_output() for it.
   SchedulerOutput schedule();
   // `result` answers `out` (steps report in the order they were scheduled). Returns one update
   // per request that got a token or prompt argmax, or finished.
   std::vector<RequestUpdate> update_from_output(const SchedulerOutput& out, const RunnerOutput& result);
 
-  // Something to schedule, or finished requests the runner has not been told about.
-  bool has_work() const { return !running_.empty() || !waiting_.empty() || !finished_ids_.empty(); }
+  // Prefill lane only (and no chunk in flight): the next chunk, for the prefill lane's runner.
+  // The in-lane request's next chunk, else the first waiting request, admitted when fewer than
+  // max_num_seqs are running and its blocks can be allocated (else it waits: no preemption).
+  // finished_req_ids: what that runner must forget (requests whose last chunk reported, aborted
+  // in-lane requests). A non-empty output is in flight until update_from_chunk() for it.
+  SchedulerOutput schedule_chunk();
+  // `result` answers the chunk in flight. Prompt argmax / log-probs as update_from_output();
+  // the token sampled by a last chunk is the request's next output (stop checks as usual), and
+  // a request that goes on joins the running set: the next schedule() gives it to the decode
+  // lane's runner as a NewRequestData.
+  std::vector<RequestUpdate> update_from_chunk(const SchedulerOutput& out, const RunnerOutput& result);
+
+  // Something for schedule(): running requests, or finished ones the (decode) runner has not
+  // been told about (without the lane: waiting requests too).
+  bool has_decode_work() const {
+    return !running_.empty() || !finished_ids_.empty() || (!cfg_.prefill_lane && !waiting_.empty());
+  }
+  // Something for schedule_chunk(): no chunk in flight, and a request in the lane or waiting,
+  // or finished ones the prefill lane's runner has not been told about.
+  bool has_chunk_work() const {
+    return cfg_.prefill_lane && !chunk_in_flight_ && (lane_ || !waiting_.empty() || !chunk_finished_ids_.empty());
+  }
+  bool chunk_in_flight() const { return chunk_in_flight_; }
+  bool has_work() const { return has_decode_work() || has_chunk_work() || chunk_in_flight_; }
   int num_running() const { return static_cast<int>(running_.size()); }
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
+  int num_prefilling() const { return lane_ ? 1 : 0; }
   uint64_t num_preemptions() const { return preemptions_; }
   const Request* request(uint64_t id) const;
   const KVCacheManager& kv_cache() const { return kv_; }
@@ -68,8 +105,20 @@ class Scheduler {
   void enqueue(Request* r, bool preempted);
   void preempt(Request* r, SchedulerOutput& out);
   void finish(Request* r, FinishReason reason);
+  // Adds r's next num_tokens to `out`: all of r for a runner that does not hold it
+  // (blocks_before < 0), else what changed; then counts them computed.
+  void add_to_output(Request* r, int num_tokens, int blocks_before, SchedulerOutput& out);
+  // Frees the blocks of a running request: with the prefill lane, under a hold released when
+  // the newest decode step in flight reports.
+  void free_running(Request* r);
+  // With the prefill lane, when `r` cannot get blocks for n more tokens: whether the blocks
+  // that holds will give back suffice, so it waits for them instead of preempting.
+  bool waits_for_held_blocks(const Request& r, int n) const;
   FinishReason check_stop(const Request& r, int32_t token, std::optional<int32_t>& stop_token) const;
   RequestUpdate make_update(const Request& r) const;
+  // Applies one runner answer for `r` (new prompt argmax / log-probs, the sampled token, stop
+  // checks: it may finish r). nullopt when nothing is new for the client.
+  std::optional<RequestUpdate> apply(Request* r, const ScheduledRequest& s, const SampledToken& o);
 
   SchedulerConfig cfg_;
   KVCacheManager kv_;
@@ -77,8 +126,16 @@ class Scheduler {
   std::vector<Request*> running_;       // in admission order
   std::deque<Request*> waiting_;        // in the order they will be admitted
   std::vector<uint64_t> finished_ids_;  // since the last schedule()
-  uint64_t step_ = 0;
+  uint64_t step_ = 0;                   // ids of steps and chunks alike
   uint64_t preemptions_ = 0;
+
+  // The prefill lane.
+  Request* lane_ = nullptr;                   // part-way through its prompt, or its chunk in flight
+  bool chunk_in_flight_ = false;
+  uint64_t chunk_step_ = 0;                   // the chunk in flight
+  std::vector<uint64_t> chunk_finished_ids_;  // since the last schedule_chunk()
+  int decode_in_flight_ = 0;                  // decode steps not reported yet
+  uint64_t newest_decode_step_ = 0;
 };
 
 }  // namespace rotor
