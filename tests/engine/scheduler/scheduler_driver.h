@@ -1,6 +1,7 @@
 // tests/engine/scheduler/scheduler_driver.h — drives a Scheduler with a SimRunner as the engine loop does:
 // schedule, queue the step, and with `depth` steps in flight (1 = synchronous, 2 = async
-// scheduling) execute the oldest and feed its result back. Records what each request got.
+// scheduling) execute the oldest and feed its result back. Records what each request got
+// (UpdateLog, shared with the prefill lane's driver).
 #pragma once
 #include <deque>
 #include <map>
@@ -18,7 +19,31 @@ struct Finished {
   int num_cached_tokens = 0;
 };
 
-class SchedulerDriver {
+// What each request got, from the updates it was sent.
+class UpdateLog {
+ public:
+  void record(const std::vector<RequestUpdate>& updates) {
+    for (const RequestUpdate& u : updates) {
+      Finished& f = results_[u.req_id];
+      f.tokens.insert(f.tokens.end(), u.new_token_ids.begin(), u.new_token_ids.end());
+      f.prompt_argmax.insert(f.prompt_argmax.end(), u.prompt_argmax.begin(), u.prompt_argmax.end());
+      f.num_cached_tokens = u.num_cached_tokens;
+      EXPECT_EQ(u.num_output_tokens, static_cast<int>(f.tokens.size())) << "request " << u.req_id;
+      if (u.finish_reason != FinishReason::None) {
+        EXPECT_EQ(f.reason, FinishReason::None) << "request " << u.req_id << " finished twice";
+        f.reason = u.finish_reason;
+        f.stop_token = u.stop_token_id;
+      }
+    }
+  }
+
+  std::map<uint64_t, Finished>& results() { return results_; }
+
+ private:
+  std::map<uint64_t, Finished> results_;
+};
+
+class SchedulerDriver : public UpdateLog {
  public:
   SchedulerDriver(Scheduler& s, SimRunner& sim, int depth) : s_(s), sim_(sim), depth_(depth) {}
 
@@ -45,21 +70,6 @@ class SchedulerDriver {
     return true;
   }
 
-  void record(const std::vector<RequestUpdate>& updates) {
-    for (const RequestUpdate& u : updates) {
-      Finished& f = results_[u.req_id];
-      f.tokens.insert(f.tokens.end(), u.new_token_ids.begin(), u.new_token_ids.end());
-      f.prompt_argmax.insert(f.prompt_argmax.end(), u.prompt_argmax.begin(), u.prompt_argmax.end());
-      f.num_cached_tokens = u.num_cached_tokens;
-      EXPECT_EQ(u.num_output_tokens, static_cast<int>(f.tokens.size())) << "request " << u.req_id;
-      if (u.finish_reason != FinishReason::None) {
-        EXPECT_EQ(f.reason, FinishReason::None) << "request " << u.req_id << " finished twice";
-        f.reason = u.finish_reason;
-        f.stop_token = u.stop_token_id;
-      }
-    }
-  }
-
   void run_until_idle(int max_iterations = 100000) {
     for (int i = 0; i < max_iterations && step(); ++i) {
     }
@@ -67,7 +77,6 @@ class SchedulerDriver {
     EXPECT_TRUE(in_flight_.empty());
   }
 
-  std::map<uint64_t, Finished>& results() { return results_; }
   size_t preempted() const { return preempted_; }
   int max_step_tokens() const { return max_step_tokens_; }
   size_t in_flight() const { return in_flight_.size(); }
@@ -77,7 +86,6 @@ class SchedulerDriver {
   SimRunner& sim_;
   int depth_;
   std::deque<SchedulerOutput> in_flight_;
-  std::map<uint64_t, Finished> results_;
   size_t preempted_ = 0;
   int max_step_tokens_ = 0;
 };

@@ -4,10 +4,13 @@
 // writes (token, position) into its slot, and every step first checks that the slots of the
 // tokens already computed hold exactly that request's tokens — so a wrong block table, a
 // bad prefix hit or a block reused too early fails the test. The "model" is a hash of the
-// context, so a request's outputs do not depend on the batch it ran in.
+// context, so a request's outputs do not depend on the batch it ran in. The two lanes of a
+// GPU (docs/prefill-lane.md) are two SimRunners over one simulated cache, each writing when its
+// step is executed, so a block one lane gets while the other may still write it is caught.
 #pragma once
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -27,10 +30,20 @@ inline int32_t sim_next_token(uint64_t seed, const std::vector<int32_t>& context
   return 2 + static_cast<int32_t>((h >> 8) % 40);
 }
 
+// The simulated paged KV cache: what (token, position) each slot holds, -1 before any write.
+using SimKV = std::vector<int64_t>;
+
+inline std::shared_ptr<SimKV> make_sim_kv(int num_blocks, int block_size) {
+  return std::make_shared<SimKV>(static_cast<size_t>(num_blocks) * block_size, -1);
+}
+
 class SimRunner {
  public:
   SimRunner(int num_blocks, int block_size, int eos_every)
-      : bs_(block_size), eos_every_(eos_every), kv_(static_cast<size_t>(num_blocks) * block_size, -1) {}
+      : SimRunner(make_sim_kv(num_blocks, block_size), block_size, eos_every) {}
+  // A runner over a cache it may share with the other lane's runner.
+  SimRunner(std::shared_ptr<SimKV> kv, int block_size, int eos_every)
+      : bs_(block_size), eos_every_(eos_every), kv_(std::move(kv)) {}
 
   RunnerOutput execute(const SchedulerOutput& out) {
     for (uint64_t id : out.finished_req_ids) reqs_.erase(id);
@@ -73,7 +86,7 @@ class SimRunner {
       // The context already computed must be intact in the cache.
       for (int p = 0; p < r.computed; ++p) {
         const int64_t slot = static_cast<int64_t>(r.blocks.at(p / bs_)) * bs_ + p % bs_;
-        EXPECT_EQ(kv_[slot], encode(r.tokens.at(p), p)) << "request " << s.req_id << " position " << p;
+        EXPECT_EQ((*kv_)[slot], encode(r.tokens.at(p), p)) << "request " << s.req_id << " position " << p;
       }
       EXPECT_LE(static_cast<size_t>(r.computed + s.num_tokens), r.tokens.size() + 1)
           << "more than one token beyond what the runner knows";
@@ -87,7 +100,7 @@ class SimRunner {
       }
       for (int p = r.computed; p < r.computed + s.num_tokens; ++p) {
         const int64_t slot = static_cast<int64_t>(r.blocks.at(p / bs_)) * bs_ + p % bs_;
-        kv_[slot] = encode(r.tokens.at(p), p);
+        (*kv_)[slot] = encode(r.tokens.at(p), p);
       }
       r.computed += s.num_tokens;
       if (s.sample) {
@@ -115,11 +128,13 @@ class SimRunner {
     bool argmax = false;
     int computed = 0;
   };
-  static int64_t encode(int32_t token, int pos) { return (static_cast<int64_t>(pos) << 32) | static_cast<uint32_t>(token); }
+  static int64_t encode(int32_t token, int pos) {
+    return (static_cast<int64_t>(pos) << 32) | static_cast<uint32_t>(token);
+  }
 
   int bs_;
   int eos_every_;
-  std::vector<int64_t> kv_;
+  std::shared_ptr<SimKV> kv_;
   std::unordered_map<uint64_t, Req> reqs_;
   int steps_ = 0;
 };
