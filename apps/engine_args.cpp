@@ -34,6 +34,10 @@ void add_engine_options(CLI::App* c, EngineConfig& cfg) {
               "Reuse the KV cache of shared prompt prefixes (on by default)");
   c->add_flag("--async-scheduling", cfg.async_scheduling,
               "Schedule and prepare step N+1 while step N executes");
+  c->add_option("--prefill-lane-sms", cfg.prefill_lane_sms,
+                "Compute prompts in a prefill lane beside the decode steps, the decode lane on this many SMs of "
+                "each GPU and the prefill lane on the rest (0: off; on the CPU any number turns it on)")
+      ->capture_default_str();
   c->add_option_function<std::string>(
       "--kv-cache-memory-bytes",
       [&cfg](const std::string& v) { cfg.kv_cache_memory_bytes = parse_human_int("--kv-cache-memory-bytes", v); },

@@ -138,7 +138,11 @@ void run(GenerateArgs a) {
   const CompilationConfig cc = parse_compilation_config(a.compilation_config);
   const std::vector<std::string> unsupported = check_parallel(a.parallel);
   if (!unsupported.empty()) ROTOR_FAIL("{}", unsupported.front());
-  RankSet ranks({a.device, a.parallel.tensor_parallel_size, a.parallel.enable_expert_parallel, false});
+  ROTOR_CHECK(a.engine.prefill_lane_sms >= 0, "--prefill-lane-sms must be at least 0 (0: no prefill lane)");
+  RankSet ranks({a.device, a.parallel.tensor_parallel_size, a.parallel.enable_expert_parallel, false,
+                 a.engine.prefill_lane_sms});
+  // --prefill-lane-sms: a second set of ranks beside these computes the prompts.
+  std::unique_ptr<RankSet> lane = a.engine.prefill_lane_sms > 0 ? std::make_unique<RankSet>(ranks.beside()) : nullptr;
   const bool cpu = ranks.ops(0).device().is_cpu();
   ROTOR_CHECK(!a.utilization_given || !cpu, "--gpu-memory-utilization needs a GPU (--device cuda)");
   a.engine.cuda_graphs = cc.cuda_graphs && !cpu;  // graphs exist only on the GPU
@@ -163,7 +167,7 @@ void run(GenerateArgs a) {
         static_cast<int64_t>(ModelRunner::kv_block_bytes(
             m.config, m.weights[0].shard, bs, KvCache::kv_dtype(ranks.ops(0), parse_kv_cache_dtype(a.engine.kv_cache_dtype))));
   }
-  RunnerFactory factory(m.config, ranks, std::move(m.weights));
+  RunnerFactory factory(m.config, ranks, std::move(m.weights), lane.get());
   std::unique_ptr<Engine> engine = Engine::create(a.engine, factory);
 
   const auto t0 = Clock::now();

@@ -202,7 +202,9 @@ void run(const ServeArgs& args) {
   // enable_cpu_binding: each rank's thread, and this one with every thread started from here
   // on (the engine's loop and workers, the HTTP pool), run on the cores nearest their GPU.
   RankSet ranks({config.device, a.parallel.tensor_parallel_size, a.parallel.enable_expert_parallel,
-                 config.enable_cpu_binding});
+                 config.enable_cpu_binding, a.engine.prefill_lane_sms});
+  // --prefill-lane-sms: a second set of ranks beside these computes the prompts.
+  std::unique_ptr<RankSet> lane = a.engine.prefill_lane_sms > 0 ? std::make_unique<RankSet>(ranks.beside()) : nullptr;
   RankSet::Loaded model = load(config, ranks);
   const fs::path tok_dir = tokenizer_dir(config);
   std::shared_ptr<const Tokenizer> tokenizer =
@@ -215,7 +217,7 @@ void run(const ServeArgs& args) {
   EngineConfig engine_config = a.engine;
   engine_config.cuda_graphs = config.cudagraph_mode == "FULL_DECODE_ONLY" && !ranks.ops(0).device().is_cpu();
   engine_config.cuda_graph_sizes = config.cudagraph_capture_sizes;
-  RunnerFactory factory(model.config, ranks, std::move(model.weights));
+  RunnerFactory factory(model.config, ranks, std::move(model.weights), lane.get());
   std::unique_ptr<Engine> engine = Engine::create(engine_config, factory);
   server::ServerOptions so;
   so.http.host = a.host;

@@ -1,9 +1,12 @@
 // engine/engine.cpp — Engine: request validation, the step loop (schedule → prepare → execute
-// on the worker → update), async scheduling with two steps in flight, output delivery with
-// timestamps, statistics through EngineMetrics, shutdown and failure.
+// on the worker → update), async scheduling with two steps in flight, the prefill lane's
+// chunks on a second worker, output delivery with timestamps, statistics through
+// EngineMetrics, shutdown and failure.
 #include "engine/engine.h"
 
+#include <chrono>
 #include <deque>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -107,18 +110,30 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
     ro.num_blocks = (lim.max_model_len + config.block_size - 1) / config.block_size;  // the least it may get
     ro.gpu_memory_utilization = config.gpu_memory_utilization;
   }
-  std::unique_ptr<StepRunner> runner = factory.build(ro, &lim.num_blocks);
+  ROTOR_CHECK(factory.has_prefill_lane() == (config.prefill_lane_sms > 0),
+              "--prefill-lane-sms {}: the runner factory was built {} a prefill lane", config.prefill_lane_sms,
+              factory.has_prefill_lane() ? "with" : "without");
+  ROTOR_CHECK(!(factory.has_prefill_lane() && config.calculate_kv_scales),
+              "--calculate-kv-scales computes the FP8 scales in the first prefill of one runner; it does not work "
+              "with --prefill-lane-sms (two runners share the cache)");
+  std::unique_ptr<StepRunner> prefill;
+  std::unique_ptr<StepRunner> runner = factory.build(ro, &lim.num_blocks, &prefill);
   lim.vocab_size = model.vocab_size;
   lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
   ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({}, {:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
                  config.block_size, dtype_name(KvCache::kv_dtype(ops, kv_dtype)),
                  static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
                  static_cast<int64_t>(lim.num_blocks) * config.block_size, lim.max_model_len);
-  return std::make_unique<Engine>(config, std::move(lim), std::move(runner));
+  if (prefill)
+    ROTOR_LOG_INFO("prefill lane: prompts in chunks of up to {} tokens beside decode steps of up to {} requests",
+                   config.max_num_batched_tokens, config.max_num_seqs);
+  return std::make_unique<Engine>(config, std::move(lim), std::move(runner), std::move(prefill));
 }
 
-Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner)
-    : config_(config), limits_(std::move(limits)), runner_(std::move(runner)), inbox_(std::make_shared<EngineInbox>()),
+Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner,
+               std::unique_ptr<StepRunner> prefill_runner)
+    : config_(config), limits_(std::move(limits)), runner_(std::move(runner)),
+      prefill_runner_(std::move(prefill_runner)), inbox_(std::make_shared<EngineInbox>()),
       seed_base_(std::random_device{}()) {
   limits_.max_logprobs = config_.max_logprobs;
   limits_.block_size = config_.block_size;
@@ -134,6 +149,7 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.enable_prefix_caching = config_.enable_prefix_caching;
   sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
+  sc.prefill_lane = prefill_runner_ != nullptr;
   scheduler_ = std::make_unique<Scheduler>(sc);
   metrics_ = std::make_unique<EngineMetrics>(limits_.num_blocks, limits_.block_size, limits_.max_model_len,
                                              config_.kv_cache_dtype, config_.calculate_kv_scales);
@@ -192,10 +208,17 @@ void Engine::loop() {
     SchedulerOutput out;
     std::future<RunnerOutput> result;
   };
-  std::deque<InFlight> in_flight;
+  std::deque<InFlight> in_flight;  // the runner's steps (decodes only with a prefill lane), oldest first
+  std::optional<InFlight> chunk;   // the prefill lane's chunk
   const size_t depth = config_.async_scheduling ? 2 : 1;
-  StepWorker worker(*runner_);
+  const auto completed = [inbox = inbox_] { inbox->completed(); };
+  StepWorker worker(*runner_, completed);
+  std::optional<StepWorker> lane;
+  if (prefill_runner_) lane.emplace(*prefill_runner_, completed);
   EngineMetrics& metrics = *metrics_;
+  const auto ready = [](const std::future<RunnerOutput>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  };
 
   // Times and stats of an update; then (after publish()) push() hands it to the reader, so a
   // reader that sees an output also sees it counted in stats().
@@ -211,20 +234,41 @@ void Engine::loop() {
     if (u.finish_reason != FinishReason::None) live.erase(it);
   };
   const auto publish = [&] { metrics.publish(sched); };
+  const auto submit = [&](StepWorker& w, SchedulerOutput out) {
+    const Clock::time_point now = Clock::now();
+    for (const NewRequestData& d : out.new_requests) {
+      RequestTimes& t = live.at(d.req_id).times;
+      if (!t.first_scheduled) metrics.first_scheduled(t, d.num_prompt_tokens, now);
+    }
+    metrics.step(out.total_num_tokens);
+    std::future<RunnerOutput> f = w.submit((&w == &worker ? *runner_ : *prefill_runner_).prepare(out));
+    return InFlight{std::move(out), std::move(f)};
+  };
 
   std::string failure;
   try {
+    uint64_t seen = 0;  // the inbox's completions already looked at
+    // A lane whose last schedule gave nothing waits until something changes (a submission, an
+    // abort, a result) rather than asking again.
+    bool decode_stalled = false, chunk_stalled = false;
     for (;;) {
       std::vector<EngineInbox::Submission> submissions;
       std::vector<uint64_t> aborts;
       {
         std::unique_lock lk(inbox_->mu);
-        if (in_flight.empty() && !sched.has_work())
-          inbox_->cv.wait(lk, [&] { return inbox_->closed || !inbox_->submissions.empty() || !inbox_->aborts.empty(); });
+        const bool can_decode = in_flight.size() < depth && sched.has_decode_work() && !decode_stalled;
+        const bool can_chunk = lane && !chunk && sched.has_chunk_work() && !chunk_stalled;
+        if (!can_decode && !can_chunk && inbox_->completions == seen)
+          inbox_->cv.wait(lk, [&] {
+            return inbox_->closed || !inbox_->submissions.empty() || !inbox_->aborts.empty() ||
+                   inbox_->completions != seen;
+          });
         if (inbox_->closed) break;
+        seen = inbox_->completions;
         submissions.swap(inbox_->submissions);
         aborts.swap(inbox_->aborts);
       }
+      bool changed = !submissions.empty() || !aborts.empty();
       for (EngineInbox::Submission& s : submissions) {
         live[s.request.id] = {s.stream, arrived(s.arrival), s.request.max_tokens};
         sched.add_request(std::move(s.request));
@@ -232,34 +276,36 @@ void Engine::loop() {
       std::vector<RequestUpdate> updates;
       for (uint64_t id : aborts)
         if (auto u = sched.abort(id)) updates.push_back(std::move(*u));
-
-      if (in_flight.size() < depth && sched.has_work()) {
-        SchedulerOutput out = sched.schedule();
-        if (!out.empty()) {
-          const Clock::time_point now = Clock::now();
-          for (const NewRequestData& d : out.new_requests) {
-            RequestTimes& t = live.at(d.req_id).times;
-            if (!t.first_scheduled) metrics.first_scheduled(t, d.num_prompt_tokens, now);
-          }
-          metrics.step(out.total_num_tokens);
-          std::future<RunnerOutput> f = worker.submit(runner_->prepare(out));
-          in_flight.push_back({std::move(out), std::move(f)});
-          if (in_flight.size() < depth) {
-            for (const RequestUpdate& u : updates) account(u);
-            publish();
-            for (const RequestUpdate& u : updates) push(u);
-            continue;
-          }
-        } else {
-          ROTOR_CHECK(!in_flight.empty(), "engine: {} running and {} waiting requests but nothing to schedule",
-                      sched.num_running(), sched.num_waiting());
-        }
-      }
-      if (!in_flight.empty()) {
+      // Results as they completed: each lane's in its order.
+      while (!in_flight.empty() && ready(in_flight.front().result)) {
         const RunnerOutput res = in_flight.front().result.get();
         for (RequestUpdate& u : sched.update_from_output(in_flight.front().out, res)) updates.push_back(std::move(u));
         in_flight.pop_front();
+        changed = true;
       }
+      if (chunk && ready(chunk->result)) {
+        const RunnerOutput res = chunk->result.get();
+        for (RequestUpdate& u : sched.update_from_chunk(chunk->out, res)) updates.push_back(std::move(u));
+        chunk.reset();
+        changed = true;
+      }
+      if (changed) decode_stalled = chunk_stalled = false;
+
+      if (in_flight.size() < depth && sched.has_decode_work() && !decode_stalled) {
+        SchedulerOutput out = sched.schedule();
+        if (out.empty()) decode_stalled = true;
+        else in_flight.push_back(submit(worker, std::move(out)));
+      }
+      if (lane && !chunk && sched.has_chunk_work() && !chunk_stalled) {
+        SchedulerOutput out = sched.schedule_chunk();
+        if (out.empty()) chunk_stalled = true;
+        else chunk = submit(*lane, std::move(out));
+      }
+      const bool decode_idle = decode_stalled || !sched.has_decode_work();
+      const bool chunk_idle = !lane || chunk_stalled || !sched.has_chunk_work();
+      ROTOR_CHECK(!in_flight.empty() || chunk || !sched.has_work() || !decode_idle || !chunk_idle,
+                  "engine: {} running, {} prefilling and {} waiting requests but nothing to schedule",
+                  sched.num_running(), sched.num_prefilling(), sched.num_waiting());
       for (const RequestUpdate& u : updates) account(u);
       publish();
       for (const RequestUpdate& u : updates) push(u);
@@ -276,6 +322,7 @@ void Engine::loop() {
     for (EngineInbox::Submission& s : inbox_->submissions) live[s.request.id] = {s.stream, arrived(s.arrival)};
     inbox_->submissions.clear();
   }
+  if (chunk) in_flight.push_back(std::move(*chunk));
   for (InFlight& f : in_flight) {
     try {
       f.result.get();

@@ -2,6 +2,8 @@
 // one's output stream, abort; a step loop on its own thread drives the scheduler and the
 // runner (vLLM v1's EngineCore, in-process). With async scheduling the scheduling and input
 // preparation of step N+1 overlap the execution of step N; only sampled ids are waited for.
+// With a prefill lane a second worker computes prompts, one chunk at a time, beside the
+// decode steps; the loop applies each lane's results as they complete.
 //
 // Thread safety: submit, abort, stats and limits may be called from any thread.
 #pragma once
@@ -48,6 +50,10 @@ struct EngineConfig {
   bool priority_scheduling = false;    // --scheduling-policy priority (else fcfs)
   bool cuda_graphs = false;            // decode steps replay CUDA graphs (GPU; cudagraph_mode FULL_DECODE_ONLY)
   std::vector<int> cuda_graph_sizes;   // cudagraph_capture_sizes; empty: the runner's default
+  // --prefill-lane-sms: prompts go through a prefill lane beside the decode steps
+  // (docs/prefill-lane.md), the decode lane on this many SMs of each GPU; 0 = no lane. The
+  // caller builds the lane's ranks (RankSet::beside) and hands them to the RunnerFactory.
+  int prefill_lane_sms = 0;
 };
 
 struct EngineRequest {
@@ -84,8 +90,11 @@ class Engine {
   static std::unique_ptr<Engine> create(const EngineConfig& config, Ops& ops, Communicator& comm,
                                         const ModelConfig& model, ModelWeights weights);
   // Over any StepRunner whose KV cache has `num_blocks` blocks of config.block_size tokens;
-  // limits.max_model_len, vocab_size and eos_token_ids describe the model.
-  Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner);
+  // limits.max_model_len, vocab_size and eos_token_ids describe the model. With
+  // `prefill_runner` (on the same KV cache) prompts are computed there, one chunk at a time
+  // beside the runner's decode-only steps.
+  Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<StepRunner> runner,
+         std::unique_ptr<StepRunner> prefill_runner = nullptr);
   ~Engine();  // stops the loop; unfinished requests end with FinishReason::Abort
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -110,6 +119,7 @@ class Engine {
   EngineConfig config_;
   EngineLimits limits_;
   std::unique_ptr<StepRunner> runner_;
+  std::unique_ptr<StepRunner> prefill_runner_;  // destroyed before runner_ (it uses its KV cache)
   std::unique_ptr<Scheduler> scheduler_;  // the loop thread's after construction
   std::shared_ptr<EngineInbox> inbox_;
   std::atomic<uint64_t> next_id_{1};

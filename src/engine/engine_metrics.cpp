@@ -68,7 +68,7 @@ void EngineMetrics::ended(FinishReason reason) { ++finished_[static_cast<int>(re
 
 void EngineMetrics::publish(const Scheduler& sched) {
   std::lock_guard lk(mu_);
-  stats_.num_running = sched.num_running();
+  stats_.num_running = sched.num_running() + sched.num_prefilling();
   stats_.num_waiting = sched.num_waiting();
   stats_.kv_cache_usage = sched.kv_cache().usage();
   stats_.prefix_cache_queries = sched.kv_cache().prefix_queries();

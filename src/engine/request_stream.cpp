@@ -84,6 +84,14 @@ bool RequestStream::final_taken() const {
   return final_taken_;
 }
 
+void EngineInbox::completed() {
+  {
+    std::lock_guard lk(mu);
+    ++completions;
+  }
+  cv.notify_all();
+}
+
 void EngineInbox::abort(uint64_t id) {
   {
     std::lock_guard lk(mu);

@@ -58,8 +58,11 @@ class EngineInbox {
   std::vector<uint64_t> aborts;
   bool closed = false;   // no more submissions (shut down or failed)
   std::string error;     // why the engine failed, if it did
+  uint64_t completions = 0;  // steps the engine's workers completed (they wake the loop)
 
   void abort(uint64_t id);
+  // A worker completed a step: wakes the engine's loop.
+  void completed();
 };
 
 }  // namespace rotor

@@ -17,9 +17,14 @@ RunnerFactory::RunnerFactory(ModelConfig model, std::vector<RankResources> ranks
   for (const RankResources& r : ranks_) shards_.push_back(r.weights.shard);
 }
 
-RunnerFactory::RunnerFactory(ModelConfig model, RankSet& ranks, std::vector<ModelWeights> weights)
+RunnerFactory::RunnerFactory(ModelConfig model, RankSet& ranks, std::vector<ModelWeights> weights,
+                             RankSet* prefill_lane)
     : RunnerFactory(std::move(model), ranks.resources(std::move(weights)),
-                    ranks.world_size() > 1 ? &ranks.threads() : nullptr) {}
+                    ranks.world_size() > 1 ? &ranks.threads() : nullptr) {
+  lane_ = prefill_lane;
+  ROTOR_CHECK(!lane_ || lane_->world_size() == ranks.world_size(), "a prefill lane of {} ranks beside {}",
+              lane_ ? lane_->world_size() : 0, ranks.world_size());
+}
 
 int64_t RunnerFactory::kv_block_bytes(int block_size, KvCacheDtype dtype) const {
   size_t most = 0;
@@ -28,19 +33,33 @@ int64_t RunnerFactory::kv_block_bytes(int block_size, KvCacheDtype dtype) const 
   return static_cast<int64_t>(most);
 }
 
-std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, int* num_blocks) {
+std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, int* num_blocks,
+                                                 std::unique_ptr<StepRunner>* prefill_runner) {
   ROTOR_CHECK(!built_, "the runner factory has built its runners already");
+  ROTOR_CHECK(!lane_ || prefill_runner, "the runner factory has a prefill lane and nowhere to put its runner");
   built_ = true;
-  std::vector<std::unique_ptr<ModelRunner>> runners;
-  if (threads_) {
-    runners = build_rank_runners(model_, std::move(ranks_), options, *threads_);
-  } else {
-    RankThreads here(1);  // one rank: built on this thread
-    runners = build_rank_runners(model_, std::move(ranks_), options, here);
+  const std::vector<int32_t> eos(model_.eos_token_ids.begin(), model_.eos_token_ids.end());
+  RunnerOptions decode = options;
+  std::unique_ptr<PrefillLaneResources> lane;
+  if (lane_) {
+    decode.max_num_tokens = options.max_num_seqs;  // one token a request: prompts go through the lane
+    lane = std::make_unique<PrefillLaneResources>();
+    // The lane's weights are views of the decode runners': its own are empty.
+    for (int r = 0; r < world_size(); ++r) lane->ranks.push_back({&lane_->ops(r), &lane_->comm(r), {}});
+    lane->threads = &lane_->threads();
+    lane->options = options;
+    lane->options.max_num_seqs = 1;
+    lane->options.cuda_graphs = false;
+    lane->options.graph_batch_sizes.clear();
   }
-  *num_blocks = runners[0]->options().num_blocks;
-  return std::make_unique<ModelStepRunner>(
-      std::move(runners), threads_, std::vector<int32_t>(model_.eos_token_ids.begin(), model_.eos_token_ids.end()));
+  RankThreads here(1);  // one rank: built on this thread
+  RankRunners runners =
+      build_rank_runners(model_, std::move(ranks_), decode, threads_ ? *threads_ : here, lane.get());
+  *num_blocks = runners.decode[0]->options().num_blocks;
+  if (lane_)
+    *prefill_runner = std::make_unique<ModelStepRunner>(std::move(runners.prefill),
+                                                        world_size() > 1 ? &lane_->threads() : nullptr, eos);
+  return std::make_unique<ModelStepRunner>(std::move(runners.decode), threads_, eos);
 }
 
 }  // namespace rotor

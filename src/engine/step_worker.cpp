@@ -4,8 +4,11 @@
 
 namespace rotor {
 
-StepWorker::StepWorker(StepRunner& runner)
-    : runner_(runner), launcher_([this] { launch_loop(); }), completer_([this] { complete_loop(); }) {}
+StepWorker::StepWorker(StepRunner& runner, std::function<void()> on_done)
+    : runner_(runner),
+      on_done_(std::move(on_done)),
+      launcher_([this] { launch_loop(); }),
+      completer_([this] { complete_loop(); }) {}
 
 StepWorker::~StepWorker() {
   {
@@ -47,6 +50,7 @@ void StepWorker::launch_loop() {
     } catch (...) {
       job.result.set_exception(std::current_exception());
       job.step.reset();  // completed: the completing thread skips it
+      if (on_done_) on_done_();
     }
     {
       std::lock_guard lk(mu_);
@@ -72,6 +76,7 @@ void StepWorker::complete_loop() {
     } catch (...) {
       job.result.set_exception(std::current_exception());
     }
+    if (on_done_) on_done_();
   }
 }
 

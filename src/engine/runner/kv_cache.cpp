@@ -77,6 +77,13 @@ KvCache::KvCache(Ops& ops, const KVCacheShape& shape, DType dtype, int block_siz
   }
 }
 
+KvCache KvCache::view() const {
+  KvCache v;
+  v.layers_ = layers_;
+  v.num_blocks_ = num_blocks_;
+  return v;
+}
+
 std::vector<LayerKVCache> KvCache::layers_computing_scales() const {
   std::vector<LayerKVCache> out(layers_.begin(), layers_.end());
   for (LayerKVCache& c : out) c.calculate_scales = c.fp8();

@@ -31,6 +31,10 @@ class KvCache {
     return d == KvCacheDtype::Fp8E4M3 ? DType::F8E4M3 : d == KvCacheDtype::BFloat16 ? DType::BF16 : ops.act_dtype();
   }
 
+  // The same blocks without owning them (this cache must outlive the view): another lane's
+  // runner on the same GPU writes and reads them too.
+  KvCache view() const;
+
   std::span<const LayerKVCache> layers() const { return layers_; }
   // The same layers asking qk_norm_rope to compute their scales (FP8 only).
   std::vector<LayerKVCache> layers_computing_scales() const;

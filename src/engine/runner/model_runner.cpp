@@ -100,6 +100,16 @@ void ModelRunner::allocate_kv_cache(int num_blocks) {
                                      : "of 1.0 (the checkpoint has none)");
 }
 
+void ModelRunner::share_kv_cache(const ModelRunner& owner) {
+  ROTOR_CHECK(kv_.num_blocks() == 0 && owner.kv_.num_blocks() > 0, "runner: a shared KV cache replaces none");
+  ROTOR_CHECK(owner.ops_.device() == ops_.device() && owner.opt_.kv_cache_dtype == opt_.kv_cache_dtype &&
+                  owner.opt_.block_size == opt_.block_size && !opt_.calculate_kv_scales,
+              "runner: a KV cache shared between lanes needs one GPU, dtype and block size (and no "
+              "--calculate-kv-scales)");
+  opt_.num_blocks = owner.opt_.num_blocks;
+  kv_ = owner.kv_.view();
+}
+
 void ModelRunner::device_step(const AttentionBatch& b, int R) {
   const Tensor hidden = hidden_.tensor.rows(0, R);
   model_->forward(batch_->ids(b.num_tokens), b, kv_.layers(), batch_->rows(R), hidden);

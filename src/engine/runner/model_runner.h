@@ -45,6 +45,10 @@ class ModelRunner {
   // (its share of it when `sharers` ranks place their caches on this GPU).
   int kv_blocks_fit(int sharers = 1);
   void allocate_kv_cache(int num_blocks);
+  // Instead of allocate_kv_cache: `owner`'s cache (a runner on another lane of this GPU, which
+  // must outlive this one). The prefill lane's runner writes its chunks into the decode
+  // lane's cache; the scheduler keeps the two lanes on different blocks.
+  void share_kv_cache(const ModelRunner& owner);
   // With options.cuda_graphs: the graph batch sizes and one eager decode step at the largest
   // (every rank of a group at once: it runs the collectives), then, once every rank is done
   // with it, the decode graphs captured (nothing runs on the device meanwhile).
@@ -58,6 +62,7 @@ class ModelRunner {
   // The options in force (num_blocks as sized; graph_batch_sizes as captured).
   const RunnerOptions& options() const { return opt_; }
   const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
   // The KV cache, one K/V pair per layer (benchmarks fill it to fake long contexts).
   std::span<const LayerKVCache> kv_cache() const { return kv_.layers(); }
   // Whether decode attention runs by a split plan per step (RunnerOptions::decode_splits).

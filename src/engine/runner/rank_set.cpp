@@ -58,14 +58,27 @@ RankSet::RankSet(const RankSetOptions& o) : options_(o) {
       for (int d : rank_devices(n, count)) devices_.push_back({DeviceType::CUDA, d});
     }
   }
+  ROTOR_CHECK(o.first_lane >= 0 && o.lane_sms >= 0, "rank set: lane {} and {} SMs", o.first_lane, o.lane_sms);
   for (int r = 0; r < n; ++r)
-    lanes_.push_back(static_cast<int>(std::count(devices_.begin(), devices_.begin() + r, devices_[r])));
+    lanes_.push_back(o.first_lane + static_cast<int>(std::count(devices_.begin(), devices_.begin() + r, devices_[r])));
+  // --prefill-lane-sms splits a GPU's SMs between one rank's two lanes.
+  const bool split =
+      gpu && o.lane_sms > 0 && std::all_of(lanes_.begin(), lanes_.end(), [&](int l) { return l == o.first_lane; });
+  if (gpu && o.lane_sms > 0 && !split)
+    ROTOR_LOG_WARN("--prefill-lane-sms {}: ranks share a GPU here, so their lanes share its SMs", o.lane_sms);
   ops_.resize(n);
   comms_.resize(n);
   if (n > 1) group_ = std::make_shared<LocalGroup>(n);
   // CPU ranks split the cores; one rank keeps OpenMP's default.
   const int cpu_threads = n > 1 ? std::max(1, usable_cpus() / n) : 0;
   const auto setup = [&](int r) {
+#ifdef ROTOR_HAVE_CUDA
+    if (split) {
+      const int ask[2] = {o.lane_sms, 0};
+      const std::vector<int> got = set_cuda_lane_sms(devices_[r].index, lanes_[r], ask);
+      if (r == 0) ROTOR_LOG_INFO("prefill lane: decode lanes on {} SMs, prefill lanes on {}", got[0], got[1]);
+    }
+#endif
     ops_[r] = devices_[r].is_cpu() ? make_cpu_ops(cpu_threads) : make_gpu_ops(devices_[r].index, lanes_[r]);
     ops_[r]->make_current();
     if (!o.cpu_binding) return;
@@ -112,6 +125,14 @@ RankSet::~RankSet() {
   } catch (const std::exception& e) {
     ROTOR_LOG_ERROR("tensor parallel: shutting the ranks down: {}", e.what());
   }
+}
+
+RankSetOptions RankSet::beside() const {
+  RankSetOptions o = options_;
+  o.lane_sms = 0;
+  o.first_lane = *std::max_element(lanes_.begin(), lanes_.end()) + 1;
+  o.device = devices_[0].is_cpu() ? "cpu" : options_.device;
+  return o;
 }
 
 std::string RankSet::where(int rank) const {

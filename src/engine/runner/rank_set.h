@@ -27,6 +27,12 @@ struct RankSetOptions {
   int world_size = 1;           // --tensor-parallel-size
   bool expert_parallel = false; // --enable-expert-parallel: whole experts per rank
   bool cpu_binding = false;     // enable_cpu_binding: each rank's thread near its GPU
+  // --prefill-lane-sms: these ranks' lanes on this many SMs of their GPU and the lane after
+  // each (the prefill lane's) on the rest (CUDA green contexts). Only where a GPU holds one
+  // rank; ranks sharing a GPU (testing) and CPU ranks are not split. 0: not split.
+  int lane_sms = 0;
+  // The lane of a GPU its first rank takes (the prefill lane's set: after the decode set's).
+  int first_lane = 0;
 };
 
 class RankSet {
@@ -43,8 +49,11 @@ class RankSet {
   RankThreads& threads() { return *threads_; }
   // Where rank r runs, for the log: "cpu", "cuda:0", "cuda:0 lane 1".
   std::string where(int rank) const;
-  // Rank r's lane of its GPU: 0 for the first rank there (kernels/cuda/cuda_ops.h).
+  // Rank r's lane of its GPU: first_lane for the first rank there (kernels/cuda/cuda_ops.h).
   int lane(int rank) const { return lanes_[rank]; }
+  // The options of a set of ranks beside these (the prefill lane's): the same GPUs, each rank
+  // on the lanes after this set's, its own threads, backends and communicators.
+  RankSetOptions beside() const;
 
   // make(rank, ops) on every rank's thread at once (a rank's weights, on its device).
   std::vector<ModelWeights> make_weights(const std::function<ModelWeights(int rank, Ops& ops)>& make);

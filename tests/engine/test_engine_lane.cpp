@@ -1,0 +1,236 @@
+// tests/engine/test_engine_lane.cpp — the prefill lane (docs/prefill-lane.md) through the Engine
+// on CPU ranks: a second set of ranks beside the first computes every prompt, one chunk at a
+// time, on the decode ranks' KV cache and weights. Greedy tokens and prompt argmax equal each
+// fixture's reference.json (transformers) over 1 and 2 ranks, async scheduling on and off,
+// prompts in several chunks; seeded sampling with preemption gives the tokens the engine
+// gives without the lane; aborts of requests in the lane lose nothing and leave no block
+// held; --calculate-kv-scales is refused with the lane.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/runner/rank_set.h"
+#include "engine/runner_factory.h"
+#include "tests/support/fixture_util.h"
+#include "tests/support/reference.h"
+
+namespace rotor {
+namespace {
+namespace fs = std::filesystem;
+
+struct Served {
+  std::unique_ptr<RankSet> ranks, lane;  // outlive the engine
+  std::unique_ptr<Engine> engine;
+};
+
+// The engine over `world` CPU ranks, with a prefill lane when cfg.prefill_lane_sms > 0.
+Served serve(const fs::path& dir, int world, const EngineConfig& cfg) {
+  Served s;
+  s.ranks = std::make_unique<RankSet>(RankSetOptions{"cpu", world, false, false, cfg.prefill_lane_sms});
+  if (cfg.prefill_lane_sms > 0) s.lane = std::make_unique<RankSet>(s.ranks->beside());
+  LoadOptions lo;
+  lo.model = dir;
+  RankSet::Loaded m = s.ranks->load(lo);
+  RunnerFactory factory(m.config, *s.ranks, std::move(m.weights), s.lane.get());
+  s.engine = Engine::create(cfg, factory);
+  return s;
+}
+
+fs::path tiny_moe() { return test::fixtures_dir() / "tiny-qwen3-moe"; }
+
+// Waits until the engine's published KV usage is 0 (updates are published after each step).
+bool kv_cache_empties(Engine& e) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    if (e.stats().kv_cache_usage == 0.0 && e.stats().num_running == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+class PrefillLane : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PrefillLane, GreedyTokensEqualTheReference) {
+  const fs::path dir = GetParam();
+  const ModelConfig c = ModelConfig::load(dir / "config.json");
+  const test::Reference ref = test::read_reference(dir);
+  ASSERT_FALSE(ref.greedy[0].empty());
+  for (const int world : {1, 2}) {
+    if (c.num_heads % world || c.moe_intermediate_size % world ||
+        (c.num_kv_heads % world && world % c.num_kv_heads))
+      continue;
+    for (const bool async : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << dir.filename().string() << " world " << world << (async ? " async" : ""));
+      EngineConfig cfg;
+      cfg.max_model_len = 64;
+      cfg.max_num_seqs = 4;
+      cfg.max_num_batched_tokens = 5;  // prompts in several chunks
+      cfg.async_scheduling = async;
+      cfg.kv_cache_memory_bytes = 8 << 20;
+      cfg.prefill_lane_sms = 1;
+      Served s = serve(dir, world, cfg);
+      std::vector<RequestHandle> handles;
+      for (size_t i = 0; i < ref.ids.size(); ++i) {
+        EngineRequest r;
+        r.prompt_token_ids = ref.ids[i];
+        r.params.temperature = 0.0f;
+        r.params.max_tokens = static_cast<int>(ref.greedy[i].size());
+        r.params.ignore_eos = true;
+        r.prompt_argmax = true;
+        handles.push_back(s.engine->submit(std::move(r)));
+      }
+      for (size_t i = 0; i < handles.size(); ++i) {
+        const RequestOutput o = handles[i].wait();
+        ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
+        EXPECT_EQ(o.token_ids, ref.greedy[i]) << "prompt " << i;
+        EXPECT_EQ(o.prompt_argmax, ref.argmax[i]) << "prompt " << i;
+      }
+      EXPECT_TRUE(kv_cache_empties(*s.engine));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, PrefillLane, ::testing::ValuesIn(test::bf16_fixtures()), [](const auto& info) {
+  std::string n = fs::path(info.param).filename().string();
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+});
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PrefillLane);
+
+// Twelve requests (greedy, seeded sampling, penalties, shared prefixes) on a KV cache so small
+// that requests are preempted and come back through the lane: every one gets the tokens it
+// gets without the lane.
+TEST(PrefillLaneEngine, SampledTokensEqualTheEngineWithoutTheLane) {
+  if (!fs::exists(tiny_moe() / "config.json")) GTEST_SKIP() << "no " << tiny_moe();
+  std::vector<EngineRequest> reqs(12);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EngineRequest& r = reqs[i];
+    for (int k = 0; k < 9 + static_cast<int>(i % 3) * 7; ++k)
+      r.prompt_token_ids.push_back(i % 2 ? 100 + k : static_cast<int32_t>(300 + 37 * i + 11 * k) % 5000);
+    SamplingParams& p = r.params;
+    p.max_tokens = 24 + static_cast<int>(i);
+    p.ignore_eos = true;
+    if (i % 3 == 1) {
+      p.temperature = 0.9f;
+      p.top_p = 0.95f;
+      p.seed = 40 + static_cast<int64_t>(i);
+    } else if (i % 3 == 2) {
+      p.temperature = 0.7f;
+      p.seed = 7;
+      p.frequency_penalty = 0.5f;
+      p.logprobs = 2;
+    } else {
+      p.temperature = 0.0f;
+    }
+  }
+  std::vector<std::vector<RequestOutput>> runs;
+  for (const int lane_sms : {0, 1}) {
+    for (const bool async : {false, true}) {
+      EngineConfig cfg;
+      cfg.max_model_len = 64;
+      cfg.max_num_seqs = 6;
+      cfg.max_num_batched_tokens = 16;
+      cfg.block_size = 8;
+      cfg.async_scheduling = async;
+      cfg.prefill_lane_sms = lane_sms;
+      // 12 blocks: far fewer than 6 running requests of up to 50 tokens need.
+      {
+        EngineConfig probe = cfg;
+        probe.kv_cache_memory_bytes = 1 << 20;
+        Served s0 = serve(tiny_moe(), 1, probe);
+        cfg.kv_cache_memory_bytes = 12 * ((1 << 20) / s0.engine->limits().num_blocks);
+      }
+      Served s = serve(tiny_moe(), 1, cfg);
+      std::vector<RequestHandle> h;
+      for (const EngineRequest& r : reqs) h.push_back(s.engine->submit(r));
+      std::vector<RequestOutput> outs;
+      for (auto& x : h) outs.push_back(x.wait());
+      std::printf("lane %d async %d: %llu preemptions, %llu steps\n", lane_sms, async,
+                  static_cast<unsigned long long>(s.engine->stats().num_preemptions),
+                  static_cast<unsigned long long>(s.engine->stats().num_steps));
+      EXPECT_GT(s.engine->stats().num_preemptions, 0u) << "lane " << lane_sms;
+      EXPECT_TRUE(kv_cache_empties(*s.engine));
+      runs.push_back(std::move(outs));
+    }
+  }
+  for (size_t run = 1; run < runs.size(); ++run)
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      SCOPED_TRACE(::testing::Message() << "run " << run << " request " << i);
+      const RequestOutput &a = runs[0][i], &b = runs[run][i];
+      ASSERT_NE(b.finish_reason, FinishReason::Error) << b.error;
+      EXPECT_EQ(a.token_ids, b.token_ids);
+      ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
+      for (size_t k = 0; k < a.logprobs.size(); ++k) EXPECT_EQ(a.logprobs[k].top_ids, b.logprobs[k].top_ids);
+    }
+}
+
+// Requests aborted while their prompt is in the lane (long prompts in many small chunks) end
+// at once with abort; the others finish with their greedy tokens, and no block stays held.
+TEST(PrefillLaneEngine, AbortsInTheLaneLoseNothing) {
+  if (!fs::exists(tiny_moe() / "config.json")) GTEST_SKIP() << "no " << tiny_moe();
+  EngineConfig cfg;
+  cfg.max_model_len = 256;
+  cfg.max_num_seqs = 4;
+  cfg.max_num_batched_tokens = 8;
+  cfg.async_scheduling = true;
+  cfg.kv_cache_memory_bytes = 8 << 20;
+  cfg.prefill_lane_sms = 1;
+  const auto request = [](int i, int len) {
+    EngineRequest r;
+    for (int k = 0; k < len; ++k) r.prompt_token_ids.push_back(static_cast<int32_t>(200 + 13 * i + 7 * k) % 4000);
+    r.params.temperature = 0.0f;
+    r.params.max_tokens = 12;
+    r.params.ignore_eos = true;
+    return r;
+  };
+  // The greedy tokens of the kept requests, alone.
+  std::vector<std::vector<int32_t>> alone;
+  {
+    Served s = serve(tiny_moe(), 1, cfg);
+    for (int i = 0; i < 3; ++i) alone.push_back(s.engine->submit(request(i, 20 + 9 * i)).wait().token_ids);
+  }
+  Served s = serve(tiny_moe(), 1, cfg);
+  std::vector<RequestHandle> kept, aborted;
+  for (int i = 0; i < 3; ++i) {
+    aborted.push_back(s.engine->submit(request(10 + i, 200)));
+    kept.push_back(s.engine->submit(request(i, 20 + 9 * i)));
+  }
+  for (size_t i = 0; i < aborted.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3 * static_cast<int>(i)));
+    s.engine->abort(aborted[i].id());
+  }
+  for (RequestHandle& h : aborted) {
+    const RequestOutput o = h.wait();
+    EXPECT_EQ(o.finish_reason, FinishReason::Abort);
+    EXPECT_LT(o.token_ids.size(), 12u);
+  }
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const RequestOutput o = kept[i].wait();
+    ASSERT_EQ(o.finish_reason, FinishReason::Length) << o.error;
+    EXPECT_EQ(o.token_ids, alone[i]) << "request " << i;
+  }
+  EXPECT_TRUE(kv_cache_empties(*s.engine));
+  EXPECT_EQ(s.engine->failure(), "");
+}
+
+TEST(PrefillLaneEngine, CalculatedKvScalesAreRefused) {
+  if (!fs::exists(tiny_moe() / "config.json")) GTEST_SKIP() << "no " << tiny_moe();
+  EngineConfig cfg;
+  cfg.max_model_len = 64;
+  cfg.kv_cache_memory_bytes = 8 << 20;
+  cfg.kv_cache_dtype = "fp8";
+  cfg.calculate_kv_scales = true;
+  cfg.prefill_lane_sms = 1;
+  try {
+    serve(tiny_moe(), 1, cfg);
+    ADD_FAILURE() << "the engine started";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("--calculate-kv-scales"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rotor
