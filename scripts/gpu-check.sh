@@ -3,7 +3,7 @@
 # fixtures with transformers, builds rotor with CUDA, runs the GPU tests and the benchmarks,
 # and prints a short table last. Logs go to $OUT (or ./gpu-out).
 #   scripts/gpu-check.sh [steps...]     steps: env fixtures build test comm tp tp-bench engine bench fp8
-#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps lanes overlap early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
+#                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps lanes overlap prefill-lane early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema / lane joined by "+" (default: bf16);
@@ -282,6 +282,13 @@ for step in $steps; do
       timed "all-reduce latency (rotor_bench_allreduce)" "$out/bench-allreduce.log" \
         "${run_env[@]}" $bin/bench/rotor_bench_allreduce
       grep -E "^\||ranks on" "$out/bench-allreduce.log"
+      ;;
+    prefill-lane)
+      # The prefill lane (docs/prefill-lane.md): the Engine with and without it, on 1 rank and
+      # on 2 ranks sharing GPU 0, the lanes sharing the SMs: the same tokens up to near ties.
+      timed "test_tp_cuda: the Engine with a prefill lane, 1 and 2 ranks" "$out/test_tp_cuda-lane.log" \
+        "${run_env[@]}" $bin/tests/test_tp_cuda --gtest_filter='*PrefillLane*'
+      grep -E "requests give|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$out/test_tp_cuda-lane.log" | sed 's/^/   /'
       ;;
     tp)
       # Tensor and expert parallelism with every rank on GPU 0 where there are fewer GPUs than
