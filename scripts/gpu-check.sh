@@ -7,7 +7,8 @@
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
 #       per run: bf16, or w8a8 / fp8kv / schema / lane joined by "+" (default: bf16);
-#       ROTOR_LANE_SMS: the decode lane's SMs with "lane" (default 96)
+#       ROTOR_LANE_SMS: the decode lane's SMs with "lane" (default 96); ROTOR_BENCH_OUTPUT_LEN
+#       (default 2048), ROTOR_BENCH_NUM_PROMPTS (default 32: the seed's burst)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
 #   ROTOR_E2E_TESTS="tests/e2e/test_x.py ..." (e2e, e2e-tp): only these test files (default: tests/e2e)
 #   ROTOR_NCU_RUNS="NAME:LAYERS:QUANT:BATCH:SPLITS ..." (ncu): the decode steps profiled
@@ -942,6 +943,9 @@ for step in $steps; do
       # the prefill lane, the decode lane on ROTOR_LANE_SMS SMs, default 96: docs/prefill-lane.md).
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
+      # More prompts than the 32 in flight: a steady state where prompts arrive while others
+      # decode (the prefill lane's case), after the seed's burst of 32.
+      num_prompts=${ROTOR_BENCH_NUM_PROMPTS:-32}
       for run in ${ROTOR_SERVE_RUNS:-bf16}; do
         for word in ${run//+/ }; do
           case $word in bf16|w8a8|fp8kv|schema|lane) ;; *) note "serve: unknown run word '$word' in '$run' (bf16, w8a8, fp8kv, schema, lane joined by +): skipped"; continue 2 ;; esac
@@ -966,9 +970,9 @@ for step in $steps; do
         note "rotor serve 30B-A3B dummy $run: healthy after $((SECONDS - t0)) s"
         bench=("${run_env[@]}" $bin/apps/rotor bench serve --base-url "http://127.0.0.1:$port"
                --model qwen3-30b-a3b-dummy --tokenizer "$stage/tokenizers/qwen3" --endpoint completions
-               --dataset random --random-input-len 16384 --random-output-len "$out_len" --num-prompts 32
+               --dataset random --random-input-len 16384 --random-output-len "$out_len" --num-prompts "$num_prompts"
                --max-concurrency 32 --ignore-eos)
-        timed "bench serve 30B-A3B $run: 32 x 16384 in / $out_len out, 32 in flight" "$out/bench-serve-$run.log" \
+        timed "bench serve 30B-A3B $run: $num_prompts x 16384 in / $out_len out, 32 in flight" "$out/bench-serve-$run.log" \
           "${bench[@]}" --result-json "$out/bench-serve-$run.json" --report "$out/bench-serve-$run.html"
         tail -n 40 "$out/bench-serve-$run.log"
         if [[ +$run+ == *+schema+* ]]; then
