@@ -1,4 +1,5 @@
-// engine/kv_cache/kv_cache_manager.cpp — block tables, prefix lookup and registration, holds.
+// engine/kv_cache/kv_cache_manager.cpp — block tables, prefix lookup and registration (at allocation or
+// later), holds.
 #include "engine/kv_cache/kv_cache_manager.h"
 
 #include <algorithm>
@@ -37,7 +38,7 @@ PrefixHit KVCacheManager::find_prefix(uint64_t req, std::span<const int32_t> tok
 }
 
 bool KVCacheManager::allocate(uint64_t req, std::span<const int32_t> known_tokens, int num_computed, int num_new,
-                              const PrefixHit& hit) {
+                              const PrefixHit& hit, int max_cached_tokens) {
   Table& t = tables_[req];
   const bool fresh = t.blocks.empty();
   ROTOR_CHECK(hit.blocks.empty() || (fresh && num_computed == hit.num_tokens),
@@ -57,16 +58,29 @@ bool KVCacheManager::allocate(uint64_t req, std::span<const int32_t> known_token
   t.blocks.insert(t.blocks.end(), hit.blocks.begin(), hit.blocks.end());
   t.num_cached = std::max(t.num_cached, static_cast<int>(hit.blocks.size()));
   if (needed > 0) pool_.allocate(needed, t.blocks);
-  if (caching_) {
-    const int num_full = std::min<int>(total, static_cast<int>(known_tokens.size())) / bs;
-    hash_blocks(t, known_tokens, num_full);
-    for (int i = t.num_cached; i < num_full; ++i) {
-      const BlockHash parent = i == 0 ? kRootBlockHash : t.hashes[i - 1];
-      pool_.cache(t.blocks[i], t.hashes[i], parent, known_tokens.subspan(static_cast<size_t>(i) * bs, bs));
-    }
-    t.num_cached = std::max(t.num_cached, num_full);
-  }
+  cache_full_blocks(t, known_tokens, std::min({total, static_cast<int>(known_tokens.size()), max_cached_tokens}) / bs);
   return true;
+}
+
+void KVCacheManager::cache_blocks(uint64_t req, std::span<const int32_t> known_tokens, int num_tokens) {
+  auto it = tables_.find(req);
+  if (it == tables_.end()) return;
+  const int64_t room = static_cast<int64_t>(it->second.blocks.size()) * block_size();
+  ROTOR_CHECK(num_tokens <= static_cast<int>(known_tokens.size()) && num_tokens <= room,
+              "kv cache: request {}: caching {} tokens, {} known, blocks for {}", req, num_tokens, known_tokens.size(),
+              room);
+  cache_full_blocks(it->second, known_tokens, num_tokens / block_size());
+}
+
+void KVCacheManager::cache_full_blocks(Table& t, std::span<const int32_t> tokens, int num_full) {
+  if (!caching_) return;
+  const int bs = block_size();
+  hash_blocks(t, tokens, num_full);
+  for (int i = t.num_cached; i < num_full; ++i) {
+    const BlockHash parent = i == 0 ? kRootBlockHash : t.hashes[i - 1];
+    pool_.cache(t.blocks[i], t.hashes[i], parent, tokens.subspan(static_cast<size_t>(i) * bs, bs));
+  }
+  t.num_cached = std::max(t.num_cached, num_full);
 }
 
 void KVCacheManager::free(uint64_t req) {

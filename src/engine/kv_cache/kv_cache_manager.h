@@ -1,11 +1,12 @@
 // engine/kv_cache/kv_cache_manager.h — per-request block tables over one BlockPool: prefix
 // lookups at admission, growing a request's table as its context grows (registering every
-// newly full block of known tokens in the prefix cache), and freeing it (vLLM v1's
-// KVCacheManager; nano-vllm's BlockManager), at once or under a hold (a freed table whose
-// blocks a device may still write, kept from reuse until the write is known done). Pure host
-// code: block ids, no tensors.
+// newly full block of known tokens in the prefix cache, then or once the caller knows it
+// written), and freeing it (vLLM v1's KVCacheManager; nano-vllm's BlockManager), at once or
+// under a hold (a freed table whose blocks a device may still write, kept from reuse until the
+// write is known done). Pure host code: block ids, no tensors.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -30,10 +31,14 @@ class KVCacheManager {
 
   // Makes `req` hold blocks for num_computed + num_new tokens: `hit` first (a request with no
   // blocks yet, num_computed = hit.num_tokens), then fresh blocks. Full blocks whose tokens
-  // are all known (`known_tokens`) and computed by the end of the step join the prefix
-  // cache. Returns false and changes nothing when there are not enough free blocks.
+  // are all known (`known_tokens`), computed by the end of the step and among the first
+  // `max_cached_tokens` join the prefix cache. Returns false and changes nothing when there are
+  // not enough free blocks.
   bool allocate(uint64_t req, std::span<const int32_t> known_tokens, int num_computed, int num_new,
-                const PrefixHit& hit = {});
+                const PrefixHit& hit = {}, int max_cached_tokens = std::numeric_limits<int>::max());
+  // Offers the full blocks of `req` among its first num_tokens (`known_tokens`, written) to the
+  // prefix cache. Nothing for a request without blocks.
+  void cache_blocks(uint64_t req, std::span<const int32_t> known_tokens, int num_tokens);
   // Releases every block of `req` (last block first, so the tail of a context is evicted
   // before its head); cached ones stay reusable until evicted.
   void free(uint64_t req);
@@ -71,6 +76,7 @@ class KVCacheManager {
     std::vector<int32_t> blocks;  // in release order
   };
   void hash_blocks(Table& t, std::span<const int32_t> tokens, int num_full) const;
+  void cache_full_blocks(Table& t, std::span<const int32_t> tokens, int num_full);
 
   BlockPool pool_;
   bool caching_;

@@ -1,7 +1,7 @@
 // tests/engine/kv_cache/test_kv_cache.cpp — BlockPool and KVCacheManager: allocation and freeing, ref
 // counts of shared blocks, prefix hits (full blocks only, never the last token), LRU
 // eviction order, the all-or-nothing allocate, the collision guard, caching off, tables freed
-// under a hold (kept from reuse until released).
+// under a hold (kept from reuse until released), blocks offered to the cache only once written.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -147,6 +147,27 @@ TEST(KVCacheManager, OnlyKnownTokensAreCached) {
   // Once known, the next allocation registers it.
   ASSERT_TRUE(kv.allocate(1, seq(9), 8, 1));
   EXPECT_TRUE(kv.pool().is_cached(kv.block_table(1)[1]));
+  kv.free(1);
+  kv.check_consistency();
+}
+
+TEST(KVCacheManager, BlocksCanJoinTheCacheOnceWritten) {
+  KVCacheManager kv(8, 4, true);
+  const auto a = seq(10);
+  // Ten tokens handed out, none written yet: nothing is offered to the cache.
+  ASSERT_TRUE(kv.allocate(1, a, 0, 10, {}, 0));
+  EXPECT_EQ(kv.find_prefix(2, a).num_tokens, 0);
+  kv.free(2);
+  kv.cache_blocks(1, a, 7);  // the first 7 written: block 0
+  EXPECT_TRUE(kv.pool().is_cached(kv.block_table(1)[0]));
+  EXPECT_FALSE(kv.pool().is_cached(kv.block_table(1)[1]));
+  kv.cache_blocks(1, a, 10);
+  EXPECT_TRUE(kv.pool().is_cached(kv.block_table(1)[1]));
+  EXPECT_EQ(kv.find_prefix(3, a).num_tokens, 8);
+  kv.free(3);
+  EXPECT_THROW(kv.cache_blocks(1, a, 11), Error);  // more than is known
+  kv.cache_blocks(4, a, 10);                     // no blocks: nothing
+  EXPECT_TRUE(kv.block_table(4).empty());
   kv.free(1);
   kv.check_consistency();
 }
