@@ -1,9 +1,10 @@
 // engine/scheduler/scheduler.cpp — schedule(), preemption, stop checks, update_from_output(); the
-// prefill lane's schedule_chunk() / update_from_chunk() and the holds on blocks freed by the
-// decode side.
+// prefill lane's schedule_chunk() / update_from_chunk(), its backlog rule, the holds on blocks
+// freed by the decode side and the prefix cache offered only written blocks.
 #include "engine/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/check.h"
 
@@ -33,6 +34,9 @@ Scheduler::Scheduler(SchedulerConfig config)
   ROTOR_CHECK(cfg_.max_num_seqs >= 1 && cfg_.max_num_batched_tokens >= 1 && cfg_.max_model_len >= 2,
               "scheduler: max_num_seqs {}, max_num_batched_tokens {}, max_model_len {} must be positive",
               cfg_.max_num_seqs, cfg_.max_num_batched_tokens, cfg_.max_model_len);
+  ROTOR_CHECK(cfg_.prefill_lane_backlog >= 0 && (cfg_.prefill_lane || cfg_.prefill_lane_backlog == 0),
+              "scheduler: prefill_lane_backlog {} needs the prefill lane and must not be negative",
+              cfg_.prefill_lane_backlog);
   ROTOR_CHECK(static_cast<int64_t>(cfg_.num_blocks) * cfg_.block_size >= cfg_.max_model_len,
               "the KV cache holds {} tokens ({} blocks of {}), fewer than max_model_len {}: lower --max-model-len "
               "or give the KV cache more memory",
@@ -83,6 +87,12 @@ std::optional<RequestUpdate> Scheduler::abort(uint64_t id) {
   finish(it->second.get(), FinishReason::Abort);
   return u;
 }
+
+int Scheduler::cacheable_at_hand_out(const Request& r) const {
+  return cfg_.prefill_lane ? r.num_written_tokens() : std::numeric_limits<int>::max();
+}
+
+void Scheduler::cache_written(const Request& r) { kv_.cache_blocks(r.id, r.tokens, r.num_written_tokens()); }
 
 void Scheduler::free_running(Request* r) {
   if (cfg_.prefill_lane && decode_in_flight_ > 0) kv_.free_held(r->id, newest_decode_step_);
@@ -162,6 +172,7 @@ void Scheduler::add_to_output(Request* r, int num_tokens, int blocks_before, Sch
   out.scheduled.push_back({r->id, num_tokens, sample});
   out.total_num_tokens += num_tokens;
   r->num_computed_tokens += num_tokens;
+  r->num_tokens_in_flight += num_tokens;
   if (sample) ++r->num_placeholders;
 }
 
@@ -179,7 +190,9 @@ SchedulerOutput Scheduler::schedule() {
   };
   std::vector<Pick> picks;
 
-  // Running requests first: decodes and unfinished prefill chunks alike (with the lane, decodes).
+  // Running requests first: decodes and unfinished prefill chunks alike (with the lane, decodes and
+  // the chunks of requests it admitted here).
+  bool waited = false;  // a running request waits for held blocks
   for (size_t i = 0; i < running_.size() && budget > 0;) {
     Request* r = running_[i];
     // Certain to finish with the tokens already in flight: nothing to compute. Or its next
@@ -196,12 +209,10 @@ SchedulerOutput Scheduler::schedule() {
       continue;
     }
     const int blocks_before = r->num_sent_tokens == 0 ? -1 : static_cast<int>(kv_.block_table(r->id).size());
-    // With the lane, a block joins the prefix cache only once the step writing it has reported:
-    // a chunk on the other stream may read a hit at once.
-    std::span<const int32_t> known = r->tokens;
-    if (cfg_.prefill_lane) known = known.first(static_cast<size_t>(r->num_computed_tokens - r->num_placeholders));
+    const int cacheable = cacheable_at_hand_out(*r);
     bool allocated = false, preempted_itself = false;
-    while (!(allocated = kv_.allocate(r->id, known, r->num_computed_tokens, n)) && !waits_for_held_blocks(*r, n)) {
+    while (!(allocated = kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n, {}, cacheable)) &&
+           !waits_for_held_blocks(*r, n)) {
       const size_t v = victim_index();
       Request* victim = running_[v];
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(v));
@@ -223,19 +234,23 @@ SchedulerOutput Scheduler::schedule() {
     if (allocated) {
       picks.push_back({r, n, blocks_before});
       budget -= n;
+    } else {
+      waited = true;
     }
     ++i;
   }
 
-  // Then waiting ones (new or preempted), unless this step had to preempt or the lane admits them.
-  if (!cfg_.prefill_lane && out.preempted_req_ids.empty()) {
-    while (!waiting_.empty() && budget > 0 && static_cast<int>(running_.size()) < cfg_.max_num_seqs) {
+  // Then waiting ones (new or preempted), unless this step had to preempt or a running request
+  // waits for blocks; with the lane only while at least prefill_lane_backlog wait (checked before
+  // each admission), the lane taking the others.
+  if (out.preempted_req_ids.empty() && !waited) {
+    while (admits_waiting() && budget > 0 && num_running() + num_prefilling() < cfg_.max_num_seqs) {
       Request* r = waiting_.front();
       if (r->num_placeholders > 0) break;  // preempted while its last step was in flight
       PrefixHit hit;
       if (!r->computes_whole_prompt()) hit = kv_.find_prefix(r->id, r->tokens);
       const int n = std::min(r->num_tokens() - hit.num_tokens, budget);
-      if (!kv_.allocate(r->id, r->tokens, hit.num_tokens, n, hit)) break;
+      if (!kv_.allocate(r->id, r->tokens, hit.num_tokens, n, hit, cacheable_at_hand_out(*r))) break;
       waiting_.pop_front();
       running_.push_back(r);
       r->status = RequestStatus::Running;
@@ -267,14 +282,14 @@ SchedulerOutput Scheduler::schedule_chunk() {
   if (r) {  // its next chunk; without the blocks for it, it waits
     blocks_before = static_cast<int>(kv_.block_table(r->id).size());
     n = std::min(r->num_tokens() - r->num_computed_tokens, budget);
-    if (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n)) r = nullptr;
+    if (!kv_.allocate(r->id, r->tokens, r->num_computed_tokens, n, {}, cacheable_at_hand_out(*r))) r = nullptr;
   } else if (!waiting_.empty() && static_cast<int>(running_.size()) < cfg_.max_num_seqs &&
              waiting_.front()->num_placeholders == 0) {  // else preempted while its last step was in flight
     Request* w = waiting_.front();
     PrefixHit hit;
     if (!w->computes_whole_prompt()) hit = kv_.find_prefix(w->id, w->tokens);
     n = std::min(w->num_tokens() - hit.num_tokens, budget);
-    if (kv_.allocate(w->id, w->tokens, hit.num_tokens, n, hit)) {
+    if (kv_.allocate(w->id, w->tokens, hit.num_tokens, n, hit, cacheable_at_hand_out(*w))) {
       waiting_.pop_front();
       r = lane_ = w;
       r->status = RequestStatus::Prefilling;
@@ -355,7 +370,12 @@ std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& 
   for (size_t k = 0; k < out.scheduled.size(); ++k) {
     auto it = requests_.find(out.scheduled[k].req_id);
     if (it == requests_.end()) continue;  // finished or aborted meanwhile
-    if (auto u = apply(it->second.get(), out.scheduled[k], result.outputs[k])) updates.push_back(std::move(*u));
+    Request* r = it->second.get();
+    r->num_tokens_in_flight -= out.scheduled[k].num_tokens;
+    std::optional<RequestUpdate> u = apply(r, out.scheduled[k], result.outputs[k]);
+    const bool finished = u && u->finish_reason != FinishReason::None;  // r is gone
+    if (cfg_.prefill_lane && !finished) cache_written(*r);
+    if (u) updates.push_back(std::move(*u));
   }
   if (cfg_.prefill_lane) {
     --decode_in_flight_;
@@ -377,12 +397,14 @@ std::vector<RequestUpdate> Scheduler::update_from_chunk(const SchedulerOutput& o
     chunk_finished_ids_.push_back(s.req_id);
     return {};
   }
+  r->num_tokens_in_flight -= s.num_tokens;
   std::vector<RequestUpdate> updates;
   bool finished = false;
   if (auto u = apply(r, s, result.outputs[0])) {
     finished = u->finish_reason != FinishReason::None;
     updates.push_back(std::move(*u));
   }
+  if (!finished) cache_written(*r);  // the chunk's blocks, now written (not when it was handed out)
   if (s.sample && !finished) {  // its context is computed: the decode lane's runner takes it over
     lane_ = nullptr;
     chunk_finished_ids_.push_back(r->id);
@@ -398,9 +420,10 @@ void Scheduler::check_consistency() const {
   const int bs = cfg_.block_size;
   for (const auto& [id, r] : requests_) {
     const int blocks = static_cast<int>(kv_.block_table(id).size());
-    ROTOR_CHECK(r->num_placeholders >= 0 && r->num_computed_tokens <= r->num_tokens_with_placeholders(),
-                "scheduler: request {} computed {} of {} tokens, {} placeholders", id, r->num_computed_tokens,
-                r->num_tokens(), r->num_placeholders);
+    ROTOR_CHECK(r->num_placeholders >= 0 && r->num_tokens_in_flight >= 0 &&
+                    r->num_computed_tokens <= r->num_tokens_with_placeholders(),
+                "scheduler: request {} computed {} of {} tokens, {} placeholders, {} in flight", id,
+                r->num_computed_tokens, r->num_tokens(), r->num_placeholders, r->num_tokens_in_flight);
     if (r->status == RequestStatus::Running || r->status == RequestStatus::Prefilling) {
       ROTOR_CHECK(blocks * bs >= r->num_computed_tokens, "scheduler: request {} has {} blocks for {} tokens", id,
                   blocks, r->num_computed_tokens);
@@ -408,7 +431,10 @@ void Scheduler::check_consistency() const {
     if (r->status == RequestStatus::Running) {
       ROTOR_CHECK(std::count(running_.begin(), running_.end(), r.get()) == 1, "scheduler: request {} not running once",
                   id);
-      ROTOR_CHECK(!cfg_.prefill_lane || r->num_computed_tokens == r->num_tokens_with_placeholders() - 1,
+      // With the lane it decodes, or with a backlog threshold it may be part-way through its prompt.
+      const bool decodes = r->num_computed_tokens == r->num_tokens_with_placeholders() - 1;
+      const bool prefills = cfg_.prefill_lane_backlog > 0 && r->num_placeholders == 0;
+      ROTOR_CHECK(!cfg_.prefill_lane || decodes || prefills,
                   "scheduler: running request {} has more than its next token to compute", id);
     } else if (r->status == RequestStatus::Prefilling) {
       ROTOR_CHECK(lane_ == r.get(), "scheduler: request {} prefills outside the lane", id);

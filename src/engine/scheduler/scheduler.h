@@ -11,11 +11,13 @@
 // With the prefill lane (docs/prefill-lane.md) two runners share the GPU: schedule() makes
 // decode-only steps of the running requests, schedule_chunk() hands out one prompt chunk at a
 // time (the request part-way through its prompt, else the first waiting one) and
-// update_from_chunk() moves a request whose prompt is done into the running set. Blocks freed
-// from a request the decode runner holds are held (KVCacheManager::free_held) until every
-// decode step scheduled before the free has reported, so a chunk on the other stream never
-// gets a block a decode step may still write; for the same reason a block a decode step
-// fills joins the prefix cache only once that step has reported.
+// update_from_chunk() moves a request whose prompt is done into the running set. With a
+// backlog threshold schedule() also admits waiting requests (prefill chunks in the decode step,
+// as without the lane) while that many wait. Blocks freed from a request the decode runner
+// holds are held (KVCacheManager::free_held) until every decode step scheduled before the free
+// has reported, so a chunk on the other stream never gets a block a decode step may still
+// write; for the same reason a block joins the prefix cache only once the step or chunk that
+// fills it has reported.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -39,6 +41,7 @@ struct SchedulerConfig {
   bool enable_prefix_caching = true;
   bool priority_policy = false;      // --scheduling-policy priority (else first come, first served)
   bool prefill_lane = false;         // prompts are computed by schedule_chunk(), decodes by schedule()
+  int prefill_lane_backlog = 0;      // with the lane: schedule() admits prompts while this many wait (0: never)
   std::vector<int32_t> eos_token_ids;
 };
 
@@ -53,9 +56,10 @@ class Scheduler {
   // request whose chunk is in flight keeps its blocks until update_from_chunk() for it.
   std::optional<RequestUpdate> abort(uint64_t id);
 
-  // The next step. With the prefill lane: decodes of the running requests only (a preempted
-  // request goes back to waiting and computes its context again through the lane). A
-  // non-empty output is in flight until update_from_output() for it.
+  // The next step. With the prefill lane: decodes of the running requests (a preempted request
+  // goes back to waiting and computes its context again through the lane), and with a backlog
+  // threshold K > 0 the prompt chunks of requests it admitted, admitting waiting ones while at
+  // least K wait. A non-empty output is in flight until update_from_output() for it.
   SchedulerOutput schedule();
   // `result` answers `out` (steps report in the order they were scheduled). Returns one update
   // per request that got a token or prompt argmax, or finished.
@@ -73,11 +77,9 @@ class Scheduler {
   // lane's runner as a NewRequestData.
   std::vector<RequestUpdate> update_from_chunk(const SchedulerOutput& out, const RunnerOutput& result);
 
-  // Something for schedule(): running requests, or finished ones the (decode) runner has not
-  // been told about (without the lane: waiting requests too).
-  bool has_decode_work() const {
-    return !running_.empty() || !finished_ids_.empty() || (!cfg_.prefill_lane && !waiting_.empty());
-  }
+  // Something for schedule(): running requests, finished ones the (decode) runner has not been
+  // told about, or waiting ones it would admit.
+  bool has_decode_work() const { return !running_.empty() || !finished_ids_.empty() || admits_waiting(); }
   // Something for schedule_chunk(): no chunk in flight, and a request in the lane or waiting,
   // or finished ones the prefill lane's runner has not been told about.
   bool has_chunk_work() const {
@@ -97,6 +99,18 @@ class Scheduler {
   void check_consistency() const;
 
  private:
+  // Whether schedule() may admit waiting requests: always without the lane, with it while at
+  // least prefill_lane_backlog wait.
+  bool admits_waiting() const {
+    if (!cfg_.prefill_lane) return !waiting_.empty();
+    return cfg_.prefill_lane_backlog > 0 && num_waiting() >= cfg_.prefill_lane_backlog;
+  }
+  // How many of r's tokens a block handed out now may cover and join the prefix cache: all
+  // (computed by then) without the lane; with it only those written, the rest joining when the
+  // step or chunk writing them reports (cache_written()): the other stream may read a hit at once.
+  int cacheable_at_hand_out(const Request& r) const;
+  // With the lane, after a report: r's full blocks of written tokens join the prefix cache.
+  void cache_written(const Request& r);
   // Where in running_ the request to preempt is (the newest, or with priorities the least
   // urgent: the largest (priority, arrival)).
   size_t victim_index() const;

@@ -3,7 +3,10 @@
 // one chunk in flight), each with its own SimRunner over one simulated KV cache. A step or chunk
 // is executed (reads and writes the cache) when it reports, and a chunk reports after a random
 // number (0 to max_chunk_wait) of decode reports, so the two lanes' writes interleave as two
-// streams' may. Records what each request got and checks what each lane was handed.
+// streams' may: a block one lane reads before the other's step writing it has reported is read
+// before that write in some orders, and caught. Records what each request got and checks what
+// each lane was handed (decode steps: decodes, and prompt chunks only while the backlog rule
+// admits them).
 #pragma once
 #include <deque>
 #include <optional>
@@ -23,8 +26,9 @@ class LaneDriver : public UpdateLog {
   bool step() {
     bool scheduled = false;
     if (static_cast<int>(steps_.size()) < depth_ && s_.has_decode_work()) {
+      const int waiting = s_.num_waiting();
       SchedulerOutput out = s_.schedule();
-      check_decode_step(out);
+      check_decode_step(out, waiting);
       if (!out.empty()) {
         steps_.push_back(std::move(out));
         scheduled = true;
@@ -70,21 +74,40 @@ class LaneDriver : public UpdateLog {
   }
   size_t preempted() const { return preempted_; }
   int chunks() const { return chunks_; }
+  int inline_admissions() const { return inline_admissions_; }  // waiting requests schedule() admitted
+  int inline_chunks() const { return inline_chunks_; }          // prompt chunks in decode steps
 
  private:
-  // Decodes only, of running requests; a request the decode runner does not hold comes with its
-  // whole context computed but its last token.
-  void check_decode_step(const SchedulerOutput& out) {
+  // Decodes of running requests; a request the decode runner does not hold comes with its whole
+  // context computed but its last token. With a backlog threshold K also prompt chunks, within
+  // the budget and max_num_seqs, of requests admitted (with their prefix-cache hit) while at
+  // least K waited: `waiting` before the step, so at least K - 1 after any admission.
+  void check_decode_step(const SchedulerOutput& out, int waiting) {
     preempted_ += out.preempted_req_ids.size();
+    const SchedulerConfig& cfg = s_.config();
+    const int admitted = waiting + static_cast<int>(out.preempted_req_ids.size()) - s_.num_waiting();
+    EXPECT_GE(admitted, 0);
+    if (cfg.prefill_lane_backlog == 0) {
+      EXPECT_EQ(admitted, 0);
+    } else if (admitted > 0) {
+      EXPECT_GE(s_.num_waiting(), cfg.prefill_lane_backlog - 1);
+    }
+    inline_admissions_ += admitted;
+    EXPECT_LE(out.total_num_tokens, cfg.max_num_batched_tokens);
+    EXPECT_LE(static_cast<int>(out.scheduled.size()), cfg.max_num_seqs);
     for (const ScheduledRequest& sr : out.scheduled) {
-      EXPECT_EQ(sr.num_tokens, 1) << "request " << sr.req_id;
-      EXPECT_TRUE(sr.sample);
       const Request* r = s_.request(sr.req_id);
       ASSERT_NE(r, nullptr);
       EXPECT_EQ(r->status, RequestStatus::Running) << "request " << sr.req_id;
+      if (sr.num_tokens == 1 && sr.sample) continue;
+      EXPECT_GT(cfg.prefill_lane_backlog, 0) << "a prompt chunk of request " << sr.req_id << " in a decode step";
+      ++inline_chunks_;
     }
-    for (const NewRequestData& d : out.new_requests)
-      EXPECT_EQ(d.num_computed_tokens + 1, static_cast<int>(d.token_ids.size())) << "request " << d.req_id;
+    for (const NewRequestData& d : out.new_requests) {
+      const bool from_lane = d.num_computed_tokens + 1 == static_cast<int>(d.token_ids.size());
+      const bool admitted_here = cfg.prefill_lane_backlog > 0 && d.num_computed_tokens % cfg.block_size == 0;
+      EXPECT_TRUE(from_lane || admitted_here) << "request " << d.req_id;
+    }
   }
 
   // At most one request, within the budget, in the lane; never a running one.
@@ -111,6 +134,8 @@ class LaneDriver : public UpdateLog {
   int chunk_wait_ = 0;  // decode reports before the chunk reports
   size_t preempted_ = 0;
   int chunks_ = 0;
+  int inline_admissions_ = 0;
+  int inline_chunks_ = 0;
 };
 
 }  // namespace rotor::test

@@ -3,10 +3,13 @@
 // decode steps go on; aborts in the lane; the chunk's blocks in the prefix cache; long prompts in
 // back-to-back chunks; max_num_seqs; a first token that finishes; preempted requests coming back
 // through the lane; blocks freed by the decode side held until the step in flight reports (and
-// waited for rather than preempting); blocks decode steps fill cached only once written.
+// waited for rather than preempting); blocks decode steps fill cached only once written; the
+// backlog rule (prompts admitted into decode steps while enough wait; neither lane hitting blocks
+// the other's step in flight writes; no admission while a running request waits for blocks).
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <string>
 
 #include "core/error.h"
 #include "tests/engine/scheduler/lane_driver.h"
@@ -382,6 +385,169 @@ TEST(SchedulerLane, BlocksDecodeStepsFillAreCachedOnlyOnceWritten) {
   const SchedulerOutput o = s.schedule();
   EXPECT_TRUE(s.kv_cache().pool().is_cached(s.kv_cache().block_table(1)[2]));
   log.record(s.update_from_output(o, decode.execute(o)));
+  s.check_consistency();
+}
+
+TEST(SchedulerLane, BacklogAdmitsPromptsIntoDecodeStepsWhileTheLaneTakesTheFront) {
+  for (int backlog : {0, 3}) {
+    SCOPED_TRACE("backlog " + std::to_string(backlog));
+    SchedulerConfig cfg = lane_config(64);
+    cfg.prefill_lane_backlog = backlog;
+    Scheduler s(cfg);
+    for (uint64_t id = 1; id <= 5; ++id) s.add_request(request(id, 6, 4, static_cast<int32_t>(100 * id)));
+    EXPECT_EQ(s.has_decode_work(), backlog > 0);  // 5 waiting
+    const SchedulerOutput c = s.schedule_chunk();  // the lane takes the front
+    ASSERT_EQ(ids(c), std::vector<uint64_t>{1});
+    SchedulerOutput o = s.schedule();
+    if (backlog == 0) {  // today's lane: prompts only through it
+      EXPECT_TRUE(o.empty());
+      EXPECT_EQ(s.num_waiting(), 4);
+      continue;
+    }
+    // 4 wait: request 2 is admitted; 3 wait: request 3; then 2 < 3 wait and admission stops.
+    ASSERT_EQ(ids(o), (std::vector<uint64_t>{2, 3}));
+    for (const ScheduledRequest& sr : o.scheduled) {
+      EXPECT_EQ(sr.num_tokens, 6);
+      EXPECT_TRUE(sr.sample);
+    }
+    ASSERT_EQ(o.new_requests.size(), 2u);
+    EXPECT_EQ(o.new_requests[0].num_computed_tokens, 0);
+    EXPECT_EQ(s.num_waiting(), 2);
+    EXPECT_EQ(s.num_running(), 2);
+    EXPECT_EQ(s.num_prefilling(), 1);
+    s.check_consistency();
+    s.update_from_output(o, answer(o, 7));
+    s.update_from_chunk(c, answer(c, 7));
+    o = s.schedule();  // decodes only: 2 wait
+    EXPECT_EQ(ids(o), (std::vector<uint64_t>{2, 3, 1}));
+    EXPECT_EQ(o.total_num_tokens, 3);
+    s.update_from_output(o, answer(o, 7));
+    s.add_request(request(6, 6, 4, 600));  // 3 wait again: the front (request 4) is admitted
+    o = s.schedule();
+    EXPECT_EQ(ids(o), (std::vector<uint64_t>{2, 3, 1, 4}));
+    EXPECT_EQ(o.total_num_tokens, 9);
+    EXPECT_EQ(s.num_waiting(), 2);
+    s.check_consistency();
+  }
+}
+
+TEST(SchedulerLane, BacklogPromptContinuesInLaterDecodeSteps) {
+  SchedulerConfig cfg = lane_config(32, 8);
+  cfg.prefill_lane_backlog = 1;
+  Scheduler s(cfg);
+  SimRunner decode(32, 4, 0);
+  test::UpdateLog log;
+  const Request a = request(1, 20, 3);
+  s.add_request(a);
+  std::vector<int> chunks;
+  for (SchedulerOutput o = s.schedule(); !o.scheduled.empty(); o = s.schedule()) {
+    EXPECT_FALSE(s.has_chunk_work());  // the decode steps took it: nothing waits
+    ASSERT_EQ(ids(o), std::vector<uint64_t>{1});
+    chunks.push_back(o.scheduled[0].num_tokens);
+    EXPECT_EQ(o.new_requests.size(), chunks.size() == 1 ? 1u : 0u);  // then what changed only
+    s.check_consistency();
+    log.record(s.update_from_output(o, decode.execute(o)));
+  }
+  EXPECT_FALSE(s.has_work());
+  EXPECT_EQ(chunks, (std::vector<int>{8, 8, 4, 1, 1}));
+  EXPECT_EQ(log.results()[1].tokens, test::expected_alone(a.seed, a.tokens, 3, cfg.max_model_len, 0, true).tokens);
+  EXPECT_EQ(s.kv_cache().num_free_blocks(), 32);
+}
+
+TEST(SchedulerLane, LaneChunkBlocksAreNotHitBeforeTheChunkReports) {
+  // A prompt with the same 20 tokens is admitted into a decode step while the lane's chunk that
+  // writes them is in flight: the step may run first, so it must compute them itself.
+  SchedulerConfig cfg = lane_config(32);
+  cfg.prefill_lane_backlog = 1;
+  Scheduler s(cfg);
+  const auto kv = test::make_sim_kv(32, 4);
+  SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
+  s.add_request(request(1, 20, 4));
+  const SchedulerOutput c = s.schedule_chunk();
+  ASSERT_EQ(ids(c), std::vector<uint64_t>{1});
+  const std::vector<int32_t> lane_blocks(s.kv_cache().block_table(1).begin(), s.kv_cache().block_table(1).end());
+  for (int32_t b : lane_blocks) EXPECT_FALSE(s.kv_cache().pool().is_cached(b));
+  Request b = request(2, 22, 4);
+  b.tokens[20] = b.tokens[21] = 9;
+  s.add_request(b);
+  const SchedulerOutput o = s.schedule();
+  ASSERT_EQ(ids(o), std::vector<uint64_t>{2});
+  ASSERT_EQ(o.new_requests.size(), 1u);
+  EXPECT_EQ(o.new_requests[0].num_computed_tokens, 0);
+  EXPECT_EQ(o.scheduled[0].num_tokens, 22);
+  s.update_from_output(o, decode.execute(o));  // the decode step runs before the chunk
+  s.update_from_chunk(c, prefill.execute(c));
+  // Now written: a third prompt hits them (or request 2's, cached when its step reported).
+  Request d = request(3, 23, 4);
+  d.tokens[20] = 5;
+  s.add_request(d);
+  const SchedulerOutput o2 = s.schedule();  // request 1 joins the decode batch; request 3 is admitted
+  ASSERT_EQ(o2.new_requests.size(), 2u);
+  EXPECT_EQ(o2.new_requests[1].req_id, 3u);
+  EXPECT_EQ(o2.new_requests[1].num_computed_tokens, 20);
+  s.update_from_output(o2, decode.execute(o2));
+  s.check_consistency();
+}
+
+TEST(SchedulerLane, InlinePromptBlocksAreNotHitBeforeTheirStepReports) {
+  // Async decode steps: request 1's first chunk (positions 0..7) is in flight when its second is
+  // handed out, and a prompt with the same start goes to the lane: it must not hit blocks 0..1.
+  SchedulerConfig cfg = lane_config(32, 8);
+  cfg.prefill_lane_backlog = 1;
+  Scheduler s(cfg);
+  const auto kv = test::make_sim_kv(32, 4);
+  SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
+  s.add_request(request(1, 20, 4));
+  const SchedulerOutput o1 = s.schedule();
+  const SchedulerOutput o2 = s.schedule();
+  ASSERT_EQ(ids(o2), std::vector<uint64_t>{1});
+  EXPECT_EQ(o2.cached_requests.at(0).num_computed_tokens, 8);
+  const std::span<const int32_t> table = s.kv_cache().block_table(1);
+  for (int32_t blk : table) EXPECT_FALSE(s.kv_cache().pool().is_cached(blk));
+  s.add_request(request(2, 19, 4));  // tokens 100..118: request 1's first 19
+  SchedulerOutput c = s.schedule_chunk();
+  ASSERT_EQ(ids(c), std::vector<uint64_t>{2});
+  EXPECT_EQ(c.new_requests.at(0).num_computed_tokens, 0);
+  s.update_from_chunk(c, prefill.execute(c));  // the chunk runs before o1 and o2
+  EXPECT_TRUE(s.kv_cache().pool().is_cached(s.kv_cache().block_table(2)[1]));  // the chunk reported
+  // Positions 8..15 are request 1's alone: cached once o2, which writes them, reported.
+  s.update_from_output(o1, decode.execute(o1));
+  EXPECT_FALSE(s.kv_cache().pool().is_cached(s.kv_cache().block_table(1)[2]));
+  s.update_from_output(o2, decode.execute(o2));
+  EXPECT_TRUE(s.kv_cache().pool().is_cached(s.kv_cache().block_table(1)[2]));
+  EXPECT_TRUE(s.kv_cache().pool().is_cached(s.kv_cache().block_table(1)[3]));
+  c = s.schedule_chunk();
+  ASSERT_EQ(ids(c), std::vector<uint64_t>{2});
+  s.update_from_chunk(c, prefill.execute(c));
+  s.check_consistency();
+}
+
+TEST(SchedulerLane, BacklogAdmitsNothingWhileARunningRequestWaitsForHeldBlocks) {
+  // 5 blocks. Request 1 prefills in decode steps; request 2's chunk in the lane is aborted in
+  // flight, its 2 blocks held. Request 1's next chunk needs 2 blocks, 1 is free: it waits for the
+  // held ones, and request 3 (1 block) is not admitted in front of it.
+  SchedulerConfig cfg = lane_config(5, 8);
+  cfg.prefill_lane_backlog = 1;
+  Scheduler s(cfg);
+  s.add_request(request(1, 16, 4));
+  SchedulerOutput o = s.schedule();
+  ASSERT_EQ(ids(o), std::vector<uint64_t>{1});
+  s.update_from_output(o, answer(o, 7));
+  s.add_request(request(2, 16, 4, 500));
+  const SchedulerOutput c = s.schedule_chunk();
+  ASSERT_EQ(ids(c), std::vector<uint64_t>{2});
+  ASSERT_TRUE(s.abort(2).has_value());
+  EXPECT_EQ(s.kv_cache().num_free_blocks(), 1);
+  s.add_request(request(3, 3, 4, 900));
+  o = s.schedule();
+  EXPECT_TRUE(o.scheduled.empty());
+  EXPECT_TRUE(o.preempted_req_ids.empty());
+  EXPECT_EQ(s.num_waiting(), 1);
+  s.update_from_chunk(c, answer(c, 7));  // the held blocks come back
+  o = s.schedule();
+  EXPECT_EQ(ids(o), std::vector<uint64_t>{1});
+  EXPECT_EQ(o.total_num_tokens, 8);
+  s.update_from_output(o, answer(o, 7));
   s.check_consistency();
 }
 

@@ -5,9 +5,11 @@
 // other may still write it), with and without prefix caching. Aborts hit any request, decoding
 // ones, and the one whose chunk is in flight. Some prompts continue a decoding request (its tokens
 // so far, and more), so they hit blocks decode steps wrote; with the priority policy they go
-// first, and may reach the lane while such a step is in flight. At the end every block is back in
-// the pool with ref count 0, both runners hold nothing, and every request that was not aborted
-// produced exactly what it produces alone.
+// first, and may reach the lane while such a step is in flight. With a backlog threshold (2 or 4)
+// decode steps also take prompts while enough wait, so either lane may hit blocks the other's
+// step in flight writes unless they join the cache only once written. At the end every block is
+// back in the pool with ref count 0, both runners hold nothing, and every request that was not
+// aborted produced exactly what it produces alone.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -22,6 +24,7 @@ struct Case {
   bool caching;
   int depth;
   bool priority;  // continuations first
+  int backlog;    // prefill_lane_backlog
 };
 
 class SchedulerLaneRandom : public ::testing::TestWithParam<Case> {};
@@ -38,11 +41,12 @@ TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
   cfg.enable_prefix_caching = c.caching;
   cfg.prefill_lane = true;
   cfg.priority_policy = c.priority;
+  cfg.prefill_lane_backlog = c.backlog;
   cfg.eos_token_ids = {test::kSimEos};
   Scheduler s(cfg);
   const std::shared_ptr<test::SimKV> kv = test::make_sim_kv(kBlocks, kBs);
   test::SimRunner decode(kv, kBs, kEosEvery), prefill(kv, kBs, kEosEvery);
-  const uint32_t seed = 4321 + c.depth * 10 + c.caching + c.priority * 100;
+  const uint32_t seed = 4321 + c.depth * 10 + c.caching + c.priority * 100 + c.backlog * 1000;
   test::LaneDriver d(s, decode, prefill, c.depth, kMaxChunkWait, seed);
 
   std::mt19937 rng(seed);
@@ -133,18 +137,28 @@ TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
   EXPECT_GT(finished, kRequests / 2);
   EXPECT_GT(aborted.size(), 50u);
   EXPECT_GT(d.preempted(), 20u) << "the pool is meant to be too small";
-  EXPECT_GT(d.chunks(), kRequests);
+  if (c.backlog == 0) {
+    EXPECT_GT(d.chunks(), kRequests);
+  } else {  // the lane and the decode steps each take a good share of the prompts, in chunks
+    EXPECT_GT(d.chunks(), kRequests / 2);
+    EXPECT_GT(d.inline_admissions(), kRequests / 2);
+    EXPECT_GT(d.inline_chunks(), d.inline_admissions());
+  }
   if (c.caching) {
     EXPECT_GT(s.kv_cache().prefix_hits(), 0u);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, SchedulerLaneRandom,
-                         ::testing::Values(Case{true, 1, false}, Case{false, 1, false}, Case{true, 2, false},
-                                           Case{false, 2, false}, Case{true, 1, true}, Case{true, 2, true}),
+                         ::testing::Values(Case{true, 1, false, 0}, Case{false, 1, false, 0}, Case{true, 2, false, 0},
+                                           Case{false, 2, false, 0}, Case{true, 1, true, 0}, Case{true, 2, true, 0},
+                                           Case{true, 1, false, 2}, Case{true, 2, false, 2}, Case{false, 2, false, 2},
+                                           Case{true, 2, true, 2}, Case{true, 2, false, 4}),
                          [](const auto& info) {
-                           return std::string(info.param.caching ? "Caching" : "NoCaching") +
-                                  (info.param.depth == 2 ? "Async" : "Sync") + (info.param.priority ? "Priority" : "");
+                           const Case& c = info.param;
+                           return std::string(c.caching ? "Caching" : "NoCaching") + (c.depth == 2 ? "Async" : "Sync") +
+                                  (c.priority ? "Priority" : "") +
+                                  (c.backlog > 0 ? "Backlog" + std::to_string(c.backlog) : "");
                          });
 
 }  // namespace
