@@ -38,6 +38,10 @@ void add_engine_options(CLI::App* c, EngineConfig& cfg) {
                 "Compute prompts in a prefill lane beside the decode steps, the decode lane on this many SMs of "
                 "each GPU and the prefill lane on the rest (0: off; on the CPU any number turns it on)")
       ->capture_default_str();
+  c->add_option("--prefill-lane-backlog", cfg.prefill_lane_backlog,
+                "With --prefill-lane-sms: prompts also go into decode steps while at least this many wait (a burst "
+                "is not held to the lane's pace); 0: only the lane computes prompts")
+      ->capture_default_str();
   c->add_option_function<std::string>(
       "--kv-cache-memory-bytes",
       [&cfg](const std::string& v) { cfg.kv_cache_memory_bytes = parse_human_int("--kv-cache-memory-bytes", v); },

@@ -271,6 +271,7 @@ ServeConfig resolve_serve_config(const ServeArgs& given, bool allow_download) {
   ROTOR_CHECK(a.engine.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
   ROTOR_CHECK(a.engine.max_model_len >= 0, "--max-model-len must be positive");
   ROTOR_CHECK(a.engine.prefill_lane_sms >= 0, "--prefill-lane-sms must be at least 0 (0: no prefill lane)");
+  ROTOR_CHECK(a.engine.prefill_lane_backlog >= 0, "--prefill-lane-backlog must be at least 0");
   ROTOR_CHECK(a.engine.max_num_batched_tokens >= a.engine.max_num_seqs,
               "--max-num-batched-tokens ({}) must be at least --max-num-seqs ({})", a.engine.max_num_batched_tokens,
               a.engine.max_num_seqs);
@@ -356,6 +357,7 @@ json ServeConfig::to_json() const {
                   {"enable_prefix_caching", a.engine.enable_prefix_caching},
                   {"async_scheduling", a.engine.async_scheduling},
                   {"prefill_lane_sms", a.engine.prefill_lane_sms},
+                  {"prefill_lane_backlog", a.engine.prefill_lane_backlog},
                   {"scheduling_policy", a.scheduling_policy},
                   {"gpu_memory_utilization", std::round(a.engine.gpu_memory_utilization * 1e6) / 1e6},
                   {"kv_cache_memory_bytes", a.engine.kv_cache_memory_bytes},

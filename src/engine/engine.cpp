@@ -4,6 +4,8 @@
 // EngineMetrics, shutdown and failure.
 #include "engine/engine.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -117,7 +119,10 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
               "--calculate-kv-scales computes the FP8 scales in the first prefill of one runner; it does not work "
               "with --prefill-lane-sms (two runners share the cache)");
   std::unique_ptr<StepRunner> prefill;
-  std::unique_ptr<StepRunner> runner = factory.build(ro, &lim.num_blocks, &prefill);
+  ROTOR_CHECK(config.prefill_lane_backlog >= 0, "--prefill-lane-backlog must be at least 0 (got {})",
+              config.prefill_lane_backlog);
+  std::unique_ptr<StepRunner> runner =
+      factory.build(ro, &lim.num_blocks, &prefill, /*decodes_only=*/config.prefill_lane_backlog == 0);
   lim.vocab_size = model.vocab_size;
   lim.eos_token_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
   ROTOR_LOG_INFO("KV cache: {} blocks of {} tokens ({}, {:.2f} GiB, {} tokens); max_model_len {}", lim.num_blocks,
@@ -125,8 +130,11 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
                  static_cast<double>(lim.num_blocks) * block_bytes / 1073741824.0,
                  static_cast<int64_t>(lim.num_blocks) * config.block_size, lim.max_model_len);
   if (prefill)
-    ROTOR_LOG_INFO("prefill lane: prompts in chunks of up to {} tokens beside decode steps of up to {} requests",
-                   config.max_num_batched_tokens, config.max_num_seqs);
+    ROTOR_LOG_INFO("prefill lane: prompts in chunks of up to {} tokens beside decode steps of up to {} requests{}",
+                   config.max_num_batched_tokens, config.max_num_seqs,
+                   config.prefill_lane_backlog > 0
+                       ? fmt::format("; prompts also in decode steps while {} wait", config.prefill_lane_backlog)
+                       : std::string());
   return std::make_unique<Engine>(config, std::move(lim), std::move(runner), std::move(prefill));
 }
 
@@ -150,6 +158,7 @@ Engine::Engine(const EngineConfig& config, EngineLimits limits, std::unique_ptr<
   sc.priority_policy = config_.priority_scheduling;
   sc.eos_token_ids = limits_.eos_token_ids;
   sc.prefill_lane = prefill_runner_ != nullptr;
+  sc.prefill_lane_backlog = sc.prefill_lane ? config_.prefill_lane_backlog : 0;
   scheduler_ = std::make_unique<Scheduler>(sc);
   metrics_ = std::make_unique<EngineMetrics>(limits_.num_blocks, limits_.block_size, limits_.max_model_len,
                                              config_.kv_cache_dtype, config_.calculate_kv_scales);

@@ -54,6 +54,10 @@ struct EngineConfig {
   // (docs/prefill-lane.md), the decode lane on this many SMs of each GPU; 0 = no lane. The
   // caller builds the lane's ranks (RankSet::beside) and hands them to the RunnerFactory.
   int prefill_lane_sms = 0;
+  // --prefill-lane-backlog: with the lane, prompts also go into decode steps (as without it,
+  // on the whole budget) while at least this many wait, so a burst is not held to the lane's
+  // pace; 0 = only the lane computes prompts.
+  int prefill_lane_backlog = 2;
 };
 
 struct EngineRequest {

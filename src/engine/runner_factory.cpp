@@ -34,7 +34,7 @@ int64_t RunnerFactory::kv_block_bytes(int block_size, KvCacheDtype dtype) const 
 }
 
 std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, int* num_blocks,
-                                                 std::unique_ptr<StepRunner>* prefill_runner) {
+                                                 std::unique_ptr<StepRunner>* prefill_runner, bool decodes_only) {
   ROTOR_CHECK(!built_, "the runner factory has built its runners already");
   ROTOR_CHECK(!lane_ || prefill_runner, "the runner factory has a prefill lane and nowhere to put its runner");
   built_ = true;
@@ -42,7 +42,7 @@ std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, i
   RunnerOptions decode = options;
   std::unique_ptr<PrefillLaneResources> lane;
   if (lane_) {
-    decode.max_num_tokens = options.max_num_seqs;  // one token a request: prompts go through the lane
+    if (decodes_only) decode.max_num_tokens = options.max_num_seqs;  // one token a request: prompts in the lane
     lane = std::make_unique<PrefillLaneResources>();
     // The lane's weights are views of the decode runners': its own are empty.
     for (int r = 0; r < world_size(); ++r) lane->ranks.push_back({&lane_->ops(r), &lane_->comm(r), {}});

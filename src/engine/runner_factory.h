@@ -35,10 +35,11 @@ class RunnerFactory {
   bool has_prefill_lane() const { return lane_ != nullptr; }
   // Builds the ranks' runners (once) and the StepRunner over them; *num_blocks: the KV blocks
   // every rank holds. With a prefill lane, *prefill_runner gets the lane's StepRunner (chunks
-  // of one request, up to options.max_num_tokens tokens, no graphs) and the ranks' runners
-  // run decodes only (options.max_num_seqs tokens a step); it must be destroyed first.
+  // of one request, up to options.max_num_tokens tokens, no graphs; it must be destroyed
+  // first), and with `decodes_only` the ranks' runners are sized for decodes only
+  // (options.max_num_seqs tokens a step: no prompt chunks in their steps).
   std::unique_ptr<StepRunner> build(const RunnerOptions& options, int* num_blocks,
-                                    std::unique_ptr<StepRunner>* prefill_runner = nullptr);
+                                    std::unique_ptr<StepRunner>* prefill_runner = nullptr, bool decodes_only = true);
 
  private:
   ModelConfig model_;

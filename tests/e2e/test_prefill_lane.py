@@ -1,7 +1,8 @@
 """`rotor serve --prefill-lane-sms N` on the CPU backend (docs/prefill-lane.md: prompts computed in a
 second lane of ranks beside the decode steps; on the CPU any N > 0 turns it on): concurrent
 streamed completions, prompts in several chunks, give the greedy tokens the server gives
-without the lane; a client that leaves mid-stream loses nobody else anything; a bad value is a
+without the lane, with every prompt in the lane (--prefill-lane-backlog 0) and with prompts
+also in decode steps while 2 wait; a client that leaves mid-stream loses nobody else anything; a bad value is a
 one-line error at start-up."""
 import concurrent.futures
 import json
@@ -52,11 +53,13 @@ def serve_concurrently(binary, model, *flags):
 
 def test_prefill_lane_gives_the_tokens_without_it(rotor_binary, tiny_model_dir):
     without, _ = serve_concurrently(rotor_binary, tiny_model_dir)
-    lane, log = serve_concurrently(rotor_binary, tiny_model_dir, "--prefill-lane-sms", "1", "--async-scheduling")
-    assert "prefill lane: prompts in chunks of up to 16 tokens" in log, log
-    for p, a, b in zip(PROMPTS, without, lane):
-        assert len(a) == MAX_TOKENS, (p, a)
-        assert a == b, p
+    for backlog in ["0", "2"]:
+        lane, log = serve_concurrently(rotor_binary, tiny_model_dir, "--prefill-lane-sms", "1", "--async-scheduling",
+                                       "--prefill-lane-backlog", backlog)
+        assert "prefill lane: prompts in chunks of up to 16 tokens" in log, log
+        for p, a, b in zip(PROMPTS, without, lane):
+            assert len(a) == MAX_TOKENS, (p, a)
+            assert a == b, (backlog, p)
 
 
 def test_prefill_lane_bad_value_is_a_clear_error(rotor_binary, tiny_model_dir):

@@ -1,14 +1,16 @@
 // tests/engine/test_engine_lane.cpp — the prefill lane (docs/prefill-lane.md) through the Engine
 // on CPU ranks: a second set of ranks beside the first computes every prompt, one chunk at a
-// time, on the decode ranks' KV cache and weights. Greedy tokens and prompt argmax equal each
+// time, on the decode ranks' KV cache and weights; with a backlog threshold, prompts also go
+// into decode steps while that many wait. Greedy tokens and prompt argmax equal each
 // fixture's reference.json (transformers) over 1 and 2 ranks, async scheduling on and off,
-// prompts in several chunks; seeded sampling with preemption gives the tokens the engine
-// gives without the lane; aborts of requests in the lane lose nothing and leave no block
-// held; --calculate-kv-scales is refused with the lane.
+// prompts in several chunks, the lane alone and with a backlog of 2; seeded sampling with
+// preemption gives the tokens the engine gives without the lane; aborts of requests in the
+// lane lose nothing and leave no block held; --calculate-kv-scales is refused with the lane.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "engine/engine.h"
 #include "engine/runner/rank_set.h"
@@ -61,34 +63,37 @@ TEST_P(PrefillLane, GreedyTokensEqualTheReference) {
     if (c.num_heads % world || c.moe_intermediate_size % world ||
         (c.num_kv_heads % world && world % c.num_kv_heads))
       continue;
-    for (const bool async : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << dir.filename().string() << " world " << world << (async ? " async" : ""));
-      EngineConfig cfg;
-      cfg.max_model_len = 64;
-      cfg.max_num_seqs = 4;
-      cfg.max_num_batched_tokens = 5;  // prompts in several chunks
-      cfg.async_scheduling = async;
-      cfg.kv_cache_memory_bytes = 8 << 20;
-      cfg.prefill_lane_sms = 1;
-      Served s = serve(dir, world, cfg);
-      std::vector<RequestHandle> handles;
-      for (size_t i = 0; i < ref.ids.size(); ++i) {
-        EngineRequest r;
-        r.prompt_token_ids = ref.ids[i];
-        r.params.temperature = 0.0f;
-        r.params.max_tokens = static_cast<int>(ref.greedy[i].size());
-        r.params.ignore_eos = true;
-        r.prompt_argmax = true;
-        handles.push_back(s.engine->submit(std::move(r)));
+    for (const bool async : {false, true})
+      for (const int backlog : {0, 2}) {
+        SCOPED_TRACE(::testing::Message() << dir.filename().string() << " world " << world << (async ? " async" : "")
+                                          << " backlog " << backlog);
+        EngineConfig cfg;
+        cfg.max_model_len = 64;
+        cfg.max_num_seqs = 4;
+        cfg.max_num_batched_tokens = 5;  // prompts in several chunks
+        cfg.async_scheduling = async;
+        cfg.kv_cache_memory_bytes = 8 << 20;
+        cfg.prefill_lane_sms = 1;
+        cfg.prefill_lane_backlog = backlog;
+        Served s = serve(dir, world, cfg);
+        std::vector<RequestHandle> handles;
+        for (size_t i = 0; i < ref.ids.size(); ++i) {
+          EngineRequest r;
+          r.prompt_token_ids = ref.ids[i];
+          r.params.temperature = 0.0f;
+          r.params.max_tokens = static_cast<int>(ref.greedy[i].size());
+          r.params.ignore_eos = true;
+          r.prompt_argmax = true;
+          handles.push_back(s.engine->submit(std::move(r)));
+        }
+        for (size_t i = 0; i < handles.size(); ++i) {
+          const RequestOutput o = handles[i].wait();
+          ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
+          EXPECT_EQ(o.token_ids, ref.greedy[i]) << "prompt " << i;
+          EXPECT_EQ(o.prompt_argmax, ref.argmax[i]) << "prompt " << i;
+        }
+        EXPECT_TRUE(kv_cache_empties(*s.engine));
       }
-      for (size_t i = 0; i < handles.size(); ++i) {
-        const RequestOutput o = handles[i].wait();
-        ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
-        EXPECT_EQ(o.token_ids, ref.greedy[i]) << "prompt " << i;
-        EXPECT_EQ(o.prompt_argmax, ref.argmax[i]) << "prompt " << i;
-      }
-      EXPECT_TRUE(kv_cache_empties(*s.engine));
-    }
   }
 }
 
@@ -127,7 +132,8 @@ TEST(PrefillLaneEngine, SampledTokensEqualTheEngineWithoutTheLane) {
     }
   }
   std::vector<std::vector<RequestOutput>> runs;
-  for (const int lane_sms : {0, 1}) {
+  // (lane, backlog): without the lane, the lane alone, the lane with a backlog of 2.
+  for (const auto& [lane_sms, backlog] : {std::pair{0, 0}, {1, 0}, {1, 2}}) {
     for (const bool async : {false, true}) {
       EngineConfig cfg;
       cfg.max_model_len = 64;
@@ -136,6 +142,7 @@ TEST(PrefillLaneEngine, SampledTokensEqualTheEngineWithoutTheLane) {
       cfg.block_size = 8;
       cfg.async_scheduling = async;
       cfg.prefill_lane_sms = lane_sms;
+      cfg.prefill_lane_backlog = backlog;
       // 12 blocks: far fewer than 6 running requests of up to 50 tokens need.
       {
         EngineConfig probe = cfg;
@@ -148,7 +155,7 @@ TEST(PrefillLaneEngine, SampledTokensEqualTheEngineWithoutTheLane) {
       for (const EngineRequest& r : reqs) h.push_back(s.engine->submit(r));
       std::vector<RequestOutput> outs;
       for (auto& x : h) outs.push_back(x.wait());
-      std::printf("lane %d async %d: %llu preemptions, %llu steps\n", lane_sms, async,
+      std::printf("lane %d backlog %d async %d: %llu preemptions, %llu steps\n", lane_sms, backlog, async,
                   static_cast<unsigned long long>(s.engine->stats().num_preemptions),
                   static_cast<unsigned long long>(s.engine->stats().num_steps));
       EXPECT_GT(s.engine->stats().num_preemptions, 0u) << "lane " << lane_sms;
@@ -178,6 +185,7 @@ TEST(PrefillLaneEngine, AbortsInTheLaneLoseNothing) {
   cfg.async_scheduling = true;
   cfg.kv_cache_memory_bytes = 8 << 20;
   cfg.prefill_lane_sms = 1;
+  cfg.prefill_lane_backlog = 0;  // every prompt through the lane
   const auto request = [](int i, int len) {
     EngineRequest r;
     for (int k = 0; k < len; ++k) r.prompt_token_ids.push_back(static_cast<int32_t>(200 + 13 * i + 7 * k) % 4000);

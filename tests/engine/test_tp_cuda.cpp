@@ -220,10 +220,10 @@ struct TwoRankEngine {
 };
 
 // The Engine with a prefill lane (docs/prefill-lane.md) on 1 and 2 ranks (2 layers of 30B-A3B,
-// dummy weights; the lanes share the SMs): greedy requests get the tokens they get without the
-// lane. Their prompts are computed alone in the lane rather than beside other rows, and the
-// GPU's GEMMs and attention split by a step's row count (bits within bf16 rounding), so a
-// request may part ways at a near tie: there the token without the lane must be within 0.05 of
+// dummy weights; the lanes share the SMs; prompts also in decode steps while 2 wait, the default
+// backlog): greedy requests get the tokens they get without the lane. Prompts in the lane are
+// computed alone rather than beside other rows, and the GPU's GEMMs and attention split by a
+// step's row count (bits within bf16 rounding), so a request may part ways at a near tie: there the token without the lane must be within 0.05 of
 // the one with it in log-probability (and the rest of that request is not compared). Most
 // requests must match all the way.
 TEST_F(TpCuda, EngineWithAPrefillLaneGivesTheTokensWithout) {
