@@ -6,7 +6,7 @@
 #                                       ops fp8-rank gateup-stages narrow fused-moe final-bench e4m3-stages split-max w8a8 latency gemv defaults moe-small router merge early-moe early-attn early fused-qk stages kv-steps lanes overlap prefill-lane early-short verify prefetch ncu ncu-attn prefill-ops i8-cols ncu-prefill ncu-source fused-prefill resident-down moe-tests ops-tests w8a8-tests run-sh e2e e2e-tp serve (default: env fixtures build test
 #                                       comm tp tp-bench engine bench fp8)
 #   ROTOR_SERVE_RUNS="bf16 w8a8+schema fp8kv w8a8+fp8kv" (serve): one server and seed workload
-#       per run: bf16, or w8a8 / fp8kv / schema / lane joined by "+" (default: bf16);
+#       per run: bf16, or w8a8 / fp8kv / schema / lane / lane0 joined by "+" (default: bf16);
 #       ROTOR_LANE_SMS: the decode lane's SMs with "lane" (default 96); ROTOR_BENCH_OUTPUT_LEN
 #       (default 2048), ROTOR_BENCH_NUM_PROMPTS (default 32: the seed's burst)
 #   ROTOR_GPU_TARGETS="a b" (build): build only these targets (a short call)
@@ -940,7 +940,8 @@ for step in $steps; do
       # ROTOR_SERVE_RUNS, each a server of its own. A run is "bf16" or words joined by "+":
       # w8a8 (dummy W8A8 weights, issue 14), fp8kv (an FP8 KV cache, issue 20), schema (the
       # same workload again with every request under a JSON schema, issue 24), lane (prompts in
-      # the prefill lane, the decode lane on ROTOR_LANE_SMS SMs, default 96: docs/prefill-lane.md).
+      # the prefill lane, the decode lane on ROTOR_LANE_SMS SMs, default 96, and in decode steps
+      # while 2 wait: docs/prefill-lane.md), lane0 (the same with every prompt in the lane).
       port=18765
       out_len=${ROTOR_BENCH_OUTPUT_LEN:-2048}
       # More prompts than the 32 in flight: a steady state where prompts arrive while others
@@ -948,12 +949,13 @@ for step in $steps; do
       num_prompts=${ROTOR_BENCH_NUM_PROMPTS:-32}
       for run in ${ROTOR_SERVE_RUNS:-bf16}; do
         for word in ${run//+/ }; do
-          case $word in bf16|w8a8|fp8kv|schema|lane) ;; *) note "serve: unknown run word '$word' in '$run' (bf16, w8a8, fp8kv, schema, lane joined by +): skipped"; continue 2 ;; esac
+          case $word in bf16|w8a8|fp8kv|schema|lane|lane0) ;; *) note "serve: unknown run word '$word' in '$run' (bf16, w8a8, fp8kv, schema, lane, lane0 joined by +): skipped"; continue 2 ;; esac
         done
         flags=()
         [[ +$run+ == *+w8a8+* ]] && flags+=(--quantization ascend)
         [[ +$run+ == *+fp8kv+* ]] && flags+=(--kv-cache-dtype fp8)
         [[ +$run+ == *+lane+* ]] && flags+=(--prefill-lane-sms "${ROTOR_LANE_SMS:-96}")
+        [[ +$run+ == *+lane0+* ]] && flags+=(--prefill-lane-sms "${ROTOR_LANE_SMS:-96}" --prefill-lane-backlog 0)
         "${run_env[@]}" $bin/apps/rotor serve "$stage/configs/qwen3-30b-a3b" --load-format dummy "${flags[@]}" \
           --served-model-name qwen3-30b-a3b-dummy --host 127.0.0.1 --port $port --async-scheduling \
           --max-num-seqs 64 --max-model-len $((16384 + out_len + 64)) --max-num-batched-tokens 16384 \
