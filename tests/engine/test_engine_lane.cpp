@@ -16,6 +16,7 @@
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
 #include "tests/support/fixture_util.h"
+#include "tests/engine/reference_requests.h"
 #include "tests/support/reference.h"
 
 namespace rotor {
@@ -76,22 +77,7 @@ TEST_P(PrefillLane, GreedyTokensEqualTheReference) {
         cfg.prefill_lane_sms = 1;
         cfg.prefill_lane_backlog = backlog;
         Served s = serve(dir, world, cfg);
-        std::vector<RequestHandle> handles;
-        for (size_t i = 0; i < ref.ids.size(); ++i) {
-          EngineRequest r;
-          r.prompt_token_ids = ref.ids[i];
-          r.params.temperature = 0.0f;
-          r.params.max_tokens = static_cast<int>(ref.greedy[i].size());
-          r.params.ignore_eos = true;
-          r.prompt_argmax = true;
-          handles.push_back(s.engine->submit(std::move(r)));
-        }
-        for (size_t i = 0; i < handles.size(); ++i) {
-          const RequestOutput o = handles[i].wait();
-          ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
-          EXPECT_EQ(o.token_ids, ref.greedy[i]) << "prompt " << i;
-          EXPECT_EQ(o.prompt_argmax, ref.argmax[i]) << "prompt " << i;
-        }
+        test::expect_reference_outputs(*s.engine, ref);
         EXPECT_TRUE(kv_cache_empties(*s.engine));
       }
   }

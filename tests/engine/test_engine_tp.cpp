@@ -13,6 +13,7 @@
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
 #include "tests/support/fixture_util.h"
+#include "tests/engine/reference_requests.h"
 #include "tests/support/reference.h"
 
 namespace rotor {
@@ -69,22 +70,7 @@ TEST_P(TensorParallel, GreedyTokensEqualTheReference) {
         cfg.async_scheduling = async;
         cfg.kv_cache_memory_bytes = 8 << 20;
         Served s = serve(dir, world, ep, cfg);
-        std::vector<RequestHandle> handles;
-        for (size_t i = 0; i < ref.ids.size(); ++i) {
-          EngineRequest r;
-          r.prompt_token_ids = ref.ids[i];
-          r.params.temperature = 0.0f;
-          r.params.max_tokens = static_cast<int>(ref.greedy[i].size());
-          r.params.ignore_eos = true;
-          r.prompt_argmax = true;
-          handles.push_back(s.engine->submit(std::move(r)));
-        }
-        for (size_t i = 0; i < handles.size(); ++i) {
-          const RequestOutput o = handles[i].wait();
-          ASSERT_NE(o.finish_reason, FinishReason::Error) << o.error;
-          EXPECT_EQ(o.token_ids, ref.greedy[i]) << "prompt " << i;
-          EXPECT_EQ(o.prompt_argmax, ref.argmax[i]) << "prompt " << i;
-        }
+        test::expect_reference_outputs(*s.engine, ref);
         ++checked;
       }
   EXPECT_GE(checked, 8);
