@@ -1,6 +1,6 @@
-// tests/engine/scheduler/scheduler_test_util.h — what the scheduler tests build by hand: a config
-// (blocks, budget, max_num_seqs, max_model_len, the sim model's EOS), a request with a run of
-// consecutive prompt tokens, and a runner answer that samples one given token everywhere.
+// tests/engine/scheduler/scheduler_test_util.h — what the scheduler tests build: a config (blocks,
+// budget, max_num_seqs, max_model_len, the sim model's EOS), and for the tests driven by hand a
+// request with a run of consecutive prompt tokens and a runner answer that samples one given token.
 #pragma once
 #include <numeric>
 
