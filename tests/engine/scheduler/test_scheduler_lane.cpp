@@ -8,46 +8,24 @@
 // the other's step in flight writes; no admission while a running request waits for blocks).
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <string>
 
 #include "core/error.h"
 #include "tests/engine/scheduler/lane_driver.h"
+#include "tests/engine/scheduler/scheduler_test_util.h"
 
 namespace rotor {
 namespace {
 
+using test::answer;
+using test::request;
 using test::SimRunner;
 
 // Blocks of 4 tokens; max_model_len defaults to what the pool holds.
 SchedulerConfig lane_config(int num_blocks, int budget = 64, int max_seqs = 8, int max_len = 0) {
-  SchedulerConfig c;
-  c.num_blocks = num_blocks;
-  c.block_size = 4;
-  c.max_num_batched_tokens = budget;
-  c.max_num_seqs = max_seqs;
-  c.max_model_len = max_len > 0 ? max_len : num_blocks * 4;
+  SchedulerConfig c = test::config(num_blocks, 4, budget, max_seqs, max_len > 0 ? max_len : num_blocks * 4);
   c.prefill_lane = true;
-  c.eos_token_ids = {test::kSimEos};
   return c;
-}
-
-Request request(uint64_t id, int prompt_len, int max_tokens, int32_t first = 100) {
-  Request r;
-  r.id = id;
-  r.tokens.resize(prompt_len);
-  std::iota(r.tokens.begin(), r.tokens.end(), first);
-  r.max_tokens = max_tokens;
-  r.seed = id * 7919;
-  r.params.ignore_eos = true;
-  return r;
-}
-
-// A runner answer with the given token for every sampling entry.
-RunnerOutput answer(const SchedulerOutput& out, int32_t token) {
-  RunnerOutput r;
-  for (const ScheduledRequest& s : out.scheduled) r.outputs.push_back({s.req_id, s.sample ? token : -1, {}, 0, {}, {}});
-  return r;
 }
 
 std::vector<uint64_t> ids(const SchedulerOutput& out) {

@@ -13,9 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <random>
-#include <set>
+#include <string>
 
 #include "tests/engine/scheduler/lane_driver.h"
+#include "tests/engine/scheduler/random_traffic.h"
+#include "tests/engine/scheduler/scheduler_test_util.h"
 
 namespace rotor {
 namespace {
@@ -31,18 +33,12 @@ class SchedulerLaneRandom : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
   const Case c = GetParam();
-  constexpr int kBlocks = 48, kBs = 4, kMaxLen = 96, kEosEvery = 25, kMaxChunkWait = 3;
-  SchedulerConfig cfg;
-  cfg.num_blocks = kBlocks;
-  cfg.block_size = kBs;
-  cfg.max_model_len = kMaxLen;
-  cfg.max_num_batched_tokens = 24;  // prompts of up to 54 tokens: up to 3 chunks
-  cfg.max_num_seqs = 10;
+  constexpr int kBlocks = 48, kBs = 4, kMaxLen = 96, kEosEvery = 25, kMaxChunkWait = 3, kRequests = 1500;
+  SchedulerConfig cfg = test::config(kBlocks, kBs, 24, 10, kMaxLen);  // prompts of up to 54 tokens: up to 3 chunks
   cfg.enable_prefix_caching = c.caching;
   cfg.prefill_lane = true;
   cfg.priority_policy = c.priority;
   cfg.prefill_lane_backlog = c.backlog;
-  cfg.eos_token_ids = {test::kSimEos};
   Scheduler s(cfg);
   const std::shared_ptr<test::SimKV> kv = test::make_sim_kv(kBlocks, kBs);
   test::SimRunner decode(kv, kBs, kEosEvery), prefill(kv, kBs, kEosEvery);
@@ -50,14 +46,7 @@ TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
   test::LaneDriver d(s, decode, prefill, c.depth, kMaxChunkWait, seed);
 
   std::mt19937 rng(seed);
-  // A few shared prefixes so that prompts hit the prefix cache.
-  std::vector<std::vector<int32_t>> prefixes(4);
-  for (auto& p : prefixes) {
-    p.resize(std::uniform_int_distribution<int>(4, 24)(rng));
-    for (auto& t : p) t = std::uniform_int_distribution<int32_t>(2, 41)(rng);
-  }
-  std::map<uint64_t, Request> submitted;
-  std::set<uint64_t> aborted;
+  test::RandomTraffic t(rng, kRequests, kMaxLen);
   // Requests with outputs and no finish yet.
   const auto decoding = [&] {
     std::vector<uint64_t> ids;
@@ -65,77 +54,39 @@ TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
       if (!f.tokens.empty() && f.reason == FinishReason::None) ids.push_back(id);
     return ids;
   };
-  uint64_t next_id = 1;
-  constexpr int kRequests = 1500;
-  while (next_id <= kRequests || s.has_work() || d.in_flight() > 0) {
-    if (next_id <= kRequests && rng() % 3 == 0) {
-      const int burst = 1 + static_cast<int>(rng() % 4);
-      for (int b = 0; b < burst && next_id <= kRequests; ++b) {
-        Request r;
-        r.id = next_id++;
-        const std::vector<uint64_t> live = decoding();
-        if (rng() % 4 == 0 && !live.empty()) {  // continues a decoding request
-          const uint64_t of = live[rng() % live.size()];
-          r.tokens = submitted[of].tokens;
-          r.tokens.insert(r.tokens.end(), d.results()[of].tokens.begin(), d.results()[of].tokens.end());
-          if (r.tokens.size() + 6 >= kMaxLen) r.tokens.clear();
-        } else {
-          if (rng() % 2) r.tokens = prefixes[rng() % prefixes.size()];
-          r.priority = c.priority ? 1 : 0;
-        }
-        const int most = std::min(30, kMaxLen - 2 - static_cast<int>(r.tokens.size()));
-        const int extra = std::uniform_int_distribution<int>(r.tokens.empty() ? 1 : 0, most)(rng);
-        for (int i = 0; i < extra; ++i) r.tokens.push_back(std::uniform_int_distribution<int32_t>(2, 41)(rng));
-        r.max_tokens = std::uniform_int_distribution<int>(1, 40)(rng);
-        r.seed = rng();
-        r.params.ignore_eos = rng() % 4 == 0;
-        r.prompt_argmax = rng() % 10 == 0;
-        submitted[r.id] = r;
-        s.add_request(r);
+  while (t.more() || s.has_work() || d.in_flight() > 0) {
+    for (int b = t.burst(); b > 0; --b) {
+      const std::vector<uint64_t> live = decoding();
+      if (rng() % 4 == 0 && !live.empty()) {  // continues a decoding request
+        const uint64_t of = live[rng() % live.size()];
+        std::vector<int32_t> start = t.submitted(of).tokens;
+        start.insert(start.end(), d.results()[of].tokens.begin(), d.results()[of].tokens.end());
+        if (start.size() + 6 >= kMaxLen) start.clear();
+        t.submit(s, t.next(std::move(start)));
+      } else {
+        Request r = t.next(t.prefix());
+        r.priority = c.priority ? 1 : 0;
+        t.submit(s, r);
       }
     }
-    if (rng() % 12 == 0 && next_id > 1) {  // any request, one that is decoding, or the one in the lane
+    if (rng() % 12 == 0 && t.num_submitted() > 0) {  // any request, one that is decoding, or the one in the lane
       const std::vector<uint64_t> live = decoding();
       const uint32_t kind = rng() % 3;
-      uint64_t id = 1 + rng() % (next_id - 1);
+      uint64_t id = t.any_id();
       if (kind == 1 && !live.empty()) id = live[rng() % live.size()];
       if (kind == 2 && d.chunk_request()) id = *d.chunk_request();
-      if (auto u = s.abort(id)) {
-        aborted.insert(id);
-        d.record({*u});
-      }
+      t.abort(s, d, id);
     }
     d.step();
     if (rng() % 50 == 0) s.check_consistency();
   }
   d.run_until_idle();
 
-  // Every block free, no ref count off, nothing held; both runners were told to forget everything.
-  s.check_consistency();
-  EXPECT_EQ(s.kv_cache().num_free_blocks(), kBlocks);
-  EXPECT_EQ(s.kv_cache().num_held_blocks(), 0);
-  for (int b = 0; b < kBlocks; ++b) EXPECT_EQ(s.kv_cache().pool().ref_count(b), 0);
+  // Nothing left in the pool; both runners were told to forget everything.
+  test::expect_pool_empty(s);
   EXPECT_EQ(decode.num_requests(), 0u);
   EXPECT_EQ(prefill.num_requests(), 0u);
-
-  int finished = 0;
-  for (const auto& [id, r] : submitted) {
-    test::Finished& got = d.results()[id];
-    if (aborted.contains(id)) {
-      EXPECT_EQ(got.reason, FinishReason::Abort) << "request " << id;
-      continue;
-    }
-    ++finished;
-    const auto want = test::expected_alone(r.seed, r.tokens, r.max_tokens, kMaxLen, kEosEvery, r.params.ignore_eos);
-    EXPECT_EQ(got.tokens, want.tokens) << "request " << id;
-    EXPECT_EQ(got.reason, want.reason) << "request " << id;
-    if (r.prompt_argmax) {
-      ASSERT_EQ(got.prompt_argmax.size(), r.tokens.size()) << "request " << id;
-      for (size_t p = 0; p < got.prompt_argmax.size(); ++p) EXPECT_EQ(got.prompt_argmax[p], 1000 + static_cast<int>(p));
-    }
-  }
-  EXPECT_GT(finished, kRequests / 2);
-  EXPECT_GT(aborted.size(), 50u);
+  t.check(d, kEosEvery);
   EXPECT_GT(d.preempted(), 20u) << "the pool is meant to be too small";
   if (c.backlog == 0) {
     EXPECT_GT(d.chunks(), kRequests);
