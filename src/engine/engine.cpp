@@ -243,14 +243,14 @@ void Engine::loop() {
     if (u.finish_reason != FinishReason::None) live.erase(it);
   };
   const auto publish = [&] { metrics.publish(sched); };
-  const auto submit = [&](StepWorker& w, SchedulerOutput out) {
+  const auto submit = [&](StepWorker& w, StepRunner& runner, SchedulerOutput out) {
     const Clock::time_point now = Clock::now();
     for (const NewRequestData& d : out.new_requests) {
       RequestTimes& t = live.at(d.req_id).times;
       if (!t.first_scheduled) metrics.first_scheduled(t, d.num_prompt_tokens, now);
     }
     metrics.step(out.total_num_tokens);
-    std::future<RunnerOutput> f = w.submit((&w == &worker ? *runner_ : *prefill_runner_).prepare(out));
+    std::future<RunnerOutput> f = w.submit(runner.prepare(out));
     return InFlight{std::move(out), std::move(f)};
   };
 
@@ -303,12 +303,12 @@ void Engine::loop() {
       if (in_flight.size() < depth && sched.has_decode_work() && !decode_stalled) {
         SchedulerOutput out = sched.schedule();
         if (out.empty()) decode_stalled = true;
-        else in_flight.push_back(submit(worker, std::move(out)));
+        else in_flight.push_back(submit(worker, *runner_, std::move(out)));
       }
       if (lane && !chunk && sched.has_chunk_work() && !chunk_stalled) {
         SchedulerOutput out = sched.schedule_chunk();
         if (out.empty()) chunk_stalled = true;
-        else chunk = submit(*lane, std::move(out));
+        else chunk = submit(*lane, *prefill_runner_, std::move(out));
       }
       const bool decode_idle = decode_stalled || !sched.has_decode_work();
       const bool chunk_idle = !lane || chunk_stalled || !sched.has_chunk_work();

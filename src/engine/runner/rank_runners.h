@@ -21,9 +21,6 @@ struct RankResources {
   ModelWeights weights;
 };
 
-// Runner r of ranks[r], built on rank r's thread of `threads`; every KV cache has the same
-// number of blocks (options().num_blocks). Each phase ends on every rank before the next
-// starts, so no rank allocates while another runs a collective. Throws the first rank's error.
 // The prefill lane beside the ranks: rank r's backend and communicator on the lane (their
 // weights are not used: the lane's runners take views of the decode runners'), the lane's
 // threads (one per rank, as the ranks'), and the options of the lane's runners.
@@ -38,11 +35,14 @@ struct RankRunners {
   std::vector<std::unique_ptr<ModelRunner>> prefill;  // with a lane: rank r's, beside decode[r]
 };
 
-// As below, and with `lane` each rank's prefill runner too (the lane's are freed first when
+// As the one below, and with `lane` each rank's prefill runner too (the lane's are freed first when
 // building fails).
 RankRunners build_rank_runners(const ModelConfig& config, std::vector<RankResources> ranks,
                                const RunnerOptions& options, RankThreads& threads, PrefillLaneResources* lane);
 
+// Runner r of ranks[r], built on rank r's thread of `threads`; every KV cache has the same
+// number of blocks (options().num_blocks). Each phase ends on every rank before the next
+// starts, so no rank allocates while another runs a collective. Throws the first rank's error.
 std::vector<std::unique_ptr<ModelRunner>> build_rank_runners(const ModelConfig& config,
                                                              std::vector<RankResources> ranks,
                                                              const RunnerOptions& options, RankThreads& threads);
