@@ -106,6 +106,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config, RunnerFactory
   ro.block_size = config.block_size;
   ro.cuda_graphs = config.cuda_graphs;
   ro.graph_batch_sizes = config.cuda_graph_sizes;
+  ro.max_logprobs = config.max_logprobs;
   if (const int64_t bytes = fixed_kv_cache_bytes(config.kv_cache_memory_bytes, ops.device()); bytes > 0) {
     ro.num_blocks = kv_cache_num_blocks(bytes, block_bytes, config.block_size, lim.max_model_len);
   } else {

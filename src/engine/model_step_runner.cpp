@@ -103,16 +103,21 @@ void ModelStepRunner::fail(const std::string& what) {
 }
 
 std::vector<int32_t> ModelStepRunner::masked_ids(const Req& r, int64_t counter) {
-  std::vector<int32_t> ids;
-  if (counter < r.params.min_tokens) ids = r.stop_ids;
-  ids.insert(ids.end(), r.disallowed.begin(), r.disallowed.end());
+  std::vector<int32_t> extra;
+  if (counter < r.params.min_tokens) extra = r.stop_ids;
   const std::span<const int32_t> output = std::span<const int32_t>(r.tokens).subspan(r.num_prompt);
   for (const std::vector<int32_t>& word : r.params.bad_words) {
     const size_t before = word.size() - 1;  // tokens that must end the output
     if (before > output.size()) continue;
     if (std::equal(word.begin(), word.end() - 1, output.end() - static_cast<std::ptrdiff_t>(before)))
-      ids.push_back(word.back());
+      extra.push_back(word.back());
   }
+  // Each id once, so that a row masks at most the vocabulary (what a runner sets aside).
+  std::sort(extra.begin(), extra.end());
+  extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+  std::vector<int32_t> ids = r.disallowed;  // ascending
+  for (int32_t t : extra)
+    if (!std::binary_search(r.disallowed.begin(), r.disallowed.end(), t)) ids.push_back(t);
   return ids;
 }
 

@@ -34,6 +34,9 @@ class ModelStepRunner final : public StepRunner {
                   std::vector<int32_t> eos_token_ids);
   ~ModelStepRunner() override;
 
+  // Rank r's runner (its options, its buffer growths).
+  const ModelRunner& rank(int r) const { return *runners_[r]; }
+
   // A request's constraint and whether it refused a token (then only eos is allowed);
   // used on the launching thread only.
   struct Constrained {
@@ -54,11 +57,11 @@ class ModelStepRunner final : public StepRunner {
     bool prompt_argmax = false;
     std::vector<int32_t> blocks;
     std::vector<int32_t> stop_ids;   // masked before min_tokens: stop ids and (unless ignore_eos) eos
-    std::vector<int32_t> disallowed; // with allowed_token_ids: every other id (masked at every draw)
+    std::vector<int32_t> disallowed; // with allowed_token_ids: every other id, ascending (masked at every draw)
     std::shared_ptr<Constrained> constrained;  // structured outputs
     int fed = 0;                     // output tokens the launches so far give the constraint
   };
-  // The ids request r may not draw next: stop ids before min_tokens, ids outside its
+  // The ids request r may not draw next, each once: stop ids before min_tokens, ids outside its
   // allowed_token_ids, and the last token of every bad word whose other tokens end the output.
   static std::vector<int32_t> masked_ids(const Req& r, int64_t counter);
   // Fails the step with `what`, aborting the group first so that no rank waits on.

@@ -51,6 +51,9 @@ std::unique_ptr<StepRunner> RunnerFactory::build(const RunnerOptions& options, i
     lane->options.max_num_seqs = 1;
     lane->options.cuda_graphs = false;
     lane->options.graph_batch_sizes.clear();
+    // No growth once running: with ranks on several GPUs, a lane's thread waiting for its GPU
+    // while the other lane's waits for another could each hold up a collective of the other.
+    lane->options.reserve_sampling = true;
   }
   RankThreads here(1);  // one rank: built on this thread
   RankRunners runners =

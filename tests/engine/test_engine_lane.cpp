@@ -5,7 +5,8 @@
 // fixture's reference.json (transformers) over 1 and 2 ranks, async scheduling on and off,
 // prompts in several chunks, the lane alone and with a backlog of 2; seeded sampling with
 // preemption gives the tokens the engine gives without the lane; aborts of requests in the
-// lane lose nothing and leave no block held; --calculate-kv-scales is refused with the lane.
+// lane lose nothing and leave no block held; --calculate-kv-scales is refused with the lane;
+// the lane's runners grow no sampling buffer once running.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "engine/model_step_runner.h"
 #include "engine/runner/rank_set.h"
 #include "engine/runner_factory.h"
 #include "tests/support/fixture_util.h"
@@ -223,6 +225,87 @@ TEST(PrefillLaneEngine, CalculatedKvScalesAreRefused) {
     ADD_FAILURE() << "the engine started";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("--calculate-kv-scales"), std::string::npos) << e.what();
+  }
+}
+
+// The lane's runners set their sampling buffers aside at start-up (RunnerOptions::
+// reserve_sampling): a request that asks for the most of everything — log-probs and prompt
+// log-probs at max_logprobs, penalties over a prompt near max_model_len, stop ids masked
+// before min_tokens, allowed_token_ids (the rest of the vocabulary masked) and bad words
+// repeating the stop ids (masked once each) — grows none of them, over 1 and 2 ranks, in two
+// chunks. The decode runners, which set nothing aside, grow for the same steps.
+TEST(PrefillLaneRunner, GrowsNoSamplingBufferOnceRunning) {
+  if (!fs::exists(tiny_moe() / "config.json")) GTEST_SKIP() << "no " << tiny_moe();
+  for (const int world : {1, 2}) {
+    SCOPED_TRACE(::testing::Message() << "world " << world);
+    RankSet ranks(RankSetOptions{"cpu", world, false, false, 1});
+    RankSet lane(ranks.beside());
+    LoadOptions lo;
+    lo.model = tiny_moe();
+    RankSet::Loaded m = ranks.load(lo);
+    RunnerFactory factory(m.config, ranks, std::move(m.weights), &lane);
+    RunnerOptions ro;
+    ro.max_num_tokens = 32;
+    ro.max_num_seqs = 4;
+    ro.max_model_len = 64;
+    ro.num_blocks = 8;
+    ro.max_logprobs = 5;
+    int blocks = 0;
+    std::unique_ptr<StepRunner> prefill;
+    std::unique_ptr<StepRunner> decode = factory.build(ro, &blocks, &prefill, false);
+    ASSERT_TRUE(prefill);
+
+    NewRequestData d;
+    d.req_id = 1;
+    for (int i = 0; i < 60; ++i) d.token_ids.push_back(100 + 37 * i);
+    d.num_prompt_tokens = 60;
+    d.block_ids = {0, 1, 2, 3};
+    SamplingParams& p = d.params;
+    p.seed = 7;
+    p.repetition_penalty = 1.3f;
+    p.presence_penalty = 0.5f;
+    p.frequency_penalty = 0.25f;
+    p.min_tokens = 2;
+    p.logprobs = 5;
+    p.prompt_logprobs = 5;
+    for (int32_t t = 0; t < 30; ++t) p.allowed_token_ids.push_back(t);
+    for (int32_t t = 0; t < 20; ++t) {
+      p.stop_token_ids.push_back(t);
+      p.bad_words.push_back({t});
+    }
+    p.bad_words.push_back({5});
+    // The prompt in two chunks, the second sampling the first output token.
+    const auto run = [&](StepRunner& runner) {
+      SchedulerOutput first;
+      first.new_requests = {d};
+      first.scheduled = {{1, 32, false}};
+      first.total_num_tokens = 32;
+      SchedulerOutput second;
+      second.step = 1;
+      second.cached_requests = {{1, {}, {}, 32}};
+      second.scheduled = {{1, 28, true}};
+      second.total_num_tokens = 28;
+      SampledToken last;
+      for (const SchedulerOutput* out : {&first, &second}) {
+        std::unique_ptr<PreparedStep> step = runner.prepare(*out);
+        runner.launch(*step);
+        last = runner.execute(*step).outputs.at(0);
+      }
+      return last;
+    };
+    const SampledToken lane_token = run(*prefill);
+    EXPECT_GE(lane_token.token, 20);  // allowed, and neither a stop id nor a bad word
+    EXPECT_LT(lane_token.token, 30);
+    ASSERT_TRUE(lane_token.logprobs.has_value());
+    const auto& lane_runner = dynamic_cast<const ModelStepRunner&>(*prefill);
+    for (int r = 0; r < world; ++r) {
+      EXPECT_TRUE(lane_runner.rank(r).options().reserve_sampling);
+      EXPECT_EQ(lane_runner.rank(r).buffer_growths(), 0) << "lane rank " << r;
+    }
+    const SampledToken decode_token = run(*decode);
+    EXPECT_EQ(decode_token.token, lane_token.token);
+    const auto& decode_runner = dynamic_cast<const ModelStepRunner&>(*decode);
+    for (int r = 0; r < world; ++r) EXPECT_GT(decode_runner.rank(r).buffer_growths(), 0) << "decode rank " << r;
   }
 }
 

@@ -58,6 +58,7 @@ ModelRunner::ModelRunner(Unsized, Ops& ops, Communicator& comm, const ModelConfi
       ops_, opt_.max_num_tokens, opt_.max_num_seqs, max_rows_, max_blocks_per_seq_, opt_.block_size,
       plan_splits_ ? decode_plan_max_items(split_params_, opt_.max_num_seqs, opt_.max_model_len) : 0);
   sampler_ = std::make_unique<Sampler>(ops_, max_rows_, opt_.max_num_seqs, config_.vocab_size);
+  if (opt_.reserve_sampling) sampler_->reserve_limits(opt_.max_logprobs, opt_.max_model_len);
   for (Slot& sl : slots_) sl.done = ops_.make_event();
   hidden_ = OwnedTensor(ops_.allocator(), ops_.act_dtype(), {max_rows_, config_.hidden_size});
 

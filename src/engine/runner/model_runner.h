@@ -84,6 +84,9 @@ class ModelRunner {
   // does), or one rank's allocation would wait on a peer's collective that waits for this
   // rank's forward. Without it, launch grows what it must (one rank, or one GPU a rank).
   void reserve(const StepInputs& in);
+  // How many buffers reserve() has grown since start-up (none with options().reserve_sampling
+  // for steps within its limits).
+  int64_t buffer_growths() const { return sampler_->growths(); }
   // The rest of a step that awaits its bitmasks: bitmasks [in.bitmask_rows.size(), ceil(V / 32)]
   // u32 (copied before it returns) are applied to those rows, then penalties, masks, the draw,
   // log-probs and the copies down are queued. On the launching thread, before the next launch;

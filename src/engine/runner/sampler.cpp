@@ -70,43 +70,69 @@ void Sampler::upload(int slot, int R) const {
 }
 
 void Sampler::reserve(int slot, const StepInputs& in, int R) {
+  Needs n;
   if (in.any_penalty || in.any_mask) {
-    const auto n = [](const auto& v) { return static_cast<int64_t>(v.size()); };
-    repetition_.reserve(n(in.repetition));
-    presence_.reserve(n(in.presence));
-    frequency_.reserve(n(in.frequency));
-    prompt_start_.reserve(n(in.prompt_start));
-    output_start_.reserve(n(in.output_start));
-    mask_start_.reserve(n(in.mask_start));
-    prompt_tokens_.reserve(n(in.prompt_tokens));
-    output_tokens_.reserve(n(in.output_tokens));
-    mask_ids_.reserve(n(in.mask_ids));
+    n.penalty_rows = in.num_sample;
+    n.prompt_tokens = static_cast<int64_t>(in.prompt_tokens.size());
+    n.output_tokens = static_cast<int64_t>(in.output_tokens.size());
+    n.mask_ids = static_cast<int64_t>(in.mask_ids.size());
+    n.raw_logits = true;
   }
   // The sizes sample() fits and copy_down() copies.
-  const int64_t ns = in.num_sample, P = in.prompt_top_k >= 0 ? R - ns : 0;
-  if (P > 0) {
-    const int64_t pk = in.prompt_top_k;
-    fit(prompt_logprob_, DType::F32, P);
-    fit(prompt_rank_, DType::I32, P);
-    fit(prompt_top_ids_, DType::I32, P * std::max<int64_t>(pk, 1));
-    fit(prompt_top_logprobs_, DType::F32, P * std::max<int64_t>(pk, 1));
-    fit_host(prompt_results_host_[slot], static_cast<size_t>(P * 8 + P * pk * 8));
-  }
-  if (ns > 0 && in.max_logprobs >= 0) {
-    const int64_t K = in.max_logprobs;
-    if (in.any_penalty || in.any_mask) fit(raw_logits_, DType::F32, ns * vocab_);
-    if (K > 0) {
-      fit(top_ids_, DType::I32, ns * K);
-      fit(top_logprobs_, DType::F32, ns * K);
-    }
-    fit(tok_logprob_, DType::F32, ns);
-    fit(tok_rank_, DType::I32, ns);
-    fit_host(results_host_[slot], static_cast<size_t>(ns * 8 + ns * K * 8));
-  }
+  n.ns = in.num_sample;
+  n.K = in.max_logprobs;
+  n.pk = in.prompt_top_k;
+  n.P = in.prompt_top_k >= 0 ? R - n.ns : 0;
+  growths_ += grow(slot, n);
 }
 
-void Sampler::fit_host(Buffer& b, size_t bytes) {
-  if (b.size() < bytes) b = Buffer(ops_.host_allocator(), bytes);
+void Sampler::reserve_limits(int max_logprobs, int max_model_len) {
+  Needs n;
+  n.penalty_rows = max_seqs_;
+  n.prompt_tokens = n.output_tokens = static_cast<int64_t>(max_seqs_) * max_model_len;
+  n.mask_ids = static_cast<int64_t>(max_seqs_) * vocab_;
+  n.raw_logits = true;
+  n.ns = max_seqs_;
+  n.K = max_logprobs;
+  n.pk = max_logprobs;
+  n.P = max_logprobs >= 0 ? max_rows_ : 0;
+  for (int slot = 0; slot < kStagingSlots; ++slot) grow(slot, n);
+}
+
+int Sampler::grow(int slot, const Needs& n) {
+  int grew = 0;
+  if (n.penalty_rows > 0) {
+    for (StagedBuffer<float>* f : {&repetition_, &presence_, &frequency_}) grew += f->reserve(n.penalty_rows);
+    for (StagedBuffer<int32_t>* f : {&prompt_start_, &output_start_, &mask_start_}) grew += f->reserve(n.penalty_rows + 1);
+    grew += prompt_tokens_.reserve(n.prompt_tokens);
+    grew += output_tokens_.reserve(n.output_tokens);
+    grew += mask_ids_.reserve(n.mask_ids);
+  }
+  if (n.P > 0) {
+    const int64_t pk = std::max<int64_t>(n.pk, 0);
+    grew += grow_to(prompt_logprob_, DType::F32, n.P);
+    grew += grow_to(prompt_rank_, DType::I32, n.P);
+    grew += grow_to(prompt_top_ids_, DType::I32, n.P * std::max<int64_t>(pk, 1));
+    grew += grow_to(prompt_top_logprobs_, DType::F32, n.P * std::max<int64_t>(pk, 1));
+    grew += fit_host(prompt_results_host_[slot], static_cast<size_t>(n.P * 8 + n.P * pk * 8));
+  }
+  if (n.ns > 0 && n.K >= 0) {
+    if (n.raw_logits) grew += grow_to(raw_logits_, DType::F32, n.ns * vocab_);
+    if (n.K > 0) {
+      grew += grow_to(top_ids_, DType::I32, n.ns * n.K);
+      grew += grow_to(top_logprobs_, DType::F32, n.ns * n.K);
+    }
+    grew += grow_to(tok_logprob_, DType::F32, n.ns);
+    grew += grow_to(tok_rank_, DType::I32, n.ns);
+    grew += fit_host(results_host_[slot], static_cast<size_t>(n.ns * 8 + n.ns * n.K * 8));
+  }
+  return grew;
+}
+
+bool Sampler::fit_host(Buffer& b, size_t bytes) {
+  if (b.size() >= bytes) return false;
+  b = Buffer(ops_.host_allocator(), bytes);
+  return true;
 }
 
 void Sampler::upload_extras(int slot, const StepInputs& in) {
@@ -132,11 +158,15 @@ void Sampler::upload_extras(int slot, const StepInputs& in) {
 }
 
 Tensor Sampler::fit(OwnedTensor& t, DType dtype, int64_t n) {
-  if (!t.tensor.defined() || t.tensor.numel() < n) {
-    ops_.synchronize();  // earlier steps may still use the old buffer
-    t = OwnedTensor(ops_.allocator(), dtype, {std::max<int64_t>(n, 256)});
-  }
+  grow_to(t, dtype, n);
   return t.tensor.rows(0, n);
+}
+
+bool Sampler::grow_to(OwnedTensor& t, DType dtype, int64_t n) {
+  if (t.tensor.defined() && t.tensor.numel() >= n) return false;
+  ops_.synchronize();  // earlier steps may still use the old buffer
+  t = OwnedTensor(ops_.allocator(), dtype, {std::max<int64_t>(n, 256)});
+  return true;
 }
 
 void Sampler::apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks,

@@ -35,6 +35,13 @@ class Sampler {
   // allocates, which orders the whole device: with tensor-parallel ranks sharing a GPU every
   // rank must do it before any rank queues the step (ModelRunner::reserve).
   void reserve(int slot, const StepInputs& in, int R);
+  // Sets aside, in every slot, what any step within the limits can use: log-probs and prompt
+  // log-probs of up to max_logprobs top ids (none if negative), penalty lists of up to
+  // max_model_len prompt and output tokens a sample row, masks of up to the vocabulary a row.
+  // reserve() then grows nothing for such steps.
+  void reserve_limits(int max_logprobs, int max_model_len);
+  // How many times reserve() grew a buffer (each growth waited for this backend's queued work).
+  int64_t growths() const { return growths_; }
   // Stages and uploads `in`'s penalty and mask lists and prompt-row targets (when it has any).
   void upload_extras(int slot, const StepInputs& in);
   // The uploaded penalty output-token list [n] (placeholders in it are filled on the device).
@@ -72,8 +79,19 @@ class Sampler {
                           const Tensor& top_ids, const Tensor& top_logprobs);
   // A device tensor of at least n values, grown (after the queued work) when too small.
   Tensor fit(OwnedTensor& t, DType dtype, int64_t n);
-  // A page-locked buffer of at least `bytes` (its contents dropped when it grows).
-  void fit_host(Buffer& b, size_t bytes);
+  // The same growth; whether it grew.
+  bool grow_to(OwnedTensor& t, DType dtype, int64_t n);
+  // A page-locked buffer of at least `bytes` (its contents dropped when it grows); whether it grew.
+  bool fit_host(Buffer& b, size_t bytes);
+  // Grows the penalty and mask lists, the log-prob outputs and the slot's page-locked copies
+  // for a step of ns sample rows (log-probs of K top ids when K >= 0; raw logits kept when
+  // penalized or masked) and P prompt rows (pk top ids when pk >= 0); how many buffers grew.
+  struct Needs {
+    int64_t penalty_rows = 0, prompt_tokens = 0, output_tokens = 0, mask_ids = 0;
+    int64_t ns = 0, K = -1, P = 0, pk = -1;
+    bool raw_logits = false;
+  };
+  int grow(int slot, const Needs& n);
   // Stages and uploads the grammar bitmasks of `in`'s bitmask rows and masks those rows of
   // sample_logits [ns, V].
   void apply_bitmasks(int slot, const StepInputs& in, std::span<const uint32_t> bitmasks, const Tensor& sample_logits);
@@ -96,6 +114,7 @@ class Sampler {
   // ids [ns, K] i32, top log-probs [ns, K] f32.
   std::array<Buffer, kStagingSlots> sampled_host_, results_host_;
   std::array<Buffer, kStagingSlots> prompt_results_host_;  // the same four for the P prompt rows
+  int64_t growths_ = 0;
 };
 
 }  // namespace rotor

@@ -37,12 +37,14 @@ class StagedBuffer {
   }
   // The first n values on the device.
   Tensor device(int64_t n) const { return Tensor(device_.data(), dtype(), {n}, device_.device()); }
-  // Room for n values. Growing waits for the queued work first (an earlier step's copies and
-  // ops may still use the old memory), so fields that CUDA graphs read never grow.
-  void reserve(int64_t n) {
-    if (n <= capacity_) return;
+  // Room for n values; whether it grew. Growing waits for the queued work first (an earlier
+  // step's copies and ops may still use the old memory), so fields that CUDA graphs read never
+  // grow.
+  bool reserve(int64_t n) {
+    if (n <= capacity_) return false;
     ops_->synchronize();
     allocate(std::max(n, 2 * capacity_));
+    return true;
   }
 
  private:

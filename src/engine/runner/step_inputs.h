@@ -79,6 +79,13 @@ struct RunnerOptions {
   DecodeSplitOptions decode_splits = decode_split_options_from_env();
   // The L2 weight prefetch of small decode steps (model/weight_prefetch.h; none by default).
   WeightPrefetch weight_prefetch;
+  // Most top log-probs (and prompt log-probs) a step asks for; -1: not known.
+  int max_logprobs = -1;
+  // At start-up, set aside every sampling buffer a step within these limits can use (log-probs
+  // up to max_logprobs, penalty lists of max_model_len tokens a sequence, masks of the whole
+  // vocabulary), so that no step grows one: a growth waits for the GPU. The prefill lane's
+  // runners do (one sequence a step: a few MiB); see docs/prefill-lane.md.
+  bool reserve_sampling = false;
 };
 
 // The host-side inputs of one step (plain arrays), built by ModelRunner::prepare().
