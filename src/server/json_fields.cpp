@@ -3,7 +3,6 @@
 
 #include <cfloat>
 #include <cmath>
-#include <vector>
 
 #include <fmt/format.h>
 
@@ -83,17 +82,16 @@ void check_min(std::string_view name, double v, double lo) {
   if (!(v >= lo)) bad_request(fmt::format("'{}' must be at least {} (got {})", name, lo, v), std::string(name));
 }
 
-int json_depth(const json& root) {
-  int deepest = 0;
-  std::vector<std::pair<const json*, int>> stack{{&root, 1}};
-  while (!stack.empty()) {
-    const auto [v, d] = stack.back();
-    stack.pop_back();
-    deepest = std::max(deepest, d);
-    if (v->is_structured())
-      for (const json& child : *v) stack.push_back({&child, d + 1});
-  }
-  return deepest;
+std::optional<json> parse_json_within(std::string_view text, int max_depth) {
+  bool too_deep = false;
+  // An event's depth counts the containers open around it: a value max_depth levels deep is at
+  // max_depth - 1. Once too deep, nothing more is kept.
+  json j = json::parse(text, [&](int depth, json::parse_event_t, json&) {
+    too_deep = too_deep || depth >= max_depth;
+    return !too_deep;
+  });
+  if (too_deep) return std::nullopt;
+  return j;
 }
 
 }  // namespace rotor::server

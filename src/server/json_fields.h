@@ -27,7 +27,13 @@ const json* opt_object(const json& obj, std::string_view name);
 void check_range(std::string_view name, double v, double lo, double hi);
 void check_min(std::string_view name, double v, double lo);
 
-// Nesting depth of a JSON value (iterative; 1 for a scalar).
-int json_depth(const json& v);
+// The deepest nesting a request's JSON may have (1 for a scalar), in the body and in JSON
+// given as text inside it (tool call arguments).
+constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON text nested at most max_depth levels deep, else nullopt; json::parse_error when
+// the text is malformed. A deeper value is never built: nlohmann copies and prints values
+// recursively, so one of a few hundred thousand levels would overflow the stack.
+std::optional<json> parse_json_within(std::string_view text, int max_depth);
 
 }  // namespace rotor::server

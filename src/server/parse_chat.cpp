@@ -45,8 +45,17 @@ json normalise_tool_calls(const json& calls, size_t index) {
       bad_request(fmt::format("'{}' entries need function.name", param), param);
     json call = c;
     if (const json* args = find_field(*f, "arguments"); args && args->is_string()) {
-      json parsed = json::parse(args->get<std::string>(), nullptr, false);
-      if (!parsed.is_discarded() && parsed.is_object()) call["function"]["arguments"] = std::move(parsed);
+      std::optional<json> parsed;
+      try {
+        parsed = parse_json_within(args->get_ref<const std::string&>(), kMaxJsonDepth);
+      } catch (const json::parse_error&) {
+        parsed = json();  // not JSON: the string is kept
+      }
+      if (!parsed)
+        bad_request(fmt::format("'{}[{}].function.arguments' is JSON nested deeper than {} levels", param,
+                                out.size(), kMaxJsonDepth),
+                    param);
+      if (parsed->is_object()) call["function"]["arguments"] = std::move(*parsed);
     }
     out.push_back(std::move(call));
   }

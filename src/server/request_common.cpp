@@ -11,8 +11,6 @@
 namespace rotor::server {
 namespace {
 
-constexpr int kMaxJsonDepth = 64;
-
 std::vector<std::string> parse_stop(const json& body) {
   const json* v = find_field(body, "stop");
   std::vector<std::string> out;
@@ -47,16 +45,15 @@ SamplingDefaults SamplingDefaults::from_generation_config(const json& g) {
 }
 
 json parse_body(const std::string& body) {
-  json j;
+  std::optional<json> j;
   try {
-    j = json::parse(body);
+    j = parse_json_within(body, kMaxJsonDepth);
   } catch (const json::exception& e) {
     bad_request(fmt::format("malformed JSON: {}", e.what()));
   }
-  if (!j.is_object()) bad_request(fmt::format("the request body must be a JSON object (got {})", j.type_name()));
-  if (json_depth(j) > kMaxJsonDepth)
-    bad_request(fmt::format("the request body is nested deeper than {} levels", kMaxJsonDepth));
-  return j;
+  if (!j) bad_request(fmt::format("the request body is nested deeper than {} levels", kMaxJsonDepth));
+  if (!j->is_object()) bad_request(fmt::format("the request body must be a JSON object (got {})", j->type_name()));
+  return std::move(*j);
 }
 
 std::vector<int32_t> parse_token_ids(const json& v, std::string_view name, const RequestLimits& limits) {

@@ -286,6 +286,37 @@ TEST(RequestParse, MalformedBodies) {
   EXPECT_EQ(error_of([&] { parse_body(deep); }).first, 400);
 }
 
+// A value of a few hundred thousand levels followed by another key: nlohmann grows the object
+// by copying what it holds, recursively, which overflowed the stack before the depth was checked.
+TEST(RequestParse, DeepBodiesAreRefusedWithoutBeingBuilt) {
+  auto nested = [](size_t arrays) { return std::string(arrays, '[') + "1" + std::string(arrays, ']'); };
+  const std::string deep = "{\"a\": " + nested(300000) + ", \"b\": 1, \"c\": 2}";
+  try {
+    parse_body(deep);
+    ADD_FAILURE() << "a body 300000 levels deep was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_STREQ(e.what(), "the request body is nested deeper than 64 levels");
+  }
+  EXPECT_NO_THROW(parse_body("{\"a\": " + nested(62) + "}"));  // 64 levels: the object, 62 arrays, the number
+  EXPECT_EQ(error_of([&] { parse_body("{\"a\": " + nested(63) + "}"); }).first, 400);
+}
+
+TEST(RequestParse, DeepToolCallArgumentsAreRefused) {
+  auto call = [](const std::string& arguments) {
+    return chat(json({{"messages",
+                       {{{"role", "assistant"},
+                         {"tool_calls", {{{"function", {{"name", "f"}, {"arguments", arguments}}}}}}}}}})
+                    .dump());
+  };
+  const std::string deep = "{\"a\": " + std::string(300000, '[') + std::string(300000, ']') + ", \"b\": 1}";
+  const auto [status, param] = error_of([&] { call(deep); });
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(param, "messages[0].tool_calls");
+  EXPECT_EQ(call("{\"a\": [[1]]}").messages[0]["tool_calls"][0]["function"]["arguments"], json({{"a", {{1}}}}));
+  EXPECT_EQ(call("{\"a\": [[1]").messages[0]["tool_calls"][0]["function"]["arguments"], "{\"a\": [[1]");
+}
+
 TEST(RequestParse, NullFieldsAreDefaults) {
   const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "temperature": null, "stop": null,
       "max_tokens": null, "stream_options": null, "tools": null, "seed": null})");
