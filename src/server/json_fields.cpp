@@ -44,8 +44,10 @@ std::optional<float> opt_float(const json& obj, std::string_view name) {
 std::optional<int64_t> opt_int(const json& obj, std::string_view name) {
   const json* v = find_field(obj, name);
   if (!v) return std::nullopt;
+  // nlohmann keeps every non-negative integer unsigned: one past INT64_MAX must not wrap around.
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    bad_request(fmt::format("'{}' is out of range (got {})", name, v->dump()), std::string(name));
   if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_number_unsigned()) bad_request(fmt::format("'{}' is out of range", name), std::string(name));
   if (v->is_number_float()) {
     const double d = v->get<double>();
     if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return static_cast<int64_t>(d);

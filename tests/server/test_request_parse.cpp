@@ -200,6 +200,12 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "truncate_prompt_tokens": 0})", "truncate_prompt_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "truncate_prompt_tokens": -2})", "truncate_prompt_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "priority": 3000000000})", "priority"},
+      // Past INT64_MAX: these wrapped around to -1 or INT64_MIN and were taken (top_k -1 is off).
+      {R"({"messages": [{"role": "user", "content": "x"}], "top_k": 18446744073709551615})", "top_k"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "seed": 9223372036854775808})", "seed"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "priority": 18446744073709551615})", "priority"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "truncate_prompt_tokens": 18446744073709551615})",
+       "truncate_prompt_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "include_reasoning": "no"})", "include_reasoning"},
       {R"({"messages": [{"role": "user", "content": "x"}], "documents": [1]})", "documents"},
       {R"({"messages": [{"role": "user", "content": "x"}], "cache_salt": "s"})", "cache_salt"},
@@ -315,6 +321,17 @@ TEST(RequestParse, DeepToolCallArgumentsAreRefused) {
   EXPECT_EQ(param, "messages[0].tool_calls");
   EXPECT_EQ(call("{\"a\": [[1]]}").messages[0]["tool_calls"][0]["function"]["arguments"], json({{"a", {{1}}}}));
   EXPECT_EQ(call("{\"a\": [[1]").messages[0]["tool_calls"][0]["function"]["arguments"], "{\"a\": [[1]");
+}
+
+TEST(RequestParse, IntegersPastInt64AreOutOfRange) {
+  try {
+    chat(R"({"messages": [{"role": "user", "content": "x"}], "n": 18446744073709551615})");
+    ADD_FAILURE() << "n = 2^64 - 1 was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_STREQ(e.what(), "'n' is out of range (got 18446744073709551615)");  // not "at least 1 (got -1)"
+  }
+  EXPECT_EQ(*chat(R"({"messages": [{"role": "user", "content": "x"}], "seed": 9223372036854775807})").gen.seed,
+            INT64_MAX);
 }
 
 TEST(RequestParse, NullFieldsAreDefaults) {
