@@ -1,8 +1,16 @@
 // server/api_error.cpp — OpenAI-shaped error bodies.
 #include "server/api_error.h"
 
+#include <fmt/format.h>
+
 namespace rotor::server {
 namespace {
+
+// Back from `at` to the start of a UTF-8 character.
+size_t character_start(std::string_view s, size_t at) {
+  while (at > 0 && at < s.size() && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
 
 const char* error_type(int status) {
   switch (status) {
@@ -20,9 +28,33 @@ const char* error_type(int status) {
 
 }  // namespace
 
+std::string one_line(std::string_view message, size_t max_bytes) {
+  std::string line;
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7F) line += c;
+    else if (c == '\n') line += "\\n";
+    else if (c == '\r') line += "\\r";
+    else if (c == '\t') line += "\\t";
+    else line += fmt::format("\\u{:04x}", u);
+  }
+  if (line.size() <= max_bytes) return line;
+  const size_t half = (max_bytes - 5) / 2;
+  const size_t head = character_start(line, half), tail = character_start(line, line.size() - half);
+  return line.substr(0, head) + " ... " + line.substr(tail);
+}
+
+std::string quote_value(std::string_view value) {
+  constexpr size_t kShown = 40;
+  const size_t shown = character_start(value, std::min(value.size(), kShown));
+  std::string out = dump_json(json(std::string(value.substr(0, shown))));
+  if (shown < value.size()) out += fmt::format("... ({} bytes)", value.size());
+  return out;
+}
+
 json error_body(int status, const std::string& message, const std::optional<std::string>& param) {
   return {{"error",
-           {{"message", message},
+           {{"message", one_line(message)},
             {"type", error_type(status)},
             {"param", param ? json(*param) : json(nullptr)},
             {"code", status}}}};

@@ -22,7 +22,8 @@ std::string content_text(const json& content, size_t index) {
     if (!part.is_object()) bad_request(fmt::format("'{}' parts must be objects", param), param);
     const std::string type = opt_string(part, "type").value_or("");
     if (type != "text")
-      bad_request(fmt::format("content part type '{}' is not supported (this model takes text only)", type), param);
+      bad_request(fmt::format("content part type {} is not supported (this model takes text only)", quote_value(type)),
+                  param);
     const auto t = opt_string(part, "text");
     if (!t) bad_request(fmt::format("a text part of '{}' needs a 'text' string", param), param);
     if (!first) text += "\n";
@@ -75,8 +76,8 @@ json parse_messages(const json& body) {
     if (!role) bad_request(fmt::format("'messages[{}].role' is required", i), "messages");
     static const char* kRoles[] = {"system", "developer", "user", "assistant", "tool"};
     if (std::find(std::begin(kRoles), std::end(kRoles), *role) == std::end(kRoles))
-      bad_request(fmt::format("'messages[{}].role' must be system, developer, user, assistant or tool (got '{}')", i,
-                              *role),
+      bad_request(fmt::format("'messages[{}].role' must be system, developer, user, assistant or tool (got {})", i,
+                              quote_value(*role)),
                   "messages");
     json msg = {{"role", *role}, {"content", content_text(m.contains("content") ? m["content"] : json(), i)}};
     if (const auto name = opt_string(m, "name")) msg["name"] = *name;
@@ -168,7 +169,8 @@ ChatRequest parse_chat_request(const json& body, const SamplingDefaults& default
       s.tools.emplace_back(name, params ? params->dump() : std::string());
     }
     if (s.tools.empty())
-      bad_request(fmt::format("'tool_choice' names the function '{}', which is not in 'tools'", named), "tool_choice");
+      bad_request(fmt::format("'tool_choice' names the function {}, which is not in 'tools'", quote_value(named)),
+                  "tool_choice");
     r.gen.structured = std::move(s);
     check_structured(r.gen);
   }

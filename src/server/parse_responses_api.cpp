@@ -20,7 +20,9 @@ std::string text_of(const json& content, const std::string& param) {
   for (const json& part : content) {
     const std::string type = part.is_object() ? opt_string(part, "type").value_or("") : "";
     if (type != "input_text" && type != "output_text" && type != "text")
-      bad_request(fmt::format("'{}': part type '{}' is not supported (this model takes text only)", param, type), param);
+      bad_request(
+          fmt::format("'{}': part type {} is not supported (this model takes text only)", param, quote_value(type)),
+          param);
     const auto t = opt_string(part, "text");
     if (!t) bad_request(fmt::format("'{}': a text part needs a 'text' string", param), param);
     text += *t;
@@ -70,9 +72,9 @@ json chat_messages(const json& body) {
     } else if (type == "reasoning") {
       continue;  // earlier reasoning: Qwen3's template leaves it out of earlier turns anyway
     } else {
-      bad_request(fmt::format("'{}': input items of type '{}' are not supported (messages, function_call, "
+      bad_request(fmt::format("'{}': input items of type {} are not supported (messages, function_call, "
                               "function_call_output and reasoning are)",
-                              param, type),
+                              param, quote_value(type)),
                   param);
     }
   }
@@ -132,8 +134,10 @@ ResponsesRequest parse_responses_request(const json& body, const SamplingDefault
   if (const json* include = find_field(body, "include")) {
     if (!include->is_array()) bad_request("'include' must be a list", "include");
     for (const json& what : *include) {
+      if (!what.is_string()) bad_request("'include' must be a list of strings", "include");
       if (what != "message.output_text.logprobs")
-        bad_request(fmt::format("'include': {} is not supported (message.output_text.logprobs is)", what.dump()),
+        bad_request(fmt::format("'include': {} is not supported (message.output_text.logprobs is)",
+                                quote_value(what.get_ref<const std::string&>())),
                     "include");
       r.include_logprobs = true;
     }

@@ -75,8 +75,9 @@ StructuredSpec parse_structured(const json& body) {
       if (!schema) bad_request("response_format json_schema needs 'json_schema.schema'", "response_format");
       add(found, Kind::JsonSchema, "response_format", schema_text(*schema, "response_format.json_schema.schema"));
     } else if (type != "text") {
-      bad_request(fmt::format("response_format type '{}' is not supported (text, json_object or json_schema)", type),
-                  "response_format");
+      bad_request(
+          fmt::format("response_format type {} is not supported (text, json_object or json_schema)", quote_value(type)),
+          "response_format");
     }
   }
   if (const json* v = find_field(body, "guided_json")) add(found, Kind::JsonSchema, "guided_json", schema_text(*v, "guided_json"));
@@ -101,7 +102,7 @@ StructuredSpec parse_structured(const json& body) {
         bad_request("'structured_outputs.structural_tag' is not supported", f);
       } else if (it.key() != "disable_fallback" && it.key() != "disable_any_whitespace" &&
                  it.key() != "disable_additional_properties" && it.key() != "whitespace_pattern") {
-        bad_request(fmt::format("'{}' is not a structured_outputs field", f), f);
+        bad_request(fmt::format("'structured_outputs' has no field {}", quote_value(it.key())), "structured_outputs");
       }
     }
   }

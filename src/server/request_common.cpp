@@ -27,6 +27,20 @@ std::vector<std::string> parse_stop(const json& body) {
   return out;
 }
 
+// nlohmann's message for malformed JSON quotes the token it stopped in ("last read: '...'"),
+// which can be most of the body (a string never closed): its first 40 bytes are kept.
+std::string malformed_json_message(const json::exception& e) {
+  std::string m = e.what();
+  constexpr std::string_view kOpen = "; last read: '";
+  const size_t open = m.find(kOpen);
+  if (open == std::string::npos) return m;
+  const size_t start = open + kOpen.size();
+  const size_t expected = m.rfind("'; expected ");
+  const size_t end = expected != std::string::npos && expected >= start ? expected : m.size() - 1;
+  if (end > start + 40) m.replace(start + 40, end - start - 40, "...");
+  return m;
+}
+
 }  // namespace
 
 SamplingDefaults SamplingDefaults::from_generation_config(const json& g) {
@@ -49,7 +63,7 @@ json parse_body(const std::string& body) {
   try {
     j = parse_json_within(body, kMaxJsonDepth);
   } catch (const json::exception& e) {
-    bad_request(fmt::format("malformed JSON: {}", e.what()));
+    bad_request("malformed JSON: " + malformed_json_message(e));
   }
   if (!j) bad_request(fmt::format("the request body is nested deeper than {} levels", kMaxJsonDepth));
   if (!j->is_object()) bad_request(fmt::format("the request body must be a JSON object (got {})", j->type_name()));

@@ -334,12 +334,57 @@ TEST(RequestParse, IntegersPastInt64AreOutOfRange) {
             INT64_MAX);
 }
 
+// Text from the request in a message is quoted, escaped and cut: a role of 10 KB with newlines
+// made a 10 KB message of several lines.
+TEST(RequestParse, MessagesQuoteRequestTextShortAndOnOneLine) {
+  const std::string long_text = "line one\nline two " + std::string(10000, 'x');
+  const json user = {{"role", "user"}, {"content", "x"}};
+  auto message_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const ApiError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::vector<std::string> messages = {
+      message_of([&] { chat(json({{"messages", {{{"role", long_text}}}}}).dump()); }),
+      message_of([&] { chat(json({{"messages", {{{"role", "user"}, {"content", {{{"type", long_text}}}}}}}}).dump()); }),
+      message_of([&] { chat(json({{"messages", {user}}, {"response_format", {{"type", long_text}}}}).dump()); }),
+      message_of([&] { chat(json({{"messages", {user}}, {"structured_outputs", {{long_text, 1}}}}).dump()); }),
+      message_of([&] {
+        parse_responses_request(parse_body(json({{"input", {{{"type", long_text}}}}}).dump()), kDefaults, kLimits);
+      }),
+      message_of([&] {
+        parse_responses_request(parse_body(json({{"input", "x"}, {"include", {long_text}}}).dump()), kDefaults, kLimits);
+      }),
+      message_of([&] { parse_body("{\"prompt\": \"" + long_text); }),  // a string never closed
+  };
+  for (const std::string& m : messages) {
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_LT(m.size(), 300u) << m;
+    EXPECT_NE(m.find("line one"), std::string::npos) << m;
+  }
+  EXPECT_NE(messages[0].find(R"((got "line one\nline two xxxxxxxxxxxxxxxxxxxxxx"... (10018 bytes)))"), std::string::npos)
+      << messages[0];
+}
+
 TEST(RequestParse, NullFieldsAreDefaults) {
   const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "temperature": null, "stop": null,
       "max_tokens": null, "stream_options": null, "tools": null, "seed": null})");
   EXPECT_EQ(r.gen.temperature, 1.0f);
   EXPECT_TRUE(r.gen.stop.empty());
   EXPECT_FALSE(r.gen.max_tokens);
+}
+
+TEST(ApiError, BodyMessagesAreOneShortLine) {
+  const std::string message = "first\nsecond\t\x01" + std::string(5000, 'y') + "end";
+  const std::string shown = ApiError(400, message).body()["error"]["message"];
+  EXPECT_LE(shown.size(), kMaxErrorMessage);
+  EXPECT_TRUE(shown.starts_with("first\\nsecond\\t\\u0001yyy")) << shown;
+  EXPECT_TRUE(shown.ends_with("yyyend")) << shown;
+  EXPECT_NE(shown.find(" ... "), std::string::npos);
+  EXPECT_EQ(one_line("short"), "short");
 }
 
 TEST(ApiError, Shape) {
