@@ -99,16 +99,14 @@ class Converter {
       ROTOR_CHECK(s["enum"].is_array() && !s["enum"].empty(), "JSON schema at {}/enum: not a non-empty array", path);
       std::vector<Expr> opts;
       for (const Json& v : s["enum"])
-        if (!s.contains("type") || type_allows(s["type"], v)) opts.push_back(lit(v.dump()));
+        if (!s.contains("type") || type_allows(schema_strings(s["type"], path + "/type"), v))
+          opts.push_back(lit(v.dump()));
       ROTOR_CHECK(!opts.empty(), "JSON schema at {}: no enum value has the schema's type", path);
       return alt(std::move(opts));
     }
     std::vector<std::string> types;
     if (s.contains("type")) {
-      const Json& t = s["type"];
-      if (t.is_string()) types.push_back(t.get<std::string>());
-      else if (t.is_array()) for (const Json& x : t) types.push_back(x.get<std::string>());
-      else ROTOR_FAIL("JSON schema at {}/type: not a string or an array", path);
+      types = schema_strings(s["type"], path + "/type");
     } else {
       // No type: the types whose keywords appear (none: any value).
       auto has = [&](const std::set<std::string>& keys) {
@@ -125,11 +123,8 @@ class Converter {
     return alt(std::move(opts));
   }
 
-  static bool type_allows(const Json& type, const Json& v) {
-    std::vector<std::string> ts;
-    if (type.is_string()) ts.push_back(type.get<std::string>());
-    else for (const Json& x : type) ts.push_back(x.get<std::string>());
-    for (const std::string& t : ts) {
+  static bool type_allows(const std::vector<std::string>& types, const Json& v) {
+    for (const std::string& t : types) {
       if ((t == "string" && v.is_string()) || (t == "object" && v.is_object()) || (t == "array" && v.is_array()) ||
           (t == "boolean" && v.is_boolean()) || (t == "null" && v.is_null()) || (t == "number" && v.is_number()) ||
           (t == "integer" && (v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()))))))
@@ -150,12 +145,12 @@ class Converter {
     }
   }
   const Json& deref(const Json& s, const std::string& path) const {
-    return s.is_object() && s.contains("$ref") && s.size() == 1 ? resolve(s["$ref"].get<std::string>(), path) : s;
+    return s.is_object() && s.contains("$ref") && s.size() == 1 ? resolve(schema_string(s["$ref"], path + "/$ref"), path)
+                                                                : s;
   }
 
   Expr visit_ref(const Json& s, const std::string& path, int depth) {
-    ROTOR_CHECK(s["$ref"].is_string(), "JSON schema at {}/$ref: not a string", path);
-    const std::string r = s["$ref"].get<std::string>();
+    const std::string r = schema_string(s["$ref"], path + "/$ref");
     bool siblings = false;
     for (auto it = s.begin(); it != s.end(); ++it) siblings |= it.key() != "$ref" && !is_annotation(it.key());
     if (siblings) {
@@ -197,8 +192,7 @@ class Converter {
       const Json& b = deref(b0, path);
       std::set<std::string> t;
       if (b.is_object() && b.contains("type")) {
-        if (b["type"].is_string()) t.insert(b["type"].get<std::string>());
-        else for (const Json& x : b["type"]) t.insert(x.get<std::string>());
+        for (const std::string& x : schema_strings(b["type"], path + "/oneOf")) t.insert(x);
       } else if (b.is_object() && b.contains("const")) {
         t.insert(b["const"].is_number_integer() ? "integer" : std::string(b["const"].type_name()));
       }
@@ -244,11 +238,11 @@ class Converter {
     if (s.contains("pattern")) {
       ROTOR_CHECK(!s.contains("minLength") && !s.contains("maxLength"),
                   "JSON schema at {}: 'pattern' with 'minLength' / 'maxLength' is not supported", path);
-      return json_string_pattern(s["pattern"].get<std::string>());
+      return json_string_pattern(schema_string(s["pattern"], path + "/pattern"));
     }
     // A known format without length bounds; otherwise the format is an annotation.
     if (s.contains("format") && !s.contains("minLength") && !s.contains("maxLength"))
-      if (std::optional<Expr> f = json_string_format(s["format"].get<std::string>())) return *f;
+      if (std::optional<Expr> f = json_string_format(schema_string(s["format"], path + "/format"))) return *f;
     return json_string(lo, hi);
   }
 
@@ -287,7 +281,7 @@ class Converter {
     ROTOR_CHECK(props.is_object(), "JSON schema at {}/properties: not an object", path);
     std::set<std::string> required;
     if (s.contains("required"))
-      for (const Json& r : s["required"]) required.insert(r.get<std::string>());
+      for (const std::string& r : schema_strings(s["required"], path + "/required")) required.insert(r);
     // additionalProperties: absent or false = none; true = any value; a schema = that.
     std::optional<Json> extra;
     if (s.contains("additionalProperties") && s["additionalProperties"] != false) extra = s["additionalProperties"];
@@ -378,6 +372,7 @@ class Converter {
     const Json* tuple = s.contains("prefixItems") ? &s["prefixItems"]
                         : s.contains("items") && s["items"].is_array() ? &s["items"] : nullptr;
     if (tuple) {
+      ROTOR_CHECK(tuple->is_array(), "JSON schema at {}/prefixItems: not an array", path);
       for (size_t i = 0; i < tuple->size(); ++i) prefix.push_back(visit((*tuple)[i], path + "/prefixItems/" + std::to_string(i), depth + 1));
       const char* more = s.contains("prefixItems") ? "items" : "additionalItems";
       if (s.contains(more) && s[more] != false) items = s[more];
@@ -427,12 +422,23 @@ class Converter {
   int value_rule_ = -1, object_rule_ = -1;
 };
 
+// Schema text nests at most this deep. A deeper document is refused as it is read, never built:
+// nlohmann copies and prints values recursively (and visits stop at kMaxDepth schemas anyway).
+constexpr int kMaxJsonDepth = 256;
+
 Json parse_schema(std::string_view text, const std::string& what) {
+  bool too_deep = false;
+  Json doc;
   try {
-    return Json::parse(text);
+    doc = Json::parse(text, [&](int depth, Json::parse_event_t, Json&) {
+      too_deep = too_deep || depth >= kMaxJsonDepth;
+      return !too_deep;
+    });
   } catch (const std::exception& e) {
     ROTOR_FAIL("{} is not valid JSON: {}", what, e.what());
   }
+  ROTOR_CHECK(!too_deep, "{} is nested deeper than {} levels", what, kMaxJsonDepth);
+  return doc;
 }
 
 }  // namespace

@@ -7,16 +7,22 @@
 #include "core/check.h"
 
 namespace rotor::structured {
-namespace {
 
-std::vector<std::string> types_of(const Json& t) {
-  if (t.is_string()) return {t.get<std::string>()};
-  std::vector<std::string> out;
-  for (const Json& x : t) out.push_back(x.get<std::string>());
-  return out;
+const std::string& schema_string(const Json& v, const std::string& where) {
+  ROTOR_CHECK(v.is_string(), "JSON schema at {}: not a string", where);
+  return v.get_ref<const std::string&>();
 }
 
-}  // namespace
+std::vector<std::string> schema_strings(const Json& v, const std::string& where) {
+  if (v.is_string()) return {v.get<std::string>()};
+  ROTOR_CHECK(v.is_array(), "JSON schema at {}: not a string or a list of strings", where);
+  std::vector<std::string> out;
+  for (const Json& x : v) {
+    ROTOR_CHECK(x.is_string(), "JSON schema at {}: not a string or a list of strings", where);
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
 
 bool is_annotation(const std::string& k) {
   static const std::set<std::string> kAnnotations = {
@@ -41,23 +47,28 @@ Json merge_schemas(const Json& a, const Json& b, const std::string& path) {
     Json& o = out[k];
     if (k == "type") {
       std::vector<std::string> both;
-      for (const std::string& x : types_of(o))
-        for (const std::string& y : types_of(v)) {
+      for (const std::string& x : schema_strings(o, path + "/type"))
+        for (const std::string& y : schema_strings(v, path + "/type")) {
           if (x == y) both.push_back(x);
           else if ((x == "integer" && y == "number") || (x == "number" && y == "integer")) both.push_back("integer");
         }
       ROTOR_CHECK(!both.empty(), "JSON schema at {}: combined schemas allow no common type", path);
       o = both.size() == 1 ? Json(both[0]) : Json(both);
     } else if (k == "required") {
-      for (const Json& r : v)
-        if (std::find(o.begin(), o.end(), r) == o.end()) o.push_back(r);
+      std::vector<std::string> both = schema_strings(o, path + "/required");
+      for (const std::string& r : schema_strings(v, path + "/required"))
+        if (std::find(both.begin(), both.end(), r) == both.end()) both.push_back(r);
+      o = both;
     } else if (k == "properties") {
+      ROTOR_CHECK(o.is_object() && v.is_object(), "JSON schema at {}/properties: not an object", path);
       for (auto p = v.begin(); p != v.end(); ++p)
         o[p.key()] = o.contains(p.key()) ? merge_schemas(o[p.key()], p.value(), path + "/properties/" + p.key())
                                          : p.value();
-    } else if ((k == "minimum" || k == "minLength" || k == "minItems" || k == "exclusiveMinimum") && v.is_number()) {
+    } else if ((k == "minimum" || k == "minLength" || k == "minItems" || k == "exclusiveMinimum") && v.is_number() &&
+               o.is_number()) {
       o = std::max(o.get<double>(), v.get<double>());
-    } else if ((k == "maximum" || k == "maxLength" || k == "maxItems" || k == "exclusiveMaximum") && v.is_number()) {
+    } else if ((k == "maximum" || k == "maxLength" || k == "maxItems" || k == "exclusiveMaximum") && v.is_number() &&
+               o.is_number()) {
       o = std::min(o.get<double>(), v.get<double>());
     } else if (k == "enum") {
       Json both = Json::array();

@@ -5,6 +5,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace rotor::structured {
 
@@ -14,5 +15,10 @@ Json merge_schemas(const Json& a, const Json& b, const std::string& path);
 
 // Keywords that only annotate (never constrain) a schema.
 bool is_annotation(const std::string& keyword);
+
+// A keyword's string (a $ref, a pattern, a format), or its string or list of strings (type,
+// required); rotor::Error naming `where` (path/keyword) for anything else.
+const std::string& schema_string(const Json& v, const std::string& where);
+std::vector<std::string> schema_strings(const Json& v, const std::string& where);
 
 }  // namespace rotor::structured

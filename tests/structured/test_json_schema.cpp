@@ -194,6 +194,30 @@ TEST(JsonSchema, UnsupportedNamed) {
   EXPECT_NE(error_of("false").find("allows no value"), std::string::npos);
 }
 
+// Keywords of the wrong type threw nlohmann's type_error ("type must be string, but is
+// number"), which named nothing; a deep document overflowed the stack while it was read.
+TEST(JsonSchema, MalformedKeywordsAreNamed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"type": "object", "required": [5]})", "#/required: not a string or a list of strings"},
+      {R"({"type": ["string", 1]})", "#/type: not a string or a list of strings"},
+      {R"({"enum": [1], "type": {}})", "#/type: not a string or a list of strings"},
+      {R"({"type": "string", "pattern": 5})", "#/pattern: not a string"},
+      {R"({"type": "string", "format": {}})", "#/format: not a string"},
+      {R"({"allOf": [{"$ref": 5}]})", "#/allOf/$ref: not a string"},
+      {R"({"type": "array", "prefixItems": 5})", "#/prefixItems: not an array"},
+      {R"({"oneOf": [{"type": [null]}, {"type": "string"}]})", "#/oneOf/0/type: not a string or a list"},
+      {R"({"allOf": [{"required": ["a"]}, {"required": [1]}]})", "#/allOf/1/required: not a string or a list"},
+      {R"({"allOf": [{"type": "object"}, {"type": 5}]})", "#/allOf/1/type: not a string or a list"},
+      {R"({"allOf": [{"properties": {"a": {}}}, {"properties": 5}]})", "#/allOf/1/properties: not an object"},
+      {R"({"allOf": [{"minimum": "a"}, {"minimum": 1}]})", "cannot combine two different 'minimum'"},
+  };
+  for (const auto& [schema, message] : cases)
+    EXPECT_NE(error_of(schema).find(message), std::string::npos) << schema << ": " << error_of(schema);
+  const std::string deep = "{\"a\": " + std::string(300000, '[') + std::string(300000, ']') + ", \"type\": \"string\"}";
+  EXPECT_NE(error_of(deep).find("nested deeper than 256 levels"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"type": "object", "required": "a", "properties": {"a": {"type": "string"}}})"), "");
+}
+
 TEST(JsonSchema, ToolCalls) {
   const Grammar gr = tool_calls_grammar({{"get_weather", kWeatherTool}, {"noop", ""}}, true);
   const auto g = CompiledGrammar::compile(gr, qwen3_tokens());
