@@ -112,13 +112,12 @@ GenerationOptions parse_generation_options(const json& body, const SamplingDefau
                 "repetition_penalty");
   g.seed = opt_int(body, "seed");
 
-  // Chat prefers max_completion_tokens; both endpoints take max_tokens.
-  std::optional<int64_t> max_tokens = opt_int(body, "max_completion_tokens");
-  const char* max_name = "max_completion_tokens";
-  if (!max_tokens) {
-    max_tokens = opt_int(body, "max_tokens");
-    max_name = "max_tokens";
-  }
+  // Chat prefers max_completion_tokens; both endpoints take max_tokens (read either way: a
+  // value of the wrong type is refused even when the other field wins).
+  const std::optional<int64_t> completion_max = opt_int(body, "max_completion_tokens");
+  const std::optional<int64_t> plain_max = opt_int(body, "max_tokens");
+  const std::optional<int64_t> max_tokens = completion_max ? completion_max : plain_max;
+  const char* max_name = completion_max ? "max_completion_tokens" : "max_tokens";
   if (max_tokens) {
     const int64_t least = zero_max_tokens ? 0 : 1;
     if (*max_tokens < least || *max_tokens > INT32_MAX)

@@ -163,6 +163,11 @@ TEST(RequestParse, BadRequests) {
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 99999999999999999999})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 4, "min_tokens": 5})", "min_tokens"},
+      // max_completion_tokens wins, but max_tokens was not read at all: any value passed.
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 4, "max_tokens": "many"})",
+       "max_tokens"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 4,
+           "max_tokens": 9223372036854775808})", "max_tokens"},
       {R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", "n"},
       {R"({"messages": [{"role": "user", "content": "x"}], "n": 5})", "n"},
       {R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
