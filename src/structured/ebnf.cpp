@@ -11,6 +11,10 @@
 namespace rotor::structured {
 namespace {
 
+// Groups nest at most this deep: the parser recurses once a group, and a few hundred thousand
+// would overflow the stack.
+constexpr int kMaxGroupDepth = 256;
+
 class EbnfParser {
  public:
   explicit EbnfParser(std::string_view s) : s_(s) {}
@@ -111,16 +115,20 @@ class EbnfParser {
     }
     return seq(std::move(parts));
   }
+  // A primary and its repetition operator. A second one is an error ("x**" nested a
+  // repetition a character, and a few hundred thousand overflowed the stack).
   Expr parse_postfix(int depth) {
     Expr e = parse_primary(depth);
-    for (;;) {
-      const char c = peek();
-      if (c == '*') e = star(std::move(e)), ++i_;
-      else if (c == '+') e = plus(std::move(e)), ++i_;
-      else if (c == '?') e = opt(std::move(e)), ++i_;
-      else if (c == '{') e = parse_braces(std::move(e));
-      else return e;
-    }
+    const char c = peek();
+    if (c == '*') e = star(std::move(e)), ++i_;
+    else if (c == '+') e = plus(std::move(e)), ++i_;
+    else if (c == '?') e = opt(std::move(e)), ++i_;
+    else if (c == '{') e = parse_braces(std::move(e));
+    else return e;
+    const char next = peek();
+    if (next == '*' || next == '+' || next == '?' || next == '{')
+      fail("a repetition operator after another (group the repeated part)");
+    return e;
   }
   int parse_int() {
     const size_t b = i_;
@@ -151,6 +159,7 @@ class EbnfParser {
   Expr parse_primary(int depth) {
     const char c = peek();
     if (c == '(') {
+      if (depth >= kMaxGroupDepth) fail(fmt::format("groups nested deeper than {}", kMaxGroupDepth));
       ++i_;
       skip_space(true);
       Expr e = parse_alternatives(depth + 1);

@@ -14,6 +14,10 @@ std::vector<Range> digit() { return {{'0', '9'}}; }
 std::vector<Range> word() { return {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}; }
 std::vector<Range> space() { return {{'\t', '\r'}, {' ', ' '}, {0xA0, 0xA0}, {0x2028, 0x2029}, {0xFEFF, 0xFEFF}}; }
 
+// Groups nest at most this deep: the parser recurses once a group, and a few hundred thousand
+// would overflow the stack.
+constexpr int kMaxGroupDepth = 256;
+
 class RegexParser {
  public:
   RegexParser(std::string_view s, const RegexOptions& o) : s_(s), o_(o) {}
@@ -33,8 +37,12 @@ class RegexParser {
   }
 
  private:
+  // The pattern is shown up to its first 60 bytes or so (a request's can be megabytes).
   [[noreturn]] void fail(std::string_view what) const {
-    throw Error(fmt::format("regex '{}': {} at offset {}", s_, what, i_));
+    size_t shown = std::min<size_t>(s_.size(), 60);
+    while (shown < s_.size() && shown > 0 && (static_cast<unsigned char>(s_[shown]) & 0xC0) == 0x80) --shown;
+    throw Error(fmt::format("regex '{}{}': {} at offset {}", s_.substr(0, shown), shown < s_.size() ? "..." : "", what,
+                            i_));
   }
   bool at_end() const { return i_ >= s_.size(); }
   char peek() const { return at_end() ? '\0' : s_[i_]; }
@@ -57,22 +65,22 @@ class RegexParser {
     }
     return seq(std::move(parts));
   }
+  // An atom and its quantifier. A second one is an error, as in Python's re and ECMAScript
+  // ("a**" nested a repetition a character, and a few hundred thousand overflowed the stack).
   Expr parse_quantified() {
     Expr e = parse_atom();
-    for (;;) {
-      const char c = peek();
-      int lo, hi;
-      if (c == '*') lo = 0, hi = -1, ++i_;
-      else if (c == '+') lo = 1, hi = -1, ++i_;
-      else if (c == '?') lo = 0, hi = 1, ++i_;
-      else if (c == '{' && parse_braces(lo, hi)) {
-      } else {
-        return e;
-      }
-      if (peek() == '?') ++i_;  // lazy: the same strings
-      else if (peek() == '+') fail("possessive quantifiers are not supported");
-      e = repeat(std::move(e), lo, hi);
-    }
+    const char c = peek();
+    int lo, hi;
+    if (c == '*') lo = 0, hi = -1, ++i_;
+    else if (c == '+') lo = 1, hi = -1, ++i_;
+    else if (c == '?') lo = 0, hi = 1, ++i_;
+    else if (c != '{' || !parse_braces(lo, hi)) return e;
+    if (peek() == '?') ++i_;  // lazy: the same strings
+    else if (peek() == '+') fail("possessive quantifiers are not supported");
+    int more_lo, more_hi;
+    if (peek() == '*' || peek() == '+' || peek() == '?' || (peek() == '{' && parse_braces(more_lo, more_hi)))
+      fail("multiple repeat (a quantifier after a quantifier)");
+    return repeat(std::move(e), lo, hi);
   }
   // {m}, {m,}, {m,n}; false (nothing consumed) when the brace is a literal.
   bool parse_braces(int& lo, int& hi) {
@@ -101,7 +109,9 @@ class RegexParser {
   Expr parse_atom() {
     const char c = s_[i_];
     if (c == '(') {
+      if (depth_ >= kMaxGroupDepth) fail(fmt::format("groups nested deeper than {}", kMaxGroupDepth));
       ++i_;
+      ++depth_;
       if (peek() == '?') {
         ++i_;
         const char k = peek();
@@ -120,6 +130,7 @@ class RegexParser {
       Expr e = parse_alternatives();
       if (peek() != ')') fail("missing ')'");
       ++i_;
+      --depth_;
       return e;
     }
     if (c == '[') return parse_class();
@@ -241,6 +252,7 @@ class RegexParser {
   std::string_view s_;
   const RegexOptions& o_;
   size_t i_ = 0;
+  int depth_ = 0;  // groups open at i_
 };
 
 }  // namespace

@@ -110,6 +110,19 @@ TEST(Ebnf, Errors) {
   EXPECT_NE(msg("root ::= \"x\" root").find("matches no string"), std::string::npos);
 }
 
+// Groups a few hundred thousand deep, or as many repetition operators on one primary, overflowed
+// the parser's (and the automaton builder's) stack.
+TEST(Ebnf, DeepNestingIsRefused) {
+  auto nested = [](size_t n) { return "root ::= " + std::string(n, '(') + "\"a\"" + std::string(n, ')'); };
+  EXPECT_TRUE(accepts(compile(parse_ebnf(nested(256))), "a"));
+  EXPECT_NE(error_of([&] { parse_ebnf(nested(300000)); }).find("groups nested deeper than 256"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse_ebnf("root ::= \"a\"" + std::string(300000, '*')); }).find("after another"),
+            std::string::npos);
+  for (const char* text : {"root ::= \"a\"*?", "root ::= \"a\"{2}*", "root ::= (\"a\"+)+*"})
+    EXPECT_NE(error_of([&] { parse_ebnf(text); }).find("after another"), std::string::npos) << text;
+  EXPECT_TRUE(accepts(compile(parse_ebnf("root ::= (\"a\"+)* \"b\"{2}")), "aaabb"));
+}
+
 // \xHH, \uHHHH and \UHHHHHHHH; a bad digit is named where it stands.
 TEST(Ebnf, HexEscapes) {
   const auto g = compile(parse_ebnf(R"(root ::= "\x41\u00e9\U0001F600" [\x30-\x39])"));
@@ -189,6 +202,21 @@ TEST(Regex, InvalidUtf8) {
 TEST(Regex, Unsupported) {
   for (const char* p : {"(a)\\1", "a(?=b)", "\\bword", "\\p{L}+", "(?i)abc", "a++"})
     EXPECT_THROW(regex_grammar(p), Error) << p;
+}
+
+// As Ebnf.DeepNestingIsRefused; a quantifier after a quantifier is "multiple repeat", as in
+// Python's re and ECMAScript. The message shows only the pattern's start.
+TEST(Regex, DeepNestingIsRefused) {
+  auto nested = [](size_t n) { return std::string(n, '(') + "a" + std::string(n, ')'); };
+  EXPECT_TRUE(accepts(compile(regex_grammar(nested(256))), "a"));
+  const std::string deep = error_of([&] { regex_grammar(nested(300000)); });
+  EXPECT_NE(deep.find("groups nested deeper than 256"), std::string::npos) << deep;
+  EXPECT_LT(deep.size(), 200u);
+  EXPECT_NE(error_of([&] { regex_grammar("a" + std::string(300000, '*')); }).find("multiple repeat"), std::string::npos);
+  for (const char* p : {"a**", "a{2}{3}", "a*??", "(a+)+*"})
+    EXPECT_NE(error_of([&] { regex_grammar(p); }).find("multiple repeat"), std::string::npos) << p;
+  const auto lazy = compile(regex_grammar("a*?b{2}?c{"));
+  EXPECT_TRUE(accepts(lazy, "aabbc{"));
 }
 
 TEST(Matcher, RollbackAndTermination) {
