@@ -23,23 +23,57 @@ void for_bytes(const Automaton& a, const State& s, F&& f) {
   for (uint32_t i = s.bytes_begin; i < s.bytes_end; ++i) f(a.byte_edges[i]);
 }
 
+// The fixed points below propagate along dependencies from a work list: sweeping every state
+// until nothing changes takes a sweep per link of the longest chain (a sequence of thousands
+// of nullable calls, or of rules), quadratic in the grammar.
+
 // ends[s]: the rule can end from s without consuming a byte (through nullable calls).
 std::vector<char> compute_ends(const Automaton& a) {
-  std::vector<char> ends(a.states.size(), 0);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t s = 0; s < a.states.size(); ++s) {
-      const State& st = a.states[s];
-      if (ends[s] || !st.live) continue;
-      bool e = st.final;
-      for_calls(a, st, [&](const CallEdge& c) {
+  const size_t N = a.states.size();
+  std::vector<char> ends(N, 0);
+  std::vector<std::vector<int32_t>> users(N);  // states with a call whose start or target is s
+  std::vector<int32_t> todo;
+  for (size_t s = 0; s < N; ++s) {
+    const State& st = a.states[s];
+    if (!st.live) continue;
+    for_calls(a, st, [&](const CallEdge& c) {
+      users[static_cast<size_t>(a.rule_start[static_cast<size_t>(c.rule)])].push_back(static_cast<int32_t>(s));
+      users[static_cast<size_t>(c.target)].push_back(static_cast<int32_t>(s));
+    });
+    if (st.final) ends[s] = 1, todo.push_back(static_cast<int32_t>(s));
+  }
+  while (!todo.empty()) {
+    const size_t x = static_cast<size_t>(todo.back());
+    todo.pop_back();
+    for (int32_t u : users[x]) {
+      if (ends[static_cast<size_t>(u)]) continue;
+      bool e = false;
+      for_calls(a, a.states[static_cast<size_t>(u)], [&](const CallEdge& c) {
         e = e || (ends[static_cast<size_t>(a.rule_start[static_cast<size_t>(c.rule)])] &&
                   ends[static_cast<size_t>(c.target)]);
       });
-      if (e) ends[s] = changed = true;
+      if (e) ends[static_cast<size_t>(u)] = 1, todo.push_back(u);
     }
   }
   return ends;
+}
+
+// Grows sets[i] by sets[j] for every edge j -> i of `into` (sets[i] ⊇ sets[j]) until stable.
+void propagate_unions(std::vector<std::bitset<256>>& sets, const std::vector<std::vector<int32_t>>& into) {
+  std::vector<int32_t> todo;
+  std::vector<char> queued(sets.size(), 1);
+  for (size_t i = 0; i < sets.size(); ++i) todo.push_back(static_cast<int32_t>(i));
+  while (!todo.empty()) {
+    const size_t j = static_cast<size_t>(todo.back());
+    todo.pop_back();
+    queued[j] = 0;
+    for (int32_t i : into[j]) {
+      const std::bitset<256> grown = sets[static_cast<size_t>(i)] | sets[j];
+      if (grown == sets[static_cast<size_t>(i)]) continue;
+      sets[static_cast<size_t>(i)] = grown;
+      if (!queued[static_cast<size_t>(i)]) queued[static_cast<size_t>(i)] = 1, todo.push_back(i);
+    }
+  }
 }
 
 struct VecHash {
@@ -54,28 +88,33 @@ struct VecHash {
 
 void trim(Automaton& a) {
   const size_t R = a.rule_start.size(), N = a.states.size();
+  // Productive rules (some string leads from the rule's start to its end, calling productive
+  // rules only), in one search from every rule's start: a call to a rule not yet known to be
+  // productive waits until the rule is found to be (a pass per rule was quadratic in a chain
+  // of rules, and request grammars can hold thousands).
   std::vector<char> productive(R, 0);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < R; ++r) {
-      if (productive[r]) continue;
-      std::vector<char> seen(N, 0);
-      std::vector<int32_t> todo{a.rule_start[r]};
-      seen[static_cast<size_t>(todo[0])] = 1;
-      bool ok = false;
-      while (!todo.empty() && !ok) {
-        const State& st = a.states[static_cast<size_t>(todo.back())];
-        todo.pop_back();
-        ok = st.final;
-        auto go = [&](int32_t t) {
-          if (!seen[static_cast<size_t>(t)]) seen[static_cast<size_t>(t)] = 1, todo.push_back(t);
-        };
-        for_bytes(a, st, [&](const ByteEdge& e) { go(e.target); });
-        for_calls(a, st, [&](const CallEdge& c) {
-          if (productive[static_cast<size_t>(c.rule)]) go(c.target);
-        });
+  {
+    std::vector<char> seen(N, 0);
+    std::vector<std::vector<int32_t>> waiting(R);  // targets of calls to rule r, not yet followed
+    std::vector<int32_t> todo;
+    auto go = [&](int32_t t) {
+      if (!seen[static_cast<size_t>(t)]) seen[static_cast<size_t>(t)] = 1, todo.push_back(t);
+    };
+    for (size_t r = 0; r < R; ++r) go(a.rule_start[r]);
+    while (!todo.empty()) {
+      const State& st = a.states[static_cast<size_t>(todo.back())];
+      todo.pop_back();
+      const size_t rule = static_cast<size_t>(st.rule);
+      if (st.final && !productive[rule]) {
+        productive[rule] = 1;
+        for (int32_t t : waiting[rule]) go(t);
+        waiting[rule] = {};
       }
-      if (ok) productive[r] = changed = true;
+      for_bytes(a, st, [&](const ByteEdge& e) { go(e.target); });
+      for_calls(a, st, [&](const CallEdge& c) {
+        if (productive[static_cast<size_t>(c.rule)]) go(c.target);
+        else waiting[static_cast<size_t>(c.rule)].push_back(c.target);
+      });
     }
   }
   ROTOR_CHECK(productive[static_cast<size_t>(a.root)], "grammar: rule '{}' matches no string",
@@ -145,16 +184,18 @@ void check_left_recursion(const Automaton& a) {
   auto nullable = [&](int32_t rule) { return ends[static_cast<size_t>(a.rule_start[static_cast<size_t>(rule)])] != 0; };
   // left[r]: rules r calls before consuming a byte.
   std::vector<std::vector<int32_t>> left(R);
+  std::vector<size_t> seen_from(a.states.size(), R);  // the rule whose search reached a state
   for (size_t r = 0; r < R; ++r) {
     if (!a.states[static_cast<size_t>(a.rule_start[r])].live) continue;
-    std::vector<int32_t> todo{a.rule_start[r]}, seen{a.rule_start[r]};
+    std::vector<int32_t> todo{a.rule_start[r]};
+    seen_from[static_cast<size_t>(a.rule_start[r])] = r;
     while (!todo.empty()) {
       const State& st = a.states[static_cast<size_t>(todo.back())];
       todo.pop_back();
       for_calls(a, st, [&](const CallEdge& c) {
         left[r].push_back(c.rule);
-        if (nullable(c.rule) && std::find(seen.begin(), seen.end(), c.target) == seen.end()) {
-          seen.push_back(c.target);
+        if (nullable(c.rule) && seen_from[static_cast<size_t>(c.target)] != r) {
+          seen_from[static_cast<size_t>(c.target)] = r;
           todo.push_back(c.target);
         }
       });
@@ -189,37 +230,36 @@ void check_left_recursion(const Automaton& a) {
 void compute_follow(Automaton& a) {
   const size_t N = a.states.size(), R = a.rule_start.size();
   const std::vector<char> ends = compute_ends(a);
+  // first[s]: its own bytes, the first bytes of the rules it calls, and past a nullable call
+  // those of the call's target.
   std::vector<std::bitset<256>> first(N);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t s = 0; s < N; ++s) {
-      const State& st = a.states[s];
-      if (!st.live) continue;
-      std::bitset<256> f = first[s];
-      for_bytes(a, st, [&](const ByteEdge& e) {
-        for (int b = e.lo; b <= e.hi; ++b) f.set(static_cast<size_t>(b));
-      });
-      for_calls(a, st, [&](const CallEdge& c) {
-        const size_t start = static_cast<size_t>(a.rule_start[static_cast<size_t>(c.rule)]);
-        f |= first[start];
-        if (ends[start]) f |= first[static_cast<size_t>(c.target)];
-      });
-      if (f != first[s]) first[s] = f, changed = true;
-    }
+  std::vector<std::vector<int32_t>> first_into(N);
+  for (size_t s = 0; s < N; ++s) {
+    const State& st = a.states[s];
+    if (!st.live) continue;
+    for_bytes(a, st, [&](const ByteEdge& e) {
+      for (int b = e.lo; b <= e.hi; ++b) first[s].set(static_cast<size_t>(b));
+    });
+    for_calls(a, st, [&](const CallEdge& c) {
+      const size_t start = static_cast<size_t>(a.rule_start[static_cast<size_t>(c.rule)]);
+      first_into[start].push_back(static_cast<int32_t>(s));
+      if (ends[start]) first_into[static_cast<size_t>(c.target)].push_back(static_cast<int32_t>(s));
+    });
   }
+  propagate_unions(first, first_into);
+  // follow[r]: what comes after a call of r, and when that may be the caller's end, what
+  // follows the caller's rule.
   a.follow.assign(R, {});
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t s = 0; s < N; ++s) {
-      const State& st = a.states[s];
-      if (!st.live) continue;
-      for_calls(a, st, [&](const CallEdge& c) {
-        std::bitset<256> f = a.follow[static_cast<size_t>(c.rule)] | first[static_cast<size_t>(c.target)];
-        if (ends[static_cast<size_t>(c.target)]) f |= a.follow[static_cast<size_t>(st.rule)];
-        if (f != a.follow[static_cast<size_t>(c.rule)]) a.follow[static_cast<size_t>(c.rule)] = f, changed = true;
-      });
-    }
+  std::vector<std::vector<int32_t>> follow_into(R);
+  for (size_t s = 0; s < N; ++s) {
+    const State& st = a.states[s];
+    if (!st.live) continue;
+    for_calls(a, st, [&](const CallEdge& c) {
+      a.follow[static_cast<size_t>(c.rule)] |= first[static_cast<size_t>(c.target)];
+      if (ends[static_cast<size_t>(c.target)]) follow_into[static_cast<size_t>(st.rule)].push_back(c.rule);
+    });
   }
+  propagate_unions(a.follow, follow_into);
 }
 
 void compute_classes(Automaton& a, int horizon) {

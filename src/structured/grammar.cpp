@@ -163,22 +163,26 @@ Expr ref(int rule) {
 }
 
 int Grammar::find(std::string_view name) const {
-  for (size_t i = 0; i < rules.size(); ++i)
-    if (rules[i].name == name) return static_cast<int>(i);
-  return -1;
+  const auto it = ids.find(std::string(name));
+  return it == ids.end() ? -1 : it->second;
 }
 
 int Grammar::rule_id(std::string_view name) {
   if (int i = find(name); i >= 0) return i;
   rules.push_back({std::string(name), empty()});
-  return static_cast<int>(rules.size()) - 1;
+  return ids[rules.back().name] = static_cast<int>(rules.size()) - 1;
 }
 
 int Grammar::add_rule(std::string_view hint, Expr body) {
+  // hint, else hint-k for the least k free (rules are never removed: k only grows).
   std::string name(hint);
-  for (int k = 1; find(name) >= 0; ++k) name = fmt::format("{}-{}", hint, k);
+  if (find(name) >= 0) {
+    int& k = last_suffix[name];
+    do name = fmt::format("{}-{}", hint, ++k);
+    while (find(name) >= 0);
+  }
   rules.push_back({name, std::move(body)});
-  return static_cast<int>(rules.size()) - 1;
+  return ids[name] = static_cast<int>(rules.size()) - 1;
 }
 
 std::string Grammar::to_string() const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace rotor::structured {
@@ -50,6 +51,9 @@ struct Grammar {
   };
   std::vector<Rule> rules;
   int root = -1;
+  // Kept by rule_id and add_rule (a search through the names made big grammars quadratic):
+  std::unordered_map<std::string, int> ids;          // rule name -> index
+  std::unordered_map<std::string, int> last_suffix;  // add_rule: the last k taken for a hint
 
   // The id of the rule called `name`, added (with an empty body) if new.
   int rule_id(std::string_view name);

@@ -324,13 +324,17 @@ class Converter {
       Expr body = seq({p.required ? seq({sep(","), kv}) : opt(seq({sep(","), kv})), rest_at[static_cast<size_t>(i) + 1]});
       rest_at[static_cast<size_t>(i)] = ref(g_.add_rule(base + "-rest", std::move(body)));
     }
-    Expr first = extra_member ? opt(seq({*extra_member, rest})) : empty();
+    // The first member written: property i (then rest_at[i + 1]) for an i up to the first
+    // required one, or else an extra member or nothing. Gathered last first into one list
+    // (alt({with, first}) at each step copied the alternatives so far: quadratic).
+    std::vector<Expr> firsts{extra_member ? opt(seq({*extra_member, rest})) : empty()};
     for (int i = n_all - 1; i >= 0; --i) {
       const Prop& p = list[static_cast<size_t>(i)];
-      Expr with = seq({member(lit(Json(p.name).dump()), p.value), rest_at[static_cast<size_t>(i) + 1]});
-      first = p.required ? std::move(with) : alt({std::move(with), std::move(first)});
+      if (p.required) firsts.clear();
+      firsts.push_back(seq({member(lit(Json(p.name).dump()), p.value), rest_at[static_cast<size_t>(i) + 1]}));
     }
-    return seq({lit("{"), ws(), std::move(first), ws(), lit("}")});
+    std::reverse(firsts.begin(), firsts.end());
+    return seq({lit("{"), ws(), alt(std::move(firsts)), ws(), lit("}")});
   }
 
   // A key (with its quotes) other than the given names: a trie of the names where leaving
