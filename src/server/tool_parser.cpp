@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "server/json.h"
+#include "server/json_fields.h"
 #include "server/stop_matcher.h"
 
 namespace rotor::server {
@@ -24,7 +25,14 @@ bool all_space(std::string_view s) {
 }  // namespace
 
 void ToolCallParser::finish_block(std::string_view body, bool closed, ToolDelta& d) {
-  const json j = json::parse(body, nullptr, false);
+  // Null unless the block is JSON. Output nested deeper than a request may be (a grammar can
+  // make the model write that) stays text: copying or printing it recurses once a level.
+  json j;
+  try {
+    j = parse_json_within(body, kMaxJsonDepth).value_or(json());
+  } catch (const json::parse_error&) {
+    // not JSON: the block stays text
+  }
   const auto name = j.is_object() ? j.find("name") : j.end();
   if (j.is_object() && name != j.end() && name->is_string()) {
     const auto args = j.find("arguments");

@@ -115,6 +115,17 @@ TEST(ToolCallParser, InvalidBlockStaysContent) {
   EXPECT_EQ(d.content, "<tool_call>not json</tool_call> ok");
 }
 
+// A grammar can make the model write arguments nested a hundred thousand deep: parsing them
+// built a value that copying (or a key after it) overflowed the stack with.
+TEST(ToolCallParser, DeepArgumentsStayContent) {
+  const std::string body = "\n{\"name\": \"f\", \"arguments\": {\"a\": " + std::string(100000, '[') +
+                           std::string(100000, ']') + ", \"b\": 1}}\n";
+  const ToolDelta d = tools({"<tool_call>" + body + "</tool_call>"});
+  EXPECT_TRUE(d.calls.empty());
+  EXPECT_EQ(d.content, "<tool_call>" + body + "</tool_call>");
+  EXPECT_EQ(tools({"<tool_call>{\"name\": \"f\", \"arguments\": [[[1]]]}</tool_call>"}).calls.at(0).arguments, "[[[1]]]");
+}
+
 TEST(ToolCallParser, UnclosedCallAtEnd) {
   ToolDelta d = tools({"<tool_call>\n{\"name\": \"f\", \"arguments\": {\"q\": 2}}\n"});
   ASSERT_EQ(d.calls.size(), 1u);
