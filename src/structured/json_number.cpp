@@ -83,7 +83,7 @@ struct Decimal {
 };
 
 Decimal parse_decimal(const std::string& text) {
-  const double v = std::stod(text);
+  const double v = std::strtod(text.c_str(), nullptr);  // std::stod throws on a subnormal
   ROTOR_CHECK(std::isfinite(v) && std::fabs(v) < static_cast<double>(kLimit),
               "JSON schema: a numeric bound of {} is out of the supported range (|x| < 1e15)", text);
   // The shortest decimal that reads back as v (no exponent below 1e15 magnitudes past 1e-6).
@@ -141,7 +141,7 @@ Expr magnitude_range(const Decimal& lo, bool lo_ex, const std::optional<Decimal>
 std::optional<int64_t> int_bound(const std::optional<NumberBound>& b, bool lower) {
   if (!b) return std::nullopt;
   parse_decimal(b->value);  // range and precision checks
-  const double v = std::stod(b->value);
+  const double v = b->number();
   int64_t x = static_cast<int64_t>(lower ? std::ceil(v) : std::floor(v));
   if (b->exclusive && static_cast<double>(x) == v) x += lower ? 1 : -1;
   return x;
@@ -163,7 +163,7 @@ Expr number_range(const std::optional<NumberBound>& lo, const std::optional<Numb
   }
   const std::optional<Decimal> a = lo ? std::optional<Decimal>(parse_decimal(lo->value)) : std::nullopt;
   const std::optional<Decimal> b = hi ? std::optional<Decimal>(parse_decimal(hi->value)) : std::nullopt;
-  if (lo && hi) ROTOR_CHECK(std::stod(lo->value) <= std::stod(hi->value), "JSON schema: minimum above maximum");
+  if (lo && hi) ROTOR_CHECK(lo->number() <= hi->number(), "JSON schema: minimum above maximum");
   const bool lo_ex = lo && lo->exclusive, hi_ex = hi && hi->exclusive;
   std::vector<Expr> opts;
   // Negative numbers: "-" and a magnitude in (max(0, -hi), -lo], the zero end exclusive.

@@ -261,8 +261,8 @@ class Converter {
       NumberBound nb{v.dump(), exclusive};
       const double x = v.get<double>();
       // Keep the stricter of minimum and exclusiveMinimum (likewise for the maximum).
-      if (!b || (lower ? x > std::stod(b->value) || (x == std::stod(b->value) && exclusive)
-                       : x < std::stod(b->value) || (x == std::stod(b->value) && exclusive)))
+      if (!b || (lower ? x > b->number() || (x == b->number() && exclusive)
+                       : x < b->number() || (x == b->number() && exclusive)))
         b = nb;
     };
     bound("minimum", s.contains("exclusiveMinimum") && s["exclusiveMinimum"] == true, lo, true);
