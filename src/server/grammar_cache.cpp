@@ -1,5 +1,8 @@
-// server/grammar_cache.cpp — a constraint → grammar (structured/) → compiled, with an LRU.
+// server/grammar_cache.cpp — a constraint → grammar (structured/) → compiled, with an LRU of
+// compiled grammars and, beside it, the compiles in flight that later requests wait for.
 #include "server/grammar_cache.h"
+
+#include <chrono>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -30,40 +33,104 @@ structured::Grammar grammar_of(const StructuredSpec& s) {
   ROTOR_FAIL("no structured output");
 }
 
+// The value of a build (this request's or another's); its rotor::Error named by `field`, the
+// request's own (requests of one key may come from different fields).
+template <typename T>
+T await(const std::shared_future<T>& f, const std::string& field) {
+  try {
+    return f.get();
+  } catch (const Error& e) {
+    ROTOR_FAIL("'{}': {}", field, e.what());
+  }
+}
+
 }  // namespace
 
 GrammarCache::GrammarCache(std::shared_ptr<const Tokenizer> tokenizer, int vocab_size, std::vector<int32_t> stop_ids,
                            size_t capacity)
-    : tokenizer_(std::move(tokenizer)), vocab_size_(vocab_size), stop_ids_(std::move(stop_ids)), capacity_(capacity) {}
+    : GrammarCache(
+          [tokenizer = std::move(tokenizer), vocab_size, stop_ids = std::move(stop_ids)] {
+            ROTOR_CHECK(!stop_ids.empty(), "structured outputs need the model's eos token ids");
+            return structured::TokenTable::from_tokenizer(*tokenizer, vocab_size, stop_ids);
+          },
+          &GrammarCache::compile_spec, capacity) {}
 
-std::shared_ptr<const structured::CompiledGrammar> GrammarCache::get(const StructuredSpec& spec) {
-  if (spec.kind == Kind::None) return nullptr;
-  const std::string key = spec.key();
-  std::lock_guard lk(mu_);
-  if (auto it = map_.find(key); it != map_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.second);
-    return it->second.first;
-  }
-  if (!table_) {
-    ROTOR_CHECK(!stop_ids_.empty(), "{}: structured outputs need the model's eos token ids", spec.field);
-    table_ = structured::TokenTable::from_tokenizer(*tokenizer_, vocab_size_, stop_ids_);
-  }
-  std::shared_ptr<const structured::CompiledGrammar> g;
-  try {
-    g = structured::CompiledGrammar::compile(grammar_of(spec), table_);
-  } catch (const Error& e) {
-    ROTOR_FAIL("'{}': {}", spec.field, e.what());
-  }
+GrammarCache::GrammarCache(MakeTable make_table, Compile compile, size_t capacity)
+    : make_table_(std::move(make_table)), compile_(std::move(compile)), capacity_(capacity) {}
+
+GrammarCache::Compiled GrammarCache::compile_spec(const StructuredSpec& spec, Table table) {
+  Compiled g = structured::CompiledGrammar::compile(grammar_of(spec), std::move(table));
   const structured::CompileStats st = g->stats();
   ROTOR_LOG_DEBUG("structured output ({}): {} states, {} mask classes, compiled in {:.1f} ms", spec.field, st.states,
                   st.classes, st.automaton_ms);
-  lru_.push_front(key);
-  map_[key] = {g, lru_.begin()};
-  if (map_.size() > capacity_) {
-    map_.erase(lru_.back());
-    lru_.pop_back();
-  }
   return g;
+}
+
+GrammarCache::Table GrammarCache::table() {
+  std::promise<Table> built;
+  std::shared_future<Table> f;
+  bool mine = false;
+  {
+    std::lock_guard lk(mu_);
+    if (!table_.valid()) table_ = built.get_future().share(), mine = true;
+    f = table_;
+  }
+  if (mine) {
+    try {
+      built.set_value(make_table_());
+    } catch (...) {
+      {
+        std::lock_guard lk(mu_);
+        table_ = {};  // the next request tries again
+      }
+      built.set_exception(std::current_exception());
+    }
+  } else if (wait_hook_ && f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    wait_hook_();
+  }
+  return f.get();
+}
+
+GrammarCache::Compiled GrammarCache::get(const StructuredSpec& spec) {
+  if (spec.kind == Kind::None) return nullptr;
+  const std::string key = spec.key();
+  std::unique_lock lk(mu_);
+  if (auto it = map_.find(key); it != map_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.grammar;
+  }
+  if (auto it = compiling_.find(key); it != compiling_.end()) {
+    const std::shared_future<Compiled> f = it->second;
+    lk.unlock();
+    if (wait_hook_) wait_hook_();
+    return await(f, spec.field);
+  }
+  // This request compiles it, with the lock released; the next ones for the key wait on f.
+  std::promise<Compiled> compiled;
+  const std::shared_future<Compiled> f = compiled.get_future().share();
+  compiling_.emplace(key, f);
+  lk.unlock();
+  Compiled g;
+  std::exception_ptr error;
+  try {
+    g = compile_(spec, table());
+  } catch (...) {
+    error = std::current_exception();
+  }
+  lk.lock();
+  compiling_.erase(key);
+  if (g) {
+    lru_.push_front(key);
+    map_[key] = {g, lru_.begin()};
+    if (map_.size() > capacity_) {
+      map_.erase(lru_.back());
+      lru_.pop_back();
+    }
+  }
+  lk.unlock();
+  if (error) compiled.set_exception(error);
+  else compiled.set_value(std::move(g));
+  return await(f, spec.field);
 }
 
 }  // namespace rotor::server
