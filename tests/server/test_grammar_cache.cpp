@@ -60,7 +60,8 @@ class Gate {
   bool open_ = false;
 };
 
-// Opens a gate when the test leaves, before the threads it holds are joined.
+// Opens a gate when the test leaves (declared after the futures of the threads it holds, so
+// before they are joined).
 struct OpenOnExit {
   Gate& gate;
   ~OpenOnExit() { gate.open(); }
@@ -119,13 +120,14 @@ TEST_F(GrammarCacheTest, NoConstraintIsNoGrammar) {
 TEST_F(GrammarCacheTest, SlowCompileBlocksNeitherCachedGrammarsNorOtherConstraints) {
   const GrammarCache::Compiled cached = cache.get(choice({"yes", "no"}));
   slow_key = regex("a+b").key();
-  auto slow = std::async(std::launch::async, [&] { return cache.get(regex("a+b")); });
-  OpenOnExit release{gate};
+  std::future<GrammarCache::Compiled> slow, hit, other;
+  OpenOnExit release{gate};  // destroyed first: no thread is left waiting at the gate
+  slow = std::async(std::launch::async, [&] { return cache.get(regex("a+b")); });
   ASSERT_TRUE(entered.reaches(1));
-  auto hit = std::async(std::launch::async, [&] { return cache.get(choice({"yes", "no"})); });
+  hit = std::async(std::launch::async, [&] { return cache.get(choice({"yes", "no"})); });
   ASSERT_EQ(hit.wait_for(kPatience), std::future_status::ready) << "a cached grammar waited for another's compile";
   EXPECT_EQ(hit.get(), cached);
-  auto other = std::async(std::launch::async, [&] { return cache.get(regex("x*y")); });
+  other = std::async(std::launch::async, [&] { return cache.get(regex("x*y")); });
   ASSERT_EQ(other.wait_for(kPatience), std::future_status::ready) << "a new constraint waited for another's compile";
   EXPECT_NE(other.get(), nullptr);
   gate.open();
@@ -137,10 +139,11 @@ TEST_F(GrammarCacheTest, SlowCompileBlocksNeitherCachedGrammarsNorOtherConstrain
 TEST_F(GrammarCacheTest, RequestsForACompileInFlightWaitForIt) {
   cache.set_wait_hook([&] { waits.add(); });
   slow_key = regex("a+b").key();
-  auto first = std::async(std::launch::async, [&] { return cache.get(regex("a+b")); });
+  std::future<GrammarCache::Compiled> first, second;
   OpenOnExit release{gate};
+  first = std::async(std::launch::async, [&] { return cache.get(regex("a+b")); });
   ASSERT_TRUE(entered.reaches(1));
-  auto second = std::async(std::launch::async, [&] { return cache.get(regex("a+b", "guided_regex")); });
+  second = std::async(std::launch::async, [&] { return cache.get(regex("a+b", "guided_regex")); });
   ASSERT_TRUE(waits.reaches(1)) << "the second request did not wait for the compile in flight";
   gate.open();
   const GrammarCache::Compiled g = first.get();
@@ -153,10 +156,11 @@ TEST_F(GrammarCacheTest, RequestsForACompileInFlightWaitForIt) {
 TEST_F(GrammarCacheTest, FailedCompileReachesItsWaitersAndIsNotKept) {
   cache.set_wait_hook([&] { waits.add(); });
   slow_key = regex("(").key();
-  auto first = std::async(std::launch::async, [&] { return cache.get(regex("(")); });
+  std::future<GrammarCache::Compiled> first, second;
   OpenOnExit release{gate};
+  first = std::async(std::launch::async, [&] { return cache.get(regex("(")); });
   ASSERT_TRUE(entered.reaches(1));
-  auto second = std::async(std::launch::async, [&] { return cache.get(regex("(", "guided_regex")); });
+  second = std::async(std::launch::async, [&] { return cache.get(regex("(", "guided_regex")); });
   ASSERT_TRUE(waits.reaches(1));
   gate.open();
   std::string m1, m2;
@@ -181,10 +185,11 @@ TEST_F(GrammarCacheTest, FailedCompileReachesItsWaitersAndIsNotKept) {
 TEST_F(GrammarCacheTest, TokenTableBuiltOnceWhileOthersWait) {
   cache.set_wait_hook([&] { waits.add(); });
   hold_table = true;
-  auto first = std::async(std::launch::async, [&] { return cache.get(regex("a+")); });
+  std::future<GrammarCache::Compiled> first, second;
   OpenOnExit release{table_gate};
+  first = std::async(std::launch::async, [&] { return cache.get(regex("a+")); });
   ASSERT_TRUE(table_entered.reaches(1));
-  auto second = std::async(std::launch::async, [&] { return cache.get(regex("b+")); });
+  second = std::async(std::launch::async, [&] { return cache.get(regex("b+")); });
   ASSERT_TRUE(waits.reaches(1)) << "the second request did not wait for the table being built";
   table_gate.open();
   EXPECT_NE(first.get(), nullptr);
