@@ -1,10 +1,8 @@
 // structured/automaton_analysis.cpp — what build() learns about the rule automata: productive
 // rules and live states (the rest is cut), left recursion (refused: the matcher would push
-// frames forever), FIRST/FOLLOW bytes, and classes of positions with equal behaviour up to a
-// horizon (Moore's partition refinement, stopped after `horizon` rounds).
+// frames forever), FIRST/FOLLOW bytes (the classes of positions: position_classes.cpp).
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 
 #include "core/check.h"
 #include "structured/automaton.h"
@@ -76,13 +74,6 @@ void propagate_unions(std::vector<std::bitset<256>>& sets, const std::vector<std
   }
 }
 
-struct VecHash {
-  size_t operator()(const std::vector<int64_t>& v) const {
-    uint64_t h = 1469598103934665603ull;
-    for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
-    return h;
-  }
-};
 
 }  // namespace
 
@@ -260,57 +251,6 @@ void compute_follow(Automaton& a) {
     });
   }
   propagate_unions(a.follow, follow_into);
-}
-
-void compute_classes(Automaton& a, int horizon) {
-  const size_t N = a.states.size();
-  // Round 0: finality, the rule (what follows its end: its callers) and the rules called.
-  std::vector<int64_t> cls(N, -1), next(N, -1);
-  std::unordered_map<std::vector<int64_t>, int64_t, VecHash> ids;
-  auto intern = [&](std::vector<int64_t>&& sig) {
-    return ids.emplace(std::move(sig), static_cast<int64_t>(ids.size())).first->second;
-  };
-  for (size_t s = 0; s < N; ++s) {
-    const State& st = a.states[s];
-    if (!st.live) continue;
-    std::vector<int64_t> sig{st.final, st.rule, st.bytes_end > st.bytes_begin};
-    for_calls(a, st, [&](const CallEdge& c) { sig.push_back(c.rule); });
-    cls[s] = intern(std::move(sig));
-  }
-  size_t count = ids.size();
-  for (int round = 0; round < horizon; ++round) {
-    ids.clear();
-    for (size_t s = 0; s < N; ++s) {
-      const State& st = a.states[s];
-      if (!st.live) continue;
-      std::vector<int64_t> sig{cls[s]};
-      for_bytes(a, st, [&](const ByteEdge& e) {
-        sig.push_back(e.lo);
-        sig.push_back(e.hi);
-        sig.push_back(cls[static_cast<size_t>(e.target)]);
-      });
-      sig.push_back(-1);
-      for_calls(a, st, [&](const CallEdge& c) {
-        sig.push_back(c.rule);
-        sig.push_back(cls[static_cast<size_t>(c.target)]);
-      });
-      next[s] = intern(std::move(sig));
-    }
-    cls.swap(next);
-    if (ids.size() == count) break;  // stable: no further round splits a class
-    count = ids.size();
-  }
-  // Classes numbered densely over the states that have byte edges (the matcher's stack tops).
-  a.state_class.assign(N, -1);
-  a.class_state.clear();
-  std::unordered_map<int64_t, int32_t> dense;
-  for (size_t s = 0; s < N; ++s) {
-    const State& st = a.states[s];
-    if (!st.live || st.bytes_end == st.bytes_begin) continue;
-    auto [it, fresh] = dense.emplace(cls[s], static_cast<int32_t>(a.class_state.size()));
-    if (fresh) a.class_state.push_back(static_cast<int32_t>(s));
-    a.state_class[s] = it->second;
-  }
 }
 
 }  // namespace rotor::structured::analysis
