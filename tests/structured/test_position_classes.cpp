@@ -106,34 +106,40 @@ std::vector<std::pair<std::string, std::function<Grammar()>>> fixed_grammars() {
   };
 }
 
-// A random regex over a few bytes: concatenations, alternations, bounded and open repeats.
-std::string random_regex(std::mt19937& rng, int depth) {
-  const int pick = static_cast<int>(rng() % (depth > 0 ? 7 : 3));
+// A random regex over a few bytes: concatenations, alternations, bounded and open repeats;
+// with `rules`, an EBNF expression that may also call one of them.
+std::string random_regex(std::mt19937& rng, int depth, const std::vector<std::string>& rules = {}) {
+  const bool ebnf = !rules.empty();
+  const int pick = static_cast<int>(rng() % (depth > 0 ? 8 : 4));
   switch (pick) {
-    case 0: return "a";
-    case 1: return "b";
+    case 0: return ebnf ? "\"a\"" : "a";
+    case 1: return ebnf ? "\"b\"" : "b";
     case 2: return "[a-c]";
-    case 3: {
-      std::string a = random_regex(rng, depth - 1), b = random_regex(rng, depth - 1);
-      return fmt::format("{}{}{}", a, b, random_regex(rng, depth - 1));
-    }
+    case 3: return ebnf ? rules[rng() % rules.size()] : "c";
     case 4: {
-      std::string a = random_regex(rng, depth - 1);
-      return fmt::format("({}|{})", a, random_regex(rng, depth - 1));
+      std::string a = random_regex(rng, depth - 1, rules), b = random_regex(rng, depth - 1, rules);
+      return fmt::format("{} {} {}", a, b, random_regex(rng, depth - 1, rules));
     }
     case 5: {
+      std::string a = random_regex(rng, depth - 1, rules);
+      return fmt::format("({} | {})", a, random_regex(rng, depth - 1, rules));
+    }
+    case 6: {
       const int lo = static_cast<int>(rng() % 4), hi = lo + static_cast<int>(rng() % 5);
-      return fmt::format("({}){{{},{}}}", random_regex(rng, depth - 1), lo, hi);
+      return fmt::format("({}){{{},{}}}", random_regex(rng, depth - 1, rules), lo, hi);
     }
     default: {
       const char* op = rng() % 2 ? "*" : "?";
-      return fmt::format("({}){}", random_regex(rng, depth - 1), op);
+      return fmt::format("({}){}", random_regex(rng, depth - 1, rules), op);
     }
   }
 }
 
 TEST(PositionClasses, EqualMooreRefinementOnFixedGrammars) {
   for (const auto& [name, make] : fixed_grammars()) expect_reference_classes(make(), name);
+  // Positions after "c" and after "d" told apart only by where the calls a byte on return to.
+  expect_reference_classes(parse_ebnf("root ::= \"c\" \"e\" x \"aaaaab\" | \"d\" \"e\" x \"aaaaac\"\nx ::= \"x\"*"),
+                           "call targets");
 }
 
 TEST(PositionClasses, EqualMooreRefinementOnRandomRegexes) {
@@ -141,6 +147,20 @@ TEST(PositionClasses, EqualMooreRefinementOnRandomRegexes) {
   for (int k = 0; k < 500; ++k) {
     const std::string re = random_regex(rng, 3);
     expect_reference_classes(regex_grammar(re), re);
+  }
+}
+
+TEST(PositionClasses, EqualMooreRefinementOnRandomGrammarsWithCalls) {
+  std::mt19937 rng(12);
+  for (int k = 0; k < 300; ++k) {
+    // Rule i calls only rules after it (no left recursion); the last one calls none.
+    std::string text;
+    for (int r = 0; r < 4; ++r) {
+      std::vector<std::string> later{"\"x\""};
+      for (int j = r + 1; j < 4; ++j) later.push_back(fmt::format("r{}", j));
+      text += fmt::format("{} ::= {}\n", r == 0 ? "root" : fmt::format("r{}", r), random_regex(rng, 3, later));
+    }
+    expect_reference_classes(parse_ebnf(text), text);
   }
 }
 
