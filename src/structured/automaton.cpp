@@ -149,13 +149,24 @@ struct Nfa {
   }
 };
 
-// Subset construction of one rule's NFA into `a`; returns the DFA start state.
-int32_t determinize(const Nfa& n, int start, int end, int rule, Automaton& a, size_t max_states) {
+// Subset construction of one rule's NFA into `a`; returns the DFA start state. `work` counts
+// the NFA states visited (closures, and each DFA state's arcs per byte segment) over all
+// rules: nested repetitions ((a{0,40}){0,40}){0,40} make few DFA states of huge NFA sets.
+int32_t determinize(const Nfa& n, int start, int end, int rule, Automaton& a, size_t max_states, uint64_t& work,
+                    uint64_t max_work) {
+  auto count = [&](uint64_t w) {
+    work += w;
+    ROTOR_CHECK(work <= max_work,
+                "grammar too large: building its automaton takes more than {} steps (nested repetitions such as "
+                "(a{{0,40}}){{0,40}}?)",
+                max_work);
+  };
   std::map<std::vector<int>, int32_t> ids;
   std::vector<std::vector<int>> sets;
   const int32_t base = static_cast<int32_t>(a.states.size());
   auto id_of = [&](std::vector<int> set) {
     set = n.closure(std::move(set));
+    count(set.size());
     auto [it, fresh] = ids.emplace(set, base + static_cast<int32_t>(sets.size()));
     if (fresh) {
       ROTOR_CHECK(static_cast<size_t>(base) + sets.size() < max_states,
@@ -179,6 +190,7 @@ int32_t determinize(const Nfa& n, int start, int end, int rule, Automaton& a, si
       }
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    count(cuts.size() * set.size());
     std::vector<ByteEdge> edges;
     for (size_t c = 0; c + 1 < cuts.size(); ++c) {
       const int lo = cuts[c], hi = cuts[c + 1] - 1;
@@ -217,13 +229,14 @@ Automaton Automaton::build(const Grammar& g, const AutomatonLimits& limits) {
   a.rule_start.resize(g.rules.size());
   for (const Grammar::Rule& r : g.rules) a.rule_names.push_back(r.name);
   const size_t max_states = static_cast<size_t>(limits.max_states);
+  uint64_t work = 0;
   for (size_t r = 0; r < g.rules.size(); ++r) {
     Nfa n;
     n.limit = max_states * 4;
     n.g = &g;
     const int start = n.add(), end = n.add();
     n.emit(g.rules[r].body, start, end);
-    a.rule_start[r] = determinize(n, start, end, static_cast<int>(r), a, max_states);
+    a.rule_start[r] = determinize(n, start, end, static_cast<int>(r), a, max_states, work, limits.max_work);
   }
   analysis::trim(a);
   analysis::check_left_recursion(a);

@@ -39,6 +39,9 @@ struct AutomatonState {
 
 struct AutomatonLimits {
   int max_states = 200000;  // states over all rules, after determinisation
+  // NFA states visited by determinisation (automaton.cpp), ~2 s on one core: a realistic
+  // tool schema takes ~0.3 M, 1,150 optional properties (near max_states) 13 M.
+  uint64_t max_work = 100'000'000;
   int horizon = 129;        // bytes of the longest token + 1 (position classes)
 };
 

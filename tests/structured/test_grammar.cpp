@@ -246,6 +246,17 @@ TEST(Regex, DeepNestingIsRefused) {
   EXPECT_TRUE(accepts(lazy, "aabbc{"));
 }
 
+TEST(Regex, NestedRepetitionsAreBoundedByWork) {
+  // Few DFA states, each a huge set of NFA states: refused once determinisation has visited
+  // max_work NFA states (the default refuses ((a{0,40}){0,40}){0,40}, ~2 minutes unbounded).
+  const Grammar g = regex_grammar("((a{0,12}){0,12}){0,12}");
+  AutomatonLimits lim;
+  lim.max_work = 1'000'000;
+  const std::string e = error_of([&] { Automaton::build(g, lim); });
+  EXPECT_EQ(e.rfind("grammar too large: building its automaton takes more than 1000000 steps", 0), 0u) << e;
+  EXPECT_TRUE(accepts(compile(g), std::string(1728, 'a')));
+}
+
 TEST(Matcher, RollbackAndTermination) {
   const auto g = compile(regex_grammar("(yes|no)"));
   GrammarMatcher m(g);
