@@ -101,8 +101,10 @@ std::vector<std::pair<std::string, std::function<Grammar()>>> fixed_grammars() {
       {"long maxLength", [] { return json_schema_grammar(R"({"type": "string", "maxLength": 300})"); }},
       {"long const", [] { return json_schema_grammar(fmt::format(R"({{"const": "{}"}})", repeated_text(3000))); }},
       {"enum", [] { return json_schema_grammar(R"({"enum": ["north", "north east", "north west", "south", "s"]})"); }},
-      {"optional properties", [props] { return json_schema_grammar(fmt::format(R"({{"type": "object", "properties": {{{}}}}})", props)); }},
-      {"recursion", [] { return parse_ebnf("root ::= list\nlist ::= \"[\" (item (\",\" item)*)? \"]\"\nitem ::= list | \"x\" | \"yy\""); }},
+      {"optional properties",
+       [props] { return json_schema_grammar(fmt::format(R"({{"type": "object", "properties": {{{}}}}})", props)); }},
+      {"recursion",
+       [] { return parse_ebnf("root ::= list\nlist ::= \"[\" (item (\",\" item)*)? \"]\"\nitem ::= list | \"x\" | \"yy\""); }},
   };
 }
 
