@@ -7,7 +7,8 @@
 // Qwen3 template with its bytes mutated).
 // The property: loading and rendering return text or raise rotor::Error whose message is one
 // non-empty line of bounded length, never another exception; no input takes more than a few
-// seconds (the interpreter's limits cut runaway loops and output).
+// seconds (the interpreter's limits cut runaway loops and output); a plain conversation (known
+// roles, string content of any text) always renders.
 // ROTOR_TEST_SEED=<n> sets the seed (printed), ROTOR_FUZZ_INPUTS=<n> the number of inputs (1000
 // conversations, ~4 s; 600 templates, ~5 s);
 // ROTOR_FUZZ_TRACE=1 prints every input before it runs (for a crash).
@@ -141,6 +142,12 @@ class Gen {
 
   ChatTemplateInputs conversation() {
     ChatTemplateInputs in;
+    if (chance(4)) {  // plain: known roles, any text
+      for (int i = 0, n = 1 + static_cast<int>(pick(6)); i < n; ++i)
+        in.messages.push_back({{"role", one_of<std::string>({"system", "user", "assistant", "tool"})}, {"content", content()}});
+      in.add_generation_prompt = chance(2);
+      return in;
+    }
     for (int i = 0, n = static_cast<int>(chance(10) ? pick(3000) : pick(8)); i < n; ++i)
       in.messages.push_back(chance(30) ? value(2) : message());
     if (chance(2)) {
@@ -263,18 +270,30 @@ class Gen {
   std::mt19937_64 rng_;
 };
 
-struct Outcome {
-  std::string bad;  // "" when fine
-  bool rendered = false;
-};
+// A conversation the Qwen3 template must render: one or more messages of a known role and
+// string content only (whatever the text), no tools or documents, enable_thinking a bool if given.
+bool plain(const ChatTemplateInputs& in) {
+  if (in.messages.empty()) return false;  // messages[0].role: jinja2's UndefinedError too
+  for (const ojson& m : in.messages) {
+    if (!m.is_object() || m.size() != 2 || !m.contains("role") || !m.contains("content") || !m["content"].is_string())
+      return false;
+    if (!m["role"].is_string()) return false;
+    const std::string role = m["role"].get<std::string>();
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool") return false;
+  }
+  return in.tools.is_null() && in.documents.is_null() &&
+         (in.kwargs.empty() || (in.kwargs.size() == 1 && in.kwargs["enable_thinking"].is_boolean()));
+}
 
-// Runs f; "" if it returned or raised a one-line rotor::Error, else what went wrong.
+// Runs f; "" if it returned or raised a one-line rotor::Error (its message in *error), else
+// what went wrong.
 template <class F>
-std::string run_checked(F&& f) {
+std::string run_checked(F&& f, std::string* error = nullptr) {
   try {
     f();
     return "";
   } catch (const Error& e) {
+    if (error) *error = e.what();
     return check_message(e.what());
   } catch (const std::exception& e) {
     return fmt::format("{}: {}", typeid(e).name(), excerpt(e.what()));
@@ -303,9 +322,10 @@ TEST(TemplateFuzz, Qwen3RendersOddConversationsOrRefusesThemInOneLine) {
     const ChatTemplateInputs in = gen.conversation();
     if (trace) std::fprintf(stderr, "input %llu: %s\n", static_cast<unsigned long long>(i), excerpt(in.messages.dump(-1, ' ', false, ojson::error_handler_t::replace)).c_str());
     const auto start = std::chrono::steady_clock::now();
-    std::string text;
-    std::string bad = run_checked([&] { text = tpl->render(in); });
+    std::string text, error;
+    std::string bad = run_checked([&] { text = tpl->render(in); }, &error);
     if (bad.empty() && seconds_since(start) > 5.0) bad = fmt::format("took {:.1f} s", seconds_since(start));
+    if (bad.empty() && !error.empty() && plain(in)) bad = "a plain conversation was refused: " + error;
     if (!text.empty()) ++rendered;
     if (bad.empty()) continue;
     ++failures;
