@@ -6,8 +6,8 @@
 // recursion in macros, undefined names, type errors; nesting a few hundred thousand deep; the
 // Qwen3 template with its bytes mutated).
 // The property: loading and rendering return text or raise rotor::Error whose message is one
-// non-empty line of bounded length, never another exception; no input takes more than a few
-// seconds (the interpreter's limits cut runaway loops and output); a plain conversation (known
+// non-empty line of bounded length, never another exception; no input takes 30 s (the
+// interpreter's limits cut runaway loops and output within ~2 s); a plain conversation (known
 // roles, string content of any text) always renders.
 // ROTOR_TEST_SEED=<n> sets the seed (printed), ROTOR_FUZZ_INPUTS=<n> the number of inputs (1000
 // conversations, ~4 s; 600 templates, ~5 s);
@@ -324,7 +324,7 @@ TEST(TemplateFuzz, Qwen3RendersOddConversationsOrRefusesThemInOneLine) {
     const auto start = std::chrono::steady_clock::now();
     std::string text, error;
     std::string bad = run_checked([&] { text = tpl->render(in); }, &error);
-    if (bad.empty() && seconds_since(start) > 5.0) bad = fmt::format("took {:.1f} s", seconds_since(start));
+    if (bad.empty() && seconds_since(start) > 30.0) bad = fmt::format("took {:.1f} s", seconds_since(start));
     if (bad.empty() && !error.empty() && plain(in)) bad = "a plain conversation was refused: " + error;
     if (!text.empty()) ++rendered;
     if (bad.empty()) continue;
@@ -367,7 +367,7 @@ TEST(TemplateFuzz, HostileTemplatesLoadAndRenderOrFailInOneLine) {
       slowest = seconds;
       slowest_input = i;
     }
-    if (bad.empty() && seconds > 5.0) bad = fmt::format("took {:.1f} s", seconds);
+    if (bad.empty() && seconds > 30.0) bad = fmt::format("took {:.1f} s", seconds);
     if (bad.empty()) continue;
     ++failures;
     ADD_FAILURE() << "input " << i << ": " << bad << "\n  template: " << excerpt(source);
