@@ -56,6 +56,24 @@ TEST(TemplateLimits, NestingIsBounded) {
   EXPECT_NE(error_of(grow).find("nested more than 256 levels"), std::string::npos);
 }
 
+TEST(TemplateLimits, DeepChatInputsAreRefusedBeforeTheyAreCopied) {
+  // ChatTemplate::render copied each message (nlohmann recurses) before the interpreter's
+  // nesting limit saw it: the stack overflowed.
+  for (const char* field : {"messages", "tools"}) {
+    ChatTemplateInputs in;
+    in.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "hi"}}});
+    nlohmann::ordered_json& target = std::string(field) == "messages" ? in.messages[0]["content"] : in.tools;
+    target = nlohmann::ordered_json::parse(repeat("[", 200000) + repeat("]", 200000));
+    try {
+      ChatTemplate::embedded_qwen3()->render(in);
+      ADD_FAILURE() << field << ": rendered";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string(field) + " nested more than 256 levels deep"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(TemplateLimits, NoNamespaceHoldsANamespace) {
   // A namespace holding itself made printing it recurse until the stack overflowed.
   EXPECT_NE(error_of("{% set ns = namespace(x=1) %}{% set ns.x = ns %}{{ ns }}").find("a namespace cannot hold a namespace"),
