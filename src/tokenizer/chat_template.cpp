@@ -179,6 +179,7 @@ std::string ChatTemplate::render(const ChatTemplateInputs& in) const {
 
 std::string ChatTemplate::render_request(const nlohmann::ordered_json& r) const {
   ROTOR_CHECK(r.is_object() && r.contains("messages"), "chat template request: an object with \"messages\" is required");
+  check_nesting(r, "request");
   ChatTemplateInputs in;
   in.messages = r["messages"];
   if (r.contains("tools")) in.tools = r["tools"];

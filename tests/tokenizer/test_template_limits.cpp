@@ -74,6 +74,17 @@ TEST(TemplateLimits, DeepChatInputsAreRefusedBeforeTheyAreCopied) {
   }
 }
 
+TEST(TemplateLimits, DeepRequestIsRefusedBeforeItIsCopied) {  // render_request copies its messages
+  nlohmann::ordered_json request = nlohmann::ordered_json::object();
+  request["messages"] = nlohmann::ordered_json::parse(repeat("[", 200000) + repeat("]", 200000));
+  try {
+    ChatTemplate::embedded_qwen3()->render_request(request);
+    ADD_FAILURE() << "rendered";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("request nested more than 256 levels deep"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TemplateLimits, NoNamespaceHoldsANamespace) {
   // A namespace holding itself made printing it recurse until the stack overflowed.
   EXPECT_NE(error_of("{% set ns = namespace(x=1) %}{% set ns.x = ns %}{{ ns }}").find("a namespace cannot hold a namespace"),
