@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/check.h"
 #include "tokenizer/embedded.h"
@@ -46,6 +47,20 @@ nlohmann::ordered_json alias_reasoning(const nlohmann::ordered_json& messages) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+// Raises when j nests deeper than the interpreter takes (jinja::kMaxNesting). It walks with a
+// stack of its own, so an input of any depth is refused before anything copies it: nlohmann
+// copies recursively, and alias_reasoning copies every message.
+void check_nesting(const nlohmann::ordered_json& j, const char* what) {
+  std::vector<std::pair<const nlohmann::ordered_json*, int>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    const auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    ROTOR_CHECK(depth < jinja::kMaxNesting, "chat template: {} nested more than {} levels deep", what, jinja::kMaxNesting);
+    for (const auto& e : *v) todo.emplace_back(&e, depth + 1);
+  }
 }
 
 std::string read_file(const std::filesystem::path& p) {
@@ -146,6 +161,10 @@ const ChatTemplate::Parsed& ChatTemplate::pick(bool has_tools) const {
 std::string ChatTemplate::render(const ChatTemplateInputs& in) const {
   ROTOR_CHECK(in.messages.is_array(), "chat template: messages must be a list");
   ROTOR_CHECK(in.kwargs.is_object() || in.kwargs.is_null(), "chat template: kwargs must be an object");
+  check_nesting(in.messages, "messages");
+  check_nesting(in.tools, "tools");
+  check_nesting(in.documents, "documents");
+  check_nesting(in.kwargs, "kwargs");
   const Parsed& t = pick(!in.tools.is_null());
   jinja::Dict vars;
   for (const auto& [k, v] : variables_.items()) vars.set(k, jinja::Value::from_json(v));
@@ -160,6 +179,7 @@ std::string ChatTemplate::render(const ChatTemplateInputs& in) const {
 
 std::string ChatTemplate::render_request(const nlohmann::ordered_json& r) const {
   ROTOR_CHECK(r.is_object() && r.contains("messages"), "chat template request: an object with \"messages\" is required");
+  check_nesting(r, "request");
   ChatTemplateInputs in;
   in.messages = r["messages"];
   if (r.contains("tools")) in.tools = r["tools"];

@@ -41,6 +41,15 @@ bool unknown_to_tokenizers(char32_t c) {
   return it != std::begin(kUnknownToTokenizers) && c <= std::prev(it)->second;
 }
 
+// U+11A7 is the base of the Hangul trailing consonants (TBase), not one of them (they are
+// U+11A8..U+11C2), so it never composes; utf8proc 2.6 takes it for a trailing consonant of index
+// 0 and composes an LV syllable followed by it into that syllable alone: the character is lost.
+constexpr char32_t kHangulTBase = 0x11A7;
+
+// Code points normalized apart from their neighbours: starters that compose with nothing, so
+// the text on each side of them normalizes on its own.
+bool stands_alone(char32_t c) { return c == kHangulTBase || unknown_to_tokenizers(c); }
+
 std::string map_utf8proc(std::string_view text, int form) {
   utf8proc_uint8_t* out = nullptr;
   const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
@@ -52,13 +61,13 @@ std::string map_utf8proc(std::string_view text, int form) {
   return r;
 }
 
-// One normalization form over valid UTF-8, segment by segment around kUnknownToTokenizers.
+// One normalization form over valid UTF-8, segment by segment around what stands_alone.
 std::string normalize(std::string_view text, int form) {
   std::string out;
   size_t seg = 0, pos = 0;
   while (pos < text.size()) {
     const size_t at = pos;
-    if (!unknown_to_tokenizers(utf8::next(text, pos))) continue;
+    if (!stands_alone(utf8::next(text, pos))) continue;
     if (at > seg) out += map_utf8proc(text.substr(seg, at - seg), form);
     out.append(text.substr(at, pos - at));
     seg = pos;

@@ -79,6 +79,22 @@ TEST(Tokenizer, Lookups) {
   EXPECT_FALSE(t.contains(-1));
 }
 
+// U+11A7 after a Hangul syllable (or L + V jamo) was dropped by NFC (utf8proc composed it as a
+// trailing consonant). Ids from Hugging Face tokenizers 0.23.3.
+TEST(Tokenizer, HangulTBaseIsKept) {
+  const Tokenizer& t = qwen3();
+  const std::pair<std::string, std::vector<int32_t>> cases[] = {
+      {"\uc1fc\u11a7", {144100, 124137, 100}},
+      {"\u1100\u1161\u11a7", {19969, 124137, 100}},
+      {"\uac00\u11a7\u11a8", {19969, 124137, 100, 147979}},
+      {"\u1100\u1161\u11a8", {126317}},
+  };
+  for (const auto& [text, ids] : cases) {
+    const std::string utf8 = nlohmann::json::parse("\"" + text + "\"").get<std::string>();
+    EXPECT_EQ(t.encode(utf8), ids) << text;
+  }
+}
+
 TEST(Tokenizer, DecodeSkipsIdsOutsideTheVocabulary) {
   const std::vector<int32_t> ids{9707, 151700, -5, 1879, 151935};
   EXPECT_EQ(qwen3().decode(ids), "Hello world");

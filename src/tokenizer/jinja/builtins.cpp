@@ -158,6 +158,15 @@ std::string require_string(const Value& v, const char* what) {
   ROTOR_FAIL("{} expects a string, not {}", what, v.type_name());
 }
 
+// Python's int(x) of a float, within int64 (Python's would grow past it).
+int64_t float_to_int(double d) {
+  ROTOR_CHECK(!std::isnan(d), "cannot convert float NaN to integer");
+  ROTOR_CHECK(!std::isinf(d), "cannot convert float infinity to integer");
+  const double t = std::trunc(d);
+  ROTOR_CHECK(t >= -0x1p63 && t < 0x1p63, "int of {} is past 64 bits", float_repr(d));
+  return static_cast<int64_t>(t);
+}
+
 int64_t require_int(const Value& v, const char* what) {
   if (v.is_int()) return v.as_int();
   if (v.is_bool()) return v.as_bool();
@@ -200,7 +209,7 @@ std::string py_format(const std::string& fmt, const CallArgs& a) {
         ROTOR_CHECK(auto_index < a.args.size(), "format: index out of range");
         v = a.args[auto_index++];
       } else if (std::all_of(field.begin(), field.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        const size_t k = std::stoul(field);
+        const size_t k = field.size() < 10 ? std::stoul(field) : SIZE_MAX;
         ROTOR_CHECK(k < a.args.size(), "format: index out of range");
         v = a.args[k];
       } else {
@@ -230,6 +239,8 @@ std::string pad(const std::string& s, int64_t width, const std::string& fill, in
   const int64_t len = *Value(s).length();
   if (width <= len) return s;
   const int64_t total = width - len;
+  check_string_size(static_cast<uint64_t>(total) > kMaxStringBytes ? kMaxStringBytes + 1
+                                                                   : s.size() + static_cast<uint64_t>(total) * fill.size());
   const int64_t left = align < 0 ? 0 : align > 0 ? total : total / 2 + (total & width & 1);
   std::string out;
   for (int64_t i = 0; i < left; ++i) out += fill;
@@ -318,6 +329,8 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& a) 
     const bool sign = !s.empty() && (s[0] == '-' || s[0] == '+');
     const auto len = *Value(s).length();
     if (width <= len) return Value(s);
+    check_string_size(static_cast<uint64_t>(width - len) > kMaxStringBytes ? kMaxStringBytes + 1
+                                                                            : s.size() + static_cast<uint64_t>(width - len));
     return Value(s.substr(0, sign ? 1 : 0) + std::string(static_cast<size_t>(width - len), '0') + s.substr(sign ? 1 : 0));
   }
   const std::u32string u = u32(s);
@@ -401,7 +414,8 @@ Value sort_key(Interpreter& in, const Value& v, const Value& attribute, bool cas
     for (const Value& part : py_split(attribute.str(), Value("."), -1, false)) {
       const std::string p = part.as_string();
       const bool digits = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
-      k = digits && k.is_list() ? (std::stoul(p) < k.as_list().size() ? k.as_list()[std::stoul(p)] : Value())
+      const size_t index = digits && p.size() < 10 ? std::stoul(p) : SIZE_MAX;
+      k = digits && k.is_list() ? (index < k.as_list().size() ? k.as_list()[index] : Value())
                                 : in.get_attr(k, p);
     }
   }
@@ -422,6 +436,7 @@ Value f_abs(Interpreter&, const Value& v, CallArgs&) {
   ROTOR_CHECK(v.is_number() || v.is_bool(), "bad operand type for abs(): '{}'", v.type_name());
   if (v.is_float()) return Value(std::fabs(v.as_double()));
   const int64_t i = v.is_bool() ? v.as_bool() : v.as_int();
+  if (i == INT64_MIN) return Value(-v.as_double());  // 2**63, past int64
   return Value(i < 0 ? -i : i);
 }
 Value f_attr(Interpreter& in, const Value& v, CallArgs& a) {
@@ -500,7 +515,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
   a.expect({"default", "base"});
   if (v.is_int()) return v;
   if (v.is_bool()) return Value(static_cast<int64_t>(v.as_bool()));
-  if (v.is_float()) return Value(static_cast<int64_t>(std::trunc(v.as_double())));
+  if (v.is_float()) return Value(float_to_int(v.as_double()));
   if (v.is_string()) {
     const std::string s = py_strip(v.as_string(), Value::none(), true, true);
     try {
@@ -509,12 +524,14 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
       if (used == s.size()) return Value(static_cast<int64_t>(n));
     } catch (const std::exception&) {
     }
+    std::optional<double> d;
     try {
       size_t used = 0;
-      const double d = std::stod(s, &used);
-      if (used == s.size()) return Value(static_cast<int64_t>(std::trunc(d)));
+      const double x = std::stod(s, &used);
+      if (used == s.size()) d = x;
     } catch (const std::exception&) {
     }
+    if (d && !std::isnan(*d)) return Value(float_to_int(*d));  // int(float('nan')) is jinja's ValueError: the default
   }
   return a.get(0, "default", Value(int64_t{0}));
 }
@@ -525,7 +542,9 @@ Value f_format(Interpreter&, const Value& v, CallArgs& a) {
 Value f_indent(Interpreter&, const Value& v, CallArgs& a) {
   a.expect({"width", "first", "blank"});
   const Value w = a.get(0, "width", Value(int64_t{4}));
-  const std::string ind = w.is_string() ? w.as_string() : std::string(static_cast<size_t>(require_int(w, "indent")), ' ');
+  const int64_t width = w.is_string() ? 0 : require_int(w, "indent");
+  check_string_size(static_cast<uint64_t>(std::max<int64_t>(width, 0)));
+  const std::string ind = w.is_string() ? w.as_string() : std::string(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
   const bool first = a.get(1, "first", Value(false)).truthy(), blank = a.get(2, "blank", Value(false)).truthy();
   const std::vector<std::string> lines = splitlines(v.str() + "\n");
   std::string rv;
@@ -682,7 +701,9 @@ Value f_tojson(Interpreter&, const Value& v, CallArgs& a) {
     item_sep = require_string(seps.as_list()[0], "tojson separators");
     key_sep = require_string(seps.as_list()[1], "tojson separators");
   }
-  const int ind = indent.is_none() ? -1 : static_cast<int>(require_int(indent, "tojson indent"));
+  const int64_t ind64 = indent.is_none() ? -1 : require_int(indent, "tojson indent");
+  check_string_size(static_cast<uint64_t>(std::max<int64_t>(ind64, 0)));
+  const int ind = static_cast<int>(std::max<int64_t>(ind64, -1));
   std::string out = v.to_json(ind, item_sep, key_sep, a.get(3, "sort_keys", Value(false)).truthy());
   if (!ensure_ascii) return Value(out);
   std::string esc;
@@ -837,9 +858,10 @@ Value g_range(CallArgs& a) {
   }
   ROTOR_CHECK(step != 0, "range() arg 3 must not be zero");
   List out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+  for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
     ROTOR_CHECK(out.size() < 100000, "range too big (the sandbox allows 100000 items)");
     out.emplace_back(i);
+    if (__builtin_add_overflow(i, step, &i)) break;  // the next item would be past int64: none is
   }
   return Value::list(std::move(out));
 }

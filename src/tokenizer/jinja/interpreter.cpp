@@ -53,23 +53,35 @@ std::string percent_format(const std::string& fmt, const Value& arg) {
     }
     ROTOR_CHECK(k < args.size(), "not enough arguments for format string");
     const Value& v = args[k++];
-    char buf[128];
+    // Width and precision bound the text: at most each plus a number's own digits.
+    uint64_t room = 400;
+    for (size_t at = 0; at < spec.size();) {
+      uint64_t n = 0;
+      for (; at < spec.size() && spec[at] >= '0' && spec[at] <= '9'; ++at) n = std::min<uint64_t>(n * 10 + (spec[at] - '0'), kMaxStringBytes + 1);
+      room += n;
+      if (at < spec.size() && (spec[at] < '0' || spec[at] > '9')) ++at;
+    }
+    check_string_size(out.size() + room);
+    auto print = [&](const std::string& f, auto x) {
+      std::string buf(static_cast<size_t>(room), '\0');
+      const int len = std::snprintf(buf.data(), buf.size(), f.c_str(), x);
+      ROTOR_CHECK(len >= 0 && static_cast<size_t>(len) < buf.size(), "format '{}' failed", f);
+      out.append(buf.data(), static_cast<size_t>(len));
+    };
     switch (conv) {
       case 's': out += v.str(); break;
       case 'r': out += v.repr(); break;
       case 'd': case 'i': case 'x': case 'X': case 'o': {
         ROTOR_CHECK(v.is_number() || v.is_bool(), "%{} format: a number is required, not {}", conv, v.type_name());
-        const auto n = static_cast<long long>(v.is_float() ? std::trunc(v.as_double()) : v.as_double());
-        const std::string f = "%" + spec + "ll" + (conv == 'i' ? 'd' : conv);
-        std::snprintf(buf, sizeof buf, f.c_str(), n);
-        out += buf;
+        const double t = std::trunc(v.as_double());
+        ROTOR_CHECK(!v.is_float() || (t >= -0x1p63 && t < 0x1p63), "%{} format: {} is past 64 bits", conv, v.repr());
+        const long long n = v.is_float() ? static_cast<long long>(t) : v.is_bool() ? v.as_bool() : v.as_int();
+        print("%" + spec + "ll" + (conv == 'i' ? 'd' : conv), n);
         break;
       }
       case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
         ROTOR_CHECK(v.is_number() || v.is_bool(), "%{} format: a number is required, not {}", conv, v.type_name());
-        const std::string f = "%" + spec + conv;
-        std::snprintf(buf, sizeof buf, f.c_str(), v.as_double());
-        out += buf;
+        print("%" + spec + conv, v.as_double());
         break;
       }
       default: ROTOR_FAIL("unsupported format character '{}'", std::string(1, conv));
@@ -88,6 +100,7 @@ std::vector<Value> iterate(const Value& v) {
     case Value::Type::Undefined: return {};
     case Value::Type::List: return v.as_list();
     case Value::Type::String: {
+      check_list_size(static_cast<uint64_t>(*v.length()));
       std::vector<Value> out;
       for (std::string_view c : chars_of(v.as_string())) out.emplace_back(std::string(c));
       return out;
@@ -123,27 +136,35 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     }
     if (op == "//") {
       ROTOR_CHECK(fy != 0, "integer division or modulo by zero");
+      if (ints && x == INT64_MIN && y == -1) return Value(-fx);  // 2**63: past int64, a float as + - * do
       return ints ? Value(floor_div(x, y)) : Value(std::floor(fx / fy));
     }
     if (op == "%") {
       ROTOR_CHECK(fy != 0, "integer division or modulo by zero");
+      if (ints && y == -1) return Value(int64_t{0});
       if (ints) return Value(x - floor_div(x, y) * y);
       const double m = std::fmod(fx, fy);
       return Value(m != 0 && ((m < 0) != (fy < 0)) ? m + fy : m);
     }
     if (op == "**") {
-      if (ints && y >= 0) {
-        int64_t p = 1;
-        for (int64_t k = 0; k < y; ++k)
-          if (__builtin_mul_overflow(p, x, &p)) return Value(std::pow(fx, fy));
+      if (ints && y >= 0) {  // by squaring: 1 ** 10**18 takes 60 steps, not 10**18
+        int64_t p = 1, base = x;
+        for (int64_t e = y; e > 0; e >>= 1) {
+          if ((e & 1) && __builtin_mul_overflow(p, base, &p)) return Value(std::pow(fx, fy));
+          if (e > 1 && __builtin_mul_overflow(base, base, &base)) return Value(std::pow(fx, fy));
+        }
         return Value(p);
       }
       return Value(std::pow(fx, fy));
     }
   }
   if (op == "+") {
-    if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+    if (a.is_string() && b.is_string()) {
+      check_string_size(a.as_string().size() + b.as_string().size());
+      return Value(a.as_string() + b.as_string());
+    }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+      check_list_size(a.as_list().size() + b.as_list().size());
       List l = a.as_list();
       l.insert(l.end(), b.as_list().begin(), b.as_list().end());
       return Value::list(std::move(l), a.is_tuple());
@@ -152,6 +173,12 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
   if (op == "*" && (a.is_int() || b.is_int()) && (a.is_string() || b.is_string() || a.is_list() || b.is_list())) {
     const Value& seq = a.is_int() ? b : a;
     const int64_t n = a.is_int() ? a.as_int() : b.as_int();
+    const uint64_t count = n > 0 ? static_cast<uint64_t>(n) : 0;
+    const uint64_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+    if (count > 0 && unit > 0) {
+      const uint64_t limit = seq.is_string() ? kMaxStringBytes : kMaxListItems;
+      if (count > limit / unit) seq.is_string() ? check_string_size(limit + 1) : check_list_size(limit + 1);
+    }
     if (seq.is_string()) {
       std::string s;
       for (int64_t k = 0; k < n; ++k) s += seq.as_string();
@@ -192,8 +219,8 @@ std::string Interpreter::render() {
     exec(root_, globals_, out);
   } catch (const Error& e) {
     const std::string msg = e.what();
-    if (msg.starts_with("chat template line ")) throw;
-    ROTOR_FAIL("chat template line {}: {}", line_, msg);
+    if (msg.starts_with("chat template line ")) ROTOR_FAIL("{}", one_line(msg));
+    ROTOR_FAIL("chat template line {}: {}", line_, one_line(msg));
   }
   return out;
 }
@@ -208,8 +235,8 @@ void Interpreter::exec(const Body& body, Scope& scope, std::string& out) {
 void Interpreter::exec(const Stmt& s, Scope& scope, std::string& out) {
   line_ = s.line;
   switch (s.kind) {
-    case StmtKind::Data: out += s.text; return;
-    case StmtKind::Output: out += eval(*s.expr, scope).str(); return;
+    case StmtKind::Data: out += s.text; break;
+    case StmtKind::Output: out += eval(*s.expr, scope).str(); break;
     case StmtKind::If:
       if (eval(*s.expr, scope).truthy()) exec(s.body, scope, out);
       else exec(s.else_body, scope, out);
@@ -254,6 +281,7 @@ void Interpreter::exec(const Stmt& s, Scope& scope, std::string& out) {
     }
     case StmtKind::Scope: exec(s.body, scope, out); return;
   }
+  check_string_size(out.size());
 }
 
 void Interpreter::exec_for(const Stmt& s, Scope& scope, std::string& out) {
@@ -262,6 +290,7 @@ void Interpreter::exec_for(const Stmt& s, Scope& scope, std::string& out) {
   if (s.cond) {  // `for x in xs if cond`: filter first, so loop.* counts the kept items
     std::vector<Value> kept;
     for (Value& item : items) {
+      count_step();
       Scope probe{{}, &scope};
       assign(*s.target, item, probe);
       if (eval(*s.cond, probe).truthy()) kept.push_back(std::move(item));
@@ -270,6 +299,7 @@ void Interpreter::exec_for(const Stmt& s, Scope& scope, std::string& out) {
   }
   const auto n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
+    if (!s.cond) count_step();  // a filtered loop counted its items when it tested them
     Scope iter{{}, &scope};
     Dict loop;
     loop.set("index", Value(i + 1));
@@ -310,6 +340,7 @@ void Interpreter::assign(const Expr& target, Value v, Scope& scope) {
   } else {  // ns.attr
     const Value obj = eval(*target.children[0], scope);
     ROTOR_CHECK(obj.is_namespace(), "cannot assign attribute on non-namespace object");
+    ROTOR_CHECK(!v.holds_namespace(), "a namespace cannot hold a namespace");
     obj.mutable_dict().set(target.name, std::move(v));
   }
 }
@@ -393,6 +424,7 @@ Value Interpreter::eval_call(const Expr& e, Scope& scope) {
 
 Value Interpreter::call_macro(const Stmt& m, CallArgs& args) {
   ROTOR_CHECK(++depth_ <= kMaxMacroDepth, "macro '{}' recursed more than {} levels", m.name, kMaxMacroDepth);
+  count_step();
   ROTOR_CHECK(args.args.size() <= m.params.size(), "macro '{}' takes {} arguments ({} given)", m.name, m.params.size(),
               args.args.size());
   Scope scope{{}, &globals_};
@@ -420,6 +452,10 @@ Value Interpreter::call_macro(const Stmt& m, CallArgs& args) {
   line_ = saved_line;
   --depth_;
   return Value(std::move(out));
+}
+
+void Interpreter::count_step() {
+  ROTOR_CHECK(++steps_ <= kMaxSteps, "more than {} loop iterations and macro calls", kMaxSteps);
 }
 
 Value Interpreter::apply_filter(const std::string& name, const Value& operand, CallArgs& args) {
@@ -497,9 +533,10 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
       const int64_t start = clamp(parts[0], step > 0 ? 0 : n - 1), stop = clamp(parts[1], step > 0 ? n : -1);
       std::string s;
       List l;
-      for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+      for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
         if (obj.is_string()) s += chars[static_cast<size_t>(i)];
         else l.push_back(items[static_cast<size_t>(i)]);
+        if (__builtin_add_overflow(i, step, &i)) break;  // a step past int64 ends the slice
       }
       return obj.is_string() ? Value(std::move(s)) : Value::list(std::move(l), obj.is_tuple());
     }
@@ -524,6 +561,7 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
       ROTOR_CHECK(v.is_number() || v.is_bool(), "bad operand type for unary {}: '{}'", e.kind == ExprKind::Neg ? "-" : "+",
                   v.type_name());
       if (e.kind == ExprKind::Pos) return v.is_bool() ? Value(static_cast<int64_t>(v.as_bool())) : v;
+      if (v.is_int() && v.as_int() == INT64_MIN) return Value(-v.as_double());  // 2**63, past int64
       return v.is_float() ? Value(-v.as_double()) : Value(-(v.is_bool() ? static_cast<int64_t>(v.as_bool()) : v.as_int()));
     }
     case ExprKind::Binary: {
@@ -533,7 +571,10 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
     }
     case ExprKind::Concat: {
       std::string s;
-      for (const ExprPtr& c : e.children) s += eval(*c, scope).str();
+      for (const ExprPtr& c : e.children) {
+        s += eval(*c, scope).str();
+        check_string_size(s.size());
+      }
       return Value(std::move(s));
     }
     case ExprKind::Compare: {

@@ -11,11 +11,17 @@
 
 namespace rotor::jinja {
 
+// Loop iterations and macro calls one render may make (about 1 µs each): the 8 MiB a request
+// body may have holds about 300 000 messages, which the Qwen3 template loops over twice; a
+// runaway template (nested ranges, a macro calling itself twice) stops within seconds.
+inline constexpr int64_t kMaxSteps = 2'000'000;
+
 class Interpreter {
  public:
   // The template's variables (messages, tools, add_generation_prompt, ...).
   Interpreter(const Body& root, const Dict& variables);
-  // Raises rotor::Error ("chat template line N: ...") on any error, raise_exception included.
+  // Raises rotor::Error ("chat template line N: ...") on any error, raise_exception included,
+  // and past the limits: kMaxSteps, kMaxNesting, kMaxStringBytes, kMaxListItems (value.h).
   std::string render();
 
   // For filters and tests that take another filter / test or call a value.
@@ -43,12 +49,14 @@ class Interpreter {
   CallArgs eval_args(const Expr& e, size_t first, Scope& scope, std::string what);
   Value call_macro(const Stmt& m, CallArgs& args);
   Value get_item(const Value& obj, const Value& key);
+  void count_step();  // raises past kMaxSteps
 
   const Body& root_;
   Scope globals_;
   int line_ = 0;  // line of the construct being evaluated, for error messages
   Flow flow_ = Flow::Normal;
   int depth_ = 0;  // macro recursion depth
+  int64_t steps_ = 0;  // loop iterations and macro calls so far
 };
 
 // Python-style binary operators (+ - * / // % **) and iteration, shared with the builtins.

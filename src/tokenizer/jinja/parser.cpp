@@ -68,6 +68,32 @@ class Parser {
     next();
   }
 
+  // Counts how deep the tree being parsed is (a nested block or expression, a link of a chain
+  // of operators, attributes or filters); restores the count when the construct is done.
+  class Nesting {
+   public:
+    explicit Nesting(Parser& p) : p_(p), saved_(p.nesting_) {}
+    ~Nesting() { p_.nesting_ = saved_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+    void deeper() {
+      if (++p_.nesting_ > kMaxParseDepth)
+        fail(p_.cur().line, "nested more than " + std::to_string(kMaxParseDepth) + " levels deep");
+    }
+
+   private:
+    Parser& p_;
+    int saved_;
+  };
+
+  static int64_t int_literal(const Token& t) {
+    try {
+      return static_cast<int64_t>(std::stoll(t.value));
+    } catch (const std::exception&) {
+      fail(t.line, "integer literal out of range: " + t.value);
+    }
+  }
+
   ExprPtr node(ExprKind k, int line) {
     auto e = std::make_unique<Expr>();
     e->kind = k;
@@ -77,6 +103,8 @@ class Parser {
 
   // Statements until a {% name %} with name in `ends` (left unconsumed: cur() is that name).
   Body subparse(const std::set<std::string>& ends) {
+    Nesting nest(*this);
+    nest.deeper();
     Body body;
     for (;;) {
       const Token& t = cur();
@@ -317,6 +345,8 @@ class Parser {
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
+    Nesting nest(*this);
+    nest.deeper();
     if (!with_condexpr) return parse_or();
     ExprPtr e = parse_or();
     while (is_name("if")) {
@@ -343,8 +373,10 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    Nesting nest(*this);
     ExprPtr l = parse_and();
     while (is_name("or")) {
+      nest.deeper();
       const int line = cur().line;
       next();
       l = binary(ExprKind::Or, line, std::move(l), parse_and());
@@ -353,8 +385,10 @@ class Parser {
   }
 
   ExprPtr parse_and() {
+    Nesting nest(*this);
     ExprPtr l = parse_not();
     while (is_name("and")) {
+      nest.deeper();
       const int line = cur().line;
       next();
       l = binary(ExprKind::And, line, std::move(l), parse_not());
@@ -363,6 +397,8 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    Nesting nest(*this);
+    nest.deeper();
     if (is_name("not")) {
       const int line = cur().line;
       next();
@@ -403,8 +439,10 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
+    Nesting nest(*this);
     ExprPtr l = parse_concat();
     while (is_op("+") || is_op("-")) {
+      nest.deeper();
       const std::string op = cur().value;
       const int line = cur().line;
       next();
@@ -424,8 +462,10 @@ class Parser {
   }
 
   ExprPtr parse_math2() {
+    Nesting nest(*this);
     ExprPtr l = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      nest.deeper();
       const std::string op = cur().value;
       const int line = cur().line;
       next();
@@ -435,8 +475,10 @@ class Parser {
   }
 
   ExprPtr parse_pow() {
+    Nesting nest(*this);
     ExprPtr l = parse_unary(true);
     while (is_op("**")) {
+      nest.deeper();
       const int line = cur().line;
       next();
       l = binary(ExprKind::Binary, line, std::move(l), parse_unary(true), "**");
@@ -445,6 +487,8 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    Nesting nest(*this);
+    nest.deeper();
     const int line = cur().line;
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
@@ -492,17 +536,13 @@ class Parser {
       case TokenType::Int: {
         next();
         auto c = node(ExprKind::Const, t.line);
-        try {
-          c->value = Value(static_cast<int64_t>(std::stoll(t.value)));
-        } catch (const std::exception&) {
-          fail(t.line, "integer literal out of range: " + t.value);
-        }
+        c->value = Value(int_literal(t));
         return c;
       }
       case TokenType::Float: {
         next();
         auto c = node(ExprKind::Const, t.line);
-        c->value = Value(std::stod(t.value));
+        c->value = Value(std::strtod(t.value.c_str(), nullptr));  // as Python: 1e400 is inf, 1e-400 is 0.0
         return c;
       }
       case TokenType::Op: {
@@ -544,7 +584,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
+    Nesting nest(*this);
     for (;;) {
+      nest.deeper();
       const int line = cur().line;
       if (skip_op(".")) {
         if (cur().type == TokenType::Name) {
@@ -556,7 +598,7 @@ class Parser {
         } else if (cur().type == TokenType::Int) {
           auto i = node(ExprKind::Item, line);
           auto c = node(ExprKind::Const, line);
-          c->value = Value(static_cast<int64_t>(std::stoll(cur().value)));
+          c->value = Value(int_literal(cur()));
           next();
           i->children.push_back(std::move(e));
           i->children.push_back(std::move(c));
@@ -666,9 +708,12 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr e) {
+    Nesting nest(*this);
     for (;;) {
+      nest.deeper();
       if (is_op("|")) {
         for (ExprPtr& f : parse_filter_chain()) {
+          nest.deeper();
           f->children[0] = std::move(e);
           e = std::move(f);
         }
@@ -732,6 +777,7 @@ class Parser {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int nesting_ = 0;  // see Nesting
   std::set<std::string> macros_;
   std::vector<std::pair<std::string, int>> called_;
   std::vector<ExprPtr> slice_parts_;
@@ -739,6 +785,12 @@ class Parser {
 
 }  // namespace
 
-Body parse(std::string_view source) { return Parser(lex(source)).run(); }
+Body parse(std::string_view source) {
+  try {
+    return Parser(lex(source)).run();
+  } catch (const Error& e) {
+    ROTOR_FAIL("{}", one_line(e.what()));
+  }
+}
 
 }  // namespace rotor::jinja

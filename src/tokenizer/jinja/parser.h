@@ -8,6 +8,12 @@
 
 namespace rotor::jinja {
 
+// How deep blocks and expressions may nest (a level per block, bracket, unary operator, and
+// link of a chain of operators, attributes or filters): real templates use a dozen; the tree
+// is walked recursively when rendered and freed, so a deeper one could overflow the stack.
+inline constexpr int kMaxParseDepth = 500;
+
+// Raises rotor::Error ("chat template line N: ...") for what it cannot parse or run.
 Body parse(std::string_view source);
 
 }  // namespace rotor::jinja

@@ -88,8 +88,9 @@ struct JsonStyle {
 
 void to_json_into(const Value& v, const JsonStyle& st, int depth, std::string& out) {
   auto newline = [&](int d) {
+    check_string_size(out.size() + 1 + static_cast<uint64_t>(st.indent) * static_cast<uint64_t>(d));
     out += '\n';
-    out.append(static_cast<size_t>(st.indent * d), ' ');
+    out.append(static_cast<size_t>(st.indent) * static_cast<size_t>(d), ' ');
   };
   switch (v.type()) {
     case Value::Type::None: out += "null"; return;
@@ -100,7 +101,10 @@ void to_json_into(const Value& v, const JsonStyle& st, int depth, std::string& o
       out += std::isnan(f) ? "NaN" : std::isinf(f) ? (f > 0 ? "Infinity" : "-Infinity") : float_repr(f);
       return;
     }
-    case Value::Type::String: json_string(v.as_string(), out); return;
+    case Value::Type::String:
+      json_string(v.as_string(), out);
+      check_string_size(out.size());
+      return;
     case Value::Type::List: {
       const List& l = v.as_list();
       if (l.empty()) {
@@ -145,6 +149,14 @@ void to_json_into(const Value& v, const JsonStyle& st, int depth, std::string& o
 
 }  // namespace
 
+void check_string_size(uint64_t bytes) {
+  ROTOR_CHECK(bytes <= kMaxStringBytes, "a string of more than {} MiB", kMaxStringBytes >> 20);
+}
+
+void check_list_size(uint64_t items) {
+  ROTOR_CHECK(items <= kMaxListItems, "a list of more than {} items", kMaxListItems);
+}
+
 const Value* Dict::find(std::string_view key) const {
   for (const auto& kv : items)
     if (kv.first == key) return &kv.second;
@@ -183,6 +195,11 @@ Value Value::list(List items, bool tuple) {
   Value v;
   v.type_ = Type::List;
   v.tuple_ = tuple;
+  for (const Value& e : items) {
+    v.depth_ = std::max(v.depth_, e.depth_);
+    v.holds_namespace_ = v.holds_namespace_ || e.holds_namespace_;
+  }
+  ROTOR_CHECK(++v.depth_ <= kMaxNesting, "a value nested more than {} levels deep", kMaxNesting);
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
@@ -190,13 +207,20 @@ Value Value::list(List items, bool tuple) {
 Value Value::dict(Dict d) {
   Value v;
   v.type_ = Type::Dict;
+  for (const auto& kv : d.items) {
+    v.depth_ = std::max(v.depth_, kv.second.depth_);
+    v.holds_namespace_ = v.holds_namespace_ || kv.second.holds_namespace_;
+  }
+  ROTOR_CHECK(++v.depth_ <= kMaxNesting, "a value nested more than {} levels deep", kMaxNesting);
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }
 
 Value Value::namespace_of(Dict d) {
   Value v = dict(std::move(d));
+  ROTOR_CHECK(!v.holds_namespace_, "a namespace cannot hold a namespace");
   v.namespace_ = true;
+  v.holds_namespace_ = true;
   return v;
 }
 
@@ -208,7 +232,11 @@ Value Value::function(std::string name, Function f) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& j) {
+Value Value::from_json(const nlohmann::ordered_json& j) { return from_json_within(j, kMaxNesting); }
+
+Value Value::from_json_within(const nlohmann::ordered_json& j, int levels) {
+  if (j.is_array() || j.is_object())
+    ROTOR_CHECK(levels > 0, "a value nested more than {} levels deep", kMaxNesting);
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return none();
     case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
@@ -218,17 +246,17 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
       return u <= static_cast<uint64_t>(INT64_MAX) ? Value(static_cast<int64_t>(u)) : Value(static_cast<double>(u));
     }
     case nlohmann::ordered_json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::ordered_json::value_t::string: return Value(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::string: return Value(utf8::repair(j.get_ref<const std::string&>()));
     case nlohmann::ordered_json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& e : j) l.push_back(from_json(e));
+      for (const auto& e : j) l.push_back(from_json_within(e, levels - 1));
       return list(std::move(l));
     }
     case nlohmann::ordered_json::value_t::object: {
       Dict d;
       d.items.reserve(j.size());
-      for (const auto& [k, e] : j.items()) d.items.emplace_back(k, from_json(e));
+      for (const auto& [k, e] : j.items()) d.items.emplace_back(utf8::repair(k), from_json_within(e, levels - 1));
       return dict(std::move(d));
     }
     default: return undefined();
@@ -378,6 +406,29 @@ std::optional<int> compare(const Value& a, const Value& b) {
 
 std::string no_attribute(const Value& obj, const std::string& name) {
   return fmt::format("'{} object' has no attribute '{}'", obj.type_name(), name);
+}
+
+std::string one_line(std::string_view message) {
+  constexpr size_t kMax = 300;
+  std::string out;
+  size_t pos = 0;
+  while (pos < message.size() && out.size() < kMax) {
+    const auto c = static_cast<unsigned char>(message[pos]);
+    if (c < 0x20 || c == 0x7f) {  // control characters, as Python's repr writes them
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : "\\x" + hex(c, 2);
+      ++pos;
+      continue;
+    }
+    const size_t start = pos;
+    if (utf8::decode(message, pos)) {
+      out.append(message.substr(start, pos - start));
+    } else {
+      out += "\\x" + hex(c, 2);  // a byte of invalid UTF-8
+      ++pos;
+    }
+  }
+  if (pos < message.size()) out += "...";
+  return out;
 }
 
 std::string float_repr(double v) {

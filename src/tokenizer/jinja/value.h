@@ -16,6 +16,19 @@ namespace rotor::jinja {
 
 class Value;
 struct CallArgs;
+
+// The deepest a list or dict may nest (JSON input and values a template builds). Python's
+// own recursion limit is about 1000; the server takes JSON 64 levels deep. Printing, comparing
+// and freeing a value recurse through it, so a deeper one could overflow the stack. A
+// namespace holds no namespace, so no value holds itself and none is deeper than twice this.
+inline constexpr int kMaxNesting = 256;
+// The longest string (bytes) and list (items) one operation of a template may build: room for
+// any prompt (a request body is at most 8 MiB), never gigabytes from `'x' * 10**12`.
+inline constexpr uint64_t kMaxStringBytes = uint64_t{64} << 20;
+inline constexpr uint64_t kMaxListItems = uint64_t{1} << 20;
+// Raise rotor::Error for a string or list past those sizes, before it is built.
+void check_string_size(uint64_t bytes);
+void check_list_size(uint64_t items);
 using List = std::vector<Value>;
 using Function = std::function<Value(CallArgs&)>;
 
@@ -40,10 +53,14 @@ class Value {
   Value(double f);
   Value(std::string s);
   Value(const char* s) : Value(std::string(s)) {}
+  // Raise rotor::Error for a list or dict nested deeper than kMaxNesting.
   static Value list(List items, bool tuple = false);
   static Value dict(Dict d = {});
-  static Value namespace_of(Dict d);  // Jinja's namespace(): a dict whose attributes `set` may assign
+  // Jinja's namespace(): a dict whose attributes `set` may assign; raises if an item holds a
+  // namespace.
+  static Value namespace_of(Dict d);
   static Value function(std::string name, Function f);
+  // Strings that are not valid UTF-8 (keys too) are repaired (tokenizer/utf8.h).
   static Value from_json(const nlohmann::ordered_json& j);
 
   Type type() const { return type_; }
@@ -67,6 +84,10 @@ class Value {
   const List& as_list() const { return *list_; }
   const Dict& as_dict() const { return *dict_; }
   Dict& mutable_dict() const { return *dict_; }  // namespaces only
+  // Levels of lists and dicts in this value when it was built (0 for a scalar).
+  int depth() const { return depth_; }
+  // A namespace, or a list or dict with one inside.
+  bool holds_namespace() const { return holds_namespace_; }
   const Function& as_function() const { return *fn_; }
   // Undefined: the error its use raises ("'x' is undefined"); function: its name.
   const std::string& name() const { return name_; }
@@ -85,10 +106,14 @@ class Value {
   std::optional<int64_t> length() const;
 
  private:
+  static Value from_json_within(const nlohmann::ordered_json& j, int levels);
+
   Type type_ = Type::Undefined;
   bool tuple_ = false;
   bool namespace_ = false;
+  bool holds_namespace_ = false;
   bool b_ = false;
+  int depth_ = 0;
   int64_t i_ = 0;
   double f_ = 0;
   std::shared_ptr<const std::string> s_;
@@ -104,6 +129,10 @@ std::optional<int> compare(const Value& a, const Value& b);
 
 // Jinja's message for a missing attribute: "'dict object' has no attribute 'x'".
 std::string no_attribute(const Value& obj, const std::string& name);
+
+// An error message as one line of at most about 300 bytes: control characters escaped (\n, \x01),
+// the rest cut with "...". Messages quote template text and input values, which may hold anything.
+std::string one_line(std::string_view message);
 
 // Python's float repr (shortest round trip: 0.1, 1e-05, 1e+16, 2.0).
 std::string float_repr(double v);
