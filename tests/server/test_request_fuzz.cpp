@@ -29,23 +29,14 @@
 #include "server/api_error.h"
 #include "server/server.h"
 #include "tests/server/json_mutator.h"
+#include "tests/support/fuzz_inputs.h"
 #include "tokenizer/chat_template.h"
 
 namespace rotor::server {
 namespace {
 
-// A decimal environment variable, else `fallback` (anything but digits stops the binary).
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* s = std::getenv(name);
-  if (s == nullptr) return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*s == '\0' || *end != '\0') {
-    std::fprintf(stderr, "%s=%s: expected a decimal integer\n", name, s);
-    std::exit(2);
-  }
-  return v;
-}
+using rotor::test::env_number;
+using rotor::test::excerpt;
 
 enum class Api { Chat, Completion, Responses, Tokenize, Detokenize };
 
@@ -267,17 +258,6 @@ class EosRunner final : public StepRunner {
   };
   int32_t eos_;
 };
-
-// A printable excerpt of an input.
-std::string excerpt(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < 300; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 300 ? out + fmt::format("... ({} bytes)", s.size()) : out;
-}
 
 class RequestFuzz : public ::testing::Test {
  protected:

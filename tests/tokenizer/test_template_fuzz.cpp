@@ -23,35 +23,17 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "tests/support/fuzz_inputs.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/embedded.h"
 
 namespace rotor {
 namespace {
 
+using test::env_number;
+using test::excerpt;
+
 using ojson = nlohmann::ordered_json;
-
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* s = std::getenv(name);
-  if (s == nullptr) return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*s == '\0' || *end != '\0') {
-    std::fprintf(stderr, "%s=%s: expected a decimal integer\n", name, s);
-    std::exit(2);
-  }
-  return v;
-}
-
-std::string excerpt(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < 300; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 300 ? out + fmt::format("... ({} bytes)", s.size()) : out;
-}
 
 // An error's message: one non-empty line, short enough to read.
 std::string check_message(const std::string& m) {

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tests/support/fuzz_inputs.h"
 #include "tests/tokenizer/tokenizer_test_util.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/normalizer.h"
@@ -31,27 +32,8 @@
 namespace rotor {
 namespace {
 
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* s = std::getenv(name);
-  if (s == nullptr) return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*s == '\0' || *end != '\0') {
-    std::fprintf(stderr, "%s=%s: expected a decimal integer\n", name, s);
-    std::exit(2);
-  }
-  return v;
-}
-
-std::string escaped(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < 400; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  return s.size() > 400 ? out + fmt::format("... ({} bytes)", s.size()) : out;
-}
+using test::env_number;
+using test::excerpt;
 
 class TextGen {
  public:
@@ -152,7 +134,7 @@ TEST(TokenizerFuzz, RoundTripsAndStreamsLikeWholeDecode) {
   int failures = 0;
   for (uint64_t i = 0; i < inputs && failures < 10; ++i) {
     const std::string text = gen.text();
-    if (trace) std::fprintf(stderr, "input %llu: %s\n", static_cast<unsigned long long>(i), escaped(text).c_str());
+    if (trace) std::fprintf(stderr, "input %llu: %s\n", static_cast<unsigned long long>(i), excerpt(text, 400).c_str());
     std::string bad;
     std::vector<int32_t> ids;
     try {
@@ -164,7 +146,7 @@ TEST(TokenizerFuzz, RoundTripsAndStreamsLikeWholeDecode) {
       if (bad.empty() && !t.contains(id)) bad = fmt::format("encode gave id {}, not in the vocabulary", id);
     const std::string expected = expected_decode(t, nfc, utf8::repair(text));
     if (bad.empty() && t.decode(ids) != expected)
-      bad = "decode(encode(text)) is " + escaped(t.decode(ids)) + ", not " + escaped(expected);
+      bad = "decode(encode(text)) is " + excerpt(t.decode(ids), 400) + ", not " + excerpt(expected, 400);
     // Ids past the vocabulary and negative ones, which decode skips.
     for (int k = 0, n = static_cast<int>(rng() % 4); k < n; ++k)
       ids.insert(ids.begin() + static_cast<std::ptrdiff_t>(rng() % (ids.size() + 1)),
@@ -176,18 +158,19 @@ TEST(TokenizerFuzz, RoundTripsAndStreamsLikeWholeDecode) {
         const size_t n = rng() % 3 == 0 ? 1 + rng() % 5 : 1;
         const auto chunk = std::span<const int32_t>(ids).subspan(at, std::min(n, ids.size() - at));
         const std::string out = chunk.size() == 1 ? d.push(chunk[0]) : d.push(chunk);
-        if (!utf8::is_valid(out)) bad = "push gave invalid UTF-8: " + escaped(out);
+        if (!utf8::is_valid(out)) bad = "push gave invalid UTF-8: " + excerpt(out, 400);
         if (d.pending_bytes() < 0 || d.pending_bytes() > 3) bad = fmt::format("{} bytes pending", d.pending_bytes());
         streamed += out;
         at += chunk.size();
       }
       streamed += d.finish();
       if (bad.empty() && streamed != t.decode(ids, skip))
-        bad = fmt::format("streamed (skip_special_tokens={}) {}, decode {}", skip, escaped(streamed), escaped(t.decode(ids, skip)));
+        bad = fmt::format("streamed (skip_special_tokens={}) {}, decode {}", skip, excerpt(streamed, 400),
+                          excerpt(t.decode(ids, skip), 400));
     }
     if (bad.empty()) continue;
     ++failures;
-    ADD_FAILURE() << "input " << i << ": " << bad << "\n  text: " << escaped(text);
+    ADD_FAILURE() << "input " << i << ": " << bad << "\n  text: " << excerpt(text, 400);
   }
 }
 
