@@ -1,6 +1,6 @@
 // tests/support/fuzz_inputs.h — what the seeded fuzz tests share: their counts and seeds read
-// from the environment (ROTOR_FUZZ_INPUTS, ROTOR_TEST_SEED) and a printable excerpt of an input
-// for a failure's message.
+// from the environment (ROTOR_FUZZ_INPUTS, ROTOR_TEST_SEED) and printed, and a printable
+// excerpt of an input for a failure's message.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +22,13 @@ inline uint64_t env_number(const char* name, uint64_t fallback) {
     std::exit(2);
   }
   return v;
+}
+
+// The run's seed and input count, and the variables that repeat it.
+inline void print_seed(const char* what, uint64_t seed, uint64_t inputs) {
+  std::printf("%s: seed %llu, %llu inputs (ROTOR_TEST_SEED=%llu ROTOR_FUZZ_INPUTS=%llu repeats this run)\n", what,
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs),
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs));
 }
 
 // The input's first `limit` printable bytes (others as \xNN), and its size where it is longer.

@@ -32,6 +32,7 @@ namespace {
 
 using test::env_number;
 using test::excerpt;
+using test::print_seed;
 
 using ojson = nlohmann::ordered_json;
 
@@ -284,12 +285,6 @@ std::string run_checked(F&& f, std::string* error = nullptr) {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-void print_seed(const char* what, uint64_t seed, uint64_t inputs) {
-  std::printf("%s: seed %llu, %llu inputs (ROTOR_TEST_SEED=%llu ROTOR_FUZZ_INPUTS=%llu repeats this run)\n", what,
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs),
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs));
 }
 
 TEST(TemplateFuzz, Qwen3RendersOddConversationsOrRefusesThemInOneLine) {

@@ -124,9 +124,7 @@ TEST(TokenizerFuzz, RoundTripsAndStreamsLikeWholeDecode) {
   const uint64_t seed = env_number("ROTOR_TEST_SEED", 20251208);
   const uint64_t inputs = env_number("ROTOR_FUZZ_INPUTS", 3000);
   const bool trace = std::getenv("ROTOR_FUZZ_TRACE") != nullptr;
-  std::printf("tokenizer fuzz: seed %llu, %llu inputs (ROTOR_TEST_SEED=%llu ROTOR_FUZZ_INPUTS=%llu repeats this run)\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs),
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(inputs));
+  test::print_seed("tokenizer fuzz", seed, inputs);
   const Tokenizer& t = test::qwen3();
   const Normalizer nfc = Normalizer::from_json(nlohmann::json{{"type", "NFC"}});
   TextGen gen(seed, t);
