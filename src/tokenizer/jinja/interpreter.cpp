@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "tokenizer/jinja/builtins.h"
+#include "tokenizer/one_line.h"
 #include "tokenizer/utf8.h"
 
 namespace rotor::jinja {
@@ -219,8 +220,8 @@ std::string Interpreter::render() {
     exec(root_, globals_, out);
   } catch (const Error& e) {
     const std::string msg = e.what();
-    if (msg.starts_with("chat template line ")) ROTOR_FAIL("{}", one_line(msg));
-    ROTOR_FAIL("chat template line {}: {}", line_, one_line(msg));
+    if (msg.starts_with("chat template line ")) ROTOR_FAIL("{}", one_line(msg, kMaxMessageBytes));
+    ROTOR_FAIL("chat template line {}: {}", line_, one_line(msg, kMaxMessageBytes));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/lexer.h"
+#include "tokenizer/one_line.h"
 
 namespace rotor::jinja {
 namespace {
@@ -789,7 +790,7 @@ Body parse(std::string_view source) {
   try {
     return Parser(lex(source)).run();
   } catch (const Error& e) {
-    ROTOR_FAIL("{}", one_line(e.what()));
+    ROTOR_FAIL("{}", one_line(e.what(), kMaxMessageBytes));
   }
 }
 

@@ -408,29 +408,6 @@ std::string no_attribute(const Value& obj, const std::string& name) {
   return fmt::format("'{} object' has no attribute '{}'", obj.type_name(), name);
 }
 
-std::string one_line(std::string_view message) {
-  constexpr size_t kMax = 300;
-  std::string out;
-  size_t pos = 0;
-  while (pos < message.size() && out.size() < kMax) {
-    const auto c = static_cast<unsigned char>(message[pos]);
-    if (c < 0x20 || c == 0x7f) {  // control characters, as Python's repr writes them
-      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : "\\x" + hex(c, 2);
-      ++pos;
-      continue;
-    }
-    const size_t start = pos;
-    if (utf8::decode(message, pos)) {
-      out.append(message.substr(start, pos - start));
-    } else {
-      out += "\\x" + hex(c, 2);  // a byte of invalid UTF-8
-      ++pos;
-    }
-  }
-  if (pos < message.size()) out += "...";
-  return out;
-}
-
 std::string float_repr(double v) {
   if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
   char buf[64];

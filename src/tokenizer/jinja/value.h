@@ -29,6 +29,9 @@ inline constexpr uint64_t kMaxListItems = uint64_t{1} << 20;
 // Raise rotor::Error for a string or list past those sizes, before it is built.
 void check_string_size(uint64_t bytes);
 void check_list_size(uint64_t items);
+// The longest message (bytes) a template's error carries after "chat template line N: " (see
+// tokenizer/one_line.h): messages quote template text and input values, which may hold anything.
+inline constexpr size_t kMaxMessageBytes = 300;
 using List = std::vector<Value>;
 using Function = std::function<Value(CallArgs&)>;
 
@@ -130,9 +133,6 @@ std::optional<int> compare(const Value& a, const Value& b);
 // Jinja's message for a missing attribute: "'dict object' has no attribute 'x'".
 std::string no_attribute(const Value& obj, const std::string& name);
 
-// An error message as one line of at most about 300 bytes: control characters escaped (\n, \x01),
-// the rest cut with "...". Messages quote template text and input values, which may hold anything.
-std::string one_line(std::string_view message);
 
 // Python's float repr (shortest round trip: 0.1, 1e-05, 1e+16, 2.0).
 std::string float_repr(double v);
