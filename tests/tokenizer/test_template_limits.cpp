@@ -114,6 +114,22 @@ TEST(TemplateLimits, IntegersAtTheEndsOfInt64) {
   EXPECT_EQ(render("{{ '%d|%x' % (9223372036854775807, 255) }}"), "9223372036854775807|ff");
 }
 
+// Python's (and so Jinja2's) %d %i %o %x %X: a sign and the magnitude's digits, never C's two's
+// complement; Python's '#' prefixes and its padding. Expected: jinja2 3.1.6 under Python 3.
+TEST(TemplateLimits, PercentFormatOfIntegersIsPythons) {
+  EXPECT_EQ(render("{{ '%x' % -255 }}"), "-ff");
+  EXPECT_EQ(render("{{ '%X|%o|%#x|%#o|%#X' % (-255, -8, -255, -8, 255) }}"), "-FF|-10|-0xff|-0o10|0XFF");
+  EXPECT_EQ(render("{{ '[%5x][%-5x][%05x][%#07x][%+x][% x]' % (-255, -255, -255, -255, 255, 255) }}"),
+            "[  -ff][-ff  ][-00ff][-0x00ff][+ff][ ff]");
+  EXPECT_EQ(render("{{ '[%.4x][%08.4x][%+05o][%#.3o][%#x]' % (-255, 255, 255, 255, 0) }}"),
+            "[-00ff][000000ff][+0377][0o377][0x0]");
+  EXPECT_EQ(render("{{ '[%d][%+d][% d][%05d][%08.4d][%-6i]' % (-255, 255, 255, -255, 255, 7) }}"),
+            "[-255][+255][ 255][-0255][00000255][7     ]");
+  EXPECT_EQ(render("{{ '%x|%o|%d' % (-9223372036854775807 - 1, -9223372036854775807 - 1, -9223372036854775807 - 1) }}"),
+            "-8000000000000000|-1000000000000000000000|-9223372036854775808");
+  EXPECT_EQ(render("{{ '%x|%d' % (true, 3.9) }}"), "1|3");
+}
+
 TEST(TemplateLimits, SizesAreBounded) {
   for (const char* tpl : {"{{ 'ab' * 100000000000 }}", "{{ [1, 2] * 100000000000 }}", "{{ 'a' | center(100000000000) }}",
                           "{{ 'a'.ljust(9223372036854775807) }}", "{{ 'a'.zfill(100000000000) }}",

@@ -4,7 +4,9 @@
 #include "tokenizer/jinja/operators.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "core/check.h"
 #include "tokenizer/jinja/py_string.h"
@@ -15,6 +17,42 @@ namespace {
 int64_t floor_div(int64_t a, int64_t b) {
   const int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// A number of a format's width or precision (capped past the largest string a template may build).
+uint64_t spec_number(std::string_view spec, size_t& at) {
+  uint64_t n = 0;
+  for (; at < spec.size() && spec[at] >= '0' && spec[at] <= '9'; ++at) n = std::min<uint64_t>(n * 10 + (spec[at] - '0'), kMaxStringBytes + 1);
+  return n;
+}
+
+// Python's %d %i %o %x %X of n, `spec` its flags, width and precision: the sign ('-', or '+' /
+// ' ' as flagged), '#''s prefix 0o / 0x / 0X, the digits of |n| zero-padded to the precision,
+// then padded to the width: spaces before, or after with '-', or zeros after sign and prefix
+// with '0'. C's printf differs: two's complement for negative %x and %o, '#' as 0 for %o.
+std::string format_integer(long long n, char conv, std::string_view spec) {
+  const std::string_view flags = spec.substr(0, std::min(spec.size(), spec.find_first_not_of("-+ 0#")));
+  const auto flag = [&](char f) { return flags.find(f) != std::string_view::npos; };
+  size_t at = flags.size();
+  const uint64_t width = spec_number(spec, at);
+  std::optional<uint64_t> precision;
+  if (at < spec.size() && spec[at] == '.') precision = spec_number(spec, ++at);
+  ROTOR_CHECK(at == spec.size(), "unsupported format character '{}'", std::string(1, spec[at]));
+  const bool negative = n < 0;
+  const unsigned long long magnitude = negative ? 0ull - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
+  const int base = conv == 'o' ? 8 : conv == 'x' || conv == 'X' ? 16 : 10;
+  char buf[64];
+  std::string digits(buf, std::to_chars(buf, buf + sizeof buf, magnitude, base).ptr);
+  if (conv == 'X') std::transform(digits.begin(), digits.end(), digits.begin(), [](char c) { return c >= 'a' ? static_cast<char>(c - 'a' + 'A') : c; });
+  if (precision && digits.size() < *precision) digits.insert(0, *precision - digits.size(), '0');
+  std::string head = negative ? "-" : flag('+') ? "+" : flag(' ') ? " " : "";
+  if (flag('#') && base != 10) head += conv == 'o' ? "0o" : conv == 'x' ? "0x" : "0X";
+  const size_t length = head.size() + digits.size();
+  if (width <= length) return head + digits;
+  const auto fill = static_cast<size_t>(width - length);
+  if (flag('-')) return head + digits + std::string(fill, ' ');
+  if (flag('0')) return head + std::string(fill, '0') + digits;
+  return std::string(fill, ' ') + head + digits;
 }
 
 // Python's % string formatting for the common conversions (%s %r %d %i %f %x %%).
@@ -43,9 +81,7 @@ std::string percent_format(const std::string& fmt, const Value& arg) {
     // Width and precision bound the text: at most each plus a number's own digits.
     uint64_t room = 400;
     for (size_t at = 0; at < spec.size();) {
-      uint64_t n = 0;
-      for (; at < spec.size() && spec[at] >= '0' && spec[at] <= '9'; ++at) n = std::min<uint64_t>(n * 10 + (spec[at] - '0'), kMaxStringBytes + 1);
-      room += n;
+      room += spec_number(spec, at);
       if (at < spec.size() && (spec[at] < '0' || spec[at] > '9')) ++at;
     }
     check_string_size(out.size() + room);
@@ -63,7 +99,7 @@ std::string percent_format(const std::string& fmt, const Value& arg) {
         const double t = std::trunc(v.as_double());
         ROTOR_CHECK(!v.is_float() || (t >= -0x1p63 && t < 0x1p63), "%{} format: {} is past 64 bits", conv, v.repr());
         const long long n = v.is_float() ? static_cast<long long>(t) : v.is_bool() ? v.as_bool() : v.as_int();
-        print("%" + spec + "ll" + (conv == 'i' ? 'd' : conv), n);
+        out += format_integer(n, conv, spec);
         break;
       }
       case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
