@@ -1,10 +1,13 @@
 // tests/tokenizer/test_template_limits.cpp — the Jinja interpreter's limits and its answers
 // at the edges the template fuzz (test_template_fuzz.cpp) found: invalid UTF-8 in inputs,
-// nesting, integers at the ends of int64, sizes, loop and recursion budgets, literals, and
-// one-line error messages.
+// nesting, integers at the ends of int64 (an error past them, never a float), Python's %
+// formatting of integers, sizes, loop and recursion budgets, literals, and one-line error messages.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "tokenizer/chat_template.h"
@@ -98,10 +101,25 @@ TEST(TemplateLimits, IntegersAtTheEndsOfInt64) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(render("{{ 1 ** 1000000000000000000 }} {{ (-1) ** 1000000000000000001 }} {{ 3 ** 4 }}"), "1 -1 81");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
-  EXPECT_EQ(render("{{ 2 ** 64 }}"), "1.8446744073709552e+19");
+  EXPECT_EQ(render("{{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 2 ** -1 }}"), "4611686018427387904 -9223372036854775808 0.5");
+  // Past int64 Python's integers grow; rotor's raise rather than become floats that are wrong.
   const std::string min = "(-9223372036854775807 - 1)";
-  EXPECT_EQ(render("{{ " + min + " // -1 }} {{ " + min + " % -1 }} {{ -" + min + " }} {{ " + min + " | abs }}"),
-            "9.223372036854776e+18 0 9.223372036854776e+18 9.223372036854776e+18");
+  for (const auto& [tpl, expression] : std::vector<std::pair<std::string, std::string>>{
+           {"{{ 2 ** 64 }}", "2 ** 64"},
+           {"{{ 2 ** 63 }}", "2 ** 63"},
+           {"{{ 9223372036854775807 + 1 }}", "9223372036854775807 + 1"},
+           {"{{ " + min + " - 1 }}", "-9223372036854775808 - 1"},
+           {"{{ 4294967296 * 4294967296 }}", "4294967296 * 4294967296"},
+           {"{{ " + min + " // -1 }}", "-9223372036854775808 // -1"},
+           {"{{ -" + min + " }}", "-(-9223372036854775808)"},
+           {"{{ " + min + " | abs }}", "abs(-9223372036854775808)"},
+           {"{{ [9223372036854775807, 1] | sum }}", "9223372036854775807 + 1"}}) {
+    EXPECT_NE(error_of(tpl).find("integer overflow: " + expression + " is past 64 bits"), std::string::npos)
+        << tpl << ": " << error_of(tpl);
+  }
+  EXPECT_EQ(render("{{ 9223372036854775807 + 1.0 }} {{ " + min + " % -1 }} {{ 9223372036854775807 % -2 }} {{ " + min +
+                   " % 3 }} {{ 7 % -3 }}"),
+            "9.223372036854776e+18 0 -1 1 -2");  // Python's answers
   EXPECT_EQ(render("{{ 'abc'[1::9223372036854775807] }}{{ 'abc'[::-9223372036854775807] }}"), "bc");
   EXPECT_EQ(render("{{ range(9223372036854775800, 9223372036854775807, 5) | list }}"),
             "[9223372036854775800, 9223372036854775805]");

@@ -191,7 +191,7 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
       ROTOR_CHECK(v.is_number() || v.is_bool(), "bad operand type for unary {}: '{}'", e.kind == ExprKind::Neg ? "-" : "+",
                   v.type_name());
       if (e.kind == ExprKind::Pos) return v.is_bool() ? Value(static_cast<int64_t>(v.as_bool())) : v;
-      if (v.is_int() && v.as_int() == INT64_MIN) return Value(-v.as_double());  // 2**63, past int64
+      if (v.is_int() && v.as_int() == INT64_MIN) integer_overflow(fmt::format("-({})", v.as_int()));  // 2**63
       return v.is_float() ? Value(-v.as_double()) : Value(-(v.is_bool() ? static_cast<int64_t>(v.as_bool()) : v.as_int()));
     }
     case ExprKind::Binary: {

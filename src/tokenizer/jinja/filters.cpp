@@ -49,7 +49,7 @@ Value f_abs(Interpreter&, const Value& v, CallArgs&) {
   ROTOR_CHECK(v.is_number() || v.is_bool(), "bad operand type for abs(): '{}'", v.type_name());
   if (v.is_float()) return Value(std::fabs(v.as_double()));
   const int64_t i = v.is_bool() ? v.as_bool() : v.as_int();
-  if (i == INT64_MIN) return Value(-v.as_double());  // 2**63, past int64
+  if (i == INT64_MIN) integer_overflow(fmt::format("abs({})", i));  // 2**63
   return Value(i < 0 ? -i : i);
 }
 Value f_attr(Interpreter& in, const Value& v, CallArgs& a) {

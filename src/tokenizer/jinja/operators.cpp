@@ -116,6 +116,10 @@ std::string percent_format(const std::string& fmt, const Value& arg) {
 
 }  // namespace
 
+void integer_overflow(const std::string& expression) {
+  ROTOR_FAIL("integer overflow: {} is past 64 bits (rotor has no big integers)", expression);
+}
+
 std::string undefined_message(const Value& v) { return v.name().empty() ? "undefined value" : v.name(); }
 
 std::vector<Value> iterate(const Value& v) {
@@ -150,22 +154,26 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     const int64_t x = ints ? as_i(a) : 0, y = ints ? as_i(b) : 0;
     const double fx = a.as_double(), fy = b.as_double();
     int64_t r = 0;
-    if (op == "+") return ints ? (__builtin_add_overflow(x, y, &r) ? Value(fx + fy) : Value(r)) : Value(fx + fy);
-    if (op == "-") return ints ? (__builtin_sub_overflow(x, y, &r) ? Value(fx - fy) : Value(r)) : Value(fx - fy);
-    if (op == "*") return ints ? (__builtin_mul_overflow(x, y, &r) ? Value(fx * fy) : Value(r)) : Value(fx * fy);
+    const auto overflow = [&]() -> Value { integer_overflow(fmt::format("{} {} {}", x, op, y)); };
+    if (op == "+") return ints ? (__builtin_add_overflow(x, y, &r) ? overflow() : Value(r)) : Value(fx + fy);
+    if (op == "-") return ints ? (__builtin_sub_overflow(x, y, &r) ? overflow() : Value(r)) : Value(fx - fy);
+    if (op == "*") return ints ? (__builtin_mul_overflow(x, y, &r) ? overflow() : Value(r)) : Value(fx * fy);
     if (op == "/") {
       ROTOR_CHECK(fy != 0, "division by zero");
       return Value(fx / fy);
     }
     if (op == "//") {
       ROTOR_CHECK(fy != 0, "integer division or modulo by zero");
-      if (ints && x == INT64_MIN && y == -1) return Value(-fx);  // 2**63: past int64, a float as + - * do
+      if (ints && x == INT64_MIN && y == -1) return overflow();  // 2**63
       return ints ? Value(floor_div(x, y)) : Value(std::floor(fx / fy));
     }
     if (op == "%") {
       ROTOR_CHECK(fy != 0, "integer division or modulo by zero");
       if (ints && y == -1) return Value(int64_t{0});
-      if (ints) return Value(x - floor_div(x, y) * y);
+      if (ints) {  // Python's sign (the divisor's) from C's remainder, which cannot overflow
+        const int64_t m = x % y;
+        return Value(m != 0 && ((m < 0) != (y < 0)) ? m + y : m);
+      }
       const double m = std::fmod(fx, fy);
       return Value(m != 0 && ((m < 0) != (fy < 0)) ? m + fy : m);
     }
@@ -173,8 +181,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
       if (ints && y >= 0) {  // by squaring: 1 ** 10**18 takes 60 steps, not 10**18
         int64_t p = 1, base = x;
         for (int64_t e = y; e > 0; e >>= 1) {
-          if ((e & 1) && __builtin_mul_overflow(p, base, &p)) return Value(std::pow(fx, fy));
-          if (e > 1 && __builtin_mul_overflow(base, base, &base)) return Value(std::pow(fx, fy));
+          if ((e & 1) && __builtin_mul_overflow(p, base, &p)) return overflow();
+          if (e > 1 && __builtin_mul_overflow(base, base, &base)) return overflow();
         }
         return Value(p);
       }
