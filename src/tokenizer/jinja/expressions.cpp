@@ -41,10 +41,14 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
       if (i < 0) i += n;
       if (i >= 0 && i < n) return obj.as_list()[static_cast<size_t>(i)];
     } else {
-      const auto chars = chars_of(obj.as_string());
-      const auto n = static_cast<int64_t>(chars.size());
+      const std::string& s = obj.as_string();
+      const int64_t n = *obj.length();
       if (i < 0) i += n;
-      if (i >= 0 && i < n) return Value(std::string(chars[static_cast<size_t>(i)]));
+      if (i >= 0 && i < n) {
+        // A code point is a byte of an ASCII string (as many code points as bytes): no walk.
+        if (n == static_cast<int64_t>(s.size())) return Value(s.substr(static_cast<size_t>(i), 1));
+        return Value(std::string(chars_of(s)[static_cast<size_t>(i)]));
+      }
     }
   }
   if (key.is_string()) {
@@ -144,13 +148,13 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
         ROTOR_CHECK(parts[i].is_none() || parts[i].is_int(), "slice indices must be integers or None");
       }
       line_ = e.line;
-      std::vector<Value> items;
+      if (obj.is_undefined()) get_attr(obj, "__getitem__");
+      ROTOR_CHECK(obj.is_string() || obj.is_list(), "'{}' object is not subscriptable", obj.type_name());
+      const auto n = obj.is_string() ? *obj.length() : static_cast<int64_t>(obj.as_list().size());
+      // An ASCII string's code points are its bytes; another's are found once, not per item.
+      const bool ascii = obj.is_string() && n == static_cast<int64_t>(obj.as_string().size());
       std::vector<std::string_view> chars;
-      if (obj.is_string()) chars = chars_of(obj.as_string());
-      else if (obj.is_list()) items = obj.as_list();
-      else if (obj.is_undefined()) get_attr(obj, "__getitem__");
-      else ROTOR_FAIL("'{}' object is not subscriptable", obj.type_name());
-      const auto n = static_cast<int64_t>(obj.is_string() ? chars.size() : items.size());
+      if (obj.is_string() && !ascii) chars = chars_of(obj.as_string());
       const int64_t step = parts[2].is_none() ? 1 : parts[2].as_int();
       ROTOR_CHECK(step != 0, "slice step cannot be zero");
       auto clamp = [&](const Value& v, int64_t def) {
@@ -164,8 +168,9 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
       std::string s;
       List l;
       for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
-        if (obj.is_string()) s += chars[static_cast<size_t>(i)];
-        else l.push_back(items[static_cast<size_t>(i)]);
+        if (ascii) s += obj.as_string()[static_cast<size_t>(i)];
+        else if (obj.is_string()) s += chars[static_cast<size_t>(i)];
+        else l.push_back(obj.as_list()[static_cast<size_t>(i)]);
         if (__builtin_add_overflow(i, step, &i)) break;  // a step past int64 ends the slice
       }
       return obj.is_string() ? Value(std::move(s)) : Value::list(std::move(l), obj.is_tuple());
