@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "tokenizer/one_line.h"
+
 namespace rotor::server {
 namespace {
 
@@ -28,22 +30,6 @@ const char* error_type(int status) {
 
 }  // namespace
 
-std::string one_line(std::string_view message, size_t max_bytes) {
-  std::string line;
-  for (const char c : message) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7F) line += c;
-    else if (c == '\n') line += "\\n";
-    else if (c == '\r') line += "\\r";
-    else if (c == '\t') line += "\\t";
-    else line += fmt::format("\\u{:04x}", u);
-  }
-  if (line.size() <= max_bytes) return line;
-  const size_t half = (max_bytes - 5) / 2;
-  const size_t head = character_start(line, half), tail = character_start(line, line.size() - half);
-  return line.substr(0, head) + " ... " + line.substr(tail);
-}
-
 std::string quote_value(std::string_view value) {
   constexpr size_t kShown = 40;
   const size_t shown = character_start(value, std::min(value.size(), kShown));
@@ -54,7 +40,7 @@ std::string quote_value(std::string_view value) {
 
 json error_body(int status, const std::string& message, const std::optional<std::string>& param) {
   return {{"error",
-           {{"message", one_line(message)},
+           {{"message", one_line(message, kMaxErrorMessage)},
             {"type", error_type(status)},
             {"param", param ? json(*param) : json(nullptr)},
             {"code", status}}}};

@@ -31,14 +31,10 @@ class ApiError : public std::runtime_error {
 [[noreturn]] void bad_request(std::string message, std::optional<std::string> param = std::nullopt);
 
 // The error body for any status ("BadRequestError", "NotFoundError", ...). Its message is
-// `message` as one line of at most kMaxErrorMessage bytes (see one_line), whatever raised it.
+// `message` as one line of at most kMaxErrorMessage bytes (tokenizer/one_line.h), whatever raised it.
 json error_body(int status, const std::string& message, const std::optional<std::string>& param = std::nullopt);
 
 constexpr size_t kMaxErrorMessage = 1000;
-
-// A message as one line: control characters written as JSON escapes (\n, \u0000), and when
-// longer than max_bytes, its middle left out (" ... ") so that both ends remain.
-std::string one_line(std::string_view message, size_t max_bytes = kMaxErrorMessage);
 
 // A value from the request, for a message: a JSON string of its first 40 bytes or so, with
 // "... (N bytes)" after it when longer.

@@ -6,7 +6,7 @@
 // recursion in macros, undefined names, type errors; nesting a few hundred thousand deep; the
 // Qwen3 template with its bytes mutated).
 // The property: loading and rendering return text or raise rotor::Error whose message is one
-// non-empty line of bounded length, never another exception; no input takes 30 s (the
+// non-empty line of valid UTF-8 and bounded length, never another exception; no input takes 30 s (the
 // interpreter's limits cut runaway loops and output within ~2 s); a plain conversation (known
 // roles, string content of any text) always renders.
 // ROTOR_TEST_SEED=<n> sets the seed (printed), ROTOR_FUZZ_INPUTS=<n> the number of inputs (1000
@@ -26,6 +26,7 @@
 #include "tests/support/fuzz_inputs.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/embedded.h"
+#include "tokenizer/utf8.h"
 
 namespace rotor {
 namespace {
@@ -36,10 +37,11 @@ using test::print_seed;
 
 using ojson = nlohmann::ordered_json;
 
-// An error's message: one non-empty line, short enough to read.
+// An error's message: one non-empty line of valid UTF-8, short enough to read.
 std::string check_message(const std::string& m) {
   if (m.empty()) return "an empty message";
   if (m.find_first_of("\r\n") != std::string::npos) return "a message of several lines: " + excerpt(m);
+  if (!utf8::is_valid(m)) return "a message of invalid UTF-8: " + excerpt(m);
   if (m.size() > 1000) return fmt::format("a message of {} bytes", m.size());
   return "";
 }

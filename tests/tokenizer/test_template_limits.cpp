@@ -1,10 +1,14 @@
 // tests/tokenizer/test_template_limits.cpp — the Jinja interpreter's limits and its answers
 // at the edges the template fuzz (test_template_fuzz.cpp) found: invalid UTF-8 in inputs,
-// nesting, integers at the ends of int64, sizes, loop and recursion budgets, literals, and
-// one-line error messages.
+// nesting, integers at the ends of int64 (an error past them, never a float), Python's %
+// formatting of integers, sizes, loop and recursion budgets, indexing an ASCII string at O(1),
+// literals, and one-line error messages.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "tokenizer/chat_template.h"
@@ -98,10 +102,25 @@ TEST(TemplateLimits, IntegersAtTheEndsOfInt64) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(render("{{ 1 ** 1000000000000000000 }} {{ (-1) ** 1000000000000000001 }} {{ 3 ** 4 }}"), "1 -1 81");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
-  EXPECT_EQ(render("{{ 2 ** 64 }}"), "1.8446744073709552e+19");
+  EXPECT_EQ(render("{{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 2 ** -1 }}"), "4611686018427387904 -9223372036854775808 0.5");
+  // Past int64 Python's integers grow; rotor's raise rather than become floats that are wrong.
   const std::string min = "(-9223372036854775807 - 1)";
-  EXPECT_EQ(render("{{ " + min + " // -1 }} {{ " + min + " % -1 }} {{ -" + min + " }} {{ " + min + " | abs }}"),
-            "9.223372036854776e+18 0 9.223372036854776e+18 9.223372036854776e+18");
+  for (const auto& [tpl, expression] : std::vector<std::pair<std::string, std::string>>{
+           {"{{ 2 ** 64 }}", "2 ** 64"},
+           {"{{ 2 ** 63 }}", "2 ** 63"},
+           {"{{ 9223372036854775807 + 1 }}", "9223372036854775807 + 1"},
+           {"{{ " + min + " - 1 }}", "-9223372036854775808 - 1"},
+           {"{{ 4294967296 * 4294967296 }}", "4294967296 * 4294967296"},
+           {"{{ " + min + " // -1 }}", "-9223372036854775808 // -1"},
+           {"{{ -" + min + " }}", "-(-9223372036854775808)"},
+           {"{{ " + min + " | abs }}", "abs(-9223372036854775808)"},
+           {"{{ [9223372036854775807, 1] | sum }}", "9223372036854775807 + 1"}}) {
+    EXPECT_NE(error_of(tpl).find("integer overflow: " + expression + " is past 64 bits"), std::string::npos)
+        << tpl << ": " << error_of(tpl);
+  }
+  EXPECT_EQ(render("{{ 9223372036854775807 + 1.0 }} {{ " + min + " % -1 }} {{ 9223372036854775807 % -2 }} {{ " + min +
+                   " % 3 }} {{ 7 % -3 }}"),
+            "9.223372036854776e+18 0 -1 1 -2");  // Python's answers
   EXPECT_EQ(render("{{ 'abc'[1::9223372036854775807] }}{{ 'abc'[::-9223372036854775807] }}"), "bc");
   EXPECT_EQ(render("{{ range(9223372036854775800, 9223372036854775807, 5) | list }}"),
             "[9223372036854775800, 9223372036854775805]");
@@ -112,6 +131,22 @@ TEST(TemplateLimits, IntegersAtTheEndsOfInt64) {
   EXPECT_NE(error_of("{{ (1e308 * 10) | int }}").find("cannot convert float infinity to integer"), std::string::npos);
   EXPECT_NE(error_of("{{ '%d' % 1e300 }}").find("past 64 bits"), std::string::npos);
   EXPECT_EQ(render("{{ '%d|%x' % (9223372036854775807, 255) }}"), "9223372036854775807|ff");
+}
+
+// Python's (and so Jinja2's) %d %i %o %x %X: a sign and the magnitude's digits, never C's two's
+// complement; Python's '#' prefixes and its padding. Expected: jinja2 3.1.6 under Python 3.
+TEST(TemplateLimits, PercentFormatOfIntegersIsPythons) {
+  EXPECT_EQ(render("{{ '%x' % -255 }}"), "-ff");
+  EXPECT_EQ(render("{{ '%X|%o|%#x|%#o|%#X' % (-255, -8, -255, -8, 255) }}"), "-FF|-10|-0xff|-0o10|0XFF");
+  EXPECT_EQ(render("{{ '[%5x][%-5x][%05x][%#07x][%+x][% x]' % (-255, -255, -255, -255, 255, 255) }}"),
+            "[  -ff][-ff  ][-00ff][-0x00ff][+ff][ ff]");
+  EXPECT_EQ(render("{{ '[%.4x][%08.4x][%+05o][%#.3o][%#x]' % (-255, 255, 255, 255, 0) }}"),
+            "[-00ff][000000ff][+0377][0o377][0x0]");
+  EXPECT_EQ(render("{{ '[%d][%+d][% d][%05d][%08.4d][%-6i]' % (-255, 255, 255, -255, 255, 7) }}"),
+            "[-255][+255][ 255][-0255][00000255][7     ]");
+  EXPECT_EQ(render("{{ '%x|%o|%d' % (-9223372036854775807 - 1, -9223372036854775807 - 1, -9223372036854775807 - 1) }}"),
+            "-8000000000000000|-1000000000000000000000|-9223372036854775808");
+  EXPECT_EQ(render("{{ '%x|%d' % (true, 3.9) }}"), "1|3");
 }
 
 TEST(TemplateLimits, SizesAreBounded) {
@@ -129,6 +164,26 @@ TEST(TemplateLimits, SizesAreBounded) {
   }
   EXPECT_EQ(render("{{ ('%.200f' % 1.5) | length }}"), "202");  // was cut at 127 bytes
   EXPECT_EQ(render("{{ 'ab' * 3 }}{{ 'a' | center(5) }}|{{ 'x' * -1 }}"), "ababab  a  |");
+}
+
+// Seconds to render tpl with `s` bound to text.
+double render_seconds(const std::string& tpl, const std::string& text) {
+  const auto start = std::chrono::steady_clock::now();
+  render(tpl, {{"s", text}});
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(TemplateLimits, IndexingAnAsciiStringDoesNotWalkIt) {
+  // Items and slices of an ASCII string are its bytes: 3000 of them cost about the same in a
+  // 1 KB string and a 1 MB one (walking the code points at each made the second ~1000x slower,
+  // 27 s for every item of a 100 KB string).
+  const std::string tpl = "{% for i in range(1000) %}{{ s[i] }}{{ s[i:i + 2] }}{{ s[-i - 1] }}{{ s | length }}{% endfor %}";
+  const double small = render_seconds(tpl, std::string(1000, 'a')), large = render_seconds(tpl, std::string(1 << 20, 'a'));
+  EXPECT_LT(large, 4 * small + 0.1) << "1 KB: " << small << " s, 1 MB: " << large << " s";
+  // Other strings still index and slice by code point.
+  EXPECT_EQ(render("{{ s[1] }}|{{ s[2] }}|{{ s[-1] }}|{{ s[1:3] }}|{{ s[::-1] }}|{{ s | length }}", {{"s", "a\xc3\xa9\xf0\x9f\x99\x82" "b"}}),
+            "\xc3\xa9|\xf0\x9f\x99\x82|b|\xc3\xa9\xf0\x9f\x99\x82|b\xf0\x9f\x99\x82\xc3\xa9" "a|4");
+  EXPECT_EQ(render("{{ s[1] }}|{{ s[-2:] }}|{{ s[::2] }}", {{"s", "abcd"}}), "b|cd|ac");
 }
 
 TEST(TemplateLimits, LoopsAndRecursionAreBounded) {

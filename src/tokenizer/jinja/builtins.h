@@ -1,6 +1,7 @@
 // tokenizer/jinja/builtins.h — the filters, tests, methods and global functions the
-// interpreter knows, by name. The parser checks names against these at load time, so a
-// template that uses anything else fails when it is loaded, not when a request renders it.
+// interpreter knows, by name (filters.cpp, tests.cpp, methods.cpp, globals.cpp). The parser
+// checks names against these at load time, so a template that uses anything else fails when
+// it is loaded, not when a request renders it.
 #pragma once
 #include <string>
 #include <string_view>
@@ -29,8 +30,5 @@ Value call_method(const Value& obj, const std::string& name, CallArgs& args);
 Value method_value(const Value& obj, const std::string& name);
 // Global functions: range, namespace, dict, raise_exception, strftime_now.
 Value global_function(const std::string& name);
-
-// Python's str.strip(chars) family; chars empty = whitespace.
-std::string py_strip(const std::string& s, const Value& chars, bool left, bool right);
 
 }  // namespace rotor::jinja

@@ -59,10 +59,4 @@ class Interpreter {
   int64_t steps_ = 0;  // loop iterations and macro calls so far
 };
 
-// Python-style binary operators (+ - * / // % **) and iteration, shared with the builtins.
-Value binary_op(const std::string& op, const Value& a, const Value& b);
-std::vector<Value> iterate(const Value& v);
-// The error for using an undefined value ("'x' is undefined", "'dict object' has no attribute 'y'").
-std::string undefined_message(const Value& v);
-
 }  // namespace rotor::jinja

@@ -189,7 +189,7 @@ Value Value::none() {
 Value::Value(bool b) : type_(Type::Bool), b_(b) {}
 Value::Value(int64_t i) : type_(Type::Int), i_(i) {}
 Value::Value(double f) : type_(Type::Float), f_(f) {}
-Value::Value(std::string s) : type_(Type::String), s_(std::make_shared<const std::string>(std::move(s))) {}
+Value::Value(std::string s) : type_(Type::String), s_(std::make_shared<const Text>(std::move(s))) {}
 
 Value Value::list(List items, bool tuple) {
   Value v;
@@ -269,7 +269,7 @@ bool Value::truthy() const {
     case Type::Bool: return b_;
     case Type::Int: return i_ != 0;
     case Type::Float: return f_ != 0.0;
-    case Type::String: return !s_->empty();
+    case Type::String: return !s_->bytes.empty();
     case Type::List: return !list_->empty();
     case Type::Dict: return namespace_ || !dict_->items.empty();
     case Type::Function: return true;
@@ -280,7 +280,7 @@ bool Value::truthy() const {
 std::string Value::str() const {
   switch (type_) {
     case Type::Undefined: return "";
-    case Type::String: return *s_;
+    case Type::String: return s_->bytes;
     default: return repr();
   }
 }
@@ -292,7 +292,7 @@ std::string Value::repr() const {
     case Type::Bool: return b_ ? "True" : "False";
     case Type::Int: return std::to_string(i_);
     case Type::Float: return std::isnan(f_) ? "nan" : std::isinf(f_) ? (f_ > 0 ? "inf" : "-inf") : float_repr(f_);
-    case Type::String: return string_repr(*s_);
+    case Type::String: return string_repr(s_->bytes);
     case Type::List: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) out += (i ? ", " : "") + (*list_)[i].repr();
@@ -339,8 +339,11 @@ std::optional<int64_t> Value::length() const {
   switch (type_) {
     case Type::Undefined: return 0;
     case Type::String: {
-      int64_t n = 0;
-      for (char c : *s_) n += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+      int64_t n = s_->code_points.load(std::memory_order_relaxed);
+      if (n >= 0) return n;
+      n = 0;
+      for (char c : s_->bytes) n += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+      s_->code_points.store(n, std::memory_order_relaxed);
       return n;
     }
     case Type::List: return static_cast<int64_t>(list_->size());
@@ -406,29 +409,6 @@ std::optional<int> compare(const Value& a, const Value& b) {
 
 std::string no_attribute(const Value& obj, const std::string& name) {
   return fmt::format("'{} object' has no attribute '{}'", obj.type_name(), name);
-}
-
-std::string one_line(std::string_view message) {
-  constexpr size_t kMax = 300;
-  std::string out;
-  size_t pos = 0;
-  while (pos < message.size() && out.size() < kMax) {
-    const auto c = static_cast<unsigned char>(message[pos]);
-    if (c < 0x20 || c == 0x7f) {  // control characters, as Python's repr writes them
-      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : "\\x" + hex(c, 2);
-      ++pos;
-      continue;
-    }
-    const size_t start = pos;
-    if (utf8::decode(message, pos)) {
-      out.append(message.substr(start, pos - start));
-    } else {
-      out += "\\x" + hex(c, 2);  // a byte of invalid UTF-8
-      ++pos;
-    }
-  }
-  if (pos < message.size()) out += "...";
-  return out;
 }
 
 std::string float_repr(double v) {

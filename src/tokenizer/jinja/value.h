@@ -2,6 +2,7 @@
 // Jinja2 inherits them: truthiness, ==, ordering, str() and repr() (what {{ }} prints),
 // json.dumps (the tojson filter), and conversion from JSON request data.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,9 @@ inline constexpr uint64_t kMaxListItems = uint64_t{1} << 20;
 // Raise rotor::Error for a string or list past those sizes, before it is built.
 void check_string_size(uint64_t bytes);
 void check_list_size(uint64_t items);
+// The longest message (bytes) a template's error carries after "chat template line N: " (see
+// tokenizer/one_line.h): messages quote template text and input values, which may hold anything.
+inline constexpr size_t kMaxMessageBytes = 300;
 using List = std::vector<Value>;
 using Function = std::function<Value(CallArgs&)>;
 
@@ -80,7 +84,7 @@ class Value {
   bool as_bool() const { return b_; }
   int64_t as_int() const { return i_; }
   double as_double() const { return type_ == Type::Float ? f_ : static_cast<double>(type_ == Type::Bool ? b_ : i_); }
-  const std::string& as_string() const { return *s_; }
+  const std::string& as_string() const { return s_->bytes; }
   const List& as_list() const { return *list_; }
   const Dict& as_dict() const { return *dict_; }
   Dict& mutable_dict() const { return *dict_; }  // namespaces only
@@ -102,7 +106,8 @@ class Value {
   std::string to_json(int indent = -1, std::string item_sep = "", std::string key_sep = "", bool sort_keys = false) const;
   // A short type name for error messages ("str", "int", "list", "dict", "undefined", ...).
   std::string type_name() const;
-  // Python's len(); nullopt for values without one.
+  // Python's len(); nullopt for values without one. A string's (its code points) is counted
+  // once and kept with the text, so an ASCII string shows itself by len() == size() at O(1).
   std::optional<int64_t> length() const;
 
  private:
@@ -116,7 +121,14 @@ class Value {
   int depth_ = 0;
   int64_t i_ = 0;
   double f_ = 0;
-  std::shared_ptr<const std::string> s_;
+  // A string's bytes and their code points, counted when first asked (-1 before): shared by
+  // the copies of the value, and by the threads rendering a template's string literals.
+  struct Text {
+    explicit Text(std::string b) : bytes(std::move(b)) {}
+    std::string bytes;
+    mutable std::atomic<int64_t> code_points{-1};
+  };
+  std::shared_ptr<const Text> s_;
   std::shared_ptr<const List> list_;
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<const Function> fn_;
@@ -130,9 +142,6 @@ std::optional<int> compare(const Value& a, const Value& b);
 // Jinja's message for a missing attribute: "'dict object' has no attribute 'x'".
 std::string no_attribute(const Value& obj, const std::string& name);
 
-// An error message as one line of at most about 300 bytes: control characters escaped (\n, \x01),
-// the rest cut with "...". Messages quote template text and input values, which may hold anything.
-std::string one_line(std::string_view message);
 
 // Python's float repr (shortest round trip: 0.1, 1e-05, 1e+16, 2.0).
 std::string float_repr(double v);
