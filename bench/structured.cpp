@@ -1,7 +1,9 @@
 // bench/structured.cpp — structured-output costs on one core: grammar compile time (the
-// token table, the automaton, the per-class masks) and, for a batch of sequences walking a
-// grammar at random (allowed tokens only), the time of fill_bitmask and accept_token per
-// sequence per step. Default grammar: a tool call of a realistic function schema.
+// token table, the automaton, the per-class masks), the fill_bitmask time of a fresh grammar's
+// first steps (what the engine thread pays for the masks a compile left to first use) and,
+// for a batch of sequences walking a grammar at random (allowed tokens only), the time of
+// fill_bitmask and accept_token per sequence per step. Default grammar: a tool call of a
+// realistic function schema.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -46,15 +48,48 @@ double pct(std::vector<double> v, double p) {
   return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
+// A token the mask `row` allows, a short one (<= 2 bytes) half of the time so strings close and
+// lists end; -1 if none is allowed.
+int32_t pick_token(const uint32_t* row, const TokenTable& table, std::mt19937& rng) {
+  std::vector<int32_t> ids, short_ids;
+  for (int32_t id = 0; id < table.vocab_size(); ++id)
+    if ((row[id >> 5] >> (id & 31)) & 1u) {
+      ids.push_back(id);
+      if (table.bytes_of(id).size() <= 2) short_ids.push_back(id);
+    }
+  if (ids.empty()) return -1;
+  const auto& from = !short_ids.empty() && rng() % 2 ? short_ids : ids;
+  return from[rng() % from.size()];
+}
+
+// One fresh matcher's first `steps` fill_bitmask calls on `g` (walking at random): their times.
+std::vector<double> first_steps_us(const std::shared_ptr<const CompiledGrammar>& g, int steps) {
+  std::mt19937 rng(99);
+  GrammarMatcher m(g);
+  std::vector<uint32_t> bits(static_cast<size_t>(g->tokens().words()));
+  std::vector<double> out;
+  for (int s = 0; s < steps && !m.is_terminated(); ++s) {
+    const auto f0 = Clock::now();
+    m.fill_bitmask(bits);
+    out.push_back(us(Clock::now() - f0));
+    const int32_t pick = pick_token(bits.data(), g->tokens(), rng);
+    if (pick < 0 || !m.accept_token(pick)) break;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app("structured-output mask and compile benchmark");
   std::vector<int> batches{1, 32};
-  int steps = 200;
+  int steps = 200, first_steps = 16;
+  bool all_masks = true;
   std::string schema_file;
   app.add_option("--batch", batches, "sequences walking together");
   app.add_option("--steps", steps, "steps per walk");
+  app.add_option("--first-steps", first_steps, "steps of a fresh matcher timed after the compile as served");
+  app.add_flag("--all-masks,!--no-all-masks", all_masks, "also compile with every class's masks (the walks use it)");
   app.add_option("--schema", schema_file, "a JSON schema file (default: a weather tool's parameters)");
   CLI11_PARSE(app, argc, argv);
   std::string schema = kToolSchema;
@@ -71,13 +106,28 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   const Grammar g = tool_calls_grammar({{"get_weather", schema}}, false);
   const double convert_ms = us(Clock::now() - t0) / 1e3;
+  // As the server compiles it (GrammarCache::compile_spec), then a fresh matcher's first steps.
   t0 = Clock::now();
-  const auto cg = CompiledGrammar::compile(g, table, true);
-  const CompileStats st = cg->stats();
-  std::printf("compile (tool call, schema %zu bytes): convert %.2f ms, automaton %.2f ms (%zu states), masks %.2f ms "
-              "(%zu classes, %zu context-dependent tokens), total %.2f ms\n",
-              schema.size(), convert_ms, st.automaton_ms, st.states, st.masks_ms, st.classes, st.uncertain_tokens,
-              convert_ms + us(Clock::now() - t0) / 1e3);
+  const auto served = CompiledGrammar::compile(g, table);
+  const double served_ms = us(Clock::now() - t0) / 1e3;
+  const CompileStats sst = served->stats();
+  std::printf("compile as served (tool call, schema %zu bytes): convert %.2f ms, automaton %.2f ms (%zu states, %zu "
+              "classes), masks %.2f ms, total %.2f ms\n",
+              schema.size(), convert_ms, sst.automaton_ms, sst.states, sst.classes, sst.masks_ms, convert_ms + served_ms);
+  const std::vector<double> first = first_steps_us(served, first_steps);
+  double first_total = 0;
+  for (double x : first) first_total += x;
+  std::printf("first %zu steps of a fresh matcher: fill_bitmask total %.1f us, first step %.1f us, max %.1f us\n",
+              first.size(), first_total, first.empty() ? 0 : first[0], pct(first, 1.0));
+  std::shared_ptr<const CompiledGrammar> cg = served;
+  if (all_masks) {
+    t0 = Clock::now();
+    cg = CompiledGrammar::compile(g, table, true);
+    const CompileStats st = cg->stats();
+    std::printf("compile with every class's masks: automaton %.2f ms, masks %.2f ms (%zu classes, %zu "
+                "context-dependent tokens), total %.2f ms\n",
+                st.automaton_ms, st.masks_ms, st.classes, st.uncertain_tokens, convert_ms + us(Clock::now() - t0) / 1e3);
+  }
   const size_t words = static_cast<size_t>(table->words());
   for (int batch : batches) {
     std::mt19937 rng(1234);
@@ -95,19 +145,11 @@ int main(int argc, char** argv) {
       step_us.push_back(us(Clock::now() - s0));
       for (int b = 0; b < batch; ++b) {
         std::unique_ptr<GrammarMatcher>& m = ms[static_cast<size_t>(b)];
-        const uint32_t* row = bits.data() + words * static_cast<size_t>(b);
-        std::vector<int32_t> ids, short_ids;
-        for (int32_t id = 0; id < table->vocab_size(); ++id)
-          if ((row[id >> 5] >> (id & 31)) & 1u) {
-            ids.push_back(id);
-            if (table->bytes_of(id).size() <= 2) short_ids.push_back(id);
-          }
-        if (m->is_terminated() || ids.empty()) {
+        const int32_t pick = m->is_terminated() ? -1 : pick_token(bits.data() + words * static_cast<size_t>(b), *table, rng);
+        if (pick < 0) {
           m = std::make_unique<GrammarMatcher>(cg);  // finished: start over
           continue;
         }
-        const auto& from = !short_ids.empty() && rng() % 2 ? short_ids : ids;
-        const int32_t pick = from[rng() % from.size()];
         const auto a0 = Clock::now();
         m->accept_token(pick);
         accept_us.push_back(us(Clock::now() - a0));
