@@ -1,7 +1,8 @@
 // tests/structured/structured_test_util.h — the real Qwen3 vocabulary (the tokenizer embedded
 // in the binary) as a grammar token table, a brute-force reference of the next-token mask
-// (every token tried with accept_token, then rolled back), random walks that sample allowed
-// tokens until the grammar ends, and a long literal's text.
+// (every token tried with accept_token, then rolled back) and walks comparing it with the
+// matcher's, random walks that sample allowed tokens until the grammar ends, and a long
+// literal's text.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -58,6 +59,24 @@ inline std::vector<int32_t> allowed_ids(const std::vector<uint32_t>& bits, int v
   for (int32_t id = 0; id < vocab; ++id)
     if (test_bit(bits, id)) ids.push_back(id);
   return ids;
+}
+
+// Walks randomly and at each of the first `checks` steps compares the mask with brute force.
+inline void check_masks(const std::shared_ptr<const CompiledGrammar>& g, int seed, int checks) {
+  std::mt19937 rng(seed);
+  GrammarMatcher m(g);
+  const TokenTable& t = g->tokens();
+  std::string text;
+  for (int k = 0; k < checks; ++k) {
+    const std::vector<uint32_t> fast = mask_of(m), slow = brute_force_mask(m);
+    ASSERT_EQ(fast, slow) << "after '" << text << "', tokens " << ::testing::PrintToString(mask_diff(fast, slow, t.vocab_size()));
+    std::vector<int32_t> ids = allowed_ids(fast, t.vocab_size());
+    std::erase_if(ids, [&](int32_t id) { return t.is_stop(id); });
+    if (ids.empty()) return;
+    const int32_t pick = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(rng)];
+    ASSERT_TRUE(m.accept_token(pick));
+    text += t.bytes_of(pick);
+  }
 }
 
 // An allowed token of `bits`: a one-byte one with probability 1/2 (so strings close and lists
