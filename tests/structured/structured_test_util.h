@@ -112,6 +112,17 @@ inline std::optional<std::string> random_walk(GrammarMatcher& m, std::mt19937& r
   return std::nullopt;
 }
 
+// The texts of those of `walks` random walks (up to max_tokens each) that ended.
+inline std::vector<std::string> ended_walks(const std::shared_ptr<const CompiledGrammar>& g, std::mt19937& rng,
+                                            int walks, int max_tokens) {
+  std::vector<std::string> texts;
+  for (int k = 0; k < walks; ++k) {
+    GrammarMatcher m(g);
+    if (std::optional<std::string> text = random_walk(m, rng, max_tokens)) texts.push_back(std::move(*text));
+  }
+  return texts;
+}
+
 // n bytes of words ("alpha beta gamma ..."): a long literal that is not one repeated unit.
 inline std::string repeated_text(size_t n) {
   std::string s;

@@ -82,13 +82,7 @@ TEST(Ebnf, RecursionMaskAndWalk) {
   EXPECT_FALSE(accepts(g, "[[x,[yy]],[]"));
   check_masks(g, 3, 20);
   std::mt19937 rng(4);
-  for (int k = 0; k < 20; ++k) {
-    GrammarMatcher m(g);
-    const std::optional<std::string> text = random_walk(m, rng, 200);
-    if (text) {
-      EXPECT_TRUE(accepts(g, *text)) << *text;
-    }
-  }
+  for (const std::string& text : ended_walks(g, rng, 20, 200)) EXPECT_TRUE(accepts(g, text)) << text;
 }
 
 TEST(Ebnf, Errors) {
@@ -170,15 +164,9 @@ TEST(Regex, MatchesLikeStdRegex) {
     const auto g = compile(regex_grammar(pattern));
     const std::regex re(pattern);
     std::mt19937 rng(5);
-    int ended = 0;
-    for (int k = 0; k < 25; ++k) {
-      GrammarMatcher m(g);
-      const std::optional<std::string> text = random_walk(m, rng, 64);
-      if (!text) continue;
-      ++ended;
-      EXPECT_TRUE(std::regex_match(*text, re)) << pattern << ": '" << *text << "'";
-    }
-    EXPECT_GT(ended, 10) << pattern;
+    const std::vector<std::string> texts = ended_walks(g, rng, 25, 64);
+    for (const std::string& text : texts) EXPECT_TRUE(std::regex_match(text, re)) << pattern << ": '" << text << "'";
+    EXPECT_GT(texts.size(), 10u) << pattern;
   }
 }
 

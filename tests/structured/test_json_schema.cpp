@@ -55,30 +55,26 @@ const char* kWeatherTool = R"({
 TEST(JsonSchema, ToolSchemaWalksAreValid) {
   const auto g = compile_schema(kWeatherTool);
   std::mt19937 rng(11);
-  int ended = 0;
-  for (int k = 0; k < 30; ++k) {
-    GrammarMatcher m(g);
-    const std::optional<std::string> text = random_walk(m, rng, 200);
-    if (!text) continue;
-    ++ended;
-    const Json v = Json::parse(*text);
-    ASSERT_TRUE(v.is_object()) << *text;
-    EXPECT_TRUE(v.contains("city") && v["city"].is_string() && v["city"].get<std::string>().size() <= 48) << *text;
-    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << *text;
+  const std::vector<std::string> texts = ended_walks(g, rng, 30, 200);
+  for (const std::string& text : texts) {
+    const Json v = Json::parse(text);
+    ASSERT_TRUE(v.is_object()) << text;
+    EXPECT_TRUE(v.contains("city") && v["city"].is_string() && v["city"].get<std::string>().size() <= 48) << text;
+    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << text;
     EXPECT_GE(v["days"].get<int>(), 1);
     EXPECT_LE(v["days"].get<int>(), 14);
     if (v.contains("unit")) {
-      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << *text;
+      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << text;
     }
     if (v.contains("tags")) {
-      EXPECT_LE(v["tags"].size(), 3u) << *text;
+      EXPECT_LE(v["tags"].size(), 3u) << text;
     }
     for (auto it = v.begin(); it != v.end(); ++it)
       EXPECT_TRUE(it.key() == "city" || it.key() == "unit" || it.key() == "days" || it.key() == "hourly" ||
                   it.key() == "tags")
-          << *text;
+          << text;
   }
-  EXPECT_GE(ended, 20);
+  EXPECT_GE(texts.size(), 20u);
   EXPECT_TRUE(accepts(g, R"({"city": "Paris", "days": 3})"));
   EXPECT_TRUE(accepts(g, "{\n  \"city\": \"Oslo\",\n  \"unit\": \"celsius\",\n  \"days\": 14,\n  \"tags\": []\n}"));
   EXPECT_FALSE(accepts(g, R"({"days": 3, "city": "Paris"})"));  // schema order
@@ -267,25 +263,21 @@ TEST(JsonSchema, SharedValuesMaskEqualsBruteForce) {
     "required": ["days"], "additionalProperties": false})");
   for (int seed = 13; seed < 17; ++seed) check_masks(g, seed, 10);
   std::mt19937 rng(13);
-  int ended = 0;
-  for (int k = 0; k < 30; ++k) {
-    GrammarMatcher m(g);
-    const std::optional<std::string> text = random_walk(m, rng, 200);
-    if (!text) continue;
-    ++ended;
-    const Json v = Json::parse(*text);
-    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << *text;
+  const std::vector<std::string> texts = ended_walks(g, rng, 30, 200);
+  for (const std::string& text : texts) {
+    const Json v = Json::parse(text);
+    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << text;
     if (v.contains("unit")) {
-      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << *text;
+      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << text;
     }
     if (v.contains("hourly")) {
-      EXPECT_TRUE(v["hourly"].is_boolean()) << *text;
+      EXPECT_TRUE(v["hourly"].is_boolean()) << text;
     }
     if (v.contains("tags")) {
-      EXPECT_LE(v["tags"].size(), 2u) << *text;
+      EXPECT_LE(v["tags"].size(), 2u) << text;
     }
   }
-  EXPECT_GE(ended, 20);
+  EXPECT_GE(texts.size(), 20u);
 }
 
 TEST(JsonSchema, ToolCalls) {
