@@ -59,10 +59,13 @@ GrammarCache::GrammarCache(MakeTable make_table, Compile compile, size_t capacit
     : make_table_(std::move(make_table)), compile_(std::move(compile)), capacity_(capacity) {}
 
 GrammarCache::Compiled GrammarCache::compile_spec(const StructuredSpec& spec, Table table) {
-  Compiled g = structured::CompiledGrammar::compile(grammar_of(spec), std::move(table));
+  // The masks too, here on the request's thread, as many as the budget allows: those left to
+  // first use are computed on the engine's thread, in the step of every running sequence.
+  Compiled g = structured::CompiledGrammar::compile(grammar_of(spec), std::move(table),
+                                                    structured::CompiledGrammar::kServedMasksMs);
   const structured::CompileStats st = g->stats();
-  ROTOR_LOG_DEBUG("structured output ({}): {} states, {} mask classes, compiled in {:.1f} ms", spec.field, st.states,
-                  st.classes, st.automaton_ms);
+  ROTOR_LOG_DEBUG("structured output ({}): {} states, compiled in {:.1f} ms; masks of {} of {} classes in {:.1f} ms",
+                  spec.field, st.states, st.automaton_ms, st.classes_computed, st.classes, st.masks_ms);
   return g;
 }
 

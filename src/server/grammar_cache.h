@@ -1,7 +1,8 @@
 // server/grammar_cache.h — compiled grammars for the structured-output requests: the token
 // table of the served vocabulary (built on first use, ~1 s), and the most recently used
 // compiled grammars by the request's constraint (agents send the same schemas and tools over
-// and over; a grammar's per-state masks, filled as matchers need them, stay with it).
+// and over; a grammar's per-class masks stay with it: those nearest its start computed with
+// it, within a budget, the rest filled as matchers need them).
 // Compiles run outside the cache's lock: a slow one (seconds for a huge schema) delays only
 // the requests for the same constraint, which wait for it rather than compile it again.
 #pragma once

@@ -1,6 +1,7 @@
 // structured/compiled_grammar.cpp — the per-class token masks: a walk over the sorted
 // vocabulary from a stack whose only frame is the class's position over an unknown caller,
-// sharing the parse of common prefixes and skipping every token under a refused prefix.
+// sharing the parse of common prefixes and skipping every token under a refused prefix; at
+// compile, the classes nearest the start first, within a time budget.
 #include "structured/compiled_grammar.h"
 
 #include <algorithm>
@@ -103,6 +104,29 @@ void PositionMasks::add_accepted(std::span<uint32_t> mask, std::span<const uint3
   }
 }
 
+std::vector<int32_t> classes_by_distance(const Automaton& a) {
+  std::vector<char> seen(a.states.size(), 0), listed(a.class_state.size(), 0);
+  std::vector<int32_t> order, queue;
+  auto reach = [&](int32_t s) {
+    if (s >= 0 && !seen[static_cast<size_t>(s)]) seen[static_cast<size_t>(s)] = 1, queue.push_back(s);
+  };
+  auto list = [&](int32_t c) {
+    if (c >= 0 && !listed[static_cast<size_t>(c)]) listed[static_cast<size_t>(c)] = 1, order.push_back(c);
+  };
+  reach(a.rule_start[static_cast<size_t>(a.root)]);
+  for (size_t q = 0; q < queue.size(); ++q) {
+    const AutomatonState& st = a.states[static_cast<size_t>(queue[q])];
+    list(a.state_class[static_cast<size_t>(queue[q])]);
+    for (uint32_t i = st.bytes_begin; i < st.bytes_end; ++i) reach(a.byte_edges[i].target);
+    for (uint32_t i = st.calls_begin; i < st.calls_end; ++i) {
+      reach(a.rule_start[static_cast<size_t>(a.call_edges[i].rule)]);
+      reach(a.call_edges[i].target);
+    }
+  }
+  for (size_t c = 0; c < a.class_state.size(); ++c) list(static_cast<int32_t>(c));
+  return order;
+}
+
 const PositionMasks& CompiledGrammar::masks_of_class(int32_t cls) const {
   std::call_once(computed_[static_cast<size_t>(cls)], [&] {
     const auto t0 = std::chrono::steady_clock::now();
@@ -117,6 +141,7 @@ const PositionMasks& CompiledGrammar::masks_of_class(int32_t cls) const {
     std::lock_guard lk(stats_mu_);
     stats_.masks_ms += ms_since(t0);
     stats_.uncertain_tokens += uncertain;
+    ++stats_.classes_computed;
   });
   return masks_[static_cast<size_t>(cls)];
 }
@@ -127,7 +152,8 @@ CompileStats CompiledGrammar::stats() const {
 }
 
 std::shared_ptr<const CompiledGrammar> CompiledGrammar::compile(const Grammar& g,
-                                                                std::shared_ptr<const TokenTable> tokens, bool eager) {
+                                                                std::shared_ptr<const TokenTable> tokens,
+                                                                double masks_ms) {
   auto cg = std::make_shared<CompiledGrammar>();
   const auto t0 = std::chrono::steady_clock::now();
   AutomatonLimits lim;
@@ -141,8 +167,14 @@ std::shared_ptr<const CompiledGrammar> CompiledGrammar::compile(const Grammar& g
   cg->stats_.automaton_ms = ms_since(t0);
   cg->stats_.states = cg->automaton_.states.size();
   cg->stats_.classes = classes;
-  if (eager)
-    for (size_t c = 0; c < classes; ++c) cg->masks_of_class(static_cast<int32_t>(c));
+  if (masks_ms > 0) {
+    // Checked before each class: one class may overrun the budget (a few tens of ms at most).
+    const auto m0 = std::chrono::steady_clock::now();
+    for (int32_t c : classes_by_distance(cg->automaton_)) {
+      if (ms_since(m0) >= masks_ms) break;
+      cg->masks_of_class(c);
+    }
+  }
   return cg;
 }
 

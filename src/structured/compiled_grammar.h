@@ -4,9 +4,13 @@
 // the tokens that are accepted only if the rule ends inside them and the rest of the token
 // is accepted by the caller (grouped by that rest, the "suffix", checked per step against
 // the real stack). Tokens that no caller anywhere in the grammar could continue are refused
-// outright (parser.h: CallerTops), so few tokens are left to check per step. Immutable once built; shared by every matcher of the grammar.
+// outright (parser.h: CallerTops), so few tokens are left to check per step. The masks of the
+// classes nearest the start are computed by compile() within a time budget, the others on
+// first use (thread-safe). Immutable once built but for those; shared by every matcher of the
+// grammar.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -40,13 +44,27 @@ struct PositionMasks {
 struct CompileStats {
   double automaton_ms = 0, masks_ms = 0;
   size_t states = 0, classes = 0, uncertain_tokens = 0;
+  size_t classes_computed = 0;  // classes whose masks are computed so far
 };
+
+// Every class of `a`, in the order a matcher meets them (compile() computes masks in it):
+// breadth first over positions from the root's start, a call leading both into the called
+// rule and to where the caller goes on.
+std::vector<int32_t> classes_by_distance(const Automaton& a);
 
 class CompiledGrammar {
  public:
+  // Every class's masks computed by compile().
+  static constexpr double kAllMasks = std::numeric_limits<double>::infinity();
+  // What the server gives a compile (GrammarCache) for masks, off the engine's thread: every
+  // class's in most schemas, the first reached in big ones (docs/perf-log.md).
+  static constexpr double kServedMasksMs = 100;
+
+  // Computes the masks of the classes a matcher meets first (breadth first from the root's
+  // start) until `masks_ms` is spent (0: none; kAllMasks: all), the rest on first use.
   // Raises rotor::Error for a grammar that cannot be compiled (see Automaton::build).
   static std::shared_ptr<const CompiledGrammar> compile(const Grammar& g, std::shared_ptr<const TokenTable> tokens,
-                                                        bool eager = false);
+                                                        double masks_ms = 0);
 
   const Automaton& automaton() const { return automaton_; }
   const TokenTable& tokens() const { return *tokens_; }

@@ -1,5 +1,7 @@
 // structured/json_schema.cpp — the converter: one rule per object / array schema (shared by
-// equal schemas and by $ref), strings, numbers and literals inline.
+// equal schemas and by $ref), per property value an object writes in two places (shared by
+// equal schemas) and per object's additional member; strings, numbers and literals otherwise
+// inline.
 #include "structured/json_schema.h"
 
 #include <algorithm>
@@ -225,6 +227,17 @@ class Converter {
     ROTOR_FAIL("JSON schema at {}/type: unknown type '{}'", path, t);
   }
 
+  // `value`, the expression of `schema`, as a reference: itself if it is one, else a rule of
+  // its own, shared by every equal schema of the document.
+  Expr shared_rule(Expr value, const Json& schema, const std::string& path) {
+    if (value.kind == Expr::Kind::RuleRef) return value;
+    const std::string key = doc_name_ + "|value|" + schema.dump();
+    if (auto it = shared_.find(key); it != shared_.end()) return ref(it->second);
+    const int id = g_.add_rule(rule_name(doc_name_ + path.substr(1)), std::move(value));
+    shared_[key] = id;
+    return ref(id);
+  }
+
   static int count(const Json& s, const char* k, int fallback) {
     if (!s.contains(k)) return fallback;
     ROTOR_CHECK(s[k].is_number() && s[k].get<double>() >= 0 && s[k].get<double>() <= 100000,
@@ -291,14 +304,17 @@ class Converter {
       std::string name;
       bool required;
       Expr value;
+      const Json* schema;  // of the value
     };
     std::vector<Prop> list;
     for (auto it = props.begin(); it != props.end(); ++it)
       list.push_back({it.key(), required.count(it.key()) > 0,
-                      visit(it.value(), path + "/properties/" + it.key(), depth + 1)});
+                      visit(it.value(), path + "/properties/" + it.key(), depth + 1), &it.value()});
+    const Json any = true;
     for (const std::string& r : required)
       if (!props.contains(r))
-        list.push_back({r, true, extra ? visit(*extra, path + "/additionalProperties", depth + 1) : any_value()});
+        list.push_back({r, true, extra ? visit(*extra, path + "/additionalProperties", depth + 1) : any_value(),
+                        extra ? &*extra : &any});
     const int n_required = static_cast<int>(required.size()), n_all = static_cast<int>(list.size());
     if (s.contains("minProperties"))
       ROTOR_CHECK(count(s, "minProperties", 0) <= n_required,
@@ -310,15 +326,27 @@ class Converter {
     if (extra) {
       std::vector<std::string> names;
       for (const Prop& p : list) names.push_back(p.name);
-      extra_member = member(key_not_in(names, path), visit(*extra, path + "/additionalProperties", depth + 1));
+      // A rule: written first, after the properties and after each other one.
+      extra_member = ref(g_.add_rule(rule_name(doc_name_ + path.substr(1)) + "-additional",
+                                     member(key_not_in(names, path), visit(*extra, path + "/additionalProperties", depth + 1))));
     }
-    // rest[i]: members i.. after at least one was written (a rule each: shared by the
+    // Property i is written both as the first member and after a comma when 0 < i and no
+    // property before it is required: its value is then a rule of its own (one per distinct
+    // schema), so the two places share one automaton instead of each having a copy (a long
+    // const there took twice its length in states). Other values stay inline: no call.
+    const int first_required = static_cast<int>(
+        std::find_if(list.begin(), list.end(), [](const Prop& p) { return p.required; }) - list.begin());
+    for (int i = 1; i <= std::min(first_required, n_all - 1); ++i) {
+      Prop& p = list[static_cast<size_t>(i)];
+      p.value = shared_rule(p.value, *p.schema, path + "/properties/" + p.name);
+    }
+    // rest[i], i >= 1: members i.. after at least one was written (a rule each: shared by the
     // alternatives below, called in tail position); first: nothing written yet.
     const std::string base = rule_name(doc_name_ + path.substr(1));
     Expr rest = extra_member ? star(seq({sep(","), *extra_member})) : empty();
     std::vector<Expr> rest_at(static_cast<size_t>(n_all) + 1);
     rest_at[static_cast<size_t>(n_all)] = rest;
-    for (int i = n_all - 1; i >= 0; --i) {
+    for (int i = n_all - 1; i >= 1; --i) {
       Prop& p = list[static_cast<size_t>(i)];
       Expr kv = member(lit(Json(p.name).dump()), p.value);
       Expr body = seq({p.required ? seq({sep(","), kv}) : opt(seq({sep(","), kv})), rest_at[static_cast<size_t>(i) + 1]});

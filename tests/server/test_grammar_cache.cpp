@@ -2,8 +2,8 @@
 // flight blocks neither cached grammars nor other constraints; requests for its constraint
 // wait for it (one compile); a failed compile reaches every waiter, each named by its own
 // field, and is not kept; the token table is built once; the LRU evicts the least recently
-// used grammar. Compiles and table builds are held at gates the test opens, so every
-// interleaving checked is forced, not hoped for.
+// used grammar; a grammar's masks are computed with it. Compiles and table builds are held at
+// gates the test opens, so every interleaving checked is forced, not hoped for.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -219,6 +219,14 @@ TEST_F(GrammarCacheTest, LruEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(compiles, 3);
   EXPECT_NE(cache.get(regex("b")), b);
   EXPECT_EQ(compiles, 4);
+}
+
+// A grammar's masks come with it, computed on the requesting thread, not left to the engine's
+// first steps (this grammar is small: every class within the budget).
+TEST_F(GrammarCacheTest, MasksComeWithTheGrammar) {
+  const structured::CompileStats st = cache.get(regex("(ab|x)*y"))->stats();
+  EXPECT_GT(st.classes, 0u);
+  EXPECT_EQ(st.classes_computed, st.classes);
 }
 
 }  // namespace

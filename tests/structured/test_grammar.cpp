@@ -1,12 +1,17 @@
 // tests/structured/test_grammar.cpp — EBNF and regex grammars on the real Qwen3 vocabulary:
 // strings in and out of the language, the precomputed + context-dependent mask equal to the
 // brute-force mask (every token tried) along random walks, walks that end in the language
-// (checked by std::regex for regexes), rollback, and clear errors.
+// (checked by std::regex for regexes), rollback, and clear errors; the masks a compile
+// computes (nearest the start first) and those computed on first use from several threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <numeric>
 #include <regex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -35,24 +40,6 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return {};
-}
-
-// Walks randomly and at each of the first `checks` steps compares the mask with brute force.
-void check_masks(const std::shared_ptr<const CompiledGrammar>& g, int seed, int checks) {
-  std::mt19937 rng(seed);
-  GrammarMatcher m(g);
-  const TokenTable& t = g->tokens();
-  std::string text;
-  for (int k = 0; k < checks; ++k) {
-    const std::vector<uint32_t> fast = mask_of(m), slow = brute_force_mask(m);
-    ASSERT_EQ(fast, slow) << "after '" << text << "', tokens " << ::testing::PrintToString(mask_diff(fast, slow, t.vocab_size()));
-    std::vector<int32_t> ids = allowed_ids(fast, t.vocab_size());
-    std::erase_if(ids, [&](int32_t id) { return t.is_stop(id); });
-    if (ids.empty()) return;
-    const int32_t pick = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(rng)];
-    ASSERT_TRUE(m.accept_token(pick));
-    text += t.bytes_of(pick);
-  }
 }
 
 TEST(Ebnf, ParsesAndMatches) {
@@ -95,13 +82,7 @@ TEST(Ebnf, RecursionMaskAndWalk) {
   EXPECT_FALSE(accepts(g, "[[x,[yy]],[]"));
   check_masks(g, 3, 20);
   std::mt19937 rng(4);
-  for (int k = 0; k < 20; ++k) {
-    GrammarMatcher m(g);
-    const std::optional<std::string> text = random_walk(m, rng, 200);
-    if (text) {
-      EXPECT_TRUE(accepts(g, *text)) << *text;
-    }
-  }
+  for (const std::string& text : ended_walks(g, rng, 20, 200)) EXPECT_TRUE(accepts(g, text)) << text;
 }
 
 TEST(Ebnf, Errors) {
@@ -183,15 +164,9 @@ TEST(Regex, MatchesLikeStdRegex) {
     const auto g = compile(regex_grammar(pattern));
     const std::regex re(pattern);
     std::mt19937 rng(5);
-    int ended = 0;
-    for (int k = 0; k < 25; ++k) {
-      GrammarMatcher m(g);
-      const std::optional<std::string> text = random_walk(m, rng, 64);
-      if (!text) continue;
-      ++ended;
-      EXPECT_TRUE(std::regex_match(*text, re)) << pattern << ": '" << *text << "'";
-    }
-    EXPECT_GT(ended, 10) << pattern;
+    const std::vector<std::string> texts = ended_walks(g, rng, 25, 64);
+    for (const std::string& text : texts) EXPECT_TRUE(std::regex_match(text, re)) << pattern << ": '" << text << "'";
+    EXPECT_GT(texts.size(), 10u) << pattern;
   }
 }
 
@@ -274,6 +249,60 @@ TEST(Matcher, RollbackAndTermination) {
   EXPECT_EQ(m.num_accepted(), 0);
   EXPECT_FALSE(m.is_terminated());
   EXPECT_TRUE(m.accept_token(yes[0]));
+}
+
+// compile() computes the masks of the classes a matcher meets first, breadth first from the
+// root's start: every class once, the start's first, each class along a string before the
+// next one's; none at a budget of 0, all with kAllMasks.
+TEST(CompiledGrammar, MasksAtCompileNearestFirst) {
+  const Grammar gr = regex_grammar("abc(d|e)+f[0-9]{0,3}");
+  const auto lazy = CompiledGrammar::compile(gr, qwen3_tokens(), 0);
+  const Automaton& a = lazy->automaton();
+  const std::vector<int32_t> order = classes_by_distance(a);
+  std::vector<int32_t> sorted = order, all(a.class_state.size());
+  std::sort(sorted.begin(), sorted.end());
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(sorted, all);
+  int32_t s = a.rule_start[static_cast<size_t>(a.root)];
+  std::vector<size_t> at;
+  for (char c : std::string("abcdf")) {
+    at.push_back(static_cast<size_t>(std::find(order.begin(), order.end(), a.state_class[static_cast<size_t>(s)]) -
+                                     order.begin()));
+    s = a.step(s, static_cast<uint8_t>(c));
+  }
+  EXPECT_EQ(at[0], 0u);
+  for (size_t i = 1; i < at.size(); ++i) EXPECT_GT(at[i], at[i - 1]) << i;
+  EXPECT_EQ(lazy->stats().classes_computed, 0u);
+  const CompileStats eager = CompiledGrammar::compile(gr, qwen3_tokens(), CompiledGrammar::kAllMasks)->stats();
+  EXPECT_EQ(eager.classes_computed, eager.classes);
+}
+
+// Masks left to first use are computed by whichever matcher needs them first, from several
+// threads at once (two walks each twice, so threads race for the same classes): every mask is
+// the one of a compile that computed them all.
+TEST(CompiledGrammar, MasksOnFirstUseFromThreads) {
+  const Grammar gr = regex_grammar("\\[(\"[a-z ]{0,8}\"|[0-9]{1,6})(, (\"[a-z ]{0,8}\"|[0-9]{1,6})){0,6}\\]");
+  const auto lazy = CompiledGrammar::compile(gr, qwen3_tokens(), 0);
+  const auto eager = CompiledGrammar::compile(gr, qwen3_tokens(), CompiledGrammar::kAllMasks);
+  std::atomic<int> steps = 0, mismatches = 0;
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      std::mt19937 rng(k % 2);
+      GrammarMatcher on_use(lazy), computed(eager);
+      for (int step = 0; step < 40; ++step) {
+        const std::vector<uint32_t> mask = mask_of(computed);
+        mismatches += mask_of(on_use) != mask;
+        ++steps;
+        const int32_t pick = pick_allowed(mask, eager->tokens(), rng);
+        if (pick < 0 || eager->tokens().is_stop(pick) || !on_use.accept_token(pick) || !computed.accept_token(pick))
+          break;
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GE(steps, 40);
+  EXPECT_GT(lazy->stats().classes_computed, 0u);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // tests/structured/test_json_schema.cpp — JSON schema grammars on the real Qwen3 vocabulary:
 // random walks parse as JSON and respect required / optional properties, enums and bounds;
 // integer and decimal ranges accept exactly the numbers inside them; masks equal brute
-// force on a tool schema; unsupported keywords are named in the error.
+// force on a tool schema and on values that are rules of their own; a long value written in
+// two places is compiled once; unsupported keywords are named in the error.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "structured/automaton.h"
 #include "structured/json_schema.h"
 #include "structured_test_util.h"
 
@@ -53,30 +55,26 @@ const char* kWeatherTool = R"({
 TEST(JsonSchema, ToolSchemaWalksAreValid) {
   const auto g = compile_schema(kWeatherTool);
   std::mt19937 rng(11);
-  int ended = 0;
-  for (int k = 0; k < 30; ++k) {
-    GrammarMatcher m(g);
-    const std::optional<std::string> text = random_walk(m, rng, 200);
-    if (!text) continue;
-    ++ended;
-    const Json v = Json::parse(*text);
-    ASSERT_TRUE(v.is_object()) << *text;
-    EXPECT_TRUE(v.contains("city") && v["city"].is_string() && v["city"].get<std::string>().size() <= 48) << *text;
-    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << *text;
+  const std::vector<std::string> texts = ended_walks(g, rng, 30, 200);
+  for (const std::string& text : texts) {
+    const Json v = Json::parse(text);
+    ASSERT_TRUE(v.is_object()) << text;
+    EXPECT_TRUE(v.contains("city") && v["city"].is_string() && v["city"].get<std::string>().size() <= 48) << text;
+    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << text;
     EXPECT_GE(v["days"].get<int>(), 1);
     EXPECT_LE(v["days"].get<int>(), 14);
     if (v.contains("unit")) {
-      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << *text;
+      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << text;
     }
     if (v.contains("tags")) {
-      EXPECT_LE(v["tags"].size(), 3u) << *text;
+      EXPECT_LE(v["tags"].size(), 3u) << text;
     }
     for (auto it = v.begin(); it != v.end(); ++it)
       EXPECT_TRUE(it.key() == "city" || it.key() == "unit" || it.key() == "days" || it.key() == "hourly" ||
                   it.key() == "tags")
-          << *text;
+          << text;
   }
-  EXPECT_GE(ended, 20);
+  EXPECT_GE(texts.size(), 20u);
   EXPECT_TRUE(accepts(g, R"({"city": "Paris", "days": 3})"));
   EXPECT_TRUE(accepts(g, "{\n  \"city\": \"Oslo\",\n  \"unit\": \"celsius\",\n  \"days\": 14,\n  \"tags\": []\n}"));
   EXPECT_FALSE(accepts(g, R"({"days": 3, "city": "Paris"})"));  // schema order
@@ -85,23 +83,7 @@ TEST(JsonSchema, ToolSchemaWalksAreValid) {
   EXPECT_FALSE(accepts(g, R"({"city": "Paris", "days": 3, "x": 1})"));
 }
 
-TEST(JsonSchema, ToolSchemaMaskEqualsBruteForce) {
-  const auto g = compile_schema(kWeatherTool);
-  std::mt19937 rng(12);
-  GrammarMatcher m(g);
-  const TokenTable& t = g->tokens();
-  std::string text;
-  for (int k = 0; k < 10; ++k) {
-    const std::vector<uint32_t> fast = mask_of(m), slow = brute_force_mask(m);
-    ASSERT_EQ(fast, slow) << "after '" << text << "': " << ::testing::PrintToString(mask_diff(fast, slow, t.vocab_size()));
-    std::vector<int32_t> ids = allowed_ids(fast, t.vocab_size());
-    std::erase_if(ids, [&](int32_t id) { return t.is_stop(id); });
-    if (ids.empty()) break;
-    const int32_t pick = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(rng)];
-    ASSERT_TRUE(m.accept_token(pick));
-    text += t.bytes_of(pick);
-  }
-}
+TEST(JsonSchema, ToolSchemaMaskEqualsBruteForce) { check_masks(compile_schema(kWeatherTool), 12, 10); }
 
 TEST(JsonSchema, IntegerRangesAreExact) {
   const std::pair<std::optional<int>, std::optional<int>> ranges[] = {
@@ -240,6 +222,62 @@ TEST(JsonSchema, ManyPropertiesMakeAGrammarQuickly) {
   for (const char* ok : {R"({"b": 1})", R"({"a": 1, "b": 2})", R"({"b": 1, "c": 2})", R"({"a": 1, "b": 2, "c": 3})"})
     EXPECT_TRUE(accepts(few, ok)) << ok;
   for (const char* bad : {"{}", R"({"a": 1})", R"({"c": 1})", R"({"b": 1, "a": 2})"}) EXPECT_FALSE(accepts(few, bad)) << bad;
+}
+
+// A property that may be written first or after a comma had its value in the grammar twice
+// (and the first property's once more in a rule nothing called): a 100 KB const there took
+// over 200,000 automaton states, "grammar too large", where the same const alone takes
+// 100,000 (an additional properties' schema, thrice). Such a value is a rule of its own now,
+// compiled once.
+TEST(JsonSchema, AValueWrittenFirstOrLaterIsCompiledOnce) {
+  const std::string text = repeated_text(100000), value = Json({{"const", text}}).dump();
+  const size_t alone = Automaton::build(json_schema_grammar(value)).states.size();
+  const std::string schemas[] = {
+      fmt::format(R"({{"type": "object", "properties": {{"a": {}}}}})", value),
+      fmt::format(R"({{"type": "object", "properties": {{"a": {}}}, "required": ["a"]}})", value),
+      fmt::format(R"({{"type": "object", "properties": {{"x": {{"type": "integer"}}, "a": {}}}, "required": ["a"]}})",
+                  value),
+      fmt::format(R"({{"type": "object", "properties": {{"x": {{"type": "integer"}}}}, "additionalProperties": {}}})",
+                  value),
+  };
+  const std::string member = Json({{"a", text}}).dump();
+  for (const std::string& schema : schemas) {
+    const std::string what = schema.substr(0, 60) + "...";
+    const auto g = compile_schema(schema);
+    EXPECT_LT(g->automaton().states.size(), alone + 1000) << what;
+    EXPECT_TRUE(accepts(g, member)) << what;
+    EXPECT_FALSE(accepts(g, R"({"a": "alpha"})")) << what;
+  }
+  const auto after = compile_schema(schemas[2]);
+  EXPECT_TRUE(accepts(after, "{\"x\": 7, " + member.substr(1)));
+  EXPECT_FALSE(accepts(after, "{\"x\": 7}"));
+}
+
+// Values that are rules of their own end inside tokens such as `",` whose rest their caller
+// decides: the masks still equal brute force along walks, and the walks are valid.
+TEST(JsonSchema, SharedValuesMaskEqualsBruteForce) {
+  const auto g = compile_schema(R"({"type": "object", "properties": {
+      "unit": {"enum": ["celsius", "fahrenheit"]}, "city": {"type": "string", "maxLength": 6},
+      "days": {"type": "integer", "minimum": 1, "maximum": 14}, "hourly": {"type": "boolean"},
+      "tags": {"type": "array", "items": {"type": "integer"}, "maxItems": 2}},
+    "required": ["days"], "additionalProperties": false})");
+  for (int seed = 13; seed < 17; ++seed) check_masks(g, seed, 10);
+  std::mt19937 rng(13);
+  const std::vector<std::string> texts = ended_walks(g, rng, 30, 200);
+  for (const std::string& text : texts) {
+    const Json v = Json::parse(text);
+    ASSERT_TRUE(v.contains("days") && v["days"].is_number_integer()) << text;
+    if (v.contains("unit")) {
+      EXPECT_TRUE(v["unit"] == "celsius" || v["unit"] == "fahrenheit") << text;
+    }
+    if (v.contains("hourly")) {
+      EXPECT_TRUE(v["hourly"].is_boolean()) << text;
+    }
+    if (v.contains("tags")) {
+      EXPECT_LE(v["tags"].size(), 2u) << text;
+    }
+  }
+  EXPECT_GE(texts.size(), 20u);
 }
 
 TEST(JsonSchema, ToolCalls) {
