@@ -1,4 +1,5 @@
-// tests/engine/scheduler/sim_runner.h — a model-free runner for scheduler tests. It keeps the runner's
+// bench/sim_runner.h — a model-free runner for the scheduler and engine tests and for
+// rotor_bench_host (the engine's host time per step, no device). It keeps the runner's
 // side of the protocol (requests learned from SchedulerOutput deltas, placeholders resolved
 // from its own previous samples) and simulates the paged KV cache: every computed token
 // writes (token, position) into its slot, and every step first checks that the slots of the
@@ -7,17 +8,20 @@
 // context, so a request's outputs do not depend on the batch it ran in. The two lanes of a
 // GPU (docs/prefill-lane.md) are two SimRunners over one simulated cache, each writing when its
 // step is executed, so a block one lane gets while the other may still write it is caught.
+// A broken check throws rotor::Error naming the request (gtest reports it as a failure; the
+// engine fails with it). It lives here, not in tests/, so the benchmark runs the same model;
+// it needs only the scheduler's plain data (scheduler_output.h) and core.
 #pragma once
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include "core/check.h"
 #include "core/hash_rng.h"
 #include "engine/scheduler/scheduler_output.h"
 
-namespace rotor::test {
+namespace rotor {
 
 constexpr int32_t kSimEos = 1;
 
@@ -60,21 +64,22 @@ class SimRunner {
     }
     for (const CachedRequestData& d : out.cached_requests) {
       auto it = reqs_.find(d.req_id);
-      EXPECT_NE(it, reqs_.end()) << "cached data for unknown request " << d.req_id;
-      if (it == reqs_.end()) continue;
+      ROTOR_CHECK(it != reqs_.end(), "sim runner: cached data for unknown request {}", d.req_id);
       Req& r = it->second;
       // Tokens the scheduler learned; the runner already holds any it sampled itself.
       for (size_t j = 0; j < d.new_token_ids.size(); ++j) {
         const size_t pos = r.known + j;
         if (pos < r.tokens.size()) {
-          EXPECT_EQ(r.tokens[pos], d.new_token_ids[j]) << "request " << d.req_id << " token " << pos;
+          ROTOR_CHECK(r.tokens[pos] == d.new_token_ids[j], "sim runner: request {} token {}: {} known, {} told",
+                      d.req_id, pos, r.tokens[pos], d.new_token_ids[j]);
         } else {
           r.tokens.push_back(d.new_token_ids[j]);
         }
       }
       r.known += d.new_token_ids.size();
       r.blocks.insert(r.blocks.end(), d.new_block_ids.begin(), d.new_block_ids.end());
-      EXPECT_EQ(r.computed, d.num_computed_tokens) << "request " << d.req_id;
+      ROTOR_CHECK(r.computed == d.num_computed_tokens, "sim runner: request {} computed {}, told {}", d.req_id,
+                  r.computed, d.num_computed_tokens);
       r.computed = d.num_computed_tokens;
     }
 
@@ -86,11 +91,13 @@ class SimRunner {
       // The context already computed must be intact in the cache.
       for (int p = 0; p < r.computed; ++p) {
         const int64_t slot = static_cast<int64_t>(r.blocks.at(p / bs_)) * bs_ + p % bs_;
-        EXPECT_EQ((*kv_)[slot], encode(r.tokens.at(p), p)) << "request " << s.req_id << " position " << p;
+        ROTOR_CHECK((*kv_)[slot] == encode(r.tokens.at(p), p), "sim runner: request {} position {}: slot {} overwritten",
+                    s.req_id, p, slot);
       }
-      EXPECT_LE(static_cast<size_t>(r.computed + s.num_tokens), r.tokens.size() + 1)
-          << "more than one token beyond what the runner knows";
-      EXPECT_LE(static_cast<size_t>(r.computed + s.num_tokens), r.blocks.size() * bs_) << "blocks too few";
+      ROTOR_CHECK(static_cast<size_t>(r.computed + s.num_tokens) <= r.tokens.size() + 1,
+                  "sim runner: request {}: more than one token beyond what the runner knows", s.req_id);
+      ROTOR_CHECK(static_cast<size_t>(r.computed + s.num_tokens) <= r.blocks.size() * bs_,
+                  "sim runner: request {}: blocks too few", s.req_id);
       SampledToken o;
       o.req_id = s.req_id;
       if (r.argmax && r.computed < r.num_prompt) {
@@ -104,13 +111,15 @@ class SimRunner {
       }
       r.computed += s.num_tokens;
       if (s.sample) {
-        EXPECT_EQ(static_cast<size_t>(r.computed), r.tokens.size()) << "sampling before the end";
+        ROTOR_CHECK(static_cast<size_t>(r.computed) == r.tokens.size(), "sim runner: request {} samples before the end",
+                    s.req_id);
         o.token = sim_next_token(r.seed, r.tokens, eos_every_);
         r.tokens.push_back(o.token);
       }
       res.outputs.push_back(std::move(o));
     }
-    EXPECT_EQ(total, out.total_num_tokens);
+    ROTOR_CHECK(total == out.total_num_tokens, "sim runner: {} tokens scheduled, total says {}", total,
+                out.total_num_tokens);
     ++steps_;
     return res;
   }
@@ -139,4 +148,4 @@ class SimRunner {
   int steps_ = 0;
 };
 
-}  // namespace rotor::test
+}  // namespace rotor
