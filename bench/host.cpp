@@ -12,7 +12,9 @@
 // Engine (its loop, its step worker's threads, request streams) over the same runner with no
 // device time, read by reader threads as the server's I/O threads read them (on_output wake-up,
 // ChoiceStream): the step rate the host sustains, hand-offs between threads included; the
-// simulated model's own time per step (its cache checks, on the worker) is shown beside it.
+// simulated model's own time per step is shown beside it. With --http, the same again through
+// the in-process HTTP server (src/server) with `batch` concurrent streaming completions clients
+// (src/loadgen's, in this process): tokenizing, SSE JSON chunks, sockets.
 // Run it with OMP_WAIT_POLICY=passive: the CPU runner's OpenMP threads otherwise spin on the
 // cores the engine's threads need.
 #include <CLI/CLI.hpp>
@@ -38,10 +40,13 @@
 #include "engine/request_stream.h"
 #include "engine/scheduler/scheduler.h"
 #include "kernels/backend.h"
+#include "loadgen/load_generator.h"
+#include "loadgen/openai_stream.h"
 #include "model/config.h"
 #include "model/shard.h"
 #include "model/weights.h"
 #include "server/choice_stream.h"
+#include "server/server.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rotor {
@@ -117,6 +122,7 @@ struct Args {
   int max_num_batched_tokens = 16384;
   std::vector<std::string> stop{"\n\nUser:", "</answer>"};
   int readers = 2;  // threads reading the request streams (the server's I/O threads)
+  bool http = false;  // also through the HTTP server
   int repeat = 5;  // runs of each configuration; the fastest is reported (the machine is shared)
 };
 
@@ -271,10 +277,9 @@ struct Threaded {
   int64_t tokens = 0;
 };
 
-// The same requests through an Engine; `readers` threads read the streams as the server's I/O
-// threads do (woken by on_output, each output through a ChoiceStream).
-Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator& comm, const ModelConfig& model,
-                    const Tokenizer& tok) {
+// An Engine over a HostStepRunner (`counted`) for `batch` requests of the benchmark's size.
+std::unique_ptr<Engine> make_engine(const Args& a, int batch, bool async, Ops& ops, Communicator& comm,
+                                    const ModelConfig& model, HostStepRunner*& counted) {
   const int max_model_len = a.prompt + a.output;
   const int num_blocks = batch * ((max_model_len + a.block_size - 1) / a.block_size) + 1;
   EngineConfig ec;
@@ -290,9 +295,16 @@ Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator
   lim.eos_token_ids = eos_ids(model);
   auto runner = std::make_unique<HostStepRunner>(prepare_runner(a, batch, num_blocks, ops, comm, model), num_blocks,
                                                  a.block_size);
-  HostStepRunner& counted = *runner;
-  Engine engine(ec, lim, std::move(runner));
+  counted = runner.get();
+  return std::make_unique<Engine>(ec, lim, std::move(runner));
+}
 
+// The same requests through an Engine; `readers` threads read the streams as the server's I/O
+// threads do (woken by on_output, each output through a ChoiceStream).
+Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator& comm, const ModelConfig& model,
+                    const Tokenizer& tok) {
+  HostStepRunner* counted = nullptr;
+  std::unique_ptr<Engine> engine = make_engine(a, batch, async, ops, comm, model, counted);
   struct Reader {
     std::mutex mu;
     std::condition_variable cv;
@@ -313,7 +325,7 @@ Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator
     r.params.max_tokens = a.output;
     r.params.ignore_eos = true;
     Reader& rd = *readers[static_cast<size_t>(i % nr)];
-    rd.handles.push_back(engine.submit(std::move(r)));
+    rd.handles.push_back(engine->submit(std::move(r)));
     rd.choices.emplace_back(tok, co);
   }
   std::vector<std::thread> threads;
@@ -348,12 +360,77 @@ Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator
   for (std::thread& t : threads) t.join();
   Threaded res;
   res.seconds = std::chrono::duration<double>(BenchClock::now() - start).count();
-  res.steps = counted.steps();
-  res.sim_us = counted.sim_us();
+  res.steps = counted->steps();
+  res.sim_us = counted->sim_us();
   for (auto& rp : readers) res.tokens += rp->tokens;
   ROTOR_CHECK(res.tokens == static_cast<int64_t>(batch) * a.output, "{} tokens read, {} expected", res.tokens,
               static_cast<int64_t>(batch) * a.output);
   return res;
+}
+
+// The same requests as streaming completions through the HTTP server, one client connection
+// each, all at once (the prompt: a.prompt tokens of " hello").
+Threaded run_http(const Args& a, int batch, bool async, Ops& ops, Communicator& comm, const ModelConfig& model,
+                  const std::shared_ptr<const Tokenizer>& tok) {
+  HostStepRunner* counted = nullptr;
+  std::unique_ptr<Engine> engine = make_engine(a, batch, async, ops, comm, model, counted);
+  server::ServerOptions so;
+  so.http.host = "127.0.0.1";
+  so.http.port = 0;
+  so.model_names = {"bench"};
+  server::Server srv(*engine, tok, nullptr, so);
+  srv.bind();
+  std::thread serving([&srv] { srv.run(); });
+
+  loadgen::RequestOptions ro;
+  ro.model = "bench";
+  ro.endpoint = loadgen::Endpoint::kCompletions;
+  ro.max_tokens = a.output;
+  ro.ignore_eos = true;
+  ro.extra_body = {{"stop", a.stop}};
+  loadgen::Prompt p;
+  for (int i = 0; i < a.prompt; ++i) p.text += " hello";
+  std::vector<loadgen::Job> jobs(static_cast<size_t>(batch));
+  for (int i = 0; i < batch; ++i) jobs[static_cast<size_t>(i)] = {loadgen::request_body(ro, p), i, a.prompt};
+  loadgen::LoadOptions lo;
+  lo.max_concurrency = batch;
+  loadgen::LiveCounters live;
+  const loadgen::BaseUrl url = loadgen::parse_base_url("http://127.0.0.1:" + std::to_string(srv.port()));
+  const BenchClock::time_point start = BenchClock::now();
+  const std::vector<loadgen::RequestRecord> records =
+      loadgen::run_load(url, {}, loadgen::endpoint_path(ro.endpoint, url.prefix), jobs, lo, start, live);
+  Threaded res;
+  res.seconds = std::chrono::duration<double>(BenchClock::now() - start).count();
+  srv.stop();
+  serving.join();
+  res.steps = counted->steps();
+  res.sim_us = counted->sim_us();
+  for (const loadgen::RequestRecord& r : records) {
+    ROTOR_CHECK(r.success && r.output_tokens == a.output, "request {}: {} ({} tokens)", r.index, r.error,
+                r.output_tokens);
+    res.tokens += r.output_tokens;
+  }
+  return res;
+}
+
+// Prints a table of Engine or HTTP runs, the fastest of a.repeat each.
+template <typename Run>
+void threaded_table(const Args& a, const char* title, Run run) {
+  std::printf("\n%s\n", title);
+  std::printf("%6s %6s %8s %12s %12s %12s %12s %12s\n", "batch", "async", "steps", "µs/step", "sim µs/step", "steps/s",
+              "tokens/s", "µs/token");
+  for (int batch : a.batches) {
+    for (bool async : {false, true}) {
+      Threaded r = run(batch, async);
+      for (int i = 1; i < a.repeat; ++i) {
+        Threaded again = run(batch, async);
+        if (again.seconds < r.seconds) r = again;
+      }
+      std::printf("%6d %6s %8d %12.1f %12.1f %12.0f %12.0f %12.2f\n", batch, async ? "on" : "off", r.steps,
+                  1e6 * r.seconds / r.steps, r.sim_us / r.steps, r.steps / r.seconds,
+                  static_cast<double>(r.tokens) / r.seconds, 1e6 * r.seconds / static_cast<double>(r.tokens));
+    }
+  }
 }
 
 }  // namespace
@@ -370,6 +447,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-num-batched-tokens", a.max_num_batched_tokens)->capture_default_str();
   app.add_option("--stop", a.stop, "stop strings of every request")->capture_default_str();
   app.add_option("--readers", a.readers, "threads reading the streams (Engine runs)")->capture_default_str();
+  app.add_flag("--http", a.http, "also through the in-process HTTP server with streaming clients");
   app.add_option("--repeat", a.repeat, "runs of each configuration, the fastest reported")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -398,21 +476,12 @@ int main(int argc, char** argv) {
                   engine / batch, 1e6 / engine);
     }
   }
-  std::printf("\nthrough the Engine (its threads, %d reader threads): wall time per step, steps/s and tokens/s "
-              "sustained with no device time\n", a.readers);
-  std::printf("%6s %6s %8s %12s %12s %12s %12s\n", "batch", "async", "steps", "µs/step", "sim µs/step", "steps/s",
-              "tokens/s");
-  for (int batch : a.batches) {
-    for (bool async : {false, true}) {
-      Threaded r = run_engine(a, batch, async, *ops, *comm, model, *tok);
-      for (int i = 1; i < a.repeat; ++i) {
-        Threaded again = run_engine(a, batch, async, *ops, *comm, model, *tok);
-        if (again.seconds < r.seconds) r = again;
-      }
-      std::printf("%6d %6s %8d %12.1f %12.1f %12.0f %12.0f\n", batch, async ? "on" : "off", r.steps,
-                  1e6 * r.seconds / r.steps, r.sim_us / r.steps, r.steps / r.seconds,
-                  static_cast<double>(r.tokens) / r.seconds);
-    }
-  }
+  const std::string engine_title = "through the Engine (its threads, " + std::to_string(a.readers) +
+                                   " reader threads): wall time per step, steps/s and tokens/s with no device time";
+  threaded_table(a, engine_title.c_str(),
+                 [&](int batch, bool async) { return run_engine(a, batch, async, *ops, *comm, model, *tok); });
+  if (a.http)
+    threaded_table(a, "through the HTTP server, one streaming completions client per request (same process)",
+                   [&](int batch, bool async) { return run_http(a, batch, async, *ops, *comm, model, tok); });
   return 0;
 }
