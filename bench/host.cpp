@@ -122,6 +122,7 @@ struct Args {
   int max_num_batched_tokens = 16384;
   std::vector<std::string> stop{"\n\nUser:", "</answer>"};
   int readers = 2;  // threads reading the request streams (the server's I/O threads)
+  float repetition_penalty = 1.0f;  // every request's (1: none); with penalties a step carries each row's tokens
   bool http = false;  // also through the HTTP server
   int repeat = 5;  // runs of each configuration; the fastest is reported (the machine is shared)
 };
@@ -198,6 +199,7 @@ Result run(const Args& a, int batch, bool async, Ops& ops, Communicator& comm, c
     r.tokens = prompt_of(a, i);
     r.params.max_tokens = a.output;
     r.params.ignore_eos = true;
+    r.params.repetition_penalty = a.repetition_penalty;
     r.max_tokens = a.output;
     r.seed = r.id;
     const BenchClock::time_point now = BenchClock::now();
@@ -324,6 +326,7 @@ Threaded run_engine(const Args& a, int batch, bool async, Ops& ops, Communicator
     r.prompt_token_ids = prompt_of(a, i);
     r.params.max_tokens = a.output;
     r.params.ignore_eos = true;
+    r.params.repetition_penalty = a.repetition_penalty;
     Reader& rd = *readers[static_cast<size_t>(i % nr)];
     rd.handles.push_back(engine->submit(std::move(r)));
     rd.choices.emplace_back(tok, co);
@@ -387,7 +390,7 @@ Threaded run_http(const Args& a, int batch, bool async, Ops& ops, Communicator& 
   ro.endpoint = loadgen::Endpoint::kCompletions;
   ro.max_tokens = a.output;
   ro.ignore_eos = true;
-  ro.extra_body = {{"stop", a.stop}};
+  ro.extra_body = {{"stop", a.stop}, {"repetition_penalty", a.repetition_penalty}};
   loadgen::Prompt p;
   for (int i = 0; i < a.prompt; ++i) p.text += " hello";
   std::vector<loadgen::Job> jobs(static_cast<size_t>(batch));
@@ -447,6 +450,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-num-batched-tokens", a.max_num_batched_tokens)->capture_default_str();
   app.add_option("--stop", a.stop, "stop strings of every request")->capture_default_str();
   app.add_option("--readers", a.readers, "threads reading the streams (Engine runs)")->capture_default_str();
+  app.add_option("--repetition-penalty", a.repetition_penalty, "every request's (1: none)")->capture_default_str();
   app.add_flag("--http", a.http, "also through the in-process HTTP server with streaming clients");
   app.add_option("--repeat", a.repeat, "runs of each configuration, the fastest reported")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
