@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "apps/default_model.h"
 #include "bench/sim_runner.h"
 #include "comm/communicator.h"
 #include "core/check.h"
@@ -54,30 +55,14 @@ namespace {
 
 using BenchClock = std::chrono::steady_clock;
 
-// rotor serve's embedded model (apps/default_model.cpp) cut to one layer: the runner's host
-// work depends on the vocabulary and the batch, not on the layers.
 std::vector<int32_t> eos_ids(const ModelConfig& m) { return {m.eos_token_ids.begin(), m.eos_token_ids.end()}; }
 
+// rotor serve's embedded model (apps/default_model.h) cut to one layer: the runner's host
+// work depends on the vocabulary and the batch, not on the layers.
 ModelConfig bench_model() {
-  return ModelConfig::from_json({
-      {"architectures", {"Qwen3MoeForCausalLM"}},
-      {"model_type", "qwen3_moe"},
-      {"vocab_size", 151936},
-      {"hidden_size", 128},
-      {"num_hidden_layers", 1},
-      {"num_attention_heads", 8},
-      {"num_key_value_heads", 2},
-      {"head_dim", 128},
-      {"num_experts", 16},
-      {"num_experts_per_tok", 4},
-      {"moe_intermediate_size", 128},
-      {"norm_topk_prob", true},
-      {"tie_word_embeddings", false},
-      {"rope_theta", 1000000.0},
-      {"rms_norm_eps", 1e-6},
-      {"max_position_embeddings", 32768},
-      {"eos_token_id", {151645, 151643}},
-  });
+  nlohmann::json config = app::default_model_config_json();
+  config["num_hidden_layers"] = 1;
+  return ModelConfig::from_json(config);
 }
 
 // The engine's runner here: the real host preparation (ModelStepRunner::prepare; the step is
