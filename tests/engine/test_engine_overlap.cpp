@@ -38,7 +38,7 @@ class SleepingRunner final : public StepRunner {
   struct Step final : PreparedStep {
     SchedulerOutput out;
   };
-  test::SimRunner sim_;  // the worker thread's only
+  SimRunner sim_;  // the worker thread's only
   std::chrono::milliseconds prepare_, execute_;
 };
 
@@ -58,7 +58,7 @@ Timed run(bool async) {
   lim.max_model_len = 64;
   lim.vocab_size = 50;
   lim.num_blocks = 64;
-  lim.eos_token_ids = {test::kSimEos};
+  lim.eos_token_ids = {kSimEos};
   Engine e(c, lim, std::make_unique<SleepingRunner>(lim.num_blocks, c.block_size, 30ms, 30ms));
   const auto t0 = Clock::now();
   std::vector<RequestHandle> hs;

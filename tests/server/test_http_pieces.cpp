@@ -14,7 +14,7 @@
 #include "server/api_keys.h"
 #include "server/body_decoding.h"
 #include "server/cors.h"
-#include "tests/engine/scheduler/sim_runner.h"
+#include "bench/sim_runner.h"
 
 namespace rotor::server {
 namespace {
@@ -113,7 +113,7 @@ class SimStepRunner final : public StepRunner {
   struct Step final : PreparedStep {
     SchedulerOutput out;
   };
-  test::SimRunner sim_;
+  SimRunner sim_;
   std::chrono::milliseconds step_;
 };
 
@@ -126,7 +126,7 @@ std::unique_ptr<Engine> sim_engine(std::chrono::milliseconds step) {
   lim.max_model_len = 64;
   lim.vocab_size = 50;
   lim.num_blocks = 64;
-  lim.eos_token_ids = {test::kSimEos};
+  lim.eos_token_ids = {kSimEos};
   return std::make_unique<Engine>(c, lim, std::make_unique<SimStepRunner>(lim.num_blocks, c.block_size, step));
 }
 

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "engine/scheduler/scheduler.h"
-#include "tests/engine/scheduler/sim_runner.h"
+#include "bench/sim_runner.h"
 
 namespace rotor::test {
 

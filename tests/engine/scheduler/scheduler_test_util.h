@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "engine/scheduler/scheduler.h"
-#include "tests/engine/scheduler/sim_runner.h"
+#include "bench/sim_runner.h"
 
 namespace rotor::test {
 

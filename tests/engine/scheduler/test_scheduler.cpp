@@ -18,7 +18,6 @@ using test::answer;
 using test::config;
 using test::request;
 using test::SchedulerDriver;
-using test::SimRunner;
 
 TEST(Scheduler, TokenBudgetChunksPrefillAndRunsRunningFirst) {
   Scheduler s(config(64, 4, 32));
@@ -245,7 +244,7 @@ TEST(Scheduler, AsyncStepsUsePlaceholders) {
   const SchedulerOutput o3 = s.schedule();  // now token 7 is known and sent
   EXPECT_EQ(o3.cached_requests[0].new_token_ids, std::vector<int32_t>{7});
   // o2 samples eos: the request finishes and o3's result is dropped.
-  u = s.update_from_output(o2, answer(o2, test::kSimEos));
+  u = s.update_from_output(o2, answer(o2, kSimEos));
   ASSERT_EQ(u.size(), 1u);
   EXPECT_EQ(u[0].finish_reason, FinishReason::Stop);
   EXPECT_TRUE(s.update_from_output(o3, answer(o3, 5)).empty());

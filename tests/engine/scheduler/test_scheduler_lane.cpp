@@ -19,7 +19,6 @@ namespace {
 
 using test::answer;
 using test::request;
-using test::SimRunner;
 
 // Blocks of 4 tokens; max_model_len defaults to what the pool holds.
 SchedulerConfig lane_config(int num_blocks, int budget = 64, int max_seqs = 8, int max_len = 0) {
@@ -205,7 +204,7 @@ TEST(SchedulerLane, FirstTokenThatFinishesNeverReachesTheDecodeLane) {
   EXPECT_EQ(u[0].finish_reason, FinishReason::Length);
   c = s.schedule_chunk();
   EXPECT_EQ(c.finished_req_ids, std::vector<uint64_t>{1});
-  u = s.update_from_chunk(c, answer(c, test::kSimEos));
+  u = s.update_from_chunk(c, answer(c, kSimEos));
   ASSERT_EQ(u.size(), 1u);
   EXPECT_EQ(u[0].finish_reason, FinishReason::Stop);
   EXPECT_EQ(s.num_running(), 0);
@@ -224,7 +223,7 @@ TEST(SchedulerLane, PreemptedRequestsComeBackThroughTheLane) {
     SchedulerConfig cfg = lane_config(8, 64, 8, 32);
     cfg.enable_prefix_caching = caching;
     Scheduler s(cfg);
-    const auto kv = test::make_sim_kv(8, 4);
+    const auto kv = make_sim_kv(8, 4);
     SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
     test::UpdateLog log;
     s.add_request(request(1, 12, 12));
@@ -287,7 +286,7 @@ TEST(SchedulerLane, BlocksFreedByTheDecodeSideWaitForTheStepInFlight) {
   ASSERT_EQ(ids(o3), (std::vector<uint64_t>{2, 3}));
   EXPECT_EQ(s.kv_cache().num_free_blocks(), 1);
   RunnerOutput stop = answer(o2, 7);
-  stop.outputs[0].token = test::kSimEos;
+  stop.outputs[0].token = kSimEos;
   const auto u = s.update_from_output(o2, stop);
   ASSERT_EQ(u.size(), 2u);
   EXPECT_EQ(u[0].finish_reason, FinishReason::Stop);
@@ -332,7 +331,7 @@ TEST(SchedulerLane, BlocksDecodeStepsFillAreCachedOnlyOnceWritten) {
   // A prompt that continues request 1 arrives while the step writing request 1's second block
   // is in flight: its chunk must not read that block (it may run before the write).
   Scheduler s(lane_config(32));
-  const auto kv = test::make_sim_kv(32, 4);
+  const auto kv = make_sim_kv(32, 4);
   SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
   test::UpdateLog log;
   const Request a = request(1, 6, 20);
@@ -438,7 +437,7 @@ TEST(SchedulerLane, LaneChunkBlocksAreNotHitBeforeTheChunkReports) {
   SchedulerConfig cfg = lane_config(32);
   cfg.prefill_lane_backlog = 1;
   Scheduler s(cfg);
-  const auto kv = test::make_sim_kv(32, 4);
+  const auto kv = make_sim_kv(32, 4);
   SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
   s.add_request(request(1, 20, 4));
   const SchedulerOutput c = s.schedule_chunk();
@@ -473,7 +472,7 @@ TEST(SchedulerLane, InlinePromptBlocksAreNotHitBeforeTheirStepReports) {
   SchedulerConfig cfg = lane_config(32, 8);
   cfg.prefill_lane_backlog = 1;
   Scheduler s(cfg);
-  const auto kv = test::make_sim_kv(32, 4);
+  const auto kv = make_sim_kv(32, 4);
   SimRunner decode(kv, 4, 0), prefill(kv, 4, 0);
   s.add_request(request(1, 20, 4));
   const SchedulerOutput o1 = s.schedule();

@@ -40,8 +40,8 @@ TEST_P(SchedulerLaneRandom, EverythingReturnsToThePool) {
   cfg.priority_policy = c.priority;
   cfg.prefill_lane_backlog = c.backlog;
   Scheduler s(cfg);
-  const std::shared_ptr<test::SimKV> kv = test::make_sim_kv(kBlocks, kBs);
-  test::SimRunner decode(kv, kBs, kEosEvery), prefill(kv, kBs, kEosEvery);
+  const std::shared_ptr<SimKV> kv = make_sim_kv(kBlocks, kBs);
+  SimRunner decode(kv, kBs, kEosEvery), prefill(kv, kBs, kEosEvery);
   const uint32_t seed = 4321 + c.depth * 10 + c.caching + c.priority * 100 + c.backlog * 1000;
   test::LaneDriver d(s, decode, prefill, c.depth, kMaxChunkWait, seed);
 

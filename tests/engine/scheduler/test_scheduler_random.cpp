@@ -28,7 +28,7 @@ TEST_P(SchedulerRandom, EverythingReturnsToThePool) {
   SchedulerConfig cfg = test::config(kBlocks, kBs, 40, 10, kMaxLen);
   cfg.enable_prefix_caching = c.caching;
   Scheduler s(cfg);
-  test::SimRunner sim(kBlocks, kBs, kEosEvery);
+  SimRunner sim(kBlocks, kBs, kEosEvery);
   test::SchedulerDriver d(s, sim, c.depth);
 
   std::mt19937 rng(1234 + c.depth * 10 + c.caching);
