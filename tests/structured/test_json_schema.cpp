@@ -3,7 +3,7 @@
 // integer and decimal ranges accept exactly the numbers inside them; masks equal brute
 // force on a tool schema and on values that are rules of their own; a long value written in
 // two places is compiled once; optional properties' positions meet stacks linear in their
-// number; unsupported keywords are named in the error.
+// number, and a step after one's value computes few classes; unsupported keywords are named in the error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -275,6 +275,26 @@ TEST(JsonSchema, OptionalPropertiesCloseInLinearStacks) {
     most = std::max(most, parser.closure({static_cast<int32_t>(s), kContextParent}).tops.size());
   EXPECT_GT(most, static_cast<size_t>(kProps));
   EXPECT_LT(most, static_cast<size_t>(4 * kProps));
+}
+
+// After a value, every later optional property's rest is a stack top (reached through the
+// chain of tail calls), each its own class: the mask of that step computed hundreds of
+// classes on first use, on the engine's thread. The tops reached through tail calls from
+// another top are skipped now, and the mask is still exactly brute force's.
+TEST(JsonSchema, AfterAValueFewClassesAreComputed) {
+  constexpr int kProps = 300;
+  Json props = Json::object();
+  for (int i = 0; i < kProps; ++i) props[fmt::format("p{}", i)] = {{"type", "integer"}};
+  const auto g = CompiledGrammar::compile(json_schema_grammar(Json({{"type", "object"}, {"properties", props}}).dump()),
+                                          qwen3_tokens());
+  GrammarMatcher m(g);
+  for (const char* text : {R"({"p0": 1)", R"(, "p7": 25)", R"(, "p298": 3)"}) {
+    ASSERT_TRUE(m.accept_bytes(text)) << text;
+    const size_t before = g->stats().classes_computed;
+    const std::vector<uint32_t> fast = mask_of(m);
+    EXPECT_LE(g->stats().classes_computed - before, 8u) << text;
+    EXPECT_EQ(fast, brute_force_mask(m)) << text;
+  }
 }
 
 // Values that are rules of their own end inside tokens such as `",` whose rest their caller
