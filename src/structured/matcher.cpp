@@ -73,14 +73,6 @@ void GrammarMatcher::add_suffixes(const ParseState& cont, const PositionMasks& m
   }
 }
 
-namespace {
-
-uint64_t stack_key(int32_t state, int32_t parent) {
-  return static_cast<uint64_t>(static_cast<uint32_t>(state)) << 32 | static_cast<uint32_t>(parent);
-}
-
-}  // namespace
-
 // A tail call pushes nothing, so the callee's start runs over the caller's frames: every
 // token that stack takes, the caller's top takes too (a chain of optional members reaches
 // each later member's rule this way: ~n tops, each its own class). Left recursion is refused,
@@ -97,7 +89,7 @@ void GrammarMatcher::find_covered(const std::vector<Top>& tops) {
   if (tops.size() < 2 || std::none_of(tops.begin(), tops.end(), tail_calls)) return;
   expanded_.clear();
   for (const Top& top : tops) {
-    if (!expanded_.insert(stack_key(top.state, top.parent)).second) continue;
+    if (!expanded_.insert(top)) continue;
     work_.assign(1, top.state);
     while (!work_.empty()) {
       const AutomatonState& s = a.states[static_cast<size_t>(work_.back())];
@@ -105,9 +97,9 @@ void GrammarMatcher::find_covered(const std::vector<Top>& tops) {
       for (uint32_t i = s.calls_begin; i < s.calls_end; ++i) {
         const CallEdge& c = a.call_edges[i];
         if (!a.is_tail(c.target)) continue;
-        const int32_t start = a.rule_start[static_cast<size_t>(c.rule)];
-        covered_.insert(stack_key(start, top.parent));
-        if (expanded_.insert(stack_key(start, top.parent)).second) work_.push_back(start);
+        const Top callee{a.rule_start[static_cast<size_t>(c.rule)], top.parent};
+        covered_.insert(callee);
+        if (expanded_.insert(callee)) work_.push_back(callee.state);
       }
     }
   }
@@ -125,7 +117,7 @@ void GrammarMatcher::fill_bitmask(std::span<uint32_t> bitmask) {
     done_.clear();
     find_covered(cur.state.tops);
     for (const Top& node : cur.state.tops) {
-      if (!covered_.empty() && covered_.count(stack_key(node.state, node.parent))) continue;
+      if (!covered_.empty() && covered_.contains(node)) continue;
       const int32_t cls = a.state_class[static_cast<size_t>(node.state)];
       const PositionMasks& m = g_->masks_of_state(node.state);
       const bool seen_class = std::any_of(done_.begin(), done_.end(), [&](const auto& d) { return d.first == cls; });

@@ -11,7 +11,6 @@
 #include <memory>
 #include <span>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "core/token_constraint.h"
@@ -54,9 +53,9 @@ class GrammarMatcher final : public TokenConstraint {
   std::vector<Entry> history_;  // [0]: the start; then one per accepted token
   std::vector<ParseState> levels_;
   std::vector<std::pair<int32_t, int32_t>> done_;  // (class, parent) handled in this fill
-  // find_covered's: stacks (state << 32 | parent) reached past a top, stacks expanded, and
-  // the states left to expand.
-  std::unordered_set<uint64_t> covered_, expanded_;
+  // find_covered's: the stacks reached past a top, the stacks expanded, the states left to
+  // expand.
+  TopSet covered_, expanded_;
   std::vector<int32_t> work_;
 };
 
