@@ -1,7 +1,7 @@
 // structured/json_schema.cpp — the converter: one rule per object / array schema (shared by
-// equal schemas and by $ref), per property value an object writes in two places (shared by
-// equal schemas) and per object's additional member; strings, numbers and literals otherwise
-// inline.
+// equal schemas and by $ref), per object's first member and the members after each property,
+// per property value an object writes in two places (shared by equal schemas) and per
+// object's additional member; strings, numbers and literals otherwise inline.
 #include "structured/json_schema.h"
 
 #include <algorithm>
