@@ -1,7 +1,7 @@
 // structured/json_schema.cpp — the converter: one rule per object / array schema (shared by
-// equal schemas and by $ref), per property value an object writes in two places (shared by
-// equal schemas) and per object's additional member; strings, numbers and literals otherwise
-// inline.
+// equal schemas and by $ref), per object's first member and the members after each property,
+// per property value an object writes in two places (shared by equal schemas) and per
+// object's additional member; strings, numbers and literals otherwise inline.
 #include "structured/json_schema.h"
 
 #include <algorithm>
@@ -354,7 +354,10 @@ class Converter {
     }
     // The first member written: property i (then rest_at[i + 1]) for an i up to the first
     // required one, or else an extra member or nothing. Gathered last first into one list
-    // (alt({with, first}) at each step copied the alternatives so far: quadratic).
+    // (alt({with, first}) at each step copied the alternatives so far: quadratic). A rule of
+    // its own, so that each alternative's rest is a tail call: over one return frame, a
+    // shared value's callers reach each rest once (inline, a frame per alternative made the
+    // closure after a value quadratic in the properties).
     std::vector<Expr> firsts{extra_member ? opt(seq({*extra_member, rest})) : empty()};
     for (int i = n_all - 1; i >= 0; --i) {
       const Prop& p = list[static_cast<size_t>(i)];
@@ -362,7 +365,8 @@ class Converter {
       firsts.push_back(seq({member(lit(Json(p.name).dump()), p.value), rest_at[static_cast<size_t>(i) + 1]}));
     }
     std::reverse(firsts.begin(), firsts.end());
-    return seq({lit("{"), ws(), alt(std::move(firsts)), ws(), lit("}")});
+    const Expr members = ref(g_.add_rule(base + "-members", alt(std::move(firsts))));
+    return seq({lit("{"), ws(), members, ws(), lit("}")});
   }
 
   // A key (with its quotes) other than the given names: a trie of the names where leaving

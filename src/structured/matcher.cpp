@@ -73,6 +73,38 @@ void GrammarMatcher::add_suffixes(const ParseState& cont, const PositionMasks& m
   }
 }
 
+// A tail call pushes nothing, so the callee's start runs over the caller's frames: every
+// token that stack takes, the caller's top takes too (a chain of optional members reaches
+// each later member's rule this way: ~n tops, each its own class). Left recursion is refused,
+// so each covered top is reached from one that is not.
+void GrammarMatcher::find_covered(const std::vector<Top>& tops) {
+  const Automaton& a = g_->automaton();
+  covered_.clear();
+  const auto tail_calls = [&](const Top& t) {
+    const AutomatonState& s = a.states[static_cast<size_t>(t.state)];
+    for (uint32_t i = s.calls_begin; i < s.calls_end; ++i)
+      if (a.is_tail(a.call_edges[i].target)) return true;
+    return false;
+  };
+  if (tops.size() < 2 || std::none_of(tops.begin(), tops.end(), tail_calls)) return;
+  expanded_.clear();
+  for (const Top& top : tops) {
+    if (!expanded_.insert(top)) continue;
+    work_.assign(1, top.state);
+    while (!work_.empty()) {
+      const AutomatonState& s = a.states[static_cast<size_t>(work_.back())];
+      work_.pop_back();
+      for (uint32_t i = s.calls_begin; i < s.calls_end; ++i) {
+        const CallEdge& c = a.call_edges[i];
+        if (!a.is_tail(c.target)) continue;
+        const Top callee{a.rule_start[static_cast<size_t>(c.rule)], top.parent};
+        covered_.insert(callee);
+        if (expanded_.insert(callee)) work_.push_back(callee.state);
+      }
+    }
+  }
+}
+
 void GrammarMatcher::fill_bitmask(std::span<uint32_t> bitmask) {
   const TokenTable& t = g_->tokens();
   ROTOR_CHECK(bitmask.size() == static_cast<size_t>(t.words()), "grammar matcher: a bitmask of {} words for {} tokens",
@@ -83,7 +115,9 @@ void GrammarMatcher::fill_bitmask(std::span<uint32_t> bitmask) {
     const Automaton& a = g_->automaton();
     const size_t mark = pool_.size();
     done_.clear();
+    find_covered(cur.state.tops);
     for (const Top& node : cur.state.tops) {
+      if (!covered_.empty() && covered_.contains(node)) continue;
       const int32_t cls = a.state_class[static_cast<size_t>(node.state)];
       const PositionMasks& m = g_->masks_of_state(node.state);
       const bool seen_class = std::any_of(done_.begin(), done_.end(), [&](const auto& d) { return d.first == cls; });

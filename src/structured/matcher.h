@@ -1,9 +1,11 @@
 // structured/matcher.h — GrammarMatcher: one sequence's position in a compiled grammar. It
 // takes sampled tokens (accept_token), gives the bitmask of the tokens allowed next
 // (fill_bitmask: the precomputed masks of each stack top, plus the context-dependent tokens
-// checked against the real stack), says when the grammar is complete (the stop tokens are
-// then allowed, and only they once nothing more may follow) and rolls back. The state after
-// every accepted token is kept (states share their stack nodes), so rollback is a pop.
+// checked against the real stack; a top that another top reaches through tail calls is
+// skipped, its tokens being among that top's), says when the grammar is complete (the stop
+// tokens are then allowed, and only they once nothing more may follow) and rolls back. The
+// state after every accepted token is kept (states share their stack nodes), so rollback is
+// a pop.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -42,6 +44,8 @@ class GrammarMatcher final : public TokenConstraint {
   };
   // Sets the bits of the suffix groups of `m` that the stacks `cont` accept.
   void add_suffixes(const ParseState& cont, const PositionMasks& m, std::span<uint32_t> bitmask);
+  // Fills covered_ with the stacks that some top of `tops` reaches through tail calls.
+  void find_covered(const std::vector<Top>& tops);
 
   std::shared_ptr<const CompiledGrammar> g_;
   StackPool pool_;
@@ -49,6 +53,10 @@ class GrammarMatcher final : public TokenConstraint {
   std::vector<Entry> history_;  // [0]: the start; then one per accepted token
   std::vector<ParseState> levels_;
   std::vector<std::pair<int32_t, int32_t>> done_;  // (class, parent) handled in this fill
+  // find_covered's: the stacks reached past a top, the stacks expanded, the states left to
+  // expand.
+  TopSet covered_, expanded_;
+  std::vector<int32_t> work_;
 };
 
 }  // namespace rotor::structured

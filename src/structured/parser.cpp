@@ -63,36 +63,47 @@ void StackPool::truncate(size_t n) {
   }
 }
 
-void Parser::begin(ParseState& st) {
-  st.tops.clear();
-  st.can_end = st.popped = false;
-  seen_count_ = 0;
+void TopSet::clear() {
+  count_ = 0;
   if (++gen_ == 0) {
-    for (Seen& e : seen_) e.gen = 0;
+    for (Entry& e : slots_) e.gen = 0;
     gen_ = 1;
   }
 }
 
-void Parser::finish(ParseState& st) const { std::sort(st.tops.begin(), st.tops.end()); }
-
-bool Parser::mark(Top t) {
-  if ((seen_count_ + 1) * 2 > seen_.size()) {
-    // Grow, keeping this closure's entries.
-    std::vector<Seen> old(seen_.size() * 2, Seen{{0, 0}, 0});
-    old.swap(seen_);
-    seen_count_ = 0;
-    for (const Seen& e : old)
-      if (e.gen == gen_) mark(e.top);
-  }
-  const size_t mask = seen_.size() - 1;
+size_t TopSet::slot(Top t) const {
+  const size_t mask = slots_.size() - 1;
   size_t i = (static_cast<uint64_t>(static_cast<uint32_t>(t.state)) * 0x9E3779B97F4A7C15ull ^
               static_cast<uint32_t>(t.parent) * 0xC2B2AE3D27D4EB4Full) >> 40 & mask;
-  for (; seen_[i].gen == gen_; i = (i + 1) & mask)
-    if (seen_[i].top == t) return false;
-  seen_[i] = {t, gen_};
-  ++seen_count_;
+  while (slots_[i].gen == gen_ && !(slots_[i].top == t)) i = (i + 1) & mask;
+  return i;
+}
+
+bool TopSet::insert(Top t) {
+  if ((count_ + 1) * 2 > slots_.size()) {
+    // Grow, keeping the current entries.
+    std::vector<Entry> old(slots_.size() * 2, Entry{{0, 0}, 0});
+    old.swap(slots_);
+    count_ = 0;
+    for (const Entry& e : old)
+      if (e.gen == gen_) insert(e.top);
+  }
+  const size_t i = slot(t);
+  if (slots_[i].gen == gen_) return false;
+  slots_[i] = {t, gen_};
+  ++count_;
   return true;
 }
+
+bool TopSet::contains(Top t) const { return slots_[slot(t)].gen == gen_; }
+
+void Parser::begin(ParseState& st) {
+  st.tops.clear();
+  st.can_end = st.popped = false;
+  seen_.clear();
+}
+
+void Parser::finish(ParseState& st) const { std::sort(st.tops.begin(), st.tops.end()); }
 
 void Parser::visit(Top t0, ParseState& st) {
   work_.clear();
@@ -100,7 +111,7 @@ void Parser::visit(Top t0, ParseState& st) {
   while (!work_.empty()) {
     const Top t = work_.back();
     work_.pop_back();
-    if (!mark(t)) continue;
+    if (!seen_.insert(t)) continue;
     const AutomatonState& s = a_.states[static_cast<size_t>(t.state)];
     if (s.bytes_end > s.bytes_begin) st.tops.push_back(t);
     for (uint32_t i = s.calls_begin; i < s.calls_end; ++i) {

@@ -60,6 +60,27 @@ struct Top {
 using CallerTops = std::vector<std::vector<Top>>;
 CallerTops caller_tops(const Automaton& a);
 
+// A set of stacks emptied in O(1): open addressing, linear probing; an entry counts while its
+// stamp is the current one.
+class TopSet {
+ public:
+  void clear();
+  // False if `t` was there already.
+  bool insert(Top t);
+  bool contains(Top t) const;
+  bool empty() const { return count_ == 0; }
+
+ private:
+  struct Entry {
+    Top top;
+    uint32_t gen;
+  };
+  size_t slot(Top t) const;
+  std::vector<Entry> slots_ = std::vector<Entry>(64, Entry{{0, 0}, 0});
+  size_t count_ = 0;
+  uint32_t gen_ = 1;
+};
+
 struct ParseState {
   std::vector<Top> tops;      // sorted
   bool can_end = false;       // the root rule may end here
@@ -86,20 +107,11 @@ class Parser {
   void begin(ParseState& st);
   void visit(Top top, ParseState& st);
   void finish(ParseState& st) const;
-  // Marks a stack as seen in this closure; false if it already was.
-  bool mark(Top t);
 
   const Automaton& a_;
   StackPool& pool_;
   const CallerTops* callers_;
-  // Stacks seen in this closure: open addressing, an entry counts when its stamp is gen_.
-  struct Seen {
-    Top top;
-    uint32_t gen;
-  };
-  std::vector<Seen> seen_ = std::vector<Seen>(64, Seen{{0, 0}, 0});
-  size_t seen_count_ = 0;
-  uint32_t gen_ = 0;
+  TopSet seen_;  // the stacks seen in this closure
   std::vector<Top> work_;
 };
 

@@ -53,15 +53,26 @@ void TokenTable::finish() {
     while (k < p.size() && k < b.size() && p[k] == b[k]) ++k;
     lcp_[i] = k;
   }
+  // Tokens are not empty, so each first byte's tokens are one run.
+  first_byte_end_.fill(0);
+  for (size_t i = 0; i < sorted_.size(); ++i) first_byte_end_[static_cast<uint8_t>(bytes(i)[0])] = i + 1;
 }
 
 size_t TokenTable::prefix_end(size_t i, size_t k) const {
-  const std::string_view prefix = bytes(i).substr(0, k);
-  auto it = std::upper_bound(sorted_.begin() + static_cast<std::ptrdiff_t>(i), sorted_.end(), prefix,
-                             [&](std::string_view p, int32_t id) {
-                               return p < std::string_view(by_id_[static_cast<size_t>(id)]).substr(0, p.size());
-                             });
-  return static_cast<size_t>(it - sorted_.begin());
+  const std::string_view b = bytes(i);
+  const size_t group_end = first_byte_end_[static_cast<uint8_t>(b[0])];
+  if (k == 1) return group_end;
+  // Galloping from i (the run under a refused prefix is mostly short), then a binary search.
+  const std::string_view prefix = b.substr(0, k);
+  const auto inside = [&](size_t j) { return bytes(j).substr(0, k) == prefix; };
+  size_t lo = i, step = 1;  // bytes(lo) starts with prefix
+  while (lo + step < group_end && inside(lo + step)) lo += step, step *= 2;
+  size_t hi = std::min(lo + step, group_end);  // the first index known not to start with it
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    (inside(mid) ? lo : hi) = mid;
+  }
+  return hi;
 }
 
 bool TokenTable::is_stop(int32_t id) const { return std::binary_search(stop_ids_.begin(), stop_ids_.end(), id); }

@@ -4,6 +4,7 @@
 // shares parse work between tokens with a common prefix, and skips every token under a
 // refused prefix), the width of the model's bitmask, and the tokens that end generation.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -52,6 +53,7 @@ class TokenTable {
   std::vector<std::string> by_id_;
   std::vector<int32_t> sorted_;
   std::vector<uint32_t> lcp_;
+  std::array<size_t, 256> first_byte_end_{};  // by first byte: the end of its tokens' run
   std::vector<int32_t> stop_ids_;
   std::vector<uint32_t> matchable_;
 };

@@ -1,7 +1,8 @@
 // tests/structured/test_grammar.cpp — EBNF and regex grammars on the real Qwen3 vocabulary:
 // strings in and out of the language, the precomputed + context-dependent mask equal to the
 // brute-force mask (every token tried) along random walks, walks that end in the language
-// (checked by std::regex for regexes), rollback, and clear errors; the masks a compile
+// (checked by std::regex for regexes), rollback, and clear errors; the token table's skip
+// past a prefix; the masks a compile
 // computes (nearest the start first) and those computed on first use from several threads.
 #include <gtest/gtest.h>
 
@@ -254,6 +255,19 @@ TEST(Matcher, RollbackAndTermination) {
 // compile() computes the masks of the classes a matcher meets first, breadth first from the
 // root's start: every class once, the start's first, each class along a string before the
 // next one's; none at a budget of 0, all with kAllMasks.
+// prefix_end (the mask walk's skip past a refused prefix) against a scan, on the real
+// vocabulary: every token, at the prefix lengths the walk asks for.
+TEST(TokenTable, PrefixEndEqualsAScan) {
+  const TokenTable& t = *testing::qwen3_tokens();
+  for (size_t i = 0; i < t.size(); i += 7)
+    for (size_t k = 1; k <= std::min<size_t>(t.bytes(i).size(), 4); ++k) {
+      const std::string_view prefix = t.bytes(i).substr(0, k);
+      size_t end = i + 1;
+      while (end < t.size() && t.bytes(end).substr(0, k) == prefix) ++end;
+      ASSERT_EQ(t.prefix_end(i, k), end) << "token " << t.id(i) << ", " << k << " bytes";
+    }
+}
+
 TEST(CompiledGrammar, MasksAtCompileNearestFirst) {
   const Grammar gr = regex_grammar("abc(d|e)+f[0-9]{0,3}");
   const auto lazy = CompiledGrammar::compile(gr, qwen3_tokens(), 0);

@@ -2,9 +2,11 @@
 // random walks parse as JSON and respect required / optional properties, enums and bounds;
 // integer and decimal ranges accept exactly the numbers inside them; masks equal brute
 // force on a tool schema and on values that are rules of their own; a long value written in
-// two places is compiled once; unsupported keywords are named in the error.
+// two places is compiled once; optional properties' positions meet stacks linear in their
+// number, and a step after one's value computes few classes; unsupported keywords are named in the error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "core/error.h"
 #include "structured/automaton.h"
 #include "structured/json_schema.h"
+#include "structured/parser.h"
 #include "structured_test_util.h"
 
 namespace rotor::structured {
@@ -216,7 +219,7 @@ TEST(JsonSchema, ManyPropertiesMakeAGrammarQuickly) {
   const auto start = std::chrono::steady_clock::now();
   const Grammar g = json_schema_grammar(Json({{"type", "object"}, {"properties", props}}).dump());
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
-  EXPECT_EQ(g.rules.size(), 5002u);
+  EXPECT_EQ(g.rules.size(), 5003u);
   const auto few = compile_schema(R"({"type": "object", "properties": {"a": {"type": "integer"},
       "b": {"type": "integer"}, "c": {"type": "integer"}}, "required": ["b"]})");
   for (const char* ok : {R"({"b": 1})", R"({"a": 1, "b": 2})", R"({"b": 1, "c": 2})", R"({"a": 1, "b": 2, "c": 3})"})
@@ -251,6 +254,47 @@ TEST(JsonSchema, AValueWrittenFirstOrLaterIsCompiledOnce) {
   const auto after = compile_schema(schemas[2]);
   EXPECT_TRUE(accepts(after, "{\"x\": 7, " + member.substr(1)));
   EXPECT_FALSE(accepts(after, "{\"x\": 7}"));
+}
+
+// The stacks a mask computation meets: where a shared value (one rule, one call site per
+// property) may end, every call site's continuation. The first member's alternatives were
+// inline in the object's rule, each calling its rest over a return frame of its own, so the
+// later members' rests were met once per alternative: n^2 / 2 stacks for n optional
+// properties (a class's masks took seconds at n = 1,000). Now no position meets more than a
+// few stacks per property.
+TEST(JsonSchema, OptionalPropertiesCloseInLinearStacks) {
+  constexpr int kProps = 200;
+  Json props = Json::object();
+  for (int i = 0; i < kProps; ++i) props[fmt::format("p{}", i)] = {{"type", "integer"}};
+  const Automaton a = Automaton::build(json_schema_grammar(Json({{"type", "object"}, {"properties", props}}).dump()));
+  const CallerTops callers = caller_tops(a);
+  StackPool pool;
+  Parser parser(a, pool, &callers);
+  size_t most = 0;
+  for (size_t s = 0; s < a.states.size(); ++s)
+    most = std::max(most, parser.closure({static_cast<int32_t>(s), kContextParent}).tops.size());
+  EXPECT_GT(most, static_cast<size_t>(kProps));
+  EXPECT_LT(most, static_cast<size_t>(4 * kProps));
+}
+
+// After a value, every later optional property's rest is a stack top (reached through the
+// chain of tail calls), each its own class: the mask of that step computed hundreds of
+// classes on first use, on the engine's thread. The tops reached through tail calls from
+// another top are skipped now, and the mask is still exactly brute force's.
+TEST(JsonSchema, AfterAValueFewClassesAreComputed) {
+  constexpr int kProps = 300;
+  Json props = Json::object();
+  for (int i = 0; i < kProps; ++i) props[fmt::format("p{}", i)] = {{"type", "integer"}};
+  const auto g = CompiledGrammar::compile(json_schema_grammar(Json({{"type", "object"}, {"properties", props}}).dump()),
+                                          qwen3_tokens());
+  GrammarMatcher m(g);
+  for (const char* text : {R"({"p0": 1)", R"(, "p7": 25)", R"(, "p298": 3)"}) {
+    ASSERT_TRUE(m.accept_bytes(text)) << text;
+    const size_t before = g->stats().classes_computed;
+    const std::vector<uint32_t> fast = mask_of(m);
+    EXPECT_LE(g->stats().classes_computed - before, 8u) << text;
+    EXPECT_EQ(fast, brute_force_mask(m)) << text;
+  }
 }
 
 // Values that are rules of their own end inside tokens such as `",` whose rest their caller
