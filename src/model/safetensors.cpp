@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
+#include "core/log.h"
 
 namespace rotor {
 namespace fs = std::filesystem;
@@ -60,19 +61,38 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
     Shape shape;
     ROTOR_CHECK(info["shape"].size() <= static_cast<size_t>(kMaxDims), "{}: tensor '{}' has rank {} > {}", file, name,
                 info["shape"].size(), kMaxDims);
+    // The element count as Shape::numel multiplies it, each product checked (a header's
+    // dimensions are the file's word: [2^62, 4] would wrap to 0 elements and pass the size check).
+    int64_t numel = 1;
     for (auto& d : info["shape"]) {
-      ROTOR_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has a bad shape {}", file, name, info["shape"].dump());
+      ROTOR_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX) &&
+                      !__builtin_mul_overflow(numel, d.get<int64_t>(), &numel),
+                  "{}: tensor '{}' has a bad shape {}", file, name, info["shape"].dump());
       shape.push_back(d.get<int64_t>());
     }
     const uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
     ROTOR_CHECK(begin <= end && end <= data_size,
                 "{}: tensor '{}' lies at bytes [{}, {}) but the file holds only {} data bytes (truncated?)", file, name,
                 begin, end, data_size);
-    ROTOR_CHECK(end - begin == static_cast<uint64_t>(shape.numel()) * dtype_size(*dtype),
+    uint64_t need = 0;
+    ROTOR_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel), dtype_size(*dtype), &need) &&
+                    end - begin == need,
                 "{}: tensor '{}' is {} bytes but {}{} needs {}", file, name, end - begin, dtype_name(*dtype),
-                shape.str(), shape.numel() * dtype_size(*dtype));
-    tensors_.emplace(name, Tensor(const_cast<uint8_t*>(bytes) + data_start + begin, *dtype, shape));
+                shape.str(), need);
+    const uint8_t* at = bytes + data_start + begin;
+    if (reinterpret_cast<uintptr_t>(at) % dtype_size(*dtype) != 0) {
+      // The format does not align tensors (the safetensors library orders them so that a file it
+      // writes always is): one that is not aligned to its element size is copied into memory of
+      // its own, so that every reader may load its elements as their type.
+      std::vector<uint8_t>& copy = copies_.emplace_back(at, at + need);
+      at = copy.data();
+      copied_bytes_ += need;
+    }
+    tensors_.emplace(name, Tensor(const_cast<uint8_t*>(at), *dtype, shape));
   }
+  if (copied_bytes_ > 0)
+    ROTOR_LOG_WARN("{}: {} tensor(s), {:.1f} MiB, not aligned to their element size: read into memory", file,
+                   copies_.size(), static_cast<double>(copied_bytes_) / (1 << 20));
 }
 
 SafetensorsFile::~SafetensorsFile() {

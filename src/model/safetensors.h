@@ -1,6 +1,7 @@
 // model/safetensors.h — safetensors checkpoints, memory-mapped: one file (SafetensorsFile)
 // or a set of shards found through model.safetensors.index.json (Checkpoint). Tensors are
-// zero-copy CPU views into the mapping; every header is validated against the file size.
+// zero-copy CPU views into the mapping (a tensor not aligned to its element size is copied out);
+// every header is validated against the file size.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -25,6 +26,8 @@ class SafetensorsFile {
   std::vector<std::string> names() const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   size_t size() const { return size_; }
+  // Bytes of tensors not aligned to their element size in the file, read into memory of their own.
+  size_t copied_bytes() const { return copied_bytes_; }
   // Whether p points into this file's mapping.
   bool contains(const void* p) const {
     return p >= map_ && static_cast<const char*>(p) < static_cast<const char*>(map_) + size_;
@@ -36,6 +39,8 @@ class SafetensorsFile {
   size_t size_ = 0;
   std::map<std::string, Tensor> tensors_;
   std::map<std::string, std::string> metadata_;
+  std::vector<std::vector<uint8_t>> copies_;  // the unaligned tensors' bytes (new[]: 16-byte aligned)
+  size_t copied_bytes_ = 0;
 };
 
 // All tensors of a checkpoint directory, whatever file holds them.

@@ -82,7 +82,7 @@ void write_safetensors(const fs::path& path, const std::map<std::string, Entry>&
   f.write(reinterpret_cast<const char*>(&len), 8);
   f << h;
   std::vector<char> data(off);
-  for (size_t i = 0; i < off; i += 2) data[i + 1] = 0x3f;  // bf16 ~ 0.5..1: finite values
+  for (size_t i = 1; i < off; i += 2) data[i] = 0x3f;  // bf16 ~ 0.5..1: finite values
   off = 0;
   for (auto& [name, e] : tensors) {
     std::copy(e.bytes.begin(), e.bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(off));
@@ -240,6 +240,52 @@ TEST_F(Loader, CorruptHeaderIsReported) {
     f.write(reinterpret_cast<const char*>(&huge), 8);
   }
   EXPECT_NE(load_error().find("corrupt header"), std::string::npos);
+}
+
+// One tensor in a safetensors file whose header is `pad` bytes longer than its JSON (the data
+// then starts at 8 + JSON + pad), so the tensor's alignment is chosen by the test.
+void write_one(const fs::path& path, const std::string& dtype, const std::vector<uint64_t>& shape,
+               const std::vector<uint8_t>& bytes, size_t pad) {
+  const nlohmann::json header = {{"t", {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {0, bytes.size()}}}}};
+  const std::string h = header.dump() + std::string(pad, ' ');
+  std::ofstream f(path, std::ios::binary);
+  const uint64_t len = h.size();
+  f.write(reinterpret_cast<const char*>(&len), 8);
+  f << h;
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A tensor the file does not align to its element size reads the same values from memory of its
+// own (readers load elements as their type: a misaligned float is undefined behaviour).
+TEST_F(Loader, UnalignedTensorIsReadIntoAlignedMemory) {
+  std::vector<uint8_t> bytes(4 * 5);
+  for (size_t i = 0; i < 5; ++i) {
+    const float v = 0.25f * static_cast<float>(i) - 1.0f;
+    std::memcpy(bytes.data() + 4 * i, &v, 4);
+  }
+  for (size_t pad = 0; pad < 8; ++pad) {
+    write_one(dir / "one.safetensors", "F32", {5}, bytes, pad);
+    const SafetensorsFile f(dir / "one.safetensors");
+    const Tensor t = f.get("t");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 4, 0u) << "pad " << pad;
+    EXPECT_EQ(std::memcmp(t.data(), bytes.data(), bytes.size()), 0) << "pad " << pad;
+    const bool aligned_in_file = f.contains(t.data());
+    EXPECT_EQ(f.copied_bytes(), aligned_in_file ? 0u : bytes.size()) << "pad " << pad;
+  }
+}
+
+// Dimensions whose product wraps around 64 bits are refused, not taken as the bytes they wrap to.
+TEST_F(Loader, ShapeThatOverflowsIsRefused) {
+  for (const std::vector<uint64_t>& shape : {std::vector<uint64_t>{1ull << 62, 4}, {1ull << 40, 1ull << 40, 0},
+                                             {1ull << 63, 1}}) {
+    write_one(dir / "one.safetensors", "F32", shape, {}, 0);
+    try {
+      const SafetensorsFile f(dir / "one.safetensors");
+      ADD_FAILURE() << "shape " << nlohmann::json(shape).dump() << " accepted";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("bad shape"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(Loader, UnsupportedModelTypeAndDenseLayers) {
