@@ -17,9 +17,11 @@ inline std::filesystem::path tiny_model_dir() { return fixtures_dir() / "tiny-qw
 
 class TinyModel : public ::testing::Test {
  protected:
+  // One backend and communicator for every suite of the binary, kept to its end (each suite
+  // made its own and dropped the last one's: LeakSanitizer's report).
   static void SetUpTestSuite() {
-    ops_ = make_cpu_ops().release();
-    comm_ = make_local_comm().release();
+    if (!ops_) ops_ = make_cpu_ops().release();
+    if (!comm_) comm_ = make_local_comm().release();
   }
   void SetUp() override {
     if (!std::filesystem::exists(tiny_model_dir() / "config.json")) GTEST_SKIP() << "no " << tiny_model_dir();
