@@ -141,7 +141,8 @@ class Sharded : public ::testing::TestWithParam<fs::path> {
 
 TEST_P(Sharded, SlicesPutBackTogetherEqualTheModel) {
   const ModelConfig c = config_of(GetParam());
-  const Pieces full = collect(c, load(GetParam(), 0, 1, *ops));
+  const ModelWeights whole = load(GetParam(), 0, 1, *ops);  // kept: the pieces view its buffers
+  const Pieces full = collect(c, whole);
   ASSERT_FALSE(worlds(c).empty());
   for (const bool ep : {false, true})
     for (int world : worlds(c, ep)) {
