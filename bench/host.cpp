@@ -421,25 +421,8 @@ void threaded_table(const Args& a, const char* title, Run run) {
   }
 }
 
-}  // namespace
-}  // namespace rotor
-
-int main(int argc, char** argv) {
-  using namespace rotor;
-  Args a;
-  CLI::App app("rotor_bench_host: the engine's host time per step (model-free runner)");
-  app.add_option("--batches", a.batches, "batch sizes (requests running together)")->capture_default_str();
-  app.add_option("--prompt", a.prompt, "prompt tokens per request")->capture_default_str();
-  app.add_option("--output", a.output, "output tokens per request")->capture_default_str();
-  app.add_option("--block-size", a.block_size)->capture_default_str();
-  app.add_option("--max-num-batched-tokens", a.max_num_batched_tokens)->capture_default_str();
-  app.add_option("--stop", a.stop, "stop strings of every request")->capture_default_str();
-  app.add_option("--readers", a.readers, "threads reading the streams (Engine runs)")->capture_default_str();
-  app.add_option("--repetition-penalty", a.repetition_penalty, "every request's (1: none)")->capture_default_str();
-  app.add_flag("--http", a.http, "also through the in-process HTTP server with streaming clients");
-  app.add_option("--repeat", a.repeat, "runs of each configuration, the fastest reported")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-
+// Every table: the phases on one thread, then through the Engine (and, --http, the server).
+void bench_all(const Args& a) {
   set_log_level("warn");
   std::unique_ptr<Ops> ops = make_ops("cpu");
   std::unique_ptr<Communicator> comm = make_local_comm();
@@ -472,5 +455,31 @@ int main(int argc, char** argv) {
   if (a.http)
     threaded_table(a, "through the HTTP server, one streaming completions client per request (same process)",
                    [&](int batch, bool async) { return run_http(a, batch, async, *ops, *comm, model, tok); });
+}
+
+}  // namespace
+}  // namespace rotor
+
+int main(int argc, char** argv) {
+  using namespace rotor;
+  Args a;
+  CLI::App app("rotor_bench_host: the engine's host time per step (model-free runner)");
+  app.add_option("--batches", a.batches, "batch sizes (requests running together)")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  app.add_option("--prompt", a.prompt, "prompt tokens per request")->check(CLI::Range(1, 1 << 24))->capture_default_str();
+  app.add_option("--output", a.output, "output tokens per request")->check(CLI::Range(1, 1 << 24))->capture_default_str();
+  app.add_option("--block-size", a.block_size)->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  app.add_option("--max-num-batched-tokens", a.max_num_batched_tokens)->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--stop", a.stop, "stop strings of every request")->capture_default_str();
+  app.add_option("--readers", a.readers, "threads reading the streams (Engine runs)")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--repetition-penalty", a.repetition_penalty, "every request's (1: none)")->check(CLI::Range(1e-3, 1e3))->capture_default_str();
+  app.add_flag("--http", a.http, "also through the in-process HTTP server with streaming clients");
+  app.add_option("--repeat", a.repeat, "runs of each configuration, the fastest reported")->check(CLI::Range(1, 1000))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    bench_all(a);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }
